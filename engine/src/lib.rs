@@ -1,0 +1,32 @@
+//! sargdb-engine: the storage engine.
+//!
+//! Owns everything below SQL: 8 KiB checksummed pages in relation files, the
+//! buffer pool, the write-ahead log (group commit, checkpoints, recovery), slotted
+//! heap pages with MVCC tuple headers, the transaction manager (xids, snapshots,
+//! commit log, subtransactions for savepoints, row-lock waits, deadlock
+//! detection) and the durable storage of the catalog blob and sequence values.
+//!
+//! It must not know SQL: relations are numbered storage (`RelFileId`), tuples are
+//! opaque byte strings, and the catalog is an opaque blob that the catalog crate
+//! serializes. Every page change goes through the WAL before the page may reach
+//! disk (see `wal` and `buffer`).
+
+pub mod buffer;
+pub mod error;
+pub mod heap;
+pub mod page;
+pub mod txn;
+pub mod wal;
+
+mod engine;
+mod storage;
+
+pub use engine::{Engine, EngineConfig, EngineStats, VacuumStats};
+pub use error::{EngineError, Result};
+pub use heap::{HeapScan, TupleId};
+pub use txn::{IsolationLevel, LockOutcome, Transaction, Xid};
+
+/// Identifies the storage of one relation (a file under `base/`). The catalog
+/// maps tables to storage ids; TRUNCATE gives a table a new one, like
+/// Postgres's relfilenode.
+pub type RelFileId = u32;

@@ -1,0 +1,16 @@
+//! sargdb-sql: from SQL text to rows.
+//!
+//! parser (the only place sqlparser is imported) -> binder (names resolved against
+//! the catalog) -> planner -> optimizer -> executor, plus the `Session` that keeps
+//! a connection's transaction, settings and prepared statements. It knows nothing
+//! of the wire protocol: the server crate turns `StatementResult`s into messages.
+
+pub mod error;
+pub mod functions;
+pub mod session;
+
+pub use error::{Result, SqlError};
+pub use session::{
+    ColumnDesc, Database, DatabaseConfig, Notice, PreparedStatement, Session, StatementResult,
+    TxnStatus,
+};
