@@ -6,11 +6,27 @@
 //! infinity. All character types are `Value::Text`; the column's `DataType`
 //! carries the length limit.
 
+mod arith;
+mod binary_io;
+mod cast;
+mod compare;
+mod datatype;
+pub mod datetime;
 mod error;
+pub mod json;
+pub mod numeric;
+mod row;
+mod text_io;
 
+pub use arith::{arith, concat, negate};
+pub use binary_io::{parse_binary, value_type};
+pub use cast::{cast, cast_from};
+pub use compare::{compare, hash_value};
+pub use datetime::parse_timezone;
 pub use error::TypeError;
-
-use std::cmp::Ordering;
+pub use row::{decode_row, encode_row};
+pub use text_io::parse_text;
+pub use text_io::{format_float4, format_float8};
 
 pub type Result<T> = std::result::Result<T, TypeError>;
 
@@ -107,7 +123,10 @@ pub struct TypeContext {
 
 impl Default for TypeContext {
     fn default() -> Self {
-        TypeContext { tz_offset_secs: 0, tz_name: "UTC".into() }
+        TypeContext {
+            tz_offset_secs: 0,
+            tz_name: "UTC".into(),
+        }
     }
 }
 
@@ -122,96 +141,8 @@ pub enum ArithOp {
     Pow,
 }
 
-impl DataType {
-    /// The Postgres type OID (`pg_type.oid`), e.g. 23 for int4.
-    pub fn oid(&self) -> u32 {
-        todo!()
-    }
-    /// The type for an OID, with no modifier.
-    pub fn from_oid(oid: u32) -> Option<DataType> {
-        let _ = oid;
-        todo!()
-    }
-    /// `pg_type.typlen`: fixed size in bytes, or -1 for variable length.
-    pub fn type_len(&self) -> i16 {
-        todo!()
-    }
-    /// `atttypmod` as Postgres computes it (-1 when there is none).
-    pub fn typmod(&self) -> i32 {
-        todo!()
-    }
-    /// Name as Postgres's `format_type` prints it: `integer`,
-    /// `character varying(20)`, `numeric(10,2)`, `timestamp without time zone`.
-    pub fn display_name(&self) -> String {
-        todo!()
-    }
-}
-
 impl Value {
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
-
-    /// Postgres's text output for this value (the form psql prints).
-    pub fn to_text(&self, ctx: &TypeContext) -> String {
-        let _ = ctx;
-        todo!()
-    }
-
-    /// Postgres's binary send format for this value as type `ty`.
-    pub fn to_binary(&self, ty: &DataType) -> Result<Vec<u8>> {
-        let _ = ty;
-        todo!()
-    }
-}
-
-/// Parse Postgres's text input for `ty` (what `'...'::ty` accepts). Applies the
-/// type modifier (numeric scale, char padding) as an assignment would.
-pub fn parse_text(s: &str, ty: &DataType, ctx: &TypeContext) -> Result<Value> {
-    let _ = (s, ty, ctx);
-    todo!()
-}
-
-/// Decode Postgres's binary receive format for `ty`.
-pub fn parse_binary(bytes: &[u8], ty: &DataType) -> Result<Value> {
-    let _ = (bytes, ty);
-    todo!()
-}
-
-/// Cast `v` to `to`. `explicit` is true for CAST/`::` (varchar(n) truncates,
-/// numeric rounds) and false for assignment (too long is error 22001).
-pub fn cast(v: Value, to: &DataType, explicit: bool, ctx: &TypeContext) -> Result<Value> {
-    let _ = (v, to, explicit, ctx);
-    todo!()
-}
-
-/// Total order used by ORDER BY, comparisons, DISTINCT and GROUP BY for two
-/// non-NULL values of the same type (after the binder has coerced them).
-/// Floats follow Postgres: NaN is equal to NaN and greater than everything.
-pub fn compare(a: &Value, b: &Value) -> Ordering {
-    let _ = (a, b);
-    todo!()
-}
-
-/// Arithmetic on two non-NULL values with Postgres's result types and errors
-/// (integer overflow 22003, division by zero 22012, numeric scale rules,
-/// date/timestamp/interval arithmetic).
-pub fn arith(op: ArithOp, a: &Value, b: &Value) -> Result<Value> {
-    let _ = (op, a, b);
-    todo!()
-}
-
-/// Encode a row (one value per column, NULLs included) into tuple bytes.
-pub fn encode_row(values: &[Value], out: &mut Vec<u8>) {
-    let _ = (values, out);
-    todo!()
-}
-
-/// Decode tuple bytes written by `encode_row`. `types` lists the columns now in
-/// the table; a tuple written before ALTER TABLE ADD COLUMN has fewer values and
-/// the missing trailing columns decode as `None` so the caller can supply the
-/// column's default.
-pub fn decode_row(bytes: &[u8], types: &[DataType]) -> Result<Vec<Option<Value>>> {
-    let _ = (bytes, types);
-    todo!()
 }

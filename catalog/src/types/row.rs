@@ -1,0 +1,306 @@
+//! Tuple encoding for heap rows. Layout (little-endian):
+//!
+//! ```text
+//! u16 column count | null bitmap, ceil(count/8) bytes, bit set = NULL |
+//! for each non-NULL column: u8 tag, then the payload for that tag
+//! ```
+//!
+//! Fixed-size payloads are stored raw; text, bytea, json and jsonb are
+//! `u32 length + bytes`; numeric is `u8 kind` (0 finite, 1 NaN, 2 +inf,
+//! 3 -inf) then for finite `i16 scale, u16 length, two's complement LE bytes`;
+//! arrays are `u32 count` then each element as `tag + payload` (tag 0 = NULL).
+//! The tag makes a tuple readable without its schema; `decode_row` uses the
+//! schema only for the column count, so rows written before ALTER TABLE ADD
+//! COLUMN decode with `None` for the new trailing columns.
+
+use super::{numeric, DataType, Interval, Numeric, Result, TypeError, Value};
+use bigdecimal::num_bigint::BigInt;
+use bigdecimal::BigDecimal;
+
+const T_NULL: u8 = 0;
+const T_BOOL: u8 = 1;
+const T_INT2: u8 = 2;
+const T_INT4: u8 = 3;
+const T_INT8: u8 = 4;
+const T_FLOAT4: u8 = 5;
+const T_FLOAT8: u8 = 6;
+const T_NUMERIC: u8 = 7;
+const T_TEXT: u8 = 8;
+const T_BYTEA: u8 = 9;
+const T_DATE: u8 = 10;
+const T_TIME: u8 = 11;
+const T_TIMESTAMP: u8 = 12;
+const T_TIMESTAMPTZ: u8 = 13;
+const T_INTERVAL: u8 = 14;
+const T_UUID: u8 = 15;
+const T_JSON: u8 = 16;
+const T_JSONB: u8 = 17;
+const T_OID: u8 = 18;
+const T_ARRAY: u8 = 19;
+
+/// Encode a row (one value per column, NULLs included) into tuple bytes.
+pub fn encode_row(values: &[Value], out: &mut Vec<u8>) {
+    let n = values.len().min(u16::MAX as usize);
+    out.extend_from_slice(&(n as u16).to_le_bytes());
+    let bitmap_at = out.len();
+    out.resize(bitmap_at + n.div_ceil(8), 0);
+    for (i, v) in values.iter().take(n).enumerate() {
+        if v.is_null() {
+            out[bitmap_at + i / 8] |= 1 << (i % 8);
+        } else {
+            encode_value(v, out);
+        }
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, tag: u8, b: &[u8]) {
+    out.push(tag);
+    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+fn encode_value(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Null => out.push(T_NULL),
+        Value::Bool(b) => out.extend_from_slice(&[T_BOOL, *b as u8]),
+        Value::Int2(i) => {
+            out.push(T_INT2);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Value::Int4(i) => {
+            out.push(T_INT4);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Value::Int8(i) => {
+            out.push(T_INT8);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Value::Float4(f) => {
+            out.push(T_FLOAT4);
+            out.extend_from_slice(&f.to_bits().to_le_bytes());
+        }
+        Value::Float8(f) => {
+            out.push(T_FLOAT8);
+            out.extend_from_slice(&f.to_bits().to_le_bytes());
+        }
+        Value::Numeric(n) => {
+            out.push(T_NUMERIC);
+            match n {
+                Numeric::Finite(d) => {
+                    let (int, scale) = numeric::parts(d);
+                    out.push(0);
+                    out.extend_from_slice(&(scale as i16).to_le_bytes());
+                    let bytes = int.to_signed_bytes_le();
+                    out.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+                    out.extend_from_slice(&bytes);
+                }
+                Numeric::NaN => out.push(1),
+                Numeric::PosInf => out.push(2),
+                Numeric::NegInf => out.push(3),
+            }
+        }
+        Value::Text(s) => put_bytes(out, T_TEXT, s.as_bytes()),
+        Value::Bytea(b) => put_bytes(out, T_BYTEA, b),
+        Value::Json(s) => put_bytes(out, T_JSON, s.as_bytes()),
+        Value::Jsonb(s) => put_bytes(out, T_JSONB, s.as_bytes()),
+        Value::Date(d) => {
+            out.push(T_DATE);
+            out.extend_from_slice(&d.to_le_bytes());
+        }
+        Value::Time(t) => {
+            out.push(T_TIME);
+            out.extend_from_slice(&t.to_le_bytes());
+        }
+        Value::Timestamp(t) => {
+            out.push(T_TIMESTAMP);
+            out.extend_from_slice(&t.to_le_bytes());
+        }
+        Value::Timestamptz(t) => {
+            out.push(T_TIMESTAMPTZ);
+            out.extend_from_slice(&t.to_le_bytes());
+        }
+        Value::Interval(iv) => {
+            out.push(T_INTERVAL);
+            out.extend_from_slice(&iv.months.to_le_bytes());
+            out.extend_from_slice(&iv.days.to_le_bytes());
+            out.extend_from_slice(&iv.micros.to_le_bytes());
+        }
+        Value::Uuid(u) => {
+            out.push(T_UUID);
+            out.extend_from_slice(u);
+        }
+        Value::Oid(o) => {
+            out.push(T_OID);
+            out.extend_from_slice(&o.to_le_bytes());
+        }
+        Value::Array(items) => {
+            out.push(T_ARRAY);
+            out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+            for it in items {
+                encode_value(it, out);
+            }
+        }
+    }
+}
+
+fn corrupt() -> TypeError {
+    TypeError::InvalidBinaryRepresentation("corrupt tuple".into())
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self.at.checked_add(n).ok_or_else(corrupt)?;
+        let s = self.b.get(self.at..end).ok_or_else(corrupt)?;
+        self.at = end;
+        Ok(s)
+    }
+    fn arr<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.arr::<1>()?[0])
+    }
+    fn bytes(&mut self) -> Result<&'a [u8]> {
+        let len = u32::from_le_bytes(self.arr()?) as usize;
+        self.take(len)
+    }
+    fn string(&mut self) -> Result<String> {
+        let b = self.bytes()?;
+        std::str::from_utf8(b)
+            .map(str::to_owned)
+            .map_err(|_| corrupt())
+    }
+    fn value(&mut self, depth: u32) -> Result<Value> {
+        if depth > 8 {
+            return Err(corrupt());
+        }
+        Ok(match self.u8()? {
+            T_NULL => Value::Null,
+            T_BOOL => Value::Bool(self.u8()? != 0),
+            T_INT2 => Value::Int2(i16::from_le_bytes(self.arr()?)),
+            T_INT4 => Value::Int4(i32::from_le_bytes(self.arr()?)),
+            T_INT8 => Value::Int8(i64::from_le_bytes(self.arr()?)),
+            T_FLOAT4 => Value::Float4(f32::from_bits(u32::from_le_bytes(self.arr()?))),
+            T_FLOAT8 => Value::Float8(f64::from_bits(u64::from_le_bytes(self.arr()?))),
+            T_NUMERIC => Value::Numeric(match self.u8()? {
+                0 => {
+                    let scale = i16::from_le_bytes(self.arr()?);
+                    let len = u16::from_le_bytes(self.arr()?) as usize;
+                    let int = BigInt::from_signed_bytes_le(self.take(len)?);
+                    Numeric::Finite(BigDecimal::new(int, scale as i64))
+                }
+                1 => Numeric::NaN,
+                2 => Numeric::PosInf,
+                3 => Numeric::NegInf,
+                _ => return Err(corrupt()),
+            }),
+            T_TEXT => Value::Text(self.string()?),
+            T_BYTEA => Value::Bytea(self.bytes()?.to_vec()),
+            T_JSON => Value::Json(self.string()?),
+            T_JSONB => Value::Jsonb(self.string()?),
+            T_DATE => Value::Date(i32::from_le_bytes(self.arr()?)),
+            T_TIME => Value::Time(i64::from_le_bytes(self.arr()?)),
+            T_TIMESTAMP => Value::Timestamp(i64::from_le_bytes(self.arr()?)),
+            T_TIMESTAMPTZ => Value::Timestamptz(i64::from_le_bytes(self.arr()?)),
+            T_INTERVAL => Value::Interval(Interval {
+                months: i32::from_le_bytes(self.arr()?),
+                days: i32::from_le_bytes(self.arr()?),
+                micros: i64::from_le_bytes(self.arr()?),
+            }),
+            T_UUID => Value::Uuid(self.arr()?),
+            T_OID => Value::Oid(u32::from_le_bytes(self.arr()?)),
+            T_ARRAY => {
+                let n = u32::from_le_bytes(self.arr()?) as usize;
+                if n > self.b.len() - self.at {
+                    return Err(corrupt());
+                }
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    items.push(self.value(depth + 1)?);
+                }
+                Value::Array(items)
+            }
+            _ => return Err(corrupt()),
+        })
+    }
+}
+
+/// Decode tuple bytes written by `encode_row`. `types` lists the columns now in
+/// the table; a tuple written before ALTER TABLE ADD COLUMN has fewer values and
+/// the missing trailing columns decode as `None` so the caller can supply the
+/// column's default.
+pub fn decode_row(bytes: &[u8], types: &[DataType]) -> Result<Vec<Option<Value>>> {
+    let mut r = Reader { b: bytes, at: 0 };
+    let stored = u16::from_le_bytes(r.arr()?) as usize;
+    let bitmap = r.take(stored.div_ceil(8))?;
+    let want = types.len();
+    let mut out = Vec::with_capacity(want);
+    for i in 0..stored.min(want) {
+        if bitmap[i / 8] & (1 << (i % 8)) != 0 {
+            out.push(Some(Value::Null));
+        } else {
+            out.push(Some(r.value(0)?));
+        }
+    }
+    out.resize(want, None);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{parse_text, TypeContext};
+
+    #[test]
+    fn round_trip_all_kinds() {
+        let c = TypeContext::default();
+        let values = vec![
+            Value::Int4(7),
+            Value::Null,
+            Value::Text("héllo".into()),
+            parse_text("-123.4500", &DataType::Numeric(None), &c).unwrap(),
+            Value::Numeric(Numeric::NaN),
+            Value::Float8(f64::NAN),
+            Value::Bool(true),
+            Value::Bytea(vec![0, 1, 2]),
+            Value::Interval(Interval {
+                months: 1,
+                days: -2,
+                micros: 3,
+            }),
+            Value::Uuid([7; 16]),
+            Value::Array(vec![Value::Int8(1), Value::Null]),
+            Value::Timestamptz(123),
+            Value::Jsonb("{}".into()),
+        ];
+        let mut buf = Vec::new();
+        encode_row(&values, &mut buf);
+        let types = vec![DataType::Unknown; values.len() + 2];
+        let back = decode_row(&buf, &types).unwrap();
+        assert_eq!(back.len(), values.len() + 2);
+        for (a, b) in values.iter().zip(back.iter()) {
+            match (a, b) {
+                (Value::Float8(x), Some(Value::Float8(y))) => assert_eq!(x.to_bits(), y.to_bits()),
+                _ => assert_eq!(Some(a), b.as_ref()),
+            }
+        }
+        assert_eq!(back[values.len()], None);
+    }
+
+    #[test]
+    fn corrupt_input_is_an_error() {
+        let mut buf = Vec::new();
+        encode_row(&[Value::Text("abc".into())], &mut buf);
+        for cut in 0..buf.len() {
+            assert!(decode_row(&buf[..cut], &[DataType::Text]).is_err());
+        }
+        assert!(decode_row(&[1, 0, 0, 99], &[DataType::Text]).is_err());
+    }
+}
