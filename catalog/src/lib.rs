@@ -5,6 +5,13 @@
 //! holds schemas, tables, columns, constraints and sequences, persisted as a blob
 //! through the engine. It must not parse SQL: that belongs to `sargdb-sql`.
 
+#![forbid(unsafe_code)]
+
+pub mod catalog;
 pub mod types;
 
+pub use catalog::{
+    Catalog, CatalogError, ColumnDef, ConstraintDef, ConstraintKind, IdentityKind, SchemaDef,
+    SequenceDef, TableDef,
+};
 pub use types::{DataType, TypeError, Value};
