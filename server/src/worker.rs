@@ -1,0 +1,618 @@
+//! The backend thread of one connection: it owns the `Session` and the
+//! extended protocol's prepared statements and portals.
+//!
+//! Every session call can block on storage I/O, so each connection gets one OS
+//! thread that owns its session (it never moves between threads) and receives
+//! batches of decoded messages from the connection's I/O task over a channel.
+//! Replies are encoded into one `OutBuf` and handed back only at Sync, Flush,
+//! the end of a simple query, or when they pass `FLUSH_THRESHOLD`. A panic
+//! while handling a message is caught here: the client gets XX000 FATAL and the
+//! connection ends; the rest of the server never notices. Dropping the worker
+//! drops the session, which rolls back its open transaction.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use pgwire::messages::data::NoData;
+use pgwire::messages::extendedquery::{
+    Bind, BindComplete, CloseComplete, Describe, Execute, Parse, ParseComplete, PortalSuspended,
+    TARGET_TYPE_BYTE_STATEMENT,
+};
+use pgwire::messages::response::EmptyQueryResponse;
+use pgwire::messages::PgWireBackendMessage;
+use sargdb_catalog::types::{parse_binary, parse_text, TypeContext};
+use sargdb_catalog::Value;
+use sargdb_sql::{ColumnDesc, PreparedStatement, SqlError, StatementResult, TxnStatus};
+
+use crate::protocol::backend::{OutBuf, Severity, FLUSH_THRESHOLD};
+use crate::protocol::frontend::FrontendMessage;
+use crate::sql_session::SqlSession;
+use crate::sqlstate::{self, decode_utf8, ErrorReport, ProtocolError};
+
+/// What the backend thread sends back to the connection's I/O task.
+#[derive(Debug)]
+pub enum Reply {
+    /// The session exists; register its cancel flag.
+    Started { cancel: Arc<AtomicBool> },
+    /// Bytes to write to the socket now.
+    Output(BytesMut),
+    /// The batch is handled; `close` ends the connection.
+    Done { close: bool },
+}
+
+/// Creates the session, on the backend thread.
+pub type SessionFactory<S> = Box<dyn FnOnce() -> S + Send>;
+
+/// Starts the backend thread of a connection. Send it batches of messages;
+/// each batch is answered by zero or more `Output`s and one `Done`.
+pub fn spawn<S: SqlSession + 'static>(
+    name: String,
+    make_session: SessionFactory<S>,
+    replies: tokio::sync::mpsc::Sender<Reply>,
+) -> std::io::Result<std::sync::mpsc::Sender<Vec<FrontendMessage>>> {
+    let (jobs_tx, jobs_rx) = std::sync::mpsc::channel::<Vec<FrontendMessage>>();
+    std::thread::Builder::new().name(name).spawn(move || {
+        let session = match catch_unwind(AssertUnwindSafe(|| {
+            let s = make_session();
+            let cancel = s.cancel_flag();
+            (s, cancel)
+        })) {
+            Ok((s, cancel)) => {
+                if replies.blocking_send(Reply::Started { cancel }).is_err() {
+                    return;
+                }
+                s
+            }
+            Err(panic) => {
+                let mut out = OutBuf::new();
+                let msg = panic_message(&panic);
+                tracing::error!("session start-up panicked: {msg}");
+                out.error(Severity::Fatal, &ProtocolError::Internal(msg).report());
+                let _ = replies.blocking_send(Reply::Output(out.take()));
+                let _ = replies.blocking_send(Reply::Done { close: true });
+                return;
+            }
+        };
+        let mut backend = Backend::new(session, replies);
+        while let Ok(batch) = jobs_rx.recv() {
+            let close = backend.handle_batch(batch);
+            if backend.gone || close {
+                break;
+            }
+        }
+        // `backend` (and its session) is dropped here: an open transaction is
+        // rolled back.
+    })?;
+    Ok(jobs_tx)
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_owned()
+    }
+}
+
+/// What to do after a message.
+enum Flow {
+    Continue,
+    /// Send the output now (Sync, Flush, end of a simple query).
+    Flush,
+    /// End the connection after sending the output.
+    Close,
+}
+
+/// An error raised while handling an extended-protocol message.
+enum Failure {
+    Sql(SqlError),
+    Protocol(ProtocolError),
+}
+
+impl From<SqlError> for Failure {
+    fn from(e: SqlError) -> Self {
+        Failure::Sql(e)
+    }
+}
+
+impl From<ProtocolError> for Failure {
+    fn from(e: ProtocolError) -> Self {
+        Failure::Protocol(e)
+    }
+}
+
+impl Failure {
+    fn report(&self) -> ErrorReport {
+        match self {
+            Failure::Sql(e) => sqlstate::report(e),
+            Failure::Protocol(e) => e.report(),
+        }
+    }
+}
+
+/// A bound statement: Bind's output, Execute's input.
+struct Portal {
+    stmt: Arc<PreparedStatement>,
+    params: Vec<Value>,
+    /// One format code per result column.
+    formats: Vec<i16>,
+    state: PortalState,
+}
+
+enum PortalState {
+    /// Not executed yet: the first Execute runs it.
+    Ready,
+    /// Executed; rows not yet sent.
+    Rows {
+        columns: Vec<ColumnDesc>,
+        rows: std::vec::IntoIter<Vec<Value>>,
+        tag: String,
+    },
+    /// Ran to completion; a further Execute repeats this tag.
+    Done { tag: Option<String> },
+}
+
+/// The state of one connection's backend.
+struct Backend<S: SqlSession> {
+    session: S,
+    statements: HashMap<String, Arc<PreparedStatement>>,
+    portals: HashMap<String, Portal>,
+    out: OutBuf,
+    replies: tokio::sync::mpsc::Sender<Reply>,
+    /// After an error in an extended-protocol message, everything up to the
+    /// next Sync is skipped (Postgres's rule).
+    ignore_till_sync: bool,
+    /// The I/O task is gone (client disconnected): stop.
+    gone: bool,
+}
+
+impl<S: SqlSession> Backend<S> {
+    fn new(session: S, replies: tokio::sync::mpsc::Sender<Reply>) -> Self {
+        Backend {
+            session,
+            statements: HashMap::new(),
+            portals: HashMap::new(),
+            out: OutBuf::new(),
+            replies,
+            ignore_till_sync: false,
+            gone: false,
+        }
+    }
+
+    /// Handles a batch; returns whether the connection must close.
+    fn handle_batch(&mut self, batch: Vec<FrontendMessage>) -> bool {
+        let mut close = false;
+        for msg in batch {
+            match catch_unwind(AssertUnwindSafe(|| self.handle(msg))) {
+                Ok(Flow::Continue) => self.flush_if_large(),
+                Ok(Flow::Flush) => self.send_output(),
+                Ok(Flow::Close) => {
+                    close = true;
+                    break;
+                }
+                Err(panic) => {
+                    let msg = panic_message(&panic);
+                    tracing::error!("session panicked: {msg}");
+                    self.out.discard_partial();
+                    self.out
+                        .error(Severity::Fatal, &ProtocolError::Internal(msg).report());
+                    close = true;
+                    break;
+                }
+            }
+            if self.gone {
+                return true;
+            }
+        }
+        if close {
+            self.send_output();
+        }
+        self.send(Reply::Done { close });
+        close
+    }
+
+    fn send(&mut self, reply: Reply) {
+        if !self.gone && self.replies.blocking_send(reply).is_err() {
+            self.gone = true;
+        }
+    }
+
+    fn send_output(&mut self) {
+        if !self.out.is_empty() {
+            let bytes = self.out.take();
+            self.send(Reply::Output(bytes));
+        }
+    }
+
+    fn flush_if_large(&mut self) {
+        if self.out.len() >= FLUSH_THRESHOLD {
+            self.send_output();
+        }
+    }
+
+    fn handle(&mut self, msg: FrontendMessage) -> Flow {
+        if self.ignore_till_sync
+            && !matches!(msg, FrontendMessage::Sync | FrontendMessage::Terminate)
+        {
+            return Flow::Continue;
+        }
+        let result = match msg {
+            FrontendMessage::Query(sql) => return self.simple_query(&sql),
+            FrontendMessage::Parse(p) => self.parse(p),
+            FrontendMessage::Bind(b) => self.bind(b),
+            FrontendMessage::Describe(d) => self.describe(d),
+            FrontendMessage::Execute(e) => self.execute(e),
+            FrontendMessage::Close(c) => {
+                let name = c.name.unwrap_or_default();
+                if c.target_type == TARGET_TYPE_BYTE_STATEMENT {
+                    // Closing a statement closes the portals made from it.
+                    if let Some(stmt) = self.statements.remove(&name) {
+                        self.portals.retain(|_, p| !Arc::ptr_eq(&p.stmt, &stmt));
+                    }
+                } else {
+                    self.portals.remove(&name);
+                }
+                self.out
+                    .push(PgWireBackendMessage::CloseComplete(CloseComplete::new()));
+                Ok(())
+            }
+            FrontendMessage::Sync => {
+                self.ignore_till_sync = false;
+                self.ready_for_query();
+                return Flow::Flush;
+            }
+            FrontendMessage::Flush => return Flow::Flush,
+            FrontendMessage::Terminate => return Flow::Close,
+            // Outside COPY these are ignored, as Postgres does (a failed COPY
+            // leaves the client still sending data).
+            FrontendMessage::CopyData | FrontendMessage::CopyDone | FrontendMessage::CopyFail => {
+                return Flow::Continue
+            }
+            FrontendMessage::FunctionCall => {
+                let r = ErrorReport::new("0A000", "fastpath function calls are not supported");
+                self.out.error(Severity::Error, &r);
+                self.ready_for_query();
+                return Flow::Flush;
+            }
+            FrontendMessage::Invalid { extended, error } => {
+                self.out.error(Severity::Error, &error.report());
+                if extended {
+                    self.ignore_till_sync = true;
+                    return Flow::Continue;
+                }
+                self.ready_for_query();
+                return Flow::Flush;
+            }
+        };
+        if let Err(f) = result {
+            self.out.discard_partial();
+            self.out.error(Severity::Error, &f.report());
+            self.ignore_till_sync = true;
+        }
+        Flow::Continue
+    }
+
+    /// ReadyForQuery with the session's transaction status. Portals do not
+    /// outlive their transaction, so they go when the session is idle.
+    fn ready_for_query(&mut self) {
+        self.send_notices();
+        let status = self.session.transaction_status();
+        if status == TxnStatus::Idle {
+            self.portals.clear();
+        }
+        self.out.ready_for_query(status);
+    }
+
+    fn send_notices(&mut self) {
+        for n in self.session.take_notices() {
+            self.out.notice(&n);
+        }
+        for (name, value) in self.session.take_changed_parameters() {
+            self.out.parameter_status(&name, &value);
+        }
+    }
+
+    fn simple_query(&mut self, sql: &str) -> Flow {
+        // A simple query destroys the unnamed statement and portal.
+        self.statements.remove("");
+        self.portals.remove("");
+        let results = self.session.simple_query(sql);
+        for n in self.session.take_notices() {
+            self.out.notice(&n);
+        }
+        let ctx = self.session.type_context();
+        if results.is_empty() {
+            self.out.push(PgWireBackendMessage::EmptyQueryResponse(
+                EmptyQueryResponse::new(),
+            ));
+        }
+        for result in results {
+            match result {
+                Ok(StatementResult::Rows { columns, rows, tag }) => {
+                    let formats = vec![0; columns.len()];
+                    self.out.row_description(&columns, &formats);
+                    for row in &rows {
+                        // Text encoding cannot fail.
+                        let _ = self.data_row(row, &columns, &formats, &ctx);
+                        self.flush_if_large();
+                    }
+                    self.out.command_complete(&tag);
+                }
+                Ok(StatementResult::Command { tag }) => self.out.command_complete(&tag),
+                Ok(StatementResult::Empty) => self.out.push(
+                    PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()),
+                ),
+                Err(e) => {
+                    self.out.error(Severity::Error, &sqlstate::report(&e));
+                    break;
+                }
+            }
+        }
+        self.ready_for_query();
+        Flow::Flush
+    }
+
+    /// Encodes one DataRow in the given formats.
+    fn data_row(
+        &mut self,
+        row: &[Value],
+        columns: &[ColumnDesc],
+        formats: &[i16],
+        ctx: &TypeContext,
+    ) -> Result<(), Failure> {
+        self.out.begin_data_row(row.len() as i16);
+        for (i, v) in row.iter().enumerate() {
+            if v.is_null() {
+                self.out.null_field();
+            } else if formats.get(i).copied().unwrap_or(0) == 1 {
+                let ty = match columns.get(i) {
+                    Some(c) => &c.data_type,
+                    None => {
+                        return Err(ProtocolError::Internal(format!("row has no column {i}")).into())
+                    }
+                };
+                let bytes = v.to_binary(ty).map_err(SqlError::Type)?;
+                self.out.field(&bytes);
+            } else {
+                self.out.field(v.to_text(ctx).as_bytes());
+            }
+        }
+        self.out.end_data_row();
+        Ok(())
+    }
+
+    fn parse(&mut self, p: Parse) -> Result<(), Failure> {
+        let name = p.name.unwrap_or_default();
+        if !name.is_empty() && self.statements.contains_key(&name) {
+            return Err(ProtocolError::DuplicateStatement(name).into());
+        }
+        let stmt = self.session.prepare(&p.query, &p.type_oids)?;
+        self.statements.insert(name, stmt);
+        self.out
+            .push(PgWireBackendMessage::ParseComplete(ParseComplete::new()));
+        Ok(())
+    }
+
+    fn bind(&mut self, b: Bind) -> Result<(), Failure> {
+        let stmt_name = b.statement_name.unwrap_or_default();
+        let stmt = match self.statements.get(&stmt_name) {
+            Some(s) => Arc::clone(s),
+            None => return Err(ProtocolError::UnknownStatement(stmt_name).into()),
+        };
+        let portal_name = b.portal_name.unwrap_or_default();
+        if !portal_name.is_empty() && self.portals.contains_key(&portal_name) {
+            return Err(ProtocolError::DuplicatePortal(portal_name).into());
+        }
+        let pformats = &b.parameter_format_codes;
+        let nparams = b.parameters.len();
+        if pformats.len() > 1 && pformats.len() != nparams {
+            return Err(ProtocolError::BindParamFormats {
+                formats: pformats.len(),
+                params: nparams,
+            }
+            .into());
+        }
+        if nparams != stmt.param_types.len() {
+            return Err(ProtocolError::BindParamCount {
+                supplied: nparams,
+                name: stmt_name,
+                required: stmt.param_types.len(),
+            }
+            .into());
+        }
+        let ctx = self.session.type_context();
+        let mut params = Vec::with_capacity(nparams);
+        for (i, (raw, ty)) in b.parameters.iter().zip(&stmt.param_types).enumerate() {
+            let format = match pformats.len() {
+                0 => 0,
+                1 => pformats[0],
+                _ => pformats[i],
+            };
+            let value = match (raw, format) {
+                (_, f) if f != 0 && f != 1 => {
+                    return Err(ProtocolError::UnsupportedFormat(f).into())
+                }
+                (None, _) => Value::Null,
+                (Some(bytes), 0) => {
+                    let text = decode_utf8(bytes)?;
+                    parse_text(text, ty, &ctx).map_err(SqlError::Type)?
+                }
+                (Some(bytes), _) => parse_binary(bytes, ty).map_err(SqlError::Type)?,
+            };
+            params.push(value);
+        }
+        let ncols = stmt.columns.len();
+        let rformats = &b.result_column_format_codes;
+        let formats = match rformats.len() {
+            0 => vec![0; ncols],
+            1 => vec![rformats[0]; ncols],
+            n if n == ncols => rformats.clone(),
+            n => {
+                return Err(ProtocolError::BindResultFormats {
+                    formats: n,
+                    columns: ncols,
+                }
+                .into())
+            }
+        };
+        if let Some(&f) = formats.iter().find(|&&f| f != 0 && f != 1) {
+            return Err(ProtocolError::UnsupportedFormat(f).into());
+        }
+        self.portals.insert(
+            portal_name,
+            Portal {
+                stmt,
+                params,
+                formats,
+                state: PortalState::Ready,
+            },
+        );
+        self.out
+            .push(PgWireBackendMessage::BindComplete(BindComplete::new()));
+        Ok(())
+    }
+
+    fn describe(&mut self, d: Describe) -> Result<(), Failure> {
+        let name = d.name.unwrap_or_default();
+        if d.target_type == TARGET_TYPE_BYTE_STATEMENT {
+            let stmt = match self.statements.get(&name) {
+                Some(s) => Arc::clone(s),
+                None => return Err(ProtocolError::UnknownStatement(name).into()),
+            };
+            self.out
+                .parameter_description(stmt.param_types.iter().map(|t| t.oid()).collect());
+            if stmt.columns.is_empty() {
+                self.out.push(PgWireBackendMessage::NoData(NoData::new()));
+            } else {
+                self.out
+                    .row_description(&stmt.columns, &vec![0; stmt.columns.len()]);
+            }
+        } else {
+            let portal = match self.portals.get(&name) {
+                Some(p) => p,
+                None => return Err(ProtocolError::UnknownPortal(name).into()),
+            };
+            if portal.stmt.columns.is_empty() {
+                self.out.push(PgWireBackendMessage::NoData(NoData::new()));
+            } else {
+                let (cols, formats) = (portal.stmt.columns.clone(), portal.formats.clone());
+                self.out.row_description(&cols, &formats);
+            }
+        }
+        Ok(())
+    }
+
+    fn execute(&mut self, e: Execute) -> Result<(), Failure> {
+        let name = e.name.unwrap_or_default();
+        let Some(mut portal) = self.portals.remove(&name) else {
+            return Err(ProtocolError::UnknownPortal(name).into());
+        };
+        if let PortalState::Ready = portal.state {
+            // Materialize the whole result at the first Execute; later
+            // Executes hand out the remaining rows.
+            let result = self.session.execute_prepared(&portal.stmt, &portal.params);
+            self.send_notices_inline();
+            match result {
+                Ok(StatementResult::Rows { columns, rows, tag }) => {
+                    portal.state = PortalState::Rows {
+                        columns,
+                        rows: rows.into_iter(),
+                        tag,
+                    };
+                }
+                Ok(StatementResult::Command { tag }) => {
+                    self.out.command_complete(&tag);
+                    portal.state = PortalState::Done { tag: Some(tag) };
+                }
+                Ok(StatementResult::Empty) => {
+                    self.out.push(PgWireBackendMessage::EmptyQueryResponse(
+                        EmptyQueryResponse::new(),
+                    ));
+                    portal.state = PortalState::Done { tag: None };
+                }
+                // The failed portal is dropped.
+                Err(err) => return Err(err.into()),
+            }
+            if !matches!(portal.state, PortalState::Rows { .. }) {
+                self.portals.insert(name, portal);
+                return Ok(());
+            }
+        }
+        let limit = if e.max_rows > 0 {
+            e.max_rows as usize
+        } else {
+            usize::MAX
+        };
+        let ctx = self.session.type_context();
+        let formats = std::mem::take(&mut portal.formats);
+        let outcome = match &mut portal.state {
+            PortalState::Ready => Ok(None),
+            PortalState::Done { tag } => {
+                match tag {
+                    // A finished SELECT fetched again returns no more rows.
+                    Some(t) if t.starts_with("SELECT") => self.out.command_complete("SELECT 0"),
+                    Some(t) => self.out.command_complete(t),
+                    None => self.out.push(PgWireBackendMessage::EmptyQueryResponse(
+                        EmptyQueryResponse::new(),
+                    )),
+                }
+                Ok(None)
+            }
+            PortalState::Rows { columns, rows, tag } => {
+                let mut sent = 0usize;
+                let mut result = Ok(None);
+                while sent < limit {
+                    let Some(row) = rows.next() else { break };
+                    if let Err(f) = self.data_row(&row, columns, &formats, &ctx) {
+                        result = Err(f);
+                        break;
+                    }
+                    sent += 1;
+                    self.flush_if_large();
+                }
+                if result.is_ok() {
+                    if rows.len() > 0 {
+                        self.out
+                            .push(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()));
+                    } else {
+                        // A SELECT's tag counts the rows of this Execute, as
+                        // Postgres does for a portal run in pieces.
+                        let tag = if tag.starts_with("SELECT") {
+                            format!("SELECT {sent}")
+                        } else {
+                            tag.clone()
+                        };
+                        self.out.command_complete(&tag);
+                        result = Ok(Some(tag));
+                    }
+                }
+                result
+            }
+        };
+        portal.formats = formats;
+        match outcome {
+            Ok(Some(tag)) => {
+                portal.state = PortalState::Done { tag: Some(tag) };
+                self.portals.insert(name, portal);
+                Ok(())
+            }
+            Ok(None) => {
+                self.portals.insert(name, portal);
+                Ok(())
+            }
+            Err(f) => Err(f),
+        }
+    }
+
+    /// Notices raised by an Execute go out right after it.
+    fn send_notices_inline(&mut self) {
+        for n in self.session.take_notices() {
+            self.out.notice(&n);
+        }
+    }
+}
