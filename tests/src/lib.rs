@@ -69,3 +69,109 @@ pub fn expect_sqlstate<T: std::fmt::Debug>(
         },
     }
 }
+
+pub mod wire;
+
+/// The server a protocol-level test runs against: sargdb by default, or a
+/// fresh database in the shared PostgreSQL 15 cluster when
+/// `E2E_TARGET=postgres` (to check that a test's expectations are
+/// Postgres's own).
+pub enum TestDb {
+    /// A private sargdb server.
+    Sargdb(SargdbServer),
+    /// A database in the shared PostgreSQL cluster.
+    Postgres {
+        /// The database name.
+        dbname: String,
+    },
+}
+
+impl TestDb {
+    /// Starts the target chosen by `E2E_TARGET` (`sargdb` or `postgres`).
+    pub async fn start() -> TestDb {
+        Self::start_with(&[]).await
+    }
+
+    /// Like [`TestDb::start`], passing extra flags to sargdb.
+    pub async fn start_with(args: &[&str]) -> TestDb {
+        if Self::is_postgres_target() {
+            let dbname = PostgresCluster::shared().create_database("e2e").await;
+            TestDb::Postgres { dbname }
+        } else {
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            let server = tokio::task::spawn_blocking(move || {
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                SargdbServer::start_with(&refs)
+            })
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+            TestDb::Sargdb(server)
+        }
+    }
+
+    /// Whether `E2E_TARGET=postgres`.
+    pub fn is_postgres_target() -> bool {
+        std::env::var("E2E_TARGET").is_ok_and(|v| v == "postgres")
+    }
+
+    /// Whether this is PostgreSQL rather than sargdb.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, TestDb::Postgres { .. })
+    }
+
+    /// TCP port.
+    pub fn port(&self) -> u16 {
+        match self {
+            TestDb::Sargdb(s) => s.port(),
+            TestDb::Postgres { .. } => PostgresCluster::shared().port(),
+        }
+    }
+
+    /// User name to connect as.
+    pub fn user(&self) -> &str {
+        match self {
+            TestDb::Sargdb(_) => "sargdb",
+            TestDb::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// Database name to connect to.
+    pub fn dbname(&self) -> &str {
+        match self {
+            TestDb::Sargdb(_) => "sargdb",
+            TestDb::Postgres { dbname } => dbname,
+        }
+    }
+
+    /// libpq-style connection string.
+    pub fn connection_string(&self) -> String {
+        format!(
+            "host=127.0.0.1 port={} user={} dbname={} connect_timeout=10",
+            self.port(),
+            self.user(),
+            self.dbname()
+        )
+    }
+
+    /// A new tokio-postgres client.
+    pub async fn connect(&self) -> tokio_postgres::Client {
+        match self {
+            TestDb::Sargdb(s) => s.connect().await,
+            TestDb::Postgres { .. } => connect(&self.connection_string()).await,
+        }
+    }
+
+    /// A raw protocol connection that has completed startup.
+    pub fn raw(&self) -> wire::RawConn {
+        wire::RawConn::connect(self.port(), self.user(), self.dbname())
+            .unwrap_or_else(|e| panic!("raw connect to port {}: {e}", self.port()))
+    }
+
+    /// The sargdb server log (empty for PostgreSQL).
+    pub fn log(&self) -> String {
+        match self {
+            TestDb::Sargdb(s) => s.log(),
+            TestDb::Postgres { .. } => String::new(),
+        }
+    }
+}
