@@ -20,6 +20,12 @@ pub enum SqlError {
     /// 42703
     #[error("column \"{name}\" does not exist")]
     UndefinedColumn { name: String, position: Option<usize> },
+    /// 42P01 as well: a qualifier that names no table in FROM.
+    #[error("missing FROM-clause entry for table \"{table}\"")]
+    MissingFromEntry { table: String, position: Option<usize> },
+    /// 42703 with a message of its own.
+    #[error("{message}")]
+    UndefinedColumnMsg { message: String, position: Option<usize> },
     /// 25P02
     #[error("current transaction is aborted, commands ignored until end of transaction block")]
     InFailedTransaction,
@@ -27,4 +33,199 @@ pub enum SqlError {
     Type(#[from] TypeError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// 42P07 (relation) / 42P06 is `DuplicateSchema`
+    #[error("relation \"{0}\" already exists")]
+    DuplicateTable(String),
+    /// 42P06
+    #[error("schema \"{0}\" already exists")]
+    DuplicateSchema(String),
+    /// 3F000
+    #[error("schema \"{0}\" does not exist")]
+    UndefinedSchema(String),
+    /// 42701
+    #[error("{0}")]
+    DuplicateColumn(String),
+    /// 42804 (datatype mismatch)
+    #[error("{0}")]
+    DatatypeMismatch(String),
+    /// 42883 (undefined function or operator)
+    #[error("{0}")]
+    UndefinedFunction(String),
+    /// 42803
+    #[error("{0}")]
+    Grouping(String),
+    /// 42702
+    #[error("column reference \"{0}\" is ambiguous")]
+    AmbiguousColumn(String),
+    /// 42712 / 42P09 family: duplicate table alias etc.; sent as 42712.
+    #[error("{0}")]
+    DuplicateAlias(String),
+    /// 42P10
+    #[error("{0}")]
+    InvalidColumnReference(String),
+    /// 42601 without position: a statement that parses but is malformed.
+    #[error("{0}")]
+    SyntaxNoPosition(String),
+    /// 42704 (undefined object: configuration parameter, sequence, type, ...)
+    #[error("{0}")]
+    UndefinedObject(String),
+    /// 42809 (wrong object type)
+    #[error("{0}")]
+    WrongObjectType(String),
+    /// 2BP01
+    #[error("{message}")]
+    DependentObjectsStillExist { message: String, detail: Option<String> },
+    /// 23502
+    #[error("null value in column \"{column}\" of relation \"{table}\" violates not-null constraint")]
+    NotNullViolation { column: String, table: String, detail: Option<String> },
+    /// 23514
+    #[error("new row for relation \"{table}\" violates check constraint \"{constraint}\"")]
+    CheckViolation { table: String, constraint: String, detail: Option<String> },
+    /// 23505
+    #[error("duplicate key value violates unique constraint \"{constraint}\"")]
+    UniqueViolation { constraint: String, detail: Option<String> },
+    /// 21000
+    #[error("{0}")]
+    CardinalityViolation(String),
+    /// 22023 (invalid parameter value, e.g. SET to a bad value)
+    #[error("{0}")]
+    InvalidParameterValue(String),
+    /// 2201W / 2201X (negative LIMIT / OFFSET)
+    #[error("{0}")]
+    InvalidRowCount(String),
+    /// 55P02 (a parameter that cannot be changed)
+    #[error("{0}")]
+    CantChangeRuntimeParam(String),
+    /// 42P16 (invalid table definition)
+    #[error("{0}")]
+    InvalidTableDefinition(String),
+    /// 2200H (sequence generator limit exceeded)
+    #[error("{0}")]
+    SequenceLimit(String),
+    /// 55000 (object not in prerequisite state: currval before nextval)
+    #[error("{0}")]
+    ObjectNotInPrerequisiteState(String),
+    /// 25006
+    #[error("cannot execute {0} in a read-only transaction")]
+    ReadOnlyTransaction(String),
+    /// 3B001
+    #[error("savepoint \"{0}\" does not exist")]
+    UndefinedSavepoint(String),
+    /// 25001 active_sql_transaction (SET TRANSACTION ISOLATION LEVEL after a query)
+    #[error("{0}")]
+    ActiveSqlTransaction(String),
+    /// 25P01 (no_active_sql_transaction: SAVEPOINT outside a block)
+    #[error("{0} can only be used in transaction blocks")]
+    NoActiveSqlTransaction(String),
+    /// 57014
+    #[error("canceling statement due to user request")]
+    QueryCanceled,
+    /// 42P18 (indeterminate datatype: `$1` whose type cannot be inferred)
+    #[error("could not determine data type of parameter ${0}")]
+    IndeterminateDatatype(usize),
+    /// 08P01 (wrong number of parameters at Bind)
+    #[error("{0}")]
+    ProtocolViolation(String),
+    /// 428C9 (generated_always: explicit value for an identity column)
+    #[error("cannot insert a non-DEFAULT value into column \"{0}\"")]
+    GeneratedAlways(String),
+    /// 428C9 (UPDATE of a GENERATED ALWAYS identity column)
+    #[error("column \"{0}\" can only be updated to DEFAULT")]
+    GeneratedAlwaysUpdate(String),
+    /// 42601 (the same as Syntax) for invalid ON CONFLICT etc.: 42P10 in Postgres.
+    #[error("there is no unique or exclusion constraint matching the ON CONFLICT specification")]
+    NoMatchingConstraint,
+    /// 21000 ON CONFLICT DO UPDATE touching a row twice
+    #[error("ON CONFLICT DO UPDATE command cannot affect row a second time")]
+    OnConflictTwice,
+    /// XX000 internal error: a bug, never a user mistake.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl SqlError {
+    /// `column "x" named in key does not exist` (42703).
+    pub(crate) fn key_column(self, name: &str) -> SqlError {
+        match self {
+            SqlError::UndefinedColumn { position, .. } => SqlError::UndefinedColumnMsg {
+                message: format!("column \"{name}\" named in key does not exist"),
+                position,
+            },
+            other => other,
+        }
+    }
+
+    /// The DETAIL field, where Postgres sends one.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            SqlError::NotNullViolation { detail, .. }
+            | SqlError::CheckViolation { detail, .. }
+            | SqlError::UniqueViolation { detail, .. }
+            | SqlError::DependentObjectsStillExist { detail, .. } => detail.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The 1-based character position, where known.
+    pub fn position(&self) -> Option<usize> {
+        match self {
+            SqlError::Syntax { position, .. }
+            | SqlError::UndefinedTable { position, .. }
+            | SqlError::UndefinedColumn { position, .. }
+            | SqlError::MissingFromEntry { position, .. }
+            | SqlError::UndefinedColumnMsg { position, .. } => *position,
+            _ => None,
+        }
+    }
+
+    /// Its SQLSTATE. The server's exhaustive match is the authority; this is
+    /// for tests and logging inside the SQL layer.
+    pub fn sqlstate(&self) -> &'static str {
+        match self {
+            SqlError::Syntax { .. } | SqlError::SyntaxNoPosition(_) => "42601",
+            SqlError::FeatureNotSupported(_) => "0A000",
+            SqlError::UndefinedTable { .. } | SqlError::MissingFromEntry { .. } => "42P01",
+            SqlError::UndefinedColumn { .. } | SqlError::UndefinedColumnMsg { .. } => "42703",
+            SqlError::InFailedTransaction => "25P02",
+            SqlError::Type(_) => "22000",
+            SqlError::Engine(EngineError::SerializationFailure) => "40001",
+            SqlError::Engine(EngineError::Canceled) => "57014",
+            SqlError::Engine(EngineError::DeadlockDetected { .. }) => "40P01",
+            SqlError::Engine(_) => "XX000",
+            SqlError::DuplicateTable(_) => "42P07",
+            SqlError::DuplicateSchema(_) => "42P06",
+            SqlError::UndefinedSchema(_) => "3F000",
+            SqlError::DuplicateColumn(_) => "42701",
+            SqlError::DatatypeMismatch(_) => "42804",
+            SqlError::UndefinedFunction(_) => "42883",
+            SqlError::Grouping(_) => "42803",
+            SqlError::AmbiguousColumn(_) => "42702",
+            SqlError::DuplicateAlias(_) => "42712",
+            SqlError::InvalidColumnReference(_) => "42P10",
+            SqlError::UndefinedObject(_) => "42704",
+            SqlError::WrongObjectType(_) => "42809",
+            SqlError::DependentObjectsStillExist { .. } => "2BP01",
+            SqlError::NotNullViolation { .. } => "23502",
+            SqlError::CheckViolation { .. } => "23514",
+            SqlError::UniqueViolation { .. } => "23505",
+            SqlError::CardinalityViolation(_) => "21000",
+            SqlError::InvalidParameterValue(_) => "22023",
+            SqlError::SequenceLimit(_) => "2200H",
+            SqlError::InvalidTableDefinition(_) => "42P16",
+            SqlError::CantChangeRuntimeParam(_) => "55P02",
+            SqlError::InvalidRowCount(m) => if m.starts_with("OFFSET") { "2201X" } else { "2201W" },
+            SqlError::ObjectNotInPrerequisiteState(_) => "55000",
+            SqlError::ReadOnlyTransaction(_) => "25006",
+            SqlError::UndefinedSavepoint(_) => "3B001",
+            SqlError::ActiveSqlTransaction(_) => "25001",
+            SqlError::NoActiveSqlTransaction(_) => "25P01",
+            SqlError::QueryCanceled => "57014",
+            SqlError::IndeterminateDatatype(_) => "42P18",
+            SqlError::ProtocolViolation(_) => "08P01",
+            SqlError::GeneratedAlways(_) | SqlError::GeneratedAlwaysUpdate(_) => "428C9",
+            SqlError::NoMatchingConstraint => "42P10",
+            SqlError::OnConflictTwice => "21000",
+            SqlError::Internal(_) => "XX000",
+        }
+    }
 }

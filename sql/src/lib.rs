@@ -5,9 +5,18 @@
 //! a connection's transaction, settings and prepared statements. It knows nothing
 //! of the wire protocol: the server crate turns `StatementResult`s into messages.
 
+#![forbid(unsafe_code)]
+
+pub mod binder;
+mod ddl;
 pub mod error;
+pub mod executor;
 pub mod functions;
+pub mod optimizer;
+pub mod parser;
+pub mod planner;
 pub mod session;
+mod settings;
 
 pub use error::{Result, SqlError};
 pub use session::{

@@ -1,12 +1,28 @@
 //! Sessions: one per client connection; and the shared `Database`.
+//!
+//! A session owns its transaction state machine (Idle / InBlock / Failed),
+//! the implicit transaction of a simple-query message, savepoints, settings,
+//! prepared statements' plans and currval state. DDL is transactional: the
+//! first DDL of a transaction takes the global DDL lock (held to commit or
+//! abort) and works on a private copy of the catalog, logged with the
+//! transaction and published at commit.
 
-use std::sync::atomic::AtomicBool;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use sargdb_catalog::{DataType, Value};
-use sargdb_engine::EngineConfig;
+use parking_lot::{Mutex, RwLock};
+use sargdb_catalog::types::{parse_timezone, TypeContext};
+use sargdb_catalog::{Catalog, DataType, Value};
+use sargdb_engine::{Engine, EngineConfig, IsolationLevel, Transaction};
 
-use crate::error::Result;
+use crate::binder::{Binder, OutCol};
+use crate::error::{Result, SqlError};
+use crate::executor::{self, ExecContext};
+use crate::functions::CallContext;
+use crate::parser::{self, ast, SqlStatement};
+use crate::planner::{self, plan::Plan};
+use crate::settings::Settings;
 
 /// Everything needed to open a database.
 #[derive(Clone, Debug)]
@@ -15,16 +31,38 @@ pub struct DatabaseConfig {
 }
 
 /// The shared state of one running server: engine, catalog, settings.
-pub struct Database {}
+pub struct Database {
+    pub(crate) engine: Arc<Engine>,
+    catalog: RwLock<Arc<Catalog>>,
+    ddl_lock: Arc<Mutex<()>>,
+    pub(crate) seq_lock: Mutex<()>,
+}
 
 impl Database {
     pub fn open(cfg: DatabaseConfig) -> Result<Arc<Database>> {
-        let _ = cfg;
-        todo!()
+        let engine = Engine::open(cfg.engine)?;
+        let catalog = match engine.catalog_blob() {
+            Some(b) => Catalog::from_blob(&b).map_err(|e| SqlError::Internal(e.to_string()))?,
+            None => Catalog::default(),
+        };
+        Ok(Arc::new(Database {
+            engine,
+            catalog: RwLock::new(Arc::new(catalog)),
+            ddl_lock: Arc::new(Mutex::new(())),
+            seq_lock: Mutex::new(()),
+        }))
     }
     /// Clean shutdown: final checkpoint.
     pub fn shutdown(&self) -> Result<()> {
-        todo!()
+        self.engine.shutdown()?;
+        Ok(())
+    }
+    /// The committed catalog.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().clone()
+    }
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
     }
 }
 
@@ -46,6 +84,8 @@ pub struct PreparedStatement {
     pub param_types: Vec<DataType>,
     /// Result columns; empty for statements that return no rows.
     pub columns: Vec<ColumnDesc>,
+    stmt: Option<SqlStatement>,
+    cached: Mutex<Option<(u64, Arc<Plan>)>>,
 }
 
 /// The outcome of one executed statement.
@@ -76,53 +116,670 @@ pub struct Notice {
     pub message: String,
 }
 
+pub(crate) struct TxnState {
+    pub(crate) txn: Transaction,
+    /// Started implicitly for one message / one extended-protocol execute.
+    implicit: bool,
+    failed: bool,
+    read_only: bool,
+    /// Private catalog after this transaction's DDL.
+    pub(crate) catalog: Option<Catalog>,
+    ddl_guard: Option<parking_lot::ArcMutexGuard<parking_lot::RawMutex, ()>>,
+    savepoints: Vec<(String, Option<Catalog>)>,
+    started_statement: bool,
+    start_ts: i64,
+}
+
 /// One client's session.
-pub struct Session {}
+pub struct Session {
+    db: Arc<Database>,
+    user: String,
+    #[allow(dead_code)]
+    database: String,
+    settings: Settings,
+    notices: Vec<Notice>,
+    cancel: Arc<AtomicBool>,
+    txn: Option<TxnState>,
+    currval: HashMap<u32, i64>,
+    tctx: TypeContext,
+}
+
+fn now_micros() -> i64 {
+    let now = chrono::Utc::now();
+    let epoch2000 = 946_684_800i64;
+    (now.timestamp() - epoch2000) * 1_000_000 + now.timestamp_subsec_micros() as i64
+}
+
+fn columns_of(cols: &[OutCol]) -> Vec<ColumnDesc> {
+    cols.iter()
+        .map(|c| ColumnDesc {
+            name: c.name.clone(),
+            data_type: if c.ty == DataType::Unknown { DataType::Text } else { c.ty.clone() },
+            table_oid: c.origin.map(|o| o.0).unwrap_or(0),
+            column_id: c.origin.map(|o| o.1).unwrap_or(0),
+        })
+        .collect()
+}
+
+fn isolation_of(modes: &[ast::TransactionMode]) -> (Option<IsolationLevel>, Option<bool>) {
+    let mut iso = None;
+    let mut ro = None;
+    for m in modes {
+        match m {
+            ast::TransactionMode::IsolationLevel(l) => {
+                iso = Some(match l {
+                    ast::TransactionIsolationLevel::RepeatableRead => IsolationLevel::RepeatableRead,
+                    ast::TransactionIsolationLevel::Serializable | ast::TransactionIsolationLevel::Snapshot => IsolationLevel::Serializable,
+                    _ => IsolationLevel::ReadCommitted,
+                })
+            }
+            ast::TransactionMode::AccessMode(a) => ro = Some(matches!(a, ast::TransactionAccessMode::ReadOnly)),
+        }
+    }
+    (iso, ro)
+}
+
+fn iso_name(l: IsolationLevel) -> &'static str {
+    match l {
+        IsolationLevel::ReadCommitted => "read committed",
+        IsolationLevel::RepeatableRead => "repeatable read",
+        IsolationLevel::Serializable => "serializable",
+    }
+}
+
+fn parse_iso(s: &str) -> Option<IsolationLevel> {
+    match s.to_lowercase().as_str() {
+        "read committed" | "read uncommitted" => Some(IsolationLevel::ReadCommitted),
+        "repeatable read" => Some(IsolationLevel::RepeatableRead),
+        "serializable" => Some(IsolationLevel::Serializable),
+        _ => None,
+    }
+}
 
 impl Session {
     pub fn new(db: Arc<Database>, user: &str, database: &str) -> Session {
-        let _ = (db, user, database);
-        todo!()
+        Session {
+            db,
+            user: user.to_string(),
+            database: database.to_string(),
+            settings: Settings::new(user),
+            notices: vec![],
+            cancel: Arc::new(AtomicBool::new(false)),
+            txn: None,
+            currval: HashMap::new(),
+            tctx: TypeContext::default(),
+        }
     }
+
     /// Simple query protocol: run every statement in `sql` in order and stop at
     /// the first error (which is the last element). Statements outside an
     /// explicit block run in one implicit transaction, as in Postgres.
     pub fn simple_query(&mut self, sql: &str) -> Vec<Result<StatementResult>> {
-        let _ = sql;
-        todo!()
+        self.cancel.store(false, Ordering::Relaxed);
+        let stmts = match parser::parse(sql) {
+            Ok(s) => s,
+            Err(e) => {
+                self.fail_current();
+                return vec![Err(e)];
+            }
+        };
+        if stmts.is_empty() {
+            return vec![Ok(StatementResult::Empty)];
+        }
+        let mut out = vec![];
+        for s in &stmts {
+            let r = self.execute_statement(s, sql, &[], None);
+            let failed = r.is_err();
+            out.push(r);
+            if failed {
+                self.fail_current();
+                return out;
+            }
+        }
+        if let Err(e) = self.finish_implicit() {
+            out.push(Err(e));
+        }
+        out
     }
+
     /// Extended protocol Parse: one statement; `param_oids` are the types the
     /// client gave (0 = infer).
     pub fn prepare(&mut self, sql: &str, param_oids: &[u32]) -> Result<Arc<PreparedStatement>> {
-        let _ = (sql, param_oids);
-        todo!()
+        let mut stmts = parser::parse(sql)?;
+        if stmts.len() > 1 {
+            return Err(SqlError::SyntaxNoPosition("cannot insert multiple commands into a prepared statement".into()));
+        }
+        let stmt = stmts.pop();
+        let mut params: Vec<DataType> = param_oids.iter().map(|o| DataType::from_oid(*o).unwrap_or(DataType::Unknown)).collect();
+        let mut columns = vec![];
+        if let Some(s) = &stmt {
+            if let Some((_, cols, p)) = self.bind_for_describe(s, sql, params.clone())? {
+                params = p;
+                columns = columns_of(&cols);
+            }
+        }
+        let param_types = params.into_iter().map(|t| if t == DataType::Unknown { DataType::Text } else { t }).collect();
+        Ok(Arc::new(PreparedStatement { sql: sql.to_string(), param_types, columns, stmt, cached: Mutex::new(None) }))
     }
+
+    /// Bind a row-returning statement without running it.
+    fn bind_for_describe(&mut self, s: &SqlStatement, sql: &str, params: Vec<DataType>) -> Result<Option<(Plan, Vec<OutCol>, Vec<DataType>)>> {
+        let catalog = self.current_catalog();
+        let sp = self.search_path();
+        let tctx = self.tctx.clone();
+        let mut b = Binder::new(&catalog, &sp, &tctx, sql, params);
+        let r = match s {
+            SqlStatement::Query(q) => b.bind_query(q)?,
+            SqlStatement::Insert(i) => b.bind_insert(i)?,
+            SqlStatement::Update(u) => b.bind_update(u)?,
+            SqlStatement::Delete(d) => b.bind_delete(d)?,
+            SqlStatement::ShowVariable { variable } => {
+                let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(" ");
+                return Ok(Some((Plan::OneRow, vec![OutCol { name, ty: DataType::Text, origin: None }], b.params)));
+            }
+            SqlStatement::Explain { .. } => {
+                return Ok(Some((Plan::OneRow, vec![OutCol { name: "QUERY PLAN".into(), ty: DataType::Text, origin: None }], b.params)));
+            }
+            _ => return Ok(None),
+        };
+        let params = b.params.clone();
+        let has_rows = !matches!(s, SqlStatement::Insert(_) | SqlStatement::Update(_) | SqlStatement::Delete(_)) || !r.1.is_empty();
+        Ok(Some((r.0, if has_rows { r.1 } else { vec![] }, params)))
+    }
+
     /// Extended protocol Execute of a bound statement (all rows).
-    pub fn execute_prepared(
-        &mut self,
-        stmt: &PreparedStatement,
-        params: &[Value],
-    ) -> Result<StatementResult> {
-        let _ = (stmt, params);
-        todo!()
+    pub fn execute_prepared(&mut self, stmt: &PreparedStatement, params: &[Value]) -> Result<StatementResult> {
+        self.cancel.store(false, Ordering::Relaxed);
+        if params.len() != stmt.param_types.len() {
+            return Err(SqlError::ProtocolViolation(format!(
+                "bind message supplies {} parameters, but prepared statement \"\" requires {}",
+                params.len(),
+                stmt.param_types.len()
+            )));
+        }
+        let Some(s) = &stmt.stmt else { return Ok(StatementResult::Empty) };
+        let r = self.execute_statement(s, &stmt.sql, params, Some(stmt));
+        match r {
+            Ok(res) => {
+                self.finish_implicit()?;
+                Ok(res)
+            }
+            Err(e) => {
+                self.fail_current();
+                Err(e)
+            }
+        }
     }
+
     pub fn transaction_status(&self) -> TxnStatus {
-        todo!()
+        match &self.txn {
+            None => TxnStatus::Idle,
+            Some(t) if t.failed => TxnStatus::Failed,
+            Some(t) if t.implicit => TxnStatus::Idle,
+            Some(_) => TxnStatus::InBlock,
+        }
     }
     /// Set to true (from another task) to cancel the running statement (57014).
     pub fn cancel_flag(&self) -> Arc<AtomicBool> {
-        todo!()
+        self.cancel.clone()
     }
     /// Notices produced since the last call.
     pub fn take_notices(&mut self) -> Vec<Notice> {
-        todo!()
+        std::mem::take(&mut self.notices)
     }
     /// Settings whose change the client must be told of (ParameterStatus).
     pub fn take_changed_parameters(&mut self) -> Vec<(String, String)> {
-        todo!()
+        self.settings.take_changed()
     }
     /// Type context for encoding values to text for this session.
-    pub fn type_context(&self) -> sargdb_catalog::types::TypeContext {
-        todo!()
+    pub fn type_context(&self) -> TypeContext {
+        self.tctx.clone()
+    }
+
+    // ----- transaction machinery -----
+
+    fn warn(&mut self, code: &'static str, message: &str) {
+        self.notices.push(Notice { severity: "WARNING", code, message: message.to_string() });
+    }
+
+    pub(crate) fn notice(&mut self, message: String) {
+        self.notices.push(Notice { severity: "NOTICE", code: "00000", message });
+    }
+
+    pub(crate) fn search_path(&self) -> Vec<String> {
+        self.settings.search_path(&self.user)
+    }
+
+    pub(crate) fn current_catalog(&self) -> Arc<Catalog> {
+        match self.txn.as_ref().and_then(|t| t.catalog.as_ref()) {
+            Some(c) => Arc::new(c.clone()),
+            None => self.db.catalog(),
+        }
+    }
+
+    fn default_isolation(&self) -> IsolationLevel {
+        self.settings.get("default_transaction_isolation").ok().and_then(|s| parse_iso(&s)).unwrap_or(IsolationLevel::ReadCommitted)
+    }
+
+    fn ensure_txn(&mut self) -> &mut TxnState {
+        if self.txn.is_none() {
+            let iso = self.default_isolation();
+            let mut txn = self.db.engine.begin(iso);
+            txn.set_cancel_flag(self.cancel.clone());
+            let ro = self.settings.get("default_transaction_read_only").map(|v| v == "on").unwrap_or(false);
+            self.txn = Some(TxnState {
+                txn,
+                implicit: true,
+                failed: false,
+                read_only: ro,
+                catalog: None,
+                ddl_guard: None,
+                savepoints: vec![],
+                started_statement: false,
+                start_ts: now_micros(),
+            });
+        }
+        self.txn.as_mut().expect("just ensured")
+    }
+
+    /// After an error: an implicit transaction rolls back; a block fails.
+    fn fail_current(&mut self) {
+        match self.txn.take() {
+            Some(t) if t.implicit => t.txn.rollback(),
+            Some(mut t) => {
+                t.failed = true;
+                self.txn = Some(t);
+            }
+            None => {}
+        }
+    }
+
+    fn finish_implicit(&mut self) -> Result<()> {
+        if matches!(&self.txn, Some(t) if t.implicit) {
+            return self.commit_txn();
+        }
+        Ok(())
+    }
+
+    fn commit_txn(&mut self) -> Result<()> {
+        let Some(t) = self.txn.take() else { return Ok(()) };
+        let TxnState { txn, catalog, ddl_guard, .. } = t;
+        txn.commit()?;
+        if let Some(c) = catalog {
+            *self.db.catalog.write() = Arc::new(c);
+        }
+        drop(ddl_guard);
+        Ok(())
+    }
+
+    fn rollback_txn(&mut self) {
+        if let Some(t) = self.txn.take() {
+            t.txn.rollback();
+        }
+    }
+
+    /// Take the DDL lock and a private catalog copy for this transaction.
+    pub(crate) fn ddl_catalog(&mut self) -> Result<&mut TxnState> {
+        let db = self.db.clone();
+        let st = self.ensure_txn();
+        if st.read_only {
+            return Err(SqlError::ReadOnlyTransaction("CREATE/ALTER/DROP".into()));
+        }
+        if st.ddl_guard.is_none() {
+            st.ddl_guard = Some(db.ddl_lock.lock_arc());
+        }
+        if st.catalog.is_none() {
+            st.catalog = Some((*db.catalog()).clone());
+        }
+        Ok(st)
+    }
+
+    /// Log the private catalog with the transaction.
+    pub(crate) fn log_catalog(&mut self) -> Result<()> {
+        if let Some(st) = self.txn.as_mut() {
+            if let Some(c) = st.catalog.as_mut() {
+                c.touch();
+                let blob = c.to_blob();
+                st.txn.log_catalog(blob)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn execute_statement(&mut self, s: &SqlStatement, sql: &str, params: &[Value], prepared: Option<&PreparedStatement>) -> Result<StatementResult> {
+        // In a failed block only ROLLBACK / COMMIT / ROLLBACK TO pass.
+        if matches!(&self.txn, Some(t) if t.failed) {
+            match s {
+                SqlStatement::Rollback { .. } | SqlStatement::Commit { .. } => {}
+                _ => return Err(SqlError::InFailedTransaction),
+            }
+        }
+        match s {
+            SqlStatement::StartTransaction { modes, .. } => {
+                let (iso, ro) = isolation_of(modes);
+                let in_block = matches!(&self.txn, Some(t) if !t.implicit);
+                if in_block {
+                    self.warn("25001", "there is already a transaction in progress");
+                } else {
+                    let st = self.ensure_txn();
+                    st.implicit = false;
+                    if let Some(l) = iso {
+                        st.txn.set_isolation(l);
+                    }
+                    if let Some(r) = ro {
+                        st.read_only = r;
+                    }
+                }
+                Ok(StatementResult::Command { tag: "BEGIN".into() })
+            }
+            SqlStatement::Commit { .. } => {
+                match &self.txn {
+                    Some(t) if !t.implicit => {
+                        if t.failed {
+                            self.rollback_txn();
+                            return Ok(StatementResult::Command { tag: "ROLLBACK".into() });
+                        }
+                        self.commit_txn()?;
+                    }
+                    _ => self.warn("25P01", "there is no transaction in progress"),
+                }
+                Ok(StatementResult::Command { tag: "COMMIT".into() })
+            }
+            SqlStatement::Rollback { savepoint: None, .. } => {
+                match &self.txn {
+                    Some(t) if !t.implicit => self.rollback_txn(),
+                    _ => self.warn("25P01", "there is no transaction in progress"),
+                }
+                Ok(StatementResult::Command { tag: "ROLLBACK".into() })
+            }
+            SqlStatement::Rollback { savepoint: Some(name), .. } => {
+                let n = crate::binder::ident_name(name);
+                let Some(st) = self.txn.as_mut().filter(|t| !t.implicit) else {
+                    return Err(SqlError::NoActiveSqlTransaction("ROLLBACK TO SAVEPOINT".into()));
+                };
+                let Some(i) = st.savepoints.iter().rposition(|(s, _)| *s == n) else {
+                    return Err(SqlError::UndefinedSavepoint(n));
+                };
+                st.txn.rollback_to_savepoint(i + 1)?;
+                let cat = st.savepoints[i].1.clone();
+                st.savepoints.truncate(i + 1);
+                st.catalog = cat;
+                st.failed = false;
+                Ok(StatementResult::Command { tag: "ROLLBACK".into() })
+            }
+            SqlStatement::Savepoint { name } => {
+                let n = crate::binder::ident_name(name);
+                let Some(st) = self.txn.as_mut().filter(|t| !t.implicit) else {
+                    return Err(SqlError::NoActiveSqlTransaction("SAVEPOINT".into()));
+                };
+                st.txn.savepoint();
+                let cat = st.catalog.clone();
+                st.savepoints.push((n, cat));
+                Ok(StatementResult::Command { tag: "SAVEPOINT".into() })
+            }
+            SqlStatement::ReleaseSavepoint { name } => {
+                let n = crate::binder::ident_name(name);
+                let Some(st) = self.txn.as_mut().filter(|t| !t.implicit) else {
+                    return Err(SqlError::NoActiveSqlTransaction("RELEASE SAVEPOINT".into()));
+                };
+                let Some(i) = st.savepoints.iter().rposition(|(s, _)| *s == n) else {
+                    return Err(SqlError::UndefinedSavepoint(n));
+                };
+                st.txn.release_savepoint(i + 1);
+                st.savepoints.truncate(i);
+                Ok(StatementResult::Command { tag: "RELEASE".into() })
+            }
+            SqlStatement::Set(set) => self.exec_set(set),
+            SqlStatement::ShowVariable { variable } => {
+                let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(" ");
+                let v = match name.as_str() {
+                    "transaction isolation level" | "transaction_isolation" => {
+                        let l = self.txn.as_ref().map(|t| t.txn.isolation()).unwrap_or(self.default_isolation());
+                        iso_name(l).to_string()
+                    }
+                    "all" => return Err(SqlError::FeatureNotSupported("SHOW ALL".into())),
+                    n => self.settings.get(n)?,
+                };
+                let col = if name == "transaction isolation level" { "transaction_isolation".to_string() } else { name };
+                Ok(StatementResult::Rows {
+                    columns: vec![ColumnDesc { name: col, data_type: DataType::Text, table_oid: 0, column_id: 0 }],
+                    rows: vec![vec![Value::Text(v)]],
+                    tag: "SHOW".into(),
+                })
+            }
+            SqlStatement::Reset(r) => {
+                match &r.reset {
+                    ast::Reset::ALL => self.settings.reset_all(),
+                    ast::Reset::ConfigurationParameter(n) => {
+                        let name = crate::binder::object_parts(n)?.join(".");
+                        self.settings.reset(&name)?;
+                        self.apply_setting(&name)?;
+                    }
+                    ast::Reset::SessionAuthorization => {}
+                }
+                Ok(StatementResult::Command { tag: "RESET".into() })
+            }
+            SqlStatement::Query(_) | SqlStatement::Insert(_) | SqlStatement::Update(_) | SqlStatement::Delete(_) => {
+                self.exec_dml_or_query(s, sql, params, prepared)
+            }
+            SqlStatement::Explain { statement, analyze, .. } => {
+                if *analyze {
+                    return Err(SqlError::FeatureNotSupported("EXPLAIN ANALYZE".into()));
+                }
+                let catalog = self.current_catalog();
+                let sp = self.search_path();
+                let tctx = self.tctx.clone();
+                let mut b = Binder::new(&catalog, &sp, &tctx, sql, vec![]);
+                let (plan, _) = match &**statement {
+                    SqlStatement::Query(q) => b.bind_query(q)?,
+                    SqlStatement::Insert(i) => b.bind_insert(i)?,
+                    SqlStatement::Update(u) => b.bind_update(u)?,
+                    SqlStatement::Delete(d) => b.bind_delete(d)?,
+                    other => return Err(SqlError::FeatureNotSupported(format!("EXPLAIN of {}", statement_kind(other)))),
+                };
+                let plan = planner::plan(plan);
+                let rows = planner::explain::explain(&plan).into_iter().map(|l| vec![Value::Text(l)]).collect::<Vec<_>>();
+                Ok(StatementResult::Rows {
+                    columns: vec![ColumnDesc { name: "QUERY PLAN".into(), data_type: DataType::Text, table_oid: 0, column_id: 0 }],
+                    tag: format!("EXPLAIN"),
+                    rows,
+                })
+            }
+            other => crate::ddl::execute_ddl(self, other),
+        }
+    }
+
+    fn exec_set(&mut self, set: &ast::Set) -> Result<StatementResult> {
+        let value_text = |e: &ast::Expr| -> String {
+            match e {
+                ast::Expr::Value(v) => match &v.value {
+                    ast::Value::SingleQuotedString(s) => s.clone(),
+                    ast::Value::Number(n, _) => n.clone(),
+                    ast::Value::Boolean(b) => if *b { "on".into() } else { "off".into() },
+                    other => other.to_string(),
+                },
+                ast::Expr::Identifier(i) => i.value.clone(),
+                other => other.to_string(),
+            }
+        };
+        match set {
+            ast::Set::SingleAssignment { variable, values, .. } => {
+                let name = crate::binder::object_parts(variable)?.join(".");
+                let is_default = values.len() == 1 && matches!(&values[0], ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("default"));
+                if is_default {
+                    self.settings.reset(&name)?;
+                } else {
+                    let v = values.iter().map(value_text).collect::<Vec<_>>().join(", ");
+                    self.set_param(&name, v)?;
+                }
+                self.apply_setting(&name)?;
+            }
+            ast::Set::SetTimeZone { value, .. } => {
+                let v = value_text(value);
+                self.set_param("timezone", v)?;
+                self.apply_setting("timezone")?;
+            }
+            ast::Set::SetNames { charset_name, .. } => {
+                self.set_param("client_encoding", charset_name.value.clone())?;
+            }
+            ast::Set::SetTransaction { modes, .. } => {
+                let (iso, ro) = isolation_of(modes);
+                if let Some(st) = self.txn.as_mut() {
+                    if let Some(l) = iso {
+                        if st.started_statement {
+                            return Err(SqlError::ActiveSqlTransaction("SET TRANSACTION ISOLATION LEVEL must be called before any query".into()));
+                        }
+                        st.txn.set_isolation(l);
+                    }
+                    if let Some(r) = ro {
+                        st.read_only = r;
+                    }
+                }
+            }
+            ast::Set::MultipleAssignments { assignments } => {
+                for a in assignments {
+                    let name = crate::binder::object_parts(&a.name)?.join(".");
+                    self.set_param(&name, value_text(&a.value))?;
+                    self.apply_setting(&name)?;
+                }
+            }
+            other => return Err(SqlError::FeatureNotSupported(format!("{other}"))),
+        }
+        Ok(StatementResult::Command { tag: "SET".into() })
+    }
+
+    fn set_param(&mut self, name: &str, v: String) -> Result<()> {
+        let n = name.to_lowercase();
+        let v = match n.as_str() {
+            "timezone" => match parse_timezone(&v) {
+                Some((_, tzname)) => tzname,
+                None => return Err(SqlError::InvalidParameterValue(format!("invalid value for parameter \"TimeZone\": \"{v}\""))),
+            },
+            "transaction_isolation" | "default_transaction_isolation" => match parse_iso(&v) {
+                Some(l) => {
+                    if n == "transaction_isolation" {
+                        if let Some(st) = self.txn.as_mut() {
+                            st.txn.set_isolation(l);
+                        }
+                    }
+                    iso_name(l).to_string()
+                }
+                None => return Err(SqlError::InvalidParameterValue(format!("invalid value for parameter \"{n}\": \"{v}\""))),
+            },
+            "datestyle" => {
+                let u = v.to_uppercase();
+                if u.contains("ISO") || u.contains("MDY") || u.contains("DMY") || u.contains("YMD") {
+                    if u.contains("DMY") { "ISO, DMY".into() } else if u.contains("YMD") { "ISO, YMD".into() } else { "ISO, MDY".into() }
+                } else {
+                    return Err(SqlError::FeatureNotSupported(format!("DateStyle \"{v}\"")));
+                }
+            }
+            "extra_float_digits" => match v.parse::<i32>() {
+                Ok(x) if (-15..=3).contains(&x) => v,
+                _ => return Err(SqlError::InvalidParameterValue(format!("invalid value for parameter \"extra_float_digits\": \"{v}\""))),
+            },
+            "statement_timeout" | "lock_timeout" | "idle_in_transaction_session_timeout" => v,
+            "standard_conforming_strings" => match v.to_lowercase().as_str() {
+                "on" | "true" => "on".into(),
+                _ => return Err(SqlError::FeatureNotSupported("standard_conforming_strings = off".into())),
+            },
+            _ => v,
+        };
+        self.settings.set(&n, v)
+    }
+
+    fn apply_setting(&mut self, name: &str) -> Result<()> {
+        if name.eq_ignore_ascii_case("timezone") {
+            let v = self.settings.get("timezone")?;
+            if let Some((off, n)) = parse_timezone(&v) {
+                self.tctx = TypeContext { tz_offset_secs: off, tz_name: n };
+            }
+        }
+        Ok(())
+    }
+
+    fn exec_dml_or_query(&mut self, s: &SqlStatement, sql: &str, params: &[Value], prepared: Option<&PreparedStatement>) -> Result<StatementResult> {
+        let catalog = self.current_catalog();
+        let sp = self.search_path();
+        let tctx = self.tctx.clone();
+        let is_write = !matches!(s, SqlStatement::Query(_));
+        let (plan, cols) = {
+            let cached = prepared.and_then(|p| p.cached.lock().clone()).filter(|(v, _)| *v == catalog.version).map(|(_, p)| p);
+            let ptypes: Vec<DataType> = prepared.map(|p| p.param_types.clone()).unwrap_or_default();
+            match cached {
+                Some(p) => (p, prepared.map(|p| p.columns.clone()).unwrap_or_default()),
+                None => {
+                    let mut b = Binder::new(&catalog, &sp, &tctx, sql, ptypes);
+                    let (plan, cols) = match s {
+                        SqlStatement::Query(q) => b.bind_query(q)?,
+                        SqlStatement::Insert(i) => b.bind_insert(i)?,
+                        SqlStatement::Update(u) => b.bind_update(u)?,
+                        SqlStatement::Delete(d) => b.bind_delete(d)?,
+                        _ => return Err(SqlError::Internal("not a query".into())),
+                    };
+                    if prepared.is_none() {
+                        if let Some(i) = b.params.iter().position(|_| true) {
+                            let _ = i;
+                            if params.is_empty() && !b.params.is_empty() {
+                                return Err(SqlError::Syntax { message: format!("there is no parameter $1"), position: None });
+                            }
+                        }
+                    }
+                    let plan = Arc::new(planner::plan(plan));
+                    if let Some(p) = prepared {
+                        *p.cached.lock() = Some((catalog.version, plan.clone()));
+                    }
+                    (plan, columns_of(&cols))
+                }
+            }
+        };
+        let db = self.db.clone();
+        let st = self.ensure_txn();
+        if is_write && st.read_only {
+            return Err(SqlError::ReadOnlyTransaction(statement_kind(s).into()));
+        }
+        st.started_statement = true;
+        st.txn.start_command();
+        let call = CallContext { types: tctx.clone(), transaction_timestamp: st.start_ts, statement_timestamp: now_micros() };
+        let Session { txn, currval, cancel, .. } = self;
+        let st = txn.as_mut().ok_or_else(|| SqlError::Internal("no transaction".into()))?;
+        let mut ctx = ExecContext {
+            txn: &mut st.txn,
+            engine: &db.engine,
+            catalog: &catalog,
+            search_path: &sp,
+            params,
+            outer: vec![],
+            cancel,
+            call,
+            currval,
+            seq_lock: &db.seq_lock,
+            subquery_cache: HashMap::new(),
+            worktables: HashMap::new(),
+            affected: 0,
+        };
+        let rows = executor::run(&plan, &mut ctx)?;
+        let affected = ctx.affected;
+        let tag = match s {
+            SqlStatement::Query(_) => format!("SELECT {}", rows.len()),
+            SqlStatement::Insert(_) => format!("INSERT 0 {affected}"),
+            SqlStatement::Update(_) => format!("UPDATE {affected}"),
+            _ => format!("DELETE {affected}"),
+        };
+        if !is_write || !cols.is_empty() {
+            Ok(StatementResult::Rows { columns: cols, rows, tag })
+        } else {
+            Ok(StatementResult::Command { tag })
+        }
+    }
+}
+
+pub(crate) fn statement_kind(s: &SqlStatement) -> &'static str {
+    match s {
+        SqlStatement::Insert(_) => "INSERT",
+        SqlStatement::Update(_) => "UPDATE",
+        SqlStatement::Delete(_) => "DELETE",
+        SqlStatement::Query(_) => "SELECT",
+        _ => "this statement",
     }
 }

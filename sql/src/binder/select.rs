@@ -1,0 +1,727 @@
+//! Binding queries: FROM (tables, joins, subqueries, CTEs, generate_series),
+//! WHERE, GROUP BY / HAVING / aggregates, the select list, DISTINCT [ON],
+//! ORDER BY (by name, alias, ordinal or expression), LIMIT/OFFSET, set
+//! operations and VALUES.
+
+use std::sync::Arc;
+
+use sargdb_catalog::DataType;
+
+use super::bound::{and_all, BoundExpr, CmpOp};
+use super::expr::{contains_aggregate, expr_name, find_column, CastMode};
+use super::typing::type_name;
+use super::{ident_name, object_parts, AggState, Binder, CteDef, OutCol, Scope, ScopeCol};
+use crate::error::{Result, SqlError};
+use crate::parser::ast::{self, Expr};
+use crate::planner::plan::{JoinKind, Plan, SetOpKind, SortKey};
+
+impl Binder<'_> {
+    /// Bind a whole query (WITH, body, ORDER BY, LIMIT).
+    pub fn bind_query(&mut self, q: &ast::Query) -> Result<(Plan, Vec<OutCol>)> {
+        let n_ctes = self.ctes.len();
+        let r = self.bind_query_inner(q);
+        self.ctes.truncate(n_ctes);
+        r
+    }
+
+    fn bind_query_inner(&mut self, q: &ast::Query) -> Result<(Plan, Vec<OutCol>)> {
+        if let Some(with) = &q.with {
+            for cte in &with.cte_tables {
+                self.bind_cte(cte, with.recursive)?;
+            }
+        }
+        if q.fetch.is_some() || !q.locks.is_empty() {
+            if !q.locks.is_empty() {
+                return Err(SqlError::FeatureNotSupported("SELECT FOR UPDATE/SHARE".into()));
+            }
+        }
+        let order: Vec<ast::OrderByExpr> = match &q.order_by {
+            Some(ob) => match &ob.kind {
+                ast::OrderByKind::Expressions(v) => v.clone(),
+                ast::OrderByKind::All(_) => return Err(SqlError::FeatureNotSupported("ORDER BY ALL".into())),
+            },
+            None => vec![],
+        };
+        let (mut plan, cols) = match &*q.body {
+            ast::SetExpr::Select(s) => self.bind_select(s, &order)?,
+            body => {
+                let (plan, cols) = self.bind_set_expr(body)?;
+                if order.is_empty() {
+                    (plan, cols)
+                } else {
+                    let scope = Scope {
+                        cols: cols
+                            .iter()
+                            .map(|c| ScopeCol { table: None, name: c.name.clone(), ty: c.ty.clone(), origin: c.origin, hidden: false })
+                            .collect(),
+                    };
+                    let mut keys = vec![];
+                    for o in &order {
+                        let e = match ordinal(&o.expr, cols.len())? {
+                            Some(i) => BoundExpr::Column(i, cols[i].ty.clone()),
+                            None => self.bind_expr(&o.expr, &scope)?,
+                        };
+                        keys.push(sort_key(e, &o.options));
+                    }
+                    (Plan::Sort { input: Box::new(plan), keys }, cols)
+                }
+            }
+        };
+        let (limit, offset) = match &q.limit_clause {
+            None => (None, None),
+            Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => (limit.clone(), offset.as_ref().map(|o| o.value.clone())),
+            Some(ast::LimitClause::OffsetCommaLimit { offset, limit }) => (Some(limit.clone()), Some(offset.clone())),
+        };
+        let limit = match (limit, &q.fetch) {
+            (Some(l), _) => Some(l),
+            (None, Some(f)) => Some(f.quantity.clone().unwrap_or(Expr::value(ast::Value::Number("1".into(), false)))),
+            _ => None,
+        };
+        if limit.is_some() || offset.is_some() {
+            let empty = Scope::default();
+            let bind_count = |b: &mut Self, e: &Expr, what: &str| -> Result<Option<BoundExpr>> {
+                if matches!(e, Expr::Value(v) if matches!(v.value, ast::Value::Null)) {
+                    return Ok(None);
+                }
+                let x = b.bind_expr(e, &empty)?;
+                let t = x.ty();
+                if !matches!(super::typing::category(&t), super::typing::Category::Numeric | super::typing::Category::Unknown) {
+                    return Err(SqlError::DatatypeMismatch(format!("argument of {what} must be type bigint, not type {}", type_name(&t))));
+                }
+                Ok(Some(b.cast(x, &DataType::Int8, CastMode::Assignment)?))
+            };
+            let l = match &limit { Some(e) => bind_count(self, e, "LIMIT")?, None => None };
+            let o = match &offset { Some(e) => bind_count(self, e, "OFFSET")?, None => None };
+            plan = Plan::Limit { input: Box::new(plan), limit: l, offset: o };
+        }
+        Ok((plan, cols))
+    }
+
+    fn bind_cte(&mut self, cte: &ast::Cte, recursive: bool) -> Result<()> {
+        let name = ident_name(&cte.alias.name);
+        let alias_cols: Vec<String> = cte.alias.columns.iter().map(|c| ident_name(&c.name)).collect();
+        let rename = |mut cols: Vec<OutCol>| {
+            for (c, n) in cols.iter_mut().zip(alias_cols.iter()) {
+                c.name = n.clone();
+            }
+            cols
+        };
+        if recursive {
+            if let ast::SetExpr::SetOperation { left, op: ast::SetOperator::Union, set_quantifier, right } = &*cte.query.body {
+                if references_name(right, &name) {
+                    let (init, init_cols) = self.bind_set_expr(left)?;
+                    let init_cols = rename(init_cols);
+                    let id = self.next_worktable;
+                    self.next_worktable += 1;
+                    self.ctes.push(CteDef { name: name.clone(), plan: None, cols: init_cols.clone(), worktable: Some(id) });
+                    let r = self.bind_set_expr(right);
+                    self.ctes.pop();
+                    let (rec, rec_cols) = r?;
+                    if rec_cols.len() != init_cols.len() {
+                        return Err(SqlError::SyntaxNoPosition("each UNION query must have the same number of columns".into()));
+                    }
+                    let mut exprs = vec![];
+                    for (i, (a, b)) in init_cols.iter().zip(rec_cols.iter()).enumerate() {
+                        exprs.push(self.cast(BoundExpr::Column(i, b.ty.clone()), &a.ty, CastMode::Assignment)?);
+                    }
+                    let rec = Plan::Project { input: Box::new(rec), exprs };
+                    let all = matches!(set_quantifier, ast::SetQuantifier::All);
+                    let plan = Plan::RecursiveUnion { init: Box::new(init), recursive: Box::new(rec), all, id };
+                    self.ctes.push(CteDef { name, plan: Some(Arc::new(plan)), cols: init_cols, worktable: None });
+                    return Ok(());
+                }
+            }
+        }
+        let (plan, cols) = self.bind_query(&cte.query)?;
+        self.ctes.push(CteDef { name, plan: Some(Arc::new(plan)), cols: rename(cols), worktable: None });
+        Ok(())
+    }
+
+    pub(crate) fn bind_set_expr(&mut self, body: &ast::SetExpr) -> Result<(Plan, Vec<OutCol>)> {
+        match body {
+            ast::SetExpr::Select(s) => self.bind_select(s, &[]),
+            ast::SetExpr::Query(q) => self.bind_query(q),
+            ast::SetExpr::Values(v) => self.bind_values(v, None),
+            ast::SetExpr::SetOperation { left, op, set_quantifier, right } => {
+                let (lp, lc) = self.bind_set_expr(left)?;
+                let (rp, rc) = self.bind_set_expr(right)?;
+                let (kind, word) = match op {
+                    ast::SetOperator::Union => (SetOpKind::Union, "UNION"),
+                    ast::SetOperator::Intersect => (SetOpKind::Intersect, "INTERSECT"),
+                    ast::SetOperator::Except | ast::SetOperator::Minus => (SetOpKind::Except, "EXCEPT"),
+                };
+                if lc.len() != rc.len() {
+                    return Err(SqlError::SyntaxNoPosition(format!("each {word} query must have the same number of columns")));
+                }
+                let mut lex = vec![];
+                let mut rex = vec![];
+                let mut cols = vec![];
+                for (i, (a, b)) in lc.iter().zip(rc.iter()).enumerate() {
+                    let (items, ty) = self.unify(vec![BoundExpr::Column(i, a.ty.clone()), BoundExpr::Column(i, b.ty.clone())], word)?;
+                    let ty = if ty == DataType::Unknown { DataType::Text } else { ty };
+                    let mut it = items.into_iter();
+                    let l = it.next().unwrap_or(BoundExpr::Column(i, ty.clone()));
+                    let r = it.next().unwrap_or(BoundExpr::Column(i, ty.clone()));
+                    lex.push(self.cast(l, &ty, CastMode::Implicit)?);
+                    rex.push(self.cast(r, &ty, CastMode::Implicit)?);
+                    cols.push(OutCol { name: a.name.clone(), ty, origin: None });
+                }
+                let all = matches!(set_quantifier, ast::SetQuantifier::All);
+                let plan = Plan::SetOp {
+                    left: Box::new(Plan::Project { input: Box::new(lp), exprs: lex }),
+                    right: Box::new(Plan::Project { input: Box::new(rp), exprs: rex }),
+                    op: kind,
+                    all,
+                };
+                Ok((plan, cols))
+            }
+            ast::SetExpr::Table(_) => Err(SqlError::FeatureNotSupported("TABLE statements".into())),
+            _ => Err(SqlError::FeatureNotSupported(format!("statement {body}"))),
+        }
+    }
+
+    /// VALUES lists; with `targets`, each column is coerced (assignment) to
+    /// the given type (INSERT).
+    pub(crate) fn bind_values(&mut self, v: &ast::Values, targets: Option<&[DataType]>) -> Result<(Plan, Vec<OutCol>)> {
+        let empty = Scope::default();
+        let mut rows: Vec<Vec<BoundExpr>> = vec![];
+        let width = v.rows.first().map(|r| r.content.len()).unwrap_or(0);
+        for r in &v.rows {
+            if r.content.len() != width {
+                return Err(SqlError::SyntaxNoPosition("VALUES lists must all be the same length".into()));
+            }
+            let mut row = vec![];
+            for e in &r.content {
+                row.push(self.bind_expr(e, &empty)?);
+            }
+            rows.push(row);
+        }
+        let mut types = vec![];
+        for c in 0..width {
+            let col: Vec<BoundExpr> = rows.iter().map(|r| r[c].clone()).collect();
+            let (col, ty) = match targets {
+                Some(t) => (col, t.get(c).cloned().unwrap_or(DataType::Text)),
+                None => {
+                    let (col, ty) = self.unify(col, "VALUES")?;
+                    let ty = if ty == DataType::Unknown { DataType::Text } else { ty };
+                    (col, ty)
+                }
+            };
+            for (r, e) in rows.iter_mut().zip(col) {
+                r[c] = self.cast(e, &ty, if targets.is_some() { CastMode::Assignment } else { CastMode::Implicit })?;
+            }
+            types.push(ty);
+        }
+        let cols = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| OutCol { name: format!("column{}", i + 1), ty: t.clone(), origin: None })
+            .collect();
+        Ok((Plan::Values { rows, types }, cols))
+    }
+
+    /// FROM list: comma-separated items are cross joins.
+    pub(crate) fn bind_from(&mut self, from: &[ast::TableWithJoins]) -> Result<(Plan, Scope)> {
+        let mut acc: Option<(Plan, Scope)> = None;
+        for twj in from {
+            let (p, s) = self.bind_table_with_joins(twj)?;
+            acc = Some(match acc {
+                None => (p, s),
+                Some((lp, mut ls)) => {
+                    check_duplicate_aliases(&ls, &s)?;
+                    ls.cols.extend(s.cols);
+                    (Plan::Join { left: Box::new(lp), right: Box::new(p), kind: JoinKind::Cross, on: None }, ls)
+                }
+            });
+        }
+        Ok(acc.unwrap_or((Plan::OneRow, Scope::default())))
+    }
+
+    fn bind_table_with_joins(&mut self, twj: &ast::TableWithJoins) -> Result<(Plan, Scope)> {
+        let (mut plan, mut scope) = self.bind_table_factor(&twj.relation)?;
+        for j in &twj.joins {
+            let (rp, rs) = self.bind_table_factor(&j.relation)?;
+            check_duplicate_aliases(&scope, &rs)?;
+            use ast::JoinOperator as J;
+            let (kind, constraint) = match &j.join_operator {
+                J::Join(c) | J::Inner(c) => (JoinKind::Inner, c),
+                J::Left(c) | J::LeftOuter(c) => (JoinKind::Left, c),
+                J::Right(c) | J::RightOuter(c) => (JoinKind::Right, c),
+                J::FullOuter(c) => (JoinKind::Full, c),
+                J::CrossJoin(c) => (JoinKind::Cross, c),
+                other => return Err(SqlError::FeatureNotSupported(format!("join type {other:?}"))),
+            };
+            let left_len = scope.cols.len();
+            let mut combined = scope.clone();
+            combined.cols.extend(rs.cols.iter().cloned());
+            let on = match constraint {
+                ast::JoinConstraint::On(e) => Some(self.bind_condition(e, &combined, "JOIN/ON")?),
+                ast::JoinConstraint::Using(names) => {
+                    let names: Vec<String> = names.iter().map(|n| object_parts(n).map(|p| p.join("."))).collect::<Result<_>>()?;
+                    Some(self.using_condition(&names, &scope, &rs, &mut combined, left_len, kind)?)
+                }
+                ast::JoinConstraint::Natural => {
+                    let names: Vec<String> = scope
+                        .cols
+                        .iter()
+                        .filter(|c| !c.hidden && rs.cols.iter().any(|r| !r.hidden && r.name == c.name))
+                        .map(|c| c.name.clone())
+                        .collect();
+                    if names.is_empty() {
+                        None
+                    } else {
+                        Some(self.using_condition(&names, &scope, &rs, &mut combined, left_len, kind)?)
+                    }
+                }
+                ast::JoinConstraint::None => {
+                    if kind != JoinKind::Cross {
+                        return Err(SqlError::Syntax { message: "syntax error at end of input".into(), position: None });
+                    }
+                    None
+                }
+            };
+            plan = Plan::Join { left: Box::new(plan), right: Box::new(rp), kind, on };
+            scope = combined;
+        }
+        Ok((plan, scope))
+    }
+
+    fn using_condition(&mut self, names: &[String], ls: &Scope, rs: &Scope, combined: &mut Scope, left_len: usize, kind: JoinKind) -> Result<BoundExpr> {
+        let mut parts = vec![];
+        for n in names {
+            let li = find_column(ls, None, n)?.ok_or_else(|| SqlError::UndefinedColumn {
+                name: format!("{n}\" specified in USING clause does not exist in left table \"{n}"),
+                position: None,
+            })?;
+            let ri = find_column(rs, None, n)?.ok_or_else(|| SqlError::UndefinedColumn { name: n.clone(), position: None })?;
+            let l = BoundExpr::Column(li, ls.cols[li].ty.clone());
+            let r = BoundExpr::Column(left_len + ri, rs.cols[ri].ty.clone());
+            parts.push(self.make_cmp(CmpOp::Eq, l, r)?);
+            // The merged column is the left one (the right one for RIGHT JOIN).
+            let hide = if kind == JoinKind::Right { li } else { left_len + ri };
+            combined.cols[hide].hidden = true;
+        }
+        and_all(parts).ok_or_else(|| SqlError::Internal("empty USING".into()))
+    }
+
+    fn bind_table_factor(&mut self, tf: &ast::TableFactor) -> Result<(Plan, Scope)> {
+        match tf {
+            ast::TableFactor::Table { name, alias, args, .. } => {
+                if let Some(a) = args {
+                    let fname = object_parts(name)?.join(".");
+                    let exprs: Vec<Expr> = a
+                        .args
+                        .iter()
+                        .map(|x| match x {
+                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e.clone()),
+                            _ => Err(SqlError::FeatureNotSupported("named table function arguments".into())),
+                        })
+                        .collect::<Result<_>>()?;
+                    return self.bind_table_function(&fname, &exprs, alias.as_ref());
+                }
+                let parts = object_parts(name)?;
+                if parts.len() == 1 {
+                    if let Some(cte) = self.ctes.iter().rev().find(|c| c.name == parts[0]).cloned() {
+                        let alias_name = alias.as_ref().map(|a| ident_name(&a.name)).unwrap_or(cte.name.clone());
+                        let mut scope = Scope {
+                            cols: cte
+                                .cols
+                                .iter()
+                                .map(|c| ScopeCol { table: Some(alias_name.clone()), name: c.name.clone(), ty: c.ty.clone(), origin: None, hidden: false })
+                                .collect(),
+                        };
+                        apply_column_aliases(&mut scope, alias.as_ref());
+                        let plan = match (cte.worktable, cte.plan) {
+                            (Some(id), _) => Plan::WorkTable { id, types: scope.types() },
+                            (None, Some(p)) => (*p).clone(),
+                            (None, None) => return Err(SqlError::Internal("CTE without plan".into())),
+                        };
+                        return Ok((plan, scope));
+                    }
+                }
+                let table = self.lookup_table(name)?;
+                let alias_name = alias.as_ref().map(|a| ident_name(&a.name)).unwrap_or(table.name.clone());
+                let mut scope = Scope::for_table(&table, &alias_name);
+                apply_column_aliases(&mut scope, alias.as_ref());
+                Ok((Plan::Scan { table, alias: alias_name, with_tid: false, filter: None }, scope))
+            }
+            ast::TableFactor::Derived { lateral, subquery, alias, .. } => {
+                if *lateral {
+                    return Err(SqlError::FeatureNotSupported("LATERAL".into()));
+                }
+                let saved = self.agg.take();
+                let r = self.bind_query(subquery);
+                self.agg = saved;
+                let (plan, cols) = r?;
+                let Some(alias) = alias else {
+                    return Err(SqlError::SyntaxNoPosition("subquery in FROM must have an alias".into()));
+                };
+                let an = ident_name(&alias.name);
+                let mut scope = Scope {
+                    cols: cols.iter().map(|c| ScopeCol { table: Some(an.clone()), name: c.name.clone(), ty: c.ty.clone(), origin: None, hidden: false }).collect(),
+                };
+                apply_column_aliases(&mut scope, Some(alias));
+                Ok((plan, scope))
+            }
+            ast::TableFactor::Function { name, args, alias, lateral, .. } => {
+                if *lateral {
+                    return Err(SqlError::FeatureNotSupported("LATERAL".into()));
+                }
+                let fname = object_parts(name)?.join(".");
+                let exprs: Vec<Expr> = args
+                    .iter()
+                    .map(|x| match x {
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e.clone()),
+                        _ => Err(SqlError::FeatureNotSupported("named table function arguments".into())),
+                    })
+                    .collect::<Result<_>>()?;
+                self.bind_table_function(&fname, &exprs, alias.as_ref())
+            }
+            ast::TableFactor::NestedJoin { table_with_joins, alias } => {
+                let (plan, mut scope) = self.bind_table_with_joins(table_with_joins)?;
+                if let Some(a) = alias {
+                    let an = ident_name(&a.name);
+                    for c in scope.cols.iter_mut() {
+                        c.table = Some(an.clone());
+                    }
+                }
+                Ok((plan, scope))
+            }
+            other => Err(SqlError::FeatureNotSupported(format!("FROM item {other}"))),
+        }
+    }
+
+    fn bind_table_function(&mut self, name: &str, args: &[Expr], alias: Option<&ast::TableAlias>) -> Result<(Plan, Scope)> {
+        let fname = name.rsplit('.').next().unwrap_or(name);
+        if fname != "generate_series" {
+            return Err(SqlError::FeatureNotSupported(format!("table function {fname}")));
+        }
+        let empty = Scope::default();
+        let mut b = vec![];
+        for a in args {
+            b.push(self.bind_expr(a, &empty)?);
+        }
+        if b.len() < 2 || b.len() > 3 {
+            return Err(SqlError::UndefinedFunction(format!(
+                "function generate_series({}) does not exist",
+                b.iter().map(|x| type_name(&x.ty())).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let first = b[0].ty();
+        let ty = match first {
+            DataType::Timestamp | DataType::Timestamptz => first.clone(),
+            DataType::Date => DataType::Timestamptz,
+            DataType::Unknown if b.len() == 3 && b[2].ty() == DataType::Interval => DataType::Timestamptz,
+            _ => {
+                let (_, t) = self.unify(b[..2].to_vec(), "generate_series")?;
+                match t {
+                    DataType::Int2 | DataType::Int4 | DataType::Unknown => DataType::Int4,
+                    DataType::Int8 => DataType::Int8,
+                    DataType::Numeric(_) => DataType::Numeric(None),
+                    t => {
+                        return Err(SqlError::UndefinedFunction(format!(
+                            "function generate_series({}, {}) does not exist",
+                            type_name(&t),
+                            type_name(&t)
+                        )))
+                    }
+                }
+            }
+        };
+        let step_ty = if matches!(ty, DataType::Timestamp | DataType::Timestamptz) { DataType::Interval } else { ty.clone() };
+        let mut out = vec![];
+        for (i, a) in b.into_iter().enumerate() {
+            let t = if i == 2 { &step_ty } else { &ty };
+            out.push(self.cast(a, t, CastMode::Implicit)?);
+        }
+        let an = alias.map(|a| ident_name(&a.name)).unwrap_or("generate_series".into());
+        let mut scope = Scope { cols: vec![ScopeCol { table: Some(an.clone()), name: an, ty: ty.clone(), origin: None, hidden: false }] };
+        apply_column_aliases(&mut scope, alias);
+        Ok((Plan::GenerateSeries { args: out, ty }, scope))
+    }
+
+    fn bind_select(&mut self, s: &ast::Select, order: &[ast::OrderByExpr]) -> Result<(Plan, Vec<OutCol>)> {
+        if s.into.is_some() {
+            return Err(SqlError::FeatureNotSupported("SELECT INTO".into()));
+        }
+        let (mut plan, scope) = self.bind_from(&s.from)?;
+        if let Some(w) = &s.selection {
+            let pred = self.bind_condition(w, &scope, "WHERE")?;
+            plan = Plan::Filter { input: Box::new(plan), predicate: pred };
+        }
+        let group_exprs: Vec<Expr> = match &s.group_by {
+            ast::GroupByExpr::Expressions(v, mods) => {
+                if !mods.is_empty() {
+                    return Err(SqlError::FeatureNotSupported("GROUP BY modifiers".into()));
+                }
+                v.clone()
+            }
+            ast::GroupByExpr::All(_) => return Err(SqlError::FeatureNotSupported("GROUP BY ALL".into())),
+        };
+        let has_agg = !group_exprs.is_empty()
+            || s.having.is_some()
+            || s.projection.iter().any(|p| match p {
+                ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => contains_aggregate(e),
+                _ => false,
+            })
+            || order.iter().any(|o| contains_aggregate(&o.expr));
+
+        // Expand the select list into (expression AST or star column, name).
+        enum Item<'x> {
+            Expr(&'x Expr, String),
+            Col(usize),
+        }
+        let mut items: Vec<Item> = vec![];
+        for p in &s.projection {
+            match p {
+                ast::SelectItem::UnnamedExpr(e) => items.push(Item::Expr(e, expr_name(e))),
+                ast::SelectItem::ExprWithAlias { expr, alias } => items.push(Item::Expr(expr, ident_name(alias))),
+                ast::SelectItem::Wildcard(_) => {
+                    if s.from.is_empty() {
+                        return Err(SqlError::SyntaxNoPosition("SELECT * with no tables specified is not valid".into()));
+                    }
+                    for (i, c) in scope.cols.iter().enumerate() {
+                        if !c.hidden {
+                            items.push(Item::Col(i));
+                        }
+                    }
+                }
+                ast::SelectItem::QualifiedWildcard(kind, _) => {
+                    let q = match kind {
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => object_parts(n)?.last().cloned().unwrap_or_default(),
+                        ast::SelectItemQualifiedWildcardKind::Expr(_) => return Err(SqlError::FeatureNotSupported("expression.*".into())),
+                    };
+                    let before = items.len();
+                    for (i, c) in scope.cols.iter().enumerate() {
+                        if c.table.as_deref() == Some(q.as_str()) && !c.name.is_empty() {
+                            items.push(Item::Col(i));
+                        }
+                    }
+                    if items.len() == before {
+                        return Err(SqlError::MissingFromEntry { table: q, position: None });
+                    }
+                }
+                other => return Err(SqlError::FeatureNotSupported(format!("select item {other}"))),
+            }
+        }
+
+        let bind_scope = if has_agg {
+            let mut groups = vec![];
+            for g in &group_exprs {
+                // GROUP BY ordinal or output alias.
+                let b = if let Some(i) = ordinal(g, items.len())? {
+                    match &items[i] {
+                        Item::Expr(e, _) => self.bind_expr(e, &scope)?,
+                        Item::Col(c) => BoundExpr::Column(*c, scope.cols[*c].ty.clone()),
+                    }
+                } else if let (Expr::Identifier(id), false) = (g, find_column(&scope, None, &ident_name(g_ident(g))).ok().flatten().is_some()) {
+                    let n = ident_name(id);
+                    match items.iter().find(|it| matches!(it, Item::Expr(_, name) if *name == n)) {
+                        Some(Item::Expr(e, _)) => self.bind_expr(e, &scope)?,
+                        _ => self.bind_expr(g, &scope)?,
+                    }
+                } else {
+                    if contains_aggregate(g) {
+                        return Err(SqlError::Grouping("aggregate functions are not allowed in GROUP BY".into()));
+                    }
+                    self.bind_expr(g, &scope)?
+                };
+                groups.push(b);
+            }
+            self.agg = Some(AggState { input: scope.clone(), groups, aggs: vec![], active: true });
+            Scope::default()
+        } else {
+            scope.clone()
+        };
+
+        let result = (|| -> Result<(Plan, Vec<OutCol>)> {
+            let mut exprs = vec![];
+            let mut cols = vec![];
+            for it in &items {
+                match it {
+                    Item::Expr(e, name) => {
+                        let b = self.bind_expr(e, &bind_scope)?;
+                        let b = self.default_unknown(b)?;
+                        let origin = match (&b, has_agg) {
+                            (BoundExpr::Column(i, _), false) => scope.cols[*i].origin,
+                            _ => None,
+                        };
+                        cols.push(OutCol { name: name.clone(), ty: b.ty(), origin });
+                        exprs.push(b);
+                    }
+                    Item::Col(i) => {
+                        let c = &scope.cols[*i];
+                        let b = if has_agg {
+                            let e = Expr::CompoundIdentifier(vec![
+                                ast::Ident::new(c.table.clone().unwrap_or_default()),
+                                ast::Ident::new(c.name.clone()),
+                            ]);
+                            self.bind_expr(&e, &bind_scope)?
+                        } else {
+                            BoundExpr::Column(*i, c.ty.clone())
+                        };
+                        cols.push(OutCol { name: c.name.clone(), ty: c.ty.clone(), origin: c.origin });
+                        exprs.push(b);
+                    }
+                }
+            }
+            let having = match &s.having {
+                Some(h) => Some(self.bind_condition(h, &bind_scope, "HAVING")?),
+                None => None,
+            };
+            // ORDER BY: output column by ordinal or name, else an expression.
+            let visible = exprs.len();
+            let mut keys = vec![];
+            for o in order {
+                let idx = if let Some(i) = ordinal(&o.expr, visible)? {
+                    i
+                } else {
+                    let by_name = match &o.expr {
+                        Expr::Identifier(id) => {
+                            let n = ident_name(id);
+                            let matches: Vec<usize> = cols.iter().enumerate().filter(|(_, c)| c.name == n).map(|(i, _)| i).collect();
+                            if matches.len() > 1 && !matches.iter().all(|m| exprs[*m] == exprs[matches[0]]) {
+                                return Err(SqlError::AmbiguousColumn(format!("ORDER BY \"{n}\" is ambiguous").replace("column reference \"", "")));
+                            }
+                            matches.first().copied()
+                        }
+                        _ => None,
+                    };
+                    match by_name {
+                        Some(i) => i,
+                        None => {
+                            let b = self.bind_expr(&o.expr, &bind_scope)?;
+                            match exprs.iter().position(|e| *e == b) {
+                                Some(i) => i,
+                                None => {
+                                    if matches!(s.distinct, Some(ast::Distinct::Distinct)) {
+                                        return Err(SqlError::InvalidColumnReference(
+                                            "for SELECT DISTINCT, ORDER BY expressions must appear in select list".into(),
+                                        ));
+                                    }
+                                    exprs.push(self.default_unknown(b)?);
+                                    exprs.len() - 1
+                                }
+                            }
+                        }
+                    }
+                };
+                keys.push(sort_key(BoundExpr::Column(idx, exprs[idx].ty()), &o.options));
+            }
+            let mut distinct_on = None;
+            if let Some(ast::Distinct::On(on)) = &s.distinct {
+                let mut ks = vec![];
+                for e in on {
+                    let idx = match ordinal(e, visible)? {
+                        Some(i) => i,
+                        None => {
+                            let b = self.bind_expr(e, &bind_scope)?;
+                            match exprs.iter().position(|x| *x == b) {
+                                Some(i) => i,
+                                None => {
+                                    exprs.push(b);
+                                    exprs.len() - 1
+                                }
+                            }
+                        }
+                    };
+                    ks.push(BoundExpr::Column(idx, exprs[idx].ty()));
+                }
+                distinct_on = Some(ks);
+            }
+            let mut plan = plan.clone();
+            if let Some(agg) = self.agg.take() {
+                plan = Plan::Aggregate { input: Box::new(plan), groups: agg.groups, aggs: agg.aggs };
+                if let Some(h) = having {
+                    plan = Plan::Filter { input: Box::new(plan), predicate: h };
+                }
+            }
+            let total = exprs.len();
+            plan = Plan::Project { input: Box::new(plan), exprs };
+            if matches!(s.distinct, Some(ast::Distinct::Distinct)) {
+                plan = Plan::Distinct { input: Box::new(plan), on: None };
+            }
+            if let Some(on) = distinct_on {
+                let mut all_keys: Vec<SortKey> = keys.clone();
+                for k in &on {
+                    if !all_keys.iter().any(|x| x.expr == *k) {
+                        all_keys.push(SortKey { expr: k.clone(), desc: false, nulls_first: false });
+                    }
+                }
+                plan = Plan::Sort { input: Box::new(plan), keys: all_keys };
+                plan = Plan::Distinct { input: Box::new(plan), on: Some(on) };
+            } else if !keys.is_empty() {
+                plan = Plan::Sort { input: Box::new(plan), keys };
+            }
+            if total > visible {
+                let trim = (0..visible).map(|i| BoundExpr::Column(i, cols[i].ty.clone())).collect();
+                plan = Plan::Project { input: Box::new(plan), exprs: trim };
+            }
+            Ok((plan, cols))
+        })();
+        self.agg = None;
+        result
+    }
+}
+
+fn g_ident(e: &Expr) -> &ast::Ident {
+    static EMPTY: std::sync::OnceLock<ast::Ident> = std::sync::OnceLock::new();
+    match e {
+        Expr::Identifier(i) => i,
+        _ => EMPTY.get_or_init(|| ast::Ident::new("")),
+    }
+}
+
+/// `ORDER BY 2` / `GROUP BY 1`: an integer literal names an output column.
+fn ordinal(e: &Expr, n: usize) -> Result<Option<usize>> {
+    if let Expr::Value(v) = e {
+        if let ast::Value::Number(s, _) = &v.value {
+            let i: usize = s.parse().unwrap_or(0);
+            if i == 0 || i > n {
+                return Err(SqlError::InvalidColumnReference(format!("ORDER BY position {s} is not in select list")));
+            }
+            return Ok(Some(i - 1));
+        }
+    }
+    Ok(None)
+}
+
+fn sort_key(expr: BoundExpr, o: &ast::OrderByOptions) -> SortKey {
+    let desc = matches!(o.sort, Some(ast::OrderBySort::Desc));
+    // Postgres: NULLs sort as larger than everything by default.
+    let nulls_first = o.nulls_first.unwrap_or(desc);
+    SortKey { expr, desc, nulls_first }
+}
+
+fn apply_column_aliases(scope: &mut Scope, alias: Option<&ast::TableAlias>) {
+    if let Some(a) = alias {
+        let mut it = a.columns.iter();
+        for c in scope.cols.iter_mut().filter(|c| !c.hidden) {
+            match it.next() {
+                Some(n) => c.name = ident_name(&n.name),
+                None => break,
+            }
+        }
+    }
+}
+
+fn check_duplicate_aliases(a: &Scope, b: &Scope) -> Result<()> {
+    let names = |s: &Scope| {
+        let mut v: Vec<String> = s.cols.iter().filter_map(|c| c.table.clone()).collect();
+        v.dedup();
+        v
+    };
+    let an = names(a);
+    for n in names(b) {
+        if an.contains(&n) {
+            return Err(SqlError::DuplicateAlias(format!("table name \"{n}\" specified more than once")));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a set expression mentions a table name (recursive CTE detection).
+fn references_name(body: &ast::SetExpr, name: &str) -> bool {
+    body.to_string().to_lowercase().split(|c: char| !c.is_alphanumeric() && c != '_').any(|w| w == name)
+}
+

@@ -1,0 +1,199 @@
+//! HashAggregateExecutor: groups rows by key in a hash table and computes the
+//! aggregates (with DISTINCT and FILTER). Without GROUP BY it yields exactly
+//! one row, even for empty input (count = 0, others NULL).
+
+use std::collections::{HashMap, HashSet};
+
+use sargdb_catalog::types::{arith, cast, compare, ArithOp};
+use sargdb_catalog::{DataType, Value};
+
+use super::expr::{eval, eval_pred};
+use super::{BoxedExecutor, ExecContext, Executor, HashKey, Row};
+use crate::binder::bound::{AggCall, AggFunc, BoundExpr};
+use crate::error::Result;
+
+#[derive(Clone, Debug)]
+struct AggState {
+    count: i64,
+    acc: Value,
+    items: Vec<Value>,
+    seen: Option<HashSet<HashKey>>,
+}
+
+pub struct HashAggregateExecutor {
+    input: BoxedExecutor,
+    groups: Vec<BoundExpr>,
+    aggs: Vec<AggCall>,
+    output: Option<std::vec::IntoIter<Row>>,
+}
+
+impl HashAggregateExecutor {
+    pub fn new(input: BoxedExecutor, groups: Vec<BoundExpr>, aggs: Vec<AggCall>) -> Self {
+        HashAggregateExecutor { input, groups, aggs, output: None }
+    }
+
+    fn fresh(&self) -> Vec<AggState> {
+        self.aggs
+            .iter()
+            .map(|a| AggState { count: 0, acc: Value::Null, items: vec![], seen: a.distinct.then(HashSet::new) })
+            .collect()
+    }
+}
+
+fn accumulate(a: &AggCall, st: &mut AggState, args: Vec<Value>, ctx: &ExecContext) -> Result<()> {
+    if a.func == AggFunc::CountStar {
+        st.count += 1;
+        return Ok(());
+    }
+    let v = args.first().cloned().unwrap_or(Value::Null);
+    if v.is_null() && a.func != AggFunc::ArrayAgg {
+        return Ok(());
+    }
+    if let Some(seen) = st.seen.as_mut() {
+        if !seen.insert(HashKey(args.clone())) {
+            return Ok(());
+        }
+    }
+    st.count += 1;
+    match a.func {
+        AggFunc::CountStar | AggFunc::Count => {}
+        AggFunc::Sum | AggFunc::Avg => {
+            let target = match (&a.func, &a.ty) {
+                (AggFunc::Avg, DataType::Float8) => DataType::Float8,
+                (AggFunc::Avg, DataType::Interval) => DataType::Interval,
+                (AggFunc::Avg, _) => DataType::Numeric(None),
+                (_, t) => t.clone(),
+            };
+            let v = if matches!(target, DataType::Interval) { v } else { cast(v, &target, false, &ctx.call.types)? };
+            st.acc = if st.acc.is_null() { v } else { arith(ArithOp::Add, &st.acc, &v)? };
+        }
+        AggFunc::Min | AggFunc::Max => {
+            let better = st.acc.is_null() || {
+                let o = compare(&v, &st.acc);
+                if a.func == AggFunc::Min { o.is_lt() } else { o.is_gt() }
+            };
+            if better {
+                st.acc = v;
+            }
+        }
+        AggFunc::BoolAnd => {
+            st.acc = match (&st.acc, &v) {
+                (Value::Null, x) => x.clone(),
+                (Value::Bool(x), Value::Bool(y)) => Value::Bool(*x && *y),
+                (x, _) => x.clone(),
+            }
+        }
+        AggFunc::BoolOr => {
+            st.acc = match (&st.acc, &v) {
+                (Value::Null, x) => x.clone(),
+                (Value::Bool(x), Value::Bool(y)) => Value::Bool(*x || *y),
+                (x, _) => x.clone(),
+            }
+        }
+        AggFunc::StringAgg => {
+            let sep = args.get(1).cloned().unwrap_or(Value::Null);
+            st.acc = match (&st.acc, v) {
+                (Value::Null, x) => x,
+                (Value::Text(acc), Value::Text(x)) => {
+                    let sep = match sep {
+                        Value::Text(s) => s,
+                        _ => String::new(),
+                    };
+                    Value::Text(format!("{acc}{sep}{x}"))
+                }
+                (Value::Bytea(acc), Value::Bytea(x)) => {
+                    let mut b = acc.clone();
+                    if let Value::Bytea(s) = sep {
+                        b.extend(s);
+                    }
+                    b.extend(x);
+                    Value::Bytea(b)
+                }
+                (acc, _) => acc.clone(),
+            };
+        }
+        AggFunc::ArrayAgg => st.items.push(v),
+    }
+    Ok(())
+}
+
+fn finish(a: &AggCall, st: AggState, ctx: &ExecContext) -> Result<Value> {
+    Ok(match a.func {
+        AggFunc::CountStar | AggFunc::Count => Value::Int8(st.count),
+        AggFunc::Avg => {
+            if st.count == 0 {
+                Value::Null
+            } else {
+                match &st.acc {
+                    Value::Interval(_) | Value::Float8(_) => {
+                        let n = if matches!(st.acc, Value::Interval(_)) { Value::Float8(st.count as f64) } else { Value::Float8(st.count as f64) };
+                        arith(ArithOp::Div, &st.acc, &n)?
+                    }
+                    _ => {
+                        let n = cast(Value::Int8(st.count), &DataType::Numeric(None), false, &ctx.call.types)?;
+                        arith(ArithOp::Div, &st.acc, &n)?
+                    }
+                }
+            }
+        }
+        AggFunc::ArrayAgg => {
+            if st.items.is_empty() {
+                Value::Null
+            } else {
+                Value::Array(st.items)
+            }
+        }
+        _ => st.acc,
+    })
+}
+
+impl Executor for HashAggregateExecutor {
+    fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
+        if self.output.is_none() {
+            let mut table: HashMap<HashKey, Vec<AggState>> = HashMap::new();
+            let mut order: Vec<HashKey> = vec![];
+            while let Some(r) = self.input.next(ctx)? {
+                ctx.check_cancel()?;
+                let mut key = Vec::with_capacity(self.groups.len());
+                for g in &self.groups {
+                    key.push(eval(g, &r, ctx)?);
+                }
+                let key = HashKey(key);
+                if !table.contains_key(&key) {
+                    table.insert(key.clone(), self.fresh());
+                    order.push(key.clone());
+                }
+                for (i, a) in self.aggs.iter().enumerate() {
+                    if let Some(f) = &a.filter {
+                        if !eval_pred(f, &r, ctx)? {
+                            continue;
+                        }
+                    }
+                    let mut args = Vec::with_capacity(a.args.len());
+                    for x in &a.args {
+                        args.push(eval(x, &r, ctx)?);
+                    }
+                    if let Some(states) = table.get_mut(&key) {
+                        accumulate(a, &mut states[i], args, ctx)?;
+                    }
+                }
+            }
+            if self.groups.is_empty() && table.is_empty() {
+                let k = HashKey(vec![]);
+                table.insert(k.clone(), self.fresh());
+                order.push(k);
+            }
+            let mut out = vec![];
+            for k in order {
+                let states = table.remove(&k).unwrap_or_default();
+                let mut row = k.0;
+                for (a, st) in self.aggs.iter().zip(states) {
+                    row.push(finish(a, st, ctx)?);
+                }
+                out.push(row);
+            }
+            self.output = Some(out.into_iter());
+        }
+        Ok(self.output.as_mut().and_then(|o| o.next()))
+    }
+}

@@ -1,0 +1,242 @@
+//! Small operators: ValuesExecutor (also the one empty row of a FROM-less
+//! SELECT), GenerateSeriesExecutor, FilterExecutor, ProjectExecutor,
+//! LimitExecutor, DistinctExecutor, WorkTableExecutor.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use sargdb_catalog::types::{arith, compare, ArithOp};
+use sargdb_catalog::{TypeError, Value};
+
+use super::expr::{eval, eval_pred};
+use super::{BoxedExecutor, ExecContext, Executor, HashKey, Row};
+use crate::binder::bound::BoundExpr;
+use crate::error::{Result, SqlError};
+
+pub struct ValuesExecutor {
+    rows: Vec<Vec<BoundExpr>>,
+    pos: usize,
+}
+
+impl ValuesExecutor {
+    pub fn new(rows: Vec<Vec<BoundExpr>>) -> Self {
+        ValuesExecutor { rows, pos: 0 }
+    }
+    pub fn one_row() -> Self {
+        ValuesExecutor { rows: vec![vec![]], pos: 0 }
+    }
+}
+
+impl Executor for ValuesExecutor {
+    fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
+        let Some(r) = self.rows.get(self.pos) else { return Ok(None) };
+        self.pos += 1;
+        let mut out = Vec::with_capacity(r.len());
+        for e in r {
+            out.push(eval(e, &[], ctx)?);
+        }
+        Ok(Some(out))
+    }
+}
+
+pub struct GenerateSeriesExecutor {
+    args: Vec<BoundExpr>,
+    state: Option<(Value, Value, Value, bool)>,
+    done: bool,
+}
+
+impl GenerateSeriesExecutor {
+    pub fn new(args: Vec<BoundExpr>) -> Self {
+        GenerateSeriesExecutor { args, state: None, done: false }
+    }
+}
+
+impl Executor for GenerateSeriesExecutor {
+    fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
+        ctx.check_cancel()?;
+        if self.done {
+            return Ok(None);
+        }
+        if self.state.is_none() {
+            let start = eval(&self.args[0], &[], ctx)?;
+            let stop = eval(&self.args[1], &[], ctx)?;
+            let step = match self.args.get(2) {
+                Some(e) => eval(e, &[], ctx)?,
+                None => match &start {
+                    Value::Int8(_) => Value::Int8(1),
+                    Value::Numeric(_) => arith(ArithOp::Sub, &Value::Int4(2), &Value::Int4(1)).map(|_| Value::Int4(1))?,
+                    _ => Value::Int4(1),
+                },
+            };
+            if start.is_null() || stop.is_null() || step.is_null() {
+                self.done = true;
+                return Ok(None);
+            }
+            let step = match (&start, step) {
+                (Value::Numeric(_), Value::Int4(i)) => sargdb_catalog::types::cast(Value::Int4(i), &sargdb_catalog::DataType::Numeric(None), false, &ctx.call.types)?,
+                (_, s) => s,
+            };
+            let zero_step = match &step {
+                Value::Int4(0) | Value::Int8(0) => true,
+                Value::Interval(iv) => iv.months == 0 && iv.days == 0 && iv.micros == 0,
+                Value::Numeric(_) => compare(&step, &sargdb_catalog::types::cast(Value::Int4(0), &sargdb_catalog::DataType::Numeric(None), false, &ctx.call.types)?) == std::cmp::Ordering::Equal,
+                _ => false,
+            };
+            if zero_step {
+                return Err(SqlError::Type(TypeError::InvalidParameterValue("step size cannot equal zero".into())));
+            }
+            // Direction: compare start+step with start.
+            let probe = arith(ArithOp::Add, &start, &step)?;
+            let up = compare(&probe, &start) != std::cmp::Ordering::Less;
+            self.state = Some((start, stop, step, up));
+        }
+        let Some((cur, stop, step, up)) = self.state.as_mut() else { return Ok(None) };
+        let o = compare(cur, stop);
+        if (*up && o == std::cmp::Ordering::Greater) || (!*up && o == std::cmp::Ordering::Less) {
+            self.done = true;
+            return Ok(None);
+        }
+        let out = cur.clone();
+        match arith(ArithOp::Add, cur, step) {
+            Ok(n) => *cur = n,
+            Err(_) => self.done = true,
+        }
+        Ok(Some(vec![out]))
+    }
+}
+
+pub struct FilterExecutor {
+    pub input: BoxedExecutor,
+    pub predicate: BoundExpr,
+}
+
+impl Executor for FilterExecutor {
+    fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
+        while let Some(r) = self.input.next(ctx)? {
+            ctx.check_cancel()?;
+            if eval_pred(&self.predicate, &r, ctx)? {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+}
+
+pub struct ProjectExecutor {
+    pub input: BoxedExecutor,
+    pub exprs: Vec<BoundExpr>,
+}
+
+impl Executor for ProjectExecutor {
+    fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
+        let Some(r) = self.input.next(ctx)? else { return Ok(None) };
+        let mut out = Vec::with_capacity(self.exprs.len());
+        for e in &self.exprs {
+            out.push(eval(e, &r, ctx)?);
+        }
+        Ok(Some(out))
+    }
+}
+
+pub struct LimitExecutor {
+    input: BoxedExecutor,
+    limit_expr: Option<BoundExpr>,
+    offset_expr: Option<BoundExpr>,
+    started: bool,
+    remaining: Option<i64>,
+}
+
+impl LimitExecutor {
+    pub fn new(input: BoxedExecutor, limit: Option<BoundExpr>, offset: Option<BoundExpr>) -> Self {
+        LimitExecutor { input, limit_expr: limit, offset_expr: offset, started: false, remaining: None }
+    }
+}
+
+fn count_value(e: &Option<BoundExpr>, ctx: &mut ExecContext, what: &str) -> Result<Option<i64>> {
+    let Some(e) = e else { return Ok(None) };
+    match eval(e, &[], ctx)? {
+        Value::Null => Ok(None),
+        Value::Int8(n) if n < 0 => Err(SqlError::InvalidRowCount(format!("{what} must not be negative"))),
+        Value::Int8(n) => Ok(Some(n)),
+        other => Err(SqlError::Internal(format!("{what} value {other:?}"))),
+    }
+}
+
+impl Executor for LimitExecutor {
+    fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
+        if !self.started {
+            self.started = true;
+            self.remaining = count_value(&self.limit_expr, ctx, "LIMIT")?;
+            let skip = count_value(&self.offset_expr, ctx, "OFFSET")?.unwrap_or(0);
+            if self.remaining == Some(0) {
+                return Ok(None);
+            }
+            for _ in 0..skip {
+                ctx.check_cancel()?;
+                if self.input.next(ctx)?.is_none() {
+                    self.remaining = Some(0);
+                    return Ok(None);
+                }
+            }
+        }
+        if let Some(n) = self.remaining.as_mut() {
+            if *n <= 0 {
+                return Ok(None);
+            }
+            *n -= 1;
+        }
+        self.input.next(ctx)
+    }
+}
+
+pub struct DistinctExecutor {
+    input: BoxedExecutor,
+    on: Option<Vec<BoundExpr>>,
+    seen: HashSet<HashKey>,
+}
+
+impl DistinctExecutor {
+    pub fn new(input: BoxedExecutor, on: Option<Vec<BoundExpr>>) -> Self {
+        DistinctExecutor { input, on, seen: HashSet::new() }
+    }
+}
+
+impl Executor for DistinctExecutor {
+    fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
+        while let Some(r) = self.input.next(ctx)? {
+            ctx.check_cancel()?;
+            let key = match &self.on {
+                None => HashKey(r.clone()),
+                Some(keys) => {
+                    let mut k = vec![];
+                    for e in keys {
+                        k.push(eval(e, &r, ctx)?);
+                    }
+                    HashKey(k)
+                }
+            };
+            if self.seen.insert(key) {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+}
+
+pub struct WorkTableExecutor {
+    pub id: usize,
+    pub rows: Option<Arc<Vec<Row>>>,
+    pub pos: usize,
+}
+
+impl Executor for WorkTableExecutor {
+    fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
+        if self.rows.is_none() {
+            self.rows = Some(ctx.worktables.get(&self.id).cloned().unwrap_or_default());
+        }
+        let rows = self.rows.as_ref().map(|r| r.as_slice()).unwrap_or(&[]);
+        let r = rows.get(self.pos).cloned();
+        self.pos += 1;
+        Ok(r)
+    }
+}

@@ -1,0 +1,164 @@
+//! The executor: pull-based operators over `Vec<Value>` rows, one per file.
+//! `build` turns a physical plan into a tree of operators; every operator
+//! checks the session's cancel flag in its loops (57014).
+
+mod aggregate;
+mod dml;
+pub mod expr;
+mod hash_join;
+mod misc;
+mod nested_loop_join;
+mod scan;
+mod set_op;
+mod sort;
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use sargdb_catalog::types::{compare, hash_value};
+use sargdb_catalog::{Catalog, Value};
+use sargdb_engine::{Engine, Transaction};
+
+use crate::error::{Result, SqlError};
+use crate::functions::CallContext;
+use crate::planner::plan::Plan;
+
+pub type Row = Vec<Value>;
+
+/// Everything an operator needs while it runs: the transaction, the
+/// statement's parameters, outer rows of correlated subqueries.
+pub struct ExecContext<'a> {
+    pub txn: &'a mut Transaction,
+    pub engine: &'a Arc<Engine>,
+    pub catalog: &'a Catalog,
+    pub search_path: &'a [String],
+    pub params: &'a [Value],
+    pub outer: Vec<Row>,
+    pub cancel: &'a AtomicBool,
+    pub call: CallContext,
+    /// Session's last nextval per sequence (currval).
+    pub currval: &'a mut HashMap<u32, i64>,
+    /// Makes nextval's read-increment-write atomic across sessions.
+    pub seq_lock: &'a Mutex<()>,
+    /// Results of uncorrelated subqueries, by plan address.
+    pub subquery_cache: HashMap<usize, Arc<Vec<Row>>>,
+    /// Rows of recursive CTE work tables.
+    pub worktables: HashMap<usize, Arc<Vec<Row>>>,
+    /// Rows inserted, updated or deleted by the statement (for its tag).
+    pub affected: u64,
+}
+
+impl ExecContext<'_> {
+    pub fn check_cancel(&self) -> Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(SqlError::QueryCanceled);
+        }
+        Ok(())
+    }
+}
+
+/// A pull-based operator.
+pub trait Executor {
+    fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>>;
+}
+
+pub type BoxedExecutor = Box<dyn Executor>;
+
+/// Build the operator tree for a physical plan.
+pub fn build(plan: &Plan) -> Result<BoxedExecutor> {
+    Ok(match plan {
+        Plan::OneRow => Box::new(misc::ValuesExecutor::one_row()),
+        Plan::Scan { table, with_tid, filter, .. } => Box::new(scan::SeqScanExecutor::new(table.clone(), *with_tid, filter.clone())),
+        Plan::Values { rows, .. } => Box::new(misc::ValuesExecutor::new(rows.clone())),
+        Plan::GenerateSeries { args, .. } => Box::new(misc::GenerateSeriesExecutor::new(args.clone())),
+        Plan::Filter { input, predicate } => Box::new(misc::FilterExecutor { input: build(input)?, predicate: predicate.clone() }),
+        Plan::Project { input, exprs } => Box::new(misc::ProjectExecutor { input: build(input)?, exprs: exprs.clone() }),
+        Plan::Join { left, right, kind, on } | Plan::NestedLoopJoin { left, right, kind, on } => Box::new(
+            nested_loop_join::NestedLoopJoinExecutor::new(build(left)?, build(right)?, *kind, on.clone(), right_width(right)?, left_width(left)?),
+        ),
+        Plan::HashJoin { left, right, kind, left_keys, right_keys, residual } => Box::new(hash_join::HashJoinExecutor::new(
+            build(left)?,
+            build(right)?,
+            *kind,
+            left_keys.clone(),
+            right_keys.clone(),
+            residual.clone(),
+            left_width(left)?,
+            right_width(right)?,
+        )),
+        Plan::Aggregate { input, groups, aggs } => Box::new(aggregate::HashAggregateExecutor::new(build(input)?, groups.clone(), aggs.clone())),
+        Plan::Sort { input, keys } => Box::new(sort::SortExecutor::new(build(input)?, keys.clone())),
+        Plan::Limit { input, limit, offset } => Box::new(misc::LimitExecutor::new(build(input)?, limit.clone(), offset.clone())),
+        Plan::Distinct { input, on } => Box::new(misc::DistinctExecutor::new(build(input)?, on.clone())),
+        Plan::SetOp { left, right, op, all } => Box::new(set_op::SetOpExecutor::new(build(left)?, build(right)?, *op, *all)),
+        Plan::RecursiveUnion { init, recursive, all, id } => {
+            Box::new(set_op::RecursiveUnionExecutor::new(build(init)?, (**recursive).clone(), *all, *id))
+        }
+        Plan::WorkTable { id, .. } => Box::new(misc::WorkTableExecutor { id: *id, rows: None, pos: 0 }),
+        Plan::Insert { .. } | Plan::Update { .. } | Plan::Delete { .. } => Box::new(dml::DmlExecutor::new(plan.clone())?),
+    })
+}
+
+/// Number of columns a plan produces.
+pub fn width(plan: &Plan) -> Result<usize> {
+    Ok(match plan {
+        Plan::OneRow => 0,
+        Plan::Scan { table, with_tid, .. } => table.columns.len() + usize::from(*with_tid),
+        Plan::Values { types, .. } => types.len(),
+        Plan::GenerateSeries { .. } => 1,
+        Plan::Filter { input, .. } | Plan::Sort { input, .. } | Plan::Limit { input, .. } | Plan::Distinct { input, .. } => width(input)?,
+        Plan::Project { exprs, .. } => exprs.len(),
+        Plan::Join { left, right, .. } | Plan::NestedLoopJoin { left, right, .. } | Plan::HashJoin { left, right, .. } => {
+            width(left)? + width(right)?
+        }
+        Plan::Aggregate { groups, aggs, .. } => groups.len() + aggs.len(),
+        Plan::SetOp { left, .. } => width(left)?,
+        Plan::RecursiveUnion { init, .. } => width(init)?,
+        Plan::WorkTable { types, .. } => types.len(),
+        Plan::Insert { returning, .. } | Plan::Update { returning, .. } | Plan::Delete { returning, .. } => returning.len(),
+    })
+}
+
+fn left_width(p: &Plan) -> Result<usize> {
+    width(p)
+}
+fn right_width(p: &Plan) -> Result<usize> {
+    width(p)
+}
+
+/// Run a plan to completion.
+pub fn run(plan: &Plan, ctx: &mut ExecContext) -> Result<Vec<Row>> {
+    let mut ex = build(plan)?;
+    let mut out = vec![];
+    while let Some(r) = ex.next(ctx)? {
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// A row used as a hash key: equal under `compare`, NULLs equal to each
+/// other (grouping, DISTINCT and set operations treat NULLs as equal).
+#[derive(Clone, Debug)]
+pub struct HashKey(pub Vec<Value>);
+
+impl PartialEq for HashKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && self.0.iter().zip(other.0.iter()).all(|(a, b)| match (a.is_null(), b.is_null()) {
+                (true, true) => true,
+                (false, false) => compare(a, b) == std::cmp::Ordering::Equal,
+                _ => false,
+            })
+    }
+}
+impl Eq for HashKey {}
+impl Hash for HashKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for v in &self.0 {
+            hash_value(v, state);
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Predicate pushdown: a Filter's conjuncts move into the Scan below it, or
+//! to the side of an inner/cross join whose columns they read, or become the
+//! join condition. Volatile predicates and correlated subqueries stay put.
+
+use crate::binder::bound::{and_all, conjuncts, BoundExpr};
+use crate::executor::width;
+use crate::planner::plan::{JoinKind, Plan};
+
+fn filter(input: Plan, preds: Vec<BoundExpr>) -> Plan {
+    match and_all(preds) {
+        Some(p) => Plan::Filter { input: Box::new(input), predicate: p },
+        None => input,
+    }
+}
+
+fn push(plan: Plan, preds: Vec<BoundExpr>) -> Plan {
+    match plan {
+        Plan::Scan { table, alias, with_tid, filter: f } => {
+            let mut all = vec![];
+            if let Some(f) = f {
+                conjuncts(f, &mut all);
+            }
+            all.extend(preds);
+            Plan::Scan { table, alias, with_tid, filter: and_all(all) }
+        }
+        Plan::Filter { input, predicate } => {
+            let mut all = vec![];
+            conjuncts(predicate, &mut all);
+            all.extend(preds);
+            push(*input, all)
+        }
+        Plan::Join { left, right, kind, on } if matches!(kind, JoinKind::Inner | JoinKind::Cross) => {
+            let lw = width(&left).unwrap_or(usize::MAX);
+            let mut lp = vec![];
+            let mut rp = vec![];
+            let mut keep = vec![];
+            let mut all = preds;
+            if let Some(o) = on {
+                conjuncts(o, &mut all);
+            }
+            for p in all {
+                match p.columns_used() {
+                    Some(cols) if !p.is_volatile() && !cols.is_empty() => {
+                        if cols.iter().all(|c| *c < lw) {
+                            lp.push(p);
+                        } else if cols.iter().all(|c| *c >= lw) {
+                            rp.push(p.map_columns(&|c| c - lw));
+                        } else {
+                            keep.push(p);
+                        }
+                    }
+                    _ => keep.push(p),
+                }
+            }
+            let left = push(*left, lp);
+            let right = push(*right, rp);
+            let kind = if keep.is_empty() { kind } else { JoinKind::Inner };
+            Plan::Join { left: Box::new(left), right: Box::new(right), kind, on: and_all(keep) }
+        }
+        other => filter(rewrite_children(other), preds),
+    }
+}
+
+fn rewrite_children(plan: Plan) -> Plan {
+    let b = |p: Box<Plan>| Box::new(push_down_predicates(*p));
+    match plan {
+        Plan::Project { input, exprs } => Plan::Project { input: b(input), exprs },
+        Plan::Join { left, right, kind, on } => Plan::Join { left: b(left), right: b(right), kind, on },
+        Plan::Aggregate { input, groups, aggs } => Plan::Aggregate { input: b(input), groups, aggs },
+        Plan::Sort { input, keys } => Plan::Sort { input: b(input), keys },
+        Plan::Limit { input, limit, offset } => Plan::Limit { input: b(input), limit, offset },
+        Plan::Distinct { input, on } => Plan::Distinct { input: b(input), on },
+        Plan::SetOp { left, right, op, all } => Plan::SetOp { left: b(left), right: b(right), op, all },
+        Plan::Insert { table, input, on_conflict, returning, checks } => Plan::Insert { table, input: b(input), on_conflict, returning, checks },
+        Plan::Update { table, input, assignments, recheck, returning, checks } => {
+            Plan::Update { table, input: b(input), assignments, recheck, returning, checks }
+        }
+        Plan::Delete { table, input, recheck, returning } => Plan::Delete { table, input: b(input), recheck, returning },
+        other => other,
+    }
+}
+
+pub fn push_down_predicates(plan: Plan) -> Plan {
+    match plan {
+        Plan::Filter { input, predicate } => {
+            let mut preds = vec![];
+            conjuncts(predicate, &mut preds);
+            push(*input, preds)
+        }
+        Plan::Join { .. } => push(plan, vec![]),
+        other => rewrite_children(other),
+    }
+}

@@ -1,0 +1,124 @@
+//! Parsing: the only module that imports `sqlparser`. It parses with the
+//! PostgreSQL dialect, turns sqlparser's errors into Postgres's
+//! `syntax error at or near "x"` with a character position, and re-exports the
+//! AST under `Sql*` names (and the whole AST as `ast`) for the binder.
+
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::{Parser, ParserError};
+
+use crate::error::{Result, SqlError};
+
+/// sqlparser's AST, for the binder.
+pub mod ast {
+    pub use sqlparser::ast::*;
+    pub use sqlparser::tokenizer::Span;
+}
+
+pub use sqlparser::ast::{
+    DataType as SqlDataType, Expr as SqlExpr, Ident as SqlIdent, ObjectName as SqlObjectName,
+    Query as SqlQuery, Select as SqlSelect, SelectItem as SqlSelectItem, SetExpr as SqlSetExpr,
+    Statement as SqlStatement, Value as SqlValue,
+};
+
+/// Postgres nests expressions far deeper than sqlparser's default of 50.
+const RECURSION_LIMIT: usize = 1000;
+
+/// Parse a query string into statements (empty for an empty string).
+pub fn parse(sql: &str) -> Result<Vec<SqlStatement>> {
+    let dialect = PostgreSqlDialect {};
+    let parser = Parser::new(&dialect).with_recursion_limit(RECURSION_LIMIT);
+    let mut parser = parser.try_with_sql(sql).map_err(|e| convert_error(sql, e))?;
+    parser.parse_statements().map_err(|e| convert_error(sql, e))
+}
+
+/// Parse a single expression (stored DEFAULT and CHECK texts).
+pub fn parse_expr(sql: &str) -> Result<SqlExpr> {
+    let dialect = PostgreSqlDialect {};
+    let mut parser = Parser::new(&dialect)
+        .with_recursion_limit(RECURSION_LIMIT)
+        .try_with_sql(sql)
+        .map_err(|e| convert_error(sql, e))?;
+    parser.parse_expr().map_err(|e| convert_error(sql, e))
+}
+
+/// Character offset (1-based) of a line/column pair in `sql`.
+pub fn offset_of(sql: &str, line: u64, column: u64) -> usize {
+    let mut off = 0usize;
+    for (i, l) in sql.split('\n').enumerate() {
+        if (i as u64) + 1 == line {
+            return off + column as usize;
+        }
+        off += l.chars().count() + 1;
+    }
+    sql.chars().count() + 1
+}
+
+fn convert_error(sql: &str, e: ParserError) -> SqlError {
+    let msg = match e {
+        ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
+        ParserError::RecursionLimitExceeded => {
+            return SqlError::SyntaxNoPosition("stack depth limit exceeded".into())
+        }
+    };
+    // "Expected: X, found: Y at Line: l, Column: c"
+    let (body, pos) = match msg.rfind(" at Line: ") {
+        Some(i) => {
+            let tail = &msg[i + " at Line: ".len()..];
+            let mut parts = tail.split(", Column: ");
+            let line = parts.next().and_then(|s| s.trim().parse::<u64>().ok());
+            let col = parts.next().and_then(|s| s.trim().parse::<u64>().ok());
+            let pos = match (line, col) {
+                (Some(l), Some(c)) => Some(offset_of(sql, l, c)),
+                _ => None,
+            };
+            (msg[..i].to_string(), pos)
+        }
+        None => (msg.clone(), None),
+    };
+    if let Some(i) = body.find("found: ") {
+        let found = body[i + "found: ".len()..].trim();
+        if found == "EOF" {
+            return SqlError::Syntax {
+                message: "syntax error at end of input".into(),
+                position: Some(sql.chars().count() + 1),
+            };
+        }
+        let tok = found.trim_matches('\'');
+        return SqlError::Syntax {
+            message: format!("syntax error at or near \"{tok}\""),
+            position: pos,
+        };
+    }
+    if body.contains("Unterminated string literal") {
+        return SqlError::Syntax {
+            message: "unterminated quoted string at or near \"'\"".into(),
+            position: pos,
+        };
+    }
+    SqlError::Syntax { message: format!("syntax error: {body}"), position: pos }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_error_names_token_and_position() {
+        let e = parse("SELEC 1").unwrap_err();
+        match e {
+            SqlError::Syntax { message, position } => {
+                assert_eq!(message, "syntax error at or near \"SELEC\"");
+                assert_eq!(position, Some(1));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let e = parse("SELECT * FROM").unwrap_err();
+        assert!(e.to_string().contains("end of input"), "{e}");
+    }
+
+    #[test]
+    fn several_statements() {
+        assert_eq!(parse("select 1; select 2;").unwrap().len(), 2);
+        assert!(parse("").unwrap().is_empty());
+    }
+}
