@@ -64,6 +64,32 @@ pub async fn serve_connection<S: SqlSession + 'static>(stream: TcpStream, shared
     }
 }
 
+/// The run-time settings of a startup packet: every parameter but the
+/// connection's identity, plus `-c name=value` / `--name=value` from `options`.
+/// client_encoding is not a setting here: sargdb speaks UTF8 only.
+fn startup_settings(params: &std::collections::BTreeMap<String, String>) -> Vec<(String, String)> {
+    let mut settings = Vec::new();
+    for (k, v) in params {
+        match k.as_str() {
+            "user" | "database" | "replication" | "client_encoding" => {}
+            "options" => {
+                let mut words = v.split_whitespace();
+                while let Some(w) = words.next() {
+                    let kv = match w {
+                        "-c" => words.next(),
+                        _ => w.strip_prefix("-c").or_else(|| w.strip_prefix("--")),
+                    };
+                    if let Some((name, value)) = kv.and_then(|kv| kv.split_once('=')) {
+                        settings.push((name.replace('-', "_"), value.to_owned()));
+                    }
+                }
+            }
+            _ => settings.push((k.clone(), v.clone())),
+        }
+    }
+    settings
+}
+
 async fn send_fatal(stream: &mut TcpStream, err: ProtocolError) -> std::io::Result<()> {
     tracing::debug!("closing connection: {err}");
     let mut out = OutBuf::new();
@@ -129,6 +155,7 @@ async fn run<S: SqlSession + 'static>(
         .cloned()
         .unwrap_or_else(|| user.clone());
     let application_name = params.get("application_name").cloned().unwrap_or_default();
+    let settings = startup_settings(&params);
 
     // Start the backend thread, which creates the session.
     let (reply_tx, mut replies) = tokio::sync::mpsc::channel::<Reply>(8);
@@ -138,11 +165,12 @@ async fn run<S: SqlSession + 'static>(
     let jobs = worker::spawn(
         format!("sargdb-backend-{seq}"),
         Box::new(move || factory(&u, &d)),
+        settings,
         reply_tx,
     )?;
-    let cancel_flag = loop {
+    let (cancel_flag, changed) = loop {
         match replies.recv().await {
-            Some(Reply::Started { cancel }) => break cancel,
+            Some(Reply::Started { cancel, parameters }) => break (cancel, parameters),
             Some(Reply::Output(bytes)) => stream.write_all(&bytes).await?,
             Some(Reply::Done { .. }) | None => return Ok(()),
         }
@@ -176,7 +204,11 @@ async fn run<S: SqlSession + 'static>(
         ("standard_conforming_strings", "on"),
         ("TimeZone", "UTC"),
     ] {
-        out.parameter_status(name, value);
+        // A setting the startup packet changed is reported with its new value.
+        match changed.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            Some((_, v)) => out.parameter_status(name, v),
+            None => out.parameter_status(name, value),
+        }
     }
     out.push(PgWireBackendMessage::BackendKeyData(BackendKeyData::new(
         key.pid,

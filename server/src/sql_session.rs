@@ -1,28 +1,47 @@
 //! The seam between the protocol and the SQL layer.
 //!
 //! `SqlSession` is exactly the part of `sargdb_sql::Session` the protocol
-//! uses. The real server runs `Session`; the protocol's unit tests run a small
-//! fake, so the wire behaviour can be tested without storage. This module
-//! must not add behaviour: every method delegates.
+//! uses, and `StatementInfo` the part of a prepared statement it reads. The
+//! real server runs `Session`; the protocol's tests run a small fake, so the
+//! wire behaviour can be tested without storage. This module must not add
+//! behaviour: every method delegates.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use sargdb_catalog::types::TypeContext;
-use sargdb_catalog::Value;
-use sargdb_sql::{Notice, PreparedStatement, Session, StatementResult, TxnStatus};
+use sargdb_catalog::{DataType, Value};
+use sargdb_sql::{ColumnDesc, Notice, PreparedStatement, Session, StatementResult, TxnStatus};
+
+/// What Describe and Bind read from a prepared statement.
+pub trait StatementInfo {
+    /// Parameter types, with those the client left unspecified inferred.
+    fn param_types(&self) -> &[DataType];
+    /// Result columns; empty for statements that return no rows.
+    fn columns(&self) -> &[ColumnDesc];
+}
+
+impl StatementInfo for PreparedStatement {
+    fn param_types(&self) -> &[DataType] {
+        &self.param_types
+    }
+    fn columns(&self) -> &[ColumnDesc] {
+        &self.columns
+    }
+}
 
 /// What the wire protocol needs from a session.
 pub trait SqlSession {
+    type Statement: StatementInfo;
     fn simple_query(&mut self, sql: &str) -> Vec<sargdb_sql::Result<StatementResult>>;
     fn prepare(
         &mut self,
         sql: &str,
         param_oids: &[u32],
-    ) -> sargdb_sql::Result<Arc<PreparedStatement>>;
+    ) -> sargdb_sql::Result<Arc<Self::Statement>>;
     fn execute_prepared(
         &mut self,
-        stmt: &PreparedStatement,
+        stmt: &Self::Statement,
         params: &[Value],
     ) -> sargdb_sql::Result<StatementResult>;
     fn transaction_status(&self) -> TxnStatus;
@@ -33,6 +52,7 @@ pub trait SqlSession {
 }
 
 impl SqlSession for Session {
+    type Statement = PreparedStatement;
     fn simple_query(&mut self, sql: &str) -> Vec<sargdb_sql::Result<StatementResult>> {
         Session::simple_query(self, sql)
     }

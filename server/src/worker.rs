@@ -25,18 +25,22 @@ use pgwire::messages::response::EmptyQueryResponse;
 use pgwire::messages::PgWireBackendMessage;
 use sargdb_catalog::types::{parse_binary, parse_text, TypeContext};
 use sargdb_catalog::Value;
-use sargdb_sql::{ColumnDesc, PreparedStatement, SqlError, StatementResult, TxnStatus};
+use sargdb_sql::{ColumnDesc, SqlError, StatementResult, TxnStatus};
 
 use crate::protocol::backend::{OutBuf, Severity, FLUSH_THRESHOLD};
 use crate::protocol::frontend::FrontendMessage;
-use crate::sql_session::SqlSession;
+use crate::sql_session::{SqlSession, StatementInfo};
 use crate::sqlstate::{self, decode_utf8, ErrorReport, ProtocolError};
 
 /// What the backend thread sends back to the connection's I/O task.
 #[derive(Debug)]
 pub enum Reply {
-    /// The session exists; register its cancel flag.
-    Started { cancel: Arc<AtomicBool> },
+    /// The session exists; register its cancel flag. `parameters` are the
+    /// settings the startup packet changed, to report in ParameterStatus.
+    Started {
+        cancel: Arc<AtomicBool>,
+        parameters: Vec<(String, String)>,
+    },
     /// Bytes to write to the socket now.
     Output(BytesMut),
     /// The batch is handled; `close` ends the connection.
@@ -48,20 +52,30 @@ pub type SessionFactory<S> = Box<dyn FnOnce() -> S + Send>;
 
 /// Starts the backend thread of a connection. Send it batches of messages;
 /// each batch is answered by zero or more `Output`s and one `Done`.
+///
+/// `settings` are the run-time parameters of the startup packet (TimeZone,
+/// DateStyle, application_name, `-c` options ...); they are applied with SET
+/// like Postgres applies them, and one the session rejects is logged and
+/// skipped rather than failing the connection.
 pub fn spawn<S: SqlSession + 'static>(
     name: String,
     make_session: SessionFactory<S>,
+    settings: Vec<(String, String)>,
     replies: tokio::sync::mpsc::Sender<Reply>,
 ) -> std::io::Result<std::sync::mpsc::Sender<Vec<FrontendMessage>>> {
     let (jobs_tx, jobs_rx) = std::sync::mpsc::channel::<Vec<FrontendMessage>>();
     std::thread::Builder::new().name(name).spawn(move || {
         let session = match catch_unwind(AssertUnwindSafe(|| {
-            let s = make_session();
+            let mut s = make_session();
             let cancel = s.cancel_flag();
-            (s, cancel)
+            let parameters = apply_startup_settings(&mut s, &settings);
+            (s, cancel, parameters)
         })) {
-            Ok((s, cancel)) => {
-                if replies.blocking_send(Reply::Started { cancel }).is_err() {
+            Ok((s, cancel, parameters)) => {
+                if replies
+                    .blocking_send(Reply::Started { cancel, parameters })
+                    .is_err()
+                {
                     return;
                 }
                 s
@@ -87,6 +101,34 @@ pub fn spawn<S: SqlSession + 'static>(
         // rolled back.
     })?;
     Ok(jobs_tx)
+}
+
+/// Applies startup-packet settings with SET; returns the parameters whose
+/// change the client must hear about.
+fn apply_startup_settings<S: SqlSession>(
+    session: &mut S,
+    settings: &[(String, String)],
+) -> Vec<(String, String)> {
+    for (name, value) in settings {
+        let simple = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            && !name.starts_with(|c: char| c.is_ascii_digit());
+        if !simple {
+            tracing::debug!("ignoring startup parameter {name:?}");
+            continue;
+        }
+        let sql = format!("SET {name} = '{}'", value.replace('\'', "''"));
+        for result in session.simple_query(&sql) {
+            if let Err(e) = result {
+                tracing::debug!("startup parameter {name}={value:?} not applied: {e}");
+            }
+        }
+    }
+    // Startup SETs produce no notices for the client.
+    let _ = session.take_notices();
+    session.take_changed_parameters()
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -136,8 +178,8 @@ impl Failure {
 }
 
 /// A bound statement: Bind's output, Execute's input.
-struct Portal {
-    stmt: Arc<PreparedStatement>,
+struct Portal<T> {
+    stmt: Arc<T>,
     params: Vec<Value>,
     /// One format code per result column.
     formats: Vec<i16>,
@@ -160,8 +202,8 @@ enum PortalState {
 /// The state of one connection's backend.
 struct Backend<S: SqlSession> {
     session: S,
-    statements: HashMap<String, Arc<PreparedStatement>>,
-    portals: HashMap<String, Portal>,
+    statements: HashMap<String, Arc<S::Statement>>,
+    portals: HashMap<String, Portal<S::Statement>>,
     out: OutBuf,
     replies: tokio::sync::mpsc::Sender<Reply>,
     /// After an error in an extended-protocol message, everything up to the
@@ -417,17 +459,17 @@ impl<S: SqlSession> Backend<S> {
             }
             .into());
         }
-        if nparams != stmt.param_types.len() {
+        if nparams != stmt.param_types().len() {
             return Err(ProtocolError::BindParamCount {
                 supplied: nparams,
                 name: stmt_name,
-                required: stmt.param_types.len(),
+                required: stmt.param_types().len(),
             }
             .into());
         }
         let ctx = self.session.type_context();
         let mut params = Vec::with_capacity(nparams);
-        for (i, (raw, ty)) in b.parameters.iter().zip(&stmt.param_types).enumerate() {
+        for (i, (raw, ty)) in b.parameters.iter().zip(stmt.param_types()).enumerate() {
             let format = match pformats.len() {
                 0 => 0,
                 1 => pformats[0],
@@ -446,7 +488,7 @@ impl<S: SqlSession> Backend<S> {
             };
             params.push(value);
         }
-        let ncols = stmt.columns.len();
+        let ncols = stmt.columns().len();
         let rformats = &b.result_column_format_codes;
         let formats = match rformats.len() {
             0 => vec![0; ncols],
@@ -485,22 +527,22 @@ impl<S: SqlSession> Backend<S> {
                 None => return Err(ProtocolError::UnknownStatement(name).into()),
             };
             self.out
-                .parameter_description(stmt.param_types.iter().map(|t| t.oid()).collect());
-            if stmt.columns.is_empty() {
+                .parameter_description(stmt.param_types().iter().map(|t| t.oid()).collect());
+            if stmt.columns().is_empty() {
                 self.out.push(PgWireBackendMessage::NoData(NoData::new()));
             } else {
                 self.out
-                    .row_description(&stmt.columns, &vec![0; stmt.columns.len()]);
+                    .row_description(stmt.columns(), &vec![0; stmt.columns().len()]);
             }
         } else {
             let portal = match self.portals.get(&name) {
                 Some(p) => p,
                 None => return Err(ProtocolError::UnknownPortal(name).into()),
             };
-            if portal.stmt.columns.is_empty() {
+            if portal.stmt.columns().is_empty() {
                 self.out.push(PgWireBackendMessage::NoData(NoData::new()));
             } else {
-                let (cols, formats) = (portal.stmt.columns.clone(), portal.formats.clone());
+                let (cols, formats) = (portal.stmt.columns().to_vec(), portal.formats.clone());
                 self.out.row_description(&cols, &formats);
             }
         }
