@@ -445,7 +445,11 @@ pub fn parse_timezone(name: &str) -> Option<(i32, String)> {
     if let Some(off) = region {
         return Some((off, t.to_string()));
     }
-    // POSIX: "UTC+3" / "GMT-5" / "+02" mean hours WEST of Greenwich.
+    // A bare offset "+02" / "-05:30" is ISO (east positive).
+    if t.starts_with('+') || t.starts_with('-') {
+        return parse_offset(t).map(|off| (off, t.to_string()));
+    }
+    // POSIX: "UTC+3" / "GMT-5" mean hours WEST of Greenwich.
     let rest = if l.starts_with("utc") || l.starts_with("gmt") {
         &t[3..]
     } else {

@@ -504,6 +504,80 @@ pub fn normalize(d: &BigDecimal) -> BigDecimal {
     BigDecimal::new(int, scale)
 }
 
+/// Square root of a non-negative value to `rscale` digits, rounded half up.
+pub fn sqrt(a: &BigDecimal, rscale: i64) -> BigDecimal {
+    let (ai, as_) = parts(a);
+    // sqrt(ai / 10^as) * 10^(rscale+1) = sqrt(ai * 10^(2*(rscale+1) - as))
+    let mut exp = 2 * (rscale + 1) - as_;
+    let mut v = ai;
+    if exp < 0 {
+        // make the shift even and non-negative
+        let k = (-exp + 1) / 2;
+        exp += 2 * k;
+        v = &v / pow10((2 * k) as u32);
+        let r = (v * pow10(exp as u32)).sqrt() * pow10(k as u32);
+        return round(&BigDecimal::new(r, rscale + 1), rscale);
+    }
+    let r = (v * pow10(exp as u32)).sqrt();
+    round(&BigDecimal::new(r, rscale + 1), rscale)
+}
+
+/// Postgres's `numeric_sqrt` result scale (from the base-10000 weight).
+pub fn sqrt_scale(a: &BigDecimal) -> i64 {
+    let (w, d, _, dscale) = to_base10000(a);
+    let weight = if d.is_empty() { 0 } else { w as i64 };
+    let sweight = (weight + 1) * 4 / 2 - 1;
+    let rscale = MIN_SIG_DIGITS - sweight;
+    rscale.max(dscale as i64).max(0).min(MAX_DISPLAY_SCALE)
+}
+
+/// Truncated decimal weight of ln(x) (`estimate_ln_dweight`).
+pub fn ln_dweight(x: &BigDecimal) -> i64 {
+    let f = to_f64(&Numeric::Finite(x.clone()));
+    if (0.9..=1.1).contains(&f) {
+        let d = (f - 1.0).abs();
+        if d == 0.0 {
+            return 0;
+        }
+        return d.log10().floor() as i64;
+    }
+    let l = f.ln().abs();
+    if l == 0.0 {
+        0
+    } else {
+        l.log10() as i64
+    }
+}
+
+/// e^x to `rscale` digits.
+pub fn exp(x: &BigDecimal, rscale: i64) -> BigDecimal {
+    let ctx = bigdecimal::Context::default().with_prec((rscale.max(0) as u64 + 40).max(60)).unwrap_or_default();
+    round(&x.exp_with_context(&ctx), rscale)
+}
+
+/// ln(x) for x > 0 to `rscale` digits, by Newton's method on exp.
+pub fn ln(x: &BigDecimal, rscale: i64) -> BigDecimal {
+    let prec = (rscale.max(0) as u64 + 40).max(60);
+    let ctx = bigdecimal::Context::default().with_prec(prec).unwrap_or_default();
+    let f = to_f64(&Numeric::Finite(x.clone()));
+    let mut y = match from_f64(f.ln(), 17) {
+        Numeric::Finite(d) => d,
+        _ => BigDecimal::zero(),
+    };
+    let two = BigDecimal::from(2);
+    for _ in 0..8 {
+        let ey = y.exp_with_context(&ctx);
+        let num = (x - &ey) * &two;
+        let den = x + &ey;
+        let step = (num / den).with_prec(prec);
+        y = (&y + &step).with_prec(prec);
+        if step.abs() < BigDecimal::new(BigInt::from(1), rscale + 10) {
+            break;
+        }
+    }
+    round(&y, rscale)
+}
+
 /// Power with Postgres's result scale for the common cases.
 pub fn power(a: &BigDecimal, b: &BigDecimal) -> Result<BigDecimal> {
     let (bi, bs) = parts(b);
@@ -532,6 +606,8 @@ pub fn power(a: &BigDecimal, b: &BigDecimal) -> Result<BigDecimal> {
     let mut rscale = MIN_SIG_DIGITS - est as i64;
     rscale = rscale.max(as_).max(bs).max(0).min(MAX_DISPLAY_SCALE);
     if b_is_int {
+        // Postgres 15 (power_var): integer exponents get at least 16 digits.
+        let rscale = MIN_SIG_DIGITS.max(as_).min(MAX_DISPLAY_SCALE);
         let e = (&bi / pow10(bs as u32)).to_i64().unwrap_or(i64::MAX);
         if e.unsigned_abs() <= 100_000 {
             let (ai, ascale) = parts(a);
@@ -545,6 +621,9 @@ pub fn power(a: &BigDecimal, b: &BigDecimal) -> Result<BigDecimal> {
             let one = BigDecimal::new(BigInt::from(1), 0);
             return div_to_scale(&one, &exact, rscale);
         }
+    }
+    if bf == 0.5 {
+        return Ok(sqrt(a, rscale));
     }
     let r = af.powf(bf);
     if !r.is_finite() {
