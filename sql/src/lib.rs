@@ -17,6 +17,8 @@ pub mod parser;
 pub mod planner;
 pub mod session;
 mod settings;
+#[cfg(test)]
+mod tests;
 
 pub use error::{Result, SqlError};
 pub use session::{

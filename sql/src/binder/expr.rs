@@ -345,6 +345,14 @@ impl Binder<'_> {
                 }
                 let ty = super::convert_type(data_type)?;
                 let b = self.bind_expr(expr, scope)?;
+                // 'name'::regclass stays a name: nextval() and friends look it up.
+                let regclass = matches!(data_type, ast::DataType::Regclass)
+                    || data_type.to_string().eq_ignore_ascii_case("regclass");
+                if regclass {
+                    if let BoundExpr::Literal(Value::Text(t), DataType::Unknown) = b {
+                        return Ok(BoundExpr::Literal(Value::Text(t), DataType::Text));
+                    }
+                }
                 self.cast(b, &ty, CastMode::Explicit)
             }
             Expr::IsNull(x) | Expr::IsNotNull(x) => {
