@@ -1,11 +1,40 @@
-//! The `Engine`: opening a data directory, recovery, checkpoints, vacuum.
+//! The `Engine`: opening a data directory, recovery, checkpoints, vacuum and
+//! the background worker (periodic checkpoints and autovacuum).
+//!
+//! Data directory layout (formats in docs/storage.md):
+//!
+//! ```text
+//! <data_dir>/sargdb.lock   held (flock) while a server has the directory open
+//! <data_dir>/control       last checkpoint: redo LSN, next xid (atomic replace)
+//! <data_dir>/pg_xact       commit log as of the last checkpoint
+//! <data_dir>/catalog       catalog blob and the LSN of the commit that wrote it
+//! <data_dir>/sequences     sequence states and the LSN they include
+//! <data_dir>/base/<rel>    relation files of 8 KiB pages
+//! <data_dir>/wal/<lsn>     WAL segments
+//! ```
+//!
+//! Recovery: load the files written by the last checkpoint, replay every WAL
+//! record from its redo point (page changes only where the page LSN is older
+//! than the record), mark transactions that never finished as aborted, and
+//! take a checkpoint.
 
-use std::path::PathBuf;
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::error::Result;
-use crate::txn::{IsolationLevel, Transaction};
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::buffer::BufferPool;
+use crate::error::{EngineError, Result};
+use crate::page::{page_lsn, set_page_lsn, HeapPage, HeapPageMut, TupleHeader, PAGE_SIZE, TUPLE_LOCK_ONLY};
+use crate::storage::{write_atomic, Storage};
+use crate::txn::{
+    CommitLog, IsolationLevel, Transaction, TxnManager, Xid, FIRST_NORMAL_XID, XID_ABORTED, XID_COMMITTED,
+};
+use crate::wal::{self, Lsn, Wal, WalRecord};
 use crate::RelFileId;
 
 /// Engine settings (filled from the server's configuration).
@@ -56,62 +85,575 @@ pub struct EngineStats {
     pub checkpoints: u64,
 }
 
-pub struct Engine {}
+#[derive(Default)]
+struct FsmRel {
+    initialized: bool,
+    current: Option<u32>,
+    free: BTreeSet<u32>,
+}
+
+/// State shared by the engine and every transaction.
+pub(crate) struct Shared {
+    pub cfg: EngineConfig,
+    pub storage: Arc<Storage>,
+    pub wal: Arc<Wal>,
+    pub pool: BufferPool,
+    pub txns: TxnManager,
+    /// Taken shared by commits (append + flush + commit log), exclusively by
+    /// a checkpoint while it fixes its redo point.
+    pub commit_lock: RwLock<()>,
+    /// Committed catalog blob and the end LSN of the commit that wrote it.
+    pub catalog: Mutex<(Lsn, Option<Vec<u8>>)>,
+    /// Sequence states and the end LSN of the last sequence record applied.
+    sequences: Mutex<(Lsn, HashMap<u32, (i64, bool)>)>,
+    fsm: Mutex<HashMap<RelFileId, FsmRel>>,
+    pub unique_locks: Mutex<HashMap<RelFileId, Arc<Mutex<()>>>>,
+    checkpoint_mutex: Mutex<()>,
+    last_checkpoint_lsn: AtomicU64,
+    checkpoints: AtomicU64,
+    /// Rows deleted or updated per relation since its last vacuum.
+    dead: Mutex<HashMap<RelFileId, u64>>,
+    wake: (Mutex<bool>, Condvar),
+}
+
+impl Shared {
+    /// The page an insert into `rel` should try next; None: extend.
+    pub fn fsm_candidate(&self, rel: RelFileId) -> Option<u32> {
+        let mut fsm = self.fsm.lock();
+        let e = fsm.entry(rel).or_default();
+        if !e.initialized {
+            // First insert since open: continue on the relation's last page.
+            e.initialized = true;
+            if let Ok(n) = self.pool.relation_size(rel) {
+                if n > 0 {
+                    e.current = Some(n - 1);
+                }
+            }
+        }
+        if let Some(c) = e.current {
+            return Some(c);
+        }
+        let b = e.free.pop_first()?;
+        e.current = Some(b);
+        Some(b)
+    }
+
+    pub fn fsm_set_current(&self, rel: RelFileId, block: u32) {
+        let mut fsm = self.fsm.lock();
+        let e = fsm.entry(rel).or_default();
+        e.initialized = true;
+        e.current = Some(block);
+    }
+
+    pub fn fsm_page_full(&self, rel: RelFileId, block: u32) {
+        let mut fsm = self.fsm.lock();
+        let e = fsm.entry(rel).or_default();
+        e.free.remove(&block);
+        if e.current == Some(block) {
+            e.current = None;
+        }
+    }
+
+    pub fn note_dead(&self, rel: RelFileId) {
+        *self.dead.lock().entry(rel).or_insert(0) += 1;
+    }
+
+    /// Discard a relation's buffers and delete its file.
+    pub fn remove_relation(&self, rel: RelFileId) {
+        self.pool.discard_relation(rel);
+        self.fsm.lock().remove(&rel);
+        self.dead.lock().remove(&rel);
+        if let Err(e) = self.storage.remove(rel) {
+            tracing::warn!("could not remove relation file {rel}: {e}");
+        }
+    }
+
+    pub fn maybe_request_checkpoint(&self) {
+        let since = self.wal.insert_lsn().saturating_sub(self.last_checkpoint_lsn.load(Ordering::Relaxed));
+        if since > self.cfg.checkpoint_wal_bytes {
+            let (m, cv) = &self.wake;
+            *m.lock() = true;
+            cv.notify_one();
+        }
+    }
+}
+
+pub struct Engine {
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    worker: Mutex<Option<std::thread::JoinHandle<()>>>,
+    _lock_file: File,
+}
+
+struct Control {
+    redo: Lsn,
+    checkpoint: Lsn,
+    next_xid: Xid,
+}
+
+fn read_control(path: &Path) -> Result<Option<Control>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(EngineError::io(path, e)),
+    };
+    let mut vals = HashMap::new();
+    for line in text.lines() {
+        if let Some((k, v)) = line.split_once('=') {
+            vals.insert(k.trim().to_string(), v.trim().to_string());
+        }
+    }
+    let get = |k: &str| -> Result<u64> {
+        vals.get(k)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| EngineError::CorruptWal(format!("control file lacks {k}")))
+    };
+    let body: String = text.lines().filter(|l| !l.starts_with("crc=")).map(|l| format!("{l}\n")).collect();
+    if get("crc")? as u32 != crc32fast::hash(body.as_bytes()) {
+        return Err(EngineError::CorruptWal("control file checksum mismatch".into()));
+    }
+    Ok(Some(Control { redo: get("redo")?, checkpoint: get("checkpoint")?, next_xid: get("next_xid")? }))
+}
+
+fn write_control(path: &Path, c: &Control, fsync: bool) -> Result<()> {
+    let body = format!("version=1\nredo={}\ncheckpoint={}\nnext_xid={}\n", c.redo, c.checkpoint, c.next_xid);
+    let crc = crc32fast::hash(body.as_bytes());
+    write_atomic(path, format!("{body}crc={crc}\n").as_bytes(), fsync)
+}
+
+/// `[u64 lsn][u32 crc of the rest][payload]`
+fn read_lsn_file(path: &Path) -> Result<Option<(Lsn, Vec<u8>)>> {
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(EngineError::io(path, e)),
+    };
+    if data.len() < 12 {
+        return Err(EngineError::CorruptWal(format!("{} is truncated", path.display())));
+    }
+    let lsn = u64::from_le_bytes(data[0..8].try_into().expect("8"));
+    let crc = u32::from_le_bytes(data[8..12].try_into().expect("4"));
+    if crc32fast::hash(&data[12..]) != crc {
+        return Err(EngineError::CorruptWal(format!("{} fails its checksum", path.display())));
+    }
+    Ok(Some((lsn, data[12..].to_vec())))
+}
+
+fn write_lsn_file(path: &Path, lsn: Lsn, payload: &[u8], fsync: bool) -> Result<()> {
+    let mut data = Vec::with_capacity(payload.len() + 12);
+    data.extend_from_slice(&lsn.to_le_bytes());
+    data.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    data.extend_from_slice(payload);
+    write_atomic(path, &data, fsync)
+}
+
+fn encode_sequences(seqs: &HashMap<u32, (i64, bool)>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(seqs.len() * 13);
+    for (&id, &(v, called)) in seqs {
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&v.to_le_bytes());
+        out.push(called as u8);
+    }
+    out
+}
+
+fn decode_sequences(b: &[u8]) -> HashMap<u32, (i64, bool)> {
+    b.chunks_exact(13)
+        .map(|c| {
+            (
+                u32::from_le_bytes(c[0..4].try_into().expect("4")),
+                (i64::from_le_bytes(c[4..12].try_into().expect("8")), c[12] != 0),
+            )
+        })
+        .collect()
+}
+
+/// Apply one WAL page record during recovery.
+fn redo_page(pool: &BufferPool, rel: RelFileId, block: u32, end: Lsn, f: impl FnOnce(&mut [u8]) -> bool) -> Result<()> {
+    let page = pool.fetch(rel, block)?;
+    let mut g = page.write();
+    if page_lsn(&g[..]) >= end {
+        return Ok(());
+    }
+    if !f(&mut g[..]) {
+        return Err(EngineError::CorruptWal(format!(
+            "record ending at {end} does not apply to block {block} of relation {rel}"
+        )));
+    }
+    set_page_lsn(&mut g[..], end);
+    page.mark_dirty();
+    Ok(())
+}
 
 impl Engine {
     /// Open (creating if needed) the data directory and run recovery.
     pub fn open(cfg: EngineConfig) -> Result<Arc<Engine>> {
-        let _ = cfg;
-        todo!()
+        let dir = cfg.data_dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
+        let lock_path = dir.join("sargdb.lock");
+        let lock_file = File::create(&lock_path).map_err(|e| EngineError::io(&lock_path, e))?;
+        if lock_file.try_lock().is_err() {
+            return Err(EngineError::DataDirLocked(dir));
+        }
+        let storage = Arc::new(Storage::open(&dir, cfg.fsync)?);
+        let control = read_control(&dir.join("control"))?;
+        let (redo, mut next_xid) = match &control {
+            Some(c) => (c.redo, c.next_xid),
+            None => (0, FIRST_NORMAL_XID),
+        };
+        let clog_bytes = match read_lsn_file(&dir.join("pg_xact"))? {
+            Some((_, b)) => b,
+            None => Vec::new(),
+        };
+        let clog = CommitLog::new(clog_bytes);
+        let (mut cat_lsn, mut catalog) = match read_lsn_file(&dir.join("catalog"))? {
+            Some((l, b)) => (l, Some(b)),
+            None => (0, None),
+        };
+        let (mut seq_lsn, mut seqs) = match read_lsn_file(&dir.join("sequences"))? {
+            Some((l, b)) => (l, decode_sequences(&b)),
+            None => (0, HashMap::new()),
+        };
+
+        let (records, end) = wal::read_from(&dir.join("wal"), redo)?;
+        if let Some(c) = &control {
+            if end < c.checkpoint {
+                return Err(EngineError::CorruptWal(format!(
+                    "WAL ends at {end}, before the last checkpoint at {}",
+                    c.checkpoint
+                )));
+            }
+        }
+        let wal = Arc::new(Wal::open(&dir, end, redo, cfg.fsync)?);
+        let nframes = (cfg.buffer_pool_bytes / PAGE_SIZE).max(16);
+        let pool = BufferPool::new(nframes, storage.clone(), wal.clone());
+
+        let replayed = records.len();
+        for r in records {
+            next_xid = next_xid.max(r.xid + 1);
+            match r.record {
+                WalRecord::HeapInsert { rel, block, slot, tuple } => {
+                    redo_page(&pool, rel, block, r.end, |p| HeapPageMut::new(p).insert_at(slot, &tuple))?
+                }
+                WalRecord::HeapSetXmax { rel, block, slot, xmax, cmax, infomask } => {
+                    redo_page(&pool, rel, block, r.end, |p| {
+                        let mut hp = HeapPageMut::new(p);
+                        match hp.tuple_mut(slot) {
+                            Some(t) => {
+                                let mut h = TupleHeader::read(t);
+                                h.xmax = xmax;
+                                h.cmax = cmax;
+                                h.infomask = infomask;
+                                h.ctid_page = block;
+                                h.ctid_slot = slot;
+                                h.write(t);
+                                true
+                            }
+                            None => false,
+                        }
+                    })?
+                }
+                WalRecord::HeapSetCtid { rel, block, slot, ctid_block, ctid_slot } => {
+                    redo_page(&pool, rel, block, r.end, |p| {
+                        let mut hp = HeapPageMut::new(p);
+                        match hp.tuple_mut(slot) {
+                            Some(t) => {
+                                let mut h = TupleHeader::read(t);
+                                h.ctid_page = ctid_block;
+                                h.ctid_slot = ctid_slot;
+                                h.write(t);
+                                true
+                            }
+                            None => false,
+                        }
+                    })?
+                }
+                WalRecord::PageImage { rel, block, image } => redo_page(&pool, rel, block, r.end, |p| {
+                    p.copy_from_slice(&image);
+                    true
+                })?,
+                WalRecord::Commit { subxids, drop_rels, catalog: cat } => {
+                    for &x in &subxids {
+                        next_xid = next_xid.max(x + 1);
+                    }
+                    let mut all = vec![r.xid];
+                    all.extend(subxids);
+                    clog.set(&all, XID_COMMITTED);
+                    if let Some(c) = cat {
+                        if r.end > cat_lsn {
+                            cat_lsn = r.end;
+                            catalog = Some(c);
+                        }
+                    }
+                    for rel in drop_rels {
+                        pool.discard_relation(rel);
+                        storage.remove(rel)?;
+                    }
+                }
+                WalRecord::Abort { subxids, drop_rels } => {
+                    for &x in &subxids {
+                        next_xid = next_xid.max(x + 1);
+                    }
+                    clog.set(&subxids, XID_ABORTED);
+                    for rel in drop_rels {
+                        pool.discard_relation(rel);
+                        storage.remove(rel)?;
+                    }
+                }
+                WalRecord::Sequence { seq, value, is_called } => {
+                    if r.end > seq_lsn {
+                        seq_lsn = r.end;
+                        seqs.insert(seq, (value, is_called));
+                    }
+                }
+                WalRecord::Checkpoint { next_xid: nx, .. } => next_xid = next_xid.max(nx),
+            }
+        }
+        clog.abort_unfinished(next_xid);
+        if replayed > 0 {
+            tracing::info!("recovery replayed {replayed} WAL records from LSN {redo} to {end}");
+        }
+
+        let shared = Arc::new(Shared {
+            cfg: cfg.clone(),
+            storage,
+            wal,
+            pool,
+            txns: TxnManager::new(next_xid, clog),
+            commit_lock: RwLock::new(()),
+            catalog: Mutex::new((cat_lsn, catalog)),
+            sequences: Mutex::new((seq_lsn, seqs)),
+            fsm: Mutex::new(HashMap::new()),
+            unique_locks: Mutex::new(HashMap::new()),
+            checkpoint_mutex: Mutex::new(()),
+            last_checkpoint_lsn: AtomicU64::new(end),
+            checkpoints: AtomicU64::new(0),
+            dead: Mutex::new(HashMap::new()),
+            wake: (Mutex::new(false), Condvar::new()),
+        });
+        checkpoint(&shared)?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let worker = {
+            let shared = shared.clone();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("sargdb-bgworker".into())
+                .spawn(move || background_worker(shared, stop))
+                .map_err(|e| EngineError::io("background worker", e))?
+        };
+        Ok(Arc::new(Engine { shared, stop, worker: Mutex::new(Some(worker)), _lock_file: lock_file }))
     }
 
     /// Start a transaction. Its xid is assigned at its first write.
     pub fn begin(self: &Arc<Self>, isolation: IsolationLevel) -> Transaction {
-        let _ = isolation;
-        todo!()
+        Transaction::new(self.shared.clone(), isolation)
     }
 
     /// The catalog blob as of the last committed `Transaction::log_catalog`.
     pub fn catalog_blob(&self) -> Option<Vec<u8>> {
-        todo!()
+        self.shared.catalog.lock().1.clone()
     }
 
     /// Current value of a sequence (`value`, `is_called`), if ever set.
     pub fn sequence_get(&self, seq: u32) -> Option<(i64, bool)> {
-        let _ = seq;
-        todo!()
+        self.shared.sequences.lock().1.get(&seq).copied()
     }
 
     /// Set a sequence's state. Not transactional (like Postgres's nextval);
     /// WAL-logged, so durable once any later commit is flushed.
     pub fn sequence_set(&self, seq: u32, value: i64, is_called: bool) -> Result<()> {
-        let _ = (seq, value, is_called);
-        todo!()
+        let mut s = self.shared.sequences.lock();
+        let (_, end) = self.shared.wal.append(0, &WalRecord::Sequence { seq, value, is_called });
+        s.0 = end;
+        s.1.insert(seq, (value, is_called));
+        Ok(())
+    }
+
+    /// Make every WAL record written so far durable (used before a sequence
+    /// value is handed out in autocommit mode, and by tests).
+    pub fn flush_wal(&self) -> Result<()> {
+        let lsn = self.shared.wal.insert_lsn();
+        self.shared.wal.flush(lsn)
     }
 
     /// Write all dirty pages and the catalog, then log a checkpoint.
     pub fn checkpoint(&self) -> Result<()> {
-        todo!()
+        checkpoint(&self.shared)
     }
 
     /// Remove row versions no snapshot can see any more.
     pub fn vacuum(&self, rel: RelFileId) -> Result<VacuumStats> {
-        let _ = rel;
-        todo!()
+        vacuum(&self.shared, rel)
     }
 
     /// Number of pages in a relation.
     pub fn relation_pages(&self, rel: RelFileId) -> Result<u32> {
-        let _ = rel;
-        todo!()
+        self.shared.pool.relation_size(rel)
+    }
+
+    /// Pages of each relation resident in the buffer pool.
+    pub fn buffer_residency(&self) -> HashMap<RelFileId, u64> {
+        self.shared.pool.residency().0
     }
 
     pub fn stats(&self) -> EngineStats {
-        todo!()
+        let c = &self.shared.pool.counters;
+        let (_, dirty) = self.shared.pool.residency();
+        EngineStats {
+            buffer_hits: c.hits.load(Ordering::Relaxed),
+            buffer_misses: c.misses.load(Ordering::Relaxed),
+            buffer_evictions: c.evictions.load(Ordering::Relaxed),
+            buffer_dirty: dirty,
+            buffer_frames: self.shared.pool.frame_count() as u64,
+            wal_bytes: self.shared.wal.bytes_written.load(Ordering::Relaxed),
+            wal_fsyncs: self.shared.wal.fsyncs.load(Ordering::Relaxed),
+            checkpoints: self.shared.checkpoints.load(Ordering::Relaxed),
+        }
     }
 
-    /// Clean shutdown: checkpoint and release the data directory.
+    /// Clean shutdown: stop the background worker and checkpoint.
     pub fn shutdown(&self) -> Result<()> {
-        todo!()
+        self.stop.store(true, Ordering::SeqCst);
+        {
+            let (m, cv) = &self.shared.wake;
+            *m.lock() = true;
+            cv.notify_all();
+        }
+        if let Some(h) = self.worker.lock().take() {
+            let _ = h.join();
+        }
+        checkpoint(&self.shared)
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let (m, cv) = &self.shared.wake;
+        *m.lock() = true;
+        cv.notify_all();
+    }
+}
+
+fn checkpoint(shared: &Shared) -> Result<()> {
+    let _only_one = shared.checkpoint_mutex.lock();
+    let dir = &shared.cfg.data_dir;
+    let fsync = shared.cfg.fsync;
+    let (redo, catalog, seqs) = {
+        let _c = shared.commit_lock.write();
+        let s = shared.sequences.lock();
+        let cat = shared.catalog.lock();
+        let redo = shared.wal.begin_checkpoint();
+        (redo, cat.clone(), s.clone())
+    };
+    let next_xid = shared.txns.next_xid();
+    shared.pool.flush_all()?;
+    // The commit log may include commits after `redo`; replaying them again is
+    // harmless.
+    write_lsn_file(&dir.join("pg_xact"), redo, &shared.txns.clog.snapshot_bytes(), fsync)?;
+    if let (lsn, Some(blob)) = &catalog {
+        write_lsn_file(&dir.join("catalog"), *lsn, blob, fsync)?;
+    }
+    write_lsn_file(&dir.join("sequences"), seqs.0, &encode_sequences(&seqs.1), fsync)?;
+    let (ck, end) = shared.wal.append(0, &WalRecord::Checkpoint { redo, next_xid });
+    shared.wal.flush(end)?;
+    write_control(&dir.join("control"), &Control { redo, checkpoint: ck, next_xid }, fsync)?;
+    shared.wal.remove_before(redo)?;
+    shared.last_checkpoint_lsn.store(end, Ordering::Relaxed);
+    shared.checkpoints.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+fn vacuum(shared: &Shared, rel: RelFileId) -> Result<VacuumStats> {
+    let oldest = shared.txns.oldest_xmin();
+    let nblocks = shared.pool.relation_size(rel)?;
+    let mut stats = VacuumStats::default();
+    let mut free_pages = Vec::new();
+    for block in 0..nblocks {
+        let page = shared.pool.fetch(rel, block)?;
+        let mut g = page.write();
+        let dead: Vec<u16> = {
+            let hp = HeapPage::new(&g[..]);
+            if !hp.is_initialized() {
+                continue;
+            }
+            let mut dead = Vec::new();
+            shared.txns.clog.with(|st| {
+                for slot in 0..hp.slot_count() {
+                    let Some(t) = hp.tuple(slot) else { continue };
+                    let h = TupleHeader::read(t);
+                    let xmin_aborted = st(h.xmin) == XID_ABORTED;
+                    let deleted = h.xmax != 0
+                        && h.infomask & TUPLE_LOCK_ONLY == 0
+                        && st(h.xmax) == XID_COMMITTED
+                        && h.xmax < oldest;
+                    if xmin_aborted || deleted {
+                        dead.push(slot);
+                    } else {
+                        stats.tuples_remaining += 1;
+                    }
+                }
+            });
+            dead
+        };
+        stats.pages_scanned += 1;
+        if !dead.is_empty() {
+            stats.tuples_removed += dead.len() as u64;
+            HeapPageMut::new(&mut g[..]).remove_and_compact(&dead);
+            shared.wal.append_page_image(0, rel, block, &mut g[..]);
+            page.mark_dirty();
+        }
+        if HeapPage::new(&g[..]).free_space() >= PAGE_SIZE / 5 {
+            free_pages.push(block);
+        }
+    }
+    {
+        let mut fsm = shared.fsm.lock();
+        let e = fsm.entry(rel).or_default();
+        e.free.extend(free_pages);
+    }
+    shared.dead.lock().remove(&rel);
+    Ok(stats)
+}
+
+fn background_worker(shared: Arc<Shared>, stop: Arc<AtomicBool>) {
+    let mut last_checkpoint = Instant::now();
+    let mut last_autovacuum = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        {
+            let (m, cv) = &shared.wake;
+            let mut woken = m.lock();
+            if !*woken {
+                cv.wait_for(&mut woken, Duration::from_millis(500));
+            }
+            *woken = false;
+        }
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let wal_since = shared.wal.insert_lsn().saturating_sub(shared.last_checkpoint_lsn.load(Ordering::Relaxed));
+        if last_checkpoint.elapsed() >= shared.cfg.checkpoint_interval || wal_since > shared.cfg.checkpoint_wal_bytes {
+            if let Err(e) = checkpoint(&shared) {
+                tracing::error!("checkpoint failed: {e}");
+            }
+            last_checkpoint = Instant::now();
+        }
+        if last_autovacuum.elapsed() >= Duration::from_secs(10) {
+            last_autovacuum = Instant::now();
+            let candidates: Vec<RelFileId> = shared
+                .dead
+                .lock()
+                .iter()
+                .filter(|(_, &n)| n >= 1000)
+                .map(|(&r, _)| r)
+                .collect();
+            for rel in candidates {
+                match vacuum(&shared, rel) {
+                    Ok(s) => tracing::debug!("autovacuum of relation {rel}: removed {}", s.tuples_removed),
+                    Err(e) => tracing::warn!("autovacuum of relation {rel} failed: {e}"),
+                }
+            }
+        }
     }
 }

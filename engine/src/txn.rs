@@ -1,10 +1,42 @@
-//! Transactions: xids, snapshots, MVCC visibility, row locks, savepoints.
+//! Transactions: xids, the commit log, snapshots, MVCC visibility, row locks,
+//! savepoints (subtransactions) and deadlock detection.
+//!
+//! A transaction gets an xid only at its first write; read-only transactions
+//! never touch the WAL. Each savepoint level gets its own subxid (allocated
+//! lazily too), so ROLLBACK TO SAVEPOINT just marks that level's xids aborted
+//! in the commit log. Visibility follows Postgres: a version is visible if its
+//! inserter committed before the snapshot (or is this transaction, in an
+//! earlier command) and its deleter did not.
+//!
+//! Invariant: a transaction's commit is set in the commit log only after its
+//! commit record is durable, and it leaves the active set only after that, so a
+//! snapshot never sees a commit that a crash could undo. The commit path holds
+//! `commit_lock` (shared) across append, flush and commit-log update; a
+//! checkpoint takes it exclusively to fix its redo point.
 
-use crate::error::Result;
-use crate::heap::{HeapScan, TupleId};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::engine::Shared;
+use crate::error::{EngineError, Result};
+use crate::heap::{self, HeapScan, TupleId};
+use crate::page::{HeapPageMut, TupleHeader, TUPLE_HEADER_SIZE, TUPLE_LOCK_ONLY, TUPLE_UPDATED};
+use crate::wal::WalRecord;
 use crate::RelFileId;
 
 pub type Xid = u64;
+
+/// Xid that is always committed (rows written at bootstrap).
+pub const FROZEN_XID: Xid = 1;
+pub const FIRST_NORMAL_XID: Xid = 2;
+
+pub const XID_IN_PROGRESS: u8 = 0;
+pub const XID_COMMITTED: u8 = 1;
+pub const XID_ABORTED: u8 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IsolationLevel {
@@ -28,55 +60,445 @@ pub enum LockOutcome {
     SelfModified,
 }
 
-pub struct Transaction {}
+/// What a snapshot considers still running.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub xmin: Xid,
+    pub xmax: Xid,
+    /// Sorted xids (top-level and sub) active when the snapshot was taken.
+    pub active: Vec<Xid>,
+}
+
+impl Snapshot {
+    fn in_progress(&self, xid: Xid) -> bool {
+        xid >= self.xmax || (xid >= self.xmin && self.active.binary_search(&xid).is_ok())
+    }
+}
+
+/// Everything a visibility check needs, cheap to clone into a scan.
+#[derive(Clone, Debug)]
+pub struct VisibilityContext {
+    pub snapshot: Snapshot,
+    pub cid: u32,
+    /// This transaction's live (not rolled back) xids.
+    pub mine: Arc<HashSet<Xid>>,
+}
+
+/// The commit log: one status byte per xid, kept in memory and written to
+/// `pg_xact` at checkpoints.
+pub struct CommitLog {
+    status: RwLock<Vec<u8>>,
+}
+
+impl CommitLog {
+    pub fn new(bytes: Vec<u8>) -> CommitLog {
+        CommitLog { status: RwLock::new(bytes) }
+    }
+    pub fn get(&self, xid: Xid) -> u8 {
+        if xid == FROZEN_XID {
+            return XID_COMMITTED;
+        }
+        self.status.read().get(xid as usize).copied().unwrap_or(XID_IN_PROGRESS)
+    }
+    pub fn set(&self, xids: &[Xid], status: u8) {
+        let mut s = self.status.write();
+        for &x in xids {
+            let i = x as usize;
+            if i >= s.len() {
+                let n = (i + 1).max(s.len() * 2).max(1024);
+                s.resize(n, XID_IN_PROGRESS);
+            }
+            s[i] = status;
+        }
+    }
+    pub fn snapshot_bytes(&self) -> Vec<u8> {
+        self.status.read().clone()
+    }
+    /// Run `f` with the status table read-locked (one lock per page scanned).
+    pub fn with<R>(&self, f: impl FnOnce(&dyn Fn(Xid) -> u8) -> R) -> R {
+        let s = self.status.read();
+        let get = |x: Xid| {
+            if x == FROZEN_XID {
+                XID_COMMITTED
+            } else {
+                s.get(x as usize).copied().unwrap_or(XID_IN_PROGRESS)
+            }
+        };
+        f(&get)
+    }
+    /// After recovery: every xid below `next` that never finished aborted.
+    pub fn abort_unfinished(&self, next: Xid) {
+        let mut s = self.status.write();
+        if s.len() < next as usize {
+            s.resize(next as usize, XID_IN_PROGRESS);
+        }
+        for x in FIRST_NORMAL_XID..next {
+            if s[x as usize] == XID_IN_PROGRESS {
+                s[x as usize] = XID_ABORTED;
+            }
+        }
+    }
+}
+
+struct TxnState {
+    next_xid: Xid,
+    active: BTreeSet<Xid>,
+    /// subxid -> top-level xid, for active subtransactions.
+    top_of: HashMap<Xid, Xid>,
+    /// top-level xid -> the xid it waits for.
+    waits_for: HashMap<Xid, Xid>,
+    /// transaction serial -> xmin of its current snapshot.
+    snapshots: HashMap<u64, Xid>,
+    next_serial: u64,
+}
+
+/// Shared transaction bookkeeping.
+pub struct TxnManager {
+    state: Mutex<TxnState>,
+    ended: Condvar,
+    pub clog: CommitLog,
+}
+
+impl TxnManager {
+    pub fn new(next_xid: Xid, clog: CommitLog) -> TxnManager {
+        TxnManager {
+            state: Mutex::new(TxnState {
+                next_xid: next_xid.max(FIRST_NORMAL_XID),
+                active: BTreeSet::new(),
+                top_of: HashMap::new(),
+                waits_for: HashMap::new(),
+                snapshots: HashMap::new(),
+                next_serial: 1,
+            }),
+            ended: Condvar::new(),
+            clog,
+        }
+    }
+
+    pub fn next_xid(&self) -> Xid {
+        self.state.lock().next_xid
+    }
+
+    fn alloc(&self, top: Option<Xid>) -> Xid {
+        let mut st = self.state.lock();
+        let x = st.next_xid;
+        st.next_xid += 1;
+        st.active.insert(x);
+        if let Some(t) = top {
+            st.top_of.insert(x, t);
+        }
+        x
+    }
+
+    fn serial(&self) -> u64 {
+        let mut st = self.state.lock();
+        st.next_serial += 1;
+        st.next_serial
+    }
+
+    fn take_snapshot(&self, serial: u64) -> Snapshot {
+        let mut st = self.state.lock();
+        let xmax = st.next_xid;
+        let xmin = st.active.iter().next().copied().unwrap_or(xmax);
+        let active: Vec<Xid> = st.active.iter().copied().collect();
+        st.snapshots.insert(serial, xmin);
+        Snapshot { xmin, xmax, active }
+    }
+
+    fn end(&self, serial: u64, xids: &[Xid]) {
+        let mut st = self.state.lock();
+        st.snapshots.remove(&serial);
+        for x in xids {
+            st.active.remove(x);
+            st.top_of.remove(x);
+        }
+        drop(st);
+        if !xids.is_empty() {
+            self.ended.notify_all();
+        }
+    }
+
+    /// Oldest xid any current or future snapshot may still consider running.
+    pub fn oldest_xmin(&self) -> Xid {
+        let st = self.state.lock();
+        let mut m = st.next_xid;
+        if let Some(&a) = st.active.iter().next() {
+            m = m.min(a);
+        }
+        for &x in st.snapshots.values() {
+            m = m.min(x);
+        }
+        m
+    }
+
+    pub fn is_active(&self, xid: Xid) -> bool {
+        self.state.lock().active.contains(&xid)
+    }
+}
+
+struct Level {
+    /// This level's own xid and those of released inner levels.
+    xids: Vec<Xid>,
+    drop_on_commit: Vec<RelFileId>,
+    drop_on_abort: Vec<RelFileId>,
+    catalog: Option<Vec<u8>>,
+}
+
+impl Level {
+    fn new() -> Level {
+        Level { xids: Vec::new(), drop_on_commit: Vec::new(), drop_on_abort: Vec::new(), catalog: None }
+    }
+}
+
+pub struct Transaction {
+    shared: Arc<Shared>,
+    serial: u64,
+    isolation: IsolationLevel,
+    snapshot: Option<Snapshot>,
+    cid: u32,
+    levels: Vec<Level>,
+    mine: Arc<HashSet<Xid>>,
+    cancel: Option<Arc<AtomicBool>>,
+    ended: bool,
+}
 
 impl Transaction {
+    pub(crate) fn new(shared: Arc<Shared>, isolation: IsolationLevel) -> Transaction {
+        let serial = shared.txns.serial();
+        Transaction {
+            shared,
+            serial,
+            isolation,
+            snapshot: None,
+            cid: 0,
+            levels: vec![Level::new()],
+            mine: Arc::new(HashSet::new()),
+            cancel: None,
+            ended: false,
+        }
+    }
+
     pub fn isolation(&self) -> IsolationLevel {
-        todo!()
+        self.isolation
     }
 
     /// Change the isolation level; only before the first statement ran.
     pub fn set_isolation(&mut self, level: IsolationLevel) {
-        let _ = level;
-        todo!()
+        self.isolation = level;
+    }
+
+    /// The top-level xid, if this transaction has written anything.
+    pub fn xid(&self) -> Option<Xid> {
+        self.levels[0].xids.first().copied()
     }
 
     /// Begin a new statement: later scans see this transaction's earlier
     /// statements' writes but not the new statement's own; READ COMMITTED takes
     /// a fresh snapshot.
     pub fn start_command(&mut self) {
-        todo!()
+        self.cid += 1;
+        if self.snapshot.is_none() || self.isolation == IsolationLevel::ReadCommitted {
+            self.snapshot = Some(self.shared.txns.take_snapshot(self.serial));
+        }
+    }
+
+    fn ensure_snapshot(&mut self) {
+        if self.snapshot.is_none() {
+            self.start_command();
+        }
+    }
+
+    pub(crate) fn visibility(&self) -> VisibilityContext {
+        let snapshot = match &self.snapshot {
+            Some(s) => s.clone(),
+            None => self.shared.txns.take_snapshot(self.serial),
+        };
+        VisibilityContext { snapshot, cid: self.cid.max(1), mine: self.mine.clone() }
+    }
+
+    /// The xid writes of the current savepoint level are stamped with,
+    /// assigning xids to every level that lacks one.
+    fn write_xid(&mut self) -> Xid {
+        self.ensure_snapshot();
+        let mut top = self.levels[0].xids.first().copied();
+        let mut added = Vec::new();
+        for i in 0..self.levels.len() {
+            if self.levels[i].xids.is_empty() {
+                let x = self.shared.txns.alloc(top);
+                if top.is_none() {
+                    top = Some(x);
+                }
+                self.levels[i].xids.push(x);
+                added.push(x);
+            }
+        }
+        if !added.is_empty() {
+            let m = Arc::make_mut(&mut self.mine);
+            m.extend(added);
+        }
+        self.levels.last().and_then(|l| l.xids.first().copied()).expect("level has an xid")
+    }
+
+    fn check_cancel(&self) -> Result<()> {
+        if let Some(c) = &self.cancel {
+            if c.load(Ordering::Relaxed) {
+                return Err(EngineError::Canceled);
+            }
+        }
+        Ok(())
     }
 
     /// Insert a tuple; returns where it went.
     pub fn insert(&mut self, rel: RelFileId, tuple: &[u8]) -> Result<TupleId> {
-        let _ = (rel, tuple);
-        todo!()
+        let xid = self.write_xid();
+        let mut full = vec![0u8; TUPLE_HEADER_SIZE + tuple.len()];
+        TupleHeader { xmin: xid, xmax: 0, cmin: self.cid, cmax: 0, ctid_page: 0, ctid_slot: 0, infomask: 0 }
+            .write(&mut full);
+        full[TUPLE_HEADER_SIZE..].copy_from_slice(tuple);
+        let tid = heap::insert(&self.shared, xid, rel, &mut full)?;
+        Ok(tid)
     }
 
     /// Sequential scan of the versions visible to this statement.
     pub fn scan(&self, rel: RelFileId) -> Result<HeapScan> {
-        let _ = rel;
-        todo!()
+        let nblocks = self.shared.pool.relation_size(rel)?;
+        Ok(HeapScan::new(self.shared.clone(), rel, nblocks, self.visibility(), self.cancel.clone()))
     }
 
     /// The version at `tid` if visible to this statement.
     pub fn fetch(&self, rel: RelFileId, tid: TupleId) -> Result<Option<Vec<u8>>> {
-        let _ = (rel, tid);
-        todo!()
+        let vis = self.visibility();
+        heap::with_tuple(&self.shared, rel, tid, |t| {
+            let h = TupleHeader::read(t);
+            let visible = self.shared.txns.clog.with(|st| is_visible(&h, &vis, st));
+            visible.then(|| t[TUPLE_HEADER_SIZE..].to_vec())
+        })
+        .map(Option::flatten)
     }
 
     /// The newest committed-or-own version reached from `tid` along the update
     /// chain, for READ COMMITTED re-checks after `LockOutcome::Updated`.
     pub fn fetch_latest(&self, rel: RelFileId, tid: TupleId) -> Result<Option<(TupleId, Vec<u8>)>> {
-        let _ = (rel, tid);
-        todo!()
+        let mut cur = tid;
+        let mut prev_xmax: Option<Xid> = None;
+        for _ in 0..10_000 {
+            let step = heap::with_tuple(&self.shared, rel, cur, |t| {
+                let h = TupleHeader::read(t);
+                (h, t[TUPLE_HEADER_SIZE..].to_vec())
+            })?;
+            let Some((h, data)) = step else { return Ok(None) };
+            if let Some(px) = prev_xmax {
+                if h.xmin != px {
+                    return Ok(None);
+                }
+            }
+            let clog = &self.shared.txns.clog;
+            if !self.mine.contains(&h.xmin) && clog.get(h.xmin) == XID_ABORTED {
+                return Ok(None);
+            }
+            if h.xmax != 0
+                && h.infomask & TUPLE_LOCK_ONLY == 0
+                && !self.mine.contains(&h.xmax)
+                && clog.get(h.xmax) == XID_COMMITTED
+            {
+                let next = TupleId { page: h.ctid_page, slot: h.ctid_slot };
+                if h.infomask & TUPLE_UPDATED != 0 && next != cur {
+                    prev_xmax = Some(h.xmax);
+                    cur = next;
+                    continue;
+                }
+                return Ok(None);
+            }
+            return Ok(Some((cur, data)));
+        }
+        Err(EngineError::CorruptPage { rel, block: tid.page, reason: "update chain too long".into() })
+    }
+
+    /// Set xmax on the version at `tid` (delete, update or row lock),
+    /// waiting for a concurrent writer of the row.
+    fn lock_version(&mut self, rel: RelFileId, tid: TupleId, infomask: u16) -> Result<LockOutcome> {
+        let my = self.write_xid();
+        loop {
+            self.check_cancel()?;
+            enum Step {
+                Done(LockOutcome),
+                Wait(Xid),
+            }
+            let step = {
+                let page = self.shared.pool.fetch(rel, tid.page)?;
+                let mut g = page.write();
+                let mut hp = HeapPageMut::new(&mut g[..]);
+                let Some(t) = hp.tuple_mut(tid.slot) else {
+                    return Ok(LockOutcome::Deleted);
+                };
+                let mut h = TupleHeader::read(t);
+                let clog = &self.shared.txns.clog;
+                let xmax_status = if h.xmax == 0 { XID_ABORTED } else { clog.get(h.xmax) };
+                let lock_only = h.infomask & TUPLE_LOCK_ONLY != 0;
+                let step = if h.xmax != 0 && self.mine.contains(&h.xmax) {
+                    if lock_only {
+                        None
+                    } else {
+                        Some(Step::Done(LockOutcome::SelfModified))
+                    }
+                } else if h.xmax == 0 || xmax_status == XID_ABORTED || (lock_only && xmax_status == XID_COMMITTED)
+                {
+                    None
+                } else if xmax_status == XID_IN_PROGRESS {
+                    Some(Step::Wait(h.xmax))
+                } else if self.isolation != IsolationLevel::ReadCommitted {
+                    return Err(EngineError::SerializationFailure);
+                } else {
+                    let next = TupleId { page: h.ctid_page, slot: h.ctid_slot };
+                    if h.infomask & TUPLE_UPDATED != 0 && next != tid {
+                        Some(Step::Done(LockOutcome::Updated(next)))
+                    } else {
+                        Some(Step::Done(LockOutcome::Deleted))
+                    }
+                };
+                match step {
+                    Some(s) => s,
+                    None => {
+                        h.xmax = my;
+                        h.cmax = self.cid;
+                        h.infomask = infomask;
+                        h.ctid_page = tid.page;
+                        h.ctid_slot = tid.slot;
+                        h.write(t);
+                        let rec = WalRecord::HeapSetXmax {
+                            rel,
+                            block: tid.page,
+                            slot: tid.slot,
+                            xmax: my,
+                            cmax: self.cid,
+                            infomask,
+                        };
+                        self.shared.wal.append_page_change(my, rel, tid.page, &mut g[..], rec);
+                        page.mark_dirty();
+                        Step::Done(LockOutcome::Ok)
+                    }
+                }
+            };
+            match step {
+                Step::Done(o) => return Ok(o),
+                Step::Wait(x) => self.wait_for(x)?,
+            }
+        }
     }
 
     /// Delete the version at `tid` (waits for a concurrent writer of the row).
     pub fn delete(&mut self, rel: RelFileId, tid: TupleId) -> Result<LockOutcome> {
-        let _ = (rel, tid);
-        todo!()
+        let o = self.lock_version(rel, tid, 0)?;
+        if o == LockOutcome::Ok {
+            self.shared.note_dead(rel);
+        }
+        Ok(o)
+    }
+
+    /// Lock the row at `tid` against concurrent updates until commit
+    /// (SELECT FOR UPDATE, ON CONFLICT DO UPDATE).
+    pub fn lock_row(&mut self, rel: RelFileId, tid: TupleId) -> Result<LockOutcome> {
+        self.lock_version(rel, tid, TUPLE_LOCK_ONLY)
     }
 
     /// Replace the version at `tid` by `tuple`; on `LockOutcome::Ok` also
@@ -87,82 +509,296 @@ impl Transaction {
         tid: TupleId,
         tuple: &[u8],
     ) -> Result<(LockOutcome, Option<TupleId>)> {
-        let _ = (rel, tid, tuple);
-        todo!()
+        let o = self.lock_version(rel, tid, TUPLE_UPDATED)?;
+        if o != LockOutcome::Ok {
+            return Ok((o, None));
+        }
+        let new_tid = self.insert(rel, tuple)?;
+        let my = self.write_xid();
+        let page = self.shared.pool.fetch(rel, tid.page)?;
+        let mut g = page.write();
+        {
+            let mut hp = HeapPageMut::new(&mut g[..]);
+            if let Some(t) = hp.tuple_mut(tid.slot) {
+                let mut h = TupleHeader::read(t);
+                h.ctid_page = new_tid.page;
+                h.ctid_slot = new_tid.slot;
+                h.write(t);
+            }
+        }
+        let rec = WalRecord::HeapSetCtid {
+            rel,
+            block: tid.page,
+            slot: tid.slot,
+            ctid_block: new_tid.page,
+            ctid_slot: new_tid.slot,
+        };
+        self.shared.wal.append_page_change(my, rel, tid.page, &mut g[..], rec);
+        page.mark_dirty();
+        self.shared.note_dead(rel);
+        Ok((LockOutcome::Ok, Some(new_tid)))
     }
 
     /// Scan that also returns versions whose inserter or deleter is still in
     /// progress, with that transaction's xid: what a uniqueness check needs
     /// (wait for that xid with `wait_for`, then check again).
     pub fn scan_dirty(&self, rel: RelFileId) -> Result<Vec<(TupleId, Vec<u8>, Option<Xid>)>> {
-        let _ = rel;
-        todo!()
+        let nblocks = self.shared.pool.relation_size(rel)?;
+        let mut out = Vec::new();
+        for block in 0..nblocks {
+            self.check_cancel()?;
+            let page = self.shared.pool.fetch(rel, block)?;
+            let g = page.read();
+            let hp = crate::page::HeapPage::new(&g[..]);
+            self.shared.txns.clog.with(|st| {
+                for slot in 0..hp.slot_count() {
+                    let Some(t) = hp.tuple(slot) else { continue };
+                    let h = TupleHeader::read(t);
+                    let mut wait = None;
+                    if self.mine.contains(&h.xmin) {
+                        // inserted by us
+                    } else {
+                        match st(h.xmin) {
+                            XID_ABORTED => continue,
+                            XID_IN_PROGRESS => wait = Some(h.xmin),
+                            _ => {}
+                        }
+                    }
+                    if h.xmax != 0 && h.infomask & TUPLE_LOCK_ONLY == 0 {
+                        if self.mine.contains(&h.xmax) {
+                            continue;
+                        }
+                        match st(h.xmax) {
+                            XID_COMMITTED => continue,
+                            XID_IN_PROGRESS => wait = wait.or(Some(h.xmax)),
+                            _ => {}
+                        }
+                    }
+                    out.push((TupleId { page: block, slot }, t[TUPLE_HEADER_SIZE..].to_vec(), wait));
+                }
+            });
+        }
+        Ok(out)
     }
 
     /// Wait until transaction `xid` ends (deadlock-checked).
     pub fn wait_for(&mut self, xid: Xid) -> Result<()> {
-        let _ = xid;
-        todo!()
+        let me = self.write_xid();
+        let me = self.levels[0].xids.first().copied().unwrap_or(me);
+        let txns = &self.shared.txns;
+        let mut st = txns.state.lock();
+        // Deadlock check: follow the waits-for chain from the target.
+        let mut cur = st.top_of.get(&xid).copied().unwrap_or(xid);
+        let mut steps = 0;
+        loop {
+            if cur == me {
+                return Err(EngineError::DeadlockDetected {
+                    detail: format!("Process waiting for transaction {xid} is part of a cycle back to transaction {me}."),
+                });
+            }
+            match st.waits_for.get(&cur) {
+                Some(&n) => cur = st.top_of.get(&n).copied().unwrap_or(n),
+                None => break,
+            }
+            steps += 1;
+            if steps > 10_000 {
+                break;
+            }
+        }
+        st.waits_for.insert(me, xid);
+        let res = loop {
+            if !st.active.contains(&xid) {
+                break Ok(());
+            }
+            if let Some(c) = &self.cancel {
+                if c.load(Ordering::Relaxed) {
+                    break Err(EngineError::Canceled);
+                }
+            }
+            txns.ended.wait_for(&mut st, Duration::from_millis(50));
+        };
+        st.waits_for.remove(&me);
+        res
     }
 
     /// Serialize uniqueness checks on one relation: hold the guard while
     /// checking and inserting.
     pub fn unique_check_lock(&self, rel: RelFileId) -> parking_lot::ArcMutexGuard<parking_lot::RawMutex, ()> {
-        let _ = rel;
-        todo!()
+        let m = self.shared.unique_locks.lock().entry(rel).or_insert_with(|| Arc::new(Mutex::new(()))).clone();
+        m.lock_arc()
     }
 
     /// SAVEPOINT: start a subtransaction (nested).
     pub fn savepoint(&mut self) {
-        todo!()
+        self.levels.push(Level::new());
     }
-    /// ROLLBACK TO SAVEPOINT: undo the innermost `depth_from_top`-th level's
-    /// work and keep it open (`depth` counts savepoints from the outermost, 1-based).
+
+    /// ROLLBACK TO SAVEPOINT: undo the work of savepoint level `depth`
+    /// (1 = outermost savepoint) and every level inside it, and keep the
+    /// savepoint open.
     pub fn rollback_to_savepoint(&mut self, depth: usize) -> Result<()> {
-        let _ = depth;
-        todo!()
+        if depth == 0 || depth >= self.levels.len() {
+            return Ok(());
+        }
+        let aborted = self.levels.split_off(depth);
+        let xids: Vec<Xid> = aborted.iter().flat_map(|l| l.xids.iter().copied()).collect();
+        let drops: Vec<RelFileId> = aborted.iter().flat_map(|l| l.drop_on_abort.iter().copied()).collect();
+        self.abort_xids(&xids, &drops);
+        self.levels.push(Level::new());
+        Ok(())
     }
+
     /// RELEASE SAVEPOINT: merge levels `depth..` into their parent.
     pub fn release_savepoint(&mut self, depth: usize) {
-        let _ = depth;
-        todo!()
+        if depth == 0 || depth >= self.levels.len() {
+            return;
+        }
+        let inner = self.levels.split_off(depth);
+        let parent = self.levels.last_mut().expect("top level");
+        for l in inner {
+            parent.xids.extend(l.xids);
+            parent.drop_on_commit.extend(l.drop_on_commit);
+            parent.drop_on_abort.extend(l.drop_on_abort);
+            if l.catalog.is_some() {
+                parent.catalog = l.catalog;
+            }
+        }
     }
+
     /// Number of open savepoints.
     pub fn savepoint_depth(&self) -> usize {
-        todo!()
+        self.levels.len() - 1
     }
 
     /// Record a new catalog blob; it becomes the committed catalog at commit.
     pub fn log_catalog(&mut self, blob: Vec<u8>) -> Result<()> {
-        let _ = blob;
-        todo!()
+        self.write_xid();
+        self.levels.last_mut().expect("level").catalog = Some(blob);
+        Ok(())
     }
 
     /// Storage to delete if this transaction commits (DROP TABLE, TRUNCATE).
     pub fn drop_relation_on_commit(&mut self, rel: RelFileId) {
-        let _ = rel;
-        todo!()
+        self.write_xid();
+        self.levels.last_mut().expect("level").drop_on_commit.push(rel);
     }
 
     /// Storage to delete if this transaction aborts (CREATE TABLE, TRUNCATE).
     pub fn drop_relation_on_abort(&mut self, rel: RelFileId) {
-        let _ = rel;
-        todo!()
+        self.write_xid();
+        self.levels.last_mut().expect("level").drop_on_abort.push(rel);
+    }
+
+    fn abort_xids(&mut self, xids: &[Xid], drops: &[RelFileId]) {
+        if !xids.is_empty() {
+            let top = self.levels.first().and_then(|l| l.xids.first().copied()).unwrap_or(xids[0]);
+            let rec = WalRecord::Abort { subxids: xids.to_vec(), drop_rels: drops.to_vec() };
+            self.shared.wal.append(top, &rec);
+            self.shared.txns.clog.set(xids, XID_ABORTED);
+            let m = Arc::make_mut(&mut self.mine);
+            for x in xids {
+                m.remove(x);
+            }
+            let mut st = self.shared.txns.state.lock();
+            for x in xids {
+                st.active.remove(x);
+                st.top_of.remove(x);
+            }
+            drop(st);
+            self.shared.txns.ended.notify_all();
+        }
+        for &r in drops {
+            self.shared.remove_relation(r);
+        }
     }
 
     /// Commit; returns once the commit record is on disk.
-    pub fn commit(self) -> Result<()> {
-        todo!()
+    pub fn commit(mut self) -> Result<()> {
+        self.ended = true;
+        let all: Vec<Xid> = self.levels.iter().flat_map(|l| l.xids.iter().copied()).collect();
+        if all.is_empty() {
+            self.shared.txns.end(self.serial, &[]);
+            return Ok(());
+        }
+        let top = all[0];
+        let drops: Vec<RelFileId> = self.levels.iter().flat_map(|l| l.drop_on_commit.iter().copied()).collect();
+        let catalog = self.levels.iter().rev().find_map(|l| l.catalog.clone());
+        let rec = WalRecord::Commit { subxids: all[1..].to_vec(), drop_rels: drops.clone(), catalog: catalog.clone() };
+        let res = {
+            let _c = self.shared.commit_lock.read();
+            let mut cat = self.shared.catalog.lock();
+            let (_, end) = self.shared.wal.append(top, &rec);
+            let res = self.shared.wal.flush(end);
+            if res.is_ok() {
+                self.shared.txns.clog.set(&all, XID_COMMITTED);
+                if let Some(c) = catalog {
+                    *cat = (end, Some(c));
+                }
+            } else {
+                self.shared.txns.clog.set(&all, XID_ABORTED);
+            }
+            res
+        };
+        self.shared.txns.end(self.serial, &all);
+        if res.is_ok() {
+            for r in drops {
+                self.shared.remove_relation(r);
+            }
+        } else {
+            let drops: Vec<RelFileId> = self.levels.iter().flat_map(|l| l.drop_on_abort.iter().copied()).collect();
+            for r in drops {
+                self.shared.remove_relation(r);
+            }
+        }
+        self.shared.maybe_request_checkpoint();
+        res
     }
 
     /// Abort: all this transaction's writes become invisible.
-    pub fn rollback(self) {
-        todo!()
+    pub fn rollback(mut self) {
+        self.rollback_inner();
+    }
+
+    fn rollback_inner(&mut self) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        let all: Vec<Xid> = self.levels.iter().flat_map(|l| l.xids.iter().copied()).collect();
+        let drops: Vec<RelFileId> = self.levels.iter().flat_map(|l| l.drop_on_abort.iter().copied()).collect();
+        self.abort_xids(&all, &drops);
+        self.shared.txns.end(self.serial, &all);
     }
 
     /// Statement cancel flag checked during long scans and waits.
-    pub fn set_cancel_flag(&mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
-        let _ = flag;
-        todo!()
+    pub fn set_cancel_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.cancel = Some(flag);
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        self.rollback_inner();
+    }
+}
+
+/// Postgres's MVCC visibility rule for one tuple header.
+pub fn is_visible(h: &TupleHeader, vis: &VisibilityContext, status: &dyn Fn(Xid) -> u8) -> bool {
+    if vis.mine.contains(&h.xmin) {
+        if h.cmin >= vis.cid {
+            return false;
+        }
+    } else if status(h.xmin) != XID_COMMITTED || vis.snapshot.in_progress(h.xmin) {
+        return false;
+    }
+    if h.xmax == 0 || h.infomask & TUPLE_LOCK_ONLY != 0 {
+        return true;
+    }
+    if vis.mine.contains(&h.xmax) {
+        return h.cmax >= vis.cid;
+    }
+    match status(h.xmax) {
+        XID_COMMITTED => vis.snapshot.in_progress(h.xmax),
+        _ => true,
     }
 }

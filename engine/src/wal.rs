@@ -1,1 +1,643 @@
-//! wal (being written)
+//! The write-ahead log.
+//!
+//! The log is one byte stream; a record's LSN is its byte position in that
+//! stream. The stream is stored in segment files under `<data_dir>/wal/`, each
+//! named by the 16-hex-digit LSN of its first byte; a record never spans two
+//! segments. Record format (little-endian; documented in docs/storage.md):
+//!
+//! ```text
+//!   u32 total length (header + payload)
+//!   u32 crc32 of everything after this field
+//!   u64 xid (0 if none)
+//!   u8  kind
+//!   ... payload (see `WalRecord::encode`)
+//! ```
+//!
+//! Appending only copies into an in-memory buffer under a mutex. `flush(lsn)`
+//! makes everything up to `lsn` durable: one caller at a time writes and
+//! fsyncs everything buffered so far, and every other caller waiting for an LSN
+//! it covered returns without an fsync of its own (group commit).
+//!
+//! Full-page writes: the first change to a page after a checkpoint's redo
+//! point is logged as the whole page image, decided under the insert mutex
+//! (`append_page_change`), so recovery never applies a delta to a torn page.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::{EngineError, Result};
+use crate::page::{page_lsn, PAGE_SIZE};
+use crate::txn::Xid;
+use crate::RelFileId;
+
+pub type Lsn = u64;
+
+const SEGMENT_SIZE: u64 = 64 << 20;
+const RECORD_HEADER: usize = 17;
+
+/// One logged change.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WalRecord {
+    /// Insert `tuple` into `slot` of a heap page.
+    HeapInsert { rel: RelFileId, block: u32, slot: u16, tuple: Vec<u8> },
+    /// Set xmax/cmax/infomask of a tuple (delete, lock, first half of update).
+    HeapSetXmax { rel: RelFileId, block: u32, slot: u16, xmax: u64, cmax: u32, infomask: u16 },
+    /// Point a tuple's ctid at its newer version (second half of update).
+    HeapSetCtid { rel: RelFileId, block: u32, slot: u16, ctid_block: u32, ctid_slot: u16 },
+    /// A whole page image (first change after a checkpoint, new pages, vacuum).
+    PageImage { rel: RelFileId, block: u32, image: Vec<u8> },
+    /// Commit of `xid` and its subtransactions; the new catalog, if the
+    /// transaction changed it; storage to remove.
+    Commit { subxids: Vec<Xid>, drop_rels: Vec<RelFileId>, catalog: Option<Vec<u8>> },
+    /// Abort of `xid` (or of subtransactions only, for ROLLBACK TO).
+    Abort { subxids: Vec<Xid>, drop_rels: Vec<RelFileId> },
+    /// A sequence's new state.
+    Sequence { seq: u32, value: i64, is_called: bool },
+    /// A completed checkpoint whose redo starts at `redo`.
+    Checkpoint { redo: Lsn, next_xid: Xid },
+}
+
+const K_INSERT: u8 = 1;
+const K_SET_XMAX: u8 = 2;
+const K_SET_CTID: u8 = 3;
+const K_PAGE_IMAGE: u8 = 4;
+const K_COMMIT: u8 = 5;
+const K_ABORT: u8 = 6;
+const K_SEQUENCE: u8 = 7;
+const K_CHECKPOINT: u8 = 8;
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.pos + n > self.b.len() {
+            return Err(EngineError::CorruptWal("record payload too short".into()));
+        }
+        let s = &self.b[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_le_bytes(self.take(2)?.try_into().expect("2")))
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4")))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8")))
+    }
+    fn bytes(&mut self) -> Result<Vec<u8>> {
+        let n = self.u32()? as usize;
+        Ok(self.take(n)?.to_vec())
+    }
+    fn u64s(&mut self) -> Result<Vec<u64>> {
+        let n = self.u32()? as usize;
+        (0..n).map(|_| self.u64()).collect()
+    }
+    fn u32s(&mut self) -> Result<Vec<u32>> {
+        let n = self.u32()? as usize;
+        (0..n).map(|_| self.u32()).collect()
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+impl WalRecord {
+    fn kind(&self) -> u8 {
+        match self {
+            WalRecord::HeapInsert { .. } => K_INSERT,
+            WalRecord::HeapSetXmax { .. } => K_SET_XMAX,
+            WalRecord::HeapSetCtid { .. } => K_SET_CTID,
+            WalRecord::PageImage { .. } => K_PAGE_IMAGE,
+            WalRecord::Commit { .. } => K_COMMIT,
+            WalRecord::Abort { .. } => K_ABORT,
+            WalRecord::Sequence { .. } => K_SEQUENCE,
+            WalRecord::Checkpoint { .. } => K_CHECKPOINT,
+        }
+    }
+
+    fn encode_payload(&self, out: &mut Vec<u8>) {
+        match self {
+            WalRecord::HeapInsert { rel, block, slot, tuple } => {
+                out.extend_from_slice(&rel.to_le_bytes());
+                out.extend_from_slice(&block.to_le_bytes());
+                out.extend_from_slice(&slot.to_le_bytes());
+                put_bytes(out, tuple);
+            }
+            WalRecord::HeapSetXmax { rel, block, slot, xmax, cmax, infomask } => {
+                out.extend_from_slice(&rel.to_le_bytes());
+                out.extend_from_slice(&block.to_le_bytes());
+                out.extend_from_slice(&slot.to_le_bytes());
+                out.extend_from_slice(&xmax.to_le_bytes());
+                out.extend_from_slice(&cmax.to_le_bytes());
+                out.extend_from_slice(&infomask.to_le_bytes());
+            }
+            WalRecord::HeapSetCtid { rel, block, slot, ctid_block, ctid_slot } => {
+                out.extend_from_slice(&rel.to_le_bytes());
+                out.extend_from_slice(&block.to_le_bytes());
+                out.extend_from_slice(&slot.to_le_bytes());
+                out.extend_from_slice(&ctid_block.to_le_bytes());
+                out.extend_from_slice(&ctid_slot.to_le_bytes());
+            }
+            WalRecord::PageImage { rel, block, image } => {
+                out.extend_from_slice(&rel.to_le_bytes());
+                out.extend_from_slice(&block.to_le_bytes());
+                put_bytes(out, image);
+            }
+            WalRecord::Commit { subxids, drop_rels, catalog } => {
+                out.extend_from_slice(&(subxids.len() as u32).to_le_bytes());
+                for x in subxids {
+                    out.extend_from_slice(&x.to_le_bytes());
+                }
+                out.extend_from_slice(&(drop_rels.len() as u32).to_le_bytes());
+                for r in drop_rels {
+                    out.extend_from_slice(&r.to_le_bytes());
+                }
+                match catalog {
+                    Some(c) => {
+                        out.push(1);
+                        put_bytes(out, c);
+                    }
+                    None => out.push(0),
+                }
+            }
+            WalRecord::Abort { subxids, drop_rels } => {
+                out.extend_from_slice(&(subxids.len() as u32).to_le_bytes());
+                for x in subxids {
+                    out.extend_from_slice(&x.to_le_bytes());
+                }
+                out.extend_from_slice(&(drop_rels.len() as u32).to_le_bytes());
+                for r in drop_rels {
+                    out.extend_from_slice(&r.to_le_bytes());
+                }
+            }
+            WalRecord::Sequence { seq, value, is_called } => {
+                out.extend_from_slice(&seq.to_le_bytes());
+                out.extend_from_slice(&value.to_le_bytes());
+                out.push(*is_called as u8);
+            }
+            WalRecord::Checkpoint { redo, next_xid } => {
+                out.extend_from_slice(&redo.to_le_bytes());
+                out.extend_from_slice(&next_xid.to_le_bytes());
+            }
+        }
+    }
+
+    fn decode_payload(kind: u8, b: &[u8]) -> Result<WalRecord> {
+        let mut r = Reader { b, pos: 0 };
+        let rec = match kind {
+            K_INSERT => WalRecord::HeapInsert {
+                rel: r.u32()?,
+                block: r.u32()?,
+                slot: r.u16()?,
+                tuple: r.bytes()?,
+            },
+            K_SET_XMAX => WalRecord::HeapSetXmax {
+                rel: r.u32()?,
+                block: r.u32()?,
+                slot: r.u16()?,
+                xmax: r.u64()?,
+                cmax: r.u32()?,
+                infomask: r.u16()?,
+            },
+            K_SET_CTID => WalRecord::HeapSetCtid {
+                rel: r.u32()?,
+                block: r.u32()?,
+                slot: r.u16()?,
+                ctid_block: r.u32()?,
+                ctid_slot: r.u16()?,
+            },
+            K_PAGE_IMAGE => {
+                let rel = r.u32()?;
+                let block = r.u32()?;
+                let image = r.bytes()?;
+                if image.len() != PAGE_SIZE {
+                    return Err(EngineError::CorruptWal("page image of wrong size".into()));
+                }
+                WalRecord::PageImage { rel, block, image }
+            }
+            K_COMMIT => WalRecord::Commit {
+                subxids: r.u64s()?,
+                drop_rels: r.u32s()?,
+                catalog: if r.u8()? == 1 { Some(r.bytes()?) } else { None },
+            },
+            K_ABORT => WalRecord::Abort { subxids: r.u64s()?, drop_rels: r.u32s()? },
+            K_SEQUENCE => WalRecord::Sequence {
+                seq: r.u32()?,
+                value: r.u64()? as i64,
+                is_called: r.u8()? != 0,
+            },
+            K_CHECKPOINT => WalRecord::Checkpoint { redo: r.u64()?, next_xid: r.u64()? },
+            k => return Err(EngineError::CorruptWal(format!("unknown record kind {k}"))),
+        };
+        Ok(rec)
+    }
+
+    /// Serialize a full record (header + payload) for `xid`.
+    pub fn encode(&self, xid: Xid, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&[0u8; 8]);
+        out.extend_from_slice(&xid.to_le_bytes());
+        out.push(self.kind());
+        self.encode_payload(out);
+        let len = (out.len() - start) as u32;
+        out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        let crc = crc32fast::hash(&out[start + 8..]);
+        out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    }
+}
+
+struct InsertState {
+    /// Bytes appended but not yet written, starting at `buf_start`.
+    buf: Vec<u8>,
+    buf_start: Lsn,
+    insert_lsn: Lsn,
+    /// Start LSN of the segment new records go to.
+    seg_start: Lsn,
+    /// LSNs at which segments start that are not yet created on disk.
+    pending_segments: Vec<Lsn>,
+    /// Redo point of the latest checkpoint: pages whose LSN is at or below it
+    /// get a full-page image on their next change.
+    redo: Lsn,
+}
+
+struct FlushState {
+    flushed: Lsn,
+    flushing: bool,
+}
+
+pub struct Wal {
+    dir: PathBuf,
+    fsync: bool,
+    insert: Mutex<InsertState>,
+    flush_state: Mutex<FlushState>,
+    flushed_cv: Condvar,
+    /// Open segment files by start LSN (only the writer touches them).
+    segments: Mutex<BTreeMap<Lsn, File>>,
+    pub bytes_written: AtomicU64,
+    pub fsyncs: AtomicU64,
+}
+
+fn segment_name(start: Lsn) -> String {
+    format!("{start:016X}")
+}
+
+/// List segment start LSNs present in the WAL directory, ascending.
+fn list_segments(dir: &Path) -> Result<Vec<Lsn>> {
+    let mut out = Vec::new();
+    let rd = std::fs::read_dir(dir).map_err(|e| EngineError::io(dir, e))?;
+    for ent in rd {
+        let ent = ent.map_err(|e| EngineError::io(dir, e))?;
+        if let Some(s) = ent.file_name().to_str() {
+            if s.len() == 16 {
+                if let Ok(v) = u64::from_str_radix(s, 16) {
+                    out.push(v);
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// A record read back from the log.
+pub struct ReadRecord {
+    pub lsn: Lsn,
+    pub end: Lsn,
+    pub xid: Xid,
+    pub record: WalRecord,
+}
+
+/// Read every valid record from `start` on. Stops at the first record that is
+/// incomplete or fails its checksum (the torn tail of a crash). Returns the
+/// records and the LSN where valid WAL ends.
+pub fn read_from(dir: &Path, start: Lsn) -> Result<(Vec<ReadRecord>, Lsn)> {
+    std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
+    let segs = list_segments(dir)?;
+    let mut out = Vec::new();
+    let mut pos = start;
+    for (i, &seg) in segs.iter().enumerate() {
+        let next = segs.get(i + 1).copied();
+        if let Some(n) = next {
+            if n <= pos {
+                continue;
+            }
+        }
+        if seg > pos {
+            // A gap: the segment holding `pos` is missing or ended early.
+            break;
+        }
+        let path = dir.join(segment_name(seg));
+        let data = std::fs::read(&path).map_err(|e| EngineError::io(&path, e))?;
+        let mut off = (pos - seg) as usize;
+        let ended;
+        loop {
+            if off + RECORD_HEADER > data.len() {
+                ended = true;
+                break;
+            }
+            let len = u32::from_le_bytes(data[off..off + 4].try_into().expect("4")) as usize;
+            if len < RECORD_HEADER || off + len > data.len() {
+                ended = true;
+                break;
+            }
+            let crc = u32::from_le_bytes(data[off + 4..off + 8].try_into().expect("4"));
+            if crc32fast::hash(&data[off + 8..off + len]) != crc {
+                ended = true;
+                break;
+            }
+            let xid = u64::from_le_bytes(data[off + 8..off + 16].try_into().expect("8"));
+            let kind = data[off + 16];
+            let record = match WalRecord::decode_payload(kind, &data[off + RECORD_HEADER..off + len]) {
+                Ok(r) => r,
+                Err(_) => {
+                    ended = true;
+                    break;
+                }
+            };
+            let lsn = seg + off as u64;
+            out.push(ReadRecord { lsn, end: lsn + len as u64, xid, record });
+            off += len;
+        }
+        pos = seg + off as u64;
+        if ended {
+            // Valid WAL continues in the next segment only if it starts exactly here.
+            match next {
+                Some(n) if n == pos => continue,
+                _ => break,
+            }
+        }
+    }
+    Ok((out, pos))
+}
+
+impl Wal {
+    /// Open the log for appending at `end` (where recovery found valid WAL to
+    /// stop). Anything after `end` is cut off, so a later recovery never reads
+    /// stale bytes after new records.
+    pub fn open(data_dir: &Path, end: Lsn, redo: Lsn, fsync: bool) -> Result<Wal> {
+        let dir = data_dir.join("wal");
+        std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
+        for seg in list_segments(&dir)? {
+            let path = dir.join(segment_name(seg));
+            if seg >= end {
+                std::fs::remove_file(&path).map_err(|e| EngineError::io(&path, e))?;
+            } else {
+                let f = OpenOptions::new().write(true).open(&path).map_err(|e| EngineError::io(&path, e))?;
+                let len = f.metadata().map_err(|e| EngineError::io(&path, e))?.len();
+                if seg + len > end {
+                    f.set_len(end - seg).map_err(|e| EngineError::io(&path, e))?;
+                    if fsync {
+                        f.sync_all().map_err(|e| EngineError::io(&path, e))?;
+                    }
+                }
+            }
+        }
+        // New records always go to a fresh segment starting at `end`.
+        let wal = Wal {
+            dir,
+            fsync,
+            insert: Mutex::new(InsertState {
+                buf: Vec::with_capacity(1 << 20),
+                buf_start: end,
+                insert_lsn: end,
+                seg_start: end,
+                pending_segments: vec![end],
+                redo,
+            }),
+            flush_state: Mutex::new(FlushState { flushed: end, flushing: false }),
+            flushed_cv: Condvar::new(),
+            segments: Mutex::new(BTreeMap::new()),
+            bytes_written: AtomicU64::new(0),
+            fsyncs: AtomicU64::new(0),
+        };
+        Ok(wal)
+    }
+
+    fn append_locked(st: &mut InsertState, xid: Xid, rec: &WalRecord) -> (Lsn, Lsn) {
+        if st.insert_lsn - st.seg_start >= SEGMENT_SIZE {
+            st.seg_start = st.insert_lsn;
+            st.pending_segments.push(st.insert_lsn);
+        }
+        let before = st.buf.len();
+        rec.encode(xid, &mut st.buf);
+        let len = (st.buf.len() - before) as u64;
+        let lsn = st.insert_lsn;
+        st.insert_lsn += len;
+        (lsn, st.insert_lsn)
+    }
+
+    /// Append a record; returns (start LSN, end LSN).
+    pub fn append(&self, xid: Xid, rec: &WalRecord) -> (Lsn, Lsn) {
+        let mut st = self.insert.lock();
+        Self::append_locked(&mut st, xid, rec)
+    }
+
+    /// Log a change to `page` (already applied in memory): as the delta `rec`,
+    /// or as a full page image if this is the page's first change since the
+    /// last checkpoint's redo point. Sets the page LSN and returns it.
+    pub fn append_page_change(
+        &self,
+        xid: Xid,
+        rel: RelFileId,
+        block: u32,
+        page: &mut [u8],
+        rec: WalRecord,
+    ) -> Lsn {
+        let mut st = self.insert.lock();
+        let end = if page_lsn(page) <= st.redo {
+            let full = WalRecord::PageImage { rel, block, image: page.to_vec() };
+            Self::append_locked(&mut st, xid, &full).1
+        } else {
+            Self::append_locked(&mut st, xid, &rec).1
+        };
+        crate::page::set_page_lsn(page, end);
+        end
+    }
+
+    /// Log a whole page image unconditionally (new pages, vacuum).
+    pub fn append_page_image(&self, xid: Xid, rel: RelFileId, block: u32, page: &mut [u8]) -> Lsn {
+        let mut st = self.insert.lock();
+        let rec = WalRecord::PageImage { rel, block, image: page.to_vec() };
+        let end = Self::append_locked(&mut st, xid, &rec).1;
+        crate::page::set_page_lsn(page, end);
+        end
+    }
+
+    /// Start a checkpoint: the current insert position becomes the redo
+    /// point. Returns it.
+    pub fn begin_checkpoint(&self) -> Lsn {
+        let mut st = self.insert.lock();
+        st.redo = st.insert_lsn;
+        st.redo
+    }
+
+    pub fn insert_lsn(&self) -> Lsn {
+        self.insert.lock().insert_lsn
+    }
+
+    pub fn flushed_lsn(&self) -> Lsn {
+        self.flush_state.lock().flushed
+    }
+
+    /// Make the log durable up to `upto` (group commit: see module docs).
+    pub fn flush(&self, upto: Lsn) -> Result<()> {
+        let mut fs = self.flush_state.lock();
+        loop {
+            if fs.flushed >= upto {
+                return Ok(());
+            }
+            if fs.flushing {
+                self.flushed_cv.wait(&mut fs);
+                continue;
+            }
+            fs.flushing = true;
+            drop(fs);
+            let res = self.write_out();
+            fs = self.flush_state.lock();
+            fs.flushing = false;
+            match res {
+                Ok(end) => {
+                    fs.flushed = fs.flushed.max(end);
+                    self.flushed_cv.notify_all();
+                }
+                Err(e) => {
+                    self.flushed_cv.notify_all();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Write and fsync everything buffered; returns the LSN now durable.
+    fn write_out(&self) -> Result<Lsn> {
+        let (data, start, new_segs) = {
+            let mut st = self.insert.lock();
+            let data = std::mem::replace(&mut st.buf, Vec::with_capacity(1 << 20));
+            let start = st.buf_start;
+            st.buf_start = st.insert_lsn;
+            let segs = std::mem::take(&mut st.pending_segments);
+            (data, start, segs)
+        };
+        let mut segments = self.segments.lock();
+        for s in new_segs {
+            let path = self.dir.join(segment_name(s));
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| EngineError::io(&path, e))?;
+            segments.insert(s, f);
+            if self.fsync {
+                crate::storage::sync_dir(&self.dir)?;
+            }
+        }
+        let end = start + data.len() as u64;
+        let mut pos = start;
+        let mut touched: Vec<Lsn> = Vec::new();
+        while pos < end {
+            let (&seg, f) = segments
+                .range(..=pos)
+                .next_back()
+                .ok_or_else(|| EngineError::CorruptWal(format!("no segment for LSN {pos}")))?;
+            let seg_end = segments.range(pos + 1..).next().map(|(&s, _)| s).unwrap_or(u64::MAX);
+            let upto = end.min(seg_end);
+            let chunk = &data[(pos - start) as usize..(upto - start) as usize];
+            f.write_all_at(chunk, pos - seg).map_err(|e| EngineError::io(self.dir.join(segment_name(seg)), e))?;
+            touched.push(seg);
+            pos = upto;
+        }
+        if self.fsync {
+            for seg in touched {
+                if let Some(f) = segments.get(&seg) {
+                    f.sync_data().map_err(|e| EngineError::io(self.dir.join(segment_name(seg)), e))?;
+                }
+            }
+            self.fsyncs.fetch_add(1, Ordering::Relaxed);
+        }
+        self.bytes_written.fetch_add(data.len() as u64, Ordering::Relaxed);
+        // Close segment files that can no longer receive writes.
+        let current = segments.keys().next_back().copied();
+        segments.retain(|&s, _| Some(s) == current || s >= start);
+        Ok(end)
+    }
+
+    /// Delete segments that end at or before `redo` (no longer needed).
+    pub fn remove_before(&self, redo: Lsn) -> Result<()> {
+        let segs = list_segments(&self.dir)?;
+        for (i, &s) in segs.iter().enumerate() {
+            if let Some(&next) = segs.get(i + 1) {
+                if next <= redo {
+                    self.segments.lock().remove(&s);
+                    let path = self.dir.join(segment_name(s));
+                    std::fs::remove_file(&path).map_err(|e| EngineError::io(&path, e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sargdb-wal-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn append_flush_read_back_and_torn_tail() {
+        let d = tmpdir("rt");
+        let wal = Wal::open(&d, 0, 0, true).unwrap();
+        let recs = vec![
+            WalRecord::HeapInsert { rel: 5, block: 1, slot: 2, tuple: vec![1, 2, 3] },
+            WalRecord::Commit { subxids: vec![9], drop_rels: vec![4], catalog: Some(b"cat".to_vec()) },
+            WalRecord::Sequence { seq: 3, value: -7, is_called: true },
+        ];
+        let mut last = 0;
+        for r in &recs {
+            last = wal.append(42, r).1;
+        }
+        wal.flush(last).unwrap();
+        drop(wal);
+        let (got, end) = read_from(&d.join("wal"), 0).unwrap();
+        assert_eq!(end, last);
+        assert_eq!(got.iter().map(|r| r.record.clone()).collect::<Vec<_>>(), recs);
+        assert!(got.iter().all(|r| r.xid == 42));
+        // Tear the last record: recovery must stop before it.
+        let seg = d.join("wal").join(segment_name(0));
+        let len = std::fs::metadata(&seg).unwrap().len();
+        let f = OpenOptions::new().write(true).open(&seg).unwrap();
+        f.set_len(len - 3).unwrap();
+        let (got, end) = read_from(&d.join("wal"), 0).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(end, got[1].end);
+        // Reopen at that end and append: the new record follows seamlessly.
+        let wal = Wal::open(&d, end, 0, true).unwrap();
+        let e2 = wal.append(1, &recs[2]).1;
+        wal.flush(e2).unwrap();
+        let (got, end2) = read_from(&d.join("wal"), 0).unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(end2, e2);
+    }
+}

@@ -1,0 +1,253 @@
+//! Engine-level tests: durability across simulated crashes (the engine is
+//! dropped without a shutdown checkpoint, so only the WAL carries the data),
+//! MVCC visibility, savepoints, concurrent updates and vacuum.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sargdb_engine::{Engine, EngineConfig, EngineError, IsolationLevel, LockOutcome};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sargdb-engine-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn cfg(dir: &PathBuf, pool: usize) -> EngineConfig {
+    let mut c = EngineConfig::new(dir);
+    c.buffer_pool_bytes = pool;
+    c
+}
+
+fn rows(e: &Arc<Engine>, rel: u32) -> Vec<Vec<u8>> {
+    let mut t = e.begin(IsolationLevel::ReadCommitted);
+    t.start_command();
+    let mut v: Vec<Vec<u8>> = t.scan(rel).unwrap().map(|r| r.unwrap().1).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn committed_rows_survive_crash_uncommitted_do_not() {
+    let dir = tmp("crash");
+    {
+        let e = Engine::open(cfg(&dir, 1 << 20)).unwrap();
+        let mut t = e.begin(IsolationLevel::ReadCommitted);
+        t.start_command();
+        for i in 0..1000u32 {
+            t.insert(7, format!("row-{i:05}").as_bytes()).unwrap();
+        }
+        t.log_catalog(b"catalog v1".to_vec()).unwrap();
+        t.commit().unwrap();
+        let mut u = e.begin(IsolationLevel::ReadCommitted);
+        u.start_command();
+        u.insert(7, b"uncommitted").unwrap();
+        e.sequence_set(3, 42, true).unwrap();
+        let mut w = e.begin(IsolationLevel::ReadCommitted);
+        w.start_command();
+        w.insert(8, b"other").unwrap();
+        w.commit().unwrap();
+        // Crash: no shutdown, the open transaction never commits.
+        std::mem::forget(u);
+    }
+    let e = Engine::open(cfg(&dir, 1 << 20)).unwrap();
+    let r = rows(&e, 7);
+    assert_eq!(r.len(), 1000);
+    assert_eq!(r[0], b"row-00000");
+    assert_eq!(rows(&e, 8), vec![b"other".to_vec()]);
+    assert_eq!(e.catalog_blob().unwrap(), b"catalog v1");
+    assert_eq!(e.sequence_get(3), Some((42, true)));
+    e.shutdown().unwrap();
+    drop(e);
+    let e = Engine::open(cfg(&dir, 1 << 20)).unwrap();
+    assert_eq!(rows(&e, 7).len(), 1000);
+}
+
+#[test]
+fn data_larger_than_buffer_pool_survives_restart_and_crash() {
+    let dir = tmp("large");
+    let payload = vec![b'x'; 500];
+    {
+        let e = Engine::open(cfg(&dir, 256 << 10)).unwrap();
+        for chunk in 0..10 {
+            let mut t = e.begin(IsolationLevel::ReadCommitted);
+            t.start_command();
+            for i in 0..1000u32 {
+                let mut row = format!("{:06}", chunk * 1000 + i).into_bytes();
+                row.extend_from_slice(&payload);
+                t.insert(9, &row).unwrap();
+            }
+            t.commit().unwrap();
+        }
+        assert!(e.relation_pages(9).unwrap() > 500);
+        assert_eq!(rows(&e, 9).len(), 10_000);
+    }
+    let e = Engine::open(cfg(&dir, 256 << 10)).unwrap();
+    let r = rows(&e, 9);
+    assert_eq!(r.len(), 10_000);
+    assert!(r[9_999].starts_with(b"009999"));
+}
+
+#[test]
+fn snapshots_and_read_your_writes() {
+    let dir = tmp("mvcc");
+    let e = Engine::open(cfg(&dir, 1 << 20)).unwrap();
+    let mut a = e.begin(IsolationLevel::ReadCommitted);
+    a.start_command();
+    a.insert(1, b"a1").unwrap();
+    // Same command: own insert not visible yet; next command: visible.
+    assert_eq!(a.scan(1).unwrap().count(), 0);
+    a.start_command();
+    assert_eq!(a.scan(1).unwrap().count(), 1);
+    let mut rr = e.begin(IsolationLevel::RepeatableRead);
+    rr.start_command();
+    assert_eq!(rr.scan(1).unwrap().count(), 0);
+    a.commit().unwrap();
+    rr.start_command();
+    assert_eq!(rr.scan(1).unwrap().count(), 0, "repeatable read keeps its snapshot");
+    let mut rc = e.begin(IsolationLevel::ReadCommitted);
+    rc.start_command();
+    assert_eq!(rc.scan(1).unwrap().count(), 1);
+    rr.rollback();
+    rc.rollback();
+}
+
+#[test]
+fn savepoints_undo_inner_work() {
+    let dir = tmp("savepoint");
+    let e = Engine::open(cfg(&dir, 1 << 20)).unwrap();
+    let mut t = e.begin(IsolationLevel::ReadCommitted);
+    t.start_command();
+    t.insert(2, b"keep").unwrap();
+    t.savepoint();
+    t.start_command();
+    let tid = t.insert(2, b"drop").unwrap();
+    t.start_command();
+    assert_eq!(t.scan(2).unwrap().count(), 2);
+    t.rollback_to_savepoint(1).unwrap();
+    t.start_command();
+    assert_eq!(t.scan(2).unwrap().count(), 1);
+    assert!(t.fetch(2, tid).unwrap().is_none());
+    t.insert(2, b"after").unwrap();
+    t.release_savepoint(1);
+    t.commit().unwrap();
+    assert_eq!(rows(&e, 2), vec![b"after".to_vec(), b"keep".to_vec()]);
+}
+
+#[test]
+fn concurrent_update_waits_then_sees_newer_version() {
+    let dir = tmp("update");
+    let e = Engine::open(cfg(&dir, 1 << 20)).unwrap();
+    let mut t = e.begin(IsolationLevel::ReadCommitted);
+    t.start_command();
+    let tid = t.insert(3, b"v0").unwrap();
+    t.commit().unwrap();
+
+    let mut a = e.begin(IsolationLevel::ReadCommitted);
+    a.start_command();
+    let (o, _new) = a.update(3, tid, b"v1").unwrap();
+    assert_eq!(o, LockOutcome::Ok);
+    let e2 = e.clone();
+    let h = std::thread::spawn(move || {
+        let mut b = e2.begin(IsolationLevel::ReadCommitted);
+        b.start_command();
+        // Blocks until `a` commits, then reports the newer version.
+        let (o, _) = b.update(3, tid, b"v2").unwrap();
+        let LockOutcome::Updated(next) = o else { panic!("expected Updated, got {o:?}") };
+        let (latest, data) = b.fetch_latest(3, next).unwrap().unwrap();
+        assert_eq!(data, b"v1");
+        let (o, _) = b.update(3, latest, b"v2").unwrap();
+        assert_eq!(o, LockOutcome::Ok);
+        b.commit().unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    a.commit().unwrap();
+    h.join().unwrap();
+    assert_eq!(rows(&e, 3), vec![b"v2".to_vec()]);
+
+    // Repeatable read: the same race is a serialization failure.
+    let mut rr = e.begin(IsolationLevel::RepeatableRead);
+    rr.start_command();
+    let (cur_tid, _) = rr.scan(3).unwrap().next().unwrap().unwrap();
+    let mut c = e.begin(IsolationLevel::ReadCommitted);
+    c.start_command();
+    assert_eq!(c.update(3, cur_tid, b"v3").unwrap().0, LockOutcome::Ok);
+    c.commit().unwrap();
+    assert!(matches!(rr.update(3, cur_tid, b"v4"), Err(EngineError::SerializationFailure)));
+}
+
+#[test]
+fn deadlock_is_detected() {
+    let dir = tmp("deadlock");
+    let e = Engine::open(cfg(&dir, 1 << 20)).unwrap();
+    let mut t = e.begin(IsolationLevel::ReadCommitted);
+    t.start_command();
+    let r1 = t.insert(4, b"r1").unwrap();
+    let r2 = t.insert(4, b"r2").unwrap();
+    t.commit().unwrap();
+    let mut a = e.begin(IsolationLevel::ReadCommitted);
+    a.start_command();
+    a.delete(4, r1).unwrap();
+    let e2 = e.clone();
+    let h = std::thread::spawn(move || {
+        let mut b = e2.begin(IsolationLevel::ReadCommitted);
+        b.start_command();
+        b.delete(4, r2).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let res = b.delete(4, r1).map(|_| ()).map_err(|e| e.to_string());
+        if res.is_err() {
+            b.rollback();
+        } else {
+            b.commit().unwrap();
+        }
+        res
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let mine = a.delete(4, r2);
+    if mine.is_err() {
+        a.rollback();
+    } else {
+        a.commit().unwrap();
+    }
+    let theirs = h.join().unwrap();
+    assert!(
+        mine.is_err() || theirs.is_err(),
+        "one of the two transactions must be chosen as the deadlock victim"
+    );
+}
+
+#[test]
+fn vacuum_reclaims_dead_versions() {
+    let dir = tmp("vacuum");
+    let e = Engine::open(cfg(&dir, 1 << 20)).unwrap();
+    let mut t = e.begin(IsolationLevel::ReadCommitted);
+    t.start_command();
+    let tids: Vec<_> = (0..500u32).map(|i| t.insert(5, &[i as u8; 100]).unwrap()).collect();
+    t.commit().unwrap();
+    let pages = e.relation_pages(5).unwrap();
+    let mut d = e.begin(IsolationLevel::ReadCommitted);
+    d.start_command();
+    for tid in &tids[..400] {
+        assert_eq!(d.delete(5, *tid).unwrap(), LockOutcome::Ok);
+    }
+    d.commit().unwrap();
+    let s = e.vacuum(5).unwrap();
+    assert_eq!(s.tuples_removed, 400);
+    assert_eq!(s.tuples_remaining, 100);
+    let mut t = e.begin(IsolationLevel::ReadCommitted);
+    t.start_command();
+    for i in 0..300u32 {
+        t.insert(5, &[i as u8; 100]).unwrap();
+    }
+    t.commit().unwrap();
+    assert_eq!(e.relation_pages(5).unwrap(), pages, "freed space is reused");
+    assert_eq!(rows(&e, 5).len(), 400);
+}
+
+#[test]
+fn data_dir_lock_is_exclusive() {
+    let dir = tmp("lock");
+    let _e = Engine::open(cfg(&dir, 1 << 20)).unwrap();
+    assert!(matches!(Engine::open(cfg(&dir, 1 << 20)), Err(EngineError::DataDirLocked(_))));
+}
