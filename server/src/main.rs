@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -36,7 +37,8 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cfg, shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
+            // Printed once, plainly: the log may be filtered or not set up for
+            // the user who just ran the command.
             eprintln!("sargdb: {e}");
             ExitCode::from(1)
         }

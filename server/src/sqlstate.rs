@@ -55,6 +55,7 @@ pub fn sql_error_code(err: &SqlError) -> &'static str {
         SqlError::MissingFromEntry { .. } => "42P01",
         SqlError::UndefinedColumn { .. } => "42703",
         SqlError::UndefinedColumnMsg { .. } => "42703",
+        SqlError::UndefinedObjectOfKind { .. } => "42P01",
         SqlError::CantChangeRuntimeParam(_) => "55P02",
         SqlError::InvalidTableDefinition(_) => "42P16",
         SqlError::InFailedTransaction => "25P02",
