@@ -2,7 +2,13 @@
 # Build stage: compile the sargdb server in release mode.
 FROM rust:1-bookworm AS builder
 WORKDIR /src
-COPY . .
+# Only the workspace sources (never a local target/ or data directory).
+COPY Cargo.toml Cargo.lock ./
+COPY engine engine
+COPY catalog catalog
+COPY sql sql
+COPY server server
+COPY tests tests
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release -p sargdb-server --bin sargdb \
