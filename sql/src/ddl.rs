@@ -290,13 +290,9 @@ fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResul
                 cons.push(ConstraintDef { oid: cat.alloc_oid(), name: n, kind: ConstraintKind::Unique(k) });
             }
             ast::TableConstraint::Check(c) => {
-                // Postgres names a table CHECK after the first column it mentions.
+                // A table-level CHECK is named `<table>_check` (column ones `<table>_<col>_check`).
                 let text = c.expr.to_string();
-                let first_col = cols.iter().find(|col| text.split(|ch: char| !ch.is_alphanumeric() && ch != '_').any(|w| w.eq_ignore_ascii_case(&col.name))).map(|c| c.name.clone());
-                let n = c.name.as_ref().map(ident_name).unwrap_or_else(|| match &first_col {
-                    Some(cn) => unique_name(cat, &schema, &name, cn, "check", &cons),
-                    None => unique_name(cat, &schema, &name, "", "check", &cons),
-                });
+                let n = c.name.as_ref().map(ident_name).unwrap_or_else(|| unique_name(cat, &schema, &name, "", "check", &cons));
                 cons.push(ConstraintDef { oid: cat.alloc_oid(), name: n, kind: ConstraintKind::Check(text) });
             }
             ast::TableConstraint::ForeignKey(_) => return Err(SqlError::FeatureNotSupported("FOREIGN KEY constraints".into())),
@@ -344,8 +340,7 @@ fn drop(s: &mut Session, ot: ast::ObjectType, if_exists: bool, names: &[ast::Obj
             Some(o) => targets.push(o),
             None if if_exists => notices.push(format!("{what} \"{display}\" does not exist, skipping")),
             None if ot == ast::ObjectType::Schema => return Err(SqlError::UndefinedSchema(display)),
-            None if ot == ast::ObjectType::Sequence => return Err(SqlError::UndefinedTable { name: display, position: None }),
-            None => return Err(SqlError::UndefinedTable { name: display, position: None }),
+            None => return Err(SqlError::UndefinedObjectOfKind { message: format!("{what} \"{display}\" does not exist") }),
         }
     }
     for oid in targets {

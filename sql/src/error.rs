@@ -26,6 +26,9 @@ pub enum SqlError {
     /// 42703 with a message of its own.
     #[error("{message}")]
     UndefinedColumnMsg { message: String, position: Option<usize> },
+    /// 42P01 for DROP TABLE/SEQUENCE of a missing relation (`table "t" does not exist`).
+    #[error("{message}")]
+    UndefinedObjectOfKind { message: String },
     /// 25P02
     #[error("current transaction is aborted, commands ignored until end of transaction block")]
     InFailedTransaction,
@@ -184,7 +187,7 @@ impl SqlError {
         match self {
             SqlError::Syntax { .. } | SqlError::SyntaxNoPosition(_) => "42601",
             SqlError::FeatureNotSupported(_) => "0A000",
-            SqlError::UndefinedTable { .. } | SqlError::MissingFromEntry { .. } => "42P01",
+            SqlError::UndefinedTable { .. } | SqlError::MissingFromEntry { .. } | SqlError::UndefinedObjectOfKind { .. } => "42P01",
             SqlError::UndefinedColumn { .. } | SqlError::UndefinedColumnMsg { .. } => "42703",
             SqlError::InFailedTransaction => "25P02",
             SqlError::Type(_) => "22000",

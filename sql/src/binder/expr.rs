@@ -459,7 +459,7 @@ impl Binder<'_> {
                             let v = self.bind_expr(&w.condition, scope)?;
                             self.make_cmp(CmpOp::Eq, o.clone(), v)?
                         }
-                        None => self.bind_condition(&w.condition, scope, "CASE")?,
+                        None => self.bind_condition(&w.condition, scope, "CASE/WHEN")?,
                     };
                     conds.push(c);
                     results.push(self.bind_expr(&w.result, scope)?);
@@ -580,7 +580,7 @@ impl Binder<'_> {
             if !known {
                 return Err(SqlError::MissingFromEntry { table: q.to_string(), position: pos });
             }
-            return Err(SqlError::UndefinedColumn { name: format!("{q}.{name}"), position: pos });
+            return Err(SqlError::UndefinedColumnMsg { message: format!("column {q}.{name} does not exist"), position: pos });
         }
         Err(SqlError::UndefinedColumn { name: name.to_string(), position: pos })
     }

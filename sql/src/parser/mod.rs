@@ -90,8 +90,10 @@ fn convert_error(sql: &str, e: ParserError) -> SqlError {
         };
     }
     if body.contains("Unterminated string literal") {
+        // Postgres quotes the rest of the input from the opening quote.
+        let rest: String = pos.map(|p| sql.chars().skip(p.saturating_sub(1)).collect()).unwrap_or_else(|| "'".into());
         return SqlError::Syntax {
-            message: "unterminated quoted string at or near \"'\"".into(),
+            message: format!("unterminated quoted string at or near \"{}\"", rest.trim_end()),
             position: pos,
         };
     }
