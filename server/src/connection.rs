@@ -162,12 +162,20 @@ async fn run<S: SqlSession + 'static>(
     let factory = Arc::clone(&shared.new_session);
     let (u, d) = (user.clone(), database.clone());
     let seq = BACKEND_SEQ.fetch_add(1, Ordering::Relaxed);
-    let jobs = worker::spawn(
+    let jobs = match worker::spawn(
         format!("sargdb-backend-{seq}"),
         Box::new(move || factory(&u, &d)),
         settings,
         reply_tx,
-    )?;
+    ) {
+        Ok(jobs) => jobs,
+        Err(e) => {
+            tracing::error!("could not start a backend thread: {e}");
+            let err =
+                ProtocolError::OutOfResources(format!("could not start a backend thread: {e}"));
+            return send_fatal(&mut stream, err).await;
+        }
+    };
     let (cancel_flag, changed) = loop {
         match replies.recv().await {
             Some(Reply::Started { cancel, parameters }) => break (cancel, parameters),

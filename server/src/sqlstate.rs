@@ -113,6 +113,11 @@ pub fn type_error_code(err: &TypeError) -> &'static str {
         TypeError::UndefinedOperator(_) => "42883",
         TypeError::CharacterNotInRepertoire(_) => "22021",
         TypeError::InvalidParameterValue(_) => "22023",
+        TypeError::InvalidArgumentForPower(_) => "2201F",
+        TypeError::InvalidArgumentForLog(_) => "2201E",
+        TypeError::SubstringError(_) => "22011",
+        TypeError::ProgramLimitExceeded(_) => "54000",
+        TypeError::InvalidRegex(_) => "2201B",
     }
 }
 
@@ -191,6 +196,9 @@ pub enum ProtocolError {
     /// 57P01
     #[error("terminating connection due to administrator command")]
     AdminShutdown,
+    /// 53000; the server could not get what a new connection needs.
+    #[error("{0}")]
+    OutOfResources(String),
     /// XX000; a bug in sargdb, caught at the connection boundary.
     #[error("internal error: {0}")]
     Internal(String),
@@ -214,6 +222,7 @@ impl ProtocolError {
             ProtocolError::DuplicatePortal(_) => "42P03",
             ProtocolError::NoUserName => "28000",
             ProtocolError::AdminShutdown => "57P01",
+            ProtocolError::OutOfResources(_) => "53000",
             ProtocolError::Internal(_) => "XX000",
         }
     }

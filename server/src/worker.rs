@@ -47,6 +47,13 @@ pub enum Reply {
     Done { close: bool },
 }
 
+/// Stack of a backend thread. Parsing, binding and evaluating deeply nested
+/// SQL recurses, and a stack overflow aborts the whole process (it is not a
+/// panic that can be caught), so backends get far more than the 2 MiB default.
+/// Only touched pages are committed. The SQL layer must still bound its
+/// recursion (Postgres: 54001 stack depth limit exceeded); this is headroom.
+pub const BACKEND_STACK_SIZE: usize = 256 << 20;
+
 /// Creates the session, on the backend thread.
 pub type SessionFactory<S> = Box<dyn FnOnce() -> S + Send>;
 
@@ -64,42 +71,45 @@ pub fn spawn<S: SqlSession + 'static>(
     replies: tokio::sync::mpsc::Sender<Reply>,
 ) -> std::io::Result<std::sync::mpsc::Sender<Vec<FrontendMessage>>> {
     let (jobs_tx, jobs_rx) = std::sync::mpsc::channel::<Vec<FrontendMessage>>();
-    std::thread::Builder::new().name(name).spawn(move || {
-        let session = match catch_unwind(AssertUnwindSafe(|| {
-            let mut s = make_session();
-            let cancel = s.cancel_flag();
-            let parameters = apply_startup_settings(&mut s, &settings);
-            (s, cancel, parameters)
-        })) {
-            Ok((s, cancel, parameters)) => {
-                if replies
-                    .blocking_send(Reply::Started { cancel, parameters })
-                    .is_err()
-                {
+    std::thread::Builder::new()
+        .name(name)
+        .stack_size(BACKEND_STACK_SIZE)
+        .spawn(move || {
+            let session = match catch_unwind(AssertUnwindSafe(|| {
+                let mut s = make_session();
+                let cancel = s.cancel_flag();
+                let parameters = apply_startup_settings(&mut s, &settings);
+                (s, cancel, parameters)
+            })) {
+                Ok((s, cancel, parameters)) => {
+                    if replies
+                        .blocking_send(Reply::Started { cancel, parameters })
+                        .is_err()
+                    {
+                        return;
+                    }
+                    s
+                }
+                Err(panic) => {
+                    let mut out = OutBuf::new();
+                    let msg = panic_message(&panic);
+                    tracing::error!("session start-up panicked: {msg}");
+                    out.error(Severity::Fatal, &ProtocolError::Internal(msg).report());
+                    let _ = replies.blocking_send(Reply::Output(out.take()));
+                    let _ = replies.blocking_send(Reply::Done { close: true });
                     return;
                 }
-                s
+            };
+            let mut backend = Backend::new(session, replies);
+            while let Ok(batch) = jobs_rx.recv() {
+                let close = backend.handle_batch(batch);
+                if backend.gone || close {
+                    break;
+                }
             }
-            Err(panic) => {
-                let mut out = OutBuf::new();
-                let msg = panic_message(&panic);
-                tracing::error!("session start-up panicked: {msg}");
-                out.error(Severity::Fatal, &ProtocolError::Internal(msg).report());
-                let _ = replies.blocking_send(Reply::Output(out.take()));
-                let _ = replies.blocking_send(Reply::Done { close: true });
-                return;
-            }
-        };
-        let mut backend = Backend::new(session, replies);
-        while let Ok(batch) = jobs_rx.recv() {
-            let close = backend.handle_batch(batch);
-            if backend.gone || close {
-                break;
-            }
-        }
-        // `backend` (and its session) is dropped here: an open transaction is
-        // rolled back.
-    })?;
+            // `backend` (and its session) is dropped here: an open transaction is
+            // rolled back.
+        })?;
     Ok(jobs_tx)
 }
 
