@@ -30,6 +30,7 @@ struct Fake {
     status: TxnStatus,
     cancel: Arc<AtomicBool>,
     notices: Vec<Notice>,
+    changed: Vec<(String, String)>,
     counters: Arc<Counters>,
 }
 
@@ -68,6 +69,19 @@ impl Fake {
     fn run(&mut self, sql: &str, params: &[Value]) -> Result<StatementResult, SqlError> {
         let s = sql.trim().to_lowercase();
         let cmd = |t: &str| Ok(StatementResult::Command { tag: t.into() });
+        if let Some(rest) = sql.trim().strip_prefix("SET ") {
+            // Startup settings arrive as `SET name = 'value'`; the fake knows
+            // only TimeZone.
+            let (name, value) = rest.split_once(" = ").unwrap_or((rest, ""));
+            if name != "TimeZone" {
+                return Err(SqlError::UndefinedObject(format!(
+                    "unrecognized configuration parameter \"{name}\""
+                )));
+            }
+            self.changed
+                .push((name.to_owned(), value.trim_matches('\'').to_owned()));
+            return cmd("SET");
+        }
         match s.as_str() {
             "" => return Ok(StatementResult::Empty),
             "begin" | "start transaction" => {
@@ -208,7 +222,7 @@ impl SqlSession for Fake {
         std::mem::take(&mut self.notices)
     }
     fn take_changed_parameters(&mut self) -> Vec<(String, String)> {
-        Vec::new()
+        std::mem::take(&mut self.changed)
     }
     fn type_context(&self) -> TypeContext {
         TypeContext::default()
@@ -229,6 +243,7 @@ async fn start() -> (u16, Arc<Counters>) {
                 status: TxnStatus::Idle,
                 cancel: Arc::default(),
                 notices: Vec::new(),
+                changed: Vec::new(),
                 counters: Arc::clone(&c),
             }
         }),
@@ -418,6 +433,12 @@ fn msg(ty: u8, body: &[u8]) -> Vec<u8> {
 
 impl Raw {
     async fn connect(port: u16) -> Raw {
+        Raw::connect_with(port, b"").await.0
+    }
+
+    /// Connects with extra startup parameters (`name\0value\0` pairs);
+    /// returns the ParameterStatus messages as `name=value=`.
+    async fn connect_with(port: u16, extra: &[u8]) -> (Raw, Vec<String>) {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         // SSLRequest first, like libpq: expect 'N'.
         stream
@@ -427,9 +448,11 @@ impl Raw {
         let mut n = [0u8];
         stream.read_exact(&mut n).await.unwrap();
         assert_eq!(n[0], b'N');
-        let body = b"\0\x03\0\0user\0raw\0\0";
+        let mut body = b"\0\x03\0\0user\0raw\0".to_vec();
+        body.extend_from_slice(extra);
+        body.push(0);
         let mut startup = (body.len() as i32 + 4).to_be_bytes().to_vec();
-        startup.extend_from_slice(body);
+        startup.extend_from_slice(&body);
         stream.write_all(&startup).await.unwrap();
         let mut raw = Raw { stream };
         let msgs = raw.until_ready().await;
@@ -453,7 +476,7 @@ impl Raw {
             params.contains(&"client_encoding=UTF8=".to_owned()),
             "{params:?}"
         );
-        raw
+        (raw, params)
     }
 
     async fn send(&mut self, bytes: &[u8]) {
@@ -618,4 +641,26 @@ async fn extended_protocol_errors_skip_to_sync() {
     // Terminate closes cleanly.
     raw.send(&msg(b'X', b"")).await;
     assert!(raw.read().await.is_none());
+}
+
+#[tokio::test]
+async fn startup_parameters_are_applied_and_reported() {
+    let (port, _) = start().await;
+    let (mut raw, params) = Raw::connect_with(
+        port,
+        b"options\0-c TimeZone=Europe/Paris\0extra_float_digits\0003\0application_name\0probe\0",
+    )
+    .await;
+    assert!(
+        params.contains(&"TimeZone=Europe/Paris=".to_owned()),
+        "{params:?}"
+    );
+    assert!(
+        params.contains(&"application_name=probe=".to_owned()),
+        "{params:?}"
+    );
+    // The rejected setting did not fail the connection.
+    raw.send(&msg(b'Q', b"select 1\0")).await;
+    let types: Vec<u8> = raw.until_ready().await.iter().map(|m| m.0).collect();
+    assert_eq!(types, b"TDCZ");
 }
