@@ -135,6 +135,8 @@ pub fn engine_error_code(err: &EngineError) -> &'static str {
         EngineError::DeadlockDetected { .. } => "40P01",
         // program_limit_exceeded
         EngineError::TupleTooLarge { .. } => "54000",
+        // program_limit_exceeded, as Postgres reports an oversize btree key
+        EngineError::IndexKeyTooLarge { .. } => "54000",
         // insufficient_resources
         EngineError::BufferPoolExhausted => "53000",
         // query_canceled

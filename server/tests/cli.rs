@@ -93,7 +93,20 @@ fn start(data_dir: &std::path::Path) -> Running {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    let mut child = child;
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("sargdb did not start listening on {port}");
+}
+
+impl Drop for Running {
+    /// A failing test must not leave a server behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 fn signal(child: &std::process::Child, sig: &str) {

@@ -648,7 +648,7 @@ async fn startup_parameters_are_applied_and_reported() {
     let (port, _) = start().await;
     let (mut raw, params) = Raw::connect_with(
         port,
-        b"options\0-c TimeZone=Europe/Paris\0extra_float_digits\0003\0application_name\0probe\0",
+        b"options\0-c TimeZone=Europe/Paris\0geqo\0on\0application_name\0probe\0",
     )
     .await;
     assert!(
