@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::buffer::BufferPool;
+use crate::index::btree::BTreeIndex;
+use crate::index::{IndexHandle, IndexKind, IndexOptions};
 use crate::error::{EngineError, Result};
 use crate::page::{page_lsn, set_page_lsn, HeapPage, HeapPageMut, TupleHeader, PAGE_SIZE, TUPLE_LOCK_ONLY};
 use crate::storage::{write_atomic, Storage};
@@ -114,6 +116,8 @@ pub(crate) struct Shared {
     /// Rows deleted or updated per relation since its last vacuum.
     dead: Mutex<HashMap<RelFileId, u64>>,
     wake: (Mutex<bool>, Condvar),
+    /// Open indexes: index storage -> (heap storage, handle).
+    indexes: Mutex<HashMap<RelFileId, (RelFileId, IndexHandle)>>,
 }
 
 impl Shared {
@@ -160,6 +164,7 @@ impl Shared {
 
     /// Discard a relation's buffers and delete its file.
     pub fn remove_relation(&self, rel: RelFileId) {
+        self.indexes.lock().remove(&rel);
         self.pool.discard_relation(rel);
         self.fsm.lock().remove(&rel);
         self.dead.lock().remove(&rel);
@@ -430,6 +435,7 @@ impl Engine {
             checkpoints: AtomicU64::new(0),
             dead: Mutex::new(HashMap::new()),
             wake: (Mutex::new(false), Condvar::new()),
+            indexes: Mutex::new(HashMap::new()),
         });
         checkpoint(&shared)?;
 
@@ -482,9 +488,37 @@ impl Engine {
         checkpoint(&self.shared)
     }
 
-    /// Remove row versions no snapshot can see any more.
+    /// Remove row versions no snapshot can see any more, and the index
+    /// entries pointing at them.
     pub fn vacuum(&self, rel: RelFileId) -> Result<VacuumStats> {
         vacuum(&self.shared, rel)
+    }
+
+    /// Open (creating it if its storage is empty) the index stored in
+    /// `index_rel` over the heap `heap_rel`. The engine keeps it registered so
+    /// VACUUM of the heap also cleans it. Opening an open index returns the
+    /// same handle.
+    pub fn open_index(
+        &self,
+        heap_rel: RelFileId,
+        index_rel: RelFileId,
+        kind: IndexKind,
+        options: IndexOptions,
+    ) -> Result<IndexHandle> {
+        if let Some((_, h)) = self.shared.indexes.lock().get(&index_rel) {
+            return Ok(h.clone());
+        }
+        let handle: IndexHandle = match kind {
+            IndexKind::BTree => Arc::new(BTreeIndex::open(self.shared.clone(), index_rel, options)?),
+        };
+        self.shared.indexes.lock().insert(index_rel, (heap_rel, handle.clone()));
+        Ok(handle)
+    }
+
+    /// Forget an open index (its storage is removed by the transaction that
+    /// dropped it).
+    pub fn close_index(&self, index_rel: RelFileId) {
+        self.shared.indexes.lock().remove(&index_rel);
     }
 
     /// Number of pages in a relation.
@@ -569,42 +603,55 @@ fn vacuum(shared: &Shared, rel: RelFileId) -> Result<VacuumStats> {
     let oldest = shared.txns.oldest_xmin();
     let nblocks = shared.pool.relation_size(rel)?;
     let mut stats = VacuumStats::default();
+    // Pass 1: find dead versions. They stay dead, and their slots are not
+    // reused until pass 3 frees them.
+    let mut dead: HashMap<u32, Vec<u16>> = HashMap::new();
+    for block in 0..nblocks {
+        let page = shared.pool.fetch(rel, block)?;
+        let g = page.read();
+        let hp = HeapPage::new(&g[..]);
+        if !hp.is_initialized() {
+            continue;
+        }
+        stats.pages_scanned += 1;
+        shared.txns.clog.with(|st| {
+            for slot in 0..hp.slot_count() {
+                let Some(t) = hp.tuple(slot) else { continue };
+                let h = TupleHeader::read(t);
+                let xmin_aborted = st(h.xmin) == XID_ABORTED;
+                let deleted = h.xmax != 0
+                    && h.infomask & TUPLE_LOCK_ONLY == 0
+                    && st(h.xmax) == XID_COMMITTED
+                    && h.xmax < oldest;
+                if xmin_aborted || deleted {
+                    dead.entry(block).or_default().push(slot);
+                } else {
+                    stats.tuples_remaining += 1;
+                }
+            }
+        });
+    }
+    // Pass 2: remove index entries pointing at dead versions, so no index
+    // ever points at a slot that pass 3 frees for reuse.
+    if !dead.is_empty() {
+        let indexes: Vec<IndexHandle> =
+            shared.indexes.lock().values().filter(|(h, _)| *h == rel).map(|(_, i)| i.clone()).collect();
+        for idx in indexes {
+            idx.bulk_delete(&|tid| dead.get(&tid.page).is_some_and(|s| s.contains(&tid.slot)))?;
+        }
+    }
+    // Pass 3: free the dead slots and compact the pages.
     let mut free_pages = Vec::new();
     for block in 0..nblocks {
         let page = shared.pool.fetch(rel, block)?;
         let mut g = page.write();
-        let dead: Vec<u16> = {
-            let hp = HeapPage::new(&g[..]);
-            if !hp.is_initialized() {
-                continue;
-            }
-            let mut dead = Vec::new();
-            shared.txns.clog.with(|st| {
-                for slot in 0..hp.slot_count() {
-                    let Some(t) = hp.tuple(slot) else { continue };
-                    let h = TupleHeader::read(t);
-                    let xmin_aborted = st(h.xmin) == XID_ABORTED;
-                    let deleted = h.xmax != 0
-                        && h.infomask & TUPLE_LOCK_ONLY == 0
-                        && st(h.xmax) == XID_COMMITTED
-                        && h.xmax < oldest;
-                    if xmin_aborted || deleted {
-                        dead.push(slot);
-                    } else {
-                        stats.tuples_remaining += 1;
-                    }
-                }
-            });
-            dead
-        };
-        stats.pages_scanned += 1;
-        if !dead.is_empty() {
-            stats.tuples_removed += dead.len() as u64;
-            HeapPageMut::new(&mut g[..]).remove_and_compact(&dead);
+        if let Some(slots) = dead.get(&block) {
+            stats.tuples_removed += slots.len() as u64;
+            HeapPageMut::new(&mut g[..]).remove_and_compact(slots);
             shared.wal.append_page_image(0, rel, block, &mut g[..]);
             page.mark_dirty();
         }
-        if HeapPage::new(&g[..]).free_space() >= PAGE_SIZE / 5 {
+        if HeapPage::new(&g[..]).is_initialized() && HeapPage::new(&g[..]).free_space() >= PAGE_SIZE / 5 {
             free_pages.push(block);
         }
     }

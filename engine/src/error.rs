@@ -20,6 +20,8 @@ pub enum EngineError {
     DeadlockDetected { detail: String },
     #[error("row is too big: size {size}, maximum size {max}")]
     TupleTooLarge { size: usize, max: usize },
+    #[error("index row size {size} exceeds btree version 4 maximum {max} for index")]
+    IndexKeyTooLarge { size: usize, max: usize },
     #[error("no unpinned buffers available")]
     BufferPoolExhausted,
     #[error("canceling statement due to user request")]

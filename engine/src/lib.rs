@@ -14,6 +14,7 @@
 pub mod buffer;
 pub mod error;
 pub mod heap;
+pub mod index;
 pub mod page;
 pub mod txn;
 pub mod wal;
@@ -24,7 +25,8 @@ mod storage;
 pub use engine::{Engine, EngineConfig, EngineStats, VacuumStats};
 pub use error::{EngineError, Result};
 pub use heap::{HeapScan, TupleId};
-pub use txn::{IsolationLevel, LockOutcome, Transaction, Xid};
+pub use index::{AccessMethod, Capabilities, IndexEntry, IndexHandle, IndexKind, IndexOptions, IndexStats, ScanKey};
+pub use txn::{IsolationLevel, LockOutcome, Transaction, UniqueStatus, Xid};
 
 /// Identifies the storage of one relation (a file under `base/`). The catalog
 /// maps tables to storage ids; TRUNCATE gives a table a new one, like

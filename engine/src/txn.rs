@@ -60,6 +60,17 @@ pub enum LockOutcome {
     SelfModified,
 }
 
+/// Whether an existing version blocks a new equal key in a unique index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UniqueStatus {
+    /// Committed (or ours) and not deleted: a duplicate (23505).
+    Live,
+    /// Its inserter or deleter is still running: wait for it, then re-check.
+    InProgress(Xid),
+    /// Gone for every future transaction: no conflict.
+    Dead,
+}
+
 /// What a snapshot considers still running.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
@@ -579,6 +590,36 @@ impl Transaction {
             });
         }
         Ok(out)
+    }
+
+    /// For a uniqueness check through an index: may the version at `tid`
+    /// still conflict with a new entry of the same key?
+    pub fn unique_status(&self, rel: RelFileId, tid: TupleId) -> Result<UniqueStatus> {
+        let r = heap::with_tuple(&self.shared, rel, tid, |t| TupleHeader::read(t))?;
+        let Some(h) = r else { return Ok(UniqueStatus::Dead) };
+        let clog = &self.shared.txns.clog;
+        let mut wait = None;
+        if !self.mine.contains(&h.xmin) {
+            match clog.get(h.xmin) {
+                XID_ABORTED => return Ok(UniqueStatus::Dead),
+                XID_IN_PROGRESS => wait = Some(h.xmin),
+                _ => {}
+            }
+        }
+        if h.xmax != 0 && h.infomask & TUPLE_LOCK_ONLY == 0 {
+            if self.mine.contains(&h.xmax) {
+                return Ok(UniqueStatus::Dead);
+            }
+            match clog.get(h.xmax) {
+                XID_COMMITTED => return Ok(UniqueStatus::Dead),
+                XID_IN_PROGRESS => wait = wait.or(Some(h.xmax)),
+                _ => {}
+            }
+        }
+        Ok(match wait {
+            Some(x) => UniqueStatus::InProgress(x),
+            None => UniqueStatus::Live,
+        })
     }
 
     /// Wait until transaction `xid` ends (deadlock-checked).

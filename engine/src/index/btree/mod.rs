@@ -1,0 +1,794 @@
+//! The B+Tree access method.
+//!
+//! Entries are (key, tid) pairs kept in (key, tid) order in leaf pages linked
+//! left to right; inner pages hold separators (layouts in `page`). Every node
+//! change is written back as a whole page through the buffer pool and logged
+//! as a full page image, so recovery restores each page exactly.
+//!
+//! Concurrency: one tree-level reader/writer latch. Scans take it shared for
+//! one batch of entries (they may cross leaves inside a batch) and then
+//! release it; the next batch re-descends from the root to the entry after
+//! the last one returned, so splits and merges between batches never make a
+//! scan skip or repeat an entry. Writers take it exclusively. (Finer latch
+//! coupling is future work; see the issue notes.)
+//!
+//! Structure changes: a node that overflows splits in half (the left half
+//! keeps its block, so the parent's pointer stays valid) and the separator
+//! goes up, possibly growing a new root. A leaf emptied or shrunk below a
+//! quarter page by deletes is merged into its left sibling under the same
+//! parent when the two fit in one page; the freed page goes on a free list
+//! that allocation reuses.
+
+pub mod page;
+
+use std::collections::VecDeque;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use self::page::{Item, ItemKey, Meta, Node, FREED_LEVEL, NO_BLOCK};
+use super::{
+    AccessMethod, Capabilities, IndexEntry, IndexKind, IndexOptions, IndexScanIter, IndexStats, ScanKey,
+    MAX_KEY_SIZE,
+};
+use crate::engine::Shared;
+use crate::error::{EngineError, Result};
+use crate::heap::TupleId;
+use crate::page::{PAGE_HEADER_SIZE, PAGE_SIZE};
+use crate::RelFileId;
+
+const META_BLOCK: u32 = 0;
+const MIN_TID: TupleId = TupleId { page: 0, slot: 0 };
+const MAX_TID: TupleId = TupleId { page: u32::MAX, slot: u16::MAX };
+const SCAN_BATCH: usize = 512;
+
+pub struct BTree {
+    shared: Arc<Shared>,
+    rel: RelFileId,
+    options: IndexOptions,
+    latch: Arc<RwLock<()>>,
+    unique: Arc<Mutex<()>>,
+}
+
+impl BTree {
+    /// Open the B+Tree stored in `rel`, creating an empty one if the
+    /// relation has no meta page yet.
+    pub(crate) fn open(shared: Arc<Shared>, rel: RelFileId, options: IndexOptions) -> Result<BTree> {
+        let t = BTree {
+            shared,
+            rel,
+            options,
+            latch: Arc::new(RwLock::new(())),
+            unique: Arc::new(Mutex::new(())),
+        };
+        if t.shared.pool.relation_size(rel)? == 0 {
+            let _w = t.latch.write();
+            t.init_empty()?;
+        }
+        Ok(t)
+    }
+
+    fn init_empty(&self) -> Result<()> {
+        let meta_page = self.shared.pool.extend(self.rel)?;
+        debug_assert_eq!(meta_page.block, META_BLOCK);
+        drop(meta_page);
+        let root = self.shared.pool.extend(self.rel)?.block;
+        self.write_node(root, &Node::new_leaf())?;
+        self.write_meta(&Meta { root, root_level: 0, free_head: NO_BLOCK, splits: 0, merges: 0 })
+    }
+
+    fn read_meta(&self) -> Result<Meta> {
+        let p = self.shared.pool.fetch(self.rel, META_BLOCK)?;
+        let g = p.read();
+        Meta::decode(&g[..]).ok_or_else(|| self.corrupt(META_BLOCK, "not a B+Tree meta page"))
+    }
+
+    fn write_meta(&self, m: &Meta) -> Result<()> {
+        let p = self.shared.pool.fetch(self.rel, META_BLOCK)?;
+        let mut g = p.write();
+        m.encode(&mut g[..]);
+        self.shared.wal.append_page_image(0, self.rel, META_BLOCK, &mut g[..]);
+        p.mark_dirty();
+        Ok(())
+    }
+
+    fn corrupt(&self, block: u32, reason: &str) -> EngineError {
+        EngineError::CorruptPage { rel: self.rel, block, reason: reason.to_string() }
+    }
+
+    fn read_node(&self, block: u32) -> Result<Node> {
+        let p = self.shared.pool.fetch(self.rel, block)?;
+        let g = p.read();
+        Node::decode(&g[..]).ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))
+    }
+
+    fn write_node(&self, block: u32, n: &Node) -> Result<()> {
+        debug_assert!(n.fits());
+        let p = self.shared.pool.fetch(self.rel, block)?;
+        let mut g = p.write();
+        n.encode(&mut g[..]);
+        self.shared.wal.append_page_image(0, self.rel, block, &mut g[..]);
+        p.mark_dirty();
+        Ok(())
+    }
+
+    fn alloc_block(&self, meta: &mut Meta) -> Result<u32> {
+        if meta.free_head != NO_BLOCK {
+            let b = meta.free_head;
+            let n = self.read_node(b)?;
+            meta.free_head = n.right;
+            return Ok(b);
+        }
+        Ok(self.shared.pool.extend(self.rel)?.block)
+    }
+
+    fn free_block(&self, meta: &mut Meta, block: u32) -> Result<()> {
+        let n = Node { level: FREED_LEVEL, right: meta.free_head, items: Vec::new() };
+        self.write_node(block, &n)?;
+        meta.free_head = block;
+        Ok(())
+    }
+
+    /// Index of the child to follow for `target` in an inner node: the last
+    /// item whose separator is <= target (item 0 is minus infinity).
+    fn child_index(n: &Node, target: &ItemKey) -> usize {
+        // items[0] has key None (minus infinity): always <= target.
+        let mut lo = 1;
+        let mut hi = n.items.len();
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match &n.items[mid].key {
+                Some(k) if k <= target => lo = mid + 1,
+                _ => hi = mid,
+            }
+        }
+        lo - 1
+    }
+
+    /// Like `child_index` but for the last separator strictly below target.
+    fn child_index_lt(n: &Node, target: &ItemKey) -> usize {
+        let mut lo = 1;
+        let mut hi = n.items.len();
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match &n.items[mid].key {
+                Some(k) if k < target => lo = mid + 1,
+                _ => hi = mid,
+            }
+        }
+        lo - 1
+    }
+
+    /// Descend to the leaf for `target`; returns the path of (block, node,
+    /// chosen child index) for inner levels, and the leaf (block, node).
+    fn descend(&self, target: &ItemKey, strict: bool) -> Result<(Vec<(u32, Node, usize)>, u32, Node)> {
+        let meta = self.read_meta()?;
+        let mut block = meta.root;
+        let mut path = Vec::new();
+        loop {
+            let n = self.read_node(block)?;
+            if n.is_leaf() {
+                return Ok((path, block, n));
+            }
+            if n.items.is_empty() {
+                return Err(self.corrupt(block, "empty inner node"));
+            }
+            let i = if strict { Self::child_index_lt(&n, target) } else { Self::child_index(&n, target) };
+            let child = n.items[i].child;
+            path.push((block, n, i));
+            block = child;
+            if path.len() > 64 {
+                return Err(self.corrupt(block, "tree deeper than 64 levels"));
+            }
+        }
+    }
+
+    fn insert_locked(&self, key: &[u8], tid: TupleId) -> Result<()> {
+        let target = ItemKey { key: key.to_vec(), tid };
+        let (mut path, leaf_block, mut leaf) = self.descend(&target, false)?;
+        let pos = leaf.items.partition_point(|it| it.key.as_ref().is_some_and(|k| k < &target));
+        if leaf.items.get(pos).and_then(|i| i.key.as_ref()) == Some(&target) {
+            return Ok(()); // already present (e.g. replayed build)
+        }
+        leaf.items.insert(pos, Item { key: Some(target), child: 0 });
+        if leaf.fits() {
+            return self.write_node(leaf_block, &leaf);
+        }
+        // Split upward.
+        let mut meta = self.read_meta()?;
+        let mut block = leaf_block;
+        let mut node = leaf;
+        loop {
+            let (left, right, sep) = split(node);
+            let right_block = self.alloc_block(&mut meta)?;
+            let mut left = left;
+            let mut right = right;
+            right.right = left.right;
+            left.right = right_block;
+            self.write_node(right_block, &right)?;
+            self.write_node(block, &left)?;
+            meta.splits += 1;
+            let new_item = Item { key: Some(sep), child: right_block };
+            match path.pop() {
+                Some((pblock, mut pnode, idx)) => {
+                    pnode.items.insert(idx + 1, new_item);
+                    if pnode.fits() {
+                        self.write_node(pblock, &pnode)?;
+                        break;
+                    }
+                    block = pblock;
+                    node = pnode;
+                }
+                None => {
+                    let root_block = self.alloc_block(&mut meta)?;
+                    let root = Node {
+                        level: left.level + 1,
+                        right: NO_BLOCK,
+                        items: vec![Item { key: None, child: block }, new_item],
+                    };
+                    self.write_node(root_block, &root)?;
+                    meta.root = root_block;
+                    meta.root_level = root.level;
+                    break;
+                }
+            }
+        }
+        self.write_meta(&meta)
+    }
+
+    fn delete_locked(&self, key: &[u8], tid: TupleId) -> Result<bool> {
+        let target = ItemKey { key: key.to_vec(), tid };
+        let (path, leaf_block, mut leaf) = self.descend(&target, false)?;
+        let Some(pos) = leaf.items.iter().position(|it| it.key.as_ref() == Some(&target)) else {
+            return Ok(false);
+        };
+        leaf.items.remove(pos);
+        self.write_node(leaf_block, &leaf)?;
+        if leaf.byte_size() < PAGE_SIZE / 4 {
+            self.try_merge(path, leaf_block, leaf)?;
+        }
+        Ok(true)
+    }
+
+    /// Merge an underfull leaf into its left sibling under the same parent
+    /// (or its right sibling into it, when it is the parent's first child).
+    fn try_merge(&self, mut path: Vec<(u32, Node, usize)>, block: u32, node: Node) -> Result<()> {
+        let Some((pblock, mut pnode, idx)) = path.pop() else { return Ok(()) };
+        let (left_idx, right_idx) = if idx > 0 {
+            (idx - 1, idx)
+        } else if idx + 1 < pnode.items.len() {
+            (idx, idx + 1)
+        } else {
+            return Ok(());
+        };
+        let left_block = pnode.items[left_idx].child;
+        let right_block = pnode.items[right_idx].child;
+        let (mut left, right) = if right_idx == idx {
+            (self.read_node(left_block)?, node)
+        } else {
+            (node, self.read_node(right_block)?)
+        };
+        if left.level != right.level || left.right != right_block {
+            return Ok(());
+        }
+        let combined = left.byte_size() + right.byte_size() - PAGE_HEADER_SIZE;
+        if combined > PAGE_SIZE * 3 / 4 {
+            return Ok(());
+        }
+        let _ = block;
+        left.items.extend(right.items);
+        left.right = right.right;
+        self.write_node(left_block, &left)?;
+        pnode.items.remove(right_idx);
+        self.write_node(pblock, &pnode)?;
+        let mut meta = self.read_meta()?;
+        self.free_block(&mut meta, right_block)?;
+        meta.merges += 1;
+        // A root with a single child shrinks the tree.
+        if pblock == meta.root && pnode.items.len() == 1 {
+            let only = pnode.items[0].child;
+            let child_level = pnode.level - 1;
+            self.free_block(&mut meta, pblock)?;
+            meta.root = only;
+            meta.root_level = child_level;
+        }
+        self.write_meta(&meta)
+    }
+
+    /// Leftmost leaf block.
+    fn leftmost_leaf(&self) -> Result<u32> {
+        let (_, b, _) = self.descend(&ItemKey { key: Vec::new(), tid: MIN_TID }, false)?;
+        Ok(b)
+    }
+
+    /// Read up to SCAN_BATCH entries after `after` (or from `start`) within
+    /// `upper`, following right links. Returns the batch and whether the scan
+    /// is finished.
+    fn forward_batch(
+        &self,
+        start: &ItemKey,
+        after: Option<&ItemKey>,
+        upper: &Bound<Vec<u8>>,
+    ) -> Result<(Vec<IndexEntry>, bool)> {
+        let _r = self.latch.read();
+        let from = after.unwrap_or(start);
+        let (_, _, mut node) = self.descend(from, false)?;
+        let mut out = Vec::new();
+        loop {
+            for it in &node.items {
+                let Some(k) = &it.key else { continue };
+                let skip = match after {
+                    Some(a) => k <= a,
+                    None => k < start,
+                };
+                if skip {
+                    continue;
+                }
+                let beyond = match upper {
+                    Bound::Unbounded => false,
+                    Bound::Included(u) => k.key.as_slice() > u.as_slice(),
+                    Bound::Excluded(u) => k.key.as_slice() >= u.as_slice(),
+                };
+                if beyond {
+                    return Ok((out, true));
+                }
+                out.push(IndexEntry { key: k.key.clone(), tid: k.tid });
+            }
+            if node.right == NO_BLOCK {
+                return Ok((out, true));
+            }
+            if out.len() >= SCAN_BATCH {
+                return Ok((out, false));
+            }
+            node = self.read_node(node.right)?;
+        }
+    }
+
+    /// Read up to SCAN_BATCH entries before `before` (descending), down to
+    /// `lower`.
+    fn backward_batch(&self, before: &ItemKey, lower: &Bound<Vec<u8>>) -> Result<(Vec<IndexEntry>, bool)> {
+        let _r = self.latch.read();
+        let mut before = before.clone();
+        let mut out = Vec::new();
+        loop {
+            let (path, _, node) = self.descend(&before, true)?;
+            for it in node.items.iter().rev() {
+                let Some(k) = &it.key else { continue };
+                if k >= &before {
+                    continue;
+                }
+                let below = match lower {
+                    Bound::Unbounded => false,
+                    Bound::Included(l) => k.key.as_slice() < l.as_slice(),
+                    Bound::Excluded(l) => k.key.as_slice() <= l.as_slice(),
+                };
+                if below {
+                    return Ok((out, true));
+                }
+                out.push(IndexEntry { key: k.key.clone(), tid: k.tid });
+            }
+            // Continue left of this leaf: its lower bound is the deepest
+            // non-minus-infinity separator on the path.
+            let bound = path.iter().rev().find_map(|(_, n, i)| n.items[*i].key.clone());
+            match bound {
+                None => return Ok((out, true)),
+                Some(b) => before = b,
+            }
+            if out.len() >= SCAN_BATCH {
+                return Ok((out, false));
+            }
+        }
+    }
+
+    fn collect_leaves(&self) -> Result<Vec<(u32, Node)>> {
+        let mut out = Vec::new();
+        let mut b = self.leftmost_leaf()?;
+        loop {
+            let n = self.read_node(b)?;
+            let next = n.right;
+            out.push((b, n));
+            if next == NO_BLOCK {
+                return Ok(out);
+            }
+            if out.len() as u64 > self.shared.pool.relation_size(self.rel)? as u64 {
+                return Err(self.corrupt(b, "cycle in the leaf chain"));
+            }
+            b = next;
+        }
+    }
+}
+
+/// Split an overflowing node into two halves by bytes; returns (left, right,
+/// separator = right's first key). For inner nodes the right node's first
+/// item becomes minus infinity.
+fn split(node: Node) -> (Node, Node, ItemKey) {
+    let inner = !node.is_leaf();
+    let total: usize = node.items.iter().map(|i| i.size(inner)).sum();
+    let mut acc = 0;
+    let mut cut = 0;
+    for (i, it) in node.items.iter().enumerate() {
+        acc += it.size(inner);
+        if acc >= total / 2 {
+            cut = i + 1;
+            break;
+        }
+    }
+    cut = cut.clamp(1, node.items.len() - 1);
+    let mut items = node.items;
+    let mut right_items = items.split_off(cut);
+    let sep = right_items[0].key.clone().expect("separator is a real key");
+    if inner {
+        right_items[0].key = None;
+    }
+    (
+        Node { level: node.level, right: node.right, items },
+        Node { level: node.level, right: NO_BLOCK, items: right_items },
+        sep,
+    )
+}
+
+fn bounds_of(key: &ScanKey) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    match key {
+        ScanKey::All => (Bound::Unbounded, Bound::Unbounded),
+        ScanKey::Eq(k) => (Bound::Included(k.clone()), Bound::Included(k.clone())),
+        ScanKey::Prefix(p) => (
+            Bound::Included(p.clone()),
+            match prefix_successor(p) {
+                Some(s) => Bound::Excluded(s),
+                None => Bound::Unbounded,
+            },
+        ),
+        ScanKey::Range { lower, upper } => (lower.clone(), upper.clone()),
+    }
+}
+
+/// Smallest byte string greater than every string starting with `p`.
+fn prefix_successor(p: &[u8]) -> Option<Vec<u8>> {
+    let mut s = p.to_vec();
+    while let Some(last) = s.pop() {
+        if last < 0xFF {
+            s.push(last + 1);
+            return Some(s);
+        }
+    }
+    None
+}
+
+struct BTreeScan {
+    tree: Arc<BTreeInner>,
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    backward: bool,
+    resume: Option<ItemKey>,
+    buffered: VecDeque<IndexEntry>,
+    done: bool,
+}
+
+/// What a scan needs of the tree (a scan outlives the call that opened it).
+struct BTreeInner {
+    tree: BTree,
+}
+
+impl Iterator for BTreeScan {
+    type Item = Result<IndexEntry>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.buffered.is_empty() && !self.done {
+            let res = if self.backward {
+                let before = match &self.resume {
+                    Some(r) => r.clone(),
+                    None => match &self.upper {
+                        Bound::Unbounded => ItemKey { key: vec![0xFF; MAX_KEY_SIZE + 1], tid: MAX_TID },
+                        Bound::Included(u) => ItemKey { key: u.clone(), tid: MAX_TID },
+                        Bound::Excluded(u) => ItemKey { key: u.clone(), tid: MIN_TID },
+                    },
+                };
+                self.tree.tree.backward_batch(&before, &self.lower)
+            } else {
+                let start = match &self.lower {
+                    Bound::Unbounded => ItemKey { key: Vec::new(), tid: MIN_TID },
+                    Bound::Included(l) => ItemKey { key: l.clone(), tid: MIN_TID },
+                    Bound::Excluded(l) => ItemKey { key: l.clone(), tid: MAX_TID },
+                };
+                self.tree.tree.forward_batch(&start, self.resume.as_ref(), &self.upper)
+            };
+            match res {
+                Ok((batch, done)) => {
+                    self.done = done;
+                    if let Some(last) = batch.last() {
+                        self.resume = Some(ItemKey { key: last.key.clone(), tid: last.tid });
+                    }
+                    self.buffered.extend(batch);
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        self.buffered.pop_front().map(Ok)
+    }
+}
+
+/// Handle returned to callers: the tree behind an Arc so scans can keep it.
+pub struct BTreeIndex {
+    inner: Arc<BTreeInner>,
+}
+
+impl BTreeIndex {
+    pub(crate) fn open(shared: Arc<Shared>, rel: RelFileId, options: IndexOptions) -> Result<BTreeIndex> {
+        Ok(BTreeIndex { inner: Arc::new(BTreeInner { tree: BTree::open(shared, rel, options)? }) })
+    }
+    fn t(&self) -> &BTree {
+        &self.inner.tree
+    }
+}
+
+impl AccessMethod for BTreeIndex {
+    fn kind(&self) -> IndexKind {
+        IndexKind::BTree
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            ordered: true,
+            range: true,
+            equality: true,
+            unique: true,
+            backward: true,
+            multi_column: true,
+            exact: true,
+        }
+    }
+
+    fn rel(&self) -> RelFileId {
+        self.t().rel
+    }
+
+    fn build(&self, mut entries: Vec<IndexEntry>, sorted: bool) -> Result<()> {
+        let t = self.t();
+        let _w = t.latch.write();
+        if !sorted {
+            entries.sort_unstable();
+        }
+        entries.dedup();
+        if let Some(e) = entries.iter().find(|e| e.key.len() > MAX_KEY_SIZE) {
+            return Err(EngineError::IndexKeyTooLarge { size: e.key.len(), max: MAX_KEY_SIZE });
+        }
+        let mut meta = t.read_meta()?;
+        let old_root = t.read_node(meta.root)?;
+        if !old_root.is_leaf() || !old_root.items.is_empty() {
+            return Err(t.corrupt(meta.root, "bulk build into a non-empty index"));
+        }
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let limit = PAGE_HEADER_SIZE + (PAGE_SIZE - PAGE_HEADER_SIZE) * t.options.fillfactor.clamp(10, 100) as usize / 100;
+        // Leaves, left to right; the existing empty root becomes the first leaf.
+        let mut level_nodes: Vec<(ItemKey, u32, Node)> = Vec::new();
+        let mut cur = Node::new_leaf();
+        for e in entries {
+            let item = Item { key: Some(ItemKey { key: e.key, tid: e.tid }), child: 0 };
+            if !cur.items.is_empty() && cur.byte_size() + item.size(false) > limit {
+                let first = cur.items[0].key.clone().expect("leaf key");
+                level_nodes.push((first, 0, std::mem::replace(&mut cur, Node::new_leaf())));
+            }
+            cur.items.push(item);
+        }
+        let first = cur.items[0].key.clone().expect("leaf key");
+        level_nodes.push((first, 0, cur));
+        let mut level = 0u16;
+        loop {
+            // Assign blocks, link siblings, write.
+            for (i, slot) in level_nodes.iter_mut().enumerate() {
+                slot.1 = if level == 0 && i == 0 { meta.root } else { t.alloc_block(&mut meta)? };
+            }
+            let blocks: Vec<u32> = level_nodes.iter().map(|n| n.1).collect();
+            for (i, (_, b, n)) in level_nodes.iter_mut().enumerate() {
+                n.right = blocks.get(i + 1).copied().unwrap_or(NO_BLOCK);
+                t.write_node(*b, n)?;
+            }
+            if level_nodes.len() == 1 {
+                meta.root = level_nodes[0].1;
+                meta.root_level = level;
+                break;
+            }
+            level += 1;
+            let mut parents: Vec<(ItemKey, u32, Node)> = Vec::new();
+            let mut cur = Node { level, right: NO_BLOCK, items: Vec::new() };
+            let mut cur_first: Option<ItemKey> = None;
+            for (first, b, _) in level_nodes {
+                let item = Item { key: Some(first.clone()), child: b };
+                if !cur.items.is_empty() && cur.byte_size() + item.size(true) > limit {
+                    parents.push((cur_first.take().expect("first"), 0, std::mem::replace(&mut cur, Node { level, right: NO_BLOCK, items: Vec::new() })));
+                }
+                if cur.items.is_empty() {
+                    cur_first = Some(first);
+                    cur.items.push(Item { key: None, child: b });
+                } else {
+                    cur.items.push(item);
+                }
+            }
+            parents.push((cur_first.expect("first"), 0, cur));
+            level_nodes = parents;
+        }
+        t.write_meta(&meta)
+    }
+
+    fn insert(&self, key: &[u8], tid: TupleId) -> Result<()> {
+        if key.len() > MAX_KEY_SIZE {
+            return Err(EngineError::IndexKeyTooLarge { size: key.len(), max: MAX_KEY_SIZE });
+        }
+        let t = self.t();
+        let _w = t.latch.write();
+        t.insert_locked(key, tid)
+    }
+
+    fn delete(&self, key: &[u8], tid: TupleId) -> Result<bool> {
+        let t = self.t();
+        let _w = t.latch.write();
+        t.delete_locked(key, tid)
+    }
+
+    fn bulk_delete(&self, dead: &dyn Fn(TupleId) -> bool) -> Result<u64> {
+        let t = self.t();
+        let _w = t.latch.write();
+        let mut removed = 0;
+        for (b, mut n) in t.collect_leaves()? {
+            let before = n.items.len();
+            n.items.retain(|it| !it.key.as_ref().is_some_and(|k| dead(k.tid)));
+            if n.items.len() != before {
+                removed += (before - n.items.len()) as u64;
+                t.write_node(b, &n)?;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn scan(&self, key: &ScanKey, backward: bool) -> Result<IndexScanIter> {
+        let (lower, upper) = bounds_of(key);
+        // Entries equal to an excluded lower bound are skipped by starting
+        // after (bound, largest tid).
+        let resume = match (&lower, backward) {
+            (Bound::Excluded(l), false) => Some(ItemKey { key: l.clone(), tid: MAX_TID }),
+            _ => None,
+        };
+        Ok(Box::new(BTreeScan {
+            tree: self.inner.clone(),
+            lower,
+            upper,
+            backward,
+            resume,
+            buffered: VecDeque::new(),
+            done: false,
+        }))
+    }
+
+    fn verify(&self) -> Result<Vec<String>> {
+        let t = self.t();
+        let _r = t.latch.read();
+        let mut problems = Vec::new();
+        let meta = t.read_meta()?;
+        // Walk the tree top-down checking order and separator bounds.
+        let mut stack: Vec<(u32, Option<ItemKey>, Option<ItemKey>, u16)> = vec![(meta.root, None, None, meta.root_level)];
+        let mut leaf_entries = 0u64;
+        let mut visited = 0u64;
+        let nblocks = t.shared.pool.relation_size(t.rel)? as u64;
+        while let Some((b, lo, hi, level)) = stack.pop() {
+            visited += 1;
+            if visited > nblocks * 2 {
+                problems.push("tree walk visits more pages than the index has".into());
+                break;
+            }
+            let n = match t.read_node(b) {
+                Ok(n) => n,
+                Err(e) => {
+                    problems.push(format!("block {b}: {e}"));
+                    continue;
+                }
+            };
+            if n.level != level {
+                problems.push(format!("block {b}: level {} where {} was expected", n.level, level));
+            }
+            let keys: Vec<&ItemKey> = n.items.iter().filter_map(|i| i.key.as_ref()).collect();
+            for w in keys.windows(2) {
+                if w[0] >= w[1] {
+                    problems.push(format!("block {b}: keys out of order"));
+                    break;
+                }
+            }
+            if let (Some(l), Some(first)) = (&lo, keys.first()) {
+                if *first < l {
+                    problems.push(format!("block {b}: key below its parent's separator"));
+                }
+            }
+            if let (Some(h), Some(last)) = (&hi, keys.last()) {
+                if *last >= h {
+                    problems.push(format!("block {b}: key not below the next separator in its parent"));
+                }
+            }
+            if n.is_leaf() {
+                leaf_entries += n.items.len() as u64;
+                continue;
+            }
+            if n.items.first().is_some_and(|i| i.key.is_some()) {
+                problems.push(format!("block {b}: inner node without a minus-infinity first item"));
+            }
+            for (i, it) in n.items.iter().enumerate() {
+                let clo = if i == 0 { lo.clone() } else { it.key.clone() };
+                let chi = n.items.get(i + 1).and_then(|x| x.key.clone()).or(hi.clone());
+                stack.push((it.child, clo, chi, level.saturating_sub(1)));
+            }
+        }
+        // The leaf chain must visit the same entries in order.
+        let leaves = t.collect_leaves()?;
+        let chained: u64 = leaves.iter().map(|(_, n)| n.items.len() as u64).sum();
+        if chained != leaf_entries {
+            problems.push(format!("leaf chain holds {chained} entries but the tree reaches {leaf_entries}"));
+        }
+        let mut prev: Option<ItemKey> = None;
+        for (b, n) in &leaves {
+            for it in &n.items {
+                if let Some(k) = &it.key {
+                    if prev.as_ref().is_some_and(|p| p >= k) {
+                        problems.push(format!("block {b}: leaf chain out of order"));
+                    }
+                    prev = Some(k.clone());
+                }
+            }
+        }
+        Ok(problems)
+    }
+
+    fn stats(&self) -> Result<IndexStats> {
+        let t = self.t();
+        let _r = t.latch.read();
+        let meta = t.read_meta()?;
+        let nblocks = t.shared.pool.relation_size(t.rel)?;
+        let mut s = IndexStats {
+            version: 4,
+            tree_level: meta.root_level as u32,
+            index_size: nblocks as u64 * PAGE_SIZE as u64,
+            root_block_no: meta.root,
+            splits: meta.splits,
+            merges: meta.merges,
+            ..Default::default()
+        };
+        let mut used = 0u64;
+        let mut frag = 0u64;
+        for b in 1..nblocks {
+            let n = match t.read_node(b) {
+                Ok(n) => n,
+                Err(_) => {
+                    s.empty_pages += 1;
+                    continue;
+                }
+            };
+            if n.level == FREED_LEVEL {
+                s.deleted_pages += 1;
+            } else if n.is_leaf() {
+                s.leaf_pages += 1;
+                s.entries += n.items.len() as u64;
+                used += (n.byte_size() - PAGE_HEADER_SIZE) as u64;
+                if n.items.is_empty() {
+                    s.empty_pages += 1;
+                }
+                if n.right != NO_BLOCK && n.right < b {
+                    frag += 1;
+                }
+            } else {
+                s.internal_pages += 1;
+            }
+        }
+        if s.leaf_pages > 0 {
+            s.avg_leaf_density =
+                (used as f64 * 100.0 / (s.leaf_pages as f64 * (PAGE_SIZE - PAGE_HEADER_SIZE) as f64) * 100.0).round() / 100.0;
+            s.leaf_fragmentation = (frag as f64 * 100.0 / s.leaf_pages as f64 * 100.0).round() / 100.0;
+        }
+        Ok(s)
+    }
+
+    fn unique_lock(&self) -> parking_lot::ArcMutexGuard<parking_lot::RawMutex, ()> {
+        self.t().unique.lock_arc()
+    }
+}

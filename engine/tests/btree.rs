@@ -1,0 +1,192 @@
+//! B+Tree access method: model-based property tests (against a BTreeSet of
+//! (key, tid)), bulk build, crash recovery and VACUUM of index entries.
+
+use std::collections::BTreeSet;
+use std::ops::Bound;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use sargdb_engine::heap::TupleId;
+use sargdb_engine::{Engine, EngineConfig, IndexEntry, IndexHandle, IndexKind, IndexOptions, IsolationLevel, ScanKey};
+
+fn tmp(name: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("sargdb-btree-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn open(dir: &PathBuf) -> Arc<Engine> {
+    let mut c = EngineConfig::new(dir);
+    c.buffer_pool_bytes = 2 << 20;
+    Engine::open(c).unwrap()
+}
+
+/// Keys long enough that a page holds a few dozen entries, so a few hundred
+/// operations split and merge pages.
+fn key(k: u16, len: usize) -> Vec<u8> {
+    let mut v = k.to_be_bytes().to_vec();
+    v.resize(len, b'k');
+    v
+}
+
+fn tid(n: u32) -> TupleId {
+    TupleId { page: n / 100, slot: (n % 100) as u16 }
+}
+
+fn all(idx: &IndexHandle, sk: ScanKey, backward: bool) -> Vec<(Vec<u8>, TupleId)> {
+    idx.scan(&sk, backward).unwrap().map(|e| e.map(|e| (e.key, e.tid)).unwrap()).collect()
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(u16, u32),
+    Delete(usize),
+    Scan(u16, u16, bool),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        5 => (0u16..300, 0u32..5000).prop_map(|(k, t)| Op::Insert(k, t)),
+        3 => any::<usize>().prop_map(Op::Delete),
+        1 => (0u16..300, 0u16..300, any::<bool>()).prop_map(|(a, b, back)| Op::Scan(a.min(b), a.max(b), back)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+    #[test]
+    fn behaves_like_a_sorted_set(ops in proptest::collection::vec(op(), 1..600), klen in 40usize..400) {
+        let dir = tmp("prop");
+        let e = open(&dir);
+        let idx = e.open_index(1, 2, IndexKind::BTree, IndexOptions::default()).unwrap();
+        let mut model: BTreeSet<(Vec<u8>, TupleId)> = BTreeSet::new();
+        for op in ops {
+            match op {
+                Op::Insert(k, t) => {
+                    idx.insert(&key(k, klen), tid(t)).unwrap();
+                    model.insert((key(k, klen), tid(t)));
+                }
+                Op::Delete(i) => {
+                    if model.is_empty() { continue; }
+                    let victim = model.iter().nth(i % model.len()).unwrap().clone();
+                    prop_assert!(idx.delete(&victim.0, victim.1).unwrap());
+                    model.remove(&victim);
+                }
+                Op::Scan(a, b, back) => {
+                    let (lo, hi) = (key(a, klen), key(b, klen));
+                    let mut want: Vec<_> = model.iter().filter(|(k, _)| *k >= lo && *k < hi).cloned().collect();
+                    if back { want.reverse(); }
+                    let got = all(&idx, ScanKey::Range { lower: Bound::Included(lo), upper: Bound::Excluded(hi) }, back);
+                    prop_assert_eq!(got, want);
+                    let eq: Vec<_> = model.iter().filter(|(k, _)| *k == key(a, klen)).cloned().collect();
+                    prop_assert_eq!(all(&idx, ScanKey::Eq(key(a, klen)), false), eq);
+                }
+            }
+        }
+        let everything: Vec<_> = model.iter().cloned().collect();
+        prop_assert_eq!(all(&idx, ScanKey::All, false), everything.clone());
+        let mut rev = everything;
+        rev.reverse();
+        prop_assert_eq!(all(&idx, ScanKey::All, true), rev);
+        prop_assert_eq!(idx.verify().unwrap(), Vec::<String>::new());
+        drop(e);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn splits_merges_and_space_reuse() {
+    let dir = tmp("split");
+    let e = open(&dir);
+    let idx = e.open_index(1, 2, IndexKind::BTree, IndexOptions::default()).unwrap();
+    for i in 0..20_000u32 {
+        idx.insert(&key((i % 5000) as u16, 100), tid(i)).unwrap();
+    }
+    let s = idx.stats().unwrap();
+    assert!(s.tree_level >= 2, "{s:?}");
+    assert!(s.splits > 100);
+    assert_eq!(s.entries, 20_000);
+    assert!(idx.verify().unwrap().is_empty());
+    for i in 0..20_000u32 {
+        if i % 10 != 0 {
+            assert!(idx.delete(&key((i % 5000) as u16, 100), tid(i)).unwrap());
+        }
+    }
+    let s2 = idx.stats().unwrap();
+    assert!(s2.merges > 0, "{s2:?}");
+    assert_eq!(s2.entries, 2_000);
+    assert!(idx.verify().unwrap().is_empty());
+    let size = s2.index_size;
+    for i in 0..10_000u32 {
+        idx.insert(&key((i % 5000) as u16, 100), tid(100_000 + i)).unwrap();
+    }
+    assert_eq!(idx.stats().unwrap().index_size, size, "freed pages are reused before the file grows");
+    assert!(idx.verify().unwrap().is_empty());
+}
+
+#[test]
+fn bulk_build_matches_inserts_and_prefix_scans() {
+    let dir = tmp("build");
+    let e = open(&dir);
+    let idx = e.open_index(1, 2, IndexKind::BTree, IndexOptions { fillfactor: 90 }).unwrap();
+    let mut entries: Vec<IndexEntry> = (0..50_000u32)
+        .map(|i| IndexEntry { key: format!("k{:08}", (i * 7919) % 50_000).into_bytes(), tid: tid(i) })
+        .collect();
+    entries.reverse();
+    idx.build(entries, false).unwrap();
+    assert!(idx.verify().unwrap().is_empty());
+    let s = idx.stats().unwrap();
+    assert_eq!(s.entries, 50_000);
+    assert!(s.avg_leaf_density > 80.0 && s.avg_leaf_density <= 91.0, "{s:?}");
+    assert_eq!(s.leaf_fragmentation, 0.0);
+    let p = all(&idx, ScanKey::Prefix(b"k0000012".to_vec()), false);
+    assert_eq!(p.len(), 10);
+    assert!(p.windows(2).all(|w| w[0] < w[1]));
+    let excl = all(
+        &idx,
+        ScanKey::Range { lower: Bound::Excluded(b"k00049997".to_vec()), upper: Bound::Unbounded },
+        false,
+    );
+    assert_eq!(excl.iter().map(|e| e.0.clone()).collect::<Vec<_>>(), vec![b"k00049998".to_vec(), b"k00049999".to_vec()]);
+    idx.insert(b"k00000001", tid(999_999)).unwrap();
+    assert_eq!(all(&idx, ScanKey::Eq(b"k00000001".to_vec()), false).len(), 2);
+}
+
+#[test]
+fn index_survives_crash_and_vacuum_removes_dead_entries() {
+    let dir = tmp("crash");
+    let (heap, ix) = (10, 11);
+    let mut tids = Vec::new();
+    {
+        let e = open(&dir);
+        let idx = e.open_index(heap, ix, IndexKind::BTree, IndexOptions::default()).unwrap();
+        let mut t = e.begin(IsolationLevel::ReadCommitted);
+        t.start_command();
+        for i in 0..3000u32 {
+            let tid = t.insert(heap, format!("row{i}").as_bytes()).unwrap();
+            idx.insert(&key(i as u16, 60), tid).unwrap();
+            tids.push(tid);
+        }
+        t.commit().unwrap();
+        // crash: no checkpoint
+    }
+    let e = open(&dir);
+    let idx = e.open_index(heap, ix, IndexKind::BTree, IndexOptions::default()).unwrap();
+    assert!(idx.verify().unwrap().is_empty());
+    assert_eq!(all(&idx, ScanKey::All, false).len(), 3000);
+    let hit = all(&idx, ScanKey::Eq(key(1234, 60)), false);
+    assert_eq!(hit, vec![(key(1234, 60), tids[1234])]);
+    let mut d = e.begin(IsolationLevel::ReadCommitted);
+    d.start_command();
+    for t in &tids[..1000] {
+        d.delete(heap, *t).unwrap();
+    }
+    d.commit().unwrap();
+    let v = e.vacuum(heap).unwrap();
+    assert_eq!(v.tuples_removed, 1000);
+    assert_eq!(all(&idx, ScanKey::All, false).len(), 2000);
+    assert!(all(&idx, ScanKey::Eq(key(5, 60)), false).is_empty());
+}
