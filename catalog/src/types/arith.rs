@@ -106,12 +106,12 @@ fn float_op(op: ArithOp, x: f64, y: f64, single: bool) -> Result<f64> {
 /// `dpow` with Postgres's errors (2201F reported as invalid parameter value).
 pub fn float_pow(x: f64, y: f64) -> Result<f64> {
     if x == 0.0 && y < 0.0 {
-        return Err(TypeError::InvalidParameterValue(
+        return Err(TypeError::InvalidArgumentForPower(
             "zero raised to a negative power is undefined".into(),
         ));
     }
     if x < 0.0 && y.is_finite() && y.floor() != y {
-        return Err(TypeError::InvalidParameterValue(
+        return Err(TypeError::InvalidArgumentForPower(
             "a negative number raised to a non-integer power yields a complex result".into(),
         ));
     }

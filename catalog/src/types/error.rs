@@ -35,4 +35,19 @@ pub enum TypeError {
     /// 22023
     #[error("{0}")]
     InvalidParameterValue(String),
+    /// 2201F (invalid argument for power function: sqrt/pow domain errors)
+    #[error("{0}")]
+    InvalidArgumentForPower(String),
+    /// 2201E (invalid argument for logarithm)
+    #[error("{0}")]
+    InvalidArgumentForLog(String),
+    /// 22011 (substring error: negative length)
+    #[error("{0}")]
+    SubstringError(String),
+    /// 54000 (program limit exceeded, e.g. chr(0), oversized strings)
+    #[error("{0}")]
+    ProgramLimitExceeded(String),
+    /// 2201B (invalid regular expression)
+    #[error("invalid regular expression: {0}")]
+    InvalidRegex(String),
 }

@@ -14,6 +14,7 @@ mod datatype;
 pub mod datetime;
 mod error;
 pub mod json;
+pub mod key;
 pub mod numeric;
 mod row;
 mod text_io;
@@ -24,6 +25,9 @@ pub use cast::{cast, cast_from};
 pub use compare::{compare, hash_value};
 pub use datetime::parse_timezone;
 pub use error::TypeError;
+pub use key::{
+    decode_key, decode_key_prefix, encode_key, encode_key_value, prefix_successor, KeyColumn,
+};
 pub use row::{decode_row, encode_row};
 pub use text_io::parse_text;
 pub use text_io::{format_float4, format_float8};

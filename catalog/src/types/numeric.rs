@@ -583,13 +583,13 @@ pub fn power(a: &BigDecimal, b: &BigDecimal) -> Result<BigDecimal> {
     let (bi, bs) = parts(b);
     let a_zero = a.is_zero();
     if a_zero && signum(b) < 0 {
-        return Err(TypeError::InvalidParameterValue(
+        return Err(TypeError::InvalidArgumentForPower(
             "zero raised to a negative power is undefined".into(),
         ));
     }
     let b_is_int = normalize(b).fractional_digit_count() <= 0;
     if signum(a) < 0 && !b_is_int {
-        return Err(TypeError::InvalidParameterValue(
+        return Err(TypeError::InvalidArgumentForPower(
             "a negative number raised to a non-integer power yields a complex result".into(),
         ));
     }

@@ -752,6 +752,10 @@ impl Binder<'_> {
             }
             B::StringConcat => {
                 let (lt, rt) = (l.ty(), r.ty());
+                let bytea = |t: &DataType| matches!(t, DataType::Bytea);
+                if (bytea(&lt) && (bytea(&rt) || rt == DataType::Unknown)) || (lt == DataType::Unknown && bytea(&rt)) {
+                    return self.finish_call("byteacat", vec![l, r]);
+                }
                 let textish = |t: &DataType| typing::category(t) == Category::String || *t == DataType::Unknown;
                 if !textish(&lt) && !textish(&rt) {
                     return Err(SqlError::UndefinedFunction(format!(

@@ -95,8 +95,8 @@ fn next_u64() -> u64 {
 
 fn ln_checks(d: &BigDecimal) -> Result<(), TypeError> {
     match numeric::signum(d) {
-        0 => Err(err("cannot take logarithm of zero")),
-        -1 => Err(err("cannot take logarithm of a negative number")),
+        0 => Err(TypeError::InvalidArgumentForLog("cannot take logarithm of zero".into())),
+        -1 => Err(TypeError::InvalidArgumentForLog("cannot take logarithm of a negative number".into())),
         _ => Ok(()),
     }
 }
@@ -203,12 +203,12 @@ pub fn call(name: &str, args: &[Value]) -> Result<Option<Value>, TypeError> {
         "sqrt" if first_numeric => finite(
             num_arg(args, 0)?,
             |n| match n {
-                Numeric::NegInf => Err(err("cannot take square root of a negative number")),
+                Numeric::NegInf => Err(TypeError::InvalidArgumentForPower("cannot take square root of a negative number".into())),
                 n => same(n),
             },
             |d| {
                 if numeric::signum(d) < 0 {
-                    return Err(err("cannot take square root of a negative number"));
+                    return Err(TypeError::InvalidArgumentForPower("cannot take square root of a negative number".into()));
                 }
                 Ok(numeric::sqrt(d, numeric::sqrt_scale(d)))
             },
@@ -216,11 +216,11 @@ pub fn call(name: &str, args: &[Value]) -> Result<Option<Value>, TypeError> {
         "sqrt" => {
             let x = arg_f64(args, 0)?;
             if x < 0.0 {
-                return Err(err("cannot take square root of a negative number"));
+                return Err(TypeError::InvalidArgumentForPower("cannot take square root of a negative number".into()));
             }
             Value::Float8(x.sqrt())
         }
-        "cbrt" => Value::Float8(arg_f64(args, 0)?.cbrt()),
+        "cbrt" => Value::Float8(glibc_cbrt(arg_f64(args, 0)?)),
         "exp" if first_numeric => finite(
             num_arg(args, 0)?,
             |n| match n {
@@ -251,7 +251,7 @@ pub fn call(name: &str, args: &[Value]) -> Result<Option<Value>, TypeError> {
         "ln" | "log10" | "log" if args.len() == 1 && first_numeric => finite(
             num_arg(args, 0)?,
             |n| match n {
-                Numeric::NegInf => Err(err("cannot take logarithm of a negative number")),
+                Numeric::NegInf => Err(TypeError::InvalidArgumentForLog("cannot take logarithm of a negative number".into())),
                 n => same(n),
             },
             |d| {
@@ -272,10 +272,10 @@ pub fn call(name: &str, args: &[Value]) -> Result<Option<Value>, TypeError> {
         "ln" | "log10" | "log" if args.len() == 1 => {
             let x = arg_f64(args, 0)?;
             if x == 0.0 {
-                return Err(err("cannot take logarithm of zero"));
+                return Err(TypeError::InvalidArgumentForLog("cannot take logarithm of zero".into()));
             }
             if x < 0.0 {
-                return Err(err("cannot take logarithm of a negative number"));
+                return Err(TypeError::InvalidArgumentForLog("cannot take logarithm of a negative number".into()));
             }
             Value::Float8(if name == "ln" { x.ln() } else { x.log10() })
         }
@@ -396,6 +396,25 @@ pub fn call(name: &str, args: &[Value]) -> Result<Option<Value>, TypeError> {
             };
             Value::Numeric(Numeric::Finite(BigDecimal::new(r, s)))
         }
+        "factorial" => {
+            let n = arg_i64(args, 0)?;
+            if n < 0 {
+                return Err(range("factorial of a negative number is undefined"));
+            }
+            if n > 32177 {
+                return Err(range("value overflows numeric format"));
+            }
+            let mut r = BigInt::from(1);
+            for i in 2..=n {
+                r *= i;
+            }
+            Value::Numeric(Numeric::Finite(BigDecimal::new(r, 0)))
+        }
+        "scale" => match num_arg(args, 0)? {
+            Numeric::Finite(d) => Value::Int4(numeric::parts(&d).1 as i32),
+            _ => Value::Null,
+        },
+        "width_bucket" => width_bucket(args)?,
         "pi" => Value::Float8(std::f64::consts::PI),
         "random" => Value::Float8((next_u64() >> 11) as f64 / (1u64 << 53) as f64),
         "gen_random_uuid" | "uuid_generate_v4" => {
@@ -409,4 +428,145 @@ pub fn call(name: &str, args: &[Value]) -> Result<Option<Value>, TypeError> {
         _ => return Ok(None),
     };
     Ok(Some(v))
+}
+
+/// Postgres's `dcbrt` is the C library's `cbrt`; glibc's is not correctly
+/// rounded (cbrt(27) = 3.0000000000000004) and Postgres prints what it gives,
+/// so this is glibc's algorithm (sysdeps/ieee754/dbl-64/s_cbrt.c).
+fn glibc_cbrt(x: f64) -> f64 {
+    const CBRT2: f64 = 1.259_921_049_894_873_164_8;
+    const SQR_CBRT2: f64 = 1.587_401_051_968_199_474_8;
+    const FACTOR: [f64; 5] = [1.0 / SQR_CBRT2, 1.0 / CBRT2, 1.0, CBRT2, SQR_CBRT2];
+    if x == 0.0 || !x.is_finite() {
+        return x + x;
+    }
+    let (xm, xe) = frexp(x.abs());
+    let u = 0.354_895_765_043_919_86
+        + (1.508_191_937_815_848_96
+            + (-2.114_994_941_673_712_87
+                + (2.446_931_225_635_344_3
+                    + (-1.834_692_774_836_130_86
+                        + (0.784_932_344_976_639_262 - 0.145_263_899_385_486_377 * xm) * xm)
+                        * xm)
+                    * xm)
+                * xm)
+            * xm;
+    let t2 = u * u * u;
+    let ym = u * (t2 + 2.0 * xm) / (2.0 * t2 + xm) * FACTOR[(2 + xe % 3) as usize];
+    let r = ldexp(ym, xe / 3);
+    if x < 0.0 {
+        -r
+    } else {
+        r
+    }
+}
+
+/// `frexp`: x = m * 2^e with 0.5 <= m < 1 (x finite, non-zero, positive).
+fn frexp(x: f64) -> (f64, i32) {
+    let bits = x.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    if exp == 0 {
+        // subnormal: scale up first
+        let (m, e) = frexp(x * 2f64.powi(54));
+        return (m, e - 54);
+    }
+    let m = f64::from_bits((bits & !(0x7ffu64 << 52)) | (1022u64 << 52));
+    (m, exp - 1022)
+}
+
+fn ldexp(x: f64, e: i32) -> f64 {
+    if e > 1000 {
+        x * 2f64.powi(1000) * 2f64.powi(e - 1000)
+    } else if e < -1000 {
+        x * 2f64.powi(-1000) * 2f64.powi(e + 1000)
+    } else {
+        x * 2f64.powi(e)
+    }
+}
+
+/// `width_bucket(operand, b1, b2, count)` for numeric and float8.
+fn width_bucket(args: &[Value]) -> Result<Value, TypeError> {
+    let count = arg_i64(args, 3)?;
+    let bad = |m: &str| TypeError::InvalidParameterValue(m.into());
+    if count <= 0 {
+        return Err(bad("count must be greater than zero"));
+    }
+    let bucket = |lt: bool, below: bool, above: bool, frac: Result<i64, TypeError>| {
+        let _ = lt;
+        if below {
+            Ok(0)
+        } else if above {
+            count
+                .checked_add(1)
+                .filter(|c| *c <= i32::MAX as i64)
+                .ok_or_else(|| range("integer out of range"))
+        } else {
+            frac.map(|f| f + 1)
+        }
+    };
+    let r = match args.first() {
+        Some(Value::Float8(_)) | Some(Value::Float4(_)) => {
+            let (op, b1, b2) = (arg_f64(args, 0)?, arg_f64(args, 1)?, arg_f64(args, 2)?);
+            if op.is_nan() || b1.is_nan() || b2.is_nan() {
+                return Err(bad("operand, lower bound, and upper bound cannot be NaN"));
+            }
+            if !b1.is_finite() || !b2.is_finite() {
+                return Err(bad("lower and upper bounds must be finite"));
+            }
+            if b1 == b2 {
+                return Err(bad("lower bound cannot equal upper bound"));
+            }
+            let c = count as f64;
+            if b1 < b2 {
+                bucket(true, op < b1, op >= b2, Ok(((op - b1) * c / (b2 - b1)).floor() as i64))?
+            } else {
+                bucket(false, op > b1, op <= b2, Ok(((b1 - op) * c / (b1 - b2)).floor() as i64))?
+            }
+        }
+        _ => {
+            let (Numeric::Finite(op), Numeric::Finite(b1), Numeric::Finite(b2)) =
+                (num_arg(args, 0)?, num_arg(args, 1)?, num_arg(args, 2)?)
+            else {
+                return Err(bad("operand, lower bound, and upper bound cannot be NaN"));
+            };
+            if b1 == b2 {
+                return Err(bad("lower bound cannot equal upper bound"));
+            }
+            let s = numeric::parts(&op)
+                .1
+                .max(numeric::parts(&b1).1)
+                .max(numeric::parts(&b2).1);
+            let int = |d: &BigDecimal| d.with_scale(s).as_bigint_and_exponent().0;
+            let (o, l, h) = (int(&op), int(&b1), int(&b2));
+            let frac = |num: BigInt, den: BigInt| -> Result<i64, TypeError> {
+                let q = num * BigInt::from(count) / den;
+                i64::try_from(q).map_err(|_| range("integer out of range"))
+            };
+            if l < h {
+                bucket(true, o < l, o >= h, frac(&o - &l, &h - &l))?
+            } else {
+                bucket(false, o > l, o <= h, frac(&l - &o, &l - &h))?
+            }
+        }
+    };
+    Ok(Value::Int4(r as i32))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cbrt_matches_glibc() {
+        for (x, want) in [
+            (27.0, 3.0000000000000004),
+            (8.0, 2.0),
+            (64.0, 4.0),
+            (-27.0, -3.0000000000000004),
+            (2.0, 1.2599210498948734),
+            (1e-310, 4.641588833612775e-104),
+            (1e300, 1e100),
+            (0.001, 0.1),
+        ] {
+            assert_eq!(super::glibc_cbrt(x), want, "cbrt({x})");
+        }
+    }
 }

@@ -6,6 +6,7 @@
 
 mod math;
 mod md5;
+mod regex;
 mod string;
 mod time;
 
@@ -178,6 +179,21 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
         "split_part" if n == 3 && texty(a0?) && texty(a1?) && intish(&args[2]) => {
             sig(vec![T::Text, T::Text, T::Int4], T::Text)
         }
+        "regex_match" | "regex_imatch" | "regex_not_match" | "regex_not_imatch" if all_text(2) => {
+            sig(vec![T::Text, T::Text], T::Bool)
+        }
+        "regexp_like" if (n == 2 || n == 3) && args.iter().all(texty) => {
+            sig(vec![T::Text; n], T::Bool)
+        }
+        "regexp_replace" if (n == 3 || n == 4) && args.iter().all(texty) => {
+            sig(vec![T::Text; n], T::Text)
+        }
+        "regexp_match" if (n == 2 || n == 3) && args.iter().all(texty) => {
+            sig(vec![T::Text; n], T::Array(Box::new(T::Text)))
+        }
+        "byteacat" if n == 2 && args.iter().all(|t| matches!(t, T::Bytea | T::Unknown)) => {
+            sig(vec![T::Bytea, T::Bytea], T::Bytea)
+        }
         "starts_with" if all_text(2) => sig(vec![T::Text, T::Text], T::Bool),
         "concat" if n >= 1 => non_strict(args.iter().map(any_arg).collect(), T::Text),
         "concat_ws" | "format" if n >= 1 && texty(a0?) => {
@@ -291,6 +307,24 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
                     .all(|t| is_int(t) || matches!(t, T::Numeric(_) | T::Unknown)) =>
         {
             sig(vec![T::Numeric(None), T::Numeric(None)], T::Numeric(None))
+        }
+        "factorial" if n == 1 && intish(a0?) => sig(vec![T::Int8], T::Numeric(None)),
+        "scale" if n == 1 && (is_int(a0?) || matches!(a0?, T::Numeric(_) | T::Unknown)) => {
+            sig(vec![T::Numeric(None)], T::Int4)
+        }
+        "width_bucket"
+            if n == 4
+                && args[..3]
+                    .iter()
+                    .all(|t| t.is_numeric() || matches!(t, T::Unknown))
+                && intish(&args[3]) =>
+        {
+            let t = if args[..3].iter().any(|t| matches!(t, T::Float4 | T::Float8)) {
+                T::Float8
+            } else {
+                T::Numeric(None)
+            };
+            sig(vec![t.clone(), t.clone(), t, T::Int4], T::Int4)
         }
         "pi" if n == 0 => sig(vec![], T::Float8),
         "random" if n == 0 => volatile(vec![], T::Float8),
@@ -409,6 +443,19 @@ pub fn call(name: &str, args: &[Value], ctx: &CallContext) -> Result<Value, Type
     }
     if let Some(v) = time::call(name, args, ctx)? {
         return Ok(v);
+    }
+    if let Some(v) = regex::call(name, args)? {
+        return Ok(v);
+    }
+    if name == "byteacat" {
+        return match (args.first(), args.get(1)) {
+            (Some(Value::Bytea(a)), Some(Value::Bytea(b))) => {
+                let mut v = a.clone();
+                v.extend_from_slice(b);
+                Ok(Value::Bytea(v))
+            }
+            _ => Err(bad_arg(0)),
+        };
     }
     Err(TypeError::UndefinedOperator(format!(
         "function {name} is not implemented"

@@ -12,7 +12,7 @@ fn text(s: impl Into<String>) -> Value {
 fn substr_chars(s: &str, start: i64, count: Option<i64>) -> Result<String, TypeError> {
     if let Some(c) = count {
         if c < 0 {
-            return Err(TypeError::InvalidParameterValue(
+            return Err(TypeError::SubstringError(
                 "negative substring length not allowed".into(),
             ));
         }
@@ -291,7 +291,7 @@ pub fn call(name: &str, args: &[Value], ctx: &CallContext) -> Result<Option<Valu
             match args.first() {
                 Some(Value::Bytea(b)) => {
                     if count.is_some_and(|c| c < 0) {
-                        return Err(TypeError::InvalidParameterValue(
+                        return Err(TypeError::SubstringError(
                             "negative substring length not allowed".into(),
                         ));
                     }
@@ -444,7 +444,7 @@ pub fn call(name: &str, args: &[Value], ctx: &CallContext) -> Result<Option<Valu
         "chr" => {
             let c = arg_i64(args, 0)?;
             if c == 0 {
-                return Err(TypeError::InvalidParameterValue(
+                return Err(TypeError::ProgramLimitExceeded(
                     "null character not permitted".into(),
                 ));
             }
