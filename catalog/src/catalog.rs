@@ -123,6 +123,82 @@ pub struct SequenceDef {
     pub owned_by: Option<(u32, usize)>,
 }
 
+/// One key column of an index: a table column or an expression over the
+/// table's columns, with its sort order.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct IndexColumnDef {
+    /// Physical position of the table column (None for an expression).
+    pub column: Option<usize>,
+    /// Expression as SQL text, for expression indexes.
+    pub expr: Option<String>,
+    /// Type of the key (the column's type or the expression's).
+    pub data_type: DataType,
+    pub descending: bool,
+    pub nulls_first: bool,
+}
+
+/// An index (`pg_index` + `pg_class` for it, in one record).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct IndexDef {
+    pub oid: u32,
+    pub schema: String,
+    pub name: String,
+    /// Oid of the indexed table.
+    pub table: u32,
+    /// Access method name (`btree`, ...).
+    pub method: String,
+    pub unique: bool,
+    pub primary: bool,
+    /// Key columns, in order.
+    pub columns: Vec<IndexColumnDef>,
+    /// INCLUDE columns (physical positions): stored, not part of the key.
+    #[serde(default)]
+    pub include: Vec<usize>,
+    /// Partial index predicate as SQL text.
+    #[serde(default)]
+    pub predicate: Option<String>,
+    /// WITH (fillfactor = n)
+    pub fillfactor: u8,
+    /// Storage id of the index (changes on REINDEX and TRUNCATE).
+    pub storage: RelFileId,
+    /// The constraint this index enforces (PRIMARY KEY / UNIQUE).
+    #[serde(default)]
+    pub constraint: Option<u32>,
+    /// False while a CREATE INDEX CONCURRENTLY has not finished.
+    #[serde(default = "yes")]
+    pub valid: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Statistics of one column, as ANALYZE gathers them. Values are kept in the
+/// index key encoding (`types::key`, ascending), whose byte order is the
+/// column's sort order, so estimates compare constants by memcmp.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ColumnStats {
+    pub null_frac: f64,
+    /// Distinct non-null values (positive), or minus the fraction of rows
+    /// (Postgres's convention for "grows with the table").
+    pub n_distinct: f64,
+    /// Most common values and their frequencies.
+    pub mcv: Vec<(Vec<u8>, f64)>,
+    /// Equi-depth histogram bounds of the values not in `mcv`.
+    pub histogram: Vec<Vec<u8>>,
+    /// Correlation between physical row order and value order (-1..1).
+    pub correlation: f64,
+}
+
+/// Table statistics (`pg_class.reltuples/relpages` + `pg_statistic`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct TableStats {
+    pub reltuples: f64,
+    pub relpages: u32,
+    /// Per physical column (dropped columns get a default entry).
+    pub columns: Vec<ColumnStats>,
+}
+
 /// The whole catalog.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Catalog {
@@ -132,6 +208,11 @@ pub struct Catalog {
     pub schemas: Vec<SchemaDef>,
     pub tables: BTreeMap<u32, TableDef>,
     pub sequences: BTreeMap<u32, SequenceDef>,
+    #[serde(default)]
+    pub indexes: BTreeMap<u32, IndexDef>,
+    /// ANALYZE results by table oid.
+    #[serde(default)]
+    pub stats: BTreeMap<u32, TableStats>,
 }
 
 impl Default for Catalog {
@@ -145,6 +226,8 @@ impl Default for Catalog {
             ],
             tables: BTreeMap::new(),
             sequences: BTreeMap::new(),
+            indexes: BTreeMap::new(),
+            stats: BTreeMap::new(),
         }
     }
 }
@@ -193,10 +276,25 @@ impl Catalog {
         self.sequences.values().find(|s| s.schema == schema && s.name == name)
     }
 
-    /// Whether any relation (table, sequence, or constraint index) has this name.
+    pub fn index_in(&self, schema: &str, name: &str) -> Option<&IndexDef> {
+        self.indexes.values().find(|i| i.schema == schema && i.name == name)
+    }
+
+    /// Resolve an unqualified index name along a search path.
+    pub fn resolve_index(&self, search_path: &[String], name: &str) -> Option<&IndexDef> {
+        self.search_order(search_path).find_map(|s| self.index_in(&s, name))
+    }
+
+    /// Indexes of a table, in oid (creation) order.
+    pub fn indexes_of(&self, table: u32) -> impl Iterator<Item = &IndexDef> {
+        self.indexes.values().filter(move |i| i.table == table)
+    }
+
+    /// Whether any relation (table, sequence, index, or constraint index) has this name.
     pub fn relation_exists(&self, schema: &str, name: &str) -> bool {
         self.table_in(schema, name).is_some()
             || self.sequence_in(schema, name).is_some()
+            || self.index_in(schema, name).is_some()
             || self.tables.values().any(|t| {
                 t.schema == schema
                     && t.constraints.iter().any(|c| {
