@@ -50,6 +50,7 @@
 use super::{datetime, numeric, value_type, DataType, Interval, Numeric, Result, TypeError, Value};
 use bigdecimal::num_bigint::{BigInt, Sign};
 use bigdecimal::num_traits::ToPrimitive;
+use std::ops::Bound;
 
 /// How one key column sorts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -205,6 +206,75 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut out = prefix[..=last].to_vec();
     out[last] += 1;
     Some(out)
+}
+
+/// Lower and upper bounds of a key range scan, in key bytes.
+pub type KeyBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// Byte bounds for an index scan of the keys that start with `prefix` (the
+/// encoded equality columns before this one, possibly empty) and whose next
+/// column, of type `ty` sorted by `col`, is non-NULL and within the SQL bounds
+/// `lower`/`upper` (in the type's ascending order, as in `x > 5 AND x <= 9`).
+/// Later key columns may follow in the keys; they are all included. On a
+/// DESC column the SQL lower bound becomes the byte upper bound.
+///
+/// Feed the result to `ScanKey::Range`. For `IS NULL` scan the prefix
+/// `prefix + encode_key_value(NULL)`; for equality use `ScanKey::Prefix`.
+pub fn range_bounds(
+    prefix: &[u8],
+    ty: &DataType,
+    col: KeyColumn,
+    lower: Bound<&Value>,
+    upper: Bound<&Value>,
+) -> Result<KeyBounds> {
+    let with = |v: &Value| -> Result<Vec<u8>> {
+        let mut k = Vec::with_capacity(prefix.len() + 10);
+        k.extend_from_slice(prefix);
+        encode_key_value(v, ty, col, &mut k)?;
+        Ok(k)
+    };
+    // In byte order, which SQL bound comes first.
+    let (low, high) = if col.descending {
+        (upper, lower)
+    } else {
+        (lower, upper)
+    };
+    let null = with(&Value::Null)?;
+    let byte_low = match low {
+        // Skip the NULLs when they sit at the low end.
+        Bound::Unbounded if col.nulls_first => match prefix_successor(&null) {
+            Some(s) => Bound::Included(s),
+            None => return Err(no_successor()),
+        },
+        Bound::Unbounded if prefix.is_empty() => Bound::Unbounded,
+        Bound::Unbounded => Bound::Included(prefix.to_vec()),
+        Bound::Included(v) => Bound::Included(with(v)?),
+        Bound::Excluded(v) => {
+            let k = with(v)?;
+            match prefix_successor(&k) {
+                Some(s) => Bound::Included(s),
+                None => return Err(no_successor()),
+            }
+        }
+    };
+    let byte_high = match high {
+        Bound::Unbounded if !col.nulls_first => Bound::Excluded(null),
+        Bound::Unbounded => match prefix_successor(prefix) {
+            Some(s) => Bound::Excluded(s),
+            None => Bound::Unbounded,
+        },
+        Bound::Excluded(v) => Bound::Excluded(with(v)?),
+        Bound::Included(v) => match prefix_successor(&with(v)?) {
+            Some(s) => Bound::Excluded(s),
+            None => Bound::Unbounded,
+        },
+    };
+    Ok((byte_low, byte_high))
+}
+
+/// Cannot happen: a column encoding holds its marker byte, never 0xFF.
+fn no_successor() -> TypeError {
+    TypeError::InvalidParameterValue("index key has no successor".into())
 }
 
 fn invert(bytes: &mut [u8]) {
@@ -551,7 +621,7 @@ fn decode_payload(r: &mut KeyReader<'_>, ty: &DataType) -> Result<Value> {
             if let Some(n) = n {
                 let len = s.chars().count();
                 let pad = (*n as usize).saturating_sub(len);
-                s.extend(std::iter::repeat(' ').take(pad));
+                s.extend(std::iter::repeat_n(' ', pad));
             }
             Value::Text(s)
         }
@@ -965,7 +1035,7 @@ mod tests {
                     let mut lead = Vec::new();
                     encode_key_value(&va[0], &types[0], cols[0], &mut lead).expect("encode");
                     let in_range = kb.as_slice() >= lead.as_slice()
-                        && prefix_successor(&lead).map_or(true, |s| kb.as_slice() < s.as_slice());
+                        && prefix_successor(&lead).is_none_or(|s| kb.as_slice() < s.as_slice());
                     prop_assert_eq!(in_range, expected(&va[0], &vb[0], &types[0], cols[0]) == Ordering::Equal);
                 }
             }
@@ -981,6 +1051,85 @@ mod tests {
                     prop_assert!(ext.as_slice() < s.as_slice());
                 }
                 None => prop_assert!(prefix.iter().all(|&b| b == 0xFF)),
+            }
+        }
+    }
+
+    fn in_bounds(k: &[u8], (lo, hi): &KeyBounds) -> bool {
+        let above = match lo {
+            Bound::Unbounded => true,
+            Bound::Included(b) => k >= b.as_slice(),
+            Bound::Excluded(b) => k > b.as_slice(),
+        };
+        let below = match hi {
+            Bound::Unbounded => true,
+            Bound::Included(b) => k <= b.as_slice(),
+            Bound::Excluded(b) => k < b.as_slice(),
+        };
+        above && below
+    }
+
+    fn sql_in(v: &Value, lo: Bound<&Value>, hi: Bound<&Value>) -> bool {
+        if v.is_null() {
+            return false;
+        }
+        let above = match lo {
+            Bound::Unbounded => true,
+            Bound::Included(b) => compare(v, b) != Ordering::Less,
+            Bound::Excluded(b) => compare(v, b) == Ordering::Greater,
+        };
+        let below = match hi {
+            Bound::Unbounded => true,
+            Bound::Included(b) => compare(v, b) != Ordering::Greater,
+            Bound::Excluded(b) => compare(v, b) == Ordering::Less,
+        };
+        above && below
+    }
+
+    fn bound_strategy() -> impl Strategy<Value = Bound<i32>> {
+        prop_oneof![
+            Just(Bound::Unbounded),
+            (-3i32..3).prop_map(Bound::Included),
+            (-3i32..3).prop_map(Bound::Excluded),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// A range scan over (a, b, c) with `a = eq` (or no prefix) and bounds on
+        /// b returns exactly the keys SQL would, whatever the sort settings.
+        #[test]
+        fn key_range_bounds_select_like_sql(
+            rows in proptest::collection::vec(
+                (prop_oneof![Just(Value::Null), (-1i32..2).prop_map(Value::Int4)],
+                 prop_oneof![Just(Value::Null), (-3i32..3).prop_map(Value::Int4)],
+                 prop_oneof![Just(Value::Null), (-1i32..1).prop_map(Value::Int4)]),
+                0..12),
+            cols in proptest::collection::vec(col_strategy(), 3),
+            eq in proptest::option::of(-1i32..2),
+            lo in bound_strategy(),
+            hi in bound_strategy(),
+        ) {
+            let types = [DataType::Int4, DataType::Int4, DataType::Int4];
+            let lo = lo.map(Value::Int4);
+            let hi = hi.map(Value::Int4);
+            let eqv = eq.map(Value::Int4);
+            let mut prefix = Vec::new();
+            if let Some(v) = &eqv {
+                encode_key_value(v, &types[0], cols[0], &mut prefix).expect("encode");
+            }
+            let (pos, ty) = if eqv.is_some() { (1, &types[1]) } else { (0, &types[0]) };
+            let bounds = range_bounds(&prefix, ty, cols[pos], lo.as_ref(), hi.as_ref()).expect("bounds");
+            for (a, b, c) in rows {
+                let vals = vec![a, b, c];
+                let k = encode_key(&vals, &types, &cols).expect("encode");
+                let want = match &eqv {
+                    Some(e) => !vals[0].is_null() && compare(&vals[0], e) == Ordering::Equal
+                        && sql_in(&vals[1], lo.as_ref(), hi.as_ref()),
+                    None => sql_in(&vals[0], lo.as_ref(), hi.as_ref()),
+                };
+                prop_assert_eq!(in_bounds(&k, &bounds), want, "{:?} {:?} {:?}", vals, cols, bounds);
             }
         }
     }
@@ -1077,7 +1226,7 @@ mod tests {
         // Decoding is canonical: the display scale is gone but the value is not.
         let back = decode_key(
             &enc(&num("1.50"), &ty, KeyColumn::ASC),
-            &[ty.clone()],
+            std::slice::from_ref(&ty),
             &[KeyColumn::ASC],
         )
         .expect("decode");
@@ -1122,7 +1271,7 @@ mod tests {
         assert_same(&c, &t("ab"), &t("ab  "));
         let back = decode_key(
             &enc(&t("ab"), &c, KeyColumn::ASC),
-            &[c.clone()],
+            std::slice::from_ref(&c),
             &[KeyColumn::ASC],
         )
         .expect("decode");
@@ -1250,7 +1399,7 @@ mod tests {
         ] {
             let back = decode_key(
                 &enc(&v, &ty, KeyColumn::ASC),
-                &[ty.clone()],
+                std::slice::from_ref(&ty),
                 &[KeyColumn::ASC],
             )
             .expect("decode");
