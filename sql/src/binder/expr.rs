@@ -494,6 +494,13 @@ impl Binder<'_> {
                 }
                 self.bind_call("substring", &args, scope)
             }
+            Expr::Overlay { expr, overlay_what, overlay_from, overlay_for } => {
+                let mut args = vec![expr.as_ref().clone(), overlay_what.as_ref().clone(), overlay_from.as_ref().clone()];
+                if let Some(f) = overlay_for {
+                    args.push(f.as_ref().clone());
+                }
+                self.bind_call("overlay", &args, scope)
+            }
             Expr::Position { expr, r#in } => self.bind_call("strpos", &[r#in.as_ref().clone(), expr.as_ref().clone()], scope),
             Expr::Trim { expr, trim_where, trim_what, .. } => {
                 let name = match trim_where {
@@ -625,6 +632,12 @@ impl Binder<'_> {
         match b {
             BoundExpr::Literal(Value::Null, _) => return Ok(BoundExpr::Literal(Value::Null, to.clone())),
             BoundExpr::Literal(Value::Text(s), DataType::Unknown) => {
+                // An explicit cast to char(n)/varchar(n) truncates (length
+                // coercion is explicit), where assignment of a literal errors.
+                if let (CastMode::Explicit, DataType::Varchar(Some(_)) | DataType::Char(Some(_))) = (mode, to) {
+                    let v = types::cast(Value::Text(s), to, true, self.tctx)?;
+                    return Ok(BoundExpr::Literal(v, to.clone()));
+                }
                 let v = types::parse_text(&s, to, self.tctx)?;
                 return Ok(BoundExpr::Literal(v, to.clone()));
             }
@@ -649,7 +662,7 @@ impl Binder<'_> {
                 }
                 // Constant-fold casts of literals.
                 if let BoundExpr::Literal(v, _) = &b {
-                    if let Ok(v2) = types::cast(v.clone(), to, mode == CastMode::Explicit, self.tctx) {
+                    if let Ok(v2) = types::cast_from(v.clone(), &from, to, mode == CastMode::Explicit, self.tctx) {
                         return Ok(BoundExpr::Literal(v2, to.clone()));
                     }
                 }
@@ -1040,6 +1053,7 @@ pub fn expr_name(e: &Expr) -> String {
         Expr::Exists { .. } => "exists".into(),
         Expr::Array(_) => "array".into(),
         Expr::Substring { .. } => "substring".into(),
+        Expr::Overlay { .. } => "overlay".into(),
         Expr::Trim { .. } => "btrim".into(),
         Expr::Position { .. } => "position".into(),
         Expr::Extract { .. } => "extract".into(),

@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use sargdb_catalog::types::{self, arith, cast, compare, parse_text};
+use sargdb_catalog::types::{self, arith, compare, parse_text};
 use sargdb_catalog::{DataType, SequenceDef, Value};
 
 use super::{ExecContext, Row};
@@ -127,7 +127,7 @@ pub fn eval(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Value
             if v.is_null() {
                 v
             } else {
-                cast(v, ty, *explicit, &ctx.call.types)?
+                sargdb_catalog::types::cast_from(v, &e.ty(), ty, *explicit, &ctx.call.types)?
             }
         }
         BoundExpr::Func { name, args, strict, .. } => {

@@ -28,7 +28,94 @@ pub fn parse(sql: &str) -> Result<Vec<SqlStatement>> {
     let dialect = PostgreSqlDialect {};
     let parser = Parser::new(&dialect).with_recursion_limit(RECURSION_LIMIT);
     let mut parser = parser.try_with_sql(sql).map_err(|e| convert_error(sql, e))?;
-    parser.parse_statements().map_err(|e| convert_error(sql, e))
+    let stmts = parser.parse_statements().map_err(|e| match wildcard_followed_by_word(sql) {
+        Some(err) => err,
+        None => convert_error(sql, e),
+    })?;
+    for st in &stmts {
+        if let SqlStatement::Query(q) = st {
+            check_wildcard_alias(sql, &q.body)?;
+        }
+    }
+    Ok(stmts)
+}
+
+/// After a parse error: a select-list `*` followed by a word that cannot
+/// follow it in Postgres (`SELECT * FORM t`) is where Postgres reports the
+/// error; sqlparser takes the word as an alias and fails later.
+fn wildcard_followed_by_word(sql: &str) -> Option<SqlError> {
+    use sqlparser::keywords::Keyword as K;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = PostgreSqlDialect {};
+    let toks = Tokenizer::new(&dialect, sql).tokenize_with_location().ok()?;
+    let toks: Vec<_> = toks.into_iter().filter(|t| !matches!(t.token, Token::Whitespace(_))).collect();
+    for (i, t) in toks.iter().enumerate() {
+        if t.token != Token::Mul || i == 0 {
+            continue;
+        }
+        let prev_ok = match &toks[i - 1].token {
+            Token::Comma | Token::Period => true,
+            Token::Word(w) => matches!(w.keyword, K::SELECT | K::DISTINCT | K::ALL),
+            _ => false,
+        };
+        let Some(next) = toks.get(i + 1) else { continue };
+        let Token::Word(w) = &next.token else { continue };
+        let allowed = w.quote_style.is_none()
+            && matches!(
+                w.keyword,
+                K::FROM | K::INTO | K::WHERE | K::GROUP | K::HAVING | K::WINDOW | K::ORDER | K::LIMIT
+                    | K::OFFSET | K::FETCH | K::FOR | K::UNION | K::INTERSECT | K::EXCEPT | K::RETURNING
+                    | K::ON
+            );
+        if prev_ok && !allowed {
+            let start = next.span.start;
+            return Some(SqlError::Syntax {
+                message: format!("syntax error at or near \"{}\"", w.value),
+                position: (start.line > 0).then(|| offset_of(sql, start.line, start.column)),
+            });
+        }
+    }
+    None
+}
+
+/// sqlparser's Postgres dialect accepts `SELECT * alias` (BigQuery syntax);
+/// Postgres does not: `SELECT * FORM t` is a syntax error at "FORM".
+fn check_wildcard_alias(sql: &str, body: &SqlSetExpr) -> Result<()> {
+    match body {
+        SqlSetExpr::Select(s) => {
+            for item in &s.projection {
+                let opts = match item {
+                    SqlSelectItem::Wildcard(o) | SqlSelectItem::QualifiedWildcard(_, o) => o,
+                    _ => continue,
+                };
+                if let Some(alias) = &opts.opt_alias {
+                    let start = alias.span.start;
+                    let mut pos = (start.line > 0).then(|| offset_of(sql, start.line, start.column));
+                    let mut tok = alias.value.clone();
+                    // With `AS`, Postgres stops at the keyword.
+                    if let Some(p) = pos {
+                        let before: String = sql.chars().take(p.saturating_sub(1)).collect();
+                        let trimmed = before.trim_end();
+                        if trimmed.len() >= 2 && trimmed[trimmed.len() - 2..].eq_ignore_ascii_case("as") {
+                            tok = trimmed[trimmed.len() - 2..].to_string();
+                            pos = Some(trimmed.chars().count() - 1);
+                        }
+                    }
+                    return Err(SqlError::Syntax {
+                        message: format!("syntax error at or near \"{tok}\""),
+                        position: pos,
+                    });
+                }
+            }
+            Ok(())
+        }
+        SqlSetExpr::SetOperation { left, right, .. } => {
+            check_wildcard_alias(sql, left)?;
+            check_wildcard_alias(sql, right)
+        }
+        SqlSetExpr::Query(q) => check_wildcard_alias(sql, &q.body),
+        _ => Ok(()),
+    }
 }
 
 /// Parse a single expression (stored DEFAULT and CHECK texts).
