@@ -232,11 +232,24 @@ fn unique_name(cat: &Catalog, schema: &str, table: &str, cols: &str, suffix: &st
     (1..).map(|i| format!("{root}{i}")).find(|n| !pending.iter().any(|c| c.name == *n) && !cat.relation_exists(schema, n)).unwrap_or(base)
 }
 
+/// Errors from binding a stored expression text: positions would point into
+/// that text, not the statement, so they are dropped.
+fn without_position(e: SqlError) -> SqlError {
+    match e {
+        SqlError::UndefinedColumn { name, .. } => SqlError::UndefinedColumn { name, position: None },
+        SqlError::UndefinedColumnMsg { message, .. } => SqlError::UndefinedColumnMsg { message, position: None },
+        SqlError::MissingFromEntry { table, .. } => SqlError::MissingFromEntry { table, position: None },
+        SqlError::Syntax { message, .. } => SqlError::Syntax { message, position: None },
+        other => other,
+    }
+}
+
 fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResult> {
     if ct.query.is_some() {
         return Err(SqlError::FeatureNotSupported("CREATE TABLE AS".into()));
     }
     let sp = s.search_path();
+    let tctx = s.type_context();
     let st = s.ddl_catalog()?;
     let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
     let (schema, name) = target(cat, &sp, &ct.name)?;
@@ -300,10 +313,14 @@ fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResul
         }
     }
     let storage = cat.alloc_oid();
+    let def = TableDef { oid, schema, name, columns: cols, constraints: cons, storage };
+    // CHECK expressions must bind against the new table's columns now, as in
+    // Postgres (`column "nosuch" does not exist` at CREATE TABLE).
+    crate::binder::Binder::new(cat, &sp, &tctx, "", vec![]).checks(&def).map_err(without_position)?;
     for sq in seqs {
         cat.sequences.insert(sq.oid, sq);
     }
-    cat.tables.insert(oid, TableDef { oid, schema, name, columns: cols, constraints: cons, storage });
+    cat.tables.insert(oid, def);
     st.txn.drop_relation_on_abort(storage);
     s.log_catalog()?;
     cmd("CREATE TABLE")

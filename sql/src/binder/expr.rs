@@ -389,7 +389,13 @@ impl Binder<'_> {
                     ast::UnaryOperator::Minus => {
                         if let BoundExpr::Literal(v, t) = &b {
                             if let Some(n) = negate_literal(v) {
-                                return Ok(BoundExpr::Literal(n, t.clone()));
+                                // The type follows the negated value (-2147483648 is an integer).
+                                let t = match (&n, t) {
+                                    (Value::Int4(_), DataType::Int8) => DataType::Int4,
+                                    (Value::Int8(_), DataType::Numeric(_)) => DataType::Int8,
+                                    (_, t) => t.clone(),
+                                };
+                                return Ok(BoundExpr::Literal(n, t));
                             }
                         }
                         let b = if b.ty() == DataType::Unknown { self.cast(b, &DataType::Float8, CastMode::Implicit)? } else { b };
@@ -892,6 +898,11 @@ impl Binder<'_> {
             }
             return Err(SqlError::Grouping(format!("aggregate functions are not allowed in {}", if self.clause.is_empty() { "this context" } else { self.clause })));
         }
+        if let ast::FunctionArguments::List(l) = &f.args {
+            if name == "make_interval" && l.args.iter().any(|a| matches!(a, ast::FunctionArg::Named { .. } | ast::FunctionArg::ExprNamed { .. })) {
+                return self.bind_named_make_interval(&l.args, scope);
+            }
+        }
         let args: Vec<Expr> = match &f.args {
             ast::FunctionArguments::None => vec![],
             ast::FunctionArguments::List(l) => l
@@ -905,6 +916,31 @@ impl Binder<'_> {
             ast::FunctionArguments::Subquery(_) => return Err(SqlError::FeatureNotSupported("subquery arguments".into())),
         };
         self.bind_call(&name, &args, scope)
+    }
+
+    /// `make_interval(days => 10, hours => 2)`: named arguments in
+    /// Postgres's parameter order, the rest defaulting to 0.
+    fn bind_named_make_interval(&mut self, list: &[ast::FunctionArg], scope: &Scope) -> Result<BoundExpr> {
+        const PARAMS: [&str; 7] = ["years", "months", "weeks", "days", "hours", "mins", "secs"];
+        let zero = Expr::value(ast::Value::Number("0".into(), false));
+        let mut args: Vec<Expr> = vec![zero; 7];
+        let mut positional = true;
+        for (i, a) in list.iter().enumerate() {
+            match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) if positional && i < 7 => args[i] = x.clone(),
+                ast::FunctionArg::Named { name, arg: ast::FunctionArgExpr::Expr(x), .. }
+                | ast::FunctionArg::ExprNamed { name: Expr::Identifier(name), arg: ast::FunctionArgExpr::Expr(x), .. } => {
+                    positional = false;
+                    let n = ident_name(name);
+                    let Some(k) = PARAMS.iter().position(|p| *p == n) else {
+                        return Err(SqlError::UndefinedFunction("function make_interval(...) does not exist".into()));
+                    };
+                    args[k] = x.clone();
+                }
+                _ => return Err(SqlError::SyntaxNoPosition("positional argument cannot follow named argument".into())),
+            }
+        }
+        self.bind_call("make_interval", &args, scope)
     }
 
     fn bind_call(&mut self, name: &str, args: &[Expr], scope: &Scope) -> Result<BoundExpr> {

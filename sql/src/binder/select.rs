@@ -26,7 +26,11 @@ impl Binder<'_> {
 
     fn bind_query_inner(&mut self, q: &ast::Query) -> Result<(Plan, Vec<OutCol>)> {
         if let Some(with) = &q.with {
-            for cte in &with.cte_tables {
+            for (i, cte) in with.cte_tables.iter().enumerate() {
+                let name = ident_name(&cte.alias.name);
+                if with.cte_tables[..i].iter().any(|c| ident_name(&c.alias.name) == name) {
+                    return Err(SqlError::DuplicateAlias(format!("WITH query name \"{name}\" specified more than once")));
+                }
                 self.bind_cte(cte, with.recursive)?;
             }
         }
