@@ -60,6 +60,8 @@ pub struct AggCall {
     pub distinct: bool,
     pub filter: Option<BoundExpr>,
     pub ty: DataType,
+    /// `agg(x ORDER BY k)`: the order rows are fed to the aggregate in.
+    pub order_by: Vec<crate::planner::plan::SortKey>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

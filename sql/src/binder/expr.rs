@@ -201,7 +201,7 @@ impl Binder<'_> {
     fn bind_aggregate_args(&mut self, f: &ast::Function, name: &str, input: &Scope) -> Result<AggCall> {
         let ast::FunctionArguments::List(list) = &f.args else {
             if name == "count" {
-                return Ok(AggCall { func: AggFunc::CountStar, args: vec![], distinct: false, filter: None, ty: DataType::Int8 });
+                return Ok(AggCall { func: AggFunc::CountStar, args: vec![], distinct: false, filter: None, ty: DataType::Int8, order_by: vec![] });
             }
             return Err(SqlError::UndefinedFunction(format!("function {name}() does not exist")));
         };
@@ -220,8 +220,23 @@ impl Binder<'_> {
                 _ => return Err(SqlError::FeatureNotSupported("named aggregate arguments".into())),
             }
         }
-        if list.clauses.iter().any(|c| matches!(c, ast::FunctionArgumentClause::OrderBy(_))) {
-            return Err(SqlError::FeatureNotSupported("ORDER BY in aggregate calls".into()));
+        let mut order_by = vec![];
+        for c in &list.clauses {
+            if let ast::FunctionArgumentClause::OrderBy(obs) = c {
+                for o in obs {
+                    if contains_aggregate(&o.expr) {
+                        return Err(SqlError::Grouping("aggregate function calls cannot be nested".into()));
+                    }
+                    let k = self.bind_plain(&o.expr, input)?;
+                    let k = if k.ty() == DataType::Unknown { self.cast(k, &DataType::Text, CastMode::Implicit)? } else { k };
+                    if distinct && !args.contains(&k) {
+                        return Err(SqlError::InvalidColumnReference(
+                            "in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list".into(),
+                        ));
+                    }
+                    order_by.push(super::select::sort_key(k, &o.options));
+                }
+            }
         }
         let filter = match &f.filter {
             Some(x) => Some(self.bind_condition(x, input, "FILTER")?),
@@ -237,7 +252,7 @@ impl Binder<'_> {
             if name != "count" {
                 return Err(SqlError::SyntaxNoPosition(format!("{name}(*) specified, but {name} is not an aggregate function")));
             }
-            return Ok(AggCall { func: AggFunc::CountStar, args: vec![], distinct: false, filter, ty: DataType::Int8 });
+            return Ok(AggCall { func: AggFunc::CountStar, args: vec![], distinct: false, filter, ty: DataType::Int8, order_by: vec![] });
         }
         let arity = if name == "string_agg" { 2 } else { 1 };
         if args.len() != arity {
@@ -303,7 +318,7 @@ impl Binder<'_> {
             "array_agg" => (AggFunc::ArrayAgg, DataType::Array(Box::new(at))),
             _ => return Err(no_fn(&args)),
         };
-        Ok(AggCall { func, args, distinct, filter, ty })
+        Ok(AggCall { func, args, distinct, filter, ty, order_by })
     }
 
     fn bind_plain(&mut self, e: &Expr, scope: &Scope) -> Result<BoundExpr> {

@@ -690,7 +690,7 @@ fn ordinal(e: &Expr, n: usize) -> Result<Option<usize>> {
     Ok(None)
 }
 
-fn sort_key(expr: BoundExpr, o: &ast::OrderByOptions) -> SortKey {
+pub(super) fn sort_key(expr: BoundExpr, o: &ast::OrderByOptions) -> SortKey {
     let desc = matches!(o.sort, Some(ast::OrderBySort::Desc));
     // Postgres: NULLs sort as larger than everything by default.
     let nulls_first = o.nulls_first.unwrap_or(desc);
