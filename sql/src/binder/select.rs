@@ -160,8 +160,14 @@ impl Binder<'_> {
                 let mut lex = vec![];
                 let mut rex = vec![];
                 let mut cols = vec![];
+                // A leaf's untyped literal column stays unknown until the set
+                // operation resolves its type (`SELECT 1 UNION SELECT 'a'` is
+                // integer, and 'a' then fails integer input).
+                let (lu, ru) = (unknown_literal_cols(left), unknown_literal_cols(right));
+                let unknown = |u: &[bool], i: usize, t: &DataType| if u.get(i).copied().unwrap_or(false) { DataType::Unknown } else { t.clone() };
                 for (i, (a, b)) in lc.iter().zip(rc.iter()).enumerate() {
-                    let (items, ty) = self.unify(vec![BoundExpr::Column(i, a.ty.clone()), BoundExpr::Column(i, b.ty.clone())], word)?;
+                    let (at, bt) = (unknown(&lu, i, &a.ty), unknown(&ru, i, &b.ty));
+                    let (items, ty) = self.unify(vec![BoundExpr::Column(i, at), BoundExpr::Column(i, bt)], word)?;
                     let ty = if ty == DataType::Unknown { DataType::Text } else { ty };
                     let mut it = items.into_iter();
                     let l = it.next().unwrap_or(BoundExpr::Column(i, ty.clone()));
@@ -286,6 +292,32 @@ impl Binder<'_> {
             };
             plan = Plan::Join { left: Box::new(plan), right: Box::new(rp), kind, on };
             scope = combined;
+            if kind == JoinKind::Full && !self.using_pairs.is_empty() {
+                // FULL JOIN USING: each key is COALESCE(left, right), listed
+                // first; both sides stay reachable by their qualified names.
+                let pairs = std::mem::take(&mut self.using_pairs);
+                let mut exprs = vec![];
+                let mut cols = vec![];
+                for (li, ri) in &pairs {
+                    let (l, r) = (&scope.cols[*li], &scope.cols[*ri]);
+                    let ty = l.ty.clone();
+                    let le = BoundExpr::Column(*li, l.ty.clone());
+                    let re = self.cast(BoundExpr::Column(*ri, r.ty.clone()), &ty, CastMode::Implicit)?;
+                    exprs.push(BoundExpr::Coalesce(vec![le, re], ty.clone()));
+                    cols.push(ScopeCol { table: None, name: l.name.clone(), ty, origin: None, hidden: false });
+                }
+                for (i, c) in scope.cols.iter().enumerate() {
+                    exprs.push(BoundExpr::Column(i, c.ty.clone()));
+                    let mut c = c.clone();
+                    if pairs.iter().any(|(li, ri)| *li == i || *ri == i) {
+                        c.hidden = true;
+                    }
+                    cols.push(c);
+                }
+                plan = Plan::Project { input: Box::new(plan), exprs };
+                scope = Scope { cols };
+            }
+            self.using_pairs.clear();
         }
         Ok((plan, scope))
     }
@@ -304,6 +336,7 @@ impl Binder<'_> {
             // The merged column is the left one (the right one for RIGHT JOIN).
             let hide = if kind == JoinKind::Right { li } else { left_len + ri };
             combined.cols[hide].hidden = true;
+            self.using_pairs.push((li, left_len + ri));
         }
         and_all(parts).ok_or_else(|| SqlError::Internal("empty USING".into()))
     }
@@ -688,6 +721,28 @@ fn ordinal(e: &Expr, n: usize) -> Result<Option<usize>> {
         }
     }
     Ok(None)
+}
+
+/// Which output columns of a set-operation leaf are bare string literals
+/// (type unknown in Postgres until the set operation resolves it).
+fn unknown_literal_cols(e: &ast::SetExpr) -> Vec<bool> {
+    let is_lit = |x: &Expr| matches!(x, Expr::Value(v) if matches!(v.value, ast::Value::SingleQuotedString(_)));
+    match e {
+        ast::SetExpr::Select(s) => s
+            .projection
+            .iter()
+            .map(|it| match it {
+                ast::SelectItem::UnnamedExpr(x) | ast::SelectItem::ExprWithAlias { expr: x, .. } => is_lit(x),
+                _ => false,
+            })
+            .collect(),
+        ast::SetExpr::Values(v) => {
+            let width = v.rows.first().map_or(0, |r| r.content.len());
+            (0..width).map(|i| v.rows.iter().all(|r| r.content.get(i).is_some_and(is_lit))).collect()
+        }
+        ast::SetExpr::Query(q) if q.order_by.is_none() && q.limit_clause.is_none() && q.with.is_none() => unknown_literal_cols(&q.body),
+        _ => vec![],
+    }
 }
 
 pub(super) fn sort_key(expr: BoundExpr, o: &ast::OrderByOptions) -> SortKey {
