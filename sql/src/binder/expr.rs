@@ -81,6 +81,13 @@ pub fn contains_aggregate(e: &Expr) -> bool {
     }
 }
 
+/// Which kind of row-comparing subquery is being bound.
+#[derive(Clone, Copy)]
+enum SubqueryKindSpec {
+    In { negated: bool },
+    Quantified { op: CmpOp, all: bool },
+}
+
 impl Binder<'_> {
     pub(crate) fn expr_pos(&self, e: &Expr) -> Option<usize> {
         self.pos(e.span())
@@ -451,6 +458,24 @@ impl Binder<'_> {
                 let Expr::Subquery(q) = &**right else { unreachable!("guarded") };
                 let x = self.bind_expr(left, scope)?;
                 self.bind_in_subquery(x, q, false, scope)
+            }
+            Expr::AnyOp { left, compare_op, right, .. } | Expr::AllOp { left, compare_op, right }
+                if matches!(**right, Expr::Subquery(_)) =>
+            {
+                let Expr::Subquery(q) = &**right else { unreachable!("guarded") };
+                let all = matches!(e, Expr::AllOp { .. });
+                use ast::BinaryOperator as B;
+                let op = match compare_op {
+                    B::Eq => CmpOp::Eq,
+                    B::NotEq => CmpOp::NotEq,
+                    B::Lt => CmpOp::Lt,
+                    B::LtEq => CmpOp::LtEq,
+                    B::Gt => CmpOp::Gt,
+                    B::GtEq => CmpOp::GtEq,
+                    other => return Err(SqlError::FeatureNotSupported(format!("operator {other} with ANY/ALL"))),
+                };
+                let x = self.bind_expr(left, scope)?;
+                self.bind_quantified_subquery(x, q, SubqueryKindSpec::Quantified { op, all }, scope)
             }
             Expr::Like { negated, expr, pattern, escape_char, any: false } | Expr::ILike { negated, expr, pattern, escape_char, any: false } => {
                 let ci = matches!(e, Expr::ILike { .. });
@@ -859,6 +884,10 @@ impl Binder<'_> {
     }
 
     fn bind_in_subquery(&mut self, x: BoundExpr, q: &ast::Query, negated: bool, scope: &Scope) -> Result<BoundExpr> {
+        self.bind_quantified_subquery(x, q, SubqueryKindSpec::In { negated }, scope)
+    }
+
+    fn bind_quantified_subquery(&mut self, x: BoundExpr, q: &ast::Query, spec: SubqueryKindSpec, scope: &Scope) -> Result<BoundExpr> {
         let (plan, cols, correlated) = self.bind_subquery_plan(q, scope)?;
         if cols.len() != 1 {
             return Err(SqlError::SyntaxNoPosition("subquery has too many columns".into()));
@@ -877,9 +906,13 @@ impl Binder<'_> {
         } else {
             plan
         };
+        let kind = match spec {
+            SubqueryKindSpec::In { negated } => SubqueryKind::In { expr: Box::new(x), negated },
+            SubqueryKindSpec::Quantified { op, all } => SubqueryKind::Quantified { expr: Box::new(x), op, all },
+        };
         Ok(BoundExpr::Subquery(Box::new(Subquery {
             plan,
-            kind: SubqueryKind::In { expr: Box::new(x), negated },
+            kind,
             correlated,
             ty: DataType::Bool,
         })))

@@ -324,6 +324,25 @@ fn eval_subquery(s: &Subquery, row: &[Value], ctx: &mut ExecContext) -> Result<V
             }
             Ok(if saw_null { Value::Null } else { Value::Bool(*negated) })
         }
+        SubqueryKind::Quantified { expr, op, all } => {
+            // ANY: true if some comparison holds; ALL: false if one fails;
+            // otherwise NULL when a comparison was NULL.
+            let v = eval(expr, row, ctx)?;
+            let rows = subquery_rows(s, row, ctx, false)?;
+            let mut saw_null = false;
+            for r in rows.iter() {
+                let x = r.first().cloned().unwrap_or(Value::Null);
+                if x.is_null() || v.is_null() {
+                    saw_null = true;
+                    continue;
+                }
+                let holds = cmp_holds(*op, compare(&v, &x));
+                if holds != *all {
+                    return Ok(Value::Bool(holds));
+                }
+            }
+            Ok(if saw_null { Value::Null } else { Value::Bool(*all) })
+        }
     }
 }
 
