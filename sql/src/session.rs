@@ -770,8 +770,16 @@ impl Session {
             subquery_cache: HashMap::new(),
             worktables: HashMap::new(),
             affected: 0,
+            sequence_advanced: false,
         };
-        let rows = executor::run(&plan, &mut ctx)?;
+        let rows = executor::run(&plan, &mut ctx);
+        if ctx.sequence_advanced {
+            // A crash must never hand out a sequence value twice: make the
+            // sequence's WAL record durable before anyone sees the value
+            // (a transaction that writes nothing else flushes nothing at commit).
+            db.engine.flush_wal()?;
+        }
+        let rows = rows?;
         let affected = ctx.affected;
         let tag = match s {
             SqlStatement::Query(_) => format!("SELECT {}", rows.len()),

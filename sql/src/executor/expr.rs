@@ -456,6 +456,7 @@ fn eval_seq(func: SeqFunc, vals: &[Value], ctx: &mut ExecContext) -> Result<Valu
                 }
             };
             ctx.engine.sequence_set(seq.oid, next, true)?;
+            ctx.sequence_advanced = true;
             ctx.currval.insert(seq.oid, next);
             Ok(Value::Int8(next))
         }
@@ -480,6 +481,7 @@ fn eval_seq(func: SeqFunc, vals: &[Value], ctx: &mut ExecContext) -> Result<Valu
             }
             let _g = ctx.seq_lock.lock();
             ctx.engine.sequence_set(seq.oid, v, called)?;
+            ctx.sequence_advanced = true;
             if called {
                 ctx.currval.insert(seq.oid, v);
             }
