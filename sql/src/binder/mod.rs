@@ -116,6 +116,8 @@ pub struct Binder<'a> {
     next_worktable: usize,
     /// (left, right) scope positions of the USING keys of the join being bound.
     using_pairs: Vec<(usize, usize)>,
+    /// FROM item made from a select-list generate_series (see `bind_select`).
+    srf_from: Option<(Plan, Scope)>,
     /// Where an expression is being bound, for error messages ("WHERE").
     clause: &'static str,
 }
@@ -140,6 +142,7 @@ impl<'a> Binder<'a> {
             agg: None,
             next_worktable: 0,
             using_pairs: vec![],
+            srf_from: None,
             clause: "",
         }
     }

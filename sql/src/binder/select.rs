@@ -481,7 +481,27 @@ impl Binder<'_> {
         if s.into.is_some() {
             return Err(SqlError::FeatureNotSupported("SELECT INTO".into()));
         }
-        let (mut plan, scope) = self.bind_from(&s.from)?;
+        // `SELECT generate_series(a, b)` without FROM: the set-returning call
+        // becomes the FROM item and the select item its column.
+        if s.from.is_empty() && self.srf_from.is_none() {
+            if let Some((idx, args)) = single_select_list_srf(&s.projection) {
+                let mut s2 = s.clone();
+                let col = Expr::Identifier(ast::Ident::new("generate_series"));
+                s2.projection[idx] = match &s.projection[idx] {
+                    ast::SelectItem::ExprWithAlias { alias, .. } => ast::SelectItem::ExprWithAlias { expr: col, alias: alias.clone() },
+                    _ => ast::SelectItem::UnnamedExpr(col),
+                };
+                let from = self.bind_table_function("generate_series", &args, None)?;
+                self.srf_from = Some(from);
+                let r = self.bind_select(&s2, order);
+                self.srf_from = None;
+                return r;
+            }
+        }
+        let (mut plan, scope) = match self.srf_from.take() {
+            Some(f) => f,
+            None => self.bind_from(&s.from)?,
+        };
         if let Some(w) = &s.selection {
             let pred = self.bind_condition(w, &scope, "WHERE")?;
             plan = Plan::Filter { input: Box::new(plan), predicate: pred };
@@ -721,6 +741,41 @@ fn ordinal(e: &Expr, n: usize) -> Result<Option<usize>> {
         }
     }
     Ok(None)
+}
+
+/// The one select-list item that is a bare `generate_series(...)` call (and
+/// no other item mentions it): its index and arguments.
+fn single_select_list_srf(items: &[ast::SelectItem]) -> Option<(usize, Vec<Expr>)> {
+    let mut found = None;
+    for (i, it) in items.iter().enumerate() {
+        let e = match it {
+            ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => e,
+            _ => continue,
+        };
+        let Expr::Function(f) = e else {
+            if e.to_string().to_ascii_lowercase().contains("generate_series") {
+                return None;
+            }
+            continue;
+        };
+        if !f.name.to_string().eq_ignore_ascii_case("generate_series") || f.over.is_some() || found.is_some() {
+            if f.name.to_string().eq_ignore_ascii_case("generate_series") {
+                return None;
+            }
+            continue;
+        }
+        let ast::FunctionArguments::List(l) = &f.args else { return None };
+        let args = l
+            .args
+            .iter()
+            .map(|a| match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => Some(x.clone()),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        found = Some((i, args));
+    }
+    found
 }
 
 /// Which output columns of a set-operation leaf are bare string literals
