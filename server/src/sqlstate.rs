@@ -75,6 +75,7 @@ pub fn sql_error_code(err: &SqlError) -> &'static str {
         SqlError::WrongObjectType(_) => "42809",
         SqlError::DependentObjectsStillExist { .. } => "2BP01",
         SqlError::NotNullViolation { .. } => "23502",
+        SqlError::ColumnContainsNulls { .. } => "23502",
         SqlError::CheckViolation { .. } => "23514",
         SqlError::UniqueViolation { .. } => "23505",
         SqlError::CardinalityViolation(_) => "21000",

@@ -232,11 +232,24 @@ fn unique_name(cat: &Catalog, schema: &str, table: &str, cols: &str, suffix: &st
     (1..).map(|i| format!("{root}{i}")).find(|n| !pending.iter().any(|c| c.name == *n) && !cat.relation_exists(schema, n)).unwrap_or(base)
 }
 
+/// Errors from binding a stored expression text: positions would point into
+/// that text, not the statement, so they are dropped.
+fn without_position(e: SqlError) -> SqlError {
+    match e {
+        SqlError::UndefinedColumn { name, .. } => SqlError::UndefinedColumn { name, position: None },
+        SqlError::UndefinedColumnMsg { message, .. } => SqlError::UndefinedColumnMsg { message, position: None },
+        SqlError::MissingFromEntry { table, .. } => SqlError::MissingFromEntry { table, position: None },
+        SqlError::Syntax { message, .. } => SqlError::Syntax { message, position: None },
+        other => other,
+    }
+}
+
 fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResult> {
     if ct.query.is_some() {
         return Err(SqlError::FeatureNotSupported("CREATE TABLE AS".into()));
     }
     let sp = s.search_path();
+    let tctx = s.type_context();
     let st = s.ddl_catalog()?;
     let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
     let (schema, name) = target(cat, &sp, &ct.name)?;
@@ -300,10 +313,14 @@ fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResul
         }
     }
     let storage = cat.alloc_oid();
+    let def = TableDef { oid, schema, name, columns: cols, constraints: cons, storage };
+    // CHECK expressions must bind against the new table's columns now, as in
+    // Postgres (`column "nosuch" does not exist` at CREATE TABLE).
+    crate::binder::Binder::new(cat, &sp, &tctx, "", vec![]).checks(&def).map_err(without_position)?;
     for sq in seqs {
         cat.sequences.insert(sq.oid, sq);
     }
-    cat.tables.insert(oid, TableDef { oid, schema, name, columns: cols, constraints: cons, storage });
+    cat.tables.insert(oid, def);
     st.txn.drop_relation_on_abort(storage);
     s.log_catalog()?;
     cmd("CREATE TABLE")
@@ -396,6 +413,25 @@ fn drop(s: &mut Session, ot: ast::ObjectType, if_exists: bool, names: &[ast::Obj
 
 fn alter_table(s: &mut Session, at: &ast::AlterTable) -> Result<StatementResult> {
     let sp = s.search_path();
+    // ADD COLUMN ... NOT NULL without a default is refused on a table with rows.
+    let adds_required = at.operations.iter().any(|op| match op {
+        ast::AlterTableOperation::AddColumn { column_def: cd, .. } => {
+            let has = |f: &dyn Fn(&ast::ColumnOption) -> bool| cd.options.iter().any(|o| f(&o.option));
+            has(&|o| matches!(o, ast::ColumnOption::NotNull) || is_primary_key(o))
+                && !has(&|o| matches!(o, ast::ColumnOption::Default(_) | ast::ColumnOption::Generated { .. }))
+                && serial_type(&cd.data_type).is_none()
+        }
+        _ => false,
+    });
+    let has_rows = if adds_required {
+        let cat = s.current_catalog();
+        match find_table(&cat, &sp, &at.name)?.and_then(|oid| cat.tables.get(&oid).cloned()) {
+            Some(t) => s.table_has_rows(&t.schema, &t.name)?,
+            None => false,
+        }
+    } else {
+        false
+    };
     let st = s.ddl_catalog()?;
     let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
     let Some(oid) = find_table(cat, &sp, &at.name)? else {
@@ -435,8 +471,8 @@ fn alter_table(s: &mut Session, at: &ast::AlterTable) -> Result<StatementResult>
                     }
                     c.missing_text = text;
                 }
-                if c.not_null && c.missing_text.is_none() && c.identity.is_none() {
-                    // Postgres fails only if the table has rows; we cannot tell cheaply here.
+                if c.not_null && c.missing_text.is_none() && c.identity.is_none() && has_rows {
+                    return Err(SqlError::ColumnContainsNulls { column: c.name.clone(), table: t.name.clone() });
                 }
                 t.columns.push(c);
                 if let Some(q) = seq {
@@ -486,4 +522,8 @@ fn alter_table(s: &mut Session, at: &ast::AlterTable) -> Result<StatementResult>
     }
     s.log_catalog()?;
     cmd("ALTER TABLE")
+}
+
+fn is_primary_key(o: &ast::ColumnOption) -> bool {
+    matches!(o, ast::ColumnOption::PrimaryKey(_))
 }

@@ -81,6 +81,9 @@ pub enum SqlError {
     /// 23502
     #[error("null value in column \"{column}\" of relation \"{table}\" violates not-null constraint")]
     NotNullViolation { column: String, table: String, detail: Option<String> },
+    /// 23502 from ALTER TABLE: existing rows would violate a new NOT NULL.
+    #[error("column \"{column}\" of relation \"{table}\" contains null values")]
+    ColumnContainsNulls { column: String, table: String },
     /// 23514
     #[error("new row for relation \"{table}\" violates check constraint \"{constraint}\"")]
     CheckViolation { table: String, constraint: String, detail: Option<String> },
@@ -208,7 +211,7 @@ impl SqlError {
             SqlError::UndefinedObject(_) => "42704",
             SqlError::WrongObjectType(_) => "42809",
             SqlError::DependentObjectsStillExist { .. } => "2BP01",
-            SqlError::NotNullViolation { .. } => "23502",
+            SqlError::NotNullViolation { .. } | SqlError::ColumnContainsNulls { .. } => "23502",
             SqlError::CheckViolation { .. } => "23514",
             SqlError::UniqueViolation { .. } => "23505",
             SqlError::CardinalityViolation(_) => "21000",

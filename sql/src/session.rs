@@ -698,6 +698,19 @@ impl Session {
         Ok(())
     }
 
+    /// Whether a table has any row visible to this transaction (ALTER TABLE
+    /// ADD COLUMN ... NOT NULL without a default fails only then).
+    pub(crate) fn table_has_rows(&mut self, schema: &str, table: &str) -> Result<bool> {
+        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let sql = format!("SELECT 1 FROM {}.{} LIMIT 1", q(schema), q(table));
+        let stmts = crate::parser::parse(&sql)?;
+        let stmt = stmts.first().ok_or_else(|| SqlError::Internal("empty probe".into()))?;
+        match self.exec_dml_or_query(stmt, &sql, &[], None)? {
+            StatementResult::Rows { rows, .. } => Ok(!rows.is_empty()),
+            _ => Ok(false),
+        }
+    }
+
     fn exec_dml_or_query(&mut self, s: &SqlStatement, sql: &str, params: &[Value], prepared: Option<&PreparedStatement>) -> Result<StatementResult> {
         let catalog = self.current_catalog();
         let sp = self.search_path();
@@ -757,8 +770,16 @@ impl Session {
             subquery_cache: HashMap::new(),
             worktables: HashMap::new(),
             affected: 0,
+            sequence_advanced: false,
         };
-        let rows = executor::run(&plan, &mut ctx)?;
+        let rows = executor::run(&plan, &mut ctx);
+        if ctx.sequence_advanced {
+            // A crash must never hand out a sequence value twice: make the
+            // sequence's WAL record durable before anyone sees the value
+            // (a transaction that writes nothing else flushes nothing at commit).
+            db.engine.flush_wal()?;
+        }
+        let rows = rows?;
         let affected = ctx.affected;
         let tag = match s {
             SqlStatement::Query(_) => format!("SELECT {}", rows.len()),

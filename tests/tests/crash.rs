@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use sargdb_tests::SargdbServer;
 
 const WRITERS: i32 = 4;
-const CYCLES: usize = 20;
+const CYCLES: usize = 30;
 
 /// What one writer has sent and had acknowledged.
 #[derive(Default)]

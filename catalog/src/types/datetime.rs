@@ -919,7 +919,7 @@ pub fn parse_timestamp(s: &str, ctx: &TypeContext, with_tz: bool) -> Result<i64>
     let type_name = if with_tz {
         "timestamp with time zone"
     } else {
-        "timestamp without time zone"
+        "timestamp"
     };
     let l = s.trim().to_ascii_lowercase();
     if let Some(ts) = special(&l, ctx) {

@@ -287,11 +287,18 @@ pub fn parse_bytea(s: &str) -> Result<Vec<u8>> {
                 i += 1;
                 continue;
             }
-            let hi = hex(c).ok_or_else(|| invalid("bytea", s))?;
-            let lo = b
-                .get(i + 1)
-                .and_then(|c| hex(*c))
-                .ok_or_else(|| invalid("bytea", s))?;
+            // Postgres's hex_decode errors (22023), quoting the one bad character.
+            let bad_digit = |at: usize| {
+                let ch: String = s.get(at..).and_then(|r| r.chars().next()).map(String::from).unwrap_or_default();
+                TypeError::InvalidParameterValue(format!("invalid hexadecimal digit: \"{ch}\""))
+            };
+            let hi = hex(c).ok_or_else(|| bad_digit(i))?;
+            let Some(c2) = b.get(i + 1) else {
+                return Err(TypeError::InvalidParameterValue(
+                    "invalid hexadecimal data: odd number of digits".into(),
+                ));
+            };
+            let lo = hex(*c2).ok_or_else(|| bad_digit(i + 1))?;
             out.push(hi << 4 | lo);
             i += 2;
         }

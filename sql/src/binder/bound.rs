@@ -60,6 +60,8 @@ pub struct AggCall {
     pub distinct: bool,
     pub filter: Option<BoundExpr>,
     pub ty: DataType,
+    /// `agg(x ORDER BY k)`: the order rows are fed to the aggregate in.
+    pub order_by: Vec<crate::planner::plan::SortKey>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -69,6 +71,8 @@ pub enum SubqueryKind {
     Exists,
     /// `expr [NOT] IN (subquery)` / `= ANY`.
     In { expr: Box<BoundExpr>, negated: bool },
+    /// `expr op ANY (subquery)` / `expr op ALL (subquery)`.
+    Quantified { expr: Box<BoundExpr>, op: CmpOp, all: bool },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -192,7 +196,7 @@ impl BoundExpr {
                 list.iter().for_each(each)
             }
             BoundExpr::Subquery(s) => {
-                if let SubqueryKind::In { expr, .. } = &s.kind {
+                if let SubqueryKind::In { expr, .. } | SubqueryKind::Quantified { expr, .. } = &s.kind {
                     each(expr)
                 }
             }
@@ -246,7 +250,7 @@ impl BoundExpr {
                 list.iter_mut().for_each(|a| a.map_columns_mut(f))
             }
             BoundExpr::Subquery(s) => {
-                if let SubqueryKind::In { expr, .. } = &mut s.kind {
+                if let SubqueryKind::In { expr, .. } | SubqueryKind::Quantified { expr, .. } = &mut s.kind {
                     expr.map_columns_mut(f)
                 }
             }

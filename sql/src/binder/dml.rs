@@ -44,7 +44,7 @@ impl Binder<'_> {
         self.cast(b, &c.data_type, CastMode::Assignment)
     }
 
-    fn checks(&mut self, t: &TableDef) -> Result<Vec<(String, BoundExpr)>> {
+    pub(crate) fn checks(&mut self, t: &TableDef) -> Result<Vec<(String, BoundExpr)>> {
         let scope = Scope::for_table(t, &t.name);
         let mut out = vec![];
         for c in &t.constraints {
@@ -118,7 +118,13 @@ impl Binder<'_> {
         for i in 0..ncols {
             defaults.push(if table.columns[i].dropped { BoundExpr::Literal(Value::Null, table.columns[i].data_type.clone()) } else { self.column_default(&table, i)? });
         }
-        let always = |i: usize| matches!(table.columns[i].identity, Some((IdentityKind::Always, _)));
+        // OVERRIDING SYSTEM VALUE lets values into GENERATED ALWAYS columns;
+        // OVERRIDING USER VALUE ignores the values given for identity columns.
+        let overriding = crate::parser::insert_overriding(ins);
+        let always = |i: usize| {
+            overriding != Some(crate::parser::Overriding::System) && matches!(table.columns[i].identity, Some((IdentityKind::Always, _)))
+        };
+        let ignored = |i: usize| overriding == Some(crate::parser::Overriding::User) && table.columns[i].identity.is_some();
         let input = match ins.source.as_deref() {
             None => Plan::Values { rows: vec![defaults.clone()], types: table.physical_types() },
             Some(q) => match (&*q.body, q.order_by.is_none() && q.limit_clause.is_none() && q.with.is_none()) {
@@ -133,7 +139,7 @@ impl Binder<'_> {
                         }
                         let mut row = defaults.clone();
                         for (e, &col) in r.content.iter().zip(targets.iter()) {
-                            if is_default_keyword(e) {
+                            if is_default_keyword(e) || ignored(col) {
                                 continue;
                             }
                             if always(col) {
@@ -153,6 +159,9 @@ impl Binder<'_> {
                     }
                     let mut row = defaults.clone();
                     for (i, (c, &col)) in cols.iter().zip(targets.iter()).enumerate() {
+                        if ignored(col) {
+                            continue;
+                        }
                         if always(col) {
                             return Err(SqlError::GeneratedAlways(table.columns[col].name.clone()));
                         }

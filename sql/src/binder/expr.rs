@@ -81,6 +81,13 @@ pub fn contains_aggregate(e: &Expr) -> bool {
     }
 }
 
+/// Which kind of row-comparing subquery is being bound.
+#[derive(Clone, Copy)]
+enum SubqueryKindSpec {
+    In { negated: bool },
+    Quantified { op: CmpOp, all: bool },
+}
+
 impl Binder<'_> {
     pub(crate) fn expr_pos(&self, e: &Expr) -> Option<usize> {
         self.pos(e.span())
@@ -201,7 +208,7 @@ impl Binder<'_> {
     fn bind_aggregate_args(&mut self, f: &ast::Function, name: &str, input: &Scope) -> Result<AggCall> {
         let ast::FunctionArguments::List(list) = &f.args else {
             if name == "count" {
-                return Ok(AggCall { func: AggFunc::CountStar, args: vec![], distinct: false, filter: None, ty: DataType::Int8 });
+                return Ok(AggCall { func: AggFunc::CountStar, args: vec![], distinct: false, filter: None, ty: DataType::Int8, order_by: vec![] });
             }
             return Err(SqlError::UndefinedFunction(format!("function {name}() does not exist")));
         };
@@ -220,8 +227,23 @@ impl Binder<'_> {
                 _ => return Err(SqlError::FeatureNotSupported("named aggregate arguments".into())),
             }
         }
-        if list.clauses.iter().any(|c| matches!(c, ast::FunctionArgumentClause::OrderBy(_))) {
-            return Err(SqlError::FeatureNotSupported("ORDER BY in aggregate calls".into()));
+        let mut order_by = vec![];
+        for c in &list.clauses {
+            if let ast::FunctionArgumentClause::OrderBy(obs) = c {
+                for o in obs {
+                    if contains_aggregate(&o.expr) {
+                        return Err(SqlError::Grouping("aggregate function calls cannot be nested".into()));
+                    }
+                    let k = self.bind_plain(&o.expr, input)?;
+                    let k = if k.ty() == DataType::Unknown { self.cast(k, &DataType::Text, CastMode::Implicit)? } else { k };
+                    if distinct && !args.contains(&k) {
+                        return Err(SqlError::InvalidColumnReference(
+                            "in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list".into(),
+                        ));
+                    }
+                    order_by.push(super::select::sort_key(k, &o.options));
+                }
+            }
         }
         let filter = match &f.filter {
             Some(x) => Some(self.bind_condition(x, input, "FILTER")?),
@@ -237,7 +259,7 @@ impl Binder<'_> {
             if name != "count" {
                 return Err(SqlError::SyntaxNoPosition(format!("{name}(*) specified, but {name} is not an aggregate function")));
             }
-            return Ok(AggCall { func: AggFunc::CountStar, args: vec![], distinct: false, filter, ty: DataType::Int8 });
+            return Ok(AggCall { func: AggFunc::CountStar, args: vec![], distinct: false, filter, ty: DataType::Int8, order_by: vec![] });
         }
         let arity = if name == "string_agg" { 2 } else { 1 };
         if args.len() != arity {
@@ -303,7 +325,7 @@ impl Binder<'_> {
             "array_agg" => (AggFunc::ArrayAgg, DataType::Array(Box::new(at))),
             _ => return Err(no_fn(&args)),
         };
-        Ok(AggCall { func, args, distinct, filter, ty })
+        Ok(AggCall { func, args, distinct, filter, ty, order_by })
     }
 
     fn bind_plain(&mut self, e: &Expr, scope: &Scope) -> Result<BoundExpr> {
@@ -389,7 +411,13 @@ impl Binder<'_> {
                     ast::UnaryOperator::Minus => {
                         if let BoundExpr::Literal(v, t) = &b {
                             if let Some(n) = negate_literal(v) {
-                                return Ok(BoundExpr::Literal(n, t.clone()));
+                                // The type follows the negated value (-2147483648 is an integer).
+                                let t = match (&n, t) {
+                                    (Value::Int4(_), DataType::Int8) => DataType::Int4,
+                                    (Value::Int8(_), DataType::Numeric(_)) => DataType::Int8,
+                                    (_, t) => t.clone(),
+                                };
+                                return Ok(BoundExpr::Literal(n, t));
                             }
                         }
                         let b = if b.ty() == DataType::Unknown { self.cast(b, &DataType::Float8, CastMode::Implicit)? } else { b };
@@ -430,6 +458,24 @@ impl Binder<'_> {
                 let Expr::Subquery(q) = &**right else { unreachable!("guarded") };
                 let x = self.bind_expr(left, scope)?;
                 self.bind_in_subquery(x, q, false, scope)
+            }
+            Expr::AnyOp { left, compare_op, right, .. } | Expr::AllOp { left, compare_op, right }
+                if matches!(**right, Expr::Subquery(_)) =>
+            {
+                let Expr::Subquery(q) = &**right else { unreachable!("guarded") };
+                let all = matches!(e, Expr::AllOp { .. });
+                use ast::BinaryOperator as B;
+                let op = match compare_op {
+                    B::Eq => CmpOp::Eq,
+                    B::NotEq => CmpOp::NotEq,
+                    B::Lt => CmpOp::Lt,
+                    B::LtEq => CmpOp::LtEq,
+                    B::Gt => CmpOp::Gt,
+                    B::GtEq => CmpOp::GtEq,
+                    other => return Err(SqlError::FeatureNotSupported(format!("operator {other} with ANY/ALL"))),
+                };
+                let x = self.bind_expr(left, scope)?;
+                self.bind_quantified_subquery(x, q, SubqueryKindSpec::Quantified { op, all }, scope)
             }
             Expr::Like { negated, expr, pattern, escape_char, any: false } | Expr::ILike { negated, expr, pattern, escape_char, any: false } => {
                 let ci = matches!(e, Expr::ILike { .. });
@@ -493,6 +539,13 @@ impl Binder<'_> {
                     args.push(f.as_ref().clone());
                 }
                 self.bind_call("substring", &args, scope)
+            }
+            Expr::Overlay { expr, overlay_what, overlay_from, overlay_for } => {
+                let mut args = vec![expr.as_ref().clone(), overlay_what.as_ref().clone(), overlay_from.as_ref().clone()];
+                if let Some(f) = overlay_for {
+                    args.push(f.as_ref().clone());
+                }
+                self.bind_call("overlay", &args, scope)
             }
             Expr::Position { expr, r#in } => self.bind_call("strpos", &[r#in.as_ref().clone(), expr.as_ref().clone()], scope),
             Expr::Trim { expr, trim_where, trim_what, .. } => {
@@ -625,6 +678,12 @@ impl Binder<'_> {
         match b {
             BoundExpr::Literal(Value::Null, _) => return Ok(BoundExpr::Literal(Value::Null, to.clone())),
             BoundExpr::Literal(Value::Text(s), DataType::Unknown) => {
+                // An explicit cast to char(n)/varchar(n) truncates (length
+                // coercion is explicit), where assignment of a literal errors.
+                if let (CastMode::Explicit, DataType::Varchar(Some(_)) | DataType::Char(Some(_))) = (mode, to) {
+                    let v = types::cast(Value::Text(s), to, true, self.tctx)?;
+                    return Ok(BoundExpr::Literal(v, to.clone()));
+                }
                 let v = types::parse_text(&s, to, self.tctx)?;
                 return Ok(BoundExpr::Literal(v, to.clone()));
             }
@@ -649,7 +708,7 @@ impl Binder<'_> {
                 }
                 // Constant-fold casts of literals.
                 if let BoundExpr::Literal(v, _) = &b {
-                    if let Ok(v2) = types::cast(v.clone(), to, mode == CastMode::Explicit, self.tctx) {
+                    if let Ok(v2) = types::cast_from(v.clone(), &from, to, mode == CastMode::Explicit, self.tctx) {
                         return Ok(BoundExpr::Literal(v2, to.clone()));
                     }
                 }
@@ -825,6 +884,10 @@ impl Binder<'_> {
     }
 
     fn bind_in_subquery(&mut self, x: BoundExpr, q: &ast::Query, negated: bool, scope: &Scope) -> Result<BoundExpr> {
+        self.bind_quantified_subquery(x, q, SubqueryKindSpec::In { negated }, scope)
+    }
+
+    fn bind_quantified_subquery(&mut self, x: BoundExpr, q: &ast::Query, spec: SubqueryKindSpec, scope: &Scope) -> Result<BoundExpr> {
         let (plan, cols, correlated) = self.bind_subquery_plan(q, scope)?;
         if cols.len() != 1 {
             return Err(SqlError::SyntaxNoPosition("subquery has too many columns".into()));
@@ -843,9 +906,13 @@ impl Binder<'_> {
         } else {
             plan
         };
+        let kind = match spec {
+            SubqueryKindSpec::In { negated } => SubqueryKind::In { expr: Box::new(x), negated },
+            SubqueryKindSpec::Quantified { op, all } => SubqueryKind::Quantified { expr: Box::new(x), op, all },
+        };
         Ok(BoundExpr::Subquery(Box::new(Subquery {
             plan,
-            kind: SubqueryKind::In { expr: Box::new(x), negated },
+            kind,
             correlated,
             ty: DataType::Bool,
         })))
@@ -879,6 +946,11 @@ impl Binder<'_> {
             }
             return Err(SqlError::Grouping(format!("aggregate functions are not allowed in {}", if self.clause.is_empty() { "this context" } else { self.clause })));
         }
+        if let ast::FunctionArguments::List(l) = &f.args {
+            if name == "make_interval" && l.args.iter().any(|a| matches!(a, ast::FunctionArg::Named { .. } | ast::FunctionArg::ExprNamed { .. })) {
+                return self.bind_named_make_interval(&l.args, scope);
+            }
+        }
         let args: Vec<Expr> = match &f.args {
             ast::FunctionArguments::None => vec![],
             ast::FunctionArguments::List(l) => l
@@ -892,6 +964,31 @@ impl Binder<'_> {
             ast::FunctionArguments::Subquery(_) => return Err(SqlError::FeatureNotSupported("subquery arguments".into())),
         };
         self.bind_call(&name, &args, scope)
+    }
+
+    /// `make_interval(days => 10, hours => 2)`: named arguments in
+    /// Postgres's parameter order, the rest defaulting to 0.
+    fn bind_named_make_interval(&mut self, list: &[ast::FunctionArg], scope: &Scope) -> Result<BoundExpr> {
+        const PARAMS: [&str; 7] = ["years", "months", "weeks", "days", "hours", "mins", "secs"];
+        let zero = Expr::value(ast::Value::Number("0".into(), false));
+        let mut args: Vec<Expr> = vec![zero; 7];
+        let mut positional = true;
+        for (i, a) in list.iter().enumerate() {
+            match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) if positional && i < 7 => args[i] = x.clone(),
+                ast::FunctionArg::Named { name, arg: ast::FunctionArgExpr::Expr(x), .. }
+                | ast::FunctionArg::ExprNamed { name: Expr::Identifier(name), arg: ast::FunctionArgExpr::Expr(x), .. } => {
+                    positional = false;
+                    let n = ident_name(name);
+                    let Some(k) = PARAMS.iter().position(|p| *p == n) else {
+                        return Err(SqlError::UndefinedFunction("function make_interval(...) does not exist".into()));
+                    };
+                    args[k] = x.clone();
+                }
+                _ => return Err(SqlError::SyntaxNoPosition("positional argument cannot follow named argument".into())),
+            }
+        }
+        self.bind_call("make_interval", &args, scope)
     }
 
     fn bind_call(&mut self, name: &str, args: &[Expr], scope: &Scope) -> Result<BoundExpr> {
@@ -1040,6 +1137,7 @@ pub fn expr_name(e: &Expr) -> String {
         Expr::Exists { .. } => "exists".into(),
         Expr::Array(_) => "array".into(),
         Expr::Substring { .. } => "substring".into(),
+        Expr::Overlay { .. } => "overlay".into(),
         Expr::Trim { .. } => "btrim".into(),
         Expr::Position { .. } => "position".into(),
         Expr::Extract { .. } => "extract".into(),

@@ -114,6 +114,10 @@ pub struct Binder<'a> {
     ctes: Vec<CteDef>,
     agg: Option<AggState>,
     next_worktable: usize,
+    /// (left, right) scope positions of the USING keys of the join being bound.
+    using_pairs: Vec<(usize, usize)>,
+    /// FROM item made from a select-list generate_series (see `bind_select`).
+    srf_from: Option<(Plan, Scope)>,
     /// Where an expression is being bound, for error messages ("WHERE").
     clause: &'static str,
 }
@@ -137,6 +141,8 @@ impl<'a> Binder<'a> {
             ctes: vec![],
             agg: None,
             next_worktable: 0,
+            using_pairs: vec![],
+            srf_from: None,
             clause: "",
         }
     }

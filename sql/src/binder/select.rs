@@ -26,7 +26,11 @@ impl Binder<'_> {
 
     fn bind_query_inner(&mut self, q: &ast::Query) -> Result<(Plan, Vec<OutCol>)> {
         if let Some(with) = &q.with {
-            for cte in &with.cte_tables {
+            for (i, cte) in with.cte_tables.iter().enumerate() {
+                let name = ident_name(&cte.alias.name);
+                if with.cte_tables[..i].iter().any(|c| ident_name(&c.alias.name) == name) {
+                    return Err(SqlError::DuplicateAlias(format!("WITH query name \"{name}\" specified more than once")));
+                }
                 self.bind_cte(cte, with.recursive)?;
             }
         }
@@ -156,8 +160,14 @@ impl Binder<'_> {
                 let mut lex = vec![];
                 let mut rex = vec![];
                 let mut cols = vec![];
+                // A leaf's untyped literal column stays unknown until the set
+                // operation resolves its type (`SELECT 1 UNION SELECT 'a'` is
+                // integer, and 'a' then fails integer input).
+                let (lu, ru) = (unknown_literal_cols(left), unknown_literal_cols(right));
+                let unknown = |u: &[bool], i: usize, t: &DataType| if u.get(i).copied().unwrap_or(false) { DataType::Unknown } else { t.clone() };
                 for (i, (a, b)) in lc.iter().zip(rc.iter()).enumerate() {
-                    let (items, ty) = self.unify(vec![BoundExpr::Column(i, a.ty.clone()), BoundExpr::Column(i, b.ty.clone())], word)?;
+                    let (at, bt) = (unknown(&lu, i, &a.ty), unknown(&ru, i, &b.ty));
+                    let (items, ty) = self.unify(vec![BoundExpr::Column(i, at), BoundExpr::Column(i, bt)], word)?;
                     let ty = if ty == DataType::Unknown { DataType::Text } else { ty };
                     let mut it = items.into_iter();
                     let l = it.next().unwrap_or(BoundExpr::Column(i, ty.clone()));
@@ -282,6 +292,32 @@ impl Binder<'_> {
             };
             plan = Plan::Join { left: Box::new(plan), right: Box::new(rp), kind, on };
             scope = combined;
+            if kind == JoinKind::Full && !self.using_pairs.is_empty() {
+                // FULL JOIN USING: each key is COALESCE(left, right), listed
+                // first; both sides stay reachable by their qualified names.
+                let pairs = std::mem::take(&mut self.using_pairs);
+                let mut exprs = vec![];
+                let mut cols = vec![];
+                for (li, ri) in &pairs {
+                    let (l, r) = (&scope.cols[*li], &scope.cols[*ri]);
+                    let ty = l.ty.clone();
+                    let le = BoundExpr::Column(*li, l.ty.clone());
+                    let re = self.cast(BoundExpr::Column(*ri, r.ty.clone()), &ty, CastMode::Implicit)?;
+                    exprs.push(BoundExpr::Coalesce(vec![le, re], ty.clone()));
+                    cols.push(ScopeCol { table: None, name: l.name.clone(), ty, origin: None, hidden: false });
+                }
+                for (i, c) in scope.cols.iter().enumerate() {
+                    exprs.push(BoundExpr::Column(i, c.ty.clone()));
+                    let mut c = c.clone();
+                    if pairs.iter().any(|(li, ri)| *li == i || *ri == i) {
+                        c.hidden = true;
+                    }
+                    cols.push(c);
+                }
+                plan = Plan::Project { input: Box::new(plan), exprs };
+                scope = Scope { cols };
+            }
+            self.using_pairs.clear();
         }
         Ok((plan, scope))
     }
@@ -300,6 +336,7 @@ impl Binder<'_> {
             // The merged column is the left one (the right one for RIGHT JOIN).
             let hide = if kind == JoinKind::Right { li } else { left_len + ri };
             combined.cols[hide].hidden = true;
+            self.using_pairs.push((li, left_len + ri));
         }
         and_all(parts).ok_or_else(|| SqlError::Internal("empty USING".into()))
     }
@@ -444,7 +481,27 @@ impl Binder<'_> {
         if s.into.is_some() {
             return Err(SqlError::FeatureNotSupported("SELECT INTO".into()));
         }
-        let (mut plan, scope) = self.bind_from(&s.from)?;
+        // `SELECT generate_series(a, b)` without FROM: the set-returning call
+        // becomes the FROM item and the select item its column.
+        if s.from.is_empty() && self.srf_from.is_none() {
+            if let Some((idx, args)) = single_select_list_srf(&s.projection) {
+                let mut s2 = s.clone();
+                let col = Expr::Identifier(ast::Ident::new("generate_series"));
+                s2.projection[idx] = match &s.projection[idx] {
+                    ast::SelectItem::ExprWithAlias { alias, .. } => ast::SelectItem::ExprWithAlias { expr: col, alias: alias.clone() },
+                    _ => ast::SelectItem::UnnamedExpr(col),
+                };
+                let from = self.bind_table_function("generate_series", &args, None)?;
+                self.srf_from = Some(from);
+                let r = self.bind_select(&s2, order);
+                self.srf_from = None;
+                return r;
+            }
+        }
+        let (mut plan, scope) = match self.srf_from.take() {
+            Some(f) => f,
+            None => self.bind_from(&s.from)?,
+        };
         if let Some(w) = &s.selection {
             let pred = self.bind_condition(w, &scope, "WHERE")?;
             plan = Plan::Filter { input: Box::new(plan), predicate: pred };
@@ -686,7 +743,64 @@ fn ordinal(e: &Expr, n: usize) -> Result<Option<usize>> {
     Ok(None)
 }
 
-fn sort_key(expr: BoundExpr, o: &ast::OrderByOptions) -> SortKey {
+/// The one select-list item that is a bare `generate_series(...)` call (and
+/// no other item mentions it): its index and arguments.
+fn single_select_list_srf(items: &[ast::SelectItem]) -> Option<(usize, Vec<Expr>)> {
+    let mut found = None;
+    for (i, it) in items.iter().enumerate() {
+        let e = match it {
+            ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => e,
+            _ => continue,
+        };
+        let Expr::Function(f) = e else {
+            if e.to_string().to_ascii_lowercase().contains("generate_series") {
+                return None;
+            }
+            continue;
+        };
+        if !f.name.to_string().eq_ignore_ascii_case("generate_series") || f.over.is_some() || found.is_some() {
+            if f.name.to_string().eq_ignore_ascii_case("generate_series") {
+                return None;
+            }
+            continue;
+        }
+        let ast::FunctionArguments::List(l) = &f.args else { return None };
+        let args = l
+            .args
+            .iter()
+            .map(|a| match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => Some(x.clone()),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        found = Some((i, args));
+    }
+    found
+}
+
+/// Which output columns of a set-operation leaf are bare string literals
+/// (type unknown in Postgres until the set operation resolves it).
+fn unknown_literal_cols(e: &ast::SetExpr) -> Vec<bool> {
+    let is_lit = |x: &Expr| matches!(x, Expr::Value(v) if matches!(v.value, ast::Value::SingleQuotedString(_)));
+    match e {
+        ast::SetExpr::Select(s) => s
+            .projection
+            .iter()
+            .map(|it| match it {
+                ast::SelectItem::UnnamedExpr(x) | ast::SelectItem::ExprWithAlias { expr: x, .. } => is_lit(x),
+                _ => false,
+            })
+            .collect(),
+        ast::SetExpr::Values(v) => {
+            let width = v.rows.first().map_or(0, |r| r.content.len());
+            (0..width).map(|i| v.rows.iter().all(|r| r.content.get(i).is_some_and(is_lit))).collect()
+        }
+        ast::SetExpr::Query(q) if q.order_by.is_none() && q.limit_clause.is_none() && q.with.is_none() => unknown_literal_cols(&q.body),
+        _ => vec![],
+    }
+}
+
+pub(super) fn sort_key(expr: BoundExpr, o: &ast::OrderByOptions) -> SortKey {
     let desc = matches!(o.sort, Some(ast::OrderBySort::Desc));
     // Postgres: NULLs sort as larger than everything by default.
     let nulls_first = o.nulls_first.unwrap_or(desc);

@@ -1,5 +1,5 @@
 //! HashAggregateExecutor: groups rows by key in a hash table and computes the
-//! aggregates (with DISTINCT and FILTER). Without GROUP BY it yields exactly
+//! aggregates (with DISTINCT, FILTER and ORDER BY inside the call). Without GROUP BY it yields exactly
 //! one row, even for empty input (count = 0, others NULL).
 
 use std::collections::{HashMap, HashSet};
@@ -8,6 +8,7 @@ use sargdb_catalog::types::{arith, cast, compare, ArithOp};
 use sargdb_catalog::{DataType, Value};
 
 use super::expr::{eval, eval_pred};
+use super::sort::compare_keys;
 use super::{BoxedExecutor, ExecContext, Executor, HashKey, Row};
 use crate::binder::bound::{AggCall, AggFunc, BoundExpr};
 use crate::error::Result;
@@ -18,6 +19,8 @@ struct AggState {
     acc: Value,
     items: Vec<Value>,
     seen: Option<HashSet<HashKey>>,
+    /// With ORDER BY: (sort key, args) of each input row, fed in order at the end.
+    pending: Vec<(Vec<Value>, Vec<Value>)>,
 }
 
 pub struct HashAggregateExecutor {
@@ -35,7 +38,7 @@ impl HashAggregateExecutor {
     fn fresh(&self) -> Vec<AggState> {
         self.aggs
             .iter()
-            .map(|a| AggState { count: 0, acc: Value::Null, items: vec![], seen: a.distinct.then(HashSet::new) })
+            .map(|a| AggState { count: 0, acc: Value::Null, items: vec![], seen: a.distinct.then(HashSet::new), pending: vec![] })
             .collect()
     }
 }
@@ -117,7 +120,14 @@ fn accumulate(a: &AggCall, st: &mut AggState, args: Vec<Value>, ctx: &ExecContex
     Ok(())
 }
 
-fn finish(a: &AggCall, st: AggState, ctx: &ExecContext) -> Result<Value> {
+fn finish(a: &AggCall, mut st: AggState, ctx: &ExecContext) -> Result<Value> {
+    if !a.order_by.is_empty() {
+        let mut pending = std::mem::take(&mut st.pending);
+        pending.sort_by(|x, y| compare_keys(&x.0, &y.0, &a.order_by));
+        for (_, args) in pending {
+            accumulate(a, &mut st, args, ctx)?;
+        }
+    }
     Ok(match a.func {
         AggFunc::CountStar | AggFunc::Count => Value::Int8(st.count),
         AggFunc::Avg => {
@@ -174,7 +184,15 @@ impl Executor for HashAggregateExecutor {
                         args.push(eval(x, &r, ctx)?);
                     }
                     if let Some(states) = table.get_mut(&key) {
-                        accumulate(a, &mut states[i], args, ctx)?;
+                        if a.order_by.is_empty() {
+                            accumulate(a, &mut states[i], args, ctx)?;
+                        } else {
+                            let mut k = Vec::with_capacity(a.order_by.len());
+                            for o in &a.order_by {
+                                k.push(eval(&o.expr, &r, ctx)?);
+                            }
+                            states[i].pending.push((k, args));
+                        }
                     }
                 }
             }

@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use sargdb_catalog::types::{self, arith, cast, compare, parse_text};
+use sargdb_catalog::types::{self, arith, compare, parse_text};
 use sargdb_catalog::{DataType, SequenceDef, Value};
 
 use super::{ExecContext, Row};
@@ -127,7 +127,7 @@ pub fn eval(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Value
             if v.is_null() {
                 v
             } else {
-                cast(v, ty, *explicit, &ctx.call.types)?
+                sargdb_catalog::types::cast_from(v, &e.ty(), ty, *explicit, &ctx.call.types)?
             }
         }
         BoundExpr::Func { name, args, strict, .. } => {
@@ -324,6 +324,25 @@ fn eval_subquery(s: &Subquery, row: &[Value], ctx: &mut ExecContext) -> Result<V
             }
             Ok(if saw_null { Value::Null } else { Value::Bool(*negated) })
         }
+        SubqueryKind::Quantified { expr, op, all } => {
+            // ANY: true if some comparison holds; ALL: false if one fails;
+            // otherwise NULL when a comparison was NULL.
+            let v = eval(expr, row, ctx)?;
+            let rows = subquery_rows(s, row, ctx, false)?;
+            let mut saw_null = false;
+            for r in rows.iter() {
+                let x = r.first().cloned().unwrap_or(Value::Null);
+                if x.is_null() || v.is_null() {
+                    saw_null = true;
+                    continue;
+                }
+                let holds = cmp_holds(*op, compare(&v, &x));
+                if holds != *all {
+                    return Ok(Value::Bool(holds));
+                }
+            }
+            Ok(if saw_null { Value::Null } else { Value::Bool(*all) })
+        }
     }
 }
 
@@ -437,6 +456,7 @@ fn eval_seq(func: SeqFunc, vals: &[Value], ctx: &mut ExecContext) -> Result<Valu
                 }
             };
             ctx.engine.sequence_set(seq.oid, next, true)?;
+            ctx.sequence_advanced = true;
             ctx.currval.insert(seq.oid, next);
             Ok(Value::Int8(next))
         }
@@ -461,6 +481,7 @@ fn eval_seq(func: SeqFunc, vals: &[Value], ctx: &mut ExecContext) -> Result<Valu
             }
             let _g = ctx.seq_lock.lock();
             ctx.engine.sequence_set(seq.oid, v, called)?;
+            ctx.sequence_advanced = true;
             if called {
                 ctx.currval.insert(seq.oid, v);
             }

@@ -49,6 +49,9 @@ pub struct ExecContext<'a> {
     pub worktables: HashMap<usize, Arc<Vec<Row>>>,
     /// Rows inserted, updated or deleted by the statement (for its tag).
     pub affected: u64,
+    /// nextval/setval changed a sequence: its WAL record must be flushed
+    /// before the value reaches the client, even if nothing else commits.
+    pub sequence_advanced: bool,
 }
 
 impl ExecContext<'_> {

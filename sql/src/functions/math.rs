@@ -9,10 +9,6 @@ use bigdecimal::BigDecimal;
 use sargdb_catalog::types::{numeric, Numeric, TypeError, Value};
 use std::cell::Cell;
 
-fn err(msg: &str) -> TypeError {
-    TypeError::InvalidParameterValue(msg.into())
-}
-
 fn range(msg: &str) -> TypeError {
     TypeError::NumericValueOutOfRange(msg.into())
 }

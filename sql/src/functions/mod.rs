@@ -158,6 +158,13 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
             }
             sig(v, base)
         }
+        "overlay" if (n == 3 || n == 4) && texty(a0?) && texty(a1?) && args[2..].iter().all(intish) => {
+            let mut v = vec![T::Text, T::Text, T::Int4];
+            if n == 4 {
+                v.push(T::Int4);
+            }
+            sig(v, T::Text)
+        }
         "position" | "strpos" if all_text(2) => sig(vec![T::Text, T::Text], T::Int4),
         "replace" | "translate" if all_text(3) => sig(vec![T::Text; 3], T::Text),
         "trim" | "btrim" | "ltrim" | "rtrim" if (n == 1 || n == 2) && args.iter().all(texty) => {

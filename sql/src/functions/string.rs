@@ -278,6 +278,25 @@ pub fn call(name: &str, args: &[Value], ctx: &CallContext) -> Result<Option<Valu
             _ => Value::Int4(arg_text(args, 0)?.len() as i32 * 8),
         },
         "lower" => text(arg_text(args, 0)?.to_lowercase()),
+        "overlay" => {
+            // textoverlay: substr(s, 1, from - 1) || r || substr(s, from + count)
+            let (s, r) = (arg_text(args, 0)?, arg_text(args, 1)?);
+            let from = arg_i64(args, 2)?;
+            let count = if args.len() > 3 {
+                arg_i64(args, 3)?
+            } else {
+                r.chars().count() as i64
+            };
+            if from <= 0 {
+                return Err(TypeError::SubstringError(
+                    "negative substring length not allowed".into(),
+                ));
+            }
+            let mut out = substr_chars(s, 1, Some(from - 1))?;
+            out.push_str(r);
+            out.push_str(&substr_chars(s, from.saturating_add(count.max(0)), None)?);
+            text(out)
+        }
         "upper" => text(arg_text(args, 0)?.to_uppercase()),
         "initcap" => text(initcap(arg_text(args, 0)?)),
         "reverse" => text(arg_text(args, 0)?.chars().rev().collect::<String>()),

@@ -28,7 +28,221 @@ pub fn parse(sql: &str) -> Result<Vec<SqlStatement>> {
     let dialect = PostgreSqlDialect {};
     let parser = Parser::new(&dialect).with_recursion_limit(RECURSION_LIMIT);
     let mut parser = parser.try_with_sql(sql).map_err(|e| convert_error(sql, e))?;
-    parser.parse_statements().map_err(|e| convert_error(sql, e))
+    let stmts = match parser.parse_statements() {
+        Ok(v) => v,
+        Err(e) => match rewrite_for_sqlparser(sql) {
+            // Postgres syntax sqlparser lacks, rewritten into a form it takes.
+            Some((text, overriding)) => {
+                let mut v = Parser::new(&dialect)
+                    .with_recursion_limit(RECURSION_LIMIT)
+                    .try_with_sql(&text)
+                    .and_then(|mut p| p.parse_statements())
+                    .map_err(|_| convert_error(sql, e))?;
+                if let (Some(o), [SqlStatement::Insert(ins)]) = (overriding, v.as_mut_slice()) {
+                    ins.settings = Some(vec![ast::Setting {
+                        key: SqlIdent::new(OVERRIDING_KEY),
+                        value: SqlExpr::Identifier(SqlIdent::new(match o {
+                            Overriding::System => "system",
+                            Overriding::User => "user",
+                        })),
+                    }]);
+                }
+                v
+            }
+            None => {
+                return Err(wildcard_followed_by_word(sql).unwrap_or_else(|| convert_error(sql, e)));
+            }
+        },
+    };
+    for st in &stmts {
+        if let SqlStatement::Query(q) = st {
+            check_wildcard_alias(sql, &q.body)?;
+        }
+    }
+    Ok(stmts)
+}
+
+/// `INSERT ... OVERRIDING {SYSTEM|USER} VALUE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overriding {
+    System,
+    User,
+}
+
+/// sqlparser's Insert has no OVERRIDING clause; the parser records it in the
+/// (ClickHouse-only, never otherwise set for Postgres) `settings` field under
+/// this key, and `insert_overriding` reads it back.
+const OVERRIDING_KEY: &str = "sargdb.overriding";
+
+/// The OVERRIDING clause of a parsed INSERT.
+pub fn insert_overriding(ins: &ast::Insert) -> Option<Overriding> {
+    let s = ins.settings.as_ref()?.iter().find(|s| s.key.value == OVERRIDING_KEY)?;
+    match &s.value {
+        SqlExpr::Identifier(i) if i.value == "system" => Some(Overriding::System),
+        SqlExpr::Identifier(i) if i.value == "user" => Some(Overriding::User),
+        _ => None,
+    }
+}
+
+/// Rewrite one statement that uses Postgres syntax sqlparser does not take:
+/// `OVERRIDING SYSTEM|USER VALUE` in INSERT (cut out and returned), and
+/// CREATE SEQUENCE options in an order other than sqlparser's fixed one.
+fn rewrite_for_sqlparser(sql: &str) -> Option<(String, Option<Overriding>)> {
+    use sqlparser::keywords::Keyword as K;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = PostgreSqlDialect {};
+    let toks = Tokenizer::new(&dialect, sql).tokenize_with_location().ok()?;
+    let toks: Vec<_> = toks
+        .into_iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    let kw = |i: usize| match toks.get(i).map(|t| &t.token) {
+        Some(Token::Word(w)) if w.quote_style.is_none() => Some(w.keyword),
+        _ => None,
+    };
+    // Byte offsets of token starts, from their line/column.
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let byte_at = |i: usize| -> Option<usize> {
+        let t = toks.get(i)?;
+        let ls = *line_starts.get((t.span.start.line as usize).checked_sub(1)?)?;
+        let col = (t.span.start.column as usize).checked_sub(1)?;
+        Some(sql[ls..].char_indices().nth(col).map_or(sql.len(), |(b, _)| ls + b))
+    };
+    if kw(0) == Some(K::INSERT) {
+        let word = |i: usize, w: &str| matches!(toks.get(i).map(|t| &t.token), Some(Token::Word(x)) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
+        let i = (1..toks.len()).find(|&i| word(i, "overriding"))?;
+        let o = match (kw(i + 1), kw(i + 2)) {
+            (Some(K::SYSTEM), Some(K::VALUE)) => Overriding::System,
+            (Some(K::USER), Some(K::VALUE)) => Overriding::User,
+            _ => return None,
+        };
+        let (a, b) = (byte_at(i)?, byte_at(i + 3).unwrap_or(sql.len()));
+        return Some((format!("{} {}", &sql[..a], &sql[b..]), Some(o)));
+    }
+    // CREATE [TEMP|TEMPORARY] SEQUENCE [IF NOT EXISTS] name [AS type] options...
+    let mut i = 1;
+    if kw(0) != Some(K::CREATE) {
+        return None;
+    }
+    if matches!(kw(i), Some(K::TEMP | K::TEMPORARY)) {
+        i += 1;
+    }
+    if kw(i) != Some(K::SEQUENCE) {
+        return None;
+    }
+    let first = (i + 1..toks.len()).find(|&j| {
+        matches!(kw(j), Some(K::INCREMENT | K::MINVALUE | K::MAXVALUE | K::NO | K::START | K::CACHE | K::CYCLE | K::OWNED))
+    })?;
+    let end = toks.iter().position(|t| matches!(t.token, Token::SemiColon | Token::EOF)).unwrap_or(toks.len());
+    let rank = |j: usize| match (kw(j), kw(j + 1)) {
+        (Some(K::INCREMENT), _) => Some(1),
+        (Some(K::MINVALUE), _) | (Some(K::NO), Some(K::MINVALUE)) => Some(2),
+        (Some(K::MAXVALUE), _) | (Some(K::NO), Some(K::MAXVALUE)) => Some(3),
+        (Some(K::START), _) => Some(4),
+        (Some(K::CACHE), _) => Some(5),
+        (Some(K::CYCLE), _) | (Some(K::NO), Some(K::CYCLE)) => Some(6),
+        (Some(K::OWNED), _) => Some(7),
+        _ => None,
+    };
+    let mut clauses: Vec<(u8, usize, usize)> = vec![];
+    let mut j = first;
+    while j < end {
+        let r = rank(j)?;
+        let mut k = j + if kw(j) == Some(K::NO) { 2 } else { 1 };
+        while k < end && rank(k).is_none() {
+            k += 1;
+        }
+        clauses.push((r, byte_at(j)?, byte_at(k).unwrap_or(sql.len())));
+        j = k;
+    }
+    clauses.sort_by_key(|c| c.0);
+    let mut out = sql[..byte_at(first)?].to_string();
+    for (_, a, b) in &clauses {
+        out.push_str(sql[*a..*b].trim_end());
+        out.push(' ');
+    }
+    out.push_str(&sql[byte_at(end).unwrap_or(sql.len())..]);
+    Some((out, None))
+}
+
+/// After a parse error: a select-list `*` followed by a word that cannot
+/// follow it in Postgres (`SELECT * FORM t`) is where Postgres reports the
+/// error; sqlparser takes the word as an alias and fails later.
+fn wildcard_followed_by_word(sql: &str) -> Option<SqlError> {
+    use sqlparser::keywords::Keyword as K;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = PostgreSqlDialect {};
+    let toks = Tokenizer::new(&dialect, sql).tokenize_with_location().ok()?;
+    let toks: Vec<_> = toks.into_iter().filter(|t| !matches!(t.token, Token::Whitespace(_))).collect();
+    for (i, t) in toks.iter().enumerate() {
+        if t.token != Token::Mul || i == 0 {
+            continue;
+        }
+        let prev_ok = match &toks[i - 1].token {
+            Token::Comma | Token::Period => true,
+            Token::Word(w) => matches!(w.keyword, K::SELECT | K::DISTINCT | K::ALL),
+            _ => false,
+        };
+        let Some(next) = toks.get(i + 1) else { continue };
+        let Token::Word(w) = &next.token else { continue };
+        let allowed = w.quote_style.is_none()
+            && matches!(
+                w.keyword,
+                K::FROM | K::INTO | K::WHERE | K::GROUP | K::HAVING | K::WINDOW | K::ORDER | K::LIMIT
+                    | K::OFFSET | K::FETCH | K::FOR | K::UNION | K::INTERSECT | K::EXCEPT | K::RETURNING
+                    | K::ON
+            );
+        if prev_ok && !allowed {
+            let start = next.span.start;
+            return Some(SqlError::Syntax {
+                message: format!("syntax error at or near \"{}\"", w.value),
+                position: (start.line > 0).then(|| offset_of(sql, start.line, start.column)),
+            });
+        }
+    }
+    None
+}
+
+/// sqlparser's Postgres dialect accepts `SELECT * alias` (BigQuery syntax);
+/// Postgres does not: `SELECT * FORM t` is a syntax error at "FORM".
+fn check_wildcard_alias(sql: &str, body: &SqlSetExpr) -> Result<()> {
+    match body {
+        SqlSetExpr::Select(s) => {
+            for item in &s.projection {
+                let opts = match item {
+                    SqlSelectItem::Wildcard(o) | SqlSelectItem::QualifiedWildcard(_, o) => o,
+                    _ => continue,
+                };
+                if let Some(alias) = &opts.opt_alias {
+                    let start = alias.span.start;
+                    let mut pos = (start.line > 0).then(|| offset_of(sql, start.line, start.column));
+                    let mut tok = alias.value.clone();
+                    // With `AS`, Postgres stops at the keyword.
+                    if let Some(p) = pos {
+                        let before: String = sql.chars().take(p.saturating_sub(1)).collect();
+                        let trimmed = before.trim_end();
+                        if trimmed.len() >= 2 && trimmed[trimmed.len() - 2..].eq_ignore_ascii_case("as") {
+                            tok = trimmed[trimmed.len() - 2..].to_string();
+                            pos = Some(trimmed.chars().count() - 1);
+                        }
+                    }
+                    return Err(SqlError::Syntax {
+                        message: format!("syntax error at or near \"{tok}\""),
+                        position: pos,
+                    });
+                }
+            }
+            Ok(())
+        }
+        SqlSetExpr::SetOperation { left, right, .. } => {
+            check_wildcard_alias(sql, left)?;
+            check_wildcard_alias(sql, right)
+        }
+        SqlSetExpr::Query(q) => check_wildcard_alias(sql, &q.body),
+        _ => Ok(()),
+    }
 }
 
 /// Parse a single expression (stored DEFAULT and CHECK texts).
@@ -116,6 +330,21 @@ mod tests {
         }
         let e = parse("SELECT * FROM").unwrap_err();
         assert!(e.to_string().contains("end of input"), "{e}");
+    }
+
+    #[test]
+    fn postgres_syntax_sqlparser_lacks() {
+        let v = parse("CREATE SEQUENCE s START 10 INCREMENT 5 NO CYCLE").unwrap();
+        assert!(v[0].to_string().contains("INCREMENT 5"), "{}", v[0]);
+        let v = parse("INSERT INTO t (a) OVERRIDING SYSTEM VALUE VALUES (1)").unwrap();
+        let SqlStatement::Insert(ins) = &v[0] else { panic!("{:?}", v[0]) };
+        assert_eq!(insert_overriding(ins), Some(Overriding::System));
+        let v = parse("INSERT INTO t VALUES (1)").unwrap();
+        let SqlStatement::Insert(ins) = &v[0] else { panic!("{:?}", v[0]) };
+        assert_eq!(insert_overriding(ins), None);
+        let e = parse("SELECT * FORM t").unwrap_err();
+        assert_eq!(e.to_string(), "syntax error at or near \"FORM\"");
+        assert_eq!(e.position(), Some(10));
     }
 
     #[test]
