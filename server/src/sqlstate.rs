@@ -78,6 +78,8 @@ pub fn sql_error_code(err: &SqlError) -> &'static str {
         SqlError::ColumnContainsNulls { .. } => "23502",
         SqlError::CheckViolation { .. } => "23514",
         SqlError::UniqueViolation { .. } => "23505",
+        SqlError::UniqueIndexBuild { .. } => "23505",
+        SqlError::InvalidObjectDefinition(_) => "42P17",
         SqlError::CardinalityViolation(_) => "21000",
         SqlError::InvalidParameterValue(_) => "22023",
         SqlError::SequenceLimit(_) => "2200H",

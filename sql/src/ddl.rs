@@ -99,6 +99,7 @@ pub fn execute_ddl(s: &mut Session, stmt: &SqlStatement) -> Result<StatementResu
                     st.txn.drop_relation_on_abort(new_id);
                     tab.storage = new_id;
                 }
+                crate::ddl_index::truncate_indexes(cat, &mut st.txn, oid);
             }
             s.log_catalog()?;
             cmd("TRUNCATE TABLE")
@@ -442,6 +443,7 @@ fn alter_table(s: &mut Session, at: &ast::AlterTable) -> Result<StatementResult>
         }
         return Err(SqlError::UndefinedTable { name: object_parts(&at.name)?.join("."), position: None });
     };
+    let mut skipped: Vec<String> = vec![];
     for op in &at.operations {
         let Some(mut t) = cat.tables.get(&oid).cloned() else { break };
         match op {
@@ -516,9 +518,28 @@ fn alter_table(s: &mut Session, at: &ast::AlterTable) -> Result<StatementResult>
                 }
                 t.name = nn;
             }
+            ast::AlterTableOperation::AddConstraint { constraint, .. } => add_constraint(cat, &mut t, constraint)?,
+            ast::AlterTableOperation::DropConstraint { name, if_exists, .. } => {
+                let n = ident_name(name);
+                match t.constraints.iter().position(|c| c.name == n) {
+                    Some(i) => {
+                        t.constraints.remove(i);
+                    }
+                    None if *if_exists => {
+                        skipped.push(format!("constraint \"{n}\" of relation \"{}\" does not exist, skipping", t.name));
+                        continue;
+                    }
+                    None => {
+                        return Err(SqlError::UndefinedObject(format!("constraint \"{n}\" of relation \"{}\" does not exist", t.name)));
+                    }
+                }
+            }
             other => return Err(SqlError::FeatureNotSupported(format!("ALTER TABLE {}", first_words(&other.to_string())))),
         }
         cat.tables.insert(oid, t);
+    }
+    for n in skipped {
+        s.notice(n);
     }
     s.log_catalog()?;
     cmd("ALTER TABLE")
@@ -526,4 +547,49 @@ fn alter_table(s: &mut Session, at: &ast::AlterTable) -> Result<StatementResult>
 
 fn is_primary_key(o: &ast::ColumnOption) -> bool {
     matches!(o, ast::ColumnOption::PrimaryKey(_))
+}
+
+/// ALTER TABLE ... ADD [CONSTRAINT name] PRIMARY KEY | UNIQUE | CHECK. The
+/// index of a key constraint is built (and existing rows checked) by
+/// `ddl_index::reconcile` after the statement.
+fn add_constraint(cat: &mut Catalog, t: &mut TableDef, tc: &ast::TableConstraint) -> Result<()> {
+    let key_cols = |t: &TableDef, ics: &[ast::IndexColumn]| -> Result<Vec<usize>> {
+        ics.iter()
+            .map(|ic| {
+                let n = match &ic.column.expr {
+                    ast::Expr::Identifier(i) => ident_name(i),
+                    other => return Err(SqlError::FeatureNotSupported(format!("expression in key {other}"))),
+                };
+                t.column_index(&n).ok_or_else(|| SqlError::UndefinedColumn { name: format!("{n}\" named in key does not exist"), position: None }.key_column(&n))
+            })
+            .collect()
+    };
+    match tc {
+        ast::TableConstraint::PrimaryKey(pk) => {
+            if t.constraints.iter().any(|c| matches!(c.kind, ConstraintKind::PrimaryKey(_))) {
+                return Err(SqlError::InvalidTableDefinition(format!("multiple primary keys for table \"{}\" are not allowed", t.name)));
+            }
+            let k = key_cols(t, &pk.columns)?;
+            for i in &k {
+                t.columns[*i].not_null = true;
+            }
+            let n = pk.name.as_ref().map(ident_name).unwrap_or_else(|| cat.choose_name(&t.schema, &t.name, "", "pkey"));
+            if cat.relation_exists(&t.schema, &n) {
+                return Err(SqlError::DuplicateTable(n));
+            }
+            t.constraints.push(ConstraintDef { oid: cat.alloc_oid(), name: n, kind: ConstraintKind::PrimaryKey(k) });
+        }
+        ast::TableConstraint::Unique(u) => {
+            let k = key_cols(t, &u.columns)?;
+            let cn = k.iter().map(|i| t.columns[*i].name.clone()).collect::<Vec<_>>().join("_");
+            let n = u.name.as_ref().map(ident_name).unwrap_or_else(|| unique_name(cat, &t.schema, &t.name, &cn, "key", &t.constraints));
+            if cat.relation_exists(&t.schema, &n) {
+                return Err(SqlError::DuplicateTable(n));
+            }
+            t.constraints.push(ConstraintDef { oid: cat.alloc_oid(), name: n, kind: ConstraintKind::Unique(k) });
+        }
+        ast::TableConstraint::ForeignKey(_) => return Err(SqlError::FeatureNotSupported("FOREIGN KEY constraints".into())),
+        other => return Err(SqlError::FeatureNotSupported(format!("ALTER TABLE ADD {}", first_words(&other.to_string())))),
+    }
+    Ok(())
 }

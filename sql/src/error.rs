@@ -90,6 +90,12 @@ pub enum SqlError {
     /// 23505
     #[error("duplicate key value violates unique constraint \"{constraint}\"")]
     UniqueViolation { constraint: String, detail: Option<String> },
+    /// 23505 when CREATE UNIQUE INDEX / ADD PRIMARY KEY meets duplicates.
+    #[error("could not create unique index \"{index}\"")]
+    UniqueIndexBuild { index: String, detail: Option<String> },
+    /// 42P17
+    #[error("{0}")]
+    InvalidObjectDefinition(String),
     /// 21000
     #[error("{0}")]
     CardinalityViolation(String),
@@ -167,6 +173,7 @@ impl SqlError {
             SqlError::NotNullViolation { detail, .. }
             | SqlError::CheckViolation { detail, .. }
             | SqlError::UniqueViolation { detail, .. }
+            | SqlError::UniqueIndexBuild { detail, .. }
             | SqlError::DependentObjectsStillExist { detail, .. } => detail.as_deref(),
             _ => None,
         }
@@ -213,7 +220,7 @@ impl SqlError {
             SqlError::DependentObjectsStillExist { .. } => "2BP01",
             SqlError::NotNullViolation { .. } | SqlError::ColumnContainsNulls { .. } => "23502",
             SqlError::CheckViolation { .. } => "23514",
-            SqlError::UniqueViolation { .. } => "23505",
+            SqlError::UniqueViolation { .. } | SqlError::UniqueIndexBuild { .. } => "23505",
             SqlError::CardinalityViolation(_) => "21000",
             SqlError::InvalidParameterValue(_) => "22023",
             SqlError::SequenceLimit(_) => "2200H",
@@ -224,6 +231,7 @@ impl SqlError {
             SqlError::ReadOnlyTransaction(_) => "25006",
             SqlError::UndefinedSavepoint(_) => "3B001",
             SqlError::ActiveSqlTransaction(_) => "25001",
+            SqlError::InvalidObjectDefinition(_) => "42P17",
             SqlError::NoActiveSqlTransaction(_) => "25P01",
             SqlError::QueryCanceled => "57014",
             SqlError::IndeterminateDatatype(_) => "42P18",

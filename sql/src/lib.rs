@@ -9,6 +9,7 @@
 
 pub mod binder;
 mod ddl;
+mod ddl_index;
 pub mod error;
 pub mod executor;
 pub mod functions;

@@ -64,6 +64,12 @@ impl Database {
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }
+
+    /// Optimize a bound plan with the tables' current sizes.
+    pub(crate) fn plan(&self, mut p: Plan) -> Plan {
+        p.annotate_sizes(&|storage| self.engine.relation_pages(storage).unwrap_or(0));
+        planner::plan(p)
+    }
 }
 
 /// A result column as RowDescription describes it.
@@ -577,7 +583,7 @@ impl Session {
                     SqlStatement::Delete(d) => b.bind_delete(d)?,
                     other => return Err(SqlError::FeatureNotSupported(format!("EXPLAIN of {}", statement_kind(other)))),
                 };
-                let plan = planner::plan(plan);
+                let plan = self.db.plan(plan);
                 let rows = planner::explain::explain(&plan).into_iter().map(|l| vec![Value::Text(l)]).collect::<Vec<_>>();
                 Ok(StatementResult::Rows {
                     columns: vec![ColumnDesc { name: "QUERY PLAN".into(), data_type: DataType::Text, table_oid: 0, column_id: 0 }],
@@ -585,7 +591,21 @@ impl Session {
                     rows,
                 })
             }
-            other => crate::ddl::execute_ddl(self, other),
+            SqlStatement::CreateIndex(ci) => crate::ddl_index::create_index(self, ci),
+            SqlStatement::AlterIndex { name, operation } => crate::ddl_index::alter_index(self, name, operation),
+            SqlStatement::Drop { object_type: ast::ObjectType::Index, if_exists, names, .. } => {
+                crate::ddl_index::drop_indexes(self, *if_exists, names)
+            }
+            SqlStatement::Analyze(a) => crate::ddl_index::analyze(self, a),
+            SqlStatement::Vacuum(_) => match crate::parser::maintenance(s) {
+                Some(m) => crate::ddl_index::maintenance(self, &m),
+                None => Err(SqlError::Internal("vacuum".into())),
+            },
+            other => {
+                let r = crate::ddl::execute_ddl(self, other)?;
+                crate::ddl_index::reconcile(self)?;
+                Ok(r)
+            }
         }
     }
 
@@ -700,6 +720,61 @@ impl Session {
 
     /// Whether a table has any row visible to this transaction (ALTER TABLE
     /// ADD COLUMN ... NOT NULL without a default fails only then).
+    /// Run `f` with an executor context over this session's transaction
+    /// (started if needed) and its current catalog: what DDL that reads or
+    /// writes table data (index builds, ANALYZE) needs.
+    pub(crate) fn with_exec<R>(&mut self, f: impl FnOnce(&mut ExecContext) -> Result<R>) -> Result<R> {
+        let catalog = self.current_catalog();
+        let sp = self.search_path();
+        let tctx = self.tctx.clone();
+        let db = self.db.clone();
+        let st = self.ensure_txn();
+        st.txn.start_command();
+        let start_ts = st.start_ts;
+        let call = CallContext { types: tctx, transaction_timestamp: start_ts, statement_timestamp: now_micros() };
+        let Session { txn, currval, cancel, .. } = self;
+        let st = txn.as_mut().ok_or_else(|| SqlError::Internal("no transaction".into()))?;
+        let mut ctx = ExecContext {
+            txn: &mut st.txn,
+            engine: &db.engine,
+            catalog: &catalog,
+            search_path: &sp,
+            params: &[],
+            outer: vec![],
+            cancel,
+            call,
+            currval,
+            seq_lock: &db.seq_lock,
+            subquery_cache: HashMap::new(),
+            worktables: HashMap::new(),
+            affected: 0,
+            sequence_advanced: false,
+        };
+        f(&mut ctx)
+    }
+
+    /// The transaction's state if it already has a private (DDL) catalog.
+    pub(crate) fn ddl_catalog_if_open(&mut self) -> Result<Option<&mut TxnState>> {
+        match self.txn.as_mut() {
+            Some(t) if t.catalog.is_some() => Ok(Some(t)),
+            _ => Ok(None),
+        }
+    }
+
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
+        &self.db.engine
+    }
+
+    /// The type context of this session (for binding DDL expressions).
+    pub(crate) fn tctx(&self) -> &TypeContext {
+        &self.tctx
+    }
+
+    /// Whether an explicit transaction block is open.
+    pub(crate) fn in_block(&self) -> bool {
+        matches!(&self.txn, Some(t) if !t.implicit)
+    }
+
     pub(crate) fn table_has_rows(&mut self, schema: &str, table: &str) -> Result<bool> {
         let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
         let sql = format!("SELECT 1 FROM {}.{} LIMIT 1", q(schema), q(table));
@@ -738,7 +813,7 @@ impl Session {
                             }
                         }
                     }
-                    let plan = Arc::new(planner::plan(plan));
+                    let plan = Arc::new(self.db.plan(plan));
                     if let Some(p) = prepared {
                         *p.cached.lock() = Some((catalog.version, plan.clone()));
                     }

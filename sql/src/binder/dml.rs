@@ -179,7 +179,7 @@ impl Binder<'_> {
         };
         let (returning, cols) = self.returning(&ins.returning, &scope)?;
         let checks = self.checks(&table)?;
-        Ok((Plan::Insert { table, input: Box::new(input), on_conflict, returning, checks }, cols))
+        Ok((Plan::Insert { access: self.table_access(&table)?, table, input: Box::new(input), on_conflict, returning, checks }, cols))
     }
 
     fn bind_on_conflict(&mut self, table: &Arc<TableDef>, alias: &str, oc: &ast::OnConflict) -> Result<OnConflict> {
@@ -270,7 +270,7 @@ impl Binder<'_> {
         let an = alias.as_ref().map(|a| ident_name(&a.name)).unwrap_or(table.name.clone());
         let mut scope = Scope::for_table(&table, &an);
         scope.push_tid();
-        let mut plan = Plan::Scan { table: table.clone(), alias: an.clone(), with_tid: true, filter: None };
+        let mut plan = Plan::Scan { access: self.table_access(&table)?, table: table.clone(), alias: an.clone(), with_tid: true, filter: None };
         if let Some(from) = &up.from {
             let list = match from {
                 ast::UpdateTableFromKind::BeforeSet(v) | ast::UpdateTableFromKind::AfterSet(v) => v,
@@ -289,7 +289,7 @@ impl Binder<'_> {
         let assignments = self.bind_assignments(&table, &up.assignments, &scope)?;
         let (returning, cols) = self.returning(&up.returning, &scope)?;
         let checks = self.checks(&table)?;
-        Ok((Plan::Update { table, input: Box::new(plan), assignments, recheck, returning, checks }, cols))
+        Ok((Plan::Update { access: self.table_access(&table)?, table, input: Box::new(plan), assignments, recheck, returning, checks }, cols))
     }
 
     pub fn bind_delete(&mut self, del: &ast::Delete) -> Result<(Plan, Vec<OutCol>)> {
@@ -306,7 +306,7 @@ impl Binder<'_> {
         let an = alias.as_ref().map(|a| ident_name(&a.name)).unwrap_or(table.name.clone());
         let mut scope = Scope::for_table(&table, &an);
         scope.push_tid();
-        let mut plan = Plan::Scan { table: table.clone(), alias: an, with_tid: true, filter: None };
+        let mut plan = Plan::Scan { access: self.table_access(&table)?, table: table.clone(), alias: an, with_tid: true, filter: None };
         if let Some(using) = &del.using {
             let (fp, fs) = self.bind_from(using)?;
             scope.cols.extend(fs.cols);

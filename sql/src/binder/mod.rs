@@ -6,6 +6,7 @@
 pub mod bound;
 mod dml;
 mod expr;
+pub mod index;
 mod select;
 pub mod typing;
 

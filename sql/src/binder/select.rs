@@ -380,7 +380,7 @@ impl Binder<'_> {
                 let alias_name = alias.as_ref().map(|a| ident_name(&a.name)).unwrap_or(table.name.clone());
                 let mut scope = Scope::for_table(&table, &alias_name);
                 apply_column_aliases(&mut scope, alias.as_ref());
-                Ok((Plan::Scan { table, alias: alias_name, with_tid: false, filter: None }, scope))
+                Ok((Plan::Scan { access: self.table_access(&table)?, table, alias: alias_name, with_tid: false, filter: None }, scope))
             }
             ast::TableFactor::Derived { lateral, subquery, alias, .. } => {
                 if *lateral {

@@ -1,23 +1,25 @@
 //! InsertExecutor / UpdateExecutor / DeleteExecutor (one `DmlExecutor` that
-//! dispatches on the plan): constraint checks (NOT NULL, CHECK, uniqueness by
-//! a dirty scan under the relation's unique-check lock until B+Trees exist),
+//! dispatches on the plan): constraint checks (NOT NULL, CHECK; uniqueness
+//! through the unique indexes, see `index_maint`), index maintenance,
 //! ON CONFLICT, READ COMMITTED re-checks of updated rows (EvalPlanQual), and
 //! RETURNING rows. The number of rows affected goes to `ctx.affected`.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use sargdb_catalog::types::encode_row;
-use sargdb_catalog::{ConstraintKind, TableDef, Value};
+use sargdb_catalog::{TableDef, Value};
 use sargdb_engine::{LockOutcome, TupleId};
 
 use super::expr::{eval, eval_pred};
 use super::scan::{decode, tid_value, value_tid};
-use super::{build, ExecContext, Executor, HashKey, Row};
+use super::index_maint::{find_conflict, insert_entries, unique_error};
+use super::{build, ExecContext, Executor, Row};
+use crate::binder::index::{BoundIndex, TableAccess};
 use crate::binder::bound::BoundExpr;
 use crate::error::{Result, SqlError};
 use crate::planner::plan::{OnConflict, Plan};
 
-type UniqueGuard = parking_lot::ArcMutexGuard<parking_lot::RawMutex, ()>;
 
 pub struct DmlExecutor {
     plan: Plan,
@@ -34,11 +36,11 @@ impl Executor for DmlExecutor {
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
         if self.out.is_none() {
             let rows = match &self.plan {
-                Plan::Insert { table, input, on_conflict, returning, checks } => {
-                    run_insert(table, input, on_conflict.as_ref(), returning, checks, ctx)?
+                Plan::Insert { access, table, input, on_conflict, returning, checks } => {
+                    run_insert(access, table, input, on_conflict.as_ref(), returning, checks, ctx)?
                 }
-                Plan::Update { table, input, assignments, recheck, returning, checks } => {
-                    run_update(table, input, assignments, recheck.as_ref(), returning, checks, ctx)?
+                Plan::Update { access, table, input, assignments, recheck, returning, checks } => {
+                    run_update(access, table, input, assignments, recheck.as_ref(), returning, checks, ctx)?
                 }
                 Plan::Delete { table, input, recheck, returning } => run_delete(table, input, recheck.as_ref(), returning, ctx)?,
                 _ => return Err(SqlError::Internal("not a DML plan".into())),
@@ -82,81 +84,6 @@ fn check_row(table: &TableDef, row: &[Value], checks: &[(String, BoundExpr)], ct
     Ok(())
 }
 
-struct Conflict {
-    constraint: usize,
-    tid: TupleId,
-    row: Row,
-}
-
-fn key_of(row: &[Value], cols: &[usize]) -> Option<Vec<Value>> {
-    let k: Vec<Value> = cols.iter().map(|c| row.get(*c).cloned().unwrap_or(Value::Null)).collect();
-    if k.iter().any(|v| v.is_null()) {
-        None
-    } else {
-        Some(k)
-    }
-}
-
-/// Look for a committed (or own) row with the same key in any unique
-/// constraint; waits for in-progress writers. Returns the guard to hold
-/// until the new version is written.
-fn find_conflict(table: &TableDef, row: &[Value], skip: Option<TupleId>, ctx: &mut ExecContext) -> Result<(Option<Conflict>, Option<UniqueGuard>)> {
-    let uniques: Vec<(usize, &Vec<usize>)> = table
-        .constraints
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| match &c.kind {
-            ConstraintKind::PrimaryKey(k) | ConstraintKind::Unique(k) => Some((i, k)),
-            _ => None,
-        })
-        .collect();
-    if uniques.is_empty() {
-        return Ok((None, None));
-    }
-    let keys: Vec<(usize, &Vec<usize>, Option<HashKey>)> = uniques.iter().map(|(i, k)| (*i, *k, key_of(row, k).map(HashKey))).collect();
-    if keys.iter().all(|(_, _, k)| k.is_none()) {
-        return Ok((None, None));
-    }
-    'retry: loop {
-        ctx.check_cancel()?;
-        let guard = ctx.txn.unique_check_lock(table.storage);
-        let versions = ctx.txn.scan_dirty(table.storage)?;
-        for (tid, bytes, xid) in versions {
-            if Some(tid) == skip {
-                continue;
-            }
-            let other = decode(table, &bytes, ctx)?;
-            for (ci, cols, key) in &keys {
-                let Some(key) = key else { continue };
-                let Some(ok) = key_of(&other, cols) else { continue };
-                if HashKey(ok) == *key {
-                    if let Some(x) = xid {
-                        drop(guard);
-                        ctx.txn.wait_for(x)?;
-                        continue 'retry;
-                    }
-                    return Ok((Some(Conflict { constraint: *ci, tid, row: other }), Some(guard)));
-                }
-            }
-        }
-        return Ok((None, Some(guard)));
-    }
-}
-
-fn unique_error(table: &TableDef, c: &Conflict, ctx: &ExecContext) -> SqlError {
-    let con = &table.constraints[c.constraint];
-    let cols = match &con.kind {
-        ConstraintKind::PrimaryKey(k) | ConstraintKind::Unique(k) => k.clone(),
-        _ => vec![],
-    };
-    let names: Vec<String> = cols.iter().map(|i| table.columns[*i].name.clone()).collect();
-    let vals: Vec<String> = cols.iter().map(|i| c.row[*i].to_text(&ctx.call.types)).collect();
-    SqlError::UniqueViolation {
-        constraint: con.name.clone(),
-        detail: Some(format!("Key ({})=({}) already exists.", names.join(", "), vals.join(", "))),
-    }
-}
-
 fn encode(row: &[Value]) -> Vec<u8> {
     let mut b = vec![];
     encode_row(row, &mut b);
@@ -171,7 +98,13 @@ fn returning_row(returning: &[BoundExpr], row: &[Value], ctx: &mut ExecContext) 
     Ok(out)
 }
 
+/// Position of the constraint an index enforces, in `table.constraints`.
+fn constraint_pos(table: &TableDef, ix: &BoundIndex) -> Option<usize> {
+    ix.def.constraint.and_then(|oid| table.constraints.iter().position(|c| c.oid == oid))
+}
+
 fn run_insert(
+    access: &TableAccess,
     table: &Arc<TableDef>,
     input: &Plan,
     on_conflict: Option<&OnConflict>,
@@ -181,63 +114,83 @@ fn run_insert(
 ) -> Result<Vec<Row>> {
     let mut src = build(input)?;
     let mut out = vec![];
-    let mut touched: Vec<TupleId> = vec![];
+    // Versions this statement wrote: ON CONFLICT DO UPDATE may not touch one twice.
+    let mut touched: HashSet<TupleId> = HashSet::new();
     while let Some(row) = src.next(ctx)? {
         ctx.check_cancel()?;
         check_row(table, &row, checks, ctx)?;
-        let (conflict, guard) = find_conflict(table, &row, None, ctx)?;
-        if let Some(c) = conflict {
-            match on_conflict {
-                Some(OnConflict::DoNothing { constraint }) if constraint.is_none_or(|i| i == c.constraint) => continue,
-                Some(OnConflict::DoUpdate { constraint, assignments, filter }) if *constraint == c.constraint => {
+        let Some(oc) = on_conflict else {
+            let tid = ctx.txn.insert(table.storage, &encode(&row))?;
+            insert_entries(table, access, &row, tid, ctx, false)?;
+            touched.insert(tid);
+            ctx.affected += 1;
+            if !returning.is_empty() {
+                out.push(returning_row(returning, &row, ctx)?);
+            }
+            continue;
+        };
+        loop {
+            let c = match find_conflict(table, access, &row, ctx)? {
+                Ok(locks) => {
+                    let tid = ctx.txn.insert(table.storage, &encode(&row))?;
+                    insert_entries(table, access, &row, tid, ctx, true)?;
+                    drop(locks);
+                    touched.insert(tid);
+                    ctx.affected += 1;
+                    if !returning.is_empty() {
+                        out.push(returning_row(returning, &row, ctx)?);
+                    }
+                    break;
+                }
+                Err(c) => c,
+            };
+            let cpos = constraint_pos(table, &c.index);
+            match oc {
+                OnConflict::DoNothing { constraint } if constraint.is_none_or(|i| Some(i) == cpos) => break,
+                OnConflict::DoUpdate { constraint, assignments, filter } if Some(*constraint) == cpos => {
                     if touched.contains(&c.tid) {
                         return Err(SqlError::OnConflictTwice);
                     }
-                    let mut both = c.row.clone();
+                    // Lock the conflicting row; if it changed meanwhile, look again.
+                    match ctx.txn.lock_row(table.storage, c.tid)? {
+                        LockOutcome::Ok | LockOutcome::SelfModified => {}
+                        LockOutcome::Updated(_) | LockOutcome::Deleted => continue,
+                    }
+                    let Some((_, bytes)) = ctx.txn.fetch_latest(table.storage, c.tid)? else { continue };
+                    let existing = decode(table, &bytes, ctx)?;
+                    let mut both = existing.clone();
                     both.extend(row.iter().cloned());
                     if let Some(f) = filter {
                         if !eval_pred(f, &both, ctx)? {
-                            continue;
+                            break;
                         }
                     }
-                    let mut new = c.row.clone();
+                    let mut new = existing;
                     for (col, e) in assignments {
                         new[*col] = eval(e, &both, ctx)?;
                     }
                     check_row(table, &new, checks, ctx)?;
-                    drop(guard);
-                    let (conflict2, guard2) = find_conflict(table, &new, Some(c.tid), ctx)?;
-                    if let Some(c2) = conflict2 {
-                        return Err(unique_error(table, &c2, ctx));
-                    }
                     let (outcome, newtid) = ctx.txn.update(table.storage, c.tid, &encode(&new))?;
-                    drop(guard2);
-                    if outcome == LockOutcome::Ok {
-                        if let Some(t) = newtid {
-                            touched.push(t);
-                        }
+                    if let (LockOutcome::Ok, Some(t)) = (outcome, newtid) {
+                        insert_entries(table, access, &new, t, ctx, false)?;
+                        touched.insert(t);
                         ctx.affected += 1;
                         if !returning.is_empty() {
                             out.push(returning_row(returning, &new, ctx)?);
                         }
                     }
-                    continue;
+                    break;
                 }
-                _ => return Err(unique_error(table, &c, ctx)),
+                _ => return Err(unique_error(&c.index, &c.vals, ctx)),
             }
-        }
-        let tid = ctx.txn.insert(table.storage, &encode(&row))?;
-        drop(guard);
-        touched.push(tid);
-        ctx.affected += 1;
-        if !returning.is_empty() {
-            out.push(returning_row(returning, &row, ctx)?);
         }
     }
     Ok(out)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_update(
+    access: &TableAccess,
     table: &Arc<TableDef>,
     input: &Plan,
     assignments: &[(usize, BoundExpr)],
@@ -255,7 +208,7 @@ fn run_update(
         ctx.check_cancel()?;
         rows.push(r);
     }
-    let mut done: Vec<TupleId> = vec![];
+    let mut done: HashSet<TupleId> = HashSet::new();
     for mut row in rows {
         let Some(mut tid) = row.get(n).and_then(value_tid) else {
             return Err(SqlError::Internal("update row without tid".into()));
@@ -269,15 +222,16 @@ fn run_update(
                 new[*col] = eval(e, &row, ctx)?;
             }
             check_row(table, &new, checks, ctx)?;
-            let (conflict, guard) = find_conflict(table, &new, Some(tid), ctx)?;
-            if let Some(c) = conflict {
-                return Err(unique_error(table, &c, ctx));
-            }
-            let (outcome, _newtid) = ctx.txn.update(table.storage, tid, &encode(&new))?;
-            drop(guard);
+            // Write the new version first (waiting for a concurrent writer of
+            // the row), then its index entries: the uniqueness check then sees
+            // the old version as deleted by us.
+            let (outcome, newtid) = ctx.txn.update(table.storage, tid, &encode(&new))?;
             match outcome {
                 LockOutcome::Ok => {
-                    done.push(tid);
+                    if let Some(t) = newtid {
+                        insert_entries(table, access, &new, t, ctx, false)?;
+                    }
+                    done.insert(tid);
                     ctx.affected += 1;
                     if !returning.is_empty() {
                         let mut r = new.clone();
@@ -317,7 +271,7 @@ fn run_delete(table: &Arc<TableDef>, input: &Plan, recheck: Option<&BoundExpr>, 
         rows.push(r);
     }
     let mut out = vec![];
-    let mut done: Vec<TupleId> = vec![];
+    let mut done: HashSet<TupleId> = HashSet::new();
     for mut row in rows {
         let Some(mut tid) = row.get(n).and_then(value_tid) else {
             return Err(SqlError::Internal("delete row without tid".into()));
@@ -328,7 +282,7 @@ fn run_delete(table: &Arc<TableDef>, input: &Plan, recheck: Option<&BoundExpr>, 
         loop {
             match ctx.txn.delete(table.storage, tid)? {
                 LockOutcome::Ok => {
-                    done.push(tid);
+                    done.insert(tid);
                     ctx.affected += 1;
                     if !returning.is_empty() {
                         out.push(returning_row(returning, &row, ctx)?);

@@ -6,9 +6,12 @@ mod aggregate;
 mod dml;
 pub mod expr;
 mod hash_join;
+pub mod index_maint;
+mod index_scan;
 mod misc;
 mod nested_loop_join;
 mod scan;
+pub use scan::decode as decode_row_of;
 mod set_op;
 mod sort;
 
@@ -75,6 +78,7 @@ pub fn build(plan: &Plan) -> Result<BoxedExecutor> {
     Ok(match plan {
         Plan::OneRow => Box::new(misc::ValuesExecutor::one_row()),
         Plan::Scan { table, with_tid, filter, .. } => Box::new(scan::SeqScanExecutor::new(table.clone(), *with_tid, filter.clone())),
+        Plan::IndexScan(p) => Box::new(index_scan::IndexScanExecutor::new((**p).clone())),
         Plan::Values { rows, .. } => Box::new(misc::ValuesExecutor::new(rows.clone())),
         Plan::GenerateSeries { args, .. } => Box::new(misc::GenerateSeriesExecutor::new(args.clone())),
         Plan::Filter { input, predicate } => Box::new(misc::FilterExecutor { input: build(input)?, predicate: predicate.clone() }),
@@ -110,6 +114,7 @@ pub fn width(plan: &Plan) -> Result<usize> {
     Ok(match plan {
         Plan::OneRow => 0,
         Plan::Scan { table, with_tid, .. } => table.columns.len() + usize::from(*with_tid),
+        Plan::IndexScan(p) => p.table.columns.len() + usize::from(p.with_tid),
         Plan::Values { types, .. } => types.len(),
         Plan::GenerateSeries { .. } => 1,
         Plan::Filter { input, .. } | Plan::Sort { input, .. } | Plan::Limit { input, .. } | Plan::Distinct { input, .. } => width(input)?,

@@ -1,14 +1,15 @@
-//! Logical rewrites, one rule per file. For now: predicate pushdown. Index
-//! choice will be a rule here that turns a `Scan` with a sargable filter into
-//! an index scan.
+//! Rewrites, one rule per file: predicate pushdown, then access-path choice
+//! (sequential, index or bitmap scan by cost).
 
+pub mod access_path;
 mod predicate_pushdown;
 
+pub use access_path::choose_access_paths;
 pub use predicate_pushdown::push_down_predicates;
 
 use crate::planner::plan::Plan;
 
 /// Apply every rule.
 pub fn optimize(plan: Plan) -> Plan {
-    push_down_predicates(plan)
+    choose_access_paths(push_down_predicates(plan))
 }

@@ -15,13 +15,13 @@ fn filter(input: Plan, preds: Vec<BoundExpr>) -> Plan {
 
 fn push(plan: Plan, preds: Vec<BoundExpr>) -> Plan {
     match plan {
-        Plan::Scan { table, alias, with_tid, filter: f } => {
+        Plan::Scan { table, alias, with_tid, filter: f, access } => {
             let mut all = vec![];
             if let Some(f) = f {
                 conjuncts(f, &mut all);
             }
             all.extend(preds);
-            Plan::Scan { table, alias, with_tid, filter: and_all(all) }
+            Plan::Scan { table, alias, with_tid, filter: and_all(all), access }
         }
         Plan::Filter { input, predicate } => {
             let mut all = vec![];
@@ -71,9 +71,9 @@ fn rewrite_children(plan: Plan) -> Plan {
         Plan::Limit { input, limit, offset } => Plan::Limit { input: b(input), limit, offset },
         Plan::Distinct { input, on } => Plan::Distinct { input: b(input), on },
         Plan::SetOp { left, right, op, all } => Plan::SetOp { left: b(left), right: b(right), op, all },
-        Plan::Insert { table, input, on_conflict, returning, checks } => Plan::Insert { table, input: b(input), on_conflict, returning, checks },
-        Plan::Update { table, input, assignments, recheck, returning, checks } => {
-            Plan::Update { table, input: b(input), assignments, recheck, returning, checks }
+        Plan::Insert { access, table, input, on_conflict, returning, checks } => Plan::Insert { access, table, input: b(input), on_conflict, returning, checks },
+        Plan::Update { access, table, input, assignments, recheck, returning, checks } => {
+            Plan::Update { access, table, input: b(input), assignments, recheck, returning, checks }
         }
         Plan::Delete { table, input, recheck, returning } => Plan::Delete { table, input: b(input), recheck, returning },
         other => other,

@@ -30,7 +30,9 @@ pub fn parse(sql: &str) -> Result<Vec<SqlStatement>> {
     let mut parser = parser.try_with_sql(sql).map_err(|e| convert_error(sql, e))?;
     let stmts = match parser.parse_statements() {
         Ok(v) => v,
-        Err(e) => match rewrite_for_sqlparser(sql) {
+        Err(e) => match parse_maintenance(sql) {
+            Some(st) => vec![st],
+            None => match rewrite_for_sqlparser(sql) {
             // Postgres syntax sqlparser lacks, rewritten into a form it takes.
             Some((text, overriding)) => {
                 let mut v = Parser::new(&dialect)
@@ -52,6 +54,7 @@ pub fn parse(sql: &str) -> Result<Vec<SqlStatement>> {
             None => {
                 return Err(wildcard_followed_by_word(sql).unwrap_or_else(|| convert_error(sql, e)));
             }
+        },
         },
     };
     for st in &stmts {
@@ -351,5 +354,165 @@ mod tests {
     fn several_statements() {
         assert_eq!(parse("select 1; select 2;").unwrap().len(), 2);
         assert!(parse("").unwrap().is_empty());
+    }
+}
+
+
+/// Postgres maintenance commands sqlparser cannot parse (`VACUUM ANALYZE t`,
+/// `VACUUM (ANALYZE) t`, `REINDEX ...`), as the session executes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Maintenance {
+    Vacuum { table: Option<SqlObjectName>, full: bool, analyze: bool },
+    Reindex { kind: ReindexKind, name: SqlObjectName, concurrently: bool },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReindexKind {
+    Index,
+    Table,
+    Schema,
+    Database,
+    System,
+}
+
+/// sqlparser has no REINDEX statement and no VACUUM ANALYZE; the parser
+/// records them in a `VacuumStatement` (whose Redshift-only `sort_only`,
+/// `delete_only`, `recluster` and `threshold` fields Postgres never sets) and
+/// `maintenance` reads them back, so the rest of the code sees only this enum.
+const MAINT_MARK: &str = "sargdb.maintenance";
+
+/// The maintenance command a statement carries, if any.
+pub fn maintenance(st: &SqlStatement) -> Option<Maintenance> {
+    let SqlStatement::Vacuum(v) = st else { return None };
+    let kind = match v.threshold.as_ref().map(|t| &t.value) {
+        Some(ast::Value::SingleQuotedString(s)) => s.strip_prefix(MAINT_MARK).map(|k| k.to_string()),
+        _ => None,
+    };
+    match kind.as_deref() {
+        None => Some(Maintenance::Vacuum { table: v.table_name.clone(), full: v.full, analyze: false }),
+        Some(":vacuum_analyze") => Some(Maintenance::Vacuum { table: v.table_name.clone(), full: v.full, analyze: true }),
+        Some(k) => {
+            let kind = match k {
+                ":index" => ReindexKind::Index,
+                ":table" => ReindexKind::Table,
+                ":schema" => ReindexKind::Schema,
+                ":database" => ReindexKind::Database,
+                _ => ReindexKind::System,
+            };
+            Some(Maintenance::Reindex { kind, name: v.table_name.clone()?, concurrently: v.recluster })
+        }
+    }
+}
+
+fn maint_statement(table: Option<SqlObjectName>, full: bool, mark: &str, concurrently: bool) -> SqlStatement {
+    SqlStatement::Vacuum(ast::VacuumStatement {
+        full,
+        sort_only: false,
+        delete_only: false,
+        reindex: false,
+        recluster: concurrently,
+        table_name: table,
+        threshold: Some(ast::Value::SingleQuotedString(format!("{MAINT_MARK}{mark}")).into()),
+        boost: false,
+    })
+}
+
+/// Hand-parse `VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [name]`,
+/// `VACUUM (opt, ...) [name]` and `REINDEX [(CONCURRENTLY)] kind
+/// [CONCURRENTLY] name` (a single statement, optional trailing `;`).
+fn parse_maintenance(sql: &str) -> Option<SqlStatement> {
+    let text = sql.trim().trim_end_matches(';').trim();
+    let mut words: Vec<String> = vec![];
+    let mut rest = text;
+    // Split off a parenthesized option list as one word.
+    while !rest.is_empty() {
+        rest = rest.trim_start();
+        if let Some(r) = rest.strip_prefix('(') {
+            let end = r.find(')')?;
+            words.push(format!("({})", &r[..end]));
+            rest = &r[end + 1..];
+        } else {
+            let end = rest.find(|c: char| c.is_whitespace() || c == '(').unwrap_or(rest.len());
+            words.push(rest[..end].to_string());
+            rest = &rest[end..];
+        }
+    }
+    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
+    let name = |w: &str| -> Option<SqlObjectName> {
+        let parts: Vec<SqlIdent> = w
+            .split('.')
+            .map(|p| {
+                if p.len() >= 2 && p.starts_with('"') && p.ends_with('"') {
+                    SqlIdent::with_quote('"', &p[1..p.len() - 1])
+                } else {
+                    SqlIdent::new(p.to_lowercase())
+                }
+            })
+            .collect();
+        if parts.iter().any(|p| p.value.is_empty()) {
+            return None;
+        }
+        Some(ast::ObjectName::from(parts))
+    };
+    match upper.first().map(String::as_str) {
+        Some("VACUUM") => {
+            let (mut full, mut analyze) = (false, false);
+            let mut table = None;
+            for (i, w) in upper.iter().enumerate().skip(1) {
+                match w.as_str() {
+                    "FULL" => full = true,
+                    "FREEZE" | "VERBOSE" => {}
+                    "ANALYZE" | "ANALYSE" => analyze = true,
+                    w if w.starts_with('(') => {
+                        for opt in w.trim_matches(|c| c == '(' || c == ')').split(',') {
+                            match opt.split_whitespace().next().unwrap_or("") {
+                                "FULL" => full = true,
+                                "ANALYZE" | "ANALYSE" => analyze = true,
+                                _ => {}
+                            }
+                        }
+                    }
+                    _ if i == upper.len() - 1 => table = Some(name(&words[i])?),
+                    _ => return None,
+                }
+            }
+            let mark = if analyze { ":vacuum_analyze" } else { ":vacuum" };
+            Some(maint_statement(table, full, mark, false))
+        }
+        Some("REINDEX") => {
+            let mut concurrently = false;
+            let mut kind = None;
+            let mut target = None;
+            for (i, w) in upper.iter().enumerate().skip(1) {
+                match w.as_str() {
+                    "(CONCURRENTLY)" | "CONCURRENTLY" => concurrently = true,
+                    "INDEX" | "TABLE" | "SCHEMA" | "DATABASE" | "SYSTEM" if kind.is_none() => kind = Some(w.to_lowercase()),
+                    _ if i == upper.len() - 1 && kind.is_some() => target = Some(name(&words[i])?),
+                    _ => return None,
+                }
+            }
+            Some(maint_statement(Some(target?), false, &format!(":{}", kind?), concurrently))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod maintenance_tests {
+    use super::*;
+
+    #[test]
+    fn vacuum_and_reindex_forms() {
+        let one = |s: &str| maintenance(&parse(s).unwrap()[0]).unwrap();
+        assert!(matches!(one("VACUUM ANALYZE pgbench_branches"), Maintenance::Vacuum { table: Some(_), analyze: true, .. }));
+        assert!(matches!(one("vacuum t"), Maintenance::Vacuum { table: Some(_), analyze: false, .. }));
+        assert!(matches!(one("VACUUM (ANALYZE, VERBOSE) t;"), Maintenance::Vacuum { analyze: true, .. }));
+        assert!(matches!(one("VACUUM"), Maintenance::Vacuum { table: None, .. }));
+        match one("REINDEX (CONCURRENTLY) INDEX public.t_a_idx") {
+            Maintenance::Reindex { kind: ReindexKind::Index, name, concurrently: true } => assert_eq!(name.to_string(), "public.t_a_idx"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(one("REINDEX TABLE t"), Maintenance::Reindex { kind: ReindexKind::Table, concurrently: false, .. }));
+        assert!(parse("REINDEX t").is_err());
     }
 }

@@ -2,7 +2,83 @@
 //! rows=2550 width=4)`). Estimates are rough until ANALYZE statistics exist:
 //! 1000 rows per table, 1/3 selectivity per filter.
 
-use super::plan::{JoinKind, Plan, SetOpKind};
+use super::plan::{IndexScanMode, JoinKind, Plan, SetOpKind};
+use crate::binder::bound::{conjuncts, BoundExpr};
+use crate::optimizer::access_path::{residual, table_size};
+use sargdb_catalog::{TableDef, Value};
+
+/// A condition as Postgres prints it in EXPLAIN (`(a = 5)`,
+/// `((a > 1) AND (b < 3))`), with the scanned table's column names.
+pub fn render(e: &BoundExpr, t: &TableDef) -> String {
+    let r = |x: &BoundExpr| render(x, t);
+    match e {
+        BoundExpr::Column(i, _) => t.columns.get(*i).map(|c| c.name.clone()).unwrap_or_else(|| format!("${i}")),
+        BoundExpr::Literal(Value::Null, _) => "NULL".into(),
+        BoundExpr::Literal(v, ty) => {
+            let text = v.to_text(&Default::default());
+            match v {
+                Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Numeric(_) | Value::Float8(_) => text,
+                _ => format!("'{}'::{}", text.replace('\'', "''"), ty.display_name()),
+            }
+        }
+        BoundExpr::Param(i, _) => format!("${}", i + 1),
+        BoundExpr::Cmp { op, l, r: rr } => format!("({} {} {})", r(l), op.symbol(), r(rr)),
+        BoundExpr::And(a, b) => {
+            let mut parts = vec![];
+            conjuncts(e.clone(), &mut parts);
+            let _ = (a, b);
+            format!("({})", parts.iter().map(r).collect::<Vec<_>>().join(" AND "))
+        }
+        BoundExpr::Or(a, b) => format!("({} OR {})", r(a), r(b)),
+        BoundExpr::Not(a) => format!("(NOT {})", r(a)),
+        BoundExpr::IsNull(x, false) => format!("({} IS NULL)", r(x)),
+        BoundExpr::IsNull(x, true) => format!("({} IS NOT NULL)", r(x)),
+        BoundExpr::Cast { e, ty, .. } => format!("({})::{}", r(e), ty.display_name()),
+        BoundExpr::InList { e, list, negated } => format!(
+            "({} {}IN ({}))",
+            r(e),
+            if *negated { "NOT " } else { "" },
+            list.iter().map(r).collect::<Vec<_>>().join(", ")
+        ),
+        BoundExpr::Like { e, pattern, negated, ci, .. } => {
+            let op = match (negated, ci) {
+                (false, false) => "~~",
+                (true, false) => "!~~",
+                (false, true) => "~~*",
+                (true, true) => "!~~*",
+            };
+            format!("({} {op} {})", r(e), r(pattern))
+        }
+        BoundExpr::Func { name, args, .. } => format!("{name}({})", args.iter().map(r).collect::<Vec<_>>().join(", ")),
+        BoundExpr::Arith { op, l, r: rr, .. } => {
+            let sym = match op {
+                sargdb_catalog::types::ArithOp::Add => "+",
+                sargdb_catalog::types::ArithOp::Sub => "-",
+                sargdb_catalog::types::ArithOp::Mul => "*",
+                sargdb_catalog::types::ArithOp::Div => "/",
+                sargdb_catalog::types::ArithOp::Mod => "%",
+                sargdb_catalog::types::ArithOp::Pow => "^",
+            };
+            format!("({} {sym} {})", r(l), r(rr))
+        }
+        _ => "(...)".into(),
+    }
+}
+
+fn cond_text(parts: &[BoundExpr], t: &TableDef) -> String {
+    if parts.len() == 1 {
+        render(&parts[0], t)
+    } else {
+        format!("({})", parts.iter().map(|p| render(p, t)).collect::<Vec<_>>().join(" AND "))
+    }
+}
+
+fn width_of(t: &TableDef) -> usize {
+    t.columns.iter().filter(|c| !c.dropped).map(|c| match c.data_type.type_len() {
+        n if n > 0 => n as usize,
+        _ => 32,
+    }).sum::<usize>().max(1)
+}
 
 struct Est {
     startup: f64,
@@ -20,6 +96,10 @@ fn jk(k: JoinKind) -> &'static str {
 }
 
 fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
+    // Projection is folded into its child in Postgres's output.
+    if let Plan::Project { input, .. } = p {
+        return node(input, depth, out);
+    }
     let mut child_lines = vec![];
     let mut kids = vec![];
     for c in p.children() {
@@ -30,15 +110,65 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
     let k0 = kids.first().map(|e| (e.startup, e.total, e.rows)).unwrap_or((0.0, 0.0, 1.0));
     let k1 = kids.get(1).map(|e| (e.startup, e.total, e.rows)).unwrap_or((0.0, 0.0, 1.0));
     let mut extra: Vec<String> = vec![];
+    let mut width = 8usize;
     let (name, est) = match p {
         Plan::OneRow => ("Result".to_string(), Est { startup: 0.0, total: 0.01, rows: 1.0 }),
-        Plan::Scan { table, alias, filter, .. } => {
-            let rows = if filter.is_some() { 333.0 } else { 1000.0 };
-            if filter.is_some() {
-                extra.push("Filter: (...)".into());
+        Plan::Scan { table, alias, filter, access, .. } => {
+            let (trows, pages) = table_size(table, access);
+            let mut rows = trows;
+            if let Some(f) = filter {
+                let mut parts = vec![];
+                conjuncts(f.clone(), &mut parts);
+                rows = (trows * (1.0f64 / 3.0).powi(parts.len() as i32)).max(1.0);
+                extra.push(format!("Filter: {}", cond_text(&parts, table)));
             }
             let n = if *alias != table.name { format!("Seq Scan on {} {alias}", table.name) } else { format!("Seq Scan on {}", table.name) };
-            (n, Est { startup: 0.0, total: 22.0 + 10.0, rows })
+            width = width_of(table);
+            (n, Est { startup: 0.0, total: pages + trows * 0.01, rows: rows.round().max(1.0) })
+        }
+        Plan::IndexScan(ip) => {
+            let table = &ip.table;
+            width = width_of(table);
+            let on = if ip.alias != table.name { format!("{} {}", table.name, ip.alias) } else { table.name.clone() };
+            let cond = if ip.index_cond.is_empty() { None } else { Some(cond_text(&ip.index_cond, table)) };
+            let resid = residual(ip).map(|r| {
+                let mut parts = vec![];
+                conjuncts(r, &mut parts);
+                cond_text(&parts, table)
+            });
+            let est = Est { startup: 0.29, total: ip.est_cost.max(0.3), rows: ip.est_rows.round().max(1.0) };
+            match ip.mode {
+                IndexScanMode::Plain => {
+                    if let Some(c) = cond {
+                        extra.push(format!("Index Cond: {c}"));
+                    }
+                    if let Some(r) = resid {
+                        extra.push(format!("Filter: {r}"));
+                    }
+                    let dir = if ip.backward { " Backward" } else { "" };
+                    (format!("Index Scan{dir} using {} on {on}", ip.index.def.name), est)
+                }
+                IndexScanMode::Bitmap => {
+                    if let Some(c) = &cond {
+                        extra.push(format!("Recheck Cond: {c}"));
+                    }
+                    if let Some(r) = resid {
+                        extra.push(format!("Filter: {r}"));
+                    }
+                    let pad = "  ".repeat(depth + 1);
+                    let mut child = vec![format!(
+                        "{pad}->  Bitmap Index Scan on {}  (cost=0.00..{:.2} rows={:.0} width=0)",
+                        ip.index.def.name,
+                        (est.total * 0.3).max(0.29),
+                        est.rows
+                    )];
+                    if let Some(c) = cond {
+                        child.push(format!("{pad}      Index Cond: {c}"));
+                    }
+                    child_lines.push(child);
+                    (format!("Bitmap Heap Scan on {on}"), est)
+                }
+            }
         }
         Plan::Values { rows, .. } => ("Values Scan on \"*VALUES*\"".into(), Est { startup: 0.0, total: rows.len() as f64 * 0.0125, rows: rows.len() as f64 }),
         Plan::GenerateSeries { .. } => ("Function Scan on generate_series".into(), Est { startup: 0.0, total: 10.0, rows: 1000.0 }),
@@ -81,7 +211,15 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
             let c = k0.1 + k0.2 * (k0.2.max(2.0)).log2() * 0.005;
             ("Sort".into(), Est { startup: c, total: c + k0.2 * 0.005, rows: k0.2 })
         }
-        Plan::Limit { .. } => ("Limit".into(), Est { startup: k0.0, total: k0.0 + (k0.1 - k0.0) * 0.1, rows: (k0.2 * 0.1).max(1.0) }),
+        Plan::Limit { limit, .. } => {
+            let want = match limit {
+                Some(crate::binder::bound::BoundExpr::Literal(Value::Int8(n), _)) => (*n as f64).min(k0.2),
+                Some(crate::binder::bound::BoundExpr::Literal(Value::Int4(n), _)) => (*n as f64).min(k0.2),
+                _ => (k0.2 * 0.1).max(1.0),
+            };
+            let frac = if k0.2 > 0.0 { want / k0.2 } else { 1.0 };
+            ("Limit".into(), Est { startup: k0.0, total: k0.0 + (k0.1 - k0.0) * frac, rows: want.max(1.0) })
+        }
         Plan::Distinct { .. } => ("HashAggregate".into(), Est { startup: k0.1, total: k0.1 + k0.2 * 0.005, rows: (k0.2 / 2.0).max(1.0) }),
         Plan::SetOp { op, all, .. } => {
             let n = match (op, all) {
@@ -98,7 +236,7 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
         Plan::Update { table, .. } => (format!("Update on {}", table.name), Est { startup: 0.0, total: k0.1 + k0.2 * 0.01, rows: 0.0 }),
         Plan::Delete { table, .. } => (format!("Delete on {}", table.name), Est { startup: 0.0, total: k0.1 + k0.2 * 0.01, rows: 0.0 }),
     };
-    let head = format!("{name}  (cost={:.2}..{:.2} rows={:.0} width=8)", est.startup, est.total, est.rows);
+    let head = format!("{name}  (cost={:.2}..{:.2} rows={:.0} width={width})", est.startup, est.total, est.rows);
     if depth == 0 {
         out.push(head);
     } else {

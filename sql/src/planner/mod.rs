@@ -78,9 +78,9 @@ fn physical(p: Plan) -> Plan {
         Plan::Distinct { input, on } => Plan::Distinct { input: b(input), on },
         Plan::SetOp { left, right, op, all } => Plan::SetOp { left: b(left), right: b(right), op, all },
         Plan::RecursiveUnion { init, recursive, all, id } => Plan::RecursiveUnion { init: b(init), recursive: b(recursive), all, id },
-        Plan::Insert { table, input, on_conflict, returning, checks } => Plan::Insert { table, input: b(input), on_conflict, returning, checks },
-        Plan::Update { table, input, assignments, recheck, returning, checks } => {
-            Plan::Update { table, input: b(input), assignments, recheck, returning, checks }
+        Plan::Insert { access, table, input, on_conflict, returning, checks } => Plan::Insert { access, table, input: b(input), on_conflict, returning, checks },
+        Plan::Update { access, table, input, assignments, recheck, returning, checks } => {
+            Plan::Update { access, table, input: b(input), assignments, recheck, returning, checks }
         }
         Plan::Delete { table, input, recheck, returning } => Plan::Delete { table, input: b(input), recheck, returning },
         other => other,

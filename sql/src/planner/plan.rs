@@ -9,6 +9,7 @@ use std::sync::Arc;
 use sargdb_catalog::{DataType, TableDef};
 
 use crate::binder::bound::{AggCall, BoundExpr};
+use crate::binder::index::{BoundIndex, TableAccess};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JoinKind {
@@ -57,7 +58,10 @@ pub enum Plan {
         alias: String,
         with_tid: bool,
         filter: Option<BoundExpr>,
+        access: Arc<TableAccess>,
     },
+    /// Rows of a table found through an index (physical rows like `Scan`).
+    IndexScan(Box<IndexScanPlan>),
     Values { rows: Vec<Vec<BoundExpr>>, types: Vec<DataType> },
     /// generate_series(start, stop [, step]) as a table function.
     GenerateSeries { args: Vec<BoundExpr>, ty: DataType },
@@ -88,6 +92,7 @@ pub enum Plan {
     WorkTable { id: usize, types: Vec<DataType> },
     /// `input` yields whole physical rows (defaults already filled in).
     Insert {
+        access: Arc<TableAccess>,
         table: Arc<TableDef>,
         input: Box<Plan>,
         on_conflict: Option<OnConflict>,
@@ -96,6 +101,7 @@ pub enum Plan {
     },
     /// `input` yields the table's live columns, the tid, then FROM columns.
     Update {
+        access: Arc<TableAccess>,
         table: Arc<TableDef>,
         input: Box<Plan>,
         assignments: Vec<(usize, BoundExpr)>,
@@ -112,10 +118,25 @@ pub enum Plan {
 }
 
 impl Plan {
-    pub fn children(&self) -> Vec<&Plan> {
+    /// Record the current size of every table the plan reads or writes, for
+    /// the cost model (`size` maps a storage id to its page count).
+    pub fn annotate_sizes(&mut self, size: &dyn Fn(u32) -> u32) {
+        match self {
+            Plan::Scan { table, access, .. } | Plan::Insert { table, access, .. } | Plan::Update { table, access, .. } => {
+                Arc::make_mut(access).pages = size(table.storage);
+            }
+            _ => {}
+        }
+        for c in self.children_mut() {
+            c.annotate_sizes(size);
+        }
+    }
+
+    pub fn children_mut(&mut self) -> Vec<&mut Plan> {
         match self {
             Plan::OneRow
             | Plan::Scan { .. }
+            | Plan::IndexScan(_)
             | Plan::Values { .. }
             | Plan::GenerateSeries { .. }
             | Plan::WorkTable { .. } => vec![],
@@ -135,4 +156,72 @@ impl Plan {
             Plan::RecursiveUnion { init, recursive, .. } => vec![init, recursive],
         }
     }
+
+    pub fn children(&self) -> Vec<&Plan> {
+        match self {
+            Plan::OneRow
+            | Plan::Scan { .. }
+            | Plan::IndexScan(_)
+            | Plan::Values { .. }
+            | Plan::GenerateSeries { .. }
+            | Plan::WorkTable { .. } => vec![],
+            Plan::Filter { input, .. }
+            | Plan::Project { input, .. }
+            | Plan::Aggregate { input, .. }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. }
+            | Plan::Distinct { input, .. }
+            | Plan::Insert { input, .. }
+            | Plan::Update { input, .. }
+            | Plan::Delete { input, .. } => vec![input],
+            Plan::Join { left, right, .. }
+            | Plan::NestedLoopJoin { left, right, .. }
+            | Plan::HashJoin { left, right, .. }
+            | Plan::SetOp { left, right, .. } => vec![left, right],
+            Plan::RecursiveUnion { init, recursive, .. } => vec![init, recursive],
+        }
+    }
+}
+
+/// The condition on the key column after the equality prefix.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KeyCond {
+    /// `col > a`, `col <= b`, BETWEEN: bound expression and inclusiveness.
+    Range { lower: Option<(BoundExpr, bool)>, upper: Option<(BoundExpr, bool)> },
+    /// `col IN (...)`: one probe per value.
+    In(Vec<BoundExpr>),
+    /// `col LIKE 'p%'`: the text prefix.
+    Prefix(BoundExpr),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexScanMode {
+    /// Fetch rows in index order.
+    Plain,
+    /// Collect the matching tids, sort them by page, then fetch (Postgres's
+    /// bitmap heap scan): better when many rows match.
+    Bitmap,
+}
+
+/// An index scan: equality on leading key columns, an optional condition on
+/// the next one, in index order (or reversed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexScanPlan {
+    pub table: Arc<TableDef>,
+    pub alias: String,
+    pub with_tid: bool,
+    pub index: Arc<BoundIndex>,
+    /// Values for the leading key columns (`=`), in key order.
+    pub eq: Vec<BoundExpr>,
+    /// True where the condition is `IS NULL` rather than `=`.
+    pub eq_null: Vec<bool>,
+    pub next: Option<KeyCond>,
+    pub backward: bool,
+    pub mode: IndexScanMode,
+    /// The whole original filter, rechecked on every fetched row.
+    pub filter: Option<BoundExpr>,
+    /// The conjuncts the index serves (EXPLAIN's Index Cond).
+    pub index_cond: Vec<BoundExpr>,
+    pub est_rows: f64,
+    pub est_cost: f64,
 }

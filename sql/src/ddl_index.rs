@@ -1,0 +1,648 @@
+//! Index DDL and maintenance commands: CREATE INDEX, DROP INDEX, ALTER INDEX
+//! RENAME, REINDEX, the indexes behind PRIMARY KEY / UNIQUE constraints,
+//! ANALYZE and VACUUM.
+//!
+//! Constraint indexes are kept in step with the constraints by `reconcile`,
+//! which runs after every DDL statement: it builds the index of a new
+//! PRIMARY KEY / UNIQUE constraint (checking existing rows, so ALTER TABLE ADD
+//! PRIMARY KEY on duplicates fails with 23505 and leaves nothing behind) and
+//! drops indexes whose table, constraint or column is gone. Index storage is
+//! created and removed through the engine's on-commit/on-abort hooks, so DDL
+//! stays transactional.
+
+use std::collections::HashMap;
+
+use sargdb_catalog::types::key::{encode_key_value, KeyColumn};
+use sargdb_catalog::{Catalog, ColumnStats, ConstraintDef, ConstraintKind, IndexColumnDef, IndexDef, TableDef, TableStats, Value};
+use sargdb_engine::IndexEntry;
+
+use crate::binder::index::BoundIndex;
+use crate::binder::{ident_name, object_parts, Binder, Scope};
+use crate::error::{Result, SqlError};
+use crate::executor::index_maint::{handle, index_key};
+use crate::executor::ExecContext;
+use crate::parser::{ast, Maintenance, ReindexKind};
+use crate::session::{Session, StatementResult};
+
+fn cmd(tag: &str) -> Result<StatementResult> {
+    Ok(StatementResult::Command { tag: tag.to_string() })
+}
+
+/// Access methods sargdb accepts in `USING`, and whether they exist yet.
+fn check_method(name: &str) -> Result<String> {
+    let n = name.to_ascii_lowercase();
+    match n.as_str() {
+        "btree" => Ok(n),
+        "hash" | "gist" | "gin" | "brin" | "lsm" | "bitmap" | "spgist" => {
+            Err(SqlError::FeatureNotSupported(format!("access method \"{n}\"")))
+        }
+        _ => Err(SqlError::UndefinedObject(format!("access method \"{n}\" does not exist"))),
+    }
+}
+
+/// Postgres's generated index name: `<table>_<col>[_<col>...]_<suffix>`,
+/// expressions named by their function (`t_lower_idx`) or `expr`.
+fn choose_index_name(cat: &Catalog, schema: &str, table: &str, parts: &[String], suffix: &str) -> String {
+    let cols = parts.join("_");
+    let base = if cols.is_empty() { format!("{table}_{suffix}") } else { format!("{table}_{cols}_{suffix}") };
+    if !cat.relation_exists(schema, &base) {
+        return base;
+    }
+    (1..).map(|i| format!("{base}{i}")).find(|n| !cat.relation_exists(schema, n)).unwrap_or(base)
+}
+
+fn find_table_oid(cat: &Catalog, sp: &[String], name: &ast::ObjectName) -> Result<Option<u32>> {
+    let parts = object_parts(name)?;
+    Ok(match parts.as_slice() {
+        [n] => cat.resolve_table(sp, n).map(|t| t.oid),
+        [s, n] | [_, s, n] => cat.table_in(s, n).map(|t| t.oid),
+        _ => None,
+    })
+}
+
+fn find_index_oid(cat: &Catalog, sp: &[String], name: &ast::ObjectName) -> Result<Option<u32>> {
+    let parts = object_parts(name)?;
+    Ok(match parts.as_slice() {
+        [n] => cat.resolve_index(sp, n).map(|i| i.oid),
+        [s, n] | [_, s, n] => cat.index_in(s, n).map(|i| i.oid),
+        _ => None,
+    })
+}
+
+fn fillfactor_of(with: &[ast::Expr]) -> Result<u8> {
+    let mut ff = 90u8;
+    for w in with {
+        let ast::Expr::BinaryOp { left, op: ast::BinaryOperator::Eq, right } = w else {
+            return Err(SqlError::SyntaxNoPosition(format!("invalid index option {w}")));
+        };
+        let key = left.to_string().to_lowercase();
+        if key != "fillfactor" {
+            return Err(SqlError::InvalidParameterValue(format!("unrecognized parameter \"{key}\"")));
+        }
+        let v: i64 = right.to_string().trim_matches('\'').parse().map_err(|_| {
+            SqlError::InvalidParameterValue(format!("invalid value for integer option \"fillfactor\": {right}"))
+        })?;
+        if !(10..=100).contains(&v) {
+            return Err(SqlError::InvalidParameterValue(format!(
+                "value {v} out of bounds for option \"fillfactor\""
+            )));
+        }
+        ff = v as u8;
+    }
+    Ok(ff)
+}
+
+/// CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] [name] ON t ...
+pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementResult> {
+    let sp = s.search_path();
+    let tctx = s.tctx().clone();
+    let method = check_method(&ci.using.as_ref().map(|u| u.to_string()).unwrap_or_else(|| "btree".into()))?;
+    let st = s.ddl_catalog()?;
+    let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+    let Some(toid) = find_table_oid(cat, &sp, &ci.table_name)? else {
+        return Err(SqlError::UndefinedTable { name: object_parts(&ci.table_name)?.join("."), position: None });
+    };
+    let table = cat.tables.get(&toid).cloned().ok_or_else(|| SqlError::Internal("table".into()))?;
+    // Key columns.
+    let mut columns = vec![];
+    let mut name_parts = vec![];
+    {
+        let scope = Scope::for_table(&table, &table.name);
+        let mut b = Binder::new(cat, &sp, &tctx, "", vec![]);
+        for ic in &ci.columns {
+            let o = &ic.column;
+            let descending = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
+            let nulls_first = o.options.nulls_first.unwrap_or(descending);
+            let (column, expr, ty, part) = match &o.expr {
+                ast::Expr::Identifier(i) => {
+                    let n = ident_name(i);
+                    let pos = table.column_index(&n).ok_or_else(|| SqlError::UndefinedColumn { name: n.clone(), position: None })?;
+                    (Some(pos), None, table.columns[pos].data_type.clone(), n)
+                }
+                e => {
+                    let bound = b.bind_expr(e, &scope)?;
+                    if bound.is_volatile() {
+                        return Err(SqlError::InvalidObjectDefinition("functions in index expression must be marked IMMUTABLE".into()));
+                    }
+                    let part = match e {
+                        ast::Expr::Function(f) => object_parts(&f.name)?.last().cloned().unwrap_or_else(|| "expr".into()),
+                        ast::Expr::Nested(inner) => match &**inner {
+                            ast::Expr::Function(f) => object_parts(&f.name)?.last().cloned().unwrap_or_else(|| "expr".into()),
+                            _ => "expr".into(),
+                        },
+                        _ => "expr".into(),
+                    };
+                    (None, Some(strip_parens(e).to_string()), bound.ty(), part)
+                }
+            };
+            columns.push(IndexColumnDef { column, expr, data_type: ty, descending, nulls_first });
+            name_parts.push(part);
+        }
+        if let Some(p) = &ci.predicate {
+            b.bind_condition(p, &scope, "WHERE")?;
+        }
+    }
+    let include = ci
+        .include
+        .iter()
+        .map(|i| {
+            let n = ident_name(i);
+            table.column_index(&n).ok_or_else(|| SqlError::UndefinedColumn { name: n, position: None })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let name = match &ci.name {
+        Some(n) => object_parts(n)?.last().cloned().unwrap_or_default(),
+        None => choose_index_name(cat, &table.schema, &table.name, &name_parts, "idx"),
+    };
+    if cat.relation_exists(&table.schema, &name) {
+        if ci.if_not_exists {
+            s.notice(format!("relation \"{name}\" already exists, skipping"));
+            return cmd("CREATE INDEX");
+        }
+        return Err(SqlError::DuplicateTable(name));
+    }
+    let fillfactor = fillfactor_of(&ci.with)?;
+    let oid = cat.alloc_oid();
+    let storage = cat.alloc_oid();
+    let def = IndexDef {
+        oid,
+        schema: table.schema.clone(),
+        name,
+        table: toid,
+        method,
+        unique: ci.unique,
+        primary: false,
+        columns,
+        include,
+        predicate: ci.predicate.as_ref().map(|p| p.to_string()),
+        fillfactor,
+        storage,
+        constraint: None,
+        valid: true,
+    };
+    cat.indexes.insert(oid, def);
+    st.txn.drop_relation_on_abort(storage);
+    s.log_catalog()?;
+    build(s, oid)?;
+    cmd("CREATE INDEX")
+}
+
+fn strip_parens(e: &ast::Expr) -> &ast::Expr {
+    match e {
+        ast::Expr::Nested(inner) => strip_parens(inner),
+        other => other,
+    }
+}
+
+/// Bind an index of the session's current catalog.
+fn bound(s: &mut Session, index_oid: u32) -> Result<(TableDef, BoundIndex)> {
+    let cat = s.current_catalog();
+    let sp = s.search_path();
+    let tctx = s.tctx().clone();
+    let def = cat.indexes.get(&index_oid).cloned().ok_or_else(|| SqlError::Internal("index vanished".into()))?;
+    let table = cat.tables.get(&def.table).cloned().ok_or_else(|| SqlError::Internal("indexed table vanished".into()))?;
+    let mut b = Binder::new(&cat, &sp, &tctx, "", vec![]);
+    let bi = b.bind_index(&table, &def)?;
+    Ok((table, bi))
+}
+
+/// Fill a new (empty) index from its table: every row version present,
+/// duplicates of a unique index among them refused.
+fn build(s: &mut Session, index_oid: u32) -> Result<()> {
+    let (table, ix) = bound(s, index_oid)?;
+    s.with_exec(|ctx| build_in(ctx, &table, &ix))
+}
+
+fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<()> {
+    let h = handle(ctx, table, ix)?;
+    let versions = ctx.txn.scan_dirty(table.storage)?;
+    let mut entries = Vec::with_capacity(versions.len());
+    let mut keyed: Vec<(Vec<u8>, Vec<Value>)> = vec![];
+    for (tid, bytes, _) in versions {
+        ctx.check_cancel()?;
+        let row = crate::executor::decode_row_of(table, &bytes, ctx)?;
+        if ix.def.primary {
+            for c in ix.def.columns.iter().filter_map(|c| c.column) {
+                if row[c].is_null() {
+                    return Err(SqlError::ColumnContainsNulls { column: table.columns[c].name.clone(), table: table.name.clone() });
+                }
+            }
+        }
+        let Some((key, vals)) = index_key(ix, &row, ctx)? else { continue };
+        if ix.def.unique && !vals.iter().any(|v| v.is_null()) {
+            keyed.push((key.clone(), vals));
+        }
+        entries.push(IndexEntry { key, tid });
+    }
+    if ix.def.unique {
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(w) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
+            let vals: Vec<String> = w[0].1.iter().map(|v| v.to_text(&ctx.call.types)).collect();
+            return Err(SqlError::UniqueIndexBuild {
+                index: ix.def.name.clone(),
+                detail: Some(format!("Key ({})=({}) is duplicated.", ix.key_names.join(", "), vals.join(", "))),
+            });
+        }
+    }
+    h.build(entries, false)?;
+    Ok(())
+}
+
+/// Keep constraint indexes in step with constraints (see the module docs).
+pub fn reconcile(s: &mut Session) -> Result<()> {
+    let mut to_build = vec![];
+    {
+        let Ok(st) = s.ddl_catalog_if_open() else { return Ok(()) };
+        let Some(st) = st else { return Ok(()) };
+        let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+        // Drop indexes whose table, constraint or columns are gone.
+        let doomed: Vec<u32> = cat
+            .indexes
+            .values()
+            .filter(|ix| match cat.tables.get(&ix.table) {
+                None => true,
+                Some(t) => {
+                    ix.constraint.is_some_and(|c| !t.constraints.iter().any(|k| k.oid == c))
+                        || ix.columns.iter().filter_map(|c| c.column).chain(ix.include.iter().copied()).any(|c| t.columns.get(c).is_none_or(|col| col.dropped))
+                }
+            })
+            .map(|ix| ix.oid)
+            .collect();
+        let mut changed = !doomed.is_empty();
+        for oid in doomed {
+            if let Some(ix) = cat.indexes.remove(&oid) {
+                st.txn.drop_relation_on_commit(ix.storage);
+            }
+        }
+        // Create the index of every PRIMARY KEY / UNIQUE constraint lacking one.
+        let mut missing: Vec<(u32, ConstraintDef)> = vec![];
+        for t in cat.tables.values() {
+            for c in &t.constraints {
+                if matches!(c.kind, ConstraintKind::PrimaryKey(_) | ConstraintKind::Unique(_))
+                    && !cat.indexes.values().any(|ix| ix.constraint == Some(c.oid))
+                {
+                    missing.push((t.oid, c.clone()));
+                }
+            }
+        }
+        for (toid, c) in missing {
+            let (cols, primary) = match &c.kind {
+                ConstraintKind::PrimaryKey(k) => (k.clone(), true),
+                ConstraintKind::Unique(k) => (k.clone(), false),
+                ConstraintKind::Check(_) => continue,
+            };
+            let Some(t) = cat.tables.get(&toid) else { continue };
+            let columns = cols
+                .iter()
+                .map(|&p| IndexColumnDef {
+                    column: Some(p),
+                    expr: None,
+                    data_type: t.columns[p].data_type.clone(),
+                    descending: false,
+                    nulls_first: false,
+                })
+                .collect();
+            let schema = t.schema.clone();
+            let oid = cat.alloc_oid();
+            let storage = cat.alloc_oid();
+            cat.indexes.insert(
+                oid,
+                IndexDef {
+                    oid,
+                    schema,
+                    name: c.name.clone(),
+                    table: toid,
+                    method: "btree".into(),
+                    unique: true,
+                    primary,
+                    columns,
+                    include: vec![],
+                    predicate: None,
+                    fillfactor: 90,
+                    storage,
+                    constraint: Some(c.oid),
+                    valid: true,
+                },
+            );
+            st.txn.drop_relation_on_abort(storage);
+            to_build.push(oid);
+            changed = true;
+        }
+        if !changed {
+            return Ok(());
+        }
+    }
+    s.log_catalog()?;
+    for oid in to_build {
+        build(s, oid)?;
+    }
+    Ok(())
+}
+
+/// Give every index of a truncated table new, empty storage.
+pub fn truncate_indexes(cat: &mut Catalog, txn: &mut sargdb_engine::Transaction, table_oid: u32) {
+    let oids: Vec<u32> = cat.indexes_of(table_oid).map(|i| i.oid).collect();
+    for oid in oids {
+        let new_id = cat.alloc_oid();
+        if let Some(ix) = cat.indexes.get_mut(&oid) {
+            txn.drop_relation_on_commit(ix.storage);
+            txn.drop_relation_on_abort(new_id);
+            ix.storage = new_id;
+        }
+    }
+}
+
+/// DROP INDEX [CONCURRENTLY] [IF EXISTS] name [, ...]
+pub fn drop_indexes(s: &mut Session, if_exists: bool, names: &[ast::ObjectName]) -> Result<StatementResult> {
+    let sp = s.search_path();
+    let mut notices = vec![];
+    {
+        let st = s.ddl_catalog()?;
+        let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+        let mut targets = vec![];
+        for n in names {
+            let display = object_parts(n)?.join(".");
+            match find_index_oid(cat, &sp, n)? {
+                Some(oid) => targets.push(oid),
+                None if if_exists => notices.push(format!("index \"{display}\" does not exist, skipping")),
+                None => return Err(SqlError::UndefinedObject(format!("index \"{display}\" does not exist"))),
+            }
+        }
+        for oid in &targets {
+            let ix = &cat.indexes[oid];
+            if let Some(c) = ix.constraint {
+                let t = cat.tables.get(&ix.table);
+                let cname = t.and_then(|t| t.constraints.iter().find(|k| k.oid == c)).map(|k| k.name.clone()).unwrap_or_default();
+                let tname = t.map(|t| t.name.clone()).unwrap_or_default();
+                return Err(SqlError::DependentObjectsStillExist {
+                    message: format!("cannot drop index {} because constraint {cname} on table {tname} requires it", ix.name),
+                    detail: None,
+                });
+            }
+        }
+        for oid in targets {
+            if let Some(ix) = cat.indexes.remove(&oid) {
+                st.txn.drop_relation_on_commit(ix.storage);
+            }
+        }
+    }
+    for n in notices {
+        s.notice(n);
+    }
+    s.log_catalog()?;
+    cmd("DROP INDEX")
+}
+
+/// ALTER INDEX name RENAME TO new
+pub fn alter_index(s: &mut Session, name: &ast::ObjectName, op: &ast::AlterIndexOperation) -> Result<StatementResult> {
+    let sp = s.search_path();
+    let st = s.ddl_catalog()?;
+    let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+    let Some(oid) = find_index_oid(cat, &sp, name)? else {
+        return Err(SqlError::UndefinedTable { name: object_parts(name)?.join("."), position: None });
+    };
+    match op {
+        ast::AlterIndexOperation::RenameIndex { index_name } => {
+            let new = object_parts(index_name)?.last().cloned().unwrap_or_default();
+            let (schema, table, constraint) = {
+                let ix = &cat.indexes[&oid];
+                (ix.schema.clone(), ix.table, ix.constraint)
+            };
+            if cat.relation_exists(&schema, &new) {
+                return Err(SqlError::DuplicateTable(new));
+            }
+            if let Some(ix) = cat.indexes.get_mut(&oid) {
+                ix.name = new.clone();
+            }
+            // Renaming a constraint's index renames the constraint, as in Postgres.
+            if let (Some(c), Some(t)) = (constraint, cat.tables.get_mut(&table)) {
+                if let Some(k) = t.constraints.iter_mut().find(|k| k.oid == c) {
+                    k.name = new;
+                }
+            }
+        }
+    }
+    s.log_catalog()?;
+    cmd("ALTER INDEX")
+}
+
+/// REINDEX INDEX | TABLE | SCHEMA | DATABASE name: rebuild into new storage.
+fn reindex(s: &mut Session, kind: ReindexKind, name: &ast::ObjectName) -> Result<StatementResult> {
+    let sp = s.search_path();
+    let oids: Vec<u32> = {
+        let st = s.ddl_catalog()?;
+        let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+        let display = object_parts(name)?.join(".");
+        let oids: Vec<u32> = match kind {
+            ReindexKind::Index => match find_index_oid(cat, &sp, name)? {
+                Some(o) => vec![o],
+                None => return Err(SqlError::UndefinedTable { name: display, position: None }),
+            },
+            ReindexKind::Table => match find_table_oid(cat, &sp, name)? {
+                Some(t) => cat.indexes_of(t).map(|i| i.oid).collect(),
+                None => return Err(SqlError::UndefinedTable { name: display, position: None }),
+            },
+            ReindexKind::Schema => {
+                if cat.schema(&display).is_none() {
+                    return Err(SqlError::UndefinedSchema(display));
+                }
+                cat.indexes.values().filter(|i| i.schema == display).map(|i| i.oid).collect()
+            }
+            ReindexKind::Database | ReindexKind::System => cat.indexes.keys().copied().collect(),
+        };
+        for oid in &oids {
+            let new_id = cat.alloc_oid();
+            if let Some(ix) = cat.indexes.get_mut(oid) {
+                st.txn.drop_relation_on_commit(ix.storage);
+                st.txn.drop_relation_on_abort(new_id);
+                ix.storage = new_id;
+            }
+        }
+        oids
+    };
+    s.log_catalog()?;
+    for oid in oids {
+        build(s, oid)?;
+    }
+    cmd("REINDEX")
+}
+
+/// VACUUM / REINDEX given as `parser::Maintenance`.
+pub fn maintenance(s: &mut Session, m: &Maintenance) -> Result<StatementResult> {
+    match m {
+        Maintenance::Reindex { kind, name, concurrently } => {
+            if *concurrently && s.in_block() {
+                return Err(SqlError::ActiveSqlTransaction("REINDEX CONCURRENTLY cannot run inside a transaction block".into()));
+            }
+            reindex(s, *kind, name)
+        }
+        Maintenance::Vacuum { table, analyze: also_analyze, .. } => {
+            if s.in_block() {
+                return Err(SqlError::ActiveSqlTransaction("VACUUM cannot run inside a transaction block".into()));
+            }
+            let cat = s.current_catalog();
+            let sp = s.search_path();
+            let tables: Vec<TableDef> = match table {
+                Some(n) => match find_table_oid(&cat, &sp, n)? {
+                    Some(o) => vec![cat.tables[&o].clone()],
+                    None => return Err(SqlError::UndefinedTable { name: object_parts(n)?.join("."), position: None }),
+                },
+                None => cat.tables.values().cloned().collect(),
+            };
+            let engine = s.engine().clone();
+            // Make sure every index of the table is open so VACUUM cleans it.
+            for t in &tables {
+                let sp2 = sp.clone();
+                let tctx = s.tctx().clone();
+                let mut b = Binder::new(&cat, &sp2, &tctx, "", vec![]);
+                let access = b.table_access(t)?;
+                s.with_exec(|ctx| {
+                    for ix in &access.indexes {
+                        handle(ctx, t, ix)?;
+                    }
+                    Ok(())
+                })?;
+            }
+            for t in &tables {
+                engine.vacuum(t.storage)?;
+            }
+            if *also_analyze {
+                analyze_tables(s, &tables)?;
+            }
+            cmd("VACUUM")
+        }
+    }
+}
+
+/// ANALYZE [table]
+pub fn analyze(s: &mut Session, a: &ast::Analyze) -> Result<StatementResult> {
+    let cat = s.current_catalog();
+    let sp = s.search_path();
+    let tables: Vec<TableDef> = match &a.table_name {
+        Some(n) => match find_table_oid(&cat, &sp, n)? {
+            Some(o) => vec![cat.tables[&o].clone()],
+            None => return Err(SqlError::UndefinedTable { name: object_parts(n)?.join("."), position: None }),
+        },
+        None => cat.tables.values().cloned().collect(),
+    };
+    analyze_tables(s, &tables)?;
+    cmd("ANALYZE")
+}
+
+/// Rows ANALYZE samples per table (Postgres: 300 x default_statistics_target).
+const SAMPLE_ROWS: usize = 30_000;
+const STATS_TARGET: usize = 100;
+
+fn analyze_tables(s: &mut Session, tables: &[TableDef]) -> Result<()> {
+    let engine = s.engine().clone();
+    let mut results = vec![];
+    for t in tables {
+        let pages = engine.relation_pages(t.storage)?;
+        let stats = s.with_exec(|ctx| {
+            let mut sample: Vec<Vec<Value>> = Vec::new();
+            let mut seen = 0usize;
+            // Deterministic reservoir sampling (a fixed-seed LCG).
+            let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
+            for item in ctx.txn.scan(t.storage)? {
+                ctx.check_cancel()?;
+                let (_, bytes) = item?;
+                seen += 1;
+                let row = crate::executor::decode_row_of(t, &bytes, ctx)?;
+                if sample.len() < SAMPLE_ROWS {
+                    sample.push(row);
+                } else {
+                    rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let j = (rng >> 33) as usize % seen;
+                    if j < SAMPLE_ROWS {
+                        sample[j] = row;
+                    }
+                }
+            }
+            Ok(table_stats(t, &sample, seen as f64, pages))
+        })?;
+        results.push((t.oid, stats));
+    }
+    let st = s.ddl_catalog()?;
+    let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+    for (oid, stats) in results {
+        cat.stats.insert(oid, stats);
+    }
+    s.log_catalog()
+}
+
+fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> TableStats {
+    let n = sample.len() as f64;
+    let mut columns = vec![];
+    for (ci, c) in t.columns.iter().enumerate() {
+        if c.dropped || n == 0.0 {
+            columns.push(ColumnStats::default());
+            continue;
+        }
+        // Encoded values (ascending key order = sort order), with sample position.
+        let mut vals: Vec<(Vec<u8>, usize)> = vec![];
+        let mut nulls = 0usize;
+        for (pos, row) in sample.iter().enumerate() {
+            let v = &row[ci];
+            if v.is_null() {
+                nulls += 1;
+                continue;
+            }
+            let mut k = vec![];
+            if encode_key_value(v, &c.data_type, KeyColumn::ASC, &mut k).is_ok() {
+                vals.push((k, pos));
+            }
+        }
+        let nonnull = vals.len() as f64;
+        let mut counts: HashMap<&[u8], usize> = HashMap::new();
+        for (k, _) in &vals {
+            *counts.entry(k.as_slice()).or_insert(0) += 1;
+        }
+        let distinct = counts.len() as f64;
+        let singles = counts.values().filter(|&&c| c == 1).count() as f64;
+        // Haas-Stokes estimator, as Postgres uses; all values distinct -> scales with the table.
+        let n_distinct = if singles == distinct {
+            -(nonnull / n)
+        } else {
+            let d = n * distinct / (n - singles + singles * n / total.max(n));
+            if d > 0.1 * total { -(d / total.max(1.0)) } else { d.round().max(1.0) }
+        };
+        // Most common values: those clearly more frequent than average.
+        let avg = nonnull / distinct.max(1.0);
+        let mut common: Vec<(&[u8], usize)> = counts.iter().filter(|(_, &c)| c > 1 && (c as f64) > 1.25 * avg).map(|(k, c)| (*k, *c)).collect();
+        common.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        common.truncate(STATS_TARGET);
+        let mcv: Vec<(Vec<u8>, f64)> = common.iter().map(|(k, c)| (k.to_vec(), *c as f64 / n)).collect();
+        // Histogram over the rest.
+        let mut rest: Vec<&Vec<u8>> = vals.iter().map(|(k, _)| k).filter(|k| !common.iter().any(|(m, _)| *m == k.as_slice())).collect();
+        rest.sort();
+        let mut histogram = vec![];
+        if rest.len() >= 2 {
+            let buckets = STATS_TARGET.min(rest.len() - 1);
+            for i in 0..=buckets {
+                histogram.push(rest[i * (rest.len() - 1) / buckets].clone());
+            }
+            histogram.dedup();
+        }
+        // Correlation between physical position and value rank.
+        let mut by_value: Vec<&(Vec<u8>, usize)> = vals.iter().collect();
+        by_value.sort();
+        let m = by_value.len() as f64;
+        let correlation = if m > 1.0 {
+            let mean = (m - 1.0) / 2.0;
+            let mut phys: Vec<usize> = vals.iter().map(|(_, p)| *p).collect();
+            phys.sort_unstable();
+            let rank_of: HashMap<usize, usize> = phys.iter().enumerate().map(|(r, p)| (*p, r)).collect();
+            let (mut sxy, mut sxx) = (0.0, 0.0);
+            for (vr, (_, p)) in by_value.iter().enumerate() {
+                let pr = rank_of[p] as f64;
+                sxy += (vr as f64 - mean) * (pr - mean);
+                sxx += (vr as f64 - mean) * (vr as f64 - mean);
+            }
+            if sxx > 0.0 { sxy / sxx } else { 1.0 }
+        } else {
+            1.0
+        };
+        columns.push(ColumnStats { null_frac: nulls as f64 / n, n_distinct, mcv, histogram, correlation });
+    }
+    TableStats { reltuples: total, relpages: pages, columns }
+}

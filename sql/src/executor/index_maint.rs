@@ -1,0 +1,180 @@
+//! Index maintenance for INSERT and UPDATE, and uniqueness through indexes.
+//!
+//! Every new row version gets an entry in every index of its table (partial
+//! indexes only when the row satisfies the predicate). Entries are never
+//! removed by DML: VACUUM removes those whose version died.
+//!
+//! Uniqueness: before the entry of a new version goes into a unique index,
+//! the index is probed for the same key under the index's unique lock; each
+//! version found is asked whether it still counts (`Transaction::unique_status`):
+//! a live one is a 23505, one whose writer is still running is waited for
+//! (with the lock released) and the probe starts again. Versions this
+//! transaction deleted or updated away do not count, so an UPDATE that keeps
+//! its key does not conflict with itself. NULLs never conflict.
+
+use std::sync::Arc;
+
+use sargdb_catalog::types::encode_key;
+use sargdb_catalog::{TableDef, Value};
+use sargdb_engine::index::MAX_KEY_SIZE;
+use sargdb_engine::{EngineError, IndexHandle, IndexKind, IndexOptions, ScanKey, TupleId, UniqueStatus, Xid};
+
+use super::expr::{eval, eval_pred};
+use super::ExecContext;
+use crate::binder::index::{BoundIndex, TableAccess};
+use crate::error::{Result, SqlError};
+
+/// The engine's handle for an index (opened on first use).
+pub fn handle(ctx: &ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<IndexHandle> {
+    let kind = IndexKind::from_name(&ix.def.method)
+        .ok_or_else(|| SqlError::FeatureNotSupported(format!("access method \"{}\"", ix.def.method)))?;
+    Ok(ctx.engine.open_index(table.storage, ix.def.storage, kind, IndexOptions { fillfactor: ix.def.fillfactor })?)
+}
+
+/// The encoded key of `row` in `ix` and the key values, or None when the row
+/// is outside a partial index.
+pub fn index_key(ix: &BoundIndex, row: &[Value], ctx: &mut ExecContext) -> Result<Option<(Vec<u8>, Vec<Value>)>> {
+    if let Some(p) = &ix.predicate {
+        if !eval_pred(p, row, ctx)? {
+            return Ok(None);
+        }
+    }
+    let mut vals = Vec::with_capacity(ix.keys.len());
+    for e in &ix.keys {
+        vals.push(eval(e, row, ctx)?);
+    }
+    let key = encode_key(&vals, &ix.key_types, &ix.key_cols)?;
+    if key.len() > MAX_KEY_SIZE {
+        return Err(SqlError::Engine(EngineError::IndexKeyTooLarge { size: key.len(), max: MAX_KEY_SIZE }));
+    }
+    Ok(Some((key, vals)))
+}
+
+/// 23505 with Postgres's detail: `Key (email)=(a@b.c) already exists.`
+pub fn unique_error(ix: &BoundIndex, vals: &[Value], ctx: &ExecContext) -> SqlError {
+    let v: Vec<String> = vals.iter().map(|v| if v.is_null() { "null".into() } else { v.to_text(&ctx.call.types) }).collect();
+    SqlError::UniqueViolation {
+        constraint: ix.def.name.clone(),
+        detail: Some(format!("Key ({})=({}) already exists.", ix.key_names.join(", "), v.join(", "))),
+    }
+}
+
+/// What a probe of a unique index found.
+pub enum Probe {
+    /// No version with this key counts.
+    Clear,
+    /// A live version with this key.
+    Live(TupleId),
+    /// A version whose writer is still running: wait for it, then probe again.
+    Wait(Xid),
+}
+
+/// Probe a unique index for `key`, ignoring `skip`. The caller holds the
+/// index's unique lock.
+pub fn probe(table: &TableDef, h: &IndexHandle, key: &[u8], skip: Option<TupleId>, ctx: &mut ExecContext) -> Result<Probe> {
+    for e in h.scan(&ScanKey::Eq(key.to_vec()), false)? {
+        let e = e?;
+        if Some(e.tid) == skip {
+            continue;
+        }
+        match ctx.txn.unique_status(table.storage, e.tid)? {
+            UniqueStatus::Live => return Ok(Probe::Live(e.tid)),
+            UniqueStatus::InProgress(x) => return Ok(Probe::Wait(x)),
+            UniqueStatus::Dead => {}
+        }
+    }
+    Ok(Probe::Clear)
+}
+
+fn is_unique_checked(ix: &BoundIndex, vals: &[Value]) -> bool {
+    ix.def.unique && !vals.iter().any(|v| v.is_null())
+}
+
+/// Add the entries of a new row version at `tid` to every index of the
+/// table, checking unique indexes (see the module comment). With
+/// `prechecked`, the caller already probed every unique index while holding
+/// all their unique locks, and still holds them.
+pub fn insert_entries(
+    table: &TableDef,
+    access: &TableAccess,
+    row: &[Value],
+    tid: TupleId,
+    ctx: &mut ExecContext,
+    prechecked: bool,
+) -> Result<()> {
+    for ix in &access.indexes {
+        let Some((key, vals)) = index_key(ix, row, ctx)? else { continue };
+        let h = handle(ctx, table, ix)?;
+        if prechecked || !is_unique_checked(ix, &vals) {
+            h.insert(&key, tid)?;
+            continue;
+        }
+        loop {
+            ctx.check_cancel()?;
+            let guard = h.unique_lock();
+            match probe(table, &h, &key, Some(tid), ctx)? {
+                Probe::Clear => {
+                    h.insert(&key, tid)?;
+                    drop(guard);
+                    break;
+                }
+                Probe::Live(_) => return Err(unique_error(ix, &vals, ctx)),
+                Probe::Wait(x) => {
+                    drop(guard);
+                    ctx.txn.wait_for(x)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A live version that conflicts with a row about to be inserted.
+pub struct Conflict {
+    pub index: Arc<BoundIndex>,
+    pub tid: TupleId,
+    pub vals: Vec<Value>,
+}
+
+/// Held unique locks of a table's unique indexes (taken in oid order).
+pub struct UniqueLocks {
+    _guards: Vec<parking_lot::ArcMutexGuard<parking_lot::RawMutex, ()>>,
+}
+
+/// For INSERT ... ON CONFLICT: lock every unique index of the table, then
+/// look for a live version conflicting with `row` in any of them. On
+/// `Ok(Ok(locks))` nothing conflicts and the caller inserts while holding
+/// the locks (`insert_entries(.., prechecked = true)`).
+pub fn find_conflict(
+    table: &TableDef,
+    access: &TableAccess,
+    row: &[Value],
+    ctx: &mut ExecContext,
+) -> Result<std::result::Result<UniqueLocks, Conflict>> {
+    let mut uniques: Vec<(Arc<BoundIndex>, IndexHandle, Vec<u8>, Vec<Value>)> = vec![];
+    for ix in access.indexes.iter().filter(|i| i.def.unique) {
+        if let Some((key, vals)) = index_key(ix, row, ctx)? {
+            if is_unique_checked(ix, &vals) {
+                let h = handle(ctx, table, ix)?;
+                uniques.push((ix.clone(), h, key, vals));
+            }
+        }
+    }
+    uniques.sort_by_key(|u| u.0.def.oid);
+    'retry: loop {
+        ctx.check_cancel()?;
+        let guards: Vec<_> = uniques.iter().map(|u| u.1.unique_lock()).collect();
+        for (ix, h, key, vals) in &uniques {
+            match probe(table, h, key, None, ctx)? {
+                Probe::Clear => {}
+                Probe::Live(tid) => return Ok(Err(Conflict { index: ix.clone(), tid, vals: vals.clone() })),
+                Probe::Wait(x) => {
+                    drop(guards);
+                    ctx.txn.wait_for(x)?;
+                    continue 'retry;
+                }
+            }
+        }
+        return Ok(Ok(UniqueLocks { _guards: guards }));
+    }
+}

@@ -1,0 +1,248 @@
+//! IndexScanExecutor (Index Scan and Bitmap Heap Scan): turns the plan's
+//! key conditions into byte ranges of the index (`types::key` encoding), reads
+//! the matching entries, fetches each row version from the heap with the
+//! statement's snapshot, and rechecks the whole original filter on it.
+//!
+//! Plain mode streams entries in index order (so ORDER BY ... LIMIT stops
+//! early); bitmap mode collects every matching tid first and fetches them in
+//! physical order, visiting each heap page once.
+
+use std::collections::VecDeque;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use sargdb_catalog::types::key::{encode_key_value, range_bounds};
+use sargdb_catalog::types::{cast, DataType};
+use sargdb_catalog::{TableDef, Value};
+use sargdb_engine::index::IndexScanIter;
+use sargdb_engine::{IndexHandle, ScanKey, TupleId};
+
+use super::expr::{eval, eval_pred};
+use super::index_maint::handle;
+use super::scan::{decode, tid_value};
+use super::{ExecContext, Executor, Row};
+use crate::error::Result;
+use crate::planner::plan::{IndexScanMode, IndexScanPlan, KeyCond};
+
+pub struct IndexScanExecutor {
+    plan: IndexScanPlan,
+    state: Option<State>,
+}
+
+struct State {
+    handle: IndexHandle,
+    /// Scans still to run (IN lists run one per value, in key order).
+    keys: VecDeque<ScanKey>,
+    current: Option<IndexScanIter>,
+    /// Bitmap mode: the sorted tids still to fetch.
+    bitmap: Option<std::vec::IntoIter<TupleId>>,
+}
+
+impl IndexScanExecutor {
+    pub fn new(plan: IndexScanPlan) -> Self {
+        IndexScanExecutor { plan, state: None }
+    }
+}
+
+/// Evaluate a constant (row-independent) expression.
+fn value_of(e: &crate::binder::bound::BoundExpr, ctx: &mut ExecContext) -> Result<Value> {
+    eval(e, &[], ctx)
+}
+
+/// Coerce a probe value to the key column's type. None: no value of the
+/// column can equal it (out of range), so an equality probe finds nothing.
+fn to_key_type(v: Value, ty: &DataType, ctx: &ExecContext) -> Option<Value> {
+    cast(v, ty, false, &ctx.call.types).ok()
+}
+
+/// The byte scan keys for the plan's conditions; empty when nothing can match.
+fn scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<ScanKey>> {
+    let ix = &p.index;
+    let mut prefix = Vec::new();
+    for (i, e) in p.eq.iter().enumerate() {
+        let ty = &ix.key_types[i];
+        let v = if p.eq_null.get(i).copied().unwrap_or(false) {
+            Value::Null
+        } else {
+            let v = value_of(e, ctx)?;
+            if v.is_null() {
+                return Ok(vec![]); // `col = NULL` matches nothing
+            }
+            match to_key_type(v, ty, ctx) {
+                Some(v) => v,
+                None => return Ok(vec![]),
+            }
+        };
+        encode_key_value(&v, ty, ix.key_cols[i], &mut prefix)?;
+    }
+    let k = p.eq.len();
+    let next = match &p.next {
+        None => {
+            return Ok(vec![if prefix.is_empty() { ScanKey::All } else { ScanKey::Prefix(prefix) }]);
+        }
+        Some(n) => n,
+    };
+    let ty = &ix.key_types[k];
+    let col = ix.key_cols[k];
+    match next {
+        KeyCond::In(list) => {
+            let mut keys: Vec<Vec<u8>> = vec![];
+            for e in list {
+                let v = value_of(e, ctx)?;
+                if v.is_null() {
+                    continue;
+                }
+                let Some(v) = to_key_type(v, ty, ctx) else { continue };
+                let mut kb = prefix.clone();
+                encode_key_value(&v, ty, col, &mut kb)?;
+                keys.push(kb);
+            }
+            keys.sort();
+            keys.dedup();
+            if p.backward {
+                keys.reverse();
+            }
+            Ok(keys.into_iter().map(ScanKey::Prefix).collect())
+        }
+        KeyCond::Prefix(e) => {
+            let v = value_of(e, ctx)?;
+            let Value::Text(pattern) = v else { return Ok(vec![]) };
+            let lit = like_prefix(&pattern);
+            if lit.is_empty() {
+                // No fixed prefix: every non-NULL key.
+                let (lo, hi) = range_bounds(&prefix, ty, col, Bound::Unbounded, Bound::Unbounded)?;
+                return Ok(vec![ScanKey::Range { lower: lo, upper: hi }]);
+            }
+            let mut kb = prefix.clone();
+            encode_key_value(&Value::Text(lit), ty, col, &mut kb)?;
+            // Drop the 2-byte string terminator: what remains is a byte prefix
+            // of every string that starts with the literal.
+            kb.truncate(kb.len().saturating_sub(2));
+            Ok(vec![ScanKey::Prefix(kb)])
+        }
+        KeyCond::Range { lower, upper } => {
+            let bound = |b: &Option<(crate::binder::bound::BoundExpr, bool)>, ctx: &mut ExecContext| -> Result<Option<Bound<Value>>> {
+                Ok(match b {
+                    None => Some(Bound::Unbounded),
+                    Some((e, incl)) => {
+                        let v = value_of(e, ctx)?;
+                        if v.is_null() {
+                            return Ok(None); // comparison with NULL matches nothing
+                        }
+                        match to_key_type(v, ty, ctx) {
+                            Some(v) if *incl => Some(Bound::Included(v)),
+                            Some(v) => Some(Bound::Excluded(v)),
+                            // Out of the column's range: drop the bound, the
+                            // recheck of the filter keeps the result exact.
+                            None => Some(Bound::Unbounded),
+                        }
+                    }
+                })
+            };
+            let (Some(lo), Some(hi)) = (bound(lower, ctx)?, bound(upper, ctx)?) else { return Ok(vec![]) };
+            let (lo_b, hi_b) = range_bounds(&prefix, ty, col, lo.as_ref(), hi.as_ref())?;
+            Ok(vec![ScanKey::Range { lower: lo_b, upper: hi_b }])
+        }
+    }
+}
+
+/// The fixed text before the first wildcard of a LIKE pattern (backslash
+/// escapes honoured).
+pub fn like_prefix(pattern: &str) -> String {
+    let mut out = String::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' | '_' => break,
+            '\\' => match chars.next() {
+                Some(n) => out.push(n),
+                None => break,
+            },
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl IndexScanExecutor {
+    fn open(&mut self, ctx: &mut ExecContext) -> Result<()> {
+        let handle = handle(ctx, &self.plan.table, &self.plan.index)?;
+        let keys: VecDeque<ScanKey> = scan_keys(&self.plan, ctx)?.into();
+        let mut st = State { handle, keys, current: None, bitmap: None };
+        if self.plan.mode == IndexScanMode::Bitmap {
+            let mut tids = vec![];
+            while let Some(k) = st.keys.pop_front() {
+                for e in st.handle.scan(&k, false)? {
+                    ctx.check_cancel()?;
+                    tids.push(e?.tid);
+                }
+            }
+            tids.sort_unstable();
+            tids.dedup();
+            st.bitmap = Some(tids.into_iter());
+        }
+        self.state = Some(st);
+        Ok(())
+    }
+
+    fn next_tid(&mut self, ctx: &mut ExecContext) -> Result<Option<TupleId>> {
+        let backward = self.plan.backward;
+        let Some(st) = self.state.as_mut() else { return Ok(None) };
+        if let Some(b) = st.bitmap.as_mut() {
+            return Ok(b.next());
+        }
+        loop {
+            ctx.check_cancel()?;
+            if st.current.is_none() {
+                let Some(k) = st.keys.pop_front() else { return Ok(None) };
+                st.current = Some(st.handle.scan(&k, backward)?);
+            }
+            match st.current.as_mut().and_then(|c| c.next()) {
+                Some(e) => return Ok(Some(e?.tid)),
+                None => st.current = None,
+            }
+        }
+    }
+}
+
+fn fetch_row(table: &Arc<TableDef>, tid: TupleId, ctx: &mut ExecContext) -> Result<Option<Row>> {
+    match ctx.txn.fetch(table.storage, tid)? {
+        Some(bytes) => Ok(Some(decode(table, &bytes, ctx)?)),
+        None => Ok(None),
+    }
+}
+
+impl Executor for IndexScanExecutor {
+    fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
+        if self.state.is_none() {
+            self.open(ctx)?;
+        }
+        loop {
+            let Some(tid) = self.next_tid(ctx)? else { return Ok(None) };
+            let Some(mut row) = fetch_row(&self.plan.table, tid, ctx)? else { continue };
+            if let Some(f) = &self.plan.filter {
+                if !eval_pred(f, &row, ctx)? {
+                    continue;
+                }
+            }
+            if self.plan.with_tid {
+                row.push(tid_value(tid));
+            }
+            return Ok(Some(row));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_prefix;
+
+    #[test]
+    fn like_prefixes() {
+        assert_eq!(like_prefix("abc%"), "abc");
+        assert_eq!(like_prefix("a_c%"), "a");
+        assert_eq!(like_prefix("a\\%b%"), "a%b");
+        assert_eq!(like_prefix("%x"), "");
+        assert_eq!(like_prefix("plain"), "plain");
+    }
+}

@@ -1,0 +1,557 @@
+//! Access-path choice: for each table scan, compare a sequential scan with an
+//! index scan and a bitmap heap scan through every usable index, by estimated
+//! cost, and for `ORDER BY [...] LIMIT` whether an index that returns rows in
+//! the wanted order beats scanning and sorting.
+//!
+//! An index is usable when its partial predicate (if any) is implied by the
+//! query's filter and the filter constrains its leading key columns:
+//! equality or IS NULL on a prefix of them, then a range (`<`, `<=`, `>`,
+//! `>=`, BETWEEN), an IN list, or a `LIKE 'prefix%'` on the next one. The
+//! whole filter is still rechecked on every row fetched, so the choice never
+//! changes results. Nothing here knows an index kind: what a kind can do
+//! comes from the access method's capabilities (`capabilities_of`).
+//!
+//! Costs follow Postgres's model in spirit (seq_page_cost 1, random_page_cost
+//! 4, cpu_tuple_cost 0.01, cpu_index_tuple_cost 0.005, cpu_operator_cost
+//! 0.0025) with selectivities from ANALYZE statistics when present and
+//! Postgres's defaults otherwise (0.005 for equality, 1/3 for a range).
+
+use std::sync::Arc;
+
+use sargdb_catalog::types::key::{encode_key_value, KeyColumn};
+use sargdb_catalog::{DataType, TableDef, Value};
+use sargdb_engine::{Capabilities, IndexKind};
+
+use crate::binder::bound::{and_all, conjuncts, BoundExpr, CmpOp};
+use crate::binder::index::{BoundIndex, TableAccess};
+use crate::planner::plan::{IndexScanMode, IndexScanPlan, KeyCond, Plan, SortKey};
+
+const SEQ_PAGE: f64 = 1.0;
+const RANDOM_PAGE: f64 = 4.0;
+const CPU_TUPLE: f64 = 0.01;
+const CPU_INDEX_TUPLE: f64 = 0.005;
+const CPU_OPERATOR: f64 = 0.0025;
+const DEFAULT_EQ_SEL: f64 = 0.005;
+const DEFAULT_INEQ_SEL: f64 = 1.0 / 3.0;
+const DEFAULT_RANGE_SEL: f64 = 0.005;
+
+/// What an access method can do, from its kind name.
+pub fn capabilities_of(method: &str) -> Option<Capabilities> {
+    IndexKind::from_name(method).map(|k| match k {
+        IndexKind::BTree => Capabilities {
+            ordered: true,
+            range: true,
+            equality: true,
+            unique: true,
+            backward: true,
+            multi_column: true,
+            exact: true,
+        },
+    })
+}
+
+/// Choose access paths everywhere in the plan.
+pub fn choose_access_paths(p: Plan) -> Plan {
+    match p {
+        Plan::Limit { input, limit, offset } => {
+            let wanted = limit_rows(&limit, &offset);
+            let input = Box::new(with_order(*input, wanted));
+            Plan::Limit { input, limit, offset }
+        }
+        other => with_order(other, None),
+    }
+}
+
+fn limit_rows(limit: &Option<BoundExpr>, offset: &Option<BoundExpr>) -> Option<f64> {
+    let n = |e: &Option<BoundExpr>| match e {
+        Some(BoundExpr::Literal(Value::Int8(n), _)) => Some(*n as f64),
+        Some(BoundExpr::Literal(Value::Int4(n), _)) => Some(*n as f64),
+        None => Some(0.0),
+        _ => None,
+    };
+    match limit {
+        None => None,
+        Some(_) => Some(n(limit)? + n(offset)?),
+    }
+}
+
+/// Rewrite `p`; `limit` is the number of rows a Limit above will take.
+fn with_order(p: Plan, limit: Option<f64>) -> Plan {
+    match p {
+        Plan::Project { input, exprs } => {
+            let inner = with_order(*input, limit);
+            Plan::Project { input: Box::new(inner), exprs }
+        }
+        Plan::Sort { input, keys } => {
+            // Sort over Project over Scan: maybe an index returns this order.
+            if let Plan::Project { input: pin, exprs } = *input {
+                if let Plan::Scan { table, alias, with_tid, filter, access } = *pin {
+                    let mapped: Option<Vec<SortKey>> = keys
+                        .iter()
+                        .map(|k| match &k.expr {
+                            BoundExpr::Column(i, _) => exprs.get(*i).map(|e| SortKey { expr: e.clone(), desc: k.desc, nulls_first: k.nulls_first }),
+                            _ => None,
+                        })
+                        .collect();
+                    let scan = ScanInput { table, alias, with_tid, filter, access };
+                    let (plan, ordered) = best_path(scan, mapped.as_deref(), limit);
+                    let proj = Plan::Project { input: Box::new(plan), exprs };
+                    return if ordered { proj } else { Plan::Sort { input: Box::new(proj), keys } };
+                }
+                let inner = Plan::Project { input: Box::new(choose_children(*pin)), exprs };
+                return Plan::Sort { input: Box::new(inner), keys };
+            }
+            Plan::Sort { input: Box::new(choose_access_paths(*input)), keys }
+        }
+        Plan::Scan { table, alias, with_tid, filter, access } => {
+            best_path(ScanInput { table, alias, with_tid, filter, access }, None, None).0
+        }
+        other => choose_children(other),
+    }
+}
+
+fn choose_children(p: Plan) -> Plan {
+    let b = |x: Box<Plan>| Box::new(choose_access_paths(*x));
+    match p {
+        Plan::Scan { .. } | Plan::Sort { .. } | Plan::Project { .. } | Plan::Limit { .. } => choose_access_paths(p),
+        Plan::Filter { input, predicate } => Plan::Filter { input: b(input), predicate },
+        Plan::Join { left, right, kind, on } => Plan::Join { left: b(left), right: b(right), kind, on },
+        Plan::NestedLoopJoin { left, right, kind, on } => Plan::NestedLoopJoin { left: b(left), right: b(right), kind, on },
+        Plan::HashJoin { left, right, kind, left_keys, right_keys, residual } => {
+            Plan::HashJoin { left: b(left), right: b(right), kind, left_keys, right_keys, residual }
+        }
+        Plan::Aggregate { input, groups, aggs } => Plan::Aggregate { input: b(input), groups, aggs },
+        Plan::Distinct { input, on } => Plan::Distinct { input: b(input), on },
+        Plan::SetOp { left, right, op, all } => Plan::SetOp { left: b(left), right: b(right), op, all },
+        Plan::RecursiveUnion { init, recursive, all, id } => Plan::RecursiveUnion { init: b(init), recursive: b(recursive), all, id },
+        Plan::Insert { access, table, input, on_conflict, returning, checks } => {
+            Plan::Insert { access, table, input: b(input), on_conflict, returning, checks }
+        }
+        Plan::Update { access, table, input, assignments, recheck, returning, checks } => {
+            Plan::Update { access, table, input: b(input), assignments, recheck, returning, checks }
+        }
+        Plan::Delete { table, input, recheck, returning } => Plan::Delete { table, input: b(input), recheck, returning },
+        other => other,
+    }
+}
+
+struct ScanInput {
+    table: Arc<TableDef>,
+    alias: String,
+    with_tid: bool,
+    filter: Option<BoundExpr>,
+    access: Arc<TableAccess>,
+}
+
+/// Rows and pages of the table, as the planner believes.
+pub fn table_size(table: &TableDef, access: &TableAccess) -> (f64, f64) {
+    let width: f64 = table.columns.iter().map(|c| type_width(&c.data_type)).sum::<f64>() + 28.0;
+    let per_page = (8168.0 / width).floor().max(1.0);
+    match &access.stats {
+        Some(s) if s.relpages > 0 || s.reltuples > 0.0 => {
+            // Scale the analyzed density to the current size, as Postgres does.
+            let pages = (access.pages.max(1)) as f64;
+            let density = if s.relpages > 0 { s.reltuples / s.relpages as f64 } else { per_page };
+            (density * pages, pages)
+        }
+        _ => {
+            // Never analyzed: Postgres assumes at least 10 pages.
+            let pages = access.pages.max(10) as f64;
+            (pages * per_page, pages)
+        }
+    }
+}
+
+fn type_width(t: &DataType) -> f64 {
+    match t {
+        DataType::Bool => 1.0,
+        DataType::Int2 => 2.0,
+        DataType::Int4 | DataType::Float4 | DataType::Date | DataType::Oid => 4.0,
+        DataType::Int8 | DataType::Float8 | DataType::Timestamp | DataType::Timestamptz | DataType::Time => 8.0,
+        DataType::Uuid | DataType::Interval => 16.0,
+        DataType::Char(Some(n)) | DataType::Varchar(Some(n)) => (*n as f64).min(64.0) + 1.0,
+        _ => 32.0,
+    }
+}
+
+/// A table column, possibly behind a widening integer cast.
+fn matches_key(e: &BoundExpr, key: &BoundExpr) -> bool {
+    if e == key {
+        return true;
+    }
+    if let (BoundExpr::Cast { e: inner, ty, .. }, BoundExpr::Column(_, kt)) = (e, key) {
+        let int_rank = |t: &DataType| match t {
+            DataType::Int2 => Some(1),
+            DataType::Int4 => Some(2),
+            DataType::Int8 => Some(3),
+            _ => None,
+        };
+        if let (Some(a), Some(b)) = (int_rank(kt), int_rank(ty)) {
+            return b >= a && **inner == *key;
+        }
+    }
+    false
+}
+
+/// A row-independent expression: literals, parameters, outer references,
+/// stable functions of those.
+fn is_const(e: &BoundExpr) -> bool {
+    matches!(e.columns_used(), Some(c) if c.is_empty()) && !e.is_volatile() && {
+        let mut sub = false;
+        e.walk(&mut |x| {
+            if matches!(x, BoundExpr::Subquery(_)) {
+                sub = true;
+            }
+        });
+        !sub
+    }
+}
+
+fn flip(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::LtEq => CmpOp::GtEq,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::GtEq => CmpOp::LtEq,
+        o => o,
+    }
+}
+
+/// `key op value` forms of a conjunct, if it compares the key with a constant.
+fn comparison<'a>(c: &'a BoundExpr, key: &BoundExpr) -> Option<(CmpOp, &'a BoundExpr)> {
+    if let BoundExpr::Cmp { op, l, r } = c {
+        if matches_key(l, key) && is_const(r) {
+            return Some((*op, r));
+        }
+        if matches_key(r, key) && is_const(l) {
+            return Some((flip(*op), l));
+        }
+    }
+    None
+}
+
+/// Whether the filter's conjuncts imply a partial index predicate.
+fn implies(conj: &[BoundExpr], pred: &BoundExpr) -> bool {
+    let mut parts = vec![];
+    conjuncts(pred.clone(), &mut parts);
+    parts.iter().all(|p| {
+        conj.contains(p)
+            || match p {
+                // `col IS NOT NULL` follows from any strict comparison on col.
+                BoundExpr::IsNull(x, true) => conj.iter().any(|c| {
+                    matches!(c, BoundExpr::Cmp { l, r, .. } if **l == **x || **r == **x)
+                        || matches!(c, BoundExpr::InList { e, negated: false, .. } if **e == **x)
+                        || matches!(c, BoundExpr::Like { e, negated: false, .. } if **e == **x)
+                }),
+                _ => false,
+            }
+    })
+}
+
+/// How one index can serve the filter.
+struct Match {
+    eq: Vec<BoundExpr>,
+    eq_null: Vec<bool>,
+    next: Option<KeyCond>,
+    used: Vec<BoundExpr>,
+    sel: f64,
+}
+
+fn column_stats<'a>(access: &'a TableAccess, key: &BoundExpr) -> Option<&'a sargdb_catalog::ColumnStats> {
+    let BoundExpr::Column(pos, _) = key else { return None };
+    access.stats.as_ref()?.columns.get(*pos)
+}
+
+/// Selectivity of `key = value`.
+fn eq_sel(access: &TableAccess, key: &BoundExpr, value: &BoundExpr, rows: f64) -> f64 {
+    let Some(cs) = column_stats(access, key) else { return DEFAULT_EQ_SEL.max(1.0 / rows.max(1.0)).min(1.0) };
+    if let (BoundExpr::Literal(v, _), BoundExpr::Column(_, ty)) = (value, key) {
+        let mut k = vec![];
+        if encode_key_value(v, ty, KeyColumn::ASC, &mut k).is_ok() {
+            if let Some((_, f)) = cs.mcv.iter().find(|(m, _)| *m == k) {
+                return *f;
+            }
+        }
+    }
+    let mcv_total: f64 = cs.mcv.iter().map(|(_, f)| f).sum();
+    let nd = if cs.n_distinct < 0.0 { -cs.n_distinct * rows } else { cs.n_distinct };
+    let rest = (nd - cs.mcv.len() as f64).max(1.0);
+    ((1.0 - cs.null_frac - mcv_total).max(0.0) / rest).clamp(1.0 / rows.max(1.0), 1.0)
+}
+
+/// Selectivity of `key op value` (op an inequality) from the histogram.
+fn ineq_sel(access: &TableAccess, key: &BoundExpr, op: CmpOp, value: &BoundExpr) -> f64 {
+    let Some(cs) = column_stats(access, key) else { return DEFAULT_INEQ_SEL };
+    let (BoundExpr::Literal(v, _), BoundExpr::Column(_, ty)) = (value, key) else { return DEFAULT_INEQ_SEL };
+    let mut k = vec![];
+    if encode_key_value(v, ty, KeyColumn::ASC, &mut k).is_err() || cs.histogram.len() < 2 {
+        return DEFAULT_INEQ_SEL;
+    }
+    let below = cs.histogram.iter().filter(|b| **b < k).count() as f64;
+    let frac_below = ((below - 0.5).max(0.0) / (cs.histogram.len() - 1) as f64).clamp(0.0, 1.0);
+    let mcv_below: f64 = cs.mcv.iter().filter(|(m, _)| *m < k).map(|(_, f)| f).sum();
+    let mcv_total: f64 = cs.mcv.iter().map(|(_, f)| f).sum();
+    let hist_share = (1.0 - cs.null_frac - mcv_total).max(0.0);
+    let lt = mcv_below + frac_below * hist_share;
+    let s = match op {
+        CmpOp::Lt | CmpOp::LtEq => lt,
+        _ => (1.0 - cs.null_frac - lt).max(0.0),
+    };
+    s.clamp(0.0001, 1.0)
+}
+
+fn match_index(ix: &BoundIndex, conj: &[BoundExpr], access: &TableAccess, rows: f64) -> Option<Match> {
+    if let Some(p) = &ix.predicate {
+        if !implies(conj, p) {
+            return None;
+        }
+    }
+    let caps = capabilities_of(&ix.def.method)?;
+    let mut m = Match { eq: vec![], eq_null: vec![], next: None, used: vec![], sel: 1.0 };
+    let mut all_eq = true;
+    for (k, key) in ix.keys.iter().enumerate() {
+        if k > 0 && !caps.multi_column {
+            break;
+        }
+        // Equality or IS NULL on this key column?
+        let eq = conj.iter().find_map(|c| match comparison(c, key) {
+            Some((CmpOp::Eq, v)) => Some((c, v.clone(), false)),
+            _ => match c {
+                BoundExpr::IsNull(x, false) if matches_key(x, key) => Some((c, BoundExpr::Literal(Value::Null, key.ty()), true)),
+                _ => None,
+            },
+        });
+        if let Some((c, v, is_null)) = eq {
+            m.sel *= if is_null {
+                column_stats(access, key).map(|s| s.null_frac.max(0.0001)).unwrap_or(DEFAULT_EQ_SEL)
+            } else {
+                eq_sel(access, key, &v, rows)
+            };
+            m.eq.push(v);
+            m.eq_null.push(is_null);
+            m.used.push(c.clone());
+            continue;
+        }
+        all_eq = false;
+        // The next column: IN list, LIKE prefix, or a range.
+        if let Some(c) = conj.iter().find(|c| matches!(c, BoundExpr::InList { e, list, negated: false } if matches_key(e, key) && list.iter().all(is_const))) {
+            if let BoundExpr::InList { list, .. } = c {
+                let s: f64 = list.iter().map(|v| eq_sel(access, key, v, rows)).sum();
+                m.sel *= s.min(1.0);
+                m.next = Some(KeyCond::In(list.clone()));
+                m.used.push(c.clone());
+            }
+            break;
+        }
+        if !caps.range {
+            break;
+        }
+        if matches!(key.ty(), DataType::Text | DataType::Varchar(_)) {
+            if let Some(c) = conj.iter().find(|c| {
+                matches!(c, BoundExpr::Like { e, pattern, escape: None, negated: false, ci: false } if matches_key(e, key) && is_const(pattern))
+            }) {
+                if let BoundExpr::Like { pattern, .. } = c {
+                    m.sel *= DEFAULT_RANGE_SEL * 2.0;
+                    m.next = Some(KeyCond::Prefix((**pattern).clone()));
+                    m.used.push(c.clone());
+                }
+                break;
+            }
+        }
+        let mut lower = None;
+        let mut upper = None;
+        let mut s = 1.0;
+        let mut n = 0;
+        for c in conj {
+            match comparison(c, key) {
+                Some((op @ (CmpOp::Gt | CmpOp::GtEq), v)) if lower.is_none() => {
+                    lower = Some((v.clone(), op == CmpOp::GtEq));
+                    s *= ineq_sel(access, key, op, v);
+                    n += 1;
+                    m.used.push(c.clone());
+                }
+                Some((op @ (CmpOp::Lt | CmpOp::LtEq), v)) if upper.is_none() => {
+                    upper = Some((v.clone(), op == CmpOp::LtEq));
+                    s *= ineq_sel(access, key, op, v);
+                    n += 1;
+                    m.used.push(c.clone());
+                }
+                _ => {}
+            }
+        }
+        if n > 0 {
+            // Two bounds on one column: Postgres's default is much tighter
+            // than the product of two 1/3s.
+            if n == 2 && column_stats(access, key).is_none() {
+                s = DEFAULT_RANGE_SEL;
+            }
+            m.sel *= s;
+            m.next = Some(KeyCond::Range { lower, upper });
+        }
+        break;
+    }
+    if m.used.is_empty() {
+        return None;
+    }
+    // Equality on every key column of a unique index: at most one row.
+    if ix.def.unique && all_eq && m.eq.len() == ix.keys.len() && !m.eq_null.iter().any(|b| *b) {
+        m.sel = m.sel.min(1.0 / rows.max(1.0));
+    }
+    Some(m)
+}
+
+/// Correlation of the index's first key column with physical order.
+fn correlation(access: &TableAccess, ix: &BoundIndex) -> f64 {
+    ix.keys.first().and_then(|k| column_stats(access, k)).map(|s| s.correlation).unwrap_or(0.0)
+}
+
+/// Estimated cost of fetching `matched` rows through an index in index order.
+fn index_cost(matched: f64, pages: f64, corr: f64) -> f64 {
+    let max_io = matched.min(pages.max(1.0) * 4.0) * RANDOM_PAGE;
+    let min_io = (matched / (pages.max(1.0) * 60.0) * pages).ceil().max(1.0) * SEQ_PAGE;
+    let io = max_io + corr * corr * (min_io - max_io);
+    RANDOM_PAGE + matched * (CPU_INDEX_TUPLE + CPU_TUPLE + CPU_OPERATOR) + io
+}
+
+fn bitmap_cost(matched: f64, pages: f64) -> f64 {
+    let fetched = matched.min(pages).max(1.0);
+    let per_page = if fetched >= pages { SEQ_PAGE } else { RANDOM_PAGE - (RANDOM_PAGE - SEQ_PAGE) * (fetched / pages).sqrt() };
+    // Building the bitmap costs a little up front (Postgres shows the same
+    // bias toward a plain index scan for a handful of rows).
+    2.0 * RANDOM_PAGE + matched * (CPU_INDEX_TUPLE + CPU_TUPLE + CPU_OPERATOR + 0.1 * CPU_OPERATOR) + fetched * per_page
+}
+
+/// Whether the index returns rows in `order` (forward or backward).
+fn order_direction(ix: &BoundIndex, order: &[SortKey], eq_cols: usize) -> Option<bool> {
+    let caps = capabilities_of(&ix.def.method)?;
+    if !caps.ordered || order.is_empty() {
+        return None;
+    }
+    let mut dir: Option<bool>;
+    // Sort keys must follow the index keys after the equality-bound prefix
+    // (or from the start).
+    for start in [eq_cols, 0] {
+        if order.len() + start > ix.keys.len() {
+            continue;
+        }
+        dir = None;
+        let mut ok = true;
+        for (i, sk) in order.iter().enumerate() {
+            let k = start + i;
+            let kc = ix.key_cols[k];
+            if !matches_key(&sk.expr, &ix.keys[k]) && sk.expr != ix.keys[k] {
+                ok = false;
+                break;
+            }
+            let same = sk.desc == kc.descending && sk.nulls_first == kc.nulls_first;
+            let reversed = sk.desc != kc.descending && sk.nulls_first != kc.nulls_first;
+            let this = if same {
+                false
+            } else if reversed && caps.backward {
+                true
+            } else {
+                ok = false;
+                break;
+            };
+            if dir.is_some_and(|d| d != this) {
+                ok = false;
+                break;
+            }
+            dir = Some(this);
+        }
+        if ok {
+            return dir;
+        }
+    }
+    None
+}
+
+/// The cheapest way to read the scan; true if it yields `order`.
+fn best_path(s: ScanInput, order: Option<&[SortKey]>, limit: Option<f64>) -> (Plan, bool) {
+    let (rows, pages) = table_size(&s.table, &s.access);
+    let mut conj = vec![];
+    if let Some(f) = &s.filter {
+        conjuncts(f.clone(), &mut conj);
+    }
+    let nquals = conj.len() as f64;
+    let seq_cost = pages * SEQ_PAGE + rows * (CPU_TUPLE + CPU_OPERATOR * nquals);
+    let sort_cost = |n: f64| n * n.max(2.0).log2() * 2.0 * CPU_OPERATOR;
+
+    struct Cand {
+        cost: f64,
+        ordered: bool,
+        plan: IndexScanPlan,
+    }
+    let mut best: Option<Cand> = None;
+    let consider = |c: Cand, best: &mut Option<Cand>| {
+        if best.as_ref().is_none_or(|b| c.cost < b.cost) {
+            *best = Some(c);
+        }
+    };
+    let mut filtered_rows = rows;
+    for ix in &s.access.indexes {
+        if !ix.def.valid {
+            continue;
+        }
+        let m = match_index(ix, &conj, &s.access, rows);
+        let dir = order.and_then(|o| order_direction(ix, o, m.as_ref().map(|m| m.eq.len()).unwrap_or(0)));
+        let (sel, m) = match m {
+            Some(m) => (m.sel, Some(m)),
+            None if dir.is_some() => (1.0, None),
+            None => continue,
+        };
+        let matched = (rows * sel).max(1.0);
+        filtered_rows = filtered_rows.min(matched);
+        let corr = correlation(&s.access, ix);
+        let mk = |mode: IndexScanMode, backward: bool, cost: f64| {
+            let (eq, eq_null, next, used) = match &m {
+                Some(m) => (m.eq.clone(), m.eq_null.clone(), m.next.clone(), m.used.clone()),
+                None => (vec![], vec![], None, vec![]),
+            };
+            IndexScanPlan {
+                table: s.table.clone(),
+                alias: s.alias.clone(),
+                with_tid: s.with_tid,
+                index: ix.clone(),
+                eq,
+                eq_null,
+                next,
+                backward,
+                mode,
+                filter: s.filter.clone(),
+                index_cond: used,
+                est_rows: matched,
+                est_cost: cost,
+            }
+        };
+        let plain = index_cost(matched, pages, corr);
+        if m.is_some() {
+            let bitmap = bitmap_cost(matched, pages);
+            let unordered = if order.is_some() { sort_cost(matched) } else { 0.0 };
+            consider(Cand { cost: bitmap + unordered, ordered: false, plan: mk(IndexScanMode::Bitmap, false, bitmap) }, &mut best);
+            if dir.is_none() {
+                consider(Cand { cost: plain + unordered, ordered: false, plan: mk(IndexScanMode::Plain, false, plain) }, &mut best);
+            }
+        }
+        if let Some(backward) = dir {
+            // With a LIMIT, only a fraction of the ordered scan runs.
+            let frac = limit.map(|l| (l / matched).min(1.0)).unwrap_or(1.0);
+            let cost = RANDOM_PAGE + (plain - RANDOM_PAGE) * frac;
+            consider(Cand { cost, ordered: true, plan: mk(IndexScanMode::Plain, backward, plain) }, &mut best);
+        }
+    }
+    let seq_total = seq_cost + if order.is_some() { sort_cost(filtered_rows.min(rows)) } else { 0.0 };
+    match best {
+        Some(c) if c.cost < seq_total => (Plan::IndexScan(Box::new(c.plan)), c.ordered),
+        _ => (Plan::Scan { table: s.table, alias: s.alias, with_tid: s.with_tid, filter: s.filter, access: s.access }, false),
+    }
+}
+
+/// Conjuncts of the filter the index does not serve (EXPLAIN's Filter line).
+pub fn residual(p: &IndexScanPlan) -> Option<BoundExpr> {
+    let mut conj = vec![];
+    if let Some(f) = &p.filter {
+        conjuncts(f.clone(), &mut conj);
+    }
+    and_all(conj.into_iter().filter(|c| !p.index_cond.contains(c)).collect())
+}
