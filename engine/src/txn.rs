@@ -387,6 +387,12 @@ impl Transaction {
         .map(Option::flatten)
     }
 
+    /// The row bytes at `tid` whatever their visibility (integrity checks:
+    /// an index entry must point at a tuple that exists).
+    pub fn fetch_any(&self, rel: RelFileId, tid: TupleId) -> Result<Option<Vec<u8>>> {
+        heap::with_tuple(&self.shared, rel, tid, |t| t[TUPLE_HEADER_SIZE..].to_vec())
+    }
+
     /// The newest committed-or-own version reached from `tid` along the update
     /// chain, for READ COMMITTED re-checks after `LockOutcome::Updated`.
     pub fn fetch_latest(&self, rel: RelFileId, tid: TupleId) -> Result<Option<(TupleId, Vec<u8>)>> {

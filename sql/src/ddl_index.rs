@@ -218,15 +218,13 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
     let versions = ctx.txn.scan_dirty(table.storage)?;
     let mut entries = Vec::with_capacity(versions.len());
     let mut keyed: Vec<(Vec<u8>, Vec<Value>)> = vec![];
+    // Postgres reports duplicates before NULLs in a new primary key.
+    let mut null_in: Option<usize> = None;
     for (tid, bytes, _) in versions {
         ctx.check_cancel()?;
         let row = crate::executor::decode_row_of(table, &bytes, ctx)?;
-        if ix.def.primary {
-            for c in ix.def.columns.iter().filter_map(|c| c.column) {
-                if row[c].is_null() {
-                    return Err(SqlError::ColumnContainsNulls { column: table.columns[c].name.clone(), table: table.name.clone() });
-                }
-            }
+        if ix.def.primary && null_in.is_none() {
+            null_in = ix.def.columns.iter().filter_map(|c| c.column).find(|&c| row[c].is_null());
         }
         let Some((key, vals)) = index_key(ix, &row, ctx)? else { continue };
         if ix.def.unique && !vals.iter().any(|v| v.is_null()) {
@@ -243,6 +241,9 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
                 detail: Some(format!("Key ({})=({}) is duplicated.", ix.key_names.join(", "), vals.join(", "))),
             });
         }
+    }
+    if let Some(c) = null_in {
+        return Err(SqlError::ColumnContainsNulls { column: table.columns[c].name.clone(), table: table.name.clone() });
     }
     h.build(entries, false)?;
     Ok(())

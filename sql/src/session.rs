@@ -568,10 +568,18 @@ impl Session {
             SqlStatement::Query(_) | SqlStatement::Insert(_) | SqlStatement::Update(_) | SqlStatement::Delete(_) => {
                 self.exec_dml_or_query(s, sql, params, prepared)
             }
-            SqlStatement::Explain { statement, analyze, .. } => {
-                if *analyze {
+            SqlStatement::Explain { statement, analyze, options, .. } => {
+                let opt = |name: &str| -> Option<bool> {
+                    let o = options.as_ref()?.iter().find(|o| o.name.value.eq_ignore_ascii_case(name))?;
+                    Some(match &o.arg {
+                        None => true,
+                        Some(a) => !matches!(a.to_string().to_lowercase().as_str(), "false" | "off" | "0"),
+                    })
+                };
+                if *analyze || opt("analyze") == Some(true) {
                     return Err(SqlError::FeatureNotSupported("EXPLAIN ANALYZE".into()));
                 }
+                let costs = opt("costs").unwrap_or(true);
                 let catalog = self.current_catalog();
                 let sp = self.search_path();
                 let tctx = self.tctx.clone();
@@ -584,7 +592,11 @@ impl Session {
                     other => return Err(SqlError::FeatureNotSupported(format!("EXPLAIN of {}", statement_kind(other)))),
                 };
                 let plan = self.db.plan(plan);
-                let rows = planner::explain::explain(&plan).into_iter().map(|l| vec![Value::Text(l)]).collect::<Vec<_>>();
+                let rows = planner::explain::explain(&plan)
+                    .into_iter()
+                    .map(|l| if costs { l } else { planner::explain::without_costs(&l) })
+                    .map(|l| vec![Value::Text(l)])
+                    .collect::<Vec<_>>();
                 Ok(StatementResult::Rows {
                     columns: vec![ColumnDesc { name: "QUERY PLAN".into(), data_type: DataType::Text, table_oid: 0, column_id: 0 }],
                     tag: format!("EXPLAIN"),

@@ -258,3 +258,14 @@ pub fn explain(p: &Plan) -> Vec<String> {
     node(p, 0, &mut out);
     out
 }
+
+/// A plan line as `EXPLAIN (COSTS OFF)` prints it.
+pub fn without_costs(line: &str) -> String {
+    match line.find("  (cost=") {
+        Some(i) => match line[i..].find(')') {
+            Some(j) => format!("{}{}", &line[..i], &line[i + j + 1..]),
+            None => line.to_string(),
+        },
+        None => line.to_string(),
+    }
+}

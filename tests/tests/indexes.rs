@@ -1,0 +1,153 @@
+//! B+Tree indexes over the wire: uniqueness under concurrency (many sessions
+//! inserting and deleting the same keys of one unique index), and crash
+//! consistency (after every SIGKILL and restart, every index agrees with its
+//! table entry for entry, as `verify_index` checks).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sargdb_tests::{sqlstate, SargdbServer};
+
+const SESSIONS: i32 = 8;
+const KEYS: i32 = 40;
+
+async fn verify(c: &tokio_postgres::Client, index: &str) -> Vec<String> {
+    let row = c.query_one(&format!("SELECT verify_index('{index}')"), &[]).await.unwrap();
+    row.get::<_, Vec<String>>(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unique_index_under_concurrent_inserts_and_deletes() {
+    let srv = SargdbServer::start();
+    let c = srv.connect().await;
+    c.batch_execute("CREATE TABLE u (k int PRIMARY KEY, owner int, note text); CREATE INDEX u_owner_idx ON u (owner)")
+        .await
+        .unwrap();
+    let inserted = Arc::new(AtomicU64::new(0));
+    let duplicates = Arc::new(AtomicU64::new(0));
+    let mut tasks = vec![];
+    for s in 0..SESSIONS {
+        let conn = srv.connection_string();
+        let inserted = inserted.clone();
+        let duplicates = duplicates.clone();
+        tasks.push(tokio::spawn(async move {
+            let c = sargdb_tests::connect(&conn).await;
+            // Phase 1: everyone inserts every key, in a session-specific order.
+            for i in 0..KEYS {
+                let k = (i * 7 + s * 13) % KEYS;
+                match c.execute("INSERT INTO u VALUES ($1, $2, 'first')", &[&k, &s]).await {
+                    Ok(_) => {
+                        inserted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        assert_eq!(sqlstate(&e).as_deref(), Some("23505"), "{e:?}");
+                        duplicates.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            // Phase 2: replace keys (delete + insert in one transaction) while
+            // others do the same to the same keys.
+            for i in 0..60 {
+                let k = (i * 11 + s * 3) % KEYS;
+                c.batch_execute("BEGIN").await.unwrap();
+                let res = async {
+                    c.execute("DELETE FROM u WHERE k = $1", &[&k]).await?;
+                    c.execute("INSERT INTO u VALUES ($1, $2, 'replaced')", &[&k, &s]).await
+                }
+                .await;
+                match res {
+                    Ok(_) => c.batch_execute("COMMIT").await.unwrap(),
+                    Err(e) => {
+                        assert_eq!(sqlstate(&e).as_deref(), Some("23505"), "{e:?}");
+                        c.batch_execute("ROLLBACK").await.unwrap();
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(inserted.load(Ordering::Relaxed), KEYS as u64, "each key inserted exactly once in phase 1");
+    assert_eq!(duplicates.load(Ordering::Relaxed), (KEYS * (SESSIONS - 1)) as u64);
+    // Every key is present exactly once, the indexes agree with the table.
+    let dup = c.query("SELECT k FROM u GROUP BY k HAVING count(*) > 1", &[]).await.unwrap();
+    assert!(dup.is_empty());
+    let n: i64 = c.query_one("SELECT count(*) FROM u", &[]).await.unwrap().get(0);
+    assert_eq!(n, KEYS as i64);
+    for k in 0..KEYS {
+        let rows = c.query("SELECT k FROM u WHERE k = $1", &[&k]).await.unwrap();
+        assert_eq!(rows.len(), 1, "key {k} through the index");
+    }
+    assert_eq!(verify(&c, "u_pkey").await, Vec::<String>::new());
+    assert_eq!(verify(&c, "u_owner_idx").await, Vec::<String>::new());
+    c.batch_execute("VACUUM u").await.unwrap();
+    assert_eq!(verify(&c, "u_pkey").await, Vec::<String>::new());
+    assert_eq!(verify(&c, "u_owner_idx").await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn indexes_agree_with_their_table_after_every_crash() {
+    let mut srv = SargdbServer::start();
+    {
+        let c = srv.connect().await;
+        c.batch_execute(
+            "CREATE TABLE acc (id int PRIMARY KEY, owner text, balance int);
+             CREATE INDEX acc_owner_idx ON acc (owner);
+             CREATE INDEX acc_lower_idx ON acc (lower(owner));
+             CREATE INDEX acc_rich_idx ON acc (balance) WHERE balance > 500;
+             INSERT INTO acc SELECT g, 'Owner' || (g % 17), g % 1000 FROM generate_series(1, 500) g;",
+        )
+        .await
+        .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for cycle in 0..10u64 {
+        let conn = srv.connection_string();
+        let mut writers = vec![];
+        for w in 0..3u64 {
+            let conn = conn.clone();
+            writers.push(tokio::spawn(async move {
+                let Ok(c) = sargdb_tests::try_connect(&conn).await else { return };
+                let mut i: u64 = cycle * 1000 + w * 7;
+                loop {
+                    i += 1;
+                    let id = (i * 37 % 800) as i32 + 1;
+                    let r = match i % 4 {
+                        0 => c.execute("UPDATE acc SET balance = balance + 7, owner = 'Owner' || ($1::int % 13) WHERE id = $1", &[&id]).await,
+                        1 => c.execute("DELETE FROM acc WHERE id = $1", &[&id]).await,
+                        2 => c.execute("INSERT INTO acc VALUES ($1, 'New' || $1::text, $1) ON CONFLICT (id) DO UPDATE SET balance = acc.balance + 1", &[&id]).await,
+                        _ => c
+                            .batch_execute(&format!(
+                                "BEGIN; UPDATE acc SET balance = balance - 1 WHERE id = {id}; INSERT INTO acc VALUES ({}, 'Tx', 600) ON CONFLICT DO NOTHING; COMMIT",
+                                id + 1000
+                            ))
+                            .await
+                            .map(|_| 0),
+                    };
+                    if let Err(e) = r {
+                        if e.is_closed() || sqlstate(&e).is_none() {
+                            return; // the server was killed
+                        }
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(150 + (cycle * 97) % 400)).await;
+        srv.kill9();
+        for w in writers {
+            let _ = w.await;
+        }
+        srv.restart();
+        let c = srv.connect().await;
+        for ix in ["acc_pkey", "acc_owner_idx", "acc_lower_idx", "acc_rich_idx"] {
+            assert_eq!(verify(&c, ix).await, Vec::<String>::new(), "{ix} after crash {cycle}");
+        }
+        let dup = c.query("SELECT id FROM acc GROUP BY id HAVING count(*) > 1", &[]).await.unwrap();
+        assert!(dup.is_empty(), "primary key duplicated after crash {cycle}");
+        if Instant::now() > deadline {
+            break;
+        }
+    }
+}
