@@ -684,7 +684,7 @@ impl Session {
         let n = name.to_lowercase();
         let v = match n.as_str() {
             "timezone" => match parse_timezone(&v) {
-                Some((_, tzname)) => tzname,
+                Some(tz) => tz.name().to_string(),
                 None => return Err(SqlError::InvalidParameterValue(format!("invalid value for parameter \"TimeZone\": \"{v}\""))),
             },
             "transaction_isolation" | "default_transaction_isolation" => match parse_iso(&v) {
@@ -723,8 +723,8 @@ impl Session {
     fn apply_setting(&mut self, name: &str) -> Result<()> {
         if name.eq_ignore_ascii_case("timezone") {
             let v = self.settings.get("timezone")?;
-            if let Some((off, n)) = parse_timezone(&v) {
-                self.tctx = TypeContext { tz_offset_secs: off, tz_name: n };
+            if let Some(tz) = parse_timezone(&v) {
+                self.tctx = TypeContext::new(tz);
             }
         }
         Ok(())

@@ -40,13 +40,24 @@ pub fn unique_temp_dir(prefix: &str) -> PathBuf {
 /// Spawns `sh -c <cleanup>` that waits until this test process is gone and
 /// then runs `cleanup`. Kill the returned child to cancel the cleanup when
 /// the resource was released normally.
+///
+/// The watchdog ignores INT/HUP/TERM and runs in its own session (via
+/// `setsid` when available), so a signal sent to the test's whole process
+/// group (Ctrl-C, `timeout`, a CI runner) cannot take it down before the
+/// test process is gone.
 pub(crate) fn spawn_watchdog(cleanup: &str) -> Option<Child> {
     let script = format!(
-        "trap '' INT HUP; while kill -0 {pid} 2>/dev/null; do sleep 1; done; {cleanup}",
+        "trap '' INT HUP TERM; while kill -0 {pid} 2>/dev/null; do sleep 1; done; {cleanup}",
         pid = std::process::id()
     );
-    Command::new("sh")
-        .arg("-c")
+    let mut cmd = if std::path::Path::new("/usr/bin/setsid").exists() {
+        let mut c = Command::new("/usr/bin/setsid");
+        c.arg("sh");
+        c
+    } else {
+        Command::new("sh")
+    };
+    cmd.arg("-c")
         .arg(script)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -5,7 +5,7 @@
 //! conversions in the session zone, and text I/O for everything else.
 
 use super::binary_io::value_type;
-use super::datetime::{self, USECS_PER_DAY, USECS_PER_SEC};
+use super::datetime::{self, USECS_PER_DAY};
 use super::text_io::{apply_char_limit, parse_text};
 use super::{numeric, DataType, Interval, Numeric, Result, TypeContext, TypeError, Value};
 
@@ -207,17 +207,11 @@ pub fn cast_from(
 }
 
 fn to_utc(ts: i64, ctx: &TypeContext) -> i64 {
-    if ts == i64::MIN || ts == i64::MAX {
-        return ts;
-    }
-    ts - ctx.tz_offset_secs as i64 * USECS_PER_SEC
+    ctx.to_utc(ts)
 }
 
 fn to_local(ts: i64, ctx: &TypeContext) -> i64 {
-    if ts == i64::MIN || ts == i64::MAX {
-        return ts;
-    }
-    ts + ctx.tz_offset_secs as i64 * USECS_PER_SEC
+    ctx.to_local(ts)
 }
 
 #[cfg(test)]
@@ -319,10 +313,9 @@ mod tests {
 
     #[test]
     fn datetimes() {
-        let ctx = TypeContext {
-            tz_offset_secs: 7200,
-            tz_name: "+02".into(),
-        };
+        let ctx = TypeContext::new(std::sync::Arc::new(crate::types::TimeZone::fixed(
+            "+02", 7200, "+02",
+        )));
         let d = parse_text("2024-01-05", &DataType::Date, &ctx).unwrap();
         let tz = cast(d.clone(), &DataType::Timestamptz, true, &ctx).unwrap();
         assert_eq!(tz.to_text(&ctx), "2024-01-05 00:00:00+02");

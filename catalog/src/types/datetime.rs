@@ -5,6 +5,9 @@
 //! Representation: days / microseconds since 2000-01-01 (`POSTGRES_EPOCH_JDATE`),
 //! with i32/i64 MIN/MAX meaning -infinity/infinity.
 
+use std::sync::Arc;
+
+use super::timezone::{load_named_zone, TimeZone};
 use super::{Interval, Result, TypeContext, TypeError};
 
 pub const USECS_PER_SEC: i64 = 1_000_000;
@@ -259,16 +262,41 @@ pub fn format_offset(offset_secs: i32) -> String {
     }
 }
 
+/// Unix seconds (floor) of a finite timestamp in microseconds since 2000.
+pub fn usecs_to_unix_secs(ts: i64) -> i64 {
+    ts.div_euclid(USECS_PER_SEC) + UNIX_EPOCH_OFFSET_USECS / USECS_PER_SEC
+}
+
+/// Local wall-clock time in `tz` of a timestamptz; infinities unchanged.
+pub fn utc_to_local(ts: i64, tz: &TimeZone) -> i64 {
+    if ts == TS_NEG_INF || ts == TS_POS_INF {
+        return ts;
+    }
+    let off = tz.offset_at(usecs_to_unix_secs(ts));
+    ts.saturating_add(off as i64 * USECS_PER_SEC)
+}
+
+/// The timestamptz a local wall-clock time in `tz` means (Postgres's
+/// `DetermineTimeZoneOffset` rule); infinities unchanged.
+pub fn local_to_utc(ts: i64, tz: &TimeZone) -> i64 {
+    if ts == TS_NEG_INF || ts == TS_POS_INF {
+        return ts;
+    }
+    let off = tz.offset_for_local(usecs_to_unix_secs(ts));
+    ts.saturating_sub(off as i64 * USECS_PER_SEC)
+}
+
 /// `2024-01-05 10:11:12.5+00` in the session's time zone.
 pub fn format_timestamptz(ts: i64, ctx: &TypeContext) -> String {
     match ts {
         TS_NEG_INF => "-infinity".into(),
         TS_POS_INF => "infinity".into(),
         _ => {
-            let local = ts.saturating_add(ctx.tz_offset_secs as i64 * USECS_PER_SEC);
+            let off = ctx.offset_at(ts);
+            let local = ts.saturating_add(off as i64 * USECS_PER_SEC);
             let mut out = String::with_capacity(32);
             let y = format_ts_body(local, &mut out);
-            out.push_str(&format_offset(ctx.tz_offset_secs));
+            out.push_str(&format_offset(off));
             if y <= 0 {
                 out.push_str(" BC");
             }
@@ -419,11 +447,31 @@ fn parse_offset(s: &str) -> Option<i32> {
     Some(sign * (h * 3600 + m * 60 + sec))
 }
 
-/// A session time zone for `SET TimeZone`: returns the offset east of UTC in
+/// A session time zone for `SET TimeZone` (and a zone name inside a
+/// timestamptz literal): an IANA name from the system zoneinfo files (any
+/// case; shown as the file is spelled), else a fixed offset or abbreviation,
+/// else a POSIX TZ string with DST rules. `None` for an unknown name.
+pub fn parse_timezone(name: &str) -> Option<Arc<TimeZone>> {
+    let t = name.trim();
+    if let Some(z) = load_named_zone(t) {
+        return Some(z);
+    }
+    if let Some((off, canon)) = parse_fixed_timezone(t) {
+        let abbrev = if canon.chars().all(|c| c.is_ascii_alphabetic()) && canon.len() <= 5 {
+            canon.clone()
+        } else {
+            format_offset(off)
+        };
+        return Some(Arc::new(TimeZone::fixed(&canon, off, &abbrev)));
+    }
+    TimeZone::from_posix(t, t).map(Arc::new)
+}
+
+/// A fixed-offset session time zone: returns the offset east of UTC in
 /// seconds and the name `SHOW TimeZone` prints. Accepts UTC/GMT and the
 /// abbreviations above, POSIX `UTC+3` / `<+03>-03` style (west positive, as
 /// Postgres reads it), and a few fixed-offset region names.
-pub fn parse_timezone(name: &str) -> Option<(i32, String)> {
+fn parse_fixed_timezone(name: &str) -> Option<(i32, String)> {
     let t = name.trim();
     let l = t.to_ascii_lowercase();
     if let Some(off) = zone_abbrev(&l) {
@@ -481,6 +529,8 @@ struct Parsed {
     usec: i64,
     has_time: bool,
     tz: Option<i32>,
+    /// A zone name in the text (`2024-03-10 02:30 America/New_York`).
+    zone: Option<Arc<TimeZone>>,
     bc: bool,
     pm: Option<bool>,
     /// Numbers seen without a known role (`Jan 5 2024`: 5 and 2024).
@@ -762,8 +812,8 @@ fn parse_fields(s: &str, type_name: &str, orig: &str) -> Result<Parsed> {
             } else if w == "at" || w == "on" {
             } else if let Some(off) = zone_abbrev(w) {
                 p.tz = Some(off);
-            } else if let Some((off, _)) = parse_timezone(t) {
-                p.tz = Some(off);
+            } else if let Some(z) = parse_timezone(t) {
+                p.zone = Some(z);
             } else {
                 return Err(bad(type_name, orig));
             }
@@ -849,13 +899,13 @@ fn now_usecs() -> i64 {
 
 /// Special words shared by date and timestamp input; value in UTC µs.
 fn special(s: &str, ctx: &TypeContext) -> Option<i64> {
-    let off = ctx.tz_offset_secs as i64 * USECS_PER_SEC;
-    let today = || (now_usecs() + off).div_euclid(USECS_PER_DAY) * USECS_PER_DAY;
+    let now_local = || ctx.to_local(now_usecs());
+    let today = || now_local().div_euclid(USECS_PER_DAY) * USECS_PER_DAY;
     Some(match s {
         "epoch" => -UNIX_EPOCH_OFFSET_USECS,
         "infinity" | "+infinity" => TS_POS_INF,
         "-infinity" => TS_NEG_INF,
-        "now" => now_usecs() + off,
+        "now" => now_local(),
         "today" => today(),
         "tomorrow" => today() + USECS_PER_DAY,
         "yesterday" => today() - USECS_PER_DAY,
@@ -928,7 +978,7 @@ pub fn parse_timestamp(s: &str, ctx: &TypeContext, with_tz: bool) -> Result<i64>
         }
         // special() gives local wall time; timestamptz wants UTC.
         return Ok(if with_tz {
-            ts - ctx.tz_offset_secs as i64 * USECS_PER_SEC
+            ctx.to_utc(ts)
         } else {
             ts
         });
@@ -960,8 +1010,11 @@ pub fn parse_timestamp(s: &str, ctx: &TypeContext, with_tz: bool) -> Result<i64>
         + p.second as i64 * USECS_PER_SEC
         + p.usec;
     if with_tz {
-        let off = p.tz.unwrap_or(ctx.tz_offset_secs);
-        ts -= off as i64 * USECS_PER_SEC;
+        ts = match (p.tz, &p.zone) {
+            (Some(off), _) => ts - off as i64 * USECS_PER_SEC,
+            (None, Some(zone)) => local_to_utc(ts, zone),
+            (None, None) => ctx.to_utc(ts),
+        };
     }
     if !is_valid_timestamp(ts) {
         return Err(out_of_range());
@@ -1376,10 +1429,7 @@ mod tests {
         assert_eq!(format_timestamptz(tz, &ctx()), "2024-01-05 08:00:00+00");
         let tz = parse_timestamp("2024-01-05T10:00:00Z", &ctx(), true).unwrap();
         assert_eq!(format_timestamptz(tz, &ctx()), "2024-01-05 10:00:00+00");
-        let c = TypeContext {
-            tz_offset_secs: 19800,
-            tz_name: "x".into(),
-        };
+        let c = TypeContext::new(Arc::new(TimeZone::fixed("x", 19800, "x")));
         assert_eq!(format_timestamptz(tz, &c), "2024-01-05 15:30:00+05:30");
         let tz = parse_timestamp("2024-01-05 10:00:00 -05:30", &ctx(), true).unwrap();
         assert_eq!(format_timestamptz(tz, &ctx()), "2024-01-05 15:30:00+00");
@@ -1408,8 +1458,47 @@ mod tests {
 
     #[test]
     fn timezones() {
-        assert_eq!(parse_timezone("UTC").unwrap().0, 0);
-        assert_eq!(parse_timezone("UTC+3").unwrap().0, -3 * 3600);
-        assert_eq!(parse_timezone("nowhere"), None);
+        assert_eq!(parse_timezone("UTC").unwrap().offset_at(0), 0);
+        assert_eq!(parse_timezone("utc").unwrap().name(), "UTC");
+        assert_eq!(parse_timezone("UTC+3").unwrap().offset_at(0), -3 * 3600);
+        assert_eq!(parse_timezone("<+03>-03").unwrap().offset_at(0), 3 * 3600);
+        assert!(parse_timezone("nowhere").is_none());
+        assert!(parse_timezone("Foo/Bar").is_none());
+        let z = parse_timezone("EST5EDT4,M3.2.0,M11.1.0").unwrap();
+        assert_eq!(z.offset_at(1_720_000_000), -4 * 3600);
+    }
+
+    fn zone_ctx(name: &str) -> TypeContext {
+        TypeContext::new(parse_timezone(name).expect("tzdata installed"))
+    }
+
+    /// Outputs checked against PostgreSQL 15.
+    #[test]
+    fn named_zones_in_and_out() {
+        let ny = zone_ctx("America/New_York");
+        let rt = |s: &str, c: &TypeContext| {
+            format_timestamptz(parse_timestamp(s, c, true).unwrap(), c)
+        };
+        assert_eq!(rt("2024-06-01 12:00:00+00", &ny), "2024-06-01 08:00:00-04");
+        assert_eq!(rt("2024-01-01 12:00:00+00", &ny), "2024-01-01 07:00:00-05");
+        assert_eq!(rt("2024-03-10 02:30", &ny), "2024-03-10 03:30:00-04");
+        assert_eq!(rt("2024-11-03 01:30", &ny), "2024-11-03 01:30:00-05");
+        assert_eq!(rt("2024-11-03 00:30", &ny), "2024-11-03 00:30:00-04");
+        assert_eq!(rt("1800-01-01 00:00", &ny), "1800-01-01 00:00:00-04:56:02");
+        assert_eq!(rt("2100-07-04 12:00", &ny), "2100-07-04 12:00:00-04");
+        let utc = ctx();
+        assert_eq!(
+            rt("2024-07-01 12:00 Europe/Berlin", &utc),
+            "2024-07-01 10:00:00+00"
+        );
+        assert_eq!(
+            rt("2024-03-10 02:30 america/new_york", &utc),
+            "2024-03-10 07:30:00+00"
+        );
+        let kolkata = zone_ctx("Asia/Kolkata");
+        assert_eq!(rt("2024-01-05 10:00+00", &kolkata), "2024-01-05 15:30:00+05:30");
+        let lh = zone_ctx("Australia/Lord_Howe");
+        assert_eq!(rt("2024-01-05 10:00+00", &lh), "2024-01-05 21:00:00+11");
+        assert_eq!(rt("2024-07-05 10:00+00", &lh), "2024-07-05 20:30:00+10:30");
     }
 }

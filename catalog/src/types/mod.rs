@@ -18,6 +18,7 @@ pub mod key;
 pub mod numeric;
 mod row;
 mod text_io;
+pub mod timezone;
 
 pub use arith::{arith, concat, negate};
 pub use binary_io::{parse_binary, value_type};
@@ -31,6 +32,7 @@ pub use key::{
 pub use row::{decode_row, encode_row};
 pub use text_io::parse_text;
 pub use text_io::{format_float4, format_float8};
+pub use timezone::TimeZone;
 
 pub type Result<T> = std::result::Result<T, TypeError>;
 
@@ -119,18 +121,49 @@ pub enum Value {
 /// Session settings that change how values are read and printed.
 #[derive(Clone, Debug)]
 pub struct TypeContext {
-    /// Offset of the session time zone from UTC, in seconds (east positive).
-    pub tz_offset_secs: i32,
-    /// Name of the session time zone as SHOW TimeZone prints it.
-    pub tz_name: String,
+    /// The session time zone (`SET TimeZone`); offsets depend on the instant.
+    pub tz: std::sync::Arc<TimeZone>,
 }
 
 impl Default for TypeContext {
     fn default() -> Self {
         TypeContext {
-            tz_offset_secs: 0,
-            tz_name: "UTC".into(),
+            tz: TimeZone::utc(),
         }
+    }
+}
+
+impl TypeContext {
+    pub fn new(tz: std::sync::Arc<TimeZone>) -> Self {
+        TypeContext { tz }
+    }
+
+    /// Name of the session time zone as SHOW TimeZone prints it.
+    pub fn tz_name(&self) -> &str {
+        self.tz.name()
+    }
+
+    /// Offset east of UTC, in seconds, in force at a (finite) timestamptz.
+    pub fn offset_at(&self, utc_usecs: i64) -> i32 {
+        self.tz.offset_at(datetime::usecs_to_unix_secs(utc_usecs))
+    }
+
+    /// Abbreviation (`EST`, `+0530`) in force at a (finite) timestamptz.
+    pub fn abbrev_at(&self, utc_usecs: i64) -> String {
+        self.tz
+            .type_at(datetime::usecs_to_unix_secs(utc_usecs))
+            .abbrev
+    }
+
+    /// Local wall-clock time of a timestamptz (infinities unchanged).
+    pub fn to_local(&self, utc_usecs: i64) -> i64 {
+        datetime::utc_to_local(utc_usecs, &self.tz)
+    }
+
+    /// The timestamptz meaning a local wall-clock time, with Postgres's rule
+    /// for nonexistent and ambiguous times (infinities unchanged).
+    pub fn to_utc(&self, local_usecs: i64) -> i64 {
+        datetime::local_to_utc(local_usecs, &self.tz)
     }
 }
 

@@ -16,8 +16,9 @@ fn err(msg: String) -> TypeError {
     TypeError::InvalidParameterValue(msg)
 }
 
-fn offset_usecs(ctx: &CallContext) -> i64 {
-    ctx.types.tz_offset_secs as i64 * USECS_PER_SEC
+/// The timestamptz meaning a local wall-clock time in the session zone.
+fn local_to_utc(ctx: &CallContext, local: i64) -> i64 {
+    ctx.types.to_utc(local)
 }
 
 fn is_inf(ts: i64) -> bool {
@@ -163,13 +164,13 @@ fn field_value(
         }
         "julian" => (jd as i64, 0),
         "timezone" if type_name == "timestamp with time zone" => {
-            (ctx.types.tz_offset_secs as i64, 0)
+            (ctx.types.offset_at(ts_utc) as i64, 0)
         }
         "timezone_hour" if type_name == "timestamp with time zone" => {
-            ((ctx.types.tz_offset_secs / 3600) as i64, 0)
+            ((ctx.types.offset_at(ts_utc) / 3600) as i64, 0)
         }
         "timezone_minute" if type_name == "timestamp with time zone" => {
-            ((ctx.types.tz_offset_secs / 60 % 60) as i64, 0)
+            ((ctx.types.offset_at(ts_utc) / 60 % 60) as i64, 0)
         }
         _ => {
             return Err(err(format!(
@@ -845,20 +846,16 @@ fn interval_tm(iv: &Interval) -> CharFields {
     }
 }
 
-fn tz_abbrev(ctx: &CallContext) -> String {
-    let name = &ctx.types.tz_name;
-    if name.chars().all(|c| c.is_ascii_alphabetic()) && name.len() <= 5 {
-        name.clone()
-    } else {
-        dt::format_offset(ctx.types.tz_offset_secs)
-    }
+/// The zone abbreviation to_char's `TZ` prints for a timestamptz.
+fn tz_abbrev(ctx: &CallContext, utc: i64) -> String {
+    ctx.types.abbrev_at(utc)
 }
 
 fn ts_fields(v: &Value, ctx: &CallContext) -> Option<(i64, i64, &'static str)> {
     match v {
         Value::Timestamp(t) => Some((*t, *t, "timestamp without time zone")),
         Value::Timestamptz(t) => Some((
-            t.saturating_add(offset_usecs(ctx)),
+            ctx.types.to_local(*t),
             *t,
             "timestamp with time zone",
         )),
@@ -879,12 +876,12 @@ pub fn call(name: &str, args: &[Value], ctx: &CallContext) -> Result<Option<Valu
         "statement_timestamp" => Value::Timestamptz(ctx.statement_timestamp),
         "clock_timestamp" => Value::Timestamptz(dt::now()),
         "timeofday" => Value::Text(Value::Timestamptz(dt::now()).to_text(&ctx.types)),
-        "localtimestamp" => Value::Timestamp(ctx.transaction_timestamp + offset_usecs(ctx)),
+        "localtimestamp" => Value::Timestamp(ctx.types.to_local(ctx.transaction_timestamp)),
         "current_date" => Value::Date(
-            (ctx.transaction_timestamp + offset_usecs(ctx)).div_euclid(USECS_PER_DAY) as i32,
+            ctx.types.to_local(ctx.transaction_timestamp).div_euclid(USECS_PER_DAY) as i32,
         ),
         "localtime" | "current_time" => {
-            Value::Time((ctx.transaction_timestamp + offset_usecs(ctx)).rem_euclid(USECS_PER_DAY))
+            Value::Time(ctx.types.to_local(ctx.transaction_timestamp).rem_euclid(USECS_PER_DAY))
         }
         "date_trunc" => {
             let field = arg_text(args, 0)?;
@@ -915,7 +912,7 @@ pub fn call(name: &str, args: &[Value], ctx: &CallContext) -> Result<Option<Valu
                     let t = tm2ts(&tm).ok_or_else(out_of_range)?;
                     match v {
                         Value::Timestamp(_) => Value::Timestamp(t),
-                        _ => Value::Timestamptz(t - offset_usecs(ctx)),
+                        _ => Value::Timestamptz(local_to_utc(ctx, t)),
                     }
                 }
                 None => return Err(super::bad_arg(1)),
@@ -969,7 +966,7 @@ pub fn call(name: &str, args: &[Value], ctx: &CallContext) -> Result<Option<Valu
         }
         "age" => {
             let today = || {
-                (ctx.transaction_timestamp + offset_usecs(ctx)).div_euclid(USECS_PER_DAY)
+                ctx.types.to_local(ctx.transaction_timestamp).div_euclid(USECS_PER_DAY)
                     * USECS_PER_DAY
             };
             let local = |v: &Value| {
@@ -1037,7 +1034,7 @@ pub fn call(name: &str, args: &[Value], ctx: &CallContext) -> Result<Option<Valu
             if name == "make_timestamp" {
                 Value::Timestamp(t)
             } else {
-                Value::Timestamptz(t - offset_usecs(ctx))
+                Value::Timestamptz(local_to_utc(ctx, t))
             }
         }
         "make_interval" => {
@@ -1097,7 +1094,7 @@ pub fn call(name: &str, args: &[Value], ctx: &CallContext) -> Result<Option<Valu
                         return Ok(Some(Value::Null));
                     }
                     let (tz, offset) = if tn == "timestamp with time zone" {
-                        (tz_abbrev(ctx), ctx.types.tz_offset_secs)
+                        (tz_abbrev(ctx, utc), ctx.types.offset_at(utc))
                     } else {
                         (String::new(), 0)
                     };
@@ -1120,8 +1117,10 @@ pub fn call(name: &str, args: &[Value], ctx: &CallContext) -> Result<Option<Valu
         "to_timestamp" if args.len() == 2 => {
             let (tm, tz) = parse_by_template(arg_text(args, 0)?, arg_text(args, 1)?)?;
             let t = tm2ts(&tm).ok_or_else(out_of_range)?;
-            let off = tz.map_or(offset_usecs(ctx), |o| o as i64 * USECS_PER_SEC);
-            Value::Timestamptz(t - off)
+            Value::Timestamptz(match tz {
+                Some(o) => t - o as i64 * USECS_PER_SEC,
+                None => local_to_utc(ctx, t),
+            })
         }
         "to_timestamp" => {
             let s = arg_f64(args, 0)?;
