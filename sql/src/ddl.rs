@@ -86,6 +86,8 @@ pub fn execute_ddl(s: &mut Session, stmt: &SqlStatement) -> Result<StatementResu
         SqlStatement::CreateTable(ct) => create_table(s, ct),
         SqlStatement::Drop { object_type, if_exists, names, cascade, .. } => drop(s, *object_type, *if_exists, names, *cascade),
         SqlStatement::Truncate(t) => {
+            let names: Vec<&ast::ObjectName> = t.table_names.iter().map(|tt| &tt.name).collect();
+            crate::ddl_index::lock_tables_exclusive(s, &names)?;
             let sp = s.search_path();
             let st = s.ddl_catalog()?;
             let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
@@ -328,6 +330,10 @@ fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResul
 }
 
 fn drop(s: &mut Session, ot: ast::ObjectType, if_exists: bool, names: &[ast::ObjectName], cascade: bool) -> Result<StatementResult> {
+    if ot == ast::ObjectType::Table {
+        let refs: Vec<&ast::ObjectName> = names.iter().collect();
+        crate::ddl_index::lock_tables_exclusive(s, &refs)?;
+    }
     let sp = s.search_path();
     let (tag, what) = match ot {
         ast::ObjectType::Table => ("DROP TABLE", "table"),
@@ -413,6 +419,7 @@ fn drop(s: &mut Session, ot: ast::ObjectType, if_exists: bool, names: &[ast::Obj
 }
 
 fn alter_table(s: &mut Session, at: &ast::AlterTable) -> Result<StatementResult> {
+    crate::ddl_index::lock_tables_exclusive(s, &[&at.name])?;
     let sp = s.search_path();
     // ADD COLUMN ... NOT NULL without a default is refused on a table with rows.
     let adds_required = at.operations.iter().any(|op| match op {

@@ -21,6 +21,7 @@ use crate::binder::{ident_name, object_parts, Binder, Scope};
 use crate::error::{Result, SqlError};
 use crate::executor::index_maint::{handle, index_key};
 use crate::executor::ExecContext;
+use crate::locks::LockMode;
 use crate::parser::{ast, Maintenance, ReindexKind};
 use crate::session::{Session, StatementResult};
 
@@ -92,9 +93,28 @@ fn fillfactor_of(with: &[ast::Expr]) -> Result<u8> {
     Ok(ff)
 }
 
+/// Lock the named tables (those that exist) exclusively for this
+/// transaction: DDL that reads or rewrites them must not race with writers.
+pub fn lock_tables_exclusive(s: &mut Session, names: &[&ast::ObjectName]) -> Result<()> {
+    // The DDL lock first, then tables: the same order in every DDL session.
+    s.ddl_catalog()?;
+    let cat = s.current_catalog();
+    let sp = s.search_path();
+    for n in names {
+        if let Some(oid) = find_table_oid(&cat, &sp, n)? {
+            s.lock_table(oid, LockMode::Exclusive, &object_parts(n)?.join("."))?;
+        }
+    }
+    Ok(())
+}
+
 /// CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] [name] ON t ...
+///
+/// CONCURRENTLY is accepted but builds like a plain CREATE INDEX, holding
+/// writers off the table until the creating transaction ends.
 pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementResult> {
     let sp = s.search_path();
+    lock_tables_exclusive(s, &[&ci.table_name])?;
     let tctx = s.tctx().clone();
     let method = check_method(&ci.using.as_ref().map(|u| u.to_string()).unwrap_or_else(|| "btree".into()))?;
     let st = s.ddl_catalog()?;
@@ -430,7 +450,7 @@ pub fn alter_index(s: &mut Session, name: &ast::ObjectName, op: &ast::AlterIndex
 /// REINDEX INDEX | TABLE | SCHEMA | DATABASE name: rebuild into new storage.
 fn reindex(s: &mut Session, kind: ReindexKind, name: &ast::ObjectName) -> Result<StatementResult> {
     let sp = s.search_path();
-    let oids: Vec<u32> = {
+    let oids: (Vec<u32>, Vec<u32>) = {
         let st = s.ddl_catalog()?;
         let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
         let display = object_parts(name)?.join(".");
@@ -451,6 +471,7 @@ fn reindex(s: &mut Session, kind: ReindexKind, name: &ast::ObjectName) -> Result
             }
             ReindexKind::Database | ReindexKind::System => cat.indexes.keys().copied().collect(),
         };
+        let tables: Vec<u32> = oids.iter().filter_map(|o| cat.indexes.get(o)).map(|i| i.table).collect();
         for oid in &oids {
             let new_id = cat.alloc_oid();
             if let Some(ix) = cat.indexes.get_mut(oid) {
@@ -459,8 +480,12 @@ fn reindex(s: &mut Session, kind: ReindexKind, name: &ast::ObjectName) -> Result
                 ix.storage = new_id;
             }
         }
-        oids
+        (oids, tables)
     };
+    let (oids, tables) = oids;
+    for t in tables {
+        s.lock_table(t, LockMode::Exclusive, "the indexed table")?;
+    }
     s.log_catalog()?;
     for oid in oids {
         build(s, oid)?;

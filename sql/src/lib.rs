@@ -10,6 +10,7 @@
 pub mod binder;
 mod ddl;
 mod ddl_index;
+mod locks;
 pub mod error;
 pub mod executor;
 pub mod functions;

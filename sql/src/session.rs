@@ -18,6 +18,7 @@ use sargdb_engine::{Engine, EngineConfig, IsolationLevel, Transaction};
 
 use crate::binder::{Binder, OutCol};
 use crate::error::{Result, SqlError};
+use crate::locks::{LockManager, LockMode, DDL_LOCK};
 use crate::executor::{self, ExecContext};
 use crate::functions::CallContext;
 use crate::parser::{self, ast, SqlStatement};
@@ -34,7 +35,7 @@ pub struct DatabaseConfig {
 pub struct Database {
     pub(crate) engine: Arc<Engine>,
     catalog: RwLock<Arc<Catalog>>,
-    ddl_lock: Arc<Mutex<()>>,
+    pub(crate) locks: Arc<LockManager>,
     pub(crate) seq_lock: Mutex<()>,
 }
 
@@ -48,7 +49,7 @@ impl Database {
         Ok(Arc::new(Database {
             engine,
             catalog: RwLock::new(Arc::new(catalog)),
-            ddl_lock: Arc::new(Mutex::new(())),
+            locks: Arc::new(LockManager::default()),
             seq_lock: Mutex::new(()),
         }))
     }
@@ -130,14 +131,31 @@ pub(crate) struct TxnState {
     read_only: bool,
     /// Private catalog after this transaction's DDL.
     pub(crate) catalog: Option<Catalog>,
-    ddl_guard: Option<parking_lot::ArcMutexGuard<parking_lot::RawMutex, ()>>,
+    /// Releases this transaction's table locks when the state is dropped
+    /// (commit, rollback): declared after `txn`, so it drops after it.
+    locks: Option<LockRelease>,
     savepoints: Vec<(String, Option<Catalog>)>,
     started_statement: bool,
     start_ts: i64,
 }
 
+/// Releases a transaction's table locks when dropped.
+pub(crate) struct LockRelease {
+    mgr: Arc<LockManager>,
+    session: u64,
+    /// Holds the DDL lock.
+    ddl: bool,
+}
+
+impl Drop for LockRelease {
+    fn drop(&mut self) {
+        self.mgr.release_all(self.session);
+    }
+}
+
 /// One client's session.
 pub struct Session {
+    id: u64,
     db: Arc<Database>,
     user: String,
     #[allow(dead_code)]
@@ -204,7 +222,9 @@ fn parse_iso(s: &str) -> Option<IsolationLevel> {
 
 impl Session {
     pub fn new(db: Arc<Database>, user: &str, database: &str) -> Session {
+        static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Session {
+            id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
             db,
             user: user.to_string(),
             database: database.to_string(),
@@ -379,7 +399,7 @@ impl Session {
                 failed: false,
                 read_only: ro,
                 catalog: None,
-                ddl_guard: None,
+                locks: None,
                 savepoints: vec![],
                 started_statement: false,
                 start_ts: now_micros(),
@@ -409,12 +429,12 @@ impl Session {
 
     fn commit_txn(&mut self) -> Result<()> {
         let Some(t) = self.txn.take() else { return Ok(()) };
-        let TxnState { txn, catalog, ddl_guard, .. } = t;
+        let TxnState { txn, catalog, locks, .. } = t;
         txn.commit()?;
         if let Some(c) = catalog {
             *self.db.catalog.write() = Arc::new(c);
         }
-        drop(ddl_guard);
+        drop(locks);
         Ok(())
     }
 
@@ -427,12 +447,18 @@ impl Session {
     /// Take the DDL lock and a private catalog copy for this transaction.
     pub(crate) fn ddl_catalog(&mut self) -> Result<&mut TxnState> {
         let db = self.db.clone();
+        let self_id = self.id;
+        let cancel = self.cancel.clone();
         let st = self.ensure_txn();
         if st.read_only {
             return Err(SqlError::ReadOnlyTransaction("CREATE/ALTER/DROP".into()));
         }
-        if st.ddl_guard.is_none() {
-            st.ddl_guard = Some(db.ddl_lock.lock_arc());
+        if st.locks.as_ref().is_none_or(|l| !l.ddl) {
+            db.locks.lock(DDL_LOCK, self_id, LockMode::Exclusive, &cancel, "the catalog")?;
+            match st.locks.as_mut() {
+                Some(l) => l.ddl = true,
+                None => st.locks = Some(LockRelease { mgr: db.locks.clone(), session: self_id, ddl: true }),
+            }
         }
         if st.catalog.is_none() {
             st.catalog = Some((*db.catalog()).clone());
@@ -765,6 +791,19 @@ impl Session {
         f(&mut ctx)
     }
 
+    /// Lock a table for this transaction (until it ends).
+    pub(crate) fn lock_table(&mut self, table: u32, mode: LockMode, what: &str) -> Result<()> {
+        let db = self.db.clone();
+        let id = self.id;
+        let cancel = self.cancel.clone();
+        let st = self.ensure_txn();
+        db.locks.lock(table, id, mode, &cancel, what)?;
+        if st.locks.is_none() {
+            st.locks = Some(LockRelease { mgr: db.locks.clone(), session: id, ddl: false });
+        }
+        Ok(())
+    }
+
     /// The transaction's state if it already has a private (DDL) catalog.
     pub(crate) fn ddl_catalog_if_open(&mut self) -> Result<Option<&mut TxnState>> {
         match self.txn.as_mut() {
@@ -799,6 +838,41 @@ impl Session {
     }
 
     fn exec_dml_or_query(&mut self, s: &SqlStatement, sql: &str, params: &[Value], prepared: Option<&PreparedStatement>) -> Result<StatementResult> {
+        // Writers lock their table before binding, so they plan against the
+        // catalog any concurrent DDL on it committed (see `locks`).
+        let target = match s {
+            SqlStatement::Insert(i) => match &i.table {
+                ast::TableObject::TableName(n) => Some(n.clone()),
+                _ => None,
+            },
+            SqlStatement::Update(u) => match &u.table.relation {
+                ast::TableFactor::Table { name, .. } => Some(name.clone()),
+                _ => None,
+            },
+            SqlStatement::Delete(d) => {
+                let from = match &d.from {
+                    ast::FromTable::WithFromKeyword(f) | ast::FromTable::WithoutKeyword(f) => f.first(),
+                };
+                match from.map(|f| &f.relation) {
+                    Some(ast::TableFactor::Table { name, .. }) => Some(name.clone()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(name) = target {
+            let cat = self.current_catalog();
+            let sp = self.search_path();
+            let parts = crate::binder::object_parts(&name)?;
+            let oid = match parts.as_slice() {
+                [n] => cat.resolve_table(&sp, n).map(|t| t.oid),
+                [sc, n] | [_, sc, n] => cat.table_in(sc, n).map(|t| t.oid),
+                _ => None,
+            };
+            if let Some(oid) = oid {
+                self.lock_table(oid, LockMode::Shared, &parts.join("."))?;
+            }
+        }
         let catalog = self.current_catalog();
         let sp = self.search_path();
         let tctx = self.tctx.clone();
