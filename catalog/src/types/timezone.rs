@@ -380,7 +380,7 @@ impl PosixTz {
         if p.done() {
             return Some(PosixTz { std, dst: None });
         }
-        let dst_abbrev = p.abbrev()?;
+        let dst_abbrev = p.abbrev().filter(|a| !a.is_empty())?;
         let dst_off = if p.peek().is_some_and(|c| c != b',') {
             -p.offset()?
         } else {
@@ -502,28 +502,28 @@ impl PosixParser<'_> {
     fn expect(&mut self, c: u8) -> Option<()> {
         (self.peek()? == c).then(|| self.pos += 1)
     }
-    /// `EST` (3+ letters) or `<+0530>`.
+    /// `EST` or `<+0530>`; Postgres (unlike IANA) allows an empty or short
+    /// standard-time name, so `-05:30` alone is a zone.
     fn abbrev(&mut self) -> Option<String> {
-        let start = self.pos;
-        if self.peek()? == b'<' {
+        if self.peek() == Some(b'<') {
             self.pos += 1;
             let inner = self.pos;
             while self.peek()? != b'>' {
                 let c = self.peek()?;
-                if !(c.is_ascii_alphanumeric() || c == b'+' || c == b'-') {
+                if !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b':')) {
                     return None;
                 }
                 self.pos += 1;
             }
             let a = String::from_utf8_lossy(&self.s[inner..self.pos]).into_owned();
             self.pos += 1;
-            return (a.len() >= 3).then_some(a);
+            return Some(a);
         }
+        let start = self.pos;
         while self.peek().is_some_and(|c| c.is_ascii_alphabetic()) {
             self.pos += 1;
         }
-        let a = String::from_utf8_lossy(&self.s[start..self.pos]).into_owned();
-        (a.len() >= 3).then_some(a)
+        Some(String::from_utf8_lossy(&self.s[start..self.pos]).into_owned())
     }
     fn number(&mut self) -> Option<i32> {
         let start = self.pos;
@@ -696,7 +696,10 @@ mod tests {
         assert_eq!((p.std.utoff, p.dst.is_none()), (19800, true));
         let p = PosixTz::parse("<-03>3<-02>,M3.5.0/-2,M10.5.0/-1").unwrap();
         assert_eq!(p.dst.unwrap().start.1, -7200);
-        assert!(PosixTz::parse("E5").is_none());
+        assert_eq!(PosixTz::parse("-05:30").unwrap().std.utoff, 19800);
+        assert!(PosixTz::parse("Z").is_none());
+        assert_eq!(PosixTz::parse("<+05:30>-05:30").unwrap().std.utoff, 19800);
+        assert!(PosixTz::parse("EST5EDT,").is_none());
         assert!(PosixTz::parse("EST5EDT,M13.1.0,M11.1.0").is_none());
     }
 
