@@ -379,7 +379,9 @@ pub fn arith_in_zone(op: ArithOp, a: &Value, b: &Value, ctx: &TypeContext) -> Re
         micros: iv.micros,
         ..Interval::default()
     };
-    Ok(Value::Timestamptz(datetime::timestamp_add_interval(t, &part)?))
+    Ok(Value::Timestamptz(datetime::timestamp_add_interval(
+        t, &part,
+    )?))
 }
 
 /// Arithmetic on two non-NULL values with Postgres's result types and errors

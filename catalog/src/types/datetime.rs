@@ -466,8 +466,8 @@ pub fn parse_timezone(name: &str) -> Option<Arc<TimeZone>> {
     }
     // Without tzdata installed, keep UTC and a few fixed regions working.
     let l = t.to_ascii_lowercase();
-    let bare_abbrev = zone_abbrev(&l).is_some()
-        && !matches!(l.as_str(), "utc" | "gmt" | "etc/utc" | "etc/gmt");
+    let bare_abbrev =
+        zone_abbrev(&l).is_some() && !matches!(l.as_str(), "utc" | "gmt" | "etc/utc" | "etc/gmt");
     if bare_abbrev {
         return None;
     }
@@ -1042,11 +1042,7 @@ pub fn parse_timestamp(s: &str, ctx: &TypeContext, with_tz: bool) -> Result<i64>
             return Ok(ts);
         }
         // special() gives local wall time; timestamptz wants UTC.
-        return Ok(if with_tz {
-            ctx.to_utc(ts)
-        } else {
-            ts
-        });
+        return Ok(if with_tz { ctx.to_utc(ts) } else { ts });
     }
     let p = parse_fields(&l, type_name, s)?;
     let (y, m, d) = ymd(&p, type_name, s)?;
@@ -1541,7 +1537,10 @@ mod tests {
         assert!(parse_timezone("PST").is_none());
         assert!(parse_timezone("Z").is_none());
         // AT TIME ZONE takes abbreviations first: CET is +01 even in summer.
-        assert_eq!(parse_zone_name("CET").unwrap().offset_at(1_720_000_000), 3600);
+        assert_eq!(
+            parse_zone_name("CET").unwrap().offset_at(1_720_000_000),
+            3600
+        );
         assert_eq!(parse_zone_name("pst").unwrap().offset_at(0), -8 * 3600);
     }
 
@@ -1553,9 +1552,8 @@ mod tests {
     #[test]
     fn named_zones_in_and_out() {
         let ny = zone_ctx("America/New_York");
-        let rt = |s: &str, c: &TypeContext| {
-            format_timestamptz(parse_timestamp(s, c, true).unwrap(), c)
-        };
+        let rt =
+            |s: &str, c: &TypeContext| format_timestamptz(parse_timestamp(s, c, true).unwrap(), c);
         assert_eq!(rt("2024-06-01 12:00:00+00", &ny), "2024-06-01 08:00:00-04");
         assert_eq!(rt("2024-01-01 12:00:00+00", &ny), "2024-01-01 07:00:00-05");
         assert_eq!(rt("2024-03-10 02:30", &ny), "2024-03-10 03:30:00-04");
@@ -1573,7 +1571,10 @@ mod tests {
             "2024-03-10 07:30:00+00"
         );
         let kolkata = zone_ctx("Asia/Kolkata");
-        assert_eq!(rt("2024-01-05 10:00+00", &kolkata), "2024-01-05 15:30:00+05:30");
+        assert_eq!(
+            rt("2024-01-05 10:00+00", &kolkata),
+            "2024-01-05 15:30:00+05:30"
+        );
         let lh = zone_ctx("Australia/Lord_Howe");
         assert_eq!(rt("2024-01-05 10:00+00", &lh), "2024-01-05 21:00:00+11");
         assert_eq!(rt("2024-07-05 10:00+00", &lh), "2024-07-05 20:30:00+10:30");

@@ -119,24 +119,24 @@ impl TimeZone {
 
     /// The local time type in force at a Unix-seconds instant.
     pub fn type_at(&self, t: i64) -> LocalTimeType {
-        let n = self.transitions.len();
-        if n == 0 || t >= self.transitions[n - 1].0 {
-            if let Some(rule) = &self.rule {
-                if n == 0 || t >= self.transitions[n - 1].0 {
-                    return rule.type_at(t);
+        match self.transitions.last() {
+            // After the last transition (or with none): the footer rule.
+            Some(&(last, ty)) if t >= last => match &self.rule {
+                Some(rule) => rule.type_at(t),
+                None => self.types[ty].clone(),
+            },
+            None => match &self.rule {
+                Some(rule) => rule.type_at(t),
+                None => self.default_type(),
+            },
+            Some(_) => {
+                // The last transition at or before t; before the first, type 0.
+                let i = self.transitions.partition_point(|&(at, _)| at <= t);
+                match i.checked_sub(1) {
+                    Some(j) => self.types[self.transitions[j].1].clone(),
+                    None => self.default_type(),
                 }
             }
-            if n == 0 {
-                return self.default_type();
-            }
-            return self.types[self.transitions[n - 1].1].clone();
-        }
-        // First transition strictly after t.
-        let i = self.transitions.partition_point(|&(at, _)| at <= t);
-        if i == 0 {
-            self.default_type()
-        } else {
-            self.types[self.transitions[i - 1].1].clone()
         }
     }
 
@@ -175,10 +175,7 @@ impl TimeZone {
                 after: self.types[ty].utoff,
             });
         }
-        let rule = self.rule.as_ref()?;
-        let b = rule.next_boundary(t)?;
-        // The rule's first boundary may fall before the table's end.
-        Some(b)
+        self.rule.as_ref()?.next_boundary(t)
     }
 
     /// Offset to subtract from a local wall-clock time (Unix seconds of the
@@ -323,7 +320,11 @@ impl Header {
         }
         let mut times = Vec::with_capacity(self.timecnt);
         for _ in 0..self.timecnt {
-            times.push(if tsize == 8 { r.i64()? } else { r.i32()? as i64 });
+            times.push(if tsize == 8 {
+                r.i64()?
+            } else {
+                r.i32()? as i64
+            });
         }
         let idx = r.take(self.timecnt)?;
         let mut raw_types = Vec::with_capacity(self.typecnt);
@@ -369,7 +370,10 @@ impl Header {
 impl PosixTz {
     /// Parse `std offset [dst [offset] [,start[/time],end[/time]]]`.
     fn parse(s: &str) -> Option<PosixTz> {
-        let mut p = PosixParser { s: s.as_bytes(), pos: 0 };
+        let mut p = PosixParser {
+            s: s.as_bytes(),
+            pos: 0,
+        };
         let std_abbrev = p.abbrev()?;
         let std_off = -p.offset()?;
         let std = LocalTimeType {
