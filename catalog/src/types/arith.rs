@@ -343,6 +343,47 @@ fn ts_sub(a: i64, b: i64) -> Result<Value> {
     })))
 }
 
+/// `arith` in a session time zone: timestamptz plus or minus an interval
+/// adds the months and days in local time and keeps the wall-clock time across
+/// a DST change (Postgres's `timestamptz_pl_interval`); everything else is
+/// `arith`.
+pub fn arith_in_zone(op: ArithOp, a: &Value, b: &Value, ctx: &TypeContext) -> Result<Value> {
+    let (ts, iv) = match (op, a, b) {
+        (ArithOp::Add | ArithOp::Sub, Value::Timestamptz(ts), Value::Interval(iv)) => (*ts, *iv),
+        (ArithOp::Add, Value::Interval(iv), Value::Timestamptz(ts)) => (*ts, *iv),
+        _ => return arith(op, a, b),
+    };
+    let iv = if op == ArithOp::Sub {
+        neg_interval(&iv)?
+    } else {
+        iv
+    };
+    let mut t = ts;
+    if iv.months != 0 {
+        let local = ctx.to_local(t);
+        let part = Interval {
+            months: iv.months,
+            ..Interval::default()
+        };
+        t = ctx.to_utc(datetime::timestamp_add_interval(local, &part)?);
+    }
+    if iv.days != 0 {
+        let local = ctx.to_local(t);
+        let part = Interval {
+            days: iv.days,
+            ..Interval::default()
+        };
+        t = ctx.to_utc(datetime::timestamp_add_interval(local, &part)?);
+    }
+    let part = Interval {
+        micros: iv.micros,
+        ..Interval::default()
+    };
+    Ok(Value::Timestamptz(datetime::timestamp_add_interval(
+        t, &part,
+    )?))
+}
+
 /// Arithmetic on two non-NULL values with Postgres's result types and errors
 /// (integer overflow 22003, division by zero 22012, numeric scale rules,
 /// date/time/interval arithmetic).

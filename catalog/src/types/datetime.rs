@@ -447,24 +447,89 @@ fn parse_offset(s: &str) -> Option<i32> {
     Some(sign * (h * 3600 + m * 60 + sec))
 }
 
-/// A session time zone for `SET TimeZone` (and a zone name inside a
-/// timestamptz literal): an IANA name from the system zoneinfo files (any
-/// case; shown as the file is spelled), else a fixed offset or abbreviation,
-/// else a POSIX TZ string with DST rules. `None` for an unknown name.
+/// A session time zone for `SET TimeZone`, read as Postgres's
+/// `check_timezone` does: a bare number is hours east of UTC (shown as
+/// `<+05>-05`); else an IANA name from the system zoneinfo files (any case;
+/// shown as the file is spelled); else a POSIX TZ string (`UTC+3`, `-05:30`,
+/// `EST5EDT,M3.2.0,M11.1.0`: offsets west of UTC). Abbreviations such as `PST`
+/// are refused, as in Postgres. `None` for an unknown name.
 pub fn parse_timezone(name: &str) -> Option<Arc<TimeZone>> {
     let t = name.trim();
+    if let Some(z) = numeric_hours_zone(t) {
+        return Some(z);
+    }
     if let Some(z) = load_named_zone(t) {
         return Some(z);
     }
-    if let Some((off, canon)) = parse_fixed_timezone(t) {
-        let abbrev = if canon.chars().all(|c| c.is_ascii_alphabetic()) && canon.len() <= 5 {
-            canon.clone()
-        } else {
-            format_offset(off)
-        };
-        return Some(Arc::new(TimeZone::fixed(&canon, off, &abbrev)));
+    if let Some(z) = TimeZone::from_posix(t, t) {
+        return Some(Arc::new(z));
     }
-    TimeZone::from_posix(t, t).map(Arc::new)
+    // Without tzdata installed, keep UTC and a few fixed regions working.
+    let l = t.to_ascii_lowercase();
+    let bare_abbrev =
+        zone_abbrev(&l).is_some() && !matches!(l.as_str(), "utc" | "gmt" | "etc/utc" | "etc/gmt");
+    if bare_abbrev {
+        return None;
+    }
+    legacy_fixed_zone(t)
+}
+
+/// The zone of `timestamp AT TIME ZONE name`, read as Postgres's
+/// `timestamptz_zone` does: a time zone abbreviation (fixed offset, even
+/// `CET` in summer), else a zone name or POSIX string as for `SET TimeZone`.
+pub fn parse_zone_name(name: &str) -> Option<Arc<TimeZone>> {
+    let t = name.trim();
+    let l = t.to_ascii_lowercase();
+    if let Some(off) = zone_abbrev(&l) {
+        return Some(Arc::new(TimeZone::fixed(t, off, &t.to_ascii_uppercase())));
+    }
+    if let Some(z) = load_named_zone(t) {
+        return Some(z);
+    }
+    if let Some(z) = TimeZone::from_posix(t, t) {
+        return Some(Arc::new(z));
+    }
+    legacy_fixed_zone(t)
+}
+
+/// A zone named inside a date/time literal (`... America/New_York`).
+fn parse_literal_zone(word: &str) -> Option<Arc<TimeZone>> {
+    load_named_zone(word).or_else(|| legacy_fixed_zone(word))
+}
+
+/// `SET TimeZone = 5.5`: hours east of UTC, named like Postgres's
+/// `pg_tzset_offset` (`<+05:30>-05:30`).
+fn numeric_hours_zone(t: &str) -> Option<Arc<TimeZone>> {
+    let hours: f64 = t.parse().ok()?;
+    if !hours.is_finite() || hours.abs() >= 168.0 {
+        return None;
+    }
+    let east = (hours * 3600.0) as i32;
+    let a = east.unsigned_abs();
+    let mut digits = format!("{:02}", a / 3600);
+    if a % 3600 != 0 {
+        digits.push_str(&format!(":{:02}", a / 60 % 60));
+        if a % 60 != 0 {
+            digits.push_str(&format!(":{:02}", a % 60));
+        }
+    }
+    let (abbrev, posix) = if east >= 0 {
+        (format!("+{digits}"), format!("-{digits}"))
+    } else {
+        (format!("-{digits}"), format!("+{digits}"))
+    };
+    let name = format!("<{abbrev}>{posix}");
+    Some(Arc::new(TimeZone::fixed(&name, east, &abbrev)))
+}
+
+fn legacy_fixed_zone(t: &str) -> Option<Arc<TimeZone>> {
+    let (off, canon) = parse_fixed_timezone(t)?;
+    let abbrev = if canon.chars().all(|c| c.is_ascii_alphabetic()) && canon.len() <= 5 {
+        canon.clone()
+    } else {
+        format_offset(off)
+    };
+    Some(Arc::new(TimeZone::fixed(&canon, off, &abbrev)))
 }
 
 /// A fixed-offset session time zone: returns the offset east of UTC in
@@ -812,7 +877,7 @@ fn parse_fields(s: &str, type_name: &str, orig: &str) -> Result<Parsed> {
             } else if w == "at" || w == "on" {
             } else if let Some(off) = zone_abbrev(w) {
                 p.tz = Some(off);
-            } else if let Some(z) = parse_timezone(t) {
+            } else if let Some(z) = parse_literal_zone(t) {
                 p.zone = Some(z);
             } else {
                 return Err(bad(type_name, orig));
@@ -977,11 +1042,7 @@ pub fn parse_timestamp(s: &str, ctx: &TypeContext, with_tz: bool) -> Result<i64>
             return Ok(ts);
         }
         // special() gives local wall time; timestamptz wants UTC.
-        return Ok(if with_tz {
-            ctx.to_utc(ts)
-        } else {
-            ts
-        });
+        return Ok(if with_tz { ctx.to_utc(ts) } else { ts });
     }
     let p = parse_fields(&l, type_name, s)?;
     let (y, m, d) = ymd(&p, type_name, s)?;
@@ -1466,6 +1527,21 @@ mod tests {
         assert!(parse_timezone("Foo/Bar").is_none());
         let z = parse_timezone("EST5EDT4,M3.2.0,M11.1.0").unwrap();
         assert_eq!(z.offset_at(1_720_000_000), -4 * 3600);
+        // Postgres: a number is hours east; other offsets are POSIX (west).
+        let z = parse_timezone("5.5").unwrap();
+        assert_eq!((z.name(), z.offset_at(0)), ("<+05:30>-05:30", 19800));
+        // SHOW's value must read back as the same zone (RESET, SET LOCAL).
+        assert_eq!(parse_timezone(z.name()).unwrap().offset_at(0), 19800);
+        assert_eq!(parse_timezone("-7").unwrap().name(), "<-07>+07");
+        assert_eq!(parse_timezone("-05:30").unwrap().offset_at(0), 19800);
+        assert!(parse_timezone("PST").is_none());
+        assert!(parse_timezone("Z").is_none());
+        // AT TIME ZONE takes abbreviations first: CET is +01 even in summer.
+        assert_eq!(
+            parse_zone_name("CET").unwrap().offset_at(1_720_000_000),
+            3600
+        );
+        assert_eq!(parse_zone_name("pst").unwrap().offset_at(0), -8 * 3600);
     }
 
     fn zone_ctx(name: &str) -> TypeContext {
@@ -1476,9 +1552,8 @@ mod tests {
     #[test]
     fn named_zones_in_and_out() {
         let ny = zone_ctx("America/New_York");
-        let rt = |s: &str, c: &TypeContext| {
-            format_timestamptz(parse_timestamp(s, c, true).unwrap(), c)
-        };
+        let rt =
+            |s: &str, c: &TypeContext| format_timestamptz(parse_timestamp(s, c, true).unwrap(), c);
         assert_eq!(rt("2024-06-01 12:00:00+00", &ny), "2024-06-01 08:00:00-04");
         assert_eq!(rt("2024-01-01 12:00:00+00", &ny), "2024-01-01 07:00:00-05");
         assert_eq!(rt("2024-03-10 02:30", &ny), "2024-03-10 03:30:00-04");
@@ -1496,7 +1571,10 @@ mod tests {
             "2024-03-10 07:30:00+00"
         );
         let kolkata = zone_ctx("Asia/Kolkata");
-        assert_eq!(rt("2024-01-05 10:00+00", &kolkata), "2024-01-05 15:30:00+05:30");
+        assert_eq!(
+            rt("2024-01-05 10:00+00", &kolkata),
+            "2024-01-05 15:30:00+05:30"
+        );
         let lh = zone_ctx("Australia/Lord_Howe");
         assert_eq!(rt("2024-01-05 10:00+00", &lh), "2024-01-05 21:00:00+11");
         assert_eq!(rt("2024-07-05 10:00+00", &lh), "2024-07-05 20:30:00+10:30");

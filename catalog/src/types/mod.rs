@@ -20,7 +20,7 @@ mod row;
 mod text_io;
 pub mod timezone;
 
-pub use arith::{arith, concat, negate};
+pub use arith::{arith, arith_in_zone, concat, negate};
 pub use binary_io::{parse_binary, value_type};
 pub use cast::{cast, cast_from};
 pub use compare::{compare, hash_value};

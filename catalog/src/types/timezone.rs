@@ -119,24 +119,24 @@ impl TimeZone {
 
     /// The local time type in force at a Unix-seconds instant.
     pub fn type_at(&self, t: i64) -> LocalTimeType {
-        let n = self.transitions.len();
-        if n == 0 || t >= self.transitions[n - 1].0 {
-            if let Some(rule) = &self.rule {
-                if n == 0 || t >= self.transitions[n - 1].0 {
-                    return rule.type_at(t);
+        match self.transitions.last() {
+            // After the last transition (or with none): the footer rule.
+            Some(&(last, ty)) if t >= last => match &self.rule {
+                Some(rule) => rule.type_at(t),
+                None => self.types[ty].clone(),
+            },
+            None => match &self.rule {
+                Some(rule) => rule.type_at(t),
+                None => self.default_type(),
+            },
+            Some(_) => {
+                // The last transition at or before t; before the first, type 0.
+                let i = self.transitions.partition_point(|&(at, _)| at <= t);
+                match i.checked_sub(1) {
+                    Some(j) => self.types[self.transitions[j].1].clone(),
+                    None => self.default_type(),
                 }
             }
-            if n == 0 {
-                return self.default_type();
-            }
-            return self.types[self.transitions[n - 1].1].clone();
-        }
-        // First transition strictly after t.
-        let i = self.transitions.partition_point(|&(at, _)| at <= t);
-        if i == 0 {
-            self.default_type()
-        } else {
-            self.types[self.transitions[i - 1].1].clone()
         }
     }
 
@@ -175,10 +175,7 @@ impl TimeZone {
                 after: self.types[ty].utoff,
             });
         }
-        let rule = self.rule.as_ref()?;
-        let b = rule.next_boundary(t)?;
-        // The rule's first boundary may fall before the table's end.
-        Some(b)
+        self.rule.as_ref()?.next_boundary(t)
     }
 
     /// Offset to subtract from a local wall-clock time (Unix seconds of the
@@ -323,7 +320,11 @@ impl Header {
         }
         let mut times = Vec::with_capacity(self.timecnt);
         for _ in 0..self.timecnt {
-            times.push(if tsize == 8 { r.i64()? } else { r.i32()? as i64 });
+            times.push(if tsize == 8 {
+                r.i64()?
+            } else {
+                r.i32()? as i64
+            });
         }
         let idx = r.take(self.timecnt)?;
         let mut raw_types = Vec::with_capacity(self.typecnt);
@@ -369,7 +370,10 @@ impl Header {
 impl PosixTz {
     /// Parse `std offset [dst [offset] [,start[/time],end[/time]]]`.
     fn parse(s: &str) -> Option<PosixTz> {
-        let mut p = PosixParser { s: s.as_bytes(), pos: 0 };
+        let mut p = PosixParser {
+            s: s.as_bytes(),
+            pos: 0,
+        };
         let std_abbrev = p.abbrev()?;
         let std_off = -p.offset()?;
         let std = LocalTimeType {
@@ -380,7 +384,7 @@ impl PosixTz {
         if p.done() {
             return Some(PosixTz { std, dst: None });
         }
-        let dst_abbrev = p.abbrev()?;
+        let dst_abbrev = p.abbrev().filter(|a| !a.is_empty())?;
         let dst_off = if p.peek().is_some_and(|c| c != b',') {
             -p.offset()?
         } else {
@@ -502,28 +506,28 @@ impl PosixParser<'_> {
     fn expect(&mut self, c: u8) -> Option<()> {
         (self.peek()? == c).then(|| self.pos += 1)
     }
-    /// `EST` (3+ letters) or `<+0530>`.
+    /// `EST` or `<+0530>`; Postgres (unlike IANA) allows an empty or short
+    /// standard-time name, so `-05:30` alone is a zone.
     fn abbrev(&mut self) -> Option<String> {
-        let start = self.pos;
-        if self.peek()? == b'<' {
+        if self.peek() == Some(b'<') {
             self.pos += 1;
             let inner = self.pos;
             while self.peek()? != b'>' {
                 let c = self.peek()?;
-                if !(c.is_ascii_alphanumeric() || c == b'+' || c == b'-') {
+                if !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b':')) {
                     return None;
                 }
                 self.pos += 1;
             }
             let a = String::from_utf8_lossy(&self.s[inner..self.pos]).into_owned();
             self.pos += 1;
-            return (a.len() >= 3).then_some(a);
+            return Some(a);
         }
+        let start = self.pos;
         while self.peek().is_some_and(|c| c.is_ascii_alphabetic()) {
             self.pos += 1;
         }
-        let a = String::from_utf8_lossy(&self.s[start..self.pos]).into_owned();
-        (a.len() >= 3).then_some(a)
+        Some(String::from_utf8_lossy(&self.s[start..self.pos]).into_owned())
     }
     fn number(&mut self) -> Option<i32> {
         let start = self.pos;
@@ -696,7 +700,10 @@ mod tests {
         assert_eq!((p.std.utoff, p.dst.is_none()), (19800, true));
         let p = PosixTz::parse("<-03>3<-02>,M3.5.0/-2,M10.5.0/-1").unwrap();
         assert_eq!(p.dst.unwrap().start.1, -7200);
-        assert!(PosixTz::parse("E5").is_none());
+        assert_eq!(PosixTz::parse("-05:30").unwrap().std.utoff, 19800);
+        assert!(PosixTz::parse("Z").is_none());
+        assert_eq!(PosixTz::parse("<+05:30>-05:30").unwrap().std.utoff, 19800);
+        assert!(PosixTz::parse("EST5EDT,").is_none());
         assert!(PosixTz::parse("EST5EDT,M13.1.0,M11.1.0").is_none());
     }
 

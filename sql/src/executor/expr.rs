@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use sargdb_catalog::types::{self, arith, compare, parse_text};
+use sargdb_catalog::types::{self, compare, parse_text};
 use sargdb_catalog::{DataType, SequenceDef, Value};
 
 use super::{ExecContext, Row};
@@ -45,7 +45,7 @@ pub fn eval(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Value
             if a.is_null() || b.is_null() {
                 Value::Null
             } else {
-                arith(*op, &a, &b)?
+                types::arith_in_zone(*op, &a, &b, &ctx.call.types)?
             }
         }
         BoundExpr::Cmp { op, l, r } => {

@@ -86,7 +86,7 @@ impl Executor for GenerateSeriesExecutor {
                 return Err(SqlError::Type(TypeError::InvalidParameterValue("step size cannot equal zero".into())));
             }
             // Direction: compare start+step with start.
-            let probe = arith(ArithOp::Add, &start, &step)?;
+            let probe = sargdb_catalog::types::arith_in_zone(ArithOp::Add, &start, &step, &ctx.call.types)?;
             let up = compare(&probe, &start) != std::cmp::Ordering::Less;
             self.state = Some((start, stop, step, up));
         }
@@ -97,7 +97,7 @@ impl Executor for GenerateSeriesExecutor {
             return Ok(None);
         }
         let out = cur.clone();
-        match arith(ArithOp::Add, cur, step) {
+        match sargdb_catalog::types::arith_in_zone(ArithOp::Add, cur, step, &ctx.call.types) {
             Ok(n) => *cur = n,
             Err(_) => self.done = true,
         }

@@ -349,6 +349,12 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
         "current_date" if n == 0 => sig(vec![], T::Date),
         "localtime" | "current_time" if n == 0 => sig(vec![], T::Time),
         "timeofday" if n == 0 => volatile(vec![], T::Text),
+        // `ts AT TIME ZONE zone` binds as timezone(zone, ts).
+        "timezone" if n == 2 && texty(a0?) => match datetime_arg(a1?)? {
+            T::Timestamptz => sig(vec![T::Text, T::Timestamptz], T::Timestamp),
+            T::Timestamp => sig(vec![T::Text, T::Timestamp], T::Timestamptz),
+            _ => None,
+        },
         "date_trunc" if n == 2 && texty(a0?) => {
             let t = match a1? {
                 T::Time => return None,

@@ -883,6 +883,17 @@ pub fn call(name: &str, args: &[Value], ctx: &CallContext) -> Result<Option<Valu
         "localtime" | "current_time" => {
             Value::Time(ctx.types.to_local(ctx.transaction_timestamp).rem_euclid(USECS_PER_DAY))
         }
+        "timezone" => {
+            let name = arg_text(args, 0)?;
+            let Some(zone) = dt::parse_zone_name(name) else {
+                return Err(err(format!("time zone \"{name}\" not recognized")));
+            };
+            match args.get(1) {
+                Some(Value::Timestamptz(t)) => Value::Timestamp(dt::utc_to_local(*t, &zone)),
+                Some(Value::Timestamp(t)) => Value::Timestamptz(dt::local_to_utc(*t, &zone)),
+                _ => return Err(super::bad_arg(1)),
+            }
+        }
         "date_trunc" => {
             let field = arg_text(args, 0)?;
             match args.get(1) {
