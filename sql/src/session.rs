@@ -840,7 +840,14 @@ impl Session {
     fn exec_dml_or_query(&mut self, s: &SqlStatement, sql: &str, params: &[Value], prepared: Option<&PreparedStatement>) -> Result<StatementResult> {
         // Writers lock their table before binding, so they plan against the
         // catalog any concurrent DDL on it committed (see `locks`).
-        let target = match s {
+        let inner = match s {
+            SqlStatement::Query(q) => match &*q.body {
+                ast::SetExpr::Insert(st) | ast::SetExpr::Update(st) | ast::SetExpr::Delete(st) => st,
+                _ => s,
+            },
+            _ => s,
+        };
+        let target = match inner {
             SqlStatement::Insert(i) => match &i.table {
                 ast::TableObject::TableName(n) => Some(n.clone()),
                 _ => None,
@@ -876,7 +883,20 @@ impl Session {
         let catalog = self.current_catalog();
         let sp = self.search_path();
         let tctx = self.tctx.clone();
-        let is_write = !matches!(s, SqlStatement::Query(_));
+        let dml_body = match s {
+            SqlStatement::Query(q) => match &*q.body {
+                ast::SetExpr::Insert(_) => Some("INSERT"),
+                ast::SetExpr::Update(_) => Some("UPDATE"),
+                ast::SetExpr::Delete(_) => Some("DELETE"),
+                _ => None,
+            },
+            _ => None,
+        };
+        // A data-modifying WITH query under a SELECT writes too.
+        let writing_cte = matches!(s, SqlStatement::Query(q) if q.with.as_ref().is_some_and(|w| w.cte_tables.iter().any(|c| {
+            matches!(&*c.query.body, ast::SetExpr::Insert(_) | ast::SetExpr::Update(_) | ast::SetExpr::Delete(_))
+        })));
+        let is_write = !matches!(s, SqlStatement::Query(_)) || dml_body.is_some() || writing_cte;
         let (plan, cols) = {
             let cached = prepared.and_then(|p| p.cached.lock().clone()).filter(|(v, _)| *v == catalog.version).map(|(_, p)| p);
             let ptypes: Vec<DataType> = prepared.map(|p| p.param_types.clone()).unwrap_or_default();
@@ -942,13 +962,15 @@ impl Session {
         }
         let rows = rows?;
         let affected = ctx.affected;
-        let tag = match s {
-            SqlStatement::Query(_) => format!("SELECT {}", rows.len()),
-            SqlStatement::Insert(_) => format!("INSERT 0 {affected}"),
-            SqlStatement::Update(_) => format!("UPDATE {affected}"),
+        let tag = match (s, dml_body) {
+            (_, Some("INSERT")) => format!("INSERT 0 {affected}"),
+            (_, Some(k)) => format!("{k} {affected}"),
+            (SqlStatement::Query(_), None) => format!("SELECT {}", rows.len()),
+            (SqlStatement::Insert(_), _) => format!("INSERT 0 {affected}"),
+            (SqlStatement::Update(_), _) => format!("UPDATE {affected}"),
             _ => format!("DELETE {affected}"),
         };
-        if !is_write || !cols.is_empty() {
+        if (!is_write || !cols.is_empty()) && !(dml_body.is_some() && cols.is_empty()) {
             Ok(StatementResult::Rows { columns: cols, rows, tag })
         } else {
             Ok(StatementResult::Command { tag })

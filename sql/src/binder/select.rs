@@ -143,6 +143,12 @@ impl Binder<'_> {
 
     pub(crate) fn bind_set_expr(&mut self, body: &ast::SetExpr) -> Result<(Plan, Vec<OutCol>)> {
         match body {
+            // Data-modifying statements under WITH, or as a WITH query
+            // (`WITH d AS (DELETE ... RETURNING ...)`): their rows are the
+            // RETURNING list.
+            ast::SetExpr::Insert(ast::Statement::Insert(i)) => self.bind_insert(i),
+            ast::SetExpr::Update(ast::Statement::Update(u)) => self.bind_update(u),
+            ast::SetExpr::Delete(ast::Statement::Delete(d)) => self.bind_delete(d),
             ast::SetExpr::Select(s) => self.bind_select(s, &[]),
             ast::SetExpr::Query(q) => self.bind_query(q),
             ast::SetExpr::Values(v) => self.bind_values(v, None),

@@ -112,6 +112,9 @@ fn run_insert(
     checks: &[(String, BoundExpr)],
     ctx: &mut ExecContext,
 ) -> Result<Vec<Row>> {
+    // Rows this statement changed; nested data-modifying WITH queries
+    // finish first, so the outermost statement's count is the one left.
+    let mut own = 0u64;
     let mut src = build(input)?;
     let mut out = vec![];
     // Versions this statement wrote: ON CONFLICT DO UPDATE may not touch one twice.
@@ -123,7 +126,7 @@ fn run_insert(
             let tid = ctx.txn.insert(table.storage, &encode(&row))?;
             insert_entries(table, access, &row, tid, ctx, false)?;
             touched.insert(tid);
-            ctx.affected += 1;
+            own += 1;
             if !returning.is_empty() {
                 out.push(returning_row(returning, &row, ctx)?);
             }
@@ -136,7 +139,7 @@ fn run_insert(
                     insert_entries(table, access, &row, tid, ctx, true)?;
                     drop(locks);
                     touched.insert(tid);
-                    ctx.affected += 1;
+                    own += 1;
                     if !returning.is_empty() {
                         out.push(returning_row(returning, &row, ctx)?);
                     }
@@ -174,7 +177,7 @@ fn run_insert(
                     if let (LockOutcome::Ok, Some(t)) = (outcome, newtid) {
                         insert_entries(table, access, &new, t, ctx, false)?;
                         touched.insert(t);
-                        ctx.affected += 1;
+                        own += 1;
                         if !returning.is_empty() {
                             out.push(returning_row(returning, &new, ctx)?);
                         }
@@ -185,6 +188,7 @@ fn run_insert(
             }
         }
     }
+    ctx.affected = own;
     Ok(out)
 }
 
@@ -199,6 +203,9 @@ fn run_update(
     checks: &[(String, BoundExpr)],
     ctx: &mut ExecContext,
 ) -> Result<Vec<Row>> {
+    // Rows this statement changed; nested data-modifying WITH queries
+    // finish first, so the outermost statement's count is the one left.
+    let mut own = 0u64;
     let n = table.columns.len();
     let mut src = build(input)?;
     let mut out = vec![];
@@ -232,7 +239,7 @@ fn run_update(
                         insert_entries(table, access, &new, t, ctx, false)?;
                     }
                     done.insert(tid);
-                    ctx.affected += 1;
+                    own += 1;
                     if !returning.is_empty() {
                         let mut r = new.clone();
                         r.extend(row[n..].iter().cloned());
@@ -259,10 +266,14 @@ fn run_update(
             }
         }
     }
+    ctx.affected = own;
     Ok(out)
 }
 
 fn run_delete(table: &Arc<TableDef>, input: &Plan, recheck: Option<&BoundExpr>, returning: &[BoundExpr], ctx: &mut ExecContext) -> Result<Vec<Row>> {
+    // Rows this statement changed; nested data-modifying WITH queries
+    // finish first, so the outermost statement's count is the one left.
+    let mut own = 0u64;
     let n = table.columns.len();
     let mut src = build(input)?;
     let mut rows = vec![];
@@ -283,7 +294,7 @@ fn run_delete(table: &Arc<TableDef>, input: &Plan, recheck: Option<&BoundExpr>, 
             match ctx.txn.delete(table.storage, tid)? {
                 LockOutcome::Ok => {
                     done.insert(tid);
-                    ctx.affected += 1;
+                    own += 1;
                     if !returning.is_empty() {
                         out.push(returning_row(returning, &row, ctx)?);
                     }
@@ -308,5 +319,6 @@ fn run_delete(table: &Arc<TableDef>, input: &Plan, recheck: Option<&BoundExpr>, 
             }
         }
     }
+    ctx.affected = own;
     Ok(out)
 }
