@@ -179,6 +179,9 @@ pub enum ProtocolError {
     /// 08P01
     #[error("bind message has {formats} result formats but query has {columns} columns")]
     BindResultFormats { formats: usize, columns: usize },
+    /// 22P03; bytes left over after a binary Bind parameter (1-based).
+    #[error("incorrect binary data format in bind parameter {0}")]
+    BindParamFormat(usize),
     /// 22023
     #[error("unsupported format code: {0}")]
     UnsupportedFormat(i16),
@@ -224,6 +227,7 @@ impl ProtocolError {
             | ProtocolError::BindParamFormats { .. }
             | ProtocolError::BindResultFormats { .. }
             | ProtocolError::UnsupportedProtocol { .. } => "08P01",
+            ProtocolError::BindParamFormat(_) => "22P03",
             ProtocolError::UnsupportedFormat(_) => "22023",
             ProtocolError::InvalidUtf8(_) => "22021",
             ProtocolError::UnknownStatement(_) => "26000",

@@ -24,7 +24,7 @@ use pgwire::messages::extendedquery::{
 use pgwire::messages::response::EmptyQueryResponse;
 use pgwire::messages::PgWireBackendMessage;
 use sargdb_catalog::types::{parse_binary, parse_text, TypeContext};
-use sargdb_catalog::Value;
+use sargdb_catalog::{TypeError, Value};
 use sargdb_sql::{ColumnDesc, SqlError, StatementResult, TxnStatus};
 
 use crate::protocol::backend::{OutBuf, Severity, FLUSH_THRESHOLD};
@@ -148,6 +148,22 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         s.clone()
     } else {
         "panic".to_owned()
+    }
+}
+
+/// A binary Bind parameter that does not decode. Postgres reads it with the
+/// message-buffer routines, so too few bytes is a protocol violation (08P01
+/// `insufficient data left in message`) and bytes left over are 22P03
+/// `incorrect binary data format in bind parameter N`.
+fn binary_param_error(e: TypeError, index: usize) -> Failure {
+    match e {
+        TypeError::InvalidBinaryRepresentation(m) if m == "insufficient data left in message" => {
+            ProtocolError::Malformed(m).into()
+        }
+        TypeError::InvalidBinaryRepresentation(m) if m == "incorrect binary data format" => {
+            ProtocolError::BindParamFormat(index + 1).into()
+        }
+        other => SqlError::Type(other).into(),
     }
 }
 
@@ -494,7 +510,9 @@ impl<S: SqlSession> Backend<S> {
                     let text = decode_utf8(bytes)?;
                     parse_text(text, ty, &ctx).map_err(SqlError::Type)?
                 }
-                (Some(bytes), _) => parse_binary(bytes, ty).map_err(SqlError::Type)?,
+                (Some(bytes), _) => {
+                    parse_binary(bytes, ty).map_err(|e| binary_param_error(e, i))?
+                }
             };
             params.push(value);
         }
