@@ -331,6 +331,10 @@ impl<S: SqlSession> Backend<S> {
             }
             FrontendMessage::Sync => {
                 self.ignore_till_sync = false;
+                // Sync ends the implicit transaction of the Executes before it.
+                if let Err(e) = self.session.sync() {
+                    self.out.error(Severity::Error, &sqlstate::report(&e));
+                }
                 self.ready_for_query();
                 return Flow::Flush;
             }
@@ -344,11 +348,13 @@ impl<S: SqlSession> Backend<S> {
             FrontendMessage::FunctionCall => {
                 let r = ErrorReport::new("0A000", "fastpath function calls are not supported");
                 self.out.error(Severity::Error, &r);
+                self.session.fail_transaction();
                 self.ready_for_query();
                 return Flow::Flush;
             }
             FrontendMessage::Invalid { extended, error } => {
                 self.out.error(Severity::Error, &error.report());
+                self.session.fail_transaction();
                 if extended {
                     self.ignore_till_sync = true;
                     return Flow::Continue;
@@ -360,6 +366,9 @@ impl<S: SqlSession> Backend<S> {
         if let Err(f) = result {
             self.out.discard_partial();
             self.out.error(Severity::Error, &f.report());
+            // Every error ends the statement's transaction as Postgres's
+            // does: an implicit one rolls back, a block fails (25P02).
+            self.session.fail_transaction();
             self.ignore_till_sync = true;
         }
         Flow::Continue
