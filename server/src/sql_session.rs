@@ -44,6 +44,11 @@ pub trait SqlSession {
         stmt: &Self::Statement,
         params: &[Value],
     ) -> sargdb_sql::Result<StatementResult>;
+    /// Sync: commit the implicit transaction of the Executes before it.
+    fn sync(&mut self) -> sargdb_sql::Result<()>;
+    /// An error outside the session (Parse, Bind, a malformed message) ends
+    /// the transaction as any error does: rollback, or a failed block.
+    fn fail_transaction(&mut self);
     fn transaction_status(&self) -> TxnStatus;
     fn cancel_flag(&self) -> Arc<AtomicBool>;
     fn take_notices(&mut self) -> Vec<Notice>;
@@ -69,6 +74,12 @@ impl SqlSession for Session {
         params: &[Value],
     ) -> sargdb_sql::Result<StatementResult> {
         Session::execute_prepared(self, stmt, params)
+    }
+    fn sync(&mut self) -> sargdb_sql::Result<()> {
+        Session::sync(self)
+    }
+    fn fail_transaction(&mut self) {
+        Session::fail_transaction(self)
     }
     fn transaction_status(&self) -> TxnStatus {
         Session::transaction_status(self)

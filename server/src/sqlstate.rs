@@ -34,6 +34,9 @@ impl ErrorReport {
     }
 }
 
+/// Postgres's hint for 54001 (its default `max_stack_depth`).
+pub const STACK_DEPTH_HINT: &str = "Increase the configuration parameter \"max_stack_depth\" (currently 2048kB), after ensuring the platform's stack depth limit is adequate.";
+
 /// The report for a SQL-layer error.
 pub fn report(err: &SqlError) -> ErrorReport {
     let mut r = ErrorReport::new(sql_error_code(err), err.to_string());
@@ -41,6 +44,9 @@ pub fn report(err: &SqlError) -> ErrorReport {
     r.detail = err.detail().map(str::to_owned);
     if let SqlError::Engine(EngineError::DeadlockDetected { detail }) = err {
         r.detail = Some(detail.clone());
+    }
+    if let SqlError::StackDepthLimitExceeded = err {
+        r.hint = Some(STACK_DEPTH_HINT.to_owned());
     }
     r
 }
@@ -98,6 +104,7 @@ pub fn sql_error_code(err: &SqlError) -> &'static str {
         SqlError::GeneratedAlwaysUpdate(_) => "428C9",
         SqlError::NoMatchingConstraint => "42P10",
         SqlError::OnConflictTwice => "21000",
+        SqlError::StackDepthLimitExceeded => "54001",
         SqlError::Internal(_) => "XX000",
     }
 }
@@ -174,6 +181,9 @@ pub enum ProtocolError {
     /// 08P01
     #[error("bind message has {formats} result formats but query has {columns} columns")]
     BindResultFormats { formats: usize, columns: usize },
+    /// 22P03; bytes left over after a binary Bind parameter (1-based).
+    #[error("incorrect binary data format in bind parameter {0}")]
+    BindParamFormat(usize),
     /// 22023
     #[error("unsupported format code: {0}")]
     UnsupportedFormat(i16),
@@ -219,6 +229,7 @@ impl ProtocolError {
             | ProtocolError::BindParamFormats { .. }
             | ProtocolError::BindResultFormats { .. }
             | ProtocolError::UnsupportedProtocol { .. } => "08P01",
+            ProtocolError::BindParamFormat(_) => "22P03",
             ProtocolError::UnsupportedFormat(_) => "22023",
             ProtocolError::InvalidUtf8(_) => "22021",
             ProtocolError::UnknownStatement(_) => "26000",

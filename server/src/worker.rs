@@ -24,7 +24,7 @@ use pgwire::messages::extendedquery::{
 use pgwire::messages::response::EmptyQueryResponse;
 use pgwire::messages::PgWireBackendMessage;
 use sargdb_catalog::types::{parse_binary, parse_text, TypeContext};
-use sargdb_catalog::Value;
+use sargdb_catalog::{TypeError, Value};
 use sargdb_sql::{ColumnDesc, SqlError, StatementResult, TxnStatus};
 
 use crate::protocol::backend::{OutBuf, Severity, FLUSH_THRESHOLD};
@@ -148,6 +148,22 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         s.clone()
     } else {
         "panic".to_owned()
+    }
+}
+
+/// A binary Bind parameter that does not decode. Postgres reads it with the
+/// message-buffer routines, so too few bytes is a protocol violation (08P01
+/// `insufficient data left in message`) and bytes left over are 22P03
+/// `incorrect binary data format in bind parameter N`.
+fn binary_param_error(e: TypeError, index: usize) -> Failure {
+    match e {
+        TypeError::InvalidBinaryRepresentation(m) if m == "insufficient data left in message" => {
+            ProtocolError::Malformed(m).into()
+        }
+        TypeError::InvalidBinaryRepresentation(m) if m == "incorrect binary data format" => {
+            ProtocolError::BindParamFormat(index + 1).into()
+        }
+        other => SqlError::Type(other).into(),
     }
 }
 
@@ -315,6 +331,10 @@ impl<S: SqlSession> Backend<S> {
             }
             FrontendMessage::Sync => {
                 self.ignore_till_sync = false;
+                // Sync ends the implicit transaction of the Executes before it.
+                if let Err(e) = self.session.sync() {
+                    self.out.error(Severity::Error, &sqlstate::report(&e));
+                }
                 self.ready_for_query();
                 return Flow::Flush;
             }
@@ -328,11 +348,13 @@ impl<S: SqlSession> Backend<S> {
             FrontendMessage::FunctionCall => {
                 let r = ErrorReport::new("0A000", "fastpath function calls are not supported");
                 self.out.error(Severity::Error, &r);
+                self.session.fail_transaction();
                 self.ready_for_query();
                 return Flow::Flush;
             }
             FrontendMessage::Invalid { extended, error } => {
                 self.out.error(Severity::Error, &error.report());
+                self.session.fail_transaction();
                 if extended {
                     self.ignore_till_sync = true;
                     return Flow::Continue;
@@ -344,6 +366,9 @@ impl<S: SqlSession> Backend<S> {
         if let Err(f) = result {
             self.out.discard_partial();
             self.out.error(Severity::Error, &f.report());
+            // Every error ends the statement's transaction as Postgres's
+            // does: an implicit one rolls back, a block fails (25P02).
+            self.session.fail_transaction();
             self.ignore_till_sync = true;
         }
         Flow::Continue
@@ -494,7 +519,9 @@ impl<S: SqlSession> Backend<S> {
                     let text = decode_utf8(bytes)?;
                     parse_text(text, ty, &ctx).map_err(SqlError::Type)?
                 }
-                (Some(bytes), _) => parse_binary(bytes, ty).map_err(SqlError::Type)?,
+                (Some(bytes), _) => {
+                    parse_binary(bytes, ty).map_err(|e| binary_param_error(e, i))?
+                }
             };
             params.push(value);
         }

@@ -212,6 +212,14 @@ impl SqlSession for Fake {
     ) -> Result<StatementResult, SqlError> {
         self.run_tracking_failure(&stmt.sql, params)
     }
+    fn sync(&mut self) -> Result<(), SqlError> {
+        Ok(())
+    }
+    fn fail_transaction(&mut self) {
+        if self.status == TxnStatus::InBlock {
+            self.status = TxnStatus::Failed;
+        }
+    }
     fn transaction_status(&self) -> TxnStatus {
         self.status
     }

@@ -150,6 +150,9 @@ pub enum SqlError {
     /// 21000 ON CONFLICT DO UPDATE touching a row twice
     #[error("ON CONFLICT DO UPDATE command cannot affect row a second time")]
     OnConflictTwice,
+    /// 54001: a statement nested too deeply to bind and run safely.
+    #[error("stack depth limit exceeded")]
+    StackDepthLimitExceeded,
     /// XX000 internal error: a bug, never a user mistake.
     #[error("internal error: {0}")]
     Internal(String),
@@ -239,6 +242,7 @@ impl SqlError {
             SqlError::GeneratedAlways(_) | SqlError::GeneratedAlwaysUpdate(_) => "428C9",
             SqlError::NoMatchingConstraint => "42P10",
             SqlError::OnConflictTwice => "21000",
+            SqlError::StackDepthLimitExceeded => "54001",
             SqlError::Internal(_) => "XX000",
         }
     }

@@ -276,6 +276,10 @@ impl Session {
             return Err(SqlError::SyntaxNoPosition("cannot insert multiple commands into a prepared statement".into()));
         }
         let stmt = stmts.pop();
+        // In a failed block Postgres refuses to parse anything but ROLLBACK / COMMIT.
+        if matches!(&self.txn, Some(t) if t.failed) && !matches!(&stmt, Some(SqlStatement::Rollback { .. } | SqlStatement::Commit { .. })) {
+            return Err(SqlError::InFailedTransaction);
+        }
         let mut params: Vec<DataType> = param_oids.iter().map(|o| DataType::from_oid(*o).unwrap_or(DataType::Unknown)).collect();
         let mut columns = vec![];
         if let Some(s) = &stmt {
@@ -327,7 +331,18 @@ impl Session {
         let r = self.execute_statement(s, &stmt.sql, params, Some(stmt));
         match r {
             Ok(res) => {
-                self.finish_implicit()?;
+                // Outside a block, the Executes up to Sync share one implicit
+                // transaction, committed by `sync`; a transaction-control
+                // statement ends it at once, as in Postgres.
+                match s {
+                    SqlStatement::Rollback { savepoint: None, .. } if matches!(&self.txn, Some(t) if t.implicit) => {
+                        self.rollback_txn()
+                    }
+                    SqlStatement::Commit { .. } | SqlStatement::Rollback { .. } | SqlStatement::StartTransaction { .. } => {
+                        self.finish_implicit()?
+                    }
+                    _ => {}
+                }
                 Ok(res)
             }
             Err(e) => {
@@ -335,6 +350,19 @@ impl Session {
                 Err(e)
             }
         }
+    }
+
+    /// Extended protocol Sync: commits the implicit transaction that the
+    /// Executes since the last Sync ran in (nothing inside a block).
+    pub fn sync(&mut self) -> Result<()> {
+        self.finish_implicit()
+    }
+
+    /// An error the protocol layer raised (at Parse, Bind, Describe,
+    /// Execute ...): as after any error, an implicit transaction rolls back
+    /// and an explicit block enters the failed state (25P02 until ROLLBACK).
+    pub fn fail_transaction(&mut self) {
+        self.fail_current();
     }
 
     pub fn transaction_status(&self) -> TxnStatus {

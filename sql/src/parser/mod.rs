@@ -8,6 +8,8 @@ use sqlparser::parser::{Parser, ParserError};
 
 use crate::error::{Result, SqlError};
 
+pub mod depth;
+
 /// sqlparser's AST, for the binder.
 pub mod ast {
     pub use sqlparser::ast::*;
@@ -57,6 +59,7 @@ pub fn parse(sql: &str) -> Result<Vec<SqlStatement>> {
         },
         },
     };
+    let stmts = depth::check_depth(stmts)?;
     for st in &stmts {
         if let SqlStatement::Query(q) = st {
             check_wildcard_alias(sql, &q.body)?;
@@ -273,9 +276,7 @@ pub fn offset_of(sql: &str, line: u64, column: u64) -> usize {
 fn convert_error(sql: &str, e: ParserError) -> SqlError {
     let msg = match e {
         ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
-        ParserError::RecursionLimitExceeded => {
-            return SqlError::SyntaxNoPosition("stack depth limit exceeded".into())
-        }
+        ParserError::RecursionLimitExceeded => return SqlError::StackDepthLimitExceeded,
     };
     // "Expected: X, found: Y at Line: l, Column: c"
     let (body, pos) = match msg.rfind(" at Line: ") {
