@@ -11,7 +11,10 @@ use std::sync::Arc;
 
 use sargdb_catalog::types::TypeContext;
 use sargdb_catalog::{DataType, Value};
-use sargdb_sql::{ColumnDesc, Notice, PreparedStatement, Session, StatementResult, TxnStatus};
+use sargdb_sql::{
+    ColumnDesc, CopyIn, CopyStart, Notice, PreparedStatement, Session, SqlError, StatementResult,
+    TxnStatus,
+};
 
 /// What Describe and Bind read from a prepared statement.
 pub trait StatementInfo {
@@ -54,6 +57,24 @@ pub trait SqlSession {
     fn take_notices(&mut self) -> Vec<Notice>;
     fn take_changed_parameters(&mut self) -> Vec<(String, String)>;
     fn type_context(&self) -> TypeContext;
+    /// Starts a COPY statement (the query string begins with COPY).
+    fn copy_begin(&mut self, _sql: &str) -> sargdb_sql::Result<CopyStart> {
+        Err(SqlError::FeatureNotSupported("COPY".into()))
+    }
+    /// Feeds one CopyData payload to a COPY FROM STDIN.
+    fn copy_data(&mut self, _copy: &mut CopyIn, _data: &[u8]) -> sargdb_sql::Result<()> {
+        Err(SqlError::FeatureNotSupported("COPY".into()))
+    }
+    /// CopyDone: finishes the COPY; returns its tag.
+    fn copy_done(&mut self, _copy: CopyIn) -> sargdb_sql::Result<String> {
+        Err(SqlError::FeatureNotSupported("COPY".into()))
+    }
+    /// CopyFail: the error to report.
+    fn copy_fail(&mut self, _copy: CopyIn, message: &str) -> SqlError {
+        SqlError::CopyFailed(message.to_owned())
+    }
+    /// Ends a COPY whose data failed.
+    fn copy_abort(&mut self, _copy: CopyIn) {}
 }
 
 impl SqlSession for Session {
@@ -95,5 +116,20 @@ impl SqlSession for Session {
     }
     fn type_context(&self) -> TypeContext {
         Session::type_context(self)
+    }
+    fn copy_begin(&mut self, sql: &str) -> sargdb_sql::Result<CopyStart> {
+        Session::copy_begin(self, sql)
+    }
+    fn copy_data(&mut self, copy: &mut CopyIn, data: &[u8]) -> sargdb_sql::Result<()> {
+        Session::copy_data(self, copy, data)
+    }
+    fn copy_done(&mut self, copy: CopyIn) -> sargdb_sql::Result<String> {
+        Session::copy_done(self, copy)
+    }
+    fn copy_fail(&mut self, copy: CopyIn, message: &str) -> SqlError {
+        Session::copy_fail(self, copy, message)
+    }
+    fn copy_abort(&mut self, copy: CopyIn) {
+        Session::copy_abort(self, copy)
     }
 }

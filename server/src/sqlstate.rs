@@ -20,6 +20,8 @@ pub struct ErrorReport {
     pub hint: Option<String>,
     /// 1-based character offset into the query text.
     pub position: Option<usize>,
+    /// The CONTEXT field (`COPY t, line 3, column a: "x"`).
+    pub context: Option<String>,
 }
 
 impl ErrorReport {
@@ -30,6 +32,7 @@ impl ErrorReport {
             detail: None,
             hint: None,
             position: None,
+            context: None,
         }
     }
 }
@@ -42,7 +45,12 @@ pub fn report(err: &SqlError) -> ErrorReport {
     let mut r = ErrorReport::new(sql_error_code(err), err.to_string());
     r.position = err.position();
     r.detail = err.detail().map(str::to_owned);
-    if let SqlError::Engine(EngineError::DeadlockDetected { detail }) = err {
+    r.context = err.context().map(str::to_owned);
+    let inner = match err {
+        SqlError::WithContext { source, .. } => source,
+        other => other,
+    };
+    if let SqlError::Engine(EngineError::DeadlockDetected { detail }) = inner {
         r.detail = Some(detail.clone());
     }
     if let SqlError::StackDepthLimitExceeded = err {
@@ -106,6 +114,10 @@ pub fn sql_error_code(err: &SqlError) -> &'static str {
         SqlError::OnConflictTwice => "21000",
         SqlError::StackDepthLimitExceeded => "54001",
         SqlError::Internal(_) => "XX000",
+        SqlError::FeatureNotSupportedMsg(_) => "0A000",
+        SqlError::BadCopyFormat(_) => "22P04",
+        SqlError::CopyFailed(_) => "57014",
+        SqlError::WithContext { source, .. } => sql_error_code(source),
     }
 }
 

@@ -25,7 +25,7 @@ use pgwire::messages::response::EmptyQueryResponse;
 use pgwire::messages::PgWireBackendMessage;
 use sargdb_catalog::types::{parse_binary, parse_text, TypeContext};
 use sargdb_catalog::{TypeError, Value};
-use sargdb_sql::{ColumnDesc, SqlError, StatementResult, TxnStatus};
+use sargdb_sql::{ColumnDesc, CopyIn, CopyStart, SqlError, StatementResult, TxnStatus};
 
 use crate::protocol::backend::{OutBuf, Severity, FLUSH_THRESHOLD};
 use crate::protocol::frontend::FrontendMessage;
@@ -237,6 +237,21 @@ struct Backend<S: SqlSession> {
     ignore_till_sync: bool,
     /// The I/O task is gone (client disconnected): stop.
     gone: bool,
+    /// A COPY FROM STDIN receiving data.
+    copy_in: Option<CopyInProgress>,
+    /// Extended-protocol statements and portals that are COPYs (by name):
+    /// they bypass `prepare` and run through the COPY path at Execute.
+    copy_statements: HashMap<String, String>,
+    copy_portals: HashMap<String, String>,
+}
+
+/// A COPY FROM STDIN between CopyInResponse and CopyDone / CopyFail.
+struct CopyInProgress {
+    copy: CopyIn,
+    /// Statements after the COPY in the same simple query.
+    rest: Option<String>,
+    /// Started by Execute: no ReadyForQuery until Sync.
+    extended: bool,
 }
 
 impl<S: SqlSession> Backend<S> {
@@ -249,6 +264,9 @@ impl<S: SqlSession> Backend<S> {
             replies,
             ignore_till_sync: false,
             gone: false,
+            copy_in: None,
+            copy_statements: HashMap::new(),
+            copy_portals: HashMap::new(),
         }
     }
 
@@ -304,6 +322,9 @@ impl<S: SqlSession> Backend<S> {
     }
 
     fn handle(&mut self, msg: FrontendMessage) -> Flow {
+        if self.copy_in.is_some() {
+            return self.copy_in_message(msg);
+        }
         if self.ignore_till_sync
             && !matches!(msg, FrontendMessage::Sync | FrontendMessage::Terminate)
         {
@@ -317,6 +338,11 @@ impl<S: SqlSession> Backend<S> {
             FrontendMessage::Execute(e) => self.execute(e),
             FrontendMessage::Close(c) => {
                 let name = c.name.unwrap_or_default();
+                if c.target_type == TARGET_TYPE_BYTE_STATEMENT {
+                    self.copy_statements.remove(&name);
+                } else {
+                    self.copy_portals.remove(&name);
+                }
                 if c.target_type == TARGET_TYPE_BYTE_STATEMENT {
                     // Closing a statement closes the portals made from it.
                     if let Some(stmt) = self.statements.remove(&name) {
@@ -342,9 +368,9 @@ impl<S: SqlSession> Backend<S> {
             FrontendMessage::Terminate => return Flow::Close,
             // Outside COPY these are ignored, as Postgres does (a failed COPY
             // leaves the client still sending data).
-            FrontendMessage::CopyData | FrontendMessage::CopyDone | FrontendMessage::CopyFail => {
-                return Flow::Continue
-            }
+            FrontendMessage::CopyData(_)
+            | FrontendMessage::CopyDone
+            | FrontendMessage::CopyFail(_) => return Flow::Continue,
             FrontendMessage::FunctionCall => {
                 let r = ErrorReport::new("0A000", "fastpath function calls are not supported");
                 self.out.error(Severity::Error, &r);
@@ -398,6 +424,11 @@ impl<S: SqlSession> Backend<S> {
         // A simple query destroys the unnamed statement and portal.
         self.statements.remove("");
         self.portals.remove("");
+        self.copy_statements.remove("");
+        self.copy_portals.remove("");
+        if sargdb_sql::is_copy(sql) {
+            return self.copy_start(sql, false);
+        }
         let results = self.session.simple_query(sql);
         for n in self.session.take_notices() {
             self.out.notice(&n);
@@ -465,9 +496,22 @@ impl<S: SqlSession> Backend<S> {
 
     fn parse(&mut self, p: Parse) -> Result<(), Failure> {
         let name = p.name.unwrap_or_default();
-        if !name.is_empty() && self.statements.contains_key(&name) {
+        if !name.is_empty()
+            && (self.statements.contains_key(&name) || self.copy_statements.contains_key(&name))
+        {
             return Err(ProtocolError::DuplicateStatement(name).into());
         }
+        if sargdb_sql::is_copy(&p.query) {
+            if self.session.transaction_status() == TxnStatus::Failed {
+                return Err(SqlError::InFailedTransaction.into());
+            }
+            self.statements.remove(&name);
+            self.copy_statements.insert(name, p.query);
+            self.out
+                .push(PgWireBackendMessage::ParseComplete(ParseComplete::new()));
+            return Ok(());
+        }
+        self.copy_statements.remove(&name);
         let stmt = self.session.prepare(&p.query, &p.type_oids)?;
         self.statements.insert(name, stmt);
         self.out
@@ -477,6 +521,22 @@ impl<S: SqlSession> Backend<S> {
 
     fn bind(&mut self, b: Bind) -> Result<(), Failure> {
         let stmt_name = b.statement_name.unwrap_or_default();
+        if let Some(sql) = self.copy_statements.get(&stmt_name) {
+            let portal_name = b.portal_name.unwrap_or_default();
+            if !b.parameters.is_empty() {
+                return Err(ProtocolError::BindParamCount {
+                    supplied: b.parameters.len(),
+                    name: stmt_name,
+                    required: 0,
+                }
+                .into());
+            }
+            self.portals.remove(&portal_name);
+            self.copy_portals.insert(portal_name, sql.clone());
+            self.out
+                .push(PgWireBackendMessage::BindComplete(BindComplete::new()));
+            return Ok(());
+        }
         let stmt = match self.statements.get(&stmt_name) {
             Some(s) => Arc::clone(s),
             None => return Err(ProtocolError::UnknownStatement(stmt_name).into()),
@@ -558,6 +618,18 @@ impl<S: SqlSession> Backend<S> {
 
     fn describe(&mut self, d: Describe) -> Result<(), Failure> {
         let name = d.name.unwrap_or_default();
+        let is_copy = if d.target_type == TARGET_TYPE_BYTE_STATEMENT {
+            self.copy_statements.contains_key(&name)
+        } else {
+            self.copy_portals.contains_key(&name)
+        };
+        if is_copy {
+            if d.target_type == TARGET_TYPE_BYTE_STATEMENT {
+                self.out.parameter_description(vec![]);
+            }
+            self.out.push(PgWireBackendMessage::NoData(NoData::new()));
+            return Ok(());
+        }
         if d.target_type == TARGET_TYPE_BYTE_STATEMENT {
             let stmt = match self.statements.get(&name) {
                 Some(s) => Arc::clone(s),
@@ -588,6 +660,12 @@ impl<S: SqlSession> Backend<S> {
 
     fn execute(&mut self, e: Execute) -> Result<(), Failure> {
         let name = e.name.unwrap_or_default();
+        if let Some(sql) = self.copy_portals.get(&name).cloned() {
+            return match self.copy_start(&sql, true) {
+                Flow::Continue | Flow::Flush => Ok(()),
+                Flow::Close => Ok(()),
+            };
+        }
         let Some(mut portal) = self.portals.remove(&name) else {
             return Err(ProtocolError::UnknownPortal(name).into());
         };
@@ -688,10 +766,171 @@ impl<S: SqlSession> Backend<S> {
         }
     }
 
+    /// Runs a COPY statement: COPY TO sends all its data now; COPY FROM
+    /// sends CopyInResponse and waits for the data (`copy_in_message`).
+    /// `extended`: run by Execute, so no ReadyForQuery (Sync sends it) and
+    /// an error skips to Sync.
+    fn copy_start(&mut self, sql: &str, extended: bool) -> Flow {
+        let started = self.session.copy_begin(sql);
+        self.send_notices_inline();
+        match started {
+            Err(e) => {
+                self.out.error(Severity::Error, &sqlstate::report(&e));
+                self.session.fail_transaction();
+                if extended {
+                    self.ignore_till_sync = true;
+                    return Flow::Continue;
+                }
+                self.ready_for_query();
+                Flow::Flush
+            }
+            Ok(CopyStart::In(copy)) => {
+                let rest = copy.rest.clone();
+                self.out
+                    .message(b'G', &copy_response(copy.is_binary(), copy.column_count()));
+                self.copy_in = Some(CopyInProgress {
+                    copy,
+                    rest,
+                    extended,
+                });
+                Flow::Flush
+            }
+            Ok(CopyStart::Out(mut copy)) => {
+                self.out
+                    .message(b'H', &copy_response(copy.is_binary(), copy.column_count()));
+                let ctx = self.session.type_context();
+                while let Some(chunk) = copy.next_chunk(&ctx) {
+                    match chunk {
+                        Ok(bytes) => self.out.message(b'd', &bytes),
+                        Err(e) => {
+                            self.out.error(Severity::Error, &sqlstate::report(&e));
+                            self.session.fail_transaction();
+                            if extended {
+                                self.ignore_till_sync = true;
+                                return Flow::Continue;
+                            }
+                            self.ready_for_query();
+                            return Flow::Flush;
+                        }
+                    }
+                    self.flush_if_large();
+                }
+                self.out.message(b'c', &[]);
+                self.out.command_complete(&copy.tag());
+                self.copy_finished(copy.rest.clone(), extended)
+            }
+        }
+    }
+
+    /// After a COPY's CommandComplete: the rest of the simple query, or
+    /// ReadyForQuery.
+    fn copy_finished(&mut self, rest: Option<String>, extended: bool) -> Flow {
+        if extended {
+            return Flow::Continue;
+        }
+        match rest {
+            Some(rest) => {
+                if sargdb_sql::is_copy(&rest) {
+                    return self.copy_start(&rest, false);
+                }
+                self.simple_query_rest(&rest)
+            }
+            None => {
+                self.ready_for_query();
+                Flow::Flush
+            }
+        }
+    }
+
+    /// The statements after a COPY in one simple query.
+    fn simple_query_rest(&mut self, sql: &str) -> Flow {
+        self.simple_query(sql)
+    }
+
+    /// A message while a COPY FROM STDIN is receiving data.
+    fn copy_in_message(&mut self, msg: FrontendMessage) -> Flow {
+        let Some(mut st) = self.copy_in.take() else {
+            return Flow::Continue;
+        };
+        let failure = match msg {
+            FrontendMessage::CopyData(bytes) => {
+                match self.session.copy_data(&mut st.copy, &bytes) {
+                    Ok(()) => {
+                        self.copy_in = Some(st);
+                        return Flow::Continue;
+                    }
+                    Err(e) => {
+                        self.session.copy_abort(st.copy);
+                        sqlstate::report(&e)
+                    }
+                }
+            }
+            FrontendMessage::CopyDone => match self.session.copy_done(st.copy) {
+                Ok(tag) => {
+                    self.send_notices_inline();
+                    self.out.command_complete(&tag);
+                    return self.copy_finished(st.rest, st.extended);
+                }
+                Err(e) => sqlstate::report(&e),
+            },
+            FrontendMessage::CopyFail(message) => {
+                let e = self.session.copy_fail(st.copy, &message);
+                sqlstate::report(&e)
+            }
+            // Postgres ignores these during COPY IN.
+            FrontendMessage::Flush | FrontendMessage::Sync => {
+                self.copy_in = Some(st);
+                return Flow::Continue;
+            }
+            FrontendMessage::Terminate => {
+                self.session.copy_abort(st.copy);
+                return Flow::Close;
+            }
+            other => {
+                self.session.copy_abort(st.copy);
+                let ty = match other {
+                    FrontendMessage::Query(_) => b'Q',
+                    FrontendMessage::Parse(_) => b'P',
+                    FrontendMessage::Bind(_) => b'B',
+                    FrontendMessage::Describe(_) => b'D',
+                    FrontendMessage::Execute(_) => b'E',
+                    FrontendMessage::Close(_) => b'C',
+                    FrontendMessage::FunctionCall => b'F',
+                    _ => b'?',
+                };
+                ErrorReport::new(
+                    "08P01",
+                    format!("unexpected message type 0x{ty:02X} during COPY from stdin"),
+                )
+            }
+        };
+        self.out.error(Severity::Error, &failure);
+        self.session.fail_transaction();
+        if st.extended {
+            self.ignore_till_sync = true;
+            return Flow::Continue;
+        }
+        self.ready_for_query();
+        Flow::Flush
+    }
+
     /// Notices raised by an Execute go out right after it.
     fn send_notices_inline(&mut self) {
         for n in self.session.take_notices() {
             self.out.notice(&n);
         }
     }
+}
+
+/// The body of CopyInResponse / CopyOutResponse: overall format, column
+/// count, one format code per column.
+fn copy_response(binary: bool, columns: usize) -> Vec<u8> {
+    let format = i16::from(binary);
+    let mut body = Vec::with_capacity(3 + 2 * columns);
+    body.push(format as u8);
+    body.extend_from_slice(&(columns as i16).to_be_bytes());
+    for _ in 0..columns {
+        body.extend_from_slice(&format.to_be_bytes());
+    }
+    body
 }

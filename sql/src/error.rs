@@ -156,9 +156,30 @@ pub enum SqlError {
     /// XX000 internal error: a bug, never a user mistake.
     #[error("internal error: {0}")]
     Internal(String),
+    /// 0A000 with a message of its own (no " is not supported" suffix).
+    #[error("{0}")]
+    FeatureNotSupportedMsg(String),
+    /// 22P04 (bad_copy_file_format): malformed COPY data.
+    #[error("{0}")]
+    BadCopyFormat(String),
+    /// 57014: the client sent CopyFail with this message.
+    #[error("COPY from stdin failed: {0}")]
+    CopyFailed(String),
+    /// Another error with Postgres's CONTEXT line (`COPY t, line 3, column a: "x"`);
+    /// code, detail and position are the inner error's.
+    #[error("{source}")]
+    WithContext { source: Box<SqlError>, context: String },
 }
 
 impl SqlError {
+    /// The CONTEXT field, where Postgres sends one.
+    pub fn context(&self) -> Option<&str> {
+        match self {
+            SqlError::WithContext { context, .. } => Some(context),
+            _ => None,
+        }
+    }
+
     /// `column "x" named in key does not exist` (42703).
     pub(crate) fn key_column(self, name: &str) -> SqlError {
         match self {
@@ -178,6 +199,7 @@ impl SqlError {
             | SqlError::UniqueViolation { detail, .. }
             | SqlError::UniqueIndexBuild { detail, .. }
             | SqlError::DependentObjectsStillExist { detail, .. } => detail.as_deref(),
+            SqlError::WithContext { source, .. } => source.detail(),
             _ => None,
         }
     }
@@ -190,6 +212,7 @@ impl SqlError {
             | SqlError::UndefinedColumn { position, .. }
             | SqlError::MissingFromEntry { position, .. }
             | SqlError::UndefinedColumnMsg { position, .. } => *position,
+            SqlError::WithContext { source, .. } => source.position(),
             _ => None,
         }
     }
@@ -244,6 +267,10 @@ impl SqlError {
             SqlError::OnConflictTwice => "21000",
             SqlError::StackDepthLimitExceeded => "54001",
             SqlError::Internal(_) => "XX000",
+            SqlError::FeatureNotSupportedMsg(_) => "0A000",
+            SqlError::BadCopyFormat(_) => "22P04",
+            SqlError::CopyFailed(_) => "57014",
+            SqlError::WithContext { source, .. } => source.sqlstate(),
         }
     }
 }

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod binder;
+pub mod copy;
 mod ddl;
 mod ddl_index;
 mod locks;
@@ -22,6 +23,7 @@ mod settings;
 #[cfg(test)]
 mod tests;
 
+pub use copy::{is_copy, CopyIn, CopyOut, CopyStart};
 pub use error::{Result, SqlError};
 pub use session::{
     ColumnDesc, Database, DatabaseConfig, Notice, PreparedStatement, Session, StatementResult,

@@ -103,6 +103,9 @@ impl OutBuf {
         if let Some(p) = r.position {
             fields.push((b'P', p.to_string()));
         }
+        if let Some(c) = &r.context {
+            fields.push((b'W', c.clone()));
+        }
         self.push(PgWireBackendMessage::ErrorResponse(ErrorResponse::new(
             fields,
         )));
@@ -196,6 +199,17 @@ impl OutBuf {
         let len = self.buf.len() - self.boundary - 1;
         let start = self.boundary + 1;
         self.buf[start..start + 4].copy_from_slice(&(len as i32).to_be_bytes());
+        self.boundary = self.buf.len();
+    }
+
+    /// One message of type `ty` with `body` (the COPY sub-protocol's
+    /// CopyInResponse, CopyOutResponse, CopyData and CopyDone).
+    pub fn message(&mut self, ty: u8, body: &[u8]) {
+        self.discard_partial();
+        self.buf.put_u8(ty);
+        // Bodies are COPY rows and headers, far below 2 GiB.
+        self.buf.put_i32(body.len() as i32 + 4);
+        self.buf.put_slice(body);
         self.boundary = self.buf.len();
     }
 

@@ -48,9 +48,10 @@ pub enum FrontendMessage {
     Flush,
     Terminate,
     /// COPY sub-protocol messages; outside COPY they are ignored, as in Postgres.
-    CopyData,
+    CopyData(Bytes),
     CopyDone,
-    CopyFail,
+    /// CopyFail with the client's error message.
+    CopyFail(String),
     /// A function call ('F'): not supported.
     FunctionCall,
     /// A well-framed message whose body could not be decoded; `extended` says
@@ -75,9 +76,9 @@ impl FrontendMessage {
             FrontendMessage::Invalid { extended, .. } => *extended,
             FrontendMessage::Query(_)
             | FrontendMessage::Terminate
-            | FrontendMessage::CopyData
+            | FrontendMessage::CopyData(_)
             | FrontendMessage::CopyDone
-            | FrontendMessage::CopyFail
+            | FrontendMessage::CopyFail(_)
             | FrontendMessage::FunctionCall => false,
         }
     }
@@ -233,9 +234,16 @@ fn decode_body(ty: u8, body: Bytes) -> Result<FrontendMessage, ProtocolError> {
         b'S' => FrontendMessage::Sync,
         b'H' => FrontendMessage::Flush,
         b'X' => FrontendMessage::Terminate,
-        b'd' => return Ok(FrontendMessage::CopyData),
+        b'd' => return Ok(FrontendMessage::CopyData(r.rest())),
         b'c' => FrontendMessage::CopyDone,
-        b'f' => return Ok(FrontendMessage::CopyFail),
+        b'f' => {
+            // A message that is not a proper string is still a CopyFail.
+            let raw = r.rest();
+            let text = raw.strip_suffix(&[0u8][..]).unwrap_or(&raw[..]);
+            return Ok(FrontendMessage::CopyFail(
+                String::from_utf8_lossy(text).into_owned(),
+            ));
+        }
         b'F' => return Ok(FrontendMessage::FunctionCall),
         other => return Err(ProtocolError::InvalidMessageType(other)),
     };
@@ -268,6 +276,10 @@ impl Reader {
     }
     fn remaining(&self) -> usize {
         self.buf.len()
+    }
+    /// Everything left (CopyData's payload), without copying.
+    fn rest(&mut self) -> Bytes {
+        std::mem::take(&mut self.buf)
     }
     fn need(&self, n: usize) -> Result<(), ProtocolError> {
         if self.buf.len() < n {
