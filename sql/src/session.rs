@@ -298,6 +298,7 @@ impl Session {
         let sp = self.search_path();
         let tctx = self.tctx.clone();
         let mut b = Binder::new(&catalog, &sp, &tctx, sql, params);
+        b.session = self.system_session();
         let r = match s {
             SqlStatement::Query(q) => b.bind_query(q)?,
             SqlStatement::Insert(i) => b.bind_insert(i)?,
@@ -638,6 +639,7 @@ impl Session {
                 let sp = self.search_path();
                 let tctx = self.tctx.clone();
                 let mut b = Binder::new(&catalog, &sp, &tctx, sql, vec![]);
+                b.session = self.system_session();
                 let (plan, _) = match &**statement {
                     SqlStatement::Query(q) => b.bind_query(q)?,
                     SqlStatement::Insert(i) => b.bind_insert(i)?,
@@ -819,6 +821,11 @@ impl Session {
         f(&mut ctx)
     }
 
+    /// Who and where this session runs, for the system relations.
+    fn system_session(&self) -> crate::system::SessionInfo {
+        crate::system::SessionInfo { user: self.user.clone(), database: self.database.clone(), pid: self.id as i32 }
+    }
+
     /// Lock a table for this transaction (until it ends).
     pub(crate) fn lock_table(&mut self, table: u32, mode: LockMode, what: &str) -> Result<()> {
         let db = self.db.clone();
@@ -932,6 +939,7 @@ impl Session {
                 Some(p) => (p, prepared.map(|p| p.columns.clone()).unwrap_or_default()),
                 None => {
                     let mut b = Binder::new(&catalog, &sp, &tctx, sql, ptypes);
+                    b.session = self.system_session();
                     let (plan, cols) = match s {
                         SqlStatement::Query(q) => b.bind_query(q)?,
                         SqlStatement::Insert(i) => b.bind_insert(i)?,

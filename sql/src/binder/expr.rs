@@ -477,6 +477,38 @@ impl Binder<'_> {
                 let x = self.bind_expr(left, scope)?;
                 self.bind_quantified_subquery(x, q, SubqueryKindSpec::Quantified { op, all }, scope)
             }
+            Expr::CompoundFieldAccess { root, access_chain }
+                if access_chain.len() == 1 && matches!(access_chain[0], ast::AccessExpr::Subscript(ast::Subscript::Index { .. })) =>
+            {
+                // arr[i] (1-based; NULL when out of range).
+                let ast::AccessExpr::Subscript(ast::Subscript::Index { index }) = &access_chain[0] else { unreachable!("guarded") };
+                let arr = self.bind_expr(root, scope)?;
+                let DataType::Array(elem) = arr.ty() else {
+                    return Err(SqlError::DatatypeMismatch(format!(
+                        "cannot subscript type {} because it does not support subscripting",
+                        type_name(&arr.ty())
+                    )));
+                };
+                let i = self.bind_expr(index, scope)?;
+                let i = self.cast(i, &DataType::Int4, CastMode::Implicit)?;
+                Ok(BoundExpr::Func { name: "array_subscript".into(), args: vec![arr, i], ty: *elem, strict: true })
+            }
+            Expr::AnyOp { left, compare_op: ast::BinaryOperator::Eq, right, .. } => {
+                // `x = ANY(array)`: what catalog queries use (`'d' = any(stxkind)`).
+                let arr = self.bind_expr(right, scope)?;
+                let elem = match arr.ty() {
+                    DataType::Array(e) => *e,
+                    DataType::Unknown => {
+                        let lt = self.bind_expr(left, scope)?.ty();
+                        if lt == DataType::Unknown { DataType::Text } else { lt }
+                    }
+                    other => return Err(SqlError::UndefinedFunction(format!("op ANY/ALL (array) requires array on right side, not {}", type_name(&other)))),
+                };
+                let arr = self.cast(arr, &DataType::Array(Box::new(elem.clone())), CastMode::Implicit)?;
+                let x = self.bind_expr(left, scope)?;
+                let x = self.cast(x, &elem, CastMode::Implicit)?;
+                Ok(BoundExpr::Func { name: "array_any_eq".into(), args: vec![x, arr], ty: DataType::Bool, strict: false })
+            }
             Expr::Like { negated, expr, pattern, escape_char, any: false } | Expr::ILike { negated, expr, pattern, escape_char, any: false } => {
                 let ci = matches!(e, Expr::ILike { .. });
                 let x = self.bind_expr(expr, scope)?;
@@ -775,9 +807,13 @@ impl Binder<'_> {
     }
 
     fn bind_binary(&mut self, left: &Expr, op: &ast::BinaryOperator, right: &Expr, scope: &Scope) -> Result<BoundExpr> {
-        use ast::BinaryOperator as B;
         let l = self.bind_expr(left, scope)?;
         let r = self.bind_expr(right, scope)?;
+        self.bind_binary_bound(l, op, r)
+    }
+
+    fn bind_binary_bound(&mut self, l: BoundExpr, op: &ast::BinaryOperator, r: BoundExpr) -> Result<BoundExpr> {
+        use ast::BinaryOperator as B;
         let cmp = match op {
             B::Eq => Some(CmpOp::Eq),
             B::NotEq => Some(CmpOp::NotEq),
@@ -811,6 +847,13 @@ impl Binder<'_> {
             }
             B::StringConcat => {
                 let (lt, rt) = (l.ty(), r.ty());
+                if let (DataType::Array(_), DataType::Array(_) | DataType::Unknown) | (DataType::Unknown, DataType::Array(_)) = (&lt, &rt) {
+                    // array || array (what psql's \d+ does with reloptions).
+                    let at = if matches!(lt, DataType::Array(_)) { lt.clone() } else { rt.clone() };
+                    let l = self.cast(l, &at, CastMode::Implicit)?;
+                    let r = self.cast(r, &at, CastMode::Implicit)?;
+                    return Ok(BoundExpr::Func { name: "array_cat".into(), args: vec![l, r], ty: at, strict: false });
+                }
                 let bytea = |t: &DataType| matches!(t, DataType::Bytea);
                 if (bytea(&lt) && (bytea(&rt) || rt == DataType::Unknown)) || (lt == DataType::Unknown && bytea(&rt)) {
                     return self.finish_call("byteacat", vec![l, r]);
@@ -842,6 +885,33 @@ impl Binder<'_> {
                     _ => "regex_not_imatch",
                 };
                 self.finish_call(name, vec![l, r])
+            }
+            B::PGCustomBinaryOperator(parts) if parts.len() <= 2 && parts.first().is_none_or(|s| parts.len() == 1 || s == "pg_catalog") => {
+                // OPERATOR(pg_catalog.~) as psql writes it: the built-in operator.
+                let sym = parts.last().cloned().unwrap_or_default();
+                let plain = match sym.as_str() {
+                    "~" => B::PGRegexMatch,
+                    "~*" => B::PGRegexIMatch,
+                    "!~" => B::PGRegexNotMatch,
+                    "!~*" => B::PGRegexNotIMatch,
+                    "~~" => B::PGLikeMatch,
+                    "~~*" => B::PGILikeMatch,
+                    "!~~" => B::PGNotLikeMatch,
+                    "!~~*" => B::PGNotILikeMatch,
+                    "=" => B::Eq,
+                    "<>" => B::NotEq,
+                    "<" => B::Lt,
+                    "<=" => B::LtEq,
+                    ">" => B::Gt,
+                    ">=" => B::GtEq,
+                    "+" => B::Plus,
+                    "-" => B::Minus,
+                    "*" => B::Multiply,
+                    "/" => B::Divide,
+                    "||" => B::StringConcat,
+                    _ => return Err(SqlError::FeatureNotSupported(format!("operator OPERATOR({})", parts.join(".")))),
+                };
+                self.bind_binary_bound(l, &plain, r)
             }
             other => Err(SqlError::FeatureNotSupported(format!("operator {other}"))),
         }
@@ -951,6 +1021,14 @@ impl Binder<'_> {
                 return self.bind_named_make_interval(&l.args, scope);
             }
         }
+        if let ast::FunctionArguments::Subquery(q) = &f.args {
+            if name == "array" {
+                return self.bind_array_subquery(q, scope);
+            }
+        }
+        if let Some(v) = self.session_function(&name, &f.args) {
+            return Ok(v);
+        }
         let args: Vec<Expr> = match &f.args {
             ast::FunctionArguments::None => vec![],
             ast::FunctionArguments::List(l) => l
@@ -964,6 +1042,53 @@ impl Binder<'_> {
             ast::FunctionArguments::Subquery(_) => return Err(SqlError::FeatureNotSupported("subquery arguments".into())),
         };
         self.bind_call(&name, &args, scope)
+    }
+
+    /// Functions answered from the session when the statement is bound:
+    /// version(), current_database(), current_user, pg_backend_pid().
+    fn session_function(&self, name: &str, args: &ast::FunctionArguments) -> Option<BoundExpr> {
+        let no_args = match args {
+            ast::FunctionArguments::None => true,
+            ast::FunctionArguments::List(l) => l.args.is_empty(),
+            ast::FunctionArguments::Subquery(_) => false,
+        };
+        if !no_args {
+            return None;
+        }
+        let text = |s: String, t: DataType| Some(BoundExpr::Literal(Value::Text(s), t));
+        match name {
+            "version" => text(
+                format!("PostgreSQL 15.0 (sargdb {}) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit", env!("CARGO_PKG_VERSION")),
+                DataType::Text,
+            ),
+            "current_database" | "current_catalog" => text(self.session.database.clone(), DataType::Name),
+            "current_user" | "session_user" | "user" | "current_role" => text(self.session.user.clone(), DataType::Name),
+            "pg_backend_pid" => Some(BoundExpr::Literal(Value::Int4(self.session.pid), DataType::Int4)),
+            "inet_server_port" => None,
+            _ => None,
+        }
+    }
+
+    /// `ARRAY(subquery)`: the subquery's rows aggregated in order into an
+    /// array (empty, not NULL, when there are none).
+    fn bind_array_subquery(&mut self, q: &ast::Query, scope: &Scope) -> Result<BoundExpr> {
+        let (plan, cols, correlated) = self.bind_subquery_plan(q, scope)?;
+        if cols.len() != 1 {
+            return Err(SqlError::SyntaxNoPosition("subquery must return only one column".into()));
+        }
+        let et = if cols[0].ty == DataType::Unknown { DataType::Text } else { cols[0].ty.clone() };
+        let at = DataType::Array(Box::new(et.clone()));
+        let agg = super::bound::AggCall {
+            func: super::bound::AggFunc::ArrayAgg,
+            args: vec![BoundExpr::Column(0, cols[0].ty.clone())],
+            distinct: false,
+            filter: None,
+            ty: at.clone(),
+            order_by: vec![],
+        };
+        let plan = crate::planner::plan::Plan::Aggregate { input: Box::new((*plan).clone()), groups: vec![], aggs: vec![agg] };
+        let sub = BoundExpr::Subquery(Box::new(Subquery { plan: Arc::new(plan), kind: SubqueryKind::Scalar, correlated, ty: at.clone() }));
+        Ok(BoundExpr::Coalesce(vec![sub, BoundExpr::Literal(Value::Array(vec![]), at.clone())], at))
     }
 
     /// `make_interval(days => 10, hours => 2)`: named arguments in

@@ -121,6 +121,8 @@ pub struct Binder<'a> {
     srf_from: Option<(Plan, Scope)>,
     /// Where an expression is being bound, for error messages ("WHERE").
     clause: &'static str,
+    /// Session facts for current_user, current_database() and pg_database.
+    pub session: crate::system::SessionInfo,
 }
 
 impl<'a> Binder<'a> {
@@ -145,6 +147,7 @@ impl<'a> Binder<'a> {
             using_pairs: vec![],
             srf_from: None,
             clause: "",
+            session: crate::system::SessionInfo::default(),
         }
     }
 
@@ -154,6 +157,17 @@ impl<'a> Binder<'a> {
             return None;
         }
         Some(crate::parser::offset_of(self.sql, span.start.line, span.start.column))
+    }
+
+    /// A pg_catalog / information_schema relation named by `name`, unless a
+    /// user table of that name is found first (unqualified names).
+    pub fn lookup_system_relation(&self, name: &ast::ObjectName) -> Result<Option<crate::system::SystemRelation>> {
+        let parts = object_parts(name)?;
+        if parts.len() == 1 && self.catalog.resolve_table(self.search_path, &parts[0]).is_some() {
+            return Ok(None);
+        }
+        let ctx = crate::system::SysContext { catalog: self.catalog, session: &self.session };
+        Ok(crate::system::lookup(&parts, &ctx))
     }
 
     /// Resolve `[schema.]name` to a table.
@@ -259,7 +273,12 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
                 "name" => DataType::Name,
                 "timestamptz" => DataType::Timestamptz,
                 "timestamp" => DataType::Timestamp,
-                "oid" | "regclass" | "regtype" | "regproc" => DataType::Oid,
+                "oid" | "regclass" | "regtype" | "regproc" | "regnamespace" | "regrole" | "regprocedure" | "regoper" => DataType::Oid,
+                // Postgres's one-byte "char" (catalog flags such as relkind).
+                "char" => DataType::Text,
+                "int2vector" => DataType::Array(Box::new(DataType::Int2)),
+                "oidvector" => DataType::Array(Box::new(DataType::Oid)),
+                "pg_node_tree" => DataType::Text,
                 "bool" => DataType::Bool,
                 "numeric" | "decimal" => DataType::Numeric(None),
                 "json" => DataType::Json,

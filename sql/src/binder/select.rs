@@ -382,6 +382,25 @@ impl Binder<'_> {
                         return Ok((plan, scope));
                     }
                 }
+                if let Some(sys) = self.lookup_system_relation(name)? {
+                    // System relations are materialized now, from this statement's catalog.
+                    let alias_name = alias.as_ref().map(|a| ident_name(&a.name)).unwrap_or(sys.name.clone());
+                    let mut scope = Scope {
+                        cols: sys
+                            .columns
+                            .iter()
+                            .map(|(n, t)| ScopeCol { table: Some(alias_name.clone()), name: n.clone(), ty: t.clone(), origin: None, hidden: false })
+                            .collect(),
+                    };
+                    apply_column_aliases(&mut scope, alias.as_ref());
+                    let types = scope.types();
+                    let rows = sys
+                        .rows
+                        .into_iter()
+                        .map(|r| r.into_iter().zip(types.iter()).map(|(v, t)| BoundExpr::Literal(v, t.clone())).collect())
+                        .collect();
+                    return Ok((Plan::Values { rows, types }, scope));
+                }
                 let table = self.lookup_table(name)?;
                 let alias_name = alias.as_ref().map(|a| ident_name(&a.name)).unwrap_or(table.name.clone());
                 let mut scope = Scope::for_table(&table, &alias_name);
@@ -434,8 +453,32 @@ impl Binder<'_> {
         }
     }
 
+    /// `unnest(array)` as `SELECT arr[i] FROM generate_series(1, array_upper(arr, 1)) i`.
+    fn bind_unnest(&mut self, arg: &Expr, alias: Option<&ast::TableAlias>) -> Result<(Plan, Scope)> {
+        let arr = self.bind_expr(arg, &Scope::default())?;
+        let arr = if arr.ty() == DataType::Unknown { self.cast(arr, &DataType::Array(Box::new(DataType::Text)), CastMode::Explicit)? } else { arr };
+        let DataType::Array(elem) = arr.ty() else {
+            return Err(SqlError::UndefinedFunction(format!("function unnest({}) does not exist", type_name(&arr.ty()))));
+        };
+        let upper = BoundExpr::Func {
+            name: "array_upper".into(),
+            args: vec![arr.clone(), BoundExpr::Literal(sargdb_catalog::Value::Int4(1), DataType::Int4)],
+            ty: DataType::Int4,
+            strict: true,
+        };
+        let series = Plan::GenerateSeries { args: vec![BoundExpr::Literal(sargdb_catalog::Value::Int4(1), DataType::Int4), upper], ty: DataType::Int4 };
+        let item = BoundExpr::Func { name: "array_subscript".into(), args: vec![arr, BoundExpr::Column(0, DataType::Int4)], ty: (*elem).clone(), strict: true };
+        let an = alias.map(|a| ident_name(&a.name)).unwrap_or_else(|| "unnest".into());
+        let mut scope = Scope { cols: vec![ScopeCol { table: Some(an.clone()), name: an, ty: *elem, origin: None, hidden: false }] };
+        apply_column_aliases(&mut scope, alias);
+        Ok((Plan::Project { input: Box::new(series), exprs: vec![item] }, scope))
+    }
+
     fn bind_table_function(&mut self, name: &str, args: &[Expr], alias: Option<&ast::TableAlias>) -> Result<(Plan, Scope)> {
         let fname = name.rsplit('.').next().unwrap_or(name);
+        if fname == "unnest" && args.len() == 1 {
+            return self.bind_unnest(&args[0], alias);
+        }
         if fname != "generate_series" {
             return Err(SqlError::FeatureNotSupported(format!("table function {fname}")));
         }

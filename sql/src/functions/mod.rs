@@ -116,6 +116,11 @@ fn datetime_arg(t: &DataType) -> Option<DataType> {
 /// (`DataType::Unknown` for untyped literals and NULL). None: no such function.
 pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
     use DataType as T;
+    // Catalog functions (pg_get_indexdef, format_type, ...) live with the
+    // system relations; the executor evaluates them with the catalog at hand.
+    if let Some(s) = crate::system::functions::resolve(name, args) {
+        return Some(s);
+    }
     let n = args.len();
     let a0 = args.first();
     let a1 = args.get(1);

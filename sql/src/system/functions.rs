@@ -1,0 +1,456 @@
+//! Catalog functions clients call in their metadata queries:
+//! `pg_get_indexdef`, `pg_get_constraintdef`, `pg_get_expr`, `format_type`,
+//! `pg_table_is_visible`, `pg_get_userbyid`, `obj_description`, the
+//! relation size functions (real page counts from the engine), `has_*_privilege`
+//! (sargdb has one, all-powerful role) and a few array/text helpers.
+//! `resolve` types a call for the binder; `call` evaluates it in the executor,
+//! where the statement's catalog snapshot and the engine are at hand.
+
+use sargdb_catalog::{DataType, Value};
+
+use crate::error::{Result, SqlError};
+use crate::executor::ExecContext;
+use crate::functions::FunctionSignature;
+
+use super::deparse;
+
+fn sig(args: Vec<DataType>, ret: DataType, strict: bool) -> Option<FunctionSignature> {
+    Some(FunctionSignature {
+        arg_types: args,
+        return_type: ret,
+        strict,
+        volatile: false,
+    })
+}
+
+fn is_array(t: &DataType) -> bool {
+    matches!(t, DataType::Array(_) | DataType::Unknown)
+}
+
+/// Type a catalog function call; None if `name` is not one of ours.
+pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
+    use DataType as T;
+    let n = args.len();
+    match name {
+        "pg_get_userbyid" if n == 1 => sig(vec![T::Oid], T::Name, true),
+        "pg_table_is_visible" | "pg_type_is_visible" if n == 1 => sig(vec![T::Oid], T::Bool, true),
+        "pg_get_indexdef" if n == 1 => sig(vec![T::Oid], T::Text, true),
+        "pg_get_indexdef" if n == 3 => sig(vec![T::Oid, T::Int4, T::Bool], T::Text, true),
+        "pg_get_constraintdef" if n == 1 => sig(vec![T::Oid], T::Text, true),
+        "pg_get_constraintdef" if n == 2 => sig(vec![T::Oid, T::Bool], T::Text, true),
+        "pg_get_expr" if n == 2 => sig(vec![T::Text, T::Oid], T::Text, true),
+        "pg_get_expr" if n == 3 => sig(vec![T::Text, T::Oid, T::Bool], T::Text, true),
+        "pg_get_viewdef" if (1..=2).contains(&n) => sig(
+            args.iter()
+                .enumerate()
+                .map(|(i, _)| if i == 0 { T::Oid } else { T::Bool })
+                .collect(),
+            T::Text,
+            true,
+        ),
+        "pg_get_statisticsobjdef_columns" if n == 1 => sig(vec![T::Oid], T::Text, true),
+        "pg_relation_is_publishable" if n == 1 => sig(vec![T::Oid], T::Bool, true),
+        "format_type" if n == 2 => sig(vec![T::Oid, T::Int4], T::Text, false),
+        "obj_description" if (1..=2).contains(&n) => sig(if n == 1 { vec![T::Oid] } else { vec![T::Oid, T::Name] }, T::Text, false),
+        "shobj_description" if n == 2 => sig(vec![T::Oid, T::Name], T::Text, false),
+        "col_description" if n == 2 => sig(vec![T::Oid, T::Int4], T::Text, false),
+        "pg_relation_size" if n == 1 || n == 2 => sig(if n == 1 { vec![T::Oid] } else { vec![T::Oid, T::Text] }, T::Int8, true),
+        "pg_table_size" | "pg_indexes_size" | "pg_total_relation_size" if n == 1 => sig(vec![T::Oid], T::Int8, true),
+        "pg_database_size" if n == 1 => sig(
+            vec![if args[0].is_string() || args[0] == T::Unknown {
+                T::Name
+            } else {
+                T::Oid
+            }],
+            T::Int8,
+            true,
+        ),
+        "pg_size_pretty" if n == 1 => sig(
+            vec![if matches!(args[0], T::Numeric(_)) {
+                T::Numeric(None)
+            } else {
+                T::Int8
+            }],
+            T::Text,
+            true,
+        ),
+        "pg_encoding_to_char" if n == 1 => sig(vec![T::Int4], T::Name, true),
+        "array_to_string" if (n == 2 || n == 3) && is_array(&args[0]) => {
+            let at = if args[0] == T::Unknown {
+                T::Array(Box::new(T::Text))
+            } else {
+                args[0].clone()
+            };
+            sig(if n == 2 { vec![at, T::Text] } else { vec![at, T::Text, T::Text] }, T::Text, n == 2)
+        }
+        "array_upper" | "array_lower" | "array_length" if n == 2 && is_array(&args[0]) => {
+            let at = if args[0] == T::Unknown {
+                T::Array(Box::new(T::Text))
+            } else {
+                args[0].clone()
+            };
+            sig(vec![at, T::Int4], T::Int4, true)
+        }
+        "cardinality" if n == 1 && is_array(&args[0]) => {
+            let at = if args[0] == T::Unknown {
+                T::Array(Box::new(T::Text))
+            } else {
+                args[0].clone()
+            };
+            sig(vec![at], T::Int4, true)
+        }
+        "current_schemas" if n == 1 => sig(vec![T::Bool], T::Array(Box::new(T::Name)), true),
+        "current_schema" if n == 0 => sig(vec![], T::Name, false),
+        "to_regclass" if n == 1 => sig(vec![T::Text], T::Oid, true),
+        "has_table_privilege"
+        | "has_schema_privilege"
+        | "has_database_privilege"
+        | "has_column_privilege"
+        | "has_sequence_privilege"
+        | "has_function_privilege"
+        | "has_any_column_privilege"
+        | "has_tablespace_privilege"
+        | "has_type_privilege"
+        | "pg_has_role"
+            if (2..=4).contains(&n) =>
+        {
+            sig(
+                args.iter().map(|t| if *t == T::Unknown { T::Text } else { t.clone() }).collect(),
+                T::Bool,
+                true,
+            )
+        }
+        _ => None,
+    }
+}
+
+/// Whether the executor must route `name` here (it needs the catalog).
+pub fn is_catalog_function(name: &str, nargs: usize) -> bool {
+    resolve(name, &vec![DataType::Unknown; nargs]).is_some()
+        || matches!(
+            name,
+            "array_cat"
+                | "array_any_eq"
+                | "array_subscript"
+                | "pg_get_indexdef"
+                | "pg_get_constraintdef"
+                | "pg_get_expr"
+                | "pg_size_pretty"
+                | "array_to_string"
+        )
+}
+
+fn oid_arg(v: Option<&Value>) -> Option<u32> {
+    match v? {
+        Value::Oid(o) => Some(*o),
+        Value::Int4(i) => u32::try_from(*i).ok(),
+        Value::Int8(i) => u32::try_from(*i).ok(),
+        _ => None,
+    }
+}
+
+fn bool_arg(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::Bool(true)))
+}
+
+fn text_arg(v: Option<&Value>) -> Option<&str> {
+    match v? {
+        Value::Text(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn text_or_null(s: Option<String>) -> Value {
+    s.map(Value::Text).unwrap_or(Value::Null)
+}
+
+/// Evaluate a catalog function on coerced arguments.
+pub fn call(name: &str, args: &[Value], ctx: &ExecContext) -> Result<Value> {
+    let cat = ctx.catalog;
+    let a0 = args.first();
+    Ok(match name {
+        "pg_get_userbyid" => {
+            let o = oid_arg(a0).unwrap_or(0);
+            Value::Text(super::role_name(
+                o,
+                &super::SessionInfo {
+                    user: session_user(ctx),
+                    ..Default::default()
+                },
+            ))
+        }
+        "pg_table_is_visible" => {
+            let o = oid_arg(a0).unwrap_or(0);
+            Value::Bool(relation_visible(ctx, o))
+        }
+        "pg_type_is_visible" => Value::Bool(true),
+        "pg_get_indexdef" => {
+            let o = oid_arg(a0).unwrap_or(0);
+            let Some(ix) = cat.indexes.get(&o) else { return Ok(Value::Null) };
+            let col = match args.get(1) {
+                Some(Value::Int4(c)) => *c,
+                _ => 0,
+            };
+            let pretty = bool_arg(args.get(2));
+            if col == 0 {
+                Value::Text(deparse::index_def(cat, ix, pretty))
+            } else {
+                Value::Text(deparse::index_column(cat, ix, col as usize, pretty))
+            }
+        }
+        "pg_get_constraintdef" => text_or_null(deparse::constraint_def(cat, oid_arg(a0).unwrap_or(0), bool_arg(args.get(1)))),
+        // Stored node trees are already deparsed text.
+        "pg_get_expr" => a0.cloned().unwrap_or(Value::Null),
+        "pg_get_viewdef" | "pg_get_statisticsobjdef_columns" | "obj_description" | "shobj_description" | "col_description" => Value::Null,
+        "pg_relation_is_publishable" => Value::Bool(false),
+        "format_type" => match oid_arg(a0) {
+            None => Value::Null,
+            Some(o) => {
+                let typmod = match args.get(1) {
+                    Some(Value::Int4(m)) => *m,
+                    _ => -1,
+                };
+                Value::Text(match DataType::from_oid_typmod(o, typmod) {
+                    Some(DataType::Char(None)) if typmod < 0 => "character".into(),
+                    Some(t) => t.display_name(),
+                    None if o == 0 => "-".into(),
+                    None => "???".into(),
+                })
+            }
+        },
+        "pg_relation_size" | "pg_table_size" | "pg_indexes_size" | "pg_total_relation_size" => {
+            let o = oid_arg(a0).unwrap_or(0);
+            let fork_main = text_arg(args.get(1)).is_none_or(|f| f == "main");
+            let mut pages = 0u64;
+            let mut add = |rel| -> Result<()> {
+                pages += u64::from(ctx.engine.relation_pages(rel)?);
+                Ok(())
+            };
+            if let Some(tb) = cat.tables.get(&o) {
+                if matches!(name, "pg_relation_size" | "pg_table_size" | "pg_total_relation_size") && fork_main {
+                    add(tb.storage)?;
+                }
+                if matches!(name, "pg_indexes_size" | "pg_total_relation_size") {
+                    for ix in cat.indexes_of(o) {
+                        add(ix.storage)?;
+                    }
+                }
+            } else if let Some(ix) = cat.indexes.get(&o) {
+                if name != "pg_indexes_size" && fork_main {
+                    add(ix.storage)?;
+                }
+            } else if cat.sequences.contains_key(&o) {
+                pages = if name == "pg_indexes_size" { 0 } else { 1 };
+            } else {
+                return Ok(Value::Null);
+            }
+            Value::Int8((pages * 8192) as i64)
+        }
+        "pg_database_size" => {
+            let mut pages = 0u64;
+            for tb in cat.tables.values() {
+                pages += u64::from(ctx.engine.relation_pages(tb.storage)?);
+            }
+            for ix in cat.indexes.values() {
+                pages += u64::from(ctx.engine.relation_pages(ix.storage)?);
+            }
+            Value::Int8((pages * 8192) as i64)
+        }
+        "pg_size_pretty" => match a0 {
+            Some(Value::Int8(n)) => Value::Text(size_pretty(*n as i128)),
+            Some(Value::Numeric(n)) => {
+                let s = Value::Numeric(n.clone()).to_text(&ctx.call.types);
+                let whole = s.split('.').next().unwrap_or("0").parse::<i128>().unwrap_or(0);
+                Value::Text(size_pretty(whole))
+            }
+            _ => Value::Null,
+        },
+        "pg_encoding_to_char" => Value::Text(match a0 {
+            Some(Value::Int4(6)) => "UTF8".into(),
+            Some(Value::Int4(0)) => "SQL_ASCII".into(),
+            _ => String::new(),
+        }),
+        "array_to_string" => {
+            let Some(Value::Array(items)) = a0 else { return Ok(Value::Null) };
+            let Some(sep) = text_arg(args.get(1)) else { return Ok(Value::Null) };
+            let null_as = text_arg(args.get(2));
+            let mut parts = vec![];
+            for v in items {
+                match v {
+                    Value::Null => {
+                        if let Some(n) = null_as {
+                            parts.push(n.to_string());
+                        }
+                    }
+                    Value::Text(s) => parts.push(s.clone()),
+                    other => parts.push(other.to_text(&ctx.call.types)),
+                }
+            }
+            Value::Text(parts.join(sep))
+        }
+        "array_upper" | "array_lower" | "array_length" | "cardinality" => {
+            let Some(Value::Array(items)) = a0 else { return Ok(Value::Null) };
+            if name != "cardinality" && !matches!(args.get(1), Some(Value::Int4(1))) || items.is_empty() {
+                return Ok(if name == "cardinality" {
+                    Value::Int4(items.len() as i32)
+                } else {
+                    Value::Null
+                });
+            }
+            Value::Int4(match name {
+                "array_lower" => 1,
+                _ => items.len() as i32,
+            })
+        }
+        "current_schemas" => {
+            let mut v = vec![];
+            if bool_arg(a0) {
+                v.push(Value::Text("pg_catalog".into()));
+            }
+            for s in ctx.search_path {
+                if cat.schema(s).is_some() && !v.contains(&Value::Text(s.clone())) {
+                    v.push(Value::Text(s.clone()));
+                }
+            }
+            Value::Array(v)
+        }
+        "current_schema" => text_or_null(ctx.search_path.iter().find(|s| cat.schema(s).is_some()).cloned()),
+        "to_regclass" => {
+            let s = text_arg(a0).unwrap_or_default();
+            match regclass_oid(cat, ctx.search_path, s) {
+                Some(o) => Value::Oid(o),
+                None => Value::Null,
+            }
+        }
+        "array_cat" => match (a0, args.get(1)) {
+            (Some(Value::Array(a)), Some(Value::Array(b))) => Value::Array(a.iter().chain(b.iter()).cloned().collect()),
+            (Some(Value::Array(a)), _) => Value::Array(a.clone()),
+            (_, Some(Value::Array(b))) => Value::Array(b.clone()),
+            _ => Value::Null,
+        },
+        "array_subscript" => match (a0, args.get(1)) {
+            (Some(Value::Array(items)), Some(Value::Int4(i))) if *i >= 1 => items.get(*i as usize - 1).cloned().unwrap_or(Value::Null),
+            _ => Value::Null,
+        },
+        "array_any_eq" => {
+            // x = ANY(array) with SQL's three-valued result.
+            let (Some(x), Some(arr)) = (a0, args.get(1)) else {
+                return Ok(Value::Null);
+            };
+            let Value::Array(items) = arr else { return Ok(Value::Null) };
+            if x.is_null() {
+                return Ok(if items.is_empty() { Value::Bool(false) } else { Value::Null });
+            }
+            let mut saw_null = false;
+            for v in items {
+                if v.is_null() {
+                    saw_null = true;
+                } else if sargdb_catalog::types::compare(x, v) == std::cmp::Ordering::Equal {
+                    return Ok(Value::Bool(true));
+                }
+            }
+            if saw_null {
+                Value::Null
+            } else {
+                Value::Bool(false)
+            }
+        }
+        n if n.starts_with("has_") || n == "pg_has_role" => Value::Bool(true),
+        other => return Err(SqlError::FeatureNotSupported(format!("function {other}"))),
+    })
+}
+
+fn session_user(ctx: &ExecContext) -> String {
+    let _ = ctx;
+    super::SessionInfo::default().user
+}
+
+/// Postgres's pg_size_pretty: bytes, kB, MB, GB, TB with half-up rounding,
+/// switching unit at 10240 of the smaller one.
+pub fn size_pretty(mut size: i128) -> String {
+    let limit: i128 = 10 * 1024;
+    let limit2 = limit * 2 - 1;
+    if size.abs() < limit {
+        return format!("{size} bytes");
+    }
+    size >>= 9; // 1/2 kB
+    for unit in ["kB", "MB", "GB", "TB"] {
+        if size.abs() < limit2 || unit == "TB" {
+            let v = (size + if size < 0 { 0 } else { 1 }) / 2;
+            return format!("{v} {unit}");
+        }
+        size >>= 10;
+    }
+    format!("{size} PB")
+}
+
+/// Whether a relation is the one its unqualified name finds on the search
+/// path (what `pg_table_is_visible` answers).
+fn relation_visible(ctx: &ExecContext, oid: u32) -> bool {
+    let cat = ctx.catalog;
+    let (schema, name) = if let Some(t) = cat.tables.get(&oid) {
+        (t.schema.clone(), t.name.clone())
+    } else if let Some(i) = cat.indexes.get(&oid) {
+        (i.schema.clone(), i.name.clone())
+    } else if let Some(s) = cat.sequences.get(&oid) {
+        (s.schema.clone(), s.name.clone())
+    } else {
+        return oid < 16384;
+    };
+    let mut path: Vec<&str> = vec!["pg_catalog"];
+    path.extend(ctx.search_path.iter().map(String::as_str));
+    for s in path {
+        if s == schema {
+            return true;
+        }
+        if cat.relation_exists(s, &name) {
+            return false;
+        }
+    }
+    false
+}
+
+/// Oid of a relation named by `[schema.]name` text (what `'t'::regclass` reads).
+pub fn regclass_oid(cat: &sargdb_catalog::Catalog, search_path: &[String], s: &str) -> Option<u32> {
+    if let Ok(n) = s.parse::<u32>() {
+        return Some(n);
+    }
+    let parts: Vec<String> = s
+        .split('.')
+        .map(|p| {
+            if p.starts_with('"') && p.ends_with('"') && p.len() >= 2 {
+                p[1..p.len() - 1].to_string()
+            } else {
+                p.to_lowercase()
+            }
+        })
+        .collect();
+    let find = |schema: &str, name: &str| -> Option<u32> {
+        cat.table_in(schema, name)
+            .map(|t| t.oid)
+            .or_else(|| cat.index_in(schema, name).map(|i| i.oid))
+            .or_else(|| cat.sequence_in(schema, name).map(|q| q.oid))
+    };
+    match parts.as_slice() {
+        [n] => {
+            let mut path = vec!["pg_catalog".to_string()];
+            path.extend(search_path.iter().cloned());
+            path.iter().find_map(|s| find(s, n))
+        }
+        [s, n] => find(s, n),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_print_like_postgres() {
+        assert_eq!(size_pretty(8192), "8192 bytes");
+        assert_eq!(size_pretty(16384), "16 kB");
+        assert_eq!(size_pretty(10 * 1024 * 1024), "10 MB");
+        assert_eq!(size_pretty(0), "0 bytes");
+    }
+}

@@ -1,0 +1,258 @@
+//! System relations: the `pg_catalog` and `information_schema` relations that
+//! psql, drivers and BI tools read, computed from the live catalog when a
+//! statement is bound, plus the catalog functions those queries call
+//! (`functions`) and Postgres-style deparsing of stored expressions
+//! (`deparse`).
+//!
+//! A system relation is a name, Postgres's column names and types, and rows
+//! materialized from a `Catalog` snapshot; the binder turns it into a values
+//! plan, so everything else (joins, filters, sorting) is ordinary SQL. This
+//! module only reads the catalog; it never writes it and never touches
+//! storage (sizes are the functions' business, at execution time).
+
+pub mod deparse;
+pub mod functions;
+mod information_schema;
+mod pg_catalog;
+
+use sargdb_catalog::{Catalog, DataType, Value};
+
+/// Oid of the bootstrap superuser (`postgres`).
+pub const SUPERUSER_OID: u32 = 10;
+/// Oid of the `pg_database_owner` role (owner of `public`).
+pub const DATABASE_OWNER_OID: u32 = 6171;
+/// Oid of `information_schema` (fixed here; Postgres's varies per cluster).
+pub const INFORMATION_SCHEMA_OID: u32 = 13000;
+/// Oid of `pg_toast`.
+pub const PG_TOAST_OID: u32 = 99;
+/// Oid of the current database in `pg_database`.
+pub const DATABASE_OID: u32 = 5;
+/// Access methods (`pg_am`).
+pub const HEAP_AM_OID: u32 = 2;
+pub const BTREE_AM_OID: u32 = 403;
+/// The default collation (`pg_collation`).
+pub const DEFAULT_COLLATION_OID: u32 = 100;
+pub const C_COLLATION_OID: u32 = 950;
+
+/// Who and where the statement runs, for the relations and functions that
+/// depend on the session (`current_user`, `pg_database`).
+#[derive(Clone, Debug)]
+pub struct SessionInfo {
+    pub user: String,
+    pub database: String,
+    pub pid: i32,
+}
+
+impl Default for SessionInfo {
+    fn default() -> Self {
+        SessionInfo {
+            user: "postgres".into(),
+            database: "postgres".into(),
+            pid: std::process::id() as i32,
+        }
+    }
+}
+
+/// A system relation materialized for one statement.
+#[derive(Clone, Debug)]
+pub struct SystemRelation {
+    pub schema: &'static str,
+    pub name: String,
+    pub columns: Vec<(String, DataType)>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// What a system relation is built from.
+pub struct SysContext<'a> {
+    pub catalog: &'a Catalog,
+    pub session: &'a SessionInfo,
+}
+
+/// Resolve a relation name (already split and case-folded) to a system
+/// relation. Unqualified names are looked up in pg_catalog only, as
+/// Postgres's implicit search path does.
+pub fn lookup(parts: &[String], ctx: &SysContext) -> Option<SystemRelation> {
+    let (schema, name) = match parts {
+        [n] => ("pg_catalog", n.as_str()),
+        [s, n] | [_, s, n] => (s.as_str(), n.as_str()),
+        _ => return None,
+    };
+    match schema {
+        "pg_catalog" => pg_catalog::build(name, ctx),
+        "information_schema" => information_schema::build(name, ctx),
+        _ => None,
+    }
+}
+
+/// Names of every system relation in a schema (pg_class rows for them).
+pub fn relation_names(schema: &str) -> &'static [&'static str] {
+    match schema {
+        "pg_catalog" => pg_catalog::NAMES,
+        "information_schema" => information_schema::NAMES,
+        _ => &[],
+    }
+}
+
+/// Column type shorthand used by the relation tables: Postgres's type names,
+/// with `"char"`, `pg_node_tree`, `xid`, `regproc`, `aclitem[]`, `int2vector`
+/// and `oidvector` mapped to the closest type sargdb has.
+pub(crate) fn col_type(code: &str) -> DataType {
+    match code {
+        "oid" | "xid" | "regproc" | "regclass" | "regtype" => DataType::Oid,
+        "name" => DataType::Name,
+        "char" | "text" | "node" | "anyarray" => DataType::Text,
+        "bool" => DataType::Bool,
+        "int2" => DataType::Int2,
+        "int4" => DataType::Int4,
+        "int8" => DataType::Int8,
+        "float4" => DataType::Float4,
+        "float8" => DataType::Float8,
+        "timestamptz" => DataType::Timestamptz,
+        "text[]" | "char[]" | "acl" => DataType::Array(Box::new(DataType::Text)),
+        "int2[]" | "int2vector" => DataType::Array(Box::new(DataType::Int2)),
+        "oid[]" | "oidvector" => DataType::Array(Box::new(DataType::Oid)),
+        _ => DataType::Text,
+    }
+}
+
+/// Build a relation from `"name type"` column specs and rows.
+pub(crate) fn relation(schema: &'static str, name: &str, spec: &[&str], rows: Vec<Vec<Value>>) -> SystemRelation {
+    let columns = spec
+        .iter()
+        .map(|s| {
+            let mut it = s.splitn(2, ' ');
+            let n = it.next().unwrap_or_default().to_string();
+            let t = col_type(it.next().unwrap_or("text"));
+            (n, t)
+        })
+        .collect();
+    SystemRelation {
+        schema,
+        name: name.to_string(),
+        columns,
+        rows,
+    }
+}
+
+// Value shorthands for the row builders.
+pub(crate) fn o(v: u32) -> Value {
+    Value::Oid(v)
+}
+pub(crate) fn t(v: impl Into<String>) -> Value {
+    Value::Text(v.into())
+}
+pub(crate) fn b(v: bool) -> Value {
+    Value::Bool(v)
+}
+pub(crate) fn i2(v: i16) -> Value {
+    Value::Int2(v)
+}
+pub(crate) fn i4(v: i32) -> Value {
+    Value::Int4(v)
+}
+pub(crate) fn opt_t(v: Option<String>) -> Value {
+    v.map(Value::Text).unwrap_or(Value::Null)
+}
+pub(crate) const NULL: Value = Value::Null;
+
+/// Oid of a schema by name (the fixed ones included).
+pub fn schema_oid(catalog: &Catalog, name: &str) -> u32 {
+    match name {
+        "pg_catalog" => sargdb_catalog::catalog::PG_CATALOG_OID,
+        "information_schema" => INFORMATION_SCHEMA_OID,
+        "pg_toast" => PG_TOAST_OID,
+        _ => catalog.schema(name).map_or(0, |s| s.oid),
+    }
+}
+
+/// All schemas as (oid, name, owner), pg_catalog and information_schema included.
+pub fn schemas(catalog: &Catalog) -> Vec<(u32, String, u32)> {
+    let mut v: Vec<(u32, String, u32)> = vec![(PG_TOAST_OID, "pg_toast".into(), SUPERUSER_OID)];
+    for s in &catalog.schemas {
+        let owner = if s.name == "public" { DATABASE_OWNER_OID } else { SUPERUSER_OID };
+        v.push((s.oid, s.name.clone(), owner));
+    }
+    if !v.iter().any(|s| s.1 == "pg_catalog") {
+        v.push((sargdb_catalog::catalog::PG_CATALOG_OID, "pg_catalog".into(), SUPERUSER_OID));
+    }
+    v.push((INFORMATION_SCHEMA_OID, "information_schema".into(), SUPERUSER_OID));
+    v.sort_by_key(|s| s.0);
+    v
+}
+
+/// Role name for an oid (`pg_get_userbyid`).
+pub fn role_name(oid: u32, session: &SessionInfo) -> String {
+    match oid {
+        SUPERUSER_OID => session_superuser(session),
+        DATABASE_OWNER_OID => "pg_database_owner".into(),
+        other => format!("unknown (OID={other})"),
+    }
+}
+
+/// sargdb has one role; it carries the name the session connected with.
+fn session_superuser(session: &SessionInfo) -> String {
+    session.user.clone()
+}
+
+/// `pg_type.typcollation` / `attcollation` of a type.
+pub fn type_collation(t: &DataType) -> u32 {
+    match t {
+        DataType::Text | DataType::Varchar(_) | DataType::Char(_) => DEFAULT_COLLATION_OID,
+        DataType::Name => C_COLLATION_OID,
+        DataType::Array(e) => type_collation(e),
+        _ => 0,
+    }
+}
+
+/// `attstorage`: p(lain), x (extended), m (main).
+pub fn type_storage(t: &DataType) -> &'static str {
+    match t {
+        DataType::Numeric(_) => "m",
+        t if t.type_len() > 0 => "p",
+        DataType::Unknown => "p",
+        _ => "x",
+    }
+}
+
+/// Whether a column is NOT NULL, PRIMARY KEY columns included.
+pub fn column_not_null(table: &sargdb_catalog::TableDef, pos: usize) -> bool {
+    table.columns.get(pos).is_some_and(|c| c.not_null)
+        || table
+            .constraints
+            .iter()
+            .any(|c| matches!(&c.kind, sargdb_catalog::ConstraintKind::PrimaryKey(cols) if cols.contains(&pos)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pg_class_lists_tables_indexes_and_sequences() {
+        let mut cat = Catalog::default();
+        let oid = cat.alloc_oid();
+        cat.tables.insert(
+            oid,
+            sargdb_catalog::TableDef {
+                oid,
+                schema: "public".into(),
+                name: "t".into(),
+                columns: vec![sargdb_catalog::ColumnDef::new("a", DataType::Int4)],
+                constraints: vec![],
+                storage: Default::default(),
+            },
+        );
+        let session = SessionInfo::default();
+        let ctx = SysContext {
+            catalog: &cat,
+            session: &session,
+        };
+        let rel = lookup(&["pg_class".to_string()], &ctx).expect("pg_class");
+        let name_col = rel.columns.iter().position(|c| c.0 == "relname").expect("relname");
+        assert!(rel.rows.iter().any(|r| r[name_col] == Value::Text("t".into())));
+        for r in &rel.rows {
+            assert_eq!(r.len(), rel.columns.len(), "row width of pg_class");
+        }
+        assert!(lookup(&["pg_catalog".into(), "no_such".into()], &ctx).is_none());
+    }
+}
