@@ -369,8 +369,14 @@ impl Binder<'_> {
                 let b = self.bind_expr(expr, scope)?;
                 // 'name'::regclass stays a name: nextval() and friends look it up.
                 let regclass = matches!(data_type, ast::DataType::Regclass)
-                    || data_type.to_string().eq_ignore_ascii_case("regclass");
+                    || data_type.to_string().to_lowercase().rsplit('.').next() == Some("regclass");
                 if regclass {
+                    if let BoundExpr::Literal(Value::Text(t), DataType::Unknown) = &b {
+                        // 'pg_catalog.pg_class'::regclass: the catalog's fixed oid.
+                        if let Some(oid) = crate::system::system_relation_oid(t) {
+                            return Ok(BoundExpr::Literal(Value::Oid(oid), DataType::Oid));
+                        }
+                    }
                     if let BoundExpr::Literal(Value::Text(t), DataType::Unknown) = b {
                         return Ok(BoundExpr::Literal(Value::Text(t), DataType::Text));
                     }

@@ -139,7 +139,21 @@ pub fn expr_text(text: &str, table: Option<&TableDef>, pretty: bool) -> String {
 pub fn index_def(cat: &Catalog, ix: &IndexDef, pretty: bool) -> String {
     let table = cat.tables.get(&ix.table);
     let tname = table.map_or_else(String::new, |t| format!("{}.{}", quote_ident(&t.schema), quote_ident(&t.name)));
-    let cols: Vec<String> = (1..=ix.columns.len()).map(|n| index_column(cat, ix, n, pretty)).collect();
+    let cols: Vec<String> = (1..=ix.columns.len())
+        .map(|n| {
+            let mut s = index_column(cat, ix, n, pretty);
+            let k = &ix.columns[n - 1];
+            if k.descending {
+                s.push_str(" DESC");
+                if !k.nulls_first {
+                    s.push_str(" NULLS LAST");
+                }
+            } else if k.nulls_first {
+                s.push_str(" NULLS FIRST");
+            }
+            s
+        })
+        .collect();
     let mut s = format!(
         "CREATE {}INDEX {} ON {} USING {} ({})",
         if ix.unique { "UNIQUE " } else { "" },
@@ -176,7 +190,7 @@ fn paren(s: &str) -> String {
 }
 
 /// `pg_get_indexdef(index, n, pretty)` for column n (1-based): the key
-/// column with its ordering options, or the expression. Out of range: "".
+/// column or the expression, without ordering options. Out of range: "".
 pub fn index_column(cat: &Catalog, ix: &IndexDef, n: usize, pretty: bool) -> String {
     let table = cat.tables.get(&ix.table);
     if n == 0 || n > ix.columns.len() + ix.include.len() {
@@ -190,7 +204,7 @@ pub fn index_column(cat: &Catalog, ix: &IndexDef, n: usize, pretty: bool) -> Str
             .unwrap_or_default();
     }
     let k = &ix.columns[n - 1];
-    let mut s = match (k.column, &k.expr) {
+    let s = match (k.column, &k.expr) {
         (Some(p), _) => table
             .and_then(|t| t.columns.get(p))
             .map(|c| quote_ident(&c.name))
@@ -206,14 +220,6 @@ pub fn index_column(cat: &Catalog, ix: &IndexDef, n: usize, pretty: bool) -> Str
         }
         (None, None) => String::new(),
     };
-    if k.descending {
-        s.push_str(" DESC");
-        if !k.nulls_first {
-            s.push_str(" NULLS LAST");
-        }
-    } else if k.nulls_first {
-        s.push_str(" NULLS FIRST");
-    }
     s
 }
 
@@ -262,6 +268,19 @@ pub fn constraint_def(cat: &Catalog, oid: u32, pretty: bool) -> Option<String> {
 /// The type name a cast prints (`text`, `character varying`, `numeric`).
 fn cast_name(t: &DataType) -> String {
     t.without_modifier().display_name()
+}
+
+/// Functions taking text (a varchar argument is cast to text).
+const TEXT_FUNCTIONS: &[&str] = &["lower", "upper", "btrim", "ltrim", "rtrim", "length", "md5", "initcap", "reverse"];
+
+/// A numeric constant, possibly negated.
+fn is_const(e: &Expr) -> bool {
+    match e {
+        Expr::Value(_) => true,
+        Expr::UnaryOp { op: ast::UnaryOperator::Minus, expr } => matches!(**expr, Expr::Value(_)),
+        Expr::Nested(x) => is_const(x),
+        _ => false,
+    }
 }
 
 struct Deparser<'a> {
@@ -344,6 +363,9 @@ impl Deparser<'_> {
                                 let (s, t) = self.expr(x, 0);
                                 if t == Some(DataType::Unknown) && name != "nextval" {
                                     format!("{s}::text")
+                                } else if matches!(t, Some(DataType::Varchar(_))) && TEXT_FUNCTIONS.contains(&name.as_str()) {
+                                    // varchar reaches text functions through a cast.
+                                    format!("{s}::text")
                                 } else {
                                     s
                                 }
@@ -361,6 +383,12 @@ impl Deparser<'_> {
                     _ => None,
                 };
                 (format!("{name}({})", args.join(", ")), ty)
+            }
+            Expr::UnaryOp { op: ast::UnaryOperator::Minus, expr } if matches!(&**expr, Expr::Value(v) if matches!(v.value, ast::Value::Number(..))) => {
+                // Postgres prints a negative constant as a quoted literal with its type.
+                let (n, ty) = self.expr(expr, 10);
+                let ty = ty.unwrap_or(DataType::Int4);
+                (format!("'-{n}'::{}", cast_name(&ty)), Some(ty))
             }
             Expr::IsNull(x) => (self.wrap(format!("{} IS NULL", self.expr(x, 9).0), 3, parent), Some(DataType::Bool)),
             Expr::IsNotNull(x) => (
@@ -396,9 +424,9 @@ impl Deparser<'_> {
                         let int = |t: &DataType| matches!(t, DataType::Int2 | DataType::Int4 | DataType::Int8);
                         if !(int(a) && int(b)) && a.without_modifier() != b.without_modifier() {
                             // The integer constant is coerced to the other side's type.
-                            if matches!(**right, Expr::Value(_)) && int(b) {
+                            if is_const(right) && int(b) {
                                 rs = self.const_cast(&rs, a);
-                            } else if matches!(**left, Expr::Value(_)) && int(a) {
+                            } else if is_const(left) && int(a) {
                                 ls = self.const_cast(&ls, b);
                             }
                         }
@@ -475,6 +503,7 @@ mod tests {
         assert_eq!(table_expr("amount >= 0", Some(&t)), "amount >= 0::numeric");
         assert_eq!(expr_text("amount >= 0", Some(&t), false), "(amount >= (0)::numeric)");
         assert_eq!(table_expr("qty > 0", Some(&t)), "qty > 0");
+        assert_eq!(table_expr("qty > -100", Some(&t)), "qty > '-100'::integer");
         assert_eq!(table_expr("lower(status)", Some(&t)), "lower(status)");
         assert_eq!(default_expr("'new'", &DataType::Text), "'new'::text");
         assert_eq!(default_expr("1", &DataType::Int4), "1");

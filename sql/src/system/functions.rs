@@ -201,6 +201,9 @@ pub fn call(name: &str, args: &[Value], ctx: &ExecContext) -> Result<Value> {
         "pg_get_constraintdef" => text_or_null(deparse::constraint_def(cat, oid_arg(a0).unwrap_or(0), bool_arg(args.get(1)))),
         // Stored node trees are already deparsed text.
         "pg_get_expr" => a0.cloned().unwrap_or(Value::Null),
+        "obj_description" if oid_arg(a0) == Some(sargdb_catalog::catalog::PUBLIC_OID) && text_arg(args.get(1)) == Some("pg_namespace") => {
+            Value::Text("standard public schema".into())
+        }
         "pg_get_viewdef" | "pg_get_statisticsobjdef_columns" | "obj_description" | "shobj_description" | "col_description" => Value::Null,
         "pg_relation_is_publishable" => Value::Bool(false),
         "format_type" => match oid_arg(a0) {

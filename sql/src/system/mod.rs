@@ -84,6 +84,13 @@ pub fn lookup(parts: &[String], ctx: &SysContext) -> Option<SystemRelation> {
     }
 }
 
+/// Oid of a system relation named by `[pg_catalog.]name` (what
+/// `'pg_catalog.pg_class'::regclass` reads), if it has a fixed one.
+pub fn system_relation_oid(text: &str) -> Option<u32> {
+    let name = text.strip_prefix("pg_catalog.").unwrap_or(text);
+    pg_catalog::relation_oid(name)
+}
+
 /// Names of every system relation in a schema (pg_class rows for them).
 pub fn relation_names(schema: &str) -> &'static [&'static str] {
     match schema {

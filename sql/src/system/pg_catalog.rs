@@ -43,7 +43,38 @@ pub(super) const NAMES: &[&str] = &[
     "pg_extension",
     "pg_foreign_table",
     "pg_partitioned_table",
+    "pg_depend",
 ];
+
+/// Postgres's fixed oids of the catalogs clients name in `'pg_class'::regclass`.
+pub(super) fn relation_oid(name: &str) -> Option<u32> {
+    Some(match name {
+        "pg_type" => 1247,
+        "pg_attribute" => 1249,
+        "pg_proc" => 1255,
+        "pg_class" => 1259,
+        "pg_authid" => 1260,
+        "pg_database" => 1262,
+        "pg_namespace" => 2615,
+        "pg_constraint" => 2606,
+        "pg_index" => 2610,
+        "pg_attrdef" => 2604,
+        "pg_am" => 2601,
+        "pg_description" => 2609,
+        "pg_depend" => 2608,
+        "pg_trigger" => 2620,
+        "pg_collation" => 3456,
+        "pg_tablespace" => 1213,
+        "pg_inherits" => 2611,
+        "pg_policy" => 3256,
+        "pg_sequence" => 2224,
+        "pg_statistic_ext" => 3381,
+        "pg_publication" => 6104,
+        "pg_rewrite" => 2618,
+        "pg_extension" => 3079,
+        _ => return None,
+    })
+}
 
 const PG_CLASS: &[&str] = &[
     "oid oid",
@@ -234,9 +265,44 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
             &["oid oid", "nspname name", "nspowner oid", "nspacl acl"],
             schemas(cat)
                 .into_iter()
-                .map(|(oid, n, owner)| vec![o(oid), t(n), o(owner), NULL])
+                .map(|(oid, n, owner)| {
+                    let acl = match n.as_str() {
+                        "public" => Value::Array(vec![t("pg_database_owner=UC/pg_database_owner"), t("=U/pg_database_owner")]),
+                        "pg_catalog" | "information_schema" => {
+                            Value::Array(vec![t(format!("{}=UC/{}", ctx.session.user, ctx.session.user)), t(format!("=U/{}", ctx.session.user))])
+                        }
+                        _ => NULL,
+                    };
+                    vec![o(oid), t(n), o(owner), acl]
+                })
                 .collect(),
         ),
+        "pg_depend" => {
+            // A serial's sequence depends on its column ('a'uto), an identity's ('i'nternal).
+            let mut rows = vec![];
+            for sq in cat.sequences.values() {
+                if let Some((table, pos)) = sq.owned_by {
+                    let identity = cat.tables.get(&table).and_then(|tb| tb.columns.get(pos)).is_some_and(|c| c.identity.is_some());
+                    rows.push(vec![o(1259), o(sq.oid), i4(0), o(1259), o(table), i4(pos as i32 + 1), t(if identity { "i" } else { "a" })]);
+                }
+            }
+            for ix in cat.indexes.values() {
+                match ix.constraint {
+                    Some(c) => rows.push(vec![o(1259), o(ix.oid), i4(0), o(2606), o(c), i4(0), t("i")]),
+                    None => {
+                        for k in &ix.columns {
+                            if let Some(p) = k.column {
+                                rows.push(vec![o(1259), o(ix.oid), i4(0), o(1259), o(ix.table), i4(p as i32 + 1), t("a")]);
+                            }
+                        }
+                    }
+                }
+            }
+            rel(
+                &["classid oid", "objid oid", "objsubid int4", "refclassid oid", "refobjid oid", "refobjsubid int4", "deptype char"],
+                rows,
+            )
+        }
         "pg_class" => {
             let mut rows = vec![];
             for tb in cat.tables.values() {
@@ -644,8 +710,8 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                     o(0),
                     o(0),
                     o(1663),
-                    t("C.UTF-8"),
-                    t("C.UTF-8"),
+                    t("C"),
+                    t("C"),
                     NULL,
                     NULL,
                     acl,
