@@ -231,7 +231,7 @@ fn unique_name(cat: &Catalog, schema: &str, table: &str, cols: &str, suffix: &st
     if !pending.iter().any(|c| c.name == base) {
         return base;
     }
-    let root = format!("{table}_{cols}_{suffix}");
+    let root = if cols.is_empty() { format!("{table}_{suffix}") } else { format!("{table}_{cols}_{suffix}") };
     (1..).map(|i| format!("{root}{i}")).find(|n| !pending.iter().any(|c| c.name == *n) && !cat.relation_exists(schema, n)).unwrap_or(base)
 }
 
@@ -306,9 +306,23 @@ fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResul
                 cons.push(ConstraintDef { oid: cat.alloc_oid(), name: n, kind: ConstraintKind::Unique(k) });
             }
             ast::TableConstraint::Check(c) => {
-                // A table-level CHECK is named `<table>_check` (column ones `<table>_<col>_check`).
+                // Postgres names a table-level CHECK after its column when the
+                // expression references exactly one distinct column
+                // (`<table>_<col>_check`), else `<table>_check`.
                 let text = c.expr.to_string();
-                let n = c.name.as_ref().map(ident_name).unwrap_or_else(|| unique_name(cat, &schema, &name, "", "check", &cons));
+                let mut refs = vec![];
+                let _ = ast::visit_expressions(&c.expr, |e| {
+                    match e {
+                        ast::Expr::Identifier(i) => refs.push(ident_name(i)),
+                        ast::Expr::CompoundIdentifier(parts) => refs.extend(parts.last().map(ident_name)),
+                        _ => {}
+                    }
+                    std::ops::ControlFlow::<()>::Continue(())
+                });
+                refs.sort();
+                refs.dedup();
+                let col = if refs.len() == 1 { refs[0].clone() } else { String::new() };
+                let n = c.name.as_ref().map(ident_name).unwrap_or_else(|| unique_name(cat, &schema, &name, &col, "check", &cons));
                 cons.push(ConstraintDef { oid: cat.alloc_oid(), name: n, kind: ConstraintKind::Check(text) });
             }
             ast::TableConstraint::ForeignKey(_) => return Err(SqlError::FeatureNotSupported("FOREIGN KEY constraints".into())),
