@@ -11,7 +11,10 @@ use std::sync::Arc;
 
 use crate::engine::Shared;
 use crate::error::{EngineError, Result};
-use crate::page::{HeapPage, HeapPageMut, TupleHeader, MAX_TUPLE_SIZE, TUPLE_HEADER_SIZE};
+use crate::page::{
+    page_kind, HeapPage, HeapPageMut, TupleHeader, MAX_TUPLE_SIZE, OVERFLOW_CHUNK, OVERFLOW_HEADER, PAGE_KIND_OVERFLOW,
+    TUPLE_EXTERNAL, TUPLE_HEADER_SIZE,
+};
 use crate::txn::{is_visible, VisibilityContext, Xid};
 use crate::wal::WalRecord;
 use crate::RelFileId;
@@ -23,10 +26,83 @@ pub struct TupleId {
     pub slot: u16,
 }
 
+/// Largest row sargdb stores (Postgres's limit for one field is 1 GB).
+pub const MAX_ROW_SIZE: usize = 1 << 30;
+
+/// Write `data` into a chain of new overflow pages; returns the first block.
+fn write_overflow(shared: &Shared, xid: Xid, rel: RelFileId, data: &[u8]) -> Result<u32> {
+    let chunks: Vec<&[u8]> = data.chunks(OVERFLOW_CHUNK).collect();
+    let mut blocks = Vec::with_capacity(chunks.len());
+    for _ in &chunks {
+        blocks.push(shared.pool.extend(rel)?.block);
+    }
+    for (i, chunk) in chunks.iter().enumerate() {
+        let page = shared.pool.fetch(rel, blocks[i])?;
+        let mut g = page.write();
+        let lsn = crate::page::page_lsn(&g[..]);
+        g.fill(0);
+        crate::page::set_page_lsn(&mut g[..], lsn);
+        g[12..14].copy_from_slice(&PAGE_KIND_OVERFLOW.to_le_bytes());
+        let next = blocks.get(i + 1).copied().unwrap_or(u32::MAX);
+        g[24..28].copy_from_slice(&next.to_le_bytes());
+        g[28..30].copy_from_slice(&(chunk.len() as u16).to_le_bytes());
+        g[OVERFLOW_HEADER..OVERFLOW_HEADER + chunk.len()].copy_from_slice(chunk);
+        shared.wal.append_page_image(xid, rel, blocks[i], &mut g[..]);
+        page.mark_dirty();
+    }
+    Ok(blocks[0])
+}
+
+/// The row bytes of a stored tuple: inline, or reassembled from its
+/// overflow pages.
+pub(crate) fn row_of(shared: &Shared, rel: RelFileId, infomask: u16, data: Vec<u8>) -> Result<Vec<u8>> {
+    if infomask & TUPLE_EXTERNAL == 0 {
+        return Ok(data);
+    }
+    let bad = |block: u32| EngineError::CorruptPage { rel, block, reason: "broken overflow chain".into() };
+    if data.len() < 8 {
+        return Err(bad(0));
+    }
+    let total = u32::from_le_bytes(data[0..4].try_into().expect("4")) as usize;
+    let mut block = u32::from_le_bytes(data[4..8].try_into().expect("4"));
+    let mut out = Vec::with_capacity(total);
+    while out.len() < total {
+        if block == u32::MAX {
+            return Err(bad(block));
+        }
+        let page = shared.pool.fetch(rel, block)?;
+        let g = page.read();
+        if page_kind(&g[..]) != PAGE_KIND_OVERFLOW {
+            return Err(bad(block));
+        }
+        let next = u32::from_le_bytes(g[24..28].try_into().expect("4"));
+        let len = u16::from_le_bytes([g[28], g[29]]) as usize;
+        if len > OVERFLOW_CHUNK {
+            return Err(bad(block));
+        }
+        out.extend_from_slice(&g[OVERFLOW_HEADER..OVERFLOW_HEADER + len]);
+        block = next;
+    }
+    out.truncate(total);
+    Ok(out)
+}
+
 /// Place a full tuple (MVCC header + row) in `rel`, filling in its ctid.
+/// A row too large for a page goes to overflow pages first.
 pub(crate) fn insert(shared: &Shared, xid: Xid, rel: RelFileId, full: &mut [u8]) -> Result<TupleId> {
     if full.len() > MAX_TUPLE_SIZE {
-        return Err(EngineError::TupleTooLarge { size: full.len() - TUPLE_HEADER_SIZE, max: MAX_TUPLE_SIZE - TUPLE_HEADER_SIZE });
+        let data = &full[TUPLE_HEADER_SIZE..];
+        if data.len() > MAX_ROW_SIZE {
+            return Err(EngineError::TupleTooLarge { size: data.len(), max: MAX_ROW_SIZE });
+        }
+        let first = write_overflow(shared, xid, rel, data)?;
+        let mut small = vec![0u8; TUPLE_HEADER_SIZE + 8];
+        let mut h = TupleHeader::read(full);
+        h.infomask |= TUPLE_EXTERNAL;
+        h.write(&mut small);
+        small[TUPLE_HEADER_SIZE..TUPLE_HEADER_SIZE + 4].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        small[TUPLE_HEADER_SIZE + 4..].copy_from_slice(&first.to_le_bytes());
+        return insert(shared, xid, rel, &mut small);
     }
     let mut tried_new = false;
     loop {
@@ -45,6 +121,13 @@ pub(crate) fn insert(shared: &Shared, xid: Xid, rel: RelFileId, full: &mut [u8])
             }
         };
         let mut g = page.write();
+        let kind = page_kind(&g[..]);
+        if kind != 0 && kind != crate::page::PAGE_KIND_HEAP {
+            // An overflow page: never a place for tuples.
+            drop(g);
+            shared.fsm_page_full(rel, page.block);
+            continue;
+        }
         let is_new = !HeapPage::new(&g[..]).is_initialized();
         let mut hp = HeapPageMut::new(&mut g[..]);
         if is_new {
@@ -99,7 +182,7 @@ pub struct HeapScan {
     nblocks: u32,
     vis: VisibilityContext,
     cancel: Option<Arc<AtomicBool>>,
-    buffered: VecDeque<(TupleId, Vec<u8>)>,
+    buffered: VecDeque<(TupleId, u16, Vec<u8>)>,
 }
 
 impl HeapScan {
@@ -132,7 +215,7 @@ impl HeapScan {
                     if let Some(t) = hp.tuple(slot) {
                         let h = TupleHeader::read(t);
                         if is_visible(&h, vis, st) {
-                            buffered.push_back((TupleId { page: block, slot }, t[TUPLE_HEADER_SIZE..].to_vec()));
+                            buffered.push_back((TupleId { page: block, slot }, h.infomask, t[TUPLE_HEADER_SIZE..].to_vec()));
                         }
                     }
                 }
@@ -151,6 +234,7 @@ impl Iterator for HeapScan {
                 return Some(Err(e));
             }
         }
-        self.buffered.pop_front().map(Ok)
+        let (tid, infomask, data) = self.buffered.pop_front()?;
+        Some(row_of(&self.shared, self.rel, infomask, data).map(|row| (tid, row)))
     }
 }

@@ -28,8 +28,13 @@
 //!     20    4 cmax       command id of the delete within xmax
 //!     24    4 ctid.page  newer version after an update (self otherwise)
 //!     28    2 ctid.slot
-//!     30    2 infomask   TUPLE_UPDATED | TUPLE_LOCK_ONLY
+//!     30    2 infomask   TUPLE_UPDATED | TUPLE_LOCK_ONLY | TUPLE_EXTERNAL
 //! ```
+//!
+//! A row too large for a page is stored in overflow pages (kind 4: after the
+//! header `u32 next block, u16 chunk length`, then up to 8,162 bytes), and
+//! the heap tuple's row is `u32 total length, u32 first overflow block` with
+//! TUPLE_EXTERNAL set.
 //!
 //! followed by the row bytes (opaque to the engine). All integers are
 //! little-endian.
@@ -47,6 +52,15 @@ pub const PAGE_KIND_HEAP: u16 = 1;
 pub const TUPLE_UPDATED: u16 = 0x0001;
 /// xmax only locks the row (SELECT FOR UPDATE, ON CONFLICT); not a delete.
 pub const TUPLE_LOCK_ONLY: u16 = 0x0002;
+/// The row bytes live in a chain of overflow pages; the tuple holds
+/// `u32 total length, u32 first block` (see `heap`).
+pub const TUPLE_EXTERNAL: u16 = 0x0004;
+
+/// Overflow page: `u32 next block (u32::MAX: last), u16 length` after the
+/// common header, then the chunk.
+pub const PAGE_KIND_OVERFLOW: u16 = 4;
+pub const OVERFLOW_HEADER: usize = PAGE_HEADER_SIZE + 6;
+pub const OVERFLOW_CHUNK: usize = PAGE_SIZE - OVERFLOW_HEADER;
 
 /// Largest tuple (header + row) that fits on an empty heap page.
 pub const MAX_TUPLE_SIZE: usize = PAGE_SIZE - PAGE_HEADER_SIZE - LINE_POINTER_SIZE;

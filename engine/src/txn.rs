@@ -24,7 +24,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use crate::engine::Shared;
 use crate::error::{EngineError, Result};
 use crate::heap::{self, HeapScan, TupleId};
-use crate::page::{HeapPageMut, TupleHeader, TUPLE_HEADER_SIZE, TUPLE_LOCK_ONLY, TUPLE_UPDATED};
+use crate::page::{HeapPageMut, TupleHeader, TUPLE_EXTERNAL, TUPLE_HEADER_SIZE, TUPLE_LOCK_ONLY, TUPLE_UPDATED};
 use crate::wal::WalRecord;
 use crate::RelFileId;
 
@@ -379,18 +379,25 @@ impl Transaction {
     /// The version at `tid` if visible to this statement.
     pub fn fetch(&self, rel: RelFileId, tid: TupleId) -> Result<Option<Vec<u8>>> {
         let vis = self.visibility();
-        heap::with_tuple(&self.shared, rel, tid, |t| {
+        let found = heap::with_tuple(&self.shared, rel, tid, |t| {
             let h = TupleHeader::read(t);
             let visible = self.shared.txns.clog.with(|st| is_visible(&h, &vis, st));
-            visible.then(|| t[TUPLE_HEADER_SIZE..].to_vec())
-        })
-        .map(Option::flatten)
+            visible.then(|| (h.infomask, t[TUPLE_HEADER_SIZE..].to_vec()))
+        })?
+        .flatten();
+        match found {
+            Some((infomask, data)) => Ok(Some(heap::row_of(&self.shared, rel, infomask, data)?)),
+            None => Ok(None),
+        }
     }
 
     /// The row bytes at `tid` whatever their visibility (integrity checks:
     /// an index entry must point at a tuple that exists).
     pub fn fetch_any(&self, rel: RelFileId, tid: TupleId) -> Result<Option<Vec<u8>>> {
-        heap::with_tuple(&self.shared, rel, tid, |t| t[TUPLE_HEADER_SIZE..].to_vec())
+        match heap::with_tuple(&self.shared, rel, tid, |t| (TupleHeader::read(t).infomask, t[TUPLE_HEADER_SIZE..].to_vec()))? {
+            Some((infomask, data)) => Ok(Some(heap::row_of(&self.shared, rel, infomask, data)?)),
+            None => Ok(None),
+        }
     }
 
     /// The newest committed-or-own version reached from `tid` along the update
@@ -426,7 +433,7 @@ impl Transaction {
                 }
                 return Ok(None);
             }
-            return Ok(Some((cur, data)));
+            return Ok(Some((cur, heap::row_of(&self.shared, rel, h.infomask, data)?)));
         }
         Err(EngineError::CorruptPage { rel, block: tid.page, reason: "update chain too long".into() })
     }
@@ -476,6 +483,7 @@ impl Transaction {
                 match step {
                     Some(s) => s,
                     None => {
+                        let infomask = infomask | (h.infomask & TUPLE_EXTERNAL);
                         h.xmax = my;
                         h.cmax = self.cid;
                         h.infomask = infomask;
@@ -591,11 +599,13 @@ impl Transaction {
                             _ => {}
                         }
                     }
-                    out.push((TupleId { page: block, slot }, t[TUPLE_HEADER_SIZE..].to_vec(), wait));
+                    out.push((TupleId { page: block, slot }, h.infomask, t[TUPLE_HEADER_SIZE..].to_vec(), wait));
                 }
             });
         }
-        Ok(out)
+        out.into_iter()
+            .map(|(tid, infomask, data, wait)| Ok((tid, heap::row_of(&self.shared, rel, infomask, data)?, wait)))
+            .collect()
     }
 
     /// For a uniqueness check through an index: may the version at `tid`

@@ -251,3 +251,48 @@ fn data_dir_lock_is_exclusive() {
     let _e = Engine::open(cfg(&dir, 1 << 20)).unwrap();
     assert!(matches!(Engine::open(cfg(&dir, 1 << 20)), Err(EngineError::DataDirLocked(_))));
 }
+
+#[test]
+fn rows_larger_than_a_page_use_overflow_pages_and_survive_a_crash() {
+    let dir = tmp("overflow");
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let (tid, small_tid);
+    {
+        let e = Engine::open(cfg(&dir, 1 << 20)).unwrap();
+        let mut t = e.begin(IsolationLevel::ReadCommitted);
+        t.start_command();
+        tid = t.insert(6, &big).unwrap();
+        small_tid = t.insert(6, b"small").unwrap();
+        t.commit().unwrap();
+        let mut r = e.begin(IsolationLevel::ReadCommitted);
+        r.start_command();
+        assert_eq!(r.fetch(6, tid).unwrap().unwrap(), big);
+        let mut u = e.begin(IsolationLevel::ReadCommitted);
+        u.start_command();
+        let mut bigger = big.clone();
+        bigger.extend_from_slice(b"tail");
+        let (o, new_tid) = u.update(6, tid, &bigger).unwrap();
+        assert_eq!(o, LockOutcome::Ok);
+        assert!(new_tid.is_some());
+        u.commit().unwrap();
+        // crash without a checkpoint
+    }
+    let e = Engine::open(cfg(&dir, 1 << 20)).unwrap();
+    let rows = rows(&e, 6);
+    assert_eq!(rows.len(), 2);
+    let mut expect = big.clone();
+    expect.extend_from_slice(b"tail");
+    assert!(rows.contains(&expect), "the updated large row reads back whole");
+    assert!(rows.contains(&b"small".to_vec()));
+    // More small rows still go to heap pages, not into overflow pages.
+    let mut t = e.begin(IsolationLevel::ReadCommitted);
+    t.start_command();
+    for i in 0..100u32 {
+        t.insert(6, format!("row{i}").as_bytes()).unwrap();
+    }
+    t.delete(6, small_tid).unwrap();
+    t.commit().unwrap();
+    assert_eq!(self::rows(&e, 6).len(), 101);
+    e.vacuum(6).unwrap();
+    assert_eq!(self::rows(&e, 6).len(), 101);
+}
