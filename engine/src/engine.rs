@@ -31,7 +31,7 @@ use crate::buffer::BufferPool;
 use crate::index::btree::BTreeIndex;
 use crate::index::{IndexHandle, IndexKind, IndexOptions};
 use crate::error::{EngineError, Result};
-use crate::page::{page_lsn, set_page_lsn, HeapPage, HeapPageMut, TupleHeader, PAGE_SIZE, TUPLE_LOCK_ONLY};
+use crate::page::{page_lsn, set_page_lsn, HeapPage, HeapPageMut, TupleHeader, PAGE_SIZE, TUPLE_HEADER_SIZE, TUPLE_LOCK_ONLY};
 use crate::storage::{write_atomic, Storage};
 use crate::txn::{
     CommitLog, IsolationLevel, Transaction, TxnManager, Xid, FIRST_NORMAL_XID, XID_ABORTED, XID_COMMITTED,
@@ -606,6 +606,7 @@ fn vacuum(shared: &Shared, rel: RelFileId) -> Result<VacuumStats> {
     // Pass 1: find dead versions. They stay dead, and their slots are not
     // reused until pass 3 frees them.
     let mut dead: HashMap<u32, Vec<u16>> = HashMap::new();
+    let mut overflow_heads: Vec<u32> = Vec::new();
     for block in 0..nblocks {
         let page = shared.pool.fetch(rel, block)?;
         let g = page.read();
@@ -625,6 +626,10 @@ fn vacuum(shared: &Shared, rel: RelFileId) -> Result<VacuumStats> {
                     && h.xmax < oldest;
                 if xmin_aborted || deleted {
                     dead.entry(block).or_default().push(slot);
+                    if h.infomask & crate::page::TUPLE_EXTERNAL != 0 && t.len() >= TUPLE_HEADER_SIZE + 8 {
+                        let first = u32::from_le_bytes(t[TUPLE_HEADER_SIZE + 4..TUPLE_HEADER_SIZE + 8].try_into().expect("4"));
+                        overflow_heads.push(first);
+                    }
                 } else {
                     stats.tuples_remaining += 1;
                 }
@@ -653,6 +658,26 @@ fn vacuum(shared: &Shared, rel: RelFileId) -> Result<VacuumStats> {
         }
         if HeapPage::new(&g[..]).is_initialized() && HeapPage::new(&g[..]).free_space() >= PAGE_SIZE / 5 {
             free_pages.push(block);
+        }
+    }
+    // The overflow pages of removed rows become empty heap pages, reused
+    // by later inserts.
+    for head in overflow_heads {
+        let mut block = head;
+        let mut steps = 0;
+        while block != u32::MAX && block < nblocks && steps <= nblocks {
+            steps += 1;
+            let page = shared.pool.fetch(rel, block)?;
+            let mut g = page.write();
+            if crate::page::page_kind(&g[..]) != crate::page::PAGE_KIND_OVERFLOW {
+                break;
+            }
+            let next = u32::from_le_bytes(g[24..28].try_into().expect("4"));
+            HeapPageMut::new(&mut g[..]).init();
+            shared.wal.append_page_image(0, rel, block, &mut g[..]);
+            page.mark_dirty();
+            free_pages.push(block);
+            block = next;
         }
     }
     {

@@ -295,4 +295,23 @@ fn rows_larger_than_a_page_use_overflow_pages_and_survive_a_crash() {
     assert_eq!(self::rows(&e, 6).len(), 101);
     e.vacuum(6).unwrap();
     assert_eq!(self::rows(&e, 6).len(), 101);
+    // Deleting the large row and vacuuming frees its overflow pages: the
+    // next large row reuses them instead of growing the file.
+    let pages = e.relation_pages(6).unwrap();
+    let mut t = e.begin(IsolationLevel::ReadCommitted);
+    t.start_command();
+    let victims: Vec<_> = t.scan(6).unwrap().map(|r| r.unwrap()).filter(|(_, row)| row.len() > 1000).map(|(tid, _)| tid).collect();
+    assert_eq!(victims.len(), 1);
+    t.delete(6, victims[0]).unwrap();
+    t.commit().unwrap();
+    let v = e.vacuum(6).unwrap();
+    assert!(v.tuples_removed >= 1);
+    let mut t = e.begin(IsolationLevel::ReadCommitted);
+    t.start_command();
+    for i in 0..300u32 {
+        t.insert(6, &vec![i as u8; 900]).unwrap();
+    }
+    t.commit().unwrap();
+    assert_eq!(e.relation_pages(6).unwrap(), pages, "freed overflow pages hold the new rows");
+    assert_eq!(self::rows(&e, 6).len(), 400);
 }
