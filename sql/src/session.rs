@@ -46,6 +46,15 @@ impl Database {
             Some(b) => Catalog::from_blob(&b).map_err(|e| SqlError::Internal(e.to_string()))?,
             None => Catalog::default(),
         };
+        // Open every index now: VACUUM (and autovacuum) of a table must clean
+        // all its indexes before freeing heap slots, even indexes no
+        // statement has touched since the server started.
+        for ix in catalog.indexes.values() {
+            let (Some(table), Some(kind)) = (catalog.tables.get(&ix.table), sargdb_engine::IndexKind::from_name(&ix.method)) else {
+                continue;
+            };
+            engine.open_index(table.storage, ix.storage, kind, sargdb_engine::IndexOptions { fillfactor: ix.fillfactor })?;
+        }
         Ok(Arc::new(Database {
             engine,
             catalog: RwLock::new(Arc::new(catalog)),
