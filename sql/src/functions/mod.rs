@@ -7,7 +7,7 @@
 mod math;
 mod md5;
 mod regex;
-mod string;
+pub(crate) mod string;
 mod time;
 
 use sargdb_catalog::types::{DataType, TypeContext, TypeError, Value};
