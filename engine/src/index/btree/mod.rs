@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
-use self::page::{Item, ItemKey, Meta, Node, FREED_LEVEL, NO_BLOCK};
+use self::page::{Item, ItemKey, Meta, Node, RawNode, FREED_LEVEL, NO_BLOCK};
 use super::{
     AccessMethod, Capabilities, IndexEntry, IndexKind, IndexOptions, IndexScanIter, IndexStats, ScanKey,
     MAX_KEY_SIZE,
@@ -184,6 +184,41 @@ impl BTree {
         }
     }
 
+    /// Descend to the leaf for `target` without decoding pages (the read
+    /// path). Returns the leaf block and, for backward scans, the deepest
+    /// real separator on the way (the leaf's lower bound).
+    fn descend_leaf(&self, target: &ItemKey, strict: bool) -> Result<(u32, Option<ItemKey>)> {
+        let meta = self.read_meta()?;
+        let mut block = meta.root;
+        let mut bound: Option<ItemKey> = None;
+        for _ in 0..64 {
+            let page = self.shared.pool.fetch(self.rel, block)?;
+            let g = page.read();
+            let n = RawNode::new(&g[..]).ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))?;
+            if n.level == 0 {
+                return Ok((block, bound));
+            }
+            // The last item whose separator is <= target (< for strict).
+            let mut chosen: Option<page::RawItem> = None;
+            for it in n.items() {
+                let c = it.cmp_target(target);
+                let ok = if strict { c == std::cmp::Ordering::Less } else { c != std::cmp::Ordering::Greater };
+                if !ok && chosen.is_some() {
+                    break;
+                }
+                if ok || chosen.is_none() {
+                    chosen = Some(it);
+                }
+            }
+            let it = chosen.ok_or_else(|| self.corrupt(block, "empty inner node"))?;
+            if let Some(k) = it.key {
+                bound = Some(ItemKey { key: k.to_vec(), tid: it.tid });
+            }
+            block = it.child;
+        }
+        Err(self.corrupt(block, "tree deeper than 64 levels"))
+    }
+
     fn insert_locked(&self, key: &[u8], tid: TupleId) -> Result<()> {
         let target = ItemKey { key: key.to_vec(), tid };
         let (mut path, leaf_block, mut leaf) = self.descend(&target, false)?;
@@ -313,35 +348,38 @@ impl BTree {
     ) -> Result<(Vec<IndexEntry>, bool)> {
         let _r = self.latch.read();
         let from = after.unwrap_or(start);
-        let (_, _, mut node) = self.descend(from, false)?;
+        let (mut block, _) = self.descend_leaf(from, false)?;
         let mut out = Vec::new();
         loop {
-            for it in &node.items {
-                let Some(k) = &it.key else { continue };
+            let page = self.shared.pool.fetch(self.rel, block)?;
+            let g = page.read();
+            let n = RawNode::new(&g[..]).ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))?;
+            for it in n.items() {
+                let Some(k) = it.key else { continue };
                 let skip = match after {
-                    Some(a) => k <= a,
-                    None => k < start,
+                    Some(a) => it.cmp_target(a) != std::cmp::Ordering::Greater,
+                    None => it.cmp_target(start) == std::cmp::Ordering::Less,
                 };
                 if skip {
                     continue;
                 }
                 let beyond = match upper {
                     Bound::Unbounded => false,
-                    Bound::Included(u) => k.key.as_slice() > u.as_slice(),
-                    Bound::Excluded(u) => k.key.as_slice() >= u.as_slice(),
+                    Bound::Included(u) => k > u.as_slice(),
+                    Bound::Excluded(u) => k >= u.as_slice(),
                 };
                 if beyond {
                     return Ok((out, true));
                 }
-                out.push(IndexEntry { key: k.key.clone(), tid: k.tid });
+                out.push(IndexEntry { key: k.to_vec(), tid: it.tid });
             }
-            if node.right == NO_BLOCK {
+            if n.right == NO_BLOCK {
                 return Ok((out, true));
             }
             if out.len() >= SCAN_BATCH {
                 return Ok((out, false));
             }
-            node = self.read_node(node.right)?;
+            block = n.right;
         }
     }
 
@@ -352,25 +390,30 @@ impl BTree {
         let mut before = before.clone();
         let mut out = Vec::new();
         loop {
-            let (path, _, node) = self.descend(&before, true)?;
-            for it in node.items.iter().rev() {
-                let Some(k) = &it.key else { continue };
-                if k >= &before {
-                    continue;
+            let (block, bound) = self.descend_leaf(&before, true)?;
+            {
+                let page = self.shared.pool.fetch(self.rel, block)?;
+                let g = page.read();
+                let n = RawNode::new(&g[..]).ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))?;
+                let items: Vec<page::RawItem> = n.items().collect();
+                for it in items.iter().rev() {
+                    let Some(k) = it.key else { continue };
+                    if it.cmp_target(&before) != std::cmp::Ordering::Less {
+                        continue;
+                    }
+                    let below = match lower {
+                        Bound::Unbounded => false,
+                        Bound::Included(l) => k < l.as_slice(),
+                        Bound::Excluded(l) => k <= l.as_slice(),
+                    };
+                    if below {
+                        return Ok((out, true));
+                    }
+                    out.push(IndexEntry { key: k.to_vec(), tid: it.tid });
                 }
-                let below = match lower {
-                    Bound::Unbounded => false,
-                    Bound::Included(l) => k.key.as_slice() < l.as_slice(),
-                    Bound::Excluded(l) => k.key.as_slice() <= l.as_slice(),
-                };
-                if below {
-                    return Ok((out, true));
-                }
-                out.push(IndexEntry { key: k.key.clone(), tid: k.tid });
             }
             // Continue left of this leaf: its lower bound is the deepest
-            // non-minus-infinity separator on the path.
-            let bound = path.iter().rev().find_map(|(_, n, i)| n.items[*i].key.clone());
+            // real separator on the path.
             match bound {
                 None => return Ok((out, true)),
                 Some(b) => before = b,

@@ -204,3 +204,87 @@ mod tests {
         assert_eq!(n.byte_size(), PAGE_HEADER_SIZE + 12 + 15);
     }
 }
+
+/// One item of a node page, read in place (no allocation).
+#[derive(Clone, Copy, Debug)]
+pub struct RawItem<'a> {
+    /// None: minus infinity (first item of an inner node).
+    pub key: Option<&'a [u8]>,
+    pub tid: TupleId,
+    pub child: u32,
+}
+
+impl RawItem<'_> {
+    /// Compare this item's (key, tid) with `target`; minus infinity is less.
+    pub fn cmp_target(&self, target: &ItemKey) -> std::cmp::Ordering {
+        match self.key {
+            None => std::cmp::Ordering::Less,
+            Some(k) => k.cmp(target.key.as_slice()).then(self.tid.cmp(&target.tid)),
+        }
+    }
+}
+
+/// Header facts of a node page and an iterator over its items, in place.
+pub struct RawNode<'a> {
+    pub level: u16,
+    pub right: u32,
+    pub count: usize,
+    b: &'a [u8],
+}
+
+impl<'a> RawNode<'a> {
+    pub fn new(b: &'a [u8]) -> Option<RawNode<'a>> {
+        if page_kind(b) != KIND_NODE {
+            return None;
+        }
+        Some(RawNode {
+            count: u16::from_le_bytes([b[14], b[15]]) as usize,
+            level: u16::from_le_bytes([b[16], b[17]]),
+            right: u32::from_le_bytes(b[20..24].try_into().ok()?),
+            b,
+        })
+    }
+
+    /// The items in order; stops early (returning fewer) on a malformed page.
+    pub fn items(&self) -> RawItems<'a> {
+        RawItems { b: self.b, pos: PAGE_HEADER_SIZE, left: self.count, inner: self.level != 0 }
+    }
+}
+
+pub struct RawItems<'a> {
+    b: &'a [u8],
+    pos: usize,
+    left: usize,
+    inner: bool,
+}
+
+impl<'a> Iterator for RawItems<'a> {
+    type Item = RawItem<'a>;
+    fn next(&mut self) -> Option<RawItem<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let b = self.b;
+        let p = self.pos;
+        let klen = u16::from_le_bytes([*b.get(p)?, *b.get(p + 1)?]);
+        let (key, mut q) = if klen == MINUS_INF {
+            (None, p + 2)
+        } else {
+            let end = p + 2 + klen as usize;
+            (Some(b.get(p + 2..end)?), end)
+        };
+        let page = u32::from_le_bytes(b.get(q..q + 4)?.try_into().ok()?);
+        let slot = u16::from_le_bytes(b.get(q + 4..q + 6)?.try_into().ok()?);
+        q += 6;
+        let child = if self.inner {
+            let c = u32::from_le_bytes(b.get(q..q + 4)?.try_into().ok()?);
+            q += 4;
+            c
+        } else {
+            0
+        };
+        self.pos = q;
+        Some(RawItem { key, tid: TupleId { page, slot }, child })
+    }
+}
