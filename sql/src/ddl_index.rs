@@ -110,11 +110,18 @@ pub fn lock_tables_exclusive(s: &mut Session, names: &[&ast::ObjectName]) -> Res
 
 /// CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] [name] ON t ...
 ///
-/// CONCURRENTLY is accepted but builds like a plain CREATE INDEX, holding
-/// writers off the table until the creating transaction ends.
+/// A plain build holds writers off the table until the creating transaction
+/// ends. CONCURRENTLY never blocks them (see `build_concurrently`).
 pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementResult> {
     let sp = s.search_path();
-    lock_tables_exclusive(s, &[&ci.table_name])?;
+    if ci.concurrently {
+        if s.in_block() {
+            return Err(SqlError::ActiveSqlTransaction("CREATE INDEX CONCURRENTLY cannot run inside a transaction block".into()));
+        }
+        s.ddl_catalog()?;
+    } else {
+        lock_tables_exclusive(s, &[&ci.table_name])?;
+    }
     let tctx = s.tctx().clone();
     let method = check_method(&ci.using.as_ref().map(|u| u.to_string()).unwrap_or_else(|| "btree".into()))?;
     let st = s.ddl_catalog()?;
@@ -198,13 +205,71 @@ pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementR
         fillfactor,
         storage,
         constraint: None,
-        valid: true,
+        valid: !ci.concurrently,
     };
     cat.indexes.insert(oid, def);
     st.txn.drop_relation_on_abort(storage);
     s.log_catalog()?;
-    build(s, oid)?;
+    if ci.concurrently {
+        build_concurrently(s, oid, toid)?;
+    } else {
+        build(s, oid)?;
+    }
     cmd("CREATE INDEX")
+}
+
+/// CREATE INDEX CONCURRENTLY, in Postgres's phases, without blocking writers:
+/// 1. commit the index as not yet valid: from then on every write maintains
+///    it (writers bind after taking their table lock), but no query reads it;
+/// 2. wait until every transaction that held a lock on the table before that
+///    commit has ended (they may have planned without the index);
+/// 3. add an entry for every row version present (inserts are idempotent, so
+///    entries concurrent writers add meanwhile do no harm), then check
+///    uniqueness among live versions;
+/// 4. mark the index valid.
+///
+/// A failure after step 1 leaves an invalid index behind, as in Postgres:
+/// drop it and try again.
+fn build_concurrently(s: &mut Session, index_oid: u32, table_oid: u32) -> Result<()> {
+    s.commit_now()?;
+    s.wait_for_table_lock_holders(table_oid)?;
+    let (table, ix) = bound(s, index_oid)?;
+    s.with_exec(|ctx| {
+        let h = handle(ctx, &table, &ix)?;
+        let mut keyed: Vec<(Vec<u8>, Vec<Value>, sargdb_engine::TupleId)> = vec![];
+        for (tid, bytes, _) in ctx.txn.scan_dirty(table.storage)? {
+            ctx.check_cancel()?;
+            let row = crate::executor::decode_row_of(&table, &bytes, ctx)?;
+            let Some((key, vals)) = index_key(&ix, &row, ctx)? else { continue };
+            h.insert(&key, tid)?;
+            if ix.def.unique && !vals.iter().any(|v| v.is_null()) {
+                keyed.push((key, vals, tid));
+            }
+        }
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        for w in keyed.windows(2) {
+            if w[0].0 == w[1].0 {
+                let live = |tid| -> Result<bool> {
+                    Ok(!matches!(ctx.txn.unique_status(table.storage, tid)?, sargdb_engine::UniqueStatus::Dead))
+                };
+                if live(w[0].2)? && live(w[1].2)? {
+                    let vals: Vec<String> = w[0].1.iter().map(|v| v.to_text(&ctx.call.types)).collect();
+                    return Err(SqlError::UniqueIndexBuild {
+                        index: ix.def.name.clone(),
+                        detail: Some(format!("Key ({})=({}) is duplicated.", ix.key_names.join(", "), vals.join(", "))),
+                    });
+                }
+            }
+        }
+        Ok(())
+    })?;
+    s.commit_now()?;
+    let st = s.ddl_catalog()?;
+    let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+    if let Some(d) = cat.indexes.get_mut(&index_oid) {
+        d.valid = true;
+    }
+    s.log_catalog()
 }
 
 fn strip_parens(e: &ast::Expr) -> &ast::Expr {

@@ -59,6 +59,9 @@ struct State {
     tables: HashMap<u32, TableLock>,
     /// session -> table it is waiting for
     waiting: HashMap<u64, u32>,
+    /// session -> how many times it has released its locks (ended a
+    /// transaction), so a waiter can tell "released since" from "still held".
+    released: HashMap<u64, u64>,
 }
 
 #[derive(Default)]
@@ -118,10 +121,36 @@ impl LockManager {
         false
     }
 
+    /// Wait until every session other than `session` that holds a lock on
+    /// `table` now has released it (CREATE INDEX CONCURRENTLY's wait for
+    /// writers that may have planned without the new index).
+    pub fn wait_for_holders(&self, table: u32, session: u64, cancel: &AtomicBool) -> Result<()> {
+        let mut st = self.state.lock();
+        // Each holder's release count now; done once every one has moved on.
+        let holders: Vec<(u64, u64)> = st
+            .tables
+            .get(&table)
+            .map(|l| l.holders_except(session))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| (s, st.released.get(&s).copied().unwrap_or(0)))
+            .collect();
+        loop {
+            if holders.iter().all(|(s, g)| st.released.get(s).copied().unwrap_or(0) > *g) {
+                return Ok(());
+            }
+            if cancel.load(Ordering::Relaxed) {
+                return Err(SqlError::QueryCanceled);
+            }
+            self.released.wait_for(&mut st, Duration::from_millis(50));
+        }
+    }
+
     /// Drop every lock `session` holds (end of its transaction).
     pub fn release_all(&self, session: u64) {
         let mut st = self.state.lock();
         st.waiting.remove(&session);
+        *st.released.entry(session).or_insert(0) += 1;
         st.tables.retain(|_, l| {
             l.shared.remove(&session);
             if l.exclusive == Some(session) {

@@ -835,6 +835,18 @@ impl Session {
         crate::system::SessionInfo { user: self.user.clone(), database: self.database.clone(), pid: self.id as i32 }
     }
 
+    /// Commit the current (implicit) transaction in the middle of a
+    /// statement: multi-phase commands like CREATE INDEX CONCURRENTLY.
+    pub(crate) fn commit_now(&mut self) -> Result<()> {
+        self.commit_txn()
+    }
+
+    /// Wait until every other session holding a lock on `table` right now
+    /// has ended its transaction.
+    pub(crate) fn wait_for_table_lock_holders(&mut self, table: u32) -> Result<()> {
+        self.db.locks.wait_for_holders(table, self.id, &self.cancel)
+    }
+
     /// Lock a table for this transaction (until it ends).
     pub(crate) fn lock_table(&mut self, table: u32, mode: LockMode, what: &str) -> Result<()> {
         let db = self.db.clone();

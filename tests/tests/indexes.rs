@@ -181,3 +181,59 @@ async fn autovacuum_after_restart_cleans_unopened_indexes() {
     let n: i64 = c.query_one("SELECT count(*) FROM av WHERE tag = 'tag7'", &[]).await.unwrap().get(0);
     assert_eq!(n, 10);
 }
+
+/// CREATE INDEX CONCURRENTLY waits for transactions that were writing
+/// before it, never blocks writers, and ends with a valid, complete index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn create_index_concurrently_does_not_block_writers() {
+    let srv = SargdbServer::start();
+    let c = srv.connect().await;
+    c.batch_execute("CREATE TABLE w (id serial PRIMARY KEY, v int); INSERT INTO w (v) SELECT g % 100 FROM generate_series(1, 20000) g")
+        .await
+        .unwrap();
+    let e = c.batch_execute("BEGIN; CREATE INDEX CONCURRENTLY w_bad ON w (v)").await.unwrap_err();
+    assert_eq!(sqlstate(&e).as_deref(), Some("25001"));
+    c.batch_execute("ROLLBACK").await.unwrap();
+
+    // A transaction that is writing when the build starts, committing later.
+    let open = srv.connect().await;
+    open.batch_execute("BEGIN; INSERT INTO w (v) VALUES (7)").await.unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let slowest = Arc::new(AtomicU64::new(0));
+    let writes = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let conn = srv.connection_string();
+        let (stop, slowest, writes) = (stop.clone(), slowest.clone(), writes.clone());
+        tokio::spawn(async move {
+            let w = sargdb_tests::connect(&conn).await;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                w.execute("INSERT INTO w (v) VALUES (7)", &[]).await.unwrap();
+                slowest.fetch_max(t.elapsed().as_millis() as u64, Ordering::Relaxed);
+                writes.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    let cic = {
+        let conn = srv.connection_string();
+        tokio::spawn(async move {
+            let b = sargdb_tests::connect(&conn).await;
+            b.batch_execute("CREATE INDEX CONCURRENTLY w_v_idx ON w (v)").await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!cic.is_finished(), "the build waits for the transaction that was already writing");
+    open.batch_execute("INSERT INTO w (v) VALUES (7); COMMIT").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(30), cic).await.expect("build finished").unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+    assert!(writes.load(Ordering::Relaxed) > 10, "writers kept writing during the build");
+    assert!(slowest.load(Ordering::Relaxed) < 500, "no write waited for the build ({} ms)", slowest.load(Ordering::Relaxed));
+    assert_eq!(verify(&c, "w_v_idx").await, Vec::<String>::new());
+    let n: i64 = c.query_one("SELECT count(*) FROM w WHERE v = 7", &[]).await.unwrap().get(0);
+    let expected = 200 + 2 + writes.load(Ordering::Relaxed) as i64;
+    assert_eq!(n, expected);
+    let plan: Vec<String> = c.query("EXPLAIN (COSTS OFF) SELECT * FROM w WHERE v = 3", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+    assert!(plan.join("\n").contains("w_v_idx"), "the finished index is used: {plan:?}");
+}
