@@ -115,6 +115,9 @@ pub(crate) struct Shared {
     checkpoints: AtomicU64,
     /// Rows deleted or updated per relation since its last vacuum.
     dead: Mutex<HashMap<RelFileId, u64>>,
+    /// Rows inserted, updated or deleted per relation since the counter was
+    /// last taken (what auto-analyze looks at).
+    modified: Mutex<HashMap<RelFileId, u64>>,
     wake: (Mutex<bool>, Condvar),
     /// Open indexes: index storage -> (heap storage, handle).
     indexes: Mutex<HashMap<RelFileId, (RelFileId, IndexHandle)>>,
@@ -160,6 +163,10 @@ impl Shared {
 
     pub fn note_dead(&self, rel: RelFileId) {
         *self.dead.lock().entry(rel).or_insert(0) += 1;
+    }
+
+    pub fn note_modified(&self, rel: RelFileId) {
+        *self.modified.lock().entry(rel).or_insert(0) += 1;
     }
 
     /// Discard a relation's buffers and delete its file.
@@ -434,6 +441,7 @@ impl Engine {
             last_checkpoint_lsn: AtomicU64::new(end),
             checkpoints: AtomicU64::new(0),
             dead: Mutex::new(HashMap::new()),
+            modified: Mutex::new(HashMap::new()),
             wake: (Mutex::new(false), Condvar::new()),
             indexes: Mutex::new(HashMap::new()),
         });
@@ -524,6 +532,16 @@ impl Engine {
     /// Number of pages in a relation.
     pub fn relation_pages(&self, rel: RelFileId) -> Result<u32> {
         self.shared.pool.relation_size(rel)
+    }
+
+    /// Rows modified in `rel` since the last call for it (resets the count).
+    pub fn take_modifications(&self, rel: RelFileId) -> u64 {
+        self.shared.modified.lock().remove(&rel).unwrap_or(0)
+    }
+
+    /// Rows modified in `rel` since the count was last taken.
+    pub fn modifications(&self, rel: RelFileId) -> u64 {
+        self.shared.modified.lock().get(&rel).copied().unwrap_or(0)
     }
 
     /// Pages of each relation resident in the buffer pool.

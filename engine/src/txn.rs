@@ -367,6 +367,7 @@ impl Transaction {
             .write(&mut full);
         full[TUPLE_HEADER_SIZE..].copy_from_slice(tuple);
         let tid = heap::insert(&self.shared, xid, rel, &mut full)?;
+        self.shared.note_modified(rel);
         Ok(tid)
     }
 
@@ -516,6 +517,7 @@ impl Transaction {
         let o = self.lock_version(rel, tid, 0)?;
         if o == LockOutcome::Ok {
             self.shared.note_dead(rel);
+            self.shared.note_modified(rel);
         }
         Ok(o)
     }

@@ -37,6 +37,8 @@ pub struct Database {
     catalog: RwLock<Arc<Catalog>>,
     pub(crate) locks: Arc<LockManager>,
     pub(crate) seq_lock: Mutex<()>,
+    /// Stops the auto-analyze thread.
+    stop: Arc<AtomicBool>,
 }
 
 impl Database {
@@ -55,15 +57,24 @@ impl Database {
             };
             engine.open_index(table.storage, ix.storage, kind, sargdb_engine::IndexOptions { fillfactor: ix.fillfactor })?;
         }
-        Ok(Arc::new(Database {
+        let db = Arc::new(Database {
             engine,
             catalog: RwLock::new(Arc::new(catalog)),
             locks: Arc::new(LockManager::default()),
             seq_lock: Mutex::new(()),
-        }))
+            stop: Arc::new(AtomicBool::new(false)),
+        });
+        let weak = Arc::downgrade(&db);
+        let stop = db.stop.clone();
+        std::thread::Builder::new()
+            .name("sargdb-autoanalyze".into())
+            .spawn(move || auto_analyze(weak, stop))
+            .map_err(|e| SqlError::Internal(format!("could not start auto-analyze: {e}")))?;
+        Ok(db)
     }
     /// Clean shutdown: final checkpoint.
     pub fn shutdown(&self) -> Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
         self.engine.shutdown()?;
         Ok(())
     }
@@ -79,6 +90,47 @@ impl Database {
     pub(crate) fn plan(&self, mut p: Plan) -> Plan {
         p.annotate_sizes(&|storage| self.engine.relation_pages(storage).unwrap_or(0));
         planner::plan(p)
+    }
+}
+
+/// Auto-analyze, the ANALYZE half of autovacuum: every few seconds, ANALYZE
+/// each table whose rows changed by more than Postgres's default threshold
+/// (50 rows + 10% of the table) since its last analysis.
+fn auto_analyze(db: std::sync::Weak<Database>, stop: Arc<AtomicBool>) {
+    const PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
+    loop {
+        let mut slept = std::time::Duration::ZERO;
+        while slept < PERIOD {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            slept += std::time::Duration::from_millis(100);
+        }
+        let Some(db) = db.upgrade() else { return };
+        let catalog = db.catalog();
+        let due: Vec<(String, String, u32)> = catalog
+            .tables
+            .values()
+            .filter(|t| {
+                let rows = catalog.stats.get(&t.oid).map(|s| s.reltuples).unwrap_or(0.0);
+                db.engine.modifications(t.storage) as f64 > 50.0 + 0.1 * rows
+            })
+            .map(|t| (t.schema.clone(), t.name.clone(), t.storage))
+            .collect();
+        if due.is_empty() {
+            continue;
+        }
+        let mut s = Session::new(db.clone(), "sargdb", "sargdb");
+        for (schema, name, storage) in due {
+            db.engine.take_modifications(storage);
+            let q = |x: &str| format!("\"{}\"", x.replace('"', "\"\""));
+            for r in s.simple_query(&format!("ANALYZE {}.{}", q(&schema), q(&name))) {
+                if let Err(e) = r {
+                    tracing::debug!("auto-analyze of {schema}.{name}: {e}");
+                }
+            }
+        }
     }
 }
 

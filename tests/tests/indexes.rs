@@ -237,3 +237,23 @@ async fn create_index_concurrently_does_not_block_writers() {
     let plan: Vec<String> = c.query("EXPLAIN (COSTS OFF) SELECT * FROM w WHERE v = 3", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
     assert!(plan.join("\n").contains("w_v_idx"), "the finished index is used: {plan:?}");
 }
+
+/// Auto-analyze: a table that changed enough gets statistics without an
+/// ANALYZE (pg_class.reltuples goes from -1, never analyzed, to the count).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autovacuum_analyzes_changed_tables() {
+    let srv = SargdbServer::start();
+    let c = srv.connect().await;
+    c.batch_execute("CREATE TABLE aa (id int, g int); INSERT INTO aa SELECT x, x % 4 FROM generate_series(1, 2000) x")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r: f32 = c.query_one("SELECT reltuples FROM pg_class WHERE relname = 'aa'", &[]).await.unwrap().get(0);
+        if r == 2000.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no auto-analyze within 20 s (reltuples = {r})");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
