@@ -628,6 +628,8 @@ fn analyze_tables(s: &mut Session, tables: &[TableDef]) -> Result<()> {
     let engine = s.engine().clone();
     let mut results = vec![];
     for t in tables {
+        // What auto-analyze counts restarts from this analysis.
+        engine.take_modifications(t.storage);
         let pages = engine.relation_pages(t.storage)?;
         let stats = s.with_exec(|ctx| {
             let mut sample: Vec<Vec<Value>> = Vec::new();
