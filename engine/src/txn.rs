@@ -379,10 +379,19 @@ impl Transaction {
 
     /// The version at `tid` if visible to this statement.
     pub fn fetch(&self, rel: RelFileId, tid: TupleId) -> Result<Option<Vec<u8>>> {
-        let vis = self.visibility();
+        // The statement's own snapshot, by reference: no clone per row.
+        let owned;
+        let snapshot = match &self.snapshot {
+            Some(s) => s,
+            None => {
+                owned = self.shared.txns.take_snapshot(self.serial);
+                &owned
+            }
+        };
+        let cid = self.cid.max(1);
         let found = heap::with_tuple(&self.shared, rel, tid, |t| {
             let h = TupleHeader::read(t);
-            let visible = self.shared.txns.clog.with(|st| is_visible(&h, &vis, st));
+            let visible = self.shared.txns.clog.with(|st| visible_to(&h, snapshot, cid, &self.mine, st));
             visible.then(|| (h.infomask, t[TUPLE_HEADER_SIZE..].to_vec()))
         })?
         .flatten();
@@ -843,21 +852,27 @@ impl Drop for Transaction {
 
 /// Postgres's MVCC visibility rule for one tuple header.
 pub fn is_visible(h: &TupleHeader, vis: &VisibilityContext, status: &dyn Fn(Xid) -> u8) -> bool {
-    if vis.mine.contains(&h.xmin) {
-        if h.cmin >= vis.cid {
+    visible_to(h, &vis.snapshot, vis.cid, &vis.mine, status)
+}
+
+/// The rule itself: is the version `h` visible to `snapshot` at command `cid`
+/// of the transaction whose live xids are `mine`?
+fn visible_to(h: &TupleHeader, snapshot: &Snapshot, cid: u32, mine: &HashSet<Xid>, status: &dyn Fn(Xid) -> u8) -> bool {
+    if mine.contains(&h.xmin) {
+        if h.cmin >= cid {
             return false;
         }
-    } else if status(h.xmin) != XID_COMMITTED || vis.snapshot.in_progress(h.xmin) {
+    } else if status(h.xmin) != XID_COMMITTED || snapshot.in_progress(h.xmin) {
         return false;
     }
     if h.xmax == 0 || h.infomask & TUPLE_LOCK_ONLY != 0 {
         return true;
     }
-    if vis.mine.contains(&h.xmax) {
-        return h.cmax >= vis.cid;
+    if mine.contains(&h.xmax) {
+        return h.cmax >= cid;
     }
     match status(h.xmax) {
-        XID_COMMITTED => vis.snapshot.in_progress(h.xmax),
+        XID_COMMITTED => snapshot.in_progress(h.xmax),
         _ => true,
     }
 }
