@@ -335,7 +335,15 @@ impl<S: SqlSession> Backend<S> {
             FrontendMessage::Parse(p) => self.parse(p),
             FrontendMessage::Bind(b) => self.bind(b),
             FrontendMessage::Describe(d) => self.describe(d),
-            FrontendMessage::Execute(e) => self.execute(e),
+            FrontendMessage::Execute(e) => {
+                let r = self.execute(e);
+                if r.is_ok() && self.copy_in.is_some() {
+                    // The client waits for CopyInResponse before it sends
+                    // the data (and Sync only after CopyDone).
+                    return Flow::Flush;
+                }
+                r
+            }
             FrontendMessage::Close(c) => {
                 let name = c.name.unwrap_or_default();
                 if c.target_type == TARGET_TYPE_BYTE_STATEMENT {
@@ -407,6 +415,7 @@ impl<S: SqlSession> Backend<S> {
         let status = self.session.transaction_status();
         if status == TxnStatus::Idle {
             self.portals.clear();
+            self.copy_portals.clear();
         }
         self.out.ready_for_query(status);
     }
@@ -602,6 +611,7 @@ impl<S: SqlSession> Backend<S> {
         if let Some(&f) = formats.iter().find(|&&f| f != 0 && f != 1) {
             return Err(ProtocolError::UnsupportedFormat(f).into());
         }
+        self.copy_portals.remove(&portal_name);
         self.portals.insert(
             portal_name,
             Portal {
