@@ -419,6 +419,9 @@ impl Engine {
                     }
                 }
                 WalRecord::Checkpoint { next_xid: nx, .. } => next_xid = next_xid.max(nx),
+                WalRecord::BTreeInsert { rel, block, pos, key, tid_block, tid_slot } => {
+                    redo_page(&pool, rel, block, r.end, |p| crate::index::btree::redo_leaf_insert(p, pos, key, tid_block, tid_slot))?
+                }
             }
         }
         clog.abort_unfinished(next_xid);

@@ -60,6 +60,8 @@ pub enum WalRecord {
     Sequence { seq: u32, value: i64, is_called: bool },
     /// A completed checkpoint whose redo starts at `redo`.
     Checkpoint { redo: Lsn, next_xid: Xid },
+    /// Insert an entry at position `pos` of a B+Tree leaf (no split).
+    BTreeInsert { rel: RelFileId, block: u32, pos: u16, key: Vec<u8>, tid_block: u32, tid_slot: u16 },
 }
 
 const K_INSERT: u8 = 1;
@@ -70,6 +72,7 @@ const K_COMMIT: u8 = 5;
 const K_ABORT: u8 = 6;
 const K_SEQUENCE: u8 = 7;
 const K_CHECKPOINT: u8 = 8;
+const K_BTREE_INSERT: u8 = 9;
 
 struct Reader<'a> {
     b: &'a [u8],
@@ -127,6 +130,7 @@ impl WalRecord {
             WalRecord::Abort { .. } => K_ABORT,
             WalRecord::Sequence { .. } => K_SEQUENCE,
             WalRecord::Checkpoint { .. } => K_CHECKPOINT,
+            WalRecord::BTreeInsert { .. } => K_BTREE_INSERT,
         }
     }
 
@@ -194,6 +198,14 @@ impl WalRecord {
                 out.extend_from_slice(&redo.to_le_bytes());
                 out.extend_from_slice(&next_xid.to_le_bytes());
             }
+            WalRecord::BTreeInsert { rel, block, pos, key, tid_block, tid_slot } => {
+                out.extend_from_slice(&rel.to_le_bytes());
+                out.extend_from_slice(&block.to_le_bytes());
+                out.extend_from_slice(&pos.to_le_bytes());
+                put_bytes(out, key);
+                out.extend_from_slice(&tid_block.to_le_bytes());
+                out.extend_from_slice(&tid_slot.to_le_bytes());
+            }
         }
     }
 
@@ -242,6 +254,14 @@ impl WalRecord {
                 is_called: r.u8()? != 0,
             },
             K_CHECKPOINT => WalRecord::Checkpoint { redo: r.u64()?, next_xid: r.u64()? },
+            K_BTREE_INSERT => WalRecord::BTreeInsert {
+                rel: r.u32()?,
+                block: r.u32()?,
+                pos: r.u16()?,
+                key: r.bytes()?,
+                tid_block: r.u32()?,
+                tid_slot: r.u16()?,
+            },
             k => return Err(EngineError::CorruptWal(format!("unknown record kind {k}"))),
         };
         Ok(rec)

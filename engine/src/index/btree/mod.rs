@@ -228,7 +228,22 @@ impl BTree {
         }
         leaf.items.insert(pos, Item { key: Some(target), child: 0 });
         if leaf.fits() {
-            return self.write_node(leaf_block, &leaf);
+            // The common case: log just the entry (a full image only for the
+            // page's first change after a checkpoint).
+            let page = self.shared.pool.fetch(self.rel, leaf_block)?;
+            let mut g = page.write();
+            leaf.encode(&mut g[..]);
+            let rec = crate::wal::WalRecord::BTreeInsert {
+                rel: self.rel,
+                block: leaf_block,
+                pos: pos as u16,
+                key: key.to_vec(),
+                tid_block: tid.page,
+                tid_slot: tid.slot,
+            };
+            self.shared.wal.append_page_change(0, self.rel, leaf_block, &mut g[..], rec);
+            page.mark_dirty();
+            return Ok(());
         }
         // Split upward.
         let mut meta = self.read_meta()?;
@@ -834,4 +849,20 @@ impl AccessMethod for BTreeIndex {
     fn unique_lock(&self) -> parking_lot::ArcMutexGuard<parking_lot::RawMutex, ()> {
         self.t().unique.lock_arc()
     }
+}
+
+/// Redo of `WalRecord::BTreeInsert`: put the entry at `pos` of the leaf.
+/// False if the page is not a leaf or the entry does not fit (the log and
+/// the page disagree).
+pub(crate) fn redo_leaf_insert(page: &mut [u8], pos: u16, key: Vec<u8>, tid_block: u32, tid_slot: u16) -> bool {
+    let Some(mut n) = Node::decode(page) else { return false };
+    if !n.is_leaf() || pos as usize > n.items.len() {
+        return false;
+    }
+    n.items.insert(pos as usize, Item { key: Some(ItemKey { key, tid: TupleId { page: tid_block, slot: tid_slot } }), child: 0 });
+    if !n.fits() {
+        return false;
+    }
+    n.encode(page);
+    true
 }
