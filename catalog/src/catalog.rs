@@ -97,7 +97,9 @@ pub struct TableDef {
 impl TableDef {
     /// Position of a live column by name.
     pub fn column_index(&self, name: &str) -> Option<usize> {
-        self.columns.iter().position(|c| !c.dropped && c.name == name)
+        self.columns
+            .iter()
+            .position(|c| !c.dropped && c.name == name)
     }
     /// Live columns with their physical positions.
     pub fn live_columns(&self) -> impl Iterator<Item = (usize, &ColumnDef)> {
@@ -221,8 +223,14 @@ impl Default for Catalog {
             next_oid: FIRST_USER_OID,
             version: 1,
             schemas: vec![
-                SchemaDef { oid: PG_CATALOG_OID, name: "pg_catalog".into() },
-                SchemaDef { oid: PUBLIC_OID, name: "public".into() },
+                SchemaDef {
+                    oid: PG_CATALOG_OID,
+                    name: "pg_catalog".into(),
+                },
+                SchemaDef {
+                    oid: PUBLIC_OID,
+                    name: "public".into(),
+                },
             ],
             tables: BTreeMap::new(),
             sequences: BTreeMap::new(),
@@ -265,24 +273,33 @@ impl Catalog {
     }
 
     pub fn table_in(&self, schema: &str, name: &str) -> Option<&TableDef> {
-        self.tables.values().find(|t| t.schema == schema && t.name == name)
+        self.tables
+            .values()
+            .find(|t| t.schema == schema && t.name == name)
     }
 
     pub fn table_in_mut(&mut self, schema: &str, name: &str) -> Option<&mut TableDef> {
-        self.tables.values_mut().find(|t| t.schema == schema && t.name == name)
+        self.tables
+            .values_mut()
+            .find(|t| t.schema == schema && t.name == name)
     }
 
     pub fn sequence_in(&self, schema: &str, name: &str) -> Option<&SequenceDef> {
-        self.sequences.values().find(|s| s.schema == schema && s.name == name)
+        self.sequences
+            .values()
+            .find(|s| s.schema == schema && s.name == name)
     }
 
     pub fn index_in(&self, schema: &str, name: &str) -> Option<&IndexDef> {
-        self.indexes.values().find(|i| i.schema == schema && i.name == name)
+        self.indexes
+            .values()
+            .find(|i| i.schema == schema && i.name == name)
     }
 
     /// Resolve an unqualified index name along a search path.
     pub fn resolve_index(&self, search_path: &[String], name: &str) -> Option<&IndexDef> {
-        self.search_order(search_path).find_map(|s| self.index_in(&s, name))
+        self.search_order(search_path)
+            .find_map(|s| self.index_in(&s, name))
     }
 
     /// Indexes of a table, in oid (creation) order.
@@ -297,20 +314,22 @@ impl Catalog {
             || self.index_in(schema, name).is_some()
             || self.tables.values().any(|t| {
                 t.schema == schema
-                    && t.constraints.iter().any(|c| {
-                        c.name == name && !matches!(c.kind, ConstraintKind::Check(_))
-                    })
+                    && t.constraints
+                        .iter()
+                        .any(|c| c.name == name && !matches!(c.kind, ConstraintKind::Check(_)))
             })
     }
 
     /// Resolve an unqualified table name along a search path (pg_catalog first,
     /// as Postgres does implicitly).
     pub fn resolve_table(&self, search_path: &[String], name: &str) -> Option<&TableDef> {
-        self.search_order(search_path).find_map(|s| self.table_in(&s, name))
+        self.search_order(search_path)
+            .find_map(|s| self.table_in(&s, name))
     }
 
     pub fn resolve_sequence(&self, search_path: &[String], name: &str) -> Option<&SequenceDef> {
-        self.search_order(search_path).find_map(|s| self.sequence_in(&s, name))
+        self.search_order(search_path)
+            .find_map(|s| self.sequence_in(&s, name))
     }
 
     fn search_order<'a>(&'a self, search_path: &'a [String]) -> impl Iterator<Item = String> + 'a {
@@ -325,7 +344,10 @@ impl Catalog {
 
     /// The schema new unqualified objects go to: the first existing one on the path.
     pub fn creation_schema(&self, search_path: &[String]) -> Option<String> {
-        search_path.iter().find(|s| self.schema(s).is_some()).cloned()
+        search_path
+            .iter()
+            .find(|s| self.schema(s).is_some())
+            .cloned()
     }
 
     /// A constraint or sequence name Postgres would generate:
@@ -338,9 +360,10 @@ impl Catalog {
         };
         let taken = |n: &str| {
             self.relation_exists(schema, n)
-                || self.tables.values().any(|t| {
-                    t.schema == schema && t.constraints.iter().any(|c| c.name == n)
-                })
+                || self
+                    .tables
+                    .values()
+                    .any(|t| t.schema == schema && t.constraints.iter().any(|c| c.name == n))
         };
         if !taken(&base) {
             return base;

@@ -98,12 +98,21 @@ impl BufferPool {
         let frames = (0..nframes)
             .map(|_| Frame {
                 page: RwLock::new(Box::new([0u8; PAGE_SIZE])),
-                state: Mutex::new(FrameState { key: None, pins: 0, dirty: false, referenced: false }),
+                state: Mutex::new(FrameState {
+                    key: None,
+                    pins: 0,
+                    dirty: false,
+                    referenced: false,
+                }),
             })
             .collect();
         BufferPool {
             frames,
-            table: Mutex::new(Table { map: HashMap::new(), hand: 0, sizes: HashMap::new() }),
+            table: Mutex::new(Table {
+                map: HashMap::new(),
+                hand: 0,
+                sizes: HashMap::new(),
+            }),
             storage,
             wal,
             counters: BufferCounters::default(),
@@ -199,7 +208,12 @@ impl BufferPool {
             drop(st);
             drop(t);
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(PinnedPage { pool: self, frame: idx, rel, block });
+            return Ok(PinnedPage {
+                pool: self,
+                frame: idx,
+                rel,
+                block,
+            });
         }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
         let idx = self.take_victim(&mut t)?;
@@ -213,7 +227,8 @@ impl BufferPool {
                     return Err(EngineError::CorruptPage {
                         rel,
                         block,
-                        reason: "page verification failed, calculated checksum does not match".into(),
+                        reason: "page verification failed, calculated checksum does not match"
+                            .into(),
                     });
                 }
             } else {
@@ -228,7 +243,12 @@ impl BufferPool {
             st.referenced = true;
         }
         t.map.insert((rel, block), idx);
-        Ok(PinnedPage { pool: self, frame: idx, rel, block })
+        Ok(PinnedPage {
+            pool: self,
+            frame: idx,
+            rel,
+            block,
+        })
     }
 
     /// Add a new zeroed page at the end of a relation and pin it.

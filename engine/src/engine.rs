@@ -28,13 +28,17 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::buffer::BufferPool;
+use crate::error::{EngineError, Result};
 use crate::index::btree::BTreeIndex;
 use crate::index::{IndexHandle, IndexKind, IndexOptions};
-use crate::error::{EngineError, Result};
-use crate::page::{page_lsn, set_page_lsn, HeapPage, HeapPageMut, TupleHeader, PAGE_SIZE, TUPLE_HEADER_SIZE, TUPLE_LOCK_ONLY};
+use crate::page::{
+    page_lsn, set_page_lsn, HeapPage, HeapPageMut, TupleHeader, PAGE_SIZE, TUPLE_HEADER_SIZE,
+    TUPLE_LOCK_ONLY,
+};
 use crate::storage::{write_atomic, Storage};
 use crate::txn::{
-    CommitLog, IsolationLevel, Transaction, TxnManager, Xid, FIRST_NORMAL_XID, XID_ABORTED, XID_COMMITTED,
+    CommitLog, IsolationLevel, Transaction, TxnManager, Xid, FIRST_NORMAL_XID, XID_ABORTED,
+    XID_COMMITTED,
 };
 use crate::wal::{self, Lsn, Wal, WalRecord};
 use crate::RelFileId;
@@ -181,7 +185,10 @@ impl Shared {
     }
 
     pub fn maybe_request_checkpoint(&self) {
-        let since = self.wal.insert_lsn().saturating_sub(self.last_checkpoint_lsn.load(Ordering::Relaxed));
+        let since = self
+            .wal
+            .insert_lsn()
+            .saturating_sub(self.last_checkpoint_lsn.load(Ordering::Relaxed));
         if since > self.cfg.checkpoint_wal_bytes {
             let (m, cv) = &self.wake;
             *m.lock() = true;
@@ -220,15 +227,28 @@ fn read_control(path: &Path) -> Result<Option<Control>> {
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| EngineError::CorruptWal(format!("control file lacks {k}")))
     };
-    let body: String = text.lines().filter(|l| !l.starts_with("crc=")).map(|l| format!("{l}\n")).collect();
+    let body: String = text
+        .lines()
+        .filter(|l| !l.starts_with("crc="))
+        .map(|l| format!("{l}\n"))
+        .collect();
     if get("crc")? as u32 != crc32fast::hash(body.as_bytes()) {
-        return Err(EngineError::CorruptWal("control file checksum mismatch".into()));
+        return Err(EngineError::CorruptWal(
+            "control file checksum mismatch".into(),
+        ));
     }
-    Ok(Some(Control { redo: get("redo")?, checkpoint: get("checkpoint")?, next_xid: get("next_xid")? }))
+    Ok(Some(Control {
+        redo: get("redo")?,
+        checkpoint: get("checkpoint")?,
+        next_xid: get("next_xid")?,
+    }))
 }
 
 fn write_control(path: &Path, c: &Control, fsync: bool) -> Result<()> {
-    let body = format!("version=1\nredo={}\ncheckpoint={}\nnext_xid={}\n", c.redo, c.checkpoint, c.next_xid);
+    let body = format!(
+        "version=1\nredo={}\ncheckpoint={}\nnext_xid={}\n",
+        c.redo, c.checkpoint, c.next_xid
+    );
     let crc = crc32fast::hash(body.as_bytes());
     write_atomic(path, format!("{body}crc={crc}\n").as_bytes(), fsync)
 }
@@ -241,12 +261,18 @@ fn read_lsn_file(path: &Path) -> Result<Option<(Lsn, Vec<u8>)>> {
         Err(e) => return Err(EngineError::io(path, e)),
     };
     if data.len() < 12 {
-        return Err(EngineError::CorruptWal(format!("{} is truncated", path.display())));
+        return Err(EngineError::CorruptWal(format!(
+            "{} is truncated",
+            path.display()
+        )));
     }
     let lsn = u64::from_le_bytes(data[0..8].try_into().expect("8"));
     let crc = u32::from_le_bytes(data[8..12].try_into().expect("4"));
     if crc32fast::hash(&data[12..]) != crc {
-        return Err(EngineError::CorruptWal(format!("{} fails its checksum", path.display())));
+        return Err(EngineError::CorruptWal(format!(
+            "{} fails its checksum",
+            path.display()
+        )));
     }
     Ok(Some((lsn, data[12..].to_vec())))
 }
@@ -274,14 +300,23 @@ fn decode_sequences(b: &[u8]) -> HashMap<u32, (i64, bool)> {
         .map(|c| {
             (
                 u32::from_le_bytes(c[0..4].try_into().expect("4")),
-                (i64::from_le_bytes(c[4..12].try_into().expect("8")), c[12] != 0),
+                (
+                    i64::from_le_bytes(c[4..12].try_into().expect("8")),
+                    c[12] != 0,
+                ),
             )
         })
         .collect()
 }
 
 /// Apply one WAL page record during recovery.
-fn redo_page(pool: &BufferPool, rel: RelFileId, block: u32, end: Lsn, f: impl FnOnce(&mut [u8]) -> bool) -> Result<()> {
+fn redo_page(
+    pool: &BufferPool,
+    rel: RelFileId,
+    block: u32,
+    end: Lsn,
+    f: impl FnOnce(&mut [u8]) -> bool,
+) -> Result<()> {
     let page = pool.fetch(rel, block)?;
     let mut g = page.write();
     if page_lsn(&g[..]) >= end {
@@ -344,47 +379,67 @@ impl Engine {
         for r in records {
             next_xid = next_xid.max(r.xid + 1);
             match r.record {
-                WalRecord::HeapInsert { rel, block, slot, tuple } => {
-                    redo_page(&pool, rel, block, r.end, |p| HeapPageMut::new(p).insert_at(slot, &tuple))?
-                }
-                WalRecord::HeapSetXmax { rel, block, slot, xmax, cmax, infomask } => {
-                    redo_page(&pool, rel, block, r.end, |p| {
-                        let mut hp = HeapPageMut::new(p);
-                        match hp.tuple_mut(slot) {
-                            Some(t) => {
-                                let mut h = TupleHeader::read(t);
-                                h.xmax = xmax;
-                                h.cmax = cmax;
-                                h.infomask = infomask;
-                                h.ctid_page = block;
-                                h.ctid_slot = slot;
-                                h.write(t);
-                                true
-                            }
-                            None => false,
-                        }
-                    })?
-                }
-                WalRecord::HeapSetCtid { rel, block, slot, ctid_block, ctid_slot } => {
-                    redo_page(&pool, rel, block, r.end, |p| {
-                        let mut hp = HeapPageMut::new(p);
-                        match hp.tuple_mut(slot) {
-                            Some(t) => {
-                                let mut h = TupleHeader::read(t);
-                                h.ctid_page = ctid_block;
-                                h.ctid_slot = ctid_slot;
-                                h.write(t);
-                                true
-                            }
-                            None => false,
-                        }
-                    })?
-                }
-                WalRecord::PageImage { rel, block, image } => redo_page(&pool, rel, block, r.end, |p| {
-                    p.copy_from_slice(&image);
-                    true
+                WalRecord::HeapInsert {
+                    rel,
+                    block,
+                    slot,
+                    tuple,
+                } => redo_page(&pool, rel, block, r.end, |p| {
+                    HeapPageMut::new(p).insert_at(slot, &tuple)
                 })?,
-                WalRecord::Commit { subxids, drop_rels, catalog: cat } => {
+                WalRecord::HeapSetXmax {
+                    rel,
+                    block,
+                    slot,
+                    xmax,
+                    cmax,
+                    infomask,
+                } => redo_page(&pool, rel, block, r.end, |p| {
+                    let mut hp = HeapPageMut::new(p);
+                    match hp.tuple_mut(slot) {
+                        Some(t) => {
+                            let mut h = TupleHeader::read(t);
+                            h.xmax = xmax;
+                            h.cmax = cmax;
+                            h.infomask = infomask;
+                            h.ctid_page = block;
+                            h.ctid_slot = slot;
+                            h.write(t);
+                            true
+                        }
+                        None => false,
+                    }
+                })?,
+                WalRecord::HeapSetCtid {
+                    rel,
+                    block,
+                    slot,
+                    ctid_block,
+                    ctid_slot,
+                } => redo_page(&pool, rel, block, r.end, |p| {
+                    let mut hp = HeapPageMut::new(p);
+                    match hp.tuple_mut(slot) {
+                        Some(t) => {
+                            let mut h = TupleHeader::read(t);
+                            h.ctid_page = ctid_block;
+                            h.ctid_slot = ctid_slot;
+                            h.write(t);
+                            true
+                        }
+                        None => false,
+                    }
+                })?,
+                WalRecord::PageImage { rel, block, image } => {
+                    redo_page(&pool, rel, block, r.end, |p| {
+                        p.copy_from_slice(&image);
+                        true
+                    })?
+                }
+                WalRecord::Commit {
+                    subxids,
+                    drop_rels,
+                    catalog: cat,
+                } => {
                     for &x in &subxids {
                         next_xid = next_xid.max(x + 1);
                     }
@@ -412,16 +467,27 @@ impl Engine {
                         storage.remove(rel)?;
                     }
                 }
-                WalRecord::Sequence { seq, value, is_called } => {
+                WalRecord::Sequence {
+                    seq,
+                    value,
+                    is_called,
+                } => {
                     if r.end > seq_lsn {
                         seq_lsn = r.end;
                         seqs.insert(seq, (value, is_called));
                     }
                 }
                 WalRecord::Checkpoint { next_xid: nx, .. } => next_xid = next_xid.max(nx),
-                WalRecord::BTreeInsert { rel, block, pos, key, tid_block, tid_slot } => {
-                    redo_page(&pool, rel, block, r.end, |p| crate::index::btree::redo_leaf_insert(p, pos, key, tid_block, tid_slot))?
-                }
+                WalRecord::BTreeInsert {
+                    rel,
+                    block,
+                    pos,
+                    key,
+                    tid_block,
+                    tid_slot,
+                } => redo_page(&pool, rel, block, r.end, |p| {
+                    crate::index::btree::redo_leaf_insert(p, pos, key, tid_block, tid_slot)
+                })?,
             }
         }
         clog.abort_unfinished(next_xid);
@@ -459,7 +525,12 @@ impl Engine {
                 .spawn(move || background_worker(shared, stop))
                 .map_err(|e| EngineError::io("background worker", e))?
         };
-        Ok(Arc::new(Engine { shared, stop, worker: Mutex::new(Some(worker)), _lock_file: lock_file }))
+        Ok(Arc::new(Engine {
+            shared,
+            stop,
+            worker: Mutex::new(Some(worker)),
+            _lock_file: lock_file,
+        }))
     }
 
     /// Start a transaction. Its xid is assigned at its first write.
@@ -481,7 +552,14 @@ impl Engine {
     /// WAL-logged, so durable once any later commit is flushed.
     pub fn sequence_set(&self, seq: u32, value: i64, is_called: bool) -> Result<()> {
         let mut s = self.shared.sequences.lock();
-        let (_, end) = self.shared.wal.append(0, &WalRecord::Sequence { seq, value, is_called });
+        let (_, end) = self.shared.wal.append(
+            0,
+            &WalRecord::Sequence {
+                seq,
+                value,
+                is_called,
+            },
+        );
         s.0 = end;
         s.1.insert(seq, (value, is_called));
         Ok(())
@@ -520,9 +598,14 @@ impl Engine {
             return Ok(h.clone());
         }
         let handle: IndexHandle = match kind {
-            IndexKind::BTree => Arc::new(BTreeIndex::open(self.shared.clone(), index_rel, options)?),
+            IndexKind::BTree => {
+                Arc::new(BTreeIndex::open(self.shared.clone(), index_rel, options)?)
+            }
         };
-        self.shared.indexes.lock().insert(index_rel, (heap_rel, handle.clone()));
+        self.shared
+            .indexes
+            .lock()
+            .insert(index_rel, (heap_rel, handle.clone()));
         Ok(handle)
     }
 
@@ -606,14 +689,34 @@ fn checkpoint(shared: &Shared) -> Result<()> {
     shared.pool.flush_all()?;
     // The commit log may include commits after `redo`; replaying them again is
     // harmless.
-    write_lsn_file(&dir.join("pg_xact"), redo, &shared.txns.clog.snapshot_bytes(), fsync)?;
+    write_lsn_file(
+        &dir.join("pg_xact"),
+        redo,
+        &shared.txns.clog.snapshot_bytes(),
+        fsync,
+    )?;
     if let (lsn, Some(blob)) = &catalog {
         write_lsn_file(&dir.join("catalog"), *lsn, blob, fsync)?;
     }
-    write_lsn_file(&dir.join("sequences"), seqs.0, &encode_sequences(&seqs.1), fsync)?;
-    let (ck, end) = shared.wal.append(0, &WalRecord::Checkpoint { redo, next_xid });
+    write_lsn_file(
+        &dir.join("sequences"),
+        seqs.0,
+        &encode_sequences(&seqs.1),
+        fsync,
+    )?;
+    let (ck, end) = shared
+        .wal
+        .append(0, &WalRecord::Checkpoint { redo, next_xid });
     shared.wal.flush(end)?;
-    write_control(&dir.join("control"), &Control { redo, checkpoint: ck, next_xid }, fsync)?;
+    write_control(
+        &dir.join("control"),
+        &Control {
+            redo,
+            checkpoint: ck,
+            next_xid,
+        },
+        fsync,
+    )?;
     shared.wal.remove_before(redo)?;
     shared.last_checkpoint_lsn.store(end, Ordering::Relaxed);
     shared.checkpoints.fetch_add(1, Ordering::Relaxed);
@@ -647,8 +750,14 @@ fn vacuum(shared: &Shared, rel: RelFileId) -> Result<VacuumStats> {
                     && h.xmax < oldest;
                 if xmin_aborted || deleted {
                     dead.entry(block).or_default().push(slot);
-                    if h.infomask & crate::page::TUPLE_EXTERNAL != 0 && t.len() >= TUPLE_HEADER_SIZE + 8 {
-                        let first = u32::from_le_bytes(t[TUPLE_HEADER_SIZE + 4..TUPLE_HEADER_SIZE + 8].try_into().expect("4"));
+                    if h.infomask & crate::page::TUPLE_EXTERNAL != 0
+                        && t.len() >= TUPLE_HEADER_SIZE + 8
+                    {
+                        let first = u32::from_le_bytes(
+                            t[TUPLE_HEADER_SIZE + 4..TUPLE_HEADER_SIZE + 8]
+                                .try_into()
+                                .expect("4"),
+                        );
                         overflow_heads.push(first);
                     }
                 } else {
@@ -660,8 +769,13 @@ fn vacuum(shared: &Shared, rel: RelFileId) -> Result<VacuumStats> {
     // Pass 2: remove index entries pointing at dead versions, so no index
     // ever points at a slot that pass 3 frees for reuse.
     if !dead.is_empty() {
-        let indexes: Vec<IndexHandle> =
-            shared.indexes.lock().values().filter(|(h, _)| *h == rel).map(|(_, i)| i.clone()).collect();
+        let indexes: Vec<IndexHandle> = shared
+            .indexes
+            .lock()
+            .values()
+            .filter(|(h, _)| *h == rel)
+            .map(|(_, i)| i.clone())
+            .collect();
         for idx in indexes {
             idx.bulk_delete(&|tid| dead.get(&tid.page).is_some_and(|s| s.contains(&tid.slot)))?;
         }
@@ -677,7 +791,9 @@ fn vacuum(shared: &Shared, rel: RelFileId) -> Result<VacuumStats> {
             shared.wal.append_page_image(0, rel, block, &mut g[..]);
             page.mark_dirty();
         }
-        if HeapPage::new(&g[..]).is_initialized() && HeapPage::new(&g[..]).free_space() >= PAGE_SIZE / 5 {
+        if HeapPage::new(&g[..]).is_initialized()
+            && HeapPage::new(&g[..]).free_space() >= PAGE_SIZE / 5
+        {
             free_pages.push(block);
         }
     }
@@ -725,8 +841,13 @@ fn background_worker(shared: Arc<Shared>, stop: Arc<AtomicBool>) {
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let wal_since = shared.wal.insert_lsn().saturating_sub(shared.last_checkpoint_lsn.load(Ordering::Relaxed));
-        if last_checkpoint.elapsed() >= shared.cfg.checkpoint_interval || wal_since > shared.cfg.checkpoint_wal_bytes {
+        let wal_since = shared
+            .wal
+            .insert_lsn()
+            .saturating_sub(shared.last_checkpoint_lsn.load(Ordering::Relaxed));
+        if last_checkpoint.elapsed() >= shared.cfg.checkpoint_interval
+            || wal_since > shared.cfg.checkpoint_wal_bytes
+        {
             if let Err(e) = checkpoint(&shared) {
                 tracing::error!("checkpoint failed: {e}");
             }
@@ -743,7 +864,10 @@ fn background_worker(shared: Arc<Shared>, stop: Arc<AtomicBool>) {
                 .collect();
             for rel in candidates {
                 match vacuum(&shared, rel) {
-                    Ok(s) => tracing::debug!("autovacuum of relation {rel}: removed {}", s.tuples_removed),
+                    Ok(s) => tracing::debug!(
+                        "autovacuum of relation {rel}: removed {}",
+                        s.tuples_removed
+                    ),
                     Err(e) => tracing::warn!("autovacuum of relation {rel} failed: {e}"),
                 }
             }

@@ -7,9 +7,16 @@ pub type Result<T> = std::result::Result<T, EngineError>;
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("could not access file \"{path}\": {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid page in block {block} of relation {rel}: {reason}")]
-    CorruptPage { rel: u32, block: u32, reason: String },
+    CorruptPage {
+        rel: u32,
+        block: u32,
+        reason: String,
+    },
     #[error("corrupt write-ahead log: {0}")]
     CorruptWal(String),
     #[error("data directory \"{0}\" is locked by another running sargdb")]
@@ -32,6 +39,9 @@ pub enum EngineError {
 
 impl EngineError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        EngineError::Io { path: path.into(), source }
+        EngineError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

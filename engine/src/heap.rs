@@ -12,8 +12,8 @@ use std::sync::Arc;
 use crate::engine::Shared;
 use crate::error::{EngineError, Result};
 use crate::page::{
-    page_kind, HeapPage, HeapPageMut, TupleHeader, MAX_TUPLE_SIZE, OVERFLOW_CHUNK, OVERFLOW_HEADER, PAGE_KIND_OVERFLOW,
-    TUPLE_EXTERNAL, TUPLE_HEADER_SIZE,
+    page_kind, HeapPage, HeapPageMut, TupleHeader, MAX_TUPLE_SIZE, OVERFLOW_CHUNK, OVERFLOW_HEADER,
+    PAGE_KIND_OVERFLOW, TUPLE_EXTERNAL, TUPLE_HEADER_SIZE,
 };
 use crate::txn::{is_visible, VisibilityContext, Xid};
 use crate::wal::WalRecord;
@@ -47,7 +47,9 @@ fn write_overflow(shared: &Shared, xid: Xid, rel: RelFileId, data: &[u8]) -> Res
         g[24..28].copy_from_slice(&next.to_le_bytes());
         g[28..30].copy_from_slice(&(chunk.len() as u16).to_le_bytes());
         g[OVERFLOW_HEADER..OVERFLOW_HEADER + chunk.len()].copy_from_slice(chunk);
-        shared.wal.append_page_image(xid, rel, blocks[i], &mut g[..]);
+        shared
+            .wal
+            .append_page_image(xid, rel, blocks[i], &mut g[..]);
         page.mark_dirty();
     }
     Ok(blocks[0])
@@ -55,11 +57,20 @@ fn write_overflow(shared: &Shared, xid: Xid, rel: RelFileId, data: &[u8]) -> Res
 
 /// The row bytes of a stored tuple: inline, or reassembled from its
 /// overflow pages.
-pub(crate) fn row_of(shared: &Shared, rel: RelFileId, infomask: u16, data: Vec<u8>) -> Result<Vec<u8>> {
+pub(crate) fn row_of(
+    shared: &Shared,
+    rel: RelFileId,
+    infomask: u16,
+    data: Vec<u8>,
+) -> Result<Vec<u8>> {
     if infomask & TUPLE_EXTERNAL == 0 {
         return Ok(data);
     }
-    let bad = |block: u32| EngineError::CorruptPage { rel, block, reason: "broken overflow chain".into() };
+    let bad = |block: u32| EngineError::CorruptPage {
+        rel,
+        block,
+        reason: "broken overflow chain".into(),
+    };
     if data.len() < 8 {
         return Err(bad(0));
     }
@@ -89,18 +100,27 @@ pub(crate) fn row_of(shared: &Shared, rel: RelFileId, infomask: u16, data: Vec<u
 
 /// Place a full tuple (MVCC header + row) in `rel`, filling in its ctid.
 /// A row too large for a page goes to overflow pages first.
-pub(crate) fn insert(shared: &Shared, xid: Xid, rel: RelFileId, full: &mut [u8]) -> Result<TupleId> {
+pub(crate) fn insert(
+    shared: &Shared,
+    xid: Xid,
+    rel: RelFileId,
+    full: &mut [u8],
+) -> Result<TupleId> {
     if full.len() > MAX_TUPLE_SIZE {
         let data = &full[TUPLE_HEADER_SIZE..];
         if data.len() > MAX_ROW_SIZE {
-            return Err(EngineError::TupleTooLarge { size: data.len(), max: MAX_ROW_SIZE });
+            return Err(EngineError::TupleTooLarge {
+                size: data.len(),
+                max: MAX_ROW_SIZE,
+            });
         }
         let first = write_overflow(shared, xid, rel, data)?;
         let mut small = vec![0u8; TUPLE_HEADER_SIZE + 8];
         let mut h = TupleHeader::read(full);
         h.infomask |= TUPLE_EXTERNAL;
         h.write(&mut small);
-        small[TUPLE_HEADER_SIZE..TUPLE_HEADER_SIZE + 4].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        small[TUPLE_HEADER_SIZE..TUPLE_HEADER_SIZE + 4]
+            .copy_from_slice(&(data.len() as u32).to_le_bytes());
         small[TUPLE_HEADER_SIZE + 4..].copy_from_slice(&first.to_le_bytes());
         return insert(shared, xid, rel, &mut small);
     }
@@ -112,7 +132,10 @@ pub(crate) fn insert(shared: &Shared, xid: Xid, rel: RelFileId, full: &mut [u8])
             None => {
                 if tried_new {
                     // A fresh page always fits a tuple of legal size.
-                    return Err(EngineError::TupleTooLarge { size: full.len(), max: MAX_TUPLE_SIZE });
+                    return Err(EngineError::TupleTooLarge {
+                        size: full.len(),
+                        max: MAX_TUPLE_SIZE,
+                    });
                 }
                 tried_new = true;
                 let p = shared.pool.extend(rel)?;
@@ -143,16 +166,32 @@ pub(crate) fn insert(shared: &Shared, xid: Xid, rel: RelFileId, full: &mut [u8])
         h.ctid_slot = slot;
         h.write(full);
         if !hp.insert_at(slot, full) {
-            return Err(EngineError::CorruptPage { rel, block: page.block, reason: "insert did not fit".into() });
+            return Err(EngineError::CorruptPage {
+                rel,
+                block: page.block,
+                reason: "insert did not fit".into(),
+            });
         }
         if is_new {
-            shared.wal.append_page_image(xid, rel, page.block, &mut g[..]);
+            shared
+                .wal
+                .append_page_image(xid, rel, page.block, &mut g[..]);
         } else {
-            let rec = WalRecord::HeapInsert { rel, block: page.block, slot, tuple: full.to_vec() };
-            shared.wal.append_page_change(xid, rel, page.block, &mut g[..], rec);
+            let rec = WalRecord::HeapInsert {
+                rel,
+                block: page.block,
+                slot,
+                tuple: full.to_vec(),
+            };
+            shared
+                .wal
+                .append_page_change(xid, rel, page.block, &mut g[..], rec);
         }
         page.mark_dirty();
-        return Ok(TupleId { page: page.block, slot });
+        return Ok(TupleId {
+            page: page.block,
+            slot,
+        });
     }
 }
 
@@ -193,7 +232,15 @@ impl HeapScan {
         vis: VisibilityContext,
         cancel: Option<Arc<AtomicBool>>,
     ) -> HeapScan {
-        HeapScan { shared, rel, next_block: 0, nblocks, vis, cancel, buffered: VecDeque::new() }
+        HeapScan {
+            shared,
+            rel,
+            next_block: 0,
+            nblocks,
+            vis,
+            cancel,
+            buffered: VecDeque::new(),
+        }
     }
 
     fn fill(&mut self) -> Result<()> {
@@ -215,7 +262,11 @@ impl HeapScan {
                     if let Some(t) = hp.tuple(slot) {
                         let h = TupleHeader::read(t);
                         if is_visible(&h, vis, st) {
-                            buffered.push_back((TupleId { page: block, slot }, h.infomask, t[TUPLE_HEADER_SIZE..].to_vec()));
+                            buffered.push_back((
+                                TupleId { page: block, slot },
+                                h.infomask,
+                                t[TUPLE_HEADER_SIZE..].to_vec(),
+                            ));
                         }
                     }
                 }

@@ -25,7 +25,10 @@ mod storage;
 pub use engine::{Engine, EngineConfig, EngineStats, VacuumStats};
 pub use error::{EngineError, Result};
 pub use heap::{HeapScan, TupleId};
-pub use index::{AccessMethod, Capabilities, IndexEntry, IndexHandle, IndexKind, IndexOptions, IndexStats, ScanKey};
+pub use index::{
+    AccessMethod, Capabilities, IndexEntry, IndexHandle, IndexKind, IndexOptions, IndexStats,
+    ScanKey,
+};
 pub use txn::{IsolationLevel, LockOutcome, Transaction, UniqueStatus, Xid};
 
 /// Identifies the storage of one relation (a file under `base/`). The catalog

@@ -176,7 +176,10 @@ impl<'a> HeapPage<'a> {
     }
     fn line_pointer(&self, slot: u16) -> (usize, usize) {
         let off = PAGE_HEADER_SIZE + slot as usize * LINE_POINTER_SIZE;
-        (rd_u16(self.b, off) as usize, rd_u16(self.b, off + 2) as usize)
+        (
+            rd_u16(self.b, off) as usize,
+            rd_u16(self.b, off + 2) as usize,
+        )
     }
     /// The whole tuple (header + row) in `slot`, if the slot is in use.
     pub fn tuple(&self, slot: u16) -> Option<&'a [u8]> {
@@ -292,7 +295,11 @@ impl<'a> HeapPageMut<'a> {
         let lsn = page_lsn(self.b);
         self.init();
         set_page_lsn(self.b, lsn);
-        wr_u16(self.b, 14, (PAGE_HEADER_SIZE + new_count as usize * LINE_POINTER_SIZE) as u16);
+        wr_u16(
+            self.b,
+            14,
+            (PAGE_HEADER_SIZE + new_count as usize * LINE_POINTER_SIZE) as u16,
+        );
         let mut upper = PAGE_SIZE;
         for (s, t) in &live {
             upper -= t.len();
@@ -325,7 +332,10 @@ mod tests {
         assert!(v.tuple(2).is_none());
         assert_eq!(v.tuple(7).unwrap(), &[7u8; 100][..]);
         assert_eq!(v.slot_for_insert(100), Some(2));
-        assert_eq!(v.free_space(), PAGE_SIZE - PAGE_HEADER_SIZE - 9 * 4 - 7 * 100);
+        assert_eq!(
+            v.free_space(),
+            PAGE_SIZE - PAGE_HEADER_SIZE - 9 * 4 - 7 * 100
+        );
     }
 
     #[test]

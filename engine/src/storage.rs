@@ -105,7 +105,8 @@ impl Storage {
                 Some(f) => f.clone(),
                 None => continue,
             };
-            f.sync_all().map_err(|e| EngineError::io(self.path(rel), e))?;
+            f.sync_all()
+                .map_err(|e| EngineError::io(self.path(rel), e))?;
         }
         sync_dir(&self.dir)
     }
@@ -147,7 +148,8 @@ pub fn write_atomic(path: &Path, data: &[u8], fsync: bool) -> Result<()> {
     let tmp = path.with_extension("tmp");
     {
         let f = File::create(&tmp).map_err(|e| EngineError::io(&tmp, e))?;
-        f.write_all_at(data, 0).map_err(|e| EngineError::io(&tmp, e))?;
+        f.write_all_at(data, 0)
+            .map_err(|e| EngineError::io(&tmp, e))?;
         if fsync {
             f.sync_all().map_err(|e| EngineError::io(&tmp, e))?;
         }

@@ -24,7 +24,9 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use crate::engine::Shared;
 use crate::error::{EngineError, Result};
 use crate::heap::{self, HeapScan, TupleId};
-use crate::page::{HeapPageMut, TupleHeader, TUPLE_EXTERNAL, TUPLE_HEADER_SIZE, TUPLE_LOCK_ONLY, TUPLE_UPDATED};
+use crate::page::{
+    HeapPageMut, TupleHeader, TUPLE_EXTERNAL, TUPLE_HEADER_SIZE, TUPLE_LOCK_ONLY, TUPLE_UPDATED,
+};
 use crate::wal::WalRecord;
 use crate::RelFileId;
 
@@ -103,13 +105,19 @@ pub struct CommitLog {
 
 impl CommitLog {
     pub fn new(bytes: Vec<u8>) -> CommitLog {
-        CommitLog { status: RwLock::new(bytes) }
+        CommitLog {
+            status: RwLock::new(bytes),
+        }
     }
     pub fn get(&self, xid: Xid) -> u8 {
         if xid == FROZEN_XID {
             return XID_COMMITTED;
         }
-        self.status.read().get(xid as usize).copied().unwrap_or(XID_IN_PROGRESS)
+        self.status
+            .read()
+            .get(xid as usize)
+            .copied()
+            .unwrap_or(XID_IN_PROGRESS)
     }
     pub fn set(&self, xids: &[Xid], status: u8) {
         let mut s = self.status.write();
@@ -257,7 +265,12 @@ struct Level {
 
 impl Level {
     fn new() -> Level {
-        Level { xids: Vec::new(), drop_on_commit: Vec::new(), drop_on_abort: Vec::new(), catalog: None }
+        Level {
+            xids: Vec::new(),
+            drop_on_commit: Vec::new(),
+            drop_on_abort: Vec::new(),
+            catalog: None,
+        }
     }
 }
 
@@ -324,7 +337,11 @@ impl Transaction {
             Some(s) => s.clone(),
             None => self.shared.txns.take_snapshot(self.serial),
         };
-        VisibilityContext { snapshot, cid: self.cid.max(1), mine: self.mine.clone() }
+        VisibilityContext {
+            snapshot,
+            cid: self.cid.max(1),
+            mine: self.mine.clone(),
+        }
     }
 
     /// The xid writes of the current savepoint level are stamped with,
@@ -347,7 +364,10 @@ impl Transaction {
             let m = Arc::make_mut(&mut self.mine);
             m.extend(added);
         }
-        self.levels.last().and_then(|l| l.xids.first().copied()).expect("level has an xid")
+        self.levels
+            .last()
+            .and_then(|l| l.xids.first().copied())
+            .expect("level has an xid")
     }
 
     fn check_cancel(&self) -> Result<()> {
@@ -363,8 +383,16 @@ impl Transaction {
     pub fn insert(&mut self, rel: RelFileId, tuple: &[u8]) -> Result<TupleId> {
         let xid = self.write_xid();
         let mut full = vec![0u8; TUPLE_HEADER_SIZE + tuple.len()];
-        TupleHeader { xmin: xid, xmax: 0, cmin: self.cid, cmax: 0, ctid_page: 0, ctid_slot: 0, infomask: 0 }
-            .write(&mut full);
+        TupleHeader {
+            xmin: xid,
+            xmax: 0,
+            cmin: self.cid,
+            cmax: 0,
+            ctid_page: 0,
+            ctid_slot: 0,
+            infomask: 0,
+        }
+        .write(&mut full);
         full[TUPLE_HEADER_SIZE..].copy_from_slice(tuple);
         let tid = heap::insert(&self.shared, xid, rel, &mut full)?;
         self.shared.note_modified(rel);
@@ -374,7 +402,13 @@ impl Transaction {
     /// Sequential scan of the versions visible to this statement.
     pub fn scan(&self, rel: RelFileId) -> Result<HeapScan> {
         let nblocks = self.shared.pool.relation_size(rel)?;
-        Ok(HeapScan::new(self.shared.clone(), rel, nblocks, self.visibility(), self.cancel.clone()))
+        Ok(HeapScan::new(
+            self.shared.clone(),
+            rel,
+            nblocks,
+            self.visibility(),
+            self.cancel.clone(),
+        ))
     }
 
     /// The version at `tid` if visible to this statement.
@@ -391,7 +425,11 @@ impl Transaction {
         let cid = self.cid.max(1);
         let found = heap::with_tuple(&self.shared, rel, tid, |t| {
             let h = TupleHeader::read(t);
-            let visible = self.shared.txns.clog.with(|st| visible_to(&h, snapshot, cid, &self.mine, st));
+            let visible = self
+                .shared
+                .txns
+                .clog
+                .with(|st| visible_to(&h, snapshot, cid, &self.mine, st));
             visible.then(|| (h.infomask, t[TUPLE_HEADER_SIZE..].to_vec()))
         })?
         .flatten();
@@ -404,7 +442,12 @@ impl Transaction {
     /// The row bytes at `tid` whatever their visibility (integrity checks:
     /// an index entry must point at a tuple that exists).
     pub fn fetch_any(&self, rel: RelFileId, tid: TupleId) -> Result<Option<Vec<u8>>> {
-        match heap::with_tuple(&self.shared, rel, tid, |t| (TupleHeader::read(t).infomask, t[TUPLE_HEADER_SIZE..].to_vec()))? {
+        match heap::with_tuple(&self.shared, rel, tid, |t| {
+            (
+                TupleHeader::read(t).infomask,
+                t[TUPLE_HEADER_SIZE..].to_vec(),
+            )
+        })? {
             Some((infomask, data)) => Ok(Some(heap::row_of(&self.shared, rel, infomask, data)?)),
             None => Ok(None),
         }
@@ -420,7 +463,9 @@ impl Transaction {
                 let h = TupleHeader::read(t);
                 (h, t[TUPLE_HEADER_SIZE..].to_vec())
             })?;
-            let Some((h, data)) = step else { return Ok(None) };
+            let Some((h, data)) = step else {
+                return Ok(None);
+            };
             if let Some(px) = prev_xmax {
                 if h.xmin != px {
                     return Ok(None);
@@ -435,7 +480,10 @@ impl Transaction {
                 && !self.mine.contains(&h.xmax)
                 && clog.get(h.xmax) == XID_COMMITTED
             {
-                let next = TupleId { page: h.ctid_page, slot: h.ctid_slot };
+                let next = TupleId {
+                    page: h.ctid_page,
+                    slot: h.ctid_slot,
+                };
                 if h.infomask & TUPLE_UPDATED != 0 && next != cur {
                     prev_xmax = Some(h.xmax);
                     cur = next;
@@ -443,9 +491,16 @@ impl Transaction {
                 }
                 return Ok(None);
             }
-            return Ok(Some((cur, heap::row_of(&self.shared, rel, h.infomask, data)?)));
+            return Ok(Some((
+                cur,
+                heap::row_of(&self.shared, rel, h.infomask, data)?,
+            )));
         }
-        Err(EngineError::CorruptPage { rel, block: tid.page, reason: "update chain too long".into() })
+        Err(EngineError::CorruptPage {
+            rel,
+            block: tid.page,
+            reason: "update chain too long".into(),
+        })
     }
 
     /// Set xmax on the version at `tid` (delete, update or row lock),
@@ -467,7 +522,11 @@ impl Transaction {
                 };
                 let mut h = TupleHeader::read(t);
                 let clog = &self.shared.txns.clog;
-                let xmax_status = if h.xmax == 0 { XID_ABORTED } else { clog.get(h.xmax) };
+                let xmax_status = if h.xmax == 0 {
+                    XID_ABORTED
+                } else {
+                    clog.get(h.xmax)
+                };
                 let lock_only = h.infomask & TUPLE_LOCK_ONLY != 0;
                 let step = if h.xmax != 0 && self.mine.contains(&h.xmax) {
                     if lock_only {
@@ -475,7 +534,9 @@ impl Transaction {
                     } else {
                         Some(Step::Done(LockOutcome::SelfModified))
                     }
-                } else if h.xmax == 0 || xmax_status == XID_ABORTED || (lock_only && xmax_status == XID_COMMITTED)
+                } else if h.xmax == 0
+                    || xmax_status == XID_ABORTED
+                    || (lock_only && xmax_status == XID_COMMITTED)
                 {
                     None
                 } else if xmax_status == XID_IN_PROGRESS {
@@ -483,7 +544,10 @@ impl Transaction {
                 } else if self.isolation != IsolationLevel::ReadCommitted {
                     return Err(EngineError::SerializationFailure);
                 } else {
-                    let next = TupleId { page: h.ctid_page, slot: h.ctid_slot };
+                    let next = TupleId {
+                        page: h.ctid_page,
+                        slot: h.ctid_slot,
+                    };
                     if h.infomask & TUPLE_UPDATED != 0 && next != tid {
                         Some(Step::Done(LockOutcome::Updated(next)))
                     } else {
@@ -508,7 +572,9 @@ impl Transaction {
                             cmax: self.cid,
                             infomask,
                         };
-                        self.shared.wal.append_page_change(my, rel, tid.page, &mut g[..], rec);
+                        self.shared
+                            .wal
+                            .append_page_change(my, rel, tid.page, &mut g[..], rec);
                         page.mark_dirty();
                         Step::Done(LockOutcome::Ok)
                     }
@@ -569,7 +635,9 @@ impl Transaction {
             ctid_block: new_tid.page,
             ctid_slot: new_tid.slot,
         };
-        self.shared.wal.append_page_change(my, rel, tid.page, &mut g[..], rec);
+        self.shared
+            .wal
+            .append_page_change(my, rel, tid.page, &mut g[..], rec);
         page.mark_dirty();
         self.shared.note_dead(rel);
         Ok((LockOutcome::Ok, Some(new_tid)))
@@ -610,12 +678,19 @@ impl Transaction {
                             _ => {}
                         }
                     }
-                    out.push((TupleId { page: block, slot }, h.infomask, t[TUPLE_HEADER_SIZE..].to_vec(), wait));
+                    out.push((
+                        TupleId { page: block, slot },
+                        h.infomask,
+                        t[TUPLE_HEADER_SIZE..].to_vec(),
+                        wait,
+                    ));
                 }
             });
         }
         out.into_iter()
-            .map(|(tid, infomask, data, wait)| Ok((tid, heap::row_of(&self.shared, rel, infomask, data)?, wait)))
+            .map(|(tid, infomask, data, wait)| {
+                Ok((tid, heap::row_of(&self.shared, rel, infomask, data)?, wait))
+            })
             .collect()
     }
 
@@ -623,7 +698,9 @@ impl Transaction {
     /// still conflict with a new entry of the same key?
     pub fn unique_status(&self, rel: RelFileId, tid: TupleId) -> Result<UniqueStatus> {
         let r = heap::with_tuple(&self.shared, rel, tid, |t| TupleHeader::read(t))?;
-        let Some(h) = r else { return Ok(UniqueStatus::Dead) };
+        let Some(h) = r else {
+            return Ok(UniqueStatus::Dead);
+        };
         let clog = &self.shared.txns.clog;
         let mut wait = None;
         if !self.mine.contains(&h.xmin) {
@@ -691,8 +768,17 @@ impl Transaction {
 
     /// Serialize uniqueness checks on one relation: hold the guard while
     /// checking and inserting.
-    pub fn unique_check_lock(&self, rel: RelFileId) -> parking_lot::ArcMutexGuard<parking_lot::RawMutex, ()> {
-        let m = self.shared.unique_locks.lock().entry(rel).or_insert_with(|| Arc::new(Mutex::new(()))).clone();
+    pub fn unique_check_lock(
+        &self,
+        rel: RelFileId,
+    ) -> parking_lot::ArcMutexGuard<parking_lot::RawMutex, ()> {
+        let m = self
+            .shared
+            .unique_locks
+            .lock()
+            .entry(rel)
+            .or_insert_with(|| Arc::new(Mutex::new(())))
+            .clone();
         m.lock_arc()
     }
 
@@ -709,8 +795,14 @@ impl Transaction {
             return Ok(());
         }
         let aborted = self.levels.split_off(depth);
-        let xids: Vec<Xid> = aborted.iter().flat_map(|l| l.xids.iter().copied()).collect();
-        let drops: Vec<RelFileId> = aborted.iter().flat_map(|l| l.drop_on_abort.iter().copied()).collect();
+        let xids: Vec<Xid> = aborted
+            .iter()
+            .flat_map(|l| l.xids.iter().copied())
+            .collect();
+        let drops: Vec<RelFileId> = aborted
+            .iter()
+            .flat_map(|l| l.drop_on_abort.iter().copied())
+            .collect();
         self.abort_xids(&xids, &drops);
         self.levels.push(Level::new());
         Ok(())
@@ -748,19 +840,34 @@ impl Transaction {
     /// Storage to delete if this transaction commits (DROP TABLE, TRUNCATE).
     pub fn drop_relation_on_commit(&mut self, rel: RelFileId) {
         self.write_xid();
-        self.levels.last_mut().expect("level").drop_on_commit.push(rel);
+        self.levels
+            .last_mut()
+            .expect("level")
+            .drop_on_commit
+            .push(rel);
     }
 
     /// Storage to delete if this transaction aborts (CREATE TABLE, TRUNCATE).
     pub fn drop_relation_on_abort(&mut self, rel: RelFileId) {
         self.write_xid();
-        self.levels.last_mut().expect("level").drop_on_abort.push(rel);
+        self.levels
+            .last_mut()
+            .expect("level")
+            .drop_on_abort
+            .push(rel);
     }
 
     fn abort_xids(&mut self, xids: &[Xid], drops: &[RelFileId]) {
         if !xids.is_empty() {
-            let top = self.levels.first().and_then(|l| l.xids.first().copied()).unwrap_or(xids[0]);
-            let rec = WalRecord::Abort { subxids: xids.to_vec(), drop_rels: drops.to_vec() };
+            let top = self
+                .levels
+                .first()
+                .and_then(|l| l.xids.first().copied())
+                .unwrap_or(xids[0]);
+            let rec = WalRecord::Abort {
+                subxids: xids.to_vec(),
+                drop_rels: drops.to_vec(),
+            };
             self.shared.wal.append(top, &rec);
             self.shared.txns.clog.set(xids, XID_ABORTED);
             let m = Arc::make_mut(&mut self.mine);
@@ -783,15 +890,27 @@ impl Transaction {
     /// Commit; returns once the commit record is on disk.
     pub fn commit(mut self) -> Result<()> {
         self.ended = true;
-        let all: Vec<Xid> = self.levels.iter().flat_map(|l| l.xids.iter().copied()).collect();
+        let all: Vec<Xid> = self
+            .levels
+            .iter()
+            .flat_map(|l| l.xids.iter().copied())
+            .collect();
         if all.is_empty() {
             self.shared.txns.end(self.serial, &[]);
             return Ok(());
         }
         let top = all[0];
-        let drops: Vec<RelFileId> = self.levels.iter().flat_map(|l| l.drop_on_commit.iter().copied()).collect();
+        let drops: Vec<RelFileId> = self
+            .levels
+            .iter()
+            .flat_map(|l| l.drop_on_commit.iter().copied())
+            .collect();
         let catalog = self.levels.iter().rev().find_map(|l| l.catalog.clone());
-        let rec = WalRecord::Commit { subxids: all[1..].to_vec(), drop_rels: drops.clone(), catalog: catalog.clone() };
+        let rec = WalRecord::Commit {
+            subxids: all[1..].to_vec(),
+            drop_rels: drops.clone(),
+            catalog: catalog.clone(),
+        };
         let res = {
             let _c = self.shared.commit_lock.read();
             let mut cat = self.shared.catalog.lock();
@@ -813,7 +932,11 @@ impl Transaction {
                 self.shared.remove_relation(r);
             }
         } else {
-            let drops: Vec<RelFileId> = self.levels.iter().flat_map(|l| l.drop_on_abort.iter().copied()).collect();
+            let drops: Vec<RelFileId> = self
+                .levels
+                .iter()
+                .flat_map(|l| l.drop_on_abort.iter().copied())
+                .collect();
             for r in drops {
                 self.shared.remove_relation(r);
             }
@@ -832,8 +955,16 @@ impl Transaction {
             return;
         }
         self.ended = true;
-        let all: Vec<Xid> = self.levels.iter().flat_map(|l| l.xids.iter().copied()).collect();
-        let drops: Vec<RelFileId> = self.levels.iter().flat_map(|l| l.drop_on_abort.iter().copied()).collect();
+        let all: Vec<Xid> = self
+            .levels
+            .iter()
+            .flat_map(|l| l.xids.iter().copied())
+            .collect();
+        let drops: Vec<RelFileId> = self
+            .levels
+            .iter()
+            .flat_map(|l| l.drop_on_abort.iter().copied())
+            .collect();
         self.abort_xids(&all, &drops);
         self.shared.txns.end(self.serial, &all);
     }
@@ -857,7 +988,13 @@ pub fn is_visible(h: &TupleHeader, vis: &VisibilityContext, status: &dyn Fn(Xid)
 
 /// The rule itself: is the version `h` visible to `snapshot` at command `cid`
 /// of the transaction whose live xids are `mine`?
-fn visible_to(h: &TupleHeader, snapshot: &Snapshot, cid: u32, mine: &HashSet<Xid>, status: &dyn Fn(Xid) -> u8) -> bool {
+fn visible_to(
+    h: &TupleHeader,
+    snapshot: &Snapshot,
+    cid: u32,
+    mine: &HashSet<Xid>,
+    status: &dyn Fn(Xid) -> u8,
+) -> bool {
     if mine.contains(&h.xmin) {
         if h.cmin >= cid {
             return false;

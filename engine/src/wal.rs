@@ -44,24 +44,64 @@ const RECORD_HEADER: usize = 17;
 #[derive(Clone, Debug, PartialEq)]
 pub enum WalRecord {
     /// Insert `tuple` into `slot` of a heap page.
-    HeapInsert { rel: RelFileId, block: u32, slot: u16, tuple: Vec<u8> },
+    HeapInsert {
+        rel: RelFileId,
+        block: u32,
+        slot: u16,
+        tuple: Vec<u8>,
+    },
     /// Set xmax/cmax/infomask of a tuple (delete, lock, first half of update).
-    HeapSetXmax { rel: RelFileId, block: u32, slot: u16, xmax: u64, cmax: u32, infomask: u16 },
+    HeapSetXmax {
+        rel: RelFileId,
+        block: u32,
+        slot: u16,
+        xmax: u64,
+        cmax: u32,
+        infomask: u16,
+    },
     /// Point a tuple's ctid at its newer version (second half of update).
-    HeapSetCtid { rel: RelFileId, block: u32, slot: u16, ctid_block: u32, ctid_slot: u16 },
+    HeapSetCtid {
+        rel: RelFileId,
+        block: u32,
+        slot: u16,
+        ctid_block: u32,
+        ctid_slot: u16,
+    },
     /// A whole page image (first change after a checkpoint, new pages, vacuum).
-    PageImage { rel: RelFileId, block: u32, image: Vec<u8> },
+    PageImage {
+        rel: RelFileId,
+        block: u32,
+        image: Vec<u8>,
+    },
     /// Commit of `xid` and its subtransactions; the new catalog, if the
     /// transaction changed it; storage to remove.
-    Commit { subxids: Vec<Xid>, drop_rels: Vec<RelFileId>, catalog: Option<Vec<u8>> },
+    Commit {
+        subxids: Vec<Xid>,
+        drop_rels: Vec<RelFileId>,
+        catalog: Option<Vec<u8>>,
+    },
     /// Abort of `xid` (or of subtransactions only, for ROLLBACK TO).
-    Abort { subxids: Vec<Xid>, drop_rels: Vec<RelFileId> },
+    Abort {
+        subxids: Vec<Xid>,
+        drop_rels: Vec<RelFileId>,
+    },
     /// A sequence's new state.
-    Sequence { seq: u32, value: i64, is_called: bool },
+    Sequence {
+        seq: u32,
+        value: i64,
+        is_called: bool,
+    },
     /// A completed checkpoint whose redo starts at `redo`.
     Checkpoint { redo: Lsn, next_xid: Xid },
     /// Insert an entry at position `pos` of a B+Tree leaf (no split).
-    BTreeInsert { rel: RelFileId, block: u32, pos: u16, key: Vec<u8>, tid_block: u32, tid_slot: u16 },
+    BTreeInsert {
+        rel: RelFileId,
+        block: u32,
+        pos: u16,
+        key: Vec<u8>,
+        tid_block: u32,
+        tid_slot: u16,
+    },
 }
 
 const K_INSERT: u8 = 1;
@@ -136,13 +176,25 @@ impl WalRecord {
 
     fn encode_payload(&self, out: &mut Vec<u8>) {
         match self {
-            WalRecord::HeapInsert { rel, block, slot, tuple } => {
+            WalRecord::HeapInsert {
+                rel,
+                block,
+                slot,
+                tuple,
+            } => {
                 out.extend_from_slice(&rel.to_le_bytes());
                 out.extend_from_slice(&block.to_le_bytes());
                 out.extend_from_slice(&slot.to_le_bytes());
                 put_bytes(out, tuple);
             }
-            WalRecord::HeapSetXmax { rel, block, slot, xmax, cmax, infomask } => {
+            WalRecord::HeapSetXmax {
+                rel,
+                block,
+                slot,
+                xmax,
+                cmax,
+                infomask,
+            } => {
                 out.extend_from_slice(&rel.to_le_bytes());
                 out.extend_from_slice(&block.to_le_bytes());
                 out.extend_from_slice(&slot.to_le_bytes());
@@ -150,7 +202,13 @@ impl WalRecord {
                 out.extend_from_slice(&cmax.to_le_bytes());
                 out.extend_from_slice(&infomask.to_le_bytes());
             }
-            WalRecord::HeapSetCtid { rel, block, slot, ctid_block, ctid_slot } => {
+            WalRecord::HeapSetCtid {
+                rel,
+                block,
+                slot,
+                ctid_block,
+                ctid_slot,
+            } => {
                 out.extend_from_slice(&rel.to_le_bytes());
                 out.extend_from_slice(&block.to_le_bytes());
                 out.extend_from_slice(&slot.to_le_bytes());
@@ -162,7 +220,11 @@ impl WalRecord {
                 out.extend_from_slice(&block.to_le_bytes());
                 put_bytes(out, image);
             }
-            WalRecord::Commit { subxids, drop_rels, catalog } => {
+            WalRecord::Commit {
+                subxids,
+                drop_rels,
+                catalog,
+            } => {
                 out.extend_from_slice(&(subxids.len() as u32).to_le_bytes());
                 for x in subxids {
                     out.extend_from_slice(&x.to_le_bytes());
@@ -189,7 +251,11 @@ impl WalRecord {
                     out.extend_from_slice(&r.to_le_bytes());
                 }
             }
-            WalRecord::Sequence { seq, value, is_called } => {
+            WalRecord::Sequence {
+                seq,
+                value,
+                is_called,
+            } => {
                 out.extend_from_slice(&seq.to_le_bytes());
                 out.extend_from_slice(&value.to_le_bytes());
                 out.push(*is_called as u8);
@@ -198,7 +264,14 @@ impl WalRecord {
                 out.extend_from_slice(&redo.to_le_bytes());
                 out.extend_from_slice(&next_xid.to_le_bytes());
             }
-            WalRecord::BTreeInsert { rel, block, pos, key, tid_block, tid_slot } => {
+            WalRecord::BTreeInsert {
+                rel,
+                block,
+                pos,
+                key,
+                tid_block,
+                tid_slot,
+            } => {
                 out.extend_from_slice(&rel.to_le_bytes());
                 out.extend_from_slice(&block.to_le_bytes());
                 out.extend_from_slice(&pos.to_le_bytes());
@@ -247,13 +320,19 @@ impl WalRecord {
                 drop_rels: r.u32s()?,
                 catalog: if r.u8()? == 1 { Some(r.bytes()?) } else { None },
             },
-            K_ABORT => WalRecord::Abort { subxids: r.u64s()?, drop_rels: r.u32s()? },
+            K_ABORT => WalRecord::Abort {
+                subxids: r.u64s()?,
+                drop_rels: r.u32s()?,
+            },
             K_SEQUENCE => WalRecord::Sequence {
                 seq: r.u32()?,
                 value: r.u64()? as i64,
                 is_called: r.u8()? != 0,
             },
-            K_CHECKPOINT => WalRecord::Checkpoint { redo: r.u64()?, next_xid: r.u64()? },
+            K_CHECKPOINT => WalRecord::Checkpoint {
+                redo: r.u64()?,
+                next_xid: r.u64()?,
+            },
             K_BTREE_INSERT => WalRecord::BTreeInsert {
                 rel: r.u32()?,
                 block: r.u32()?,
@@ -382,15 +461,21 @@ pub fn read_from(dir: &Path, start: Lsn) -> Result<(Vec<ReadRecord>, Lsn)> {
             }
             let xid = u64::from_le_bytes(data[off + 8..off + 16].try_into().expect("8"));
             let kind = data[off + 16];
-            let record = match WalRecord::decode_payload(kind, &data[off + RECORD_HEADER..off + len]) {
-                Ok(r) => r,
-                Err(_) => {
-                    ended = true;
-                    break;
-                }
-            };
+            let record =
+                match WalRecord::decode_payload(kind, &data[off + RECORD_HEADER..off + len]) {
+                    Ok(r) => r,
+                    Err(_) => {
+                        ended = true;
+                        break;
+                    }
+                };
             let lsn = seg + off as u64;
-            out.push(ReadRecord { lsn, end: lsn + len as u64, xid, record });
+            out.push(ReadRecord {
+                lsn,
+                end: lsn + len as u64,
+                xid,
+                record,
+            });
             off += len;
         }
         pos = seg + off as u64;
@@ -417,10 +502,14 @@ impl Wal {
             if seg >= end {
                 std::fs::remove_file(&path).map_err(|e| EngineError::io(&path, e))?;
             } else {
-                let f = OpenOptions::new().write(true).open(&path).map_err(|e| EngineError::io(&path, e))?;
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| EngineError::io(&path, e))?;
                 let len = f.metadata().map_err(|e| EngineError::io(&path, e))?.len();
                 if seg + len > end {
-                    f.set_len(end - seg).map_err(|e| EngineError::io(&path, e))?;
+                    f.set_len(end - seg)
+                        .map_err(|e| EngineError::io(&path, e))?;
                     if fsync {
                         f.sync_all().map_err(|e| EngineError::io(&path, e))?;
                     }
@@ -439,7 +528,10 @@ impl Wal {
                 pending_segments: vec![end],
                 redo,
             }),
-            flush_state: Mutex::new(FlushState { flushed: end, flushing: false }),
+            flush_state: Mutex::new(FlushState {
+                flushed: end,
+                flushing: false,
+            }),
             flushed_cv: Condvar::new(),
             segments: Mutex::new(BTreeMap::new()),
             bytes_written: AtomicU64::new(0),
@@ -480,7 +572,11 @@ impl Wal {
     ) -> Lsn {
         let mut st = self.insert.lock();
         let end = if page_lsn(page) <= st.redo {
-            let full = WalRecord::PageImage { rel, block, image: page.to_vec() };
+            let full = WalRecord::PageImage {
+                rel,
+                block,
+                image: page.to_vec(),
+            };
             Self::append_locked(&mut st, xid, &full).1
         } else {
             Self::append_locked(&mut st, xid, &rec).1
@@ -492,7 +588,11 @@ impl Wal {
     /// Log a whole page image unconditionally (new pages, vacuum).
     pub fn append_page_image(&self, xid: Xid, rel: RelFileId, block: u32, page: &mut [u8]) -> Lsn {
         let mut st = self.insert.lock();
-        let rec = WalRecord::PageImage { rel, block, image: page.to_vec() };
+        let rec = WalRecord::PageImage {
+            rel,
+            block,
+            image: page.to_vec(),
+        };
         let end = Self::append_locked(&mut st, xid, &rec).1;
         crate::page::set_page_lsn(page, end);
         end
@@ -576,22 +676,29 @@ impl Wal {
                 .range(..=pos)
                 .next_back()
                 .ok_or_else(|| EngineError::CorruptWal(format!("no segment for LSN {pos}")))?;
-            let seg_end = segments.range(pos + 1..).next().map(|(&s, _)| s).unwrap_or(u64::MAX);
+            let seg_end = segments
+                .range(pos + 1..)
+                .next()
+                .map(|(&s, _)| s)
+                .unwrap_or(u64::MAX);
             let upto = end.min(seg_end);
             let chunk = &data[(pos - start) as usize..(upto - start) as usize];
-            f.write_all_at(chunk, pos - seg).map_err(|e| EngineError::io(self.dir.join(segment_name(seg)), e))?;
+            f.write_all_at(chunk, pos - seg)
+                .map_err(|e| EngineError::io(self.dir.join(segment_name(seg)), e))?;
             touched.push(seg);
             pos = upto;
         }
         if self.fsync {
             for seg in touched {
                 if let Some(f) = segments.get(&seg) {
-                    f.sync_data().map_err(|e| EngineError::io(self.dir.join(segment_name(seg)), e))?;
+                    f.sync_data()
+                        .map_err(|e| EngineError::io(self.dir.join(segment_name(seg)), e))?;
                 }
             }
             self.fsyncs.fetch_add(1, Ordering::Relaxed);
         }
-        self.bytes_written.fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.bytes_written
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
         // Close segment files that can no longer receive writes.
         let current = segments.keys().next_back().copied();
         segments.retain(|&s, _| Some(s) == current || s >= start);
@@ -630,9 +737,22 @@ mod tests {
         let d = tmpdir("rt");
         let wal = Wal::open(&d, 0, 0, true).unwrap();
         let recs = vec![
-            WalRecord::HeapInsert { rel: 5, block: 1, slot: 2, tuple: vec![1, 2, 3] },
-            WalRecord::Commit { subxids: vec![9], drop_rels: vec![4], catalog: Some(b"cat".to_vec()) },
-            WalRecord::Sequence { seq: 3, value: -7, is_called: true },
+            WalRecord::HeapInsert {
+                rel: 5,
+                block: 1,
+                slot: 2,
+                tuple: vec![1, 2, 3],
+            },
+            WalRecord::Commit {
+                subxids: vec![9],
+                drop_rels: vec![4],
+                catalog: Some(b"cat".to_vec()),
+            },
+            WalRecord::Sequence {
+                seq: 3,
+                value: -7,
+                is_called: true,
+            },
         ];
         let mut last = 0;
         for r in &recs {
@@ -642,7 +762,10 @@ mod tests {
         drop(wal);
         let (got, end) = read_from(&d.join("wal"), 0).unwrap();
         assert_eq!(end, last);
-        assert_eq!(got.iter().map(|r| r.record.clone()).collect::<Vec<_>>(), recs);
+        assert_eq!(
+            got.iter().map(|r| r.record.clone()).collect::<Vec<_>>(),
+            recs
+        );
         assert!(got.iter().all(|r| r.xid == 42));
         // Tear the last record: recovery must stop before it.
         let seg = d.join("wal").join(segment_name(0));

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use sargdb_engine::heap::TupleId;
-use sargdb_engine::{Engine, EngineConfig, IndexEntry, IndexHandle, IndexKind, IndexOptions, IsolationLevel, ScanKey};
+use sargdb_engine::{
+    Engine, EngineConfig, IndexEntry, IndexHandle, IndexKind, IndexOptions, IsolationLevel, ScanKey,
+};
 
 fn tmp(name: &str) -> PathBuf {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -33,11 +35,17 @@ fn key(k: u16, len: usize) -> Vec<u8> {
 }
 
 fn tid(n: u32) -> TupleId {
-    TupleId { page: n / 100, slot: (n % 100) as u16 }
+    TupleId {
+        page: n / 100,
+        slot: (n % 100) as u16,
+    }
 }
 
 fn all(idx: &IndexHandle, sk: ScanKey, backward: bool) -> Vec<(Vec<u8>, TupleId)> {
-    idx.scan(&sk, backward).unwrap().map(|e| e.map(|e| (e.key, e.tid)).unwrap()).collect()
+    idx.scan(&sk, backward)
+        .unwrap()
+        .map(|e| e.map(|e| (e.key, e.tid)).unwrap())
+        .collect()
 }
 
 #[derive(Clone, Debug)]
@@ -101,7 +109,9 @@ proptest! {
 fn splits_merges_and_space_reuse() {
     let dir = tmp("split");
     let e = open(&dir);
-    let idx = e.open_index(1, 2, IndexKind::BTree, IndexOptions::default()).unwrap();
+    let idx = e
+        .open_index(1, 2, IndexKind::BTree, IndexOptions::default())
+        .unwrap();
     for i in 0..20_000u32 {
         idx.insert(&key((i % 5000) as u16, 100), tid(i)).unwrap();
     }
@@ -121,9 +131,14 @@ fn splits_merges_and_space_reuse() {
     assert!(idx.verify().unwrap().is_empty());
     let size = s2.index_size;
     for i in 0..10_000u32 {
-        idx.insert(&key((i % 5000) as u16, 100), tid(100_000 + i)).unwrap();
+        idx.insert(&key((i % 5000) as u16, 100), tid(100_000 + i))
+            .unwrap();
     }
-    assert_eq!(idx.stats().unwrap().index_size, size, "freed pages are reused before the file grows");
+    assert_eq!(
+        idx.stats().unwrap().index_size,
+        size,
+        "freed pages are reused before the file grows"
+    );
     assert!(idx.verify().unwrap().is_empty());
 }
 
@@ -131,28 +146,45 @@ fn splits_merges_and_space_reuse() {
 fn bulk_build_matches_inserts_and_prefix_scans() {
     let dir = tmp("build");
     let e = open(&dir);
-    let idx = e.open_index(1, 2, IndexKind::BTree, IndexOptions { fillfactor: 90 }).unwrap();
+    let idx = e
+        .open_index(1, 2, IndexKind::BTree, IndexOptions { fillfactor: 90 })
+        .unwrap();
     let mut entries: Vec<IndexEntry> = (0..50_000u32)
-        .map(|i| IndexEntry { key: format!("k{:08}", (i * 7919) % 50_000).into_bytes(), tid: tid(i) })
+        .map(|i| IndexEntry {
+            key: format!("k{:08}", (i * 7919) % 50_000).into_bytes(),
+            tid: tid(i),
+        })
         .collect();
     entries.reverse();
     idx.build(entries, false).unwrap();
     assert!(idx.verify().unwrap().is_empty());
     let s = idx.stats().unwrap();
     assert_eq!(s.entries, 50_000);
-    assert!(s.avg_leaf_density > 80.0 && s.avg_leaf_density <= 91.0, "{s:?}");
+    assert!(
+        s.avg_leaf_density > 80.0 && s.avg_leaf_density <= 91.0,
+        "{s:?}"
+    );
     assert_eq!(s.leaf_fragmentation, 0.0);
     let p = all(&idx, ScanKey::Prefix(b"k0000012".to_vec()), false);
     assert_eq!(p.len(), 10);
     assert!(p.windows(2).all(|w| w[0] < w[1]));
     let excl = all(
         &idx,
-        ScanKey::Range { lower: Bound::Excluded(b"k00049997".to_vec()), upper: Bound::Unbounded },
+        ScanKey::Range {
+            lower: Bound::Excluded(b"k00049997".to_vec()),
+            upper: Bound::Unbounded,
+        },
         false,
     );
-    assert_eq!(excl.iter().map(|e| e.0.clone()).collect::<Vec<_>>(), vec![b"k00049998".to_vec(), b"k00049999".to_vec()]);
+    assert_eq!(
+        excl.iter().map(|e| e.0.clone()).collect::<Vec<_>>(),
+        vec![b"k00049998".to_vec(), b"k00049999".to_vec()]
+    );
     idx.insert(b"k00000001", tid(999_999)).unwrap();
-    assert_eq!(all(&idx, ScanKey::Eq(b"k00000001".to_vec()), false).len(), 2);
+    assert_eq!(
+        all(&idx, ScanKey::Eq(b"k00000001".to_vec()), false).len(),
+        2
+    );
 }
 
 #[test]
@@ -162,7 +194,9 @@ fn index_survives_crash_and_vacuum_removes_dead_entries() {
     let mut tids = Vec::new();
     {
         let e = open(&dir);
-        let idx = e.open_index(heap, ix, IndexKind::BTree, IndexOptions::default()).unwrap();
+        let idx = e
+            .open_index(heap, ix, IndexKind::BTree, IndexOptions::default())
+            .unwrap();
         let mut t = e.begin(IsolationLevel::ReadCommitted);
         t.start_command();
         for i in 0..3000u32 {
@@ -174,7 +208,9 @@ fn index_survives_crash_and_vacuum_removes_dead_entries() {
         // crash: no checkpoint
     }
     let e = open(&dir);
-    let idx = e.open_index(heap, ix, IndexKind::BTree, IndexOptions::default()).unwrap();
+    let idx = e
+        .open_index(heap, ix, IndexKind::BTree, IndexOptions::default())
+        .unwrap();
     assert!(idx.verify().unwrap().is_empty());
     assert_eq!(all(&idx, ScanKey::All, false).len(), 3000);
     let hit = all(&idx, ScanKey::Eq(key(1234, 60)), false);

@@ -105,7 +105,11 @@ fn snapshots_and_read_your_writes() {
     assert_eq!(rr.scan(1).unwrap().count(), 0);
     a.commit().unwrap();
     rr.start_command();
-    assert_eq!(rr.scan(1).unwrap().count(), 0, "repeatable read keeps its snapshot");
+    assert_eq!(
+        rr.scan(1).unwrap().count(),
+        0,
+        "repeatable read keeps its snapshot"
+    );
     let mut rc = e.begin(IsolationLevel::ReadCommitted);
     rc.start_command();
     assert_eq!(rc.scan(1).unwrap().count(), 1);
@@ -154,7 +158,9 @@ fn concurrent_update_waits_then_sees_newer_version() {
         b.start_command();
         // Blocks until `a` commits, then reports the newer version.
         let (o, _) = b.update(3, tid, b"v2").unwrap();
-        let LockOutcome::Updated(next) = o else { panic!("expected Updated, got {o:?}") };
+        let LockOutcome::Updated(next) = o else {
+            panic!("expected Updated, got {o:?}")
+        };
         let (latest, data) = b.fetch_latest(3, next).unwrap().unwrap();
         assert_eq!(data, b"v1");
         let (o, _) = b.update(3, latest, b"v2").unwrap();
@@ -174,7 +180,10 @@ fn concurrent_update_waits_then_sees_newer_version() {
     c.start_command();
     assert_eq!(c.update(3, cur_tid, b"v3").unwrap().0, LockOutcome::Ok);
     c.commit().unwrap();
-    assert!(matches!(rr.update(3, cur_tid, b"v4"), Err(EngineError::SerializationFailure)));
+    assert!(matches!(
+        rr.update(3, cur_tid, b"v4"),
+        Err(EngineError::SerializationFailure)
+    ));
 }
 
 #[test]
@@ -223,7 +232,9 @@ fn vacuum_reclaims_dead_versions() {
     let e = Engine::open(cfg(&dir, 1 << 20)).unwrap();
     let mut t = e.begin(IsolationLevel::ReadCommitted);
     t.start_command();
-    let tids: Vec<_> = (0..500u32).map(|i| t.insert(5, &[i as u8; 100]).unwrap()).collect();
+    let tids: Vec<_> = (0..500u32)
+        .map(|i| t.insert(5, &[i as u8; 100]).unwrap())
+        .collect();
     t.commit().unwrap();
     let pages = e.relation_pages(5).unwrap();
     let mut d = e.begin(IsolationLevel::ReadCommitted);
@@ -249,7 +260,10 @@ fn vacuum_reclaims_dead_versions() {
 fn data_dir_lock_is_exclusive() {
     let dir = tmp("lock");
     let _e = Engine::open(cfg(&dir, 1 << 20)).unwrap();
-    assert!(matches!(Engine::open(cfg(&dir, 1 << 20)), Err(EngineError::DataDirLocked(_))));
+    assert!(matches!(
+        Engine::open(cfg(&dir, 1 << 20)),
+        Err(EngineError::DataDirLocked(_))
+    ));
 }
 
 #[test]
@@ -282,7 +296,10 @@ fn rows_larger_than_a_page_use_overflow_pages_and_survive_a_crash() {
     assert_eq!(rows.len(), 2);
     let mut expect = big.clone();
     expect.extend_from_slice(b"tail");
-    assert!(rows.contains(&expect), "the updated large row reads back whole");
+    assert!(
+        rows.contains(&expect),
+        "the updated large row reads back whole"
+    );
     assert!(rows.contains(&b"small".to_vec()));
     // More small rows still go to heap pages, not into overflow pages.
     let mut t = e.begin(IsolationLevel::ReadCommitted);
@@ -300,7 +317,13 @@ fn rows_larger_than_a_page_use_overflow_pages_and_survive_a_crash() {
     let pages = e.relation_pages(6).unwrap();
     let mut t = e.begin(IsolationLevel::ReadCommitted);
     t.start_command();
-    let victims: Vec<_> = t.scan(6).unwrap().map(|r| r.unwrap()).filter(|(_, row)| row.len() > 1000).map(|(tid, _)| tid).collect();
+    let victims: Vec<_> = t
+        .scan(6)
+        .unwrap()
+        .map(|r| r.unwrap())
+        .filter(|(_, row)| row.len() > 1000)
+        .map(|(tid, _)| tid)
+        .collect();
     assert_eq!(victims.len(), 1);
     t.delete(6, victims[0]).unwrap();
     t.commit().unwrap();
@@ -312,6 +335,10 @@ fn rows_larger_than_a_page_use_overflow_pages_and_survive_a_crash() {
         t.insert(6, &vec![i as u8; 900]).unwrap();
     }
     t.commit().unwrap();
-    assert_eq!(e.relation_pages(6).unwrap(), pages, "freed overflow pages hold the new rows");
+    assert_eq!(
+        e.relation_pages(6).unwrap(),
+        pages,
+        "freed overflow pages hold the new rows"
+    );
     assert_eq!(self::rows(&e, 6).len(), 400);
 }

@@ -3,7 +3,10 @@
 //! the DDL lock) and logs it with the transaction; storage is created and
 //! dropped through the engine's on-commit/on-abort hooks.
 
-use sargdb_catalog::{Catalog, ColumnDef, ConstraintDef, ConstraintKind, DataType, IdentityKind, SequenceDef, TableDef};
+use sargdb_catalog::{
+    Catalog, ColumnDef, ConstraintDef, ConstraintKind, DataType, IdentityKind, SequenceDef,
+    TableDef,
+};
 
 use crate::binder::{convert_type, ident_name, object_parts, serial_type};
 use crate::error::{Result, SqlError};
@@ -11,7 +14,9 @@ use crate::parser::{ast, SqlStatement};
 use crate::session::{Session, StatementResult};
 
 fn cmd(tag: &str) -> Result<StatementResult> {
-    Ok(StatementResult::Command { tag: tag.to_string() })
+    Ok(StatementResult::Command {
+        tag: tag.to_string(),
+    })
 }
 
 /// Split `[schema.]name` and pick the schema (creation schema if unqualified).
@@ -19,7 +24,9 @@ fn target(cat: &Catalog, sp: &[String], name: &ast::ObjectName) -> Result<(Strin
     let parts = object_parts(name)?;
     match parts.as_slice() {
         [n] => {
-            let s = cat.creation_schema(sp).ok_or_else(|| SqlError::UndefinedSchema("no schema has been selected to create in".into()))?;
+            let s = cat.creation_schema(sp).ok_or_else(|| {
+                SqlError::UndefinedSchema("no schema has been selected to create in".into())
+            })?;
             Ok((s, n.clone()))
         }
         [s, n] | [_, s, n] => {
@@ -28,7 +35,9 @@ fn target(cat: &Catalog, sp: &[String], name: &ast::ObjectName) -> Result<(Strin
             }
             Ok((s.clone(), n.clone()))
         }
-        _ => Err(SqlError::SyntaxNoPosition(format!("improper qualified name (too many dotted names): {name}"))),
+        _ => Err(SqlError::SyntaxNoPosition(format!(
+            "improper qualified name (too many dotted names): {name}"
+        ))),
     }
 }
 
@@ -44,7 +53,8 @@ fn find_table(cat: &Catalog, sp: &[String], name: &ast::ObjectName) -> Result<Op
 fn seq_options(opts: &[ast::SequenceOptions], ty: &DataType, seq: &mut SequenceDef) -> Result<()> {
     let num = |e: &ast::Expr| -> Result<i64> {
         let s = e.to_string().replace(' ', "");
-        s.parse::<i64>().map_err(|_| SqlError::SyntaxNoPosition(format!("invalid sequence option value {s}")))
+        s.parse::<i64>()
+            .map_err(|_| SqlError::SyntaxNoPosition(format!("invalid sequence option value {s}")))
     };
     let (tmin, tmax) = match ty {
         DataType::Int2 => (i16::MIN as i64, i16::MAX as i64),
@@ -65,7 +75,9 @@ fn seq_options(opts: &[ast::SequenceOptions], ty: &DataType, seq: &mut SequenceD
         }
     }
     if seq.increment == 0 {
-        return Err(SqlError::InvalidParameterValue("INCREMENT must not be zero".into()));
+        return Err(SqlError::InvalidParameterValue(
+            "INCREMENT must not be zero".into(),
+        ));
     }
     seq.min = min.unwrap_or(if seq.increment > 0 { 1 } else { tmin });
     seq.max = max.unwrap_or(if seq.increment > 0 { tmax } else { -1 });
@@ -74,7 +86,11 @@ fn seq_options(opts: &[ast::SequenceOptions], ty: &DataType, seq: &mut SequenceD
         return Err(SqlError::InvalidParameterValue(format!(
             "START value ({}) cannot be {} than MINVALUE ({})",
             seq.start,
-            if seq.start < seq.min { "less" } else { "greater" },
+            if seq.start < seq.min {
+                "less"
+            } else {
+                "greater"
+            },
             seq.min
         )));
     }
@@ -84,16 +100,28 @@ fn seq_options(opts: &[ast::SequenceOptions], ty: &DataType, seq: &mut SequenceD
 pub fn execute_ddl(s: &mut Session, stmt: &SqlStatement) -> Result<StatementResult> {
     match stmt {
         SqlStatement::CreateTable(ct) => create_table(s, ct),
-        SqlStatement::Drop { object_type, if_exists, names, cascade, .. } => drop(s, *object_type, *if_exists, names, *cascade),
+        SqlStatement::Drop {
+            object_type,
+            if_exists,
+            names,
+            cascade,
+            ..
+        } => drop(s, *object_type, *if_exists, names, *cascade),
         SqlStatement::Truncate(t) => {
             let names: Vec<&ast::ObjectName> = t.table_names.iter().map(|tt| &tt.name).collect();
             crate::ddl_index::lock_tables_exclusive(s, &names)?;
             let sp = s.search_path();
             let st = s.ddl_catalog()?;
-            let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+            let cat = st
+                .catalog
+                .as_mut()
+                .ok_or_else(|| SqlError::Internal("catalog".into()))?;
             for tt in &t.table_names {
                 let Some(oid) = find_table(cat, &sp, &tt.name)? else {
-                    return Err(SqlError::UndefinedTable { name: object_parts(&tt.name)?.join("."), position: None });
+                    return Err(SqlError::UndefinedTable {
+                        name: object_parts(&tt.name)?.join("."),
+                        position: None,
+                    });
                 };
                 let new_id = cat.alloc_oid();
                 if let Some(tab) = cat.tables.get_mut(&oid) {
@@ -106,13 +134,22 @@ pub fn execute_ddl(s: &mut Session, stmt: &SqlStatement) -> Result<StatementResu
             s.log_catalog()?;
             cmd("TRUNCATE TABLE")
         }
-        SqlStatement::CreateSchema { schema_name, if_not_exists, .. } => {
+        SqlStatement::CreateSchema {
+            schema_name,
+            if_not_exists,
+            ..
+        } => {
             let name = match schema_name {
-                ast::SchemaName::Simple(n) | ast::SchemaName::NamedAuthorization(n, _) => object_parts(n)?.join("."),
+                ast::SchemaName::Simple(n) | ast::SchemaName::NamedAuthorization(n, _) => {
+                    object_parts(n)?.join(".")
+                }
                 ast::SchemaName::UnnamedAuthorization(i) => ident_name(i),
             };
             let st = s.ddl_catalog()?;
-            let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+            let cat = st
+                .catalog
+                .as_mut()
+                .ok_or_else(|| SqlError::Internal("catalog".into()))?;
             if cat.schema(&name).is_some() {
                 if *if_not_exists {
                     s.notice(format!("schema \"{name}\" already exists, skipping"));
@@ -125,14 +162,23 @@ pub fn execute_ddl(s: &mut Session, stmt: &SqlStatement) -> Result<StatementResu
             s.log_catalog()?;
             cmd("CREATE SCHEMA")
         }
-        SqlStatement::CreateSequence { if_not_exists, name, data_type, sequence_options, .. } => {
+        SqlStatement::CreateSequence {
+            if_not_exists,
+            name,
+            data_type,
+            sequence_options,
+            ..
+        } => {
             let sp = s.search_path();
             let ty = match data_type {
                 Some(t) => convert_type(t)?,
                 None => DataType::Int8,
             };
             let st = s.ddl_catalog()?;
-            let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+            let cat = st
+                .catalog
+                .as_mut()
+                .ok_or_else(|| SqlError::Internal("catalog".into()))?;
             let (schema, n) = target(cat, &sp, name)?;
             if cat.relation_exists(&schema, &n) {
                 if *if_not_exists {
@@ -142,14 +188,28 @@ pub fn execute_ddl(s: &mut Session, stmt: &SqlStatement) -> Result<StatementResu
                 return Err(SqlError::DuplicateTable(n));
             }
             let oid = cat.alloc_oid();
-            let mut seq = SequenceDef { oid, schema, name: n, data_type: ty.clone(), start: 1, increment: 1, min: 1, max: i64::MAX, cycle: false, owned_by: None };
+            let mut seq = SequenceDef {
+                oid,
+                schema,
+                name: n,
+                data_type: ty.clone(),
+                start: 1,
+                increment: 1,
+                min: 1,
+                max: i64::MAX,
+                cycle: false,
+                owned_by: None,
+            };
             seq_options(sequence_options, &ty, &mut seq)?;
             cat.sequences.insert(oid, seq);
             s.log_catalog()?;
             cmd("CREATE SEQUENCE")
         }
         SqlStatement::AlterTable(at) => alter_table(s, at),
-        other => Err(SqlError::FeatureNotSupported(format!("statement {}", first_words(&other.to_string())))),
+        other => Err(SqlError::FeatureNotSupported(format!(
+            "statement {}",
+            first_words(&other.to_string())
+        ))),
     }
 }
 
@@ -157,7 +217,15 @@ fn first_words(s: &str) -> String {
     s.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
 }
 
-fn column_def(cat: &mut Catalog, schema: &str, table: &str, table_oid: u32, pos: usize, cd: &ast::ColumnDef, cons: &mut Vec<ConstraintDef>) -> Result<(ColumnDef, Option<SequenceDef>)> {
+fn column_def(
+    cat: &mut Catalog,
+    schema: &str,
+    table: &str,
+    table_oid: u32,
+    pos: usize,
+    cd: &ast::ColumnDef,
+    cons: &mut Vec<ConstraintDef>,
+) -> Result<(ColumnDef, Option<SequenceDef>)> {
     let name = ident_name(&cd.name);
     let serial = serial_type(&cd.data_type);
     let ty = match &serial {
@@ -169,7 +237,18 @@ fn column_def(cat: &mut Catalog, schema: &str, table: &str, table_oid: u32, pos:
     let make_seq = |cat: &mut Catalog, opts: &[ast::SequenceOptions]| -> Result<SequenceDef> {
         let sname = cat.choose_name(schema, table, &name, "seq");
         let oid = cat.alloc_oid();
-        let mut s = SequenceDef { oid, schema: schema.to_string(), name: sname, data_type: ty.clone(), start: 1, increment: 1, min: 1, max: i64::MAX, cycle: false, owned_by: Some((table_oid, pos)) };
+        let mut s = SequenceDef {
+            oid,
+            schema: schema.to_string(),
+            name: sname,
+            data_type: ty.clone(),
+            start: 1,
+            increment: 1,
+            min: 1,
+            max: i64::MAX,
+            cycle: false,
+            owned_by: Some((table_oid, pos)),
+        };
         seq_options(opts, &ty, &mut s)?;
         Ok(s)
     };
@@ -188,20 +267,45 @@ fn column_def(cat: &mut Catalog, schema: &str, table: &str, table_oid: u32, pos:
             ast::ColumnOption::PrimaryKey(_) => {
                 col.not_null = true;
                 let n = cname.unwrap_or_else(|| cat.choose_name(schema, table, "", "pkey"));
-                if cons.iter().any(|c| matches!(c.kind, ConstraintKind::PrimaryKey(_))) {
-                    return Err(SqlError::InvalidTableDefinition(format!("multiple primary keys for table \"{table}\" are not allowed")));
+                if cons
+                    .iter()
+                    .any(|c| matches!(c.kind, ConstraintKind::PrimaryKey(_)))
+                {
+                    return Err(SqlError::InvalidTableDefinition(format!(
+                        "multiple primary keys for table \"{table}\" are not allowed"
+                    )));
                 }
-                cons.push(ConstraintDef { oid: cat.alloc_oid(), name: n, kind: ConstraintKind::PrimaryKey(vec![pos]) });
+                cons.push(ConstraintDef {
+                    oid: cat.alloc_oid(),
+                    name: n,
+                    kind: ConstraintKind::PrimaryKey(vec![pos]),
+                });
             }
             ast::ColumnOption::Unique(_) => {
-                let n = cname.unwrap_or_else(|| unique_name(cat, schema, table, &name, "key", cons));
-                cons.push(ConstraintDef { oid: cat.alloc_oid(), name: n, kind: ConstraintKind::Unique(vec![pos]) });
+                let n =
+                    cname.unwrap_or_else(|| unique_name(cat, schema, table, &name, "key", cons));
+                cons.push(ConstraintDef {
+                    oid: cat.alloc_oid(),
+                    name: n,
+                    kind: ConstraintKind::Unique(vec![pos]),
+                });
             }
             ast::ColumnOption::Check(c) => {
-                let n = cname.or(c.name.as_ref().map(ident_name)).unwrap_or_else(|| unique_name(cat, schema, table, &name, "check", cons));
-                cons.push(ConstraintDef { oid: cat.alloc_oid(), name: n, kind: ConstraintKind::Check(c.expr.to_string()) });
+                let n = cname
+                    .or(c.name.as_ref().map(ident_name))
+                    .unwrap_or_else(|| unique_name(cat, schema, table, &name, "check", cons));
+                cons.push(ConstraintDef {
+                    oid: cat.alloc_oid(),
+                    name: n,
+                    kind: ConstraintKind::Check(c.expr.to_string()),
+                });
             }
-            ast::ColumnOption::Generated { generated_as, sequence_options, generation_expr: None, .. } => {
+            ast::ColumnOption::Generated {
+                generated_as,
+                sequence_options,
+                generation_expr: None,
+                ..
+            } => {
                 let kind = match generated_as {
                     ast::GeneratedAs::Always => IdentityKind::Always,
                     _ => IdentityKind::ByDefault,
@@ -218,31 +322,65 @@ fn column_def(cat: &mut Catalog, schema: &str, table: &str, table_oid: u32, pos:
                 seq = Some(s);
             }
             ast::ColumnOption::Collation(_) | ast::ColumnOption::Comment(_) => {}
-            ast::ColumnOption::ForeignKey(_) => return Err(SqlError::FeatureNotSupported("FOREIGN KEY constraints".into())),
-            other => return Err(SqlError::FeatureNotSupported(format!("column option {other}"))),
+            ast::ColumnOption::ForeignKey(_) => {
+                return Err(SqlError::FeatureNotSupported(
+                    "FOREIGN KEY constraints".into(),
+                ))
+            }
+            other => {
+                return Err(SqlError::FeatureNotSupported(format!(
+                    "column option {other}"
+                )))
+            }
         }
     }
     Ok((col, seq))
 }
 
 /// `t_a_key`, `t_a_check`: unique among the catalog and the constraints being made.
-fn unique_name(cat: &Catalog, schema: &str, table: &str, cols: &str, suffix: &str, pending: &[ConstraintDef]) -> String {
+fn unique_name(
+    cat: &Catalog,
+    schema: &str,
+    table: &str,
+    cols: &str,
+    suffix: &str,
+    pending: &[ConstraintDef],
+) -> String {
     let base = cat.choose_name(schema, table, cols, suffix);
     if !pending.iter().any(|c| c.name == base) {
         return base;
     }
-    let root = if cols.is_empty() { format!("{table}_{suffix}") } else { format!("{table}_{cols}_{suffix}") };
-    (1..).map(|i| format!("{root}{i}")).find(|n| !pending.iter().any(|c| c.name == *n) && !cat.relation_exists(schema, n)).unwrap_or(base)
+    let root = if cols.is_empty() {
+        format!("{table}_{suffix}")
+    } else {
+        format!("{table}_{cols}_{suffix}")
+    };
+    (1..)
+        .map(|i| format!("{root}{i}"))
+        .find(|n| !pending.iter().any(|c| c.name == *n) && !cat.relation_exists(schema, n))
+        .unwrap_or(base)
 }
 
 /// Errors from binding a stored expression text: positions would point into
 /// that text, not the statement, so they are dropped.
 fn without_position(e: SqlError) -> SqlError {
     match e {
-        SqlError::UndefinedColumn { name, .. } => SqlError::UndefinedColumn { name, position: None },
-        SqlError::UndefinedColumnMsg { message, .. } => SqlError::UndefinedColumnMsg { message, position: None },
-        SqlError::MissingFromEntry { table, .. } => SqlError::MissingFromEntry { table, position: None },
-        SqlError::Syntax { message, .. } => SqlError::Syntax { message, position: None },
+        SqlError::UndefinedColumn { name, .. } => SqlError::UndefinedColumn {
+            name,
+            position: None,
+        },
+        SqlError::UndefinedColumnMsg { message, .. } => SqlError::UndefinedColumnMsg {
+            message,
+            position: None,
+        },
+        SqlError::MissingFromEntry { table, .. } => SqlError::MissingFromEntry {
+            table,
+            position: None,
+        },
+        SqlError::Syntax { message, .. } => SqlError::Syntax {
+            message,
+            position: None,
+        },
         other => other,
     }
 }
@@ -254,7 +392,10 @@ fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResul
     let sp = s.search_path();
     let tctx = s.type_context();
     let st = s.ddl_catalog()?;
-    let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+    let cat = st
+        .catalog
+        .as_mut()
+        .ok_or_else(|| SqlError::Internal("catalog".into()))?;
     let (schema, name) = target(cat, &sp, &ct.name)?;
     if cat.relation_exists(&schema, &name) {
         if ct.if_not_exists {
@@ -270,7 +411,10 @@ fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResul
     for (i, cd) in ct.columns.iter().enumerate() {
         let (c, seq) = column_def(cat, &schema, &name, oid, i, cd, &mut cons)?;
         if cols.iter().any(|x| x.name == c.name) {
-            return Err(SqlError::DuplicateColumn(format!("column \"{}\" specified more than once", c.name)));
+            return Err(SqlError::DuplicateColumn(format!(
+                "column \"{}\" specified more than once",
+                c.name
+            )));
         }
         cols.push(c);
         seqs.extend(seq);
@@ -281,9 +425,19 @@ fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResul
                 .map(|ic| {
                     let n = match &ic.column.expr {
                         ast::Expr::Identifier(i) => ident_name(i),
-                        other => return Err(SqlError::FeatureNotSupported(format!("expression in key {other}"))),
+                        other => {
+                            return Err(SqlError::FeatureNotSupported(format!(
+                                "expression in key {other}"
+                            )))
+                        }
                     };
-                    cols.iter().position(|c| c.name == n).ok_or_else(|| SqlError::UndefinedColumn { name: format!("{n}\" named in key does not exist"), position: None }.key_column(&n))
+                    cols.iter().position(|c| c.name == n).ok_or_else(|| {
+                        SqlError::UndefinedColumn {
+                            name: format!("{n}\" named in key does not exist"),
+                            position: None,
+                        }
+                        .key_column(&n)
+                    })
                 })
                 .collect()
         };
@@ -293,17 +447,42 @@ fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResul
                 for i in &k {
                     cols[*i].not_null = true;
                 }
-                if cons.iter().any(|c| matches!(c.kind, ConstraintKind::PrimaryKey(_))) {
-                    return Err(SqlError::InvalidTableDefinition(format!("multiple primary keys for table \"{name}\" are not allowed")));
+                if cons
+                    .iter()
+                    .any(|c| matches!(c.kind, ConstraintKind::PrimaryKey(_)))
+                {
+                    return Err(SqlError::InvalidTableDefinition(format!(
+                        "multiple primary keys for table \"{name}\" are not allowed"
+                    )));
                 }
-                let n = pk.name.as_ref().map(ident_name).unwrap_or_else(|| cat.choose_name(&schema, &name, "", "pkey"));
-                cons.push(ConstraintDef { oid: cat.alloc_oid(), name: n, kind: ConstraintKind::PrimaryKey(k) });
+                let n = pk
+                    .name
+                    .as_ref()
+                    .map(ident_name)
+                    .unwrap_or_else(|| cat.choose_name(&schema, &name, "", "pkey"));
+                cons.push(ConstraintDef {
+                    oid: cat.alloc_oid(),
+                    name: n,
+                    kind: ConstraintKind::PrimaryKey(k),
+                });
             }
             ast::TableConstraint::Unique(u) => {
                 let k = key_cols(&cols, &u.columns)?;
-                let cn = k.iter().map(|i| cols[*i].name.clone()).collect::<Vec<_>>().join("_");
-                let n = u.name.as_ref().map(ident_name).unwrap_or_else(|| unique_name(cat, &schema, &name, &cn, "key", &cons));
-                cons.push(ConstraintDef { oid: cat.alloc_oid(), name: n, kind: ConstraintKind::Unique(k) });
+                let cn = k
+                    .iter()
+                    .map(|i| cols[*i].name.clone())
+                    .collect::<Vec<_>>()
+                    .join("_");
+                let n = u
+                    .name
+                    .as_ref()
+                    .map(ident_name)
+                    .unwrap_or_else(|| unique_name(cat, &schema, &name, &cn, "key", &cons));
+                cons.push(ConstraintDef {
+                    oid: cat.alloc_oid(),
+                    name: n,
+                    kind: ConstraintKind::Unique(k),
+                });
             }
             ast::TableConstraint::Check(c) => {
                 // Postgres names a table-level CHECK after its column when the
@@ -314,26 +493,53 @@ fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResul
                 let _ = ast::visit_expressions(&c.expr, |e| {
                     match e {
                         ast::Expr::Identifier(i) => refs.push(ident_name(i)),
-                        ast::Expr::CompoundIdentifier(parts) => refs.extend(parts.last().map(ident_name)),
+                        ast::Expr::CompoundIdentifier(parts) => {
+                            refs.extend(parts.last().map(ident_name))
+                        }
                         _ => {}
                     }
                     std::ops::ControlFlow::<()>::Continue(())
                 });
                 refs.sort();
                 refs.dedup();
-                let col = if refs.len() == 1 { refs[0].clone() } else { String::new() };
-                let n = c.name.as_ref().map(ident_name).unwrap_or_else(|| unique_name(cat, &schema, &name, &col, "check", &cons));
-                cons.push(ConstraintDef { oid: cat.alloc_oid(), name: n, kind: ConstraintKind::Check(text) });
+                let col = if refs.len() == 1 {
+                    refs[0].clone()
+                } else {
+                    String::new()
+                };
+                let n = c
+                    .name
+                    .as_ref()
+                    .map(ident_name)
+                    .unwrap_or_else(|| unique_name(cat, &schema, &name, &col, "check", &cons));
+                cons.push(ConstraintDef {
+                    oid: cat.alloc_oid(),
+                    name: n,
+                    kind: ConstraintKind::Check(text),
+                });
             }
-            ast::TableConstraint::ForeignKey(_) => return Err(SqlError::FeatureNotSupported("FOREIGN KEY constraints".into())),
+            ast::TableConstraint::ForeignKey(_) => {
+                return Err(SqlError::FeatureNotSupported(
+                    "FOREIGN KEY constraints".into(),
+                ))
+            }
             other => return Err(SqlError::FeatureNotSupported(format!("constraint {other}"))),
         }
     }
     let storage = cat.alloc_oid();
-    let def = TableDef { oid, schema, name, columns: cols, constraints: cons, storage };
+    let def = TableDef {
+        oid,
+        schema,
+        name,
+        columns: cols,
+        constraints: cons,
+        storage,
+    };
     // CHECK expressions must bind against the new table's columns now, as in
     // Postgres (`column "nosuch" does not exist` at CREATE TABLE).
-    crate::binder::Binder::new(cat, &sp, &tctx, "", vec![]).checks(&def).map_err(without_position)?;
+    crate::binder::Binder::new(cat, &sp, &tctx, "", vec![])
+        .checks(&def)
+        .map_err(without_position)?;
     for sq in seqs {
         cat.sequences.insert(sq.oid, sq);
     }
@@ -343,7 +549,13 @@ fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResul
     cmd("CREATE TABLE")
 }
 
-fn drop(s: &mut Session, ot: ast::ObjectType, if_exists: bool, names: &[ast::ObjectName], cascade: bool) -> Result<StatementResult> {
+fn drop(
+    s: &mut Session,
+    ot: ast::ObjectType,
+    if_exists: bool,
+    names: &[ast::ObjectName],
+    cascade: bool,
+) -> Result<StatementResult> {
     if ot == ast::ObjectType::Table {
         let refs: Vec<&ast::ObjectName> = names.iter().collect();
         crate::ddl_index::lock_tables_exclusive(s, &refs)?;
@@ -359,7 +571,10 @@ fn drop(s: &mut Session, ot: ast::ObjectType, if_exists: bool, names: &[ast::Obj
     };
     let mut notices = vec![];
     let st = s.ddl_catalog()?;
-    let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+    let cat = st
+        .catalog
+        .as_mut()
+        .ok_or_else(|| SqlError::Internal("catalog".into()))?;
     // Postgres checks every name before dropping any.
     let mut targets = vec![];
     for n in names {
@@ -372,13 +587,25 @@ fn drop(s: &mut Session, ot: ast::ObjectType, if_exists: bool, names: &[ast::Obj
                 [sc, x] => cat.sequence_in(sc, x).map(|q| q.oid),
                 _ => None,
             },
-            _ => cat.schemas.iter().find(|sc| sc.name == parts.join(".")).map(|sc| sc.oid),
+            _ => cat
+                .schemas
+                .iter()
+                .find(|sc| sc.name == parts.join("."))
+                .map(|sc| sc.oid),
         };
         match found {
             Some(o) => targets.push(o),
-            None if if_exists => notices.push(format!("{what} \"{display}\" does not exist, skipping")),
-            None if ot == ast::ObjectType::Schema => return Err(SqlError::UndefinedSchema(display)),
-            None => return Err(SqlError::UndefinedObjectOfKind { message: format!("{what} \"{display}\" does not exist") }),
+            None if if_exists => {
+                notices.push(format!("{what} \"{display}\" does not exist, skipping"))
+            }
+            None if ot == ast::ObjectType::Schema => {
+                return Err(SqlError::UndefinedSchema(display))
+            }
+            None => {
+                return Err(SqlError::UndefinedObjectOfKind {
+                    message: format!("{what} \"{display}\" does not exist"),
+                })
+            }
         }
     }
     for oid in targets {
@@ -386,32 +613,61 @@ fn drop(s: &mut Session, ot: ast::ObjectType, if_exists: bool, names: &[ast::Obj
             ast::ObjectType::Table => {
                 if let Some(t) = cat.tables.remove(&oid) {
                     st.txn.drop_relation_on_commit(t.storage);
-                    cat.sequences.retain(|_, q| q.owned_by.map(|o| o.0) != Some(oid));
+                    cat.sequences
+                        .retain(|_, q| q.owned_by.map(|o| o.0) != Some(oid));
                 }
             }
             ast::ObjectType::Sequence => {
                 let used_by: Vec<String> = cat
                     .tables
                     .values()
-                    .filter(|t| t.columns.iter().any(|c| c.default.as_deref().is_some_and(|d| cat.sequences.get(&oid).is_some_and(|q| d.contains(&format!("'{}'", q.name))))))
+                    .filter(|t| {
+                        t.columns.iter().any(|c| {
+                            c.default.as_deref().is_some_and(|d| {
+                                cat.sequences
+                                    .get(&oid)
+                                    .is_some_and(|q| d.contains(&format!("'{}'", q.name)))
+                            })
+                        })
+                    })
                     .map(|t| t.name.clone())
                     .collect();
                 if !used_by.is_empty() && !cascade {
-                    let qn = cat.sequences.get(&oid).map(|q| q.name.clone()).unwrap_or_default();
+                    let qn = cat
+                        .sequences
+                        .get(&oid)
+                        .map(|q| q.name.clone())
+                        .unwrap_or_default();
                     return Err(SqlError::DependentObjectsStillExist {
-                        message: format!("cannot drop sequence {qn} because other objects depend on it"),
-                        detail: Some(format!("default value for column of table {} depends on sequence {qn}", used_by[0])),
+                        message: format!(
+                            "cannot drop sequence {qn} because other objects depend on it"
+                        ),
+                        detail: Some(format!(
+                            "default value for column of table {} depends on sequence {qn}",
+                            used_by[0]
+                        )),
                     });
                 }
                 cat.sequences.remove(&oid);
             }
             _ => {
-                let Some(sc) = cat.schemas.iter().find(|x| x.oid == oid).cloned() else { continue };
-                let tables: Vec<u32> = cat.tables.values().filter(|t| t.schema == sc.name).map(|t| t.oid).collect();
-                let has_objects = !tables.is_empty() || cat.sequences.values().any(|q| q.schema == sc.name);
+                let Some(sc) = cat.schemas.iter().find(|x| x.oid == oid).cloned() else {
+                    continue;
+                };
+                let tables: Vec<u32> = cat
+                    .tables
+                    .values()
+                    .filter(|t| t.schema == sc.name)
+                    .map(|t| t.oid)
+                    .collect();
+                let has_objects =
+                    !tables.is_empty() || cat.sequences.values().any(|q| q.schema == sc.name);
                 if has_objects && !cascade {
                     return Err(SqlError::DependentObjectsStillExist {
-                        message: format!("cannot drop schema {} because other objects depend on it", sc.name),
+                        message: format!(
+                            "cannot drop schema {} because other objects depend on it",
+                            sc.name
+                        ),
                         detail: None,
                     });
                 }
@@ -438,9 +694,15 @@ fn alter_table(s: &mut Session, at: &ast::AlterTable) -> Result<StatementResult>
     // ADD COLUMN ... NOT NULL without a default is refused on a table with rows.
     let adds_required = at.operations.iter().any(|op| match op {
         ast::AlterTableOperation::AddColumn { column_def: cd, .. } => {
-            let has = |f: &dyn Fn(&ast::ColumnOption) -> bool| cd.options.iter().any(|o| f(&o.option));
+            let has =
+                |f: &dyn Fn(&ast::ColumnOption) -> bool| cd.options.iter().any(|o| f(&o.option));
             has(&|o| matches!(o, ast::ColumnOption::NotNull) || is_primary_key(o))
-                && !has(&|o| matches!(o, ast::ColumnOption::Default(_) | ast::ColumnOption::Generated { .. }))
+                && !has(&|o| {
+                    matches!(
+                        o,
+                        ast::ColumnOption::Default(_) | ast::ColumnOption::Generated { .. }
+                    )
+                })
                 && serial_type(&cd.data_type).is_none()
         }
         _ => false,
@@ -455,107 +717,179 @@ fn alter_table(s: &mut Session, at: &ast::AlterTable) -> Result<StatementResult>
         false
     };
     let st = s.ddl_catalog()?;
-    let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+    let cat = st
+        .catalog
+        .as_mut()
+        .ok_or_else(|| SqlError::Internal("catalog".into()))?;
     let Some(oid) = find_table(cat, &sp, &at.name)? else {
         if at.if_exists {
             let n = object_parts(&at.name)?.join(".");
             s.notice(format!("relation \"{n}\" does not exist, skipping"));
             return cmd("ALTER TABLE");
         }
-        return Err(SqlError::UndefinedTable { name: object_parts(&at.name)?.join("."), position: None });
+        return Err(SqlError::UndefinedTable {
+            name: object_parts(&at.name)?.join("."),
+            position: None,
+        });
     };
     let mut skipped: Vec<String> = vec![];
     for op in &at.operations {
-        let Some(mut t) = cat.tables.get(&oid).cloned() else { break };
+        let Some(mut t) = cat.tables.get(&oid).cloned() else {
+            break;
+        };
         match op {
-            ast::AlterTableOperation::AddColumn { column_def: cd, if_not_exists, .. } => {
+            ast::AlterTableOperation::AddColumn {
+                column_def: cd,
+                if_not_exists,
+                ..
+            } => {
                 let n = ident_name(&cd.name);
                 if t.column_index(&n).is_some() {
                     if *if_not_exists {
                         continue;
                     }
-                    return Err(SqlError::DuplicateColumn(format!("column \"{n}\" of relation \"{}\" already exists", t.name)));
+                    return Err(SqlError::DuplicateColumn(format!(
+                        "column \"{n}\" of relation \"{}\" already exists",
+                        t.name
+                    )));
                 }
                 let pos = t.columns.len();
-                let (mut c, seq) = column_def(cat, &t.schema.clone(), &t.name.clone(), oid, pos, cd, &mut t.constraints)?;
+                let (mut c, seq) = column_def(
+                    cat,
+                    &t.schema.clone(),
+                    &t.name.clone(),
+                    oid,
+                    pos,
+                    cd,
+                    &mut t.constraints,
+                )?;
                 if let Some(d) = &c.default {
                     // Existing rows read the default's value (constants only).
                     let e = crate::parser::parse_expr(d)?;
                     let text = match &e {
                         ast::Expr::Value(v) => crate::binder::expr_value_text(&v.value),
-                        ast::Expr::UnaryOp { op: ast::UnaryOperator::Minus, expr } => match &**expr {
-                            ast::Expr::Value(v) => crate::binder::expr_value_text(&v.value).map(|x| format!("-{x}")),
+                        ast::Expr::UnaryOp {
+                            op: ast::UnaryOperator::Minus,
+                            expr,
+                        } => match &**expr {
+                            ast::Expr::Value(v) => {
+                                crate::binder::expr_value_text(&v.value).map(|x| format!("-{x}"))
+                            }
                             _ => None,
                         },
                         _ => None,
                     };
-                    if text.is_none() && !matches!(&e, ast::Expr::Value(v) if matches!(v.value, ast::Value::Null)) {
-                        return Err(SqlError::FeatureNotSupported("ADD COLUMN with a non-constant DEFAULT".into()));
+                    if text.is_none()
+                        && !matches!(&e, ast::Expr::Value(v) if matches!(v.value, ast::Value::Null))
+                    {
+                        return Err(SqlError::FeatureNotSupported(
+                            "ADD COLUMN with a non-constant DEFAULT".into(),
+                        ));
                     }
                     c.missing_text = text;
                 }
                 if c.not_null && c.missing_text.is_none() && c.identity.is_none() && has_rows {
-                    return Err(SqlError::ColumnContainsNulls { column: c.name.clone(), table: t.name.clone() });
+                    return Err(SqlError::ColumnContainsNulls {
+                        column: c.name.clone(),
+                        table: t.name.clone(),
+                    });
                 }
                 t.columns.push(c);
                 if let Some(q) = seq {
                     cat.sequences.insert(q.oid, q);
                 }
             }
-            ast::AlterTableOperation::DropColumn { column_names, if_exists, .. } => {
+            ast::AlterTableOperation::DropColumn {
+                column_names,
+                if_exists,
+                ..
+            } => {
                 for cn in column_names {
                     let n = ident_name(cn);
                     let Some(i) = t.column_index(&n) else {
                         if *if_exists {
                             continue;
                         }
-                        return Err(SqlError::UndefinedColumn { name: format!("{n}\" of relation \"{}", t.name), position: None });
+                        return Err(SqlError::UndefinedColumn {
+                            name: format!("{n}\" of relation \"{}", t.name),
+                            position: None,
+                        });
                     };
                     t.columns[i].dropped = true;
                     t.columns[i].not_null = false;
                     t.constraints.retain(|c| match &c.kind {
-                        ConstraintKind::PrimaryKey(k) | ConstraintKind::Unique(k) => !k.contains(&i),
-                        ConstraintKind::Check(text) => !text.split(|ch: char| !ch.is_alphanumeric() && ch != '_').any(|w| w.eq_ignore_ascii_case(&n)),
+                        ConstraintKind::PrimaryKey(k) | ConstraintKind::Unique(k) => {
+                            !k.contains(&i)
+                        }
+                        ConstraintKind::Check(text) => !text
+                            .split(|ch: char| !ch.is_alphanumeric() && ch != '_')
+                            .any(|w| w.eq_ignore_ascii_case(&n)),
                     });
                     cat.sequences.retain(|_, q| q.owned_by != Some((oid, i)));
                 }
             }
-            ast::AlterTableOperation::RenameColumn { old_column_name, new_column_name } => {
+            ast::AlterTableOperation::RenameColumn {
+                old_column_name,
+                new_column_name,
+            } => {
                 let (o, n) = (ident_name(old_column_name), ident_name(new_column_name));
                 let Some(i) = t.column_index(&o) else {
-                    return Err(SqlError::UndefinedColumn { name: o, position: None });
+                    return Err(SqlError::UndefinedColumn {
+                        name: o,
+                        position: None,
+                    });
                 };
                 if t.column_index(&n).is_some() {
-                    return Err(SqlError::DuplicateColumn(format!("column \"{n}\" of relation \"{}\" already exists", t.name)));
+                    return Err(SqlError::DuplicateColumn(format!(
+                        "column \"{n}\" of relation \"{}\" already exists",
+                        t.name
+                    )));
                 }
                 t.columns[i].name = n;
             }
             ast::AlterTableOperation::RenameTable { table_name } => {
                 let nn = match table_name {
-                    ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n) => object_parts(n)?.last().cloned().unwrap_or_default(),
+                    ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n) => {
+                        object_parts(n)?.last().cloned().unwrap_or_default()
+                    }
                 };
                 if cat.relation_exists(&t.schema, &nn) {
                     return Err(SqlError::DuplicateTable(nn));
                 }
                 t.name = nn;
             }
-            ast::AlterTableOperation::AddConstraint { constraint, .. } => add_constraint(cat, &mut t, constraint)?,
-            ast::AlterTableOperation::DropConstraint { name, if_exists, .. } => {
+            ast::AlterTableOperation::AddConstraint { constraint, .. } => {
+                add_constraint(cat, &mut t, constraint)?
+            }
+            ast::AlterTableOperation::DropConstraint {
+                name, if_exists, ..
+            } => {
                 let n = ident_name(name);
                 match t.constraints.iter().position(|c| c.name == n) {
                     Some(i) => {
                         t.constraints.remove(i);
                     }
                     None if *if_exists => {
-                        skipped.push(format!("constraint \"{n}\" of relation \"{}\" does not exist, skipping", t.name));
+                        skipped.push(format!(
+                            "constraint \"{n}\" of relation \"{}\" does not exist, skipping",
+                            t.name
+                        ));
                         continue;
                     }
                     None => {
-                        return Err(SqlError::UndefinedObject(format!("constraint \"{n}\" of relation \"{}\" does not exist", t.name)));
+                        return Err(SqlError::UndefinedObject(format!(
+                            "constraint \"{n}\" of relation \"{}\" does not exist",
+                            t.name
+                        )));
                     }
                 }
             }
-            other => return Err(SqlError::FeatureNotSupported(format!("ALTER TABLE {}", first_words(&other.to_string())))),
+            other => {
+                return Err(SqlError::FeatureNotSupported(format!(
+                    "ALTER TABLE {}",
+                    first_words(&other.to_string())
+                )))
+            }
         }
         cat.tables.insert(oid, t);
     }
@@ -579,38 +913,81 @@ fn add_constraint(cat: &mut Catalog, t: &mut TableDef, tc: &ast::TableConstraint
             .map(|ic| {
                 let n = match &ic.column.expr {
                     ast::Expr::Identifier(i) => ident_name(i),
-                    other => return Err(SqlError::FeatureNotSupported(format!("expression in key {other}"))),
+                    other => {
+                        return Err(SqlError::FeatureNotSupported(format!(
+                            "expression in key {other}"
+                        )))
+                    }
                 };
-                t.column_index(&n).ok_or_else(|| SqlError::UndefinedColumn { name: format!("{n}\" named in key does not exist"), position: None }.key_column(&n))
+                t.column_index(&n).ok_or_else(|| {
+                    SqlError::UndefinedColumn {
+                        name: format!("{n}\" named in key does not exist"),
+                        position: None,
+                    }
+                    .key_column(&n)
+                })
             })
             .collect()
     };
     match tc {
         ast::TableConstraint::PrimaryKey(pk) => {
-            if t.constraints.iter().any(|c| matches!(c.kind, ConstraintKind::PrimaryKey(_))) {
-                return Err(SqlError::InvalidTableDefinition(format!("multiple primary keys for table \"{}\" are not allowed", t.name)));
+            if t.constraints
+                .iter()
+                .any(|c| matches!(c.kind, ConstraintKind::PrimaryKey(_)))
+            {
+                return Err(SqlError::InvalidTableDefinition(format!(
+                    "multiple primary keys for table \"{}\" are not allowed",
+                    t.name
+                )));
             }
             let k = key_cols(t, &pk.columns)?;
             for i in &k {
                 t.columns[*i].not_null = true;
             }
-            let n = pk.name.as_ref().map(ident_name).unwrap_or_else(|| cat.choose_name(&t.schema, &t.name, "", "pkey"));
+            let n = pk
+                .name
+                .as_ref()
+                .map(ident_name)
+                .unwrap_or_else(|| cat.choose_name(&t.schema, &t.name, "", "pkey"));
             if cat.relation_exists(&t.schema, &n) {
                 return Err(SqlError::DuplicateTable(n));
             }
-            t.constraints.push(ConstraintDef { oid: cat.alloc_oid(), name: n, kind: ConstraintKind::PrimaryKey(k) });
+            t.constraints.push(ConstraintDef {
+                oid: cat.alloc_oid(),
+                name: n,
+                kind: ConstraintKind::PrimaryKey(k),
+            });
         }
         ast::TableConstraint::Unique(u) => {
             let k = key_cols(t, &u.columns)?;
-            let cn = k.iter().map(|i| t.columns[*i].name.clone()).collect::<Vec<_>>().join("_");
-            let n = u.name.as_ref().map(ident_name).unwrap_or_else(|| unique_name(cat, &t.schema, &t.name, &cn, "key", &t.constraints));
+            let cn = k
+                .iter()
+                .map(|i| t.columns[*i].name.clone())
+                .collect::<Vec<_>>()
+                .join("_");
+            let n = u.name.as_ref().map(ident_name).unwrap_or_else(|| {
+                unique_name(cat, &t.schema, &t.name, &cn, "key", &t.constraints)
+            });
             if cat.relation_exists(&t.schema, &n) {
                 return Err(SqlError::DuplicateTable(n));
             }
-            t.constraints.push(ConstraintDef { oid: cat.alloc_oid(), name: n, kind: ConstraintKind::Unique(k) });
+            t.constraints.push(ConstraintDef {
+                oid: cat.alloc_oid(),
+                name: n,
+                kind: ConstraintKind::Unique(k),
+            });
         }
-        ast::TableConstraint::ForeignKey(_) => return Err(SqlError::FeatureNotSupported("FOREIGN KEY constraints".into())),
-        other => return Err(SqlError::FeatureNotSupported(format!("ALTER TABLE ADD {}", first_words(&other.to_string())))),
+        ast::TableConstraint::ForeignKey(_) => {
+            return Err(SqlError::FeatureNotSupported(
+                "FOREIGN KEY constraints".into(),
+            ))
+        }
+        other => {
+            return Err(SqlError::FeatureNotSupported(format!(
+                "ALTER TABLE ADD {}",
+                first_words(&other.to_string())
+            )))
+        }
     }
     Ok(())
 }

@@ -13,7 +13,10 @@
 use std::collections::HashMap;
 
 use sargdb_catalog::types::key::{encode_key_value, KeyColumn};
-use sargdb_catalog::{Catalog, ColumnStats, ConstraintDef, ConstraintKind, IndexColumnDef, IndexDef, TableDef, TableStats, Value};
+use sargdb_catalog::{
+    Catalog, ColumnStats, ConstraintDef, ConstraintKind, IndexColumnDef, IndexDef, TableDef,
+    TableStats, Value,
+};
 use sargdb_engine::IndexEntry;
 
 use crate::binder::index::BoundIndex;
@@ -26,7 +29,9 @@ use crate::parser::{ast, Maintenance, ReindexKind};
 use crate::session::{Session, StatementResult};
 
 fn cmd(tag: &str) -> Result<StatementResult> {
-    Ok(StatementResult::Command { tag: tag.to_string() })
+    Ok(StatementResult::Command {
+        tag: tag.to_string(),
+    })
 }
 
 /// Access methods sargdb accepts in `USING`, and whether they exist yet.
@@ -34,22 +39,37 @@ fn check_method(name: &str) -> Result<String> {
     let n = name.to_ascii_lowercase();
     match n.as_str() {
         "btree" => Ok(n),
-        "hash" | "gist" | "gin" | "brin" | "lsm" | "bitmap" | "spgist" => {
-            Err(SqlError::FeatureNotSupported(format!("access method \"{n}\"")))
-        }
-        _ => Err(SqlError::UndefinedObject(format!("access method \"{n}\" does not exist"))),
+        "hash" | "gist" | "gin" | "brin" | "lsm" | "bitmap" | "spgist" => Err(
+            SqlError::FeatureNotSupported(format!("access method \"{n}\"")),
+        ),
+        _ => Err(SqlError::UndefinedObject(format!(
+            "access method \"{n}\" does not exist"
+        ))),
     }
 }
 
 /// Postgres's generated index name: `<table>_<col>[_<col>...]_<suffix>`,
 /// expressions named by their function (`t_lower_idx`) or `expr`.
-fn choose_index_name(cat: &Catalog, schema: &str, table: &str, parts: &[String], suffix: &str) -> String {
+fn choose_index_name(
+    cat: &Catalog,
+    schema: &str,
+    table: &str,
+    parts: &[String],
+    suffix: &str,
+) -> String {
     let cols = parts.join("_");
-    let base = if cols.is_empty() { format!("{table}_{suffix}") } else { format!("{table}_{cols}_{suffix}") };
+    let base = if cols.is_empty() {
+        format!("{table}_{suffix}")
+    } else {
+        format!("{table}_{cols}_{suffix}")
+    };
     if !cat.relation_exists(schema, &base) {
         return base;
     }
-    (1..).map(|i| format!("{base}{i}")).find(|n| !cat.relation_exists(schema, n)).unwrap_or(base)
+    (1..)
+        .map(|i| format!("{base}{i}"))
+        .find(|n| !cat.relation_exists(schema, n))
+        .unwrap_or(base)
 }
 
 fn find_table_oid(cat: &Catalog, sp: &[String], name: &ast::ObjectName) -> Result<Option<u32>> {
@@ -73,15 +93,26 @@ fn find_index_oid(cat: &Catalog, sp: &[String], name: &ast::ObjectName) -> Resul
 fn fillfactor_of(with: &[ast::Expr]) -> Result<u8> {
     let mut ff = 90u8;
     for w in with {
-        let ast::Expr::BinaryOp { left, op: ast::BinaryOperator::Eq, right } = w else {
-            return Err(SqlError::SyntaxNoPosition(format!("invalid index option {w}")));
+        let ast::Expr::BinaryOp {
+            left,
+            op: ast::BinaryOperator::Eq,
+            right,
+        } = w
+        else {
+            return Err(SqlError::SyntaxNoPosition(format!(
+                "invalid index option {w}"
+            )));
         };
         let key = left.to_string().to_lowercase();
         if key != "fillfactor" {
-            return Err(SqlError::InvalidParameterValue(format!("unrecognized parameter \"{key}\"")));
+            return Err(SqlError::InvalidParameterValue(format!(
+                "unrecognized parameter \"{key}\""
+            )));
         }
         let v: i64 = right.to_string().trim_matches('\'').parse().map_err(|_| {
-            SqlError::InvalidParameterValue(format!("invalid value for integer option \"fillfactor\": {right}"))
+            SqlError::InvalidParameterValue(format!(
+                "invalid value for integer option \"fillfactor\": {right}"
+            ))
         })?;
         if !(10..=100).contains(&v) {
             return Err(SqlError::InvalidParameterValue(format!(
@@ -116,20 +147,37 @@ pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementR
     let sp = s.search_path();
     if ci.concurrently {
         if s.in_block() {
-            return Err(SqlError::ActiveSqlTransaction("CREATE INDEX CONCURRENTLY cannot run inside a transaction block".into()));
+            return Err(SqlError::ActiveSqlTransaction(
+                "CREATE INDEX CONCURRENTLY cannot run inside a transaction block".into(),
+            ));
         }
         s.ddl_catalog()?;
     } else {
         lock_tables_exclusive(s, &[&ci.table_name])?;
     }
     let tctx = s.tctx().clone();
-    let method = check_method(&ci.using.as_ref().map(|u| u.to_string()).unwrap_or_else(|| "btree".into()))?;
+    let method = check_method(
+        &ci.using
+            .as_ref()
+            .map(|u| u.to_string())
+            .unwrap_or_else(|| "btree".into()),
+    )?;
     let st = s.ddl_catalog()?;
-    let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+    let cat = st
+        .catalog
+        .as_mut()
+        .ok_or_else(|| SqlError::Internal("catalog".into()))?;
     let Some(toid) = find_table_oid(cat, &sp, &ci.table_name)? else {
-        return Err(SqlError::UndefinedTable { name: object_parts(&ci.table_name)?.join("."), position: None });
+        return Err(SqlError::UndefinedTable {
+            name: object_parts(&ci.table_name)?.join("."),
+            position: None,
+        });
     };
-    let table = cat.tables.get(&toid).cloned().ok_or_else(|| SqlError::Internal("table".into()))?;
+    let table = cat
+        .tables
+        .get(&toid)
+        .cloned()
+        .ok_or_else(|| SqlError::Internal("table".into()))?;
     // Key columns.
     let mut columns = vec![];
     let mut name_parts = vec![];
@@ -143,18 +191,31 @@ pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementR
             let (column, expr, ty, part) = match &o.expr {
                 ast::Expr::Identifier(i) => {
                     let n = ident_name(i);
-                    let pos = table.column_index(&n).ok_or_else(|| SqlError::UndefinedColumn { name: n.clone(), position: None })?;
+                    let pos = table
+                        .column_index(&n)
+                        .ok_or_else(|| SqlError::UndefinedColumn {
+                            name: n.clone(),
+                            position: None,
+                        })?;
                     (Some(pos), None, table.columns[pos].data_type.clone(), n)
                 }
                 e => {
                     let bound = b.bind_expr(e, &scope)?;
                     if bound.is_volatile() {
-                        return Err(SqlError::InvalidObjectDefinition("functions in index expression must be marked IMMUTABLE".into()));
+                        return Err(SqlError::InvalidObjectDefinition(
+                            "functions in index expression must be marked IMMUTABLE".into(),
+                        ));
                     }
                     let part = match e {
-                        ast::Expr::Function(f) => object_parts(&f.name)?.last().cloned().unwrap_or_else(|| "expr".into()),
+                        ast::Expr::Function(f) => object_parts(&f.name)?
+                            .last()
+                            .cloned()
+                            .unwrap_or_else(|| "expr".into()),
                         ast::Expr::Nested(inner) => match &**inner {
-                            ast::Expr::Function(f) => object_parts(&f.name)?.last().cloned().unwrap_or_else(|| "expr".into()),
+                            ast::Expr::Function(f) => object_parts(&f.name)?
+                                .last()
+                                .cloned()
+                                .unwrap_or_else(|| "expr".into()),
                             _ => "expr".into(),
                         },
                         _ => "expr".into(),
@@ -162,7 +223,13 @@ pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementR
                     (None, Some(strip_parens(e).to_string()), bound.ty(), part)
                 }
             };
-            columns.push(IndexColumnDef { column, expr, data_type: ty, descending, nulls_first });
+            columns.push(IndexColumnDef {
+                column,
+                expr,
+                data_type: ty,
+                descending,
+                nulls_first,
+            });
             name_parts.push(part);
         }
         if let Some(p) = &ci.predicate {
@@ -174,7 +241,12 @@ pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementR
         .iter()
         .map(|i| {
             let n = ident_name(i);
-            table.column_index(&n).ok_or_else(|| SqlError::UndefinedColumn { name: n, position: None })
+            table
+                .column_index(&n)
+                .ok_or_else(|| SqlError::UndefinedColumn {
+                    name: n,
+                    position: None,
+                })
         })
         .collect::<Result<Vec<_>>>()?;
     let name = match &ci.name {
@@ -240,7 +312,9 @@ fn build_concurrently(s: &mut Session, index_oid: u32, table_oid: u32) -> Result
         for (tid, bytes, _) in ctx.txn.scan_dirty(table.storage)? {
             ctx.check_cancel()?;
             let row = crate::executor::decode_row_of(&table, &bytes, ctx)?;
-            let Some((key, vals)) = index_key(&ix, &row, ctx)? else { continue };
+            let Some((key, vals)) = index_key(&ix, &row, ctx)? else {
+                continue;
+            };
             h.insert(&key, tid)?;
             if ix.def.unique && !vals.iter().any(|v| v.is_null()) {
                 keyed.push((key, vals, tid));
@@ -250,13 +324,21 @@ fn build_concurrently(s: &mut Session, index_oid: u32, table_oid: u32) -> Result
         for w in keyed.windows(2) {
             if w[0].0 == w[1].0 {
                 let live = |tid| -> Result<bool> {
-                    Ok(!matches!(ctx.txn.unique_status(table.storage, tid)?, sargdb_engine::UniqueStatus::Dead))
+                    Ok(!matches!(
+                        ctx.txn.unique_status(table.storage, tid)?,
+                        sargdb_engine::UniqueStatus::Dead
+                    ))
                 };
                 if live(w[0].2)? && live(w[1].2)? {
-                    let vals: Vec<String> = w[0].1.iter().map(|v| v.to_text(&ctx.call.types)).collect();
+                    let vals: Vec<String> =
+                        w[0].1.iter().map(|v| v.to_text(&ctx.call.types)).collect();
                     return Err(SqlError::UniqueIndexBuild {
                         index: ix.def.name.clone(),
-                        detail: Some(format!("Key ({})=({}) is duplicated.", ix.key_names.join(", "), vals.join(", "))),
+                        detail: Some(format!(
+                            "Key ({})=({}) is duplicated.",
+                            ix.key_names.join(", "),
+                            vals.join(", ")
+                        )),
                     });
                 }
             }
@@ -265,7 +347,10 @@ fn build_concurrently(s: &mut Session, index_oid: u32, table_oid: u32) -> Result
     })?;
     s.commit_now()?;
     let st = s.ddl_catalog()?;
-    let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+    let cat = st
+        .catalog
+        .as_mut()
+        .ok_or_else(|| SqlError::Internal("catalog".into()))?;
     if let Some(d) = cat.indexes.get_mut(&index_oid) {
         d.valid = true;
     }
@@ -284,8 +369,16 @@ fn bound(s: &mut Session, index_oid: u32) -> Result<(TableDef, BoundIndex)> {
     let cat = s.current_catalog();
     let sp = s.search_path();
     let tctx = s.tctx().clone();
-    let def = cat.indexes.get(&index_oid).cloned().ok_or_else(|| SqlError::Internal("index vanished".into()))?;
-    let table = cat.tables.get(&def.table).cloned().ok_or_else(|| SqlError::Internal("indexed table vanished".into()))?;
+    let def = cat
+        .indexes
+        .get(&index_oid)
+        .cloned()
+        .ok_or_else(|| SqlError::Internal("index vanished".into()))?;
+    let table = cat
+        .tables
+        .get(&def.table)
+        .cloned()
+        .ok_or_else(|| SqlError::Internal("indexed table vanished".into()))?;
     let mut b = Binder::new(&cat, &sp, &tctx, "", vec![]);
     let bi = b.bind_index(&table, &def)?;
     Ok((table, bi))
@@ -309,9 +402,16 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
         ctx.check_cancel()?;
         let row = crate::executor::decode_row_of(table, &bytes, ctx)?;
         if ix.def.primary && null_in.is_none() {
-            null_in = ix.def.columns.iter().filter_map(|c| c.column).find(|&c| row[c].is_null());
+            null_in = ix
+                .def
+                .columns
+                .iter()
+                .filter_map(|c| c.column)
+                .find(|&c| row[c].is_null());
         }
-        let Some((key, vals)) = index_key(ix, &row, ctx)? else { continue };
+        let Some((key, vals)) = index_key(ix, &row, ctx)? else {
+            continue;
+        };
         if ix.def.unique && !vals.iter().any(|v| v.is_null()) {
             keyed.push((key.clone(), vals));
         }
@@ -323,12 +423,19 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
             let vals: Vec<String> = w[0].1.iter().map(|v| v.to_text(&ctx.call.types)).collect();
             return Err(SqlError::UniqueIndexBuild {
                 index: ix.def.name.clone(),
-                detail: Some(format!("Key ({})=({}) is duplicated.", ix.key_names.join(", "), vals.join(", "))),
+                detail: Some(format!(
+                    "Key ({})=({}) is duplicated.",
+                    ix.key_names.join(", "),
+                    vals.join(", ")
+                )),
             });
         }
     }
     if let Some(c) = null_in {
-        return Err(SqlError::ColumnContainsNulls { column: table.columns[c].name.clone(), table: table.name.clone() });
+        return Err(SqlError::ColumnContainsNulls {
+            column: table.columns[c].name.clone(),
+            table: table.name.clone(),
+        });
     }
     h.build(entries, false)?;
     Ok(())
@@ -338,9 +445,14 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
 pub fn reconcile(s: &mut Session) -> Result<()> {
     let mut to_build = vec![];
     {
-        let Ok(st) = s.ddl_catalog_if_open() else { return Ok(()) };
+        let Ok(st) = s.ddl_catalog_if_open() else {
+            return Ok(());
+        };
         let Some(st) = st else { return Ok(()) };
-        let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+        let cat = st
+            .catalog
+            .as_mut()
+            .ok_or_else(|| SqlError::Internal("catalog".into()))?;
         // Drop indexes whose table, constraint or columns are gone.
         let doomed: Vec<u32> = cat
             .indexes
@@ -348,8 +460,14 @@ pub fn reconcile(s: &mut Session) -> Result<()> {
             .filter(|ix| match cat.tables.get(&ix.table) {
                 None => true,
                 Some(t) => {
-                    ix.constraint.is_some_and(|c| !t.constraints.iter().any(|k| k.oid == c))
-                        || ix.columns.iter().filter_map(|c| c.column).chain(ix.include.iter().copied()).any(|c| t.columns.get(c).is_none_or(|col| col.dropped))
+                    ix.constraint
+                        .is_some_and(|c| !t.constraints.iter().any(|k| k.oid == c))
+                        || ix
+                            .columns
+                            .iter()
+                            .filter_map(|c| c.column)
+                            .chain(ix.include.iter().copied())
+                            .any(|c| t.columns.get(c).is_none_or(|col| col.dropped))
                 }
             })
             .map(|ix| ix.oid)
@@ -364,8 +482,10 @@ pub fn reconcile(s: &mut Session) -> Result<()> {
         let mut missing: Vec<(u32, ConstraintDef)> = vec![];
         for t in cat.tables.values() {
             for c in &t.constraints {
-                if matches!(c.kind, ConstraintKind::PrimaryKey(_) | ConstraintKind::Unique(_))
-                    && !cat.indexes.values().any(|ix| ix.constraint == Some(c.oid))
+                if matches!(
+                    c.kind,
+                    ConstraintKind::PrimaryKey(_) | ConstraintKind::Unique(_)
+                ) && !cat.indexes.values().any(|ix| ix.constraint == Some(c.oid))
                 {
                     missing.push((t.oid, c.clone()));
                 }
@@ -377,7 +497,9 @@ pub fn reconcile(s: &mut Session) -> Result<()> {
                 ConstraintKind::Unique(k) => (k.clone(), false),
                 ConstraintKind::Check(_) => continue,
             };
-            let Some(t) = cat.tables.get(&toid) else { continue };
+            let Some(t) = cat.tables.get(&toid) else {
+                continue;
+            };
             let columns = cols
                 .iter()
                 .map(|&p| IndexColumnDef {
@@ -439,26 +561,42 @@ pub fn truncate_indexes(cat: &mut Catalog, txn: &mut sargdb_engine::Transaction,
 }
 
 /// DROP INDEX [CONCURRENTLY] [IF EXISTS] name [, ...]
-pub fn drop_indexes(s: &mut Session, if_exists: bool, names: &[ast::ObjectName]) -> Result<StatementResult> {
+pub fn drop_indexes(
+    s: &mut Session,
+    if_exists: bool,
+    names: &[ast::ObjectName],
+) -> Result<StatementResult> {
     let sp = s.search_path();
     let mut notices = vec![];
     {
         let st = s.ddl_catalog()?;
-        let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+        let cat = st
+            .catalog
+            .as_mut()
+            .ok_or_else(|| SqlError::Internal("catalog".into()))?;
         let mut targets = vec![];
         for n in names {
             let display = object_parts(n)?.join(".");
             match find_index_oid(cat, &sp, n)? {
                 Some(oid) => targets.push(oid),
-                None if if_exists => notices.push(format!("index \"{display}\" does not exist, skipping")),
-                None => return Err(SqlError::UndefinedObject(format!("index \"{display}\" does not exist"))),
+                None if if_exists => {
+                    notices.push(format!("index \"{display}\" does not exist, skipping"))
+                }
+                None => {
+                    return Err(SqlError::UndefinedObject(format!(
+                        "index \"{display}\" does not exist"
+                    )))
+                }
             }
         }
         for oid in &targets {
             let ix = &cat.indexes[oid];
             if let Some(c) = ix.constraint {
                 let t = cat.tables.get(&ix.table);
-                let cname = t.and_then(|t| t.constraints.iter().find(|k| k.oid == c)).map(|k| k.name.clone()).unwrap_or_default();
+                let cname = t
+                    .and_then(|t| t.constraints.iter().find(|k| k.oid == c))
+                    .map(|k| k.name.clone())
+                    .unwrap_or_default();
                 let tname = t.map(|t| t.name.clone()).unwrap_or_default();
                 return Err(SqlError::DependentObjectsStillExist {
                     message: format!("cannot drop index {} because constraint {cname} on table {tname} requires it", ix.name),
@@ -480,16 +618,29 @@ pub fn drop_indexes(s: &mut Session, if_exists: bool, names: &[ast::ObjectName])
 }
 
 /// ALTER INDEX name RENAME TO new
-pub fn alter_index(s: &mut Session, name: &ast::ObjectName, op: &ast::AlterIndexOperation) -> Result<StatementResult> {
+pub fn alter_index(
+    s: &mut Session,
+    name: &ast::ObjectName,
+    op: &ast::AlterIndexOperation,
+) -> Result<StatementResult> {
     let sp = s.search_path();
     let st = s.ddl_catalog()?;
-    let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+    let cat = st
+        .catalog
+        .as_mut()
+        .ok_or_else(|| SqlError::Internal("catalog".into()))?;
     let Some(oid) = find_index_oid(cat, &sp, name)? else {
-        return Err(SqlError::UndefinedTable { name: object_parts(name)?.join("."), position: None });
+        return Err(SqlError::UndefinedTable {
+            name: object_parts(name)?.join("."),
+            position: None,
+        });
     };
     match op {
         ast::AlterIndexOperation::RenameIndex { index_name } => {
-            let new = object_parts(index_name)?.last().cloned().unwrap_or_default();
+            let new = object_parts(index_name)?
+                .last()
+                .cloned()
+                .unwrap_or_default();
             let (schema, table, constraint) = {
                 let ix = &cat.indexes[&oid];
                 (ix.schema.clone(), ix.table, ix.constraint)
@@ -517,26 +668,47 @@ fn reindex(s: &mut Session, kind: ReindexKind, name: &ast::ObjectName) -> Result
     let sp = s.search_path();
     let oids: (Vec<u32>, Vec<u32>) = {
         let st = s.ddl_catalog()?;
-        let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+        let cat = st
+            .catalog
+            .as_mut()
+            .ok_or_else(|| SqlError::Internal("catalog".into()))?;
         let display = object_parts(name)?.join(".");
         let oids: Vec<u32> = match kind {
             ReindexKind::Index => match find_index_oid(cat, &sp, name)? {
                 Some(o) => vec![o],
-                None => return Err(SqlError::UndefinedTable { name: display, position: None }),
+                None => {
+                    return Err(SqlError::UndefinedTable {
+                        name: display,
+                        position: None,
+                    })
+                }
             },
             ReindexKind::Table => match find_table_oid(cat, &sp, name)? {
                 Some(t) => cat.indexes_of(t).map(|i| i.oid).collect(),
-                None => return Err(SqlError::UndefinedTable { name: display, position: None }),
+                None => {
+                    return Err(SqlError::UndefinedTable {
+                        name: display,
+                        position: None,
+                    })
+                }
             },
             ReindexKind::Schema => {
                 if cat.schema(&display).is_none() {
                     return Err(SqlError::UndefinedSchema(display));
                 }
-                cat.indexes.values().filter(|i| i.schema == display).map(|i| i.oid).collect()
+                cat.indexes
+                    .values()
+                    .filter(|i| i.schema == display)
+                    .map(|i| i.oid)
+                    .collect()
             }
             ReindexKind::Database | ReindexKind::System => cat.indexes.keys().copied().collect(),
         };
-        let tables: Vec<u32> = oids.iter().filter_map(|o| cat.indexes.get(o)).map(|i| i.table).collect();
+        let tables: Vec<u32> = oids
+            .iter()
+            .filter_map(|o| cat.indexes.get(o))
+            .map(|i| i.table)
+            .collect();
         for oid in &oids {
             let new_id = cat.alloc_oid();
             if let Some(ix) = cat.indexes.get_mut(oid) {
@@ -561,22 +733,39 @@ fn reindex(s: &mut Session, kind: ReindexKind, name: &ast::ObjectName) -> Result
 /// VACUUM / REINDEX given as `parser::Maintenance`.
 pub fn maintenance(s: &mut Session, m: &Maintenance) -> Result<StatementResult> {
     match m {
-        Maintenance::Reindex { kind, name, concurrently } => {
+        Maintenance::Reindex {
+            kind,
+            name,
+            concurrently,
+        } => {
             if *concurrently && s.in_block() {
-                return Err(SqlError::ActiveSqlTransaction("REINDEX CONCURRENTLY cannot run inside a transaction block".into()));
+                return Err(SqlError::ActiveSqlTransaction(
+                    "REINDEX CONCURRENTLY cannot run inside a transaction block".into(),
+                ));
             }
             reindex(s, *kind, name)
         }
-        Maintenance::Vacuum { table, analyze: also_analyze, .. } => {
+        Maintenance::Vacuum {
+            table,
+            analyze: also_analyze,
+            ..
+        } => {
             if s.in_block() {
-                return Err(SqlError::ActiveSqlTransaction("VACUUM cannot run inside a transaction block".into()));
+                return Err(SqlError::ActiveSqlTransaction(
+                    "VACUUM cannot run inside a transaction block".into(),
+                ));
             }
             let cat = s.current_catalog();
             let sp = s.search_path();
             let tables: Vec<TableDef> = match table {
                 Some(n) => match find_table_oid(&cat, &sp, n)? {
                     Some(o) => vec![cat.tables[&o].clone()],
-                    None => return Err(SqlError::UndefinedTable { name: object_parts(n)?.join("."), position: None }),
+                    None => {
+                        return Err(SqlError::UndefinedTable {
+                            name: object_parts(n)?.join("."),
+                            position: None,
+                        })
+                    }
                 },
                 None => cat.tables.values().cloned().collect(),
             };
@@ -612,7 +801,12 @@ pub fn analyze(s: &mut Session, a: &ast::Analyze) -> Result<StatementResult> {
     let tables: Vec<TableDef> = match &a.table_name {
         Some(n) => match find_table_oid(&cat, &sp, n)? {
             Some(o) => vec![cat.tables[&o].clone()],
-            None => return Err(SqlError::UndefinedTable { name: object_parts(n)?.join("."), position: None }),
+            None => {
+                return Err(SqlError::UndefinedTable {
+                    name: object_parts(n)?.join("."),
+                    position: None,
+                })
+            }
         },
         None => cat.tables.values().cloned().collect(),
     };
@@ -644,7 +838,9 @@ fn analyze_tables(s: &mut Session, tables: &[TableDef]) -> Result<()> {
                 if sample.len() < SAMPLE_ROWS {
                     sample.push(row);
                 } else {
-                    rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    rng = rng
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     let j = (rng >> 33) as usize % seen;
                     if j < SAMPLE_ROWS {
                         sample[j] = row;
@@ -656,7 +852,10 @@ fn analyze_tables(s: &mut Session, tables: &[TableDef]) -> Result<()> {
         results.push((t.oid, stats));
     }
     let st = s.ddl_catalog()?;
-    let cat = st.catalog.as_mut().ok_or_else(|| SqlError::Internal("catalog".into()))?;
+    let cat = st
+        .catalog
+        .as_mut()
+        .ok_or_else(|| SqlError::Internal("catalog".into()))?;
     for (oid, stats) in results {
         cat.stats.insert(oid, stats);
     }
@@ -697,16 +896,31 @@ fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> T
             -(nonnull / n)
         } else {
             let d = n * distinct / (n - singles + singles * n / total.max(n));
-            if d > 0.1 * total { -(d / total.max(1.0)) } else { d.round().max(1.0) }
+            if d > 0.1 * total {
+                -(d / total.max(1.0))
+            } else {
+                d.round().max(1.0)
+            }
         };
         // Most common values: those clearly more frequent than average.
         let avg = nonnull / distinct.max(1.0);
-        let mut common: Vec<(&[u8], usize)> = counts.iter().filter(|(_, &c)| c > 1 && (c as f64) > 1.25 * avg).map(|(k, c)| (*k, *c)).collect();
+        let mut common: Vec<(&[u8], usize)> = counts
+            .iter()
+            .filter(|(_, &c)| c > 1 && (c as f64) > 1.25 * avg)
+            .map(|(k, c)| (*k, *c))
+            .collect();
         common.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         common.truncate(STATS_TARGET);
-        let mcv: Vec<(Vec<u8>, f64)> = common.iter().map(|(k, c)| (k.to_vec(), *c as f64 / n)).collect();
+        let mcv: Vec<(Vec<u8>, f64)> = common
+            .iter()
+            .map(|(k, c)| (k.to_vec(), *c as f64 / n))
+            .collect();
         // Histogram over the rest.
-        let mut rest: Vec<&Vec<u8>> = vals.iter().map(|(k, _)| k).filter(|k| !common.iter().any(|(m, _)| *m == k.as_slice())).collect();
+        let mut rest: Vec<&Vec<u8>> = vals
+            .iter()
+            .map(|(k, _)| k)
+            .filter(|k| !common.iter().any(|(m, _)| *m == k.as_slice()))
+            .collect();
         rest.sort();
         let mut histogram = vec![];
         if rest.len() >= 2 {
@@ -724,18 +938,33 @@ fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> T
             let mean = (m - 1.0) / 2.0;
             let mut phys: Vec<usize> = vals.iter().map(|(_, p)| *p).collect();
             phys.sort_unstable();
-            let rank_of: HashMap<usize, usize> = phys.iter().enumerate().map(|(r, p)| (*p, r)).collect();
+            let rank_of: HashMap<usize, usize> =
+                phys.iter().enumerate().map(|(r, p)| (*p, r)).collect();
             let (mut sxy, mut sxx) = (0.0, 0.0);
             for (vr, (_, p)) in by_value.iter().enumerate() {
                 let pr = rank_of[p] as f64;
                 sxy += (vr as f64 - mean) * (pr - mean);
                 sxx += (vr as f64 - mean) * (vr as f64 - mean);
             }
-            if sxx > 0.0 { sxy / sxx } else { 1.0 }
+            if sxx > 0.0 {
+                sxy / sxx
+            } else {
+                1.0
+            }
         } else {
             1.0
         };
-        columns.push(ColumnStats { null_frac: nulls as f64 / n, n_distinct, mcv, histogram, correlation });
+        columns.push(ColumnStats {
+            null_frac: nulls as f64 / n,
+            n_distinct,
+            mcv,
+            histogram,
+            correlation,
+        });
     }
-    TableStats { reltuples: total, relpages: pages, columns }
+    TableStats {
+        reltuples: total,
+        relpages: pages,
+        columns,
+    }
 }

@@ -10,22 +10,37 @@ pub type Result<T> = std::result::Result<T, SqlError>;
 pub enum SqlError {
     /// 42601; `position` is the 1-based character offset into the query text.
     #[error("{message}")]
-    Syntax { message: String, position: Option<usize> },
+    Syntax {
+        message: String,
+        position: Option<usize>,
+    },
     /// 0A000
     #[error("{0} is not supported")]
     FeatureNotSupported(String),
     /// 42P01
     #[error("relation \"{name}\" does not exist")]
-    UndefinedTable { name: String, position: Option<usize> },
+    UndefinedTable {
+        name: String,
+        position: Option<usize>,
+    },
     /// 42703
     #[error("column \"{name}\" does not exist")]
-    UndefinedColumn { name: String, position: Option<usize> },
+    UndefinedColumn {
+        name: String,
+        position: Option<usize>,
+    },
     /// 42P01 as well: a qualifier that names no table in FROM.
     #[error("missing FROM-clause entry for table \"{table}\"")]
-    MissingFromEntry { table: String, position: Option<usize> },
+    MissingFromEntry {
+        table: String,
+        position: Option<usize>,
+    },
     /// 42703 with a message of its own.
     #[error("{message}")]
-    UndefinedColumnMsg { message: String, position: Option<usize> },
+    UndefinedColumnMsg {
+        message: String,
+        position: Option<usize>,
+    },
     /// 42P01 for DROP TABLE/SEQUENCE of a missing relation (`table "t" does not exist`).
     #[error("{message}")]
     UndefinedObjectOfKind { message: String },
@@ -77,22 +92,41 @@ pub enum SqlError {
     WrongObjectType(String),
     /// 2BP01
     #[error("{message}")]
-    DependentObjectsStillExist { message: String, detail: Option<String> },
+    DependentObjectsStillExist {
+        message: String,
+        detail: Option<String>,
+    },
     /// 23502
-    #[error("null value in column \"{column}\" of relation \"{table}\" violates not-null constraint")]
-    NotNullViolation { column: String, table: String, detail: Option<String> },
+    #[error(
+        "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
+    )]
+    NotNullViolation {
+        column: String,
+        table: String,
+        detail: Option<String>,
+    },
     /// 23502 from ALTER TABLE: existing rows would violate a new NOT NULL.
     #[error("column \"{column}\" of relation \"{table}\" contains null values")]
     ColumnContainsNulls { column: String, table: String },
     /// 23514
     #[error("new row for relation \"{table}\" violates check constraint \"{constraint}\"")]
-    CheckViolation { table: String, constraint: String, detail: Option<String> },
+    CheckViolation {
+        table: String,
+        constraint: String,
+        detail: Option<String>,
+    },
     /// 23505
     #[error("duplicate key value violates unique constraint \"{constraint}\"")]
-    UniqueViolation { constraint: String, detail: Option<String> },
+    UniqueViolation {
+        constraint: String,
+        detail: Option<String>,
+    },
     /// 23505 when CREATE UNIQUE INDEX / ADD PRIMARY KEY meets duplicates.
     #[error("could not create unique index \"{index}\"")]
-    UniqueIndexBuild { index: String, detail: Option<String> },
+    UniqueIndexBuild {
+        index: String,
+        detail: Option<String>,
+    },
     /// 42P17
     #[error("{0}")]
     InvalidObjectDefinition(String),
@@ -168,7 +202,10 @@ pub enum SqlError {
     /// Another error with Postgres's CONTEXT line (`COPY t, line 3, column a: "x"`);
     /// code, detail and position are the inner error's.
     #[error("{source}")]
-    WithContext { source: Box<SqlError>, context: String },
+    WithContext {
+        source: Box<SqlError>,
+        context: String,
+    },
 }
 
 impl SqlError {
@@ -216,5 +253,4 @@ impl SqlError {
             _ => None,
         }
     }
-
 }

@@ -47,7 +47,12 @@ impl TableLock {
         }
     }
     fn holders_except(&self, session: u64) -> Vec<u64> {
-        self.shared.iter().copied().chain(self.exclusive).filter(|&s| s != session).collect()
+        self.shared
+            .iter()
+            .copied()
+            .chain(self.exclusive)
+            .filter(|&s| s != session)
+            .collect()
     }
     fn is_empty(&self) -> bool {
         self.shared.is_empty() && self.exclusive.is_none()
@@ -72,7 +77,14 @@ pub struct LockManager {
 
 impl LockManager {
     /// Take `mode` on `table` for `session`, waiting for conflicting holders.
-    pub fn lock(&self, table: u32, session: u64, mode: LockMode, cancel: &AtomicBool, what: &str) -> Result<()> {
+    pub fn lock(
+        &self,
+        table: u32,
+        session: u64,
+        mode: LockMode,
+        cancel: &AtomicBool,
+        what: &str,
+    ) -> Result<()> {
         let mut st = self.state.lock();
         loop {
             let entry = st.tables.entry(table).or_default();
@@ -107,8 +119,12 @@ impl LockManager {
         let mut stack = vec![start];
         let mut seen = HashSet::new();
         while let Some(s) = stack.pop() {
-            let Some(t) = st.waiting.get(&s) else { continue };
-            let Some(lock) = st.tables.get(t) else { continue };
+            let Some(t) = st.waiting.get(&s) else {
+                continue;
+            };
+            let Some(lock) = st.tables.get(t) else {
+                continue;
+            };
             for h in lock.holders_except(s) {
                 if h == start {
                     return true;
@@ -136,7 +152,10 @@ impl LockManager {
             .map(|s| (s, st.released.get(&s).copied().unwrap_or(0)))
             .collect();
         loop {
-            if holders.iter().all(|(s, g)| st.released.get(s).copied().unwrap_or(0) > *g) {
+            if holders
+                .iter()
+                .all(|(s, g)| st.released.get(s).copied().unwrap_or(0) > *g)
+            {
                 return Ok(());
             }
             if cancel.load(Ordering::Relaxed) {
@@ -177,11 +196,18 @@ mod tests {
         m.lock(2, 11, LockMode::Shared, &no, "u").unwrap();
         // 10 wants table 2 exclusively: waits for 11 (in a thread).
         let m2 = m.clone();
-        let h = std::thread::spawn(move || m2.lock(2, 10, LockMode::Exclusive, &AtomicBool::new(false), "u"));
+        let h = std::thread::spawn(move || {
+            m2.lock(2, 10, LockMode::Exclusive, &AtomicBool::new(false), "u")
+        });
         std::thread::sleep(Duration::from_millis(100));
         // 11 wants table 1 exclusively: waits for 10 -> cycle.
         let r = m.lock(1, 11, LockMode::Exclusive, &no, "t");
-        assert!(matches!(r, Err(SqlError::Engine(sargdb_engine::EngineError::DeadlockDetected { .. }))));
+        assert!(matches!(
+            r,
+            Err(SqlError::Engine(
+                sargdb_engine::EngineError::DeadlockDetected { .. }
+            ))
+        ));
         m.release_all(11);
         assert!(h.join().unwrap().is_ok());
         m.release_all(10);

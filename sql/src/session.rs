@@ -18,9 +18,9 @@ use sargdb_engine::{Engine, EngineConfig, IsolationLevel, Transaction};
 
 use crate::binder::{Binder, OutCol};
 use crate::error::{Result, SqlError};
-use crate::locks::{LockManager, LockMode, DDL_LOCK};
 use crate::executor::{self, ExecContext};
 use crate::functions::CallContext;
+use crate::locks::{LockManager, LockMode, DDL_LOCK};
 use crate::parser::{self, ast, SqlStatement};
 use crate::planner::{self, plan::Plan};
 use crate::settings::Settings;
@@ -52,10 +52,20 @@ impl Database {
         // all its indexes before freeing heap slots, even indexes no
         // statement has touched since the server started.
         for ix in catalog.indexes.values() {
-            let (Some(table), Some(kind)) = (catalog.tables.get(&ix.table), sargdb_engine::IndexKind::from_name(&ix.method)) else {
+            let (Some(table), Some(kind)) = (
+                catalog.tables.get(&ix.table),
+                sargdb_engine::IndexKind::from_name(&ix.method),
+            ) else {
                 continue;
             };
-            engine.open_index(table.storage, ix.storage, kind, sargdb_engine::IndexOptions { fillfactor: ix.fillfactor })?;
+            engine.open_index(
+                table.storage,
+                ix.storage,
+                kind,
+                sargdb_engine::IndexOptions {
+                    fillfactor: ix.fillfactor,
+                },
+            )?;
         }
         let db = Arc::new(Database {
             engine,
@@ -113,7 +123,11 @@ fn auto_analyze(db: std::sync::Weak<Database>, stop: Arc<AtomicBool>) {
             .tables
             .values()
             .filter(|t| {
-                let rows = catalog.stats.get(&t.oid).map(|s| s.reltuples).unwrap_or(0.0);
+                let rows = catalog
+                    .stats
+                    .get(&t.oid)
+                    .map(|s| s.reltuples)
+                    .unwrap_or(0.0);
                 db.engine.modifications(t.storage) as f64 > 50.0 + 0.1 * rows
             })
             .map(|t| (t.schema.clone(), t.name.clone(), t.storage))
@@ -161,7 +175,11 @@ pub struct PreparedStatement {
 pub enum StatementResult {
     /// A statement that returns rows; `tag` is e.g. `SELECT 3` or `INSERT 0 2`
     /// (INSERT ... RETURNING).
-    Rows { columns: Vec<ColumnDesc>, rows: Vec<Vec<Value>>, tag: String },
+    Rows {
+        columns: Vec<ColumnDesc>,
+        rows: Vec<Vec<Value>>,
+        tag: String,
+    },
     /// A statement without rows: `CREATE TABLE`, `INSERT 0 1`, `BEGIN`.
     Command { tag: String },
     /// The query string had no statement.
@@ -239,7 +257,11 @@ fn columns_of(cols: &[OutCol]) -> Vec<ColumnDesc> {
     cols.iter()
         .map(|c| ColumnDesc {
             name: c.name.clone(),
-            data_type: if c.ty == DataType::Unknown { DataType::Text } else { c.ty.clone() },
+            data_type: if c.ty == DataType::Unknown {
+                DataType::Text
+            } else {
+                c.ty.clone()
+            },
             table_oid: c.origin.map(|o| o.0).unwrap_or(0),
             column_id: c.origin.map(|o| o.1).unwrap_or(0),
         })
@@ -253,12 +275,17 @@ fn isolation_of(modes: &[ast::TransactionMode]) -> (Option<IsolationLevel>, Opti
         match m {
             ast::TransactionMode::IsolationLevel(l) => {
                 iso = Some(match l {
-                    ast::TransactionIsolationLevel::RepeatableRead => IsolationLevel::RepeatableRead,
-                    ast::TransactionIsolationLevel::Serializable | ast::TransactionIsolationLevel::Snapshot => IsolationLevel::Serializable,
+                    ast::TransactionIsolationLevel::RepeatableRead => {
+                        IsolationLevel::RepeatableRead
+                    }
+                    ast::TransactionIsolationLevel::Serializable
+                    | ast::TransactionIsolationLevel::Snapshot => IsolationLevel::Serializable,
                     _ => IsolationLevel::ReadCommitted,
                 })
             }
-            ast::TransactionMode::AccessMode(a) => ro = Some(matches!(a, ast::TransactionAccessMode::ReadOnly)),
+            ast::TransactionMode::AccessMode(a) => {
+                ro = Some(matches!(a, ast::TransactionAccessMode::ReadOnly))
+            }
         }
     }
     (iso, ro)
@@ -334,14 +361,24 @@ impl Session {
     pub fn prepare(&mut self, sql: &str, param_oids: &[u32]) -> Result<Arc<PreparedStatement>> {
         let mut stmts = parser::parse(sql)?;
         if stmts.len() > 1 {
-            return Err(SqlError::SyntaxNoPosition("cannot insert multiple commands into a prepared statement".into()));
+            return Err(SqlError::SyntaxNoPosition(
+                "cannot insert multiple commands into a prepared statement".into(),
+            ));
         }
         let stmt = stmts.pop();
         // In a failed block Postgres refuses to parse anything but ROLLBACK / COMMIT.
-        if matches!(&self.txn, Some(t) if t.failed) && !matches!(&stmt, Some(SqlStatement::Rollback { .. } | SqlStatement::Commit { .. })) {
+        if matches!(&self.txn, Some(t) if t.failed)
+            && !matches!(
+                &stmt,
+                Some(SqlStatement::Rollback { .. } | SqlStatement::Commit { .. })
+            )
+        {
             return Err(SqlError::InFailedTransaction);
         }
-        let mut params: Vec<DataType> = param_oids.iter().map(|o| DataType::from_oid(*o).unwrap_or(DataType::Unknown)).collect();
+        let mut params: Vec<DataType> = param_oids
+            .iter()
+            .map(|o| DataType::from_oid(*o).unwrap_or(DataType::Unknown))
+            .collect();
         let mut columns = vec![];
         if let Some(s) = &stmt {
             if let Some((_, cols, p)) = self.bind_for_describe(s, sql, params.clone())? {
@@ -349,12 +386,32 @@ impl Session {
                 columns = columns_of(&cols);
             }
         }
-        let param_types = params.into_iter().map(|t| if t == DataType::Unknown { DataType::Text } else { t }).collect();
-        Ok(Arc::new(PreparedStatement { sql: sql.to_string(), param_types, columns, stmt, cached: Mutex::new(None) }))
+        let param_types = params
+            .into_iter()
+            .map(|t| {
+                if t == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    t
+                }
+            })
+            .collect();
+        Ok(Arc::new(PreparedStatement {
+            sql: sql.to_string(),
+            param_types,
+            columns,
+            stmt,
+            cached: Mutex::new(None),
+        }))
     }
 
     /// Bind a row-returning statement without running it.
-    fn bind_for_describe(&mut self, s: &SqlStatement, sql: &str, params: Vec<DataType>) -> Result<Option<(Plan, Vec<OutCol>, Vec<DataType>)>> {
+    fn bind_for_describe(
+        &mut self,
+        s: &SqlStatement,
+        sql: &str,
+        params: Vec<DataType>,
+    ) -> Result<Option<(Plan, Vec<OutCol>, Vec<DataType>)>> {
         let catalog = self.current_catalog();
         let sp = self.search_path();
         let tctx = self.tctx.clone();
@@ -366,21 +423,48 @@ impl Session {
             SqlStatement::Update(u) => b.bind_update(u)?,
             SqlStatement::Delete(d) => b.bind_delete(d)?,
             SqlStatement::ShowVariable { variable } => {
-                let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(" ");
-                return Ok(Some((Plan::OneRow, vec![OutCol { name, ty: DataType::Text, origin: None }], b.params)));
+                let name = variable
+                    .iter()
+                    .map(|i| i.value.to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                return Ok(Some((
+                    Plan::OneRow,
+                    vec![OutCol {
+                        name,
+                        ty: DataType::Text,
+                        origin: None,
+                    }],
+                    b.params,
+                )));
             }
             SqlStatement::Explain { .. } => {
-                return Ok(Some((Plan::OneRow, vec![OutCol { name: "QUERY PLAN".into(), ty: DataType::Text, origin: None }], b.params)));
+                return Ok(Some((
+                    Plan::OneRow,
+                    vec![OutCol {
+                        name: "QUERY PLAN".into(),
+                        ty: DataType::Text,
+                        origin: None,
+                    }],
+                    b.params,
+                )));
             }
             _ => return Ok(None),
         };
         let params = b.params.clone();
-        let has_rows = !matches!(s, SqlStatement::Insert(_) | SqlStatement::Update(_) | SqlStatement::Delete(_)) || !r.1.is_empty();
+        let has_rows = !matches!(
+            s,
+            SqlStatement::Insert(_) | SqlStatement::Update(_) | SqlStatement::Delete(_)
+        ) || !r.1.is_empty();
         Ok(Some((r.0, if has_rows { r.1 } else { vec![] }, params)))
     }
 
     /// Extended protocol Execute of a bound statement (all rows).
-    pub fn execute_prepared(&mut self, stmt: &PreparedStatement, params: &[Value]) -> Result<StatementResult> {
+    pub fn execute_prepared(
+        &mut self,
+        stmt: &PreparedStatement,
+        params: &[Value],
+    ) -> Result<StatementResult> {
         self.cancel.store(false, Ordering::Relaxed);
         if params.len() != stmt.param_types.len() {
             return Err(SqlError::ProtocolViolation(format!(
@@ -389,7 +473,9 @@ impl Session {
                 stmt.param_types.len()
             )));
         }
-        let Some(s) = &stmt.stmt else { return Ok(StatementResult::Empty) };
+        let Some(s) = &stmt.stmt else {
+            return Ok(StatementResult::Empty);
+        };
         let r = self.execute_statement(s, &stmt.sql, params, Some(stmt));
         match r {
             Ok(res) => {
@@ -397,12 +483,12 @@ impl Session {
                 // transaction, committed by `sync`; a transaction-control
                 // statement ends it at once, as in Postgres.
                 match s {
-                    SqlStatement::Rollback { savepoint: None, .. } if matches!(&self.txn, Some(t) if t.implicit) => {
-                        self.rollback_txn()
-                    }
-                    SqlStatement::Commit { .. } | SqlStatement::Rollback { .. } | SqlStatement::StartTransaction { .. } => {
-                        self.finish_implicit()?
-                    }
+                    SqlStatement::Rollback {
+                        savepoint: None, ..
+                    } if matches!(&self.txn, Some(t) if t.implicit) => self.rollback_txn(),
+                    SqlStatement::Commit { .. }
+                    | SqlStatement::Rollback { .. }
+                    | SqlStatement::StartTransaction { .. } => self.finish_implicit()?,
                     _ => {}
                 }
                 Ok(res)
@@ -455,11 +541,19 @@ impl Session {
     // ----- transaction machinery -----
 
     fn warn(&mut self, code: &'static str, message: &str) {
-        self.notices.push(Notice { severity: "WARNING", code, message: message.to_string() });
+        self.notices.push(Notice {
+            severity: "WARNING",
+            code,
+            message: message.to_string(),
+        });
     }
 
     pub(crate) fn notice(&mut self, message: String) {
-        self.notices.push(Notice { severity: "NOTICE", code: "00000", message });
+        self.notices.push(Notice {
+            severity: "NOTICE",
+            code: "00000",
+            message,
+        });
     }
 
     pub(crate) fn search_path(&self) -> Vec<String> {
@@ -474,7 +568,11 @@ impl Session {
     }
 
     fn default_isolation(&self) -> IsolationLevel {
-        self.settings.get("default_transaction_isolation").ok().and_then(|s| parse_iso(&s)).unwrap_or(IsolationLevel::ReadCommitted)
+        self.settings
+            .get("default_transaction_isolation")
+            .ok()
+            .and_then(|s| parse_iso(&s))
+            .unwrap_or(IsolationLevel::ReadCommitted)
     }
 
     fn ensure_txn(&mut self) -> &mut TxnState {
@@ -482,7 +580,11 @@ impl Session {
             let iso = self.default_isolation();
             let mut txn = self.db.engine.begin(iso);
             txn.set_cancel_flag(self.cancel.clone());
-            let ro = self.settings.get("default_transaction_read_only").map(|v| v == "on").unwrap_or(false);
+            let ro = self
+                .settings
+                .get("default_transaction_read_only")
+                .map(|v| v == "on")
+                .unwrap_or(false);
             self.txn = Some(TxnState {
                 txn,
                 implicit: true,
@@ -518,8 +620,15 @@ impl Session {
     }
 
     fn commit_txn(&mut self) -> Result<()> {
-        let Some(t) = self.txn.take() else { return Ok(()) };
-        let TxnState { txn, catalog, locks, .. } = t;
+        let Some(t) = self.txn.take() else {
+            return Ok(());
+        };
+        let TxnState {
+            txn,
+            catalog,
+            locks,
+            ..
+        } = t;
         txn.commit()?;
         if let Some(c) = catalog {
             *self.db.catalog.write() = Arc::new(c);
@@ -544,10 +653,22 @@ impl Session {
             return Err(SqlError::ReadOnlyTransaction("CREATE/ALTER/DROP".into()));
         }
         if st.locks.as_ref().is_none_or(|l| !l.ddl) {
-            db.locks.lock(DDL_LOCK, self_id, LockMode::Exclusive, &cancel, "the catalog")?;
+            db.locks.lock(
+                DDL_LOCK,
+                self_id,
+                LockMode::Exclusive,
+                &cancel,
+                "the catalog",
+            )?;
             match st.locks.as_mut() {
                 Some(l) => l.ddl = true,
-                None => st.locks = Some(LockRelease { mgr: db.locks.clone(), session: self_id, ddl: true }),
+                None => {
+                    st.locks = Some(LockRelease {
+                        mgr: db.locks.clone(),
+                        session: self_id,
+                        ddl: true,
+                    })
+                }
             }
         }
         if st.catalog.is_none() {
@@ -568,7 +689,13 @@ impl Session {
         Ok(())
     }
 
-    fn execute_statement(&mut self, s: &SqlStatement, sql: &str, params: &[Value], prepared: Option<&PreparedStatement>) -> Result<StatementResult> {
+    fn execute_statement(
+        &mut self,
+        s: &SqlStatement,
+        sql: &str,
+        params: &[Value],
+        prepared: Option<&PreparedStatement>,
+    ) -> Result<StatementResult> {
         // In a failed block only ROLLBACK / COMMIT / ROLLBACK TO pass.
         if matches!(&self.txn, Some(t) if t.failed) {
             match s {
@@ -592,32 +719,47 @@ impl Session {
                         st.read_only = r;
                     }
                 }
-                Ok(StatementResult::Command { tag: "BEGIN".into() })
+                Ok(StatementResult::Command {
+                    tag: "BEGIN".into(),
+                })
             }
             SqlStatement::Commit { .. } => {
                 match &self.txn {
                     Some(t) if !t.implicit => {
                         if t.failed {
                             self.rollback_txn();
-                            return Ok(StatementResult::Command { tag: "ROLLBACK".into() });
+                            return Ok(StatementResult::Command {
+                                tag: "ROLLBACK".into(),
+                            });
                         }
                         self.commit_txn()?;
                     }
                     _ => self.warn("25P01", "there is no transaction in progress"),
                 }
-                Ok(StatementResult::Command { tag: "COMMIT".into() })
+                Ok(StatementResult::Command {
+                    tag: "COMMIT".into(),
+                })
             }
-            SqlStatement::Rollback { savepoint: None, .. } => {
+            SqlStatement::Rollback {
+                savepoint: None, ..
+            } => {
                 match &self.txn {
                     Some(t) if !t.implicit => self.rollback_txn(),
                     _ => self.warn("25P01", "there is no transaction in progress"),
                 }
-                Ok(StatementResult::Command { tag: "ROLLBACK".into() })
+                Ok(StatementResult::Command {
+                    tag: "ROLLBACK".into(),
+                })
             }
-            SqlStatement::Rollback { savepoint: Some(name), .. } => {
+            SqlStatement::Rollback {
+                savepoint: Some(name),
+                ..
+            } => {
                 let n = crate::binder::ident_name(name);
                 let Some(st) = self.txn.as_mut().filter(|t| !t.implicit) else {
-                    return Err(SqlError::NoActiveSqlTransaction("ROLLBACK TO SAVEPOINT".into()));
+                    return Err(SqlError::NoActiveSqlTransaction(
+                        "ROLLBACK TO SAVEPOINT".into(),
+                    ));
                 };
                 let Some(i) = st.savepoints.iter().rposition(|(s, _)| *s == n) else {
                     return Err(SqlError::UndefinedSavepoint(n));
@@ -627,7 +769,9 @@ impl Session {
                 st.savepoints.truncate(i + 1);
                 st.catalog = cat;
                 st.failed = false;
-                Ok(StatementResult::Command { tag: "ROLLBACK".into() })
+                Ok(StatementResult::Command {
+                    tag: "ROLLBACK".into(),
+                })
             }
             SqlStatement::Savepoint { name } => {
                 let n = crate::binder::ident_name(name);
@@ -637,7 +781,9 @@ impl Session {
                 st.txn.savepoint();
                 let cat = st.catalog.clone();
                 st.savepoints.push((n, cat));
-                Ok(StatementResult::Command { tag: "SAVEPOINT".into() })
+                Ok(StatementResult::Command {
+                    tag: "SAVEPOINT".into(),
+                })
             }
             SqlStatement::ReleaseSavepoint { name } => {
                 let n = crate::binder::ident_name(name);
@@ -649,22 +795,41 @@ impl Session {
                 };
                 st.txn.release_savepoint(i + 1);
                 st.savepoints.truncate(i);
-                Ok(StatementResult::Command { tag: "RELEASE".into() })
+                Ok(StatementResult::Command {
+                    tag: "RELEASE".into(),
+                })
             }
             SqlStatement::Set(set) => self.exec_set(set),
             SqlStatement::ShowVariable { variable } => {
-                let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(" ");
+                let name = variable
+                    .iter()
+                    .map(|i| i.value.to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 let v = match name.as_str() {
                     "transaction isolation level" | "transaction_isolation" => {
-                        let l = self.txn.as_ref().map(|t| t.txn.isolation()).unwrap_or(self.default_isolation());
+                        let l = self
+                            .txn
+                            .as_ref()
+                            .map(|t| t.txn.isolation())
+                            .unwrap_or(self.default_isolation());
                         iso_name(l).to_string()
                     }
                     "all" => return Err(SqlError::FeatureNotSupported("SHOW ALL".into())),
                     n => self.settings.get(n)?,
                 };
-                let col = if name == "transaction isolation level" { "transaction_isolation".to_string() } else { name };
+                let col = if name == "transaction isolation level" {
+                    "transaction_isolation".to_string()
+                } else {
+                    name
+                };
                 Ok(StatementResult::Rows {
-                    columns: vec![ColumnDesc { name: col, data_type: DataType::Text, table_oid: 0, column_id: 0 }],
+                    columns: vec![ColumnDesc {
+                        name: col,
+                        data_type: DataType::Text,
+                        table_oid: 0,
+                        column_id: 0,
+                    }],
                     rows: vec![vec![Value::Text(v)]],
                     tag: "SHOW".into(),
                 })
@@ -679,17 +844,30 @@ impl Session {
                     }
                     ast::Reset::SessionAuthorization => {}
                 }
-                Ok(StatementResult::Command { tag: "RESET".into() })
+                Ok(StatementResult::Command {
+                    tag: "RESET".into(),
+                })
             }
-            SqlStatement::Query(_) | SqlStatement::Insert(_) | SqlStatement::Update(_) | SqlStatement::Delete(_) => {
-                self.exec_dml_or_query(s, sql, params, prepared)
-            }
-            SqlStatement::Explain { statement, analyze, options, .. } => {
+            SqlStatement::Query(_)
+            | SqlStatement::Insert(_)
+            | SqlStatement::Update(_)
+            | SqlStatement::Delete(_) => self.exec_dml_or_query(s, sql, params, prepared),
+            SqlStatement::Explain {
+                statement,
+                analyze,
+                options,
+                ..
+            } => {
                 let opt = |name: &str| -> Option<bool> {
-                    let o = options.as_ref()?.iter().find(|o| o.name.value.eq_ignore_ascii_case(name))?;
+                    let o = options
+                        .as_ref()?
+                        .iter()
+                        .find(|o| o.name.value.eq_ignore_ascii_case(name))?;
                     Some(match &o.arg {
                         None => true,
-                        Some(a) => !matches!(a.to_string().to_lowercase().as_str(), "false" | "off" | "0"),
+                        Some(a) => {
+                            !matches!(a.to_string().to_lowercase().as_str(), "false" | "off" | "0")
+                        }
                     })
                 };
                 if *analyze || opt("analyze") == Some(true) {
@@ -706,25 +884,46 @@ impl Session {
                     SqlStatement::Insert(i) => b.bind_insert(i)?,
                     SqlStatement::Update(u) => b.bind_update(u)?,
                     SqlStatement::Delete(d) => b.bind_delete(d)?,
-                    other => return Err(SqlError::FeatureNotSupported(format!("EXPLAIN of {}", statement_kind(other)))),
+                    other => {
+                        return Err(SqlError::FeatureNotSupported(format!(
+                            "EXPLAIN of {}",
+                            statement_kind(other)
+                        )))
+                    }
                 };
                 let plan = self.db.plan(plan);
                 let rows = planner::explain::explain(&plan)
                     .into_iter()
-                    .map(|l| if costs { l } else { planner::explain::without_costs(&l) })
+                    .map(|l| {
+                        if costs {
+                            l
+                        } else {
+                            planner::explain::without_costs(&l)
+                        }
+                    })
                     .map(|l| vec![Value::Text(l)])
                     .collect::<Vec<_>>();
                 Ok(StatementResult::Rows {
-                    columns: vec![ColumnDesc { name: "QUERY PLAN".into(), data_type: DataType::Text, table_oid: 0, column_id: 0 }],
+                    columns: vec![ColumnDesc {
+                        name: "QUERY PLAN".into(),
+                        data_type: DataType::Text,
+                        table_oid: 0,
+                        column_id: 0,
+                    }],
                     tag: format!("EXPLAIN"),
                     rows,
                 })
             }
             SqlStatement::CreateIndex(ci) => crate::ddl_index::create_index(self, ci),
-            SqlStatement::AlterIndex { name, operation } => crate::ddl_index::alter_index(self, name, operation),
-            SqlStatement::Drop { object_type: ast::ObjectType::Index, if_exists, names, .. } => {
-                crate::ddl_index::drop_indexes(self, *if_exists, names)
+            SqlStatement::AlterIndex { name, operation } => {
+                crate::ddl_index::alter_index(self, name, operation)
             }
+            SqlStatement::Drop {
+                object_type: ast::ObjectType::Index,
+                if_exists,
+                names,
+                ..
+            } => crate::ddl_index::drop_indexes(self, *if_exists, names),
             SqlStatement::Analyze(a) => crate::ddl_index::analyze(self, a),
             SqlStatement::Vacuum(_) => match crate::parser::maintenance(s) {
                 Some(m) => crate::ddl_index::maintenance(self, &m),
@@ -744,7 +943,13 @@ impl Session {
                 ast::Expr::Value(v) => match &v.value {
                     ast::Value::SingleQuotedString(s) => s.clone(),
                     ast::Value::Number(n, _) => n.clone(),
-                    ast::Value::Boolean(b) => if *b { "on".into() } else { "off".into() },
+                    ast::Value::Boolean(b) => {
+                        if *b {
+                            "on".into()
+                        } else {
+                            "off".into()
+                        }
+                    }
                     other => other.to_string(),
                 },
                 ast::Expr::Identifier(i) => i.value.clone(),
@@ -752,9 +957,12 @@ impl Session {
             }
         };
         match set {
-            ast::Set::SingleAssignment { variable, values, .. } => {
+            ast::Set::SingleAssignment {
+                variable, values, ..
+            } => {
                 let name = crate::binder::object_parts(variable)?.join(".");
-                let is_default = values.len() == 1 && matches!(&values[0], ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("default"));
+                let is_default = values.len() == 1
+                    && matches!(&values[0], ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("default"));
                 if is_default {
                     self.settings.reset(&name)?;
                 } else {
@@ -776,7 +984,10 @@ impl Session {
                 if let Some(st) = self.txn.as_mut() {
                     if let Some(l) = iso {
                         if st.started_statement {
-                            return Err(SqlError::ActiveSqlTransaction("SET TRANSACTION ISOLATION LEVEL must be called before any query".into()));
+                            return Err(SqlError::ActiveSqlTransaction(
+                                "SET TRANSACTION ISOLATION LEVEL must be called before any query"
+                                    .into(),
+                            ));
                         }
                         st.txn.set_isolation(l);
                     }
@@ -802,7 +1013,11 @@ impl Session {
         let v = match n.as_str() {
             "timezone" => match parse_timezone(&v) {
                 Some(tz) => tz.name().to_string(),
-                None => return Err(SqlError::InvalidParameterValue(format!("invalid value for parameter \"TimeZone\": \"{v}\""))),
+                None => {
+                    return Err(SqlError::InvalidParameterValue(format!(
+                        "invalid value for parameter \"TimeZone\": \"{v}\""
+                    )))
+                }
             },
             "transaction_isolation" | "default_transaction_isolation" => match parse_iso(&v) {
                 Some(l) => {
@@ -813,24 +1028,43 @@ impl Session {
                     }
                     iso_name(l).to_string()
                 }
-                None => return Err(SqlError::InvalidParameterValue(format!("invalid value for parameter \"{n}\": \"{v}\""))),
+                None => {
+                    return Err(SqlError::InvalidParameterValue(format!(
+                        "invalid value for parameter \"{n}\": \"{v}\""
+                    )))
+                }
             },
             "datestyle" => {
                 let u = v.to_uppercase();
-                if u.contains("ISO") || u.contains("MDY") || u.contains("DMY") || u.contains("YMD") {
-                    if u.contains("DMY") { "ISO, DMY".into() } else if u.contains("YMD") { "ISO, YMD".into() } else { "ISO, MDY".into() }
+                if u.contains("ISO") || u.contains("MDY") || u.contains("DMY") || u.contains("YMD")
+                {
+                    if u.contains("DMY") {
+                        "ISO, DMY".into()
+                    } else if u.contains("YMD") {
+                        "ISO, YMD".into()
+                    } else {
+                        "ISO, MDY".into()
+                    }
                 } else {
                     return Err(SqlError::FeatureNotSupported(format!("DateStyle \"{v}\"")));
                 }
             }
             "extra_float_digits" => match v.parse::<i32>() {
                 Ok(x) if (-15..=3).contains(&x) => v,
-                _ => return Err(SqlError::InvalidParameterValue(format!("invalid value for parameter \"extra_float_digits\": \"{v}\""))),
+                _ => {
+                    return Err(SqlError::InvalidParameterValue(format!(
+                        "invalid value for parameter \"extra_float_digits\": \"{v}\""
+                    )))
+                }
             },
             "statement_timeout" | "lock_timeout" | "idle_in_transaction_session_timeout" => v,
             "standard_conforming_strings" => match v.to_lowercase().as_str() {
                 "on" | "true" => "on".into(),
-                _ => return Err(SqlError::FeatureNotSupported("standard_conforming_strings = off".into())),
+                _ => {
+                    return Err(SqlError::FeatureNotSupported(
+                        "standard_conforming_strings = off".into(),
+                    ))
+                }
             },
             _ => v,
         };
@@ -852,7 +1086,10 @@ impl Session {
     /// Run `f` with an executor context over this session's transaction
     /// (started if needed) and its current catalog: what DDL that reads or
     /// writes table data (index builds, ANALYZE) needs.
-    pub(crate) fn with_exec<R>(&mut self, f: impl FnOnce(&mut ExecContext) -> Result<R>) -> Result<R> {
+    pub(crate) fn with_exec<R>(
+        &mut self,
+        f: impl FnOnce(&mut ExecContext) -> Result<R>,
+    ) -> Result<R> {
         let catalog = self.current_catalog();
         let sp = self.search_path();
         let tctx = self.tctx.clone();
@@ -860,9 +1097,20 @@ impl Session {
         let st = self.ensure_txn();
         st.txn.start_command();
         let start_ts = st.start_ts;
-        let call = CallContext { types: tctx, transaction_timestamp: start_ts, statement_timestamp: now_micros() };
-        let Session { txn, currval, cancel, .. } = self;
-        let st = txn.as_mut().ok_or_else(|| SqlError::Internal("no transaction".into()))?;
+        let call = CallContext {
+            types: tctx,
+            transaction_timestamp: start_ts,
+            statement_timestamp: now_micros(),
+        };
+        let Session {
+            txn,
+            currval,
+            cancel,
+            ..
+        } = self;
+        let st = txn
+            .as_mut()
+            .ok_or_else(|| SqlError::Internal("no transaction".into()))?;
         let mut ctx = ExecContext {
             txn: &mut st.txn,
             engine: &db.engine,
@@ -884,7 +1132,11 @@ impl Session {
 
     /// Who and where this session runs, for the system relations.
     fn system_session(&self) -> crate::system::SessionInfo {
-        crate::system::SessionInfo { user: self.user.clone(), database: self.database.clone(), pid: self.id as i32 }
+        crate::system::SessionInfo {
+            user: self.user.clone(),
+            database: self.database.clone(),
+            pid: self.id as i32,
+        }
     }
 
     /// Commit the current (implicit) transaction in the middle of a
@@ -907,7 +1159,11 @@ impl Session {
         let st = self.ensure_txn();
         db.locks.lock(table, id, mode, &cancel, what)?;
         if st.locks.is_none() {
-            st.locks = Some(LockRelease { mgr: db.locks.clone(), session: id, ddl: false });
+            st.locks = Some(LockRelease {
+                mgr: db.locks.clone(),
+                session: id,
+                ddl: false,
+            });
         }
         Ok(())
     }
@@ -938,19 +1194,29 @@ impl Session {
         let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
         let sql = format!("SELECT 1 FROM {}.{} LIMIT 1", q(schema), q(table));
         let stmts = crate::parser::parse(&sql)?;
-        let stmt = stmts.first().ok_or_else(|| SqlError::Internal("empty probe".into()))?;
+        let stmt = stmts
+            .first()
+            .ok_or_else(|| SqlError::Internal("empty probe".into()))?;
         match self.exec_dml_or_query(stmt, &sql, &[], None)? {
             StatementResult::Rows { rows, .. } => Ok(!rows.is_empty()),
             _ => Ok(false),
         }
     }
 
-    fn exec_dml_or_query(&mut self, s: &SqlStatement, sql: &str, params: &[Value], prepared: Option<&PreparedStatement>) -> Result<StatementResult> {
+    fn exec_dml_or_query(
+        &mut self,
+        s: &SqlStatement,
+        sql: &str,
+        params: &[Value],
+        prepared: Option<&PreparedStatement>,
+    ) -> Result<StatementResult> {
         // Writers lock their table before binding, so they plan against the
         // catalog any concurrent DDL on it committed (see `locks`).
         let inner = match s {
             SqlStatement::Query(q) => match &*q.body {
-                ast::SetExpr::Insert(st) | ast::SetExpr::Update(st) | ast::SetExpr::Delete(st) => st,
+                ast::SetExpr::Insert(st) | ast::SetExpr::Update(st) | ast::SetExpr::Delete(st) => {
+                    st
+                }
                 _ => s,
             },
             _ => s,
@@ -966,7 +1232,9 @@ impl Session {
             },
             SqlStatement::Delete(d) => {
                 let from = match &d.from {
-                    ast::FromTable::WithFromKeyword(f) | ast::FromTable::WithoutKeyword(f) => f.first(),
+                    ast::FromTable::WithFromKeyword(f) | ast::FromTable::WithoutKeyword(f) => {
+                        f.first()
+                    }
                 };
                 match from.map(|f| &f.relation) {
                     Some(ast::TableFactor::Table { name, .. }) => Some(name.clone()),
@@ -1006,7 +1274,10 @@ impl Session {
         })));
         let is_write = !matches!(s, SqlStatement::Query(_)) || dml_body.is_some() || writing_cte;
         let (plan, cols) = {
-            let cached = prepared.and_then(|p| p.cached.lock().clone()).filter(|(v, _)| *v == catalog.version).map(|(_, p)| p);
+            let cached = prepared
+                .and_then(|p| p.cached.lock().clone())
+                .filter(|(v, _)| *v == catalog.version)
+                .map(|(_, p)| p);
             let ptypes: Vec<DataType> = prepared.map(|p| p.param_types.clone()).unwrap_or_default();
             match cached {
                 Some(p) => (p, prepared.map(|p| p.columns.clone()).unwrap_or_default()),
@@ -1024,7 +1295,10 @@ impl Session {
                         if let Some(i) = b.params.iter().position(|_| true) {
                             let _ = i;
                             if params.is_empty() && !b.params.is_empty() {
-                                return Err(SqlError::Syntax { message: format!("there is no parameter $1"), position: None });
+                                return Err(SqlError::Syntax {
+                                    message: format!("there is no parameter $1"),
+                                    position: None,
+                                });
                             }
                         }
                     }
@@ -1043,9 +1317,20 @@ impl Session {
         }
         st.started_statement = true;
         st.txn.start_command();
-        let call = CallContext { types: tctx.clone(), transaction_timestamp: st.start_ts, statement_timestamp: now_micros() };
-        let Session { txn, currval, cancel, .. } = self;
-        let st = txn.as_mut().ok_or_else(|| SqlError::Internal("no transaction".into()))?;
+        let call = CallContext {
+            types: tctx.clone(),
+            transaction_timestamp: st.start_ts,
+            statement_timestamp: now_micros(),
+        };
+        let Session {
+            txn,
+            currval,
+            cancel,
+            ..
+        } = self;
+        let st = txn
+            .as_mut()
+            .ok_or_else(|| SqlError::Internal("no transaction".into()))?;
         let mut ctx = ExecContext {
             txn: &mut st.txn,
             engine: &db.engine,
@@ -1080,7 +1365,11 @@ impl Session {
             _ => format!("DELETE {affected}"),
         };
         if (!is_write || !cols.is_empty()) && !(dml_body.is_some() && cols.is_empty()) {
-            Ok(StatementResult::Rows { columns: cols, rows, tag })
+            Ok(StatementResult::Rows {
+                columns: cols,
+                rows,
+                tag,
+            })
         } else {
             Ok(StatementResult::Command { tag })
         }

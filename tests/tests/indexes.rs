@@ -13,7 +13,10 @@ const SESSIONS: i32 = 8;
 const KEYS: i32 = 40;
 
 async fn verify(c: &tokio_postgres::Client, index: &str) -> Vec<String> {
-    let row = c.query_one(&format!("SELECT verify_index('{index}')"), &[]).await.unwrap();
+    let row = c
+        .query_one(&format!("SELECT verify_index('{index}')"), &[])
+        .await
+        .unwrap();
     row.get::<_, Vec<String>>(0)
 }
 
@@ -36,7 +39,10 @@ async fn unique_index_under_concurrent_inserts_and_deletes() {
             // Phase 1: everyone inserts every key, in a session-specific order.
             for i in 0..KEYS {
                 let k = (i * 7 + s * 13) % KEYS;
-                match c.execute("INSERT INTO u VALUES ($1, $2, 'first')", &[&k, &s]).await {
+                match c
+                    .execute("INSERT INTO u VALUES ($1, $2, 'first')", &[&k, &s])
+                    .await
+                {
                     Ok(_) => {
                         inserted.fetch_add(1, Ordering::Relaxed);
                     }
@@ -53,7 +59,8 @@ async fn unique_index_under_concurrent_inserts_and_deletes() {
                 c.batch_execute("BEGIN").await.unwrap();
                 let res = async {
                     c.execute("DELETE FROM u WHERE k = $1", &[&k]).await?;
-                    c.execute("INSERT INTO u VALUES ($1, $2, 'replaced')", &[&k, &s]).await
+                    c.execute("INSERT INTO u VALUES ($1, $2, 'replaced')", &[&k, &s])
+                        .await
                 }
                 .await;
                 match res {
@@ -69,15 +76,32 @@ async fn unique_index_under_concurrent_inserts_and_deletes() {
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(inserted.load(Ordering::Relaxed), KEYS as u64, "each key inserted exactly once in phase 1");
-    assert_eq!(duplicates.load(Ordering::Relaxed), (KEYS * (SESSIONS - 1)) as u64);
+    assert_eq!(
+        inserted.load(Ordering::Relaxed),
+        KEYS as u64,
+        "each key inserted exactly once in phase 1"
+    );
+    assert_eq!(
+        duplicates.load(Ordering::Relaxed),
+        (KEYS * (SESSIONS - 1)) as u64
+    );
     // Every key is present exactly once, the indexes agree with the table.
-    let dup = c.query("SELECT k FROM u GROUP BY k HAVING count(*) > 1", &[]).await.unwrap();
+    let dup = c
+        .query("SELECT k FROM u GROUP BY k HAVING count(*) > 1", &[])
+        .await
+        .unwrap();
     assert!(dup.is_empty());
-    let n: i64 = c.query_one("SELECT count(*) FROM u", &[]).await.unwrap().get(0);
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM u", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, KEYS as i64);
     for k in 0..KEYS {
-        let rows = c.query("SELECT k FROM u WHERE k = $1", &[&k]).await.unwrap();
+        let rows = c
+            .query("SELECT k FROM u WHERE k = $1", &[&k])
+            .await
+            .unwrap();
         assert_eq!(rows.len(), 1, "key {k} through the index");
     }
     assert_eq!(verify(&c, "u_pkey").await, Vec::<String>::new());
@@ -142,9 +166,16 @@ async fn indexes_agree_with_their_table_after_every_crash() {
         srv.restart();
         let c = srv.connect().await;
         for ix in ["acc_pkey", "acc_owner_idx", "acc_lower_idx", "acc_rich_idx"] {
-            assert_eq!(verify(&c, ix).await, Vec::<String>::new(), "{ix} after crash {cycle}");
+            assert_eq!(
+                verify(&c, ix).await,
+                Vec::<String>::new(),
+                "{ix} after crash {cycle}"
+            );
         }
-        let dup = c.query("SELECT id FROM acc GROUP BY id HAVING count(*) > 1", &[]).await.unwrap();
+        let dup = c
+            .query("SELECT id FROM acc GROUP BY id HAVING count(*) > 1", &[])
+            .await
+            .unwrap();
         assert!(dup.is_empty(), "primary key duplicated after crash {cycle}");
         if Instant::now() > deadline {
             break;
@@ -172,13 +203,21 @@ async fn autovacuum_after_restart_cleans_unopened_indexes() {
     srv.restart();
     let c = srv.connect().await;
     // Only deletes: nothing here opens the indexes.
-    c.batch_execute("DELETE FROM av WHERE id <= 2500").await.unwrap();
+    c.batch_execute("DELETE FROM av WHERE id <= 2500")
+        .await
+        .unwrap();
     // Autovacuum looks every 10 s at tables with 1000+ dead rows.
     tokio::time::sleep(std::time::Duration::from_secs(12)).await;
-    c.batch_execute("INSERT INTO av SELECT g, 'new' || (g % 7) FROM generate_series(5001, 7000) g").await.unwrap();
+    c.batch_execute("INSERT INTO av SELECT g, 'new' || (g % 7) FROM generate_series(5001, 7000) g")
+        .await
+        .unwrap();
     assert_eq!(verify(&c, "av_pkey").await, Vec::<String>::new());
     assert_eq!(verify(&c, "av_tag_idx").await, Vec::<String>::new());
-    let n: i64 = c.query_one("SELECT count(*) FROM av WHERE tag = 'tag7'", &[]).await.unwrap().get(0);
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM av WHERE tag = 'tag7'", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 10);
 }
 
@@ -191,13 +230,18 @@ async fn create_index_concurrently_does_not_block_writers() {
     c.batch_execute("CREATE TABLE w (id serial PRIMARY KEY, v int); INSERT INTO w (v) SELECT g % 100 FROM generate_series(1, 20000) g")
         .await
         .unwrap();
-    let e = c.batch_execute("BEGIN; CREATE INDEX CONCURRENTLY w_bad ON w (v)").await.unwrap_err();
+    let e = c
+        .batch_execute("BEGIN; CREATE INDEX CONCURRENTLY w_bad ON w (v)")
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&e).as_deref(), Some("25001"));
     c.batch_execute("ROLLBACK").await.unwrap();
 
     // A transaction that is writing when the build starts, committing later.
     let open = srv.connect().await;
-    open.batch_execute("BEGIN; INSERT INTO w (v) VALUES (7)").await.unwrap();
+    open.batch_execute("BEGIN; INSERT INTO w (v) VALUES (7)")
+        .await
+        .unwrap();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let slowest = Arc::new(AtomicU64::new(0));
     let writes = Arc::new(AtomicU64::new(0));
@@ -208,7 +252,9 @@ async fn create_index_concurrently_does_not_block_writers() {
             let w = sargdb_tests::connect(&conn).await;
             while !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
-                w.execute("INSERT INTO w (v) VALUES (7)", &[]).await.unwrap();
+                w.execute("INSERT INTO w (v) VALUES (7)", &[])
+                    .await
+                    .unwrap();
                 slowest.fetch_max(t.elapsed().as_millis() as u64, Ordering::Relaxed);
                 writes.fetch_add(1, Ordering::Relaxed);
             }
@@ -218,24 +264,54 @@ async fn create_index_concurrently_does_not_block_writers() {
         let conn = srv.connection_string();
         tokio::spawn(async move {
             let b = sargdb_tests::connect(&conn).await;
-            b.batch_execute("CREATE INDEX CONCURRENTLY w_v_idx ON w (v)").await
+            b.batch_execute("CREATE INDEX CONCURRENTLY w_v_idx ON w (v)")
+                .await
         })
     };
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(!cic.is_finished(), "the build waits for the transaction that was already writing");
-    open.batch_execute("INSERT INTO w (v) VALUES (7); COMMIT").await.unwrap();
-    tokio::time::timeout(Duration::from_secs(30), cic).await.expect("build finished").unwrap().unwrap();
+    assert!(
+        !cic.is_finished(),
+        "the build waits for the transaction that was already writing"
+    );
+    open.batch_execute("INSERT INTO w (v) VALUES (7); COMMIT")
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), cic)
+        .await
+        .expect("build finished")
+        .unwrap()
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop.store(true, Ordering::Relaxed);
     writer.await.unwrap();
-    assert!(writes.load(Ordering::Relaxed) > 10, "writers kept writing during the build");
-    assert!(slowest.load(Ordering::Relaxed) < 500, "no write waited for the build ({} ms)", slowest.load(Ordering::Relaxed));
+    assert!(
+        writes.load(Ordering::Relaxed) > 10,
+        "writers kept writing during the build"
+    );
+    assert!(
+        slowest.load(Ordering::Relaxed) < 500,
+        "no write waited for the build ({} ms)",
+        slowest.load(Ordering::Relaxed)
+    );
     assert_eq!(verify(&c, "w_v_idx").await, Vec::<String>::new());
-    let n: i64 = c.query_one("SELECT count(*) FROM w WHERE v = 7", &[]).await.unwrap().get(0);
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM w WHERE v = 7", &[])
+        .await
+        .unwrap()
+        .get(0);
     let expected = 200 + 2 + writes.load(Ordering::Relaxed) as i64;
     assert_eq!(n, expected);
-    let plan: Vec<String> = c.query("EXPLAIN (COSTS OFF) SELECT * FROM w WHERE v = 3", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
-    assert!(plan.join("\n").contains("w_v_idx"), "the finished index is used: {plan:?}");
+    let plan: Vec<String> = c
+        .query("EXPLAIN (COSTS OFF) SELECT * FROM w WHERE v = 3", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        plan.join("\n").contains("w_v_idx"),
+        "the finished index is used: {plan:?}"
+    );
 }
 
 /// Auto-analyze: a table that changed enough gets statistics without an
@@ -249,11 +325,18 @@ async fn autovacuum_analyzes_changed_tables() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let r: f32 = c.query_one("SELECT reltuples FROM pg_class WHERE relname = 'aa'", &[]).await.unwrap().get(0);
+        let r: f32 = c
+            .query_one("SELECT reltuples FROM pg_class WHERE relname = 'aa'", &[])
+            .await
+            .unwrap()
+            .get(0);
         if r == 2000.0 {
             break;
         }
-        assert!(Instant::now() < deadline, "no auto-analyze within 20 s (reltuples = {r})");
+        assert!(
+            Instant::now() < deadline,
+            "no auto-analyze within 20 s (reltuples = {r})"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

@@ -551,14 +551,18 @@ pub fn ln_dweight(x: &BigDecimal) -> i64 {
 
 /// e^x to `rscale` digits.
 pub fn exp(x: &BigDecimal, rscale: i64) -> BigDecimal {
-    let ctx = bigdecimal::Context::default().with_prec((rscale.max(0) as u64 + 40).max(60)).unwrap_or_default();
+    let ctx = bigdecimal::Context::default()
+        .with_prec((rscale.max(0) as u64 + 40).max(60))
+        .unwrap_or_default();
     round(&x.exp_with_context(&ctx), rscale)
 }
 
 /// ln(x) for x > 0 to `rscale` digits, by Newton's method on exp.
 pub fn ln(x: &BigDecimal, rscale: i64) -> BigDecimal {
     let prec = (rscale.max(0) as u64 + 40).max(60);
-    let ctx = bigdecimal::Context::default().with_prec(prec).unwrap_or_default();
+    let ctx = bigdecimal::Context::default()
+        .with_prec(prec)
+        .unwrap_or_default();
     let f = to_f64(&Numeric::Finite(x.clone()));
     let mut y = match from_f64(f.ln(), 17) {
         Numeric::Finite(d) => d,

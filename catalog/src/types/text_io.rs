@@ -289,7 +289,11 @@ pub fn parse_bytea(s: &str) -> Result<Vec<u8>> {
             }
             // Postgres's hex_decode errors (22023), quoting the one bad character.
             let bad_digit = |at: usize| {
-                let ch: String = s.get(at..).and_then(|r| r.chars().next()).map(String::from).unwrap_or_default();
+                let ch: String = s
+                    .get(at..)
+                    .and_then(|r| r.chars().next())
+                    .map(String::from)
+                    .unwrap_or_default();
                 TypeError::InvalidParameterValue(format!("invalid hexadecimal digit: \"{ch}\""))
             };
             let hi = hex(c).ok_or_else(|| bad_digit(i))?;

@@ -73,7 +73,10 @@ pub enum ScanKey {
     /// Entries whose key starts with this (leading columns, LIKE 'p%').
     Prefix(Vec<u8>),
     /// Entries whose key lies within the bounds.
-    Range { lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>> },
+    Range {
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+    },
 }
 
 /// One index entry.

@@ -70,9 +70,16 @@ pub enum SubqueryKind {
     Scalar,
     Exists,
     /// `expr [NOT] IN (subquery)` / `= ANY`.
-    In { expr: Box<BoundExpr>, negated: bool },
+    In {
+        expr: Box<BoundExpr>,
+        negated: bool,
+    },
     /// `expr op ANY (subquery)` / `expr op ALL (subquery)`.
-    Quantified { expr: Box<BoundExpr>, op: CmpOp, all: bool },
+    Quantified {
+        expr: Box<BoundExpr>,
+        op: CmpOp,
+        all: bool,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -89,30 +96,82 @@ pub enum BoundExpr {
     Literal(Value, DataType),
     Column(usize, DataType),
     /// `depth` 1 is the innermost enclosing query.
-    Outer { depth: usize, idx: usize, ty: DataType },
+    Outer {
+        depth: usize,
+        idx: usize,
+        ty: DataType,
+    },
     /// `$n` (0-based index here).
     Param(usize, DataType),
-    Arith { op: ArithOp, l: Box<BoundExpr>, r: Box<BoundExpr>, ty: DataType },
-    Cmp { op: CmpOp, l: Box<BoundExpr>, r: Box<BoundExpr> },
+    Arith {
+        op: ArithOp,
+        l: Box<BoundExpr>,
+        r: Box<BoundExpr>,
+        ty: DataType,
+    },
+    Cmp {
+        op: CmpOp,
+        l: Box<BoundExpr>,
+        r: Box<BoundExpr>,
+    },
     And(Box<BoundExpr>, Box<BoundExpr>),
     Or(Box<BoundExpr>, Box<BoundExpr>),
     Not(Box<BoundExpr>),
     Neg(Box<BoundExpr>, DataType),
     Concat(Box<BoundExpr>, Box<BoundExpr>),
     IsNull(Box<BoundExpr>, bool),
-    IsDistinct { l: Box<BoundExpr>, r: Box<BoundExpr>, negated: bool },
+    IsDistinct {
+        l: Box<BoundExpr>,
+        r: Box<BoundExpr>,
+        negated: bool,
+    },
     /// IS [NOT] TRUE / FALSE / UNKNOWN (value None = UNKNOWN).
-    IsBool { e: Box<BoundExpr>, value: Option<bool>, negated: bool },
-    Cast { e: Box<BoundExpr>, ty: DataType, explicit: bool },
-    Func { name: String, args: Vec<BoundExpr>, ty: DataType, strict: bool },
-    Case { whens: Vec<(BoundExpr, BoundExpr)>, else_: Box<BoundExpr>, ty: DataType },
+    IsBool {
+        e: Box<BoundExpr>,
+        value: Option<bool>,
+        negated: bool,
+    },
+    Cast {
+        e: Box<BoundExpr>,
+        ty: DataType,
+        explicit: bool,
+    },
+    Func {
+        name: String,
+        args: Vec<BoundExpr>,
+        ty: DataType,
+        strict: bool,
+    },
+    Case {
+        whens: Vec<(BoundExpr, BoundExpr)>,
+        else_: Box<BoundExpr>,
+        ty: DataType,
+    },
     Coalesce(Vec<BoundExpr>, DataType),
     NullIf(Box<BoundExpr>, Box<BoundExpr>, DataType),
-    MinMax { args: Vec<BoundExpr>, greatest: bool, ty: DataType },
-    Like { e: Box<BoundExpr>, pattern: Box<BoundExpr>, escape: Option<Box<BoundExpr>>, negated: bool, ci: bool },
-    InList { e: Box<BoundExpr>, list: Vec<BoundExpr>, negated: bool },
+    MinMax {
+        args: Vec<BoundExpr>,
+        greatest: bool,
+        ty: DataType,
+    },
+    Like {
+        e: Box<BoundExpr>,
+        pattern: Box<BoundExpr>,
+        escape: Option<Box<BoundExpr>>,
+        negated: bool,
+        ci: bool,
+    },
+    InList {
+        e: Box<BoundExpr>,
+        list: Vec<BoundExpr>,
+        negated: bool,
+    },
     Subquery(Box<Subquery>),
-    Seq { func: SeqFunc, args: Vec<BoundExpr>, ty: DataType },
+    Seq {
+        func: SeqFunc,
+        args: Vec<BoundExpr>,
+        ty: DataType,
+    },
     Array(Vec<BoundExpr>, DataType),
 }
 
@@ -166,7 +225,10 @@ impl BoundExpr {
                 each(l);
                 each(r)
             }
-            BoundExpr::And(a, b) | BoundExpr::Or(a, b) | BoundExpr::Concat(a, b) | BoundExpr::NullIf(a, b, _) => {
+            BoundExpr::And(a, b)
+            | BoundExpr::Or(a, b)
+            | BoundExpr::Concat(a, b)
+            | BoundExpr::NullIf(a, b, _) => {
                 each(a);
                 each(b)
             }
@@ -184,7 +246,9 @@ impl BoundExpr {
                 }
                 each(else_)
             }
-            BoundExpr::Like { e, pattern, escape, .. } => {
+            BoundExpr::Like {
+                e, pattern, escape, ..
+            } => {
                 each(e);
                 each(pattern);
                 if let Some(x) = escape {
@@ -196,7 +260,9 @@ impl BoundExpr {
                 list.iter().for_each(each)
             }
             BoundExpr::Subquery(s) => {
-                if let SubqueryKind::In { expr, .. } | SubqueryKind::Quantified { expr, .. } = &s.kind {
+                if let SubqueryKind::In { expr, .. } | SubqueryKind::Quantified { expr, .. } =
+                    &s.kind
+                {
                     each(expr)
                 }
             }
@@ -220,11 +286,16 @@ impl BoundExpr {
                 l.map_columns_mut(f);
                 r.map_columns_mut(f)
             }
-            BoundExpr::And(a, b) | BoundExpr::Or(a, b) | BoundExpr::Concat(a, b) | BoundExpr::NullIf(a, b, _) => {
+            BoundExpr::And(a, b)
+            | BoundExpr::Or(a, b)
+            | BoundExpr::Concat(a, b)
+            | BoundExpr::NullIf(a, b, _) => {
                 a.map_columns_mut(f);
                 b.map_columns_mut(f)
             }
-            BoundExpr::Not(e) | BoundExpr::Neg(e, _) | BoundExpr::IsNull(e, _) => e.map_columns_mut(f),
+            BoundExpr::Not(e) | BoundExpr::Neg(e, _) | BoundExpr::IsNull(e, _) => {
+                e.map_columns_mut(f)
+            }
             BoundExpr::IsBool { e, .. } | BoundExpr::Cast { e, .. } => e.map_columns_mut(f),
             BoundExpr::Func { args, .. }
             | BoundExpr::Coalesce(args, _)
@@ -238,7 +309,9 @@ impl BoundExpr {
                 }
                 else_.map_columns_mut(f)
             }
-            BoundExpr::Like { e, pattern, escape, .. } => {
+            BoundExpr::Like {
+                e, pattern, escape, ..
+            } => {
                 e.map_columns_mut(f);
                 pattern.map_columns_mut(f);
                 if let Some(x) = escape {
@@ -250,7 +323,9 @@ impl BoundExpr {
                 list.iter_mut().for_each(|a| a.map_columns_mut(f))
             }
             BoundExpr::Subquery(s) => {
-                if let SubqueryKind::In { expr, .. } | SubqueryKind::Quantified { expr, .. } = &mut s.kind {
+                if let SubqueryKind::In { expr, .. } | SubqueryKind::Quantified { expr, .. } =
+                    &mut s.kind
+                {
                     expr.map_columns_mut(f)
                 }
             }
@@ -300,5 +375,7 @@ pub fn conjuncts(e: BoundExpr, out: &mut Vec<BoundExpr>) {
 
 /// AND parts back together.
 pub fn and_all(parts: Vec<BoundExpr>) -> Option<BoundExpr> {
-    parts.into_iter().reduce(|a, b| BoundExpr::And(Box::new(a), Box::new(b)))
+    parts
+        .into_iter()
+        .reduce(|a, b| BoundExpr::And(Box::new(a), Box::new(b)))
 }

@@ -56,7 +56,11 @@ impl Binder<'_> {
         Ok(out)
     }
 
-    fn returning(&mut self, items: &Option<Vec<ast::SelectItem>>, scope: &Scope) -> Result<(Vec<BoundExpr>, Vec<OutCol>)> {
+    fn returning(
+        &mut self,
+        items: &Option<Vec<ast::SelectItem>>,
+        scope: &Scope,
+    ) -> Result<(Vec<BoundExpr>, Vec<OutCol>)> {
         let mut exprs = vec![];
         let mut cols = vec![];
         for it in items.iter().flatten() {
@@ -65,11 +69,16 @@ impl Binder<'_> {
                     for (i, c) in scope.cols.iter().enumerate() {
                         if !c.hidden && c.table == scope.cols[0].table {
                             exprs.push(BoundExpr::Column(i, c.ty.clone()));
-                            cols.push(OutCol { name: c.name.clone(), ty: c.ty.clone(), origin: c.origin });
+                            cols.push(OutCol {
+                                name: c.name.clone(),
+                                ty: c.ty.clone(),
+                                origin: c.origin,
+                            });
                         }
                     }
                 }
-                ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+                ast::SelectItem::UnnamedExpr(e)
+                | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
                     let name = match it {
                         ast::SelectItem::ExprWithAlias { alias, .. } => ident_name(alias),
                         _ => expr_name(e),
@@ -80,7 +89,11 @@ impl Binder<'_> {
                         BoundExpr::Column(i, _) => scope.cols.get(*i).and_then(|c| c.origin),
                         _ => None,
                     };
-                    cols.push(OutCol { name, ty: b.ty(), origin });
+                    cols.push(OutCol {
+                        name,
+                        ty: b.ty(),
+                        origin,
+                    });
                     exprs.push(b);
                 }
                 other => return Err(SqlError::FeatureNotSupported(format!("RETURNING {other}"))),
@@ -91,10 +104,16 @@ impl Binder<'_> {
 
     pub fn bind_insert(&mut self, ins: &ast::Insert) -> Result<(Plan, Vec<OutCol>)> {
         let ast::TableObject::TableName(name) = &ins.table else {
-            return Err(SqlError::FeatureNotSupported("INSERT into a table function".into()));
+            return Err(SqlError::FeatureNotSupported(
+                "INSERT into a table function".into(),
+            ));
         };
         let table = self.lookup_table(name)?;
-        let alias = ins.table_alias.as_ref().map(|a| ident_name(&a.alias)).unwrap_or(table.name.clone());
+        let alias = ins
+            .table_alias
+            .as_ref()
+            .map(|a| ident_name(&a.alias))
+            .unwrap_or(table.name.clone());
         // Target columns.
         let targets: Vec<usize> = if ins.columns.is_empty() {
             table.live_columns().map(|(i, _)| i).collect()
@@ -102,12 +121,16 @@ impl Binder<'_> {
             let mut v = vec![];
             for c in &ins.columns {
                 let n = object_parts(c)?.join(".");
-                let i = table.column_index(&n).ok_or_else(|| SqlError::UndefinedColumn {
-                    name: format!("{n}\" of relation \"{}", table.name),
-                    position: None,
-                })?;
+                let i = table
+                    .column_index(&n)
+                    .ok_or_else(|| SqlError::UndefinedColumn {
+                        name: format!("{n}\" of relation \"{}", table.name),
+                        position: None,
+                    })?;
                 if v.contains(&i) {
-                    return Err(SqlError::DuplicateColumn(format!("column \"{n}\" specified more than once")));
+                    return Err(SqlError::DuplicateColumn(format!(
+                        "column \"{n}\" specified more than once"
+                    )));
                 }
                 v.push(i);
             }
@@ -116,26 +139,44 @@ impl Binder<'_> {
         let ncols = table.columns.len();
         let mut defaults = vec![];
         for i in 0..ncols {
-            defaults.push(if table.columns[i].dropped { BoundExpr::Literal(Value::Null, table.columns[i].data_type.clone()) } else { self.column_default(&table, i)? });
+            defaults.push(if table.columns[i].dropped {
+                BoundExpr::Literal(Value::Null, table.columns[i].data_type.clone())
+            } else {
+                self.column_default(&table, i)?
+            });
         }
         // OVERRIDING SYSTEM VALUE lets values into GENERATED ALWAYS columns;
         // OVERRIDING USER VALUE ignores the values given for identity columns.
         let overriding = crate::parser::insert_overriding(ins);
         let always = |i: usize| {
-            overriding != Some(crate::parser::Overriding::System) && matches!(table.columns[i].identity, Some((IdentityKind::Always, _)))
+            overriding != Some(crate::parser::Overriding::System)
+                && matches!(table.columns[i].identity, Some((IdentityKind::Always, _)))
         };
-        let ignored = |i: usize| overriding == Some(crate::parser::Overriding::User) && table.columns[i].identity.is_some();
+        let ignored = |i: usize| {
+            overriding == Some(crate::parser::Overriding::User)
+                && table.columns[i].identity.is_some()
+        };
         let input = match ins.source.as_deref() {
-            None => Plan::Values { rows: vec![defaults.clone()], types: table.physical_types() },
-            Some(q) => match (&*q.body, q.order_by.is_none() && q.limit_clause.is_none() && q.with.is_none()) {
+            None => Plan::Values {
+                rows: vec![defaults.clone()],
+                types: table.physical_types(),
+            },
+            Some(q) => match (
+                &*q.body,
+                q.order_by.is_none() && q.limit_clause.is_none() && q.with.is_none(),
+            ) {
                 (ast::SetExpr::Values(vals), true) => {
                     let mut rows = vec![];
                     for r in &vals.rows {
                         if r.content.len() > targets.len() {
-                            return Err(SqlError::SyntaxNoPosition("INSERT has more expressions than target columns".into()));
+                            return Err(SqlError::SyntaxNoPosition(
+                                "INSERT has more expressions than target columns".into(),
+                            ));
                         }
                         if r.content.len() < targets.len() && !ins.columns.is_empty() {
-                            return Err(SqlError::SyntaxNoPosition("INSERT has more target columns than expressions".into()));
+                            return Err(SqlError::SyntaxNoPosition(
+                                "INSERT has more target columns than expressions".into(),
+                            ));
                         }
                         let mut row = defaults.clone();
                         for (e, &col) in r.content.iter().zip(targets.iter()) {
@@ -143,19 +184,26 @@ impl Binder<'_> {
                                 continue;
                             }
                             if always(col) {
-                                return Err(SqlError::GeneratedAlways(table.columns[col].name.clone()));
+                                return Err(SqlError::GeneratedAlways(
+                                    table.columns[col].name.clone(),
+                                ));
                             }
                             let b = self.bind_expr(e, &Scope::default())?;
                             row[col] = self.assign(&table, col, b)?;
                         }
                         rows.push(row);
                     }
-                    Plan::Values { rows, types: table.physical_types() }
+                    Plan::Values {
+                        rows,
+                        types: table.physical_types(),
+                    }
                 }
                 _ => {
                     let (plan, cols) = self.bind_query(q)?;
                     if cols.len() > targets.len() {
-                        return Err(SqlError::SyntaxNoPosition("INSERT has more expressions than target columns".into()));
+                        return Err(SqlError::SyntaxNoPosition(
+                            "INSERT has more expressions than target columns".into(),
+                        ));
                     }
                     let mut row = defaults.clone();
                     for (i, (c, &col)) in cols.iter().zip(targets.iter()).enumerate() {
@@ -167,7 +215,10 @@ impl Binder<'_> {
                         }
                         row[col] = self.assign(&table, col, BoundExpr::Column(i, c.ty.clone()))?;
                     }
-                    Plan::Project { input: Box::new(plan), exprs: row }
+                    Plan::Project {
+                        input: Box::new(plan),
+                        exprs: row,
+                    }
                 }
             },
         };
@@ -179,71 +230,125 @@ impl Binder<'_> {
         };
         let (returning, cols) = self.returning(&ins.returning, &scope)?;
         let checks = self.checks(&table)?;
-        Ok((Plan::Insert { access: self.table_access(&table)?, table, input: Box::new(input), on_conflict, returning, checks }, cols))
+        Ok((
+            Plan::Insert {
+                access: self.table_access(&table)?,
+                table,
+                input: Box::new(input),
+                on_conflict,
+                returning,
+                checks,
+            },
+            cols,
+        ))
     }
 
-    fn bind_on_conflict(&mut self, table: &Arc<TableDef>, alias: &str, oc: &ast::OnConflict) -> Result<OnConflict> {
-        let constraint = match &oc.conflict_target {
-            None => None,
-            Some(ast::ConflictTarget::Columns(cols)) => {
-                let mut want: Vec<usize> = vec![];
-                for c in cols {
-                    let n = ident_name(c);
-                    want.push(table.column_index(&n).ok_or_else(|| SqlError::UndefinedColumn { name: n.clone(), position: None })?);
-                }
-                want.sort_unstable();
-                let found = table.constraints.iter().position(|c| match &c.kind {
-                    ConstraintKind::PrimaryKey(k) | ConstraintKind::Unique(k) => {
-                        let mut k = k.clone();
-                        k.sort_unstable();
-                        k == want
+    fn bind_on_conflict(
+        &mut self,
+        table: &Arc<TableDef>,
+        alias: &str,
+        oc: &ast::OnConflict,
+    ) -> Result<OnConflict> {
+        let constraint =
+            match &oc.conflict_target {
+                None => None,
+                Some(ast::ConflictTarget::Columns(cols)) => {
+                    let mut want: Vec<usize> = vec![];
+                    for c in cols {
+                        let n = ident_name(c);
+                        want.push(table.column_index(&n).ok_or_else(|| {
+                            SqlError::UndefinedColumn {
+                                name: n.clone(),
+                                position: None,
+                            }
+                        })?);
                     }
-                    _ => false,
-                });
-                Some(found.ok_or(SqlError::NoMatchingConstraint)?)
-            }
-            Some(ast::ConflictTarget::OnConstraint(n)) => {
-                let n = object_parts(n)?.join(".");
-                let found = table.constraints.iter().position(|c| c.name == n);
-                Some(found.ok_or_else(|| SqlError::UndefinedObject(format!("constraint \"{n}\" for table \"{}\" does not exist", table.name)))?)
-            }
-        };
+                    want.sort_unstable();
+                    let found = table.constraints.iter().position(|c| match &c.kind {
+                        ConstraintKind::PrimaryKey(k) | ConstraintKind::Unique(k) => {
+                            let mut k = k.clone();
+                            k.sort_unstable();
+                            k == want
+                        }
+                        _ => false,
+                    });
+                    Some(found.ok_or(SqlError::NoMatchingConstraint)?)
+                }
+                Some(ast::ConflictTarget::OnConstraint(n)) => {
+                    let n = object_parts(n)?.join(".");
+                    let found = table.constraints.iter().position(|c| c.name == n);
+                    Some(found.ok_or_else(|| {
+                        SqlError::UndefinedObject(format!(
+                            "constraint \"{n}\" for table \"{}\" does not exist",
+                            table.name
+                        ))
+                    })?)
+                }
+            };
         match &oc.action {
             ast::OnConflictAction::DoNothing => Ok(OnConflict::DoNothing { constraint }),
             ast::OnConflictAction::DoUpdate(du) => {
                 let Some(constraint) = constraint else {
-                    return Err(SqlError::SyntaxNoPosition("ON CONFLICT DO UPDATE requires inference specification or constraint name".into()));
+                    return Err(SqlError::SyntaxNoPosition(
+                        "ON CONFLICT DO UPDATE requires inference specification or constraint name"
+                            .into(),
+                    ));
                 };
                 let mut scope = Scope::for_table(table, alias);
                 let excluded = Scope::for_table(table, "excluded");
-                scope.cols.extend(excluded.cols.into_iter().map(|c| ScopeCol { hidden: true, ..c }));
+                scope.cols.extend(
+                    excluded
+                        .cols
+                        .into_iter()
+                        .map(|c| ScopeCol { hidden: true, ..c }),
+                );
                 let assignments = self.bind_assignments(table, &du.assignments, &scope)?;
                 let filter = match &du.selection {
                     Some(w) => Some(self.bind_condition(w, &scope, "WHERE")?),
                     None => None,
                 };
-                Ok(OnConflict::DoUpdate { constraint, assignments, filter })
+                Ok(OnConflict::DoUpdate {
+                    constraint,
+                    assignments,
+                    filter,
+                })
             }
         }
     }
 
-    fn bind_assignments(&mut self, table: &TableDef, asg: &[ast::Assignment], scope: &Scope) -> Result<Vec<(usize, BoundExpr)>> {
+    fn bind_assignments(
+        &mut self,
+        table: &TableDef,
+        asg: &[ast::Assignment],
+        scope: &Scope,
+    ) -> Result<Vec<(usize, BoundExpr)>> {
         let mut out: Vec<(usize, BoundExpr)> = vec![];
         for a in asg {
             let names: Vec<String> = match &a.target {
-                ast::AssignmentTarget::ColumnName(n) => vec![object_parts(n)?.last().cloned().unwrap_or_default()],
-                ast::AssignmentTarget::Tuple(ns) => ns.iter().map(|n| object_parts(n).map(|p| p.last().cloned().unwrap_or_default())).collect::<Result<_>>()?,
+                ast::AssignmentTarget::ColumnName(n) => {
+                    vec![object_parts(n)?.last().cloned().unwrap_or_default()]
+                }
+                ast::AssignmentTarget::Tuple(ns) => ns
+                    .iter()
+                    .map(|n| object_parts(n).map(|p| p.last().cloned().unwrap_or_default()))
+                    .collect::<Result<_>>()?,
             };
             if names.len() != 1 {
-                return Err(SqlError::FeatureNotSupported("multiple-column assignment".into()));
+                return Err(SqlError::FeatureNotSupported(
+                    "multiple-column assignment".into(),
+                ));
             }
             let n = &names[0];
-            let col = table.column_index(n).ok_or_else(|| SqlError::UndefinedColumn {
-                name: format!("{n}\" of relation \"{}", table.name),
-                position: None,
-            })?;
+            let col = table
+                .column_index(n)
+                .ok_or_else(|| SqlError::UndefinedColumn {
+                    name: format!("{n}\" of relation \"{}", table.name),
+                    position: None,
+                })?;
             if out.iter().any(|(c, _)| *c == col) {
-                return Err(SqlError::DuplicateColumn(format!("multiple assignments to same column \"{n}\"")));
+                return Err(SqlError::DuplicateColumn(format!(
+                    "multiple assignments to same column \"{n}\""
+                )));
             }
             let b = if is_default_keyword(&a.value) {
                 self.column_default(table, col)?
@@ -264,32 +369,62 @@ impl Binder<'_> {
             return Err(SqlError::FeatureNotSupported("UPDATE of a join".into()));
         }
         let ast::TableFactor::Table { name, alias, .. } = &up.table.relation else {
-            return Err(SqlError::FeatureNotSupported("UPDATE of this target".into()));
+            return Err(SqlError::FeatureNotSupported(
+                "UPDATE of this target".into(),
+            ));
         };
         let table = self.lookup_table(name)?;
-        let an = alias.as_ref().map(|a| ident_name(&a.name)).unwrap_or(table.name.clone());
+        let an = alias
+            .as_ref()
+            .map(|a| ident_name(&a.name))
+            .unwrap_or(table.name.clone());
         let mut scope = Scope::for_table(&table, &an);
         scope.push_tid();
-        let mut plan = Plan::Scan { access: self.table_access(&table)?, table: table.clone(), alias: an.clone(), with_tid: true, filter: None };
+        let mut plan = Plan::Scan {
+            access: self.table_access(&table)?,
+            table: table.clone(),
+            alias: an.clone(),
+            with_tid: true,
+            filter: None,
+        };
         if let Some(from) = &up.from {
             let list = match from {
                 ast::UpdateTableFromKind::BeforeSet(v) | ast::UpdateTableFromKind::AfterSet(v) => v,
             };
             let (fp, fs) = self.bind_from(list)?;
             scope.cols.extend(fs.cols);
-            plan = Plan::Join { left: Box::new(plan), right: Box::new(fp), kind: crate::planner::plan::JoinKind::Cross, on: None };
+            plan = Plan::Join {
+                left: Box::new(plan),
+                right: Box::new(fp),
+                kind: crate::planner::plan::JoinKind::Cross,
+                on: None,
+            };
         }
         let recheck = match &up.selection {
             Some(w) => Some(self.bind_condition(w, &scope, "WHERE")?),
             None => None,
         };
         if let Some(r) = &recheck {
-            plan = Plan::Filter { input: Box::new(plan), predicate: r.clone() };
+            plan = Plan::Filter {
+                input: Box::new(plan),
+                predicate: r.clone(),
+            };
         }
         let assignments = self.bind_assignments(&table, &up.assignments, &scope)?;
         let (returning, cols) = self.returning(&up.returning, &scope)?;
         let checks = self.checks(&table)?;
-        Ok((Plan::Update { access: self.table_access(&table)?, table, input: Box::new(plan), assignments, recheck, returning, checks }, cols))
+        Ok((
+            Plan::Update {
+                access: self.table_access(&table)?,
+                table,
+                input: Box::new(plan),
+                assignments,
+                recheck,
+                returning,
+                checks,
+            },
+            cols,
+        ))
     }
 
     pub fn bind_delete(&mut self, del: &ast::Delete) -> Result<(Plan, Vec<OutCol>)> {
@@ -297,30 +432,59 @@ impl Binder<'_> {
             ast::FromTable::WithFromKeyword(v) | ast::FromTable::WithoutKeyword(v) => v,
         };
         if from.len() != 1 || !from[0].joins.is_empty() {
-            return Err(SqlError::FeatureNotSupported("DELETE from several tables".into()));
+            return Err(SqlError::FeatureNotSupported(
+                "DELETE from several tables".into(),
+            ));
         }
         let ast::TableFactor::Table { name, alias, .. } = &from[0].relation else {
-            return Err(SqlError::FeatureNotSupported("DELETE of this target".into()));
+            return Err(SqlError::FeatureNotSupported(
+                "DELETE of this target".into(),
+            ));
         };
         let table = self.lookup_table(name)?;
-        let an = alias.as_ref().map(|a| ident_name(&a.name)).unwrap_or(table.name.clone());
+        let an = alias
+            .as_ref()
+            .map(|a| ident_name(&a.name))
+            .unwrap_or(table.name.clone());
         let mut scope = Scope::for_table(&table, &an);
         scope.push_tid();
-        let mut plan = Plan::Scan { access: self.table_access(&table)?, table: table.clone(), alias: an, with_tid: true, filter: None };
+        let mut plan = Plan::Scan {
+            access: self.table_access(&table)?,
+            table: table.clone(),
+            alias: an,
+            with_tid: true,
+            filter: None,
+        };
         if let Some(using) = &del.using {
             let (fp, fs) = self.bind_from(using)?;
             scope.cols.extend(fs.cols);
-            plan = Plan::Join { left: Box::new(plan), right: Box::new(fp), kind: crate::planner::plan::JoinKind::Cross, on: None };
+            plan = Plan::Join {
+                left: Box::new(plan),
+                right: Box::new(fp),
+                kind: crate::planner::plan::JoinKind::Cross,
+                on: None,
+            };
         }
         let recheck = match &del.selection {
             Some(w) => Some(self.bind_condition(w, &scope, "WHERE")?),
             None => None,
         };
         if let Some(r) = &recheck {
-            plan = Plan::Filter { input: Box::new(plan), predicate: r.clone() };
+            plan = Plan::Filter {
+                input: Box::new(plan),
+                predicate: r.clone(),
+            };
         }
         let (returning, cols) = self.returning(&del.returning, &scope)?;
-        Ok((Plan::Delete { table, input: Box::new(plan), recheck, returning }, cols))
+        Ok((
+            Plan::Delete {
+                table,
+                input: Box::new(plan),
+                recheck,
+                returning,
+            },
+            cols,
+        ))
     }
 }
 

@@ -24,7 +24,16 @@ pub enum CastMode {
 pub fn is_aggregate(name: &str) -> bool {
     matches!(
         name,
-        "count" | "sum" | "avg" | "min" | "max" | "bool_and" | "bool_or" | "every" | "string_agg" | "array_agg"
+        "count"
+            | "sum"
+            | "avg"
+            | "min"
+            | "max"
+            | "bool_and"
+            | "bool_or"
+            | "every"
+            | "string_agg"
+            | "array_agg"
     )
 }
 
@@ -48,7 +57,10 @@ pub fn contains_aggregate(e: &Expr) -> bool {
             match &f.args {
                 ast::FunctionArguments::List(l) => l.args.iter().any(|a| match a {
                     ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x))
-                    | ast::FunctionArg::Named { arg: ast::FunctionArgExpr::Expr(x), .. } => c(x),
+                    | ast::FunctionArg::Named {
+                        arg: ast::FunctionArgExpr::Expr(x),
+                        ..
+                    } => c(x),
                     _ => false,
                 }),
                 _ => false,
@@ -67,11 +79,20 @@ pub fn contains_aggregate(e: &Expr) -> bool {
         | Expr::IsNotUnknown(expr)
         | Expr::Cast { expr, .. } => c(expr),
         Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) => c(a) || c(b),
-        Expr::Between { expr, low, high, .. } => c(expr) || c(low) || c(high),
+        Expr::Between {
+            expr, low, high, ..
+        } => c(expr) || c(low) || c(high),
         Expr::InList { expr, list, .. } => c(expr) || list.iter().any(c),
         Expr::InSubquery { expr, .. } => c(expr),
-        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => c(expr) || c(pattern),
-        Expr::Case { operand, conditions, else_result, .. } => {
+        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => {
+            c(expr) || c(pattern)
+        }
+        Expr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
             operand.as_deref().is_some_and(c)
                 || conditions.iter().any(|w| c(&w.condition) || c(&w.result))
                 || else_result.as_deref().is_some_and(c)
@@ -94,9 +115,16 @@ impl Binder<'_> {
     }
 
     /// Bind a boolean condition (WHERE, HAVING, ON, CHECK).
-    pub fn bind_condition(&mut self, e: &Expr, scope: &Scope, clause: &'static str) -> Result<BoundExpr> {
+    pub fn bind_condition(
+        &mut self,
+        e: &Expr,
+        scope: &Scope,
+        clause: &'static str,
+    ) -> Result<BoundExpr> {
         if contains_aggregate(e) && self.agg.as_ref().is_none_or(|a| !a.active) {
-            return Err(SqlError::Grouping(format!("aggregate functions are not allowed in {clause}")));
+            return Err(SqlError::Grouping(format!(
+                "aggregate functions are not allowed in {clause}"
+            )));
         }
         let saved = self.clause;
         self.clause = clause;
@@ -148,11 +176,16 @@ impl Binder<'_> {
                 a.active = true;
             }
             if let Ok(b) = trial {
-                let agg = self.agg.as_ref().ok_or_else(|| SqlError::Internal("agg state".into()))?;
+                let agg = self
+                    .agg
+                    .as_ref()
+                    .ok_or_else(|| SqlError::Internal("agg state".into()))?;
                 if let Some(i) = agg.groups.iter().position(|g| *g == b) {
                     return Ok(BoundExpr::Column(i, b.ty()));
                 }
-                if b.columns_used().is_some_and(|c| c.is_empty()) && !matches!(b, BoundExpr::Subquery(_)) {
+                if b.columns_used().is_some_and(|c| c.is_empty())
+                    && !matches!(b, BoundExpr::Subquery(_))
+                {
                     return Ok(b);
                 }
             }
@@ -163,13 +196,20 @@ impl Binder<'_> {
                     Expr::Identifier(i) => (None, ident_name(i)),
                     Expr::CompoundIdentifier(v) => {
                         let n: Vec<String> = v.iter().map(ident_name).collect();
-                        (n.len().checked_sub(2).map(|i| n[i].clone()), n.last().cloned().unwrap_or_default())
+                        (
+                            n.len().checked_sub(2).map(|i| n[i].clone()),
+                            n.last().cloned().unwrap_or_default(),
+                        )
                     }
                     _ => unreachable!("matched above"),
                 };
                 if let Some(i) = find_column(&input, qual.as_deref(), &name)? {
                     let t = input.cols[i].table.clone().unwrap_or_default();
-                    let full = if t.is_empty() { name.clone() } else { format!("{t}.{name}") };
+                    let full = if t.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{t}.{name}")
+                    };
                     return Err(SqlError::Grouping(format!(
                         "column \"{full}\" must appear in the GROUP BY clause or be used in an aggregate function"
                     )));
@@ -183,7 +223,10 @@ impl Binder<'_> {
 
     fn bind_aggregate(&mut self, f: &ast::Function, name: &str) -> Result<BoundExpr> {
         let Some(agg) = self.agg.as_mut() else {
-            return Err(SqlError::Grouping(format!("aggregate functions are not allowed in {}", self.clause)));
+            return Err(SqlError::Grouping(format!(
+                "aggregate functions are not allowed in {}",
+                self.clause
+            )));
         };
         agg.active = false;
         let input = agg.input.clone();
@@ -192,7 +235,10 @@ impl Binder<'_> {
             a.active = true;
         }
         let call = r?;
-        let agg = self.agg.as_mut().ok_or_else(|| SqlError::Internal("agg state".into()))?;
+        let agg = self
+            .agg
+            .as_mut()
+            .ok_or_else(|| SqlError::Internal("agg state".into()))?;
         let ngroups = agg.groups.len();
         let ty = call.ty.clone();
         let idx = match agg.aggs.iter().position(|a| *a == call) {
@@ -205,26 +251,49 @@ impl Binder<'_> {
         Ok(BoundExpr::Column(ngroups + idx, ty))
     }
 
-    fn bind_aggregate_args(&mut self, f: &ast::Function, name: &str, input: &Scope) -> Result<AggCall> {
+    fn bind_aggregate_args(
+        &mut self,
+        f: &ast::Function,
+        name: &str,
+        input: &Scope,
+    ) -> Result<AggCall> {
         let ast::FunctionArguments::List(list) = &f.args else {
             if name == "count" {
-                return Ok(AggCall { func: AggFunc::CountStar, args: vec![], distinct: false, filter: None, ty: DataType::Int8, order_by: vec![] });
+                return Ok(AggCall {
+                    func: AggFunc::CountStar,
+                    args: vec![],
+                    distinct: false,
+                    filter: None,
+                    ty: DataType::Int8,
+                    order_by: vec![],
+                });
             }
-            return Err(SqlError::UndefinedFunction(format!("function {name}() does not exist")));
+            return Err(SqlError::UndefinedFunction(format!(
+                "function {name}() does not exist"
+            )));
         };
-        let distinct = matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
+        let distinct = matches!(
+            list.duplicate_treatment,
+            Some(ast::DuplicateTreatment::Distinct)
+        );
         let mut args = vec![];
         let mut star = false;
         for a in &list.args {
             match a {
                 ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => {
                     if contains_aggregate(x) {
-                        return Err(SqlError::Grouping("aggregate function calls cannot be nested".into()));
+                        return Err(SqlError::Grouping(
+                            "aggregate function calls cannot be nested".into(),
+                        ));
                     }
                     args.push(self.bind_plain(x, input)?)
                 }
                 ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => star = true,
-                _ => return Err(SqlError::FeatureNotSupported("named aggregate arguments".into())),
+                _ => {
+                    return Err(SqlError::FeatureNotSupported(
+                        "named aggregate arguments".into(),
+                    ))
+                }
             }
         }
         let mut order_by = vec![];
@@ -232,10 +301,16 @@ impl Binder<'_> {
             if let ast::FunctionArgumentClause::OrderBy(obs) = c {
                 for o in obs {
                     if contains_aggregate(&o.expr) {
-                        return Err(SqlError::Grouping("aggregate function calls cannot be nested".into()));
+                        return Err(SqlError::Grouping(
+                            "aggregate function calls cannot be nested".into(),
+                        ));
                     }
                     let k = self.bind_plain(&o.expr, input)?;
-                    let k = if k.ty() == DataType::Unknown { self.cast(k, &DataType::Text, CastMode::Implicit)? } else { k };
+                    let k = if k.ty() == DataType::Unknown {
+                        self.cast(k, &DataType::Text, CastMode::Implicit)?
+                    } else {
+                        k
+                    };
                     if distinct && !args.contains(&k) {
                         return Err(SqlError::InvalidColumnReference(
                             "in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list".into(),
@@ -252,14 +327,26 @@ impl Binder<'_> {
         let no_fn = |args: &[BoundExpr]| {
             SqlError::UndefinedFunction(format!(
                 "function {name}({}) does not exist",
-                args.iter().map(|a| type_name(&a.ty())).collect::<Vec<_>>().join(", ")
+                args.iter()
+                    .map(|a| type_name(&a.ty()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         };
         if star || (name == "count" && args.is_empty()) {
             if name != "count" {
-                return Err(SqlError::SyntaxNoPosition(format!("{name}(*) specified, but {name} is not an aggregate function")));
+                return Err(SqlError::SyntaxNoPosition(format!(
+                    "{name}(*) specified, but {name} is not an aggregate function"
+                )));
             }
-            return Ok(AggCall { func: AggFunc::CountStar, args: vec![], distinct: false, filter, ty: DataType::Int8, order_by: vec![] });
+            return Ok(AggCall {
+                func: AggFunc::CountStar,
+                args: vec![],
+                distinct: false,
+                filter,
+                ty: DataType::Int8,
+                order_by: vec![],
+            });
         }
         let arity = if name == "string_agg" { 2 } else { 1 };
         if args.len() != arity {
@@ -287,14 +374,17 @@ impl Binder<'_> {
             "avg" => (
                 AggFunc::Avg,
                 match at {
-                    DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Numeric(_) => DataType::Numeric(None),
+                    DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Numeric(_) => {
+                        DataType::Numeric(None)
+                    }
                     DataType::Float4 | DataType::Float8 => DataType::Float8,
                     DataType::Interval => DataType::Interval,
                     _ => return Err(no_fn(&args)),
                 },
             ),
             "min" | "max" => {
-                if matches!(cat, Category::Other) && !matches!(at, DataType::Uuid | DataType::Bytea) {
+                if matches!(cat, Category::Other) && !matches!(at, DataType::Uuid | DataType::Bytea)
+                {
                     return Err(no_fn(&args));
                 }
                 let t = match at {
@@ -303,13 +393,27 @@ impl Binder<'_> {
                     DataType::Numeric(_) => DataType::Numeric(None),
                     t => t,
                 };
-                (if name == "min" { AggFunc::Min } else { AggFunc::Max }, t)
+                (
+                    if name == "min" {
+                        AggFunc::Min
+                    } else {
+                        AggFunc::Max
+                    },
+                    t,
+                )
             }
             "bool_and" | "every" | "bool_or" => {
                 if at != DataType::Bool {
                     return Err(no_fn(&args));
                 }
-                (if name == "bool_or" { AggFunc::BoolOr } else { AggFunc::BoolAnd }, DataType::Bool)
+                (
+                    if name == "bool_or" {
+                        AggFunc::BoolOr
+                    } else {
+                        AggFunc::BoolAnd
+                    },
+                    DataType::Bool,
+                )
             }
             "string_agg" => {
                 for a in args.iter_mut() {
@@ -325,43 +429,76 @@ impl Binder<'_> {
             "array_agg" => (AggFunc::ArrayAgg, DataType::Array(Box::new(at))),
             _ => return Err(no_fn(&args)),
         };
-        Ok(AggCall { func, args, distinct, filter, ty, order_by })
+        Ok(AggCall {
+            func,
+            args,
+            distinct,
+            filter,
+            ty,
+            order_by,
+        })
     }
 
     fn bind_plain(&mut self, e: &Expr, scope: &Scope) -> Result<BoundExpr> {
         match e {
-            Expr::Identifier(i) => self.resolve_column(None, &ident_name(i), scope, self.pos(i.span)),
+            Expr::Identifier(i) => {
+                self.resolve_column(None, &ident_name(i), scope, self.pos(i.span))
+            }
             Expr::CompoundIdentifier(parts) => {
                 let names: Vec<String> = parts.iter().map(ident_name).collect();
                 let pos = parts.first().and_then(|i| self.pos(i.span));
                 match names.as_slice() {
                     [t, c] => self.resolve_column(Some(t), c, scope, pos),
                     [_, t, c] => self.resolve_column(Some(t), c, scope, pos),
-                    _ => Err(SqlError::FeatureNotSupported(format!("column reference {e}"))),
+                    _ => Err(SqlError::FeatureNotSupported(format!(
+                        "column reference {e}"
+                    ))),
                 }
             }
             Expr::Nested(x) => self.bind_expr(x, scope),
             Expr::Value(v) => self.bind_value(&v.value, e),
             Expr::TypedString(ts) => {
                 let ty = super::convert_type(&ts.data_type)?;
-                let s = value_string(&ts.value.value)
-                    .ok_or_else(|| SqlError::SyntaxNoPosition(format!("invalid literal {}", ts.value)))?;
-                Ok(BoundExpr::Literal(types::parse_text(&s, &ty, self.tctx)?, ty))
+                let s = value_string(&ts.value.value).ok_or_else(|| {
+                    SqlError::SyntaxNoPosition(format!("invalid literal {}", ts.value))
+                })?;
+                Ok(BoundExpr::Literal(
+                    types::parse_text(&s, &ty, self.tctx)?,
+                    ty,
+                ))
             }
             Expr::Interval(iv) => {
                 if iv.leading_field.is_some() || iv.last_field.is_some() {
                     let b = self.bind_expr(&iv.value, scope)?;
                     let s = match &b {
                         BoundExpr::Literal(Value::Text(s), _) => s.clone(),
-                        _ => return Err(SqlError::FeatureNotSupported("INTERVAL with field qualifiers".into())),
+                        _ => {
+                            return Err(SqlError::FeatureNotSupported(
+                                "INTERVAL with field qualifiers".into(),
+                            ))
+                        }
                     };
-                    let text = format!("{s} {}", iv.leading_field.as_ref().map(|f| f.to_string()).unwrap_or_default());
-                    return Ok(BoundExpr::Literal(types::parse_text(&text, &DataType::Interval, self.tctx)?, DataType::Interval));
+                    let text = format!(
+                        "{s} {}",
+                        iv.leading_field
+                            .as_ref()
+                            .map(|f| f.to_string())
+                            .unwrap_or_default()
+                    );
+                    return Ok(BoundExpr::Literal(
+                        types::parse_text(&text, &DataType::Interval, self.tctx)?,
+                        DataType::Interval,
+                    ));
                 }
                 let b = self.bind_expr(&iv.value, scope)?;
                 self.cast(b, &DataType::Interval, CastMode::Explicit)
             }
-            Expr::Cast { expr, data_type, kind, .. } => {
+            Expr::Cast {
+                expr,
+                data_type,
+                kind,
+                ..
+            } => {
                 if matches!(kind, ast::CastKind::TryCast | ast::CastKind::SafeCast) {
                     return Err(SqlError::FeatureNotSupported("TRY_CAST".into()));
                 }
@@ -386,9 +523,17 @@ impl Binder<'_> {
             Expr::IsNull(x) | Expr::IsNotNull(x) => {
                 let b = self.bind_expr(x, scope)?;
                 let b = self.default_unknown(b)?;
-                Ok(BoundExpr::IsNull(Box::new(b), matches!(e, Expr::IsNotNull(_))))
+                Ok(BoundExpr::IsNull(
+                    Box::new(b),
+                    matches!(e, Expr::IsNotNull(_)),
+                ))
             }
-            Expr::IsTrue(x) | Expr::IsNotTrue(x) | Expr::IsFalse(x) | Expr::IsNotFalse(x) | Expr::IsUnknown(x) | Expr::IsNotUnknown(x) => {
+            Expr::IsTrue(x)
+            | Expr::IsNotTrue(x)
+            | Expr::IsFalse(x)
+            | Expr::IsNotFalse(x)
+            | Expr::IsUnknown(x)
+            | Expr::IsNotUnknown(x) => {
                 let b = self.bind_condition(x, scope, "IS TRUE")?;
                 let (value, negated) = match e {
                     Expr::IsTrue(_) => (Some(true), false),
@@ -398,13 +543,21 @@ impl Binder<'_> {
                     Expr::IsUnknown(_) => (None, false),
                     _ => (None, true),
                 };
-                Ok(BoundExpr::IsBool { e: Box::new(b), value, negated })
+                Ok(BoundExpr::IsBool {
+                    e: Box::new(b),
+                    value,
+                    negated,
+                })
             }
             Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) => {
                 let l = self.bind_expr(a, scope)?;
                 let r = self.bind_expr(b, scope)?;
                 let (l, r) = self.unify_pair(l, r, "=")?;
-                Ok(BoundExpr::IsDistinct { l: Box::new(l), r: Box::new(r), negated: matches!(e, Expr::IsNotDistinctFrom(..)) })
+                Ok(BoundExpr::IsDistinct {
+                    l: Box::new(l),
+                    r: Box::new(r),
+                    negated: matches!(e, Expr::IsNotDistinctFrom(..)),
+                })
             }
             Expr::BinaryOp { left, op, right } => self.bind_binary(left, op, right, scope),
             Expr::UnaryOp { op, expr } => {
@@ -426,10 +579,17 @@ impl Binder<'_> {
                                 return Ok(BoundExpr::Literal(n, t));
                             }
                         }
-                        let b = if b.ty() == DataType::Unknown { self.cast(b, &DataType::Float8, CastMode::Implicit)? } else { b };
+                        let b = if b.ty() == DataType::Unknown {
+                            self.cast(b, &DataType::Float8, CastMode::Implicit)?
+                        } else {
+                            b
+                        };
                         let t = b.ty();
                         if !matches!(typing::category(&t), Category::Numeric | Category::Timespan) {
-                            return Err(SqlError::UndefinedFunction(format!("operator does not exist: - {}", type_name(&t))));
+                            return Err(SqlError::UndefinedFunction(format!(
+                                "operator does not exist: - {}",
+                                type_name(&t)
+                            )));
                         }
                         Ok(BoundExpr::Neg(Box::new(b), t))
                     }
@@ -437,16 +597,29 @@ impl Binder<'_> {
                     other => Err(SqlError::FeatureNotSupported(format!("operator {other}"))),
                 }
             }
-            Expr::Between { expr, negated, low, high } => {
+            Expr::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
                 let x = self.bind_expr(expr, scope)?;
                 let lo = self.bind_expr(low, scope)?;
                 let hi = self.bind_expr(high, scope)?;
                 let ge = self.make_cmp(CmpOp::GtEq, x.clone(), lo)?;
                 let le = self.make_cmp(CmpOp::LtEq, x, hi)?;
                 let both = BoundExpr::And(Box::new(ge), Box::new(le));
-                Ok(if *negated { BoundExpr::Not(Box::new(both)) } else { both })
+                Ok(if *negated {
+                    BoundExpr::Not(Box::new(both))
+                } else {
+                    both
+                })
             }
-            Expr::InList { expr, list, negated } => {
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
                 let x = self.bind_expr(expr, scope)?;
                 let mut items = vec![x];
                 for l in list {
@@ -454,21 +627,46 @@ impl Binder<'_> {
                 }
                 let (mut items, _) = self.unify(items, "IN")?;
                 let x = items.remove(0);
-                Ok(BoundExpr::InList { e: Box::new(x), list: items, negated: *negated })
+                Ok(BoundExpr::InList {
+                    e: Box::new(x),
+                    list: items,
+                    negated: *negated,
+                })
             }
-            Expr::InSubquery { expr, subquery, negated } => {
+            Expr::InSubquery {
+                expr,
+                subquery,
+                negated,
+            } => {
                 let x = self.bind_expr(expr, scope)?;
                 self.bind_in_subquery(x, subquery, *negated, scope)
             }
-            Expr::AnyOp { left, compare_op: ast::BinaryOperator::Eq, right, .. } if matches!(**right, Expr::Subquery(_)) => {
-                let Expr::Subquery(q) = &**right else { unreachable!("guarded") };
+            Expr::AnyOp {
+                left,
+                compare_op: ast::BinaryOperator::Eq,
+                right,
+                ..
+            } if matches!(**right, Expr::Subquery(_)) => {
+                let Expr::Subquery(q) = &**right else {
+                    unreachable!("guarded")
+                };
                 let x = self.bind_expr(left, scope)?;
                 self.bind_in_subquery(x, q, false, scope)
             }
-            Expr::AnyOp { left, compare_op, right, .. } | Expr::AllOp { left, compare_op, right }
-                if matches!(**right, Expr::Subquery(_)) =>
-            {
-                let Expr::Subquery(q) = &**right else { unreachable!("guarded") };
+            Expr::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            }
+            | Expr::AllOp {
+                left,
+                compare_op,
+                right,
+            } if matches!(**right, Expr::Subquery(_)) => {
+                let Expr::Subquery(q) = &**right else {
+                    unreachable!("guarded")
+                };
                 let all = matches!(e, Expr::AllOp { .. });
                 use ast::BinaryOperator as B;
                 let op = match compare_op {
@@ -478,16 +676,27 @@ impl Binder<'_> {
                     B::LtEq => CmpOp::LtEq,
                     B::Gt => CmpOp::Gt,
                     B::GtEq => CmpOp::GtEq,
-                    other => return Err(SqlError::FeatureNotSupported(format!("operator {other} with ANY/ALL"))),
+                    other => {
+                        return Err(SqlError::FeatureNotSupported(format!(
+                            "operator {other} with ANY/ALL"
+                        )))
+                    }
                 };
                 let x = self.bind_expr(left, scope)?;
                 self.bind_quantified_subquery(x, q, SubqueryKindSpec::Quantified { op, all }, scope)
             }
             Expr::CompoundFieldAccess { root, access_chain }
-                if access_chain.len() == 1 && matches!(access_chain[0], ast::AccessExpr::Subscript(ast::Subscript::Index { .. })) =>
+                if access_chain.len() == 1
+                    && matches!(
+                        access_chain[0],
+                        ast::AccessExpr::Subscript(ast::Subscript::Index { .. })
+                    ) =>
             {
                 // arr[i] (1-based; NULL when out of range).
-                let ast::AccessExpr::Subscript(ast::Subscript::Index { index }) = &access_chain[0] else { unreachable!("guarded") };
+                let ast::AccessExpr::Subscript(ast::Subscript::Index { index }) = &access_chain[0]
+                else {
+                    unreachable!("guarded")
+                };
                 let arr = self.bind_expr(root, scope)?;
                 let DataType::Array(elem) = arr.ty() else {
                     return Err(SqlError::DatatypeMismatch(format!(
@@ -497,25 +706,66 @@ impl Binder<'_> {
                 };
                 let i = self.bind_expr(index, scope)?;
                 let i = self.cast(i, &DataType::Int4, CastMode::Implicit)?;
-                Ok(BoundExpr::Func { name: "array_subscript".into(), args: vec![arr, i], ty: *elem, strict: true })
+                Ok(BoundExpr::Func {
+                    name: "array_subscript".into(),
+                    args: vec![arr, i],
+                    ty: *elem,
+                    strict: true,
+                })
             }
-            Expr::AnyOp { left, compare_op: ast::BinaryOperator::Eq, right, .. } => {
+            Expr::AnyOp {
+                left,
+                compare_op: ast::BinaryOperator::Eq,
+                right,
+                ..
+            } => {
                 // `x = ANY(array)`: what catalog queries use (`'d' = any(stxkind)`).
                 let arr = self.bind_expr(right, scope)?;
                 let elem = match arr.ty() {
                     DataType::Array(e) => *e,
                     DataType::Unknown => {
                         let lt = self.bind_expr(left, scope)?.ty();
-                        if lt == DataType::Unknown { DataType::Text } else { lt }
+                        if lt == DataType::Unknown {
+                            DataType::Text
+                        } else {
+                            lt
+                        }
                     }
-                    other => return Err(SqlError::UndefinedFunction(format!("op ANY/ALL (array) requires array on right side, not {}", type_name(&other)))),
+                    other => {
+                        return Err(SqlError::UndefinedFunction(format!(
+                            "op ANY/ALL (array) requires array on right side, not {}",
+                            type_name(&other)
+                        )))
+                    }
                 };
-                let arr = self.cast(arr, &DataType::Array(Box::new(elem.clone())), CastMode::Implicit)?;
+                let arr = self.cast(
+                    arr,
+                    &DataType::Array(Box::new(elem.clone())),
+                    CastMode::Implicit,
+                )?;
                 let x = self.bind_expr(left, scope)?;
                 let x = self.cast(x, &elem, CastMode::Implicit)?;
-                Ok(BoundExpr::Func { name: "array_any_eq".into(), args: vec![x, arr], ty: DataType::Bool, strict: false })
+                Ok(BoundExpr::Func {
+                    name: "array_any_eq".into(),
+                    args: vec![x, arr],
+                    ty: DataType::Bool,
+                    strict: false,
+                })
             }
-            Expr::Like { negated, expr, pattern, escape_char, any: false } | Expr::ILike { negated, expr, pattern, escape_char, any: false } => {
+            Expr::Like {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+                any: false,
+            }
+            | Expr::ILike {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+                any: false,
+            } => {
                 let ci = matches!(e, Expr::ILike { .. });
                 let x = self.bind_expr(expr, scope)?;
                 let p = self.bind_expr(pattern, scope)?;
@@ -524,13 +774,28 @@ impl Binder<'_> {
                 let esc = match escape_char {
                     Some(c) => {
                         let b = self.bind_expr(c, scope)?;
-                        Some(Box::new(self.cast(b, &DataType::Text, CastMode::Implicit)?))
+                        Some(Box::new(self.cast(
+                            b,
+                            &DataType::Text,
+                            CastMode::Implicit,
+                        )?))
                     }
                     None => None,
                 };
-                Ok(BoundExpr::Like { e: Box::new(x), pattern: Box::new(p), escape: esc, negated: *negated, ci })
+                Ok(BoundExpr::Like {
+                    e: Box::new(x),
+                    pattern: Box::new(p),
+                    escape: esc,
+                    negated: *negated,
+                    ci,
+                })
             }
-            Expr::Case { operand, conditions, else_result, .. } => {
+            Expr::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => {
                 let op = match operand {
                     Some(o) => Some(self.bind_expr(o, scope)?),
                     None => None,
@@ -553,40 +818,94 @@ impl Binder<'_> {
                     results.push(self.bind_expr(x, scope)?);
                 }
                 let (mut results, ty) = self.unify(results, "CASE")?;
-                let else_ = if has_else { results.pop().unwrap_or(BoundExpr::Literal(Value::Null, ty.clone())) } else { BoundExpr::Literal(Value::Null, ty.clone()) };
-                Ok(BoundExpr::Case { whens: conds.into_iter().zip(results).collect(), else_: Box::new(else_), ty })
+                let else_ = if has_else {
+                    results
+                        .pop()
+                        .unwrap_or(BoundExpr::Literal(Value::Null, ty.clone()))
+                } else {
+                    BoundExpr::Literal(Value::Null, ty.clone())
+                };
+                Ok(BoundExpr::Case {
+                    whens: conds.into_iter().zip(results).collect(),
+                    else_: Box::new(else_),
+                    ty,
+                })
             }
             Expr::Function(f) => self.bind_function(f, scope),
             Expr::Exists { subquery, negated } => {
                 let (plan, _cols, correlated) = self.bind_subquery_plan(subquery, scope)?;
-                let ex = BoundExpr::Subquery(Box::new(Subquery { plan, kind: SubqueryKind::Exists, correlated, ty: DataType::Bool }));
-                Ok(if *negated { BoundExpr::Not(Box::new(ex)) } else { ex })
+                let ex = BoundExpr::Subquery(Box::new(Subquery {
+                    plan,
+                    kind: SubqueryKind::Exists,
+                    correlated,
+                    ty: DataType::Bool,
+                }));
+                Ok(if *negated {
+                    BoundExpr::Not(Box::new(ex))
+                } else {
+                    ex
+                })
             }
             Expr::Subquery(q) => {
                 let (plan, cols, correlated) = self.bind_subquery_plan(q, scope)?;
                 if cols.len() != 1 {
-                    return Err(SqlError::SyntaxNoPosition("subquery must return only one column".into()));
+                    return Err(SqlError::SyntaxNoPosition(
+                        "subquery must return only one column".into(),
+                    ));
                 }
                 let ty = cols[0].ty.clone();
-                Ok(BoundExpr::Subquery(Box::new(Subquery { plan, kind: SubqueryKind::Scalar, correlated, ty })))
+                Ok(BoundExpr::Subquery(Box::new(Subquery {
+                    plan,
+                    kind: SubqueryKind::Scalar,
+                    correlated,
+                    ty,
+                })))
             }
-            Expr::Substring { expr, substring_from, substring_for, .. } => {
+            Expr::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
                 let mut args = vec![expr.as_ref().clone()];
-                args.push(substring_from.as_deref().cloned().unwrap_or(Expr::value(ast::Value::Number("1".into(), false))));
+                args.push(
+                    substring_from
+                        .as_deref()
+                        .cloned()
+                        .unwrap_or(Expr::value(ast::Value::Number("1".into(), false))),
+                );
                 if let Some(f) = substring_for {
                     args.push(f.as_ref().clone());
                 }
                 self.bind_call("substring", &args, scope)
             }
-            Expr::Overlay { expr, overlay_what, overlay_from, overlay_for } => {
-                let mut args = vec![expr.as_ref().clone(), overlay_what.as_ref().clone(), overlay_from.as_ref().clone()];
+            Expr::Overlay {
+                expr,
+                overlay_what,
+                overlay_from,
+                overlay_for,
+            } => {
+                let mut args = vec![
+                    expr.as_ref().clone(),
+                    overlay_what.as_ref().clone(),
+                    overlay_from.as_ref().clone(),
+                ];
                 if let Some(f) = overlay_for {
                     args.push(f.as_ref().clone());
                 }
                 self.bind_call("overlay", &args, scope)
             }
-            Expr::Position { expr, r#in } => self.bind_call("strpos", &[r#in.as_ref().clone(), expr.as_ref().clone()], scope),
-            Expr::Trim { expr, trim_where, trim_what, .. } => {
+            Expr::Position { expr, r#in } => self.bind_call(
+                "strpos",
+                &[r#in.as_ref().clone(), expr.as_ref().clone()],
+                scope,
+            ),
+            Expr::Trim {
+                expr,
+                trim_where,
+                trim_what,
+                ..
+            } => {
                 let name = match trim_where {
                     Some(ast::TrimWhereField::Leading) => "ltrim",
                     Some(ast::TrimWhereField::Trailing) => "rtrim",
@@ -599,22 +918,36 @@ impl Binder<'_> {
                 self.bind_call(name, &args, scope)
             }
             Expr::Extract { field, expr, .. } => {
-                let f = Expr::value(ast::Value::SingleQuotedString(field.to_string().to_lowercase()));
+                let f = Expr::value(ast::Value::SingleQuotedString(
+                    field.to_string().to_lowercase(),
+                ));
                 self.bind_call("extract", &[f, expr.as_ref().clone()], scope)
             }
             Expr::Ceil { expr, .. } => self.bind_call("ceil", &[expr.as_ref().clone()], scope),
             Expr::Floor { expr, .. } => self.bind_call("floor", &[expr.as_ref().clone()], scope),
-            Expr::AtTimeZone { timestamp, time_zone } => {
-                self.bind_call("timezone", &[time_zone.as_ref().clone(), timestamp.as_ref().clone()], scope)
-            }
+            Expr::AtTimeZone {
+                timestamp,
+                time_zone,
+            } => self.bind_call(
+                "timezone",
+                &[time_zone.as_ref().clone(), timestamp.as_ref().clone()],
+                scope,
+            ),
             Expr::Array(arr) => {
                 let mut items = vec![];
                 for x in &arr.elem {
                     items.push(self.bind_expr(x, scope)?);
                 }
                 let (items, ty) = self.unify(items, "ARRAY")?;
-                let ty = if ty == DataType::Unknown { DataType::Text } else { ty };
-                let items = items.into_iter().map(|i| self.cast(i, &ty, CastMode::Implicit)).collect::<Result<Vec<_>>>()?;
+                let ty = if ty == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    ty
+                };
+                let items = items
+                    .into_iter()
+                    .map(|i| self.cast(i, &ty, CastMode::Implicit))
+                    .collect::<Result<Vec<_>>>()?;
                 Ok(BoundExpr::Array(items, DataType::Array(Box::new(ty))))
             }
             Expr::Collate { expr, .. } => self.bind_expr(expr, scope),
@@ -628,18 +961,30 @@ impl Binder<'_> {
             ast::Value::SingleQuotedString(s)
             | ast::Value::EscapedStringLiteral(s)
             | ast::Value::UnicodeStringLiteral(s)
-            | ast::Value::NationalStringLiteral(s) => BoundExpr::Literal(Value::Text(s.clone()), DataType::Unknown),
-            ast::Value::DollarQuotedString(d) => BoundExpr::Literal(Value::Text(d.value.clone()), DataType::Unknown),
-            ast::Value::HexStringLiteral(s) => BoundExpr::Literal(Value::Text(format!("x{s}")), DataType::Unknown),
+            | ast::Value::NationalStringLiteral(s) => {
+                BoundExpr::Literal(Value::Text(s.clone()), DataType::Unknown)
+            }
+            ast::Value::DollarQuotedString(d) => {
+                BoundExpr::Literal(Value::Text(d.value.clone()), DataType::Unknown)
+            }
+            ast::Value::HexStringLiteral(s) => {
+                BoundExpr::Literal(Value::Text(format!("x{s}")), DataType::Unknown)
+            }
             ast::Value::Boolean(b) => BoundExpr::Literal(Value::Bool(*b), DataType::Bool),
             ast::Value::Null => BoundExpr::Literal(Value::Null, DataType::Unknown),
             ast::Value::Placeholder(p) => {
                 let n: usize = p
                     .trim_start_matches('$')
                     .parse()
-                    .map_err(|_| SqlError::Syntax { message: format!("syntax error at or near \"{p}\""), position: self.expr_pos(e) })?;
+                    .map_err(|_| SqlError::Syntax {
+                        message: format!("syntax error at or near \"{p}\""),
+                        position: self.expr_pos(e),
+                    })?;
                 if n == 0 || n > 65535 {
-                    return Err(SqlError::Syntax { message: format!("there is no parameter ${n}"), position: self.expr_pos(e) });
+                    return Err(SqlError::Syntax {
+                        message: format!("there is no parameter ${n}"),
+                        position: self.expr_pos(e),
+                    });
                 }
                 if self.params.len() < n {
                     self.params.resize(n, DataType::Unknown);
@@ -651,7 +996,13 @@ impl Binder<'_> {
     }
 
     /// Look a column up in the current scope, then in enclosing queries'.
-    pub(crate) fn resolve_column(&mut self, qual: Option<&str>, name: &str, scope: &Scope, pos: Option<usize>) -> Result<BoundExpr> {
+    pub(crate) fn resolve_column(
+        &mut self,
+        qual: Option<&str>,
+        name: &str,
+        scope: &Scope,
+        pos: Option<usize>,
+    ) -> Result<BoundExpr> {
         if let Some(i) = find_column(scope, qual, name)? {
             return Ok(BoundExpr::Column(i, scope.cols[i].ty.clone()));
         }
@@ -667,13 +1018,26 @@ impl Binder<'_> {
             }
         }
         if let Some(q) = qual {
-            let known = scope.cols.iter().chain(self.outer.iter().flat_map(|s| s.cols.iter())).any(|c| c.table.as_deref() == Some(q));
+            let known = scope
+                .cols
+                .iter()
+                .chain(self.outer.iter().flat_map(|s| s.cols.iter()))
+                .any(|c| c.table.as_deref() == Some(q));
             if !known {
-                return Err(SqlError::MissingFromEntry { table: q.to_string(), position: pos });
+                return Err(SqlError::MissingFromEntry {
+                    table: q.to_string(),
+                    position: pos,
+                });
             }
-            return Err(SqlError::UndefinedColumnMsg { message: format!("column {q}.{name} does not exist"), position: pos });
+            return Err(SqlError::UndefinedColumnMsg {
+                message: format!("column {q}.{name} does not exist"),
+                position: pos,
+            });
         }
-        Err(SqlError::UndefinedColumn { name: name.to_string(), position: pos })
+        Err(SqlError::UndefinedColumn {
+            name: name.to_string(),
+            position: pos,
+        })
     }
 
     /// Make unknown-typed expressions text (SELECT 'a', a bare NULL).
@@ -690,7 +1054,10 @@ impl Binder<'_> {
         match t {
             DataType::Bool => Ok(b),
             DataType::Unknown => self.cast(b, &DataType::Bool, CastMode::Implicit),
-            t => Err(SqlError::DatatypeMismatch(format!("argument of {what} must be type boolean, not type {}", type_name(&t)))),
+            t => Err(SqlError::DatatypeMismatch(format!(
+                "argument of {what} must be type boolean, not type {}",
+                type_name(&t)
+            ))),
         }
     }
 
@@ -714,11 +1081,15 @@ impl Binder<'_> {
             return Ok(b);
         }
         match b {
-            BoundExpr::Literal(Value::Null, _) => return Ok(BoundExpr::Literal(Value::Null, to.clone())),
+            BoundExpr::Literal(Value::Null, _) => {
+                return Ok(BoundExpr::Literal(Value::Null, to.clone()))
+            }
             BoundExpr::Literal(Value::Text(s), DataType::Unknown) => {
                 // An explicit cast to char(n)/varchar(n) truncates (length
                 // coercion is explicit), where assignment of a literal errors.
-                if let (CastMode::Explicit, DataType::Varchar(Some(_)) | DataType::Char(Some(_))) = (mode, to) {
+                if let (CastMode::Explicit, DataType::Varchar(Some(_)) | DataType::Char(Some(_))) =
+                    (mode, to)
+                {
                     let v = types::cast(Value::Text(s), to, true, self.tctx)?;
                     return Ok(BoundExpr::Literal(v, to.clone()));
                 }
@@ -746,11 +1117,21 @@ impl Binder<'_> {
                 }
                 // Constant-fold casts of literals.
                 if let BoundExpr::Literal(v, _) = &b {
-                    if let Ok(v2) = types::cast_from(v.clone(), &from, to, mode == CastMode::Explicit, self.tctx) {
+                    if let Ok(v2) = types::cast_from(
+                        v.clone(),
+                        &from,
+                        to,
+                        mode == CastMode::Explicit,
+                        self.tctx,
+                    ) {
                         return Ok(BoundExpr::Literal(v2, to.clone()));
                     }
                 }
-                Ok(BoundExpr::Cast { e: Box::new(b), ty: to.clone(), explicit: mode == CastMode::Explicit })
+                Ok(BoundExpr::Cast {
+                    e: Box::new(b),
+                    ty: to.clone(),
+                    explicit: mode == CastMode::Explicit,
+                })
             }
         }
     }
@@ -758,12 +1139,19 @@ impl Binder<'_> {
     /// Coerce a set of expressions to their common type (`what` names the
     /// construct in the error, as Postgres does: "CASE types integer and text
     /// cannot be matched").
-    pub fn unify(&mut self, items: Vec<BoundExpr>, what: &str) -> Result<(Vec<BoundExpr>, DataType)> {
+    pub fn unify(
+        &mut self,
+        items: Vec<BoundExpr>,
+        what: &str,
+    ) -> Result<(Vec<BoundExpr>, DataType)> {
         let types: Vec<DataType> = items.iter().map(|i| i.ty()).collect();
         let Some(ty) = common_type(&types) else {
             let known: Vec<&DataType> = types.iter().filter(|t| **t != DataType::Unknown).collect();
             let first = known[0];
-            let other = known.iter().find(|t| typing::category(t) != typing::category(first)).unwrap_or(&known[0]);
+            let other = known
+                .iter()
+                .find(|t| typing::category(t) != typing::category(first))
+                .unwrap_or(&known[0]);
             if what == "IN" || what == "=" {
                 return Err(SqlError::UndefinedFunction(format!(
                     "operator does not exist: {} = {}",
@@ -777,14 +1165,25 @@ impl Binder<'_> {
                 type_name(other)
             )));
         };
-        let out = items.into_iter().map(|i| self.cast(i, &ty, CastMode::Implicit)).collect::<Result<Vec<_>>>()?;
+        let out = items
+            .into_iter()
+            .map(|i| self.cast(i, &ty, CastMode::Implicit))
+            .collect::<Result<Vec<_>>>()?;
         Ok((out, ty))
     }
 
-    fn unify_pair(&mut self, l: BoundExpr, r: BoundExpr, op: &str) -> Result<(BoundExpr, BoundExpr)> {
+    fn unify_pair(
+        &mut self,
+        l: BoundExpr,
+        r: BoundExpr,
+        op: &str,
+    ) -> Result<(BoundExpr, BoundExpr)> {
         let (lt, rt) = (l.ty(), r.ty());
         if lt == DataType::Unknown && rt == DataType::Unknown {
-            return Ok((self.cast(l, &DataType::Text, CastMode::Implicit)?, self.cast(r, &DataType::Text, CastMode::Implicit)?));
+            return Ok((
+                self.cast(l, &DataType::Text, CastMode::Implicit)?,
+                self.cast(r, &DataType::Text, CastMode::Implicit)?,
+            ));
         }
         let Some(t) = common_type(&[lt.clone(), rt.clone()]) else {
             return Err(SqlError::UndefinedFunction(format!(
@@ -794,7 +1193,10 @@ impl Binder<'_> {
             )));
         };
         // Compare varchar with char as text, numeric columns keep their type.
-        Ok((self.cast(l, &t, CastMode::Implicit)?, self.cast(r, &t, CastMode::Implicit)?))
+        Ok((
+            self.cast(l, &t, CastMode::Implicit)?,
+            self.cast(r, &t, CastMode::Implicit)?,
+        ))
     }
 
     pub(crate) fn make_cmp(&mut self, op: CmpOp, l: BoundExpr, r: BoundExpr) -> Result<BoundExpr> {
@@ -809,16 +1211,31 @@ impl Binder<'_> {
             )));
         }
         let (l, r) = self.unify_pair(l, r, op.symbol())?;
-        Ok(BoundExpr::Cmp { op, l: Box::new(l), r: Box::new(r) })
+        Ok(BoundExpr::Cmp {
+            op,
+            l: Box::new(l),
+            r: Box::new(r),
+        })
     }
 
-    fn bind_binary(&mut self, left: &Expr, op: &ast::BinaryOperator, right: &Expr, scope: &Scope) -> Result<BoundExpr> {
+    fn bind_binary(
+        &mut self,
+        left: &Expr,
+        op: &ast::BinaryOperator,
+        right: &Expr,
+        scope: &Scope,
+    ) -> Result<BoundExpr> {
         let l = self.bind_expr(left, scope)?;
         let r = self.bind_expr(right, scope)?;
         self.bind_binary_bound(l, op, r)
     }
 
-    fn bind_binary_bound(&mut self, l: BoundExpr, op: &ast::BinaryOperator, r: BoundExpr) -> Result<BoundExpr> {
+    fn bind_binary_bound(
+        &mut self,
+        l: BoundExpr,
+        op: &ast::BinaryOperator,
+        r: BoundExpr,
+    ) -> Result<BoundExpr> {
         use ast::BinaryOperator as B;
         let cmp = match op {
             B::Eq => Some(CmpOp::Eq),
@@ -849,22 +1266,41 @@ impl Binder<'_> {
                 let name = if *op == B::And { "AND" } else { "OR" };
                 let l = self.to_bool(l, name)?;
                 let r = self.to_bool(r, name)?;
-                Ok(if *op == B::And { BoundExpr::And(Box::new(l), Box::new(r)) } else { BoundExpr::Or(Box::new(l), Box::new(r)) })
+                Ok(if *op == B::And {
+                    BoundExpr::And(Box::new(l), Box::new(r))
+                } else {
+                    BoundExpr::Or(Box::new(l), Box::new(r))
+                })
             }
             B::StringConcat => {
                 let (lt, rt) = (l.ty(), r.ty());
-                if let (DataType::Array(_), DataType::Array(_) | DataType::Unknown) | (DataType::Unknown, DataType::Array(_)) = (&lt, &rt) {
+                if let (DataType::Array(_), DataType::Array(_) | DataType::Unknown)
+                | (DataType::Unknown, DataType::Array(_)) = (&lt, &rt)
+                {
                     // array || array (what psql's \d+ does with reloptions).
-                    let at = if matches!(lt, DataType::Array(_)) { lt.clone() } else { rt.clone() };
+                    let at = if matches!(lt, DataType::Array(_)) {
+                        lt.clone()
+                    } else {
+                        rt.clone()
+                    };
                     let l = self.cast(l, &at, CastMode::Implicit)?;
                     let r = self.cast(r, &at, CastMode::Implicit)?;
-                    return Ok(BoundExpr::Func { name: "array_cat".into(), args: vec![l, r], ty: at, strict: false });
+                    return Ok(BoundExpr::Func {
+                        name: "array_cat".into(),
+                        args: vec![l, r],
+                        ty: at,
+                        strict: false,
+                    });
                 }
                 let bytea = |t: &DataType| matches!(t, DataType::Bytea);
-                if (bytea(&lt) && (bytea(&rt) || rt == DataType::Unknown)) || (lt == DataType::Unknown && bytea(&rt)) {
+                if (bytea(&lt) && (bytea(&rt) || rt == DataType::Unknown))
+                    || (lt == DataType::Unknown && bytea(&rt))
+                {
                     return self.finish_call("byteacat", vec![l, r]);
                 }
-                let textish = |t: &DataType| typing::category(t) == Category::String || *t == DataType::Unknown;
+                let textish = |t: &DataType| {
+                    typing::category(t) == Category::String || *t == DataType::Unknown
+                };
                 if !textish(&lt) && !textish(&rt) {
                     return Err(SqlError::UndefinedFunction(format!(
                         "operator does not exist: {} || {}",
@@ -872,8 +1308,24 @@ impl Binder<'_> {
                         type_name(&rt)
                     )));
                 }
-                let l = if lt == DataType::Unknown || typing::category(&lt) == Category::String { self.cast(l, &DataType::Text, CastMode::Implicit)? } else { BoundExpr::Cast { e: Box::new(l), ty: DataType::Text, explicit: true } };
-                let r = if rt == DataType::Unknown || typing::category(&rt) == Category::String { self.cast(r, &DataType::Text, CastMode::Implicit)? } else { BoundExpr::Cast { e: Box::new(r), ty: DataType::Text, explicit: true } };
+                let l = if lt == DataType::Unknown || typing::category(&lt) == Category::String {
+                    self.cast(l, &DataType::Text, CastMode::Implicit)?
+                } else {
+                    BoundExpr::Cast {
+                        e: Box::new(l),
+                        ty: DataType::Text,
+                        explicit: true,
+                    }
+                };
+                let r = if rt == DataType::Unknown || typing::category(&rt) == Category::String {
+                    self.cast(r, &DataType::Text, CastMode::Implicit)?
+                } else {
+                    BoundExpr::Cast {
+                        e: Box::new(r),
+                        ty: DataType::Text,
+                        explicit: true,
+                    }
+                };
                 Ok(BoundExpr::Concat(Box::new(l), Box::new(r)))
             }
             B::PGLikeMatch | B::PGILikeMatch | B::PGNotLikeMatch | B::PGNotILikeMatch => {
@@ -881,7 +1333,13 @@ impl Binder<'_> {
                 let negated = matches!(op, B::PGNotLikeMatch | B::PGNotILikeMatch);
                 let x = self.to_text_operand(l, &op.to_string(), &r)?;
                 let p = self.cast(r, &DataType::Text, CastMode::Implicit)?;
-                Ok(BoundExpr::Like { e: Box::new(x), pattern: Box::new(p), escape: None, negated, ci })
+                Ok(BoundExpr::Like {
+                    e: Box::new(x),
+                    pattern: Box::new(p),
+                    escape: None,
+                    negated,
+                    ci,
+                })
             }
             B::PGRegexMatch | B::PGRegexIMatch | B::PGRegexNotMatch | B::PGRegexNotIMatch => {
                 let name = match op {
@@ -892,7 +1350,12 @@ impl Binder<'_> {
                 };
                 self.finish_call(name, vec![l, r])
             }
-            B::PGCustomBinaryOperator(parts) if parts.len() <= 2 && parts.first().is_none_or(|s| parts.len() == 1 || s == "pg_catalog") => {
+            B::PGCustomBinaryOperator(parts)
+                if parts.len() <= 2
+                    && parts
+                        .first()
+                        .is_none_or(|s| parts.len() == 1 || s == "pg_catalog") =>
+            {
                 // OPERATOR(pg_catalog.~) as psql writes it: the built-in operator.
                 let sym = parts.last().cloned().unwrap_or_default();
                 let plain = match sym.as_str() {
@@ -915,7 +1378,12 @@ impl Binder<'_> {
                     "*" => B::Multiply,
                     "/" => B::Divide,
                     "||" => B::StringConcat,
-                    _ => return Err(SqlError::FeatureNotSupported(format!("operator OPERATOR({})", parts.join(".")))),
+                    _ => {
+                        return Err(SqlError::FeatureNotSupported(format!(
+                            "operator OPERATOR({})",
+                            parts.join(".")
+                        )))
+                    }
                 };
                 self.bind_binary_bound(l, &plain, r)
             }
@@ -923,13 +1391,21 @@ impl Binder<'_> {
         }
     }
 
-    fn make_arith(&mut self, op: ArithOp, l: BoundExpr, r: BoundExpr, sym: &str) -> Result<BoundExpr> {
+    fn make_arith(
+        &mut self,
+        op: ArithOp,
+        l: BoundExpr,
+        r: BoundExpr,
+        sym: &str,
+    ) -> Result<BoundExpr> {
         let (mut lt, mut rt) = (l.ty(), r.ty());
         let (mut l, mut r) = (l, r);
         // An unknown operand takes a type from the other side.
         let guess = |other: &DataType| match other {
             DataType::Date => DataType::Int4,
-            DataType::Timestamp | DataType::Timestamptz | DataType::Time | DataType::Interval => DataType::Interval,
+            DataType::Timestamp | DataType::Timestamptz | DataType::Time | DataType::Interval => {
+                DataType::Interval
+            }
             DataType::Unknown => DataType::Unknown,
             t if typing::category(t) == Category::Numeric => t.clone(),
             _ => DataType::Unknown,
@@ -956,35 +1432,70 @@ impl Binder<'_> {
         };
         let l = self.cast(l, &lc, CastMode::Implicit)?;
         let r = self.cast(r, &rc, CastMode::Implicit)?;
-        Ok(BoundExpr::Arith { op, l: Box::new(l), r: Box::new(r), ty })
+        Ok(BoundExpr::Arith {
+            op,
+            l: Box::new(l),
+            r: Box::new(r),
+            ty,
+        })
     }
 
-    fn bind_in_subquery(&mut self, x: BoundExpr, q: &ast::Query, negated: bool, scope: &Scope) -> Result<BoundExpr> {
+    fn bind_in_subquery(
+        &mut self,
+        x: BoundExpr,
+        q: &ast::Query,
+        negated: bool,
+        scope: &Scope,
+    ) -> Result<BoundExpr> {
         self.bind_quantified_subquery(x, q, SubqueryKindSpec::In { negated }, scope)
     }
 
-    fn bind_quantified_subquery(&mut self, x: BoundExpr, q: &ast::Query, spec: SubqueryKindSpec, scope: &Scope) -> Result<BoundExpr> {
+    fn bind_quantified_subquery(
+        &mut self,
+        x: BoundExpr,
+        q: &ast::Query,
+        spec: SubqueryKindSpec,
+        scope: &Scope,
+    ) -> Result<BoundExpr> {
         let (plan, cols, correlated) = self.bind_subquery_plan(q, scope)?;
         if cols.len() != 1 {
-            return Err(SqlError::SyntaxNoPosition("subquery has too many columns".into()));
+            return Err(SqlError::SyntaxNoPosition(
+                "subquery has too many columns".into(),
+            ));
         }
         let st = cols[0].ty.clone();
         let xt = x.ty();
-        let t = if xt == DataType::Unknown { st.clone() } else {
+        let t = if xt == DataType::Unknown {
+            st.clone()
+        } else {
             common_type(&[xt.clone(), st.clone()]).ok_or_else(|| {
-                SqlError::UndefinedFunction(format!("operator does not exist: {} = {}", type_name(&xt), type_name(&st)))
+                SqlError::UndefinedFunction(format!(
+                    "operator does not exist: {} = {}",
+                    type_name(&xt),
+                    type_name(&st)
+                ))
             })?
         };
         let x = self.cast(x, &t, CastMode::Implicit)?;
         let plan = if st != t {
             let c = self.cast(BoundExpr::Column(0, st), &t, CastMode::Implicit)?;
-            Arc::new(crate::planner::plan::Plan::Project { input: Box::new((*plan).clone()), exprs: vec![c] })
+            Arc::new(crate::planner::plan::Plan::Project {
+                input: Box::new((*plan).clone()),
+                exprs: vec![c],
+            })
         } else {
             plan
         };
         let kind = match spec {
-            SubqueryKindSpec::In { negated } => SubqueryKind::In { expr: Box::new(x), negated },
-            SubqueryKindSpec::Quantified { op, all } => SubqueryKind::Quantified { expr: Box::new(x), op, all },
+            SubqueryKindSpec::In { negated } => SubqueryKind::In {
+                expr: Box::new(x),
+                negated,
+            },
+            SubqueryKindSpec::Quantified { op, all } => SubqueryKind::Quantified {
+                expr: Box::new(x),
+                op,
+                all,
+            },
         };
         Ok(BoundExpr::Subquery(Box::new(Subquery {
             plan,
@@ -995,7 +1506,11 @@ impl Binder<'_> {
     }
 
     /// Bind a subquery with the current scope visible as its outer scope.
-    pub(crate) fn bind_subquery_plan(&mut self, q: &ast::Query, scope: &Scope) -> Result<(Arc<crate::planner::plan::Plan>, Vec<super::OutCol>, bool)> {
+    pub(crate) fn bind_subquery_plan(
+        &mut self,
+        q: &ast::Query,
+        scope: &Scope,
+    ) -> Result<(Arc<crate::planner::plan::Plan>, Vec<super::OutCol>, bool)> {
         let outer_scope = match &self.agg {
             Some(a) if a.active => a.input.clone(),
             _ => scope.clone(),
@@ -1020,10 +1535,24 @@ impl Binder<'_> {
             if self.agg.is_some() {
                 return self.bind_aggregate(f, &name);
             }
-            return Err(SqlError::Grouping(format!("aggregate functions are not allowed in {}", if self.clause.is_empty() { "this context" } else { self.clause })));
+            return Err(SqlError::Grouping(format!(
+                "aggregate functions are not allowed in {}",
+                if self.clause.is_empty() {
+                    "this context"
+                } else {
+                    self.clause
+                }
+            )));
         }
         if let ast::FunctionArguments::List(l) = &f.args {
-            if name == "make_interval" && l.args.iter().any(|a| matches!(a, ast::FunctionArg::Named { .. } | ast::FunctionArg::ExprNamed { .. })) {
+            if name == "make_interval"
+                && l.args.iter().any(|a| {
+                    matches!(
+                        a,
+                        ast::FunctionArg::Named { .. } | ast::FunctionArg::ExprNamed { .. }
+                    )
+                })
+            {
                 return self.bind_named_make_interval(&l.args, scope);
             }
         }
@@ -1045,7 +1574,9 @@ impl Binder<'_> {
                     _ => Err(SqlError::FeatureNotSupported(format!("argument {a}"))),
                 })
                 .collect::<Result<_>>()?,
-            ast::FunctionArguments::Subquery(_) => return Err(SqlError::FeatureNotSupported("subquery arguments".into())),
+            ast::FunctionArguments::Subquery(_) => {
+                return Err(SqlError::FeatureNotSupported("subquery arguments".into()))
+            }
         };
         self.bind_call(&name, &args, scope)
     }
@@ -1064,12 +1595,22 @@ impl Binder<'_> {
         let text = |s: String, t: DataType| Some(BoundExpr::Literal(Value::Text(s), t));
         match name {
             "version" => text(
-                format!("PostgreSQL 15.0 (sargdb {}) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit", env!("CARGO_PKG_VERSION")),
+                format!(
+                    "PostgreSQL 15.0 (sargdb {}) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit",
+                    env!("CARGO_PKG_VERSION")
+                ),
                 DataType::Text,
             ),
-            "current_database" | "current_catalog" => text(self.session.database.clone(), DataType::Name),
-            "current_user" | "session_user" | "user" | "current_role" => text(self.session.user.clone(), DataType::Name),
-            "pg_backend_pid" => Some(BoundExpr::Literal(Value::Int4(self.session.pid), DataType::Int4)),
+            "current_database" | "current_catalog" => {
+                text(self.session.database.clone(), DataType::Name)
+            }
+            "current_user" | "session_user" | "user" | "current_role" => {
+                text(self.session.user.clone(), DataType::Name)
+            }
+            "pg_backend_pid" => Some(BoundExpr::Literal(
+                Value::Int4(self.session.pid),
+                DataType::Int4,
+            )),
             "inet_server_port" => None,
             _ => None,
         }
@@ -1080,9 +1621,15 @@ impl Binder<'_> {
     fn bind_array_subquery(&mut self, q: &ast::Query, scope: &Scope) -> Result<BoundExpr> {
         let (plan, cols, correlated) = self.bind_subquery_plan(q, scope)?;
         if cols.len() != 1 {
-            return Err(SqlError::SyntaxNoPosition("subquery must return only one column".into()));
+            return Err(SqlError::SyntaxNoPosition(
+                "subquery must return only one column".into(),
+            ));
         }
-        let et = if cols[0].ty == DataType::Unknown { DataType::Text } else { cols[0].ty.clone() };
+        let et = if cols[0].ty == DataType::Unknown {
+            DataType::Text
+        } else {
+            cols[0].ty.clone()
+        };
         let at = DataType::Array(Box::new(et.clone()));
         let agg = super::bound::AggCall {
             func: super::bound::AggFunc::ArrayAgg,
@@ -1092,31 +1639,63 @@ impl Binder<'_> {
             ty: at.clone(),
             order_by: vec![],
         };
-        let plan = crate::planner::plan::Plan::Aggregate { input: Box::new((*plan).clone()), groups: vec![], aggs: vec![agg] };
-        let sub = BoundExpr::Subquery(Box::new(Subquery { plan: Arc::new(plan), kind: SubqueryKind::Scalar, correlated, ty: at.clone() }));
-        Ok(BoundExpr::Coalesce(vec![sub, BoundExpr::Literal(Value::Array(vec![]), at.clone())], at))
+        let plan = crate::planner::plan::Plan::Aggregate {
+            input: Box::new((*plan).clone()),
+            groups: vec![],
+            aggs: vec![agg],
+        };
+        let sub = BoundExpr::Subquery(Box::new(Subquery {
+            plan: Arc::new(plan),
+            kind: SubqueryKind::Scalar,
+            correlated,
+            ty: at.clone(),
+        }));
+        Ok(BoundExpr::Coalesce(
+            vec![sub, BoundExpr::Literal(Value::Array(vec![]), at.clone())],
+            at,
+        ))
     }
 
     /// `make_interval(days => 10, hours => 2)`: named arguments in
     /// Postgres's parameter order, the rest defaulting to 0.
-    fn bind_named_make_interval(&mut self, list: &[ast::FunctionArg], scope: &Scope) -> Result<BoundExpr> {
+    fn bind_named_make_interval(
+        &mut self,
+        list: &[ast::FunctionArg],
+        scope: &Scope,
+    ) -> Result<BoundExpr> {
         const PARAMS: [&str; 7] = ["years", "months", "weeks", "days", "hours", "mins", "secs"];
         let zero = Expr::value(ast::Value::Number("0".into(), false));
         let mut args: Vec<Expr> = vec![zero; 7];
         let mut positional = true;
         for (i, a) in list.iter().enumerate() {
             match a {
-                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) if positional && i < 7 => args[i] = x.clone(),
-                ast::FunctionArg::Named { name, arg: ast::FunctionArgExpr::Expr(x), .. }
-                | ast::FunctionArg::ExprNamed { name: Expr::Identifier(name), arg: ast::FunctionArgExpr::Expr(x), .. } => {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) if positional && i < 7 => {
+                    args[i] = x.clone()
+                }
+                ast::FunctionArg::Named {
+                    name,
+                    arg: ast::FunctionArgExpr::Expr(x),
+                    ..
+                }
+                | ast::FunctionArg::ExprNamed {
+                    name: Expr::Identifier(name),
+                    arg: ast::FunctionArgExpr::Expr(x),
+                    ..
+                } => {
                     positional = false;
                     let n = ident_name(name);
                     let Some(k) = PARAMS.iter().position(|p| *p == n) else {
-                        return Err(SqlError::UndefinedFunction("function make_interval(...) does not exist".into()));
+                        return Err(SqlError::UndefinedFunction(
+                            "function make_interval(...) does not exist".into(),
+                        ));
                     };
                     args[k] = x.clone();
                 }
-                _ => return Err(SqlError::SyntaxNoPosition("positional argument cannot follow named argument".into())),
+                _ => {
+                    return Err(SqlError::SyntaxNoPosition(
+                        "positional argument cannot follow named argument".into(),
+                    ))
+                }
             }
         }
         self.bind_call("make_interval", &args, scope)
@@ -1135,15 +1714,30 @@ impl Binder<'_> {
             "nullif" if bargs.len() == 2 => {
                 let l = bargs.remove(0);
                 let r = bargs.remove(0);
-                let lt = if l.ty() == DataType::Unknown { DataType::Text } else { l.ty() };
+                let lt = if l.ty() == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    l.ty()
+                };
                 let l = self.cast(l, &lt, CastMode::Implicit)?;
                 let (l2, r2) = self.unify_pair(l.clone(), r, "=")?;
                 let _ = l2;
                 return Ok(BoundExpr::NullIf(Box::new(l), Box::new(r2), lt));
             }
             "greatest" | "least" => {
-                let (items, ty) = self.unify(bargs, if name == "greatest" { "GREATEST" } else { "LEAST" })?;
-                return Ok(BoundExpr::MinMax { args: items, greatest: name == "greatest", ty });
+                let (items, ty) = self.unify(
+                    bargs,
+                    if name == "greatest" {
+                        "GREATEST"
+                    } else {
+                        "LEAST"
+                    },
+                )?;
+                return Ok(BoundExpr::MinMax {
+                    args: items,
+                    greatest: name == "greatest",
+                    ty,
+                });
             }
             "nextval" | "currval" | "setval" => {
                 let func = match name {
@@ -1152,14 +1746,24 @@ impl Binder<'_> {
                     _ => SeqFunc::Setval,
                 };
                 if bargs.is_empty() {
-                    return Err(SqlError::UndefinedFunction(format!("function {name}() does not exist")));
+                    return Err(SqlError::UndefinedFunction(format!(
+                        "function {name}() does not exist"
+                    )));
                 }
                 bargs[0] = self.cast(bargs[0].clone(), &DataType::Text, CastMode::Explicit)?;
                 for a in bargs.iter_mut().skip(1) {
-                    let t = if a.ty() == DataType::Bool { DataType::Bool } else { DataType::Int8 };
+                    let t = if a.ty() == DataType::Bool {
+                        DataType::Bool
+                    } else {
+                        DataType::Int8
+                    };
                     *a = self.cast(a.clone(), &t, CastMode::Implicit)?;
                 }
-                return Ok(BoundExpr::Seq { func, args: bargs, ty: DataType::Int8 });
+                return Ok(BoundExpr::Seq {
+                    func,
+                    args: bargs,
+                    ty: DataType::Int8,
+                });
             }
             _ => {}
         }
@@ -1176,9 +1780,18 @@ impl Binder<'_> {
         };
         let mut args = vec![];
         for (a, t) in bargs.into_iter().zip(sig.arg_types.iter()) {
-            args.push(if a.ty() == *t || *t == DataType::Unknown { a } else { self.cast(a, t, CastMode::Explicit)? });
+            args.push(if a.ty() == *t || *t == DataType::Unknown {
+                a
+            } else {
+                self.cast(a, t, CastMode::Explicit)?
+            });
         }
-        Ok(BoundExpr::Func { name: name.to_string(), args, ty: sig.return_type, strict: sig.strict })
+        Ok(BoundExpr::Func {
+            name: name.to_string(),
+            args,
+            ty: sig.return_type,
+            strict: sig.strict,
+        })
     }
 }
 
@@ -1239,7 +1852,10 @@ fn number_literal(s: &str) -> Result<BoundExpr> {
         .parse()
         .map_err(|_| SqlError::SyntaxNoPosition(format!("invalid number \"{s}\"")))?;
     // Postgres keeps the written scale (1.50 prints as 1.50).
-    Ok(BoundExpr::Literal(Value::Numeric(types::Numeric::Finite(d)), DataType::Numeric(None)))
+    Ok(BoundExpr::Literal(
+        Value::Numeric(types::Numeric::Finite(d)),
+        DataType::Numeric(None),
+    ))
 }
 
 pub fn value_string(v: &ast::Value) -> Option<String> {
@@ -1260,7 +1876,9 @@ pub fn expr_name(e: &Expr) -> String {
         Expr::CompoundIdentifier(v) => v.last().map(ident_name).unwrap_or_default(),
         Expr::Nested(x) => expr_name(x),
         Expr::Function(f) => func_name(f),
-        Expr::Cast { expr, data_type, .. } => match expr_name(expr).as_str() {
+        Expr::Cast {
+            expr, data_type, ..
+        } => match expr_name(expr).as_str() {
             "?column?" => cast_type_name(data_type),
             n => n.to_string(),
         },
@@ -1307,4 +1925,3 @@ fn cast_type_name(t: &ast::DataType) -> String {
         _ => t.to_string().to_lowercase(),
     }
 }
-

@@ -53,7 +53,11 @@ impl Binder<'_> {
         for def in defs {
             indexes.push(Arc::new(self.bind_index(t, &def)?));
         }
-        Ok(Arc::new(TableAccess { indexes, stats: self.catalog.stats.get(&t.oid).cloned(), pages: 0 }))
+        Ok(Arc::new(TableAccess {
+            indexes,
+            stats: self.catalog.stats.get(&t.oid).cloned(),
+            pages: 0,
+        }))
     }
 
     /// Bind one index definition over `t`'s physical row.
@@ -65,16 +69,26 @@ impl Binder<'_> {
         let mut key_names = vec![];
         for c in &def.columns {
             let (e, name) = match (c.column, &c.expr) {
-                (Some(pos), _) => (BoundExpr::Column(pos, t.columns[pos].data_type.clone()), t.columns[pos].name.clone()),
+                (Some(pos), _) => (
+                    BoundExpr::Column(pos, t.columns[pos].data_type.clone()),
+                    t.columns[pos].name.clone(),
+                ),
                 (None, Some(text)) => {
                     let ast = parser::parse_expr(text)?;
                     (self.bind_expr(&ast, &scope)?, text.clone())
                 }
-                (None, None) => return Err(crate::error::SqlError::Internal("index column without column or expression".into())),
+                (None, None) => {
+                    return Err(crate::error::SqlError::Internal(
+                        "index column without column or expression".into(),
+                    ))
+                }
             };
             key_types.push(e.ty());
             keys.push(e);
-            key_cols.push(KeyColumn { descending: c.descending, nulls_first: c.nulls_first });
+            key_cols.push(KeyColumn {
+                descending: c.descending,
+                nulls_first: c.nulls_first,
+            });
             key_names.push(name);
         }
         let predicate = match &def.predicate {
@@ -84,6 +98,13 @@ impl Binder<'_> {
             }
             None => None,
         };
-        Ok(BoundIndex { def: def.clone(), keys, key_types, key_cols, predicate, key_names })
+        Ok(BoundIndex {
+            def: def.clone(),
+            keys,
+            key_types,
+            key_cols,
+            predicate,
+            key_names,
+        })
     }
 }

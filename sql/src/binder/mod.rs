@@ -51,7 +51,11 @@ impl Scope {
                 .enumerate()
                 .map(|(i, c)| ScopeCol {
                     table: Some(alias.to_string()),
-                    name: if c.dropped { String::new() } else { c.name.clone() },
+                    name: if c.dropped {
+                        String::new()
+                    } else {
+                        c.name.clone()
+                    },
                     ty: c.data_type.clone(),
                     origin: Some((t.oid, (i + 1) as i16)),
                     hidden: c.dropped,
@@ -156,24 +160,43 @@ impl<'a> Binder<'a> {
         if span.start.line == 0 {
             return None;
         }
-        Some(crate::parser::offset_of(self.sql, span.start.line, span.start.column))
+        Some(crate::parser::offset_of(
+            self.sql,
+            span.start.line,
+            span.start.column,
+        ))
     }
 
     /// A pg_catalog / information_schema relation named by `name`, unless a
     /// user table of that name is found first (unqualified names).
-    pub fn lookup_system_relation(&self, name: &ast::ObjectName) -> Result<Option<crate::system::SystemRelation>> {
+    pub fn lookup_system_relation(
+        &self,
+        name: &ast::ObjectName,
+    ) -> Result<Option<crate::system::SystemRelation>> {
         let parts = object_parts(name)?;
-        if parts.len() == 1 && self.catalog.resolve_table(self.search_path, &parts[0]).is_some() {
+        if parts.len() == 1
+            && self
+                .catalog
+                .resolve_table(self.search_path, &parts[0])
+                .is_some()
+        {
             return Ok(None);
         }
-        let ctx = crate::system::SysContext { catalog: self.catalog, session: &self.session };
+        let ctx = crate::system::SysContext {
+            catalog: self.catalog,
+            session: &self.session,
+        };
         Ok(crate::system::lookup(&parts, &ctx))
     }
 
     /// Resolve `[schema.]name` to a table.
     pub fn lookup_table(&self, name: &ast::ObjectName) -> Result<Arc<TableDef>> {
         let parts = object_parts(name)?;
-        let pos = name.0.first().and_then(|p| p.as_ident()).and_then(|i| self.pos(i.span));
+        let pos = name
+            .0
+            .first()
+            .and_then(|p| p.as_ident())
+            .and_then(|i| self.pos(i.span));
         let found = match parts.as_slice() {
             [n] => self.catalog.resolve_table(self.search_path, n),
             [s, n] => self.catalog.table_in(s, n),
@@ -182,7 +205,10 @@ impl<'a> Binder<'a> {
         };
         match found {
             Some(t) => Ok(Arc::new(t.clone())),
-            None => Err(SqlError::UndefinedTable { name: parts.join("."), position: pos }),
+            None => Err(SqlError::UndefinedTable {
+                name: parts.join("."),
+                position: pos,
+            }),
         }
     }
 }
@@ -193,7 +219,9 @@ pub fn object_parts(name: &ast::ObjectName) -> Result<Vec<String>> {
         .iter()
         .map(|p| match p.as_ident() {
             Some(i) => Ok(ident_name(i)),
-            None => Err(SqlError::FeatureNotSupported("function-valued object names".into())),
+            None => Err(SqlError::FeatureNotSupported(
+                "function-valued object names".into(),
+            )),
         })
         .collect()
 }
@@ -227,7 +255,9 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
         S::Numeric(info) | S::Decimal(info) | S::Dec(info) => match info {
             ast::ExactNumberInfo::None => DataType::Numeric(None),
             ast::ExactNumberInfo::Precision(p) => DataType::Numeric(Some((*p as u32, 0))),
-            ast::ExactNumberInfo::PrecisionAndScale(p, s) => DataType::Numeric(Some((*p as u32, *s as i32))),
+            ast::ExactNumberInfo::PrecisionAndScale(p, s) => {
+                DataType::Numeric(Some((*p as u32, *s as i32)))
+            }
         },
         S::Text | S::String(None) => DataType::Text,
         S::Varchar(l) | S::CharacterVarying(l) | S::CharVarying(l) => DataType::Varchar(len(l)),
@@ -236,7 +266,9 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
         S::Date => DataType::Date,
         S::Time(_, tz) => match tz {
             ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz => {
-                return Err(SqlError::FeatureNotSupported("type time with time zone".into()))
+                return Err(SqlError::FeatureNotSupported(
+                    "type time with time zone".into(),
+                ))
             }
             _ => DataType::Time,
         },
@@ -255,7 +287,9 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
             | ast::ArrayElemTypeDef::AngleBracket(t)
             | ast::ArrayElemTypeDef::Parenthesis(t)
             | ast::ArrayElemTypeDef::Qualified(t, _) => DataType::Array(Box::new(convert_type(t)?)),
-            ast::ArrayElemTypeDef::None => return Err(SqlError::FeatureNotSupported("untyped arrays".into())),
+            ast::ArrayElemTypeDef::None => {
+                return Err(SqlError::FeatureNotSupported("untyped arrays".into()))
+            }
         },
         S::Custom(name, mods) => {
             let parts = object_parts(name)?;
@@ -273,7 +307,8 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
                 "name" => DataType::Name,
                 "timestamptz" => DataType::Timestamptz,
                 "timestamp" => DataType::Timestamp,
-                "oid" | "regclass" | "regtype" | "regproc" | "regnamespace" | "regrole" | "regprocedure" | "regoper" => DataType::Oid,
+                "oid" | "regclass" | "regtype" | "regproc" | "regnamespace" | "regrole"
+                | "regprocedure" | "regoper" => DataType::Oid,
                 // Postgres's one-byte "char" (catalog flags such as relkind).
                 "char" => DataType::Text,
                 "int2vector" => DataType::Array(Box::new(DataType::Int2)),
@@ -288,7 +323,11 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
                 "date" => DataType::Date,
                 "interval" => DataType::Interval,
                 "time" => DataType::Time,
-                other => return Err(SqlError::UndefinedObject(format!("type \"{other}\" does not exist"))),
+                other => {
+                    return Err(SqlError::UndefinedObject(format!(
+                        "type \"{other}\" does not exist"
+                    )))
+                }
             }
         }
         other => return Err(SqlError::FeatureNotSupported(format!("type {other}"))),

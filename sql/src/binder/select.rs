@@ -28,21 +28,30 @@ impl Binder<'_> {
         if let Some(with) = &q.with {
             for (i, cte) in with.cte_tables.iter().enumerate() {
                 let name = ident_name(&cte.alias.name);
-                if with.cte_tables[..i].iter().any(|c| ident_name(&c.alias.name) == name) {
-                    return Err(SqlError::DuplicateAlias(format!("WITH query name \"{name}\" specified more than once")));
+                if with.cte_tables[..i]
+                    .iter()
+                    .any(|c| ident_name(&c.alias.name) == name)
+                {
+                    return Err(SqlError::DuplicateAlias(format!(
+                        "WITH query name \"{name}\" specified more than once"
+                    )));
                 }
                 self.bind_cte(cte, with.recursive)?;
             }
         }
         if q.fetch.is_some() || !q.locks.is_empty() {
             if !q.locks.is_empty() {
-                return Err(SqlError::FeatureNotSupported("SELECT FOR UPDATE/SHARE".into()));
+                return Err(SqlError::FeatureNotSupported(
+                    "SELECT FOR UPDATE/SHARE".into(),
+                ));
             }
         }
         let order: Vec<ast::OrderByExpr> = match &q.order_by {
             Some(ob) => match &ob.kind {
                 ast::OrderByKind::Expressions(v) => v.clone(),
-                ast::OrderByKind::All(_) => return Err(SqlError::FeatureNotSupported("ORDER BY ALL".into())),
+                ast::OrderByKind::All(_) => {
+                    return Err(SqlError::FeatureNotSupported("ORDER BY ALL".into()))
+                }
             },
             None => vec![],
         };
@@ -56,7 +65,13 @@ impl Binder<'_> {
                     let scope = Scope {
                         cols: cols
                             .iter()
-                            .map(|c| ScopeCol { table: None, name: c.name.clone(), ty: c.ty.clone(), origin: c.origin, hidden: false })
+                            .map(|c| ScopeCol {
+                                table: None,
+                                name: c.name.clone(),
+                                ty: c.ty.clone(),
+                                origin: c.origin,
+                                hidden: false,
+                            })
                             .collect(),
                     };
                     let mut keys = vec![];
@@ -67,18 +82,32 @@ impl Binder<'_> {
                         };
                         keys.push(sort_key(e, &o.options));
                     }
-                    (Plan::Sort { input: Box::new(plan), keys }, cols)
+                    (
+                        Plan::Sort {
+                            input: Box::new(plan),
+                            keys,
+                        },
+                        cols,
+                    )
                 }
             }
         };
         let (limit, offset) = match &q.limit_clause {
             None => (None, None),
-            Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => (limit.clone(), offset.as_ref().map(|o| o.value.clone())),
-            Some(ast::LimitClause::OffsetCommaLimit { offset, limit }) => (Some(limit.clone()), Some(offset.clone())),
+            Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => {
+                (limit.clone(), offset.as_ref().map(|o| o.value.clone()))
+            }
+            Some(ast::LimitClause::OffsetCommaLimit { offset, limit }) => {
+                (Some(limit.clone()), Some(offset.clone()))
+            }
         };
         let limit = match (limit, &q.fetch) {
             (Some(l), _) => Some(l),
-            (None, Some(f)) => Some(f.quantity.clone().unwrap_or(Expr::value(ast::Value::Number("1".into(), false)))),
+            (None, Some(f)) => Some(
+                f.quantity
+                    .clone()
+                    .unwrap_or(Expr::value(ast::Value::Number("1".into(), false))),
+            ),
             _ => None,
         };
         if limit.is_some() || offset.is_some() {
@@ -89,21 +118,42 @@ impl Binder<'_> {
                 }
                 let x = b.bind_expr(e, &empty)?;
                 let t = x.ty();
-                if !matches!(super::typing::category(&t), super::typing::Category::Numeric | super::typing::Category::Unknown) {
-                    return Err(SqlError::DatatypeMismatch(format!("argument of {what} must be type bigint, not type {}", type_name(&t))));
+                if !matches!(
+                    super::typing::category(&t),
+                    super::typing::Category::Numeric | super::typing::Category::Unknown
+                ) {
+                    return Err(SqlError::DatatypeMismatch(format!(
+                        "argument of {what} must be type bigint, not type {}",
+                        type_name(&t)
+                    )));
                 }
                 Ok(Some(b.cast(x, &DataType::Int8, CastMode::Assignment)?))
             };
-            let l = match &limit { Some(e) => bind_count(self, e, "LIMIT")?, None => None };
-            let o = match &offset { Some(e) => bind_count(self, e, "OFFSET")?, None => None };
-            plan = Plan::Limit { input: Box::new(plan), limit: l, offset: o };
+            let l = match &limit {
+                Some(e) => bind_count(self, e, "LIMIT")?,
+                None => None,
+            };
+            let o = match &offset {
+                Some(e) => bind_count(self, e, "OFFSET")?,
+                None => None,
+            };
+            plan = Plan::Limit {
+                input: Box::new(plan),
+                limit: l,
+                offset: o,
+            };
         }
         Ok((plan, cols))
     }
 
     fn bind_cte(&mut self, cte: &ast::Cte, recursive: bool) -> Result<()> {
         let name = ident_name(&cte.alias.name);
-        let alias_cols: Vec<String> = cte.alias.columns.iter().map(|c| ident_name(&c.name)).collect();
+        let alias_cols: Vec<String> = cte
+            .alias
+            .columns
+            .iter()
+            .map(|c| ident_name(&c.name))
+            .collect();
         let rename = |mut cols: Vec<OutCol>| {
             for (c, n) in cols.iter_mut().zip(alias_cols.iter()) {
                 c.name = n.clone();
@@ -111,33 +161,68 @@ impl Binder<'_> {
             cols
         };
         if recursive {
-            if let ast::SetExpr::SetOperation { left, op: ast::SetOperator::Union, set_quantifier, right } = &*cte.query.body {
+            if let ast::SetExpr::SetOperation {
+                left,
+                op: ast::SetOperator::Union,
+                set_quantifier,
+                right,
+            } = &*cte.query.body
+            {
                 if references_name(right, &name) {
                     let (init, init_cols) = self.bind_set_expr(left)?;
                     let init_cols = rename(init_cols);
                     let id = self.next_worktable;
                     self.next_worktable += 1;
-                    self.ctes.push(CteDef { name: name.clone(), plan: None, cols: init_cols.clone(), worktable: Some(id) });
+                    self.ctes.push(CteDef {
+                        name: name.clone(),
+                        plan: None,
+                        cols: init_cols.clone(),
+                        worktable: Some(id),
+                    });
                     let r = self.bind_set_expr(right);
                     self.ctes.pop();
                     let (rec, rec_cols) = r?;
                     if rec_cols.len() != init_cols.len() {
-                        return Err(SqlError::SyntaxNoPosition("each UNION query must have the same number of columns".into()));
+                        return Err(SqlError::SyntaxNoPosition(
+                            "each UNION query must have the same number of columns".into(),
+                        ));
                     }
                     let mut exprs = vec![];
                     for (i, (a, b)) in init_cols.iter().zip(rec_cols.iter()).enumerate() {
-                        exprs.push(self.cast(BoundExpr::Column(i, b.ty.clone()), &a.ty, CastMode::Assignment)?);
+                        exprs.push(self.cast(
+                            BoundExpr::Column(i, b.ty.clone()),
+                            &a.ty,
+                            CastMode::Assignment,
+                        )?);
                     }
-                    let rec = Plan::Project { input: Box::new(rec), exprs };
+                    let rec = Plan::Project {
+                        input: Box::new(rec),
+                        exprs,
+                    };
                     let all = matches!(set_quantifier, ast::SetQuantifier::All);
-                    let plan = Plan::RecursiveUnion { init: Box::new(init), recursive: Box::new(rec), all, id };
-                    self.ctes.push(CteDef { name, plan: Some(Arc::new(plan)), cols: init_cols, worktable: None });
+                    let plan = Plan::RecursiveUnion {
+                        init: Box::new(init),
+                        recursive: Box::new(rec),
+                        all,
+                        id,
+                    };
+                    self.ctes.push(CteDef {
+                        name,
+                        plan: Some(Arc::new(plan)),
+                        cols: init_cols,
+                        worktable: None,
+                    });
                     return Ok(());
                 }
             }
         }
         let (plan, cols) = self.bind_query(&cte.query)?;
-        self.ctes.push(CteDef { name, plan: Some(Arc::new(plan)), cols: rename(cols), worktable: None });
+        self.ctes.push(CteDef {
+            name,
+            plan: Some(Arc::new(plan)),
+            cols: rename(cols),
+            worktable: None,
+        });
         Ok(())
     }
 
@@ -152,16 +237,25 @@ impl Binder<'_> {
             ast::SetExpr::Select(s) => self.bind_select(s, &[]),
             ast::SetExpr::Query(q) => self.bind_query(q),
             ast::SetExpr::Values(v) => self.bind_values(v, None),
-            ast::SetExpr::SetOperation { left, op, set_quantifier, right } => {
+            ast::SetExpr::SetOperation {
+                left,
+                op,
+                set_quantifier,
+                right,
+            } => {
                 let (lp, lc) = self.bind_set_expr(left)?;
                 let (rp, rc) = self.bind_set_expr(right)?;
                 let (kind, word) = match op {
                     ast::SetOperator::Union => (SetOpKind::Union, "UNION"),
                     ast::SetOperator::Intersect => (SetOpKind::Intersect, "INTERSECT"),
-                    ast::SetOperator::Except | ast::SetOperator::Minus => (SetOpKind::Except, "EXCEPT"),
+                    ast::SetOperator::Except | ast::SetOperator::Minus => {
+                        (SetOpKind::Except, "EXCEPT")
+                    }
                 };
                 if lc.len() != rc.len() {
-                    return Err(SqlError::SyntaxNoPosition(format!("each {word} query must have the same number of columns")));
+                    return Err(SqlError::SyntaxNoPosition(format!(
+                        "each {word} query must have the same number of columns"
+                    )));
                 }
                 let mut lex = vec![];
                 let mut rex = vec![];
@@ -170,22 +264,45 @@ impl Binder<'_> {
                 // operation resolves its type (`SELECT 1 UNION SELECT 'a'` is
                 // integer, and 'a' then fails integer input).
                 let (lu, ru) = (unknown_literal_cols(left), unknown_literal_cols(right));
-                let unknown = |u: &[bool], i: usize, t: &DataType| if u.get(i).copied().unwrap_or(false) { DataType::Unknown } else { t.clone() };
+                let unknown = |u: &[bool], i: usize, t: &DataType| {
+                    if u.get(i).copied().unwrap_or(false) {
+                        DataType::Unknown
+                    } else {
+                        t.clone()
+                    }
+                };
                 for (i, (a, b)) in lc.iter().zip(rc.iter()).enumerate() {
                     let (at, bt) = (unknown(&lu, i, &a.ty), unknown(&ru, i, &b.ty));
-                    let (items, ty) = self.unify(vec![BoundExpr::Column(i, at), BoundExpr::Column(i, bt)], word)?;
-                    let ty = if ty == DataType::Unknown { DataType::Text } else { ty };
+                    let (items, ty) = self.unify(
+                        vec![BoundExpr::Column(i, at), BoundExpr::Column(i, bt)],
+                        word,
+                    )?;
+                    let ty = if ty == DataType::Unknown {
+                        DataType::Text
+                    } else {
+                        ty
+                    };
                     let mut it = items.into_iter();
                     let l = it.next().unwrap_or(BoundExpr::Column(i, ty.clone()));
                     let r = it.next().unwrap_or(BoundExpr::Column(i, ty.clone()));
                     lex.push(self.cast(l, &ty, CastMode::Implicit)?);
                     rex.push(self.cast(r, &ty, CastMode::Implicit)?);
-                    cols.push(OutCol { name: a.name.clone(), ty, origin: None });
+                    cols.push(OutCol {
+                        name: a.name.clone(),
+                        ty,
+                        origin: None,
+                    });
                 }
                 let all = matches!(set_quantifier, ast::SetQuantifier::All);
                 let plan = Plan::SetOp {
-                    left: Box::new(Plan::Project { input: Box::new(lp), exprs: lex }),
-                    right: Box::new(Plan::Project { input: Box::new(rp), exprs: rex }),
+                    left: Box::new(Plan::Project {
+                        input: Box::new(lp),
+                        exprs: lex,
+                    }),
+                    right: Box::new(Plan::Project {
+                        input: Box::new(rp),
+                        exprs: rex,
+                    }),
                     op: kind,
                     all,
                 };
@@ -198,13 +315,19 @@ impl Binder<'_> {
 
     /// VALUES lists; with `targets`, each column is coerced (assignment) to
     /// the given type (INSERT).
-    pub(crate) fn bind_values(&mut self, v: &ast::Values, targets: Option<&[DataType]>) -> Result<(Plan, Vec<OutCol>)> {
+    pub(crate) fn bind_values(
+        &mut self,
+        v: &ast::Values,
+        targets: Option<&[DataType]>,
+    ) -> Result<(Plan, Vec<OutCol>)> {
         let empty = Scope::default();
         let mut rows: Vec<Vec<BoundExpr>> = vec![];
         let width = v.rows.first().map(|r| r.content.len()).unwrap_or(0);
         for r in &v.rows {
             if r.content.len() != width {
-                return Err(SqlError::SyntaxNoPosition("VALUES lists must all be the same length".into()));
+                return Err(SqlError::SyntaxNoPosition(
+                    "VALUES lists must all be the same length".into(),
+                ));
             }
             let mut row = vec![];
             for e in &r.content {
@@ -219,19 +342,35 @@ impl Binder<'_> {
                 Some(t) => (col, t.get(c).cloned().unwrap_or(DataType::Text)),
                 None => {
                     let (col, ty) = self.unify(col, "VALUES")?;
-                    let ty = if ty == DataType::Unknown { DataType::Text } else { ty };
+                    let ty = if ty == DataType::Unknown {
+                        DataType::Text
+                    } else {
+                        ty
+                    };
                     (col, ty)
                 }
             };
             for (r, e) in rows.iter_mut().zip(col) {
-                r[c] = self.cast(e, &ty, if targets.is_some() { CastMode::Assignment } else { CastMode::Implicit })?;
+                r[c] = self.cast(
+                    e,
+                    &ty,
+                    if targets.is_some() {
+                        CastMode::Assignment
+                    } else {
+                        CastMode::Implicit
+                    },
+                )?;
             }
             types.push(ty);
         }
         let cols = types
             .iter()
             .enumerate()
-            .map(|(i, t)| OutCol { name: format!("column{}", i + 1), ty: t.clone(), origin: None })
+            .map(|(i, t)| OutCol {
+                name: format!("column{}", i + 1),
+                ty: t.clone(),
+                origin: None,
+            })
             .collect();
         Ok((Plan::Values { rows, types }, cols))
     }
@@ -246,7 +385,15 @@ impl Binder<'_> {
                 Some((lp, mut ls)) => {
                     check_duplicate_aliases(&ls, &s)?;
                     ls.cols.extend(s.cols);
-                    (Plan::Join { left: Box::new(lp), right: Box::new(p), kind: JoinKind::Cross, on: None }, ls)
+                    (
+                        Plan::Join {
+                            left: Box::new(lp),
+                            right: Box::new(p),
+                            kind: JoinKind::Cross,
+                            on: None,
+                        },
+                        ls,
+                    )
                 }
             });
         }
@@ -265,7 +412,11 @@ impl Binder<'_> {
                 J::Right(c) | J::RightOuter(c) => (JoinKind::Right, c),
                 J::FullOuter(c) => (JoinKind::Full, c),
                 J::CrossJoin(c) => (JoinKind::Cross, c),
-                other => return Err(SqlError::FeatureNotSupported(format!("join type {other:?}"))),
+                other => {
+                    return Err(SqlError::FeatureNotSupported(format!(
+                        "join type {other:?}"
+                    )))
+                }
             };
             let left_len = scope.cols.len();
             let mut combined = scope.clone();
@@ -273,30 +424,57 @@ impl Binder<'_> {
             let on = match constraint {
                 ast::JoinConstraint::On(e) => Some(self.bind_condition(e, &combined, "JOIN/ON")?),
                 ast::JoinConstraint::Using(names) => {
-                    let names: Vec<String> = names.iter().map(|n| object_parts(n).map(|p| p.join("."))).collect::<Result<_>>()?;
-                    Some(self.using_condition(&names, &scope, &rs, &mut combined, left_len, kind)?)
+                    let names: Vec<String> = names
+                        .iter()
+                        .map(|n| object_parts(n).map(|p| p.join(".")))
+                        .collect::<Result<_>>()?;
+                    Some(self.using_condition(
+                        &names,
+                        &scope,
+                        &rs,
+                        &mut combined,
+                        left_len,
+                        kind,
+                    )?)
                 }
                 ast::JoinConstraint::Natural => {
                     let names: Vec<String> = scope
                         .cols
                         .iter()
-                        .filter(|c| !c.hidden && rs.cols.iter().any(|r| !r.hidden && r.name == c.name))
+                        .filter(|c| {
+                            !c.hidden && rs.cols.iter().any(|r| !r.hidden && r.name == c.name)
+                        })
                         .map(|c| c.name.clone())
                         .collect();
                     if names.is_empty() {
                         None
                     } else {
-                        Some(self.using_condition(&names, &scope, &rs, &mut combined, left_len, kind)?)
+                        Some(self.using_condition(
+                            &names,
+                            &scope,
+                            &rs,
+                            &mut combined,
+                            left_len,
+                            kind,
+                        )?)
                     }
                 }
                 ast::JoinConstraint::None => {
                     if kind != JoinKind::Cross {
-                        return Err(SqlError::Syntax { message: "syntax error at end of input".into(), position: None });
+                        return Err(SqlError::Syntax {
+                            message: "syntax error at end of input".into(),
+                            position: None,
+                        });
                     }
                     None
                 }
             };
-            plan = Plan::Join { left: Box::new(plan), right: Box::new(rp), kind, on };
+            plan = Plan::Join {
+                left: Box::new(plan),
+                right: Box::new(rp),
+                kind,
+                on,
+            };
             scope = combined;
             if kind == JoinKind::Full && !self.using_pairs.is_empty() {
                 // FULL JOIN USING: each key is COALESCE(left, right), listed
@@ -308,9 +486,19 @@ impl Binder<'_> {
                     let (l, r) = (&scope.cols[*li], &scope.cols[*ri]);
                     let ty = l.ty.clone();
                     let le = BoundExpr::Column(*li, l.ty.clone());
-                    let re = self.cast(BoundExpr::Column(*ri, r.ty.clone()), &ty, CastMode::Implicit)?;
+                    let re = self.cast(
+                        BoundExpr::Column(*ri, r.ty.clone()),
+                        &ty,
+                        CastMode::Implicit,
+                    )?;
                     exprs.push(BoundExpr::Coalesce(vec![le, re], ty.clone()));
-                    cols.push(ScopeCol { table: None, name: l.name.clone(), ty, origin: None, hidden: false });
+                    cols.push(ScopeCol {
+                        table: None,
+                        name: l.name.clone(),
+                        ty,
+                        origin: None,
+                        hidden: false,
+                    });
                 }
                 for (i, c) in scope.cols.iter().enumerate() {
                     exprs.push(BoundExpr::Column(i, c.ty.clone()));
@@ -320,7 +508,10 @@ impl Binder<'_> {
                     }
                     cols.push(c);
                 }
-                plan = Plan::Project { input: Box::new(plan), exprs };
+                plan = Plan::Project {
+                    input: Box::new(plan),
+                    exprs,
+                };
                 scope = Scope { cols };
             }
             self.using_pairs.clear();
@@ -328,19 +519,34 @@ impl Binder<'_> {
         Ok((plan, scope))
     }
 
-    fn using_condition(&mut self, names: &[String], ls: &Scope, rs: &Scope, combined: &mut Scope, left_len: usize, kind: JoinKind) -> Result<BoundExpr> {
+    fn using_condition(
+        &mut self,
+        names: &[String],
+        ls: &Scope,
+        rs: &Scope,
+        combined: &mut Scope,
+        left_len: usize,
+        kind: JoinKind,
+    ) -> Result<BoundExpr> {
         let mut parts = vec![];
         for n in names {
             let li = find_column(ls, None, n)?.ok_or_else(|| SqlError::UndefinedColumn {
                 name: format!("{n}\" specified in USING clause does not exist in left table \"{n}"),
                 position: None,
             })?;
-            let ri = find_column(rs, None, n)?.ok_or_else(|| SqlError::UndefinedColumn { name: n.clone(), position: None })?;
+            let ri = find_column(rs, None, n)?.ok_or_else(|| SqlError::UndefinedColumn {
+                name: n.clone(),
+                position: None,
+            })?;
             let l = BoundExpr::Column(li, ls.cols[li].ty.clone());
             let r = BoundExpr::Column(left_len + ri, rs.cols[ri].ty.clone());
             parts.push(self.make_cmp(CmpOp::Eq, l, r)?);
             // The merged column is the left one (the right one for RIGHT JOIN).
-            let hide = if kind == JoinKind::Right { li } else { left_len + ri };
+            let hide = if kind == JoinKind::Right {
+                li
+            } else {
+                left_len + ri
+            };
             combined.cols[hide].hidden = true;
             self.using_pairs.push((li, left_len + ri));
         }
@@ -349,47 +555,77 @@ impl Binder<'_> {
 
     fn bind_table_factor(&mut self, tf: &ast::TableFactor) -> Result<(Plan, Scope)> {
         match tf {
-            ast::TableFactor::Table { name, alias, args, .. } => {
+            ast::TableFactor::Table {
+                name, alias, args, ..
+            } => {
                 if let Some(a) = args {
                     let fname = object_parts(name)?.join(".");
                     let exprs: Vec<Expr> = a
                         .args
                         .iter()
                         .map(|x| match x {
-                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e.clone()),
-                            _ => Err(SqlError::FeatureNotSupported("named table function arguments".into())),
+                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                                Ok(e.clone())
+                            }
+                            _ => Err(SqlError::FeatureNotSupported(
+                                "named table function arguments".into(),
+                            )),
                         })
                         .collect::<Result<_>>()?;
                     return self.bind_table_function(&fname, &exprs, alias.as_ref());
                 }
                 let parts = object_parts(name)?;
                 if parts.len() == 1 {
-                    if let Some(cte) = self.ctes.iter().rev().find(|c| c.name == parts[0]).cloned() {
-                        let alias_name = alias.as_ref().map(|a| ident_name(&a.name)).unwrap_or(cte.name.clone());
+                    if let Some(cte) = self.ctes.iter().rev().find(|c| c.name == parts[0]).cloned()
+                    {
+                        let alias_name = alias
+                            .as_ref()
+                            .map(|a| ident_name(&a.name))
+                            .unwrap_or(cte.name.clone());
                         let mut scope = Scope {
                             cols: cte
                                 .cols
                                 .iter()
-                                .map(|c| ScopeCol { table: Some(alias_name.clone()), name: c.name.clone(), ty: c.ty.clone(), origin: None, hidden: false })
+                                .map(|c| ScopeCol {
+                                    table: Some(alias_name.clone()),
+                                    name: c.name.clone(),
+                                    ty: c.ty.clone(),
+                                    origin: None,
+                                    hidden: false,
+                                })
                                 .collect(),
                         };
                         apply_column_aliases(&mut scope, alias.as_ref());
                         let plan = match (cte.worktable, cte.plan) {
-                            (Some(id), _) => Plan::WorkTable { id, types: scope.types() },
+                            (Some(id), _) => Plan::WorkTable {
+                                id,
+                                types: scope.types(),
+                            },
                             (None, Some(p)) => (*p).clone(),
-                            (None, None) => return Err(SqlError::Internal("CTE without plan".into())),
+                            (None, None) => {
+                                return Err(SqlError::Internal("CTE without plan".into()))
+                            }
                         };
                         return Ok((plan, scope));
                     }
                 }
                 if let Some(sys) = self.lookup_system_relation(name)? {
                     // System relations are materialized now, from this statement's catalog.
-                    let alias_name = alias.as_ref().map(|a| ident_name(&a.name)).unwrap_or(sys.name.clone());
+                    let alias_name = alias
+                        .as_ref()
+                        .map(|a| ident_name(&a.name))
+                        .unwrap_or(sys.name.clone());
                     let mut scope = Scope {
                         cols: sys
                             .columns
                             .iter()
-                            .map(|(n, t)| ScopeCol { table: Some(alias_name.clone()), name: n.clone(), ty: t.clone(), origin: None, hidden: false })
+                            .map(|(n, t)| ScopeCol {
+                                table: Some(alias_name.clone()),
+                                name: n.clone(),
+                                ty: t.clone(),
+                                origin: None,
+                                hidden: false,
+                            })
                             .collect(),
                     };
                     apply_column_aliases(&mut scope, alias.as_ref());
@@ -397,17 +633,39 @@ impl Binder<'_> {
                     let rows = sys
                         .rows
                         .into_iter()
-                        .map(|r| r.into_iter().zip(types.iter()).map(|(v, t)| BoundExpr::Literal(v, t.clone())).collect())
+                        .map(|r| {
+                            r.into_iter()
+                                .zip(types.iter())
+                                .map(|(v, t)| BoundExpr::Literal(v, t.clone()))
+                                .collect()
+                        })
                         .collect();
                     return Ok((Plan::Values { rows, types }, scope));
                 }
                 let table = self.lookup_table(name)?;
-                let alias_name = alias.as_ref().map(|a| ident_name(&a.name)).unwrap_or(table.name.clone());
+                let alias_name = alias
+                    .as_ref()
+                    .map(|a| ident_name(&a.name))
+                    .unwrap_or(table.name.clone());
                 let mut scope = Scope::for_table(&table, &alias_name);
                 apply_column_aliases(&mut scope, alias.as_ref());
-                Ok((Plan::Scan { access: self.table_access(&table)?, table, alias: alias_name, with_tid: false, filter: None }, scope))
+                Ok((
+                    Plan::Scan {
+                        access: self.table_access(&table)?,
+                        table,
+                        alias: alias_name,
+                        with_tid: false,
+                        filter: None,
+                    },
+                    scope,
+                ))
             }
-            ast::TableFactor::Derived { lateral, subquery, alias, .. } => {
+            ast::TableFactor::Derived {
+                lateral,
+                subquery,
+                alias,
+                ..
+            } => {
                 if *lateral {
                     return Err(SqlError::FeatureNotSupported("LATERAL".into()));
                 }
@@ -416,16 +674,33 @@ impl Binder<'_> {
                 self.agg = saved;
                 let (plan, cols) = r?;
                 let Some(alias) = alias else {
-                    return Err(SqlError::SyntaxNoPosition("subquery in FROM must have an alias".into()));
+                    return Err(SqlError::SyntaxNoPosition(
+                        "subquery in FROM must have an alias".into(),
+                    ));
                 };
                 let an = ident_name(&alias.name);
                 let mut scope = Scope {
-                    cols: cols.iter().map(|c| ScopeCol { table: Some(an.clone()), name: c.name.clone(), ty: c.ty.clone(), origin: None, hidden: false }).collect(),
+                    cols: cols
+                        .iter()
+                        .map(|c| ScopeCol {
+                            table: Some(an.clone()),
+                            name: c.name.clone(),
+                            ty: c.ty.clone(),
+                            origin: None,
+                            hidden: false,
+                        })
+                        .collect(),
                 };
                 apply_column_aliases(&mut scope, Some(alias));
                 Ok((plan, scope))
             }
-            ast::TableFactor::Function { name, args, alias, lateral, .. } => {
+            ast::TableFactor::Function {
+                name,
+                args,
+                alias,
+                lateral,
+                ..
+            } => {
                 if *lateral {
                     return Err(SqlError::FeatureNotSupported("LATERAL".into()));
                 }
@@ -434,12 +709,17 @@ impl Binder<'_> {
                     .iter()
                     .map(|x| match x {
                         ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e.clone()),
-                        _ => Err(SqlError::FeatureNotSupported("named table function arguments".into())),
+                        _ => Err(SqlError::FeatureNotSupported(
+                            "named table function arguments".into(),
+                        )),
                     })
                     .collect::<Result<_>>()?;
                 self.bind_table_function(&fname, &exprs, alias.as_ref())
             }
-            ast::TableFactor::NestedJoin { table_with_joins, alias } => {
+            ast::TableFactor::NestedJoin {
+                table_with_joins,
+                alias,
+            } => {
                 let (plan, mut scope) = self.bind_table_with_joins(table_with_joins)?;
                 if let Some(a) = alias {
                     let an = ident_name(&a.name);
@@ -454,33 +734,85 @@ impl Binder<'_> {
     }
 
     /// `unnest(array)` as `SELECT arr[i] FROM generate_series(1, array_upper(arr, 1)) i`.
-    fn bind_unnest(&mut self, arg: &Expr, alias: Option<&ast::TableAlias>) -> Result<(Plan, Scope)> {
+    fn bind_unnest(
+        &mut self,
+        arg: &Expr,
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Plan, Scope)> {
         let arr = self.bind_expr(arg, &Scope::default())?;
-        let arr = if arr.ty() == DataType::Unknown { self.cast(arr, &DataType::Array(Box::new(DataType::Text)), CastMode::Explicit)? } else { arr };
+        let arr = if arr.ty() == DataType::Unknown {
+            self.cast(
+                arr,
+                &DataType::Array(Box::new(DataType::Text)),
+                CastMode::Explicit,
+            )?
+        } else {
+            arr
+        };
         let DataType::Array(elem) = arr.ty() else {
-            return Err(SqlError::UndefinedFunction(format!("function unnest({}) does not exist", type_name(&arr.ty()))));
+            return Err(SqlError::UndefinedFunction(format!(
+                "function unnest({}) does not exist",
+                type_name(&arr.ty())
+            )));
         };
         let upper = BoundExpr::Func {
             name: "array_upper".into(),
-            args: vec![arr.clone(), BoundExpr::Literal(sargdb_catalog::Value::Int4(1), DataType::Int4)],
+            args: vec![
+                arr.clone(),
+                BoundExpr::Literal(sargdb_catalog::Value::Int4(1), DataType::Int4),
+            ],
             ty: DataType::Int4,
             strict: true,
         };
-        let series = Plan::GenerateSeries { args: vec![BoundExpr::Literal(sargdb_catalog::Value::Int4(1), DataType::Int4), upper], ty: DataType::Int4 };
-        let item = BoundExpr::Func { name: "array_subscript".into(), args: vec![arr, BoundExpr::Column(0, DataType::Int4)], ty: (*elem).clone(), strict: true };
-        let an = alias.map(|a| ident_name(&a.name)).unwrap_or_else(|| "unnest".into());
-        let mut scope = Scope { cols: vec![ScopeCol { table: Some(an.clone()), name: an, ty: *elem, origin: None, hidden: false }] };
+        let series = Plan::GenerateSeries {
+            args: vec![
+                BoundExpr::Literal(sargdb_catalog::Value::Int4(1), DataType::Int4),
+                upper,
+            ],
+            ty: DataType::Int4,
+        };
+        let item = BoundExpr::Func {
+            name: "array_subscript".into(),
+            args: vec![arr, BoundExpr::Column(0, DataType::Int4)],
+            ty: (*elem).clone(),
+            strict: true,
+        };
+        let an = alias
+            .map(|a| ident_name(&a.name))
+            .unwrap_or_else(|| "unnest".into());
+        let mut scope = Scope {
+            cols: vec![ScopeCol {
+                table: Some(an.clone()),
+                name: an,
+                ty: *elem,
+                origin: None,
+                hidden: false,
+            }],
+        };
         apply_column_aliases(&mut scope, alias);
-        Ok((Plan::Project { input: Box::new(series), exprs: vec![item] }, scope))
+        Ok((
+            Plan::Project {
+                input: Box::new(series),
+                exprs: vec![item],
+            },
+            scope,
+        ))
     }
 
-    fn bind_table_function(&mut self, name: &str, args: &[Expr], alias: Option<&ast::TableAlias>) -> Result<(Plan, Scope)> {
+    fn bind_table_function(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Plan, Scope)> {
         let fname = name.rsplit('.').next().unwrap_or(name);
         if fname == "unnest" && args.len() == 1 {
             return self.bind_unnest(&args[0], alias);
         }
         if fname != "generate_series" {
-            return Err(SqlError::FeatureNotSupported(format!("table function {fname}")));
+            return Err(SqlError::FeatureNotSupported(format!(
+                "table function {fname}"
+            )));
         }
         let empty = Scope::default();
         let mut b = vec![];
@@ -490,14 +822,19 @@ impl Binder<'_> {
         if b.len() < 2 || b.len() > 3 {
             return Err(SqlError::UndefinedFunction(format!(
                 "function generate_series({}) does not exist",
-                b.iter().map(|x| type_name(&x.ty())).collect::<Vec<_>>().join(", ")
+                b.iter()
+                    .map(|x| type_name(&x.ty()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         let first = b[0].ty();
         let ty = match first {
             DataType::Timestamp | DataType::Timestamptz => first.clone(),
             DataType::Date => DataType::Timestamptz,
-            DataType::Unknown if b.len() == 3 && b[2].ty() == DataType::Interval => DataType::Timestamptz,
+            DataType::Unknown if b.len() == 3 && b[2].ty() == DataType::Interval => {
+                DataType::Timestamptz
+            }
             _ => {
                 let (_, t) = self.unify(b[..2].to_vec(), "generate_series")?;
                 match t {
@@ -514,19 +851,37 @@ impl Binder<'_> {
                 }
             }
         };
-        let step_ty = if matches!(ty, DataType::Timestamp | DataType::Timestamptz) { DataType::Interval } else { ty.clone() };
+        let step_ty = if matches!(ty, DataType::Timestamp | DataType::Timestamptz) {
+            DataType::Interval
+        } else {
+            ty.clone()
+        };
         let mut out = vec![];
         for (i, a) in b.into_iter().enumerate() {
             let t = if i == 2 { &step_ty } else { &ty };
             out.push(self.cast(a, t, CastMode::Implicit)?);
         }
-        let an = alias.map(|a| ident_name(&a.name)).unwrap_or("generate_series".into());
-        let mut scope = Scope { cols: vec![ScopeCol { table: Some(an.clone()), name: an, ty: ty.clone(), origin: None, hidden: false }] };
+        let an = alias
+            .map(|a| ident_name(&a.name))
+            .unwrap_or("generate_series".into());
+        let mut scope = Scope {
+            cols: vec![ScopeCol {
+                table: Some(an.clone()),
+                name: an,
+                ty: ty.clone(),
+                origin: None,
+                hidden: false,
+            }],
+        };
         apply_column_aliases(&mut scope, alias);
         Ok((Plan::GenerateSeries { args: out, ty }, scope))
     }
 
-    fn bind_select(&mut self, s: &ast::Select, order: &[ast::OrderByExpr]) -> Result<(Plan, Vec<OutCol>)> {
+    fn bind_select(
+        &mut self,
+        s: &ast::Select,
+        order: &[ast::OrderByExpr],
+    ) -> Result<(Plan, Vec<OutCol>)> {
         if s.into.is_some() {
             return Err(SqlError::FeatureNotSupported("SELECT INTO".into()));
         }
@@ -537,7 +892,12 @@ impl Binder<'_> {
                 let mut s2 = s.clone();
                 let col = Expr::Identifier(ast::Ident::new("generate_series"));
                 s2.projection[idx] = match &s.projection[idx] {
-                    ast::SelectItem::ExprWithAlias { alias, .. } => ast::SelectItem::ExprWithAlias { expr: col, alias: alias.clone() },
+                    ast::SelectItem::ExprWithAlias { alias, .. } => {
+                        ast::SelectItem::ExprWithAlias {
+                            expr: col,
+                            alias: alias.clone(),
+                        }
+                    }
                     _ => ast::SelectItem::UnnamedExpr(col),
                 };
                 let from = self.bind_table_function("generate_series", &args, None)?;
@@ -553,7 +913,10 @@ impl Binder<'_> {
         };
         if let Some(w) = &s.selection {
             let pred = self.bind_condition(w, &scope, "WHERE")?;
-            plan = Plan::Filter { input: Box::new(plan), predicate: pred };
+            plan = Plan::Filter {
+                input: Box::new(plan),
+                predicate: pred,
+            };
         }
         let group_exprs: Vec<Expr> = match &s.group_by {
             ast::GroupByExpr::Expressions(v, mods) => {
@@ -562,12 +925,15 @@ impl Binder<'_> {
                 }
                 v.clone()
             }
-            ast::GroupByExpr::All(_) => return Err(SqlError::FeatureNotSupported("GROUP BY ALL".into())),
+            ast::GroupByExpr::All(_) => {
+                return Err(SqlError::FeatureNotSupported("GROUP BY ALL".into()))
+            }
         };
         let has_agg = !group_exprs.is_empty()
             || s.having.is_some()
             || s.projection.iter().any(|p| match p {
-                ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => contains_aggregate(e),
+                ast::SelectItem::UnnamedExpr(e)
+                | ast::SelectItem::ExprWithAlias { expr: e, .. } => contains_aggregate(e),
                 _ => false,
             })
             || order.iter().any(|o| contains_aggregate(&o.expr));
@@ -581,10 +947,14 @@ impl Binder<'_> {
         for p in &s.projection {
             match p {
                 ast::SelectItem::UnnamedExpr(e) => items.push(Item::Expr(e, expr_name(e))),
-                ast::SelectItem::ExprWithAlias { expr, alias } => items.push(Item::Expr(expr, ident_name(alias))),
+                ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    items.push(Item::Expr(expr, ident_name(alias)))
+                }
                 ast::SelectItem::Wildcard(_) => {
                     if s.from.is_empty() {
-                        return Err(SqlError::SyntaxNoPosition("SELECT * with no tables specified is not valid".into()));
+                        return Err(SqlError::SyntaxNoPosition(
+                            "SELECT * with no tables specified is not valid".into(),
+                        ));
                     }
                     for (i, c) in scope.cols.iter().enumerate() {
                         if !c.hidden {
@@ -594,8 +964,12 @@ impl Binder<'_> {
                 }
                 ast::SelectItem::QualifiedWildcard(kind, _) => {
                     let q = match kind {
-                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => object_parts(n)?.last().cloned().unwrap_or_default(),
-                        ast::SelectItemQualifiedWildcardKind::Expr(_) => return Err(SqlError::FeatureNotSupported("expression.*".into())),
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => {
+                            object_parts(n)?.last().cloned().unwrap_or_default()
+                        }
+                        ast::SelectItemQualifiedWildcardKind::Expr(_) => {
+                            return Err(SqlError::FeatureNotSupported("expression.*".into()))
+                        }
                     };
                     let before = items.len();
                     for (i, c) in scope.cols.iter().enumerate() {
@@ -604,10 +978,17 @@ impl Binder<'_> {
                         }
                     }
                     if items.len() == before {
-                        return Err(SqlError::MissingFromEntry { table: q, position: None });
+                        return Err(SqlError::MissingFromEntry {
+                            table: q,
+                            position: None,
+                        });
                     }
                 }
-                other => return Err(SqlError::FeatureNotSupported(format!("select item {other}"))),
+                other => {
+                    return Err(SqlError::FeatureNotSupported(format!(
+                        "select item {other}"
+                    )))
+                }
             }
         }
 
@@ -620,21 +1001,37 @@ impl Binder<'_> {
                         Item::Expr(e, _) => self.bind_expr(e, &scope)?,
                         Item::Col(c) => BoundExpr::Column(*c, scope.cols[*c].ty.clone()),
                     }
-                } else if let (Expr::Identifier(id), false) = (g, find_column(&scope, None, &ident_name(g_ident(g))).ok().flatten().is_some()) {
+                } else if let (Expr::Identifier(id), false) = (
+                    g,
+                    find_column(&scope, None, &ident_name(g_ident(g)))
+                        .ok()
+                        .flatten()
+                        .is_some(),
+                ) {
                     let n = ident_name(id);
-                    match items.iter().find(|it| matches!(it, Item::Expr(_, name) if *name == n)) {
+                    match items
+                        .iter()
+                        .find(|it| matches!(it, Item::Expr(_, name) if *name == n))
+                    {
                         Some(Item::Expr(e, _)) => self.bind_expr(e, &scope)?,
                         _ => self.bind_expr(g, &scope)?,
                     }
                 } else {
                     if contains_aggregate(g) {
-                        return Err(SqlError::Grouping("aggregate functions are not allowed in GROUP BY".into()));
+                        return Err(SqlError::Grouping(
+                            "aggregate functions are not allowed in GROUP BY".into(),
+                        ));
                     }
                     self.bind_expr(g, &scope)?
                 };
                 groups.push(b);
             }
-            self.agg = Some(AggState { input: scope.clone(), groups, aggs: vec![], active: true });
+            self.agg = Some(AggState {
+                input: scope.clone(),
+                groups,
+                aggs: vec![],
+                active: true,
+            });
             Scope::default()
         } else {
             scope.clone()
@@ -652,7 +1049,11 @@ impl Binder<'_> {
                             (BoundExpr::Column(i, _), false) => scope.cols[*i].origin,
                             _ => None,
                         };
-                        cols.push(OutCol { name: name.clone(), ty: b.ty(), origin });
+                        cols.push(OutCol {
+                            name: name.clone(),
+                            ty: b.ty(),
+                            origin,
+                        });
                         exprs.push(b);
                     }
                     Item::Col(i) => {
@@ -666,7 +1067,11 @@ impl Binder<'_> {
                         } else {
                             BoundExpr::Column(*i, c.ty.clone())
                         };
-                        cols.push(OutCol { name: c.name.clone(), ty: c.ty.clone(), origin: c.origin });
+                        cols.push(OutCol {
+                            name: c.name.clone(),
+                            ty: c.ty.clone(),
+                            origin: c.origin,
+                        });
                         exprs.push(b);
                     }
                 }
@@ -685,9 +1090,19 @@ impl Binder<'_> {
                     let by_name = match &o.expr {
                         Expr::Identifier(id) => {
                             let n = ident_name(id);
-                            let matches: Vec<usize> = cols.iter().enumerate().filter(|(_, c)| c.name == n).map(|(i, _)| i).collect();
-                            if matches.len() > 1 && !matches.iter().all(|m| exprs[*m] == exprs[matches[0]]) {
-                                return Err(SqlError::AmbiguousColumn(format!("ORDER BY \"{n}\" is ambiguous").replace("column reference \"", "")));
+                            let matches: Vec<usize> = cols
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, c)| c.name == n)
+                                .map(|(i, _)| i)
+                                .collect();
+                            if matches.len() > 1
+                                && !matches.iter().all(|m| exprs[*m] == exprs[matches[0]])
+                            {
+                                return Err(SqlError::AmbiguousColumn(
+                                    format!("ORDER BY \"{n}\" is ambiguous")
+                                        .replace("column reference \"", ""),
+                                ));
                             }
                             matches.first().copied()
                         }
@@ -712,7 +1127,10 @@ impl Binder<'_> {
                         }
                     }
                 };
-                keys.push(sort_key(BoundExpr::Column(idx, exprs[idx].ty()), &o.options));
+                keys.push(sort_key(
+                    BoundExpr::Column(idx, exprs[idx].ty()),
+                    &o.options,
+                ));
             }
             let mut distinct_on = None;
             if let Some(ast::Distinct::On(on)) = &s.distinct {
@@ -737,31 +1155,62 @@ impl Binder<'_> {
             }
             let mut plan = plan.clone();
             if let Some(agg) = self.agg.take() {
-                plan = Plan::Aggregate { input: Box::new(plan), groups: agg.groups, aggs: agg.aggs };
+                plan = Plan::Aggregate {
+                    input: Box::new(plan),
+                    groups: agg.groups,
+                    aggs: agg.aggs,
+                };
                 if let Some(h) = having {
-                    plan = Plan::Filter { input: Box::new(plan), predicate: h };
+                    plan = Plan::Filter {
+                        input: Box::new(plan),
+                        predicate: h,
+                    };
                 }
             }
             let total = exprs.len();
-            plan = Plan::Project { input: Box::new(plan), exprs };
+            plan = Plan::Project {
+                input: Box::new(plan),
+                exprs,
+            };
             if matches!(s.distinct, Some(ast::Distinct::Distinct)) {
-                plan = Plan::Distinct { input: Box::new(plan), on: None };
+                plan = Plan::Distinct {
+                    input: Box::new(plan),
+                    on: None,
+                };
             }
             if let Some(on) = distinct_on {
                 let mut all_keys: Vec<SortKey> = keys.clone();
                 for k in &on {
                     if !all_keys.iter().any(|x| x.expr == *k) {
-                        all_keys.push(SortKey { expr: k.clone(), desc: false, nulls_first: false });
+                        all_keys.push(SortKey {
+                            expr: k.clone(),
+                            desc: false,
+                            nulls_first: false,
+                        });
                     }
                 }
-                plan = Plan::Sort { input: Box::new(plan), keys: all_keys };
-                plan = Plan::Distinct { input: Box::new(plan), on: Some(on) };
+                plan = Plan::Sort {
+                    input: Box::new(plan),
+                    keys: all_keys,
+                };
+                plan = Plan::Distinct {
+                    input: Box::new(plan),
+                    on: Some(on),
+                };
             } else if !keys.is_empty() {
-                plan = Plan::Sort { input: Box::new(plan), keys };
+                plan = Plan::Sort {
+                    input: Box::new(plan),
+                    keys,
+                };
             }
             if total > visible {
-                let trim = (0..visible).map(|i| BoundExpr::Column(i, cols[i].ty.clone())).collect();
-                plan = Plan::Project { input: Box::new(plan), exprs: trim };
+                let trim = (0..visible)
+                    .map(|i| BoundExpr::Column(i, cols[i].ty.clone()))
+                    .collect();
+                plan = Plan::Project {
+                    input: Box::new(plan),
+                    exprs: trim,
+                };
             }
             Ok((plan, cols))
         })();
@@ -784,7 +1233,9 @@ fn ordinal(e: &Expr, n: usize) -> Result<Option<usize>> {
         if let ast::Value::Number(s, _) = &v.value {
             let i: usize = s.parse().unwrap_or(0);
             if i == 0 || i > n {
-                return Err(SqlError::InvalidColumnReference(format!("ORDER BY position {s} is not in select list")));
+                return Err(SqlError::InvalidColumnReference(format!(
+                    "ORDER BY position {s} is not in select list"
+                )));
             }
             return Ok(Some(i - 1));
         }
@@ -802,18 +1253,26 @@ fn single_select_list_srf(items: &[ast::SelectItem]) -> Option<(usize, Vec<Expr>
             _ => continue,
         };
         let Expr::Function(f) = e else {
-            if e.to_string().to_ascii_lowercase().contains("generate_series") {
+            if e.to_string()
+                .to_ascii_lowercase()
+                .contains("generate_series")
+            {
                 return None;
             }
             continue;
         };
-        if !f.name.to_string().eq_ignore_ascii_case("generate_series") || f.over.is_some() || found.is_some() {
+        if !f.name.to_string().eq_ignore_ascii_case("generate_series")
+            || f.over.is_some()
+            || found.is_some()
+        {
             if f.name.to_string().eq_ignore_ascii_case("generate_series") {
                 return None;
             }
             continue;
         }
-        let ast::FunctionArguments::List(l) = &f.args else { return None };
+        let ast::FunctionArguments::List(l) = &f.args else {
+            return None;
+        };
         let args = l
             .args
             .iter()
@@ -836,15 +1295,22 @@ fn unknown_literal_cols(e: &ast::SetExpr) -> Vec<bool> {
             .projection
             .iter()
             .map(|it| match it {
-                ast::SelectItem::UnnamedExpr(x) | ast::SelectItem::ExprWithAlias { expr: x, .. } => is_lit(x),
+                ast::SelectItem::UnnamedExpr(x)
+                | ast::SelectItem::ExprWithAlias { expr: x, .. } => is_lit(x),
                 _ => false,
             })
             .collect(),
         ast::SetExpr::Values(v) => {
             let width = v.rows.first().map_or(0, |r| r.content.len());
-            (0..width).map(|i| v.rows.iter().all(|r| r.content.get(i).is_some_and(is_lit))).collect()
+            (0..width)
+                .map(|i| v.rows.iter().all(|r| r.content.get(i).is_some_and(is_lit)))
+                .collect()
         }
-        ast::SetExpr::Query(q) if q.order_by.is_none() && q.limit_clause.is_none() && q.with.is_none() => unknown_literal_cols(&q.body),
+        ast::SetExpr::Query(q)
+            if q.order_by.is_none() && q.limit_clause.is_none() && q.with.is_none() =>
+        {
+            unknown_literal_cols(&q.body)
+        }
         _ => vec![],
     }
 }
@@ -853,7 +1319,11 @@ pub(super) fn sort_key(expr: BoundExpr, o: &ast::OrderByOptions) -> SortKey {
     let desc = matches!(o.sort, Some(ast::OrderBySort::Desc));
     // Postgres: NULLs sort as larger than everything by default.
     let nulls_first = o.nulls_first.unwrap_or(desc);
-    SortKey { expr, desc, nulls_first }
+    SortKey {
+        expr,
+        desc,
+        nulls_first,
+    }
 }
 
 fn apply_column_aliases(scope: &mut Scope, alias: Option<&ast::TableAlias>) {
@@ -877,7 +1347,9 @@ fn check_duplicate_aliases(a: &Scope, b: &Scope) -> Result<()> {
     let an = names(a);
     for n in names(b) {
         if an.contains(&n) {
-            return Err(SqlError::DuplicateAlias(format!("table name \"{n}\" specified more than once")));
+            return Err(SqlError::DuplicateAlias(format!(
+                "table name \"{n}\" specified more than once"
+            )));
         }
     }
     Ok(())
@@ -885,6 +1357,8 @@ fn check_duplicate_aliases(a: &Scope, b: &Scope) -> Result<()> {
 
 /// Whether a set expression mentions a table name (recursive CTE detection).
 fn references_name(body: &ast::SetExpr, name: &str) -> bool {
-    body.to_string().to_lowercase().split(|c: char| !c.is_alphanumeric() && c != '_').any(|w| w == name)
+    body.to_string()
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .any(|w| w == name)
 }
-

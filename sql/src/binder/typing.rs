@@ -25,9 +25,13 @@ pub fn category(t: &DataType) -> Category {
         | DataType::Float8
         | DataType::Numeric(_)
         | DataType::Oid => Category::Numeric,
-        DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Name => Category::String,
+        DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Name => {
+            Category::String
+        }
         DataType::Bool => Category::Bool,
-        DataType::Date | DataType::Timestamp | DataType::Timestamptz | DataType::Time => Category::DateTime,
+        DataType::Date | DataType::Timestamp | DataType::Timestamptz | DataType::Time => {
+            Category::DateTime
+        }
         DataType::Interval => Category::Timespan,
         DataType::Unknown => Category::Unknown,
         _ => Category::Other,
@@ -147,11 +151,19 @@ pub fn common_type(types: &[DataType]) -> Option<DataType> {
 /// Result and operand types of `l op r`: (coerce left to, coerce right to,
 /// result). Unknown operands have already been given a type by the caller
 /// when the other side is known.
-pub fn arith_types(op: ArithOp, l: &DataType, r: &DataType) -> Option<(DataType, DataType, DataType)> {
+pub fn arith_types(
+    op: ArithOp,
+    l: &DataType,
+    r: &DataType,
+) -> Option<(DataType, DataType, DataType)> {
     use DataType as T;
     let (lc, rc) = (category(l), category(r));
     if lc == Category::Numeric && rc == Category::Numeric {
-        let mut t = if numeric_rank(l) >= numeric_rank(r) { l.clone() } else { r.clone() };
+        let mut t = if numeric_rank(l) >= numeric_rank(r) {
+            l.clone()
+        } else {
+            r.clone()
+        };
         if *l == T::Oid || *r == T::Oid {
             t = T::Int8;
         }
@@ -162,7 +174,11 @@ pub fn arith_types(op: ArithOp, l: &DataType, r: &DataType) -> Option<(DataType,
             t = T::Float8;
         }
         if op == ArithOp::Pow {
-            t = if matches!(t, T::Numeric(_)) { T::Numeric(None) } else { T::Float8 };
+            t = if matches!(t, T::Numeric(_)) {
+                T::Numeric(None)
+            } else {
+                T::Float8
+            };
         }
         if op == ArithOp::Mod && matches!(t, T::Float4 | T::Float8) {
             return None;
@@ -201,12 +217,18 @@ pub fn arith_types(op: ArithOp, l: &DataType, r: &DataType) -> Option<(DataType,
             _ => None,
         },
         ArithOp::Mul => match (l, r) {
-            (T::Interval, x) if category(x) == Category::Numeric => Some((T::Interval, T::Float8, T::Interval)),
-            (x, T::Interval) if category(x) == Category::Numeric => Some((T::Float8, T::Interval, T::Interval)),
+            (T::Interval, x) if category(x) == Category::Numeric => {
+                Some((T::Interval, T::Float8, T::Interval))
+            }
+            (x, T::Interval) if category(x) == Category::Numeric => {
+                Some((T::Float8, T::Interval, T::Interval))
+            }
             _ => None,
         },
         ArithOp::Div => match (l, r) {
-            (T::Interval, x) if category(x) == Category::Numeric => Some((T::Interval, T::Float8, T::Interval)),
+            (T::Interval, x) if category(x) == Category::Numeric => {
+                Some((T::Interval, T::Float8, T::Interval))
+            }
             _ => None,
         },
         _ => None,
@@ -232,7 +254,12 @@ mod tests {
     fn numeric_promotion_follows_postgres() {
         let (_, _, t) = arith_types(ArithOp::Add, &DataType::Int4, &DataType::Int8).unwrap();
         assert_eq!(t, DataType::Int8);
-        let (_, _, t) = arith_types(ArithOp::Add, &DataType::Int4, &DataType::Numeric(Some((10, 2)))).unwrap();
+        let (_, _, t) = arith_types(
+            ArithOp::Add,
+            &DataType::Int4,
+            &DataType::Numeric(Some((10, 2))),
+        )
+        .unwrap();
         assert_eq!(t, DataType::Numeric(None));
         let (_, _, t) = arith_types(ArithOp::Mul, &DataType::Float4, &DataType::Int4).unwrap();
         assert_eq!(t, DataType::Float8);
@@ -243,8 +270,14 @@ mod tests {
 
     #[test]
     fn common_types() {
-        assert_eq!(common_type(&[DataType::Int4, DataType::Numeric(None)]), Some(DataType::Numeric(None)));
-        assert_eq!(common_type(&[DataType::Unknown, DataType::Int8]), Some(DataType::Int8));
+        assert_eq!(
+            common_type(&[DataType::Int4, DataType::Numeric(None)]),
+            Some(DataType::Numeric(None))
+        );
+        assert_eq!(
+            common_type(&[DataType::Unknown, DataType::Int8]),
+            Some(DataType::Int8)
+        );
         assert_eq!(common_type(&[DataType::Unknown]), Some(DataType::Text));
         assert_eq!(common_type(&[DataType::Int4, DataType::Text]), None);
         assert!(can_assign(&DataType::Int8, &DataType::Int2));

@@ -32,13 +32,24 @@ pub struct HashAggregateExecutor {
 
 impl HashAggregateExecutor {
     pub fn new(input: BoxedExecutor, groups: Vec<BoundExpr>, aggs: Vec<AggCall>) -> Self {
-        HashAggregateExecutor { input, groups, aggs, output: None }
+        HashAggregateExecutor {
+            input,
+            groups,
+            aggs,
+            output: None,
+        }
     }
 
     fn fresh(&self) -> Vec<AggState> {
         self.aggs
             .iter()
-            .map(|a| AggState { count: 0, acc: Value::Null, items: vec![], seen: a.distinct.then(HashSet::new), pending: vec![] })
+            .map(|a| AggState {
+                count: 0,
+                acc: Value::Null,
+                items: vec![],
+                seen: a.distinct.then(HashSet::new),
+                pending: vec![],
+            })
             .collect()
     }
 }
@@ -67,13 +78,25 @@ fn accumulate(a: &AggCall, st: &mut AggState, args: Vec<Value>, ctx: &ExecContex
                 (AggFunc::Avg, _) => DataType::Numeric(None),
                 (_, t) => t.clone(),
             };
-            let v = if matches!(target, DataType::Interval) { v } else { cast(v, &target, false, &ctx.call.types)? };
-            st.acc = if st.acc.is_null() { v } else { arith(ArithOp::Add, &st.acc, &v)? };
+            let v = if matches!(target, DataType::Interval) {
+                v
+            } else {
+                cast(v, &target, false, &ctx.call.types)?
+            };
+            st.acc = if st.acc.is_null() {
+                v
+            } else {
+                arith(ArithOp::Add, &st.acc, &v)?
+            };
         }
         AggFunc::Min | AggFunc::Max => {
             let better = st.acc.is_null() || {
                 let o = compare(&v, &st.acc);
-                if a.func == AggFunc::Min { o.is_lt() } else { o.is_gt() }
+                if a.func == AggFunc::Min {
+                    o.is_lt()
+                } else {
+                    o.is_gt()
+                }
             };
             if better {
                 st.acc = v;
@@ -136,11 +159,20 @@ fn finish(a: &AggCall, mut st: AggState, ctx: &ExecContext) -> Result<Value> {
             } else {
                 match &st.acc {
                     Value::Interval(_) | Value::Float8(_) => {
-                        let n = if matches!(st.acc, Value::Interval(_)) { Value::Float8(st.count as f64) } else { Value::Float8(st.count as f64) };
+                        let n = if matches!(st.acc, Value::Interval(_)) {
+                            Value::Float8(st.count as f64)
+                        } else {
+                            Value::Float8(st.count as f64)
+                        };
                         arith(ArithOp::Div, &st.acc, &n)?
                     }
                     _ => {
-                        let n = cast(Value::Int8(st.count), &DataType::Numeric(None), false, &ctx.call.types)?;
+                        let n = cast(
+                            Value::Int8(st.count),
+                            &DataType::Numeric(None),
+                            false,
+                            &ctx.call.types,
+                        )?;
                         arith(ArithOp::Div, &st.acc, &n)?
                     }
                 }

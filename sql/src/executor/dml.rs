@@ -12,14 +12,13 @@ use sargdb_catalog::{TableDef, Value};
 use sargdb_engine::{LockOutcome, TupleId};
 
 use super::expr::{eval, eval_pred};
-use super::scan::{decode, tid_value, value_tid};
 use super::index_maint::{find_conflict, insert_entries, unique_error};
+use super::scan::{decode, tid_value, value_tid};
 use super::{build, ExecContext, Executor, Row};
-use crate::binder::index::{BoundIndex, TableAccess};
 use crate::binder::bound::BoundExpr;
+use crate::binder::index::{BoundIndex, TableAccess};
 use crate::error::{Result, SqlError};
 use crate::planner::plan::{OnConflict, Plan};
-
 
 pub struct DmlExecutor {
     plan: Plan,
@@ -36,13 +35,46 @@ impl Executor for DmlExecutor {
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
         if self.out.is_none() {
             let rows = match &self.plan {
-                Plan::Insert { access, table, input, on_conflict, returning, checks } => {
-                    run_insert(access, table, input, on_conflict.as_ref(), returning, checks, ctx)?
-                }
-                Plan::Update { access, table, input, assignments, recheck, returning, checks } => {
-                    run_update(access, table, input, assignments, recheck.as_ref(), returning, checks, ctx)?
-                }
-                Plan::Delete { table, input, recheck, returning } => run_delete(table, input, recheck.as_ref(), returning, ctx)?,
+                Plan::Insert {
+                    access,
+                    table,
+                    input,
+                    on_conflict,
+                    returning,
+                    checks,
+                } => run_insert(
+                    access,
+                    table,
+                    input,
+                    on_conflict.as_ref(),
+                    returning,
+                    checks,
+                    ctx,
+                )?,
+                Plan::Update {
+                    access,
+                    table,
+                    input,
+                    assignments,
+                    recheck,
+                    returning,
+                    checks,
+                } => run_update(
+                    access,
+                    table,
+                    input,
+                    assignments,
+                    recheck.as_ref(),
+                    returning,
+                    checks,
+                    ctx,
+                )?,
+                Plan::Delete {
+                    table,
+                    input,
+                    recheck,
+                    returning,
+                } => run_delete(table, input, recheck.as_ref(), returning, ctx)?,
                 _ => return Err(SqlError::Internal("not a DML plan".into())),
             };
             self.out = Some(rows.into_iter());
@@ -57,12 +89,23 @@ fn failing_row(table: &TableDef, row: &[Value], ctx: &ExecContext) -> String {
         .iter()
         .zip(row.iter())
         .filter(|(c, _)| !c.dropped)
-        .map(|(_, v)| if v.is_null() { "null".to_string() } else { v.to_text(&ctx.call.types) })
+        .map(|(_, v)| {
+            if v.is_null() {
+                "null".to_string()
+            } else {
+                v.to_text(&ctx.call.types)
+            }
+        })
         .collect();
     format!("Failing row contains ({}).", parts.join(", "))
 }
 
-fn check_row(table: &TableDef, row: &[Value], checks: &[(String, BoundExpr)], ctx: &mut ExecContext) -> Result<()> {
+fn check_row(
+    table: &TableDef,
+    row: &[Value],
+    checks: &[(String, BoundExpr)],
+    ctx: &mut ExecContext,
+) -> Result<()> {
     for (c, v) in table.columns.iter().zip(row.iter()) {
         if c.not_null && !c.dropped && v.is_null() {
             return Err(SqlError::NotNullViolation {
@@ -100,7 +143,9 @@ fn returning_row(returning: &[BoundExpr], row: &[Value], ctx: &mut ExecContext) 
 
 /// Position of the constraint an index enforces, in `table.constraints`.
 fn constraint_pos(table: &TableDef, ix: &BoundIndex) -> Option<usize> {
-    ix.def.constraint.and_then(|oid| table.constraints.iter().position(|c| c.oid == oid))
+    ix.def
+        .constraint
+        .and_then(|oid| table.constraints.iter().position(|c| c.oid == oid))
 }
 
 fn run_insert(
@@ -149,8 +194,16 @@ fn run_insert(
             };
             let cpos = constraint_pos(table, &c.index);
             match oc {
-                OnConflict::DoNothing { constraint } if constraint.is_none_or(|i| Some(i) == cpos) => break,
-                OnConflict::DoUpdate { constraint, assignments, filter } if Some(*constraint) == cpos => {
+                OnConflict::DoNothing { constraint }
+                    if constraint.is_none_or(|i| Some(i) == cpos) =>
+                {
+                    break
+                }
+                OnConflict::DoUpdate {
+                    constraint,
+                    assignments,
+                    filter,
+                } if Some(*constraint) == cpos => {
                     if touched.contains(&c.tid) {
                         return Err(SqlError::OnConflictTwice);
                     }
@@ -159,7 +212,9 @@ fn run_insert(
                         LockOutcome::Ok | LockOutcome::SelfModified => {}
                         LockOutcome::Updated(_) | LockOutcome::Deleted => continue,
                     }
-                    let Some((_, bytes)) = ctx.txn.fetch_latest(table.storage, c.tid)? else { continue };
+                    let Some((_, bytes)) = ctx.txn.fetch_latest(table.storage, c.tid)? else {
+                        continue;
+                    };
                     let existing = decode(table, &bytes, ctx)?;
                     let mut both = existing.clone();
                     both.extend(row.iter().cloned());
@@ -248,7 +303,9 @@ fn run_update(
                     break;
                 }
                 LockOutcome::Updated(next) => {
-                    let Some((t2, bytes)) = ctx.txn.fetch_latest(table.storage, next)? else { break };
+                    let Some((t2, bytes)) = ctx.txn.fetch_latest(table.storage, next)? else {
+                        break;
+                    };
                     let mut r2 = decode(table, &bytes, ctx)?;
                     r2.push(tid_value(t2));
                     r2.extend(row[n + 1..].iter().cloned());
@@ -270,7 +327,13 @@ fn run_update(
     Ok(out)
 }
 
-fn run_delete(table: &Arc<TableDef>, input: &Plan, recheck: Option<&BoundExpr>, returning: &[BoundExpr], ctx: &mut ExecContext) -> Result<Vec<Row>> {
+fn run_delete(
+    table: &Arc<TableDef>,
+    input: &Plan,
+    recheck: Option<&BoundExpr>,
+    returning: &[BoundExpr],
+    ctx: &mut ExecContext,
+) -> Result<Vec<Row>> {
     // Rows this statement changed; nested data-modifying WITH queries
     // finish first, so the outermost statement's count is the one left.
     let mut own = 0u64;
@@ -301,7 +364,9 @@ fn run_delete(table: &Arc<TableDef>, input: &Plan, recheck: Option<&BoundExpr>, 
                     break;
                 }
                 LockOutcome::Updated(next) => {
-                    let Some((t2, bytes)) = ctx.txn.fetch_latest(table.storage, next)? else { break };
+                    let Some((t2, bytes)) = ctx.txn.fetch_latest(table.storage, next)? else {
+                        break;
+                    };
                     let mut r2 = decode(table, &bytes, ctx)?;
                     r2.push(tid_value(t2));
                     r2.extend(row[n + 1..].iter().cloned());

@@ -21,13 +21,21 @@ pub fn eval_pred(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<
 pub fn eval(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Value> {
     Ok(match e {
         BoundExpr::Literal(v, _) => v.clone(),
-        BoundExpr::Column(i, _) => row.get(*i).cloned().ok_or_else(|| SqlError::Internal(format!("column {i} out of range")))?,
+        BoundExpr::Column(i, _) => row
+            .get(*i)
+            .cloned()
+            .ok_or_else(|| SqlError::Internal(format!("column {i} out of range")))?,
         BoundExpr::Outer { depth, idx, .. } => {
             let n = ctx.outer.len();
             if *depth > n {
-                return Err(SqlError::Internal("outer reference without outer row".into()));
+                return Err(SqlError::Internal(
+                    "outer reference without outer row".into(),
+                ));
             }
-            ctx.outer[n - depth].get(*idx).cloned().unwrap_or(Value::Null)
+            ctx.outer[n - depth]
+                .get(*idx)
+                .cloned()
+                .unwrap_or(Value::Null)
         }
         BoundExpr::Param(i, ty) => {
             let v = ctx.params.get(*i).cloned().ok_or_else(|| {
@@ -98,7 +106,11 @@ pub fn eval(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Value
             let b = eval(r, row, ctx)?;
             match (a, b) {
                 (Value::Null, _) | (_, Value::Null) => Value::Null,
-                (a, b) => Value::Text(format!("{}{}", a.to_text(&ctx.call.types), b.to_text(&ctx.call.types))),
+                (a, b) => Value::Text(format!(
+                    "{}{}",
+                    a.to_text(&ctx.call.types),
+                    b.to_text(&ctx.call.types)
+                )),
             }
         }
         BoundExpr::IsNull(x, negated) => Value::Bool(eval(x, row, ctx)?.is_null() != *negated),
@@ -130,7 +142,9 @@ pub fn eval(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Value
                 sargdb_catalog::types::cast_from(v, &e.ty(), ty, *explicit, &ctx.call.types)?
             }
         }
-        BoundExpr::Func { name, args, strict, .. } => {
+        BoundExpr::Func {
+            name, args, strict, ..
+        } => {
             let mut vals = Vec::with_capacity(args.len());
             for a in args {
                 vals.push(eval(a, row, ctx)?);
@@ -182,7 +196,11 @@ pub fn eval(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Value
                 }
                 let better = best.is_null() || {
                     let o = compare(&v, &best);
-                    if *greatest { o == Ordering::Greater } else { o == Ordering::Less }
+                    if *greatest {
+                        o == Ordering::Greater
+                    } else {
+                        o == Ordering::Less
+                    }
                 };
                 if better {
                     best = v;
@@ -190,7 +208,13 @@ pub fn eval(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Value
             }
             best
         }
-        BoundExpr::Like { e, pattern, escape, negated, ci } => {
+        BoundExpr::Like {
+            e,
+            pattern,
+            escape,
+            negated,
+            ci,
+        } => {
             let v = eval(e, row, ctx)?;
             let p = eval(pattern, row, ctx)?;
             let esc = match escape {
@@ -202,9 +226,11 @@ pub fn eval(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Value
                             (None, _) => None,
                             (Some(c), None) => Some(c),
                             _ => {
-                                return Err(SqlError::Type(types::TypeError::InvalidParameterValue(
-                                    "invalid escape string".into(),
-                                )))
+                                return Err(SqlError::Type(
+                                    types::TypeError::InvalidParameterValue(
+                                        "invalid escape string".into(),
+                                    ),
+                                ))
                             }
                         }
                     }
@@ -214,7 +240,11 @@ pub fn eval(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Value
             };
             match (v, p) {
                 (Value::Text(s), Value::Text(p)) => {
-                    let m = if *ci { like(&s.to_lowercase(), &p.to_lowercase(), esc)? } else { like(&s, &p, esc)? };
+                    let m = if *ci {
+                        like(&s.to_lowercase(), &p.to_lowercase(), esc)?
+                    } else {
+                        like(&s, &p, esc)?
+                    };
                     Value::Bool(m != *negated)
                 }
                 _ => Value::Null,
@@ -269,7 +299,12 @@ pub fn cmp_holds(op: CmpOp, o: Ordering) -> bool {
     }
 }
 
-fn subquery_rows(s: &Subquery, row: &[Value], ctx: &mut ExecContext, first_only: bool) -> Result<Arc<Vec<Row>>> {
+fn subquery_rows(
+    s: &Subquery,
+    row: &[Value],
+    ctx: &mut ExecContext,
+    first_only: bool,
+) -> Result<Arc<Vec<Row>>> {
     let key = Arc::as_ptr(&s.plan) as usize;
     if !s.correlated {
         if let Some(r) = ctx.subquery_cache.get(&key) {
@@ -307,7 +342,9 @@ fn eval_subquery(s: &Subquery, row: &[Value], ctx: &mut ExecContext) -> Result<V
             match rows.len() {
                 0 => Ok(Value::Null),
                 1 => Ok(rows[0].first().cloned().unwrap_or(Value::Null)),
-                _ => Err(SqlError::CardinalityViolation("more than one row returned by a subquery used as an expression".into())),
+                _ => Err(SqlError::CardinalityViolation(
+                    "more than one row returned by a subquery used as an expression".into(),
+                )),
             }
         }
         SubqueryKind::In { expr, negated } => {
@@ -328,7 +365,11 @@ fn eval_subquery(s: &Subquery, row: &[Value], ctx: &mut ExecContext) -> Result<V
                     return Ok(Value::Bool(!*negated));
                 }
             }
-            Ok(if saw_null { Value::Null } else { Value::Bool(*negated) })
+            Ok(if saw_null {
+                Value::Null
+            } else {
+                Value::Bool(*negated)
+            })
         }
         SubqueryKind::Quantified { expr, op, all } => {
             // ANY: true if some comparison holds; ALL: false if one fails;
@@ -347,7 +388,11 @@ fn eval_subquery(s: &Subquery, row: &[Value], ctx: &mut ExecContext) -> Result<V
                     return Ok(Value::Bool(holds));
                 }
             }
-            Ok(if saw_null { Value::Null } else { Value::Bool(*all) })
+            Ok(if saw_null {
+                Value::Null
+            } else {
+                Value::Bool(*all)
+            })
         }
     }
 }
@@ -423,15 +468,25 @@ pub fn like(s: &str, p: &str, esc: Option<char>) -> Result<bool> {
 }
 
 fn lookup_sequence(name: &str, ctx: &ExecContext) -> Result<SequenceDef> {
-    let parts: Vec<String> = name.split('.').map(|p| {
-        if p.starts_with('"') && p.ends_with('"') && p.len() >= 2 { p[1..p.len() - 1].to_string() } else { p.to_lowercase() }
-    }).collect();
+    let parts: Vec<String> = name
+        .split('.')
+        .map(|p| {
+            if p.starts_with('"') && p.ends_with('"') && p.len() >= 2 {
+                p[1..p.len() - 1].to_string()
+            } else {
+                p.to_lowercase()
+            }
+        })
+        .collect();
     let found = match parts.as_slice() {
         [n] => ctx.catalog.resolve_sequence(ctx.search_path, n),
         [s, n] => ctx.catalog.sequence_in(s, n),
         _ => None,
     };
-    found.cloned().ok_or_else(|| SqlError::UndefinedTable { name: name.to_string(), position: None })
+    found.cloned().ok_or_else(|| SqlError::UndefinedTable {
+        name: name.to_string(),
+        position: None,
+    })
 }
 
 fn eval_seq(func: SeqFunc, vals: &[Value], ctx: &mut ExecContext) -> Result<Value> {
@@ -444,17 +499,30 @@ fn eval_seq(func: SeqFunc, vals: &[Value], ctx: &mut ExecContext) -> Result<Valu
     match func {
         SeqFunc::Nextval => {
             let _g = ctx.seq_lock.lock();
-            let (value, called) = ctx.engine.sequence_get(seq.oid).unwrap_or((seq.start, false));
+            let (value, called) = ctx
+                .engine
+                .sequence_get(seq.oid)
+                .unwrap_or((seq.start, false));
             let next = if !called {
                 value
             } else {
                 match value.checked_add(seq.increment) {
                     Some(n) if n <= seq.max && n >= seq.min => n,
-                    _ if seq.cycle => if seq.increment > 0 { seq.min } else { seq.max },
+                    _ if seq.cycle => {
+                        if seq.increment > 0 {
+                            seq.min
+                        } else {
+                            seq.max
+                        }
+                    }
                     _ => {
                         return Err(SqlError::SequenceLimit(format!(
                             "nextval: reached {} value of sequence \"{}\" ({})",
-                            if seq.increment > 0 { "maximum" } else { "minimum" },
+                            if seq.increment > 0 {
+                                "maximum"
+                            } else {
+                                "minimum"
+                            },
                             seq.name,
                             if seq.increment > 0 { seq.max } else { seq.min }
                         )))

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use sargdb_catalog::types::encode_key;
 use sargdb_catalog::{TableDef, Value};
 use sargdb_engine::index::MAX_KEY_SIZE;
-use sargdb_engine::{EngineError, IndexHandle, IndexKind, IndexOptions, ScanKey, TupleId, UniqueStatus, Xid};
+use sargdb_engine::{
+    EngineError, IndexHandle, IndexKind, IndexOptions, ScanKey, TupleId, UniqueStatus, Xid,
+};
 
 use super::expr::{eval, eval_pred};
 use super::ExecContext;
@@ -26,14 +28,26 @@ use crate::error::{Result, SqlError};
 
 /// The engine's handle for an index (opened on first use).
 pub fn handle(ctx: &ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<IndexHandle> {
-    let kind = IndexKind::from_name(&ix.def.method)
-        .ok_or_else(|| SqlError::FeatureNotSupported(format!("access method \"{}\"", ix.def.method)))?;
-    Ok(ctx.engine.open_index(table.storage, ix.def.storage, kind, IndexOptions { fillfactor: ix.def.fillfactor })?)
+    let kind = IndexKind::from_name(&ix.def.method).ok_or_else(|| {
+        SqlError::FeatureNotSupported(format!("access method \"{}\"", ix.def.method))
+    })?;
+    Ok(ctx.engine.open_index(
+        table.storage,
+        ix.def.storage,
+        kind,
+        IndexOptions {
+            fillfactor: ix.def.fillfactor,
+        },
+    )?)
 }
 
 /// The encoded key of `row` in `ix` and the key values, or None when the row
 /// is outside a partial index.
-pub fn index_key(ix: &BoundIndex, row: &[Value], ctx: &mut ExecContext) -> Result<Option<(Vec<u8>, Vec<Value>)>> {
+pub fn index_key(
+    ix: &BoundIndex,
+    row: &[Value],
+    ctx: &mut ExecContext,
+) -> Result<Option<(Vec<u8>, Vec<Value>)>> {
     if let Some(p) = &ix.predicate {
         if !eval_pred(p, row, ctx)? {
             return Ok(None);
@@ -45,17 +59,33 @@ pub fn index_key(ix: &BoundIndex, row: &[Value], ctx: &mut ExecContext) -> Resul
     }
     let key = encode_key(&vals, &ix.key_types, &ix.key_cols)?;
     if key.len() > MAX_KEY_SIZE {
-        return Err(SqlError::Engine(EngineError::IndexKeyTooLarge { size: key.len(), max: MAX_KEY_SIZE }));
+        return Err(SqlError::Engine(EngineError::IndexKeyTooLarge {
+            size: key.len(),
+            max: MAX_KEY_SIZE,
+        }));
     }
     Ok(Some((key, vals)))
 }
 
 /// 23505 with Postgres's detail: `Key (email)=(a@b.c) already exists.`
 pub fn unique_error(ix: &BoundIndex, vals: &[Value], ctx: &ExecContext) -> SqlError {
-    let v: Vec<String> = vals.iter().map(|v| if v.is_null() { "null".into() } else { v.to_text(&ctx.call.types) }).collect();
+    let v: Vec<String> = vals
+        .iter()
+        .map(|v| {
+            if v.is_null() {
+                "null".into()
+            } else {
+                v.to_text(&ctx.call.types)
+            }
+        })
+        .collect();
     SqlError::UniqueViolation {
         constraint: ix.def.name.clone(),
-        detail: Some(format!("Key ({})=({}) already exists.", ix.key_names.join(", "), v.join(", "))),
+        detail: Some(format!(
+            "Key ({})=({}) already exists.",
+            ix.key_names.join(", "),
+            v.join(", ")
+        )),
     }
 }
 
@@ -71,7 +101,13 @@ pub enum Probe {
 
 /// Probe a unique index for `key`, ignoring `skip`. The caller holds the
 /// index's unique lock.
-pub fn probe(table: &TableDef, h: &IndexHandle, key: &[u8], skip: Option<TupleId>, ctx: &mut ExecContext) -> Result<Probe> {
+pub fn probe(
+    table: &TableDef,
+    h: &IndexHandle,
+    key: &[u8],
+    skip: Option<TupleId>,
+    ctx: &mut ExecContext,
+) -> Result<Probe> {
     for e in h.scan(&ScanKey::Eq(key.to_vec()), false)? {
         let e = e?;
         if Some(e.tid) == skip {
@@ -103,7 +139,9 @@ pub fn insert_entries(
     prechecked: bool,
 ) -> Result<()> {
     for ix in &access.indexes {
-        let Some((key, vals)) = index_key(ix, row, ctx)? else { continue };
+        let Some((key, vals)) = index_key(ix, row, ctx)? else {
+            continue;
+        };
         let h = handle(ctx, table, ix)?;
         if prechecked || !is_unique_checked(ix, &vals) {
             h.insert(&key, tid)?;
@@ -167,7 +205,13 @@ pub fn find_conflict(
         for (ix, h, key, vals) in &uniques {
             match probe(table, h, key, None, ctx)? {
                 Probe::Clear => {}
-                Probe::Live(tid) => return Ok(Err(Conflict { index: ix.clone(), tid, vals: vals.clone() })),
+                Probe::Live(tid) => {
+                    return Ok(Err(Conflict {
+                        index: ix.clone(),
+                        tid,
+                        vals: vals.clone(),
+                    }))
+                }
                 Probe::Wait(x) => {
                     drop(guards);
                     ctx.txn.wait_for(x)?;

@@ -78,7 +78,11 @@ fn scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<ScanKey>> {
     let k = p.eq.len();
     let next = match &p.next {
         None => {
-            return Ok(vec![if prefix.is_empty() { ScanKey::All } else { ScanKey::Prefix(prefix) }]);
+            return Ok(vec![if prefix.is_empty() {
+                ScanKey::All
+            } else {
+                ScanKey::Prefix(prefix)
+            }]);
         }
         Some(n) => n,
     };
@@ -92,7 +96,9 @@ fn scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<ScanKey>> {
                 if v.is_null() {
                     continue;
                 }
-                let Some(v) = to_key_type(v, ty, ctx) else { continue };
+                let Some(v) = to_key_type(v, ty, ctx) else {
+                    continue;
+                };
                 let mut kb = prefix.clone();
                 encode_key_value(&v, ty, col, &mut kb)?;
                 keys.push(kb);
@@ -106,12 +112,17 @@ fn scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<ScanKey>> {
         }
         KeyCond::Prefix(e) => {
             let v = value_of(e, ctx)?;
-            let Value::Text(pattern) = v else { return Ok(vec![]) };
+            let Value::Text(pattern) = v else {
+                return Ok(vec![]);
+            };
             let lit = like_prefix(&pattern);
             if lit.is_empty() {
                 // No fixed prefix: every non-NULL key.
                 let (lo, hi) = range_bounds(&prefix, ty, col, Bound::Unbounded, Bound::Unbounded)?;
-                return Ok(vec![ScanKey::Range { lower: lo, upper: hi }]);
+                return Ok(vec![ScanKey::Range {
+                    lower: lo,
+                    upper: hi,
+                }]);
             }
             let mut kb = prefix.clone();
             encode_key_value(&Value::Text(lit), ty, col, &mut kb)?;
@@ -121,7 +132,9 @@ fn scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<ScanKey>> {
             Ok(vec![ScanKey::Prefix(kb)])
         }
         KeyCond::Range { lower, upper } => {
-            let bound = |b: &Option<(crate::binder::bound::BoundExpr, bool)>, ctx: &mut ExecContext| -> Result<Option<Bound<Value>>> {
+            let bound = |b: &Option<(crate::binder::bound::BoundExpr, bool)>,
+                         ctx: &mut ExecContext|
+             -> Result<Option<Bound<Value>>> {
                 Ok(match b {
                     None => Some(Bound::Unbounded),
                     Some((e, incl)) => {
@@ -139,9 +152,14 @@ fn scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<ScanKey>> {
                     }
                 })
             };
-            let (Some(lo), Some(hi)) = (bound(lower, ctx)?, bound(upper, ctx)?) else { return Ok(vec![]) };
+            let (Some(lo), Some(hi)) = (bound(lower, ctx)?, bound(upper, ctx)?) else {
+                return Ok(vec![]);
+            };
             let (lo_b, hi_b) = range_bounds(&prefix, ty, col, lo.as_ref(), hi.as_ref())?;
-            Ok(vec![ScanKey::Range { lower: lo_b, upper: hi_b }])
+            Ok(vec![ScanKey::Range {
+                lower: lo_b,
+                upper: hi_b,
+            }])
         }
     }
 }
@@ -168,7 +186,12 @@ impl IndexScanExecutor {
     fn open(&mut self, ctx: &mut ExecContext) -> Result<()> {
         let handle = handle(ctx, &self.plan.table, &self.plan.index)?;
         let keys: VecDeque<ScanKey> = scan_keys(&self.plan, ctx)?.into();
-        let mut st = State { handle, keys, current: None, bitmap: None };
+        let mut st = State {
+            handle,
+            keys,
+            current: None,
+            bitmap: None,
+        };
         if self.plan.mode == IndexScanMode::Bitmap {
             let mut tids = vec![];
             while let Some(k) = st.keys.pop_front() {
@@ -187,14 +210,18 @@ impl IndexScanExecutor {
 
     fn next_tid(&mut self, ctx: &mut ExecContext) -> Result<Option<TupleId>> {
         let backward = self.plan.backward;
-        let Some(st) = self.state.as_mut() else { return Ok(None) };
+        let Some(st) = self.state.as_mut() else {
+            return Ok(None);
+        };
         if let Some(b) = st.bitmap.as_mut() {
             return Ok(b.next());
         }
         loop {
             ctx.check_cancel()?;
             if st.current.is_none() {
-                let Some(k) = st.keys.pop_front() else { return Ok(None) };
+                let Some(k) = st.keys.pop_front() else {
+                    return Ok(None);
+                };
                 st.current = Some(st.handle.scan(&k, backward)?);
             }
             match st.current.as_mut().and_then(|c| c.next()) {
@@ -218,8 +245,12 @@ impl Executor for IndexScanExecutor {
             self.open(ctx)?;
         }
         loop {
-            let Some(tid) = self.next_tid(ctx)? else { return Ok(None) };
-            let Some(mut row) = fetch_row(&self.plan.table, tid, ctx)? else { continue };
+            let Some(tid) = self.next_tid(ctx)? else {
+                return Ok(None);
+            };
+            let Some(mut row) = fetch_row(&self.plan.table, tid, ctx)? else {
+                continue;
+            };
             if let Some(f) = &self.plan.filter {
                 if !eval_pred(f, &row, ctx)? {
                     continue;

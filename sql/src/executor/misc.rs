@@ -23,13 +23,18 @@ impl ValuesExecutor {
         ValuesExecutor { rows, pos: 0 }
     }
     pub fn one_row() -> Self {
-        ValuesExecutor { rows: vec![vec![]], pos: 0 }
+        ValuesExecutor {
+            rows: vec![vec![]],
+            pos: 0,
+        }
     }
 }
 
 impl Executor for ValuesExecutor {
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
-        let Some(r) = self.rows.get(self.pos) else { return Ok(None) };
+        let Some(r) = self.rows.get(self.pos) else {
+            return Ok(None);
+        };
         self.pos += 1;
         let mut out = Vec::with_capacity(r.len());
         for e in r {
@@ -47,7 +52,11 @@ pub struct GenerateSeriesExecutor {
 
 impl GenerateSeriesExecutor {
     pub fn new(args: Vec<BoundExpr>) -> Self {
-        GenerateSeriesExecutor { args, state: None, done: false }
+        GenerateSeriesExecutor {
+            args,
+            state: None,
+            done: false,
+        }
     }
 }
 
@@ -64,7 +73,8 @@ impl Executor for GenerateSeriesExecutor {
                 Some(e) => eval(e, &[], ctx)?,
                 None => match &start {
                     Value::Int8(_) => Value::Int8(1),
-                    Value::Numeric(_) => arith(ArithOp::Sub, &Value::Int4(2), &Value::Int4(1)).map(|_| Value::Int4(1))?,
+                    Value::Numeric(_) => arith(ArithOp::Sub, &Value::Int4(2), &Value::Int4(1))
+                        .map(|_| Value::Int4(1))?,
                     _ => Value::Int4(1),
                 },
             };
@@ -73,24 +83,44 @@ impl Executor for GenerateSeriesExecutor {
                 return Ok(None);
             }
             let step = match (&start, step) {
-                (Value::Numeric(_), Value::Int4(i)) => sargdb_catalog::types::cast(Value::Int4(i), &sargdb_catalog::DataType::Numeric(None), false, &ctx.call.types)?,
+                (Value::Numeric(_), Value::Int4(i)) => sargdb_catalog::types::cast(
+                    Value::Int4(i),
+                    &sargdb_catalog::DataType::Numeric(None),
+                    false,
+                    &ctx.call.types,
+                )?,
                 (_, s) => s,
             };
             let zero_step = match &step {
                 Value::Int4(0) | Value::Int8(0) => true,
                 Value::Interval(iv) => iv.months == 0 && iv.days == 0 && iv.micros == 0,
-                Value::Numeric(_) => compare(&step, &sargdb_catalog::types::cast(Value::Int4(0), &sargdb_catalog::DataType::Numeric(None), false, &ctx.call.types)?) == std::cmp::Ordering::Equal,
+                Value::Numeric(_) => {
+                    compare(
+                        &step,
+                        &sargdb_catalog::types::cast(
+                            Value::Int4(0),
+                            &sargdb_catalog::DataType::Numeric(None),
+                            false,
+                            &ctx.call.types,
+                        )?,
+                    ) == std::cmp::Ordering::Equal
+                }
                 _ => false,
             };
             if zero_step {
-                return Err(SqlError::Type(TypeError::InvalidParameterValue("step size cannot equal zero".into())));
+                return Err(SqlError::Type(TypeError::InvalidParameterValue(
+                    "step size cannot equal zero".into(),
+                )));
             }
             // Direction: compare start+step with start.
-            let probe = sargdb_catalog::types::arith_in_zone(ArithOp::Add, &start, &step, &ctx.call.types)?;
+            let probe =
+                sargdb_catalog::types::arith_in_zone(ArithOp::Add, &start, &step, &ctx.call.types)?;
             let up = compare(&probe, &start) != std::cmp::Ordering::Less;
             self.state = Some((start, stop, step, up));
         }
-        let Some((cur, stop, step, up)) = self.state.as_mut() else { return Ok(None) };
+        let Some((cur, stop, step, up)) = self.state.as_mut() else {
+            return Ok(None);
+        };
         let o = compare(cur, stop);
         if (*up && o == std::cmp::Ordering::Greater) || (!*up && o == std::cmp::Ordering::Less) {
             self.done = true;
@@ -129,7 +159,9 @@ pub struct ProjectExecutor {
 
 impl Executor for ProjectExecutor {
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
-        let Some(r) = self.input.next(ctx)? else { return Ok(None) };
+        let Some(r) = self.input.next(ctx)? else {
+            return Ok(None);
+        };
         let mut out = Vec::with_capacity(self.exprs.len());
         for e in &self.exprs {
             out.push(eval(e, &r, ctx)?);
@@ -148,7 +180,13 @@ pub struct LimitExecutor {
 
 impl LimitExecutor {
     pub fn new(input: BoxedExecutor, limit: Option<BoundExpr>, offset: Option<BoundExpr>) -> Self {
-        LimitExecutor { input, limit_expr: limit, offset_expr: offset, started: false, remaining: None }
+        LimitExecutor {
+            input,
+            limit_expr: limit,
+            offset_expr: offset,
+            started: false,
+            remaining: None,
+        }
     }
 }
 
@@ -156,7 +194,9 @@ fn count_value(e: &Option<BoundExpr>, ctx: &mut ExecContext, what: &str) -> Resu
     let Some(e) = e else { return Ok(None) };
     match eval(e, &[], ctx)? {
         Value::Null => Ok(None),
-        Value::Int8(n) if n < 0 => Err(SqlError::InvalidRowCount(format!("{what} must not be negative"))),
+        Value::Int8(n) if n < 0 => Err(SqlError::InvalidRowCount(format!(
+            "{what} must not be negative"
+        ))),
         Value::Int8(n) => Ok(Some(n)),
         other => Err(SqlError::Internal(format!("{what} value {other:?}"))),
     }
@@ -197,7 +237,11 @@ pub struct DistinctExecutor {
 
 impl DistinctExecutor {
     pub fn new(input: BoxedExecutor, on: Option<Vec<BoundExpr>>) -> Self {
-        DistinctExecutor { input, on, seen: HashSet::new() }
+        DistinctExecutor {
+            input,
+            on,
+            seen: HashSet::new(),
+        }
     }
 }
 

@@ -78,16 +78,56 @@ pub type BoxedExecutor = Box<dyn Executor>;
 pub fn build(plan: &Plan) -> Result<BoxedExecutor> {
     Ok(match plan {
         Plan::OneRow => Box::new(misc::ValuesExecutor::one_row()),
-        Plan::Scan { table, with_tid, filter, .. } => Box::new(scan::SeqScanExecutor::new(table.clone(), *with_tid, filter.clone())),
+        Plan::Scan {
+            table,
+            with_tid,
+            filter,
+            ..
+        } => Box::new(scan::SeqScanExecutor::new(
+            table.clone(),
+            *with_tid,
+            filter.clone(),
+        )),
         Plan::IndexScan(p) => Box::new(index_scan::IndexScanExecutor::new((**p).clone())),
         Plan::Values { rows, .. } => Box::new(misc::ValuesExecutor::new(rows.clone())),
-        Plan::GenerateSeries { args, .. } => Box::new(misc::GenerateSeriesExecutor::new(args.clone())),
-        Plan::Filter { input, predicate } => Box::new(misc::FilterExecutor { input: build(input)?, predicate: predicate.clone() }),
-        Plan::Project { input, exprs } => Box::new(misc::ProjectExecutor { input: build(input)?, exprs: exprs.clone() }),
-        Plan::Join { left, right, kind, on } | Plan::NestedLoopJoin { left, right, kind, on } => Box::new(
-            nested_loop_join::NestedLoopJoinExecutor::new(build(left)?, build(right)?, *kind, on.clone(), right_width(right)?, left_width(left)?),
-        ),
-        Plan::HashJoin { left, right, kind, left_keys, right_keys, residual } => Box::new(hash_join::HashJoinExecutor::new(
+        Plan::GenerateSeries { args, .. } => {
+            Box::new(misc::GenerateSeriesExecutor::new(args.clone()))
+        }
+        Plan::Filter { input, predicate } => Box::new(misc::FilterExecutor {
+            input: build(input)?,
+            predicate: predicate.clone(),
+        }),
+        Plan::Project { input, exprs } => Box::new(misc::ProjectExecutor {
+            input: build(input)?,
+            exprs: exprs.clone(),
+        }),
+        Plan::Join {
+            left,
+            right,
+            kind,
+            on,
+        }
+        | Plan::NestedLoopJoin {
+            left,
+            right,
+            kind,
+            on,
+        } => Box::new(nested_loop_join::NestedLoopJoinExecutor::new(
+            build(left)?,
+            build(right)?,
+            *kind,
+            on.clone(),
+            right_width(right)?,
+            left_width(left)?,
+        )),
+        Plan::HashJoin {
+            left,
+            right,
+            kind,
+            left_keys,
+            right_keys,
+            residual,
+        } => Box::new(hash_join::HashJoinExecutor::new(
             build(left)?,
             build(right)?,
             *kind,
@@ -97,16 +137,60 @@ pub fn build(plan: &Plan) -> Result<BoxedExecutor> {
             left_width(left)?,
             right_width(right)?,
         )),
-        Plan::Aggregate { input, groups, aggs } => Box::new(aggregate::HashAggregateExecutor::new(build(input)?, groups.clone(), aggs.clone())),
-        Plan::Sort { input, keys } => Box::new(sort::SortExecutor::new(build(input)?, keys.clone())),
-        Plan::Limit { input, limit, offset } => Box::new(misc::LimitExecutor::new(build(input)?, limit.clone(), offset.clone())),
-        Plan::Distinct { input, on } => Box::new(misc::DistinctExecutor::new(build(input)?, on.clone())),
-        Plan::SetOp { left, right, op, all } => Box::new(set_op::SetOpExecutor::new(build(left)?, build(right)?, *op, *all)),
-        Plan::RecursiveUnion { init, recursive, all, id } => {
-            Box::new(set_op::RecursiveUnionExecutor::new(build(init)?, (**recursive).clone(), *all, *id))
+        Plan::Aggregate {
+            input,
+            groups,
+            aggs,
+        } => Box::new(aggregate::HashAggregateExecutor::new(
+            build(input)?,
+            groups.clone(),
+            aggs.clone(),
+        )),
+        Plan::Sort { input, keys } => {
+            Box::new(sort::SortExecutor::new(build(input)?, keys.clone()))
         }
-        Plan::WorkTable { id, .. } => Box::new(misc::WorkTableExecutor { id: *id, rows: None, pos: 0 }),
-        Plan::Insert { .. } | Plan::Update { .. } | Plan::Delete { .. } => Box::new(dml::DmlExecutor::new(plan.clone())?),
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => Box::new(misc::LimitExecutor::new(
+            build(input)?,
+            limit.clone(),
+            offset.clone(),
+        )),
+        Plan::Distinct { input, on } => {
+            Box::new(misc::DistinctExecutor::new(build(input)?, on.clone()))
+        }
+        Plan::SetOp {
+            left,
+            right,
+            op,
+            all,
+        } => Box::new(set_op::SetOpExecutor::new(
+            build(left)?,
+            build(right)?,
+            *op,
+            *all,
+        )),
+        Plan::RecursiveUnion {
+            init,
+            recursive,
+            all,
+            id,
+        } => Box::new(set_op::RecursiveUnionExecutor::new(
+            build(init)?,
+            (**recursive).clone(),
+            *all,
+            *id,
+        )),
+        Plan::WorkTable { id, .. } => Box::new(misc::WorkTableExecutor {
+            id: *id,
+            rows: None,
+            pos: 0,
+        }),
+        Plan::Insert { .. } | Plan::Update { .. } | Plan::Delete { .. } => {
+            Box::new(dml::DmlExecutor::new(plan.clone())?)
+        }
     })
 }
 
@@ -114,20 +198,27 @@ pub fn build(plan: &Plan) -> Result<BoxedExecutor> {
 pub fn width(plan: &Plan) -> Result<usize> {
     Ok(match plan {
         Plan::OneRow => 0,
-        Plan::Scan { table, with_tid, .. } => table.columns.len() + usize::from(*with_tid),
+        Plan::Scan {
+            table, with_tid, ..
+        } => table.columns.len() + usize::from(*with_tid),
         Plan::IndexScan(p) => p.table.columns.len() + usize::from(p.with_tid),
         Plan::Values { types, .. } => types.len(),
         Plan::GenerateSeries { .. } => 1,
-        Plan::Filter { input, .. } | Plan::Sort { input, .. } | Plan::Limit { input, .. } | Plan::Distinct { input, .. } => width(input)?,
+        Plan::Filter { input, .. }
+        | Plan::Sort { input, .. }
+        | Plan::Limit { input, .. }
+        | Plan::Distinct { input, .. } => width(input)?,
         Plan::Project { exprs, .. } => exprs.len(),
-        Plan::Join { left, right, .. } | Plan::NestedLoopJoin { left, right, .. } | Plan::HashJoin { left, right, .. } => {
-            width(left)? + width(right)?
-        }
+        Plan::Join { left, right, .. }
+        | Plan::NestedLoopJoin { left, right, .. }
+        | Plan::HashJoin { left, right, .. } => width(left)? + width(right)?,
         Plan::Aggregate { groups, aggs, .. } => groups.len() + aggs.len(),
         Plan::SetOp { left, .. } => width(left)?,
         Plan::RecursiveUnion { init, .. } => width(init)?,
         Plan::WorkTable { types, .. } => types.len(),
-        Plan::Insert { returning, .. } | Plan::Update { returning, .. } | Plan::Delete { returning, .. } => returning.len(),
+        Plan::Insert { returning, .. }
+        | Plan::Update { returning, .. }
+        | Plan::Delete { returning, .. } => returning.len(),
     })
 }
 
@@ -156,11 +247,15 @@ pub struct HashKey(pub Vec<Value>);
 impl PartialEq for HashKey {
     fn eq(&self, other: &Self) -> bool {
         self.0.len() == other.0.len()
-            && self.0.iter().zip(other.0.iter()).all(|(a, b)| match (a.is_null(), b.is_null()) {
-                (true, true) => true,
-                (false, false) => compare(a, b) == std::cmp::Ordering::Equal,
-                _ => false,
-            })
+            && self
+                .0
+                .iter()
+                .zip(other.0.iter())
+                .all(|(a, b)| match (a.is_null(), b.is_null()) {
+                    (true, true) => true,
+                    (false, false) => compare(a, b) == std::cmp::Ordering::Equal,
+                    _ => false,
+                })
     }
 }
 impl Eq for HashKey {}

@@ -26,7 +26,14 @@ pub struct NestedLoopJoinExecutor {
 }
 
 impl NestedLoopJoinExecutor {
-    pub fn new(left: BoxedExecutor, right: BoxedExecutor, kind: JoinKind, on: Option<BoundExpr>, right_width: usize, left_width: usize) -> Self {
+    pub fn new(
+        left: BoxedExecutor,
+        right: BoxedExecutor,
+        kind: JoinKind,
+        on: Option<BoundExpr>,
+        right_width: usize,
+        left_width: usize,
+    ) -> Self {
         NestedLoopJoinExecutor {
             left,
             right,

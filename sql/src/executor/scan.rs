@@ -22,7 +22,12 @@ pub struct SeqScanExecutor {
 
 impl SeqScanExecutor {
     pub fn new(table: Arc<TableDef>, with_tid: bool, filter: Option<BoundExpr>) -> Self {
-        SeqScanExecutor { table, with_tid, filter, scan: None }
+        SeqScanExecutor {
+            table,
+            with_tid,
+            filter,
+            scan: None,
+        }
     }
 }
 
@@ -32,7 +37,10 @@ pub fn tid_value(t: TupleId) -> Value {
 
 pub fn value_tid(v: &Value) -> Option<TupleId> {
     match v {
-        Value::Int8(x) => Some(TupleId { page: (*x >> 16) as u32, slot: (*x & 0xffff) as u16 }),
+        Value::Int8(x) => Some(TupleId {
+            page: (*x >> 16) as u32,
+            slot: (*x & 0xffff) as u16,
+        }),
         _ => None,
     }
 }
@@ -63,8 +71,12 @@ impl Executor for SeqScanExecutor {
         }
         loop {
             ctx.check_cancel()?;
-            let Some(scan) = self.scan.as_mut() else { return Ok(None) };
-            let Some(item) = scan.next() else { return Ok(None) };
+            let Some(scan) = self.scan.as_mut() else {
+                return Ok(None);
+            };
+            let Some(item) = scan.next() else {
+                return Ok(None);
+            };
             let (tid, bytes) = item?;
             let mut row = decode(&self.table, &bytes, ctx)?;
             if self.with_tid {

@@ -19,7 +19,13 @@ pub struct SetOpExecutor {
 
 impl SetOpExecutor {
     pub fn new(left: BoxedExecutor, right: BoxedExecutor, op: SetOpKind, all: bool) -> Self {
-        SetOpExecutor { left, right, op, all, out: None }
+        SetOpExecutor {
+            left,
+            right,
+            op,
+            all,
+            out: None,
+        }
     }
 }
 
@@ -105,7 +111,13 @@ pub struct RecursiveUnionExecutor {
 
 impl RecursiveUnionExecutor {
     pub fn new(init: BoxedExecutor, recursive: Plan, all: bool, id: usize) -> Self {
-        RecursiveUnionExecutor { init, recursive, all, id, out: None }
+        RecursiveUnionExecutor {
+            init,
+            recursive,
+            all,
+            id,
+            out: None,
+        }
     }
 }
 
@@ -123,7 +135,8 @@ impl Executor for RecursiveUnionExecutor {
             }
             while !work.is_empty() {
                 ctx.check_cancel()?;
-                ctx.worktables.insert(self.id, Arc::new(std::mem::take(&mut work)));
+                ctx.worktables
+                    .insert(self.id, Arc::new(std::mem::take(&mut work)));
                 let mut ex = build(&self.recursive)?;
                 for r in drain(&mut ex, ctx)? {
                     if self.all || seen.insert(HashKey(r.clone())) {

@@ -19,7 +19,11 @@ pub struct SortExecutor {
 
 impl SortExecutor {
     pub fn new(input: BoxedExecutor, keys: Vec<SortKey>) -> Self {
-        SortExecutor { input, keys, sorted: None }
+        SortExecutor {
+            input,
+            keys,
+            sorted: None,
+        }
     }
 }
 
@@ -28,11 +32,27 @@ pub fn compare_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> Ordering {
         let (x, y) = (&a[i], &b[i]);
         let o = match (x.is_null(), y.is_null()) {
             (true, true) => Ordering::Equal,
-            (true, false) => if k.nulls_first { Ordering::Less } else { Ordering::Greater },
-            (false, true) => if k.nulls_first { Ordering::Greater } else { Ordering::Less },
+            (true, false) => {
+                if k.nulls_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (false, true) => {
+                if k.nulls_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
             (false, false) => {
                 let o = compare(x, y);
-                if k.desc { o.reverse() } else { o }
+                if k.desc {
+                    o.reverse()
+                } else {
+                    o
+                }
             }
         };
         if o != Ordering::Equal {
@@ -56,7 +76,12 @@ impl Executor for SortExecutor {
             }
             let keys = self.keys.clone();
             rows.sort_by(|a, b| compare_keys(&a.0, &b.0, &keys));
-            self.sorted = Some(rows.into_iter().map(|(_, r)| r).collect::<Vec<_>>().into_iter());
+            self.sorted = Some(
+                rows.into_iter()
+                    .map(|(_, r)| r)
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            );
         }
         Ok(self.sorted.as_mut().and_then(|s| s.next()))
     }

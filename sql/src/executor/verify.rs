@@ -20,19 +20,33 @@ use crate::error::{Result, SqlError};
 
 pub fn verify_index(name: &Value, ctx: &mut ExecContext) -> Result<Value> {
     let Value::Text(name) = name else {
-        return Err(SqlError::Internal("verify_index expects an index name".into()));
+        return Err(SqlError::Internal(
+            "verify_index expects an index name".into(),
+        ));
     };
-    let parts: Vec<String> = name.split('.').map(|p| p.trim_matches('"').to_string()).collect();
+    let parts: Vec<String> = name
+        .split('.')
+        .map(|p| p.trim_matches('"').to_string())
+        .collect();
     let def = match parts.as_slice() {
         [n] => ctx.catalog.resolve_index(ctx.search_path, n),
         [s, n] => ctx.catalog.index_in(s, n),
         _ => None,
     }
     .cloned()
-    .ok_or_else(|| SqlError::UndefinedTable { name: name.clone(), position: None })?;
-    let table = ctx.catalog.tables.get(&def.table).cloned().ok_or_else(|| SqlError::Internal("indexed table vanished".into()))?;
+    .ok_or_else(|| SqlError::UndefinedTable {
+        name: name.clone(),
+        position: None,
+    })?;
+    let table = ctx
+        .catalog
+        .tables
+        .get(&def.table)
+        .cloned()
+        .ok_or_else(|| SqlError::Internal("indexed table vanished".into()))?;
     let tctx = ctx.call.types.clone();
-    let ix = Binder::new(ctx.catalog, ctx.search_path, &tctx, "", vec![]).bind_index(&table, &def)?;
+    let ix =
+        Binder::new(ctx.catalog, ctx.search_path, &tctx, "", vec![]).bind_index(&table, &def)?;
     let h = handle(ctx, &table, &ix)?;
     let mut problems: Vec<String> = h.verify()?;
     let mut entries: HashSet<(Vec<u8>, TupleId)> = HashSet::new();
@@ -40,12 +54,18 @@ pub fn verify_index(name: &Value, ctx: &mut ExecContext) -> Result<Value> {
         ctx.check_cancel()?;
         let e = e?;
         match ctx.txn.fetch_any(table.storage, e.tid)? {
-            None => problems.push(format!("entry points to missing tuple ({},{})", e.tid.page, e.tid.slot)),
+            None => problems.push(format!(
+                "entry points to missing tuple ({},{})",
+                e.tid.page, e.tid.slot
+            )),
             Some(bytes) => {
                 let row = decode(&table, &bytes, ctx)?;
                 match index_key(&ix, &row, ctx)? {
                     Some((k, _)) if k == e.key => {}
-                    _ => problems.push(format!("entry for tuple ({},{}) does not match the tuple's key", e.tid.page, e.tid.slot)),
+                    _ => problems.push(format!(
+                        "entry for tuple ({},{}) does not match the tuple's key",
+                        e.tid.page, e.tid.slot
+                    )),
                 }
             }
         }
@@ -56,10 +76,15 @@ pub fn verify_index(name: &Value, ctx: &mut ExecContext) -> Result<Value> {
         let row = decode(&table, &bytes, ctx)?;
         if let Some((k, _)) = index_key(&ix, &row, ctx)? {
             if !entries.contains(&(k, tid)) {
-                problems.push(format!("tuple ({},{}) has no index entry", tid.page, tid.slot));
+                problems.push(format!(
+                    "tuple ({},{}) has no index entry",
+                    tid.page, tid.slot
+                ));
             }
         }
     }
     problems.truncate(1000);
-    Ok(Value::Array(problems.into_iter().map(Value::Text).collect()))
+    Ok(Value::Array(
+        problems.into_iter().map(Value::Text).collect(),
+    ))
 }

@@ -91,8 +91,12 @@ fn next_u64() -> u64 {
 
 fn ln_checks(d: &BigDecimal) -> Result<(), TypeError> {
     match numeric::signum(d) {
-        0 => Err(TypeError::InvalidArgumentForLog("cannot take logarithm of zero".into())),
-        -1 => Err(TypeError::InvalidArgumentForLog("cannot take logarithm of a negative number".into())),
+        0 => Err(TypeError::InvalidArgumentForLog(
+            "cannot take logarithm of zero".into(),
+        )),
+        -1 => Err(TypeError::InvalidArgumentForLog(
+            "cannot take logarithm of a negative number".into(),
+        )),
         _ => Ok(()),
     }
 }
@@ -199,12 +203,16 @@ pub fn call(name: &str, args: &[Value]) -> Result<Option<Value>, TypeError> {
         "sqrt" if first_numeric => finite(
             num_arg(args, 0)?,
             |n| match n {
-                Numeric::NegInf => Err(TypeError::InvalidArgumentForPower("cannot take square root of a negative number".into())),
+                Numeric::NegInf => Err(TypeError::InvalidArgumentForPower(
+                    "cannot take square root of a negative number".into(),
+                )),
                 n => same(n),
             },
             |d| {
                 if numeric::signum(d) < 0 {
-                    return Err(TypeError::InvalidArgumentForPower("cannot take square root of a negative number".into()));
+                    return Err(TypeError::InvalidArgumentForPower(
+                        "cannot take square root of a negative number".into(),
+                    ));
                 }
                 Ok(numeric::sqrt(d, numeric::sqrt_scale(d)))
             },
@@ -212,7 +220,9 @@ pub fn call(name: &str, args: &[Value]) -> Result<Option<Value>, TypeError> {
         "sqrt" => {
             let x = arg_f64(args, 0)?;
             if x < 0.0 {
-                return Err(TypeError::InvalidArgumentForPower("cannot take square root of a negative number".into()));
+                return Err(TypeError::InvalidArgumentForPower(
+                    "cannot take square root of a negative number".into(),
+                ));
             }
             Value::Float8(x.sqrt())
         }
@@ -247,7 +257,9 @@ pub fn call(name: &str, args: &[Value]) -> Result<Option<Value>, TypeError> {
         "ln" | "log10" | "log" if args.len() == 1 && first_numeric => finite(
             num_arg(args, 0)?,
             |n| match n {
-                Numeric::NegInf => Err(TypeError::InvalidArgumentForLog("cannot take logarithm of a negative number".into())),
+                Numeric::NegInf => Err(TypeError::InvalidArgumentForLog(
+                    "cannot take logarithm of a negative number".into(),
+                )),
                 n => same(n),
             },
             |d| {
@@ -268,10 +280,14 @@ pub fn call(name: &str, args: &[Value]) -> Result<Option<Value>, TypeError> {
         "ln" | "log10" | "log" if args.len() == 1 => {
             let x = arg_f64(args, 0)?;
             if x == 0.0 {
-                return Err(TypeError::InvalidArgumentForLog("cannot take logarithm of zero".into()));
+                return Err(TypeError::InvalidArgumentForLog(
+                    "cannot take logarithm of zero".into(),
+                ));
             }
             if x < 0.0 {
-                return Err(TypeError::InvalidArgumentForLog("cannot take logarithm of a negative number".into()));
+                return Err(TypeError::InvalidArgumentForLog(
+                    "cannot take logarithm of a negative number".into(),
+                ));
             }
             Value::Float8(if name == "ln" { x.ln() } else { x.log10() })
         }
@@ -514,9 +530,19 @@ fn width_bucket(args: &[Value]) -> Result<Value, TypeError> {
             }
             let c = count as f64;
             if b1 < b2 {
-                bucket(true, op < b1, op >= b2, Ok(((op - b1) * c / (b2 - b1)).floor() as i64))?
+                bucket(
+                    true,
+                    op < b1,
+                    op >= b2,
+                    Ok(((op - b1) * c / (b2 - b1)).floor() as i64),
+                )?
             } else {
-                bucket(false, op > b1, op <= b2, Ok(((b1 - op) * c / (b1 - b2)).floor() as i64))?
+                bucket(
+                    false,
+                    op > b1,
+                    op <= b2,
+                    Ok(((b1 - op) * c / (b1 - b2)).floor() as i64),
+                )?
             }
         }
         _ => {

@@ -127,7 +127,9 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
     let all_text = |k: usize| n == k && args.iter().all(texty);
     match name {
         // ---- sargdb's index integrity check (evaluated by the executor)
-        "verify_index" if n == 1 && matches!(a0?, T::Text | T::Unknown | T::Varchar(_) | T::Oid) => {
+        "verify_index"
+            if n == 1 && matches!(a0?, T::Text | T::Unknown | T::Varchar(_) | T::Oid) =>
+        {
             sig(vec![T::Text], T::Array(Box::new(T::Text)))
         }
         // ---- strings
@@ -167,7 +169,9 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
             }
             sig(v, base)
         }
-        "overlay" if (n == 3 || n == 4) && texty(a0?) && texty(a1?) && args[2..].iter().all(intish) => {
+        "overlay"
+            if (n == 3 || n == 4) && texty(a0?) && texty(a1?) && args[2..].iter().all(intish) =>
+        {
             let mut v = vec![T::Text, T::Text, T::Int4];
             if n == 4 {
                 v.push(T::Int4);

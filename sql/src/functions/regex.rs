@@ -164,12 +164,20 @@ pub fn call(name: &str, args: &[Value]) -> Result<Option<Value>, TypeError> {
             Value::Bool(if name.contains("not") { !m } else { m })
         }
         "regexp_like" => {
-            let (_, ci) = flags(args.get(2).map(|_| arg_text(args, 2)).transpose()?, false, name)?;
+            let (_, ci) = flags(
+                args.get(2).map(|_| arg_text(args, 2)).transpose()?,
+                false,
+                name,
+            )?;
             let re = compile(arg_text(args, 1)?, ci)?;
             Value::Bool(re.is_match(arg_text(args, 0)?))
         }
         "regexp_replace" => {
-            let (g, ci) = flags(args.get(3).map(|_| arg_text(args, 3)).transpose()?, true, name)?;
+            let (g, ci) = flags(
+                args.get(3).map(|_| arg_text(args, 3)).transpose()?,
+                true,
+                name,
+            )?;
             let re = compile(arg_text(args, 1)?, ci)?;
             let src = arg_text(args, 0)?;
             let rep = replacement(arg_text(args, 2)?);
@@ -181,7 +189,11 @@ pub fn call(name: &str, args: &[Value]) -> Result<Option<Value>, TypeError> {
             Value::Text(out.into_owned())
         }
         "regexp_match" => {
-            let (_, ci) = flags(args.get(2).map(|_| arg_text(args, 2)).transpose()?, false, name)?;
+            let (_, ci) = flags(
+                args.get(2).map(|_| arg_text(args, 2)).transpose()?,
+                false,
+                name,
+            )?;
             let re = compile(arg_text(args, 1)?, ci)?;
             match re.captures(arg_text(args, 0)?) {
                 None => Value::Null,
@@ -190,7 +202,10 @@ pub fn call(name: &str, args: &[Value]) -> Result<Option<Value>, TypeError> {
                     .map_or(Value::Null, |m| Value::Text(m.as_str().into()))]),
                 Some(c) => Value::Array(
                     (1..c.len())
-                        .map(|i| c.get(i).map_or(Value::Null, |m| Value::Text(m.as_str().into())))
+                        .map(|i| {
+                            c.get(i)
+                                .map_or(Value::Null, |m| Value::Text(m.as_str().into()))
+                        })
                         .collect(),
                 ),
             }
@@ -210,15 +225,28 @@ mod tests {
 
     #[test]
     fn operators_and_replace() {
-        assert_eq!(call("regex_match", &[t("abc"), t("b")]).unwrap(), Some(Value::Bool(true)));
-        assert_eq!(call("regex_imatch", &[t("abc"), t("B")]).unwrap(), Some(Value::Bool(true)));
-        assert_eq!(call("regex_not_match", &[t("abc"), t("z")]).unwrap(), Some(Value::Bool(true)));
+        assert_eq!(
+            call("regex_match", &[t("abc"), t("b")]).unwrap(),
+            Some(Value::Bool(true))
+        );
+        assert_eq!(
+            call("regex_imatch", &[t("abc"), t("B")]).unwrap(),
+            Some(Value::Bool(true))
+        );
+        assert_eq!(
+            call("regex_not_match", &[t("abc"), t("z")]).unwrap(),
+            Some(Value::Bool(true))
+        );
         assert_eq!(
             call("regexp_replace", &[t("abc123def456"), t("[0-9]+"), t("#")]).unwrap(),
             Some(t("abc#def456"))
         );
         assert_eq!(
-            call("regexp_replace", &[t("abc123def456"), t("([0-9])+"), t("<\\1$>"), t("g")]).unwrap(),
+            call(
+                "regexp_replace",
+                &[t("abc123def456"), t("([0-9])+"), t("<\\1$>"), t("g")]
+            )
+            .unwrap(),
             Some(t("abc<3$>def<6$>"))
         );
         assert_eq!(
@@ -226,6 +254,9 @@ mod tests {
             Some(Value::Array(vec![t("bar"), t("beque")]))
         );
         assert!(call("regex_match", &[t("a"), t("(")]).is_err());
-        assert_eq!(call("regex_match", &[t("a]"), t("[]a]+")]).unwrap(), Some(Value::Bool(true)));
+        assert_eq!(
+            call("regex_match", &[t("a]"), t("[]a]+")]).unwrap(),
+            Some(Value::Bool(true))
+        );
     }
 }

@@ -854,11 +854,7 @@ fn tz_abbrev(ctx: &CallContext, utc: i64) -> String {
 fn ts_fields(v: &Value, ctx: &CallContext) -> Option<(i64, i64, &'static str)> {
     match v {
         Value::Timestamp(t) => Some((*t, *t, "timestamp without time zone")),
-        Value::Timestamptz(t) => Some((
-            ctx.types.to_local(*t),
-            *t,
-            "timestamp with time zone",
-        )),
+        Value::Timestamptz(t) => Some((ctx.types.to_local(*t), *t, "timestamp with time zone")),
         Value::Date(d) => {
             let t = dt::date_to_timestamp(*d).ok()?;
             Some((t, t, "date"))
@@ -878,11 +874,15 @@ pub fn call(name: &str, args: &[Value], ctx: &CallContext) -> Result<Option<Valu
         "timeofday" => Value::Text(Value::Timestamptz(dt::now()).to_text(&ctx.types)),
         "localtimestamp" => Value::Timestamp(ctx.types.to_local(ctx.transaction_timestamp)),
         "current_date" => Value::Date(
-            ctx.types.to_local(ctx.transaction_timestamp).div_euclid(USECS_PER_DAY) as i32,
+            ctx.types
+                .to_local(ctx.transaction_timestamp)
+                .div_euclid(USECS_PER_DAY) as i32,
         ),
-        "localtime" | "current_time" => {
-            Value::Time(ctx.types.to_local(ctx.transaction_timestamp).rem_euclid(USECS_PER_DAY))
-        }
+        "localtime" | "current_time" => Value::Time(
+            ctx.types
+                .to_local(ctx.transaction_timestamp)
+                .rem_euclid(USECS_PER_DAY),
+        ),
         "timezone" => {
             let name = arg_text(args, 0)?;
             let Some(zone) = dt::parse_zone_name(name) else {
@@ -977,7 +977,9 @@ pub fn call(name: &str, args: &[Value], ctx: &CallContext) -> Result<Option<Valu
         }
         "age" => {
             let today = || {
-                ctx.types.to_local(ctx.transaction_timestamp).div_euclid(USECS_PER_DAY)
+                ctx.types
+                    .to_local(ctx.transaction_timestamp)
+                    .div_euclid(USECS_PER_DAY)
                     * USECS_PER_DAY
             };
             let local = |v: &Value| {

@@ -53,10 +53,18 @@ pub fn capabilities_of(method: &str) -> Option<Capabilities> {
 /// Choose access paths everywhere in the plan.
 pub fn choose_access_paths(p: Plan) -> Plan {
     match p {
-        Plan::Limit { input, limit, offset } => {
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => {
             let wanted = limit_rows(&limit, &offset);
             let input = Box::new(with_order(*input, wanted));
-            Plan::Limit { input, limit, offset }
+            Plan::Limit {
+                input,
+                limit,
+                offset,
+            }
         }
         other => with_order(other, None),
     }
@@ -80,31 +88,87 @@ fn with_order(p: Plan, limit: Option<f64>) -> Plan {
     match p {
         Plan::Project { input, exprs } => {
             let inner = with_order(*input, limit);
-            Plan::Project { input: Box::new(inner), exprs }
+            Plan::Project {
+                input: Box::new(inner),
+                exprs,
+            }
         }
         Plan::Sort { input, keys } => {
             // Sort over Project over Scan: maybe an index returns this order.
             if let Plan::Project { input: pin, exprs } = *input {
-                if let Plan::Scan { table, alias, with_tid, filter, access } = *pin {
+                if let Plan::Scan {
+                    table,
+                    alias,
+                    with_tid,
+                    filter,
+                    access,
+                } = *pin
+                {
                     let mapped: Option<Vec<SortKey>> = keys
                         .iter()
                         .map(|k| match &k.expr {
-                            BoundExpr::Column(i, _) => exprs.get(*i).map(|e| SortKey { expr: e.clone(), desc: k.desc, nulls_first: k.nulls_first }),
+                            BoundExpr::Column(i, _) => exprs.get(*i).map(|e| SortKey {
+                                expr: e.clone(),
+                                desc: k.desc,
+                                nulls_first: k.nulls_first,
+                            }),
                             _ => None,
                         })
                         .collect();
-                    let scan = ScanInput { table, alias, with_tid, filter, access };
+                    let scan = ScanInput {
+                        table,
+                        alias,
+                        with_tid,
+                        filter,
+                        access,
+                    };
                     let (plan, ordered) = best_path(scan, mapped.as_deref(), limit);
-                    let proj = Plan::Project { input: Box::new(plan), exprs };
-                    return if ordered { proj } else { Plan::Sort { input: Box::new(proj), keys } };
+                    let proj = Plan::Project {
+                        input: Box::new(plan),
+                        exprs,
+                    };
+                    return if ordered {
+                        proj
+                    } else {
+                        Plan::Sort {
+                            input: Box::new(proj),
+                            keys,
+                        }
+                    };
                 }
-                let inner = Plan::Project { input: Box::new(choose_children(*pin)), exprs };
-                return Plan::Sort { input: Box::new(inner), keys };
+                let inner = Plan::Project {
+                    input: Box::new(choose_children(*pin)),
+                    exprs,
+                };
+                return Plan::Sort {
+                    input: Box::new(inner),
+                    keys,
+                };
             }
-            Plan::Sort { input: Box::new(choose_access_paths(*input)), keys }
+            Plan::Sort {
+                input: Box::new(choose_access_paths(*input)),
+                keys,
+            }
         }
-        Plan::Scan { table, alias, with_tid, filter, access } => {
-            best_path(ScanInput { table, alias, with_tid, filter, access }, None, None).0
+        Plan::Scan {
+            table,
+            alias,
+            with_tid,
+            filter,
+            access,
+        } => {
+            best_path(
+                ScanInput {
+                    table,
+                    alias,
+                    with_tid,
+                    filter,
+                    access,
+                },
+                None,
+                None,
+            )
+            .0
         }
         other => choose_children(other),
     }
@@ -113,24 +177,128 @@ fn with_order(p: Plan, limit: Option<f64>) -> Plan {
 fn choose_children(p: Plan) -> Plan {
     let b = |x: Box<Plan>| Box::new(choose_access_paths(*x));
     match p {
-        Plan::Scan { .. } | Plan::Sort { .. } | Plan::Project { .. } | Plan::Limit { .. } => choose_access_paths(p),
-        Plan::Filter { input, predicate } => Plan::Filter { input: b(input), predicate },
-        Plan::Join { left, right, kind, on } => Plan::Join { left: b(left), right: b(right), kind, on },
-        Plan::NestedLoopJoin { left, right, kind, on } => Plan::NestedLoopJoin { left: b(left), right: b(right), kind, on },
-        Plan::HashJoin { left, right, kind, left_keys, right_keys, residual } => {
-            Plan::HashJoin { left: b(left), right: b(right), kind, left_keys, right_keys, residual }
+        Plan::Scan { .. } | Plan::Sort { .. } | Plan::Project { .. } | Plan::Limit { .. } => {
+            choose_access_paths(p)
         }
-        Plan::Aggregate { input, groups, aggs } => Plan::Aggregate { input: b(input), groups, aggs },
-        Plan::Distinct { input, on } => Plan::Distinct { input: b(input), on },
-        Plan::SetOp { left, right, op, all } => Plan::SetOp { left: b(left), right: b(right), op, all },
-        Plan::RecursiveUnion { init, recursive, all, id } => Plan::RecursiveUnion { init: b(init), recursive: b(recursive), all, id },
-        Plan::Insert { access, table, input, on_conflict, returning, checks } => {
-            Plan::Insert { access, table, input: b(input), on_conflict, returning, checks }
-        }
-        Plan::Update { access, table, input, assignments, recheck, returning, checks } => {
-            Plan::Update { access, table, input: b(input), assignments, recheck, returning, checks }
-        }
-        Plan::Delete { table, input, recheck, returning } => Plan::Delete { table, input: b(input), recheck, returning },
+        Plan::Filter { input, predicate } => Plan::Filter {
+            input: b(input),
+            predicate,
+        },
+        Plan::Join {
+            left,
+            right,
+            kind,
+            on,
+        } => Plan::Join {
+            left: b(left),
+            right: b(right),
+            kind,
+            on,
+        },
+        Plan::NestedLoopJoin {
+            left,
+            right,
+            kind,
+            on,
+        } => Plan::NestedLoopJoin {
+            left: b(left),
+            right: b(right),
+            kind,
+            on,
+        },
+        Plan::HashJoin {
+            left,
+            right,
+            kind,
+            left_keys,
+            right_keys,
+            residual,
+        } => Plan::HashJoin {
+            left: b(left),
+            right: b(right),
+            kind,
+            left_keys,
+            right_keys,
+            residual,
+        },
+        Plan::Aggregate {
+            input,
+            groups,
+            aggs,
+        } => Plan::Aggregate {
+            input: b(input),
+            groups,
+            aggs,
+        },
+        Plan::Distinct { input, on } => Plan::Distinct {
+            input: b(input),
+            on,
+        },
+        Plan::SetOp {
+            left,
+            right,
+            op,
+            all,
+        } => Plan::SetOp {
+            left: b(left),
+            right: b(right),
+            op,
+            all,
+        },
+        Plan::RecursiveUnion {
+            init,
+            recursive,
+            all,
+            id,
+        } => Plan::RecursiveUnion {
+            init: b(init),
+            recursive: b(recursive),
+            all,
+            id,
+        },
+        Plan::Insert {
+            access,
+            table,
+            input,
+            on_conflict,
+            returning,
+            checks,
+        } => Plan::Insert {
+            access,
+            table,
+            input: b(input),
+            on_conflict,
+            returning,
+            checks,
+        },
+        Plan::Update {
+            access,
+            table,
+            input,
+            assignments,
+            recheck,
+            returning,
+            checks,
+        } => Plan::Update {
+            access,
+            table,
+            input: b(input),
+            assignments,
+            recheck,
+            returning,
+            checks,
+        },
+        Plan::Delete {
+            table,
+            input,
+            recheck,
+            returning,
+        } => Plan::Delete {
+            table,
+            input: b(input),
+            recheck,
+            returning,
+        },
         other => other,
     }
 }
@@ -145,13 +313,22 @@ struct ScanInput {
 
 /// Rows and pages of the table, as the planner believes.
 pub fn table_size(table: &TableDef, access: &TableAccess) -> (f64, f64) {
-    let width: f64 = table.columns.iter().map(|c| type_width(&c.data_type)).sum::<f64>() + 28.0;
+    let width: f64 = table
+        .columns
+        .iter()
+        .map(|c| type_width(&c.data_type))
+        .sum::<f64>()
+        + 28.0;
     let per_page = (8168.0 / width).floor().max(1.0);
     match &access.stats {
         Some(s) if s.relpages > 0 || s.reltuples > 0.0 => {
             // Scale the analyzed density to the current size, as Postgres does.
             let pages = (access.pages.max(1)) as f64;
-            let density = if s.relpages > 0 { s.reltuples / s.relpages as f64 } else { per_page };
+            let density = if s.relpages > 0 {
+                s.reltuples / s.relpages as f64
+            } else {
+                per_page
+            };
             (density * pages, pages)
         }
         _ => {
@@ -167,7 +344,11 @@ fn type_width(t: &DataType) -> f64 {
         DataType::Bool => 1.0,
         DataType::Int2 => 2.0,
         DataType::Int4 | DataType::Float4 | DataType::Date | DataType::Oid => 4.0,
-        DataType::Int8 | DataType::Float8 | DataType::Timestamp | DataType::Timestamptz | DataType::Time => 8.0,
+        DataType::Int8
+        | DataType::Float8
+        | DataType::Timestamp
+        | DataType::Timestamptz
+        | DataType::Time => 8.0,
         DataType::Uuid | DataType::Interval => 16.0,
         DataType::Char(Some(n)) | DataType::Varchar(Some(n)) => (*n as f64).min(64.0) + 1.0,
         _ => 32.0,
@@ -257,14 +438,21 @@ struct Match {
     sel: f64,
 }
 
-fn column_stats<'a>(access: &'a TableAccess, key: &BoundExpr) -> Option<&'a sargdb_catalog::ColumnStats> {
-    let BoundExpr::Column(pos, _) = key else { return None };
+fn column_stats<'a>(
+    access: &'a TableAccess,
+    key: &BoundExpr,
+) -> Option<&'a sargdb_catalog::ColumnStats> {
+    let BoundExpr::Column(pos, _) = key else {
+        return None;
+    };
     access.stats.as_ref()?.columns.get(*pos)
 }
 
 /// Selectivity of `key = value`.
 fn eq_sel(access: &TableAccess, key: &BoundExpr, value: &BoundExpr, rows: f64) -> f64 {
-    let Some(cs) = column_stats(access, key) else { return DEFAULT_EQ_SEL.max(1.0 / rows.max(1.0)).min(1.0) };
+    let Some(cs) = column_stats(access, key) else {
+        return DEFAULT_EQ_SEL.max(1.0 / rows.max(1.0)).min(1.0);
+    };
     if let (BoundExpr::Literal(v, _), BoundExpr::Column(_, ty)) = (value, key) {
         let mut k = vec![];
         if encode_key_value(v, ty, KeyColumn::ASC, &mut k).is_ok() {
@@ -274,15 +462,23 @@ fn eq_sel(access: &TableAccess, key: &BoundExpr, value: &BoundExpr, rows: f64) -
         }
     }
     let mcv_total: f64 = cs.mcv.iter().map(|(_, f)| f).sum();
-    let nd = if cs.n_distinct < 0.0 { -cs.n_distinct * rows } else { cs.n_distinct };
+    let nd = if cs.n_distinct < 0.0 {
+        -cs.n_distinct * rows
+    } else {
+        cs.n_distinct
+    };
     let rest = (nd - cs.mcv.len() as f64).max(1.0);
     ((1.0 - cs.null_frac - mcv_total).max(0.0) / rest).clamp(1.0 / rows.max(1.0), 1.0)
 }
 
 /// Selectivity of `key op value` (op an inequality) from the histogram.
 fn ineq_sel(access: &TableAccess, key: &BoundExpr, op: CmpOp, value: &BoundExpr) -> f64 {
-    let Some(cs) = column_stats(access, key) else { return DEFAULT_INEQ_SEL };
-    let (BoundExpr::Literal(v, _), BoundExpr::Column(_, ty)) = (value, key) else { return DEFAULT_INEQ_SEL };
+    let Some(cs) = column_stats(access, key) else {
+        return DEFAULT_INEQ_SEL;
+    };
+    let (BoundExpr::Literal(v, _), BoundExpr::Column(_, ty)) = (value, key) else {
+        return DEFAULT_INEQ_SEL;
+    };
     let mut k = vec![];
     if encode_key_value(v, ty, KeyColumn::ASC, &mut k).is_err() || cs.histogram.len() < 2 {
         return DEFAULT_INEQ_SEL;
@@ -300,14 +496,25 @@ fn ineq_sel(access: &TableAccess, key: &BoundExpr, op: CmpOp, value: &BoundExpr)
     s.clamp(0.0001, 1.0)
 }
 
-fn match_index(ix: &BoundIndex, conj: &[BoundExpr], access: &TableAccess, rows: f64) -> Option<Match> {
+fn match_index(
+    ix: &BoundIndex,
+    conj: &[BoundExpr],
+    access: &TableAccess,
+    rows: f64,
+) -> Option<Match> {
     if let Some(p) = &ix.predicate {
         if !implies(conj, p) {
             return None;
         }
     }
     let caps = capabilities_of(&ix.def.method)?;
-    let mut m = Match { eq: vec![], eq_null: vec![], next: None, used: vec![], sel: 1.0 };
+    let mut m = Match {
+        eq: vec![],
+        eq_null: vec![],
+        next: None,
+        used: vec![],
+        sel: 1.0,
+    };
     let mut all_eq = true;
     for (k, key) in ix.keys.iter().enumerate() {
         if k > 0 && !caps.multi_column {
@@ -317,13 +524,17 @@ fn match_index(ix: &BoundIndex, conj: &[BoundExpr], access: &TableAccess, rows: 
         let eq = conj.iter().find_map(|c| match comparison(c, key) {
             Some((CmpOp::Eq, v)) => Some((c, v.clone(), false)),
             _ => match c {
-                BoundExpr::IsNull(x, false) if matches_key(x, key) => Some((c, BoundExpr::Literal(Value::Null, key.ty()), true)),
+                BoundExpr::IsNull(x, false) if matches_key(x, key) => {
+                    Some((c, BoundExpr::Literal(Value::Null, key.ty()), true))
+                }
                 _ => None,
             },
         });
         if let Some((c, v, is_null)) = eq {
             m.sel *= if is_null {
-                column_stats(access, key).map(|s| s.null_frac.max(0.0001)).unwrap_or(DEFAULT_EQ_SEL)
+                column_stats(access, key)
+                    .map(|s| s.null_frac.max(0.0001))
+                    .unwrap_or(DEFAULT_EQ_SEL)
             } else {
                 eq_sel(access, key, &v, rows)
             };
@@ -402,7 +613,11 @@ fn match_index(ix: &BoundIndex, conj: &[BoundExpr], access: &TableAccess, rows: 
 
 /// Correlation of the index's first key column with physical order.
 fn correlation(access: &TableAccess, ix: &BoundIndex) -> f64 {
-    ix.keys.first().and_then(|k| column_stats(access, k)).map(|s| s.correlation).unwrap_or(0.0)
+    ix.keys
+        .first()
+        .and_then(|k| column_stats(access, k))
+        .map(|s| s.correlation)
+        .unwrap_or(0.0)
 }
 
 /// Estimated cost of fetching `matched` rows through an index in index order.
@@ -415,10 +630,16 @@ fn index_cost(matched: f64, pages: f64, corr: f64) -> f64 {
 
 fn bitmap_cost(matched: f64, pages: f64) -> f64 {
     let fetched = matched.min(pages).max(1.0);
-    let per_page = if fetched >= pages { SEQ_PAGE } else { RANDOM_PAGE - (RANDOM_PAGE - SEQ_PAGE) * (fetched / pages).sqrt() };
+    let per_page = if fetched >= pages {
+        SEQ_PAGE
+    } else {
+        RANDOM_PAGE - (RANDOM_PAGE - SEQ_PAGE) * (fetched / pages).sqrt()
+    };
     // Building the bitmap costs a little up front (Postgres shows the same
     // bias toward a plain index scan for a handful of rows).
-    2.0 * RANDOM_PAGE + matched * (CPU_INDEX_TUPLE + CPU_TUPLE + CPU_OPERATOR + 0.1 * CPU_OPERATOR) + fetched * per_page
+    2.0 * RANDOM_PAGE
+        + matched * (CPU_INDEX_TUPLE + CPU_TUPLE + CPU_OPERATOR + 0.1 * CPU_OPERATOR)
+        + fetched * per_page
 }
 
 /// Whether the index returns rows in `order` (forward or backward).
@@ -494,7 +715,8 @@ fn best_path(s: ScanInput, order: Option<&[SortKey]>, limit: Option<f64>) -> (Pl
             continue;
         }
         let m = match_index(ix, &conj, &s.access, rows);
-        let dir = order.and_then(|o| order_direction(ix, o, m.as_ref().map(|m| m.eq.len()).unwrap_or(0)));
+        let dir =
+            order.and_then(|o| order_direction(ix, o, m.as_ref().map(|m| m.eq.len()).unwrap_or(0)));
         let (sel, m) = match m {
             Some(m) => (m.sel, Some(m)),
             None if dir.is_some() => (1.0, None),
@@ -505,7 +727,12 @@ fn best_path(s: ScanInput, order: Option<&[SortKey]>, limit: Option<f64>) -> (Pl
         let corr = correlation(&s.access, ix);
         let mk = |mode: IndexScanMode, backward: bool, cost: f64| {
             let (eq, eq_null, next, used) = match &m {
-                Some(m) => (m.eq.clone(), m.eq_null.clone(), m.next.clone(), m.used.clone()),
+                Some(m) => (
+                    m.eq.clone(),
+                    m.eq_null.clone(),
+                    m.next.clone(),
+                    m.used.clone(),
+                ),
                 None => (vec![], vec![], None, vec![]),
             };
             IndexScanPlan {
@@ -527,23 +754,62 @@ fn best_path(s: ScanInput, order: Option<&[SortKey]>, limit: Option<f64>) -> (Pl
         let plain = index_cost(matched, pages, corr);
         if m.is_some() {
             let bitmap = bitmap_cost(matched, pages);
-            let unordered = if order.is_some() { sort_cost(matched) } else { 0.0 };
-            consider(Cand { cost: bitmap + unordered, ordered: false, plan: mk(IndexScanMode::Bitmap, false, bitmap) }, &mut best);
+            let unordered = if order.is_some() {
+                sort_cost(matched)
+            } else {
+                0.0
+            };
+            consider(
+                Cand {
+                    cost: bitmap + unordered,
+                    ordered: false,
+                    plan: mk(IndexScanMode::Bitmap, false, bitmap),
+                },
+                &mut best,
+            );
             if dir.is_none() {
-                consider(Cand { cost: plain + unordered, ordered: false, plan: mk(IndexScanMode::Plain, false, plain) }, &mut best);
+                consider(
+                    Cand {
+                        cost: plain + unordered,
+                        ordered: false,
+                        plan: mk(IndexScanMode::Plain, false, plain),
+                    },
+                    &mut best,
+                );
             }
         }
         if let Some(backward) = dir {
             // With a LIMIT, only a fraction of the ordered scan runs.
             let frac = limit.map(|l| (l / matched).min(1.0)).unwrap_or(1.0);
             let cost = RANDOM_PAGE + (plain - RANDOM_PAGE) * frac;
-            consider(Cand { cost, ordered: true, plan: mk(IndexScanMode::Plain, backward, plain) }, &mut best);
+            consider(
+                Cand {
+                    cost,
+                    ordered: true,
+                    plan: mk(IndexScanMode::Plain, backward, plain),
+                },
+                &mut best,
+            );
         }
     }
-    let seq_total = seq_cost + if order.is_some() { sort_cost(filtered_rows.min(rows)) } else { 0.0 };
+    let seq_total = seq_cost
+        + if order.is_some() {
+            sort_cost(filtered_rows.min(rows))
+        } else {
+            0.0
+        };
     match best {
         Some(c) if c.cost < seq_total => (Plan::IndexScan(Box::new(c.plan)), c.ordered),
-        _ => (Plan::Scan { table: s.table, alias: s.alias, with_tid: s.with_tid, filter: s.filter, access: s.access }, false),
+        _ => (
+            Plan::Scan {
+                table: s.table,
+                alias: s.alias,
+                with_tid: s.with_tid,
+                filter: s.filter,
+                access: s.access,
+            },
+            false,
+        ),
     }
 }
 
@@ -553,5 +819,9 @@ pub fn residual(p: &IndexScanPlan) -> Option<BoundExpr> {
     if let Some(f) = &p.filter {
         conjuncts(f.clone(), &mut conj);
     }
-    and_all(conj.into_iter().filter(|c| !p.index_cond.contains(c)).collect())
+    and_all(
+        conj.into_iter()
+            .filter(|c| !p.index_cond.contains(c))
+            .collect(),
+    )
 }

@@ -8,20 +8,35 @@ use crate::planner::plan::{JoinKind, Plan};
 
 fn filter(input: Plan, preds: Vec<BoundExpr>) -> Plan {
     match and_all(preds) {
-        Some(p) => Plan::Filter { input: Box::new(input), predicate: p },
+        Some(p) => Plan::Filter {
+            input: Box::new(input),
+            predicate: p,
+        },
         None => input,
     }
 }
 
 fn push(plan: Plan, preds: Vec<BoundExpr>) -> Plan {
     match plan {
-        Plan::Scan { table, alias, with_tid, filter: f, access } => {
+        Plan::Scan {
+            table,
+            alias,
+            with_tid,
+            filter: f,
+            access,
+        } => {
             let mut all = vec![];
             if let Some(f) = f {
                 conjuncts(f, &mut all);
             }
             all.extend(preds);
-            Plan::Scan { table, alias, with_tid, filter: and_all(all), access }
+            Plan::Scan {
+                table,
+                alias,
+                with_tid,
+                filter: and_all(all),
+                access,
+            }
         }
         Plan::Filter { input, predicate } => {
             let mut all = vec![];
@@ -29,7 +44,12 @@ fn push(plan: Plan, preds: Vec<BoundExpr>) -> Plan {
             all.extend(preds);
             push(*input, all)
         }
-        Plan::Join { left, right, kind, on } if matches!(kind, JoinKind::Inner | JoinKind::Cross) => {
+        Plan::Join {
+            left,
+            right,
+            kind,
+            on,
+        } if matches!(kind, JoinKind::Inner | JoinKind::Cross) => {
             let lw = width(&left).unwrap_or(usize::MAX);
             let mut lp = vec![];
             let mut rp = vec![];
@@ -54,8 +74,17 @@ fn push(plan: Plan, preds: Vec<BoundExpr>) -> Plan {
             }
             let left = push(*left, lp);
             let right = push(*right, rp);
-            let kind = if keep.is_empty() { kind } else { JoinKind::Inner };
-            Plan::Join { left: Box::new(left), right: Box::new(right), kind, on: and_all(keep) }
+            let kind = if keep.is_empty() {
+                kind
+            } else {
+                JoinKind::Inner
+            };
+            Plan::Join {
+                left: Box::new(left),
+                right: Box::new(right),
+                kind,
+                on: and_all(keep),
+            }
         }
         other => filter(rewrite_children(other), preds),
     }
@@ -64,18 +93,101 @@ fn push(plan: Plan, preds: Vec<BoundExpr>) -> Plan {
 fn rewrite_children(plan: Plan) -> Plan {
     let b = |p: Box<Plan>| Box::new(push_down_predicates(*p));
     match plan {
-        Plan::Project { input, exprs } => Plan::Project { input: b(input), exprs },
-        Plan::Join { left, right, kind, on } => Plan::Join { left: b(left), right: b(right), kind, on },
-        Plan::Aggregate { input, groups, aggs } => Plan::Aggregate { input: b(input), groups, aggs },
-        Plan::Sort { input, keys } => Plan::Sort { input: b(input), keys },
-        Plan::Limit { input, limit, offset } => Plan::Limit { input: b(input), limit, offset },
-        Plan::Distinct { input, on } => Plan::Distinct { input: b(input), on },
-        Plan::SetOp { left, right, op, all } => Plan::SetOp { left: b(left), right: b(right), op, all },
-        Plan::Insert { access, table, input, on_conflict, returning, checks } => Plan::Insert { access, table, input: b(input), on_conflict, returning, checks },
-        Plan::Update { access, table, input, assignments, recheck, returning, checks } => {
-            Plan::Update { access, table, input: b(input), assignments, recheck, returning, checks }
-        }
-        Plan::Delete { table, input, recheck, returning } => Plan::Delete { table, input: b(input), recheck, returning },
+        Plan::Project { input, exprs } => Plan::Project {
+            input: b(input),
+            exprs,
+        },
+        Plan::Join {
+            left,
+            right,
+            kind,
+            on,
+        } => Plan::Join {
+            left: b(left),
+            right: b(right),
+            kind,
+            on,
+        },
+        Plan::Aggregate {
+            input,
+            groups,
+            aggs,
+        } => Plan::Aggregate {
+            input: b(input),
+            groups,
+            aggs,
+        },
+        Plan::Sort { input, keys } => Plan::Sort {
+            input: b(input),
+            keys,
+        },
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => Plan::Limit {
+            input: b(input),
+            limit,
+            offset,
+        },
+        Plan::Distinct { input, on } => Plan::Distinct {
+            input: b(input),
+            on,
+        },
+        Plan::SetOp {
+            left,
+            right,
+            op,
+            all,
+        } => Plan::SetOp {
+            left: b(left),
+            right: b(right),
+            op,
+            all,
+        },
+        Plan::Insert {
+            access,
+            table,
+            input,
+            on_conflict,
+            returning,
+            checks,
+        } => Plan::Insert {
+            access,
+            table,
+            input: b(input),
+            on_conflict,
+            returning,
+            checks,
+        },
+        Plan::Update {
+            access,
+            table,
+            input,
+            assignments,
+            recheck,
+            returning,
+            checks,
+        } => Plan::Update {
+            access,
+            table,
+            input: b(input),
+            assignments,
+            recheck,
+            returning,
+            checks,
+        },
+        Plan::Delete {
+            table,
+            input,
+            recheck,
+            returning,
+        } => Plan::Delete {
+            table,
+            input: b(input),
+            recheck,
+            returning,
+        },
         other => other,
     }
 }

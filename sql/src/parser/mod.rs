@@ -29,34 +29,38 @@ const RECURSION_LIMIT: usize = 1000;
 pub fn parse(sql: &str) -> Result<Vec<SqlStatement>> {
     let dialect = PostgreSqlDialect {};
     let parser = Parser::new(&dialect).with_recursion_limit(RECURSION_LIMIT);
-    let mut parser = parser.try_with_sql(sql).map_err(|e| convert_error(sql, e))?;
+    let mut parser = parser
+        .try_with_sql(sql)
+        .map_err(|e| convert_error(sql, e))?;
     let stmts = match parser.parse_statements() {
         Ok(v) => v,
         Err(e) => match parse_maintenance(sql) {
             Some(st) => vec![st],
             None => match rewrite_for_sqlparser(sql) {
-            // Postgres syntax sqlparser lacks, rewritten into a form it takes.
-            Some((text, overriding)) => {
-                let mut v = Parser::new(&dialect)
-                    .with_recursion_limit(RECURSION_LIMIT)
-                    .try_with_sql(&text)
-                    .and_then(|mut p| p.parse_statements())
-                    .map_err(|_| convert_error(sql, e))?;
-                if let (Some(o), [SqlStatement::Insert(ins)]) = (overriding, v.as_mut_slice()) {
-                    ins.settings = Some(vec![ast::Setting {
-                        key: SqlIdent::new(OVERRIDING_KEY),
-                        value: SqlExpr::Identifier(SqlIdent::new(match o {
-                            Overriding::System => "system",
-                            Overriding::User => "user",
-                        })),
-                    }]);
+                // Postgres syntax sqlparser lacks, rewritten into a form it takes.
+                Some((text, overriding)) => {
+                    let mut v = Parser::new(&dialect)
+                        .with_recursion_limit(RECURSION_LIMIT)
+                        .try_with_sql(&text)
+                        .and_then(|mut p| p.parse_statements())
+                        .map_err(|_| convert_error(sql, e))?;
+                    if let (Some(o), [SqlStatement::Insert(ins)]) = (overriding, v.as_mut_slice()) {
+                        ins.settings = Some(vec![ast::Setting {
+                            key: SqlIdent::new(OVERRIDING_KEY),
+                            value: SqlExpr::Identifier(SqlIdent::new(match o {
+                                Overriding::System => "system",
+                                Overriding::User => "user",
+                            })),
+                        }]);
+                    }
+                    v
                 }
-                v
-            }
-            None => {
-                return Err(wildcard_followed_by_word(sql).unwrap_or_else(|| convert_error(sql, e)));
-            }
-        },
+                None => {
+                    return Err(
+                        wildcard_followed_by_word(sql).unwrap_or_else(|| convert_error(sql, e))
+                    );
+                }
+            },
         },
     };
     let stmts = depth::check_depth(stmts)?;
@@ -82,7 +86,11 @@ const OVERRIDING_KEY: &str = "sargdb.overriding";
 
 /// The OVERRIDING clause of a parsed INSERT.
 pub fn insert_overriding(ins: &ast::Insert) -> Option<Overriding> {
-    let s = ins.settings.as_ref()?.iter().find(|s| s.key.value == OVERRIDING_KEY)?;
+    let s = ins
+        .settings
+        .as_ref()?
+        .iter()
+        .find(|s| s.key.value == OVERRIDING_KEY)?;
     match &s.value {
         SqlExpr::Identifier(i) if i.value == "system" => Some(Overriding::System),
         SqlExpr::Identifier(i) if i.value == "user" => Some(Overriding::User),
@@ -97,7 +105,9 @@ fn rewrite_for_sqlparser(sql: &str) -> Option<(String, Option<Overriding>)> {
     use sqlparser::keywords::Keyword as K;
     use sqlparser::tokenizer::{Token, Tokenizer};
     let dialect = PostgreSqlDialect {};
-    let toks = Tokenizer::new(&dialect, sql).tokenize_with_location().ok()?;
+    let toks = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .ok()?;
     let toks: Vec<_> = toks
         .into_iter()
         .filter(|t| !matches!(t.token, Token::Whitespace(_)))
@@ -114,7 +124,12 @@ fn rewrite_for_sqlparser(sql: &str) -> Option<(String, Option<Overriding>)> {
         let t = toks.get(i)?;
         let ls = *line_starts.get((t.span.start.line as usize).checked_sub(1)?)?;
         let col = (t.span.start.column as usize).checked_sub(1)?;
-        Some(sql[ls..].char_indices().nth(col).map_or(sql.len(), |(b, _)| ls + b))
+        Some(
+            sql[ls..]
+                .char_indices()
+                .nth(col)
+                .map_or(sql.len(), |(b, _)| ls + b),
+        )
     };
     if kw(0) == Some(K::INSERT) {
         let word = |i: usize, w: &str| matches!(toks.get(i).map(|t| &t.token), Some(Token::Word(x)) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
@@ -139,9 +154,24 @@ fn rewrite_for_sqlparser(sql: &str) -> Option<(String, Option<Overriding>)> {
         return None;
     }
     let first = (i + 1..toks.len()).find(|&j| {
-        matches!(kw(j), Some(K::INCREMENT | K::MINVALUE | K::MAXVALUE | K::NO | K::START | K::CACHE | K::CYCLE | K::OWNED))
+        matches!(
+            kw(j),
+            Some(
+                K::INCREMENT
+                    | K::MINVALUE
+                    | K::MAXVALUE
+                    | K::NO
+                    | K::START
+                    | K::CACHE
+                    | K::CYCLE
+                    | K::OWNED
+            )
+        )
     })?;
-    let end = toks.iter().position(|t| matches!(t.token, Token::SemiColon | Token::EOF)).unwrap_or(toks.len());
+    let end = toks
+        .iter()
+        .position(|t| matches!(t.token, Token::SemiColon | Token::EOF))
+        .unwrap_or(toks.len());
     let rank = |j: usize| match (kw(j), kw(j + 1)) {
         (Some(K::INCREMENT), _) => Some(1),
         (Some(K::MINVALUE), _) | (Some(K::NO), Some(K::MINVALUE)) => Some(2),
@@ -180,8 +210,13 @@ fn wildcard_followed_by_word(sql: &str) -> Option<SqlError> {
     use sqlparser::keywords::Keyword as K;
     use sqlparser::tokenizer::{Token, Tokenizer};
     let dialect = PostgreSqlDialect {};
-    let toks = Tokenizer::new(&dialect, sql).tokenize_with_location().ok()?;
-    let toks: Vec<_> = toks.into_iter().filter(|t| !matches!(t.token, Token::Whitespace(_))).collect();
+    let toks = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let toks: Vec<_> = toks
+        .into_iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
     for (i, t) in toks.iter().enumerate() {
         if t.token != Token::Mul || i == 0 {
             continue;
@@ -191,13 +226,30 @@ fn wildcard_followed_by_word(sql: &str) -> Option<SqlError> {
             Token::Word(w) => matches!(w.keyword, K::SELECT | K::DISTINCT | K::ALL),
             _ => false,
         };
-        let Some(next) = toks.get(i + 1) else { continue };
-        let Token::Word(w) = &next.token else { continue };
+        let Some(next) = toks.get(i + 1) else {
+            continue;
+        };
+        let Token::Word(w) = &next.token else {
+            continue;
+        };
         let allowed = w.quote_style.is_none()
             && matches!(
                 w.keyword,
-                K::FROM | K::INTO | K::WHERE | K::GROUP | K::HAVING | K::WINDOW | K::ORDER | K::LIMIT
-                    | K::OFFSET | K::FETCH | K::FOR | K::UNION | K::INTERSECT | K::EXCEPT | K::RETURNING
+                K::FROM
+                    | K::INTO
+                    | K::WHERE
+                    | K::GROUP
+                    | K::HAVING
+                    | K::WINDOW
+                    | K::ORDER
+                    | K::LIMIT
+                    | K::OFFSET
+                    | K::FETCH
+                    | K::FOR
+                    | K::UNION
+                    | K::INTERSECT
+                    | K::EXCEPT
+                    | K::RETURNING
                     | K::ON
             );
         if prev_ok && !allowed {
@@ -223,13 +275,16 @@ fn check_wildcard_alias(sql: &str, body: &SqlSetExpr) -> Result<()> {
                 };
                 if let Some(alias) = &opts.opt_alias {
                     let start = alias.span.start;
-                    let mut pos = (start.line > 0).then(|| offset_of(sql, start.line, start.column));
+                    let mut pos =
+                        (start.line > 0).then(|| offset_of(sql, start.line, start.column));
                     let mut tok = alias.value.clone();
                     // With `AS`, Postgres stops at the keyword.
                     if let Some(p) = pos {
                         let before: String = sql.chars().take(p.saturating_sub(1)).collect();
                         let trimmed = before.trim_end();
-                        if trimmed.len() >= 2 && trimmed[trimmed.len() - 2..].eq_ignore_ascii_case("as") {
+                        if trimmed.len() >= 2
+                            && trimmed[trimmed.len() - 2..].eq_ignore_ascii_case("as")
+                        {
                             tok = trimmed[trimmed.len() - 2..].to_string();
                             pos = Some(trimmed.chars().count() - 1);
                         }
@@ -309,13 +364,21 @@ fn convert_error(sql: &str, e: ParserError) -> SqlError {
     }
     if body.contains("Unterminated string literal") {
         // Postgres quotes the rest of the input from the opening quote.
-        let rest: String = pos.map(|p| sql.chars().skip(p.saturating_sub(1)).collect()).unwrap_or_else(|| "'".into());
+        let rest: String = pos
+            .map(|p| sql.chars().skip(p.saturating_sub(1)).collect())
+            .unwrap_or_else(|| "'".into());
         return SqlError::Syntax {
-            message: format!("unterminated quoted string at or near \"{}\"", rest.trim_end()),
+            message: format!(
+                "unterminated quoted string at or near \"{}\"",
+                rest.trim_end()
+            ),
             position: pos,
         };
     }
-    SqlError::Syntax { message: format!("syntax error: {body}"), position: pos }
+    SqlError::Syntax {
+        message: format!("syntax error: {body}"),
+        position: pos,
+    }
 }
 
 #[cfg(test)]
@@ -341,10 +404,14 @@ mod tests {
         let v = parse("CREATE SEQUENCE s START 10 INCREMENT 5 NO CYCLE").unwrap();
         assert!(v[0].to_string().contains("INCREMENT 5"), "{}", v[0]);
         let v = parse("INSERT INTO t (a) OVERRIDING SYSTEM VALUE VALUES (1)").unwrap();
-        let SqlStatement::Insert(ins) = &v[0] else { panic!("{:?}", v[0]) };
+        let SqlStatement::Insert(ins) = &v[0] else {
+            panic!("{:?}", v[0])
+        };
         assert_eq!(insert_overriding(ins), Some(Overriding::System));
         let v = parse("INSERT INTO t VALUES (1)").unwrap();
-        let SqlStatement::Insert(ins) = &v[0] else { panic!("{:?}", v[0]) };
+        let SqlStatement::Insert(ins) = &v[0] else {
+            panic!("{:?}", v[0])
+        };
         assert_eq!(insert_overriding(ins), None);
         let e = parse("SELECT * FORM t").unwrap_err();
         assert_eq!(e.to_string(), "syntax error at or near \"FORM\"");
@@ -358,13 +425,20 @@ mod tests {
     }
 }
 
-
 /// Postgres maintenance commands sqlparser cannot parse (`VACUUM ANALYZE t`,
 /// `VACUUM (ANALYZE) t`, `REINDEX ...`), as the session executes them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Maintenance {
-    Vacuum { table: Option<SqlObjectName>, full: bool, analyze: bool },
-    Reindex { kind: ReindexKind, name: SqlObjectName, concurrently: bool },
+    Vacuum {
+        table: Option<SqlObjectName>,
+        full: bool,
+        analyze: bool,
+    },
+    Reindex {
+        kind: ReindexKind,
+        name: SqlObjectName,
+        concurrently: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -384,14 +458,26 @@ const MAINT_MARK: &str = "sargdb.maintenance";
 
 /// The maintenance command a statement carries, if any.
 pub fn maintenance(st: &SqlStatement) -> Option<Maintenance> {
-    let SqlStatement::Vacuum(v) = st else { return None };
+    let SqlStatement::Vacuum(v) = st else {
+        return None;
+    };
     let kind = match v.threshold.as_ref().map(|t| &t.value) {
-        Some(ast::Value::SingleQuotedString(s)) => s.strip_prefix(MAINT_MARK).map(|k| k.to_string()),
+        Some(ast::Value::SingleQuotedString(s)) => {
+            s.strip_prefix(MAINT_MARK).map(|k| k.to_string())
+        }
         _ => None,
     };
     match kind.as_deref() {
-        None => Some(Maintenance::Vacuum { table: v.table_name.clone(), full: v.full, analyze: false }),
-        Some(":vacuum_analyze") => Some(Maintenance::Vacuum { table: v.table_name.clone(), full: v.full, analyze: true }),
+        None => Some(Maintenance::Vacuum {
+            table: v.table_name.clone(),
+            full: v.full,
+            analyze: false,
+        }),
+        Some(":vacuum_analyze") => Some(Maintenance::Vacuum {
+            table: v.table_name.clone(),
+            full: v.full,
+            analyze: true,
+        }),
         Some(k) => {
             let kind = match k {
                 ":index" => ReindexKind::Index,
@@ -400,12 +486,21 @@ pub fn maintenance(st: &SqlStatement) -> Option<Maintenance> {
                 ":database" => ReindexKind::Database,
                 _ => ReindexKind::System,
             };
-            Some(Maintenance::Reindex { kind, name: v.table_name.clone()?, concurrently: v.recluster })
+            Some(Maintenance::Reindex {
+                kind,
+                name: v.table_name.clone()?,
+                concurrently: v.recluster,
+            })
         }
     }
 }
 
-fn maint_statement(table: Option<SqlObjectName>, full: bool, mark: &str, concurrently: bool) -> SqlStatement {
+fn maint_statement(
+    table: Option<SqlObjectName>,
+    full: bool,
+    mark: &str,
+    concurrently: bool,
+) -> SqlStatement {
     SqlStatement::Vacuum(ast::VacuumStatement {
         full,
         sort_only: false,
@@ -433,7 +528,9 @@ fn parse_maintenance(sql: &str) -> Option<SqlStatement> {
             words.push(format!("({})", &r[..end]));
             rest = &r[end + 1..];
         } else {
-            let end = rest.find(|c: char| c.is_whitespace() || c == '(').unwrap_or(rest.len());
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == '(')
+                .unwrap_or(rest.len());
             words.push(rest[..end].to_string());
             rest = &rest[end..];
         }
@@ -477,7 +574,11 @@ fn parse_maintenance(sql: &str) -> Option<SqlStatement> {
                     _ => return None,
                 }
             }
-            let mark = if analyze { ":vacuum_analyze" } else { ":vacuum" };
+            let mark = if analyze {
+                ":vacuum_analyze"
+            } else {
+                ":vacuum"
+            };
             Some(maint_statement(table, full, mark, false))
         }
         Some("REINDEX") => {
@@ -487,12 +588,19 @@ fn parse_maintenance(sql: &str) -> Option<SqlStatement> {
             for (i, w) in upper.iter().enumerate().skip(1) {
                 match w.as_str() {
                     "(CONCURRENTLY)" | "CONCURRENTLY" => concurrently = true,
-                    "INDEX" | "TABLE" | "SCHEMA" | "DATABASE" | "SYSTEM" if kind.is_none() => kind = Some(w.to_lowercase()),
+                    "INDEX" | "TABLE" | "SCHEMA" | "DATABASE" | "SYSTEM" if kind.is_none() => {
+                        kind = Some(w.to_lowercase())
+                    }
                     _ if i == upper.len() - 1 && kind.is_some() => target = Some(name(&words[i])?),
                     _ => return None,
                 }
             }
-            Some(maint_statement(Some(target?), false, &format!(":{}", kind?), concurrently))
+            Some(maint_statement(
+                Some(target?),
+                false,
+                &format!(":{}", kind?),
+                concurrently,
+            ))
         }
         _ => None,
     }
@@ -505,15 +613,46 @@ mod maintenance_tests {
     #[test]
     fn vacuum_and_reindex_forms() {
         let one = |s: &str| maintenance(&parse(s).unwrap()[0]).unwrap();
-        assert!(matches!(one("VACUUM ANALYZE pgbench_branches"), Maintenance::Vacuum { table: Some(_), analyze: true, .. }));
-        assert!(matches!(one("vacuum t"), Maintenance::Vacuum { table: Some(_), analyze: false, .. }));
-        assert!(matches!(one("VACUUM (ANALYZE, VERBOSE) t;"), Maintenance::Vacuum { analyze: true, .. }));
-        assert!(matches!(one("VACUUM"), Maintenance::Vacuum { table: None, .. }));
+        assert!(matches!(
+            one("VACUUM ANALYZE pgbench_branches"),
+            Maintenance::Vacuum {
+                table: Some(_),
+                analyze: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            one("vacuum t"),
+            Maintenance::Vacuum {
+                table: Some(_),
+                analyze: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            one("VACUUM (ANALYZE, VERBOSE) t;"),
+            Maintenance::Vacuum { analyze: true, .. }
+        ));
+        assert!(matches!(
+            one("VACUUM"),
+            Maintenance::Vacuum { table: None, .. }
+        ));
         match one("REINDEX (CONCURRENTLY) INDEX public.t_a_idx") {
-            Maintenance::Reindex { kind: ReindexKind::Index, name, concurrently: true } => assert_eq!(name.to_string(), "public.t_a_idx"),
+            Maintenance::Reindex {
+                kind: ReindexKind::Index,
+                name,
+                concurrently: true,
+            } => assert_eq!(name.to_string(), "public.t_a_idx"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(one("REINDEX TABLE t"), Maintenance::Reindex { kind: ReindexKind::Table, concurrently: false, .. }));
+        assert!(matches!(
+            one("REINDEX TABLE t"),
+            Maintenance::Reindex {
+                kind: ReindexKind::Table,
+                concurrently: false,
+                ..
+            }
+        ));
         assert!(parse("REINDEX t").is_err());
     }
 }

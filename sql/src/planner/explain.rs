@@ -12,12 +12,20 @@ use sargdb_catalog::{TableDef, Value};
 pub fn render(e: &BoundExpr, t: &TableDef) -> String {
     let r = |x: &BoundExpr| render(x, t);
     match e {
-        BoundExpr::Column(i, _) => t.columns.get(*i).map(|c| c.name.clone()).unwrap_or_else(|| format!("${i}")),
+        BoundExpr::Column(i, _) => t
+            .columns
+            .get(*i)
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| format!("${i}")),
         BoundExpr::Literal(Value::Null, _) => "NULL".into(),
         BoundExpr::Literal(v, ty) => {
             let text = v.to_text(&Default::default());
             match v {
-                Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Numeric(_) | Value::Float8(_) => text,
+                Value::Int2(_)
+                | Value::Int4(_)
+                | Value::Int8(_)
+                | Value::Numeric(_)
+                | Value::Float8(_) => text,
                 _ => format!("'{}'::{}", text.replace('\'', "''"), ty.display_name()),
             }
         }
@@ -27,7 +35,10 @@ pub fn render(e: &BoundExpr, t: &TableDef) -> String {
             let mut parts = vec![];
             conjuncts(e.clone(), &mut parts);
             let _ = (a, b);
-            format!("({})", parts.iter().map(r).collect::<Vec<_>>().join(" AND "))
+            format!(
+                "({})",
+                parts.iter().map(r).collect::<Vec<_>>().join(" AND ")
+            )
         }
         BoundExpr::Or(a, b) => format!("({} OR {})", r(a), r(b)),
         BoundExpr::Not(a) => format!("(NOT {})", r(a)),
@@ -40,7 +51,13 @@ pub fn render(e: &BoundExpr, t: &TableDef) -> String {
             if *negated { "NOT " } else { "" },
             list.iter().map(r).collect::<Vec<_>>().join(", ")
         ),
-        BoundExpr::Like { e, pattern, negated, ci, .. } => {
+        BoundExpr::Like {
+            e,
+            pattern,
+            negated,
+            ci,
+            ..
+        } => {
             let op = match (negated, ci) {
                 (false, false) => "~~",
                 (true, false) => "!~~",
@@ -49,7 +66,10 @@ pub fn render(e: &BoundExpr, t: &TableDef) -> String {
             };
             format!("({} {op} {})", r(e), r(pattern))
         }
-        BoundExpr::Func { name, args, .. } => format!("{name}({})", args.iter().map(r).collect::<Vec<_>>().join(", ")),
+        BoundExpr::Func { name, args, .. } => format!(
+            "{name}({})",
+            args.iter().map(r).collect::<Vec<_>>().join(", ")
+        ),
         BoundExpr::Arith { op, l, r: rr, .. } => {
             let sym = match op {
                 sargdb_catalog::types::ArithOp::Add => "+",
@@ -69,15 +89,27 @@ fn cond_text(parts: &[BoundExpr], t: &TableDef) -> String {
     if parts.len() == 1 {
         render(&parts[0], t)
     } else {
-        format!("({})", parts.iter().map(|p| render(p, t)).collect::<Vec<_>>().join(" AND "))
+        format!(
+            "({})",
+            parts
+                .iter()
+                .map(|p| render(p, t))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        )
     }
 }
 
 fn width_of(t: &TableDef) -> usize {
-    t.columns.iter().filter(|c| !c.dropped).map(|c| match c.data_type.type_len() {
-        n if n > 0 => n as usize,
-        _ => 32,
-    }).sum::<usize>().max(1)
+    t.columns
+        .iter()
+        .filter(|c| !c.dropped)
+        .map(|c| match c.data_type.type_len() {
+            n if n > 0 => n as usize,
+            _ => 32,
+        })
+        .sum::<usize>()
+        .max(1)
 }
 
 struct Est {
@@ -107,13 +139,32 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
         kids.push(node(c, depth + 1, &mut lines));
         child_lines.push(lines);
     }
-    let k0 = kids.first().map(|e| (e.startup, e.total, e.rows)).unwrap_or((0.0, 0.0, 1.0));
-    let k1 = kids.get(1).map(|e| (e.startup, e.total, e.rows)).unwrap_or((0.0, 0.0, 1.0));
+    let k0 = kids
+        .first()
+        .map(|e| (e.startup, e.total, e.rows))
+        .unwrap_or((0.0, 0.0, 1.0));
+    let k1 = kids
+        .get(1)
+        .map(|e| (e.startup, e.total, e.rows))
+        .unwrap_or((0.0, 0.0, 1.0));
     let mut extra: Vec<String> = vec![];
     let mut width = 8usize;
     let (name, est) = match p {
-        Plan::OneRow => ("Result".to_string(), Est { startup: 0.0, total: 0.01, rows: 1.0 }),
-        Plan::Scan { table, alias, filter, access, .. } => {
+        Plan::OneRow => (
+            "Result".to_string(),
+            Est {
+                startup: 0.0,
+                total: 0.01,
+                rows: 1.0,
+            },
+        ),
+        Plan::Scan {
+            table,
+            alias,
+            filter,
+            access,
+            ..
+        } => {
             let (trows, pages) = table_size(table, access);
             let mut rows = trows;
             if let Some(f) = filter {
@@ -122,21 +173,44 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
                 rows = (trows * (1.0f64 / 3.0).powi(parts.len() as i32)).max(1.0);
                 extra.push(format!("Filter: {}", cond_text(&parts, table)));
             }
-            let n = if *alias != table.name { format!("Seq Scan on {} {alias}", table.name) } else { format!("Seq Scan on {}", table.name) };
+            let n = if *alias != table.name {
+                format!("Seq Scan on {} {alias}", table.name)
+            } else {
+                format!("Seq Scan on {}", table.name)
+            };
             width = width_of(table);
-            (n, Est { startup: 0.0, total: pages + trows * 0.01, rows: rows.round().max(1.0) })
+            (
+                n,
+                Est {
+                    startup: 0.0,
+                    total: pages + trows * 0.01,
+                    rows: rows.round().max(1.0),
+                },
+            )
         }
         Plan::IndexScan(ip) => {
             let table = &ip.table;
             width = width_of(table);
-            let on = if ip.alias != table.name { format!("{} {}", table.name, ip.alias) } else { table.name.clone() };
-            let cond = if ip.index_cond.is_empty() { None } else { Some(cond_text(&ip.index_cond, table)) };
+            let on = if ip.alias != table.name {
+                format!("{} {}", table.name, ip.alias)
+            } else {
+                table.name.clone()
+            };
+            let cond = if ip.index_cond.is_empty() {
+                None
+            } else {
+                Some(cond_text(&ip.index_cond, table))
+            };
             let resid = residual(ip).map(|r| {
                 let mut parts = vec![];
                 conjuncts(r, &mut parts);
                 cond_text(&parts, table)
             });
-            let est = Est { startup: 0.29, total: ip.est_cost.max(0.3), rows: ip.est_rows.round().max(1.0) };
+            let est = Est {
+                startup: 0.29,
+                total: ip.est_cost.max(0.3),
+                rows: ip.est_rows.round().max(1.0),
+            };
             match ip.mode {
                 IndexScanMode::Plain => {
                     if let Some(c) = cond {
@@ -146,7 +220,10 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
                         extra.push(format!("Filter: {r}"));
                     }
                     let dir = if ip.backward { " Backward" } else { "" };
-                    (format!("Index Scan{dir} using {} on {on}", ip.index.def.name), est)
+                    (
+                        format!("Index Scan{dir} using {} on {on}", ip.index.def.name),
+                        est,
+                    )
                 }
                 IndexScanMode::Bitmap => {
                     if let Some(c) = &cond {
@@ -170,11 +247,32 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
                 }
             }
         }
-        Plan::Values { rows, .. } => ("Values Scan on \"*VALUES*\"".into(), Est { startup: 0.0, total: rows.len() as f64 * 0.0125, rows: rows.len() as f64 }),
-        Plan::GenerateSeries { .. } => ("Function Scan on generate_series".into(), Est { startup: 0.0, total: 10.0, rows: 1000.0 }),
+        Plan::Values { rows, .. } => (
+            "Values Scan on \"*VALUES*\"".into(),
+            Est {
+                startup: 0.0,
+                total: rows.len() as f64 * 0.0125,
+                rows: rows.len() as f64,
+            },
+        ),
+        Plan::GenerateSeries { .. } => (
+            "Function Scan on generate_series".into(),
+            Est {
+                startup: 0.0,
+                total: 10.0,
+                rows: 1000.0,
+            },
+        ),
         Plan::Filter { .. } => {
             extra.push("Filter: (...)".into());
-            ("Result".into(), Est { startup: k0.0, total: k0.1 + k0.2 * 0.0025, rows: (k0.2 / 3.0).max(1.0) })
+            (
+                "Result".into(),
+                Est {
+                    startup: k0.0,
+                    total: k0.1 + k0.2 * 0.0025,
+                    rows: (k0.2 / 3.0).max(1.0),
+                },
+            )
         }
         Plan::Project { .. } => {
             // Projection is folded into its child in Postgres's output.
@@ -183,7 +281,11 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
         }
         Plan::Join { kind, .. } | Plan::NestedLoopJoin { kind, .. } => (
             format!("Nested Loop{}", jk(*kind)),
-            Est { startup: k0.0 + k1.0, total: k0.1 + k0.2 * k1.1, rows: (k0.2 * k1.2 / 3.0).max(1.0) },
+            Est {
+                startup: k0.0 + k1.0,
+                total: k0.1 + k0.2 * k1.1,
+                rows: (k0.2 * k1.2 / 3.0).max(1.0),
+            },
         ),
         Plan::HashJoin { kind, .. } => {
             // Postgres shows the build side under a Hash node.
@@ -195,32 +297,81 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
             for l in inner.iter_mut().skip(1) {
                 *l = format!("      {l}");
             }
-            let mut hash = vec![format!("{pad}->  Hash  (cost={:.2}..{:.2} rows={:.0} width=8)", k1.1, k1.1, k1.2)];
+            let mut hash = vec![format!(
+                "{pad}->  Hash  (cost={:.2}..{:.2} rows={:.0} width=8)",
+                k1.1, k1.1, k1.2
+            )];
             hash.extend(inner);
             child_lines.push(hash);
-            (format!("Hash{} Join", jk(*kind)), Est { startup: k1.1, total: k0.1 + k1.1 + k0.2 * 0.01, rows: k0.2.max(k1.2) })
+            (
+                format!("Hash{} Join", jk(*kind)),
+                Est {
+                    startup: k1.1,
+                    total: k0.1 + k1.1 + k0.2 * 0.01,
+                    rows: k0.2.max(k1.2),
+                },
+            )
         }
         Plan::Aggregate { groups, .. } => {
             if groups.is_empty() {
-                ("Aggregate".into(), Est { startup: k0.1 + k0.2 * 0.0025, total: k0.1 + k0.2 * 0.0025 + 0.01, rows: 1.0 })
+                (
+                    "Aggregate".into(),
+                    Est {
+                        startup: k0.1 + k0.2 * 0.0025,
+                        total: k0.1 + k0.2 * 0.0025 + 0.01,
+                        rows: 1.0,
+                    },
+                )
             } else {
-                ("HashAggregate".into(), Est { startup: k0.1 + k0.2 * 0.0025, total: k0.1 + k0.2 * 0.005, rows: (k0.2 / 5.0).max(1.0) })
+                (
+                    "HashAggregate".into(),
+                    Est {
+                        startup: k0.1 + k0.2 * 0.0025,
+                        total: k0.1 + k0.2 * 0.005,
+                        rows: (k0.2 / 5.0).max(1.0),
+                    },
+                )
             }
         }
         Plan::Sort { .. } => {
             let c = k0.1 + k0.2 * (k0.2.max(2.0)).log2() * 0.005;
-            ("Sort".into(), Est { startup: c, total: c + k0.2 * 0.005, rows: k0.2 })
+            (
+                "Sort".into(),
+                Est {
+                    startup: c,
+                    total: c + k0.2 * 0.005,
+                    rows: k0.2,
+                },
+            )
         }
         Plan::Limit { limit, .. } => {
             let want = match limit {
-                Some(crate::binder::bound::BoundExpr::Literal(Value::Int8(n), _)) => (*n as f64).min(k0.2),
-                Some(crate::binder::bound::BoundExpr::Literal(Value::Int4(n), _)) => (*n as f64).min(k0.2),
+                Some(crate::binder::bound::BoundExpr::Literal(Value::Int8(n), _)) => {
+                    (*n as f64).min(k0.2)
+                }
+                Some(crate::binder::bound::BoundExpr::Literal(Value::Int4(n), _)) => {
+                    (*n as f64).min(k0.2)
+                }
                 _ => (k0.2 * 0.1).max(1.0),
             };
             let frac = if k0.2 > 0.0 { want / k0.2 } else { 1.0 };
-            ("Limit".into(), Est { startup: k0.0, total: k0.0 + (k0.1 - k0.0) * frac, rows: want.max(1.0) })
+            (
+                "Limit".into(),
+                Est {
+                    startup: k0.0,
+                    total: k0.0 + (k0.1 - k0.0) * frac,
+                    rows: want.max(1.0),
+                },
+            )
         }
-        Plan::Distinct { .. } => ("HashAggregate".into(), Est { startup: k0.1, total: k0.1 + k0.2 * 0.005, rows: (k0.2 / 2.0).max(1.0) }),
+        Plan::Distinct { .. } => (
+            "HashAggregate".into(),
+            Est {
+                startup: k0.1,
+                total: k0.1 + k0.2 * 0.005,
+                rows: (k0.2 / 2.0).max(1.0),
+            },
+        ),
         Plan::SetOp { op, all, .. } => {
             let n = match (op, all) {
                 (SetOpKind::Union, true) => "Append",
@@ -228,21 +379,70 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
                 (SetOpKind::Intersect, _) => "HashSetOp Intersect",
                 (SetOpKind::Except, _) => "HashSetOp Except",
             };
-            (n.into(), Est { startup: 0.0, total: k0.1 + k1.1, rows: k0.2 + k1.2 })
+            (
+                n.into(),
+                Est {
+                    startup: 0.0,
+                    total: k0.1 + k1.1,
+                    rows: k0.2 + k1.2,
+                },
+            )
         }
-        Plan::RecursiveUnion { .. } => ("Recursive Union".into(), Est { startup: 0.0, total: k0.1 + k1.1 * 10.0, rows: k0.2 + k1.2 * 10.0 }),
-        Plan::WorkTable { .. } => ("WorkTable Scan".into(), Est { startup: 0.0, total: 2.0, rows: 10.0 }),
-        Plan::Insert { table, .. } => (format!("Insert on {}", table.name), Est { startup: 0.0, total: k0.1 + k0.2 * 0.01, rows: 0.0 }),
-        Plan::Update { table, .. } => (format!("Update on {}", table.name), Est { startup: 0.0, total: k0.1 + k0.2 * 0.01, rows: 0.0 }),
-        Plan::Delete { table, .. } => (format!("Delete on {}", table.name), Est { startup: 0.0, total: k0.1 + k0.2 * 0.01, rows: 0.0 }),
+        Plan::RecursiveUnion { .. } => (
+            "Recursive Union".into(),
+            Est {
+                startup: 0.0,
+                total: k0.1 + k1.1 * 10.0,
+                rows: k0.2 + k1.2 * 10.0,
+            },
+        ),
+        Plan::WorkTable { .. } => (
+            "WorkTable Scan".into(),
+            Est {
+                startup: 0.0,
+                total: 2.0,
+                rows: 10.0,
+            },
+        ),
+        Plan::Insert { table, .. } => (
+            format!("Insert on {}", table.name),
+            Est {
+                startup: 0.0,
+                total: k0.1 + k0.2 * 0.01,
+                rows: 0.0,
+            },
+        ),
+        Plan::Update { table, .. } => (
+            format!("Update on {}", table.name),
+            Est {
+                startup: 0.0,
+                total: k0.1 + k0.2 * 0.01,
+                rows: 0.0,
+            },
+        ),
+        Plan::Delete { table, .. } => (
+            format!("Delete on {}", table.name),
+            Est {
+                startup: 0.0,
+                total: k0.1 + k0.2 * 0.01,
+                rows: 0.0,
+            },
+        ),
     };
-    let head = format!("{name}  (cost={:.2}..{:.2} rows={:.0} width={width})", est.startup, est.total, est.rows);
+    let head = format!(
+        "{name}  (cost={:.2}..{:.2} rows={:.0} width={width})",
+        est.startup, est.total, est.rows
+    );
     if depth == 0 {
         out.push(head);
     } else {
         out.push(format!("{}->  {head}", "  ".repeat(depth)));
     }
-    let pad = if depth == 0 { "  ".to_string() } else { "  ".repeat(depth) + "      " };
+    let pad = if depth == 0 {
+        "  ".to_string()
+    } else {
+        "  ".repeat(depth) + "      "
+    };
     for e in extra {
         out.push(format!("{pad}{e}"));
     }

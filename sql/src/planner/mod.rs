@@ -18,12 +18,22 @@ pub fn plan(logical: Plan) -> Plan {
 fn physical(p: Plan) -> Plan {
     let b = |p: Box<Plan>| Box::new(physical(*p));
     match p {
-        Plan::Join { left, right, kind, on } => {
+        Plan::Join {
+            left,
+            right,
+            kind,
+            on,
+        } => {
             let left = b(left);
             let right = b(right);
             let lw = width(&left).unwrap_or(0);
             let Some(on) = on else {
-                return Plan::NestedLoopJoin { left, right, kind, on: None };
+                return Plan::NestedLoopJoin {
+                    left,
+                    right,
+                    kind,
+                    on: None,
+                };
             };
             let mut parts = vec![];
             conjuncts(on, &mut parts);
@@ -31,7 +41,12 @@ fn physical(p: Plan) -> Plan {
             let mut rk = vec![];
             let mut rest = vec![];
             for p in parts {
-                if let BoundExpr::Cmp { op: CmpOp::Eq, l, r } = &p {
+                if let BoundExpr::Cmp {
+                    op: CmpOp::Eq,
+                    l,
+                    r,
+                } = &p
+                {
                     let side = |e: &BoundExpr| -> Option<bool> {
                         let cols = e.columns_used()?;
                         if cols.is_empty() || e.is_volatile() {
@@ -64,25 +79,127 @@ fn physical(p: Plan) -> Plan {
             if lk.is_empty() || kind == JoinKind::Cross {
                 let mut all = rest;
                 for (l, r) in lk.into_iter().zip(rk) {
-                    all.push(BoundExpr::Cmp { op: CmpOp::Eq, l: Box::new(l), r: Box::new(r.map_columns(&|c| c + lw)) });
+                    all.push(BoundExpr::Cmp {
+                        op: CmpOp::Eq,
+                        l: Box::new(l),
+                        r: Box::new(r.map_columns(&|c| c + lw)),
+                    });
                 }
-                return Plan::NestedLoopJoin { left, right, kind, on: and_all(all) };
+                return Plan::NestedLoopJoin {
+                    left,
+                    right,
+                    kind,
+                    on: and_all(all),
+                };
             }
-            Plan::HashJoin { left, right, kind, left_keys: lk, right_keys: rk, residual: and_all(rest) }
+            Plan::HashJoin {
+                left,
+                right,
+                kind,
+                left_keys: lk,
+                right_keys: rk,
+                residual: and_all(rest),
+            }
         }
-        Plan::Filter { input, predicate } => Plan::Filter { input: b(input), predicate },
-        Plan::Project { input, exprs } => Plan::Project { input: b(input), exprs },
-        Plan::Aggregate { input, groups, aggs } => Plan::Aggregate { input: b(input), groups, aggs },
-        Plan::Sort { input, keys } => Plan::Sort { input: b(input), keys },
-        Plan::Limit { input, limit, offset } => Plan::Limit { input: b(input), limit, offset },
-        Plan::Distinct { input, on } => Plan::Distinct { input: b(input), on },
-        Plan::SetOp { left, right, op, all } => Plan::SetOp { left: b(left), right: b(right), op, all },
-        Plan::RecursiveUnion { init, recursive, all, id } => Plan::RecursiveUnion { init: b(init), recursive: b(recursive), all, id },
-        Plan::Insert { access, table, input, on_conflict, returning, checks } => Plan::Insert { access, table, input: b(input), on_conflict, returning, checks },
-        Plan::Update { access, table, input, assignments, recheck, returning, checks } => {
-            Plan::Update { access, table, input: b(input), assignments, recheck, returning, checks }
-        }
-        Plan::Delete { table, input, recheck, returning } => Plan::Delete { table, input: b(input), recheck, returning },
+        Plan::Filter { input, predicate } => Plan::Filter {
+            input: b(input),
+            predicate,
+        },
+        Plan::Project { input, exprs } => Plan::Project {
+            input: b(input),
+            exprs,
+        },
+        Plan::Aggregate {
+            input,
+            groups,
+            aggs,
+        } => Plan::Aggregate {
+            input: b(input),
+            groups,
+            aggs,
+        },
+        Plan::Sort { input, keys } => Plan::Sort {
+            input: b(input),
+            keys,
+        },
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => Plan::Limit {
+            input: b(input),
+            limit,
+            offset,
+        },
+        Plan::Distinct { input, on } => Plan::Distinct {
+            input: b(input),
+            on,
+        },
+        Plan::SetOp {
+            left,
+            right,
+            op,
+            all,
+        } => Plan::SetOp {
+            left: b(left),
+            right: b(right),
+            op,
+            all,
+        },
+        Plan::RecursiveUnion {
+            init,
+            recursive,
+            all,
+            id,
+        } => Plan::RecursiveUnion {
+            init: b(init),
+            recursive: b(recursive),
+            all,
+            id,
+        },
+        Plan::Insert {
+            access,
+            table,
+            input,
+            on_conflict,
+            returning,
+            checks,
+        } => Plan::Insert {
+            access,
+            table,
+            input: b(input),
+            on_conflict,
+            returning,
+            checks,
+        },
+        Plan::Update {
+            access,
+            table,
+            input,
+            assignments,
+            recheck,
+            returning,
+            checks,
+        } => Plan::Update {
+            access,
+            table,
+            input: b(input),
+            assignments,
+            recheck,
+            returning,
+            checks,
+        },
+        Plan::Delete {
+            table,
+            input,
+            recheck,
+            returning,
+        } => Plan::Delete {
+            table,
+            input: b(input),
+            recheck,
+            returning,
+        },
         other => other,
     }
 }

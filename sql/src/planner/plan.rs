@@ -62,14 +62,36 @@ pub enum Plan {
     },
     /// Rows of a table found through an index (physical rows like `Scan`).
     IndexScan(Box<IndexScanPlan>),
-    Values { rows: Vec<Vec<BoundExpr>>, types: Vec<DataType> },
+    Values {
+        rows: Vec<Vec<BoundExpr>>,
+        types: Vec<DataType>,
+    },
     /// generate_series(start, stop [, step]) as a table function.
-    GenerateSeries { args: Vec<BoundExpr>, ty: DataType },
-    Filter { input: Box<Plan>, predicate: BoundExpr },
-    Project { input: Box<Plan>, exprs: Vec<BoundExpr> },
+    GenerateSeries {
+        args: Vec<BoundExpr>,
+        ty: DataType,
+    },
+    Filter {
+        input: Box<Plan>,
+        predicate: BoundExpr,
+    },
+    Project {
+        input: Box<Plan>,
+        exprs: Vec<BoundExpr>,
+    },
     /// Logical join; the planner replaces it with a physical one.
-    Join { left: Box<Plan>, right: Box<Plan>, kind: JoinKind, on: Option<BoundExpr> },
-    NestedLoopJoin { left: Box<Plan>, right: Box<Plan>, kind: JoinKind, on: Option<BoundExpr> },
+    Join {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: JoinKind,
+        on: Option<BoundExpr>,
+    },
+    NestedLoopJoin {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: JoinKind,
+        on: Option<BoundExpr>,
+    },
     /// Equi-join: `left_keys[i] = right_keys[i]` (right keys are bound over the
     /// right input alone), plus a residual condition over the joined row.
     HashJoin {
@@ -81,15 +103,42 @@ pub enum Plan {
         residual: Option<BoundExpr>,
     },
     /// Output: group values then aggregate values.
-    Aggregate { input: Box<Plan>, groups: Vec<BoundExpr>, aggs: Vec<AggCall> },
-    Sort { input: Box<Plan>, keys: Vec<SortKey> },
-    Limit { input: Box<Plan>, limit: Option<BoundExpr>, offset: Option<BoundExpr> },
+    Aggregate {
+        input: Box<Plan>,
+        groups: Vec<BoundExpr>,
+        aggs: Vec<AggCall>,
+    },
+    Sort {
+        input: Box<Plan>,
+        keys: Vec<SortKey>,
+    },
+    Limit {
+        input: Box<Plan>,
+        limit: Option<BoundExpr>,
+        offset: Option<BoundExpr>,
+    },
     /// DISTINCT (on = None) or DISTINCT ON (keys): keeps the first row per key.
-    Distinct { input: Box<Plan>, on: Option<Vec<BoundExpr>> },
-    SetOp { left: Box<Plan>, right: Box<Plan>, op: SetOpKind, all: bool },
+    Distinct {
+        input: Box<Plan>,
+        on: Option<Vec<BoundExpr>>,
+    },
+    SetOp {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        op: SetOpKind,
+        all: bool,
+    },
     /// WITH RECURSIVE: `recursive` reads the working table through `WorkTable`.
-    RecursiveUnion { init: Box<Plan>, recursive: Box<Plan>, all: bool, id: usize },
-    WorkTable { id: usize, types: Vec<DataType> },
+    RecursiveUnion {
+        init: Box<Plan>,
+        recursive: Box<Plan>,
+        all: bool,
+        id: usize,
+    },
+    WorkTable {
+        id: usize,
+        types: Vec<DataType>,
+    },
     /// `input` yields whole physical rows (defaults already filled in).
     Insert {
         access: Arc<TableAccess>,
@@ -122,7 +171,9 @@ impl Plan {
     /// the cost model (`size` maps a storage id to its page count).
     pub fn annotate_sizes(&mut self, size: &dyn Fn(u32) -> u32) {
         match self {
-            Plan::Scan { table, access, .. } | Plan::Insert { table, access, .. } | Plan::Update { table, access, .. } => {
+            Plan::Scan { table, access, .. }
+            | Plan::Insert { table, access, .. }
+            | Plan::Update { table, access, .. } => {
                 Arc::make_mut(access).pages = size(table.storage);
             }
             _ => {}
@@ -153,7 +204,9 @@ impl Plan {
             | Plan::NestedLoopJoin { left, right, .. }
             | Plan::HashJoin { left, right, .. }
             | Plan::SetOp { left, right, .. } => vec![left, right],
-            Plan::RecursiveUnion { init, recursive, .. } => vec![init, recursive],
+            Plan::RecursiveUnion {
+                init, recursive, ..
+            } => vec![init, recursive],
         }
     }
 
@@ -178,7 +231,9 @@ impl Plan {
             | Plan::NestedLoopJoin { left, right, .. }
             | Plan::HashJoin { left, right, .. }
             | Plan::SetOp { left, right, .. } => vec![left, right],
-            Plan::RecursiveUnion { init, recursive, .. } => vec![init, recursive],
+            Plan::RecursiveUnion {
+                init, recursive, ..
+            } => vec![init, recursive],
         }
     }
 }
@@ -187,7 +242,10 @@ impl Plan {
 #[derive(Clone, Debug, PartialEq)]
 pub enum KeyCond {
     /// `col > a`, `col <= b`, BETWEEN: bound expression and inclusiveness.
-    Range { lower: Option<(BoundExpr, bool)>, upper: Option<(BoundExpr, bool)> },
+    Range {
+        lower: Option<(BoundExpr, bool)>,
+        upper: Option<(BoundExpr, bool)>,
+    },
     /// `col IN (...)`: one probe per value.
     In(Vec<BoundExpr>),
     /// `col LIKE 'p%'`: the text prefix.

@@ -19,7 +19,10 @@ pub use crate::functions::string::quote_ident;
 pub fn default_expr(text: &str, ty: &DataType) -> String {
     match crate::parser::parse_expr(text) {
         Ok(e) => {
-            let d = Deparser { table: None, pretty: true };
+            let d = Deparser {
+                table: None,
+                pretty: true,
+            };
             let (s, t) = d.expr(&e, 0);
             if t == Some(DataType::Unknown) {
                 format!("{s}::{}", cast_name(ty))
@@ -49,7 +52,9 @@ pub fn expr_text(text: &str, table: Option<&TableDef>, pretty: bool) -> String {
 /// USING btree (cols) [INCLUDE (cols)] [WHERE (pred)]`.
 pub fn index_def(cat: &Catalog, ix: &IndexDef, pretty: bool) -> String {
     let table = cat.tables.get(&ix.table);
-    let tname = table.map_or_else(String::new, |t| format!("{}.{}", quote_ident(&t.schema), quote_ident(&t.name)));
+    let tname = table.map_or_else(String::new, |t| {
+        format!("{}.{}", quote_ident(&t.schema), quote_ident(&t.name))
+    });
     let cols: Vec<String> = (1..=ix.columns.len())
         .map(|n| {
             let mut s = index_column(cat, ix, n, pretty);
@@ -77,7 +82,11 @@ pub fn index_def(cat: &Catalog, ix: &IndexDef, pretty: bool) -> String {
         let inc: Vec<String> = ix
             .include
             .iter()
-            .filter_map(|p| table.and_then(|t| t.columns.get(*p)).map(|c| quote_ident(&c.name)))
+            .filter_map(|p| {
+                table
+                    .and_then(|t| t.columns.get(*p))
+                    .map(|c| quote_ident(&c.name))
+            })
             .collect();
         s.push_str(&format!(" INCLUDE ({})", inc.join(", ")));
     }
@@ -182,13 +191,18 @@ fn cast_name(t: &DataType) -> String {
 }
 
 /// Functions taking text (a varchar argument is cast to text).
-const TEXT_FUNCTIONS: &[&str] = &["lower", "upper", "btrim", "ltrim", "rtrim", "length", "md5", "initcap", "reverse"];
+const TEXT_FUNCTIONS: &[&str] = &[
+    "lower", "upper", "btrim", "ltrim", "rtrim", "length", "md5", "initcap", "reverse",
+];
 
 /// A numeric constant, possibly negated.
 fn is_const(e: &Expr) -> bool {
     match e {
         Expr::Value(_) => true,
-        Expr::UnaryOp { op: ast::UnaryOperator::Minus, expr } => matches!(**expr, Expr::Value(_)),
+        Expr::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr,
+        } => matches!(**expr, Expr::Value(_)),
         Expr::Nested(x) => is_const(x),
         _ => false,
     }
@@ -245,12 +259,17 @@ impl Deparser<'_> {
                     };
                     (n.clone(), Some(ty))
                 }
-                ast::Value::SingleQuotedString(s) => (format!("'{}'", s.replace('\'', "''")), Some(DataType::Unknown)),
+                ast::Value::SingleQuotedString(s) => (
+                    format!("'{}'", s.replace('\'', "''")),
+                    Some(DataType::Unknown),
+                ),
                 ast::Value::Boolean(x) => (x.to_string(), Some(DataType::Bool)),
                 ast::Value::Null => ("NULL".into(), None),
                 other => (other.to_string(), None),
             },
-            Expr::Cast { expr, data_type, .. } => {
+            Expr::Cast {
+                expr, data_type, ..
+            } => {
                 let (s, _) = self.expr(expr, 10);
                 let tn = data_type.to_string().to_lowercase();
                 let ty = crate::binder::convert_type(data_type).ok();
@@ -274,7 +293,9 @@ impl Deparser<'_> {
                                 let (s, t) = self.expr(x, 0);
                                 if t == Some(DataType::Unknown) && name != "nextval" {
                                     format!("{s}::text")
-                                } else if matches!(t, Some(DataType::Varchar(_))) && TEXT_FUNCTIONS.contains(&name.as_str()) {
+                                } else if matches!(t, Some(DataType::Varchar(_)))
+                                    && TEXT_FUNCTIONS.contains(&name.as_str())
+                                {
                                     // varchar reaches text functions through a cast.
                                     format!("{s}::text")
                                 } else {
@@ -288,20 +309,28 @@ impl Deparser<'_> {
                     ast::FunctionArguments::Subquery(_) => return (e.to_string(), None),
                 };
                 let ty = match name.as_str() {
-                    "lower" | "upper" | "btrim" | "trim" | "substr" | "substring" | "concat" => Some(DataType::Text),
+                    "lower" | "upper" | "btrim" | "trim" | "substr" | "substring" | "concat" => {
+                        Some(DataType::Text)
+                    }
                     "length" => Some(DataType::Int4),
                     "now" => Some(DataType::Timestamptz),
                     _ => None,
                 };
                 (format!("{name}({})", args.join(", ")), ty)
             }
-            Expr::UnaryOp { op: ast::UnaryOperator::Minus, expr } if matches!(&**expr, Expr::Value(v) if matches!(v.value, ast::Value::Number(..))) => {
+            Expr::UnaryOp {
+                op: ast::UnaryOperator::Minus,
+                expr,
+            } if matches!(&**expr, Expr::Value(v) if matches!(v.value, ast::Value::Number(..))) => {
                 // Postgres prints a negative constant as a quoted literal with its type.
                 let (n, ty) = self.expr(expr, 10);
                 let ty = ty.unwrap_or(DataType::Int4);
                 (format!("'-{n}'::{}", cast_name(&ty)), Some(ty))
             }
-            Expr::IsNull(x) => (self.wrap(format!("{} IS NULL", self.expr(x, 9).0), 3, parent), Some(DataType::Bool)),
+            Expr::IsNull(x) => (
+                self.wrap(format!("{} IS NULL", self.expr(x, 9).0), 3, parent),
+                Some(DataType::Bool),
+            ),
             Expr::IsNotNull(x) => (
                 self.wrap(format!("{} IS NOT NULL", self.expr(x, 9).0), 3, parent),
                 Some(DataType::Bool),
@@ -309,7 +338,10 @@ impl Deparser<'_> {
             Expr::UnaryOp {
                 op: ast::UnaryOperator::Not,
                 expr,
-            } => (self.wrap(format!("NOT {}", self.expr(expr, 3).0), 3, parent), Some(DataType::Bool)),
+            } => (
+                self.wrap(format!("NOT {}", self.expr(expr, 3).0), 3, parent),
+                Some(DataType::Bool),
+            ),
             Expr::BinaryOp { left, op, right } => {
                 let p = prec(op);
                 let (mut ls, lt) = self.expr(left, p);
@@ -332,7 +364,9 @@ impl Deparser<'_> {
                         }
                     }
                     (Some(a), Some(b)) if a.is_numeric() && b.is_numeric() => {
-                        let int = |t: &DataType| matches!(t, DataType::Int2 | DataType::Int4 | DataType::Int8);
+                        let int = |t: &DataType| {
+                            matches!(t, DataType::Int2 | DataType::Int4 | DataType::Int8)
+                        };
                         if !(int(a) && int(b)) && a.without_modifier() != b.without_modifier() {
                             // The integer constant is coerced to the other side's type.
                             if is_const(right) && int(b) {
@@ -341,7 +375,11 @@ impl Deparser<'_> {
                                 ls = self.const_cast(&ls, b);
                             }
                         }
-                        ty = Some(if int(a) && int(b) { a.clone() } else { DataType::Numeric(None) });
+                        ty = Some(if int(a) && int(b) {
+                            a.clone()
+                        } else {
+                            DataType::Numeric(None)
+                        });
                     }
                     _ => {}
                 }
@@ -409,10 +447,19 @@ mod tests {
     #[test]
     fn postgres_forms() {
         let t = table();
-        assert_eq!(table_expr("status = 'open'", Some(&t)), "status = 'open'::text");
-        assert_eq!(expr_text("status = 'open'", Some(&t), false), "(status = 'open'::text)");
+        assert_eq!(
+            table_expr("status = 'open'", Some(&t)),
+            "status = 'open'::text"
+        );
+        assert_eq!(
+            expr_text("status = 'open'", Some(&t), false),
+            "(status = 'open'::text)"
+        );
         assert_eq!(table_expr("amount >= 0", Some(&t)), "amount >= 0::numeric");
-        assert_eq!(expr_text("amount >= 0", Some(&t), false), "(amount >= (0)::numeric)");
+        assert_eq!(
+            expr_text("amount >= 0", Some(&t), false),
+            "(amount >= (0)::numeric)"
+        );
         assert_eq!(table_expr("qty > 0", Some(&t)), "qty > 0");
         assert_eq!(table_expr("qty > -100", Some(&t)), "qty > '-100'::integer");
         assert_eq!(table_expr("lower(status)", Some(&t)), "lower(status)");

@@ -51,11 +51,29 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
         "pg_get_statisticsobjdef_columns" if n == 1 => sig(vec![T::Oid], T::Text, true),
         "pg_relation_is_publishable" if n == 1 => sig(vec![T::Oid], T::Bool, true),
         "format_type" if n == 2 => sig(vec![T::Oid, T::Int4], T::Text, false),
-        "obj_description" if (1..=2).contains(&n) => sig(if n == 1 { vec![T::Oid] } else { vec![T::Oid, T::Name] }, T::Text, false),
+        "obj_description" if (1..=2).contains(&n) => sig(
+            if n == 1 {
+                vec![T::Oid]
+            } else {
+                vec![T::Oid, T::Name]
+            },
+            T::Text,
+            false,
+        ),
         "shobj_description" if n == 2 => sig(vec![T::Oid, T::Name], T::Text, false),
         "col_description" if n == 2 => sig(vec![T::Oid, T::Int4], T::Text, false),
-        "pg_relation_size" if n == 1 || n == 2 => sig(if n == 1 { vec![T::Oid] } else { vec![T::Oid, T::Text] }, T::Int8, true),
-        "pg_table_size" | "pg_indexes_size" | "pg_total_relation_size" if n == 1 => sig(vec![T::Oid], T::Int8, true),
+        "pg_relation_size" if n == 1 || n == 2 => sig(
+            if n == 1 {
+                vec![T::Oid]
+            } else {
+                vec![T::Oid, T::Text]
+            },
+            T::Int8,
+            true,
+        ),
+        "pg_table_size" | "pg_indexes_size" | "pg_total_relation_size" if n == 1 => {
+            sig(vec![T::Oid], T::Int8, true)
+        }
         "pg_database_size" if n == 1 => sig(
             vec![if args[0].is_string() || args[0] == T::Unknown {
                 T::Name
@@ -81,7 +99,15 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
             } else {
                 args[0].clone()
             };
-            sig(if n == 2 { vec![at, T::Text] } else { vec![at, T::Text, T::Text] }, T::Text, n == 2)
+            sig(
+                if n == 2 {
+                    vec![at, T::Text]
+                } else {
+                    vec![at, T::Text, T::Text]
+                },
+                T::Text,
+                n == 2,
+            )
         }
         "array_upper" | "array_lower" | "array_length" if n == 2 && is_array(&args[0]) => {
             let at = if args[0] == T::Unknown {
@@ -115,7 +141,9 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
             if (2..=4).contains(&n) =>
         {
             sig(
-                args.iter().map(|t| if *t == T::Unknown { T::Text } else { t.clone() }).collect(),
+                args.iter()
+                    .map(|t| if *t == T::Unknown { T::Text } else { t.clone() })
+                    .collect(),
                 T::Bool,
                 true,
             )
@@ -186,7 +214,9 @@ pub fn call(name: &str, args: &[Value], ctx: &ExecContext) -> Result<Value> {
         "pg_type_is_visible" => Value::Bool(true),
         "pg_get_indexdef" => {
             let o = oid_arg(a0).unwrap_or(0);
-            let Some(ix) = cat.indexes.get(&o) else { return Ok(Value::Null) };
+            let Some(ix) = cat.indexes.get(&o) else {
+                return Ok(Value::Null);
+            };
             let col = match args.get(1) {
                 Some(Value::Int4(c)) => *c,
                 _ => 0,
@@ -198,13 +228,24 @@ pub fn call(name: &str, args: &[Value], ctx: &ExecContext) -> Result<Value> {
                 Value::Text(deparse::index_column(cat, ix, col as usize, pretty))
             }
         }
-        "pg_get_constraintdef" => text_or_null(deparse::constraint_def(cat, oid_arg(a0).unwrap_or(0), bool_arg(args.get(1)))),
+        "pg_get_constraintdef" => text_or_null(deparse::constraint_def(
+            cat,
+            oid_arg(a0).unwrap_or(0),
+            bool_arg(args.get(1)),
+        )),
         // Stored node trees are already deparsed text.
         "pg_get_expr" => a0.cloned().unwrap_or(Value::Null),
-        "obj_description" if oid_arg(a0) == Some(sargdb_catalog::catalog::PUBLIC_OID) && text_arg(args.get(1)) == Some("pg_namespace") => {
+        "obj_description"
+            if oid_arg(a0) == Some(sargdb_catalog::catalog::PUBLIC_OID)
+                && text_arg(args.get(1)) == Some("pg_namespace") =>
+        {
             Value::Text("standard public schema".into())
         }
-        "pg_get_viewdef" | "pg_get_statisticsobjdef_columns" | "obj_description" | "shobj_description" | "col_description" => Value::Null,
+        "pg_get_viewdef"
+        | "pg_get_statisticsobjdef_columns"
+        | "obj_description"
+        | "shobj_description"
+        | "col_description" => Value::Null,
         "pg_relation_is_publishable" => Value::Bool(false),
         "format_type" => match oid_arg(a0) {
             None => Value::Null,
@@ -230,7 +271,11 @@ pub fn call(name: &str, args: &[Value], ctx: &ExecContext) -> Result<Value> {
                 Ok(())
             };
             if let Some(tb) = cat.tables.get(&o) {
-                if matches!(name, "pg_relation_size" | "pg_table_size" | "pg_total_relation_size") && fork_main {
+                if matches!(
+                    name,
+                    "pg_relation_size" | "pg_table_size" | "pg_total_relation_size"
+                ) && fork_main
+                {
                     add(tb.storage)?;
                 }
                 if matches!(name, "pg_indexes_size" | "pg_total_relation_size") {
@@ -263,7 +308,12 @@ pub fn call(name: &str, args: &[Value], ctx: &ExecContext) -> Result<Value> {
             Some(Value::Int8(n)) => Value::Text(size_pretty(*n as i128)),
             Some(Value::Numeric(n)) => {
                 let s = Value::Numeric(n.clone()).to_text(&ctx.call.types);
-                let whole = s.split('.').next().unwrap_or("0").parse::<i128>().unwrap_or(0);
+                let whole = s
+                    .split('.')
+                    .next()
+                    .unwrap_or("0")
+                    .parse::<i128>()
+                    .unwrap_or(0);
                 Value::Text(size_pretty(whole))
             }
             _ => Value::Null,
@@ -274,8 +324,12 @@ pub fn call(name: &str, args: &[Value], ctx: &ExecContext) -> Result<Value> {
             _ => String::new(),
         }),
         "array_to_string" => {
-            let Some(Value::Array(items)) = a0 else { return Ok(Value::Null) };
-            let Some(sep) = text_arg(args.get(1)) else { return Ok(Value::Null) };
+            let Some(Value::Array(items)) = a0 else {
+                return Ok(Value::Null);
+            };
+            let Some(sep) = text_arg(args.get(1)) else {
+                return Ok(Value::Null);
+            };
             let null_as = text_arg(args.get(2));
             let mut parts = vec![];
             for v in items {
@@ -292,8 +346,12 @@ pub fn call(name: &str, args: &[Value], ctx: &ExecContext) -> Result<Value> {
             Value::Text(parts.join(sep))
         }
         "array_upper" | "array_lower" | "array_length" | "cardinality" => {
-            let Some(Value::Array(items)) = a0 else { return Ok(Value::Null) };
-            if name != "cardinality" && !matches!(args.get(1), Some(Value::Int4(1))) || items.is_empty() {
+            let Some(Value::Array(items)) = a0 else {
+                return Ok(Value::Null);
+            };
+            if name != "cardinality" && !matches!(args.get(1), Some(Value::Int4(1)))
+                || items.is_empty()
+            {
                 return Ok(if name == "cardinality" {
                     Value::Int4(items.len() as i32)
                 } else {
@@ -317,7 +375,12 @@ pub fn call(name: &str, args: &[Value], ctx: &ExecContext) -> Result<Value> {
             }
             Value::Array(v)
         }
-        "current_schema" => text_or_null(ctx.search_path.iter().find(|s| cat.schema(s).is_some()).cloned()),
+        "current_schema" => text_or_null(
+            ctx.search_path
+                .iter()
+                .find(|s| cat.schema(s).is_some())
+                .cloned(),
+        ),
         "to_regclass" => {
             let s = text_arg(a0).unwrap_or_default();
             match regclass_oid(cat, ctx.search_path, s) {
@@ -326,13 +389,17 @@ pub fn call(name: &str, args: &[Value], ctx: &ExecContext) -> Result<Value> {
             }
         }
         "array_cat" => match (a0, args.get(1)) {
-            (Some(Value::Array(a)), Some(Value::Array(b))) => Value::Array(a.iter().chain(b.iter()).cloned().collect()),
+            (Some(Value::Array(a)), Some(Value::Array(b))) => {
+                Value::Array(a.iter().chain(b.iter()).cloned().collect())
+            }
             (Some(Value::Array(a)), _) => Value::Array(a.clone()),
             (_, Some(Value::Array(b))) => Value::Array(b.clone()),
             _ => Value::Null,
         },
         "array_subscript" => match (a0, args.get(1)) {
-            (Some(Value::Array(items)), Some(Value::Int4(i))) if *i >= 1 => items.get(*i as usize - 1).cloned().unwrap_or(Value::Null),
+            (Some(Value::Array(items)), Some(Value::Int4(i))) if *i >= 1 => {
+                items.get(*i as usize - 1).cloned().unwrap_or(Value::Null)
+            }
             _ => Value::Null,
         },
         "array_any_eq" => {
@@ -340,9 +407,15 @@ pub fn call(name: &str, args: &[Value], ctx: &ExecContext) -> Result<Value> {
             let (Some(x), Some(arr)) = (a0, args.get(1)) else {
                 return Ok(Value::Null);
             };
-            let Value::Array(items) = arr else { return Ok(Value::Null) };
+            let Value::Array(items) = arr else {
+                return Ok(Value::Null);
+            };
             if x.is_null() {
-                return Ok(if items.is_empty() { Value::Bool(false) } else { Value::Null });
+                return Ok(if items.is_empty() {
+                    Value::Bool(false)
+                } else {
+                    Value::Null
+                });
             }
             let mut saw_null = false;
             for v in items {

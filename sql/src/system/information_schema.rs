@@ -7,7 +7,14 @@ use sargdb_catalog::{ConstraintKind, DataType, Value};
 
 use super::*;
 
-pub(super) const NAMES: &[&str] = &["schemata", "tables", "columns", "table_constraints", "key_column_usage", "views"];
+pub(super) const NAMES: &[&str] = &[
+    "schemata",
+    "tables",
+    "columns",
+    "table_constraints",
+    "key_column_usage",
+    "views",
+];
 
 fn yes(v: bool) -> Value {
     t(if v { "YES" } else { "NO" })
@@ -62,7 +69,17 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
         "schemata" => {
             let rows = schemas(cat)
                 .into_iter()
-                .map(|(_, n, owner)| vec![t(db.clone()), t(n), t(role_name(owner, ctx.session)), NULL, NULL, NULL, NULL])
+                .map(|(_, n, owner)| {
+                    vec![
+                        t(db.clone()),
+                        t(n),
+                        t(role_name(owner, ctx.session)),
+                        NULL,
+                        NULL,
+                        NULL,
+                        NULL,
+                    ]
+                })
                 .collect();
             rel(
                 &[
@@ -119,8 +136,12 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                 for (pos, (i, c)) in tb.live_columns().enumerate() {
                     let ty = &c.data_type;
                     let (char_len, octet_len) = match ty {
-                        DataType::Varchar(Some(n)) | DataType::Char(Some(n)) => (i4(*n as i32), i4((*n as i32) * 4)),
-                        DataType::Varchar(None) | DataType::Text | DataType::Char(None) => (NULL, i4(1073741824)),
+                        DataType::Varchar(Some(n)) | DataType::Char(Some(n)) => {
+                            (i4(*n as i32), i4((*n as i32) * 4))
+                        }
+                        DataType::Varchar(None) | DataType::Text | DataType::Char(None) => {
+                            (NULL, i4(1073741824))
+                        }
                         _ => (NULL, NULL),
                     };
                     let (nprec, radix, nscale) = match ty {
@@ -135,13 +156,18 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                     };
                     let dt_prec = match ty {
                         DataType::Date => i4(0),
-                        DataType::Time | DataType::Timestamp | DataType::Timestamptz | DataType::Interval => i4(6),
+                        DataType::Time
+                        | DataType::Timestamp
+                        | DataType::Timestamptz
+                        | DataType::Interval => i4(6),
                         _ => NULL,
                     };
                     let default = if c.identity.is_some() {
                         None
                     } else {
-                        c.default.as_ref().map(|d| super::deparse::default_expr(d, ty))
+                        c.default
+                            .as_ref()
+                            .map(|d| super::deparse::default_expr(d, ty))
                     };
                     let identity = c.identity.as_ref().map(|(k, _)| match k {
                         sargdb_catalog::IdentityKind::Always => "ALWAYS",
@@ -288,7 +314,9 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                         ConstraintKind::Check(_) => continue,
                     };
                     for (k, p) in cols.iter().enumerate() {
-                        let Some(col) = tb.columns.get(*p) else { continue };
+                        let Some(col) = tb.columns.get(*p) else {
+                            continue;
+                        };
                         rows.push(vec![
                             t(db.clone()),
                             t(tb.schema.clone()),

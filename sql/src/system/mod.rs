@@ -123,7 +123,12 @@ pub(crate) fn col_type(code: &str) -> DataType {
 }
 
 /// Build a relation from `"name type"` column specs and rows.
-pub(crate) fn relation(schema: &'static str, name: &str, spec: &[&str], rows: Vec<Vec<Value>>) -> SystemRelation {
+pub(crate) fn relation(
+    schema: &'static str,
+    name: &str,
+    spec: &[&str],
+    rows: Vec<Vec<Value>>,
+) -> SystemRelation {
     let columns = spec
         .iter()
         .map(|s| {
@@ -176,13 +181,25 @@ pub fn schema_oid(catalog: &Catalog, name: &str) -> u32 {
 pub fn schemas(catalog: &Catalog) -> Vec<(u32, String, u32)> {
     let mut v: Vec<(u32, String, u32)> = vec![(PG_TOAST_OID, "pg_toast".into(), SUPERUSER_OID)];
     for s in &catalog.schemas {
-        let owner = if s.name == "public" { DATABASE_OWNER_OID } else { SUPERUSER_OID };
+        let owner = if s.name == "public" {
+            DATABASE_OWNER_OID
+        } else {
+            SUPERUSER_OID
+        };
         v.push((s.oid, s.name.clone(), owner));
     }
     if !v.iter().any(|s| s.1 == "pg_catalog") {
-        v.push((sargdb_catalog::catalog::PG_CATALOG_OID, "pg_catalog".into(), SUPERUSER_OID));
+        v.push((
+            sargdb_catalog::catalog::PG_CATALOG_OID,
+            "pg_catalog".into(),
+            SUPERUSER_OID,
+        ));
     }
-    v.push((INFORMATION_SCHEMA_OID, "information_schema".into(), SUPERUSER_OID));
+    v.push((
+        INFORMATION_SCHEMA_OID,
+        "information_schema".into(),
+        SUPERUSER_OID,
+    ));
     v.sort_by_key(|s| s.0);
     v
 }
@@ -255,8 +272,15 @@ mod tests {
             session: &session,
         };
         let rel = lookup(&["pg_class".to_string()], &ctx).expect("pg_class");
-        let name_col = rel.columns.iter().position(|c| c.0 == "relname").expect("relname");
-        assert!(rel.rows.iter().any(|r| r[name_col] == Value::Text("t".into())));
+        let name_col = rel
+            .columns
+            .iter()
+            .position(|c| c.0 == "relname")
+            .expect("relname");
+        assert!(rel
+            .rows
+            .iter()
+            .any(|r| r[name_col] == Value::Text("t".into())));
         for r in &rel.rows {
             assert_eq!(r.len(), rel.columns.len(), "row width of pg_class");
         }

@@ -216,7 +216,11 @@ fn attr_row(
         i4(-1),
         i2(len),
         i2(num),
-        i4(if matches!(ty, DataType::Array(_)) { 1 } else { 0 }),
+        i4(if matches!(ty, DataType::Array(_)) {
+            1
+        } else {
+            0
+        }),
         i4(-1),
         i4(ty.typmod()),
         b(len > 0 && len <= 8),
@@ -248,7 +252,10 @@ fn attr_row(
 /// Name Postgres gives an expression column of an index (`lower` for
 /// `lower(status)`, `expr` otherwise).
 pub fn index_expr_column_name(expr: &str) -> String {
-    let head: String = expr.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    let head: String = expr
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
     if !head.is_empty() && expr[head.len()..].trim_start().starts_with('(') {
         head.to_lowercase()
     } else {
@@ -267,10 +274,14 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                 .into_iter()
                 .map(|(oid, n, owner)| {
                     let acl = match n.as_str() {
-                        "public" => Value::Array(vec![t("pg_database_owner=UC/pg_database_owner"), t("=U/pg_database_owner")]),
-                        "pg_catalog" | "information_schema" => {
-                            Value::Array(vec![t(format!("{}=UC/{}", ctx.session.user, ctx.session.user)), t(format!("=U/{}", ctx.session.user))])
-                        }
+                        "public" => Value::Array(vec![
+                            t("pg_database_owner=UC/pg_database_owner"),
+                            t("=U/pg_database_owner"),
+                        ]),
+                        "pg_catalog" | "information_schema" => Value::Array(vec![
+                            t(format!("{}=UC/{}", ctx.session.user, ctx.session.user)),
+                            t(format!("=U/{}", ctx.session.user)),
+                        ]),
                         _ => NULL,
                     };
                     vec![o(oid), t(n), o(owner), acl]
@@ -282,31 +293,71 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
             let mut rows = vec![];
             for sq in cat.sequences.values() {
                 if let Some((table, pos)) = sq.owned_by {
-                    let identity = cat.tables.get(&table).and_then(|tb| tb.columns.get(pos)).is_some_and(|c| c.identity.is_some());
-                    rows.push(vec![o(1259), o(sq.oid), i4(0), o(1259), o(table), i4(pos as i32 + 1), t(if identity { "i" } else { "a" })]);
+                    let identity = cat
+                        .tables
+                        .get(&table)
+                        .and_then(|tb| tb.columns.get(pos))
+                        .is_some_and(|c| c.identity.is_some());
+                    rows.push(vec![
+                        o(1259),
+                        o(sq.oid),
+                        i4(0),
+                        o(1259),
+                        o(table),
+                        i4(pos as i32 + 1),
+                        t(if identity { "i" } else { "a" }),
+                    ]);
                 }
             }
             for ix in cat.indexes.values() {
                 match ix.constraint {
-                    Some(c) => rows.push(vec![o(1259), o(ix.oid), i4(0), o(2606), o(c), i4(0), t("i")]),
+                    Some(c) => rows.push(vec![
+                        o(1259),
+                        o(ix.oid),
+                        i4(0),
+                        o(2606),
+                        o(c),
+                        i4(0),
+                        t("i"),
+                    ]),
                     None => {
                         for k in &ix.columns {
                             if let Some(p) = k.column {
-                                rows.push(vec![o(1259), o(ix.oid), i4(0), o(1259), o(ix.table), i4(p as i32 + 1), t("a")]);
+                                rows.push(vec![
+                                    o(1259),
+                                    o(ix.oid),
+                                    i4(0),
+                                    o(1259),
+                                    o(ix.table),
+                                    i4(p as i32 + 1),
+                                    t("a"),
+                                ]);
                             }
                         }
                     }
                 }
             }
             rel(
-                &["classid oid", "objid oid", "objsubid int4", "refclassid oid", "refobjid oid", "refobjsubid int4", "deptype char"],
+                &[
+                    "classid oid",
+                    "objid oid",
+                    "objsubid int4",
+                    "refclassid oid",
+                    "refobjid oid",
+                    "refobjsubid int4",
+                    "deptype char",
+                ],
                 rows,
             )
         }
         "pg_class" => {
             let mut rows = vec![];
             for tb in cat.tables.values() {
-                let checks = tb.constraints.iter().filter(|c| matches!(c.kind, ConstraintKind::Check(_))).count();
+                let checks = tb
+                    .constraints
+                    .iter()
+                    .filter(|c| matches!(c.kind, ConstraintKind::Check(_)))
+                    .count();
                 let has_index = cat.indexes_of(tb.oid).next().is_some();
                 let (pages, tuples) = cat
                     .stats
@@ -327,7 +378,8 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                 ));
             }
             for ix in cat.indexes.values() {
-                let opts = (ix.fillfactor != 0 && ix.fillfactor != 90).then(|| vec![format!("fillfactor={}", ix.fillfactor)]);
+                let opts = (ix.fillfactor != 0 && ix.fillfactor != 90)
+                    .then(|| vec![format!("fillfactor={}", ix.fillfactor)]);
                 rows.push(class_row(
                     ix.oid,
                     &ix.name,
@@ -343,7 +395,19 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                 ));
             }
             for sq in cat.sequences.values() {
-                rows.push(class_row(sq.oid, &sq.name, ns(&sq.schema), 0, "S", 3, 0, false, 1, 1.0, None));
+                rows.push(class_row(
+                    sq.oid,
+                    &sq.name,
+                    ns(&sq.schema),
+                    0,
+                    "S",
+                    3,
+                    0,
+                    false,
+                    1,
+                    1.0,
+                    None,
+                ));
             }
             rel(PG_CLASS, rows)
         }
@@ -390,11 +454,25 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                 let mut num = 0i16;
                 let mut push = |name: String, ty: &DataType, rows: &mut Vec<Vec<Value>>| {
                     num += 1;
-                    rows.push(attr_row(ix.oid, &name, ty, num, false, false, "", false, type_collation(ty)));
+                    rows.push(attr_row(
+                        ix.oid,
+                        &name,
+                        ty,
+                        num,
+                        false,
+                        false,
+                        "",
+                        false,
+                        type_collation(ty),
+                    ));
                 };
                 for k in &ix.columns {
                     let name = match (k.column, &k.expr, table) {
-                        (Some(p), _, Some(tb)) => tb.columns.get(p).map(|c| c.name.clone()).unwrap_or_default(),
+                        (Some(p), _, Some(tb)) => tb
+                            .columns
+                            .get(p)
+                            .map(|c| c.name.clone())
+                            .unwrap_or_default(),
                         (_, Some(e), _) => index_expr_column_name(e),
                         _ => "expr".into(),
                     };
@@ -407,9 +485,39 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                 }
             }
             for sq in cat.sequences.values() {
-                rows.push(attr_row(sq.oid, "last_value", &DataType::Int8, 1, true, false, "", false, 0));
-                rows.push(attr_row(sq.oid, "log_cnt", &DataType::Int8, 2, true, false, "", false, 0));
-                rows.push(attr_row(sq.oid, "is_called", &DataType::Bool, 3, true, false, "", false, 0));
+                rows.push(attr_row(
+                    sq.oid,
+                    "last_value",
+                    &DataType::Int8,
+                    1,
+                    true,
+                    false,
+                    "",
+                    false,
+                    0,
+                ));
+                rows.push(attr_row(
+                    sq.oid,
+                    "log_cnt",
+                    &DataType::Int8,
+                    2,
+                    true,
+                    false,
+                    "",
+                    false,
+                    0,
+                ));
+                rows.push(attr_row(
+                    sq.oid,
+                    "is_called",
+                    &DataType::Bool,
+                    3,
+                    true,
+                    false,
+                    "",
+                    false,
+                    0,
+                ));
             }
             rel(PG_ATTRIBUTE, rows)
         }
@@ -420,16 +528,28 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                     if let (Some(d), None, false) = (&c.default, &c.identity, c.dropped) {
                         // adbin holds the deparsed text: pg_get_expr returns it.
                         let text = deparse::default_expr(d, &c.data_type);
-                        rows.push(vec![o(attrdef_oid(tb.oid, i)), o(tb.oid), i2((i + 1) as i16), t(text)]);
+                        rows.push(vec![
+                            o(attrdef_oid(tb.oid, i)),
+                            o(tb.oid),
+                            i2((i + 1) as i16),
+                            t(text),
+                        ]);
                     }
                 }
             }
-            rel(&["oid oid", "adrelid oid", "adnum int2", "adbin node"], rows)
+            rel(
+                &["oid oid", "adrelid oid", "adnum int2", "adbin node"],
+                rows,
+            )
         }
         "pg_index" => {
             let mut rows = vec![];
             for ix in cat.indexes.values() {
-                let mut key: Vec<Value> = ix.columns.iter().map(|k| i2(k.column.map_or(0, |p| (p + 1) as i16))).collect();
+                let mut key: Vec<Value> = ix
+                    .columns
+                    .iter()
+                    .map(|k| i2(k.column.map_or(0, |p| (p + 1) as i16)))
+                    .collect();
                 key.extend(ix.include.iter().map(|p| i2((*p + 1) as i16)));
                 let option: Vec<Value> = ix
                     .columns
@@ -460,10 +580,19 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                     b(true),
                     b(false),
                     Value::Array(key),
-                    Value::Array(ix.columns.iter().map(|k| o(type_collation(&k.data_type))).collect()),
+                    Value::Array(
+                        ix.columns
+                            .iter()
+                            .map(|k| o(type_collation(&k.data_type)))
+                            .collect(),
+                    ),
                     Value::Array(vec![]),
                     Value::Array(option),
-                    if exprs.is_empty() { NULL } else { t(exprs.join(", ")) },
+                    if exprs.is_empty() {
+                        NULL
+                    } else {
+                        t(exprs.join(", "))
+                    },
                     opt_t(ix.predicate.as_ref().map(|p| deparse::table_expr(p, table))),
                 ]);
             }
@@ -513,9 +642,14 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                     let (ty, key, bin) = match &c.kind {
                         ConstraintKind::PrimaryKey(cols) => ("p", cols.clone(), None),
                         ConstraintKind::Unique(cols) => ("u", cols.clone(), None),
-                        ConstraintKind::Check(e) => ("c", vec![], Some(deparse::table_expr(e, Some(tb)))),
+                        ConstraintKind::Check(e) => {
+                            ("c", vec![], Some(deparse::table_expr(e, Some(tb))))
+                        }
                     };
-                    let index = cat.indexes_of(tb.oid).find(|i| i.constraint == Some(c.oid)).map_or(0, |i| i.oid);
+                    let index = cat
+                        .indexes_of(tb.oid)
+                        .find(|i| i.constraint == Some(c.oid))
+                        .map_or(0, |i| i.oid);
                     rows.push(vec![
                         o(c.oid),
                         t(c.name.clone()),
@@ -818,7 +952,15 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                 NULL,
             ]],
         ),
-        "pg_auth_members" => rel(&["roleid oid", "member oid", "grantor oid", "admin_option bool"], vec![]),
+        "pg_auth_members" => rel(
+            &[
+                "roleid oid",
+                "member oid",
+                "grantor oid",
+                "admin_option bool",
+            ],
+            vec![],
+        ),
         "pg_settings" => rel(
             &[
                 "name text",
@@ -841,7 +983,15 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
             ],
             vec![],
         ),
-        "pg_description" => rel(&["objoid oid", "classoid oid", "objsubid int4", "description text"], vec![]),
+        "pg_description" => rel(
+            &[
+                "objoid oid",
+                "classoid oid",
+                "objsubid int4",
+                "description text",
+            ],
+            vec![],
+        ),
         "pg_proc" => rel(
             &[
                 "oid oid",
@@ -877,7 +1027,15 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
             ],
             vec![],
         ),
-        "pg_views" => rel(&["schemaname name", "viewname name", "viewowner name", "definition text"], vec![]),
+        "pg_views" => rel(
+            &[
+                "schemaname name",
+                "viewname name",
+                "viewowner name",
+                "definition text",
+            ],
+            vec![],
+        ),
         "pg_tables" => {
             let rows = cat
                 .tables
@@ -1004,7 +1162,15 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                 rows,
             )
         }
-        "pg_inherits" => rel(&["inhrelid oid", "inhparent oid", "inhseqno int4", "inhdetachpending bool"], vec![]),
+        "pg_inherits" => rel(
+            &[
+                "inhrelid oid",
+                "inhparent oid",
+                "inhseqno int4",
+                "inhdetachpending bool",
+            ],
+            vec![],
+        ),
         "pg_policy" => rel(
             &[
                 "oid oid",
@@ -1047,7 +1213,13 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
             vec![],
         ),
         "pg_publication_rel" => rel(
-            &["oid oid", "prpubid oid", "prrelid oid", "prqual node", "prattrs int2vector"],
+            &[
+                "oid oid",
+                "prpubid oid",
+                "prrelid oid",
+                "prqual node",
+                "prattrs int2vector",
+            ],
             vec![],
         ),
         "pg_publication_namespace" => rel(&["oid oid", "pnpubid oid", "pnnspid oid"], vec![]),
@@ -1099,7 +1271,16 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                 "extconfig oid[]",
                 "extcondition text[]",
             ],
-            vec![vec![o(13500), t("plpgsql"), o(10), o(11), b(false), t("1.0"), NULL, NULL]],
+            vec![vec![
+                o(13500),
+                t("plpgsql"),
+                o(10),
+                o(11),
+                b(false),
+                t("1.0"),
+                NULL,
+                NULL,
+            ]],
         ),
         "pg_foreign_table" => rel(&["ftrelid oid", "ftserver oid", "ftoptions text[]"], vec![]),
         "pg_partitioned_table" => rel(
@@ -1116,7 +1297,13 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
             vec![],
         ),
         "pg_tablespace" => rel(
-            &["oid oid", "spcname name", "spcowner oid", "spcacl acl", "spcoptions text[]"],
+            &[
+                "oid oid",
+                "spcname name",
+                "spcowner oid",
+                "spcacl acl",
+                "spcoptions text[]",
+            ],
             vec![
                 vec![o(1663), t("pg_default"), o(10), NULL, NULL],
                 vec![o(1664), t("pg_global"), o(10), NULL, NULL],
@@ -1157,7 +1344,14 @@ const TYPES: &[(DataType, &str, &str)] = &[
     (DataType::Jsonb, "jsonb", "U"),
 ];
 
-fn type_row(oid: u32, name: &str, ty: &DataType, category: &str, elem: u32, array: u32) -> Vec<Value> {
+fn type_row(
+    oid: u32,
+    name: &str,
+    ty: &DataType,
+    category: &str,
+    elem: u32,
+    array: u32,
+) -> Vec<Value> {
     let len = ty.type_len();
     vec![
         o(oid),
@@ -1166,11 +1360,20 @@ fn type_row(oid: u32, name: &str, ty: &DataType, category: &str, elem: u32, arra
         o(SUPERUSER_OID),
         i2(len),
         b(len > 0 && len <= 8),
-        t(if matches!(ty, DataType::Unknown) { "p" } else { "b" }),
+        t(if matches!(ty, DataType::Unknown) {
+            "p"
+        } else {
+            "b"
+        }),
         t(category),
         b(matches!(
             ty,
-            DataType::Bool | DataType::Text | DataType::Float8 | DataType::Oid | DataType::Timestamptz | DataType::Interval
+            DataType::Bool
+                | DataType::Text
+                | DataType::Float8
+                | DataType::Oid
+                | DataType::Timestamptz
+                | DataType::Interval
         )),
         b(true),
         t(","),

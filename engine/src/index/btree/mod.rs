@@ -29,8 +29,8 @@ use parking_lot::{Mutex, RwLock};
 
 use self::page::{Item, ItemKey, Meta, Node, RawNode, FREED_LEVEL, NO_BLOCK};
 use super::{
-    AccessMethod, Capabilities, IndexEntry, IndexKind, IndexOptions, IndexScanIter, IndexStats, ScanKey,
-    MAX_KEY_SIZE,
+    AccessMethod, Capabilities, IndexEntry, IndexKind, IndexOptions, IndexScanIter, IndexStats,
+    ScanKey, MAX_KEY_SIZE,
 };
 use crate::engine::Shared;
 use crate::error::{EngineError, Result};
@@ -40,7 +40,10 @@ use crate::RelFileId;
 
 const META_BLOCK: u32 = 0;
 const MIN_TID: TupleId = TupleId { page: 0, slot: 0 };
-const MAX_TID: TupleId = TupleId { page: u32::MAX, slot: u16::MAX };
+const MAX_TID: TupleId = TupleId {
+    page: u32::MAX,
+    slot: u16::MAX,
+};
 const SCAN_BATCH: usize = 512;
 
 pub struct BTree {
@@ -54,7 +57,11 @@ pub struct BTree {
 impl BTree {
     /// Open the B+Tree stored in `rel`, creating an empty one if the
     /// relation has no meta page yet.
-    pub(crate) fn open(shared: Arc<Shared>, rel: RelFileId, options: IndexOptions) -> Result<BTree> {
+    pub(crate) fn open(
+        shared: Arc<Shared>,
+        rel: RelFileId,
+        options: IndexOptions,
+    ) -> Result<BTree> {
         let t = BTree {
             shared,
             rel,
@@ -75,7 +82,13 @@ impl BTree {
         drop(meta_page);
         let root = self.shared.pool.extend(self.rel)?.block;
         self.write_node(root, &Node::new_leaf())?;
-        self.write_meta(&Meta { root, root_level: 0, free_head: NO_BLOCK, splits: 0, merges: 0 })
+        self.write_meta(&Meta {
+            root,
+            root_level: 0,
+            free_head: NO_BLOCK,
+            splits: 0,
+            merges: 0,
+        })
     }
 
     fn read_meta(&self) -> Result<Meta> {
@@ -88,13 +101,19 @@ impl BTree {
         let p = self.shared.pool.fetch(self.rel, META_BLOCK)?;
         let mut g = p.write();
         m.encode(&mut g[..]);
-        self.shared.wal.append_page_image(0, self.rel, META_BLOCK, &mut g[..]);
+        self.shared
+            .wal
+            .append_page_image(0, self.rel, META_BLOCK, &mut g[..]);
         p.mark_dirty();
         Ok(())
     }
 
     fn corrupt(&self, block: u32, reason: &str) -> EngineError {
-        EngineError::CorruptPage { rel: self.rel, block, reason: reason.to_string() }
+        EngineError::CorruptPage {
+            rel: self.rel,
+            block,
+            reason: reason.to_string(),
+        }
     }
 
     fn read_node(&self, block: u32) -> Result<Node> {
@@ -108,7 +127,9 @@ impl BTree {
         let p = self.shared.pool.fetch(self.rel, block)?;
         let mut g = p.write();
         n.encode(&mut g[..]);
-        self.shared.wal.append_page_image(0, self.rel, block, &mut g[..]);
+        self.shared
+            .wal
+            .append_page_image(0, self.rel, block, &mut g[..]);
         p.mark_dirty();
         Ok(())
     }
@@ -124,7 +145,11 @@ impl BTree {
     }
 
     fn free_block(&self, meta: &mut Meta, block: u32) -> Result<()> {
-        let n = Node { level: FREED_LEVEL, right: meta.free_head, items: Vec::new() };
+        let n = Node {
+            level: FREED_LEVEL,
+            right: meta.free_head,
+            items: Vec::new(),
+        };
         self.write_node(block, &n)?;
         meta.free_head = block;
         Ok(())
@@ -162,7 +187,11 @@ impl BTree {
 
     /// Descend to the leaf for `target`; returns the path of (block, node,
     /// chosen child index) for inner levels, and the leaf (block, node).
-    fn descend(&self, target: &ItemKey, strict: bool) -> Result<(Vec<(u32, Node, usize)>, u32, Node)> {
+    fn descend(
+        &self,
+        target: &ItemKey,
+        strict: bool,
+    ) -> Result<(Vec<(u32, Node, usize)>, u32, Node)> {
         let meta = self.read_meta()?;
         let mut block = meta.root;
         let mut path = Vec::new();
@@ -174,7 +203,11 @@ impl BTree {
             if n.items.is_empty() {
                 return Err(self.corrupt(block, "empty inner node"));
             }
-            let i = if strict { Self::child_index_lt(&n, target) } else { Self::child_index(&n, target) };
+            let i = if strict {
+                Self::child_index_lt(&n, target)
+            } else {
+                Self::child_index(&n, target)
+            };
             let child = n.items[i].child;
             path.push((block, n, i));
             block = child;
@@ -194,7 +227,8 @@ impl BTree {
         for _ in 0..64 {
             let page = self.shared.pool.fetch(self.rel, block)?;
             let g = page.read();
-            let n = RawNode::new(&g[..]).ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))?;
+            let n = RawNode::new(&g[..])
+                .ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))?;
             if n.level == 0 {
                 return Ok((block, bound));
             }
@@ -202,7 +236,11 @@ impl BTree {
             let mut chosen: Option<page::RawItem> = None;
             for it in n.items() {
                 let c = it.cmp_target(target);
-                let ok = if strict { c == std::cmp::Ordering::Less } else { c != std::cmp::Ordering::Greater };
+                let ok = if strict {
+                    c == std::cmp::Ordering::Less
+                } else {
+                    c != std::cmp::Ordering::Greater
+                };
                 if !ok && chosen.is_some() {
                     break;
                 }
@@ -212,7 +250,10 @@ impl BTree {
             }
             let it = chosen.ok_or_else(|| self.corrupt(block, "empty inner node"))?;
             if let Some(k) = it.key {
-                bound = Some(ItemKey { key: k.to_vec(), tid: it.tid });
+                bound = Some(ItemKey {
+                    key: k.to_vec(),
+                    tid: it.tid,
+                });
             }
             block = it.child;
         }
@@ -220,13 +261,24 @@ impl BTree {
     }
 
     fn insert_locked(&self, key: &[u8], tid: TupleId) -> Result<()> {
-        let target = ItemKey { key: key.to_vec(), tid };
+        let target = ItemKey {
+            key: key.to_vec(),
+            tid,
+        };
         let (mut path, leaf_block, mut leaf) = self.descend(&target, false)?;
-        let pos = leaf.items.partition_point(|it| it.key.as_ref().is_some_and(|k| k < &target));
+        let pos = leaf
+            .items
+            .partition_point(|it| it.key.as_ref().is_some_and(|k| k < &target));
         if leaf.items.get(pos).and_then(|i| i.key.as_ref()) == Some(&target) {
             return Ok(()); // already present (e.g. replayed build)
         }
-        leaf.items.insert(pos, Item { key: Some(target), child: 0 });
+        leaf.items.insert(
+            pos,
+            Item {
+                key: Some(target),
+                child: 0,
+            },
+        );
         if leaf.fits() {
             // The common case: log just the entry (a full image only for the
             // page's first change after a checkpoint).
@@ -241,7 +293,9 @@ impl BTree {
                 tid_block: tid.page,
                 tid_slot: tid.slot,
             };
-            self.shared.wal.append_page_change(0, self.rel, leaf_block, &mut g[..], rec);
+            self.shared
+                .wal
+                .append_page_change(0, self.rel, leaf_block, &mut g[..], rec);
             page.mark_dirty();
             return Ok(());
         }
@@ -259,7 +313,10 @@ impl BTree {
             self.write_node(right_block, &right)?;
             self.write_node(block, &left)?;
             meta.splits += 1;
-            let new_item = Item { key: Some(sep), child: right_block };
+            let new_item = Item {
+                key: Some(sep),
+                child: right_block,
+            };
             match path.pop() {
                 Some((pblock, mut pnode, idx)) => {
                     pnode.items.insert(idx + 1, new_item);
@@ -275,7 +332,13 @@ impl BTree {
                     let root = Node {
                         level: left.level + 1,
                         right: NO_BLOCK,
-                        items: vec![Item { key: None, child: block }, new_item],
+                        items: vec![
+                            Item {
+                                key: None,
+                                child: block,
+                            },
+                            new_item,
+                        ],
                     };
                     self.write_node(root_block, &root)?;
                     meta.root = root_block;
@@ -288,9 +351,16 @@ impl BTree {
     }
 
     fn delete_locked(&self, key: &[u8], tid: TupleId) -> Result<bool> {
-        let target = ItemKey { key: key.to_vec(), tid };
+        let target = ItemKey {
+            key: key.to_vec(),
+            tid,
+        };
         let (path, leaf_block, mut leaf) = self.descend(&target, false)?;
-        let Some(pos) = leaf.items.iter().position(|it| it.key.as_ref() == Some(&target)) else {
+        let Some(pos) = leaf
+            .items
+            .iter()
+            .position(|it| it.key.as_ref() == Some(&target))
+        else {
             return Ok(false);
         };
         leaf.items.remove(pos);
@@ -304,7 +374,9 @@ impl BTree {
     /// Merge an underfull leaf into its left sibling under the same parent
     /// (or its right sibling into it, when it is the parent's first child).
     fn try_merge(&self, mut path: Vec<(u32, Node, usize)>, block: u32, node: Node) -> Result<()> {
-        let Some((pblock, mut pnode, idx)) = path.pop() else { return Ok(()) };
+        let Some((pblock, mut pnode, idx)) = path.pop() else {
+            return Ok(());
+        };
         let (left_idx, right_idx) = if idx > 0 {
             (idx - 1, idx)
         } else if idx + 1 < pnode.items.len() {
@@ -348,7 +420,13 @@ impl BTree {
 
     /// Leftmost leaf block.
     fn leftmost_leaf(&self) -> Result<u32> {
-        let (_, b, _) = self.descend(&ItemKey { key: Vec::new(), tid: MIN_TID }, false)?;
+        let (_, b, _) = self.descend(
+            &ItemKey {
+                key: Vec::new(),
+                tid: MIN_TID,
+            },
+            false,
+        )?;
         Ok(b)
     }
 
@@ -368,7 +446,8 @@ impl BTree {
         loop {
             let page = self.shared.pool.fetch(self.rel, block)?;
             let g = page.read();
-            let n = RawNode::new(&g[..]).ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))?;
+            let n = RawNode::new(&g[..])
+                .ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))?;
             for it in n.items() {
                 let Some(k) = it.key else { continue };
                 let skip = match after {
@@ -386,7 +465,10 @@ impl BTree {
                 if beyond {
                     return Ok((out, true));
                 }
-                out.push(IndexEntry { key: k.to_vec(), tid: it.tid });
+                out.push(IndexEntry {
+                    key: k.to_vec(),
+                    tid: it.tid,
+                });
             }
             if n.right == NO_BLOCK {
                 return Ok((out, true));
@@ -400,7 +482,11 @@ impl BTree {
 
     /// Read up to SCAN_BATCH entries before `before` (descending), down to
     /// `lower`.
-    fn backward_batch(&self, before: &ItemKey, lower: &Bound<Vec<u8>>) -> Result<(Vec<IndexEntry>, bool)> {
+    fn backward_batch(
+        &self,
+        before: &ItemKey,
+        lower: &Bound<Vec<u8>>,
+    ) -> Result<(Vec<IndexEntry>, bool)> {
         let _r = self.latch.read();
         let mut before = before.clone();
         let mut out = Vec::new();
@@ -409,7 +495,8 @@ impl BTree {
             {
                 let page = self.shared.pool.fetch(self.rel, block)?;
                 let g = page.read();
-                let n = RawNode::new(&g[..]).ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))?;
+                let n = RawNode::new(&g[..])
+                    .ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))?;
                 let items: Vec<page::RawItem> = n.items().collect();
                 for it in items.iter().rev() {
                     let Some(k) = it.key else { continue };
@@ -424,7 +511,10 @@ impl BTree {
                     if below {
                         return Ok((out, true));
                     }
-                    out.push(IndexEntry { key: k.to_vec(), tid: it.tid });
+                    out.push(IndexEntry {
+                        key: k.to_vec(),
+                        tid: it.tid,
+                    });
                 }
             }
             // Continue left of this leaf: its lower bound is the deepest
@@ -480,8 +570,16 @@ fn split(node: Node) -> (Node, Node, ItemKey) {
         right_items[0].key = None;
     }
     (
-        Node { level: node.level, right: node.right, items },
-        Node { level: node.level, right: NO_BLOCK, items: right_items },
+        Node {
+            level: node.level,
+            right: node.right,
+            items,
+        },
+        Node {
+            level: node.level,
+            right: NO_BLOCK,
+            items: right_items,
+        },
         sep,
     )
 }
@@ -536,25 +634,48 @@ impl Iterator for BTreeScan {
                 let before = match &self.resume {
                     Some(r) => r.clone(),
                     None => match &self.upper {
-                        Bound::Unbounded => ItemKey { key: vec![0xFF; MAX_KEY_SIZE + 1], tid: MAX_TID },
-                        Bound::Included(u) => ItemKey { key: u.clone(), tid: MAX_TID },
-                        Bound::Excluded(u) => ItemKey { key: u.clone(), tid: MIN_TID },
+                        Bound::Unbounded => ItemKey {
+                            key: vec![0xFF; MAX_KEY_SIZE + 1],
+                            tid: MAX_TID,
+                        },
+                        Bound::Included(u) => ItemKey {
+                            key: u.clone(),
+                            tid: MAX_TID,
+                        },
+                        Bound::Excluded(u) => ItemKey {
+                            key: u.clone(),
+                            tid: MIN_TID,
+                        },
                     },
                 };
                 self.tree.tree.backward_batch(&before, &self.lower)
             } else {
                 let start = match &self.lower {
-                    Bound::Unbounded => ItemKey { key: Vec::new(), tid: MIN_TID },
-                    Bound::Included(l) => ItemKey { key: l.clone(), tid: MIN_TID },
-                    Bound::Excluded(l) => ItemKey { key: l.clone(), tid: MAX_TID },
+                    Bound::Unbounded => ItemKey {
+                        key: Vec::new(),
+                        tid: MIN_TID,
+                    },
+                    Bound::Included(l) => ItemKey {
+                        key: l.clone(),
+                        tid: MIN_TID,
+                    },
+                    Bound::Excluded(l) => ItemKey {
+                        key: l.clone(),
+                        tid: MAX_TID,
+                    },
                 };
-                self.tree.tree.forward_batch(&start, self.resume.as_ref(), &self.upper)
+                self.tree
+                    .tree
+                    .forward_batch(&start, self.resume.as_ref(), &self.upper)
             };
             match res {
                 Ok((batch, done)) => {
                     self.done = done;
                     if let Some(last) = batch.last() {
-                        self.resume = Some(ItemKey { key: last.key.clone(), tid: last.tid });
+                        self.resume = Some(ItemKey {
+                            key: last.key.clone(),
+                            tid: last.tid,
+                        });
                     }
                     self.buffered.extend(batch);
                 }
@@ -574,8 +695,16 @@ pub struct BTreeIndex {
 }
 
 impl BTreeIndex {
-    pub(crate) fn open(shared: Arc<Shared>, rel: RelFileId, options: IndexOptions) -> Result<BTreeIndex> {
-        Ok(BTreeIndex { inner: Arc::new(BTreeInner { tree: BTree::open(shared, rel, options)? }) })
+    pub(crate) fn open(
+        shared: Arc<Shared>,
+        rel: RelFileId,
+        options: IndexOptions,
+    ) -> Result<BTreeIndex> {
+        Ok(BTreeIndex {
+            inner: Arc::new(BTreeInner {
+                tree: BTree::open(shared, rel, options)?,
+            }),
+        })
     }
     fn t(&self) -> &BTree {
         &self.inner.tree
@@ -611,7 +740,10 @@ impl AccessMethod for BTreeIndex {
         }
         entries.dedup();
         if let Some(e) = entries.iter().find(|e| e.key.len() > MAX_KEY_SIZE) {
-            return Err(EngineError::IndexKeyTooLarge { size: e.key.len(), max: MAX_KEY_SIZE });
+            return Err(EngineError::IndexKeyTooLarge {
+                size: e.key.len(),
+                max: MAX_KEY_SIZE,
+            });
         }
         let mut meta = t.read_meta()?;
         let old_root = t.read_node(meta.root)?;
@@ -621,12 +753,19 @@ impl AccessMethod for BTreeIndex {
         if entries.is_empty() {
             return Ok(());
         }
-        let limit = PAGE_HEADER_SIZE + (PAGE_SIZE - PAGE_HEADER_SIZE) * t.options.fillfactor.clamp(10, 100) as usize / 100;
+        let limit = PAGE_HEADER_SIZE
+            + (PAGE_SIZE - PAGE_HEADER_SIZE) * t.options.fillfactor.clamp(10, 100) as usize / 100;
         // Leaves, left to right; the existing empty root becomes the first leaf.
         let mut level_nodes: Vec<(ItemKey, u32, Node)> = Vec::new();
         let mut cur = Node::new_leaf();
         for e in entries {
-            let item = Item { key: Some(ItemKey { key: e.key, tid: e.tid }), child: 0 };
+            let item = Item {
+                key: Some(ItemKey {
+                    key: e.key,
+                    tid: e.tid,
+                }),
+                child: 0,
+            };
             if !cur.items.is_empty() && cur.byte_size() + item.size(false) > limit {
                 let first = cur.items[0].key.clone().expect("leaf key");
                 level_nodes.push((first, 0, std::mem::replace(&mut cur, Node::new_leaf())));
@@ -639,7 +778,11 @@ impl AccessMethod for BTreeIndex {
         loop {
             // Assign blocks, link siblings, write.
             for (i, slot) in level_nodes.iter_mut().enumerate() {
-                slot.1 = if level == 0 && i == 0 { meta.root } else { t.alloc_block(&mut meta)? };
+                slot.1 = if level == 0 && i == 0 {
+                    meta.root
+                } else {
+                    t.alloc_block(&mut meta)?
+                };
             }
             let blocks: Vec<u32> = level_nodes.iter().map(|n| n.1).collect();
             for (i, (_, b, n)) in level_nodes.iter_mut().enumerate() {
@@ -653,16 +796,37 @@ impl AccessMethod for BTreeIndex {
             }
             level += 1;
             let mut parents: Vec<(ItemKey, u32, Node)> = Vec::new();
-            let mut cur = Node { level, right: NO_BLOCK, items: Vec::new() };
+            let mut cur = Node {
+                level,
+                right: NO_BLOCK,
+                items: Vec::new(),
+            };
             let mut cur_first: Option<ItemKey> = None;
             for (first, b, _) in level_nodes {
-                let item = Item { key: Some(first.clone()), child: b };
+                let item = Item {
+                    key: Some(first.clone()),
+                    child: b,
+                };
                 if !cur.items.is_empty() && cur.byte_size() + item.size(true) > limit {
-                    parents.push((cur_first.take().expect("first"), 0, std::mem::replace(&mut cur, Node { level, right: NO_BLOCK, items: Vec::new() })));
+                    parents.push((
+                        cur_first.take().expect("first"),
+                        0,
+                        std::mem::replace(
+                            &mut cur,
+                            Node {
+                                level,
+                                right: NO_BLOCK,
+                                items: Vec::new(),
+                            },
+                        ),
+                    ));
                 }
                 if cur.items.is_empty() {
                     cur_first = Some(first);
-                    cur.items.push(Item { key: None, child: b });
+                    cur.items.push(Item {
+                        key: None,
+                        child: b,
+                    });
                 } else {
                     cur.items.push(item);
                 }
@@ -675,7 +839,10 @@ impl AccessMethod for BTreeIndex {
 
     fn insert(&self, key: &[u8], tid: TupleId) -> Result<()> {
         if key.len() > MAX_KEY_SIZE {
-            return Err(EngineError::IndexKeyTooLarge { size: key.len(), max: MAX_KEY_SIZE });
+            return Err(EngineError::IndexKeyTooLarge {
+                size: key.len(),
+                max: MAX_KEY_SIZE,
+            });
         }
         let t = self.t();
         let _w = t.latch.write();
@@ -694,7 +861,8 @@ impl AccessMethod for BTreeIndex {
         let mut removed = 0;
         for (b, mut n) in t.collect_leaves()? {
             let before = n.items.len();
-            n.items.retain(|it| !it.key.as_ref().is_some_and(|k| dead(k.tid)));
+            n.items
+                .retain(|it| !it.key.as_ref().is_some_and(|k| dead(k.tid)));
             if n.items.len() != before {
                 removed += (before - n.items.len()) as u64;
                 t.write_node(b, &n)?;
@@ -708,7 +876,10 @@ impl AccessMethod for BTreeIndex {
         // Entries equal to an excluded lower bound are skipped by starting
         // after (bound, largest tid).
         let resume = match (&lower, backward) {
-            (Bound::Excluded(l), false) => Some(ItemKey { key: l.clone(), tid: MAX_TID }),
+            (Bound::Excluded(l), false) => Some(ItemKey {
+                key: l.clone(),
+                tid: MAX_TID,
+            }),
             _ => None,
         };
         Ok(Box::new(BTreeScan {
@@ -728,7 +899,8 @@ impl AccessMethod for BTreeIndex {
         let mut problems = Vec::new();
         let meta = t.read_meta()?;
         // Walk the tree top-down checking order and separator bounds.
-        let mut stack: Vec<(u32, Option<ItemKey>, Option<ItemKey>, u16)> = vec![(meta.root, None, None, meta.root_level)];
+        let mut stack: Vec<(u32, Option<ItemKey>, Option<ItemKey>, u16)> =
+            vec![(meta.root, None, None, meta.root_level)];
         let mut leaf_entries = 0u64;
         let mut visited = 0u64;
         let nblocks = t.shared.pool.relation_size(t.rel)? as u64;
@@ -746,7 +918,10 @@ impl AccessMethod for BTreeIndex {
                 }
             };
             if n.level != level {
-                problems.push(format!("block {b}: level {} where {} was expected", n.level, level));
+                problems.push(format!(
+                    "block {b}: level {} where {} was expected",
+                    n.level, level
+                ));
             }
             let keys: Vec<&ItemKey> = n.items.iter().filter_map(|i| i.key.as_ref()).collect();
             for w in keys.windows(2) {
@@ -762,7 +937,9 @@ impl AccessMethod for BTreeIndex {
             }
             if let (Some(h), Some(last)) = (&hi, keys.last()) {
                 if *last >= h {
-                    problems.push(format!("block {b}: key not below the next separator in its parent"));
+                    problems.push(format!(
+                        "block {b}: key not below the next separator in its parent"
+                    ));
                 }
             }
             if n.is_leaf() {
@@ -770,11 +947,17 @@ impl AccessMethod for BTreeIndex {
                 continue;
             }
             if n.items.first().is_some_and(|i| i.key.is_some()) {
-                problems.push(format!("block {b}: inner node without a minus-infinity first item"));
+                problems.push(format!(
+                    "block {b}: inner node without a minus-infinity first item"
+                ));
             }
             for (i, it) in n.items.iter().enumerate() {
                 let clo = if i == 0 { lo.clone() } else { it.key.clone() };
-                let chi = n.items.get(i + 1).and_then(|x| x.key.clone()).or(hi.clone());
+                let chi = n
+                    .items
+                    .get(i + 1)
+                    .and_then(|x| x.key.clone())
+                    .or(hi.clone());
                 stack.push((it.child, clo, chi, level.saturating_sub(1)));
             }
         }
@@ -782,7 +965,9 @@ impl AccessMethod for BTreeIndex {
         let leaves = t.collect_leaves()?;
         let chained: u64 = leaves.iter().map(|(_, n)| n.items.len() as u64).sum();
         if chained != leaf_entries {
-            problems.push(format!("leaf chain holds {chained} entries but the tree reaches {leaf_entries}"));
+            problems.push(format!(
+                "leaf chain holds {chained} entries but the tree reaches {leaf_entries}"
+            ));
         }
         let mut prev: Option<ItemKey> = None;
         for (b, n) in &leaves {
@@ -839,9 +1024,13 @@ impl AccessMethod for BTreeIndex {
             }
         }
         if s.leaf_pages > 0 {
-            s.avg_leaf_density =
-                (used as f64 * 100.0 / (s.leaf_pages as f64 * (PAGE_SIZE - PAGE_HEADER_SIZE) as f64) * 100.0).round() / 100.0;
-            s.leaf_fragmentation = (frag as f64 * 100.0 / s.leaf_pages as f64 * 100.0).round() / 100.0;
+            s.avg_leaf_density = (used as f64 * 100.0
+                / (s.leaf_pages as f64 * (PAGE_SIZE - PAGE_HEADER_SIZE) as f64)
+                * 100.0)
+                .round()
+                / 100.0;
+            s.leaf_fragmentation =
+                (frag as f64 * 100.0 / s.leaf_pages as f64 * 100.0).round() / 100.0;
         }
         Ok(s)
     }
@@ -854,12 +1043,32 @@ impl AccessMethod for BTreeIndex {
 /// Redo of `WalRecord::BTreeInsert`: put the entry at `pos` of the leaf.
 /// False if the page is not a leaf or the entry does not fit (the log and
 /// the page disagree).
-pub(crate) fn redo_leaf_insert(page: &mut [u8], pos: u16, key: Vec<u8>, tid_block: u32, tid_slot: u16) -> bool {
-    let Some(mut n) = Node::decode(page) else { return false };
+pub(crate) fn redo_leaf_insert(
+    page: &mut [u8],
+    pos: u16,
+    key: Vec<u8>,
+    tid_block: u32,
+    tid_slot: u16,
+) -> bool {
+    let Some(mut n) = Node::decode(page) else {
+        return false;
+    };
     if !n.is_leaf() || pos as usize > n.items.len() {
         return false;
     }
-    n.items.insert(pos as usize, Item { key: Some(ItemKey { key, tid: TupleId { page: tid_block, slot: tid_slot } }), child: 0 });
+    n.items.insert(
+        pos as usize,
+        Item {
+            key: Some(ItemKey {
+                key,
+                tid: TupleId {
+                    page: tid_block,
+                    slot: tid_slot,
+                },
+            }),
+            child: 0,
+        },
+    );
     if !n.fits() {
         return false;
     }

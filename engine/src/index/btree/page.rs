@@ -65,7 +65,11 @@ impl Item {
 
 impl Node {
     pub fn new_leaf() -> Node {
-        Node { level: 0, right: NO_BLOCK, items: Vec::new() }
+        Node {
+            level: 0,
+            right: NO_BLOCK,
+            items: Vec::new(),
+        }
     }
     pub fn is_leaf(&self) -> bool {
         self.level == 0
@@ -100,7 +104,10 @@ impl Node {
                 let page = u32::from_le_bytes(b.get(p..p + 4)?.try_into().ok()?);
                 let slot = u16::from_le_bytes(b.get(p + 4..p + 6)?.try_into().ok()?);
                 p += 6;
-                Some(ItemKey { key: k, tid: TupleId { page, slot } })
+                Some(ItemKey {
+                    key: k,
+                    tid: TupleId { page, slot },
+                })
             };
             let child = if inner {
                 let c = u32::from_le_bytes(b.get(p..p + 4)?.try_into().ok()?);
@@ -111,7 +118,11 @@ impl Node {
             };
             items.push(Item { key, child });
         }
-        Some(Node { level, right, items })
+        Some(Node {
+            level,
+            right,
+            items,
+        })
     }
 
     /// Write the node into a page buffer (keeps the LSN). The node must fit.
@@ -194,8 +205,17 @@ mod tests {
             level: 1,
             right: 7,
             items: vec![
-                Item { key: None, child: 3 },
-                Item { key: Some(ItemKey { key: b"abc".to_vec(), tid: TupleId { page: 1, slot: 2 } }), child: 4 },
+                Item {
+                    key: None,
+                    child: 3,
+                },
+                Item {
+                    key: Some(ItemKey {
+                        key: b"abc".to_vec(),
+                        tid: TupleId { page: 1, slot: 2 },
+                    }),
+                    child: 4,
+                },
             ],
         };
         let mut b = [0u8; PAGE_SIZE];
@@ -247,7 +267,12 @@ impl<'a> RawNode<'a> {
 
     /// The items in order; stops early (returning fewer) on a malformed page.
     pub fn items(&self) -> RawItems<'a> {
-        RawItems { b: self.b, pos: PAGE_HEADER_SIZE, left: self.count, inner: self.level != 0 }
+        RawItems {
+            b: self.b,
+            pos: PAGE_HEADER_SIZE,
+            left: self.count,
+            inner: self.level != 0,
+        }
     }
 }
 
@@ -285,6 +310,10 @@ impl<'a> Iterator for RawItems<'a> {
             0
         };
         self.pos = q;
-        Some(RawItem { key, tid: TupleId { page, slot }, child })
+        Some(RawItem {
+            key,
+            tid: TupleId { page, slot },
+            child,
+        })
     }
 }
