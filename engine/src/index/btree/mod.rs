@@ -265,13 +265,30 @@ impl BTree {
             key: key.to_vec(),
             tid,
         };
+        // Fast path: find the leaf without decoding inner nodes; only a
+        // split needs the decoded path.
+        {
+            let (leaf_block, _) = self.descend_leaf(&target, false)?;
+            let mut leaf = self.read_node(leaf_block)?;
+            let pos = leaf
+                .items
+                .partition_point(|it| it.key.as_ref().is_some_and(|k| k < &target));
+            if leaf.items.get(pos).and_then(|i| i.key.as_ref()) == Some(&target) {
+                return Ok(()); // already present (e.g. replayed build)
+            }
+            let item = Item {
+                key: Some(target.clone()),
+                child: 0,
+            };
+            if leaf.byte_size() + item.size(false) <= PAGE_SIZE {
+                leaf.items.insert(pos, item);
+                return self.log_leaf_insert(leaf_block, &leaf, pos, key, tid);
+            }
+        }
         let (mut path, leaf_block, mut leaf) = self.descend(&target, false)?;
         let pos = leaf
             .items
             .partition_point(|it| it.key.as_ref().is_some_and(|k| k < &target));
-        if leaf.items.get(pos).and_then(|i| i.key.as_ref()) == Some(&target) {
-            return Ok(()); // already present (e.g. replayed build)
-        }
         leaf.items.insert(
             pos,
             Item {
@@ -279,26 +296,6 @@ impl BTree {
                 child: 0,
             },
         );
-        if leaf.fits() {
-            // The common case: log just the entry (a full image only for the
-            // page's first change after a checkpoint).
-            let page = self.shared.pool.fetch(self.rel, leaf_block)?;
-            let mut g = page.write();
-            leaf.encode(&mut g[..]);
-            let rec = crate::wal::WalRecord::BTreeInsert {
-                rel: self.rel,
-                block: leaf_block,
-                pos: pos as u16,
-                key: key.to_vec(),
-                tid_block: tid.page,
-                tid_slot: tid.slot,
-            };
-            self.shared
-                .wal
-                .append_page_change(0, self.rel, leaf_block, &mut g[..], rec);
-            page.mark_dirty();
-            return Ok(());
-        }
         // Split upward.
         let mut meta = self.read_meta()?;
         let mut block = leaf_block;
@@ -348,6 +345,34 @@ impl BTree {
             }
         }
         self.write_meta(&meta)
+    }
+
+    /// Write a leaf that gained one entry at `pos`, logging just the entry
+    /// (a full image only for the page's first change after a checkpoint).
+    fn log_leaf_insert(
+        &self,
+        block: u32,
+        leaf: &Node,
+        pos: usize,
+        key: &[u8],
+        tid: TupleId,
+    ) -> Result<()> {
+        let page = self.shared.pool.fetch(self.rel, block)?;
+        let mut g = page.write();
+        leaf.encode(&mut g[..]);
+        let rec = crate::wal::WalRecord::BTreeInsert {
+            rel: self.rel,
+            block,
+            pos: pos as u16,
+            key: key.to_vec(),
+            tid_block: tid.page,
+            tid_slot: tid.slot,
+        };
+        self.shared
+            .wal
+            .append_page_change(0, self.rel, block, &mut g[..], rec);
+        page.mark_dirty();
+        Ok(())
     }
 
     fn delete_locked(&self, key: &[u8], tid: TupleId) -> Result<bool> {
