@@ -14,7 +14,7 @@
 //! `commit_lock` (shared) across append, flush and commit-log update; a
 //! checkpoint takes it exclusively to fix its redo point.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +73,24 @@ pub enum UniqueStatus {
     Dead,
 }
 
+/// A transaction's own live xids (top level and subtransactions). Almost
+/// always one or two, and looked up on every visibility check, so a vector
+/// beats a (SipHash) hash set here.
+#[derive(Clone, Debug, Default)]
+pub struct XidSet(Vec<Xid>);
+
+impl XidSet {
+    pub fn contains(&self, x: &Xid) -> bool {
+        self.0.contains(x)
+    }
+    fn extend(&mut self, xs: impl IntoIterator<Item = Xid>) {
+        self.0.extend(xs)
+    }
+    fn remove(&mut self, x: &Xid) {
+        self.0.retain(|y| y != x)
+    }
+}
+
 /// What a snapshot considers still running.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
@@ -94,7 +112,7 @@ pub struct VisibilityContext {
     pub snapshot: Snapshot,
     pub cid: u32,
     /// This transaction's live (not rolled back) xids.
-    pub mine: Arc<HashSet<Xid>>,
+    pub mine: Arc<XidSet>,
 }
 
 /// The commit log: one status byte per xid, kept in memory and written to
@@ -281,7 +299,7 @@ pub struct Transaction {
     snapshot: Option<Snapshot>,
     cid: u32,
     levels: Vec<Level>,
-    mine: Arc<HashSet<Xid>>,
+    mine: Arc<XidSet>,
     cancel: Option<Arc<AtomicBool>>,
     ended: bool,
 }
@@ -296,7 +314,7 @@ impl Transaction {
             snapshot: None,
             cid: 0,
             levels: vec![Level::new()],
-            mine: Arc::new(HashSet::new()),
+            mine: Arc::new(XidSet::default()),
             cancel: None,
             ended: false,
         }
@@ -992,7 +1010,7 @@ fn visible_to(
     h: &TupleHeader,
     snapshot: &Snapshot,
     cid: u32,
-    mine: &HashSet<Xid>,
+    mine: &XidSet,
     status: &dyn Fn(Xid) -> u8,
 ) -> bool {
     if mine.contains(&h.xmin) {
