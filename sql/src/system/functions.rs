@@ -62,17 +62,30 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
         ),
         "shobj_description" if n == 2 => sig(vec![T::Oid, T::Name], T::Text, false),
         "col_description" if n == 2 => sig(vec![T::Oid, T::Int4], T::Text, false),
-        "pg_relation_size" if n == 1 || n == 2 => sig(
-            if n == 1 {
-                vec![T::Oid]
+        // A relation given by name ('t', as a regclass literal) or by oid.
+        "pg_relation_size" if n == 1 || n == 2 => {
+            let rel = if args[0].is_string() || args[0] == T::Unknown {
+                T::Text
             } else {
-                vec![T::Oid, T::Text]
-            },
-            T::Int8,
-            true,
-        ),
+                T::Oid
+            };
+            sig(
+                if n == 1 {
+                    vec![rel]
+                } else {
+                    vec![rel, T::Text]
+                },
+                T::Int8,
+                true,
+            )
+        }
         "pg_table_size" | "pg_indexes_size" | "pg_total_relation_size" if n == 1 => {
-            sig(vec![T::Oid], T::Int8, true)
+            let rel = if args[0].is_string() || args[0] == T::Unknown {
+                T::Text
+            } else {
+                T::Oid
+            };
+            sig(vec![rel], T::Int8, true)
         }
         "pg_database_size" if n == 1 => sig(
             vec![if args[0].is_string() || args[0] == T::Unknown {
@@ -177,6 +190,39 @@ fn oid_arg(v: Option<&Value>) -> Option<u32> {
     }
 }
 
+/// The oid of a relation named like a regclass literal (`t`, `s.t`,
+/// `"MixedCase"`), along the search path; 42P01 if there is none.
+fn relation_oid(ctx: &ExecContext, name: &str) -> Result<u32> {
+    let parts: Vec<String> = name
+        .split('.')
+        .map(|p| {
+            if p.len() >= 2 && p.starts_with('"') && p.ends_with('"') {
+                p[1..p.len() - 1].replace("\"\"", "\"")
+            } else {
+                p.to_lowercase()
+            }
+        })
+        .collect();
+    let cat = ctx.catalog;
+    let found = match parts.as_slice() {
+        [n] => cat
+            .resolve_table(ctx.search_path, n)
+            .map(|t| t.oid)
+            .or_else(|| cat.resolve_index(ctx.search_path, n).map(|i| i.oid))
+            .or_else(|| cat.resolve_sequence(ctx.search_path, n).map(|q| q.oid)),
+        [sc, n] => cat
+            .table_in(sc, n)
+            .map(|t| t.oid)
+            .or_else(|| cat.index_in(sc, n).map(|i| i.oid))
+            .or_else(|| cat.sequence_in(sc, n).map(|q| q.oid)),
+        _ => None,
+    };
+    found.ok_or_else(|| SqlError::UndefinedTable {
+        name: name.to_string(),
+        position: None,
+    })
+}
+
 fn bool_arg(v: Option<&Value>) -> bool {
     matches!(v, Some(Value::Bool(true)))
 }
@@ -263,7 +309,10 @@ pub fn call(name: &str, args: &[Value], ctx: &ExecContext) -> Result<Value> {
             }
         },
         "pg_relation_size" | "pg_table_size" | "pg_indexes_size" | "pg_total_relation_size" => {
-            let o = oid_arg(a0).unwrap_or(0);
+            let o = match a0 {
+                Some(Value::Text(rel)) => relation_oid(ctx, rel)?,
+                other => oid_arg(other).unwrap_or(0),
+            };
             let fork_main = text_arg(args.get(1)).is_none_or(|f| f == "main");
             let mut pages = 0u64;
             let mut add = |rel| -> Result<()> {
