@@ -154,6 +154,22 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// `u32 count` then the values: what `Reader::u64s` reads back.
+fn put_u64s(out: &mut Vec<u8>, v: &[u64]) {
+    out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+    for x in v {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+}
+
+/// `u32 count` then the values: what `Reader::u32s` reads back.
+fn put_u32s(out: &mut Vec<u8>, v: &[u32]) {
+    out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+    for x in v {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+}
+
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(&(b.len() as u32).to_le_bytes());
     out.extend_from_slice(b);
@@ -225,14 +241,8 @@ impl WalRecord {
                 drop_rels,
                 catalog,
             } => {
-                out.extend_from_slice(&(subxids.len() as u32).to_le_bytes());
-                for x in subxids {
-                    out.extend_from_slice(&x.to_le_bytes());
-                }
-                out.extend_from_slice(&(drop_rels.len() as u32).to_le_bytes());
-                for r in drop_rels {
-                    out.extend_from_slice(&r.to_le_bytes());
-                }
+                put_u64s(out, subxids);
+                put_u32s(out, drop_rels);
                 match catalog {
                     Some(c) => {
                         out.push(1);
@@ -242,14 +252,8 @@ impl WalRecord {
                 }
             }
             WalRecord::Abort { subxids, drop_rels } => {
-                out.extend_from_slice(&(subxids.len() as u32).to_le_bytes());
-                for x in subxids {
-                    out.extend_from_slice(&x.to_le_bytes());
-                }
-                out.extend_from_slice(&(drop_rels.len() as u32).to_le_bytes());
-                for r in drop_rels {
-                    out.extend_from_slice(&r.to_le_bytes());
-                }
+                put_u64s(out, subxids);
+                put_u32s(out, drop_rels);
             }
             WalRecord::Sequence {
                 seq,

@@ -302,29 +302,45 @@ fn run_update(
                     }
                     break;
                 }
-                LockOutcome::Updated(next) => {
-                    let Some((t2, bytes)) = ctx.txn.fetch_latest(table.storage, next)? else {
-                        break;
-                    };
-                    let mut r2 = decode(table, &bytes, ctx)?;
-                    r2.push(tid_value(t2));
-                    r2.extend(row[n + 1..].iter().cloned());
-                    let ok = match recheck {
-                        Some(p) => eval_pred(p, &r2, ctx)?,
-                        None => true,
-                    };
-                    if !ok {
-                        break;
+                LockOutcome::Updated(next) => match recheck_newer(table, next, &row, recheck, ctx)?
+                {
+                    Some((r2, t2)) => {
+                        row = r2;
+                        tid = t2;
                     }
-                    row = r2;
-                    tid = t2;
-                }
+                    None => break,
+                },
                 LockOutcome::Deleted | LockOutcome::SelfModified => break,
             }
         }
     }
     ctx.affected = own;
     Ok(out)
+}
+
+/// READ COMMITTED after a concurrent update (Postgres's EvalPlanQual): the
+/// newest version reached from `next`, as a scan row (table columns, tid,
+/// then the rest of `row`), if it still satisfies the statement's `recheck`
+/// condition. None: the row is gone or no longer qualifies; skip it.
+fn recheck_newer(
+    table: &TableDef,
+    next: TupleId,
+    row: &[Value],
+    recheck: Option<&BoundExpr>,
+    ctx: &mut ExecContext,
+) -> Result<Option<(Row, TupleId)>> {
+    let n = table.columns.len();
+    let Some((t2, bytes)) = ctx.txn.fetch_latest(table.storage, next)? else {
+        return Ok(None);
+    };
+    let mut r2 = decode(table, &bytes, ctx)?;
+    r2.push(tid_value(t2));
+    r2.extend(row[n + 1..].iter().cloned());
+    let ok = match recheck {
+        Some(p) => eval_pred(p, &r2, ctx)?,
+        None => true,
+    };
+    Ok(ok.then_some((r2, t2)))
 }
 
 fn run_delete(
@@ -363,23 +379,14 @@ fn run_delete(
                     }
                     break;
                 }
-                LockOutcome::Updated(next) => {
-                    let Some((t2, bytes)) = ctx.txn.fetch_latest(table.storage, next)? else {
-                        break;
-                    };
-                    let mut r2 = decode(table, &bytes, ctx)?;
-                    r2.push(tid_value(t2));
-                    r2.extend(row[n + 1..].iter().cloned());
-                    let ok = match recheck {
-                        Some(p) => eval_pred(p, &r2, ctx)?,
-                        None => true,
-                    };
-                    if !ok {
-                        break;
+                LockOutcome::Updated(next) => match recheck_newer(table, next, &row, recheck, ctx)?
+                {
+                    Some((r2, t2)) => {
+                        row = r2;
+                        tid = t2;
                     }
-                    row = r2;
-                    tid = t2;
-                }
+                    None => break,
+                },
                 LockOutcome::Deleted | LockOutcome::SelfModified => break,
             }
         }

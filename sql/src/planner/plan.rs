@@ -183,6 +183,17 @@ impl Plan {
         }
     }
 
+    /// This node with `f` applied to each child (leaves come back as they
+    /// are): the one place that knows how to rebuild every kind of node,
+    /// for rewrites that only care about a few of them.
+    pub fn map_children(mut self, f: &mut impl FnMut(Plan) -> Plan) -> Plan {
+        for c in self.children_mut() {
+            let child = std::mem::replace(c, Plan::OneRow);
+            *c = f(child);
+        }
+        self
+    }
+
     pub fn children_mut(&mut self) -> Vec<&mut Plan> {
         match self {
             Plan::OneRow
