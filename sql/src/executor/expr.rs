@@ -151,9 +151,6 @@ pub fn eval(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Value
             }
             if *strict && vals.iter().any(|v| v.is_null()) {
                 Value::Null
-            } else if name == "verify_index" {
-                // Needs the catalog and the engine, not just values.
-                super::verify::verify_index(&vals[0], ctx)?
             } else if crate::system::functions::is_catalog_function(name, vals.len()) {
                 // Needs the statement's catalog snapshot (and sizes, the engine).
                 crate::system::functions::call(name, &vals, ctx)?

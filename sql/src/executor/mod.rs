@@ -14,7 +14,7 @@ mod scan;
 pub use scan::decode as decode_row_of;
 mod set_op;
 mod sort;
-mod verify;
+pub(crate) mod verify;
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};

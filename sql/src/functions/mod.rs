@@ -126,12 +126,6 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
     let a1 = args.get(1);
     let all_text = |k: usize| n == k && args.iter().all(texty);
     match name {
-        // ---- sargdb's index integrity check (evaluated by the executor)
-        "verify_index"
-            if n == 1 && matches!(a0?, T::Text | T::Unknown | T::Varchar(_) | T::Oid) =>
-        {
-            sig(vec![T::Text], T::Array(Box::new(T::Text)))
-        }
         // ---- strings
         "length" | "char_length" | "character_length" | "octet_length" | "bit_length" if n == 1 => {
             match a0? {

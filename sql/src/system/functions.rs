@@ -32,6 +32,10 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
     use DataType as T;
     let n = args.len();
     match name {
+        // sargdb's index integrity check (executor/verify.rs).
+        "verify_index" if n == 1 && (args[0].is_string() || args[0] == T::Unknown) => {
+            sig(vec![T::Text], T::Array(Box::new(T::Text)), true)
+        }
         "pg_get_userbyid" if n == 1 => sig(vec![T::Oid], T::Name, true),
         "pg_table_is_visible" | "pg_type_is_visible" if n == 1 => sig(vec![T::Oid], T::Bool, true),
         "pg_get_indexdef" if n == 1 => sig(vec![T::Oid], T::Text, true),
@@ -239,10 +243,11 @@ fn text_or_null(s: Option<String>) -> Value {
 }
 
 /// Evaluate a catalog function on coerced arguments.
-pub fn call(name: &str, args: &[Value], ctx: &ExecContext) -> Result<Value> {
+pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> {
     let cat = ctx.catalog;
     let a0 = args.first();
     Ok(match name {
+        "verify_index" => crate::executor::verify::verify_index(a0.unwrap_or(&Value::Null), ctx)?,
         "pg_get_userbyid" => {
             let o = oid_arg(a0).unwrap_or(0);
             Value::Text(super::role_name(
