@@ -220,7 +220,15 @@ impl BTree {
     /// Descend to the leaf for `target` without decoding pages (the read
     /// path). Returns the leaf block and, for backward scans, the deepest
     /// real separator on the way (the leaf's lower bound).
-    fn descend_leaf(&self, target: &ItemKey, strict: bool) -> Result<(u32, Option<ItemKey>)> {
+    /// The leaf that holds `target` (the leaf before it if `strict`), and if
+    /// `want_bound` the deepest real separator on the path (the leaf's lower
+    /// bound).
+    fn descend_leaf(
+        &self,
+        target: &ItemKey,
+        strict: bool,
+        want_bound: bool,
+    ) -> Result<(u32, Option<ItemKey>)> {
         let meta = self.read_meta()?;
         let mut block = meta.root;
         let mut bound: Option<ItemKey> = None;
@@ -232,28 +240,22 @@ impl BTree {
             if n.level == 0 {
                 return Ok((block, bound));
             }
-            // The last item whose separator is <= target (< for strict).
-            let mut chosen: Option<page::RawItem> = None;
-            for it in n.items() {
+            // The last item whose separator is <= target (< for strict); the
+            // first item (minus infinity) if none is.
+            let below = n.partition_point(|it| {
                 let c = it.cmp_target(target);
-                let ok = if strict {
-                    c == std::cmp::Ordering::Less
-                } else {
-                    c != std::cmp::Ordering::Greater
-                };
-                if !ok && chosen.is_some() {
-                    break;
+                c == std::cmp::Ordering::Less || (!strict && c == std::cmp::Ordering::Equal)
+            });
+            let it = n
+                .item(below.saturating_sub(1))
+                .ok_or_else(|| self.corrupt(block, "empty or malformed inner node"))?;
+            if want_bound {
+                if let Some(k) = it.key {
+                    bound = Some(ItemKey {
+                        key: k.to_vec(),
+                        tid: it.tid,
+                    });
                 }
-                if ok || chosen.is_none() {
-                    chosen = Some(it);
-                }
-            }
-            let it = chosen.ok_or_else(|| self.corrupt(block, "empty inner node"))?;
-            if let Some(k) = it.key {
-                bound = Some(ItemKey {
-                    key: k.to_vec(),
-                    tid: it.tid,
-                });
             }
             block = it.child;
         }
@@ -268,7 +270,7 @@ impl BTree {
         // Fast path: find the leaf without decoding inner nodes; only a
         // split needs the decoded path.
         {
-            let (leaf_block, _) = self.descend_leaf(&target, false)?;
+            let (leaf_block, _) = self.descend_leaf(&target, false, false)?;
             let mut leaf = self.read_node(leaf_block)?;
             let pos = leaf
                 .items
@@ -466,22 +468,23 @@ impl BTree {
     ) -> Result<(Vec<IndexEntry>, bool)> {
         let _r = self.latch.read();
         let from = after.unwrap_or(start);
-        let (mut block, _) = self.descend_leaf(from, false)?;
+        let (mut block, _) = self.descend_leaf(from, false, false)?;
         let mut out = Vec::new();
         loop {
             let page = self.shared.pool.fetch(self.rel, block)?;
             let g = page.read();
             let n = RawNode::new(&g[..])
                 .ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))?;
-            for it in n.items() {
+            // Items up to `after` (or before `start`) were returned already.
+            let first = n.partition_point(|it| match after {
+                Some(a) => it.cmp_target(a) != std::cmp::Ordering::Greater,
+                None => it.cmp_target(start) == std::cmp::Ordering::Less,
+            });
+            for i in first..n.count {
+                let it = n
+                    .item(i)
+                    .ok_or_else(|| self.corrupt(block, "malformed leaf item"))?;
                 let Some(k) = it.key else { continue };
-                let skip = match after {
-                    Some(a) => it.cmp_target(a) != std::cmp::Ordering::Greater,
-                    None => it.cmp_target(start) == std::cmp::Ordering::Less,
-                };
-                if skip {
-                    continue;
-                }
                 let beyond = match upper {
                     Bound::Unbounded => false,
                     Bound::Included(u) => k > u.as_slice(),
@@ -516,18 +519,20 @@ impl BTree {
         let mut before = before.clone();
         let mut out = Vec::new();
         loop {
-            let (block, bound) = self.descend_leaf(&before, true)?;
+            let (block, bound) = self.descend_leaf(&before, true, true)?;
             {
                 let page = self.shared.pool.fetch(self.rel, block)?;
                 let g = page.read();
                 let n = RawNode::new(&g[..])
                     .ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))?;
-                let items: Vec<page::RawItem> = n.items().collect();
-                for it in items.iter().rev() {
+                // Items from `before` on were returned already.
+                let end =
+                    n.partition_point(|it| it.cmp_target(&before) == std::cmp::Ordering::Less);
+                for i in (0..end).rev() {
+                    let it = n
+                        .item(i)
+                        .ok_or_else(|| self.corrupt(block, "malformed leaf item"))?;
                     let Some(k) = it.key else { continue };
-                    if it.cmp_target(&before) != std::cmp::Ordering::Less {
-                        continue;
-                    }
                     let below = match lower {
                         Bound::Unbounded => false,
                         Bound::Included(l) => k < l.as_slice(),

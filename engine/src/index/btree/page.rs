@@ -20,6 +20,10 @@
 //!         u16 key length (0xFFFF: minus infinity, first item of an inner node)
 //!         key bytes, u32 tid.page, u16 tid.slot
 //!         inner nodes only: u32 child block
+//! ...     free space
+//! end     item offsets, growing down from the end of the page: item i's
+//!         offset (u16) is at byte 8192 - 2 * (i + 1), so readers binary
+//!         search a node in place
 //! ```
 //!
 //! Items are ordered by (key, tid), so every entry is unique even when keys
@@ -59,7 +63,8 @@ pub struct Node {
 
 impl Item {
     pub fn size(&self, inner: bool) -> usize {
-        2 + self.key.as_ref().map_or(0, |k| k.key.len()) + 6 + if inner { 4 } else { 0 }
+        // key length, key, tid, child (inner nodes), offset slot
+        2 + self.key.as_ref().map_or(0, |k| k.key.len()) + 6 + if inner { 4 } else { 0 } + 2
     }
 }
 
@@ -136,7 +141,9 @@ impl Node {
         b[20..24].copy_from_slice(&self.right.to_le_bytes());
         let inner = !self.is_leaf();
         let mut p = PAGE_HEADER_SIZE;
-        for it in &self.items {
+        for (i, it) in self.items.iter().enumerate() {
+            let slot = PAGE_SIZE - 2 * (i + 1);
+            b[slot..slot + 2].copy_from_slice(&(p as u16).to_le_bytes());
             match &it.key {
                 None => {
                     b[p..p + 2].copy_from_slice(&MINUS_INF.to_le_bytes());
@@ -221,7 +228,12 @@ mod tests {
         let mut b = [0u8; PAGE_SIZE];
         n.encode(&mut b);
         assert_eq!(Node::decode(&b).unwrap(), n);
-        assert_eq!(n.byte_size(), PAGE_HEADER_SIZE + 12 + 15);
+        assert_eq!(n.byte_size(), PAGE_HEADER_SIZE + 14 + 17);
+        let raw = RawNode::new(&b).unwrap();
+        assert!(raw.item(0).unwrap().key.is_none());
+        assert_eq!(raw.item(1).unwrap().key, Some(&b"abc"[..]));
+        assert_eq!(raw.item(1).unwrap().child, 4);
+        assert!(raw.item(2).is_none());
     }
 }
 
@@ -265,6 +277,34 @@ impl<'a> RawNode<'a> {
         })
     }
 
+    /// Item `i`, through the offset array; None if out of range or malformed.
+    pub fn item(&self, i: usize) -> Option<RawItem<'a>> {
+        if i >= self.count {
+            return None;
+        }
+        let slot = PAGE_SIZE.checked_sub(2 * (i + 1))?;
+        let off = u16::from_le_bytes([*self.b.get(slot)?, *self.b.get(slot + 1)?]) as usize;
+        if off < PAGE_HEADER_SIZE || off >= slot {
+            return None;
+        }
+        read_item(self.b, off, self.level != 0).map(|(it, _)| it)
+    }
+
+    /// The number of leading items for which `pred` holds (`pred` must hold
+    /// for a prefix of the items: a binary search). A malformed item counts
+    /// as not satisfying `pred`.
+    pub fn partition_point(&self, mut pred: impl FnMut(&RawItem<'a>) -> bool) -> usize {
+        let (mut lo, mut hi) = (0, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.item(mid) {
+                Some(it) if pred(&it) => lo = mid + 1,
+                _ => hi = mid,
+            }
+        }
+        lo
+    }
+
     /// The items in order; stops early (returning fewer) on a malformed page.
     pub fn items(&self) -> RawItems<'a> {
         RawItems {
@@ -290,30 +330,37 @@ impl<'a> Iterator for RawItems<'a> {
             return None;
         }
         self.left -= 1;
-        let b = self.b;
-        let p = self.pos;
-        let klen = u16::from_le_bytes([*b.get(p)?, *b.get(p + 1)?]);
-        let (key, mut q) = if klen == MINUS_INF {
-            (None, p + 2)
-        } else {
-            let end = p + 2 + klen as usize;
-            (Some(b.get(p + 2..end)?), end)
-        };
-        let page = u32::from_le_bytes(b.get(q..q + 4)?.try_into().ok()?);
-        let slot = u16::from_le_bytes(b.get(q + 4..q + 6)?.try_into().ok()?);
-        q += 6;
-        let child = if self.inner {
-            let c = u32::from_le_bytes(b.get(q..q + 4)?.try_into().ok()?);
-            q += 4;
-            c
-        } else {
-            0
-        };
+        let (item, q) = read_item(self.b, self.pos, self.inner)?;
         self.pos = q;
-        Some(RawItem {
+        Some(item)
+    }
+}
+
+/// The item at byte `p` and the byte after it.
+fn read_item(b: &[u8], p: usize, inner: bool) -> Option<(RawItem<'_>, usize)> {
+    let klen = u16::from_le_bytes([*b.get(p)?, *b.get(p + 1)?]);
+    let (key, mut q) = if klen == MINUS_INF {
+        (None, p + 2)
+    } else {
+        let end = p + 2 + klen as usize;
+        (Some(b.get(p + 2..end)?), end)
+    };
+    let page = u32::from_le_bytes(b.get(q..q + 4)?.try_into().ok()?);
+    let slot = u16::from_le_bytes(b.get(q + 4..q + 6)?.try_into().ok()?);
+    q += 6;
+    let child = if inner {
+        let c = u32::from_le_bytes(b.get(q..q + 4)?.try_into().ok()?);
+        q += 4;
+        c
+    } else {
+        0
+    };
+    Some((
+        RawItem {
             key,
             tid: TupleId { page, slot },
             child,
-        })
-    }
+        },
+        q,
+    ))
 }
