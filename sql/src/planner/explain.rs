@@ -279,7 +279,9 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
             out.append(&mut child_lines.remove(0));
             return kids.remove(0);
         }
-        Plan::Join { kind, .. } | Plan::NestedLoopJoin { kind, .. } => (
+        Plan::Join { kind, .. }
+        | Plan::NestedLoopJoin { kind, .. }
+        | Plan::LateralJoin { kind, .. } => (
             format!("Nested Loop{}", jk(*kind)),
             Est {
                 startup: k0.0 + k1.0,

@@ -86,6 +86,15 @@ pub enum Plan {
         kind: JoinKind,
         on: Option<BoundExpr>,
     },
+    /// Nested loop whose right side runs again for every left row, with the
+    /// left row as its innermost outer row (`BoundExpr::Outer` depth 1):
+    /// LATERAL subqueries, and index nested-loop joins.
+    LateralJoin {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: JoinKind,
+        on: Option<BoundExpr>,
+    },
     NestedLoopJoin {
         left: Box<Plan>,
         right: Box<Plan>,
@@ -213,6 +222,7 @@ impl Plan {
             | Plan::Delete { input, .. } => vec![input],
             Plan::Join { left, right, .. }
             | Plan::NestedLoopJoin { left, right, .. }
+            | Plan::LateralJoin { left, right, .. }
             | Plan::HashJoin { left, right, .. }
             | Plan::SetOp { left, right, .. } => vec![left, right],
             Plan::RecursiveUnion {
@@ -240,6 +250,7 @@ impl Plan {
             | Plan::Delete { input, .. } => vec![input],
             Plan::Join { left, right, .. }
             | Plan::NestedLoopJoin { left, right, .. }
+            | Plan::LateralJoin { left, right, .. }
             | Plan::HashJoin { left, right, .. }
             | Plan::SetOp { left, right, .. } => vec![left, right],
             Plan::RecursiveUnion {
