@@ -2,6 +2,7 @@
 //! (sequential, index or bitmap scan by cost).
 
 pub mod access_path;
+pub mod index_join;
 mod predicate_pushdown;
 
 pub use access_path::choose_access_paths;
