@@ -873,10 +873,14 @@ impl Session {
                         }
                     })
                 };
-                if *analyze || opt("analyze") == Some(true) {
-                    return Err(SqlError::FeatureNotSupported("EXPLAIN ANALYZE".into()));
-                }
+                let analyze = *analyze || opt("analyze") == Some(true);
+                // Postgres 15 accepts BUFFERS without ANALYZE (it then reports
+                // planning buffers, which sargdb does not count).
+                let buffers = opt("buffers").unwrap_or(false);
+                let timing = opt("timing").unwrap_or(true);
+                let summary = opt("summary").unwrap_or(analyze);
                 let costs = opt("costs").unwrap_or(true);
+                let planning = std::time::Instant::now();
                 let catalog = self.current_catalog();
                 let sp = self.search_path();
                 let tctx = self.tctx.clone();
@@ -895,7 +899,42 @@ impl Session {
                     }
                 };
                 let plan = self.db.plan(plan);
-                let rows = planner::explain::explain(&plan)
+                let planning = planning.elapsed();
+                let mut opts = planner::explain::ExplainOptions {
+                    analyze: None,
+                    buffers,
+                    timing,
+                };
+                let mut execution = std::time::Duration::ZERO;
+                if analyze {
+                    // EXPLAIN ANALYZE runs the statement (with its effects,
+                    // as in Postgres) and discards the rows.
+                    let started = std::time::Instant::now();
+                    executor::instrument::begin();
+                    let r = self.with_exec(|ctx| {
+                        let mut ex = executor::build(&plan)?;
+                        while ex.next(ctx)?.is_some() {}
+                        Ok(())
+                    });
+                    let stats = executor::instrument::end();
+                    r?;
+                    execution = started.elapsed();
+                    opts.analyze = Some(stats);
+                }
+                let mut lines = planner::explain::explain_with(&plan, &opts);
+                if summary {
+                    lines.push(format!(
+                        "Planning Time: {:.3} ms",
+                        planning.as_secs_f64() * 1e3
+                    ));
+                    if analyze {
+                        lines.push(format!(
+                            "Execution Time: {:.3} ms",
+                            execution.as_secs_f64() * 1e3
+                        ));
+                    }
+                }
+                let rows = lines
                     .into_iter()
                     .map(|l| {
                         if costs {
