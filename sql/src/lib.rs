@@ -20,6 +20,7 @@ pub mod parser;
 pub mod planner;
 pub mod session;
 mod settings;
+mod stmt_cache;
 pub mod system;
 #[cfg(test)]
 mod tests;

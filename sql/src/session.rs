@@ -246,6 +246,11 @@ pub struct Session {
     notices: Vec<Notice>,
     cancel: Arc<AtomicBool>,
     txn: Option<TxnState>,
+    /// Parsed statements by SQL text (extended-protocol Parse); see `stmt_cache`.
+    statements: crate::stmt_cache::StatementCache,
+    /// Bumped by every SET/RESET: cached statements bound under other
+    /// settings are not reused.
+    settings_gen: u64,
     currval: HashMap<u32, i64>,
     tctx: TypeContext,
 }
@@ -323,6 +328,8 @@ impl Session {
             notices: vec![],
             cancel: Arc::new(AtomicBool::new(false)),
             txn: None,
+            statements: Default::default(),
+            settings_gen: 0,
             currval: HashMap::new(),
             tctx: TypeContext::default(),
         }
@@ -362,6 +369,41 @@ impl Session {
     /// Extended protocol Parse: one statement; `param_oids` are the types the
     /// client gave (0 = infer).
     pub fn prepare(&mut self, sql: &str, param_oids: &[u32]) -> Result<Arc<PreparedStatement>> {
+        // Inside a transaction that changed the catalog, versions are not
+        // comparable with the committed catalog's: no caching.
+        if self.txn.as_ref().is_some_and(|t| t.catalog.is_some()) {
+            return self.prepare_uncached(sql, param_oids);
+        }
+        let search_path = self.search_path();
+        let catalog_version = self.db.catalog().version;
+        let cx = crate::stmt_cache::Context {
+            catalog_version,
+            settings_gen: self.settings_gen,
+            search_path: &search_path,
+        };
+        if let Some(hit) = self.statements.get(sql, param_oids, &cx) {
+            // In a failed block Postgres refuses to parse anything but
+            // ROLLBACK / COMMIT.
+            if matches!(&self.txn, Some(t) if t.failed)
+                && !matches!(
+                    &hit.stmt,
+                    Some(SqlStatement::Rollback { .. } | SqlStatement::Commit { .. })
+                )
+            {
+                return Err(SqlError::InFailedTransaction);
+            }
+            return Ok(hit);
+        }
+        let stmt = self.prepare_uncached(sql, param_oids)?;
+        self.statements.put(sql, param_oids, stmt.clone(), &cx);
+        Ok(stmt)
+    }
+
+    fn prepare_uncached(
+        &mut self,
+        sql: &str,
+        param_oids: &[u32],
+    ) -> Result<Arc<PreparedStatement>> {
         let mut stmts = parser::parse(sql)?;
         if stmts.len() > 1 {
             return Err(SqlError::SyntaxNoPosition(
@@ -1114,6 +1156,7 @@ impl Session {
     }
 
     fn apply_setting(&mut self, name: &str) -> Result<()> {
+        self.settings_gen += 1;
         if name.eq_ignore_ascii_case("timezone") {
             let v = self.settings.get("timezone")?;
             if let Some(tz) = parse_timezone(&v) {

@@ -966,3 +966,49 @@ async fn cancel_request() {
         .await
         .expect("idle cancel is a no-op");
 }
+
+/// The same SQL text prepared again (unnamed statements, as pgbench -M
+/// extended and ORMs send them) follows the catalog and search_path: a
+/// cached parse is not reused after ALTER TABLE, DROP/CREATE or SET.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reprepared_statements_follow_catalog_and_settings() {
+    let db = TestDb::start().await;
+    let c = db.connect().await;
+    c.batch_execute(
+        "CREATE TABLE t (a int); INSERT INTO t VALUES (1);
+         CREATE SCHEMA other; CREATE TABLE other.t (x text, y text);
+         INSERT INTO other.t VALUES ('p', 'q')",
+    )
+    .await
+    .unwrap();
+    let q = "SELECT * FROM t";
+    for _ in 0..3 {
+        let rows = c.query(q, &[]).await.unwrap();
+        assert_eq!(rows[0].columns().len(), 1);
+        assert_eq!(rows[0].get::<_, i32>(0), 1);
+    }
+    c.batch_execute("ALTER TABLE t ADD COLUMN b int DEFAULT 7")
+        .await
+        .unwrap();
+    let rows = c.query(q, &[]).await.unwrap();
+    assert_eq!(rows[0].columns().len(), 2);
+    assert_eq!(rows[0].get::<_, i32>(1), 7);
+    c.batch_execute("SET search_path = other").await.unwrap();
+    let rows = c.query(q, &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, &str>(1), "q");
+    c.batch_execute("RESET search_path; DROP TABLE t; CREATE TABLE t (z bool)")
+        .await
+        .unwrap();
+    let rows = c.query(q, &[]).await.unwrap();
+    assert!(rows.is_empty());
+    c.batch_execute("INSERT INTO t VALUES (true)")
+        .await
+        .unwrap();
+    let rows = c.query(q, &[]).await.unwrap();
+    assert!(rows[0].get::<_, bool>(0));
+    // In a failed transaction block a cached statement is refused too.
+    c.batch_execute("BEGIN").await.unwrap();
+    let _ = c.query("SELECT 1 / 0", &[]).await;
+    expect_sqlstate(c.query(q, &[]).await, "25P02");
+    c.batch_execute("ROLLBACK").await.unwrap();
+}
