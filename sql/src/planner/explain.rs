@@ -390,8 +390,19 @@ fn node_with(p: &Plan, depth: usize, out: &mut Vec<String>, opts: &ExplainOption
                 rows: 1000.0,
             },
         ),
-        Plan::Filter { .. } => {
-            extra.push("Filter: (...)".into());
+        Plan::Filter { input, predicate } => {
+            let names = output_names(input);
+            let mut parts = vec![];
+            conjuncts(predicate.clone(), &mut parts);
+            let text: Vec<String> = parts.iter().map(|c| render_named(c, &names)).collect();
+            extra.push(format!(
+                "Filter: {}",
+                if text.len() == 1 {
+                    text[0].clone()
+                } else {
+                    format!("({})", text.join(" AND "))
+                }
+            ));
             (
                 "Result".into(),
                 Est {
