@@ -14,6 +14,7 @@
 //!   state mutex, never the reverse; no page latch is taken while holding the
 //!   page table mutex except on an unpinned victim (which nobody else holds).
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,6 +28,18 @@ use crate::wal::Wal;
 use crate::RelFileId;
 
 type PageKey = (RelFileId, u32);
+
+thread_local! {
+    /// Pages this thread got from the pool (hits) and read from storage
+    /// (reads): a session runs each statement on one thread, so the
+    /// difference around a statement is that statement's buffer use.
+    static THREAD_IO: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// Buffer hits and reads by the calling thread so far.
+pub fn thread_io() -> (u64, u64) {
+    THREAD_IO.with(|c| c.get())
+}
 
 struct FrameState {
     key: Option<PageKey>,
@@ -46,6 +59,9 @@ struct Table {
     /// Number of pages of each relation (file pages plus pages created in
     /// the pool and not yet written).
     sizes: HashMap<RelFileId, u32>,
+    /// Pages served from the pool (hits) and read from disk (reads) per
+    /// relation, counted under the table lock the lookup holds anyway.
+    io: HashMap<RelFileId, (u64, u64)>,
 }
 
 #[derive(Default)]
@@ -53,6 +69,8 @@ pub struct BufferCounters {
     pub hits: AtomicU64,
     pub misses: AtomicU64,
     pub evictions: AtomicU64,
+    /// Most frames ever holding a page at once.
+    pub peak_resident: AtomicU64,
 }
 
 pub struct BufferPool {
@@ -112,6 +130,7 @@ impl BufferPool {
                 map: HashMap::new(),
                 hand: 0,
                 sizes: HashMap::new(),
+                io: HashMap::new(),
             }),
             storage,
             wal,
@@ -206,7 +225,12 @@ impl BufferPool {
             st.pins += 1;
             st.referenced = true;
             drop(st);
+            t.io.entry(rel).or_default().0 += 1;
             drop(t);
+            THREAD_IO.with(|c| {
+                let (h, r) = c.get();
+                c.set((h + 1, r));
+            });
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(PinnedPage {
                 pool: self,
@@ -216,6 +240,15 @@ impl BufferPool {
             });
         }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        t.io.entry(rel).or_default().1 += 1;
+        THREAD_IO.with(|c| {
+            let (h, r) = c.get();
+            c.set((h, r + 1));
+        });
+        let resident = t.map.len() as u64 + 1;
+        self.counters
+            .peak_resident
+            .fetch_max(resident.min(self.frames.len() as u64), Ordering::Relaxed);
         let idx = self.take_victim(&mut t)?;
         {
             let mut g = self.frames[idx].page.write();
@@ -296,17 +329,45 @@ impl BufferPool {
             }
         }
         t.sizes.remove(&rel);
+        t.io.remove(&rel);
     }
 
-    /// Pages of each relation resident in the pool, and dirty frames.
-    pub fn residency(&self) -> (HashMap<RelFileId, u64>, u64) {
-        let mut per = HashMap::new();
+    /// Pages served from the pool (hits) and read from storage (reads) per
+    /// relation since the counts were loaded or reset.
+    pub fn io_counts(&self) -> HashMap<RelFileId, (u64, u64)> {
+        self.table.lock().io.clone()
+    }
+
+    /// Replace the per-relation I/O counts (statistics loaded at startup).
+    pub fn load_io_counts(&self, io: HashMap<RelFileId, (u64, u64)>) {
+        self.table.lock().io = io;
+    }
+
+    /// Zero the I/O counts of the given relations, or of all when None.
+    pub fn reset_io_counts(&self, rels: Option<&[RelFileId]>) {
+        let mut t = self.table.lock();
+        match rels {
+            None => t.io.clear(),
+            Some(rels) => {
+                for r in rels {
+                    t.io.remove(r);
+                }
+            }
+        }
+    }
+
+    /// Pages of each relation resident in the pool with how many of them
+    /// are dirty, and the total of dirty frames.
+    pub fn residency(&self) -> (HashMap<RelFileId, (u64, u64)>, u64) {
+        let mut per: HashMap<RelFileId, (u64, u64)> = HashMap::new();
         let mut dirty = 0;
         for f in &self.frames {
             let st = f.state.lock();
             if let Some((rel, _)) = st.key {
-                *per.entry(rel).or_insert(0) += 1;
+                let e = per.entry(rel).or_default();
+                e.0 += 1;
                 if st.dirty {
+                    e.1 += 1;
                     dirty += 1;
                 }
             }

@@ -10,16 +10,19 @@
 use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::Arc;
+use std::time::Instant;
 
 use sargdb_catalog::types::key::{encode_key_value, range_bounds};
 use sargdb_catalog::types::{cast, DataType};
 use sargdb_catalog::{TableDef, Value};
 use sargdb_engine::index::IndexScanIter;
+use sargdb_engine::stats::Latency;
 use sargdb_engine::{IndexHandle, ScanKey, TupleId};
 
 use super::expr::{eval, eval_pred};
 use super::index_maint::handle;
 use super::scan::{decode, tid_value};
+use super::stats::{table_stats, ScanCounts};
 use super::{ExecContext, Executor, Row};
 use crate::error::Result;
 use crate::planner::plan::{IndexScanMode, IndexScanPlan, KeyCond};
@@ -36,6 +39,18 @@ struct State {
     current: Option<IndexScanIter>,
     /// Bitmap mode: the sorted tids still to fetch.
     bitmap: Option<std::vec::IntoIter<TupleId>>,
+    counts: ScanCounts,
+}
+
+/// Whether the scan probes for whole keys (every key column fixed by
+/// equality, or by one value of an IN list per probe) rather than a range.
+fn is_lookup(p: &IndexScanPlan) -> bool {
+    let nkeys = p.index.key_types.len();
+    match &p.next {
+        None => p.eq.len() == nkeys,
+        Some(KeyCond::In(_)) => p.eq.len() + 1 == nkeys,
+        Some(_) => false,
+    }
 }
 
 impl IndexScanExecutor {
@@ -186,19 +201,38 @@ impl IndexScanExecutor {
     fn open(&mut self, ctx: &mut ExecContext) -> Result<()> {
         let handle = handle(ctx, &self.plan.table, &self.plan.index)?;
         let keys: VecDeque<ScanKey> = scan_keys(&self.plan, ctx)?.into();
+        let kind = if is_lookup(&self.plan) {
+            Latency::Lookup
+        } else {
+            Latency::RangeScan
+        };
+        let index_stats = self
+            .plan
+            .index
+            .stats
+            .get(ctx, self.plan.index.def.oid)
+            .clone();
+        let counts = ScanCounts::index(table_stats(ctx, self.plan.table.oid), index_stats, kind);
         let mut st = State {
             handle,
             keys,
             current: None,
             bitmap: None,
+            counts,
         };
         if self.plan.mode == IndexScanMode::Bitmap {
             let mut tids = vec![];
             while let Some(k) = st.keys.pop_front() {
+                let t = Instant::now();
+                let mut n = 0u64;
                 for e in st.handle.scan(&k, false)? {
                     ctx.check_cancel()?;
                     tids.push(e?.tid);
+                    n += 1;
                 }
+                st.counts.entries += n;
+                st.counts.in_index += t.elapsed();
+                st.counts.key_done();
             }
             tids.sort_unstable();
             tids.dedup();
@@ -222,11 +256,22 @@ impl IndexScanExecutor {
                 let Some(k) = st.keys.pop_front() else {
                     return Ok(None);
                 };
+                let t = Instant::now();
                 st.current = Some(st.handle.scan(&k, backward)?);
+                st.counts.in_index += t.elapsed();
             }
-            match st.current.as_mut().and_then(|c| c.next()) {
-                Some(e) => return Ok(Some(e?.tid)),
-                None => st.current = None,
+            let t = Instant::now();
+            let next = st.current.as_mut().and_then(|c| c.next());
+            st.counts.in_index += t.elapsed();
+            match next {
+                Some(e) => {
+                    st.counts.entries += 1;
+                    return Ok(Some(e?.tid));
+                }
+                None => {
+                    st.current = None;
+                    st.counts.key_done();
+                }
             }
         }
     }
@@ -251,10 +296,16 @@ impl Executor for IndexScanExecutor {
             let Some(mut row) = fetch_row(&self.plan.table, tid, ctx)? else {
                 continue;
             };
+            if let Some(st) = self.state.as_mut() {
+                st.counts.fetched += 1;
+            }
             if let Some(f) = &self.plan.filter {
                 if !eval_pred(f, &row, ctx)? {
                     continue;
                 }
+            }
+            if let Some(st) = self.state.as_mut() {
+                st.counts.returned += 1;
             }
             if self.plan.with_tid {
                 row.push(tid_value(tid));
