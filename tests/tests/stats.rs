@@ -589,3 +589,49 @@ async fn memory_and_index_physical_views() {
         .unwrap_err();
     assert_eq!(sargdb_tests::sqlstate(&e).as_deref(), Some("42P01"));
 }
+
+/// Names and type oids of a relation's columns, as RowDescription gives them.
+async fn shape(c: &Client, relation: &str) -> Vec<(String, u32)> {
+    let st = c
+        .prepare(&format!("SELECT * FROM {relation}"))
+        .await
+        .unwrap_or_else(|e| panic!("{relation}: {e}"));
+    st.columns()
+        .iter()
+        .map(|col| (col.name().to_string(), col.type_().oid()))
+        .collect()
+}
+
+#[tokio::test]
+async fn postgres_views_have_postgres_15_columns() {
+    if !sargdb_tests::PostgresCluster::available() {
+        eprintln!("PostgreSQL 15 is not installed: skipped");
+        return;
+    }
+    let pg = sargdb_tests::PostgresCluster::shared();
+    let db = pg.create_database("stats_shape").await;
+    let p = pg.connect(&db).await;
+    let srv = SargdbServer::start();
+    let s = srv.connect().await;
+    for view in [
+        "pg_stat_all_tables",
+        "pg_stat_user_tables",
+        "pg_stat_sys_tables",
+        "pg_statio_all_tables",
+        "pg_statio_user_tables",
+        "pg_statio_sys_tables",
+        "pg_stat_all_indexes",
+        "pg_stat_user_indexes",
+        "pg_stat_sys_indexes",
+        "pg_statio_all_indexes",
+        "pg_statio_user_indexes",
+        "pg_statio_sys_indexes",
+    ] {
+        let mut want = shape(&p, view).await;
+        if view.starts_with("pg_stat_") && view.ends_with("_indexes") {
+            // sargdb adds PostgreSQL 16's last_idx_scan, last.
+            want.push(("last_idx_scan".into(), 1184));
+        }
+        assert_eq!(shape(&s, view).await, want, "{view}");
+    }
+}
