@@ -225,12 +225,16 @@ impl BufferPool {
             st.pins += 1;
             st.referenced = true;
             drop(st);
-            t.io.entry(rel).or_default().0 += 1;
-            drop(t);
-            THREAD_IO.with(|c| {
-                let (h, r) = c.get();
-                c.set((h + 1, r));
-            });
+            if crate::stats::tracking() {
+                t.io.entry(rel).or_default().0 += 1;
+                drop(t);
+                THREAD_IO.with(|c| {
+                    let (h, r) = c.get();
+                    c.set((h + 1, r));
+                });
+            } else {
+                drop(t);
+            }
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(PinnedPage {
                 pool: self,
@@ -240,11 +244,13 @@ impl BufferPool {
             });
         }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
-        t.io.entry(rel).or_default().1 += 1;
-        THREAD_IO.with(|c| {
-            let (h, r) = c.get();
-            c.set((h, r + 1));
-        });
+        if crate::stats::tracking() {
+            t.io.entry(rel).or_default().1 += 1;
+            THREAD_IO.with(|c| {
+                let (h, r) = c.get();
+                c.set((h, r + 1));
+            });
+        }
         let resident = t.map.len() as u64 + 1;
         self.counters
             .peak_resident

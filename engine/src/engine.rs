@@ -58,6 +58,8 @@ pub struct EngineConfig {
     pub checkpoint_interval: Duration,
     /// WAL bytes written since the last checkpoint that trigger a new one.
     pub checkpoint_wal_bytes: u64,
+    /// Count activity for the statistics views (`stats::set_tracking`).
+    pub track_counts: bool,
 }
 
 impl EngineConfig {
@@ -68,6 +70,7 @@ impl EngineConfig {
             fsync: true,
             checkpoint_interval: Duration::from_secs(300),
             checkpoint_wal_bytes: 256 << 20,
+            track_counts: true,
         }
     }
 }
@@ -380,6 +383,7 @@ impl Engine {
         let wal = Arc::new(Wal::open(&dir, end, redo, cfg.fsync)?);
         let nframes = (cfg.buffer_pool_bytes / PAGE_SIZE).max(16);
         let pool = BufferPool::new(nframes, storage.clone(), wal.clone());
+        crate::stats::set_tracking(cfg.track_counts);
         let stats = Arc::new(StatsRegistry::default());
         match read_lsn_file(&dir.join("stats")) {
             Ok(Some((_, blob))) => match stats.decode(&blob) {

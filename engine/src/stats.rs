@@ -16,13 +16,27 @@
 //! business; it only stores numbers.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
 
 use crate::RelFileId;
+
+static TRACKING: AtomicBool = AtomicBool::new(true);
+
+/// Turn activity counting on or off for the whole process (the server's
+/// `--track-counts`; off only to measure what counting costs).
+pub fn set_tracking(on: bool) {
+    TRACKING.store(on, Ordering::Relaxed);
+}
+
+/// Whether activity is being counted.
+#[inline]
+pub fn tracking() -> bool {
+    TRACKING.load(Ordering::Relaxed)
+}
 
 /// Wall-clock time in microseconds since the Unix epoch (0 never happens
 /// in practice and means "never" in the timestamp counters).
@@ -52,9 +66,10 @@ counters! {
     SeqScan,
     /// Live rows returned by sequential scans.
     SeqTupRead,
-    /// Index scans started (on the table: through any of its indexes).
+    /// Index scans started (counted on the index; a table's is the sum
+    /// over its indexes).
     IdxScan,
-    /// Live table rows fetched by index scans.
+    /// Live table rows fetched by scans of the index.
     IdxTupFetch,
     /// Index entries returned by scans of the index.
     IdxTupRead,
@@ -232,6 +247,17 @@ impl RelationStats {
     /// Record "now" in a timestamp counter.
     pub fn touch(&self, c: Counter) {
         self.set(c, now_unix_micros());
+    }
+    /// Record "now" in a timestamp counter read on every probe, writing
+    /// only when it moved by a millisecond or more: concurrent probes of one
+    /// index then rarely write the same cache line.
+    #[inline]
+    pub fn touch_coarse(&self, c: Counter) {
+        let now = now_unix_micros();
+        let slot = &self.counters[c as usize];
+        if now >= slot.load(Ordering::Relaxed) + 1000 {
+            slot.store(now, Ordering::Relaxed);
+        }
     }
     /// A counter's value; gauges that went below zero read as zero.
     pub fn get(&self, c: Counter) -> u64 {

@@ -417,7 +417,7 @@ impl Session {
             let started = Instant::now();
             let io = sargdb_engine::buffer::thread_io();
             let r = self.execute_statement(s, sql, &[], None);
-            if let Ok(res) = &r {
+            if let (Ok(res), true) = (&r, sargdb_engine::stats::tracking()) {
                 let entry = if single {
                     STATEMENTS.entry_for(sql)
                 } else {
@@ -564,7 +564,7 @@ impl Session {
         let started = Instant::now();
         let io = sargdb_engine::buffer::thread_io();
         let r = self.execute_statement(s, &stmt.sql, params, Some(stmt));
-        if let (Ok(res), Some(e)) = (&r, &stmt.stat) {
+        if let (Ok(res), Some(e), true) = (&r, &stmt.stat, sargdb_engine::stats::tracking()) {
             record_statement(e, started, io, res);
         }
         match r {

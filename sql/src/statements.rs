@@ -60,8 +60,14 @@ impl StatementEntry {
         let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.total_ns.fetch_add(ns, Ordering::Relaxed);
-        self.min_ns.fetch_min(ns, Ordering::Relaxed);
-        self.max_ns.fetch_max(ns, Ordering::Relaxed);
+        // Read first: min and max rarely change, and a plain load does not
+        // take the cache line away from other sessions.
+        if ns < self.min_ns.load(Ordering::Relaxed) {
+            self.min_ns.fetch_min(ns, Ordering::Relaxed);
+        }
+        if ns > self.max_ns.load(Ordering::Relaxed) {
+            self.max_ns.fetch_max(ns, Ordering::Relaxed);
+        }
         self.rows.fetch_add(rows, Ordering::Relaxed);
         self.blks_hit.fetch_add(blks_hit, Ordering::Relaxed);
         self.blks_read.fetch_add(blks_read, Ordering::Relaxed);

@@ -146,7 +146,9 @@ pub fn insert_entries(
         };
         let h = handle(ctx, table, ix)?;
         let stats = ix.stats.get(ctx, ix.def.oid).clone();
-        stats.add(Counter::Inserts, 1);
+        if sargdb_engine::stats::tracking() {
+            stats.add(Counter::Inserts, 1);
+        }
         if prechecked || !is_unique_checked(ix, &vals) {
             timed(&stats, Latency::Insert, || h.insert(&key, tid))?;
             continue;

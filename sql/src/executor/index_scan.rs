@@ -10,19 +10,18 @@
 use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::Arc;
-use std::time::Instant;
 
 use sargdb_catalog::types::key::{encode_key_value, range_bounds};
 use sargdb_catalog::types::{cast, DataType};
 use sargdb_catalog::{TableDef, Value};
 use sargdb_engine::index::IndexScanIter;
-use sargdb_engine::stats::Latency;
+use sargdb_engine::stats::{tracking, Latency};
 use sargdb_engine::{IndexHandle, ScanKey, TupleId};
 
 use super::expr::{eval, eval_pred};
 use super::index_maint::handle;
 use super::scan::{decode, tid_value};
-use super::stats::{table_stats, ScanCounts};
+use super::stats::ScanCounts;
 use super::{ExecContext, Executor, Row};
 use crate::error::Result;
 use crate::planner::plan::{IndexScanMode, IndexScanPlan, KeyCond};
@@ -206,13 +205,17 @@ impl IndexScanExecutor {
         } else {
             Latency::RangeScan
         };
-        let index_stats = self
-            .plan
-            .index
-            .stats
-            .get(ctx, self.plan.index.def.oid)
-            .clone();
-        let counts = ScanCounts::index(table_stats(ctx, self.plan.table.oid), index_stats, kind);
+        let counts = if tracking() {
+            let index_stats = self
+                .plan
+                .index
+                .stats
+                .get(ctx, self.plan.index.def.oid)
+                .clone();
+            ScanCounts::index(index_stats, kind)
+        } else {
+            ScanCounts::off()
+        };
         let mut st = State {
             handle,
             keys,
@@ -223,7 +226,7 @@ impl IndexScanExecutor {
         if self.plan.mode == IndexScanMode::Bitmap {
             let mut tids = vec![];
             while let Some(k) = st.keys.pop_front() {
-                let t = Instant::now();
+                st.counts.key_start();
                 let mut n = 0u64;
                 for e in st.handle.scan(&k, false)? {
                     ctx.check_cancel()?;
@@ -231,7 +234,6 @@ impl IndexScanExecutor {
                     n += 1;
                 }
                 st.counts.entries += n;
-                st.counts.in_index += t.elapsed();
                 st.counts.key_done();
             }
             tids.sort_unstable();
@@ -256,13 +258,10 @@ impl IndexScanExecutor {
                 let Some(k) = st.keys.pop_front() else {
                     return Ok(None);
                 };
-                let t = Instant::now();
+                st.counts.key_start();
                 st.current = Some(st.handle.scan(&k, backward)?);
-                st.counts.in_index += t.elapsed();
             }
-            let t = Instant::now();
             let next = st.current.as_mut().and_then(|c| c.next());
-            st.counts.in_index += t.elapsed();
             match next {
                 Some(e) => {
                     st.counts.entries += 1;

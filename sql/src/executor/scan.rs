@@ -13,6 +13,7 @@ use super::stats::{table_stats, ScanCounts};
 use super::{ExecContext, Executor, Row};
 use crate::binder::bound::BoundExpr;
 use crate::error::Result;
+use sargdb_engine::stats::tracking;
 
 pub struct SeqScanExecutor {
     table: Arc<TableDef>,
@@ -71,7 +72,9 @@ impl Executor for SeqScanExecutor {
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
         if self.scan.is_none() {
             self.scan = Some(ctx.txn.scan(self.table.storage)?);
-            self.counts = Some(ScanCounts::seq(table_stats(ctx, self.table.oid)));
+            if tracking() {
+                self.counts = Some(ScanCounts::seq(table_stats(ctx, self.table.oid)));
+            }
         }
         loop {
             ctx.check_cancel()?;
