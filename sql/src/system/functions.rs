@@ -54,6 +54,15 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
             };
             sig(vec![rel], T::Text, true)
         }
+        // The storage a relation lives in (`<data_dir>/base/<filenode>`).
+        "pg_relation_filenode" if n == 1 => {
+            let rel = if args[0].is_string() || args[0] == T::Unknown {
+                T::Text
+            } else {
+                T::Oid
+            };
+            sig(vec![rel], T::Oid, true)
+        }
         "pg_get_userbyid" if n == 1 => sig(vec![T::Oid], T::Name, true),
         "pg_table_is_visible" | "pg_type_is_visible" if n == 1 => sig(vec![T::Oid], T::Bool, true),
         "pg_get_indexdef" if n == 1 => sig(vec![T::Oid], T::Text, true),
@@ -266,6 +275,19 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
     let a0 = args.first();
     Ok(match name {
         "verify_index" => crate::executor::verify::verify_index(a0.unwrap_or(&Value::Null), ctx)?,
+        "pg_relation_filenode" => {
+            let o = match a0 {
+                Some(Value::Text(rel)) => relation_oid(ctx, rel)?,
+                other => oid_arg(other).unwrap_or(0),
+            };
+            if let Some(tb) = cat.tables.get(&o) {
+                Value::Oid(tb.storage)
+            } else if let Some(ix) = cat.indexes.get(&o) {
+                Value::Oid(ix.storage)
+            } else {
+                Value::Null
+            }
+        }
         "pg_stat_reset" => {
             ctx.engine.relation_stats().reset_all();
             ctx.engine.reset_buffer_io(None);
