@@ -33,9 +33,15 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
     let n = args.len();
     match name {
         // sargdb's index integrity check (executor/verify.rs).
-        "verify_index" if n == 1 && (args[0].is_string() || args[0] == T::Unknown) => {
-            sig(vec![T::Text], T::Array(Box::new(T::Text)), true)
-        }
+        "verify_index" if n == 1 => sig(
+            vec![if args[0].is_string() || args[0] == T::Unknown {
+                T::Text
+            } else {
+                T::Oid
+            }],
+            T::Array(Box::new(T::Text)),
+            true,
+        ),
         // Statistics resets (void in Postgres; an empty text here).
         "pg_stat_reset"
         | "pg_stat_statements_reset"
