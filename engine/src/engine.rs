@@ -604,6 +604,11 @@ impl Engine {
         vacuum(&self.shared, rel, false)
     }
 
+    /// The settings the engine was opened with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.cfg
+    }
+
     /// Activity counters of every relation.
     pub fn relation_stats(&self) -> &Arc<StatsRegistry> {
         &self.shared.stats

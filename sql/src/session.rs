@@ -501,7 +501,7 @@ impl Session {
         let sp = self.search_path();
         let tctx = self.tctx.clone();
         let mut b = Binder::new(&catalog, &sp, &tctx, sql, params);
-        b.session = self.system_session();
+        b.session = self.system_session(sql);
         let r = match s {
             SqlStatement::Query(q) => b.bind_query(q)?,
             SqlStatement::Insert(i) => b.bind_insert(i)?,
@@ -970,7 +970,7 @@ impl Session {
                 let sp = self.search_path();
                 let tctx = self.tctx.clone();
                 let mut b = Binder::new(&catalog, &sp, &tctx, sql, vec![]);
-                b.session = self.system_session();
+                b.session = self.system_session(sql);
                 let (plan, _) = match &**statement {
                     SqlStatement::Query(q) => b.bind_query(q)?,
                     SqlStatement::Insert(i) => b.bind_insert(i)?,
@@ -1223,12 +1223,19 @@ impl Session {
     }
 
     /// Who and where this session runs, for the system relations.
-    fn system_session(&self) -> crate::system::SessionInfo {
+    fn system_session(&self, sql: &str) -> crate::system::SessionInfo {
+        // Only a statement that can read pg_settings pays for its rows.
+        let settings = sql
+            .as_bytes()
+            .windows(11)
+            .any(|w| w.eq_ignore_ascii_case(b"pg_settings"))
+            .then(|| Arc::new(self.settings.rows()));
         crate::system::SessionInfo {
             user: self.user.clone(),
             database: self.database.clone(),
             pid: self.id as i32,
             db: Some(crate::system::DbRef(self.db.clone())),
+            settings,
         }
     }
 
@@ -1381,7 +1388,7 @@ impl Session {
                 Some(p) => (p, prepared.map(|p| p.columns.clone()).unwrap_or_default()),
                 None => {
                     let mut b = Binder::new(&catalog, &sp, &tctx, sql, ptypes);
-                    b.session = self.system_session();
+                    b.session = self.system_session(sql);
                     let (plan, cols) = match s {
                         SqlStatement::Query(q) => b.bind_query(q)?,
                         SqlStatement::Insert(i) => b.bind_insert(i)?,

@@ -635,3 +635,51 @@ async fn postgres_views_have_postgres_15_columns() {
         assert_eq!(shape(&s, view).await, want, "{view}");
     }
 }
+
+#[tokio::test]
+async fn pg_settings_lists_session_and_server_parameters() {
+    let srv = SargdbServer::start_with(&["--buffer-pool", "4MB", "--track-counts", "off"]);
+    let c = srv.connect().await;
+    c.batch_execute("SET work_mem = '16MB'").await.unwrap();
+    let rows = c
+        .query(
+            "SELECT name, setting, unit, source, boot_val FROM pg_settings \
+             WHERE name IN ('work_mem', 'shared_buffers', 'track_counts', 'TimeZone') ORDER BY name",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, String, Option<String>, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("TimeZone".into(), "UTC".into(), None, "default".into()),
+            (
+                "shared_buffers".into(),
+                "512".into(),
+                Some("8kB".into()),
+                "command line".into()
+            ),
+            (
+                "track_counts".into(),
+                "off".into(),
+                None,
+                "command line".into()
+            ),
+            (
+                "work_mem".into(),
+                "16384".into(),
+                Some("kB".into()),
+                "session".into()
+            ),
+        ]
+    );
+    // With counting off, nothing moves.
+    c.batch_execute("CREATE TABLE q (a int); INSERT INTO q VALUES (1)")
+        .await
+        .unwrap();
+    assert_eq!(table_counter(&c, "q", "n_tup_ins").await, 0);
+}

@@ -45,6 +45,8 @@ pub struct SessionInfo {
     /// The running server, for the statistics relations (None in unit
     /// tests of the binder).
     pub db: Option<DbRef>,
+    /// The session's parameters, when the statement reads pg_settings.
+    pub(crate) settings: Option<std::sync::Arc<Vec<crate::settings::SettingRow>>>,
 }
 
 /// The running server's shared state, as the statistics relations read it.
@@ -64,6 +66,7 @@ impl Default for SessionInfo {
             database: "postgres".into(),
             pid: std::process::id() as i32,
             db: None,
+            settings: None,
         }
     }
 }
