@@ -94,15 +94,9 @@ pub struct ScanCounts {
 impl ScanCounts {
     pub fn seq(table: Arc<RelationStats>) -> Self {
         table.add(Counter::SeqScan, 1);
-        ScanCounts {
-            table: Some(table),
-            index: None,
-            entries: 0,
-            fetched: 0,
-            returned: 0,
-            started: None,
-            kind: Latency::Lookup,
-        }
+        let mut c = ScanCounts::off();
+        c.table = Some(table);
+        c
     }
 
     /// An index scan starts: idx_scan of the index, and when it was last
@@ -112,15 +106,10 @@ impl ScanCounts {
     pub fn index(index: Arc<RelationStats>, kind: Latency) -> Self {
         index.add(Counter::IdxScan, 1);
         index.touch_coarse(Counter::LastUsed);
-        ScanCounts {
-            table: None,
-            index: Some(index),
-            entries: 0,
-            fetched: 0,
-            returned: 0,
-            started: None,
-            kind,
-        }
+        let mut c = ScanCounts::off();
+        c.index = Some(index);
+        c.kind = kind;
+        c
     }
 
     /// Counts nothing (activity counting is off).

@@ -241,128 +241,112 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
     let reg = db.engine.relation_stats();
     match name {
         "pg_stat_all_tables" | "pg_stat_user_tables" | "pg_stat_sys_tables" => {
-            let rows = if sys {
-                vec![]
-            } else {
-                tables(cat)
-                    .map(|tb| {
-                        let s = reg.get(tb.oid);
-                        let idx: Vec<_> = cat.indexes_of(tb.oid).map(|i| reg.get(i.oid)).collect();
-                        let sum = |c| -> Value {
-                            if idx.is_empty() {
-                                NULL
-                            } else {
-                                i8v(idx.iter().map(|i| i.get(c)).sum())
-                            }
-                        };
-                        vec![
-                            o(tb.oid),
-                            t(tb.schema.clone()),
-                            t(tb.name.clone()),
-                            i8v(s.get(Counter::SeqScan)),
-                            i8v(s.get(Counter::SeqTupRead)),
-                            sum(Counter::IdxScan),
-                            sum(Counter::IdxTupFetch),
-                            i8v(s.get(Counter::TupIns)),
-                            i8v(s.get(Counter::TupUpd)),
-                            i8v(s.get(Counter::TupDel)),
-                            i8v(s.get(Counter::TupHotUpd)),
-                            i8v(s.get(Counter::LiveTup)),
-                            i8v(s.get(Counter::DeadTup)),
-                            i8v(s.get(Counter::ModSinceAnalyze)),
-                            i8v(s.get(Counter::InsSinceVacuum)),
-                            ts(s.get(Counter::LastVacuum)),
-                            ts(s.get(Counter::LastAutovacuum)),
-                            ts(s.get(Counter::LastAnalyze)),
-                            ts(s.get(Counter::LastAutoanalyze)),
-                            i8v(s.get(Counter::VacuumCount)),
-                            i8v(s.get(Counter::AutovacuumCount)),
-                            i8v(s.get(Counter::AnalyzeCount)),
-                            i8v(s.get(Counter::AutoanalyzeCount)),
-                        ]
-                    })
-                    .collect()
-            };
+            let rows: Vec<Vec<Value>> = tables(cat, sys)
+                .map(|tb| {
+                    let s = reg.get(tb.oid);
+                    let idx: Vec<_> = cat.indexes_of(tb.oid).map(|i| reg.get(i.oid)).collect();
+                    let sum = |c| -> Value {
+                        if idx.is_empty() {
+                            NULL
+                        } else {
+                            i8v(idx.iter().map(|i| i.get(c)).sum())
+                        }
+                    };
+                    vec![
+                        o(tb.oid),
+                        t(tb.schema.clone()),
+                        t(tb.name.clone()),
+                        i8v(s.get(Counter::SeqScan)),
+                        i8v(s.get(Counter::SeqTupRead)),
+                        sum(Counter::IdxScan),
+                        sum(Counter::IdxTupFetch),
+                        i8v(s.get(Counter::TupIns)),
+                        i8v(s.get(Counter::TupUpd)),
+                        i8v(s.get(Counter::TupDel)),
+                        i8v(s.get(Counter::TupHotUpd)),
+                        i8v(s.get(Counter::LiveTup)),
+                        i8v(s.get(Counter::DeadTup)),
+                        i8v(s.get(Counter::ModSinceAnalyze)),
+                        i8v(s.get(Counter::InsSinceVacuum)),
+                        ts(s.get(Counter::LastVacuum)),
+                        ts(s.get(Counter::LastAutovacuum)),
+                        ts(s.get(Counter::LastAnalyze)),
+                        ts(s.get(Counter::LastAutoanalyze)),
+                        i8v(s.get(Counter::VacuumCount)),
+                        i8v(s.get(Counter::AutovacuumCount)),
+                        i8v(s.get(Counter::AnalyzeCount)),
+                        i8v(s.get(Counter::AutoanalyzeCount)),
+                    ]
+                })
+                .collect();
             rel(STAT_TABLES, rows)
         }
         "pg_statio_all_tables" | "pg_statio_user_tables" | "pg_statio_sys_tables" => {
             let io = db.engine.buffer_io();
             let get = |storage| io.get(&storage).copied().unwrap_or((0, 0));
-            let rows = if sys {
-                vec![]
-            } else {
-                tables(cat)
-                    .map(|tb| {
-                        let (hit, read) = get(tb.storage);
-                        let idx: Vec<(u64, u64)> =
-                            cat.indexes_of(tb.oid).map(|i| get(i.storage)).collect();
-                        let (ih, ir) = idx.iter().fold((0, 0), |(h, r), (h2, r2)| (h + h2, r + r2));
-                        let (ih, ir) = if idx.is_empty() {
-                            (NULL, NULL)
-                        } else {
-                            (i8v(ih), i8v(ir))
-                        };
-                        vec![
-                            o(tb.oid),
-                            t(tb.schema.clone()),
-                            t(tb.name.clone()),
-                            i8v(read),
-                            i8v(hit),
-                            ir,
-                            ih,
-                            NULL,
-                            NULL,
-                            NULL,
-                            NULL,
-                        ]
-                    })
-                    .collect()
-            };
+            let rows: Vec<Vec<Value>> = tables(cat, sys)
+                .map(|tb| {
+                    let (hit, read) = get(tb.storage);
+                    let idx: Vec<(u64, u64)> =
+                        cat.indexes_of(tb.oid).map(|i| get(i.storage)).collect();
+                    let (ih, ir) = idx.iter().fold((0, 0), |(h, r), (h2, r2)| (h + h2, r + r2));
+                    let (ih, ir) = if idx.is_empty() {
+                        (NULL, NULL)
+                    } else {
+                        (i8v(ih), i8v(ir))
+                    };
+                    vec![
+                        o(tb.oid),
+                        t(tb.schema.clone()),
+                        t(tb.name.clone()),
+                        i8v(read),
+                        i8v(hit),
+                        ir,
+                        ih,
+                        NULL,
+                        NULL,
+                        NULL,
+                        NULL,
+                    ]
+                })
+                .collect();
             rel(STATIO_TABLES, rows)
         }
         "pg_stat_all_indexes" | "pg_stat_user_indexes" | "pg_stat_sys_indexes" => {
-            let rows = if sys {
-                vec![]
-            } else {
-                indexes(cat)
-                    .map(|(tb, ix)| {
-                        let s = reg.get(ix.oid);
-                        vec![
-                            o(tb.oid),
-                            o(ix.oid),
-                            t(ix.schema.clone()),
-                            t(tb.name.clone()),
-                            t(ix.name.clone()),
-                            i8v(s.get(Counter::IdxScan)),
-                            i8v(s.get(Counter::IdxTupRead)),
-                            i8v(s.get(Counter::IdxTupFetch)),
-                            ts(s.get(Counter::LastUsed)),
-                        ]
-                    })
-                    .collect()
-            };
+            let rows: Vec<Vec<Value>> = indexes(cat, sys)
+                .map(|(tb, ix)| {
+                    let s = reg.get(ix.oid);
+                    vec![
+                        o(tb.oid),
+                        o(ix.oid),
+                        t(ix.schema.clone()),
+                        t(tb.name.clone()),
+                        t(ix.name.clone()),
+                        i8v(s.get(Counter::IdxScan)),
+                        i8v(s.get(Counter::IdxTupRead)),
+                        i8v(s.get(Counter::IdxTupFetch)),
+                        ts(s.get(Counter::LastUsed)),
+                    ]
+                })
+                .collect();
             rel(STAT_INDEXES, rows)
         }
         "pg_statio_all_indexes" | "pg_statio_user_indexes" | "pg_statio_sys_indexes" => {
             let io = db.engine.buffer_io();
-            let rows = if sys {
-                vec![]
-            } else {
-                indexes(cat)
-                    .map(|(tb, ix)| {
-                        let (hit, read) = io.get(&ix.storage).copied().unwrap_or((0, 0));
-                        vec![
-                            o(tb.oid),
-                            o(ix.oid),
-                            t(ix.schema.clone()),
-                            t(tb.name.clone()),
-                            t(ix.name.clone()),
-                            i8v(read),
-                            i8v(hit),
-                        ]
-                    })
-                    .collect()
-            };
+            let rows: Vec<Vec<Value>> = indexes(cat, sys)
+                .map(|(tb, ix)| {
+                    let (hit, read) = io.get(&ix.storage).copied().unwrap_or((0, 0));
+                    vec![
+                        o(tb.oid),
+                        o(ix.oid),
+                        t(ix.schema.clone()),
+                        t(tb.name.clone()),
+                        t(ix.name.clone()),
+                        i8v(read),
+                        i8v(hit),
+                    ]
+                })
+                .collect();
             rel(STATIO_INDEXES, rows)
         }
         "pg_stat_indexes" => rel(PG_STAT_INDEXES, pg_stat_indexes(db, cat)),
@@ -400,16 +384,19 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
     }
 }
 
-fn tables(cat: &Catalog) -> impl Iterator<Item = &TableDef> {
-    let mut v: Vec<&TableDef> = cat.tables.values().collect();
+/// The tables a view lists: all of them, none for the `_sys_` views.
+fn tables(cat: &Catalog, sys: bool) -> impl Iterator<Item = &TableDef> {
+    let mut v: Vec<&TableDef> = cat.tables.values().filter(|_| !sys).collect();
     v.sort_by_key(|t| t.oid);
     v.into_iter()
 }
 
-fn indexes(cat: &Catalog) -> impl Iterator<Item = (&TableDef, &IndexDef)> {
+/// The indexes a view lists: all of them, none for the `_sys_` views.
+fn indexes(cat: &Catalog, sys: bool) -> impl Iterator<Item = (&TableDef, &IndexDef)> {
     let mut v: Vec<(&TableDef, &IndexDef)> = cat
         .indexes
         .values()
+        .filter(|_| !sys)
         .filter_map(|i| cat.tables.get(&i.table).map(|t| (t, i)))
         .collect();
     v.sort_by_key(|(_, i)| i.oid);
@@ -464,7 +451,7 @@ fn pg_stat_indexes(db: &Database, cat: &Catalog) -> Vec<Vec<Value>> {
     let reg = db.engine.relation_stats();
     let io = db.engine.buffer_io();
     let resident = db.engine.buffer_residency();
-    indexes(cat)
+    indexes(cat, false)
         .map(|(tb, ix)| {
             let s = reg.get(ix.oid);
             let phys = index_handle(db, tb, ix).and_then(|h| h.stats().ok());
