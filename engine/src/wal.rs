@@ -102,6 +102,13 @@ pub enum WalRecord {
         tid_block: u32,
         tid_slot: u16,
     },
+    /// Entries removed from a B+Tree leaf at these positions (ascending,
+    /// positions before the removal), without a merge.
+    BTreeDelete {
+        rel: RelFileId,
+        block: u32,
+        positions: Vec<u32>,
+    },
 }
 
 const K_INSERT: u8 = 1;
@@ -113,6 +120,7 @@ const K_ABORT: u8 = 6;
 const K_SEQUENCE: u8 = 7;
 const K_CHECKPOINT: u8 = 8;
 const K_BTREE_INSERT: u8 = 9;
+const K_BTREE_DELETE: u8 = 10;
 
 struct Reader<'a> {
     b: &'a [u8],
@@ -187,6 +195,7 @@ impl WalRecord {
             WalRecord::Sequence { .. } => K_SEQUENCE,
             WalRecord::Checkpoint { .. } => K_CHECKPOINT,
             WalRecord::BTreeInsert { .. } => K_BTREE_INSERT,
+            WalRecord::BTreeDelete { .. } => K_BTREE_DELETE,
         }
     }
 
@@ -283,6 +292,15 @@ impl WalRecord {
                 out.extend_from_slice(&tid_block.to_le_bytes());
                 out.extend_from_slice(&tid_slot.to_le_bytes());
             }
+            WalRecord::BTreeDelete {
+                rel,
+                block,
+                positions,
+            } => {
+                out.extend_from_slice(&rel.to_le_bytes());
+                out.extend_from_slice(&block.to_le_bytes());
+                put_u32s(out, positions);
+            }
         }
     }
 
@@ -344,6 +362,11 @@ impl WalRecord {
                 key: r.bytes()?,
                 tid_block: r.u32()?,
                 tid_slot: r.u16()?,
+            },
+            K_BTREE_DELETE => WalRecord::BTreeDelete {
+                rel: r.u32()?,
+                block: r.u32()?,
+                positions: r.u32s()?,
             },
             k => return Err(EngineError::CorruptWal(format!("unknown record kind {k}"))),
         };

@@ -101,9 +101,12 @@ impl Database {
         &self.engine
     }
 
-    /// Optimize a bound plan with the tables' current sizes.
+    /// Optimize a bound plan with the tables' current sizes, and the plans
+    /// of the subqueries in its expressions likewise (so a correlated
+    /// subquery probes an index with its outer values).
     pub(crate) fn plan(&self, mut p: Plan) -> Plan {
         p.annotate_sizes(&|storage| self.engine.relation_pages(storage).unwrap_or(0));
+        p.map_subquery_plans(&|sub| self.plan(sub));
         planner::plan(p)
     }
 }

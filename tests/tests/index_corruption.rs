@@ -32,13 +32,17 @@ async fn corrupt_first_key(srv: &mut SargdbServer, index: &str, fix_checksum: bo
     let level = u16::from_le_bytes(meta[28..30].try_into().unwrap());
     assert_eq!(level, 0, "the test wants the root to be a leaf");
     let leaf = &mut file[page(root)];
-    let key_len = u16::from_le_bytes(leaf[24..26].try_into().unwrap()) as usize;
+    // The first item in key order: its offset is the last u16 of the page
+    // (see engine/src/index/btree/page.rs); the item starts with its key
+    // length, then the key.
+    let at = u16::from_le_bytes(leaf[PAGE_SIZE - 2..].try_into().unwrap()) as usize;
+    let key_len = u16::from_le_bytes(leaf[at..at + 2].try_into().unwrap()) as usize;
     assert!(
         key_len > 0 && key_len < 64,
         "first item key length {key_len}"
     );
     // The first key's last byte becomes 0xFF: larger than the next key.
-    leaf[26 + key_len - 1] = 0xFF;
+    leaf[at + 2 + key_len - 1] = 0xFF;
     if fix_checksum {
         set_checksum(filenode, root as u32, leaf);
     }

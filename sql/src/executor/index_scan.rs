@@ -9,14 +9,13 @@
 
 use std::collections::VecDeque;
 use std::ops::Bound;
-use std::sync::Arc;
 
 use sargdb_catalog::types::key::{encode_key_value, range_bounds};
 use sargdb_catalog::types::{cast, DataType};
-use sargdb_catalog::{TableDef, Value};
-use sargdb_engine::index::IndexScanIter;
-use sargdb_engine::stats::{tracking, Latency};
-use sargdb_engine::{IndexHandle, ScanKey, TupleId};
+use sargdb_catalog::Value;
+use sargdb_engine::index::{IndexEntry, IndexScanIter};
+use sargdb_engine::stats::{tracking, Counter, Latency};
+use sargdb_engine::{Fetched, IndexHandle, ScanKey, TupleId};
 
 use super::expr::{eval, eval_pred};
 use super::index_maint::handle;
@@ -38,7 +37,39 @@ struct State {
     current: Option<IndexScanIter>,
     /// Bitmap mode: the sorted tids still to fetch.
     bitmap: Option<std::vec::IntoIter<TupleId>>,
+    /// Plain mode: the entry whose tuple is being fetched.
+    entry: Option<IndexEntry>,
+    /// Entries whose tuples no transaction can see any more: removed from
+    /// the index in batches (Postgres's "kill prior tuple"), so the next scan
+    /// does not fetch them again.
+    dead: Vec<IndexEntry>,
     counts: ScanCounts,
+}
+
+/// Dead entries collected before they are removed from the index.
+const KILL_BATCH: usize = 64;
+
+impl State {
+    fn kill_dead(&mut self) -> Result<()> {
+        if !self.dead.is_empty() {
+            let removed = self.handle.kill(&self.dead)?;
+            if let Some(ix) = &self.counts.index {
+                ix.add(Counter::Deletes, removed);
+            }
+            self.dead.clear();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        // A scan that stops early (LIMIT) still cleans what it found; an
+        // error here only means the entries stay for VACUUM.
+        if let Err(e) = self.kill_dead() {
+            tracing::debug!("removing dead index entries failed: {e}");
+        }
+    }
 }
 
 /// Whether the scan probes for whole keys (every key column fixed by
@@ -222,6 +253,8 @@ impl IndexScanExecutor {
             current: None,
             bitmap: None,
             counts,
+            entry: None,
+            dead: Vec::new(),
         };
         if self.plan.mode == IndexScanMode::Bitmap {
             let mut tids = vec![];
@@ -261,25 +294,43 @@ impl IndexScanExecutor {
                 st.counts.key_start();
                 st.current = Some(st.handle.scan(&k, backward)?);
             }
-            let next = st.current.as_mut().and_then(|c| c.next());
-            match next {
+            match st.current.as_mut().and_then(|c| c.next()) {
                 Some(e) => {
+                    let e = e?;
+                    let tid = e.tid;
                     st.counts.entries += 1;
-                    return Ok(Some(e?.tid));
+                    st.entry = Some(e);
+                    return Ok(Some(tid));
                 }
                 None => {
                     st.current = None;
                     st.counts.key_done();
+                    st.kill_dead()?;
                 }
             }
         }
     }
 }
 
-fn fetch_row(table: &Arc<TableDef>, tid: TupleId, ctx: &mut ExecContext) -> Result<Option<Row>> {
-    match ctx.txn.fetch(table.storage, tid)? {
-        Some(bytes) => Ok(Some(decode(table, &bytes, ctx)?)),
-        None => Ok(None),
+impl IndexScanExecutor {
+    /// The row at `tid` if this statement sees it; remembers the current
+    /// entry for removal if nobody can see its tuple any more.
+    fn fetch_row(&mut self, tid: TupleId, ctx: &mut ExecContext) -> Result<Option<Row>> {
+        match ctx.txn.fetch_checked(self.plan.table.storage, tid)? {
+            Fetched::Visible(bytes) => Ok(Some(decode(&self.plan.table, &bytes, ctx)?)),
+            Fetched::Invisible => Ok(None),
+            Fetched::Dead => {
+                if let Some(st) = self.state.as_mut() {
+                    if let Some(e) = st.entry.take() {
+                        st.dead.push(e);
+                        if st.dead.len() >= KILL_BATCH {
+                            st.kill_dead()?;
+                        }
+                    }
+                }
+                Ok(None)
+            }
+        }
     }
 }
 
@@ -292,7 +343,7 @@ impl Executor for IndexScanExecutor {
             let Some(tid) = self.next_tid(ctx)? else {
                 return Ok(None);
             };
-            let Some(mut row) = fetch_row(&self.plan.table, tid, ctx)? else {
+            let Some(mut row) = self.fetch_row(tid, ctx)? else {
                 continue;
             };
             if let Some(st) = self.state.as_mut() {

@@ -121,6 +121,18 @@ pub fn build(plan: &Plan) -> Result<BoxedExecutor> {
             right_width(right)?,
             left_width(left)?,
         )),
+        Plan::LateralJoin {
+            left,
+            right,
+            kind,
+            on,
+        } => Box::new(nested_loop_join::LateralJoinExecutor::new(
+            build(left)?,
+            (**right).clone(),
+            *kind,
+            on.clone(),
+            right_width(right)?,
+        )),
         Plan::HashJoin {
             left,
             right,
@@ -212,6 +224,7 @@ pub fn width(plan: &Plan) -> Result<usize> {
         Plan::Project { exprs, .. } => exprs.len(),
         Plan::Join { left, right, .. }
         | Plan::NestedLoopJoin { left, right, .. }
+        | Plan::LateralJoin { left, right, .. }
         | Plan::HashJoin { left, right, .. } => width(left)? + width(right)?,
         Plan::Aggregate { groups, aggs, .. } => groups.len() + aggs.len(),
         Plan::SetOp { left, .. } => width(left)?,

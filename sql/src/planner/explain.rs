@@ -10,13 +10,25 @@ use sargdb_catalog::{TableDef, Value};
 /// A condition as Postgres prints it in EXPLAIN (`(a = 5)`,
 /// `((a > 1) AND (b < 3))`), with the scanned table's column names.
 pub fn render(e: &BoundExpr, t: &TableDef) -> String {
-    let r = |x: &BoundExpr| render(x, t);
-    match e {
-        BoundExpr::Column(i, _) => t
-            .columns
-            .get(*i)
+    render_cols(e, &|i| {
+        t.columns
+            .get(i)
             .map(|c| c.name.clone())
-            .unwrap_or_else(|| format!("${i}")),
+            .unwrap_or_else(|| format!("${i}"))
+    })
+}
+
+/// `render` over a row whose column `i` is called `names[i]`.
+fn render_named(e: &BoundExpr, names: &[String]) -> String {
+    render_cols(e, &|i| {
+        names.get(i).cloned().unwrap_or_else(|| format!("${i}"))
+    })
+}
+
+fn render_cols(e: &BoundExpr, col: &dyn Fn(usize) -> String) -> String {
+    let r = |x: &BoundExpr| render_cols(x, col);
+    match e {
+        BoundExpr::Column(i, _) => col(*i),
         BoundExpr::Literal(Value::Null, _) => "NULL".into(),
         BoundExpr::Literal(v, ty) => {
             let text = v.to_text(&Default::default());
@@ -30,6 +42,7 @@ pub fn render(e: &BoundExpr, t: &TableDef) -> String {
             }
         }
         BoundExpr::Param(i, _) => format!("${}", i + 1),
+        BoundExpr::Outer { depth, idx, .. } => outer_name(*depth, *idx),
         BoundExpr::Cmp { op, l, r: rr } => format!("({} {} {})", r(l), op.symbol(), r(rr)),
         BoundExpr::And(a, b) => {
             let mut parts = vec![];
@@ -85,6 +98,50 @@ pub fn render(e: &BoundExpr, t: &TableDef) -> String {
     }
 }
 
+thread_local! {
+    /// Column names of the outer rows visible where EXPLAIN is rendering
+    /// (innermost last), for `BoundExpr::Outer`.
+    static OUTER_NAMES: std::cell::RefCell<Vec<Vec<String>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Display names of a plan's output columns (`alias.column` where known).
+fn output_names(p: &Plan) -> Vec<String> {
+    let table_cols = |t: &TableDef, alias: &str| -> Vec<String> {
+        t.columns
+            .iter()
+            .map(|c| format!("{alias}.{}", c.name))
+            .collect()
+    };
+    match p {
+        Plan::Scan { table, alias, .. } => table_cols(table, alias),
+        Plan::IndexScan(ip) => table_cols(&ip.table, &ip.alias),
+        Plan::Filter { input, .. }
+        | Plan::Sort { input, .. }
+        | Plan::Limit { input, .. }
+        | Plan::Distinct { input, .. } => output_names(input),
+        Plan::Join { left, right, .. }
+        | Plan::NestedLoopJoin { left, right, .. }
+        | Plan::LateralJoin { left, right, .. }
+        | Plan::HashJoin { left, right, .. } => {
+            let mut v = output_names(left);
+            v.extend(output_names(right));
+            v
+        }
+        other => vec!["?column?".into(); crate::executor::width(other).unwrap_or(0)],
+    }
+}
+
+fn outer_name(depth: usize, idx: usize) -> String {
+    OUTER_NAMES.with(|o| {
+        let o = o.borrow();
+        o.len()
+            .checked_sub(depth)
+            .and_then(|d| o[d].get(idx).cloned())
+            .unwrap_or_else(|| "(...)".into())
+    })
+}
+
 fn cond_text(parts: &[BoundExpr], t: &TableDef) -> String {
     if parts.len() == 1 {
         render(&parts[0], t)
@@ -127,6 +184,16 @@ fn jk(k: JoinKind) -> &'static str {
     }
 }
 
+/// Where the `->` of a node at `depth` starts: Postgres indents the first
+/// level by 2 and every further level by 6 (the width of `->  ` plus 2).
+fn indent(depth: usize) -> String {
+    if depth == 0 {
+        String::new()
+    } else {
+        " ".repeat(2 + 6 * (depth - 1))
+    }
+}
+
 fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
     // Projection is folded into its child in Postgres's output.
     if let Plan::Project { input, .. } = p {
@@ -134,9 +201,22 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
     }
     let mut child_lines = vec![];
     let mut kids = vec![];
-    for c in p.children() {
+    for (i, c) in p.children().into_iter().enumerate() {
         let mut lines = vec![];
+        // The inner side of a lateral join reads the outer row: name its
+        // columns for `Outer` references while rendering it.
+        let outer = match p {
+            Plan::LateralJoin { left, .. } if i == 1 => Some(output_names(left)),
+            _ => None,
+        };
+        let pushed = outer.is_some();
+        if let Some(names) = outer {
+            OUTER_NAMES.with(|o| o.borrow_mut().push(names));
+        }
         kids.push(node(c, depth + 1, &mut lines));
+        if pushed {
+            OUTER_NAMES.with(|o| o.borrow_mut().pop());
+        }
         child_lines.push(lines);
     }
     let k0 = kids
@@ -232,7 +312,7 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
                     if let Some(r) = resid {
                         extra.push(format!("Filter: {r}"));
                     }
-                    let pad = "  ".repeat(depth + 1);
+                    let pad = indent(depth + 1);
                     let mut child = vec![format!(
                         "{pad}->  Bitmap Index Scan on {}  (cost=0.00..{:.2} rows={:.0} width=0)",
                         ip.index.def.name,
@@ -279,18 +359,62 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
             out.append(&mut child_lines.remove(0));
             return kids.remove(0);
         }
-        Plan::Join { kind, .. } | Plan::NestedLoopJoin { kind, .. } => (
-            format!("Nested Loop{}", jk(*kind)),
-            Est {
-                startup: k0.0 + k1.0,
-                total: k0.1 + k0.2 * k1.1,
-                rows: (k0.2 * k1.2 / 3.0).max(1.0),
-            },
-        ),
-        Plan::HashJoin { kind, .. } => {
+        Plan::Join { kind, on, .. }
+        | Plan::NestedLoopJoin { kind, on, .. }
+        | Plan::LateralJoin { kind, on, .. } => {
+            if let Some(on) = on {
+                let mut parts = vec![];
+                conjuncts(on.clone(), &mut parts);
+                let names = output_names(p);
+                let text: Vec<String> = parts.iter().map(|c| render_named(c, &names)).collect();
+                extra.push(format!(
+                    "Join Filter: {}",
+                    if text.len() == 1 {
+                        text[0].clone()
+                    } else {
+                        format!("({})", text.join(" AND "))
+                    }
+                ));
+            }
+            (
+                format!("Nested Loop{}", jk(*kind)),
+                Est {
+                    startup: k0.0 + k1.0,
+                    total: k0.1 + k0.2 * k1.1,
+                    rows: (k0.2 * k1.2 / 3.0).max(1.0),
+                },
+            )
+        }
+        Plan::HashJoin {
+            kind,
+            left,
+            right,
+            left_keys,
+            right_keys,
+            residual,
+        } => {
+            let (ln, rn) = (output_names(left), output_names(right));
+            let conds: Vec<String> = left_keys
+                .iter()
+                .zip(right_keys)
+                .map(|(l, r)| format!("({} = {})", render_named(l, &ln), render_named(r, &rn)))
+                .collect();
+            extra.push(format!(
+                "Hash Cond: {}",
+                if conds.len() == 1 {
+                    conds[0].clone()
+                } else {
+                    format!("({})", conds.join(" AND "))
+                }
+            ));
+            if let Some(res) = residual {
+                let mut all = ln.clone();
+                all.extend(rn.iter().cloned());
+                extra.push(format!("Join Filter: {}", render_named(res, &all)));
+            }
             // Postgres shows the build side under a Hash node.
             let mut inner = child_lines.pop().unwrap_or_default();
-            let pad = "  ".repeat(depth + 1);
+            let pad = indent(depth + 1);
             if let Some(first) = inner.first_mut() {
                 *first = first.replacen(&format!("{pad}->  "), &format!("{pad}      ->  "), 1);
             }
@@ -436,12 +560,12 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
     if depth == 0 {
         out.push(head);
     } else {
-        out.push(format!("{}->  {head}", "  ".repeat(depth)));
+        out.push(format!("{}->  {head}", indent(depth)));
     }
     let pad = if depth == 0 {
         "  ".to_string()
     } else {
-        "  ".repeat(depth) + "      "
+        indent(depth) + "      "
     };
     for e in extra {
         out.push(format!("{pad}{e}"));

@@ -92,6 +92,11 @@ fn physical(p: Plan) -> Plan {
                     on: and_all(all),
                 };
             }
+            if let Some(nl) = crate::optimizer::index_join::index_nested_loop(
+                &left, &right, kind, &lk, &rk, &rest,
+            ) {
+                return nl;
+            }
             Plan::HashJoin {
                 left,
                 right,
