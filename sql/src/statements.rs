@@ -25,6 +25,8 @@ pub static STATEMENTS: std::sync::LazyLock<StatementStats> =
 /// Most distinct statements kept (Postgres's pg_stat_statements.max).
 pub const MAX_ENTRIES: usize = 5000;
 const SHARDS: usize = 16;
+/// Longest query text kept per entry (the id hashes the whole text).
+pub const MAX_QUERY_TEXT: usize = 8192;
 
 /// One normalized statement's totals.
 pub struct StatementEntry {
@@ -100,6 +102,14 @@ impl StatementStats {
         }
         if shard.len() >= MAX_ENTRIES / SHARDS {
             return None;
+        }
+        let mut query = query;
+        if query.len() > MAX_QUERY_TEXT {
+            let mut end = MAX_QUERY_TEXT;
+            while !query.is_char_boundary(end) {
+                end -= 1;
+            }
+            query.truncate(end);
         }
         let e = Arc::new(StatementEntry::new(query, id));
         crate::memory::MEMORY.statements.add(
