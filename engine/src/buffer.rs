@@ -14,7 +14,6 @@
 //!   state mutex, never the reverse; no page latch is taken while holding the
 //!   page table mutex except on an unpinned victim (which nobody else holds).
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,18 +27,6 @@ use crate::wal::Wal;
 use crate::RelFileId;
 
 type PageKey = (RelFileId, u32);
-
-thread_local! {
-    /// Pages this thread got from the pool (hits) and read from storage
-    /// (reads): a session runs each statement on one thread, so the
-    /// difference around a statement is that statement's buffer use.
-    static THREAD_IO: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-}
-
-/// Buffer hits and reads by the calling thread so far.
-pub fn thread_io() -> (u64, u64) {
-    THREAD_IO.with(|c| c.get())
-}
 
 struct FrameState {
     key: Option<PageKey>,
@@ -62,6 +49,20 @@ struct Table {
     /// Pages served from the pool (hits) and read from disk (reads) per
     /// relation, counted under the table lock the lookup holds anyway.
     io: HashMap<RelFileId, (u64, u64)>,
+}
+
+thread_local! {
+    /// This thread's buffer hits and reads (EXPLAIN (ANALYZE, BUFFERS)).
+    static THREAD_HITS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static THREAD_READS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Buffer hits and reads by the calling thread so far.
+pub fn thread_counters() -> (u64, u64) {
+    (
+        THREAD_HITS.with(|c| c.get()),
+        THREAD_READS.with(|c| c.get()),
+    )
 }
 
 #[derive(Default)]
@@ -227,15 +228,10 @@ impl BufferPool {
             drop(st);
             if crate::stats::tracking() {
                 t.io.entry(rel).or_default().0 += 1;
-                drop(t);
-                THREAD_IO.with(|c| {
-                    let (h, r) = c.get();
-                    c.set((h + 1, r));
-                });
-            } else {
-                drop(t);
             }
+            drop(t);
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            THREAD_HITS.with(|c| c.set(c.get() + 1));
             return Ok(PinnedPage {
                 pool: self,
                 frame: idx,
@@ -246,15 +242,12 @@ impl BufferPool {
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
         if crate::stats::tracking() {
             t.io.entry(rel).or_default().1 += 1;
-            THREAD_IO.with(|c| {
-                let (h, r) = c.get();
-                c.set((h, r + 1));
-            });
         }
         let resident = t.map.len() as u64 + 1;
         self.counters
             .peak_resident
             .fetch_max(resident.min(self.frames.len() as u64), Ordering::Relaxed);
+        THREAD_READS.with(|c| c.set(c.get() + 1));
         let idx = self.take_victim(&mut t)?;
         {
             let mut g = self.frames[idx].page.write();

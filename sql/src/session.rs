@@ -115,7 +115,7 @@ impl Database {
 /// rows returned or changed, buffer pages this thread used since `io`.
 fn record_statement(e: &StatementEntry, started: Instant, io: (u64, u64), res: &StatementResult) {
     let elapsed = started.elapsed();
-    let now = sargdb_engine::buffer::thread_io();
+    let now = sargdb_engine::buffer::thread_counters();
     let rows = match res {
         StatementResult::Rows { rows, .. } => rows.len() as u64,
         StatementResult::Command { tag } => {
@@ -418,7 +418,7 @@ impl Session {
         let single = stmts.len() == 1;
         for s in &stmts {
             let started = Instant::now();
-            let io = sargdb_engine::buffer::thread_io();
+            let io = sargdb_engine::buffer::thread_counters();
             let r = self.execute_statement(s, sql, &[], None);
             if let (Ok(res), true) = (&r, sargdb_engine::stats::tracking()) {
                 let entry = if single {
@@ -565,7 +565,7 @@ impl Session {
             return Ok(StatementResult::Empty);
         };
         let started = Instant::now();
-        let io = sargdb_engine::buffer::thread_io();
+        let io = sargdb_engine::buffer::thread_counters();
         let r = self.execute_statement(s, &stmt.sql, params, Some(stmt));
         if let (Ok(res), Some(e), true) = (&r, &stmt.stat, sargdb_engine::stats::tracking()) {
             record_statement(e, started, io, res);
@@ -965,10 +965,14 @@ impl Session {
                         }
                     })
                 };
-                if *analyze || opt("analyze") == Some(true) {
-                    return Err(SqlError::FeatureNotSupported("EXPLAIN ANALYZE".into()));
-                }
+                let analyze = *analyze || opt("analyze") == Some(true);
+                // Postgres 15 accepts BUFFERS without ANALYZE (it then reports
+                // planning buffers, which sargdb does not count).
+                let buffers = opt("buffers").unwrap_or(false);
+                let timing = opt("timing").unwrap_or(true);
+                let summary = opt("summary").unwrap_or(analyze);
                 let costs = opt("costs").unwrap_or(true);
+                let planning = std::time::Instant::now();
                 let catalog = self.current_catalog();
                 let sp = self.search_path();
                 let tctx = self.tctx.clone();
@@ -987,7 +991,42 @@ impl Session {
                     }
                 };
                 let plan = self.db.plan(plan);
-                let rows = planner::explain::explain(&plan)
+                let planning = planning.elapsed();
+                let mut opts = planner::explain::ExplainOptions {
+                    analyze: None,
+                    buffers,
+                    timing,
+                };
+                let mut execution = std::time::Duration::ZERO;
+                if analyze {
+                    // EXPLAIN ANALYZE runs the statement (with its effects,
+                    // as in Postgres) and discards the rows.
+                    let started = std::time::Instant::now();
+                    executor::instrument::begin();
+                    let r = self.with_exec(|ctx| {
+                        let mut ex = executor::build(&plan)?;
+                        while ex.next(ctx)?.is_some() {}
+                        Ok(())
+                    });
+                    let stats = executor::instrument::end();
+                    r?;
+                    execution = started.elapsed();
+                    opts.analyze = Some(stats);
+                }
+                let mut lines = planner::explain::explain_with(&plan, &opts);
+                if summary {
+                    lines.push(format!(
+                        "Planning Time: {:.3} ms",
+                        planning.as_secs_f64() * 1e3
+                    ));
+                    if analyze {
+                        lines.push(format!(
+                            "Execution Time: {:.3} ms",
+                            execution.as_secs_f64() * 1e3
+                        ));
+                    }
+                }
+                let rows = lines
                     .into_iter()
                     .map(|l| {
                         if costs {

@@ -133,7 +133,7 @@ impl NestedLoopJoinExecutor {
 /// here (the binder rejects RIGHT and FULL with a lateral reference).
 pub struct LateralJoinExecutor {
     left: BoxedExecutor,
-    right_plan: Plan,
+    right_plan: Box<Plan>,
     kind: JoinKind,
     on: Option<BoundExpr>,
     right_width: usize,
@@ -145,7 +145,7 @@ pub struct LateralJoinExecutor {
 impl LateralJoinExecutor {
     pub fn new(
         left: BoxedExecutor,
-        right_plan: Plan,
+        right_plan: Box<Plan>,
         kind: JoinKind,
         on: Option<BoundExpr>,
         right_width: usize,

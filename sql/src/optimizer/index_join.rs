@@ -10,6 +10,36 @@ use crate::planner::plan::{JoinKind, Plan};
 
 use super::access_path::{choose_access_paths, table_size};
 
+/// Turn joins into index nested loops where that is cheaper (run after
+/// predicate pushdown, before access paths are chosen for the rest).
+pub fn choose_index_joins(p: Plan) -> Plan {
+    match p {
+        Plan::Join {
+            left,
+            right,
+            kind,
+            on: Some(on),
+        } if matches!(kind, JoinKind::Inner | JoinKind::Left) => {
+            let left = choose_index_joins(*left);
+            let right = choose_index_joins(*right);
+            let lw = crate::executor::width(&left).unwrap_or(0);
+            let (lk, rk, rest) = crate::planner::split_equi(on.clone(), lw);
+            if !lk.is_empty() {
+                if let Some(nl) = index_nested_loop(&left, &right, kind, &lk, &rk, &rest) {
+                    return nl;
+                }
+            }
+            Plan::Join {
+                left: Box::new(left),
+                right: Box::new(right),
+                kind,
+                on: Some(on),
+            }
+        }
+        other => other.map_children(&mut choose_index_joins),
+    }
+}
+
 /// Postgres's cost constants (see `access_path`).
 const SEQ_PAGE: f64 = 1.0;
 const CPU_TUPLE: f64 = 0.01;
@@ -85,6 +115,24 @@ fn as_outer(e: &BoundExpr) -> Option<BoundExpr> {
             idx: *i,
             ty: ty.clone(),
         }),
+        BoundExpr::Arith { .. } | BoundExpr::Func { .. } if !e.is_volatile() => {
+            // An expression of left columns only: each column becomes Outer.
+            let cols = e.columns_used()?;
+            let mut o = e.clone();
+            let mut ok = true;
+            o.walk_mut(&mut |x| {
+                if let BoundExpr::Column(i, ty) = x {
+                    *x = BoundExpr::Outer {
+                        depth: 1,
+                        idx: *i,
+                        ty: ty.clone(),
+                    };
+                } else if matches!(x, BoundExpr::Subquery(_) | BoundExpr::Outer { .. }) {
+                    ok = false;
+                }
+            });
+            (ok && !cols.is_empty()).then_some(o)
+        }
         BoundExpr::Cast { e: inner, .. } => {
             let o = as_outer(inner)?;
             let mut c = e.clone();
@@ -113,7 +161,7 @@ fn has_outer_or_subquery(e: &BoundExpr) -> bool {
 /// the right side is a table scan with a usable index on its keys and that
 /// is cheaper than a hash join. `rk` are over the right row, `rest` over the
 /// joined row.
-pub fn index_nested_loop(
+fn index_nested_loop(
     left: &Plan,
     right: &Plan,
     kind: JoinKind,

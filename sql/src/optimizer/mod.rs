@@ -1,7 +1,6 @@
 //! Rewrites, one rule per file: predicate pushdown, min()/max() through an
-//! index, then access-path choice (sequential, index or bitmap scan by
-//! cost). Index nested-loop joins are chosen with the join method
-//! (`index_join`, called by the planner).
+//! index, index nested-loop joins, then access-path choice (sequential,
+//! index or bitmap scan by cost) for the remaining scans.
 
 pub mod access_path;
 pub mod index_join;
@@ -15,5 +14,6 @@ use crate::planner::plan::Plan;
 
 /// Apply every rule.
 pub fn optimize(plan: Plan) -> Plan {
-    choose_access_paths(minmax::rewrite_min_max(push_down_predicates(plan)))
+    let plan = minmax::rewrite_min_max(push_down_predicates(plan));
+    choose_access_paths(index_join::choose_index_joins(plan))
 }

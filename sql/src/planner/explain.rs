@@ -98,6 +98,10 @@ fn render_cols(e: &BoundExpr, col: &dyn Fn(usize) -> String) -> String {
     }
 }
 
+use std::collections::HashMap;
+
+use crate::executor::instrument::NodeStats;
+
 thread_local! {
     /// Column names of the outer rows visible where EXPLAIN is rendering
     /// (innermost last), for `BoundExpr::Outer`.
@@ -194,10 +198,53 @@ fn indent(depth: usize) -> String {
     }
 }
 
+/// What EXPLAIN shows besides the plan: with ANALYZE, each node's actual
+/// figures (and buffer counts with BUFFERS, times unless TIMING OFF).
+#[derive(Default)]
+pub struct ExplainOptions {
+    pub analyze: Option<HashMap<usize, NodeStats>>,
+    pub buffers: bool,
+    pub timing: bool,
+}
+
+impl ExplainOptions {
+    fn stats(&self, p: &Plan) -> Option<Option<NodeStats>> {
+        let stats = self.analyze.as_ref()?;
+        Some(stats.get(&(p as *const Plan as usize)).copied())
+    }
+
+    /// ` (actual time=a..b rows=r loops=l)` for a node, or `(never executed)`.
+    fn actual(&self, st: Option<Option<NodeStats>>) -> String {
+        match st {
+            None => String::new(),
+            Some(None) => " (never executed)".into(),
+            Some(Some(s)) if s.loops == 0 => " (never executed)".into(),
+            Some(Some(s)) => {
+                let loops = s.loops as f64;
+                let rows = (s.rows as f64 / loops).round();
+                if self.timing {
+                    format!(
+                        " (actual time={:.3}..{:.3} rows={rows:.0} loops={})",
+                        s.startup_ns as f64 / loops / 1e6,
+                        s.total_ns as f64 / loops / 1e6,
+                        s.loops
+                    )
+                } else {
+                    format!(" (actual rows={rows:.0} loops={})", s.loops)
+                }
+            }
+        }
+    }
+}
+
 fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
+    node_with(p, depth, out, &ExplainOptions::default())
+}
+
+fn node_with(p: &Plan, depth: usize, out: &mut Vec<String>, opts: &ExplainOptions) -> Est {
     // Projection is folded into its child in Postgres's output.
     if let Plan::Project { input, .. } = p {
-        return node(input, depth, out);
+        return node_with(input, depth, out, opts);
     }
     let mut child_lines = vec![];
     let mut kids = vec![];
@@ -213,7 +260,7 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
         if let Some(names) = outer {
             OUTER_NAMES.with(|o| o.borrow_mut().push(names));
         }
-        kids.push(node(c, depth + 1, &mut lines));
+        kids.push(node_with(c, depth + 1, &mut lines, opts));
         if pushed {
             OUTER_NAMES.with(|o| o.borrow_mut().pop());
         }
@@ -421,8 +468,13 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
             for l in inner.iter_mut().skip(1) {
                 *l = format!("      {l}");
             }
+            // The Hash node has no operator of its own: it shows its input's figures.
+            let hash_actual = match p.children().get(1) {
+                Some(c) => opts.actual(opts.stats(c)),
+                None => String::new(),
+            };
             let mut hash = vec![format!(
-                "{pad}->  Hash  (cost={:.2}..{:.2} rows={:.0} width=8)",
+                "{pad}->  Hash  (cost={:.2}..{:.2} rows={:.0} width=8){hash_actual}",
                 k1.1, k1.1, k1.2
             )];
             hash.extend(inner);
@@ -553,10 +605,26 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
             },
         ),
     };
+    let st = opts.stats(p);
     let head = format!(
-        "{name}  (cost={:.2}..{:.2} rows={:.0} width={width})",
-        est.startup, est.total, est.rows
+        "{name}  (cost={:.2}..{:.2} rows={:.0} width={width}){}",
+        est.startup,
+        est.total,
+        est.rows,
+        opts.actual(st)
     );
+    if let (true, Some(Some(s))) = (opts.buffers, st) {
+        let mut parts = vec![];
+        if s.hits > 0 {
+            parts.push(format!("hit={}", s.hits));
+        }
+        if s.reads > 0 {
+            parts.push(format!("read={}", s.reads));
+        }
+        if !parts.is_empty() {
+            extra.push(format!("Buffers: shared {}", parts.join(" ")));
+        }
+    }
     if depth == 0 {
         out.push(head);
     } else {
@@ -580,6 +648,13 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
 pub fn explain(p: &Plan) -> Vec<String> {
     let mut out = vec![];
     node(p, 0, &mut out);
+    out
+}
+
+/// EXPLAIN with options (ANALYZE figures collected while the plan ran).
+pub fn explain_with(p: &Plan, opts: &ExplainOptions) -> Vec<String> {
+    let mut out = vec![];
+    node_with(p, 0, &mut out, opts);
     out
 }
 
