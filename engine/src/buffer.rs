@@ -46,6 +46,9 @@ struct Table {
     /// Number of pages of each relation (file pages plus pages created in
     /// the pool and not yet written).
     sizes: HashMap<RelFileId, u32>,
+    /// Pages served from the pool (hits) and read from disk (reads) per
+    /// relation, counted under the table lock the lookup holds anyway.
+    io: HashMap<RelFileId, (u64, u64)>,
 }
 
 thread_local! {
@@ -67,6 +70,8 @@ pub struct BufferCounters {
     pub hits: AtomicU64,
     pub misses: AtomicU64,
     pub evictions: AtomicU64,
+    /// Most frames ever holding a page at once.
+    pub peak_resident: AtomicU64,
 }
 
 pub struct BufferPool {
@@ -126,6 +131,7 @@ impl BufferPool {
                 map: HashMap::new(),
                 hand: 0,
                 sizes: HashMap::new(),
+                io: HashMap::new(),
             }),
             storage,
             wal,
@@ -220,6 +226,9 @@ impl BufferPool {
             st.pins += 1;
             st.referenced = true;
             drop(st);
+            if crate::stats::tracking() {
+                t.io.entry(rel).or_default().0 += 1;
+            }
             drop(t);
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
             THREAD_HITS.with(|c| c.set(c.get() + 1));
@@ -231,6 +240,13 @@ impl BufferPool {
             });
         }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        if crate::stats::tracking() {
+            t.io.entry(rel).or_default().1 += 1;
+        }
+        let resident = t.map.len() as u64 + 1;
+        self.counters
+            .peak_resident
+            .fetch_max(resident.min(self.frames.len() as u64), Ordering::Relaxed);
         THREAD_READS.with(|c| c.set(c.get() + 1));
         let idx = self.take_victim(&mut t)?;
         {
@@ -312,17 +328,45 @@ impl BufferPool {
             }
         }
         t.sizes.remove(&rel);
+        t.io.remove(&rel);
     }
 
-    /// Pages of each relation resident in the pool, and dirty frames.
-    pub fn residency(&self) -> (HashMap<RelFileId, u64>, u64) {
-        let mut per = HashMap::new();
+    /// Pages served from the pool (hits) and read from storage (reads) per
+    /// relation since the counts were loaded or reset.
+    pub fn io_counts(&self) -> HashMap<RelFileId, (u64, u64)> {
+        self.table.lock().io.clone()
+    }
+
+    /// Replace the per-relation I/O counts (statistics loaded at startup).
+    pub fn load_io_counts(&self, io: HashMap<RelFileId, (u64, u64)>) {
+        self.table.lock().io = io;
+    }
+
+    /// Zero the I/O counts of the given relations, or of all when None.
+    pub fn reset_io_counts(&self, rels: Option<&[RelFileId]>) {
+        let mut t = self.table.lock();
+        match rels {
+            None => t.io.clear(),
+            Some(rels) => {
+                for r in rels {
+                    t.io.remove(r);
+                }
+            }
+        }
+    }
+
+    /// Pages of each relation resident in the pool with how many of them
+    /// are dirty, and the total of dirty frames.
+    pub fn residency(&self) -> (HashMap<RelFileId, (u64, u64)>, u64) {
+        let mut per: HashMap<RelFileId, (u64, u64)> = HashMap::new();
         let mut dirty = 0;
         for f in &self.frames {
             let st = f.state.lock();
             if let Some((rel, _)) = st.key {
-                *per.entry(rel).or_insert(0) += 1;
+                let e = per.entry(rel).or_default();
+                e.0 += 1;
                 if st.dirty {
+                    e.1 += 1;
                     dirty += 1;
                 }
             }

@@ -9,6 +9,7 @@
 //! <data_dir>/pg_xact       commit log as of the last checkpoint
 //! <data_dir>/catalog       catalog blob and the LSN of the commit that wrote it
 //! <data_dir>/sequences     sequence states and the LSN they include
+//! <data_dir>/stats         activity counters as of the last checkpoint
 //! <data_dir>/base/<rel>    relation files of 8 KiB pages
 //! <data_dir>/wal/<lsn>     WAL segments
 //! ```
@@ -35,6 +36,7 @@ use crate::page::{
     page_lsn, set_page_lsn, HeapPage, HeapPageMut, TupleHeader, PAGE_SIZE, TUPLE_HEADER_SIZE,
     TUPLE_LOCK_ONLY,
 };
+use crate::stats::{Counter, RelationStats, StatsRegistry};
 use crate::storage::{write_atomic, Storage};
 use crate::txn::{
     CommitLog, IsolationLevel, Transaction, TxnManager, Xid, FIRST_NORMAL_XID, XID_ABORTED,
@@ -56,6 +58,8 @@ pub struct EngineConfig {
     pub checkpoint_interval: Duration,
     /// WAL bytes written since the last checkpoint that trigger a new one.
     pub checkpoint_wal_bytes: u64,
+    /// Count activity for the statistics views (`stats::set_tracking`).
+    pub track_counts: bool,
 }
 
 impl EngineConfig {
@@ -66,6 +70,7 @@ impl EngineConfig {
             fsync: true,
             checkpoint_interval: Duration::from_secs(300),
             checkpoint_wal_bytes: 256 << 20,
+            track_counts: true,
         }
     }
 }
@@ -86,6 +91,8 @@ pub struct EngineStats {
     pub buffer_evictions: u64,
     pub buffer_dirty: u64,
     pub buffer_frames: u64,
+    /// Most frames ever holding a page at once.
+    pub buffer_peak_resident: u64,
     pub wal_bytes: u64,
     pub wal_fsyncs: u64,
     pub checkpoints: u64,
@@ -125,6 +132,8 @@ pub(crate) struct Shared {
     wake: (Mutex<bool>, Condvar),
     /// Open indexes: index storage -> (heap storage, handle).
     indexes: Mutex<HashMap<RelFileId, (RelFileId, IndexHandle)>>,
+    /// Activity counters (persisted in `stats` at checkpoints).
+    pub stats: Arc<StatsRegistry>,
 }
 
 impl Shared {
@@ -374,6 +383,17 @@ impl Engine {
         let wal = Arc::new(Wal::open(&dir, end, redo, cfg.fsync)?);
         let nframes = (cfg.buffer_pool_bytes / PAGE_SIZE).max(16);
         let pool = BufferPool::new(nframes, storage.clone(), wal.clone());
+        crate::stats::set_tracking(cfg.track_counts);
+        let stats = Arc::new(StatsRegistry::default());
+        match read_lsn_file(&dir.join("stats")) {
+            Ok(Some((_, blob))) => match stats.decode(&blob) {
+                Ok(io) => pool.load_io_counts(io),
+                Err(e) => tracing::warn!("statistics file ignored: {e}"),
+            },
+            Ok(None) => {}
+            // Statistics are worth keeping, never worth refusing to start.
+            Err(e) => tracing::warn!("statistics file ignored: {e}"),
+        }
 
         let replayed = records.len();
         for r in records {
@@ -520,6 +540,7 @@ impl Engine {
             modified: Mutex::new(HashMap::new()),
             wake: (Mutex::new(false), Condvar::new()),
             indexes: Mutex::new(HashMap::new()),
+            stats,
         });
         checkpoint(&shared)?;
 
@@ -587,7 +608,32 @@ impl Engine {
     /// Remove row versions no snapshot can see any more, and the index
     /// entries pointing at them.
     pub fn vacuum(&self, rel: RelFileId) -> Result<VacuumStats> {
-        vacuum(&self.shared, rel)
+        vacuum(&self.shared, rel, false)
+    }
+
+    /// The settings the engine was opened with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.cfg
+    }
+
+    /// Activity counters of every relation.
+    pub fn relation_stats(&self) -> &Arc<StatsRegistry> {
+        &self.shared.stats
+    }
+
+    /// Buffer pool hits and reads per relation storage.
+    pub fn buffer_io(&self) -> HashMap<RelFileId, (u64, u64)> {
+        self.shared.pool.io_counts()
+    }
+
+    /// Zero the buffer I/O counts of some relations' storage, or of all.
+    pub fn reset_buffer_io(&self, rels: Option<&[RelFileId]>) {
+        self.shared.pool.reset_io_counts(rels)
+    }
+
+    /// The WAL insert buffer's (used, allocated, peak) bytes.
+    pub fn wal_buffer_usage(&self) -> (u64, u64, u64) {
+        self.shared.wal.buffer_usage()
     }
 
     /// Open (creating it if its storage is empty) the index stored in
@@ -637,8 +683,9 @@ impl Engine {
         self.shared.modified.lock().get(&rel).copied().unwrap_or(0)
     }
 
-    /// Pages of each relation resident in the buffer pool.
-    pub fn buffer_residency(&self) -> HashMap<RelFileId, u64> {
+    /// Pages of each relation resident in the buffer pool, and how many of
+    /// them are dirty.
+    pub fn buffer_residency(&self) -> HashMap<RelFileId, (u64, u64)> {
         self.shared.pool.residency().0
     }
 
@@ -651,6 +698,7 @@ impl Engine {
             buffer_evictions: c.evictions.load(Ordering::Relaxed),
             buffer_dirty: dirty,
             buffer_frames: self.shared.pool.frame_count() as u64,
+            buffer_peak_resident: c.peak_resident.load(Ordering::Relaxed),
             wal_bytes: self.shared.wal.bytes_written.load(Ordering::Relaxed),
             wal_fsyncs: self.shared.wal.fsyncs.load(Ordering::Relaxed),
             checkpoints: self.shared.checkpoints.load(Ordering::Relaxed),
@@ -711,6 +759,14 @@ fn checkpoint(shared: &Shared) -> Result<()> {
         &encode_sequences(&seqs.1),
         fsync,
     )?;
+    // Counters as of now; on a crash, what was counted since is lost, never
+    // what this checkpoint saved.
+    write_lsn_file(
+        &dir.join("stats"),
+        0,
+        &shared.stats.encode(&shared.pool.io_counts()),
+        fsync,
+    )?;
     let (ck, end) = shared
         .wal
         .append(0, &WalRecord::Checkpoint { redo, next_xid });
@@ -730,7 +786,7 @@ fn checkpoint(shared: &Shared) -> Result<()> {
     Ok(())
 }
 
-fn vacuum(shared: &Shared, rel: RelFileId) -> Result<VacuumStats> {
+fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
     let oldest = shared.txns.oldest_xmin();
     let nblocks = shared.pool.relation_size(rel)?;
     let mut stats = VacuumStats::default();
@@ -784,7 +840,11 @@ fn vacuum(shared: &Shared, rel: RelFileId) -> Result<VacuumStats> {
             .map(|(_, i)| i.clone())
             .collect();
         for idx in indexes {
-            idx.bulk_delete(&|tid| dead.get(&tid.page).is_some_and(|s| s.contains(&tid.slot)))?;
+            let removed =
+                idx.bulk_delete(&|tid| dead.get(&tid.page).is_some_and(|s| s.contains(&tid.slot)))?;
+            if let Some(s) = shared.stats.for_storage(idx.rel()) {
+                s.add(Counter::Deletes, removed);
+            }
         }
     }
     // Pass 3: free the dead slots and compact the pages.
@@ -830,7 +890,24 @@ fn vacuum(shared: &Shared, rel: RelFileId) -> Result<VacuumStats> {
         e.free.extend(free_pages);
     }
     shared.dead.lock().remove(&rel);
+    if let Some(s) = shared.stats.for_storage(rel) {
+        note_vacuum(&s, &stats, auto);
+    }
     Ok(stats)
+}
+
+/// What a finished VACUUM tells the table's counters.
+fn note_vacuum(s: &RelationStats, v: &VacuumStats, auto: bool) {
+    s.set(Counter::LiveTup, v.tuples_remaining);
+    s.set(Counter::DeadTup, 0);
+    s.set(Counter::InsSinceVacuum, 0);
+    if auto {
+        s.touch(Counter::LastAutovacuum);
+        s.add(Counter::AutovacuumCount, 1);
+    } else {
+        s.touch(Counter::LastVacuum);
+        s.add(Counter::VacuumCount, 1);
+    }
 }
 
 fn background_worker(shared: Arc<Shared>, stop: Arc<AtomicBool>) {
@@ -870,7 +947,7 @@ fn background_worker(shared: Arc<Shared>, stop: Arc<AtomicBool>) {
                 .map(|(&r, _)| r)
                 .collect();
             for rel in candidates {
-                match vacuum(&shared, rel) {
+                match vacuum(&shared, rel, true) {
                     Ok(s) => tracing::debug!(
                         "autovacuum of relation {rel}: removed {}",
                         s.tuples_removed

@@ -16,6 +16,7 @@ pub mod error;
 pub mod heap;
 pub mod index;
 pub mod page;
+pub mod stats;
 pub mod txn;
 pub mod wal;
 

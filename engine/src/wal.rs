@@ -416,6 +416,8 @@ pub struct Wal {
     segments: Mutex<BTreeMap<Lsn, File>>,
     pub bytes_written: AtomicU64,
     pub fsyncs: AtomicU64,
+    /// Largest capacity the insert buffer reached before a write-out.
+    peak_buffer: AtomicU64,
 }
 
 fn segment_name(start: Lsn) -> String {
@@ -563,6 +565,7 @@ impl Wal {
             segments: Mutex::new(BTreeMap::new()),
             bytes_written: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
+            peak_buffer: AtomicU64::new(0),
         };
         Ok(wal)
     }
@@ -578,6 +581,15 @@ impl Wal {
         let lsn = st.insert_lsn;
         st.insert_lsn += len;
         (lsn, st.insert_lsn)
+    }
+
+    /// The WAL insert buffer's memory: (bytes of records not yet written,
+    /// bytes allocated, largest allocation so far).
+    pub fn buffer_usage(&self) -> (u64, u64, u64) {
+        let st = self.insert.lock();
+        let cap = st.buf.capacity() as u64;
+        let peak = self.peak_buffer.fetch_max(cap, Ordering::Relaxed).max(cap);
+        (st.buf.len() as u64, cap, peak)
     }
 
     /// Append a record; returns (start LSN, end LSN).
@@ -675,6 +687,8 @@ impl Wal {
         let (data, start, new_segs) = {
             let mut st = self.insert.lock();
             let data = std::mem::replace(&mut st.buf, Vec::with_capacity(1 << 20));
+            self.peak_buffer
+                .fetch_max(data.capacity() as u64, Ordering::Relaxed);
             let start = st.buf_start;
             st.buf_start = st.insert_lsn;
             let segs = std::mem::take(&mut st.pending_segments);

@@ -54,6 +54,19 @@ pub struct Config {
     /// or a number with a unit s, min or h (e.g. 300, 30s, 5min).
     #[arg(long, value_name = "DURATION", default_value = "300", value_parser = parse_duration)]
     pub checkpoint_interval: Duration,
+
+    /// Count activity for the statistics views (pg_stat_*, pg_stat_indexes,
+    /// pg_stat_statements): on or off. Off only to measure what counting
+    /// costs.
+    #[arg(
+        long,
+        value_name = "on|off",
+        default_value = "on",
+        num_args = 0..=1,
+        default_missing_value = "on",
+        value_parser = parse_switch
+    )]
+    pub track_counts: bool,
 }
 
 impl Config {
@@ -63,6 +76,7 @@ impl Config {
         engine.buffer_pool_bytes = usize::try_from(self.buffer_pool).unwrap_or(usize::MAX);
         engine.fsync = self.fsync;
         engine.checkpoint_interval = self.checkpoint_interval;
+        engine.track_counts = self.track_counts;
         engine
     }
 }

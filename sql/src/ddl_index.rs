@@ -726,6 +726,10 @@ fn reindex(s: &mut Session, kind: ReindexKind, name: &ast::ObjectName) -> Result
     s.log_catalog()?;
     for oid in oids {
         build(s, oid)?;
+        s.engine()
+            .relation_stats()
+            .get(oid)
+            .touch(sargdb_engine::stats::Counter::LastRebuilt);
     }
     cmd("REINDEX")
 }
@@ -733,6 +737,10 @@ fn reindex(s: &mut Session, kind: ReindexKind, name: &ast::ObjectName) -> Result
 /// VACUUM / REINDEX given as `parser::Maintenance`.
 pub fn maintenance(s: &mut Session, m: &Maintenance) -> Result<StatementResult> {
     match m {
+        Maintenance::Checkpoint => {
+            s.engine().checkpoint()?;
+            cmd("CHECKPOINT")
+        }
         Maintenance::Reindex {
             kind,
             name,
@@ -847,8 +855,10 @@ fn analyze_tables(s: &mut Session, tables: &[TableDef]) -> Result<()> {
                     }
                 }
             }
-            Ok(table_stats(t, &sample, seen as f64, pages))
+            Ok((table_stats(t, &sample, seen as f64, pages), seen))
         })?;
+        let (stats, seen) = stats;
+        note_analyze(&engine, t.oid, seen as u64, s.is_autovacuum_worker());
         results.push((t.oid, stats));
     }
     let st = s.ddl_catalog()?;
@@ -860,6 +870,21 @@ fn analyze_tables(s: &mut Session, tables: &[TableDef]) -> Result<()> {
         cat.stats.insert(oid, stats);
     }
     s.log_catalog()
+}
+
+/// What a finished ANALYZE tells the table's activity counters.
+fn note_analyze(engine: &sargdb_engine::Engine, table: u32, live: u64, auto: bool) {
+    use sargdb_engine::stats::Counter;
+    let st = engine.relation_stats().get(table);
+    st.set(Counter::LiveTup, live);
+    st.set(Counter::ModSinceAnalyze, 0);
+    if auto {
+        st.touch(Counter::LastAutoanalyze);
+        st.add(Counter::AutoanalyzeCount, 1);
+    } else {
+        st.touch(Counter::LastAnalyze);
+        st.add(Counter::AnalyzeCount, 1);
+    }
 }
 
 fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> TableStats {

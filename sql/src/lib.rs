@@ -15,11 +15,13 @@ pub mod error;
 pub mod executor;
 pub mod functions;
 mod locks;
+pub mod memory;
 pub mod optimizer;
 pub mod parser;
 pub mod planner;
 pub mod session;
 mod settings;
+pub mod statements;
 mod stmt_cache;
 pub mod system;
 #[cfg(test)]

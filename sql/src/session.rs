@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
 use sargdb_catalog::types::{parse_timezone, TypeContext};
@@ -21,9 +22,11 @@ use crate::error::{Result, SqlError};
 use crate::executor::{self, ExecContext};
 use crate::functions::CallContext;
 use crate::locks::{LockManager, LockMode, DDL_LOCK};
+use crate::memory::MEMORY;
 use crate::parser::{self, ast, SqlStatement};
 use crate::planner::{self, plan::Plan};
 use crate::settings::Settings;
+use crate::statements::{StatementEntry, STATEMENTS};
 
 /// Everything needed to open a database.
 #[derive(Clone, Debug)]
@@ -67,6 +70,8 @@ impl Database {
                 },
             )?;
         }
+        // Nothing runs yet: every relation absent from the catalog is gone.
+        sync_relation_stats(&engine, &catalog, u32::MAX);
         let db = Arc::new(Database {
             engine,
             catalog: RwLock::new(Arc::new(catalog)),
@@ -106,6 +111,51 @@ impl Database {
     }
 }
 
+/// Add one execution to a pg_stat_statements entry: time since `started`,
+/// rows returned or changed, buffer pages this thread used since `io`.
+fn record_statement(e: &StatementEntry, started: Instant, io: (u64, u64), res: &StatementResult) {
+    let elapsed = started.elapsed();
+    let now = sargdb_engine::buffer::thread_counters();
+    let rows = match res {
+        StatementResult::Rows { rows, .. } => rows.len() as u64,
+        StatementResult::Command { tag } => {
+            let counted = ["INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "SELECT"];
+            if counted.iter().any(|k| tag.starts_with(k)) {
+                tag.rsplit(' ')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0)
+            } else {
+                0
+            }
+        }
+        StatementResult::Empty => 0,
+    };
+    e.record(elapsed, rows, now.0 - io.0, now.1 - io.1);
+}
+
+/// Tell the statistics registry which relations exist and where they are
+/// stored (VACUUM counts by storage); relations with an oid below
+/// `dropped_below` that the catalog lacks were dropped.
+fn sync_relation_stats(engine: &Engine, catalog: &Catalog, dropped_below: u32) {
+    use sargdb_engine::stats::KnownRelation;
+    let known: Vec<KnownRelation> = catalog
+        .tables
+        .values()
+        .map(|t| KnownRelation {
+            id: t.oid,
+            storage: t.storage,
+            is_index: false,
+        })
+        .chain(catalog.indexes.values().map(|i| KnownRelation {
+            id: i.oid,
+            storage: i.storage,
+            is_index: true,
+        }))
+        .collect();
+    engine.relation_stats().sync(&known, dropped_below);
+}
+
 /// Auto-analyze, the ANALYZE half of autovacuum: every few seconds, ANALYZE
 /// each table whose rows changed by more than Postgres's default threshold
 /// (50 rows + 10% of the table) since its last analysis.
@@ -139,6 +189,7 @@ fn auto_analyze(db: std::sync::Weak<Database>, stop: Arc<AtomicBool>) {
             continue;
         }
         let mut s = Session::new(db.clone(), "sargdb", "sargdb");
+        s.autovacuum_worker = true;
         for (schema, name, storage) in due {
             db.engine.take_modifications(storage);
             let q = |x: &str| format!("\"{}\"", x.replace('"', "\"\""));
@@ -171,6 +222,16 @@ pub struct PreparedStatement {
     pub columns: Vec<ColumnDesc>,
     stmt: Option<SqlStatement>,
     cached: Mutex<Option<(u64, Arc<Plan>)>>,
+    /// Its pg_stat_statements entry (text normalized once, at Parse).
+    stat: Option<Arc<StatementEntry>>,
+}
+
+impl Drop for PreparedStatement {
+    fn drop(&mut self) {
+        if self.cached.get_mut().is_some() {
+            MEMORY.plans.sub(0, 1);
+        }
+    }
 }
 
 /// The outcome of one executed statement.
@@ -253,6 +314,9 @@ pub struct Session {
     settings_gen: u64,
     currval: HashMap<u32, i64>,
     tctx: TypeContext,
+    /// The background auto-analyze's session (its ANALYZEs count as
+    /// autoanalyze in the statistics).
+    autovacuum_worker: bool,
 }
 
 fn now_micros() -> i64 {
@@ -319,6 +383,7 @@ fn parse_iso(s: &str) -> Option<IsolationLevel> {
 impl Session {
     pub fn new(db: Arc<Database>, user: &str, database: &str) -> Session {
         static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        MEMORY.sessions.add(Session::footprint(), 1);
         Session {
             id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
             db,
@@ -332,7 +397,13 @@ impl Session {
             settings_gen: 0,
             currval: HashMap::new(),
             tctx: TypeContext::default(),
+            autovacuum_worker: false,
         }
+    }
+
+    /// The fixed memory of a session, for memory_stats.
+    fn footprint() -> u64 {
+        std::mem::size_of::<Session>() as u64
     }
 
     /// Simple query protocol: run every statement in `sql` in order and stop at
@@ -351,8 +422,21 @@ impl Session {
             return vec![Ok(StatementResult::Empty)];
         }
         let mut out = vec![];
+        let single = stmts.len() == 1;
         for s in &stmts {
+            let started = Instant::now();
+            let io = sargdb_engine::buffer::thread_counters();
             let r = self.execute_statement(s, sql, &[], None);
+            if let (Ok(res), true) = (&r, sargdb_engine::stats::tracking()) {
+                let entry = if single {
+                    STATEMENTS.entry_for(sql)
+                } else {
+                    STATEMENTS.entry_for(&s.to_string())
+                };
+                if let Some(e) = entry {
+                    record_statement(&e, started, io, res);
+                }
+            }
             let failed = r.is_err();
             out.push(r);
             if failed {
@@ -445,6 +529,7 @@ impl Session {
             sql: sql.to_string(),
             param_types,
             columns,
+            stat: stmt.as_ref().and_then(|_| STATEMENTS.entry_for(sql)),
             stmt,
             cached: Mutex::new(None),
         }))
@@ -461,7 +546,7 @@ impl Session {
         let sp = self.search_path();
         let tctx = self.tctx.clone();
         let mut b = Binder::new(&catalog, &sp, &tctx, sql, params);
-        b.session = self.system_session();
+        b.session = self.system_session(sql);
         let r = match s {
             SqlStatement::Query(q) => b.bind_query(q)?,
             SqlStatement::Insert(i) => b.bind_insert(i)?,
@@ -521,7 +606,12 @@ impl Session {
         let Some(s) = &stmt.stmt else {
             return Ok(StatementResult::Empty);
         };
+        let started = Instant::now();
+        let io = sargdb_engine::buffer::thread_counters();
         let r = self.execute_statement(s, &stmt.sql, params, Some(stmt));
+        if let (Ok(res), Some(e), true) = (&r, &stmt.stat, sargdb_engine::stats::tracking()) {
+            record_statement(e, started, io, res);
+        }
         match r {
             Ok(res) => {
                 // Outside a block, the Executes up to Sync share one implicit
@@ -676,7 +766,9 @@ impl Session {
         } = t;
         txn.commit()?;
         if let Some(c) = catalog {
-            *self.db.catalog.write() = Arc::new(c);
+            let mut published = self.db.catalog.write();
+            sync_relation_stats(&self.db.engine, &c, c.next_oid);
+            *published = Arc::new(c);
         }
         drop(locks);
         Ok(())
@@ -927,7 +1019,7 @@ impl Session {
                 let sp = self.search_path();
                 let tctx = self.tctx.clone();
                 let mut b = Binder::new(&catalog, &sp, &tctx, sql, vec![]);
-                b.session = self.system_session();
+                b.session = self.system_session(sql);
                 let (plan, _) = match &**statement {
                     SqlStatement::Query(q) => b.bind_query(q)?,
                     SqlStatement::Insert(i) => b.bind_insert(i)?,
@@ -1216,11 +1308,19 @@ impl Session {
     }
 
     /// Who and where this session runs, for the system relations.
-    fn system_session(&self) -> crate::system::SessionInfo {
+    fn system_session(&self, sql: &str) -> crate::system::SessionInfo {
+        // Only a statement that can read pg_settings pays for its rows.
+        let settings = sql
+            .as_bytes()
+            .windows(11)
+            .any(|w| w.eq_ignore_ascii_case(b"pg_settings"))
+            .then(|| Arc::new(self.settings.rows()));
         crate::system::SessionInfo {
             user: self.user.clone(),
             database: self.database.clone(),
             pid: self.id as i32,
+            db: Some(crate::system::DbRef(self.db.clone())),
+            settings,
         }
     }
 
@@ -1263,6 +1363,11 @@ impl Session {
 
     pub(crate) fn engine(&self) -> &Arc<Engine> {
         &self.db.engine
+    }
+
+    /// Whether this is the background auto-analyze session.
+    pub(crate) fn is_autovacuum_worker(&self) -> bool {
+        self.autovacuum_worker
     }
 
     /// The type context of this session (for binding DDL expressions).
@@ -1368,7 +1473,7 @@ impl Session {
                 Some(p) => (p, prepared.map(|p| p.columns.clone()).unwrap_or_default()),
                 None => {
                     let mut b = Binder::new(&catalog, &sp, &tctx, sql, ptypes);
-                    b.session = self.system_session();
+                    b.session = self.system_session(sql);
                     let (plan, cols) = match s {
                         SqlStatement::Query(q) => b.bind_query(q)?,
                         SqlStatement::Insert(i) => b.bind_insert(i)?,
@@ -1389,7 +1494,13 @@ impl Session {
                     }
                     let plan = Arc::new(self.db.plan(plan));
                     if let Some(p) = prepared {
-                        *p.cached.lock() = Some((catalog.version, plan.clone()));
+                        if p.cached
+                            .lock()
+                            .replace((catalog.version, plan.clone()))
+                            .is_none()
+                        {
+                            MEMORY.plans.add(0, 1);
+                        }
                     }
                     (plan, columns_of(&cols))
                 }
@@ -1458,6 +1569,12 @@ impl Session {
         } else {
             Ok(StatementResult::Command { tag })
         }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        MEMORY.sessions.sub(Session::footprint(), 1);
     }
 }
 

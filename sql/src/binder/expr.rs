@@ -504,7 +504,8 @@ impl Binder<'_> {
                 }
                 let ty = super::convert_type(data_type)?;
                 let b = self.bind_expr(expr, scope)?;
-                // 'name'::regclass stays a name: nextval() and friends look it up.
+                // 'name'::regclass is the relation's oid, found now (42P01
+                // if there is none), as Postgres's regclass input does.
                 let regclass = matches!(data_type, ast::DataType::Regclass)
                     || data_type.to_string().to_lowercase().rsplit('.').next() == Some("regclass");
                 if regclass {
@@ -513,9 +514,17 @@ impl Binder<'_> {
                         if let Some(oid) = crate::system::system_relation_oid(t) {
                             return Ok(BoundExpr::Literal(Value::Oid(oid), DataType::Oid));
                         }
-                    }
-                    if let BoundExpr::Literal(Value::Text(t), DataType::Unknown) = b {
-                        return Ok(BoundExpr::Literal(Value::Text(t), DataType::Text));
+                        return match crate::system::functions::regclass_oid(
+                            self.catalog,
+                            self.search_path,
+                            t,
+                        ) {
+                            Some(oid) => Ok(BoundExpr::Literal(Value::Oid(oid), DataType::Oid)),
+                            None => Err(SqlError::UndefinedTable {
+                                name: t.clone(),
+                                position: None,
+                            }),
+                        };
                     }
                 }
                 self.cast(b, &ty, CastMode::Explicit)

@@ -26,6 +26,8 @@ pub struct BoundIndex {
     pub predicate: Option<BoundExpr>,
     /// Text of each key column for messages and EXPLAIN (`email`, `lower(email)`).
     pub key_names: Vec<String>,
+    /// The index's activity counters, resolved on first use.
+    pub stats: crate::executor::stats::StatsSlot,
 }
 
 impl BoundIndex {
@@ -105,6 +107,7 @@ impl Binder<'_> {
             key_cols,
             predicate,
             key_names,
+            stats: Default::default(),
         })
     }
 }

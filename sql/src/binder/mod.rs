@@ -208,6 +208,45 @@ impl<'a> Binder<'a> {
         Ok(crate::system::lookup(&parts, &ctx))
     }
 
+    /// `pgstatindex('name')` in FROM: the index's physical figures, read
+    /// now. The argument must be a constant (a name, a regclass literal or
+    /// an oid), as the relation is materialized at bind time.
+    pub fn pgstatindex(&self, arg: &ast::Expr) -> Result<crate::system::SystemRelation> {
+        let mut e = arg;
+        while let ast::Expr::Cast { expr, .. } | ast::Expr::Nested(expr) = e {
+            e = expr;
+        }
+        let text = match e {
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::SingleQuotedString(s) => s.clone(),
+                ast::Value::Number(n, _) => n.to_string(),
+                _ => String::new(),
+            },
+            _ => {
+                return Err(SqlError::FeatureNotSupported(
+                    "pgstatindex of a non-constant argument".into(),
+                ))
+            }
+        };
+        let unknown = || SqlError::UndefinedTable {
+            name: text.clone(),
+            position: None,
+        };
+        let oid = crate::system::functions::regclass_oid(self.catalog, self.search_path, &text)
+            .ok_or_else(unknown)?;
+        if !self.catalog.indexes.contains_key(&oid) {
+            return Err(SqlError::WrongObjectType(format!(
+                "relation \"{text}\" is not a btree index"
+            )));
+        }
+        let db = self
+            .session
+            .db
+            .as_ref()
+            .ok_or_else(|| SqlError::Internal("pgstatindex without a server".into()))?;
+        crate::system::stats_views::pgstatindex(&db.0, self.catalog, oid).ok_or_else(unknown)
+    }
+
     /// Resolve `[schema.]name` to a table.
     pub fn lookup_table(&self, name: &ast::ObjectName) -> Result<Arc<TableDef>> {
         let parts = object_parts(name)?;

@@ -633,36 +633,7 @@ impl Binder<'_> {
                 }
                 if let Some(sys) = self.lookup_system_relation(name)? {
                     // System relations are materialized now, from this statement's catalog.
-                    let alias_name = alias
-                        .as_ref()
-                        .map(|a| ident_name(&a.name))
-                        .unwrap_or(sys.name.clone());
-                    let mut scope = Scope {
-                        cols: sys
-                            .columns
-                            .iter()
-                            .map(|(n, t)| ScopeCol {
-                                table: Some(alias_name.clone()),
-                                name: n.clone(),
-                                ty: t.clone(),
-                                origin: None,
-                                hidden: false,
-                            })
-                            .collect(),
-                    };
-                    apply_column_aliases(&mut scope, alias.as_ref());
-                    let types = scope.types();
-                    let rows = sys
-                        .rows
-                        .into_iter()
-                        .map(|r| {
-                            r.into_iter()
-                                .zip(types.iter())
-                                .map(|(v, t)| BoundExpr::Literal(v, t.clone()))
-                                .collect()
-                        })
-                        .collect();
-                    return Ok((Plan::Values { rows, types }, scope));
+                    return Ok(system_relation_plan(sys, alias.as_ref()));
                 }
                 let table = self.lookup_table(name)?;
                 let alias_name = alias
@@ -866,6 +837,10 @@ impl Binder<'_> {
         let fname = name.rsplit('.').next().unwrap_or(name);
         if fname == "unnest" && args.len() == 1 {
             return self.bind_unnest(&args[0], alias);
+        }
+        if fname == "pgstatindex" && args.len() == 1 {
+            let sys = self.pgstatindex(&args[0])?;
+            return Ok(system_relation_plan(sys, alias));
         }
         if fname != "generate_series" {
             return Err(SqlError::FeatureNotSupported(format!(
@@ -1419,6 +1394,42 @@ fn references_name(body: &ast::SetExpr, name: &str) -> bool {
         .to_lowercase()
         .split(|c: char| !c.is_alphanumeric() && c != '_')
         .any(|w| w == name)
+}
+
+/// A system relation, materialized, as a values plan and its scope.
+fn system_relation_plan(
+    sys: crate::system::SystemRelation,
+    alias: Option<&ast::TableAlias>,
+) -> (Plan, Scope) {
+    let alias_name = alias
+        .map(|a| ident_name(&a.name))
+        .unwrap_or(sys.name.clone());
+    let mut scope = Scope {
+        cols: sys
+            .columns
+            .iter()
+            .map(|(n, t)| ScopeCol {
+                table: Some(alias_name.clone()),
+                name: n.clone(),
+                ty: t.clone(),
+                origin: None,
+                hidden: false,
+            })
+            .collect(),
+    };
+    apply_column_aliases(&mut scope, alias);
+    let types = scope.types();
+    let rows = sys
+        .rows
+        .into_iter()
+        .map(|r| {
+            r.into_iter()
+                .zip(types.iter())
+                .map(|(v, t)| BoundExpr::Literal(v, t.clone()))
+                .collect()
+        })
+        .collect();
+    (Plan::Values { rows, types }, scope)
 }
 
 /// The join of two FROM items: a `LateralJoin` (the right side re-run for

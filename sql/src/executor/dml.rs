@@ -14,6 +14,7 @@ use sargdb_engine::{LockOutcome, TupleId};
 use super::expr::{eval, eval_pred};
 use super::index_maint::{find_conflict, insert_entries, unique_error};
 use super::scan::{decode, tid_value, value_tid};
+use super::stats::note_dml;
 use super::{build, ExecContext, Executor, Row};
 use crate::binder::bound::BoundExpr;
 use crate::binder::index::{BoundIndex, TableAccess};
@@ -164,6 +165,7 @@ fn run_insert(
     let mut out = vec![];
     // Versions this statement wrote: ON CONFLICT DO UPDATE may not touch one twice.
     let mut touched: HashSet<TupleId> = HashSet::new();
+    let mut inserted = 0u64;
     while let Some(row) = src.next(ctx)? {
         ctx.check_cancel()?;
         check_row(table, &row, checks, ctx)?;
@@ -172,6 +174,7 @@ fn run_insert(
             insert_entries(table, access, &row, tid, ctx, false)?;
             touched.insert(tid);
             own += 1;
+            inserted += 1;
             if !returning.is_empty() {
                 out.push(returning_row(returning, &row, ctx)?);
             }
@@ -185,6 +188,7 @@ fn run_insert(
                     drop(locks);
                     touched.insert(tid);
                     own += 1;
+                    inserted += 1;
                     if !returning.is_empty() {
                         out.push(returning_row(returning, &row, ctx)?);
                     }
@@ -244,6 +248,7 @@ fn run_insert(
         }
     }
     ctx.affected = own;
+    note_dml(ctx, table.oid, inserted, own - inserted, 0);
     Ok(out)
 }
 
@@ -315,6 +320,7 @@ fn run_update(
         }
     }
     ctx.affected = own;
+    note_dml(ctx, table.oid, 0, own, 0);
     Ok(out)
 }
 
@@ -392,5 +398,6 @@ fn run_delete(
         }
     }
     ctx.affected = own;
+    note_dml(ctx, table.oid, 0, 0, own);
     Ok(out)
 }

@@ -476,6 +476,11 @@ fn lookup_sequence(name: &str, ctx: &ExecContext) -> Result<SequenceDef> {
         })
         .collect();
     let found = match parts.as_slice() {
+        // An oid: 'name'::regclass was resolved when the call was bound.
+        [n] if n.bytes().all(|b| b.is_ascii_digit()) => n
+            .parse::<u32>()
+            .ok()
+            .and_then(|o| ctx.catalog.sequences.get(&o)),
         [n] => ctx.catalog.resolve_sequence(ctx.search_path, n),
         [s, n] => ctx.catalog.sequence_in(s, n),
         _ => None,

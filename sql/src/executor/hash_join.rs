@@ -27,6 +27,8 @@ pub struct HashJoinExecutor {
     matched: Vec<bool>,
     pending: std::vec::IntoIter<Row>,
     unmatched_pos: Option<usize>,
+    /// The build side's rows and keys, as query work memory.
+    memory: crate::memory::WorkMemory,
 }
 
 impl HashJoinExecutor {
@@ -56,6 +58,7 @@ impl HashJoinExecutor {
             matched: vec![],
             pending: Vec::new().into_iter(),
             unmatched_pos: None,
+            memory: Default::default(),
         }
     }
 }
@@ -71,6 +74,8 @@ impl Executor for HashJoinExecutor {
                     k.push(eval(e, &r, ctx)?);
                 }
                 let idx = self.rights.len();
+                self.memory.add_row(&r);
+                self.memory.add_row(&k);
                 self.rights.push(r);
                 if !k.iter().any(|v| v.is_null()) {
                     self.table.entry(HashKey(k)).or_default().push(idx);

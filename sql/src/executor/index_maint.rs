@@ -17,11 +17,13 @@ use std::sync::Arc;
 use sargdb_catalog::types::encode_key;
 use sargdb_catalog::{TableDef, Value};
 use sargdb_engine::index::MAX_KEY_SIZE;
+use sargdb_engine::stats::{Counter, Latency};
 use sargdb_engine::{
     EngineError, IndexHandle, IndexKind, IndexOptions, ScanKey, TupleId, UniqueStatus, Xid,
 };
 
 use super::expr::{eval, eval_pred};
+use super::stats::timed;
 use super::ExecContext;
 use crate::binder::index::{BoundIndex, TableAccess};
 use crate::error::{Result, SqlError};
@@ -131,7 +133,10 @@ pub fn probe(
         }
     }
     if !dead.is_empty() {
-        h.kill(&dead)?;
+        let removed = h.kill(&dead)?;
+        if let Some(s) = ctx.engine.relation_stats().for_storage(h.rel()) {
+            s.add(Counter::Deletes, removed);
+        }
     }
     Ok(found)
 }
@@ -157,8 +162,12 @@ pub fn insert_entries(
             continue;
         };
         let h = handle(ctx, table, ix)?;
+        let stats = ix.stats.get(ctx, ix.def.oid).clone();
+        if sargdb_engine::stats::tracking() {
+            stats.add(Counter::Inserts, 1);
+        }
         if prechecked || !is_unique_checked(ix, &vals) {
-            h.insert(&key, tid)?;
+            timed(&stats, Latency::Insert, || h.insert(&key, tid))?;
             continue;
         }
         loop {
@@ -166,7 +175,7 @@ pub fn insert_entries(
             let guard = h.unique_lock();
             match probe(table, &h, &key, Some(tid), ctx)? {
                 Probe::Clear => {
-                    h.insert(&key, tid)?;
+                    timed(&stats, Latency::Insert, || h.insert(&key, tid))?;
                     drop(guard);
                     break;
                 }

@@ -14,11 +14,13 @@ use sargdb_catalog::types::key::{encode_key_value, range_bounds};
 use sargdb_catalog::types::{cast, DataType};
 use sargdb_catalog::Value;
 use sargdb_engine::index::{IndexEntry, IndexScanIter};
+use sargdb_engine::stats::{tracking, Counter, Latency};
 use sargdb_engine::{Fetched, IndexHandle, ScanKey, TupleId};
 
 use super::expr::{eval, eval_pred};
 use super::index_maint::handle;
 use super::scan::{decode, tid_value};
+use super::stats::ScanCounts;
 use super::{ExecContext, Executor, Row};
 use crate::error::Result;
 use crate::planner::plan::{IndexScanMode, IndexScanPlan, KeyCond};
@@ -41,6 +43,7 @@ struct State {
     /// the index in batches (Postgres's "kill prior tuple"), so the next scan
     /// does not fetch them again.
     dead: Vec<IndexEntry>,
+    counts: ScanCounts,
 }
 
 /// Dead entries collected before they are removed from the index.
@@ -49,7 +52,10 @@ const KILL_BATCH: usize = 64;
 impl State {
     fn kill_dead(&mut self) -> Result<()> {
         if !self.dead.is_empty() {
-            self.handle.kill(&self.dead)?;
+            let removed = self.handle.kill(&self.dead)?;
+            if let Some(ix) = &self.counts.index {
+                ix.add(Counter::Deletes, removed);
+            }
             self.dead.clear();
         }
         Ok(())
@@ -63,6 +69,17 @@ impl Drop for State {
         if let Err(e) = self.kill_dead() {
             tracing::debug!("removing dead index entries failed: {e}");
         }
+    }
+}
+
+/// Whether the scan probes for whole keys (every key column fixed by
+/// equality, or by one value of an IN list per probe) rather than a range.
+fn is_lookup(p: &IndexScanPlan) -> bool {
+    let nkeys = p.index.key_types.len();
+    match &p.next {
+        None => p.eq.len() == nkeys,
+        Some(KeyCond::In(_)) => p.eq.len() + 1 == nkeys,
+        Some(_) => false,
     }
 }
 
@@ -214,21 +231,43 @@ impl IndexScanExecutor {
     fn open(&mut self, ctx: &mut ExecContext) -> Result<()> {
         let handle = handle(ctx, &self.plan.table, &self.plan.index)?;
         let keys: VecDeque<ScanKey> = scan_keys(&self.plan, ctx)?.into();
+        let kind = if is_lookup(&self.plan) {
+            Latency::Lookup
+        } else {
+            Latency::RangeScan
+        };
+        let counts = if tracking() {
+            let index_stats = self
+                .plan
+                .index
+                .stats
+                .get(ctx, self.plan.index.def.oid)
+                .clone();
+            ScanCounts::index(index_stats, kind)
+        } else {
+            ScanCounts::off()
+        };
         let mut st = State {
             handle,
             keys,
             current: None,
             bitmap: None,
+            counts,
             entry: None,
             dead: Vec::new(),
         };
         if self.plan.mode == IndexScanMode::Bitmap {
             let mut tids = vec![];
             while let Some(k) = st.keys.pop_front() {
+                st.counts.key_start();
+                let mut n = 0u64;
                 for e in st.handle.scan(&k, false)? {
                     ctx.check_cancel()?;
                     tids.push(e?.tid);
+                    n += 1;
                 }
+                st.counts.entries += n;
+                st.counts.key_done();
             }
             tids.sort_unstable();
             tids.dedup();
@@ -252,17 +291,20 @@ impl IndexScanExecutor {
                 let Some(k) = st.keys.pop_front() else {
                     return Ok(None);
                 };
+                st.counts.key_start();
                 st.current = Some(st.handle.scan(&k, backward)?);
             }
             match st.current.as_mut().and_then(|c| c.next()) {
                 Some(e) => {
                     let e = e?;
                     let tid = e.tid;
+                    st.counts.entries += 1;
                     st.entry = Some(e);
                     return Ok(Some(tid));
                 }
                 None => {
                     st.current = None;
+                    st.counts.key_done();
                     st.kill_dead()?;
                 }
             }
@@ -304,10 +346,16 @@ impl Executor for IndexScanExecutor {
             let Some(mut row) = self.fetch_row(tid, ctx)? else {
                 continue;
             };
+            if let Some(st) = self.state.as_mut() {
+                st.counts.fetched += 1;
+            }
             if let Some(f) = &self.plan.filter {
                 if !eval_pred(f, &row, ctx)? {
                     continue;
                 }
+            }
+            if let Some(st) = self.state.as_mut() {
+                st.counts.returned += 1;
             }
             if self.plan.with_tid {
                 row.push(tid_value(tid));

@@ -15,6 +15,7 @@ mod scan;
 pub use scan::decode as decode_row_of;
 mod set_op;
 mod sort;
+pub mod stats;
 pub(crate) mod verify;
 
 use std::collections::HashMap;

@@ -9,15 +9,18 @@ use sargdb_catalog::{TableDef, Value};
 use sargdb_engine::{HeapScan, TupleId};
 
 use super::expr::eval_pred;
+use super::stats::{table_stats, ScanCounts};
 use super::{ExecContext, Executor, Row};
 use crate::binder::bound::BoundExpr;
 use crate::error::Result;
+use sargdb_engine::stats::tracking;
 
 pub struct SeqScanExecutor {
     table: Arc<TableDef>,
     with_tid: bool,
     filter: Option<BoundExpr>,
     scan: Option<HeapScan>,
+    counts: Option<ScanCounts>,
 }
 
 impl SeqScanExecutor {
@@ -27,6 +30,7 @@ impl SeqScanExecutor {
             with_tid,
             filter,
             scan: None,
+            counts: None,
         }
     }
 }
@@ -68,6 +72,9 @@ impl Executor for SeqScanExecutor {
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
         if self.scan.is_none() {
             self.scan = Some(ctx.txn.scan(self.table.storage)?);
+            if tracking() {
+                self.counts = Some(ScanCounts::seq(table_stats(ctx, self.table.oid)));
+            }
         }
         loop {
             ctx.check_cancel()?;
@@ -78,6 +85,9 @@ impl Executor for SeqScanExecutor {
                 return Ok(None);
             };
             let (tid, bytes) = item?;
+            if let Some(c) = self.counts.as_mut() {
+                c.fetched += 1;
+            }
             let mut row = decode(&self.table, &bytes, ctx)?;
             if self.with_tid {
                 row.push(tid_value(tid));

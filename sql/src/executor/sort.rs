@@ -15,6 +15,8 @@ pub struct SortExecutor {
     input: BoxedExecutor,
     keys: Vec<SortKey>,
     sorted: Option<std::vec::IntoIter<Row>>,
+    /// The buffered rows, as query work memory.
+    memory: crate::memory::WorkMemory,
 }
 
 impl SortExecutor {
@@ -23,6 +25,7 @@ impl SortExecutor {
             input,
             keys,
             sorted: None,
+            memory: Default::default(),
         }
     }
 }
@@ -72,6 +75,8 @@ impl Executor for SortExecutor {
                 for key in &self.keys {
                     k.push(eval(&key.expr, &r, ctx)?);
                 }
+                self.memory.add_row(&r);
+                self.memory.add_row(&k);
                 rows.push((k, r));
             }
             let keys = self.keys.clone();

@@ -19,11 +19,20 @@ use crate::binder::Binder;
 use crate::error::{Result, SqlError};
 
 pub fn verify_index(name: &Value, ctx: &mut ExecContext) -> Result<Value> {
-    let Value::Text(name) = name else {
-        return Err(SqlError::Internal(
-            "verify_index expects an index name".into(),
-        ));
+    let name = match name {
+        Value::Text(n) => n.clone(),
+        // An oid ('name'::regclass).
+        Value::Oid(o) => match ctx.catalog.indexes.get(o) {
+            Some(ix) => format!("{}.{}", ix.schema, ix.name),
+            None => o.to_string(),
+        },
+        _ => {
+            return Err(SqlError::Internal(
+                "verify_index expects an index name".into(),
+            ))
+        }
     };
+    let name = &name;
     let parts: Vec<String> = name
         .split('.')
         .map(|p| p.trim_matches('"').to_string())

@@ -439,6 +439,8 @@ pub enum Maintenance {
         name: SqlObjectName,
         concurrently: bool,
     },
+    /// `CHECKPOINT`: write every dirty page (and the statistics) now.
+    Checkpoint,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -478,6 +480,7 @@ pub fn maintenance(st: &SqlStatement) -> Option<Maintenance> {
             full: v.full,
             analyze: true,
         }),
+        Some(":checkpoint") => Some(Maintenance::Checkpoint),
         Some(k) => {
             let kind = match k {
                 ":index" => ReindexKind::Index,
@@ -515,7 +518,8 @@ fn maint_statement(
 
 /// Hand-parse `VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [name]`,
 /// `VACUUM (opt, ...) [name]` and `REINDEX [(CONCURRENTLY)] kind
-/// [CONCURRENTLY] name` (a single statement, optional trailing `;`).
+/// [CONCURRENTLY] name` and `CHECKPOINT` (a single statement, optional
+/// trailing `;`).
 fn parse_maintenance(sql: &str) -> Option<SqlStatement> {
     let text = sql.trim().trim_end_matches(';').trim();
     let mut words: Vec<String> = vec![];
@@ -580,6 +584,9 @@ fn parse_maintenance(sql: &str) -> Option<SqlStatement> {
                 ":vacuum"
             };
             Some(maint_statement(table, full, mark, false))
+        }
+        Some("CHECKPOINT") if upper.len() == 1 => {
+            Some(maint_statement(None, false, ":checkpoint", false))
         }
         Some("REINDEX") => {
             let mut concurrently = false;

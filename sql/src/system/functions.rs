@@ -33,8 +33,41 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
     let n = args.len();
     match name {
         // sargdb's index integrity check (executor/verify.rs).
-        "verify_index" if n == 1 && (args[0].is_string() || args[0] == T::Unknown) => {
-            sig(vec![T::Text], T::Array(Box::new(T::Text)), true)
+        "verify_index" if n == 1 => sig(
+            vec![if args[0].is_string() || args[0] == T::Unknown {
+                T::Text
+            } else {
+                T::Oid
+            }],
+            T::Array(Box::new(T::Text)),
+            true,
+        ),
+        // Statistics resets (void in Postgres; an empty text here).
+        "pg_stat_reset"
+        | "pg_stat_statements_reset"
+        | "pg_stat_force_next_flush"
+        | "pg_stat_clear_snapshot"
+        | "pg_stat_indexes_reset"
+            if n == 0 =>
+        {
+            sig(vec![], T::Text, false)
+        }
+        "pg_stat_reset_single_table_counters" | "pg_stat_indexes_reset" if n == 1 => {
+            let rel = if args[0].is_string() || args[0] == T::Unknown {
+                T::Text
+            } else {
+                T::Oid
+            };
+            sig(vec![rel], T::Text, true)
+        }
+        // The storage a relation lives in (`<data_dir>/base/<filenode>`).
+        "pg_relation_filenode" if n == 1 => {
+            let rel = if args[0].is_string() || args[0] == T::Unknown {
+                T::Text
+            } else {
+                T::Oid
+            };
+            sig(vec![rel], T::Oid, true)
         }
         "pg_get_userbyid" if n == 1 => sig(vec![T::Oid], T::Name, true),
         "pg_table_is_visible" | "pg_type_is_visible" if n == 1 => sig(vec![T::Oid], T::Bool, true),
@@ -265,6 +298,52 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
     let a0 = args.first();
     Ok(match name {
         "verify_index" => crate::executor::verify::verify_index(a0.unwrap_or(&Value::Null), ctx)?,
+        "pg_relation_filenode" => {
+            let o = match a0 {
+                Some(Value::Text(rel)) => relation_oid(ctx, rel)?,
+                other => oid_arg(other).unwrap_or(0),
+            };
+            if let Some(tb) = cat.tables.get(&o) {
+                Value::Oid(tb.storage)
+            } else if let Some(ix) = cat.indexes.get(&o) {
+                Value::Oid(ix.storage)
+            } else {
+                Value::Null
+            }
+        }
+        "pg_stat_reset" => {
+            ctx.engine.relation_stats().reset_all();
+            ctx.engine.reset_buffer_io(None);
+            Value::Text(String::new())
+        }
+        "pg_stat_statements_reset" => {
+            crate::statements::STATEMENTS.reset();
+            Value::Text(String::new())
+        }
+        // Counters are always current: nothing is pending, nothing cached.
+        "pg_stat_force_next_flush" | "pg_stat_clear_snapshot" => Value::Text(String::new()),
+        "pg_stat_reset_single_table_counters" | "pg_stat_indexes_reset" => {
+            let oids: Vec<u32> = match a0 {
+                None => cat.indexes.keys().copied().collect(),
+                Some(Value::Text(rel)) => vec![relation_oid(ctx, rel)?],
+                other => vec![oid_arg(other).unwrap_or(0)],
+            };
+            for o in oids {
+                let storage = if let Some(tb) = cat.tables.get(&o) {
+                    tb.storage
+                } else if let Some(ix) = cat.indexes.get(&o) {
+                    ix.storage
+                } else {
+                    continue;
+                };
+                if name == "pg_stat_indexes_reset" && !cat.indexes.contains_key(&o) {
+                    continue;
+                }
+                ctx.engine.relation_stats().get(o).reset();
+                ctx.engine.reset_buffer_io(Some(&[storage]));
+            }
+            Value::Text(String::new())
+        }
         "pg_get_userbyid" => {
             let o = oid_arg(a0).unwrap_or(0);
             Value::Text(super::role_name(

@@ -14,6 +14,7 @@ pub mod deparse;
 pub mod functions;
 mod information_schema;
 mod pg_catalog;
+pub mod stats_views;
 
 use sargdb_catalog::{Catalog, DataType, Value};
 
@@ -41,6 +42,21 @@ pub struct SessionInfo {
     pub user: String,
     pub database: String,
     pub pid: i32,
+    /// The running server, for the statistics relations (None in unit
+    /// tests of the binder).
+    pub db: Option<DbRef>,
+    /// The session's parameters, when the statement reads pg_settings.
+    pub(crate) settings: Option<std::sync::Arc<Vec<crate::settings::SettingRow>>>,
+}
+
+/// The running server's shared state, as the statistics relations read it.
+#[derive(Clone)]
+pub struct DbRef(pub std::sync::Arc<crate::session::Database>);
+
+impl std::fmt::Debug for DbRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Database")
+    }
 }
 
 impl Default for SessionInfo {
@@ -49,6 +65,8 @@ impl Default for SessionInfo {
             user: "postgres".into(),
             database: "postgres".into(),
             pid: std::process::id() as i32,
+            db: None,
+            settings: None,
         }
     }
 }
@@ -78,7 +96,7 @@ pub fn lookup(parts: &[String], ctx: &SysContext) -> Option<SystemRelation> {
         _ => return None,
     };
     match schema {
-        "pg_catalog" => pg_catalog::build(name, ctx),
+        "pg_catalog" => pg_catalog::build(name, ctx).or_else(|| stats_views::build(name, ctx)),
         "information_schema" => information_schema::build(name, ctx),
         _ => None,
     }

@@ -981,7 +981,7 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                 "sourceline int4",
                 "pending_restart bool",
             ],
-            vec![],
+            settings_rows(ctx),
         ),
         "pg_description" => rel(
             &[
@@ -1314,6 +1314,109 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
 }
 
 /// Oid of a column default (stable for a given table and column).
+/// pg_settings: the session's parameters, then the server's (fixed at
+/// startup), in name order.
+fn settings_rows(ctx: &SysContext) -> Vec<Vec<Value>> {
+    let mut rows: Vec<(String, Vec<Value>)> = vec![];
+    let opt = |v: Option<&str>| v.map(|s| t(s)).unwrap_or(NULL);
+    if let Some(settings) = &ctx.session.settings {
+        for s in settings.iter() {
+            rows.push((
+                s.name.to_lowercase(),
+                vec![
+                    t(s.name.clone()),
+                    t(s.setting.clone()),
+                    opt(s.unit),
+                    t(s.category),
+                    t(s.short_desc),
+                    NULL,
+                    t(s.context),
+                    t(s.vartype),
+                    t(s.source),
+                    opt(s.min_val),
+                    opt(s.max_val),
+                    s.enumvals
+                        .map(|e| Value::Array(e.iter().map(|v| t(*v)).collect()))
+                        .unwrap_or(NULL),
+                    t(s.boot_val.clone()),
+                    t(s.reset_val.clone()),
+                    NULL,
+                    NULL,
+                    b(false),
+                ],
+            ));
+        }
+    }
+    if let Some(db) = &ctx.session.db {
+        let cfg = db.0.engine().config();
+        let onoff = |v: bool| if v { "on" } else { "off" };
+        let server: [(&str, String, Option<&str>, &str, &str, &str, &str); 4] = [
+            (
+                "shared_buffers",
+                (cfg.buffer_pool_bytes / 8192).to_string(),
+                Some("8kB"),
+                "Resource Usage / Memory",
+                "Sets the size of the buffer pool (--buffer-pool).",
+                "postmaster",
+                "integer",
+            ),
+            (
+                "fsync",
+                onoff(cfg.fsync).into(),
+                None,
+                "Write-Ahead Log / Settings",
+                "Forces synchronization of updates to disk (--fsync).",
+                "postmaster",
+                "bool",
+            ),
+            (
+                "checkpoint_timeout",
+                cfg.checkpoint_interval.as_secs().to_string(),
+                Some("s"),
+                "Write-Ahead Log / Checkpoints",
+                "Sets the time between automatic checkpoints (--checkpoint-interval).",
+                "postmaster",
+                "integer",
+            ),
+            (
+                "track_counts",
+                onoff(cfg.track_counts).into(),
+                None,
+                "Statistics / Cumulative Query and Index Statistics",
+                "Collects statistics on database activity (--track-counts).",
+                "postmaster",
+                "bool",
+            ),
+        ];
+        for (name, setting, unit, category, desc, context, vartype) in server {
+            rows.push((
+                name.to_string(),
+                vec![
+                    t(name),
+                    t(setting.clone()),
+                    opt(unit),
+                    t(category),
+                    t(desc),
+                    NULL,
+                    t(context),
+                    t(vartype),
+                    t("command line"),
+                    NULL,
+                    NULL,
+                    NULL,
+                    NULL,
+                    t(setting),
+                    NULL,
+                    NULL,
+                    b(false),
+                ],
+            ));
+        }
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.into_iter().map(|r| r.1).collect()
+}
+
 fn attrdef_oid(table: u32, pos: usize) -> u32 {
     table.wrapping_mul(64).wrapping_add(pos as u32 + 1) | 0x8000_0000
 }

@@ -1,0 +1,635 @@
+//! The statistics relations: Postgres's `pg_stat_*` / `pg_statio_*` views
+//! (same columns, types and order as PostgreSQL 15), and sargdb's own
+//! `pg_stat_indexes`, `memory_stats`, `buffer_residency`,
+//! `pg_stat_statements` and the `pgstatindex(...)` table function.
+//!
+//! Like the catalog relations they are materialized when a statement is
+//! bound, here from the engine's live counters (`sargdb_engine::stats`), the
+//! buffer pool and the workload capture (`crate::statements`). Definitions of
+//! every column are in docs/observability.md. Only relations sargdb stores
+//! appear: its system catalogs are computed, not stored, so the `_sys_`
+//! variants are empty.
+
+use std::sync::atomic::Ordering;
+
+use sargdb_catalog::{Catalog, IndexDef, TableDef, Value};
+use sargdb_engine::stats::{Counter, Latency, RelationStats};
+use sargdb_engine::{IndexHandle, IndexKind, IndexOptions, IndexStats};
+
+use super::{o, relation, t, SysContext, SystemRelation, NULL};
+use crate::session::Database;
+
+pub(super) const NAMES: &[&str] = &[
+    "pg_stat_all_tables",
+    "pg_stat_user_tables",
+    "pg_stat_sys_tables",
+    "pg_statio_all_tables",
+    "pg_statio_user_tables",
+    "pg_statio_sys_tables",
+    "pg_stat_all_indexes",
+    "pg_stat_user_indexes",
+    "pg_stat_sys_indexes",
+    "pg_statio_all_indexes",
+    "pg_statio_user_indexes",
+    "pg_statio_sys_indexes",
+    "pg_stat_indexes",
+    "memory_stats",
+    "buffer_residency",
+    "pg_stat_statements",
+];
+
+const STAT_TABLES: &[&str] = &[
+    "relid oid",
+    "schemaname name",
+    "relname name",
+    "seq_scan int8",
+    "seq_tup_read int8",
+    "idx_scan int8",
+    "idx_tup_fetch int8",
+    "n_tup_ins int8",
+    "n_tup_upd int8",
+    "n_tup_del int8",
+    "n_tup_hot_upd int8",
+    "n_live_tup int8",
+    "n_dead_tup int8",
+    "n_mod_since_analyze int8",
+    "n_ins_since_vacuum int8",
+    "last_vacuum timestamptz",
+    "last_autovacuum timestamptz",
+    "last_analyze timestamptz",
+    "last_autoanalyze timestamptz",
+    "vacuum_count int8",
+    "autovacuum_count int8",
+    "analyze_count int8",
+    "autoanalyze_count int8",
+];
+
+const STATIO_TABLES: &[&str] = &[
+    "relid oid",
+    "schemaname name",
+    "relname name",
+    "heap_blks_read int8",
+    "heap_blks_hit int8",
+    "idx_blks_read int8",
+    "idx_blks_hit int8",
+    "toast_blks_read int8",
+    "toast_blks_hit int8",
+    "tidx_blks_read int8",
+    "tidx_blks_hit int8",
+];
+
+/// PostgreSQL 15's columns, then `last_idx_scan` (PostgreSQL 16's, kept
+/// last so the 15 layout is unchanged).
+const STAT_INDEXES: &[&str] = &[
+    "relid oid",
+    "indexrelid oid",
+    "schemaname name",
+    "relname name",
+    "indexrelname name",
+    "idx_scan int8",
+    "idx_tup_read int8",
+    "idx_tup_fetch int8",
+    "last_idx_scan timestamptz",
+];
+
+const STATIO_INDEXES: &[&str] = &[
+    "relid oid",
+    "indexrelid oid",
+    "schemaname name",
+    "relname name",
+    "indexrelname name",
+    "idx_blks_read int8",
+    "idx_blks_hit int8",
+];
+
+const PG_STAT_INDEXES: &[&str] = &[
+    "schemaname name",
+    "tablename name",
+    "indexname name",
+    "indexrelid oid",
+    "access_method name",
+    "lookups int8",
+    "range_scans int8",
+    "rows_returned int8",
+    "inserts int8",
+    "deletes int8",
+    "lookup_p50_us float8",
+    "lookup_p95_us float8",
+    "lookup_p99_us float8",
+    "range_p50_us float8",
+    "range_p95_us float8",
+    "range_p99_us float8",
+    "insert_p50_us float8",
+    "insert_p95_us float8",
+    "insert_p99_us float8",
+    "last_used timestamptz",
+    "created_at timestamptz",
+    "last_rebuilt timestamptz",
+    "size_bytes int8",
+    "entries int8",
+    "dead_entries int8",
+    "height int4",
+    "leaf_pages int8",
+    "avg_leaf_density float8",
+    "fragmentation_pct float8",
+    "buffer_pages int8",
+    "buffer_hit_ratio float8",
+];
+
+/// pgstattuple's `pgstatindex` result columns.
+pub const PGSTATINDEX: &[&str] = &[
+    "version int4",
+    "tree_level int4",
+    "index_size int8",
+    "root_block_no int8",
+    "internal_pages int8",
+    "leaf_pages int8",
+    "empty_pages int8",
+    "deleted_pages int8",
+    "avg_leaf_density float8",
+    "leaf_fragmentation float8",
+];
+
+const MEMORY_STATS: &[&str] = &[
+    "consumer text",
+    "bytes_used int8",
+    "bytes_reserved int8",
+    "peak_bytes int8",
+    "limit_bytes int8",
+    "entries int8",
+    "hits int8",
+    "misses int8",
+    "evictions int8",
+    "dirty_pages int8",
+];
+
+const BUFFER_RESIDENCY: &[&str] = &[
+    "schemaname name",
+    "relation name",
+    "relid oid",
+    "relkind text",
+    "pages int8",
+    "dirty_pages int8",
+    "pct_of_pool float8",
+];
+
+const PG_STAT_STATEMENTS: &[&str] = &[
+    "userid oid",
+    "dbid oid",
+    "toplevel bool",
+    "queryid int8",
+    "query text",
+    "calls int8",
+    "total_exec_time float8",
+    "min_exec_time float8",
+    "max_exec_time float8",
+    "mean_exec_time float8",
+    "rows int8",
+    "shared_blks_hit int8",
+    "shared_blks_read int8",
+];
+
+fn i8v(v: u64) -> Value {
+    Value::Int8(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+/// Unix microseconds (0 = never) as a timestamptz value.
+pub fn ts(unix_us: u64) -> Value {
+    if unix_us == 0 {
+        return NULL;
+    }
+    let pg_epoch_offset: i64 = 946_684_800_000_000;
+    Value::Timestamptz(unix_us as i64 - pg_epoch_offset)
+}
+
+fn f8(v: Option<f64>) -> Value {
+    v.map(Value::Float8).unwrap_or(NULL)
+}
+
+/// A latency quantile in microseconds, rounded to 0.01.
+fn quantile_us(s: &RelationStats, l: Latency, q: f64) -> Value {
+    f8(s.latency(l)
+        .quantile(q)
+        .map(|ns| (ns / 10.0).round() / 100.0))
+}
+
+/// The view builder for `name`, if it is one of ours.
+pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
+    if !NAMES.contains(&name) {
+        return None;
+    }
+    let db = ctx.session.db.as_ref().map(|d| &*d.0);
+    let cat = ctx.catalog;
+    let rel = |spec: &[&str], rows| Some(relation("pg_catalog", name, spec, rows));
+    let sys = name.contains("_sys_");
+    let Some(db) = db else {
+        // No running server (unit tests of the binder): the right shape.
+        let spec = match name {
+            n if n.starts_with("pg_stat_") && n.ends_with("_tables") => STAT_TABLES,
+            n if n.starts_with("pg_statio_") && n.ends_with("_tables") => STATIO_TABLES,
+            n if n.starts_with("pg_stat_") && n.ends_with("_indexes") && n != "pg_stat_indexes" => {
+                STAT_INDEXES
+            }
+            n if n.starts_with("pg_statio_") => STATIO_INDEXES,
+            "pg_stat_indexes" => PG_STAT_INDEXES,
+            "memory_stats" => MEMORY_STATS,
+            "buffer_residency" => BUFFER_RESIDENCY,
+            _ => PG_STAT_STATEMENTS,
+        };
+        return rel(spec, vec![]);
+    };
+    let reg = db.engine.relation_stats();
+    match name {
+        "pg_stat_all_tables" | "pg_stat_user_tables" | "pg_stat_sys_tables" => {
+            let rows: Vec<Vec<Value>> = tables(cat, sys)
+                .map(|tb| {
+                    let s = reg.get(tb.oid);
+                    let idx: Vec<_> = cat.indexes_of(tb.oid).map(|i| reg.get(i.oid)).collect();
+                    let sum = |c| -> Value {
+                        if idx.is_empty() {
+                            NULL
+                        } else {
+                            i8v(idx.iter().map(|i| i.get(c)).sum())
+                        }
+                    };
+                    vec![
+                        o(tb.oid),
+                        t(tb.schema.clone()),
+                        t(tb.name.clone()),
+                        i8v(s.get(Counter::SeqScan)),
+                        i8v(s.get(Counter::SeqTupRead)),
+                        sum(Counter::IdxScan),
+                        sum(Counter::IdxTupFetch),
+                        i8v(s.get(Counter::TupIns)),
+                        i8v(s.get(Counter::TupUpd)),
+                        i8v(s.get(Counter::TupDel)),
+                        i8v(s.get(Counter::TupHotUpd)),
+                        i8v(s.get(Counter::LiveTup)),
+                        i8v(s.get(Counter::DeadTup)),
+                        i8v(s.get(Counter::ModSinceAnalyze)),
+                        i8v(s.get(Counter::InsSinceVacuum)),
+                        ts(s.get(Counter::LastVacuum)),
+                        ts(s.get(Counter::LastAutovacuum)),
+                        ts(s.get(Counter::LastAnalyze)),
+                        ts(s.get(Counter::LastAutoanalyze)),
+                        i8v(s.get(Counter::VacuumCount)),
+                        i8v(s.get(Counter::AutovacuumCount)),
+                        i8v(s.get(Counter::AnalyzeCount)),
+                        i8v(s.get(Counter::AutoanalyzeCount)),
+                    ]
+                })
+                .collect();
+            rel(STAT_TABLES, rows)
+        }
+        "pg_statio_all_tables" | "pg_statio_user_tables" | "pg_statio_sys_tables" => {
+            let io = db.engine.buffer_io();
+            let get = |storage| io.get(&storage).copied().unwrap_or((0, 0));
+            let rows: Vec<Vec<Value>> = tables(cat, sys)
+                .map(|tb| {
+                    let (hit, read) = get(tb.storage);
+                    let idx: Vec<(u64, u64)> =
+                        cat.indexes_of(tb.oid).map(|i| get(i.storage)).collect();
+                    let (ih, ir) = idx.iter().fold((0, 0), |(h, r), (h2, r2)| (h + h2, r + r2));
+                    let (ih, ir) = if idx.is_empty() {
+                        (NULL, NULL)
+                    } else {
+                        (i8v(ih), i8v(ir))
+                    };
+                    vec![
+                        o(tb.oid),
+                        t(tb.schema.clone()),
+                        t(tb.name.clone()),
+                        i8v(read),
+                        i8v(hit),
+                        ir,
+                        ih,
+                        NULL,
+                        NULL,
+                        NULL,
+                        NULL,
+                    ]
+                })
+                .collect();
+            rel(STATIO_TABLES, rows)
+        }
+        "pg_stat_all_indexes" | "pg_stat_user_indexes" | "pg_stat_sys_indexes" => {
+            let rows: Vec<Vec<Value>> = indexes(cat, sys)
+                .map(|(tb, ix)| {
+                    let s = reg.get(ix.oid);
+                    vec![
+                        o(tb.oid),
+                        o(ix.oid),
+                        t(ix.schema.clone()),
+                        t(tb.name.clone()),
+                        t(ix.name.clone()),
+                        i8v(s.get(Counter::IdxScan)),
+                        i8v(s.get(Counter::IdxTupRead)),
+                        i8v(s.get(Counter::IdxTupFetch)),
+                        ts(s.get(Counter::LastUsed)),
+                    ]
+                })
+                .collect();
+            rel(STAT_INDEXES, rows)
+        }
+        "pg_statio_all_indexes" | "pg_statio_user_indexes" | "pg_statio_sys_indexes" => {
+            let io = db.engine.buffer_io();
+            let rows: Vec<Vec<Value>> = indexes(cat, sys)
+                .map(|(tb, ix)| {
+                    let (hit, read) = io.get(&ix.storage).copied().unwrap_or((0, 0));
+                    vec![
+                        o(tb.oid),
+                        o(ix.oid),
+                        t(ix.schema.clone()),
+                        t(tb.name.clone()),
+                        t(ix.name.clone()),
+                        i8v(read),
+                        i8v(hit),
+                    ]
+                })
+                .collect();
+            rel(STATIO_INDEXES, rows)
+        }
+        "pg_stat_indexes" => rel(PG_STAT_INDEXES, pg_stat_indexes(db, cat)),
+        "memory_stats" => rel(MEMORY_STATS, memory_stats(db, cat)),
+        "buffer_residency" => rel(BUFFER_RESIDENCY, buffer_residency(db, cat)),
+        "pg_stat_statements" => {
+            let rows = crate::statements::STATEMENTS
+                .all()
+                .into_iter()
+                .filter(|e| e.calls.load(Ordering::Relaxed) > 0)
+                .map(|e| {
+                    let calls = e.calls.load(Ordering::Relaxed);
+                    let ms = |ns: u64| ns as f64 / 1e6;
+                    let total = e.total_ns.load(Ordering::Relaxed);
+                    vec![
+                        o(super::SUPERUSER_OID),
+                        o(super::DATABASE_OID),
+                        Value::Bool(true),
+                        Value::Int8(e.queryid),
+                        t(e.query.clone()),
+                        i8v(calls),
+                        Value::Float8(ms(total)),
+                        Value::Float8(ms(e.min_ns.load(Ordering::Relaxed))),
+                        Value::Float8(ms(e.max_ns.load(Ordering::Relaxed))),
+                        Value::Float8(ms(total) / calls as f64),
+                        i8v(e.rows.load(Ordering::Relaxed)),
+                        i8v(e.blks_hit.load(Ordering::Relaxed)),
+                        i8v(e.blks_read.load(Ordering::Relaxed)),
+                    ]
+                })
+                .collect();
+            rel(PG_STAT_STATEMENTS, rows)
+        }
+        _ => None,
+    }
+}
+
+/// The tables a view lists: all of them, none for the `_sys_` views.
+fn tables(cat: &Catalog, sys: bool) -> impl Iterator<Item = &TableDef> {
+    let mut v: Vec<&TableDef> = cat.tables.values().filter(|_| !sys).collect();
+    v.sort_by_key(|t| t.oid);
+    v.into_iter()
+}
+
+/// The indexes a view lists: all of them, none for the `_sys_` views.
+fn indexes(cat: &Catalog, sys: bool) -> impl Iterator<Item = (&TableDef, &IndexDef)> {
+    let mut v: Vec<(&TableDef, &IndexDef)> = cat
+        .indexes
+        .values()
+        .filter(|_| !sys)
+        .filter_map(|i| cat.tables.get(&i.table).map(|t| (t, i)))
+        .collect();
+    v.sort_by_key(|(_, i)| i.oid);
+    v.into_iter()
+}
+
+/// The engine's handle of an index (opened if no statement has yet).
+pub fn index_handle(db: &Database, table: &TableDef, ix: &IndexDef) -> Option<IndexHandle> {
+    let kind = IndexKind::from_name(&ix.method)?;
+    db.engine
+        .open_index(
+            table.storage,
+            ix.storage,
+            kind,
+            IndexOptions {
+                fillfactor: ix.fillfactor,
+            },
+        )
+        .ok()
+}
+
+/// The physical figures of an index, as `pgstatindex` reports them.
+pub fn pgstatindex_row(st: &IndexStats) -> Vec<Value> {
+    vec![
+        Value::Int4(st.version as i32),
+        Value::Int4(st.tree_level as i32),
+        i8v(st.index_size),
+        Value::Int8(i64::from(st.root_block_no)),
+        i8v(st.internal_pages),
+        i8v(st.leaf_pages),
+        i8v(st.empty_pages),
+        i8v(st.deleted_pages),
+        Value::Float8(st.avg_leaf_density),
+        Value::Float8(st.leaf_fragmentation),
+    ]
+}
+
+/// `pgstatindex('name')` as a one-row relation.
+pub fn pgstatindex(db: &Database, cat: &Catalog, index_oid: u32) -> Option<SystemRelation> {
+    let ix = cat.indexes.get(&index_oid)?;
+    let tb = cat.tables.get(&ix.table)?;
+    let st = index_handle(db, tb, ix)?.stats().ok()?;
+    Some(relation(
+        "pg_catalog",
+        "pgstatindex",
+        PGSTATINDEX,
+        vec![pgstatindex_row(&st)],
+    ))
+}
+
+fn pg_stat_indexes(db: &Database, cat: &Catalog) -> Vec<Vec<Value>> {
+    let reg = db.engine.relation_stats();
+    let io = db.engine.buffer_io();
+    let resident = db.engine.buffer_residency();
+    indexes(cat, false)
+        .map(|(tb, ix)| {
+            let s = reg.get(ix.oid);
+            let phys = index_handle(db, tb, ix).and_then(|h| h.stats().ok());
+            let (hit, read) = io.get(&ix.storage).copied().unwrap_or((0, 0));
+            let pages = resident.get(&ix.storage).map_or(0, |r| r.0);
+            let dead = phys.as_ref().and_then(|p| {
+                // Entries beyond the table's live rows point at dead versions
+                // (only meaningful when every row has an entry).
+                ix.predicate.is_none().then(|| {
+                    p.entries
+                        .saturating_sub(reg.get(tb.oid).get(Counter::LiveTup))
+                })
+            });
+            let mut row = vec![
+                t(ix.schema.clone()),
+                t(tb.name.clone()),
+                t(ix.name.clone()),
+                o(ix.oid),
+                t(ix.method.clone()),
+                i8v(s.get(Counter::Lookups)),
+                i8v(s.get(Counter::RangeScans)),
+                i8v(s.get(Counter::RowsReturned)),
+                i8v(s.get(Counter::Inserts)),
+                i8v(s.get(Counter::Deletes)),
+            ];
+            for l in [Latency::Lookup, Latency::RangeScan, Latency::Insert] {
+                for q in [0.5, 0.95, 0.99] {
+                    row.push(quantile_us(&s, l, q));
+                }
+            }
+            row.extend([
+                ts(s.get(Counter::LastUsed)),
+                ts(s.get(Counter::CreatedAt)),
+                ts(s.get(Counter::LastRebuilt)),
+            ]);
+            match &phys {
+                Some(p) => row.extend([
+                    i8v(p.index_size),
+                    i8v(p.entries),
+                    dead.map(i8v).unwrap_or(NULL),
+                    Value::Int4(p.tree_level as i32 + 1),
+                    i8v(p.leaf_pages),
+                    Value::Float8(p.avg_leaf_density),
+                    Value::Float8(p.leaf_fragmentation),
+                ]),
+                None => row.extend([NULL, NULL, NULL, NULL, NULL, NULL, NULL]),
+            }
+            row.push(i8v(pages));
+            row.push(if hit + read == 0 {
+                NULL
+            } else {
+                Value::Float8(hit as f64 / (hit + read) as f64)
+            });
+            row
+        })
+        .collect()
+}
+
+fn memory_stats(db: &Database, cat: &Catalog) -> Vec<Vec<Value>> {
+    let es = db.engine.stats();
+    let page = sargdb_engine::page::PAGE_SIZE as u64;
+    let resident: u64 = db.engine.buffer_residency().values().map(|r| r.0).sum();
+    let mut rows = vec![];
+    rows.push(vec![
+        t("buffer pool"),
+        i8v(resident * page),
+        i8v(es.buffer_frames * page),
+        i8v(es.buffer_peak_resident * page),
+        i8v(es.buffer_frames * page),
+        i8v(es.buffer_frames),
+        i8v(es.buffer_hits),
+        i8v(es.buffer_misses),
+        i8v(es.buffer_evictions),
+        i8v(es.buffer_dirty),
+    ]);
+    let (wal_used, wal_reserved, wal_peak) = db.engine.wal_buffer_usage();
+    rows.push(vec![
+        t("wal buffers"),
+        i8v(wal_used),
+        i8v(wal_reserved),
+        i8v(wal_peak),
+        NULL,
+        NULL,
+        NULL,
+        NULL,
+        NULL,
+        NULL,
+    ]);
+    let m = &crate::memory::MEMORY;
+    let catalog_bytes = cat.to_blob().len() as u64;
+    m.catalog_peak.fetch_max(catalog_bytes, Ordering::Relaxed);
+    rows.push(vec![
+        t("catalog cache"),
+        i8v(catalog_bytes),
+        i8v(catalog_bytes),
+        i8v(m.catalog_peak.load(Ordering::Relaxed)),
+        NULL,
+        i8v((cat.tables.len() + cat.indexes.len() + cat.sequences.len()) as u64),
+        NULL,
+        NULL,
+        NULL,
+        NULL,
+    ]);
+    for (name, g) in [
+        ("plan cache", &m.plans),
+        ("per-connection state", &m.sessions),
+        ("query work memory", &m.work),
+        ("statement statistics", &m.statements),
+    ] {
+        // Plans are trees of many small allocations sargdb does not size:
+        // the plan cache reports how many plans it holds, not bytes.
+        let bytes = |v: u64| if name == "plan cache" { NULL } else { i8v(v) };
+        rows.push(vec![
+            t(name),
+            bytes(g.bytes()),
+            bytes(g.bytes()),
+            bytes(g.peak()),
+            NULL,
+            i8v(g.entries()),
+            NULL,
+            NULL,
+            NULL,
+            NULL,
+        ]);
+    }
+    // B+Trees keep nothing outside the buffer pool: their pages are the
+    // buffer pool's (see buffer_residency); the open handles are all.
+    let open = cat.indexes.len() as u64;
+    rows.push(vec![
+        t("index structures"),
+        i8v(0),
+        i8v(0),
+        i8v(0),
+        NULL,
+        i8v(open),
+        NULL,
+        NULL,
+        NULL,
+        NULL,
+    ]);
+    rows
+}
+
+fn buffer_residency(db: &Database, cat: &Catalog) -> Vec<Vec<Value>> {
+    let frames = db.engine.stats().buffer_frames.max(1) as f64;
+    let resident = db.engine.buffer_residency();
+    let mut rels: Vec<(String, String, u32, &str, u32)> = vec![];
+    for tb in cat.tables.values() {
+        rels.push((
+            tb.schema.clone(),
+            tb.name.clone(),
+            tb.oid,
+            "table",
+            tb.storage,
+        ));
+    }
+    for ix in cat.indexes.values() {
+        rels.push((
+            ix.schema.clone(),
+            ix.name.clone(),
+            ix.oid,
+            "index",
+            ix.storage,
+        ));
+    }
+    rels.sort_by_key(|r| r.2);
+    rels.into_iter()
+        .filter_map(|(schema, name, oid, kind, storage)| {
+            let (pages, dirty) = resident.get(&storage).copied()?;
+            Some(vec![
+                t(schema),
+                t(name),
+                o(oid),
+                t(kind),
+                i8v(pages),
+                i8v(dirty),
+                Value::Float8((pages as f64 * 10000.0 / frames).round() / 100.0),
+            ])
+        })
+        .collect()
+}

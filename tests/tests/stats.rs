@@ -1,0 +1,685 @@
+//! Statistics views over the wire: the counters of pg_stat_* /
+//! pg_statio_* / pg_stat_indexes move exactly as the operations say, they
+//! survive a clean restart and a SIGKILL (persisted at checkpoints), the
+//! reset functions zero them; pg_stat_statements groups statements by their
+//! normalized text; memory_stats, buffer_residency and pgstatindex report
+//! the running server. PostgreSQL's view shapes are checked against
+//! PostgreSQL 15 in tests/slt/stats_views.slt.
+
+use sargdb_tests::SargdbServer;
+use tokio_postgres::Client;
+
+/// One bigint from a query ("NULL" panics).
+async fn num(c: &Client, sql: &str) -> i64 {
+    let row = c
+        .query_one(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    row.try_get::<_, i64>(0)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+async fn table_counter(c: &Client, table: &str, col: &str) -> i64 {
+    num(
+        c,
+        &format!("SELECT {col} FROM pg_stat_user_tables WHERE relname = '{table}'"),
+    )
+    .await
+}
+
+async fn index_counter(c: &Client, index: &str, col: &str) -> i64 {
+    num(
+        c,
+        &format!("SELECT {col} FROM pg_stat_indexes WHERE indexname = '{index}'"),
+    )
+    .await
+}
+
+async fn is_set(c: &Client, sql: &str) -> bool {
+    c.query_one(&format!("SELECT ({sql}) IS NOT NULL"), &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .get(0)
+}
+
+/// 200 rows, a primary key and a secondary index.
+async fn setup(c: &Client) {
+    c.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY, v int, pad text);
+         CREATE INDEX t_v ON t (v);
+         INSERT INTO t SELECT g, g % 10, repeat('x', 20) FROM generate_series(1, 200) g;",
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn counters_move_as_the_operations_say() {
+    let srv = SargdbServer::start();
+    let c = srv.connect().await;
+    setup(&c).await;
+
+    // An insert of n rows: n_tup_ins, n_live_tup, and n inserts into every index.
+    assert_eq!(table_counter(&c, "t", "n_tup_ins").await, 200);
+    assert_eq!(table_counter(&c, "t", "n_live_tup").await, 200);
+    assert_eq!(index_counter(&c, "t_pkey", "inserts").await, 200);
+    assert_eq!(index_counter(&c, "t_v", "inserts").await, 200);
+    assert_eq!(index_counter(&c, "t_pkey", "lookups").await, 0);
+    assert!(
+        !is_set(
+            &c,
+            "SELECT last_used FROM pg_stat_indexes WHERE indexname = 't_pkey'"
+        )
+        .await
+    );
+    assert!(
+        is_set(
+            &c,
+            "SELECT created_at FROM pg_stat_indexes WHERE indexname = 't_pkey'"
+        )
+        .await
+    );
+    c.batch_execute("INSERT INTO t VALUES (201, 1, 'y'), (202, 2, 'y')")
+        .await
+        .unwrap();
+    assert_eq!(index_counter(&c, "t_pkey", "inserts").await, 202);
+    assert_eq!(index_counter(&c, "t_v", "inserts").await, 202);
+
+    // An equality probe on the whole key: one idx_scan and one lookup.
+    let plan: Vec<String> = c
+        .query("EXPLAIN SELECT pad FROM t WHERE id = 7", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(plan[0].contains("Index Scan using t_pkey"), "{plan:?}");
+    let scans = num(
+        &c,
+        "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 't_pkey'",
+    )
+    .await;
+    c.query_one("SELECT pad FROM t WHERE id = 7", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        num(
+            &c,
+            "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 't_pkey'"
+        )
+        .await,
+        scans + 1
+    );
+    assert_eq!(index_counter(&c, "t_pkey", "lookups").await, 1);
+    assert_eq!(index_counter(&c, "t_pkey", "range_scans").await, 0);
+    assert_eq!(index_counter(&c, "t_pkey", "rows_returned").await, 1);
+    assert_eq!(
+        num(
+            &c,
+            "SELECT idx_tup_read FROM pg_stat_user_indexes WHERE indexrelname = 't_pkey'"
+        )
+        .await,
+        1
+    );
+    assert!(
+        is_set(
+            &c,
+            "SELECT last_used FROM pg_stat_indexes WHERE indexname = 't_pkey'"
+        )
+        .await
+    );
+    assert!(
+        is_set(
+            &c,
+            "SELECT lookup_p50_us FROM pg_stat_indexes WHERE indexname = 't_pkey'"
+        )
+        .await
+    );
+    let ordered: bool = c
+        .query_one(
+            "SELECT lookup_p99_us >= lookup_p50_us FROM pg_stat_indexes WHERE indexname = 't_pkey'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(ordered);
+
+    // A range scan: range_scans + 1, the entries read.
+    let n = c
+        .query("SELECT id FROM t WHERE id BETWEEN 10 AND 19", &[])
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(n, 10);
+    assert_eq!(index_counter(&c, "t_pkey", "range_scans").await, 1);
+    assert_eq!(index_counter(&c, "t_pkey", "lookups").await, 1);
+    assert_eq!(
+        num(
+            &c,
+            "SELECT idx_tup_read FROM pg_stat_user_indexes WHERE indexrelname = 't_pkey'"
+        )
+        .await,
+        11
+    );
+    assert_eq!(table_counter(&c, "t", "idx_scan").await, 2);
+    assert_eq!(table_counter(&c, "t", "idx_tup_fetch").await, 11);
+    assert!(
+        is_set(
+            &c,
+            "SELECT range_p95_us FROM pg_stat_indexes WHERE indexname = 't_pkey'"
+        )
+        .await
+    );
+
+    // A sequential scan reads every live row.
+    let seq = table_counter(&c, "t", "seq_scan").await;
+    let read = table_counter(&c, "t", "seq_tup_read").await;
+    c.query_one("SELECT count(*) FROM t", &[]).await.unwrap();
+    assert_eq!(table_counter(&c, "t", "seq_scan").await, seq + 1);
+    assert_eq!(table_counter(&c, "t", "seq_tup_read").await, read + 202);
+
+    // UPDATE and DELETE: rows, dead versions, index entries of new versions.
+    c.batch_execute("UPDATE t SET pad = 'z' WHERE id = 1; DELETE FROM t WHERE id = 2")
+        .await
+        .unwrap();
+    assert_eq!(table_counter(&c, "t", "n_tup_upd").await, 1);
+    assert_eq!(table_counter(&c, "t", "n_tup_del").await, 1);
+    assert_eq!(table_counter(&c, "t", "n_live_tup").await, 201);
+    assert_eq!(table_counter(&c, "t", "n_dead_tup").await, 2);
+    // (n_mod_since_analyze is not checked here: auto-analyze may have run.)
+    assert_eq!(index_counter(&c, "t_pkey", "inserts").await, 203);
+    assert_eq!(index_counter(&c, "t_v", "inserts").await, 203);
+
+    // VACUUM removes the two dead versions' entries from every index.
+    c.batch_execute("VACUUM t").await.unwrap();
+    assert_eq!(table_counter(&c, "t", "vacuum_count").await, 1);
+    assert_eq!(table_counter(&c, "t", "n_dead_tup").await, 0);
+    assert_eq!(table_counter(&c, "t", "n_live_tup").await, 201);
+    assert!(
+        is_set(
+            &c,
+            "SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 't'"
+        )
+        .await
+    );
+    assert_eq!(index_counter(&c, "t_pkey", "deletes").await, 2);
+    assert_eq!(index_counter(&c, "t_v", "deletes").await, 2);
+    assert_eq!(index_counter(&c, "t_pkey", "entries").await, 201);
+    assert_eq!(index_counter(&c, "t_pkey", "dead_entries").await, 0);
+
+    // ANALYZE.
+    c.batch_execute("ANALYZE t").await.unwrap();
+    assert_eq!(table_counter(&c, "t", "analyze_count").await, 1);
+    assert_eq!(table_counter(&c, "t", "n_mod_since_analyze").await, 0);
+    assert!(
+        is_set(
+            &c,
+            "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 't'"
+        )
+        .await
+    );
+
+    // REINDEX sets last_rebuilt and leaves a compact, unfragmented index.
+    assert!(
+        !is_set(
+            &c,
+            "SELECT last_rebuilt FROM pg_stat_indexes WHERE indexname = 't_v'"
+        )
+        .await
+    );
+    c.batch_execute("REINDEX INDEX t_v").await.unwrap();
+    assert!(
+        is_set(
+            &c,
+            "SELECT last_rebuilt FROM pg_stat_indexes WHERE indexname = 't_v'"
+        )
+        .await
+    );
+    assert_eq!(
+        num(
+            &c,
+            "SELECT fragmentation_pct::bigint FROM pg_stat_indexes WHERE indexname = 't_v'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(index_counter(&c, "t_v", "entries").await, 201);
+    // The counters belong to the index, not to its storage.
+    assert_eq!(index_counter(&c, "t_v", "inserts").await, 203);
+
+    // Buffer pool: the table's and its indexes' pages were served.
+    assert!(
+        num(
+            &c,
+            "SELECT heap_blks_hit + heap_blks_read FROM pg_statio_user_tables WHERE relname = 't'"
+        )
+        .await
+            > 0
+    );
+    assert!(
+        num(&c, "SELECT idx_blks_hit + idx_blks_read FROM pg_statio_user_indexes WHERE indexrelname = 't_pkey'").await
+            > 0
+    );
+    assert!(
+        num(
+            &c,
+            "SELECT pages FROM buffer_residency WHERE relation = 't'"
+        )
+        .await
+            > 0
+    );
+    assert!(index_counter(&c, "t_pkey", "buffer_pages").await > 0);
+
+    // The _sys_ views are empty: sargdb's catalogs are not stored relations.
+    assert_eq!(num(&c, "SELECT count(*) FROM pg_stat_sys_tables").await, 0);
+}
+
+#[tokio::test]
+async fn resets_zero_the_counters() {
+    let srv = SargdbServer::start();
+    let c = srv.connect().await;
+    setup(&c).await;
+    c.batch_execute("CREATE TABLE other (a int); INSERT INTO other VALUES (1), (2)")
+        .await
+        .unwrap();
+    c.query_one("SELECT pad FROM t WHERE id = 3", &[])
+        .await
+        .unwrap();
+
+    c.batch_execute(
+        "SELECT pg_stat_reset_single_table_counters(oid) FROM pg_class WHERE relname = 't'",
+    )
+    .await
+    .unwrap();
+    assert_eq!(table_counter(&c, "t", "n_tup_ins").await, 0);
+    assert_eq!(table_counter(&c, "other", "n_tup_ins").await, 2);
+    assert_eq!(
+        num(
+            &c,
+            "SELECT heap_blks_hit + heap_blks_read FROM pg_statio_user_tables WHERE relname = 't'"
+        )
+        .await,
+        0
+    );
+    // Only the table: its indexes keep theirs.
+    assert_eq!(index_counter(&c, "t_pkey", "lookups").await, 1);
+
+    c.batch_execute("SELECT pg_stat_indexes_reset()")
+        .await
+        .unwrap();
+    assert_eq!(index_counter(&c, "t_pkey", "lookups").await, 0);
+    assert_eq!(index_counter(&c, "t_pkey", "inserts").await, 0);
+    assert!(
+        !is_set(
+            &c,
+            "SELECT lookup_p50_us FROM pg_stat_indexes WHERE indexname = 't_pkey'"
+        )
+        .await
+    );
+    // When the index was made is not activity: kept.
+    assert!(
+        is_set(
+            &c,
+            "SELECT created_at FROM pg_stat_indexes WHERE indexname = 't_pkey'"
+        )
+        .await
+    );
+    assert_eq!(table_counter(&c, "other", "n_tup_ins").await, 2);
+
+    c.batch_execute("SELECT pg_stat_reset()").await.unwrap();
+    assert_eq!(table_counter(&c, "other", "n_tup_ins").await, 0);
+    assert_eq!(
+        num(
+            &c,
+            "SELECT sum(heap_blks_hit + heap_blks_read)::bigint FROM pg_statio_user_tables"
+        )
+        .await,
+        0
+    );
+}
+
+/// What the persistence test compares before and after a restart.
+async fn snapshot(c: &Client) -> Vec<i64> {
+    let mut v = vec![];
+    for col in [
+        "n_tup_ins",
+        "n_tup_upd",
+        "seq_scan",
+        "idx_scan",
+        "n_live_tup",
+    ] {
+        v.push(table_counter(c, "t", col).await);
+    }
+    for col in ["lookups", "range_scans", "inserts", "rows_returned"] {
+        v.push(index_counter(c, "t_pkey", col).await);
+    }
+    v.push(
+        num(
+            c,
+            "SELECT count(*) FROM pg_stat_indexes WHERE indexname = 't_pkey' AND lookup_p50_us > 0 AND created_at IS NOT NULL",
+        )
+        .await,
+    );
+    v
+}
+
+#[tokio::test]
+async fn counters_survive_restart_and_crash() {
+    let mut srv = SargdbServer::start();
+    {
+        let c = srv.connect().await;
+        setup(&c).await;
+        for id in [5, 6, 7] {
+            c.query_one("SELECT pad FROM t WHERE id = $1", &[&id])
+                .await
+                .unwrap();
+        }
+        c.batch_execute("UPDATE t SET pad = 'u' WHERE id = 9; SELECT count(*) FROM t")
+            .await
+            .unwrap();
+    }
+    let before = {
+        let c = srv.connect().await;
+        snapshot(&c).await
+    };
+    assert_eq!(before[0], 200);
+    assert_eq!(before[5], 4, "three lookups and the UPDATE's probe");
+    assert_eq!(before[9], 1);
+
+    // Clean restart: the shutdown checkpoint saves them.
+    srv.restart();
+    let c = srv.connect().await;
+    assert_eq!(snapshot(&c).await, before, "after a clean restart");
+
+    // Crash: everything up to the last checkpoint survives.
+    c.query_one("SELECT pad FROM t WHERE id = 11", &[])
+        .await
+        .unwrap();
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    let checkpointed = snapshot(&c).await;
+    assert_eq!(checkpointed[5], before[5] + 1);
+    drop(c);
+    srv.kill9();
+    srv.restart();
+    let c = srv.connect().await;
+    assert_eq!(snapshot(&c).await, checkpointed, "after SIGKILL");
+}
+
+#[tokio::test]
+async fn pg_stat_statements_groups_by_normalized_text() {
+    let srv = SargdbServer::start();
+    let c = srv.connect().await;
+    setup(&c).await;
+    c.batch_execute("SELECT pg_stat_statements_reset()")
+        .await
+        .unwrap();
+    // Simple protocol, different constants: one entry.
+    for id in [1, 2, 3] {
+        c.simple_query(&format!("SELECT pad FROM t WHERE id = {id}"))
+            .await
+            .unwrap();
+    }
+    let row = c
+        .query_one(
+            "SELECT calls, rows, shared_blks_hit + shared_blks_read, \
+                    (min_exec_time <= mean_exec_time AND mean_exec_time <= max_exec_time) \
+             FROM pg_stat_statements WHERE query = 'SELECT pad FROM t WHERE id = $1'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 3);
+    assert_eq!(row.get::<_, i64>(1), 3);
+    assert!(row.get::<_, i64>(2) >= 3, "each probe touches pages");
+    assert!(row.get::<_, bool>(3));
+
+    // Extended protocol: the prepared text is the entry.
+    let st = c.prepare("SELECT v FROM t WHERE v = $1").await.unwrap();
+    for v in [1, 2] {
+        c.query(&st, &[&v]).await.unwrap();
+    }
+    let row = c
+        .query_one(
+            "SELECT calls, rows FROM pg_stat_statements WHERE query = 'SELECT v FROM t WHERE v = $1'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 2);
+    assert_eq!(row.get::<_, i64>(1), 40);
+
+    // Writes count the rows they change.
+    c.simple_query("UPDATE t SET v = 0 WHERE id <= 5")
+        .await
+        .unwrap();
+    assert_eq!(
+        num(&c, "SELECT rows FROM pg_stat_statements WHERE query = 'UPDATE t SET v = $1 WHERE id <= $2'").await,
+        5
+    );
+
+    c.batch_execute("SELECT pg_stat_statements_reset()")
+        .await
+        .unwrap();
+    assert_eq!(
+        num(
+            &c,
+            "SELECT count(*) FROM pg_stat_statements WHERE query LIKE '%FROM t WHERE%'"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn memory_and_index_physical_views() {
+    let srv = SargdbServer::start_with(&["--buffer-pool", "4MB"]);
+    let c = srv.connect().await;
+    setup(&c).await;
+    let consumers: Vec<String> = c
+        .query("SELECT consumer FROM memory_stats ORDER BY consumer", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for want in [
+        "buffer pool",
+        "catalog cache",
+        "index structures",
+        "per-connection state",
+        "plan cache",
+        "query work memory",
+        "wal buffers",
+    ] {
+        assert!(
+            consumers.iter().any(|c| c == want),
+            "{want} in {consumers:?}"
+        );
+    }
+    let row = c
+        .query_one(
+            "SELECT bytes_used, bytes_reserved, limit_bytes, hits, misses, peak_bytes \
+             FROM memory_stats WHERE consumer = 'buffer pool'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (used, reserved, limit): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(reserved, 4 << 20);
+    assert_eq!(limit, 4 << 20);
+    assert!(used > 0 && used <= reserved);
+    assert!(row.get::<_, i64>(3) > 0);
+    assert!(row.get::<_, i64>(5) >= used);
+    // Resident pages per relation add up to the pool's used bytes.
+    let same: bool = c
+        .query_one(
+            "SELECT (SELECT sum(pages) * 8192 FROM buffer_residency) = \
+                    (SELECT bytes_used FROM memory_stats WHERE consumer = 'buffer pool')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(same, "buffer_residency adds up to the pool's used bytes");
+    assert!(
+        num(
+            &c,
+            "SELECT entries FROM memory_stats WHERE consumer = 'per-connection state'"
+        )
+        .await
+            >= 1
+    );
+    // A sort holds query work memory while it runs, and gives it back.
+    c.query("SELECT * FROM t ORDER BY pad, id", &[])
+        .await
+        .unwrap();
+    assert!(
+        num(
+            &c,
+            "SELECT peak_bytes FROM memory_stats WHERE consumer = 'query work memory'"
+        )
+        .await
+            > 0
+    );
+
+    // pgstatindex: pgstattuple's columns and figures.
+    let row = c
+        .query_one("SELECT * FROM pgstatindex('t_pkey')", &[])
+        .await
+        .unwrap();
+    let names: Vec<&str> = row.columns().iter().map(|c| c.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "version",
+            "tree_level",
+            "index_size",
+            "root_block_no",
+            "internal_pages",
+            "leaf_pages",
+            "empty_pages",
+            "deleted_pages",
+            "avg_leaf_density",
+            "leaf_fragmentation"
+        ]
+    );
+    assert_eq!(
+        row.get::<_, i64>("index_size"),
+        num(&c, "SELECT pg_relation_size('t_pkey')").await
+    );
+    assert!(row.get::<_, i64>("leaf_pages") >= 1);
+    assert!(row.get::<_, f64>("avg_leaf_density") > 0.0);
+    assert_eq!(
+        num(
+            &c,
+            "SELECT leaf_pages FROM pg_stat_indexes WHERE indexname = 't_pkey'"
+        )
+        .await,
+        row.get::<_, i64>("leaf_pages")
+    );
+    let e = c
+        .query_one("SELECT * FROM pgstatindex('t')", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(sargdb_tests::sqlstate(&e).as_deref(), Some("42809"));
+    let e = c
+        .query_one("SELECT * FROM pgstatindex('nope')", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(sargdb_tests::sqlstate(&e).as_deref(), Some("42P01"));
+}
+
+/// Names and type oids of a relation's columns, as RowDescription gives them.
+async fn shape(c: &Client, relation: &str) -> Vec<(String, u32)> {
+    let st = c
+        .prepare(&format!("SELECT * FROM {relation}"))
+        .await
+        .unwrap_or_else(|e| panic!("{relation}: {e}"));
+    st.columns()
+        .iter()
+        .map(|col| (col.name().to_string(), col.type_().oid()))
+        .collect()
+}
+
+#[tokio::test]
+async fn postgres_views_have_postgres_15_columns() {
+    if !sargdb_tests::PostgresCluster::available() {
+        eprintln!("PostgreSQL 15 is not installed: skipped");
+        return;
+    }
+    let pg = sargdb_tests::PostgresCluster::shared();
+    let db = pg.create_database("stats_shape").await;
+    let p = pg.connect(&db).await;
+    let srv = SargdbServer::start();
+    let s = srv.connect().await;
+    for view in [
+        "pg_stat_all_tables",
+        "pg_stat_user_tables",
+        "pg_stat_sys_tables",
+        "pg_statio_all_tables",
+        "pg_statio_user_tables",
+        "pg_statio_sys_tables",
+        "pg_stat_all_indexes",
+        "pg_stat_user_indexes",
+        "pg_stat_sys_indexes",
+        "pg_statio_all_indexes",
+        "pg_statio_user_indexes",
+        "pg_statio_sys_indexes",
+    ] {
+        let mut want = shape(&p, view).await;
+        if view.starts_with("pg_stat_") && view.ends_with("_indexes") {
+            // sargdb adds PostgreSQL 16's last_idx_scan, last.
+            want.push(("last_idx_scan".into(), 1184));
+        }
+        assert_eq!(shape(&s, view).await, want, "{view}");
+    }
+}
+
+#[tokio::test]
+async fn pg_settings_lists_session_and_server_parameters() {
+    let srv = SargdbServer::start_with(&["--buffer-pool", "4MB", "--track-counts", "off"]);
+    let c = srv.connect().await;
+    c.batch_execute("SET work_mem = '16MB'").await.unwrap();
+    let rows = c
+        .query(
+            "SELECT name, setting, unit, source, boot_val FROM pg_settings \
+             WHERE name IN ('work_mem', 'shared_buffers', 'track_counts', 'TimeZone') ORDER BY name",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, String, Option<String>, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("TimeZone".into(), "UTC".into(), None, "default".into()),
+            (
+                "shared_buffers".into(),
+                "512".into(),
+                Some("8kB".into()),
+                "command line".into()
+            ),
+            (
+                "track_counts".into(),
+                "off".into(),
+                None,
+                "command line".into()
+            ),
+            (
+                "work_mem".into(),
+                "16384".into(),
+                Some("kB".into()),
+                "session".into()
+            ),
+        ]
+    );
+    // With counting off, nothing moves.
+    c.batch_execute("CREATE TABLE q (a int); INSERT INTO q VALUES (1)")
+        .await
+        .unwrap();
+    assert_eq!(table_counter(&c, "q", "n_tup_ins").await, 0);
+}
