@@ -1493,7 +1493,9 @@ impl Session {
                         }
                     }
                     let plan = Arc::new(self.db.plan(plan));
-                    if let Some(p) = prepared {
+                    // A plan holding catalog or statistics rows read at bind
+                    // time is bound again at every execution.
+                    if let Some(p) = prepared.filter(|_| !b.materialized.get()) {
                         if p.cached
                             .lock()
                             .replace((catalog.version, plan.clone()))

@@ -141,6 +141,9 @@ pub struct Binder<'a> {
     lateral_table: Option<String>,
     /// Session facts for current_user, current_database() and pg_database.
     pub session: crate::system::SessionInfo,
+    /// Set when the plan holds data read at bind time (pg_catalog and
+    /// statistics relations, pgstatindex): such a plan must not be cached.
+    pub materialized: std::cell::Cell<bool>,
 }
 
 impl<'a> Binder<'a> {
@@ -171,6 +174,7 @@ impl<'a> Binder<'a> {
             lateral_table: None,
             lateral_hidden: None,
             session: crate::system::SessionInfo::default(),
+            materialized: std::cell::Cell::new(false),
         }
     }
 
@@ -205,13 +209,18 @@ impl<'a> Binder<'a> {
             catalog: self.catalog,
             session: &self.session,
         };
-        Ok(crate::system::lookup(&parts, &ctx))
+        let found = crate::system::lookup(&parts, &ctx);
+        if found.is_some() {
+            self.materialized.set(true);
+        }
+        Ok(found)
     }
 
     /// `pgstatindex('name')` in FROM: the index's physical figures, read
     /// now. The argument must be a constant (a name, a regclass literal or
     /// an oid), as the relation is materialized at bind time.
     pub fn pgstatindex(&self, arg: &ast::Expr) -> Result<crate::system::SystemRelation> {
+        self.materialized.set(true);
         let mut e = arg;
         while let ast::Expr::Cast { expr, .. } | ast::Expr::Nested(expr) = e {
             e = expr;
