@@ -488,6 +488,24 @@ impl Engine {
                 } => redo_page(&pool, rel, block, r.end, |p| {
                     crate::index::btree::redo_leaf_insert(p, pos, key, tid_block, tid_slot)
                 })?,
+                WalRecord::PagePatch {
+                    rel,
+                    block,
+                    patches,
+                } => redo_page(&pool, rel, block, r.end, |p| {
+                    for (off, bytes) in &patches {
+                        p[*off as usize..*off as usize + bytes.len()].copy_from_slice(bytes);
+                    }
+                    true
+                })?,
+                WalRecord::PageImages { rel, pages } => {
+                    for (block, image) in pages {
+                        redo_page(&pool, rel, block, r.end, |p| {
+                            p.copy_from_slice(&image);
+                            true
+                        })?
+                    }
+                }
             }
         }
         clog.abort_unfinished(next_xid);
@@ -601,6 +619,17 @@ impl Engine {
             IndexKind::BTree => {
                 Arc::new(BTreeIndex::open(self.shared.clone(), index_rel, options)?)
             }
+            IndexKind::Hash => Arc::new(crate::index::hash::HashIndex::open(
+                self.shared.clone(),
+                index_rel,
+                options,
+            )?),
+            IndexKind::Brin => Arc::new(crate::index::brin::BrinIndex::open(
+                self.shared.clone(),
+                heap_rel,
+                index_rel,
+                options,
+            )?),
         };
         self.shared
             .indexes

@@ -62,9 +62,7 @@ impl Database {
                 table.storage,
                 ix.storage,
                 kind,
-                sargdb_engine::IndexOptions {
-                    fillfactor: ix.fillfactor,
-                },
+                crate::executor::index_maint::index_options(ix),
             )?;
         }
         let db = Arc::new(Database {

@@ -5,17 +5,20 @@
 //!
 //! Plain mode streams entries in index order (so ORDER BY ... LIMIT stops
 //! early); bitmap mode collects every matching tid first and fetches them in
-//! physical order, visiting each heap page once.
+//! physical order, visiting each heap page once. A lossy index (BRIN) answers
+//! with heap page ranges instead of tids: bitmap mode then reads every
+//! visible row on those pages, and the recheck of the filter keeps only the
+//! matching ones.
 
 use std::collections::VecDeque;
-use std::ops::Bound;
+use std::ops::{Bound, Range};
 use std::sync::Arc;
 
 use sargdb_catalog::types::key::{encode_key_value, range_bounds};
 use sargdb_catalog::types::{cast, DataType};
 use sargdb_catalog::{TableDef, Value};
 use sargdb_engine::index::IndexScanIter;
-use sargdb_engine::{IndexHandle, ScanKey, TupleId};
+use sargdb_engine::{HeapScan, IndexHandle, ScanKey, TupleId};
 
 use super::expr::{eval, eval_pred};
 use super::index_maint::handle;
@@ -36,6 +39,9 @@ struct State {
     current: Option<IndexScanIter>,
     /// Bitmap mode: the sorted tids still to fetch.
     bitmap: Option<std::vec::IntoIter<TupleId>>,
+    /// Bitmap mode over a lossy index: the heap page ranges still to read
+    /// and the scan of the current one.
+    pages: Option<(VecDeque<Range<u32>>, Option<HeapScan>)>,
 }
 
 impl IndexScanExecutor {
@@ -76,12 +82,21 @@ fn scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<ScanKey>> {
         encode_key_value(&v, ty, ix.key_cols[i], &mut prefix)?;
     }
     let k = p.eq.len();
+    // A value for every key column is a whole key: an equality scan (the
+    // only kind hash indexes serve).
+    let whole = |kb: Vec<u8>, cols: usize| {
+        if cols == ix.keys.len() {
+            ScanKey::Eq(kb)
+        } else {
+            ScanKey::Prefix(kb)
+        }
+    };
     let next = match &p.next {
         None => {
             return Ok(vec![if prefix.is_empty() {
                 ScanKey::All
             } else {
-                ScanKey::Prefix(prefix)
+                whole(prefix, k)
             }]);
         }
         Some(n) => n,
@@ -108,7 +123,7 @@ fn scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<ScanKey>> {
             if p.backward {
                 keys.reverse();
             }
-            Ok(keys.into_iter().map(ScanKey::Prefix).collect())
+            Ok(keys.into_iter().map(|kb| whole(kb, k + 1)).collect())
         }
         KeyCond::Prefix(e) => {
             let v = value_of(e, ctx)?;
@@ -191,8 +206,23 @@ impl IndexScanExecutor {
             keys,
             current: None,
             bitmap: None,
+            pages: None,
         };
-        if self.plan.mode == IndexScanMode::Bitmap {
+        if self.plan.mode == IndexScanMode::Bitmap && st.handle.capabilities().lossy_pages {
+            let mut ranges: Vec<Range<u32>> = vec![];
+            while let Some(k) = st.keys.pop_front() {
+                ranges.extend(st.handle.scan_pages(&k)?);
+            }
+            ranges.sort_by_key(|r| r.start);
+            let mut merged: VecDeque<Range<u32>> = VecDeque::new();
+            for r in ranges {
+                match merged.back_mut() {
+                    Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+                    _ => merged.push_back(r),
+                }
+            }
+            st.pages = Some((merged, None));
+        } else if self.plan.mode == IndexScanMode::Bitmap {
             let mut tids = vec![];
             while let Some(k) = st.keys.pop_front() {
                 for e in st.handle.scan(&k, false)? {
@@ -232,6 +262,34 @@ impl IndexScanExecutor {
     }
 }
 
+impl IndexScanExecutor {
+    /// Lossy bitmap mode: the next visible row on the returned pages, with
+    /// its tid (None when the pages are exhausted; Some(None) when not in
+    /// this mode).
+    fn next_page_row(&mut self, ctx: &mut ExecContext) -> Result<Option<Option<(TupleId, Row)>>> {
+        let Some((ranges, scan)) = self.state.as_mut().and_then(|s| s.pages.as_mut()) else {
+            return Ok(Some(None));
+        };
+        loop {
+            ctx.check_cancel()?;
+            if scan.is_none() {
+                let Some(r) = ranges.pop_front() else {
+                    return Ok(None);
+                };
+                *scan = Some(ctx.txn.scan_blocks(self.plan.table.storage, r)?);
+            }
+            match scan.as_mut().and_then(|s| s.next()) {
+                Some(item) => {
+                    let (tid, bytes) = item?;
+                    let row = decode(&self.plan.table, &bytes, ctx)?;
+                    return Ok(Some(Some((tid, row))));
+                }
+                None => *scan = None,
+            }
+        }
+    }
+}
+
 fn fetch_row(table: &Arc<TableDef>, tid: TupleId, ctx: &mut ExecContext) -> Result<Option<Row>> {
     match ctx.txn.fetch(table.storage, tid)? {
         Some(bytes) => Ok(Some(decode(table, &bytes, ctx)?)),
@@ -245,11 +303,18 @@ impl Executor for IndexScanExecutor {
             self.open(ctx)?;
         }
         loop {
-            let Some(tid) = self.next_tid(ctx)? else {
-                return Ok(None);
-            };
-            let Some(mut row) = fetch_row(&self.plan.table, tid, ctx)? else {
-                continue;
+            let (tid, mut row) = match self.next_page_row(ctx)? {
+                None => return Ok(None),
+                Some(Some(found)) => found,
+                Some(None) => {
+                    let Some(tid) = self.next_tid(ctx)? else {
+                        return Ok(None);
+                    };
+                    let Some(row) = fetch_row(&self.plan.table, tid, ctx)? else {
+                        continue;
+                    };
+                    (tid, row)
+                }
             };
             if let Some(f) = &self.plan.filter {
                 if !eval_pred(f, &row, ctx)? {
