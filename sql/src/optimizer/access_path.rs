@@ -328,14 +328,29 @@ fn column_stats<'a>(
     access.stats.as_ref()?.columns.get(*pos)
 }
 
+/// The value of a constant the estimates can read: a literal, or a cast of
+/// one (`'2024-01-01'` bound against a timestamp column).
+fn const_value(e: &BoundExpr) -> Option<Value> {
+    match e {
+        BoundExpr::Literal(v, _) => Some(v.clone()),
+        BoundExpr::Cast { e, ty, explicit } => match &**e {
+            BoundExpr::Literal(v, _) => {
+                sargdb_catalog::types::cast(v.clone(), ty, *explicit, &Default::default()).ok()
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Selectivity of `key = value`.
 fn eq_sel(access: &TableAccess, key: &BoundExpr, value: &BoundExpr, rows: f64) -> f64 {
     let Some(cs) = column_stats(access, key) else {
         return DEFAULT_EQ_SEL.max(1.0 / rows.max(1.0)).min(1.0);
     };
-    if let (BoundExpr::Literal(v, _), BoundExpr::Column(_, ty)) = (value, key) {
+    if let (Some(v), BoundExpr::Column(_, ty)) = (const_value(value), key) {
         let mut k = vec![];
-        if encode_key_value(v, ty, KeyColumn::ASC, &mut k).is_ok() {
+        if encode_key_value(&v, ty, KeyColumn::ASC, &mut k).is_ok() {
             if let Some((_, f)) = cs.mcv.iter().find(|(m, _)| *m == k) {
                 return *f;
             }
@@ -356,11 +371,11 @@ fn ineq_sel(access: &TableAccess, key: &BoundExpr, op: CmpOp, value: &BoundExpr)
     let Some(cs) = column_stats(access, key) else {
         return DEFAULT_INEQ_SEL;
     };
-    let (BoundExpr::Literal(v, _), BoundExpr::Column(_, ty)) = (value, key) else {
+    let (Some(v), BoundExpr::Column(_, ty)) = (const_value(value), key) else {
         return DEFAULT_INEQ_SEL;
     };
     let mut k = vec![];
-    if encode_key_value(v, ty, KeyColumn::ASC, &mut k).is_err() || cs.histogram.len() < 2 {
+    if encode_key_value(&v, ty, KeyColumn::ASC, &mut k).is_err() || cs.histogram.len() < 2 {
         return DEFAULT_INEQ_SEL;
     }
     let below = cs.histogram.iter().filter(|b| **b < k).count() as f64;
