@@ -11,7 +11,8 @@
 #     that no index applies (a sequential scan), per second.
 # Prints one table with both servers and the ratio sargdb / PostgreSQL.
 #
-# Usage: bench/hash_brin.sh        (ROWS=5000000 LOOKUPS=1000000 RANGES=200)
+# Usage: bench/hash_brin.sh        (ROWS=5000000 LOOKUPS=1000000 RANGES=200
+#                                  SEQ_RANGES=10: the sequential scans are slow)
 #        ROWS=500000 LOOKUPS=100000 RANGES=50 bench/hash_brin.sh
 # Needs: a release build (built here), PostgreSQL 15 binaries, psql, pgbench.
 set -euo pipefail
@@ -19,6 +20,7 @@ set -euo pipefail
 ROWS=${ROWS:-5000000}
 LOOKUPS=${LOOKUPS:-1000000}
 RANGES=${RANGES:-200}
+SEQ_RANGES=${SEQ_RANGES:-10}
 MEM=${MEM:-256MB}
 source "$(dirname "$0")/lib.sh"
 
@@ -59,7 +61,7 @@ for who in pg sdb; do
     R[$who.plan_brin]=$(q "$who" -c "EXPLAIN (COSTS OFF) SELECT count(*) FROM tb WHERE ${RANGE//:s::int/1000}" | grep -o 'Bitmap Heap Scan\|Seq Scan\|Index Scan' | head -1)
     R[$who.lookup]=$(tps "$who" "$WORK/lookup.sql" "$LOOKUPS")
     R[$who.brin]=$(tps "$who" "$WORK/brin.sql" "$RANGES")
-    R[$who.seq]=$(tps "$who" "$WORK/seq.sql" "$RANGES")
+    R[$who.seq]=$(tps "$who" "$WORK/seq.sql" "$SEQ_RANGES")
 done
 
 printf '\nHash/BRIN benchmark: %s rows, %s lookups, %s range queries of %s rows (1 client, prepared), memory %s\n' "$ROWS" "$LOOKUPS" "$RANGES" "$WIDTH" "$MEM"

@@ -907,7 +907,11 @@ fn analyze_tables(s: &mut Session, tables: &[TableDef]) -> Result<()> {
         engine.take_modifications(t.storage);
         let pages = engine.relation_pages(t.storage)?;
         let stats = s.with_exec(|ctx| {
-            let mut sample: Vec<Vec<Value>> = Vec::new();
+            // Each sampled row with its position in the scan: the sample is
+            // put back in physical order before the statistics are taken, so
+            // the correlation with physical order (which decides BRIN and
+            // index-order costs) does not see the reservoir's shuffling.
+            let mut sample: Vec<(usize, Vec<Value>)> = Vec::new();
             let mut seen = 0usize;
             // Deterministic reservoir sampling (a fixed-seed LCG).
             let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
@@ -917,17 +921,19 @@ fn analyze_tables(s: &mut Session, tables: &[TableDef]) -> Result<()> {
                 seen += 1;
                 let row = crate::executor::decode_row_of(t, &bytes, ctx)?;
                 if sample.len() < SAMPLE_ROWS {
-                    sample.push(row);
+                    sample.push((seen, row));
                 } else {
                     rng = rng
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
                     let j = (rng >> 33) as usize % seen;
                     if j < SAMPLE_ROWS {
-                        sample[j] = row;
+                        sample[j] = (seen, row);
                     }
                 }
             }
+            sample.sort_unstable_by_key(|(pos, _)| *pos);
+            let sample: Vec<Vec<Value>> = sample.into_iter().map(|(_, r)| r).collect();
             Ok(table_stats(t, &sample, seen as f64, pages))
         })?;
         results.push((t.oid, stats));

@@ -24,6 +24,7 @@ use super::expr::{eval, eval_pred};
 use super::index_maint::handle;
 use super::scan::{decode, tid_value};
 use super::{ExecContext, Executor, Row};
+use crate::binder::bound::{and_all, conjuncts, BoundExpr};
 use crate::error::Result;
 use crate::planner::plan::{IndexScanMode, IndexScanPlan, KeyCond};
 
@@ -197,8 +198,55 @@ pub fn like_prefix(pattern: &str) -> String {
     out
 }
 
+/// A row-independent expression worth evaluating once: no columns, not
+/// volatile, no subquery, not already a literal.
+fn foldable(e: &BoundExpr) -> bool {
+    if matches!(e, BoundExpr::Literal(..)) || e.is_volatile() {
+        return false;
+    }
+    if !matches!(e.columns_used(), Some(c) if c.is_empty()) {
+        return false;
+    }
+    let mut sub = false;
+    e.walk(&mut |x| sub |= matches!(x, BoundExpr::Subquery(_)));
+    !sub
+}
+
+/// The filter with the constant side of each comparison evaluated once
+/// (`ts >= timestamp '...' + $1 * interval '1 s'`), so the recheck of every
+/// fetched row (all rows of a lossy index's pages) does not redo it.
+fn fold_comparisons(filter: BoundExpr, ctx: &mut ExecContext) -> Result<BoundExpr> {
+    let mut parts = vec![];
+    conjuncts(filter, &mut parts);
+    let mut out = Vec::with_capacity(parts.len());
+    for p in parts {
+        out.push(match p {
+            BoundExpr::Cmp { op, l, r } => {
+                let fold = |e: Box<BoundExpr>, ctx: &mut ExecContext| -> Result<Box<BoundExpr>> {
+                    if foldable(&e) {
+                        let ty = e.ty();
+                        Ok(Box::new(BoundExpr::Literal(value_of(&e, ctx)?, ty)))
+                    } else {
+                        Ok(e)
+                    }
+                };
+                BoundExpr::Cmp {
+                    op,
+                    l: fold(l, ctx)?,
+                    r: fold(r, ctx)?,
+                }
+            }
+            other => other,
+        });
+    }
+    Ok(and_all(out).unwrap_or(BoundExpr::Literal(Value::Bool(true), DataType::Bool)))
+}
+
 impl IndexScanExecutor {
     fn open(&mut self, ctx: &mut ExecContext) -> Result<()> {
+        if let Some(f) = self.plan.filter.take() {
+            self.plan.filter = Some(fold_comparisons(f, ctx)?);
+        }
         let handle = handle(ctx, &self.plan.table, &self.plan.index)?;
         let keys: VecDeque<ScanKey> = scan_keys(&self.plan, ctx)?.into();
         let mut st = State {
