@@ -8,7 +8,7 @@
 //! Keys are the catalog's order-preserving encoding of one column; the one
 //! thing this module relies on beyond `memcmp` order is that a NULL encodes
 //! as a lone marker byte and every value as at least two bytes (see
-//! `types::key`). Summaries keep at most `KEY_BYTES` bytes of each bound: a
+//! `types::key`). Summaries keep at most `KEY_BYTES` (16) bytes of each bound: a
 //! longer minimum is cut to a prefix (never larger), a longer maximum to the
 //! successor of its prefix (never smaller), so a summary stays a superset.
 //!
@@ -30,8 +30,9 @@
 //! summary page (block 1 + r / PER_PAGE), kind 9: after the header,
 //! PER_PAGE slots of SLOT bytes, slot r % PER_PAGE for range r:
 //!    0  1 flags: 1 summarized, 2 has NULLs, 4 has values, 8 no upper bound
-//!    1  1 minimum length     2 32 minimum
-//!   34  1 maximum length    35 32 maximum
+//!    1  1 minimum length     2 16 minimum
+//!   18  1 maximum length    19 16 maximum
+//!   35  1 unused
 //! ```
 //! A slot of zeroes (or a slot past the end of the index) is an
 //! unsummarized, empty range. Each change to a slot is logged as a byte
@@ -56,8 +57,10 @@ use crate::RelFileId;
 const KIND_META: u16 = 8;
 const KIND_SUMMARY: u16 = 9;
 const META_BLOCK: u32 = 0;
-const KEY_BYTES: usize = 32;
-const SLOT: usize = 68;
+const KEY_BYTES: usize = 16;
+const SLOT: usize = 36;
+/// Offset of the maximum's length byte in a slot.
+const MAX_AT: usize = 2 + KEY_BYTES;
 const PER_PAGE: usize = (PAGE_SIZE - PAGE_HEADER_SIZE) / SLOT;
 const F_SUMMARIZED: u8 = 1;
 const F_NULLS: u8 = 2;
@@ -134,14 +137,14 @@ impl Summary {
     fn decode(b: &[u8]) -> Summary {
         let f = b[0];
         let ml = (b[1] as usize).min(KEY_BYTES);
-        let xl = (b[34] as usize).min(KEY_BYTES);
+        let xl = (b[MAX_AT] as usize).min(KEY_BYTES);
         Summary {
             summarized: f & F_SUMMARIZED != 0,
             has_nulls: f & F_NULLS != 0,
             has_values: f & F_VALUES != 0,
             max_inf: f & F_MAX_INF != 0,
             min: b[2..2 + ml].to_vec(),
-            max: b[35..35 + xl].to_vec(),
+            max: b[MAX_AT + 1..MAX_AT + 1 + xl].to_vec(),
         }
     }
     fn encode(&self) -> [u8; SLOT] {
@@ -152,8 +155,8 @@ impl Summary {
             | (self.max_inf as u8 * F_MAX_INF);
         b[1] = self.min.len() as u8;
         b[2..2 + self.min.len()].copy_from_slice(&self.min);
-        b[34] = self.max.len() as u8;
-        b[35..35 + self.max.len()].copy_from_slice(&self.max);
+        b[MAX_AT] = self.max.len() as u8;
+        b[MAX_AT + 1..MAX_AT + 1 + self.max.len()].copy_from_slice(&self.max);
         b
     }
 
@@ -347,6 +350,20 @@ impl Inner {
         Ok(out)
     }
 
+    /// The summary of one range (missing slot: unsummarized).
+    fn summary_of(&self, range: u32) -> Result<Summary> {
+        let (block, off) = slot_of(range);
+        if block >= self.shared.pool.relation_size(self.rel)? {
+            return Ok(Summary::default());
+        }
+        let p = self.shared.pool.fetch(self.rel, block)?;
+        let g = p.read();
+        if page_kind(&g[..]) != KIND_SUMMARY {
+            return Err(self.corrupt(block, "not a BRIN summary page"));
+        }
+        Ok(Summary::decode(&g[off..off + SLOT]))
+    }
+
     /// Read-modify-write one slot; logs a patch when it changed.
     fn update_slot(&self, range: u32, f: impl FnOnce(&mut Summary)) -> Result<bool> {
         self.ensure_page(range)?;
@@ -530,8 +547,7 @@ impl AccessMethod for BrinIndex {
         let t = &*self.inner;
         let _r = t.latch.read();
         let (ppr, _, _) = t.meta()?;
-        let range = tid.page / ppr;
-        let s = t.summaries(range + 1)?.pop().unwrap_or_default();
+        let s = t.summary_of(tid.page / ppr)?;
         Ok(s.may_match(&ScanKey::Eq(key.to_vec())))
     }
 
@@ -567,7 +583,7 @@ impl AccessMethod for BrinIndex {
                 let range = (block - 1) as usize * PER_PAGE + i;
                 if raw[0] & !(F_SUMMARIZED | F_NULLS | F_VALUES | F_MAX_INF) != 0
                     || raw[1] as usize > KEY_BYTES
-                    || raw[34] as usize > KEY_BYTES
+                    || raw[MAX_AT] as usize > KEY_BYTES
                 {
                     problems.push(format!(
                         "range {range} (heap block {}): malformed summary",
@@ -635,7 +651,7 @@ mod tests {
     fn long_keys_keep_a_superset() {
         let long_lo = vec![5u8; 40];
         let mut long_hi = vec![9u8; 40];
-        long_hi[31] = 0xFF;
+        long_hi[KEY_BYTES - 1] = 0xFF;
         let s = summarized(&[&long_lo, &long_hi]);
         assert!(s.min.len() <= KEY_BYTES && s.max.len() <= KEY_BYTES);
         for k in [&long_lo, &long_hi] {

@@ -535,8 +535,6 @@ impl AccessMethod for HashIndex {
         if entries.is_empty() {
             return Ok(());
         }
-        entries.sort_unstable();
-        entries.dedup();
         let total: u64 = entries.iter().map(|e| item_size(e.key.len()) as u64).sum();
         let per_bucket = (USABLE as u64 * meta.fillfactor.clamp(10, 100) as u64 / 100).max(1);
         let nb = total
@@ -545,12 +543,19 @@ impl AccessMethod for HashIndex {
         meta.max_bucket = nb - 1;
         meta.high_mask = nb.next_power_of_two() - 1;
         meta.low_mask = meta.high_mask >> 1;
-        // Group the entries by bucket.
-        let mut keyed: Vec<(u32, IndexEntry)> = entries
-            .into_iter()
-            .map(|e| (meta.bucket_of(hash_key(&e.key)), e))
+        // Distribute the entries over their buckets, then order each
+        // bucket's few hundred entries by (tid, key) to drop repeated pairs
+        // (a heap scan yields each tid once, so keys are rarely compared).
+        let mut buckets: Vec<Vec<IndexEntry>> = (0..nb)
+            .map(|_| Vec::with_capacity(entries.len() / nb as usize + 8))
             .collect();
-        keyed.sort_by_key(|(b, _)| *b);
+        for e in entries.drain(..) {
+            buckets[meta.bucket_of(hash_key(&e.key)) as usize].push(e);
+        }
+        for b in &mut buckets {
+            b.sort_unstable_by(|x, y| x.tid.cmp(&y.tid).then_with(|| x.key.cmp(&y.key)));
+            b.dedup();
+        }
         // Directory pages, then the primary pages in bucket order.
         let ndir = (nb as usize).div_ceil(DIR_PER_PAGE);
         while meta.dir.len() < ndir {
@@ -569,12 +574,11 @@ impl AccessMethod for HashIndex {
             p.mark_dirty();
             Ok(())
         };
-        let mut it = keyed.into_iter().peekable();
-        for (b, &pblock) in primary.iter().enumerate() {
+        for ((b, &pblock), items) in primary.iter().enumerate().zip(buckets) {
             let b = b as u32;
             let mut pages = vec![(pblock, BucketPage::new(TYPE_PRIMARY, b))];
             let mut used = 0usize;
-            while let Some((_, e)) = it.next_if(|(eb, _)| *eb == b) {
+            for e in items {
                 let sz = item_size(e.key.len());
                 if used + sz > USABLE {
                     let ob = t.shared.pool.extend(t.rel)?.block;
