@@ -797,17 +797,18 @@ fn vacuum(shared: &Shared, rel: RelFileId) -> Result<VacuumStats> {
     }
     // Pass 2: remove index entries pointing at dead versions, so no index
     // ever points at a slot that pass 3 frees for reuse.
-    if !dead.is_empty() {
-        let indexes: Vec<IndexHandle> = shared
-            .indexes
-            .lock()
-            .values()
-            .filter(|(h, _)| *h == rel)
-            .map(|(_, i)| i.clone())
-            .collect();
-        for idx in indexes {
+    let indexes: Vec<IndexHandle> = shared
+        .indexes
+        .lock()
+        .values()
+        .filter(|(h, _)| *h == rel)
+        .map(|(_, i)| i.clone())
+        .collect();
+    for idx in &indexes {
+        if !dead.is_empty() {
             idx.bulk_delete(&|tid| dead.get(&tid.page).is_some_and(|s| s.contains(&tid.slot)))?;
         }
+        idx.vacuum_cleanup()?;
     }
     // Pass 3: free the dead slots and compact the pages.
     let mut free_pages = Vec::new();

@@ -268,6 +268,12 @@ pub trait AccessMethod: Send + Sync {
         }
         Ok(false)
     }
+    /// End of a VACUUM of the heap (after `bulk_delete`, whether or not
+    /// anything was dead): BRIN summarizes the full ranges still
+    /// unsummarized, as Postgres's VACUUM does.
+    fn vacuum_cleanup(&self) -> Result<()> {
+        Ok(())
+    }
     /// BRIN's `brin_summarize_new_values`: summarize every range of the heap
     /// that has no summary yet; the number summarized.
     fn summarize_new_values(&self) -> Result<u64> {

@@ -15,8 +15,9 @@
 //! Summarized or not: every row version gets an `insert`, so a range's
 //! summary is always widened to cover what lands in it; but, as in
 //! Postgres, a range only serves scans once it has been summarized (by
-//! CREATE INDEX, `brin_summarize_new_values`, or, with `autosummarize`, as
-//! soon as inserts move on to a later range). An unsummarized range is
+//! CREATE INDEX, which also summarizes range 0 of an empty table, by VACUUM
+//! for full ranges, by `brin_summarize_new_values`, or, with `autosummarize`,
+//! as soon as inserts move on to a later range). An unsummarized range is
 //! always a candidate. Summaries are never narrowed: deletes leave them as
 //! they are (VACUUM removes nothing here).
 //!
@@ -364,6 +365,18 @@ impl Inner {
         Ok(Summary::decode(&g[off..off + SLOT]))
     }
 
+    /// Summarize ranges `0..n`; how many were not summarized yet.
+    fn summarize(&self, n: u32) -> Result<u64> {
+        let _w = self.latch.write();
+        let mut count = 0;
+        for r in 0..n {
+            if !self.summary_of(r)?.summarized && self.update_slot(r, |s| s.summarized = true)? {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
     /// Read-modify-write one slot; logs a patch when it changed.
     fn update_slot(&self, range: u32, f: impl FnOnce(&mut Summary)) -> Result<bool> {
         self.ensure_page(range)?;
@@ -465,7 +478,12 @@ impl AccessMethod for BrinIndex {
         }
         let (ppr, _, _) = t.meta()?;
         let max_range = entries.iter().map(|e| e.tid.page / ppr).max();
-        let n = t.heap_ranges(ppr)?.max(max_range.map_or(0, |m| m + 1));
+        // At least range 0, as Postgres: on an empty table the first range
+        // starts out summarized (empty) and inserts widen it.
+        let n = t
+            .heap_ranges(ppr)?
+            .max(max_range.map_or(0, |m| m + 1))
+            .max(1);
         let mut sums = vec![
             Summary {
                 summarized: true,
@@ -552,16 +570,17 @@ impl AccessMethod for BrinIndex {
     }
 
     fn summarize_new_values(&self) -> Result<u64> {
-        let t = &*self.inner;
-        let _w = t.latch.write();
-        let (ppr, _, _) = t.meta()?;
-        let mut n = 0;
-        for r in 0..t.heap_ranges(ppr)? {
-            if t.update_slot(r, |s| s.summarized = true)? {
-                n += 1;
-            }
-        }
-        Ok(n)
+        let (ppr, _, _) = self.inner.meta()?;
+        let n = self.inner.heap_ranges(ppr)?;
+        self.inner.summarize(n)
+    }
+
+    /// Postgres's VACUUM summarizes the full ranges only (the last one may
+    /// still be filling).
+    fn vacuum_cleanup(&self) -> Result<()> {
+        let (ppr, _, _) = self.inner.meta()?;
+        let full = self.inner.shared.pool.relation_size(self.inner.heap)? / ppr;
+        self.inner.summarize(full).map(|_| ())
     }
 
     fn verify(&self) -> Result<Vec<String>> {
