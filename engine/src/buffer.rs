@@ -48,6 +48,20 @@ struct Table {
     sizes: HashMap<RelFileId, u32>,
 }
 
+thread_local! {
+    /// This thread's buffer hits and reads (EXPLAIN (ANALYZE, BUFFERS)).
+    static THREAD_HITS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static THREAD_READS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Buffer hits and reads by the calling thread so far.
+pub fn thread_counters() -> (u64, u64) {
+    (
+        THREAD_HITS.with(|c| c.get()),
+        THREAD_READS.with(|c| c.get()),
+    )
+}
+
 #[derive(Default)]
 pub struct BufferCounters {
     pub hits: AtomicU64,
@@ -208,6 +222,7 @@ impl BufferPool {
             drop(st);
             drop(t);
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            THREAD_HITS.with(|c| c.set(c.get() + 1));
             return Ok(PinnedPage {
                 pool: self,
                 frame: idx,
@@ -216,6 +231,7 @@ impl BufferPool {
             });
         }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        THREAD_READS.with(|c| c.set(c.get() + 1));
         let idx = self.take_victim(&mut t)?;
         {
             let mut g = self.frames[idx].page.write();

@@ -488,6 +488,13 @@ impl Engine {
                 } => redo_page(&pool, rel, block, r.end, |p| {
                     crate::index::btree::redo_leaf_insert(p, pos, key, tid_block, tid_slot)
                 })?,
+                WalRecord::BTreeDelete {
+                    rel,
+                    block,
+                    positions,
+                } => redo_page(&pool, rel, block, r.end, |p| {
+                    crate::index::btree::redo_leaf_delete(p, &positions)
+                })?,
                 WalRecord::PagePatch {
                     rel,
                     block,

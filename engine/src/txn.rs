@@ -71,6 +71,23 @@ pub enum UniqueStatus {
     InProgress(Xid),
     /// Gone for every future transaction: no conflict.
     Dead,
+    /// Gone for every transaction, running or future (see `Fetched::Dead`):
+    /// no conflict, and its index entries may be removed now.
+    DeadToAll,
+}
+
+/// What `Transaction::fetch_checked` found at a tuple id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fetched {
+    /// The row bytes of the version this statement sees.
+    Visible(Vec<u8>),
+    /// Not visible to this statement (or no tuple there).
+    Invisible,
+    /// No transaction, running or future, can ever see this version: it was
+    /// inserted by an aborted transaction, or deleted (or updated) by one that
+    /// committed before every running snapshot. Index entries pointing at it
+    /// may be removed right away (VACUUM frees the tuple itself later).
+    Dead,
 }
 
 /// A transaction's own live xids (top level and subtransactions). Almost
@@ -302,6 +319,9 @@ pub struct Transaction {
     mine: Arc<XidSet>,
     cancel: Option<Arc<AtomicBool>>,
     ended: bool,
+    /// `TxnManager::oldest_xmin` as last computed for this command (0: not
+    /// yet). It only grows, so a stale value is merely conservative.
+    horizon: std::sync::atomic::AtomicU64,
 }
 
 impl Transaction {
@@ -317,6 +337,7 @@ impl Transaction {
             mine: Arc::new(XidSet::default()),
             cancel: None,
             ended: false,
+            horizon: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -339,6 +360,7 @@ impl Transaction {
     /// a fresh snapshot.
     pub fn start_command(&mut self) {
         self.cid += 1;
+        *self.horizon.get_mut() = 0;
         if self.snapshot.is_none() || self.isolation == IsolationLevel::ReadCommitted {
             self.snapshot = Some(self.shared.txns.take_snapshot(self.serial));
         }
@@ -467,6 +489,72 @@ impl Transaction {
         match found {
             Some((infomask, data)) => Ok(Some(heap::row_of(&self.shared, rel, infomask, data)?)),
             None => Ok(None),
+        }
+    }
+
+    /// Oldest xid a running or future snapshot may consider in progress.
+    fn horizon(&self) -> Xid {
+        use std::sync::atomic::Ordering::Relaxed;
+        match self.horizon.load(Relaxed) {
+            0 => {
+                let h = self.shared.txns.oldest_xmin();
+                self.horizon.store(h, Relaxed);
+                h
+            }
+            h => h,
+        }
+    }
+
+    /// Whether no transaction, running or future, can see version `h` (see
+    /// `Fetched::Dead`). `status` is the commit log.
+    fn dead_to_all(&self, h: &TupleHeader, status: &dyn Fn(Xid) -> u8) -> bool {
+        if self.mine.contains(&h.xmin) {
+            return false;
+        }
+        if status(h.xmin) == XID_ABORTED {
+            return true;
+        }
+        h.xmax != 0
+            && h.infomask & TUPLE_LOCK_ONLY == 0
+            && !self.mine.contains(&h.xmax)
+            && status(h.xmax) == XID_COMMITTED
+            && h.xmax < self.horizon()
+    }
+
+    /// Like `fetch`, but tells an invisible version that nobody can ever see
+    /// again (`Fetched::Dead`) from one that is merely invisible to us.
+    pub fn fetch_checked(&self, rel: RelFileId, tid: TupleId) -> Result<Fetched> {
+        let owned;
+        let snapshot = match &self.snapshot {
+            Some(s) => s,
+            None => {
+                owned = self.shared.txns.take_snapshot(self.serial);
+                &owned
+            }
+        };
+        let cid = self.cid.max(1);
+        let found = heap::with_tuple(&self.shared, rel, tid, |t| {
+            let h = TupleHeader::read(t);
+            self.shared.txns.clog.with(|st| {
+                if visible_to(&h, snapshot, cid, &self.mine, st) {
+                    Some(Ok((h.infomask, t[TUPLE_HEADER_SIZE..].to_vec())))
+                } else if self.dead_to_all(&h, st) {
+                    Some(Err(()))
+                } else {
+                    None
+                }
+            })
+        })?
+        .flatten();
+        match found {
+            Some(Ok((infomask, data))) => Ok(Fetched::Visible(heap::row_of(
+                &self.shared,
+                rel,
+                infomask,
+                data,
+            )?)),
+            Some(Err(())) => Ok(Fetched::Dead),
+            None => Ok(Fetched::Invisible),
         }
     }
 
@@ -733,6 +821,9 @@ impl Transaction {
             return Ok(UniqueStatus::Dead);
         };
         let clog = &self.shared.txns.clog;
+        if clog.with(|st| self.dead_to_all(&h, st)) {
+            return Ok(UniqueStatus::DeadToAll);
+        }
         let mut wait = None;
         if !self.mine.contains(&h.xmin) {
             match clog.get(h.xmin) {

@@ -102,6 +102,13 @@ pub enum WalRecord {
         tid_block: u32,
         tid_slot: u16,
     },
+    /// Entries removed from a B+Tree leaf at these positions (ascending,
+    /// positions before the removal), without a merge.
+    BTreeDelete {
+        rel: RelFileId,
+        block: u32,
+        positions: Vec<u32>,
+    },
     /// Byte ranges written into one page: `(offset, bytes)` pairs applied in
     /// order. Redo is idempotent (the bytes are absolute), so an access
     /// method may log any in-place change this way (hash and BRIN inserts).
@@ -128,8 +135,9 @@ const K_ABORT: u8 = 6;
 const K_SEQUENCE: u8 = 7;
 const K_CHECKPOINT: u8 = 8;
 const K_BTREE_INSERT: u8 = 9;
-const K_PAGE_PATCH: u8 = 10;
-const K_PAGE_IMAGES: u8 = 11;
+const K_BTREE_DELETE: u8 = 10;
+const K_PAGE_PATCH: u8 = 11;
+const K_PAGE_IMAGES: u8 = 12;
 
 struct Reader<'a> {
     b: &'a [u8],
@@ -204,6 +212,7 @@ impl WalRecord {
             WalRecord::Sequence { .. } => K_SEQUENCE,
             WalRecord::Checkpoint { .. } => K_CHECKPOINT,
             WalRecord::BTreeInsert { .. } => K_BTREE_INSERT,
+            WalRecord::BTreeDelete { .. } => K_BTREE_DELETE,
             WalRecord::PagePatch { .. } => K_PAGE_PATCH,
             WalRecord::PageImages { .. } => K_PAGE_IMAGES,
         }
@@ -302,6 +311,15 @@ impl WalRecord {
                 out.extend_from_slice(&tid_block.to_le_bytes());
                 out.extend_from_slice(&tid_slot.to_le_bytes());
             }
+            WalRecord::BTreeDelete {
+                rel,
+                block,
+                positions,
+            } => {
+                out.extend_from_slice(&rel.to_le_bytes());
+                out.extend_from_slice(&block.to_le_bytes());
+                put_u32s(out, positions);
+            }
             WalRecord::PagePatch {
                 rel,
                 block,
@@ -384,6 +402,11 @@ impl WalRecord {
                 key: r.bytes()?,
                 tid_block: r.u32()?,
                 tid_slot: r.u16()?,
+            },
+            K_BTREE_DELETE => WalRecord::BTreeDelete {
+                rel: r.u32()?,
+                block: r.u32()?,
+                positions: r.u32s()?,
             },
             K_PAGE_PATCH => {
                 let rel = r.u32()?;

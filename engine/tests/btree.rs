@@ -52,6 +52,8 @@ fn all(idx: &IndexHandle, sk: ScanKey, backward: bool) -> Vec<(Vec<u8>, TupleId)
 enum Op {
     Insert(u16, u32),
     Delete(usize),
+    /// Remove a few entries at once through `kill` (plus one absent entry).
+    Kill(usize, usize),
     Scan(u16, u16, bool),
 }
 
@@ -59,6 +61,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         5 => (0u16..300, 0u32..5000).prop_map(|(k, t)| Op::Insert(k, t)),
         3 => any::<usize>().prop_map(Op::Delete),
+        1 => (any::<usize>(), 1usize..20).prop_map(|(i, n)| Op::Kill(i, n)),
         1 => (0u16..300, 0u16..300, any::<bool>()).prop_map(|(a, b, back)| Op::Scan(a.min(b), a.max(b), back)),
     ]
 }
@@ -82,6 +85,25 @@ proptest! {
                     let victim = model.iter().nth(i % model.len()).unwrap().clone();
                     prop_assert!(idx.delete(&victim.0, victim.1).unwrap());
                     model.remove(&victim);
+                }
+                Op::Kill(i, n) => {
+                    let mut victims: Vec<IndexEntry> = Vec::new();
+                    if !model.is_empty() {
+                        for j in 0..n {
+                            let v = model.iter().nth((i + j * 7) % model.len()).unwrap().clone();
+                            victims.push(IndexEntry { key: v.0, tid: v.1 });
+                        }
+                    }
+                    victims.push(IndexEntry { key: key(299, klen), tid: tid(u32::MAX / 2) });
+                    let present: BTreeSet<_> = victims
+                        .iter()
+                        .map(|v| (v.key.clone(), v.tid))
+                        .filter(|v| model.contains(v))
+                        .collect();
+                    prop_assert_eq!(idx.kill(&victims).unwrap(), present.len() as u64);
+                    for v in present {
+                        model.remove(&v);
+                    }
                 }
                 Op::Scan(a, b, back) => {
                     let (lo, hi) = (key(a, klen), key(b, klen));

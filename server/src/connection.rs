@@ -1,12 +1,13 @@
-//! One client connection: the startup handshake and the I/O loop.
+//! One client connection: the startup handshake.
 //!
-//! This task owns the socket. It answers SSL/GSS requests with `N`, serves
-//! CancelRequests from the shared registry, then after the StartupMessage
-//! starts the connection's backend thread (`worker`) and shuttles bytes: it
-//! decodes every complete message in the read buffer into one batch, hands the
-//! batch to the backend, and writes the replies the backend releases. Framing
-//! errors end the connection with a FATAL 08P01; everything else is the
-//! backend's business. It never calls the session itself.
+//! This task owns the socket until the session exists. It answers SSL/GSS
+//! requests with `N`, serves CancelRequests from the shared registry, then
+//! after the StartupMessage starts the connection's backend thread
+//! (`worker`), writes the greeting (AuthenticationOk, ParameterStatus,
+//! BackendKeyData, ReadyForQuery) and hands the socket to the backend thread,
+//! which serves the rest of the connection with blocking I/O. The task then
+//! only keeps the cancel key registered until the thread ends. It never calls
+//! the session itself.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,9 +24,7 @@ use tokio::net::TcpStream;
 
 use crate::cancel::CancelRegistry;
 use crate::protocol::backend::{OutBuf, Severity};
-use crate::protocol::frontend::{
-    next_message, next_startup_packet, FrontendMessage, StartupPacket,
-};
+use crate::protocol::frontend::{next_startup_packet, StartupPacket};
 use crate::sql_session::SqlSession;
 use crate::sqlstate::ProtocolError;
 use crate::worker::{self, Reply};
@@ -104,7 +103,6 @@ async fn run<S: SqlSession + 'static>(
 ) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     let mut rbuf = BytesMut::with_capacity(8 * 1024);
-    let mut shutdown = shared.shutdown.clone();
 
     // Startup phase.
     let startup = loop {
@@ -158,17 +156,19 @@ async fn run<S: SqlSession + 'static>(
     let settings = startup_settings(&params);
 
     // Start the backend thread, which creates the session.
-    let (reply_tx, mut replies) = tokio::sync::mpsc::channel::<Reply>(8);
+    let (reply_tx, reply_rx) = tokio::sync::oneshot::channel::<Reply>();
+    let (finished_tx, finished_rx) = tokio::sync::oneshot::channel::<()>();
     let factory = Arc::clone(&shared.new_session);
     let (u, d) = (user.clone(), database.clone());
     let seq = BACKEND_SEQ.fetch_add(1, Ordering::Relaxed);
-    let jobs = match worker::spawn(
+    let handover = match worker::spawn(
         format!("sargdb-backend-{seq}"),
         Box::new(move || factory(&u, &d)),
         settings,
         reply_tx,
+        finished_tx,
     ) {
-        Ok(jobs) => jobs,
+        Ok(h) => h,
         Err(e) => {
             tracing::error!("could not start a backend thread: {e}");
             let err =
@@ -176,12 +176,13 @@ async fn run<S: SqlSession + 'static>(
             return send_fatal(&mut stream, err).await;
         }
     };
-    let (cancel_flag, changed) = loop {
-        match replies.recv().await {
-            Some(Reply::Started { cancel, parameters }) => break (cancel, parameters),
-            Some(Reply::Output(bytes)) => stream.write_all(&bytes).await?,
-            Some(Reply::Done { .. }) | None => return Ok(()),
+    let (cancel_flag, changed) = match reply_rx.await {
+        Ok(Reply::Started { cancel, parameters }) => (cancel, parameters),
+        Ok(Reply::Failed(bytes)) => {
+            stream.write_all(&bytes).await?;
+            return stream.shutdown().await;
         }
+        Err(_) => return Ok(()),
     };
     let key = shared.cancel.register(cancel_flag);
     tracing::debug!(pid = key.pid, %user, %database, "session started");
@@ -227,57 +228,18 @@ async fn run<S: SqlSession + 'static>(
     )));
     stream.write_all(&out.take()).await?;
 
-    // Main loop: batch what has arrived, let the backend answer, read more.
-    loop {
-        let mut batch = Vec::new();
-        let mut framing_error = None;
-        loop {
-            match next_message(&mut rbuf) {
-                Ok(Some(msg)) => {
-                    let terminate = matches!(msg, FrontendMessage::Terminate);
-                    batch.push(msg);
-                    if terminate {
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    framing_error = Some(e);
-                    break;
-                }
-            }
-        }
-        if !batch.is_empty() {
-            if jobs.send(batch).is_err() {
-                return Ok(());
-            }
-            loop {
-                match replies.recv().await {
-                    Some(Reply::Output(bytes)) => stream.write_all(&bytes).await?,
-                    Some(Reply::Done { close: true }) | None => {
-                        let _ = stream.shutdown().await;
-                        return Ok(());
-                    }
-                    Some(Reply::Done { close: false }) => break,
-                    Some(Reply::Started { .. }) => {}
-                }
-            }
-        }
-        if let Some(e) = framing_error {
-            return send_fatal(&mut stream, e).await;
-        }
-        if *shutdown.borrow() {
-            return send_fatal(&mut stream, ProtocolError::AdminShutdown).await;
-        }
-        tokio::select! {
-            r = stream.read_buf(&mut rbuf) => match r {
-                Ok(0) => return Ok(()),
-                Ok(_) => {}
-                Err(e) => return Err(e),
-            },
-            _ = shutdown.changed() => {
-                return send_fatal(&mut stream, ProtocolError::AdminShutdown).await;
-            }
-        }
+    // From here on the backend thread owns the socket; this task only keeps
+    // the cancel key registered until the thread ends.
+    let stream = stream.into_std()?;
+    let handed = worker::Handover {
+        stream,
+        buffered: rbuf,
+        shutdown: shared.shutdown.clone(),
+    };
+    if handover.send(handed).is_err() {
+        return Ok(());
     }
+    let _ = finished_rx.await;
+    drop(key);
+    Ok(())
 }

@@ -67,6 +67,7 @@ pub fn sql_error_code(err: &SqlError) -> &'static str {
         SqlError::FeatureNotSupported(_) => "0A000",
         SqlError::UndefinedTable { .. } => "42P01",
         SqlError::MissingFromEntry { .. } => "42P01",
+        SqlError::InvalidFromReference { .. } => "42P01",
         SqlError::UndefinedColumn { .. } => "42703",
         SqlError::UndefinedColumnMsg { .. } => "42703",
         SqlError::UndefinedObjectOfKind { .. } => "42P01",

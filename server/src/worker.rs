@@ -1,19 +1,26 @@
-//! The backend thread of one connection: it owns the `Session` and the
-//! extended protocol's prepared statements and portals.
+//! The backend thread of one connection: it owns the `Session`, the
+//! extended protocol's prepared statements and portals, and (after startup)
+//! the socket.
 //!
 //! Every session call can block on storage I/O, so each connection gets one OS
-//! thread that owns its session (it never moves between threads) and receives
-//! batches of decoded messages from the connection's I/O task over a channel.
-//! Replies are encoded into one `OutBuf` and handed back only at Sync, Flush,
-//! the end of a simple query, or when they pass `FLUSH_THRESHOLD`. A panic
-//! while handling a message is caught here: the client gets XX000 FATAL and the
-//! connection ends; the rest of the server never notices. Dropping the worker
-//! drops the session, which rolls back its open transaction.
+//! thread that owns its session (it never moves between threads), like a
+//! Postgres backend process. The connection's async task does the startup
+//! handshake, then hands the socket over: from then on this thread reads the
+//! client's messages and writes the replies itself with blocking calls, so a
+//! statement costs no hop between threads. Replies are encoded into one
+//! `OutBuf` and written only at Sync, Flush, the end of a simple query, or
+//! when they pass `FLUSH_THRESHOLD`. A panic while handling a message is
+//! caught here: the client gets XX000 FATAL and the connection ends; the rest
+//! of the server never notices. Dropping the worker drops the session, which
+//! rolls back its open transaction.
 
 use std::collections::HashMap;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use pgwire::messages::data::NoData;
@@ -28,11 +35,11 @@ use sargdb_catalog::{TypeError, Value};
 use sargdb_sql::{ColumnDesc, CopyIn, CopyStart, SqlError, StatementResult, TxnStatus};
 
 use crate::protocol::backend::{OutBuf, Severity, FLUSH_THRESHOLD};
-use crate::protocol::frontend::FrontendMessage;
+use crate::protocol::frontend::{next_message, FrontendMessage};
 use crate::sql_session::{SqlSession, StatementInfo};
 use crate::sqlstate::{self, decode_utf8, ErrorReport, ProtocolError};
 
-/// What the backend thread sends back to the connection's I/O task.
+/// What the backend thread tells the connection's task during startup.
 #[derive(Debug)]
 pub enum Reply {
     /// The session exists; register its cancel flag. `parameters` are the
@@ -41,10 +48,17 @@ pub enum Reply {
         cancel: Arc<AtomicBool>,
         parameters: Vec<(String, String)>,
     },
-    /// Bytes to write to the socket now.
-    Output(BytesMut),
-    /// The batch is handled; `close` ends the connection.
-    Done { close: bool },
+    /// The session could not start: write these bytes and close.
+    Failed(BytesMut),
+}
+
+/// The socket, handed to the backend thread once the greeting is written,
+/// with the bytes already read past the startup packet.
+pub struct Handover {
+    pub stream: TcpStream,
+    pub buffered: BytesMut,
+    /// Becomes `true` when the server shuts down.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Stack of a backend thread. Parsing, binding and evaluating deeply nested
@@ -54,11 +68,16 @@ pub enum Reply {
 /// recursion (Postgres: 54001 stack depth limit exceeded); this is headroom.
 pub const BACKEND_STACK_SIZE: usize = 256 << 20;
 
+/// How often an idle backend looks at the shutdown flag.
+const IDLE_POLL: Duration = Duration::from_millis(200);
+
 /// Creates the session, on the backend thread.
 pub type SessionFactory<S> = Box<dyn FnOnce() -> S + Send>;
 
-/// Starts the backend thread of a connection. Send it batches of messages;
-/// each batch is answered by zero or more `Output`s and one `Done`.
+/// Starts the backend thread of a connection. It creates the session and
+/// answers on `replies`; then it waits for the socket on the returned
+/// sender and serves the connection until it ends. `finished` is dropped when
+/// the thread ends (the connection's task waits for that).
 ///
 /// `settings` are the run-time parameters of the startup packet (TimeZone,
 /// DateStyle, application_name, `-c` options ...); they are applied with SET
@@ -68,13 +87,15 @@ pub fn spawn<S: SqlSession + 'static>(
     name: String,
     make_session: SessionFactory<S>,
     settings: Vec<(String, String)>,
-    replies: tokio::sync::mpsc::Sender<Reply>,
-) -> std::io::Result<std::sync::mpsc::Sender<Vec<FrontendMessage>>> {
-    let (jobs_tx, jobs_rx) = std::sync::mpsc::channel::<Vec<FrontendMessage>>();
+    replies: tokio::sync::oneshot::Sender<Reply>,
+    finished: tokio::sync::oneshot::Sender<()>,
+) -> std::io::Result<std::sync::mpsc::SyncSender<Handover>> {
+    let (handover_tx, handover_rx) = std::sync::mpsc::sync_channel::<Handover>(1);
     std::thread::Builder::new()
         .name(name)
         .stack_size(BACKEND_STACK_SIZE)
         .spawn(move || {
+            let _finished = finished;
             let session = match catch_unwind(AssertUnwindSafe(|| {
                 let mut s = make_session();
                 let cancel = s.cancel_flag();
@@ -82,10 +103,7 @@ pub fn spawn<S: SqlSession + 'static>(
                 (s, cancel, parameters)
             })) {
                 Ok((s, cancel, parameters)) => {
-                    if replies
-                        .blocking_send(Reply::Started { cancel, parameters })
-                        .is_err()
-                    {
+                    if replies.send(Reply::Started { cancel, parameters }).is_err() {
                         return;
                     }
                     s
@@ -95,22 +113,84 @@ pub fn spawn<S: SqlSession + 'static>(
                     let msg = panic_message(&panic);
                     tracing::error!("session start-up panicked: {msg}");
                     out.error(Severity::Fatal, &ProtocolError::Internal(msg).report());
-                    let _ = replies.blocking_send(Reply::Output(out.take()));
-                    let _ = replies.blocking_send(Reply::Done { close: true });
+                    let _ = replies.send(Reply::Failed(out.take()));
                     return;
                 }
             };
-            let mut backend = Backend::new(session, replies);
-            while let Ok(batch) = jobs_rx.recv() {
-                let close = backend.handle_batch(batch);
-                if backend.gone || close {
+            let Ok(handover) = handover_rx.recv() else {
+                return;
+            };
+            serve(session, handover);
+            // The session is dropped here: an open transaction is rolled back.
+        })?;
+    Ok(handover_tx)
+}
+
+/// The connection's main loop: decode every complete message that has
+/// arrived into one batch, answer it, read more.
+fn serve<S: SqlSession>(session: S, handover: Handover) {
+    let Handover {
+        stream,
+        buffered: mut rbuf,
+        shutdown,
+    } = handover;
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(IDLE_POLL));
+    let mut reader = match stream.try_clone() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!("could not clone the socket: {e}");
+            return;
+        }
+    };
+    let mut backend = Backend::new(session, stream);
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        let mut batch = Vec::new();
+        let mut framing_error = None;
+        loop {
+            match next_message(&mut rbuf) {
+                Ok(Some(msg)) => {
+                    let terminate = matches!(msg, FrontendMessage::Terminate);
+                    batch.push(msg);
+                    if terminate {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    framing_error = Some(e);
                     break;
                 }
             }
-            // `backend` (and its session) is dropped here: an open transaction is
-            // rolled back.
-        })?;
-    Ok(jobs_tx)
+        }
+        if !batch.is_empty() && (backend.handle_batch(batch) || backend.gone) {
+            break;
+        }
+        if let Some(e) = framing_error {
+            backend.fatal(e);
+            break;
+        }
+        if *shutdown.borrow() {
+            backend.fatal(ProtocolError::AdminShutdown);
+            break;
+        }
+        match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => rbuf.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) => {}
+            Err(e) => {
+                tracing::debug!("connection ended: {e}");
+                break;
+            }
+        }
+    }
+    let _ = backend.stream.shutdown(std::net::Shutdown::Both);
 }
 
 /// Applies startup-packet settings with SET; returns the parameters whose
@@ -231,11 +311,12 @@ struct Backend<S: SqlSession> {
     statements: HashMap<String, Arc<S::Statement>>,
     portals: HashMap<String, Portal<S::Statement>>,
     out: OutBuf,
-    replies: tokio::sync::mpsc::Sender<Reply>,
+    /// The client's socket (replies are written here).
+    stream: TcpStream,
     /// After an error in an extended-protocol message, everything up to the
     /// next Sync is skipped (Postgres's rule).
     ignore_till_sync: bool,
-    /// The I/O task is gone (client disconnected): stop.
+    /// Writing to the client failed (it disconnected): stop.
     gone: bool,
     /// A COPY FROM STDIN receiving data.
     copy_in: Option<CopyInProgress>,
@@ -255,13 +336,13 @@ struct CopyInProgress {
 }
 
 impl<S: SqlSession> Backend<S> {
-    fn new(session: S, replies: tokio::sync::mpsc::Sender<Reply>) -> Self {
+    fn new(session: S, stream: TcpStream) -> Self {
         Backend {
             session,
             statements: HashMap::new(),
             portals: HashMap::new(),
             out: OutBuf::new(),
-            replies,
+            stream,
             ignore_till_sync: false,
             gone: false,
             copy_in: None,
@@ -298,21 +379,26 @@ impl<S: SqlSession> Backend<S> {
         if close {
             self.send_output();
         }
-        self.send(Reply::Done { close });
         close
     }
 
-    fn send(&mut self, reply: Reply) {
-        if !self.gone && self.replies.blocking_send(reply).is_err() {
+    /// Writes the pending output to the client.
+    fn send_output(&mut self) {
+        if self.out.is_empty() || self.gone {
+            return;
+        }
+        let bytes = self.out.take();
+        if let Err(e) = self.stream.write_all(&bytes) {
+            tracing::debug!("connection ended: {e}");
             self.gone = true;
         }
     }
 
-    fn send_output(&mut self) {
-        if !self.out.is_empty() {
-            let bytes = self.out.take();
-            self.send(Reply::Output(bytes));
-        }
+    /// Ends the connection with a FATAL error.
+    fn fatal(&mut self, err: ProtocolError) {
+        tracing::debug!("closing connection: {err}");
+        self.out.error(Severity::Fatal, &err.report());
+        self.send_output();
     }
 
     fn flush_if_large(&mut self) {

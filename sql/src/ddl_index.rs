@@ -405,7 +405,7 @@ fn build_concurrently(s: &mut Session, index_oid: u32, table_oid: u32) -> Result
                 let live = |tid| -> Result<bool> {
                     Ok(!matches!(
                         ctx.txn.unique_status(table.storage, tid)?,
-                        sargdb_engine::UniqueStatus::Dead
+                        sargdb_engine::UniqueStatus::Dead | sargdb_engine::UniqueStatus::DeadToAll
                     ))
                 };
                 if live(w[0].2)? && live(w[1].2)? {

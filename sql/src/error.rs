@@ -35,6 +35,13 @@ pub enum SqlError {
         table: String,
         position: Option<usize>,
     },
+    /// 42P01: a qualifier naming a FROM item this part of the query cannot
+    /// see (an item to the left of a subquery that is not LATERAL).
+    #[error("invalid reference to FROM-clause entry for table \"{table}\"")]
+    InvalidFromReference {
+        table: String,
+        position: Option<usize>,
+    },
     /// 42703 with a message of its own.
     #[error("{message}")]
     UndefinedColumnMsg {
@@ -248,6 +255,7 @@ impl SqlError {
             | SqlError::UndefinedTable { position, .. }
             | SqlError::UndefinedColumn { position, .. }
             | SqlError::MissingFromEntry { position, .. }
+            | SqlError::InvalidFromReference { position, .. }
             | SqlError::UndefinedColumnMsg { position, .. } => *position,
             SqlError::WithContext { source, .. } => source.position(),
             _ => None,

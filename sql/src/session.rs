@@ -94,9 +94,12 @@ impl Database {
         &self.engine
     }
 
-    /// Optimize a bound plan with the tables' current sizes.
+    /// Optimize a bound plan with the tables' current sizes, and the plans
+    /// of the subqueries in its expressions likewise (so a correlated
+    /// subquery probes an index with its outer values).
     pub(crate) fn plan(&self, mut p: Plan) -> Plan {
         p.annotate_sizes(&|storage| self.engine.relation_pages(storage).unwrap_or(0));
+        p.map_subquery_plans(&|sub| self.plan(sub));
         planner::plan(p)
     }
 }
@@ -868,10 +871,14 @@ impl Session {
                         }
                     })
                 };
-                if *analyze || opt("analyze") == Some(true) {
-                    return Err(SqlError::FeatureNotSupported("EXPLAIN ANALYZE".into()));
-                }
+                let analyze = *analyze || opt("analyze") == Some(true);
+                // Postgres 15 accepts BUFFERS without ANALYZE (it then reports
+                // planning buffers, which sargdb does not count).
+                let buffers = opt("buffers").unwrap_or(false);
+                let timing = opt("timing").unwrap_or(true);
+                let summary = opt("summary").unwrap_or(analyze);
                 let costs = opt("costs").unwrap_or(true);
+                let planning = std::time::Instant::now();
                 let catalog = self.current_catalog();
                 let sp = self.search_path();
                 let tctx = self.tctx.clone();
@@ -890,7 +897,42 @@ impl Session {
                     }
                 };
                 let plan = self.db.plan(plan);
-                let rows = planner::explain::explain(&plan)
+                let planning = planning.elapsed();
+                let mut opts = planner::explain::ExplainOptions {
+                    analyze: None,
+                    buffers,
+                    timing,
+                };
+                let mut execution = std::time::Duration::ZERO;
+                if analyze {
+                    // EXPLAIN ANALYZE runs the statement (with its effects,
+                    // as in Postgres) and discards the rows.
+                    let started = std::time::Instant::now();
+                    executor::instrument::begin();
+                    let r = self.with_exec(|ctx| {
+                        let mut ex = executor::build(&plan)?;
+                        while ex.next(ctx)?.is_some() {}
+                        Ok(())
+                    });
+                    let stats = executor::instrument::end();
+                    r?;
+                    execution = started.elapsed();
+                    opts.analyze = Some(stats);
+                }
+                let mut lines = planner::explain::explain_with(&plan, &opts);
+                if summary {
+                    lines.push(format!(
+                        "Planning Time: {:.3} ms",
+                        planning.as_secs_f64() * 1e3
+                    ));
+                    if analyze {
+                        lines.push(format!(
+                            "Execution Time: {:.3} ms",
+                            execution.as_secs_f64() * 1e3
+                        ));
+                    }
+                }
+                let rows = lines
                     .into_iter()
                     .map(|l| {
                         if costs {

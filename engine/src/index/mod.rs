@@ -240,6 +240,16 @@ pub trait AccessMethod: Send + Sync {
     fn insert(&self, key: &[u8], tid: TupleId) -> Result<()>;
     /// Remove one entry; false if it was not there.
     fn delete(&self, key: &[u8], tid: TupleId) -> Result<bool>;
+    /// Remove these entries, those still present, because their tuples are
+    /// dead to every transaction (found so by a scan); returns how many went.
+    /// Unlike `delete`, nothing is rebalanced: it must be cheap.
+    fn kill(&self, entries: &[IndexEntry]) -> Result<u64> {
+        let mut n = 0;
+        for e in entries {
+            n += self.delete(&e.key, e.tid)? as u64;
+        }
+        Ok(n)
+    }
     /// Remove every entry whose tuple `dead` says is gone (VACUUM).
     fn bulk_delete(&self, dead: &dyn Fn(TupleId) -> bool) -> Result<u64>;
     fn scan(&self, key: &ScanKey, backward: bool) -> Result<IndexScanIter>;

@@ -277,56 +277,67 @@ impl BoundExpr {
     }
 
     fn map_columns_mut(&mut self, f: &dyn Fn(usize) -> usize) {
+        self.walk_mut(&mut |e| {
+            if let BoundExpr::Column(i, _) = e {
+                *i = f(*i);
+            }
+        });
+    }
+
+    /// Visit every node mutably, children after their parent (subquery plans
+    /// are not entered; a subquery's own operand is).
+    pub fn walk_mut(&mut self, f: &mut dyn FnMut(&mut BoundExpr)) {
+        f(self);
         match self {
-            BoundExpr::Column(i, _) => *i = f(*i),
-            BoundExpr::Literal(..) | BoundExpr::Outer { .. } | BoundExpr::Param(..) => {}
+            BoundExpr::Literal(..)
+            | BoundExpr::Column(..)
+            | BoundExpr::Outer { .. }
+            | BoundExpr::Param(..) => {}
             BoundExpr::Arith { l, r, .. }
             | BoundExpr::Cmp { l, r, .. }
             | BoundExpr::IsDistinct { l, r, .. } => {
-                l.map_columns_mut(f);
-                r.map_columns_mut(f)
+                l.walk_mut(f);
+                r.walk_mut(f)
             }
             BoundExpr::And(a, b)
             | BoundExpr::Or(a, b)
             | BoundExpr::Concat(a, b)
             | BoundExpr::NullIf(a, b, _) => {
-                a.map_columns_mut(f);
-                b.map_columns_mut(f)
+                a.walk_mut(f);
+                b.walk_mut(f)
             }
-            BoundExpr::Not(e) | BoundExpr::Neg(e, _) | BoundExpr::IsNull(e, _) => {
-                e.map_columns_mut(f)
-            }
-            BoundExpr::IsBool { e, .. } | BoundExpr::Cast { e, .. } => e.map_columns_mut(f),
+            BoundExpr::Not(e) | BoundExpr::Neg(e, _) | BoundExpr::IsNull(e, _) => e.walk_mut(f),
+            BoundExpr::IsBool { e, .. } | BoundExpr::Cast { e, .. } => e.walk_mut(f),
             BoundExpr::Func { args, .. }
             | BoundExpr::Coalesce(args, _)
             | BoundExpr::MinMax { args, .. }
             | BoundExpr::Seq { args, .. }
-            | BoundExpr::Array(args, _) => args.iter_mut().for_each(|a| a.map_columns_mut(f)),
+            | BoundExpr::Array(args, _) => args.iter_mut().for_each(|a| a.walk_mut(f)),
             BoundExpr::Case { whens, else_, .. } => {
                 for (c, r) in whens {
-                    c.map_columns_mut(f);
-                    r.map_columns_mut(f);
+                    c.walk_mut(f);
+                    r.walk_mut(f);
                 }
-                else_.map_columns_mut(f)
+                else_.walk_mut(f)
             }
             BoundExpr::Like {
                 e, pattern, escape, ..
             } => {
-                e.map_columns_mut(f);
-                pattern.map_columns_mut(f);
+                e.walk_mut(f);
+                pattern.walk_mut(f);
                 if let Some(x) = escape {
-                    x.map_columns_mut(f)
+                    x.walk_mut(f)
                 }
             }
             BoundExpr::InList { e, list, .. } => {
-                e.map_columns_mut(f);
-                list.iter_mut().for_each(|a| a.map_columns_mut(f))
+                e.walk_mut(f);
+                list.iter_mut().for_each(|a| a.walk_mut(f))
             }
             BoundExpr::Subquery(s) => {
                 if let SubqueryKind::In { expr, .. } | SubqueryKind::Quantified { expr, .. } =
                     &mut s.kind
                 {
-                    expr.map_columns_mut(f)
+                    expr.walk_mut(f)
                 }
             }
         }

@@ -1014,6 +1014,11 @@ impl Binder<'_> {
                 for f in self.correlated[n.saturating_sub(depth)..].iter_mut() {
                     *f = true;
                 }
+                if let Some((at, first @ None)) = self.lateral_ref.as_mut() {
+                    if *at == self.outer.len() - depth {
+                        *first = s.cols[i].table.clone();
+                    }
+                }
                 return Ok(BoundExpr::Outer { depth, idx: i, ty });
             }
         }
@@ -1024,6 +1029,16 @@ impl Binder<'_> {
                 .chain(self.outer.iter().flat_map(|s| s.cols.iter()))
                 .any(|c| c.table.as_deref() == Some(q));
             if !known {
+                let hidden = self
+                    .lateral_hidden
+                    .as_ref()
+                    .is_some_and(|s| s.cols.iter().any(|c| c.table.as_deref() == Some(q)));
+                if hidden {
+                    return Err(SqlError::InvalidFromReference {
+                        table: q.to_string(),
+                        position: pos,
+                    });
+                }
                 return Err(SqlError::MissingFromEntry {
                     table: q.to_string(),
                     position: pos,

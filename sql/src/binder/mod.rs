@@ -125,6 +125,20 @@ pub struct Binder<'a> {
     srf_from: Option<(Plan, Scope)>,
     /// Where an expression is being bound, for error messages ("WHERE").
     clause: &'static str,
+    /// The scope to the left of the FROM item being bound: what a LATERAL
+    /// item may reference (it is the left input of the join built with it).
+    lateral_left: Option<Scope>,
+    /// Set when a LATERAL item referenced `lateral_left`: the join must be a
+    /// `Plan::LateralJoin`.
+    lateral_used: bool,
+    /// While a LATERAL subquery is bound: the position of its left scope in
+    /// `outer`, and the first table it referenced there (error messages).
+    lateral_ref: Option<(usize, Option<String>)>,
+    /// While a subquery in FROM that is not LATERAL is bound: the FROM items
+    /// to its left, which it may not reference (for the error message).
+    lateral_hidden: Option<Scope>,
+    /// The table the last bound LATERAL item referenced first.
+    lateral_table: Option<String>,
     /// Session facts for current_user, current_database() and pg_database.
     pub session: crate::system::SessionInfo,
 }
@@ -151,6 +165,11 @@ impl<'a> Binder<'a> {
             using_pairs: vec![],
             srf_from: None,
             clause: "",
+            lateral_left: None,
+            lateral_used: false,
+            lateral_ref: None,
+            lateral_table: None,
+            lateral_hidden: None,
             session: crate::system::SessionInfo::default(),
         }
     }

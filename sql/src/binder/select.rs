@@ -379,31 +379,31 @@ impl Binder<'_> {
     pub(crate) fn bind_from(&mut self, from: &[ast::TableWithJoins]) -> Result<(Plan, Scope)> {
         let mut acc: Option<(Plan, Scope)> = None;
         for twj in from {
-            let (p, s) = self.bind_table_with_joins(twj)?;
+            let left = acc.as_ref().map(|(_, s)| s.clone());
+            let (p, s, lateral) = self.bind_table_with_joins(twj, left)?;
             acc = Some(match acc {
                 None => (p, s),
                 Some((lp, mut ls)) => {
                     check_duplicate_aliases(&ls, &s)?;
                     ls.cols.extend(s.cols);
-                    (
-                        Plan::Join {
-                            left: Box::new(lp),
-                            right: Box::new(p),
-                            kind: JoinKind::Cross,
-                            on: None,
-                        },
-                        ls,
-                    )
+                    (join_plan(lp, p, JoinKind::Cross, None, lateral), ls)
                 }
             });
         }
         Ok(acc.unwrap_or((Plan::OneRow, Scope::default())))
     }
 
-    fn bind_table_with_joins(&mut self, twj: &ast::TableWithJoins) -> Result<(Plan, Scope)> {
-        let (mut plan, mut scope) = self.bind_table_factor(&twj.relation)?;
+    /// Binds a FROM item with its joins. `left` is the scope of the FROM
+    /// items before it (what its first relation may reference if LATERAL);
+    /// the flag says whether that first relation did.
+    fn bind_table_with_joins(
+        &mut self,
+        twj: &ast::TableWithJoins,
+        left: Option<Scope>,
+    ) -> Result<(Plan, Scope, bool)> {
+        let (mut plan, mut scope, first_lateral) = self.bind_factor_after(&twj.relation, left)?;
         for j in &twj.joins {
-            let (rp, rs) = self.bind_table_factor(&j.relation)?;
+            let (rp, rs, lateral) = self.bind_factor_after(&j.relation, Some(scope.clone()))?;
             check_duplicate_aliases(&scope, &rs)?;
             use ast::JoinOperator as J;
             let (kind, constraint) = match &j.join_operator {
@@ -469,12 +469,14 @@ impl Binder<'_> {
                     None
                 }
             };
-            plan = Plan::Join {
-                left: Box::new(plan),
-                right: Box::new(rp),
-                kind,
-                on,
-            };
+            if lateral && matches!(kind, JoinKind::Right | JoinKind::Full) {
+                // Postgres: the combining JOIN type must be INNER or LEFT.
+                return Err(SqlError::InvalidColumnReference(format!(
+                    "invalid reference to FROM-clause entry for table \"{}\"",
+                    self.lateral_table.take().unwrap_or_default()
+                )));
+            }
+            plan = join_plan(plan, rp, kind, on, lateral);
             scope = combined;
             if kind == JoinKind::Full && !self.using_pairs.is_empty() {
                 // FULL JOIN USING: each key is COALESCE(left, right), listed
@@ -516,7 +518,25 @@ impl Binder<'_> {
             }
             self.using_pairs.clear();
         }
-        Ok((plan, scope))
+        Ok((plan, scope, first_lateral))
+    }
+
+    /// Binds one FROM item that has `left` to its left; the flag says
+    /// whether it is a LATERAL item that references `left`.
+    fn bind_factor_after(
+        &mut self,
+        tf: &ast::TableFactor,
+        left: Option<Scope>,
+    ) -> Result<(Plan, Scope, bool)> {
+        let saved = (
+            std::mem::replace(&mut self.lateral_left, left),
+            std::mem::replace(&mut self.lateral_used, false),
+        );
+        let r = self.bind_table_factor(tf);
+        let used = std::mem::replace(&mut self.lateral_used, saved.1);
+        self.lateral_left = saved.0;
+        let (p, s) = r?;
+        Ok((p, s, used))
     }
 
     fn using_condition(
@@ -553,6 +573,8 @@ impl Binder<'_> {
         and_all(parts).ok_or_else(|| SqlError::Internal("empty USING".into()))
     }
 
+    /// Binds one FROM item; a LATERAL subquery may reference
+    /// `self.lateral_left` (see `bind_factor_after`).
     fn bind_table_factor(&mut self, tf: &ast::TableFactor) -> Result<(Plan, Scope)> {
         match tf {
             ast::TableFactor::Table {
@@ -666,11 +688,42 @@ impl Binder<'_> {
                 alias,
                 ..
             } => {
-                if *lateral {
-                    return Err(SqlError::FeatureNotSupported("LATERAL".into()));
-                }
                 let saved = self.agg.take();
+                // A LATERAL subquery sees the FROM items to its left as its
+                // innermost outer scope (`Outer` depth 1 = the left row).
+                let left = if *lateral {
+                    self.lateral_left.take()
+                } else {
+                    None
+                };
+                let lateral_scope = left.is_some();
+                let saved_ref = self.lateral_ref.take();
+                if let Some(l) = left.clone() {
+                    self.lateral_ref = Some((self.outer.len(), None));
+                    self.outer.push(l);
+                    self.correlated.push(false);
+                }
+                let hidden = if lateral_scope {
+                    None
+                } else {
+                    self.lateral_left.clone()
+                };
+                let saved_hidden = std::mem::replace(&mut self.lateral_hidden, hidden);
                 let r = self.bind_query(subquery);
+                self.lateral_hidden = saved_hidden;
+                if lateral_scope {
+                    self.outer.pop();
+                    if self.correlated.pop().unwrap_or(true) {
+                        self.lateral_used = true;
+                    }
+                    if let Some((_, Some(t))) = &self.lateral_ref {
+                        self.lateral_table = Some(t.clone());
+                    }
+                }
+                self.lateral_ref = saved_ref;
+                if lateral_scope {
+                    self.lateral_left = left;
+                }
                 self.agg = saved;
                 let (plan, cols) = r?;
                 let Some(alias) = alias else {
@@ -720,7 +773,12 @@ impl Binder<'_> {
                 table_with_joins,
                 alias,
             } => {
-                let (plan, mut scope) = self.bind_table_with_joins(table_with_joins)?;
+                // Parenthesized joins: their first item sees what is left of
+                // the parentheses, so a lateral reference is allowed there too.
+                let left = self.lateral_left.clone();
+                let (plan, mut scope, lateral) =
+                    self.bind_table_with_joins(table_with_joins, left)?;
+                self.lateral_used |= lateral;
                 if let Some(a) = alias {
                     let an = ident_name(&a.name);
                     for c in scope.cols.iter_mut() {
@@ -1418,4 +1476,30 @@ fn references_name(body: &ast::SetExpr, name: &str) -> bool {
         .to_lowercase()
         .split(|c: char| !c.is_alphanumeric() && c != '_')
         .any(|w| w == name)
+}
+
+/// The join of two FROM items: a `LateralJoin` (the right side re-run for
+/// every left row) when the right one references the left.
+fn join_plan(
+    left: Plan,
+    right: Plan,
+    kind: JoinKind,
+    on: Option<BoundExpr>,
+    lateral: bool,
+) -> Plan {
+    if lateral {
+        Plan::LateralJoin {
+            left: Box::new(left),
+            right: Box::new(right),
+            kind,
+            on,
+        }
+    } else {
+        Plan::Join {
+            left: Box::new(left),
+            right: Box::new(right),
+            kind,
+            on,
+        }
+    }
 }

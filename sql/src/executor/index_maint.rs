@@ -113,18 +113,32 @@ pub fn probe(
     skip: Option<TupleId>,
     ctx: &mut ExecContext,
 ) -> Result<Probe> {
+    let mut dead = Vec::new();
+    let mut found = Probe::Clear;
     for e in h.scan(&ScanKey::Eq(key.to_vec()), false)? {
         let e = e?;
         if Some(e.tid) == skip {
             continue;
         }
         match ctx.txn.unique_status(table.storage, e.tid)? {
-            UniqueStatus::Live => return Ok(Probe::Live(e.tid)),
-            UniqueStatus::InProgress(x) => return Ok(Probe::Wait(x)),
+            UniqueStatus::Live => {
+                found = Probe::Live(e.tid);
+                break;
+            }
+            UniqueStatus::InProgress(x) => {
+                found = Probe::Wait(x);
+                break;
+            }
             UniqueStatus::Dead => {}
+            // Nobody can see it any more: drop its entry now, so the next
+            // probe of this key does not visit it again.
+            UniqueStatus::DeadToAll => dead.push(e),
         }
     }
-    Ok(Probe::Clear)
+    if !dead.is_empty() {
+        h.kill(&dead)?;
+    }
+    Ok(found)
 }
 
 fn is_unique_checked(ix: &BoundIndex, vals: &[Value]) -> bool {

@@ -12,13 +12,12 @@
 
 use std::collections::VecDeque;
 use std::ops::{Bound, Range};
-use std::sync::Arc;
 
 use sargdb_catalog::types::key::{encode_key_value, range_bounds};
 use sargdb_catalog::types::{cast, DataType};
-use sargdb_catalog::{TableDef, Value};
-use sargdb_engine::index::IndexScanIter;
-use sargdb_engine::{HeapScan, IndexHandle, ScanKey, TupleId};
+use sargdb_catalog::Value;
+use sargdb_engine::index::{IndexEntry, IndexScanIter};
+use sargdb_engine::{Fetched, HeapScan, IndexHandle, ScanKey, TupleId};
 
 use super::expr::{eval, eval_pred};
 use super::index_maint::handle;
@@ -43,6 +42,35 @@ struct State {
     /// Bitmap mode over a lossy index: the heap page ranges still to read
     /// and the scan of the current one.
     pages: Option<(VecDeque<Range<u32>>, Option<HeapScan>)>,
+    /// Plain mode: the entry whose tuple is being fetched.
+    entry: Option<IndexEntry>,
+    /// Entries whose tuples no transaction can see any more: removed from
+    /// the index in batches (Postgres's "kill prior tuple"), so the next scan
+    /// does not fetch them again.
+    dead: Vec<IndexEntry>,
+}
+
+/// Dead entries collected before they are removed from the index.
+const KILL_BATCH: usize = 64;
+
+impl State {
+    fn kill_dead(&mut self) -> Result<()> {
+        if !self.dead.is_empty() {
+            self.handle.kill(&self.dead)?;
+            self.dead.clear();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        // A scan that stops early (LIMIT) still cleans what it found; an
+        // error here only means the entries stay for VACUUM.
+        if let Err(e) = self.kill_dead() {
+            tracing::debug!("removing dead index entries failed: {e}");
+        }
+    }
 }
 
 impl IndexScanExecutor {
@@ -255,6 +283,8 @@ impl IndexScanExecutor {
             current: None,
             bitmap: None,
             pages: None,
+            entry: None,
+            dead: Vec::new(),
         };
         if self.plan.mode == IndexScanMode::Bitmap && st.handle.capabilities().lossy_pages {
             let mut ranges: Vec<Range<u32>> = vec![];
@@ -303,8 +333,16 @@ impl IndexScanExecutor {
                 st.current = Some(st.handle.scan(&k, backward)?);
             }
             match st.current.as_mut().and_then(|c| c.next()) {
-                Some(e) => return Ok(Some(e?.tid)),
-                None => st.current = None,
+                Some(e) => {
+                    let e = e?;
+                    let tid = e.tid;
+                    st.entry = Some(e);
+                    return Ok(Some(tid));
+                }
+                None => {
+                    st.current = None;
+                    st.kill_dead()?;
+                }
             }
         }
     }
@@ -336,12 +374,25 @@ impl IndexScanExecutor {
             }
         }
     }
-}
 
-fn fetch_row(table: &Arc<TableDef>, tid: TupleId, ctx: &mut ExecContext) -> Result<Option<Row>> {
-    match ctx.txn.fetch(table.storage, tid)? {
-        Some(bytes) => Ok(Some(decode(table, &bytes, ctx)?)),
-        None => Ok(None),
+    /// The row at `tid` if this statement sees it; remembers the current
+    /// entry for removal if nobody can see its tuple any more.
+    fn fetch_row(&mut self, tid: TupleId, ctx: &mut ExecContext) -> Result<Option<Row>> {
+        match ctx.txn.fetch_checked(self.plan.table.storage, tid)? {
+            Fetched::Visible(bytes) => Ok(Some(decode(&self.plan.table, &bytes, ctx)?)),
+            Fetched::Invisible => Ok(None),
+            Fetched::Dead => {
+                if let Some(st) = self.state.as_mut() {
+                    if let Some(e) = st.entry.take() {
+                        st.dead.push(e);
+                        if st.dead.len() >= KILL_BATCH {
+                            st.kill_dead()?;
+                        }
+                    }
+                }
+                Ok(None)
+            }
+        }
     }
 }
 
@@ -358,7 +409,7 @@ impl Executor for IndexScanExecutor {
                     let Some(tid) = self.next_tid(ctx)? else {
                         return Ok(None);
                     };
-                    let Some(row) = fetch_row(&self.plan.table, tid, ctx)? else {
+                    let Some(row) = self.fetch_row(tid, ctx)? else {
                         continue;
                     };
                     (tid, row)

@@ -8,6 +8,7 @@ pub mod expr;
 mod hash_join;
 pub mod index_maint;
 mod index_scan;
+pub mod instrument;
 mod misc;
 mod nested_loop_join;
 mod scan;
@@ -74,8 +75,18 @@ pub trait Executor {
 
 pub type BoxedExecutor = Box<dyn Executor>;
 
-/// Build the operator tree for a physical plan.
+/// Build the operator tree for a physical plan (each operator instrumented
+/// when EXPLAIN ANALYZE is collecting on this thread).
 pub fn build(plan: &Plan) -> Result<BoxedExecutor> {
+    let ex = build_node(plan)?;
+    Ok(if instrument::active() {
+        instrument::Instrumented::wrap(ex, plan)
+    } else {
+        ex
+    })
+}
+
+fn build_node(plan: &Plan) -> Result<BoxedExecutor> {
     Ok(match plan {
         Plan::OneRow => Box::new(misc::ValuesExecutor::one_row()),
         Plan::Scan {
@@ -119,6 +130,23 @@ pub fn build(plan: &Plan) -> Result<BoxedExecutor> {
             on.clone(),
             right_width(right)?,
             left_width(left)?,
+        )),
+        Plan::LateralJoin {
+            left,
+            right,
+            kind,
+            on,
+        } => Box::new(nested_loop_join::LateralJoinExecutor::new(
+            build(left)?,
+            {
+                // Boxed before aliasing: the copy's nodes keep their addresses.
+                let copy = Box::new((**right).clone());
+                instrument::alias(right, &copy);
+                copy
+            },
+            *kind,
+            on.clone(),
+            right_width(right)?,
         )),
         Plan::HashJoin {
             left,
@@ -189,7 +217,11 @@ pub fn build(plan: &Plan) -> Result<BoxedExecutor> {
             pos: 0,
         }),
         Plan::Insert { .. } | Plan::Update { .. } | Plan::Delete { .. } => {
-            Box::new(dml::DmlExecutor::new(plan.clone())?)
+            // The copy's children are boxed, so their addresses survive the
+            // move into the executor (EXPLAIN ANALYZE finds them by alias).
+            let copy = plan.clone();
+            instrument::alias(plan, &copy);
+            Box::new(dml::DmlExecutor::new(copy)?)
         }
     })
 }
@@ -211,6 +243,7 @@ pub fn width(plan: &Plan) -> Result<usize> {
         Plan::Project { exprs, .. } => exprs.len(),
         Plan::Join { left, right, .. }
         | Plan::NestedLoopJoin { left, right, .. }
+        | Plan::LateralJoin { left, right, .. }
         | Plan::HashJoin { left, right, .. } => width(left)? + width(right)?,
         Plan::Aggregate { groups, aggs, .. } => groups.len() + aggs.len(),
         Plan::SetOp { left, .. } => width(left)?,

@@ -8,7 +8,7 @@ use super::expr::eval_pred;
 use super::{BoxedExecutor, ExecContext, Executor, Row};
 use crate::binder::bound::BoundExpr;
 use crate::error::Result;
-use crate::planner::plan::JoinKind;
+use crate::planner::plan::{JoinKind, Plan};
 
 pub struct NestedLoopJoinExecutor {
     left: BoxedExecutor,
@@ -122,6 +122,85 @@ impl NestedLoopJoinExecutor {
                 let mut row = left;
                 row.extend(std::iter::repeat_n(Value::Null, self.right_width));
                 return Ok(Some(row));
+            }
+        }
+    }
+}
+
+/// LATERAL / parameterized nested loop: for every left row the right plan
+/// runs again, with the left row pushed as the innermost outer row (what
+/// `BoundExpr::Outer` depth 1 reads). Only INNER, CROSS and LEFT kinds reach
+/// here (the binder rejects RIGHT and FULL with a lateral reference).
+pub struct LateralJoinExecutor {
+    left: BoxedExecutor,
+    right_plan: Box<Plan>,
+    kind: JoinKind,
+    on: Option<BoundExpr>,
+    right_width: usize,
+    /// The current left row and the right side running for it.
+    current: Option<(Row, BoxedExecutor)>,
+    current_matched: bool,
+}
+
+impl LateralJoinExecutor {
+    pub fn new(
+        left: BoxedExecutor,
+        right_plan: Box<Plan>,
+        kind: JoinKind,
+        on: Option<BoundExpr>,
+        right_width: usize,
+    ) -> Self {
+        LateralJoinExecutor {
+            left,
+            right_plan,
+            kind,
+            on,
+            right_width,
+            current: None,
+            current_matched: false,
+        }
+    }
+}
+
+impl Executor for LateralJoinExecutor {
+    fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
+        loop {
+            ctx.check_cancel()?;
+            if self.current.is_none() {
+                let Some(l) = self.left.next(ctx)? else {
+                    return Ok(None);
+                };
+                self.current = Some((l, super::build(&self.right_plan)?));
+                self.current_matched = false;
+            }
+            let Some((left, right)) = self.current.as_mut() else {
+                continue;
+            };
+            // The left row is the right side's outer row while it runs.
+            ctx.outer.push(std::mem::take(left));
+            let r = right.next(ctx);
+            *left = ctx.outer.pop().unwrap_or_default();
+            match r? {
+                Some(rrow) => {
+                    let mut row = left.clone();
+                    row.extend(rrow);
+                    let ok = match &self.on {
+                        Some(p) => eval_pred(p, &row, ctx)?,
+                        None => true,
+                    };
+                    if ok {
+                        self.current_matched = true;
+                        return Ok(Some(row));
+                    }
+                }
+                None => {
+                    let left = self.current.take().map(|(l, _)| l).unwrap_or_default();
+                    if !self.current_matched && self.kind == JoinKind::Left {
+                        let mut row = left;
+                        row.extend(std::iter::repeat_n(Value::Null, self.right_width));
+                        return Ok(Some(row));
+                    }
+                }
             }
         }
     }

@@ -1,7 +1,10 @@
-//! Rewrites, one rule per file: predicate pushdown, then access-path choice
-//! (sequential, index or bitmap scan by cost).
+//! Rewrites, one rule per file: predicate pushdown, min()/max() through an
+//! index, index nested-loop joins, then access-path choice (sequential,
+//! index or bitmap scan by cost) for the remaining scans.
 
 pub mod access_path;
+pub mod index_join;
+mod minmax;
 mod predicate_pushdown;
 
 pub use access_path::choose_access_paths;
@@ -11,5 +14,6 @@ use crate::planner::plan::Plan;
 
 /// Apply every rule.
 pub fn optimize(plan: Plan) -> Plan {
-    choose_access_paths(push_down_predicates(plan))
+    let plan = minmax::rewrite_min_max(push_down_predicates(plan));
+    choose_access_paths(index_join::choose_index_joins(plan))
 }

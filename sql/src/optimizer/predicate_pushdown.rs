@@ -1,6 +1,8 @@
 //! Predicate pushdown: a Filter's conjuncts move into the Scan below it, or
 //! to the side of an inner/cross join whose columns they read, or become the
-//! join condition. Volatile predicates and correlated subqueries stay put.
+//! join condition; for a LEFT join, WHERE conditions on the left side and ON
+//! conditions on the right side move down. Volatile predicates and
+//! correlated subqueries stay put.
 
 use crate::binder::bound::{and_all, conjuncts, BoundExpr};
 use crate::executor::width;
@@ -85,6 +87,51 @@ fn push(plan: Plan, preds: Vec<BoundExpr>) -> Plan {
                 kind,
                 on: and_all(keep),
             }
+        }
+        Plan::Join {
+            left,
+            right,
+            kind: JoinKind::Left,
+            on,
+        } => {
+            // WHERE conditions on the preserved (left) side filter its rows
+            // before the join; ON conditions on the nullable (right) side
+            // filter the rows it offers. Everything else stays where it is.
+            let lw = width(&left).unwrap_or(usize::MAX);
+            let side = |p: &BoundExpr| -> Option<bool> {
+                let cols = p.columns_used()?;
+                if p.is_volatile() || cols.is_empty() {
+                    None
+                } else if cols.iter().all(|c| *c < lw) {
+                    Some(true)
+                } else if cols.iter().all(|c| *c >= lw) {
+                    Some(false)
+                } else {
+                    None
+                }
+            };
+            let (lp, above): (Vec<_>, Vec<_>) =
+                preds.into_iter().partition(|p| side(p) == Some(true));
+            let mut rp = vec![];
+            let mut keep_on = vec![];
+            if let Some(o) = on {
+                let mut parts = vec![];
+                conjuncts(o, &mut parts);
+                for c in parts {
+                    if side(&c) == Some(false) {
+                        rp.push(c.map_columns(&|i| i - lw));
+                    } else {
+                        keep_on.push(c);
+                    }
+                }
+            }
+            let join = Plan::Join {
+                left: Box::new(push(*left, lp)),
+                right: Box::new(push(*right, rp)),
+                kind: JoinKind::Left,
+                on: and_all(keep_on),
+            };
+            filter(join, above)
         }
         other => filter(rewrite_children(other), preds),
     }

@@ -10,13 +10,25 @@ use sargdb_catalog::{TableDef, Value};
 /// A condition as Postgres prints it in EXPLAIN (`(a = 5)`,
 /// `((a > 1) AND (b < 3))`), with the scanned table's column names.
 pub fn render(e: &BoundExpr, t: &TableDef) -> String {
-    let r = |x: &BoundExpr| render(x, t);
-    match e {
-        BoundExpr::Column(i, _) => t
-            .columns
-            .get(*i)
+    render_cols(e, &|i| {
+        t.columns
+            .get(i)
             .map(|c| c.name.clone())
-            .unwrap_or_else(|| format!("${i}")),
+            .unwrap_or_else(|| format!("${i}"))
+    })
+}
+
+/// `render` over a row whose column `i` is called `names[i]`.
+fn render_named(e: &BoundExpr, names: &[String]) -> String {
+    render_cols(e, &|i| {
+        names.get(i).cloned().unwrap_or_else(|| format!("${i}"))
+    })
+}
+
+fn render_cols(e: &BoundExpr, col: &dyn Fn(usize) -> String) -> String {
+    let r = |x: &BoundExpr| render_cols(x, col);
+    match e {
+        BoundExpr::Column(i, _) => col(*i),
         BoundExpr::Literal(Value::Null, _) => "NULL".into(),
         BoundExpr::Literal(v, ty) => {
             let text = v.to_text(&Default::default());
@@ -30,6 +42,7 @@ pub fn render(e: &BoundExpr, t: &TableDef) -> String {
             }
         }
         BoundExpr::Param(i, _) => format!("${}", i + 1),
+        BoundExpr::Outer { depth, idx, .. } => outer_name(*depth, *idx),
         BoundExpr::Cmp { op, l, r: rr } => format!("({} {} {})", r(l), op.symbol(), r(rr)),
         BoundExpr::And(a, b) => {
             let mut parts = vec![];
@@ -85,6 +98,54 @@ pub fn render(e: &BoundExpr, t: &TableDef) -> String {
     }
 }
 
+use std::collections::HashMap;
+
+use crate::executor::instrument::NodeStats;
+
+thread_local! {
+    /// Column names of the outer rows visible where EXPLAIN is rendering
+    /// (innermost last), for `BoundExpr::Outer`.
+    static OUTER_NAMES: std::cell::RefCell<Vec<Vec<String>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Display names of a plan's output columns (`alias.column` where known).
+fn output_names(p: &Plan) -> Vec<String> {
+    let table_cols = |t: &TableDef, alias: &str| -> Vec<String> {
+        t.columns
+            .iter()
+            .map(|c| format!("{alias}.{}", c.name))
+            .collect()
+    };
+    match p {
+        Plan::Scan { table, alias, .. } => table_cols(table, alias),
+        Plan::IndexScan(ip) => table_cols(&ip.table, &ip.alias),
+        Plan::Filter { input, .. }
+        | Plan::Sort { input, .. }
+        | Plan::Limit { input, .. }
+        | Plan::Distinct { input, .. } => output_names(input),
+        Plan::Join { left, right, .. }
+        | Plan::NestedLoopJoin { left, right, .. }
+        | Plan::LateralJoin { left, right, .. }
+        | Plan::HashJoin { left, right, .. } => {
+            let mut v = output_names(left);
+            v.extend(output_names(right));
+            v
+        }
+        other => vec!["?column?".into(); crate::executor::width(other).unwrap_or(0)],
+    }
+}
+
+fn outer_name(depth: usize, idx: usize) -> String {
+    OUTER_NAMES.with(|o| {
+        let o = o.borrow();
+        o.len()
+            .checked_sub(depth)
+            .and_then(|d| o[d].get(idx).cloned())
+            .unwrap_or_else(|| "(...)".into())
+    })
+}
+
 fn cond_text(parts: &[BoundExpr], t: &TableDef) -> String {
     if parts.len() == 1 {
         render(&parts[0], t)
@@ -127,16 +188,82 @@ fn jk(k: JoinKind) -> &'static str {
     }
 }
 
+/// Where the `->` of a node at `depth` starts: Postgres indents the first
+/// level by 2 and every further level by 6 (the width of `->  ` plus 2).
+fn indent(depth: usize) -> String {
+    if depth == 0 {
+        String::new()
+    } else {
+        " ".repeat(2 + 6 * (depth - 1))
+    }
+}
+
+/// What EXPLAIN shows besides the plan: with ANALYZE, each node's actual
+/// figures (and buffer counts with BUFFERS, times unless TIMING OFF).
+#[derive(Default)]
+pub struct ExplainOptions {
+    pub analyze: Option<HashMap<usize, NodeStats>>,
+    pub buffers: bool,
+    pub timing: bool,
+}
+
+impl ExplainOptions {
+    fn stats(&self, p: &Plan) -> Option<Option<NodeStats>> {
+        let stats = self.analyze.as_ref()?;
+        Some(stats.get(&(p as *const Plan as usize)).copied())
+    }
+
+    /// ` (actual time=a..b rows=r loops=l)` for a node, or `(never executed)`.
+    fn actual(&self, st: Option<Option<NodeStats>>) -> String {
+        match st {
+            None => String::new(),
+            Some(None) => " (never executed)".into(),
+            Some(Some(s)) if s.loops == 0 => " (never executed)".into(),
+            Some(Some(s)) => {
+                let loops = s.loops as f64;
+                let rows = (s.rows as f64 / loops).round();
+                if self.timing {
+                    format!(
+                        " (actual time={:.3}..{:.3} rows={rows:.0} loops={})",
+                        s.startup_ns as f64 / loops / 1e6,
+                        s.total_ns as f64 / loops / 1e6,
+                        s.loops
+                    )
+                } else {
+                    format!(" (actual rows={rows:.0} loops={})", s.loops)
+                }
+            }
+        }
+    }
+}
+
 fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
+    node_with(p, depth, out, &ExplainOptions::default())
+}
+
+fn node_with(p: &Plan, depth: usize, out: &mut Vec<String>, opts: &ExplainOptions) -> Est {
     // Projection is folded into its child in Postgres's output.
     if let Plan::Project { input, .. } = p {
-        return node(input, depth, out);
+        return node_with(input, depth, out, opts);
     }
     let mut child_lines = vec![];
     let mut kids = vec![];
-    for c in p.children() {
+    for (i, c) in p.children().into_iter().enumerate() {
         let mut lines = vec![];
-        kids.push(node(c, depth + 1, &mut lines));
+        // The inner side of a lateral join reads the outer row: name its
+        // columns for `Outer` references while rendering it.
+        let outer = match p {
+            Plan::LateralJoin { left, .. } if i == 1 => Some(output_names(left)),
+            _ => None,
+        };
+        let pushed = outer.is_some();
+        if let Some(names) = outer {
+            OUTER_NAMES.with(|o| o.borrow_mut().push(names));
+        }
+        kids.push(node_with(c, depth + 1, &mut lines, opts));
+        if pushed {
+            OUTER_NAMES.with(|o| o.borrow_mut().pop());
+        }
         child_lines.push(lines);
     }
     let k0 = kids
@@ -232,7 +359,7 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
                     if let Some(r) = resid {
                         extra.push(format!("Filter: {r}"));
                     }
-                    let pad = "  ".repeat(depth + 1);
+                    let pad = indent(depth + 1);
                     let mut child = vec![format!(
                         "{pad}->  Bitmap Index Scan on {}  (cost=0.00..{:.2} rows={:.0} width=0)",
                         ip.index.def.name,
@@ -279,26 +406,75 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
             out.append(&mut child_lines.remove(0));
             return kids.remove(0);
         }
-        Plan::Join { kind, .. } | Plan::NestedLoopJoin { kind, .. } => (
-            format!("Nested Loop{}", jk(*kind)),
-            Est {
-                startup: k0.0 + k1.0,
-                total: k0.1 + k0.2 * k1.1,
-                rows: (k0.2 * k1.2 / 3.0).max(1.0),
-            },
-        ),
-        Plan::HashJoin { kind, .. } => {
+        Plan::Join { kind, on, .. }
+        | Plan::NestedLoopJoin { kind, on, .. }
+        | Plan::LateralJoin { kind, on, .. } => {
+            if let Some(on) = on {
+                let mut parts = vec![];
+                conjuncts(on.clone(), &mut parts);
+                let names = output_names(p);
+                let text: Vec<String> = parts.iter().map(|c| render_named(c, &names)).collect();
+                extra.push(format!(
+                    "Join Filter: {}",
+                    if text.len() == 1 {
+                        text[0].clone()
+                    } else {
+                        format!("({})", text.join(" AND "))
+                    }
+                ));
+            }
+            (
+                format!("Nested Loop{}", jk(*kind)),
+                Est {
+                    startup: k0.0 + k1.0,
+                    total: k0.1 + k0.2 * k1.1,
+                    rows: (k0.2 * k1.2 / 3.0).max(1.0),
+                },
+            )
+        }
+        Plan::HashJoin {
+            kind,
+            left,
+            right,
+            left_keys,
+            right_keys,
+            residual,
+        } => {
+            let (ln, rn) = (output_names(left), output_names(right));
+            let conds: Vec<String> = left_keys
+                .iter()
+                .zip(right_keys)
+                .map(|(l, r)| format!("({} = {})", render_named(l, &ln), render_named(r, &rn)))
+                .collect();
+            extra.push(format!(
+                "Hash Cond: {}",
+                if conds.len() == 1 {
+                    conds[0].clone()
+                } else {
+                    format!("({})", conds.join(" AND "))
+                }
+            ));
+            if let Some(res) = residual {
+                let mut all = ln.clone();
+                all.extend(rn.iter().cloned());
+                extra.push(format!("Join Filter: {}", render_named(res, &all)));
+            }
             // Postgres shows the build side under a Hash node.
             let mut inner = child_lines.pop().unwrap_or_default();
-            let pad = "  ".repeat(depth + 1);
+            let pad = indent(depth + 1);
             if let Some(first) = inner.first_mut() {
                 *first = first.replacen(&format!("{pad}->  "), &format!("{pad}      ->  "), 1);
             }
             for l in inner.iter_mut().skip(1) {
                 *l = format!("      {l}");
             }
+            // The Hash node has no operator of its own: it shows its input's figures.
+            let hash_actual = match p.children().get(1) {
+                Some(c) => opts.actual(opts.stats(c)),
+                None => String::new(),
+            };
             let mut hash = vec![format!(
-                "{pad}->  Hash  (cost={:.2}..{:.2} rows={:.0} width=8)",
+                "{pad}->  Hash  (cost={:.2}..{:.2} rows={:.0} width=8){hash_actual}",
                 k1.1, k1.1, k1.2
             )];
             hash.extend(inner);
@@ -429,19 +605,35 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
             },
         ),
     };
+    let st = opts.stats(p);
     let head = format!(
-        "{name}  (cost={:.2}..{:.2} rows={:.0} width={width})",
-        est.startup, est.total, est.rows
+        "{name}  (cost={:.2}..{:.2} rows={:.0} width={width}){}",
+        est.startup,
+        est.total,
+        est.rows,
+        opts.actual(st)
     );
+    if let (true, Some(Some(s))) = (opts.buffers, st) {
+        let mut parts = vec![];
+        if s.hits > 0 {
+            parts.push(format!("hit={}", s.hits));
+        }
+        if s.reads > 0 {
+            parts.push(format!("read={}", s.reads));
+        }
+        if !parts.is_empty() {
+            extra.push(format!("Buffers: shared {}", parts.join(" ")));
+        }
+    }
     if depth == 0 {
         out.push(head);
     } else {
-        out.push(format!("{}->  {head}", "  ".repeat(depth)));
+        out.push(format!("{}->  {head}", indent(depth)));
     }
     let pad = if depth == 0 {
         "  ".to_string()
     } else {
-        "  ".repeat(depth) + "      "
+        indent(depth) + "      "
     };
     for e in extra {
         out.push(format!("{pad}{e}"));
@@ -456,6 +648,13 @@ fn node(p: &Plan, depth: usize, out: &mut Vec<String>) -> Est {
 pub fn explain(p: &Plan) -> Vec<String> {
     let mut out = vec![];
     node(p, 0, &mut out);
+    out
+}
+
+/// EXPLAIN with options (ANALYZE figures collected while the plan ran).
+pub fn explain_with(p: &Plan, opts: &ExplainOptions) -> Vec<String> {
+    let mut out = vec![];
+    node_with(p, 0, &mut out, opts);
     out
 }
 

@@ -35,47 +35,7 @@ fn physical(p: Plan) -> Plan {
                     on: None,
                 };
             };
-            let mut parts = vec![];
-            conjuncts(on, &mut parts);
-            let mut lk = vec![];
-            let mut rk = vec![];
-            let mut rest = vec![];
-            for p in parts {
-                if let BoundExpr::Cmp {
-                    op: CmpOp::Eq,
-                    l,
-                    r,
-                } = &p
-                {
-                    let side = |e: &BoundExpr| -> Option<bool> {
-                        let cols = e.columns_used()?;
-                        if cols.is_empty() || e.is_volatile() {
-                            return None;
-                        }
-                        if cols.iter().all(|c| *c < lw) {
-                            Some(true)
-                        } else if cols.iter().all(|c| *c >= lw) {
-                            Some(false)
-                        } else {
-                            None
-                        }
-                    };
-                    match (side(l), side(r)) {
-                        (Some(true), Some(false)) => {
-                            lk.push((**l).clone());
-                            rk.push(r.map_columns(&|c| c - lw));
-                            continue;
-                        }
-                        (Some(false), Some(true)) => {
-                            lk.push((**r).clone());
-                            rk.push(l.map_columns(&|c| c - lw));
-                            continue;
-                        }
-                        _ => {}
-                    }
-                }
-                rest.push(p);
-            }
+            let (lk, rk, rest) = split_equi(on, lw);
             if lk.is_empty() || kind == JoinKind::Cross {
                 let mut all = rest;
                 for (l, r) in lk.into_iter().zip(rk) {
@@ -103,4 +63,55 @@ fn physical(p: Plan) -> Plan {
         }
         other => other.map_children(&mut physical),
     }
+}
+
+/// The equi-join keys of a join condition: (left keys over the left row,
+/// right keys over the right row, the other conjuncts over the joined row).
+/// `lw` is the left row's width.
+pub(crate) fn split_equi(
+    on: BoundExpr,
+    lw: usize,
+) -> (Vec<BoundExpr>, Vec<BoundExpr>, Vec<BoundExpr>) {
+    let mut parts = vec![];
+    conjuncts(on, &mut parts);
+    let mut lk = vec![];
+    let mut rk = vec![];
+    let mut rest = vec![];
+    for p in parts {
+        if let BoundExpr::Cmp {
+            op: CmpOp::Eq,
+            l,
+            r,
+        } = &p
+        {
+            let side = |e: &BoundExpr| -> Option<bool> {
+                let cols = e.columns_used()?;
+                if cols.is_empty() || e.is_volatile() {
+                    return None;
+                }
+                if cols.iter().all(|c| *c < lw) {
+                    Some(true)
+                } else if cols.iter().all(|c| *c >= lw) {
+                    Some(false)
+                } else {
+                    None
+                }
+            };
+            match (side(l), side(r)) {
+                (Some(true), Some(false)) => {
+                    lk.push((**l).clone());
+                    rk.push(r.map_columns(&|c| c - lw));
+                    continue;
+                }
+                (Some(false), Some(true)) => {
+                    lk.push((**r).clone());
+                    rk.push(l.map_columns(&|c| c - lw));
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        rest.push(p);
+    }
+    (lk, rk, rest)
 }

@@ -47,6 +47,23 @@ pub enum OnConflict {
     },
 }
 
+impl OnConflict {
+    fn exprs_mut(&mut self) -> Vec<&mut BoundExpr> {
+        match self {
+            OnConflict::DoNothing { .. } => vec![],
+            OnConflict::DoUpdate {
+                assignments,
+                filter,
+                ..
+            } => {
+                let mut v: Vec<&mut BoundExpr> = assignments.iter_mut().map(|(_, e)| e).collect();
+                v.extend(filter.iter_mut());
+                v
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Plan {
     /// One row, no columns (SELECT without FROM).
@@ -81,6 +98,15 @@ pub enum Plan {
     },
     /// Logical join; the planner replaces it with a physical one.
     Join {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: JoinKind,
+        on: Option<BoundExpr>,
+    },
+    /// Nested loop whose right side runs again for every left row, with the
+    /// left row as its innermost outer row (`BoundExpr::Outer` depth 1):
+    /// LATERAL subqueries, and index nested-loop joins.
+    LateralJoin {
         left: Box<Plan>,
         right: Box<Plan>,
         kind: JoinKind,
@@ -183,6 +209,117 @@ impl Plan {
         }
     }
 
+    /// Every expression this node holds (not its children's).
+    pub fn exprs_mut(&mut self) -> Vec<&mut BoundExpr> {
+        fn opt(e: &mut Option<BoundExpr>) -> Vec<&mut BoundExpr> {
+            e.iter_mut().collect()
+        }
+        match self {
+            Plan::OneRow | Plan::WorkTable { .. } | Plan::SetOp { .. } => vec![],
+            Plan::RecursiveUnion { .. } => vec![],
+            Plan::Scan { filter, .. } => opt(filter),
+            Plan::IndexScan(ip) => {
+                let ip = &mut **ip;
+                let mut v: Vec<&mut BoundExpr> = ip.eq.iter_mut().collect();
+                match &mut ip.next {
+                    Some(KeyCond::Range { lower, upper }) => {
+                        v.extend(lower.iter_mut().map(|(e, _)| e));
+                        v.extend(upper.iter_mut().map(|(e, _)| e));
+                    }
+                    Some(KeyCond::In(list)) => v.extend(list.iter_mut()),
+                    Some(KeyCond::Prefix(e)) => v.push(e),
+                    None => {}
+                }
+                v.extend(ip.filter.iter_mut());
+                v.extend(ip.index_cond.iter_mut());
+                v
+            }
+            Plan::Values { rows, .. } => rows.iter_mut().flatten().collect(),
+            Plan::GenerateSeries { args, .. } => args.iter_mut().collect(),
+            Plan::Filter { predicate, .. } => vec![predicate],
+            Plan::Project { exprs, .. } => exprs.iter_mut().collect(),
+            Plan::Join { on, .. }
+            | Plan::LateralJoin { on, .. }
+            | Plan::NestedLoopJoin { on, .. } => opt(on),
+            Plan::HashJoin {
+                left_keys,
+                right_keys,
+                residual,
+                ..
+            } => {
+                let mut v: Vec<&mut BoundExpr> = left_keys.iter_mut().collect();
+                v.extend(right_keys.iter_mut());
+                v.extend(residual.iter_mut());
+                v
+            }
+            Plan::Aggregate { groups, aggs, .. } => {
+                let mut v: Vec<&mut BoundExpr> = groups.iter_mut().collect();
+                for a in aggs {
+                    v.extend(a.args.iter_mut());
+                    v.extend(a.filter.iter_mut());
+                    v.extend(a.order_by.iter_mut().map(|k| &mut k.expr));
+                }
+                v
+            }
+            Plan::Sort { keys, .. } => keys.iter_mut().map(|k| &mut k.expr).collect(),
+            Plan::Limit { limit, offset, .. } => {
+                let mut v = opt(limit);
+                v.extend(offset.iter_mut());
+                v
+            }
+            Plan::Distinct { on, .. } => on.iter_mut().flatten().collect(),
+            Plan::Insert {
+                returning,
+                checks,
+                on_conflict,
+                ..
+            } => {
+                let mut v: Vec<&mut BoundExpr> = returning.iter_mut().collect();
+                v.extend(checks.iter_mut().map(|(_, e)| e));
+                if let Some(oc) = on_conflict {
+                    v.extend(oc.exprs_mut());
+                }
+                v
+            }
+            Plan::Update {
+                assignments,
+                recheck,
+                returning,
+                checks,
+                ..
+            } => {
+                let mut v: Vec<&mut BoundExpr> = assignments.iter_mut().map(|(_, e)| e).collect();
+                v.extend(recheck.iter_mut());
+                v.extend(returning.iter_mut());
+                v.extend(checks.iter_mut().map(|(_, e)| e));
+                v
+            }
+            Plan::Delete {
+                recheck, returning, ..
+            } => {
+                let mut v = opt(recheck);
+                v.extend(returning.iter_mut());
+                v
+            }
+        }
+    }
+
+    /// Apply `f` to the plan of every subquery in this tree's expressions
+    /// (not inside those subquery plans: `f` decides about them).
+    pub fn map_subquery_plans(&mut self, f: &dyn Fn(Plan) -> Plan) {
+        for e in self.exprs_mut() {
+            e.walk_mut(&mut |x| {
+                if let BoundExpr::Subquery(s) = x {
+                    let p = Arc::make_mut(&mut s.plan);
+                    *p = f(std::mem::replace(p, Plan::OneRow));
+                }
+            });
+        }
+        for c in self.children_mut() {
+            c.map_subquery_plans(f);
+        }
+    }
+
     /// This node with `f` applied to each child (leaves come back as they
     /// are): the one place that knows how to rebuild every kind of node,
     /// for rewrites that only care about a few of them.
@@ -213,6 +350,7 @@ impl Plan {
             | Plan::Delete { input, .. } => vec![input],
             Plan::Join { left, right, .. }
             | Plan::NestedLoopJoin { left, right, .. }
+            | Plan::LateralJoin { left, right, .. }
             | Plan::HashJoin { left, right, .. }
             | Plan::SetOp { left, right, .. } => vec![left, right],
             Plan::RecursiveUnion {
@@ -240,6 +378,7 @@ impl Plan {
             | Plan::Delete { input, .. } => vec![input],
             Plan::Join { left, right, .. }
             | Plan::NestedLoopJoin { left, right, .. }
+            | Plan::LateralJoin { left, right, .. }
             | Plan::HashJoin { left, right, .. }
             | Plan::SetOp { left, right, .. } => vec![left, right],
             Plan::RecursiveUnion {

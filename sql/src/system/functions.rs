@@ -143,6 +143,23 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
             };
             sig(vec![at, T::Int4], T::Int4, true)
         }
+        // array_position(anyarray, anyelement): the element is compared with
+        // IS NOT DISTINCT FROM, so NULL finds a NULL (not strict).
+        "array_position" if n == 2 && is_array(&args[0]) => {
+            let at = if args[0] == T::Unknown {
+                match &args[1] {
+                    T::Unknown => T::Array(Box::new(T::Text)),
+                    t => T::Array(Box::new(t.clone())),
+                }
+            } else {
+                args[0].clone()
+            };
+            let elem = match &at {
+                T::Array(e) => (**e).clone(),
+                _ => T::Text,
+            };
+            sig(vec![at, elem], T::Int4, false)
+        }
         "cardinality" if n == 1 && is_array(&args[0]) => {
             let at = if args[0] == T::Unknown {
                 T::Array(Box::new(T::Text))
@@ -480,6 +497,16 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
                 }
             }
             Value::Text(parts.join(sep))
+        }
+        "array_position" => {
+            let Some(Value::Array(items)) = a0 else {
+                return Ok(Value::Null);
+            };
+            let needle = args.get(1).unwrap_or(&Value::Null);
+            match items.iter().position(|v| v == needle) {
+                Some(i) => Value::Int4(i as i32 + 1),
+                None => Value::Null,
+            }
         }
         "array_upper" | "array_lower" | "array_length" | "cardinality" => {
             let Some(Value::Array(items)) = a0 else {

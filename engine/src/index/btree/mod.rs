@@ -21,6 +21,7 @@
 
 pub mod page;
 
+use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::Arc;
@@ -244,7 +245,15 @@ impl BTree {
     /// Descend to the leaf for `target` without decoding pages (the read
     /// path). Returns the leaf block and, for backward scans, the deepest
     /// real separator on the way (the leaf's lower bound).
-    fn descend_leaf(&self, target: &ItemKey, strict: bool) -> Result<(u32, Option<ItemKey>)> {
+    /// The leaf that holds `target` (the leaf before it if `strict`), and if
+    /// `want_bound` the deepest real separator on the path (the leaf's lower
+    /// bound).
+    fn descend_leaf(
+        &self,
+        target: &ItemKey,
+        strict: bool,
+        want_bound: bool,
+    ) -> Result<(u32, Option<ItemKey>)> {
         let meta = self.read_meta()?;
         let mut block = meta.root;
         let mut bound: Option<ItemKey> = None;
@@ -256,28 +265,22 @@ impl BTree {
             if n.level == 0 {
                 return Ok((block, bound));
             }
-            // The last item whose separator is <= target (< for strict).
-            let mut chosen: Option<page::RawItem> = None;
-            for it in n.items() {
+            // The last item whose separator is <= target (< for strict); the
+            // first item (minus infinity) if none is.
+            let below = n.partition_point(|it| {
                 let c = it.cmp_target(target);
-                let ok = if strict {
-                    c == std::cmp::Ordering::Less
-                } else {
-                    c != std::cmp::Ordering::Greater
-                };
-                if !ok && chosen.is_some() {
-                    break;
+                c == std::cmp::Ordering::Less || (!strict && c == std::cmp::Ordering::Equal)
+            });
+            let it = n
+                .item(below.saturating_sub(1))
+                .ok_or_else(|| self.corrupt(block, "empty or malformed inner node"))?;
+            if want_bound {
+                if let Some(k) = it.key {
+                    bound = Some(ItemKey {
+                        key: k.to_vec(),
+                        tid: it.tid,
+                    });
                 }
-                if ok || chosen.is_none() {
-                    chosen = Some(it);
-                }
-            }
-            let it = chosen.ok_or_else(|| self.corrupt(block, "empty inner node"))?;
-            if let Some(k) = it.key {
-                bound = Some(ItemKey {
-                    key: k.to_vec(),
-                    tid: it.tid,
-                });
             }
             block = it.child;
         }
@@ -289,24 +292,53 @@ impl BTree {
             key: key.to_vec(),
             tid,
         };
-        // Fast path: find the leaf without decoding inner nodes; only a
-        // split needs the decoded path.
+        // Fast path: find the leaf without decoding inner nodes and add the
+        // entry in place; only a full leaf needs the decoded path.
         {
-            let (leaf_block, _) = self.descend_leaf(&target, false)?;
-            let mut leaf = self.read_node(leaf_block)?;
-            let pos = leaf
-                .items
-                .partition_point(|it| it.key.as_ref().is_some_and(|k| k < &target));
-            if leaf.items.get(pos).and_then(|i| i.key.as_ref()) == Some(&target) {
+            let (leaf_block, _) = self.descend_leaf(&target, false, false)?;
+            let page = self.shared.pool.fetch(self.rel, leaf_block)?;
+            let mut g = page.write();
+            let (pos, present) = {
+                let n = RawNode::new(&g[..])
+                    .ok_or_else(|| self.corrupt(leaf_block, "not a B+Tree node page"))?;
+                let pos = n.partition_point(|it| it.cmp_target(&target) == Ordering::Less);
+                let present = n
+                    .item(pos)
+                    .is_some_and(|it| it.cmp_target(&target) == Ordering::Equal);
+                (pos, present)
+            };
+            if present {
                 return Ok(()); // already present (e.g. replayed build)
             }
-            let item = Item {
-                key: Some(target.clone()),
-                child: 0,
-            };
-            if leaf.byte_size() + item.size(false) <= PAGE_SIZE {
-                leaf.items.insert(pos, item);
-                return self.log_leaf_insert(leaf_block, &leaf, pos, key, tid);
+            let mut done = page::leaf_insert_in_place(&mut g[..], pos, key, tid);
+            if !done {
+                // Holes left by removals may make room: rewrite the leaf whole.
+                let mut leaf = Node::decode(&g[..])
+                    .ok_or_else(|| self.corrupt(leaf_block, "not a B+Tree node page"))?;
+                let item = Item {
+                    key: Some(target.clone()),
+                    child: 0,
+                };
+                if leaf.byte_size() + item.size(false) <= PAGE_SIZE {
+                    leaf.items.insert(pos, item);
+                    leaf.encode(&mut g[..]);
+                    done = true;
+                }
+            }
+            if done {
+                let rec = crate::wal::WalRecord::BTreeInsert {
+                    rel: self.rel,
+                    block: leaf_block,
+                    pos: pos as u16,
+                    key: key.to_vec(),
+                    tid_block: tid.page,
+                    tid_slot: tid.slot,
+                };
+                self.shared
+                    .wal
+                    .append_page_change(0, self.rel, leaf_block, &mut g[..], rec);
+                page.mark_dirty();
+                return Ok(());
             }
         }
         let (mut path, leaf_block, mut leaf) = self.descend(&target, false)?;
@@ -371,34 +403,6 @@ impl BTree {
         self.write_meta(&meta)
     }
 
-    /// Write a leaf that gained one entry at `pos`, logging just the entry
-    /// (a full image only for the page's first change after a checkpoint).
-    fn log_leaf_insert(
-        &self,
-        block: u32,
-        leaf: &Node,
-        pos: usize,
-        key: &[u8],
-        tid: TupleId,
-    ) -> Result<()> {
-        let page = self.shared.pool.fetch(self.rel, block)?;
-        let mut g = page.write();
-        leaf.encode(&mut g[..]);
-        let rec = crate::wal::WalRecord::BTreeInsert {
-            rel: self.rel,
-            block,
-            pos: pos as u16,
-            key: key.to_vec(),
-            tid_block: tid.page,
-            tid_slot: tid.slot,
-        };
-        self.shared
-            .wal
-            .append_page_change(0, self.rel, block, &mut g[..], rec);
-        page.mark_dirty();
-        Ok(())
-    }
-
     fn delete_locked(&self, key: &[u8], tid: TupleId) -> Result<bool> {
         let target = ItemKey {
             key: key.to_vec(),
@@ -418,6 +422,70 @@ impl BTree {
             self.try_merge(path, leaf_block, leaf)?;
         }
         Ok(true)
+    }
+
+    /// Remove the given entries (those still present), leaf by leaf, logging
+    /// each leaf's removals as one `BTreeDelete`. Leaves are not merged here
+    /// (that is VACUUM's and `delete`'s business), so a leaf may be left empty.
+    fn kill_locked(&self, entries: &[IndexEntry]) -> Result<u64> {
+        let mut targets: Vec<ItemKey> = entries
+            .iter()
+            .map(|e| ItemKey {
+                key: e.key.clone(),
+                tid: e.tid,
+            })
+            .collect();
+        targets.sort();
+        targets.dedup();
+        let mut removed = 0u64;
+        let mut i = 0;
+        while i < targets.len() {
+            let (block, _) = self.descend_leaf(&targets[i], false, false)?;
+            let page = self.shared.pool.fetch(self.rel, block)?;
+            let mut g = page.write();
+            let mut positions = Vec::new();
+            {
+                let n = RawNode::new(&g[..])
+                    .ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))?;
+                // Every target up to this leaf's last entry belongs here (the
+                // first one always does: it was descended to).
+                let last = n.count.checked_sub(1).and_then(|l| n.item(l));
+                let first = i;
+                while i < targets.len() {
+                    let t = &targets[i];
+                    if i > first && last.is_none_or(|l| l.cmp_target(t) == Ordering::Less) {
+                        break;
+                    }
+                    let p = n.partition_point(|it| it.cmp_target(t) == Ordering::Less);
+                    if n.item(p)
+                        .is_some_and(|it| it.cmp_target(t) == Ordering::Equal)
+                    {
+                        positions.push(p);
+                    }
+                    i += 1;
+                }
+            }
+            if positions.is_empty() {
+                continue;
+            }
+            positions.sort_unstable();
+            positions.dedup();
+            if !page::leaf_remove_in_place(&mut g[..], &positions) {
+                return Err(self.corrupt(block, "not a B+Tree leaf"));
+            }
+            let positions: Vec<u32> = positions.into_iter().map(|p| p as u32).collect();
+            removed += positions.len() as u64;
+            let rec = crate::wal::WalRecord::BTreeDelete {
+                rel: self.rel,
+                block,
+                positions,
+            };
+            self.shared
+                .wal
+                .append_page_change(0, self.rel, block, &mut g[..], rec);
+            page.mark_dirty();
+        }
+        Ok(removed)
     }
 
     /// Merge an underfull leaf into its left sibling under the same parent
@@ -490,22 +558,23 @@ impl BTree {
     ) -> Result<(Vec<IndexEntry>, bool)> {
         let _r = self.latch.read();
         let from = after.unwrap_or(start);
-        let (mut block, _) = self.descend_leaf(from, false)?;
+        let (mut block, _) = self.descend_leaf(from, false, false)?;
         let mut out = Vec::new();
         loop {
             let page = self.shared.pool.fetch(self.rel, block)?;
             let g = page.read();
             let n = RawNode::new(&g[..])
                 .ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))?;
-            for it in n.items() {
+            // Items up to `after` (or before `start`) were returned already.
+            let first = n.partition_point(|it| match after {
+                Some(a) => it.cmp_target(a) != std::cmp::Ordering::Greater,
+                None => it.cmp_target(start) == std::cmp::Ordering::Less,
+            });
+            for i in first..n.count {
+                let it = n
+                    .item(i)
+                    .ok_or_else(|| self.corrupt(block, "malformed leaf item"))?;
                 let Some(k) = it.key else { continue };
-                let skip = match after {
-                    Some(a) => it.cmp_target(a) != std::cmp::Ordering::Greater,
-                    None => it.cmp_target(start) == std::cmp::Ordering::Less,
-                };
-                if skip {
-                    continue;
-                }
                 let beyond = match upper {
                     Bound::Unbounded => false,
                     Bound::Included(u) => k > u.as_slice(),
@@ -540,18 +609,20 @@ impl BTree {
         let mut before = before.clone();
         let mut out = Vec::new();
         loop {
-            let (block, bound) = self.descend_leaf(&before, true)?;
+            let (block, bound) = self.descend_leaf(&before, true, true)?;
             {
                 let page = self.shared.pool.fetch(self.rel, block)?;
                 let g = page.read();
                 let n = RawNode::new(&g[..])
                     .ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))?;
-                let items: Vec<page::RawItem> = n.items().collect();
-                for it in items.iter().rev() {
+                // Items from `before` on were returned already.
+                let end =
+                    n.partition_point(|it| it.cmp_target(&before) == std::cmp::Ordering::Less);
+                for i in (0..end).rev() {
+                    let it = n
+                        .item(i)
+                        .ok_or_else(|| self.corrupt(block, "malformed leaf item"))?;
                     let Some(k) = it.key else { continue };
-                    if it.cmp_target(&before) != std::cmp::Ordering::Less {
-                        continue;
-                    }
                     let below = match lower {
                         Bound::Unbounded => false,
                         Bound::Included(l) => k < l.as_slice(),
@@ -896,6 +967,12 @@ impl AccessMethod for BTreeIndex {
         t.delete_locked(key, tid)
     }
 
+    fn kill(&self, entries: &[IndexEntry]) -> Result<u64> {
+        let t = self.t();
+        let _w = t.latch.write();
+        t.kill_locked(entries)
+    }
+
     fn bulk_delete(&self, dead: &dyn Fn(TupleId) -> bool) -> Result<u64> {
         let t = self.t();
         let _w = t.latch.write();
@@ -1079,6 +1156,14 @@ impl AccessMethod for BTreeIndex {
     fn unique_lock(&self) -> parking_lot::ArcMutexGuard<parking_lot::RawMutex, ()> {
         self.t().unique.lock_arc()
     }
+}
+
+/// Redo of `WalRecord::BTreeDelete`: remove the entries at `positions`.
+pub(crate) fn redo_leaf_delete(page: &mut [u8], positions: &[u32]) -> bool {
+    let mut sorted: Vec<usize> = positions.iter().map(|&p| p as usize).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    page::leaf_remove_in_place(page, &sorted)
 }
 
 /// Redo of `WalRecord::BTreeInsert`: put the entry at `pos` of the leaf.

@@ -15,11 +15,18 @@
 //!
 //! ```text
 //!  0   24 common header; kind = 2, bytes 14..16 item count, 16..18 level
-//!         (0 = leaf), 20..24 right sibling (u32::MAX: none)
-//! 24  ... items, packed in key order:
+//!         (0 = leaf), 18..20 end of the item area, 20..24 right sibling
+//!         (u32::MAX: none)
+//! 24  ... items (in key order when the page was last written whole; an
+//!         entry added in place goes at the end of the area, one removed in
+//!         place leaves a hole until the page is rewritten):
 //!         u16 key length (0xFFFF: minus infinity, first item of an inner node)
 //!         key bytes, u32 tid.page, u16 tid.slot
 //!         inner nodes only: u32 child block
+//! ...     free space
+//! end     item offsets in key order, growing down from the end of the
+//!         page: item i's offset (u16) is at byte 8192 - 2 * (i + 1), so
+//!         readers binary search a node in place
 //! ```
 //!
 //! Items are ordered by (key, tid), so every entry is unique even when keys
@@ -59,7 +66,8 @@ pub struct Node {
 
 impl Item {
     pub fn size(&self, inner: bool) -> usize {
-        2 + self.key.as_ref().map_or(0, |k| k.key.len()) + 6 + if inner { 4 } else { 0 }
+        // key length, key, tid, child (inner nodes), offset slot
+        2 + self.key.as_ref().map_or(0, |k| k.key.len()) + 6 + if inner { 4 } else { 0 } + 2
     }
 }
 
@@ -89,34 +97,17 @@ impl Node {
         let n = u16::from_le_bytes([b[14], b[15]]) as usize;
         let level = u16::from_le_bytes([b[16], b[17]]);
         let right = u32::from_le_bytes(b[20..24].try_into().ok()?);
-        let inner = level != 0;
+        let raw = RawNode::new(b)?;
         let mut items = Vec::with_capacity(n);
-        let mut p = PAGE_HEADER_SIZE;
-        for _ in 0..n {
-            let klen = u16::from_le_bytes([*b.get(p)?, *b.get(p + 1)?]);
-            p += 2;
-            let key = if klen == MINUS_INF {
-                p += 6;
-                None
-            } else {
-                let k = b.get(p..p + klen as usize)?.to_vec();
-                p += klen as usize;
-                let page = u32::from_le_bytes(b.get(p..p + 4)?.try_into().ok()?);
-                let slot = u16::from_le_bytes(b.get(p + 4..p + 6)?.try_into().ok()?);
-                p += 6;
-                Some(ItemKey {
-                    key: k,
-                    tid: TupleId { page, slot },
-                })
-            };
-            let child = if inner {
-                let c = u32::from_le_bytes(b.get(p..p + 4)?.try_into().ok()?);
-                p += 4;
-                c
-            } else {
-                0
-            };
-            items.push(Item { key, child });
+        for i in 0..n {
+            let it = raw.item(i)?;
+            items.push(Item {
+                key: it.key.map(|k| ItemKey {
+                    key: k.to_vec(),
+                    tid: it.tid,
+                }),
+                child: it.child,
+            });
         }
         Some(Node {
             level,
@@ -136,7 +127,9 @@ impl Node {
         b[20..24].copy_from_slice(&self.right.to_le_bytes());
         let inner = !self.is_leaf();
         let mut p = PAGE_HEADER_SIZE;
-        for it in &self.items {
+        for (i, it) in self.items.iter().enumerate() {
+            let slot = PAGE_SIZE - 2 * (i + 1);
+            b[slot..slot + 2].copy_from_slice(&(p as u16).to_le_bytes());
             match &it.key {
                 None => {
                     b[p..p + 2].copy_from_slice(&MINUS_INF.to_le_bytes());
@@ -157,7 +150,70 @@ impl Node {
                 p += 4;
             }
         }
+        b[18..20].copy_from_slice(&(p as u16).to_le_bytes());
     }
+}
+
+/// Add a leaf entry at position `pos` of the page in place: the item goes
+/// at the end of the item area, its offset into the offset array. False if
+/// the page is not a leaf or the contiguous free space is too small (the
+/// caller then rewrites the node whole, which reclaims holes, or splits it).
+pub fn leaf_insert_in_place(b: &mut [u8], pos: usize, key: &[u8], tid: TupleId) -> bool {
+    let Some(n) = RawNode::new(b) else {
+        return false;
+    };
+    let (count, end) = (n.count, n.items_end());
+    if n.level != 0 || pos > count || key.len() >= MINUS_INF as usize {
+        return false;
+    }
+    let size = 2 + key.len() + 6;
+    let slots_start = PAGE_SIZE - 2 * count;
+    if end < PAGE_HEADER_SIZE || end + size + 2 > slots_start {
+        return false;
+    }
+    let mut p = end;
+    b[p..p + 2].copy_from_slice(&(key.len() as u16).to_le_bytes());
+    p += 2;
+    b[p..p + key.len()].copy_from_slice(key);
+    p += key.len();
+    b[p..p + 4].copy_from_slice(&tid.page.to_le_bytes());
+    b[p + 4..p + 6].copy_from_slice(&tid.slot.to_le_bytes());
+    p += 6;
+    // Offsets of items pos.. move one slot down (toward lower addresses).
+    let at = PAGE_SIZE - 2 * pos;
+    b.copy_within(slots_start..at, slots_start - 2);
+    b[at - 2..at].copy_from_slice(&(end as u16).to_le_bytes());
+    b[14..16].copy_from_slice(&((count + 1) as u16).to_le_bytes());
+    b[18..20].copy_from_slice(&(p as u16).to_le_bytes());
+    true
+}
+
+/// Remove the leaf entries at `positions` (ascending, distinct, counted
+/// before the removal) in place: their offsets go, their bytes stay as holes.
+pub fn leaf_remove_in_place(b: &mut [u8], positions: &[usize]) -> bool {
+    let Some(n) = RawNode::new(b) else {
+        return false;
+    };
+    let count = n.count;
+    if n.level != 0
+        || positions.windows(2).any(|w| w[0] >= w[1])
+        || positions.last().is_some_and(|&p| p >= count)
+    {
+        return false;
+    }
+    let offsets: Vec<[u8; 2]> = (0..count)
+        .filter(|i| positions.binary_search(i).is_err())
+        .map(|i| {
+            let s = PAGE_SIZE - 2 * (i + 1);
+            [b[s], b[s + 1]]
+        })
+        .collect();
+    for (i, o) in offsets.iter().enumerate() {
+        let s = PAGE_SIZE - 2 * (i + 1);
+        b[s..s + 2].copy_from_slice(o);
+    }
+    b[14..16].copy_from_slice(&(offsets.len() as u16).to_le_bytes());
+    true
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -221,7 +277,66 @@ mod tests {
         let mut b = [0u8; PAGE_SIZE];
         n.encode(&mut b);
         assert_eq!(Node::decode(&b).unwrap(), n);
-        assert_eq!(n.byte_size(), PAGE_HEADER_SIZE + 12 + 15);
+        assert_eq!(n.byte_size(), PAGE_HEADER_SIZE + 14 + 17);
+        let raw = RawNode::new(&b).unwrap();
+        assert_eq!(raw.items().count(), 2);
+        assert!(raw.item(0).unwrap().key.is_none());
+        assert_eq!(raw.item(1).unwrap().key, Some(&b"abc"[..]));
+        assert_eq!(raw.item(1).unwrap().child, 4);
+        assert!(raw.item(2).is_none());
+    }
+
+    fn leaf(keys: &[&[u8]]) -> Node {
+        Node {
+            level: 0,
+            right: NO_BLOCK,
+            items: keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| Item {
+                    key: Some(ItemKey {
+                        key: k.to_vec(),
+                        tid: TupleId {
+                            page: i as u32,
+                            slot: 1,
+                        },
+                    }),
+                    child: 0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn in_place_insert_and_remove() {
+        let mut n = leaf(&[b"b", b"d"]);
+        let mut b = [0u8; PAGE_SIZE];
+        n.encode(&mut b);
+        let tid = TupleId { page: 9, slot: 3 };
+        assert!(leaf_insert_in_place(&mut b, 1, b"c", tid));
+        assert!(leaf_insert_in_place(&mut b, 0, b"a", tid));
+        assert!(leaf_insert_in_place(&mut b, 4, b"e", tid));
+        let keys = |b: &[u8]| -> Vec<Vec<u8>> {
+            Node::decode(b)
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|i| i.key.unwrap().key)
+                .collect()
+        };
+        assert_eq!(keys(&b), [&b"a"[..], b"b", b"c", b"d", b"e"]);
+        assert!(leaf_remove_in_place(&mut b, &[0, 2, 4]));
+        assert_eq!(keys(&b), [&b"b"[..], b"d"]);
+        // Full: the contiguous space runs out, the caller rewrites the node.
+        n = leaf(&[]);
+        n.encode(&mut b);
+        let big = vec![7u8; 1000];
+        let mut fitted = 0;
+        while leaf_insert_in_place(&mut b, fitted, &big, tid) {
+            fitted += 1;
+        }
+        assert_eq!(fitted, (PAGE_SIZE - PAGE_HEADER_SIZE) / (1000 + 10));
+        assert_eq!(Node::decode(&b).unwrap().items.len(), fitted);
     }
 }
 
@@ -265,55 +380,70 @@ impl<'a> RawNode<'a> {
         })
     }
 
-    /// The items in order; stops early (returning fewer) on a malformed page.
-    pub fn items(&self) -> RawItems<'a> {
-        RawItems {
-            b: self.b,
-            pos: PAGE_HEADER_SIZE,
-            left: self.count,
-            inner: self.level != 0,
+    /// Where the item area ends (the free space begins).
+    pub fn items_end(&self) -> usize {
+        u16::from_le_bytes([self.b[18], self.b[19]]) as usize
+    }
+
+    /// Item `i`, through the offset array; None if out of range or malformed.
+    pub fn item(&self, i: usize) -> Option<RawItem<'a>> {
+        if i >= self.count {
+            return None;
         }
+        let slot = PAGE_SIZE.checked_sub(2 * (i + 1))?;
+        let off = u16::from_le_bytes([*self.b.get(slot)?, *self.b.get(slot + 1)?]) as usize;
+        if off < PAGE_HEADER_SIZE || off >= slot {
+            return None;
+        }
+        read_item(self.b, off, self.level != 0).map(|(it, _)| it)
+    }
+
+    /// The number of leading items for which `pred` holds (`pred` must hold
+    /// for a prefix of the items: a binary search). A malformed item counts
+    /// as not satisfying `pred`.
+    pub fn partition_point(&self, mut pred: impl FnMut(&RawItem<'a>) -> bool) -> usize {
+        let (mut lo, mut hi) = (0, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.item(mid) {
+                Some(it) if pred(&it) => lo = mid + 1,
+                _ => hi = mid,
+            }
+        }
+        lo
+    }
+
+    /// The items in order; stops early (returning fewer) on a malformed page.
+    pub fn items(&self) -> impl Iterator<Item = RawItem<'a>> + '_ {
+        (0..self.count).map_while(|i| self.item(i))
     }
 }
 
-pub struct RawItems<'a> {
-    b: &'a [u8],
-    pos: usize,
-    left: usize,
-    inner: bool,
-}
-
-impl<'a> Iterator for RawItems<'a> {
-    type Item = RawItem<'a>;
-    fn next(&mut self) -> Option<RawItem<'a>> {
-        if self.left == 0 {
-            return None;
-        }
-        self.left -= 1;
-        let b = self.b;
-        let p = self.pos;
-        let klen = u16::from_le_bytes([*b.get(p)?, *b.get(p + 1)?]);
-        let (key, mut q) = if klen == MINUS_INF {
-            (None, p + 2)
-        } else {
-            let end = p + 2 + klen as usize;
-            (Some(b.get(p + 2..end)?), end)
-        };
-        let page = u32::from_le_bytes(b.get(q..q + 4)?.try_into().ok()?);
-        let slot = u16::from_le_bytes(b.get(q + 4..q + 6)?.try_into().ok()?);
-        q += 6;
-        let child = if self.inner {
-            let c = u32::from_le_bytes(b.get(q..q + 4)?.try_into().ok()?);
-            q += 4;
-            c
-        } else {
-            0
-        };
-        self.pos = q;
-        Some(RawItem {
+/// The item at byte `p` and the byte after it.
+fn read_item(b: &[u8], p: usize, inner: bool) -> Option<(RawItem<'_>, usize)> {
+    let klen = u16::from_le_bytes([*b.get(p)?, *b.get(p + 1)?]);
+    let (key, mut q) = if klen == MINUS_INF {
+        (None, p + 2)
+    } else {
+        let end = p + 2 + klen as usize;
+        (Some(b.get(p + 2..end)?), end)
+    };
+    let page = u32::from_le_bytes(b.get(q..q + 4)?.try_into().ok()?);
+    let slot = u16::from_le_bytes(b.get(q + 4..q + 6)?.try_into().ok()?);
+    q += 6;
+    let child = if inner {
+        let c = u32::from_le_bytes(b.get(q..q + 4)?.try_into().ok()?);
+        q += 4;
+        c
+    } else {
+        0
+    };
+    Some((
+        RawItem {
             key,
             tid: TupleId { page, slot },
             child,
-        })
-    }
+        },
+        q,
+    ))
 }
