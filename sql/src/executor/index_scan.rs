@@ -30,6 +30,8 @@ use crate::planner::plan::{IndexScanMode, IndexScanPlan, KeyCond};
 pub struct IndexScanExecutor {
     plan: IndexScanPlan,
     state: Option<State>,
+    /// Rows from a lossy index's pages that failed the recheck.
+    removed: u64,
 }
 
 struct State {
@@ -75,7 +77,11 @@ impl Drop for State {
 
 impl IndexScanExecutor {
     pub fn new(plan: IndexScanPlan) -> Self {
-        IndexScanExecutor { plan, state: None }
+        IndexScanExecutor {
+            plan,
+            state: None,
+            removed: 0,
+        }
     }
 }
 
@@ -397,14 +403,22 @@ impl IndexScanExecutor {
 }
 
 impl Executor for IndexScanExecutor {
+    fn removed_by_recheck(&self) -> u64 {
+        self.removed
+    }
+
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
         if self.state.is_none() {
             self.open(ctx)?;
         }
         loop {
+            let mut lossy = false;
             let (tid, mut row) = match self.next_page_row(ctx)? {
                 None => return Ok(None),
-                Some(Some(found)) => found,
+                Some(Some(found)) => {
+                    lossy = true;
+                    found
+                }
                 Some(None) => {
                     let Some(tid) = self.next_tid(ctx)? else {
                         return Ok(None);
@@ -417,6 +431,7 @@ impl Executor for IndexScanExecutor {
             };
             if let Some(f) = &self.plan.filter {
                 if !eval_pred(f, &row, ctx)? {
+                    self.removed += lossy as u64;
                     continue;
                 }
             }
