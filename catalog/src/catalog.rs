@@ -161,6 +161,12 @@ pub struct IndexDef {
     pub predicate: Option<String>,
     /// WITH (fillfactor = n)
     pub fillfactor: u8,
+    /// BRIN: WITH (pages_per_range = n), when given.
+    #[serde(default)]
+    pub pages_per_range: Option<u32>,
+    /// BRIN: WITH (autosummarize = on|off), when given.
+    #[serde(default)]
+    pub autosummarize: Option<bool>,
     /// Storage id of the index (changes on REINDEX and TRUNCATE).
     pub storage: RelFileId,
     /// The constraint this index enforces (PRIMARY KEY / UNIQUE).

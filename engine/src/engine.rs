@@ -515,6 +515,24 @@ impl Engine {
                 } => redo_page(&pool, rel, block, r.end, |p| {
                     crate::index::btree::redo_leaf_delete(p, &positions)
                 })?,
+                WalRecord::PagePatch {
+                    rel,
+                    block,
+                    patches,
+                } => redo_page(&pool, rel, block, r.end, |p| {
+                    for (off, bytes) in &patches {
+                        p[*off as usize..*off as usize + bytes.len()].copy_from_slice(bytes);
+                    }
+                    true
+                })?,
+                WalRecord::PageImages { rel, pages } => {
+                    for (block, image) in pages {
+                        redo_page(&pool, rel, block, r.end, |p| {
+                            p.copy_from_slice(&image);
+                            true
+                        })?
+                    }
+                }
             }
         }
         clog.abort_unfinished(next_xid);
@@ -654,6 +672,17 @@ impl Engine {
             IndexKind::BTree => {
                 Arc::new(BTreeIndex::open(self.shared.clone(), index_rel, options)?)
             }
+            IndexKind::Hash => Arc::new(crate::index::hash::HashIndex::open(
+                self.shared.clone(),
+                index_rel,
+                options,
+            )?),
+            IndexKind::Brin => Arc::new(crate::index::brin::BrinIndex::open(
+                self.shared.clone(),
+                heap_rel,
+                index_rel,
+                options,
+            )?),
         };
         self.shared
             .indexes
@@ -831,21 +860,22 @@ fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
     }
     // Pass 2: remove index entries pointing at dead versions, so no index
     // ever points at a slot that pass 3 frees for reuse.
-    if !dead.is_empty() {
-        let indexes: Vec<IndexHandle> = shared
-            .indexes
-            .lock()
-            .values()
-            .filter(|(h, _)| *h == rel)
-            .map(|(_, i)| i.clone())
-            .collect();
-        for idx in indexes {
+    let indexes: Vec<IndexHandle> = shared
+        .indexes
+        .lock()
+        .values()
+        .filter(|(h, _)| *h == rel)
+        .map(|(_, i)| i.clone())
+        .collect();
+    for idx in &indexes {
+        if !dead.is_empty() {
             let removed =
                 idx.bulk_delete(&|tid| dead.get(&tid.page).is_some_and(|s| s.contains(&tid.slot)))?;
             if let Some(s) = shared.stats.for_storage(idx.rel()) {
                 s.add(Counter::Deletes, removed);
             }
         }
+        idx.vacuum_cleanup()?;
     }
     // Pass 3: free the dead slots and compact the pages.
     let mut free_pages = Vec::new();

@@ -33,6 +33,8 @@ pub enum EngineError {
     BufferPoolExhausted,
     #[error("canceling statement due to user request")]
     Canceled,
+    #[error("access method \"{method}\" does not support {what}")]
+    IndexUnsupported { method: &'static str, what: String },
     #[error("the transaction has already ended")]
     TransactionEnded,
 }

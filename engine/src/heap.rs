@@ -243,6 +243,20 @@ impl HeapScan {
         }
     }
 
+    /// A scan of the blocks in `blocks` only (a bitmap heap scan over the
+    /// page ranges a lossy index returned).
+    pub(crate) fn over_blocks(
+        shared: Arc<Shared>,
+        rel: RelFileId,
+        blocks: std::ops::Range<u32>,
+        vis: VisibilityContext,
+        cancel: Option<Arc<AtomicBool>>,
+    ) -> HeapScan {
+        let mut s = HeapScan::new(shared, rel, blocks.end, vis, cancel);
+        s.next_block = blocks.start;
+        s
+    }
+
     fn fill(&mut self) -> Result<()> {
         while self.buffered.is_empty() && self.next_block < self.nblocks {
             if let Some(c) = &self.cancel {

@@ -27,8 +27,8 @@ pub use engine::{Engine, EngineConfig, EngineStats, VacuumStats};
 pub use error::{EngineError, Result};
 pub use heap::{HeapScan, TupleId};
 pub use index::{
-    AccessMethod, Capabilities, IndexEntry, IndexHandle, IndexKind, IndexOptions, IndexStats,
-    ScanKey,
+    AccessMethod, BrinStats, Capabilities, CostInput, HashStats, IndexCost, IndexEntry,
+    IndexHandle, IndexKind, IndexOptions, IndexStats, KindStats, ScanKey,
 };
 pub use txn::{Fetched, IsolationLevel, LockOutcome, Transaction, UniqueStatus, Xid};
 

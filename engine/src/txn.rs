@@ -451,6 +451,19 @@ impl Transaction {
         ))
     }
 
+    /// Scan of the versions visible to this statement on the blocks in
+    /// `blocks` (clipped to the relation's size).
+    pub fn scan_blocks(&self, rel: RelFileId, blocks: std::ops::Range<u32>) -> Result<HeapScan> {
+        let nblocks = self.shared.pool.relation_size(rel)?;
+        Ok(HeapScan::over_blocks(
+            self.shared.clone(),
+            rel,
+            blocks.start.min(nblocks)..blocks.end.min(nblocks),
+            self.visibility(),
+            self.cancel.clone(),
+        ))
+    }
+
     /// The version at `tid` if visible to this statement.
     pub fn fetch(&self, rel: RelFileId, tid: TupleId) -> Result<Option<Vec<u8>>> {
         // The statement's own snapshot, by reference: no clone per row.

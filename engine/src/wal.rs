@@ -109,6 +109,21 @@ pub enum WalRecord {
         block: u32,
         positions: Vec<u32>,
     },
+    /// Byte ranges written into one page: `(offset, bytes)` pairs applied in
+    /// order. Redo is idempotent (the bytes are absolute), so an access
+    /// method may log any in-place change this way (hash and BRIN inserts).
+    PagePatch {
+        rel: RelFileId,
+        block: u32,
+        patches: Vec<(u16, Vec<u8>)>,
+    },
+    /// Several whole page images of one relation that must reach the log
+    /// together: a structure change spanning pages (a hash bucket split)
+    /// replays all or nothing, since a record is either whole or absent.
+    PageImages {
+        rel: RelFileId,
+        pages: Vec<(u32, Vec<u8>)>,
+    },
 }
 
 const K_INSERT: u8 = 1;
@@ -121,6 +136,8 @@ const K_SEQUENCE: u8 = 7;
 const K_CHECKPOINT: u8 = 8;
 const K_BTREE_INSERT: u8 = 9;
 const K_BTREE_DELETE: u8 = 10;
+const K_PAGE_PATCH: u8 = 11;
+const K_PAGE_IMAGES: u8 = 12;
 
 struct Reader<'a> {
     b: &'a [u8],
@@ -196,6 +213,8 @@ impl WalRecord {
             WalRecord::Checkpoint { .. } => K_CHECKPOINT,
             WalRecord::BTreeInsert { .. } => K_BTREE_INSERT,
             WalRecord::BTreeDelete { .. } => K_BTREE_DELETE,
+            WalRecord::PagePatch { .. } => K_PAGE_PATCH,
+            WalRecord::PageImages { .. } => K_PAGE_IMAGES,
         }
     }
 
@@ -301,6 +320,27 @@ impl WalRecord {
                 out.extend_from_slice(&block.to_le_bytes());
                 put_u32s(out, positions);
             }
+            WalRecord::PagePatch {
+                rel,
+                block,
+                patches,
+            } => {
+                out.extend_from_slice(&rel.to_le_bytes());
+                out.extend_from_slice(&block.to_le_bytes());
+                out.extend_from_slice(&(patches.len() as u32).to_le_bytes());
+                for (off, bytes) in patches {
+                    out.extend_from_slice(&off.to_le_bytes());
+                    put_bytes(out, bytes);
+                }
+            }
+            WalRecord::PageImages { rel, pages } => {
+                out.extend_from_slice(&rel.to_le_bytes());
+                out.extend_from_slice(&(pages.len() as u32).to_le_bytes());
+                for (block, image) in pages {
+                    out.extend_from_slice(&block.to_le_bytes());
+                    put_bytes(out, image);
+                }
+            }
         }
     }
 
@@ -368,6 +408,39 @@ impl WalRecord {
                 block: r.u32()?,
                 positions: r.u32s()?,
             },
+            K_PAGE_PATCH => {
+                let rel = r.u32()?;
+                let block = r.u32()?;
+                let n = r.u32()? as usize;
+                let mut patches = Vec::with_capacity(n.min(64));
+                for _ in 0..n {
+                    let off = r.u16()?;
+                    let bytes = r.bytes()?;
+                    if off as usize + bytes.len() > PAGE_SIZE {
+                        return Err(EngineError::CorruptWal("page patch out of bounds".into()));
+                    }
+                    patches.push((off, bytes));
+                }
+                WalRecord::PagePatch {
+                    rel,
+                    block,
+                    patches,
+                }
+            }
+            K_PAGE_IMAGES => {
+                let rel = r.u32()?;
+                let n = r.u32()? as usize;
+                let mut pages = Vec::with_capacity(n.min(64));
+                for _ in 0..n {
+                    let block = r.u32()?;
+                    let image = r.bytes()?;
+                    if image.len() != PAGE_SIZE {
+                        return Err(EngineError::CorruptWal("page image of wrong size".into()));
+                    }
+                    pages.push((block, image));
+                }
+                WalRecord::PageImages { rel, pages }
+            }
             k => return Err(EngineError::CorruptWal(format!("unknown record kind {k}"))),
         };
         Ok(rec)
@@ -634,6 +707,26 @@ impl Wal {
         };
         let end = Self::append_locked(&mut st, xid, &rec).1;
         crate::page::set_page_lsn(page, end);
+        end
+    }
+
+    /// Log several whole page images as one record (all or nothing on
+    /// replay) and set each page's LSN to its end.
+    pub fn append_page_images(
+        &self,
+        xid: Xid,
+        rel: RelFileId,
+        pages: &mut [(u32, &mut [u8])],
+    ) -> Lsn {
+        let mut st = self.insert.lock();
+        let rec = WalRecord::PageImages {
+            rel,
+            pages: pages.iter().map(|(b, p)| (*b, p.to_vec())).collect(),
+        };
+        let end = Self::append_locked(&mut st, xid, &rec).1;
+        for (_, p) in pages.iter_mut() {
+            crate::page::set_page_lsn(p, end);
+        }
         end
     }
 

@@ -169,7 +169,7 @@ fn bulk_build_matches_inserts_and_prefix_scans() {
     let dir = tmp("build");
     let e = open(&dir);
     let idx = e
-        .open_index(1, 2, IndexKind::BTree, IndexOptions { fillfactor: 90 })
+        .open_index(1, 2, IndexKind::BTree, IndexOptions::default())
         .unwrap();
     let mut entries: Vec<IndexEntry> = (0..50_000u32)
         .map(|i| IndexEntry {

@@ -166,6 +166,7 @@ pub fn engine_error_code(err: &EngineError) -> &'static str {
         EngineError::Canceled => "57014",
         // invalid_transaction_state
         EngineError::TransactionEnded => "25000",
+        EngineError::IndexUnsupported { .. } => "0A000",
     }
 }
 

@@ -38,10 +38,10 @@ fn cmd(tag: &str) -> Result<StatementResult> {
 fn check_method(name: &str) -> Result<String> {
     let n = name.to_ascii_lowercase();
     match n.as_str() {
-        "btree" => Ok(n),
-        "hash" | "gist" | "gin" | "brin" | "lsm" | "bitmap" | "spgist" => Err(
-            SqlError::FeatureNotSupported(format!("access method \"{n}\"")),
-        ),
+        "btree" | "hash" | "brin" => Ok(n),
+        "gist" | "gin" | "lsm" | "bitmap" | "spgist" => Err(SqlError::FeatureNotSupported(
+            format!("access method \"{n}\""),
+        )),
         _ => Err(SqlError::UndefinedObject(format!(
             "access method \"{n}\" does not exist"
         ))),
@@ -90,8 +90,32 @@ fn find_index_oid(cat: &Catalog, sp: &[String], name: &ast::ObjectName) -> Resul
     })
 }
 
-fn fillfactor_of(with: &[ast::Expr]) -> Result<u8> {
-    let mut ff = 90u8;
+/// `WITH (...)` storage parameters of a new index, checked against what
+/// its access method accepts (Postgres's names, bounds and messages).
+#[derive(Default)]
+struct IndexParams {
+    fillfactor: Option<u8>,
+    pages_per_range: Option<u32>,
+    autosummarize: Option<bool>,
+}
+
+fn int_param(name: &str, right: &ast::Expr, lo: i64, hi: i64) -> Result<i64> {
+    let v: i64 = right.to_string().trim_matches('\'').parse().map_err(|_| {
+        SqlError::InvalidParameterValue(format!(
+            "invalid value for integer option \"{name}\": {}",
+            right.to_string().trim_matches('\'')
+        ))
+    })?;
+    if !(lo..=hi).contains(&v) {
+        return Err(SqlError::InvalidParameterValue(format!(
+            "value {v} out of bounds for option \"{name}\""
+        )));
+    }
+    Ok(v)
+}
+
+fn index_params(method: &str, with: &[ast::Expr]) -> Result<IndexParams> {
+    let mut p = IndexParams::default();
     for w in with {
         let ast::Expr::BinaryOp {
             left,
@@ -104,24 +128,73 @@ fn fillfactor_of(with: &[ast::Expr]) -> Result<u8> {
             )));
         };
         let key = left.to_string().to_lowercase();
-        if key != "fillfactor" {
-            return Err(SqlError::InvalidParameterValue(format!(
-                "unrecognized parameter \"{key}\""
-            )));
+        match (method, key.as_str()) {
+            ("btree" | "hash", "fillfactor") => {
+                p.fillfactor = Some(int_param(&key, right, 10, 100)? as u8);
+            }
+            ("brin", "pages_per_range") => {
+                p.pages_per_range = Some(int_param(&key, right, 1, 131072)? as u32);
+            }
+            ("brin", "autosummarize") => {
+                let v = right.to_string().trim_matches('\'').to_lowercase();
+                p.autosummarize = Some(match v.as_str() {
+                    "on" | "true" | "yes" | "1" => true,
+                    "off" | "false" | "no" | "0" => false,
+                    _ => {
+                        return Err(SqlError::InvalidParameterValue(format!(
+                            "invalid value for boolean option \"autosummarize\": {v}"
+                        )))
+                    }
+                });
+            }
+            _ => {
+                return Err(SqlError::InvalidParameterValue(format!(
+                    "unrecognized parameter \"{key}\""
+                )))
+            }
         }
-        let v: i64 = right.to_string().trim_matches('\'').parse().map_err(|_| {
-            SqlError::InvalidParameterValue(format!(
-                "invalid value for integer option \"fillfactor\": {right}"
-            ))
-        })?;
-        if !(10..=100).contains(&v) {
-            return Err(SqlError::InvalidParameterValue(format!(
-                "value {v} out of bounds for option \"fillfactor\""
-            )));
-        }
-        ff = v as u8;
     }
-    Ok(ff)
+    Ok(p)
+}
+
+/// The fillfactor an index of `method` gets when none is given.
+pub fn default_fillfactor(method: &str) -> u8 {
+    match method {
+        "hash" => 75,
+        _ => 90,
+    }
+}
+
+/// Refuse definitions the access method cannot serve, with Postgres's
+/// messages (0A000).
+fn check_capabilities(method: &str, ci: &ast::CreateIndex) -> Result<()> {
+    let Some(kind) = sargdb_engine::IndexKind::from_name(method) else {
+        return Ok(());
+    };
+    let caps = kind.capabilities();
+    let refuse = |what: &str| {
+        Err(SqlError::FeatureNotSupportedMsg(format!(
+            "access method \"{method}\" does not support {what}"
+        )))
+    };
+    if ci.unique && !caps.unique {
+        return refuse("unique indexes");
+    }
+    if ci.columns.len() > 1 && !caps.multi_column {
+        return refuse("multicolumn indexes");
+    }
+    if !ci.include.is_empty() && !caps.multi_column {
+        return refuse("included columns");
+    }
+    if !caps.ordered
+        && ci
+            .columns
+            .iter()
+            .any(|c| c.column.options.sort.is_some() || c.column.options.nulls_first.is_some())
+    {
+        return refuse("ASC/DESC options");
+    }
+    Ok(())
 }
 
 /// Lock the named tables (those that exist) exclusively for this
@@ -162,6 +235,7 @@ pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementR
             .map(|u| u.to_string())
             .unwrap_or_else(|| "btree".into()),
     )?;
+    check_capabilities(&method, ci)?;
     let st = s.ddl_catalog()?;
     let cat = st
         .catalog
@@ -260,7 +334,10 @@ pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementR
         }
         return Err(SqlError::DuplicateTable(name));
     }
-    let fillfactor = fillfactor_of(&ci.with)?;
+    let params = index_params(&method, &ci.with)?;
+    let fillfactor = params
+        .fillfactor
+        .unwrap_or_else(|| default_fillfactor(&method));
     let oid = cat.alloc_oid();
     let storage = cat.alloc_oid();
     let def = IndexDef {
@@ -275,6 +352,8 @@ pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementR
         include,
         predicate: ci.predicate.as_ref().map(|p| p.to_string()),
         fillfactor,
+        pages_per_range: params.pages_per_range,
+        autosummarize: params.autosummarize,
         storage,
         constraint: None,
         valid: !ci.concurrently,
@@ -527,6 +606,8 @@ pub fn reconcile(s: &mut Session) -> Result<()> {
                     include: vec![],
                     predicate: None,
                     fillfactor: 90,
+                    pages_per_range: None,
+                    autosummarize: None,
                     storage,
                     constraint: Some(c.oid),
                     valid: true,
@@ -834,7 +915,11 @@ fn analyze_tables(s: &mut Session, tables: &[TableDef]) -> Result<()> {
         engine.take_modifications(t.storage);
         let pages = engine.relation_pages(t.storage)?;
         let stats = s.with_exec(|ctx| {
-            let mut sample: Vec<Vec<Value>> = Vec::new();
+            // Each sampled row with its position in the scan: the sample is
+            // put back in physical order before the statistics are taken, so
+            // the correlation with physical order (which decides BRIN and
+            // index-order costs) does not see the reservoir's shuffling.
+            let mut sample: Vec<(usize, Vec<Value>)> = Vec::new();
             let mut seen = 0usize;
             // Deterministic reservoir sampling (a fixed-seed LCG).
             let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
@@ -844,17 +929,19 @@ fn analyze_tables(s: &mut Session, tables: &[TableDef]) -> Result<()> {
                 seen += 1;
                 let row = crate::executor::decode_row_of(t, &bytes, ctx)?;
                 if sample.len() < SAMPLE_ROWS {
-                    sample.push(row);
+                    sample.push((seen, row));
                 } else {
                     rng = rng
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
                     let j = (rng >> 33) as usize % seen;
                     if j < SAMPLE_ROWS {
-                        sample[j] = row;
+                        sample[j] = (seen, row);
                     }
                 }
             }
+            sample.sort_unstable_by_key(|(pos, _)| *pos);
+            let sample: Vec<Vec<Value>> = sample.into_iter().map(|(_, r)| r).collect();
             Ok((table_stats(t, &sample, seen as f64, pages), seen))
         })?;
         let (stats, seen) = stats;

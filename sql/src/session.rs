@@ -65,9 +65,7 @@ impl Database {
                 table.storage,
                 ix.storage,
                 kind,
-                sargdb_engine::IndexOptions {
-                    fillfactor: ix.fillfactor,
-                },
+                crate::executor::index_maint::index_options(ix),
             )?;
         }
         // Nothing runs yet: every relation absent from the catalog is gone.

@@ -12,14 +12,21 @@
 //! pool and the WAL like heap pages, so every index is crash safe.
 //!
 //! A new kind adds a module here and an `IndexKind`; the planner learns what a
-//! kind can do from `Capabilities` and never tests the kind itself.
+//! kind can do from `Capabilities` and what a scan costs from the kind's
+//! `scan_cost`, and never tests the kind itself.
+//!
+//! Lossy kinds (`Capabilities::lossy_pages`, BRIN) keep no entry per row:
+//! they answer a scan with the heap pages that may hold matches
+//! (`scan_pages`), which the caller reads and rechecks.
 
+pub mod brin;
 pub mod btree;
+pub mod hash;
 
 use std::ops::Bound;
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::heap::TupleId;
 use crate::RelFileId;
 
@@ -27,6 +34,8 @@ use crate::RelFileId;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum IndexKind {
     BTree,
+    Hash,
+    Brin,
 }
 
 impl IndexKind {
@@ -34,14 +43,64 @@ impl IndexKind {
     pub fn name(&self) -> &'static str {
         match self {
             IndexKind::BTree => "btree",
+            IndexKind::Hash => "hash",
+            IndexKind::Brin => "brin",
         }
     }
     pub fn from_name(name: &str) -> Option<IndexKind> {
         match name.to_ascii_lowercase().as_str() {
             "btree" => Some(IndexKind::BTree),
+            "hash" => Some(IndexKind::Hash),
+            "brin" => Some(IndexKind::Brin),
             _ => None,
         }
     }
+    /// What the kind can serve (the same as its handles' `capabilities`).
+    pub fn capabilities(&self) -> Capabilities {
+        match self {
+            IndexKind::BTree => btree::CAPABILITIES,
+            IndexKind::Hash => hash::CAPABILITIES,
+            IndexKind::Brin => brin::CAPABILITIES,
+        }
+    }
+    /// What reading the index itself costs for one scan (the planner adds
+    /// the heap fetches).
+    pub fn scan_cost(&self, input: &CostInput) -> IndexCost {
+        match self {
+            IndexKind::BTree => btree::scan_cost(input),
+            IndexKind::Hash => hash::scan_cost(input),
+            IndexKind::Brin => brin::scan_cost(input),
+        }
+    }
+}
+
+/// What the planner knows when it costs a scan through an index.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CostInput {
+    /// Rows the scan's conditions are estimated to match.
+    pub matched_rows: f64,
+    pub table_rows: f64,
+    pub table_pages: f64,
+    /// Correlation of the key column with the physical row order (-1..1).
+    pub correlation: f64,
+    /// The index's `pages_per_range` (lossy page-range kinds).
+    pub pages_per_range: u32,
+}
+
+/// The work of reading an index for one scan, in the planner's units.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IndexCost {
+    /// Index pages read at random (descent, bucket).
+    pub random_pages: f64,
+    /// Index pages read in order (a summary scan).
+    pub seq_pages: f64,
+    /// Comparisons to find the first entry (search, hashing, summaries).
+    pub operators: f64,
+    /// Index entries (or summaries) returned or examined per matched row.
+    pub entries: f64,
+    /// Lossy kinds: heap pages the scan hands back; None when it returns
+    /// the tids of matching entries.
+    pub heap_pages: Option<f64>,
 }
 
 /// What an access method can serve; the planner's only source of truth.
@@ -61,6 +120,8 @@ pub struct Capabilities {
     pub multi_column: bool,
     /// Results are exact (false: lossy, the caller must recheck the condition).
     pub exact: bool,
+    /// Scans return heap page ranges (`scan_pages`), not entries.
+    pub lossy_pages: bool,
 }
 
 /// Which entries a scan wants, in key bytes.
@@ -89,13 +150,22 @@ pub struct IndexEntry {
 /// Options given at CREATE INDEX time (`WITH (...)`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndexOptions {
-    /// Percentage of each leaf page filled by a bulk build (10-100).
+    /// Percentage of each leaf page filled by a bulk build (10-100); hash:
+    /// how full buckets get before one splits.
     pub fillfactor: u8,
+    /// BRIN: heap pages summarized by one summary.
+    pub pages_per_range: u32,
+    /// BRIN: summarize a range as soon as inserts move past it.
+    pub autosummarize: bool,
 }
 
 impl Default for IndexOptions {
     fn default() -> Self {
-        IndexOptions { fillfactor: 90 }
+        IndexOptions {
+            fillfactor: 90,
+            pages_per_range: 128,
+            autosummarize: false,
+        }
     }
 }
 
@@ -117,6 +187,43 @@ pub struct IndexStats {
     pub entries: u64,
     pub splits: u64,
     pub merges: u64,
+    /// Figures only one kind has.
+    pub detail: KindStats,
+}
+
+/// Kind-specific physical statistics.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum KindStats {
+    #[default]
+    None,
+    Hash(HashStats),
+    Brin(BrinStats),
+}
+
+/// `pgstathashindex` figures plus the split count.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HashStats {
+    pub bucket_pages: u64,
+    pub overflow_pages: u64,
+    /// sargdb keeps no free-space bitmap; its bucket directory pages are
+    /// the equivalent bookkeeping and are reported here.
+    pub bitmap_pages: u64,
+    pub unused_pages: u64,
+    pub live_items: u64,
+    /// Always 0: VACUUM removes dead entries outright.
+    pub dead_items: u64,
+    pub free_percent: f64,
+    pub splits: u64,
+}
+
+/// BRIN figures.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BrinStats {
+    pub pages_per_range: u32,
+    /// Ranges the heap has now.
+    pub ranges: u64,
+    pub summarized_ranges: u64,
+    pub unsummarized_ranges: u64,
 }
 
 /// An open scan: entries in index order (reverse order if backward).
@@ -149,6 +256,42 @@ pub trait AccessMethod: Send + Sync {
     /// Problems found by a structural check (empty when healthy).
     fn verify(&self) -> Result<Vec<String>>;
     fn stats(&self) -> Result<IndexStats>;
+    /// Lossy kinds: the heap block ranges that may hold entries matching
+    /// `key`, sorted and disjoint.
+    fn scan_pages(&self, _key: &ScanKey) -> Result<Vec<std::ops::Range<u32>>> {
+        Err(EngineError::IndexUnsupported {
+            method: self.kind().name(),
+            what: "page-range scans".into(),
+        })
+    }
+    /// Whether a scan for `key` would reach the row at `tid` (verify's check
+    /// that the index agrees with its table).
+    fn covers(&self, key: &[u8], tid: TupleId) -> Result<bool> {
+        if self.capabilities().lossy_pages {
+            let pages = self.scan_pages(&ScanKey::Eq(key.to_vec()))?;
+            return Ok(pages.iter().any(|r| r.contains(&tid.page)));
+        }
+        for e in self.scan(&ScanKey::Eq(key.to_vec()), false)? {
+            if e?.tid == tid {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+    /// End of a VACUUM of the heap (after `bulk_delete`, whether or not
+    /// anything was dead): BRIN summarizes the full ranges still
+    /// unsummarized, as Postgres's VACUUM does.
+    fn vacuum_cleanup(&self) -> Result<()> {
+        Ok(())
+    }
+    /// BRIN's `brin_summarize_new_values`: summarize every range of the heap
+    /// that has no summary yet; the number summarized.
+    fn summarize_new_values(&self) -> Result<u64> {
+        Err(EngineError::IndexUnsupported {
+            method: self.kind().name(),
+            what: "range summarization".into(),
+        })
+    }
     /// Serializes uniqueness checks: hold while checking and inserting.
     fn unique_lock(&self) -> parking_lot::ArcMutexGuard<parking_lot::RawMutex, ()>;
 }

@@ -828,6 +828,60 @@ impl Binder<'_> {
         ))
     }
 
+    /// `pgstathashindex(index)` in FROM: one row whose columns each call
+    /// the catalog function for one figure.
+    fn bind_pgstathashindex(
+        &mut self,
+        arg: &Expr,
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Plan, Scope)> {
+        let a = self.bind_expr(arg, &Scope::default())?;
+        let a = if a.ty().is_string() || a.ty() == DataType::Unknown {
+            a
+        } else {
+            self.cast(a, &DataType::Text, CastMode::Explicit)?
+        };
+        let cols = crate::system::functions::PGSTATHASHINDEX_COLUMNS;
+        let exprs = cols
+            .iter()
+            .enumerate()
+            .map(|(i, (_, ty))| BoundExpr::Func {
+                name: "pgstathashindex".into(),
+                args: vec![
+                    a.clone(),
+                    BoundExpr::Literal(sargdb_catalog::Value::Int4(i as i32), DataType::Int4),
+                ],
+                ty: ty.clone(),
+                strict: true,
+            })
+            .collect();
+        let an = alias.map(|a| ident_name(&a.name));
+        let mut scope = Scope {
+            cols: cols
+                .iter()
+                .map(|(n, ty)| ScopeCol {
+                    table: Some(an.clone().unwrap_or_else(|| "pgstathashindex".into())),
+                    name: n.to_string(),
+                    ty: ty.clone(),
+                    origin: None,
+                    hidden: false,
+                })
+                .collect(),
+        };
+        apply_column_aliases(&mut scope, alias);
+        let one_row = Plan::Values {
+            rows: vec![vec![]],
+            types: vec![],
+        };
+        Ok((
+            Plan::Project {
+                input: Box::new(one_row),
+                exprs,
+            },
+            scope,
+        ))
+    }
+
     fn bind_table_function(
         &mut self,
         name: &str,
@@ -841,6 +895,9 @@ impl Binder<'_> {
         if fname == "pgstatindex" && args.len() == 1 {
             let sys = self.pgstatindex(&args[0])?;
             return Ok(system_relation_plan(sys, alias));
+        }
+        if fname == "pgstathashindex" && args.len() == 1 {
+            return self.bind_pgstathashindex(&args[0], alias);
         }
         if fname != "generate_series" {
             return Err(SqlError::FeatureNotSupported(format!(

@@ -33,14 +33,19 @@ pub fn handle(ctx: &ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<In
     let kind = IndexKind::from_name(&ix.def.method).ok_or_else(|| {
         SqlError::FeatureNotSupported(format!("access method \"{}\"", ix.def.method))
     })?;
-    Ok(ctx.engine.open_index(
-        table.storage,
-        ix.def.storage,
-        kind,
-        IndexOptions {
-            fillfactor: ix.def.fillfactor,
-        },
-    )?)
+    Ok(ctx
+        .engine
+        .open_index(table.storage, ix.def.storage, kind, index_options(&ix.def))?)
+}
+
+/// The engine's options for an index definition (`WITH (...)`).
+pub fn index_options(def: &sargdb_catalog::IndexDef) -> IndexOptions {
+    let d = IndexOptions::default();
+    IndexOptions {
+        fillfactor: def.fillfactor,
+        pages_per_range: def.pages_per_range.unwrap_or(d.pages_per_range),
+        autosummarize: def.autosummarize.unwrap_or(d.autosummarize),
+    }
 }
 
 /// The encoded key of `row` in `ix` and the key values, or None when the row

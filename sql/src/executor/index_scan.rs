@@ -5,29 +5,35 @@
 //!
 //! Plain mode streams entries in index order (so ORDER BY ... LIMIT stops
 //! early); bitmap mode collects every matching tid first and fetches them in
-//! physical order, visiting each heap page once.
+//! physical order, visiting each heap page once. A lossy index (BRIN) answers
+//! with heap page ranges instead of tids: bitmap mode then reads every
+//! visible row on those pages, and the recheck of the filter keeps only the
+//! matching ones.
 
 use std::collections::VecDeque;
-use std::ops::Bound;
+use std::ops::{Bound, Range};
 
 use sargdb_catalog::types::key::{encode_key_value, range_bounds};
 use sargdb_catalog::types::{cast, DataType};
 use sargdb_catalog::Value;
 use sargdb_engine::index::{IndexEntry, IndexScanIter};
 use sargdb_engine::stats::{tracking, Counter, Latency};
-use sargdb_engine::{Fetched, IndexHandle, ScanKey, TupleId};
+use sargdb_engine::{Fetched, HeapScan, IndexHandle, ScanKey, TupleId};
 
 use super::expr::{eval, eval_pred};
 use super::index_maint::handle;
 use super::scan::{decode, tid_value};
 use super::stats::ScanCounts;
 use super::{ExecContext, Executor, Row};
+use crate::binder::bound::{and_all, conjuncts, BoundExpr};
 use crate::error::Result;
 use crate::planner::plan::{IndexScanMode, IndexScanPlan, KeyCond};
 
 pub struct IndexScanExecutor {
     plan: IndexScanPlan,
     state: Option<State>,
+    /// Rows from a lossy index's pages that failed the recheck.
+    removed: u64,
 }
 
 struct State {
@@ -37,6 +43,9 @@ struct State {
     current: Option<IndexScanIter>,
     /// Bitmap mode: the sorted tids still to fetch.
     bitmap: Option<std::vec::IntoIter<TupleId>>,
+    /// Bitmap mode over a lossy index: the heap page ranges still to read
+    /// and the scan of the current one.
+    pages: Option<(VecDeque<Range<u32>>, Option<HeapScan>)>,
     /// Plain mode: the entry whose tuple is being fetched.
     entry: Option<IndexEntry>,
     /// Entries whose tuples no transaction can see any more: removed from
@@ -85,7 +94,11 @@ fn is_lookup(p: &IndexScanPlan) -> bool {
 
 impl IndexScanExecutor {
     pub fn new(plan: IndexScanPlan) -> Self {
-        IndexScanExecutor { plan, state: None }
+        IndexScanExecutor {
+            plan,
+            state: None,
+            removed: 0,
+        }
     }
 }
 
@@ -121,12 +134,21 @@ fn scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<ScanKey>> {
         encode_key_value(&v, ty, ix.key_cols[i], &mut prefix)?;
     }
     let k = p.eq.len();
+    // A value for every key column is a whole key: an equality scan (the
+    // only kind hash indexes serve).
+    let whole = |kb: Vec<u8>, cols: usize| {
+        if cols == ix.keys.len() {
+            ScanKey::Eq(kb)
+        } else {
+            ScanKey::Prefix(kb)
+        }
+    };
     let next = match &p.next {
         None => {
             return Ok(vec![if prefix.is_empty() {
                 ScanKey::All
             } else {
-                ScanKey::Prefix(prefix)
+                whole(prefix, k)
             }]);
         }
         Some(n) => n,
@@ -153,7 +175,7 @@ fn scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<ScanKey>> {
             if p.backward {
                 keys.reverse();
             }
-            Ok(keys.into_iter().map(ScanKey::Prefix).collect())
+            Ok(keys.into_iter().map(|kb| whole(kb, k + 1)).collect())
         }
         KeyCond::Prefix(e) => {
             let v = value_of(e, ctx)?;
@@ -227,8 +249,55 @@ pub fn like_prefix(pattern: &str) -> String {
     out
 }
 
+/// A row-independent expression worth evaluating once: no columns, not
+/// volatile, no subquery, not already a literal.
+fn foldable(e: &BoundExpr) -> bool {
+    if matches!(e, BoundExpr::Literal(..)) || e.is_volatile() {
+        return false;
+    }
+    if !matches!(e.columns_used(), Some(c) if c.is_empty()) {
+        return false;
+    }
+    let mut sub = false;
+    e.walk(&mut |x| sub |= matches!(x, BoundExpr::Subquery(_)));
+    !sub
+}
+
+/// The filter with the constant side of each comparison evaluated once
+/// (`ts >= timestamp '...' + $1 * interval '1 s'`), so the recheck of every
+/// fetched row (all rows of a lossy index's pages) does not redo it.
+fn fold_comparisons(filter: BoundExpr, ctx: &mut ExecContext) -> Result<BoundExpr> {
+    let mut parts = vec![];
+    conjuncts(filter, &mut parts);
+    let mut out = Vec::with_capacity(parts.len());
+    for p in parts {
+        out.push(match p {
+            BoundExpr::Cmp { op, l, r } => {
+                let fold = |e: Box<BoundExpr>, ctx: &mut ExecContext| -> Result<Box<BoundExpr>> {
+                    if foldable(&e) {
+                        let ty = e.ty();
+                        Ok(Box::new(BoundExpr::Literal(value_of(&e, ctx)?, ty)))
+                    } else {
+                        Ok(e)
+                    }
+                };
+                BoundExpr::Cmp {
+                    op,
+                    l: fold(l, ctx)?,
+                    r: fold(r, ctx)?,
+                }
+            }
+            other => other,
+        });
+    }
+    Ok(and_all(out).unwrap_or(BoundExpr::Literal(Value::Bool(true), DataType::Bool)))
+}
+
 impl IndexScanExecutor {
     fn open(&mut self, ctx: &mut ExecContext) -> Result<()> {
+        if let Some(f) = self.plan.filter.take() {
+            self.plan.filter = Some(fold_comparisons(f, ctx)?);
+        }
         let handle = handle(ctx, &self.plan.table, &self.plan.index)?;
         let keys: VecDeque<ScanKey> = scan_keys(&self.plan, ctx)?.into();
         let kind = if is_lookup(&self.plan) {
@@ -253,10 +322,25 @@ impl IndexScanExecutor {
             current: None,
             bitmap: None,
             counts,
+            pages: None,
             entry: None,
             dead: Vec::new(),
         };
-        if self.plan.mode == IndexScanMode::Bitmap {
+        if self.plan.mode == IndexScanMode::Bitmap && st.handle.capabilities().lossy_pages {
+            let mut ranges: Vec<Range<u32>> = vec![];
+            while let Some(k) = st.keys.pop_front() {
+                ranges.extend(st.handle.scan_pages(&k)?);
+            }
+            ranges.sort_by_key(|r| r.start);
+            let mut merged: VecDeque<Range<u32>> = VecDeque::new();
+            for r in ranges {
+                match merged.back_mut() {
+                    Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+                    _ => merged.push_back(r),
+                }
+            }
+            st.pages = Some((merged, None));
+        } else if self.plan.mode == IndexScanMode::Bitmap {
             let mut tids = vec![];
             while let Some(k) = st.keys.pop_front() {
                 st.counts.key_start();
@@ -313,6 +397,32 @@ impl IndexScanExecutor {
 }
 
 impl IndexScanExecutor {
+    /// Lossy bitmap mode: the next visible row on the returned pages, with
+    /// its tid (None when the pages are exhausted; Some(None) when not in
+    /// this mode).
+    fn next_page_row(&mut self, ctx: &mut ExecContext) -> Result<Option<Option<(TupleId, Row)>>> {
+        let Some((ranges, scan)) = self.state.as_mut().and_then(|s| s.pages.as_mut()) else {
+            return Ok(Some(None));
+        };
+        loop {
+            ctx.check_cancel()?;
+            if scan.is_none() {
+                let Some(r) = ranges.pop_front() else {
+                    return Ok(None);
+                };
+                *scan = Some(ctx.txn.scan_blocks(self.plan.table.storage, r)?);
+            }
+            match scan.as_mut().and_then(|s| s.next()) {
+                Some(item) => {
+                    let (tid, bytes) = item?;
+                    let row = decode(&self.plan.table, &bytes, ctx)?;
+                    return Ok(Some(Some((tid, row))));
+                }
+                None => *scan = None,
+            }
+        }
+    }
+
     /// The row at `tid` if this statement sees it; remembers the current
     /// entry for removal if nobody can see its tuple any more.
     fn fetch_row(&mut self, tid: TupleId, ctx: &mut ExecContext) -> Result<Option<Row>> {
@@ -335,22 +445,38 @@ impl IndexScanExecutor {
 }
 
 impl Executor for IndexScanExecutor {
+    fn removed_by_recheck(&self) -> u64 {
+        self.removed
+    }
+
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
         if self.state.is_none() {
             self.open(ctx)?;
         }
         loop {
-            let Some(tid) = self.next_tid(ctx)? else {
-                return Ok(None);
-            };
-            let Some(mut row) = self.fetch_row(tid, ctx)? else {
-                continue;
+            let mut lossy = false;
+            let (tid, mut row) = match self.next_page_row(ctx)? {
+                None => return Ok(None),
+                Some(Some(found)) => {
+                    lossy = true;
+                    found
+                }
+                Some(None) => {
+                    let Some(tid) = self.next_tid(ctx)? else {
+                        return Ok(None);
+                    };
+                    let Some(row) = self.fetch_row(tid, ctx)? else {
+                        continue;
+                    };
+                    (tid, row)
+                }
             };
             if let Some(st) = self.state.as_mut() {
                 st.counts.fetched += 1;
             }
             if let Some(f) = &self.plan.filter {
                 if !eval_pred(f, &row, ctx)? {
+                    self.removed += lossy as u64;
                     continue;
                 }
             }

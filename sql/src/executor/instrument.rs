@@ -26,6 +26,8 @@ pub struct NodeStats {
     pub total_ns: u64,
     pub hits: u64,
     pub reads: u64,
+    /// Rows a lossy index scan returned that failed the recheck.
+    pub removed_by_recheck: u64,
 }
 
 #[derive(Default)]
@@ -95,6 +97,8 @@ pub struct Instrumented {
     first_row: bool,
     /// Time spent in this node so far in this loop.
     elapsed_ns: u64,
+    /// The operator's own recheck count when last read.
+    removed_seen: u64,
 }
 
 impl Instrumented {
@@ -105,6 +109,7 @@ impl Instrumented {
             started: false,
             first_row: false,
             elapsed_ns: 0,
+            removed_seen: 0,
         })
     }
 }
@@ -125,7 +130,11 @@ impl Executor for Instrumented {
         self.started = true;
         let elapsed = self.elapsed_ns;
         let produced = matches!(r, Ok(Some(_)));
+        let removed = self.inner.removed_by_recheck();
+        let removed_now = removed.saturating_sub(self.removed_seen);
+        self.removed_seen = removed;
         update(self.key, |s| {
+            s.removed_by_recheck += removed_now;
             if start {
                 s.loops += 1;
             }

@@ -72,6 +72,11 @@ impl ExecContext<'_> {
 /// A pull-based operator.
 pub trait Executor {
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>>;
+    /// Rows a lossy index handed back that the recheck rejected, so far
+    /// (EXPLAIN ANALYZE's `Rows Removed by Index Recheck`).
+    fn removed_by_recheck(&self) -> u64 {
+        0
+    }
 }
 
 pub type BoxedExecutor = Box<dyn Executor>;

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use sargdb_catalog::types::key::{encode_key_value, KeyColumn};
 use sargdb_catalog::{DataType, TableDef, Value};
-use sargdb_engine::{Capabilities, IndexKind};
+use sargdb_engine::{Capabilities, CostInput, IndexCost, IndexKind};
 
 use crate::binder::bound::{and_all, conjuncts, BoundExpr, CmpOp};
 use crate::binder::index::{BoundIndex, TableAccess};
@@ -37,17 +37,17 @@ const DEFAULT_RANGE_SEL: f64 = 0.005;
 
 /// What an access method can do, from its kind name.
 pub fn capabilities_of(method: &str) -> Option<Capabilities> {
-    IndexKind::from_name(method).map(|k| match k {
-        IndexKind::BTree => Capabilities {
-            ordered: true,
-            range: true,
-            equality: true,
-            unique: true,
-            backward: true,
-            multi_column: true,
-            exact: true,
-        },
-    })
+    IndexKind::from_name(method).map(|k| k.capabilities())
+}
+
+/// The kind's own estimate of reading the index for a scan.
+fn kind_cost(ix: &BoundIndex, input: CostInput) -> Option<IndexCost> {
+    IndexKind::from_name(&ix.def.method).map(|k| k.scan_cost(&input))
+}
+
+/// Cost of reading the index itself before the first heap row.
+fn index_startup(c: &IndexCost) -> f64 {
+    c.random_pages * RANDOM_PAGE + c.seq_pages * SEQ_PAGE + c.operators * CPU_OPERATOR
 }
 
 /// Choose access paths everywhere in the plan.
@@ -328,14 +328,29 @@ fn column_stats<'a>(
     access.stats.as_ref()?.columns.get(*pos)
 }
 
+/// The value of a constant the estimates can read: a literal, or a cast of
+/// one (`'2024-01-01'` bound against a timestamp column).
+fn const_value(e: &BoundExpr) -> Option<Value> {
+    match e {
+        BoundExpr::Literal(v, _) => Some(v.clone()),
+        BoundExpr::Cast { e, ty, explicit } => match &**e {
+            BoundExpr::Literal(v, _) => {
+                sargdb_catalog::types::cast(v.clone(), ty, *explicit, &Default::default()).ok()
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Selectivity of `key = value`.
 fn eq_sel(access: &TableAccess, key: &BoundExpr, value: &BoundExpr, rows: f64) -> f64 {
     let Some(cs) = column_stats(access, key) else {
         return DEFAULT_EQ_SEL.max(1.0 / rows.max(1.0)).min(1.0);
     };
-    if let (BoundExpr::Literal(v, _), BoundExpr::Column(_, ty)) = (value, key) {
+    if let (Some(v), BoundExpr::Column(_, ty)) = (const_value(value), key) {
         let mut k = vec![];
-        if encode_key_value(v, ty, KeyColumn::ASC, &mut k).is_ok() {
+        if encode_key_value(&v, ty, KeyColumn::ASC, &mut k).is_ok() {
             if let Some((_, f)) = cs.mcv.iter().find(|(m, _)| *m == k) {
                 return *f;
             }
@@ -356,11 +371,11 @@ fn ineq_sel(access: &TableAccess, key: &BoundExpr, op: CmpOp, value: &BoundExpr)
     let Some(cs) = column_stats(access, key) else {
         return DEFAULT_INEQ_SEL;
     };
-    let (BoundExpr::Literal(v, _), BoundExpr::Column(_, ty)) = (value, key) else {
+    let (Some(v), BoundExpr::Column(_, ty)) = (const_value(value), key) else {
         return DEFAULT_INEQ_SEL;
     };
     let mut k = vec![];
-    if encode_key_value(v, ty, KeyColumn::ASC, &mut k).is_err() || cs.histogram.len() < 2 {
+    if encode_key_value(&v, ty, KeyColumn::ASC, &mut k).is_err() || cs.histogram.len() < 2 {
         return DEFAULT_INEQ_SEL;
     }
     let below = cs.histogram.iter().filter(|b| **b < k).count() as f64;
@@ -453,17 +468,20 @@ fn match_index(
         let mut upper = None;
         let mut s = 1.0;
         let mut n = 0;
+        let mut sides = [1.0f64, 1.0f64];
         for c in conj {
             match comparison(c, key) {
                 Some((op @ (CmpOp::Gt | CmpOp::GtEq), v)) if lower.is_none() => {
                     lower = Some((v.clone(), op == CmpOp::GtEq));
-                    s *= ineq_sel(access, key, op, v);
+                    sides[0] = ineq_sel(access, key, op, v);
+                    s *= sides[0];
                     n += 1;
                     m.used.push(c.clone());
                 }
                 Some((op @ (CmpOp::Lt | CmpOp::LtEq), v)) if upper.is_none() => {
                     upper = Some((v.clone(), op == CmpOp::LtEq));
-                    s *= ineq_sel(access, key, op, v);
+                    sides[1] = ineq_sel(access, key, op, v);
+                    s *= sides[1];
                     n += 1;
                     m.used.push(c.clone());
                 }
@@ -472,9 +490,18 @@ fn match_index(
         }
         if n > 0 {
             // Two bounds on one column: Postgres's default is much tighter
-            // than the product of two 1/3s.
-            if n == 2 && column_stats(access, key).is_none() {
-                s = DEFAULT_RANGE_SEL;
+            // than the product of two 1/3s; with statistics, the bounds are
+            // one range (Postgres's `lo + hi - 1`), at least half a
+            // histogram bucket when both fall into the same one.
+            if n == 2 {
+                s = match column_stats(access, key) {
+                    None => DEFAULT_RANGE_SEL,
+                    Some(cs) if cs.histogram.len() >= 2 => {
+                        let half_bucket = 0.5 / (cs.histogram.len() - 1) as f64;
+                        (sides[0] + sides[1] - 1.0).max(half_bucket * (1.0 - cs.null_frac))
+                    }
+                    Some(_) => s,
+                };
             }
             m.sel *= s;
             m.next = Some(KeyCond::Range { lower, upper });
@@ -501,25 +528,45 @@ fn correlation(access: &TableAccess, ix: &BoundIndex) -> f64 {
 }
 
 /// Estimated cost of fetching `matched` rows through an index in index order.
-fn index_cost(matched: f64, pages: f64, corr: f64) -> f64 {
+fn index_cost(k: &IndexCost, matched: f64, pages: f64, corr: f64) -> f64 {
     let max_io = matched.min(pages.max(1.0) * 4.0) * RANDOM_PAGE;
     let min_io = (matched / (pages.max(1.0) * 60.0) * pages).ceil().max(1.0) * SEQ_PAGE;
     let io = max_io + corr * corr * (min_io - max_io);
-    RANDOM_PAGE + matched * (CPU_INDEX_TUPLE + CPU_TUPLE + CPU_OPERATOR) + io
+    index_startup(k) + matched * (k.entries * CPU_INDEX_TUPLE + CPU_TUPLE + CPU_OPERATOR) + io
 }
 
-fn bitmap_cost(matched: f64, pages: f64) -> f64 {
-    let fetched = matched.min(pages).max(1.0);
+/// Cost of reading `fetched` of the table's `pages` in physical order.
+fn heap_pages_cost(fetched: f64, pages: f64) -> f64 {
     let per_page = if fetched >= pages {
         SEQ_PAGE
     } else {
         RANDOM_PAGE - (RANDOM_PAGE - SEQ_PAGE) * (fetched / pages).sqrt()
     };
+    fetched * per_page
+}
+
+/// A bitmap heap scan: the index yields tids (exact kinds) or heap pages
+/// (lossy kinds, every row on them rechecked), the heap is read in order.
+fn bitmap_cost(k: &IndexCost, matched: f64, rows: f64, pages: f64, nquals: f64) -> f64 {
     // Building the bitmap costs a little up front (Postgres shows the same
     // bias toward a plain index scan for a handful of rows).
-    2.0 * RANDOM_PAGE
-        + matched * (CPU_INDEX_TUPLE + CPU_TUPLE + CPU_OPERATOR + 0.1 * CPU_OPERATOR)
-        + fetched * per_page
+    let startup = RANDOM_PAGE + index_startup(k);
+    match k.heap_pages {
+        None => {
+            let fetched = matched.min(pages).max(1.0);
+            startup
+                + matched
+                    * (k.entries * CPU_INDEX_TUPLE + CPU_TUPLE + CPU_OPERATOR + 0.1 * CPU_OPERATOR)
+                + heap_pages_cost(fetched, pages)
+        }
+        Some(hp) => {
+            let fetched = hp.min(pages).max(1.0);
+            let rechecked = rows * fetched / pages.max(1.0);
+            startup
+                + heap_pages_cost(fetched, pages)
+                + rechecked * (CPU_TUPLE + CPU_OPERATOR * nquals.max(1.0))
+        }
+    }
 }
 
 /// Whether the index returns rows in `order` (forward or backward).
@@ -605,6 +652,19 @@ fn best_path(s: ScanInput, order: Option<&[SortKey]>, limit: Option<f64>) -> (Pl
         let matched = (rows * sel).max(1.0);
         filtered_rows = filtered_rows.min(matched);
         let corr = correlation(&s.access, ix);
+        let Some(kc) = kind_cost(
+            ix,
+            CostInput {
+                matched_rows: matched,
+                table_rows: rows,
+                table_pages: pages,
+                correlation: corr,
+                pages_per_range: ix.def.pages_per_range.unwrap_or(128),
+            },
+        ) else {
+            continue;
+        };
+        let lossy = kc.heap_pages.is_some();
         let mk = |mode: IndexScanMode, backward: bool, cost: f64| {
             let (eq, eq_null, next, used) = match &m {
                 Some(m) => (
@@ -631,9 +691,9 @@ fn best_path(s: ScanInput, order: Option<&[SortKey]>, limit: Option<f64>) -> (Pl
                 est_cost: cost,
             }
         };
-        let plain = index_cost(matched, pages, corr);
+        let plain = index_cost(&kc, matched, pages, corr);
         if m.is_some() {
-            let bitmap = bitmap_cost(matched, pages);
+            let bitmap = bitmap_cost(&kc, matched, rows, pages, nquals);
             let unordered = if order.is_some() {
                 sort_cost(matched)
             } else {
@@ -647,7 +707,7 @@ fn best_path(s: ScanInput, order: Option<&[SortKey]>, limit: Option<f64>) -> (Pl
                 },
                 &mut best,
             );
-            if dir.is_none() {
+            if dir.is_none() && !lossy {
                 consider(
                     Cand {
                         cost: plain + unordered,
@@ -658,7 +718,7 @@ fn best_path(s: ScanInput, order: Option<&[SortKey]>, limit: Option<f64>) -> (Pl
                 );
             }
         }
-        if let Some(backward) = dir {
+        if let Some(backward) = dir.filter(|_| !lossy) {
             // With a LIMIT, only a fraction of the ordered scan runs.
             let frac = limit.map(|l| (l / matched).min(1.0)).unwrap_or(1.0);
             let cost = RANDOM_PAGE + (plain - RANDOM_PAGE) * frac;

@@ -356,6 +356,14 @@ fn node_with(p: &Plan, depth: usize, out: &mut Vec<String>, opts: &ExplainOption
                     if let Some(c) = &cond {
                         extra.push(format!("Recheck Cond: {c}"));
                     }
+                    if let Some(Some(st)) = opts.stats(p) {
+                        if st.removed_by_recheck > 0 {
+                            extra.push(format!(
+                                "Rows Removed by Index Recheck: {}",
+                                st.removed_by_recheck
+                            ));
+                        }
+                    }
                     if let Some(r) = resid {
                         extra.push(format!("Filter: {r}"));
                     }

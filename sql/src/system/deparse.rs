@@ -90,6 +90,21 @@ pub fn index_def(cat: &Catalog, ix: &IndexDef, pretty: bool) -> String {
             .collect();
         s.push_str(&format!(" INCLUDE ({})", inc.join(", ")));
     }
+    let opts = super::index_reloptions(ix);
+    if !opts.is_empty() {
+        // Postgres quotes values that are not plain identifiers.
+        let quoted: Vec<String> = opts
+            .iter()
+            .map(|o| match o.split_once('=') {
+                Some((k, v)) if v.chars().all(|c| c.is_ascii_lowercase() || c == '_') => {
+                    format!("{k}={v}")
+                }
+                Some((k, v)) => format!("{k}='{v}'"),
+                None => o.clone(),
+            })
+            .collect();
+        s.push_str(&format!(" WITH ({})", quoted.join(", ")));
+    }
     if let Some(p) = &ix.predicate {
         let e = expr_text(p, table, pretty);
         if pretty {

@@ -69,6 +69,15 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
             };
             sig(vec![rel], T::Oid, true)
         }
+        // BRIN: summarize the heap's unsummarized page ranges.
+        "brin_summarize_new_values" if n == 1 && (args[0].is_string() || args[0] == T::Unknown) => {
+            sig(vec![T::Text], T::Int4, true)
+        }
+        // One column of pgstathashindex(index): bound as a table function
+        // (binder/select.rs) that calls this once per output column.
+        "pgstathashindex" if n == 2 && (args[0].is_string() || args[0] == T::Unknown) => {
+            sig(vec![T::Text, T::Int4], T::Unknown, true)
+        }
         "pg_get_userbyid" if n == 1 => sig(vec![T::Oid], T::Name, true),
         "pg_table_is_visible" | "pg_type_is_visible" if n == 1 => sig(vec![T::Oid], T::Bool, true),
         "pg_get_indexdef" if n == 1 => sig(vec![T::Oid], T::Text, true),
@@ -277,6 +286,49 @@ fn relation_oid(ctx: &ExecContext, name: &str) -> Result<u32> {
     })
 }
 
+/// The open index named `name` (a regclass literal), which must be of
+/// access method `method`; otherwise 42809 with `wrong` (`{}`: the name).
+fn index_of_method(
+    ctx: &ExecContext,
+    name: Option<&str>,
+    method: &str,
+    wrong: &str,
+) -> Result<sargdb_engine::IndexHandle> {
+    let name = name.unwrap_or_default();
+    let oid = relation_oid(ctx, name)?;
+    let cat = ctx.catalog;
+    let (def, table) = match cat.indexes.get(&oid) {
+        Some(d) if d.method == method => match cat.tables.get(&d.table) {
+            Some(t) => (d, t),
+            None => return Err(SqlError::Internal("indexed table vanished".into())),
+        },
+        _ => {
+            let short = name.rsplit('.').next().unwrap_or(name).trim_matches('"');
+            return Err(SqlError::WrongObjectType(wrong.replace("{}", short)));
+        }
+    };
+    let kind = sargdb_engine::IndexKind::from_name(&def.method)
+        .ok_or_else(|| SqlError::Internal(format!("access method {}", def.method)))?;
+    Ok(ctx.engine.open_index(
+        table.storage,
+        def.storage,
+        kind,
+        crate::executor::index_maint::index_options(def),
+    )?)
+}
+
+/// Output columns of `pgstathashindex` (Postgres's pgstattuple extension).
+pub const PGSTATHASHINDEX_COLUMNS: [(&str, DataType); 8] = [
+    ("version", DataType::Int4),
+    ("bucket_pages", DataType::Int8),
+    ("overflow_pages", DataType::Int8),
+    ("bitmap_pages", DataType::Int8),
+    ("unused_pages", DataType::Int8),
+    ("live_items", DataType::Int8),
+    ("dead_items", DataType::Int8),
+    ("free_percent", DataType::Float8),
+];
+
 fn bool_arg(v: Option<&Value>) -> bool {
     matches!(v, Some(Value::Bool(true)))
 }
@@ -343,6 +395,36 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
                 ctx.engine.reset_buffer_io(Some(&[storage]));
             }
             Value::Text(String::new())
+        }
+        "brin_summarize_new_values" => {
+            let h = index_of_method(ctx, text_arg(a0), "brin", "\"{}\" is not a BRIN index")?;
+            Value::Int4(h.summarize_new_values()?.min(i32::MAX as u64) as i32)
+        }
+        "pgstathashindex" => {
+            let h = index_of_method(
+                ctx,
+                text_arg(a0),
+                "hash",
+                "relation \"{}\" is not a hash index",
+            )?;
+            let stats = h.stats()?;
+            let sargdb_engine::KindStats::Hash(hs) = &stats.detail else {
+                return Err(SqlError::Internal(
+                    "hash index without hash statistics".into(),
+                ));
+            };
+            let n = |v: u64| Value::Int8(v.min(i64::MAX as u64) as i64);
+            match args.get(1) {
+                Some(Value::Int4(0)) => Value::Int4(stats.version as i32),
+                Some(Value::Int4(1)) => n(hs.bucket_pages),
+                Some(Value::Int4(2)) => n(hs.overflow_pages),
+                Some(Value::Int4(3)) => n(hs.bitmap_pages),
+                Some(Value::Int4(4)) => n(hs.unused_pages),
+                Some(Value::Int4(5)) => n(hs.live_items),
+                Some(Value::Int4(6)) => n(hs.dead_items),
+                Some(Value::Int4(7)) => Value::Float8(hs.free_percent),
+                _ => Value::Null,
+            }
         }
         "pg_get_userbyid" => {
             let o = oid_arg(a0).unwrap_or(0);

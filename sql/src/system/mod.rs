@@ -31,6 +31,33 @@ pub const DATABASE_OID: u32 = 5;
 /// Access methods (`pg_am`).
 pub const HEAP_AM_OID: u32 = 2;
 pub const BTREE_AM_OID: u32 = 403;
+pub const HASH_AM_OID: u32 = 405;
+pub const BRIN_AM_OID: u32 = 3580;
+
+/// `pg_am` oid of an index access method name.
+pub fn am_oid(method: &str) -> u32 {
+    match method {
+        "hash" => HASH_AM_OID,
+        "brin" => BRIN_AM_OID,
+        _ => BTREE_AM_OID,
+    }
+}
+
+/// An index's storage parameters as `pg_class.reloptions` holds them
+/// (`name=value`), in the order Postgres stores them.
+pub fn index_reloptions(ix: &sargdb_catalog::IndexDef) -> Vec<String> {
+    let mut out = vec![];
+    if ix.fillfactor != 0 && ix.fillfactor != crate::ddl_index::default_fillfactor(&ix.method) {
+        out.push(format!("fillfactor={}", ix.fillfactor));
+    }
+    if let Some(n) = ix.pages_per_range {
+        out.push(format!("pages_per_range={n}"));
+    }
+    if let Some(a) = ix.autosummarize {
+        out.push(format!("autosummarize={}", if a { "on" } else { "off" }));
+    }
+    out
+}
 /// The default collation (`pg_collation`).
 pub const DEFAULT_COLLATION_OID: u32 = 100;
 pub const C_COLLATION_OID: u32 = 950;

@@ -378,13 +378,12 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                 ));
             }
             for ix in cat.indexes.values() {
-                let opts = (ix.fillfactor != 0 && ix.fillfactor != 90)
-                    .then(|| vec![format!("fillfactor={}", ix.fillfactor)]);
+                let opts = Some(super::index_reloptions(ix)).filter(|o| !o.is_empty());
                 rows.push(class_row(
                     ix.oid,
                     &ix.name,
                     ns(&ix.schema),
-                    BTREE_AM_OID,
+                    super::am_oid(&ix.method),
                     "i",
                     ix.columns.len() + ix.include.len(),
                     0,
@@ -628,11 +627,11 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
             vec![
                 vec![o(HEAP_AM_OID), t("heap"), o(3), t("t")],
                 vec![o(BTREE_AM_OID), t("btree"), o(330), t("i")],
-                vec![o(405), t("hash"), o(331), t("i")],
+                vec![o(super::HASH_AM_OID), t("hash"), o(331), t("i")],
                 vec![o(783), t("gist"), o(332), t("i")],
                 vec![o(2742), t("gin"), o(333), t("i")],
                 vec![o(4000), t("spgist"), o(334), t("i")],
-                vec![o(3580), t("brin"), o(335), t("i")],
+                vec![o(super::BRIN_AM_OID), t("brin"), o(335), t("i")],
             ],
         ),
         "pg_constraint" => {

@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 
 use sargdb_catalog::{Catalog, IndexDef, TableDef, Value};
 use sargdb_engine::stats::{Counter, Latency, RelationStats};
-use sargdb_engine::{IndexHandle, IndexKind, IndexOptions, IndexStats};
+use sargdb_engine::{IndexHandle, IndexKind, IndexStats};
 
 use super::{o, relation, t, SysContext, SystemRelation, NULL};
 use crate::session::Database;
@@ -411,9 +411,7 @@ pub fn index_handle(db: &Database, table: &TableDef, ix: &IndexDef) -> Option<In
             table.storage,
             ix.storage,
             kind,
-            IndexOptions {
-                fillfactor: ix.fillfactor,
-            },
+            crate::executor::index_maint::index_options(ix),
         )
         .ok()
 }

@@ -47,6 +47,30 @@ const MAX_TID: TupleId = TupleId {
 };
 const SCAN_BATCH: usize = 512;
 
+/// Everything: order both ways, ranges, prefixes, uniqueness, many columns.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    ordered: true,
+    range: true,
+    equality: true,
+    unique: true,
+    backward: true,
+    multi_column: true,
+    exact: true,
+    lossy_pages: false,
+};
+
+/// One descent (the upper levels stay cached; a binary search's comparisons
+/// on the way) and an entry per matched row.
+pub fn scan_cost(c: &super::CostInput) -> super::IndexCost {
+    super::IndexCost {
+        random_pages: 1.0,
+        seq_pages: 0.0,
+        operators: c.table_rows.max(2.0).log2().ceil(),
+        entries: 1.0,
+        heap_pages: None,
+    }
+}
+
 pub struct BTree {
     shared: Arc<Shared>,
     rel: RelFileId,
@@ -813,15 +837,7 @@ impl AccessMethod for BTreeIndex {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            ordered: true,
-            range: true,
-            equality: true,
-            unique: true,
-            backward: true,
-            multi_column: true,
-            exact: true,
-        }
+        CAPABILITIES
     }
 
     fn rel(&self) -> RelFileId {

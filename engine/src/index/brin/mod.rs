@@ -1,0 +1,697 @@
+//! The BRIN access method: one small summary per range of heap pages.
+//!
+//! A range is `pages_per_range` consecutive heap blocks; its summary holds
+//! the smallest and largest key of the rows in it and whether it has NULLs.
+//! Scans are lossy: `scan_pages` returns the heap block ranges whose summary
+//! may match, and the caller reads those pages and rechecks every row.
+//!
+//! Keys are the catalog's order-preserving encoding of one column; the one
+//! thing this module relies on beyond `memcmp` order is that a NULL encodes
+//! as a lone marker byte and every value as at least two bytes (see
+//! `types::key`). Summaries keep at most `KEY_BYTES` (16) bytes of each bound: a
+//! longer minimum is cut to a prefix (never larger), a longer maximum to the
+//! successor of its prefix (never smaller), so a summary stays a superset.
+//!
+//! Summarized or not: every row version gets an `insert`, so a range's
+//! summary is always widened to cover what lands in it; but, as in
+//! Postgres, a range only serves scans once it has been summarized (by
+//! CREATE INDEX, which also summarizes range 0 of an empty table, by VACUUM
+//! for full ranges, by `brin_summarize_new_values`, or, with `autosummarize`,
+//! as soon as inserts move on to a later range). An unsummarized range is
+//! always a candidate. Summaries are never narrowed: deletes leave them as
+//! they are (VACUUM removes nothing here).
+//!
+//! Layout (`u32`s little-endian):
+//!
+//! ```text
+//! meta page (block 0), kind 8:
+//!   24  4 pages_per_range
+//!   28  4 autosummarize position: ranges below it were summarized
+//!   32  1 autosummarize (0/1)
+//! summary page (block 1 + r / PER_PAGE), kind 9: after the header,
+//! PER_PAGE slots of SLOT bytes, slot r % PER_PAGE for range r:
+//!    0  1 flags: 1 summarized, 2 has NULLs, 4 has values, 8 no upper bound
+//!    1  1 minimum length     2 16 minimum
+//!   18  1 maximum length    19 16 maximum
+//!   35  1 unused
+//! ```
+//! A slot of zeroes (or a slot past the end of the index) is an
+//! unsummarized, empty range. Each change to a slot is logged as a byte
+//! patch (`WalRecord::PagePatch`).
+
+use std::ops::{Bound, Range};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use super::{
+    AccessMethod, BrinStats, Capabilities, IndexEntry, IndexKind, IndexOptions, IndexScanIter,
+    IndexStats, KindStats, ScanKey,
+};
+use crate::engine::Shared;
+use crate::error::{EngineError, Result};
+use crate::heap::TupleId;
+use crate::page::{page_kind, PAGE_HEADER_SIZE, PAGE_SIZE};
+use crate::wal::WalRecord;
+use crate::RelFileId;
+
+const KIND_META: u16 = 8;
+const KIND_SUMMARY: u16 = 9;
+const META_BLOCK: u32 = 0;
+const KEY_BYTES: usize = 16;
+const SLOT: usize = 36;
+/// Offset of the maximum's length byte in a slot.
+const MAX_AT: usize = 2 + KEY_BYTES;
+const PER_PAGE: usize = (PAGE_SIZE - PAGE_HEADER_SIZE) / SLOT;
+const F_SUMMARIZED: u8 = 1;
+const F_NULLS: u8 = 2;
+const F_VALUES: u8 = 4;
+const F_MAX_INF: u8 = 8;
+
+/// Lossy: ranges and equality, answered with heap page ranges.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    ordered: false,
+    range: true,
+    equality: true,
+    unique: false,
+    backward: false,
+    multi_column: false,
+    exact: false,
+    lossy_pages: true,
+};
+
+/// Postgres's brincostestimate in spirit: every summary is read; the heap
+/// ranges that match are at least the selected fraction of them, spread
+/// over more ranges the less the column follows the physical order.
+pub fn scan_cost(c: &super::CostInput) -> super::IndexCost {
+    let ppr = c.pages_per_range.max(1) as f64;
+    let ranges = (c.table_pages / ppr).ceil().max(1.0);
+    let sel = (c.matched_rows / c.table_rows.max(1.0)).clamp(0.0, 1.0);
+    let minimal = (ranges * sel).ceil();
+    let corr = c.correlation.abs();
+    let estimated = if corr < 1e-10 {
+        ranges
+    } else {
+        (minimal / corr).min(ranges)
+    };
+    super::IndexCost {
+        random_pages: 0.0,
+        seq_pages: 1.0 + (ranges / PER_PAGE as f64).ceil(),
+        operators: ranges * 2.0,
+        entries: 0.0,
+        heap_pages: Some((estimated * ppr).min(c.table_pages.max(1.0)).max(1.0)),
+    }
+}
+
+/// One range's summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Summary {
+    summarized: bool,
+    has_nulls: bool,
+    has_values: bool,
+    max_inf: bool,
+    min: Vec<u8>,
+    max: Vec<u8>,
+}
+
+fn is_null_key(k: &[u8]) -> bool {
+    k.len() == 1
+}
+
+/// The smallest key of `KEY_BYTES` or fewer bytes that is >= every key
+/// starting with `k[..KEY_BYTES]`; None if there is none (all 0xFF).
+fn upper_bound(k: &[u8]) -> Option<Vec<u8>> {
+    if k.len() <= KEY_BYTES {
+        return Some(k.to_vec());
+    }
+    let mut p = k[..KEY_BYTES].to_vec();
+    while let Some(last) = p.pop() {
+        if last < 0xFF {
+            p.push(last + 1);
+            return Some(p);
+        }
+    }
+    None
+}
+
+impl Summary {
+    fn decode(b: &[u8]) -> Summary {
+        let f = b[0];
+        let ml = (b[1] as usize).min(KEY_BYTES);
+        let xl = (b[MAX_AT] as usize).min(KEY_BYTES);
+        Summary {
+            summarized: f & F_SUMMARIZED != 0,
+            has_nulls: f & F_NULLS != 0,
+            has_values: f & F_VALUES != 0,
+            max_inf: f & F_MAX_INF != 0,
+            min: b[2..2 + ml].to_vec(),
+            max: b[MAX_AT + 1..MAX_AT + 1 + xl].to_vec(),
+        }
+    }
+    fn encode(&self) -> [u8; SLOT] {
+        let mut b = [0u8; SLOT];
+        b[0] = (self.summarized as u8 * F_SUMMARIZED)
+            | (self.has_nulls as u8 * F_NULLS)
+            | (self.has_values as u8 * F_VALUES)
+            | (self.max_inf as u8 * F_MAX_INF);
+        b[1] = self.min.len() as u8;
+        b[2..2 + self.min.len()].copy_from_slice(&self.min);
+        b[MAX_AT] = self.max.len() as u8;
+        b[MAX_AT + 1..MAX_AT + 1 + self.max.len()].copy_from_slice(&self.max);
+        b
+    }
+
+    /// Cover `key` too.
+    fn widen(&mut self, key: &[u8]) {
+        if is_null_key(key) {
+            self.has_nulls = true;
+            return;
+        }
+        let lo = &key[..key.len().min(KEY_BYTES)];
+        let hi = upper_bound(key);
+        if !self.has_values {
+            self.has_values = true;
+            self.min = lo.to_vec();
+            match hi {
+                Some(h) => self.max = h,
+                None => self.max_inf = true,
+            }
+            return;
+        }
+        if lo < &self.min[..] {
+            self.min = lo.to_vec();
+        }
+        match hi {
+            None => self.max_inf = true,
+            Some(h) if !self.max_inf && h > self.max => self.max = h,
+            _ => {}
+        }
+    }
+
+    fn max_at_least(&self, k: &[u8]) -> bool {
+        self.max_inf || &self.max[..] >= k
+    }
+
+    /// Whether rows of this range may match `key` (true for an
+    /// unsummarized range).
+    fn may_match(&self, key: &ScanKey) -> bool {
+        if !self.summarized {
+            return true;
+        }
+        let values = self.has_values;
+        match key {
+            ScanKey::All => values || self.has_nulls,
+            ScanKey::Eq(k) if is_null_key(k) => self.has_nulls,
+            ScanKey::Eq(k) => values && &self.min[..] <= &k[..] && self.max_at_least(k),
+            ScanKey::Prefix(p) if is_null_key(p) => self.has_nulls,
+            ScanKey::Prefix(p) => {
+                values
+                    && self.max_at_least(p)
+                    && (&self.min[..] <= &p[..] || self.min.starts_with(p))
+            }
+            ScanKey::Range { lower, upper } => {
+                let in_bounds = |k: &[u8]| {
+                    (match lower {
+                        Bound::Unbounded => true,
+                        Bound::Included(l) => k >= &l[..],
+                        Bound::Excluded(l) => k > &l[..],
+                    }) && (match upper {
+                        Bound::Unbounded => true,
+                        Bound::Included(u) => k <= &u[..],
+                        Bound::Excluded(u) => k < &u[..],
+                    })
+                };
+                let nulls =
+                    self.has_nulls && [0x01u8, 0x03, 0xFC, 0xFE].iter().any(|m| in_bounds(&[*m]));
+                let vals = values
+                    && (match lower {
+                        Bound::Unbounded => true,
+                        Bound::Included(l) => self.max_at_least(l),
+                        Bound::Excluded(l) => self.max_inf || &self.max[..] > &l[..],
+                    })
+                    && (match upper {
+                        Bound::Unbounded => true,
+                        Bound::Included(u) => &self.min[..] <= &u[..],
+                        Bound::Excluded(u) => &self.min[..] < &u[..],
+                    });
+                nulls || vals
+            }
+        }
+    }
+}
+
+fn slot_of(range: u32) -> (u32, usize) {
+    (
+        1 + range / PER_PAGE as u32,
+        PAGE_HEADER_SIZE + (range as usize % PER_PAGE) * SLOT,
+    )
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    heap: RelFileId,
+    rel: RelFileId,
+    pages_per_range: u32,
+    autosummarize: bool,
+    latch: RwLock<()>,
+    unique: Arc<Mutex<()>>,
+}
+
+impl Inner {
+    fn corrupt(&self, block: u32, reason: &str) -> EngineError {
+        EngineError::CorruptPage {
+            rel: self.rel,
+            block,
+            reason: reason.to_string(),
+        }
+    }
+
+    fn write_page(&self, block: u32, f: impl FnOnce(&mut [u8])) -> Result<()> {
+        let p = self.shared.pool.fetch(self.rel, block)?;
+        let mut g = p.write();
+        f(&mut g[..]);
+        self.shared
+            .wal
+            .append_page_image(0, self.rel, block, &mut g[..]);
+        p.mark_dirty();
+        Ok(())
+    }
+
+    fn init_empty(&self) -> Result<()> {
+        let b = self.shared.pool.extend(self.rel)?.block;
+        debug_assert_eq!(b, META_BLOCK);
+        let (ppr, auto) = (self.pages_per_range, self.autosummarize);
+        self.write_page(META_BLOCK, |g| {
+            g[12..14].copy_from_slice(&KIND_META.to_le_bytes());
+            g[24..28].copy_from_slice(&ppr.to_le_bytes());
+            g[28..32].copy_from_slice(&0u32.to_le_bytes());
+            g[32] = auto as u8;
+        })
+    }
+
+    /// (pages_per_range, autosummarize position, autosummarize).
+    fn meta(&self) -> Result<(u32, u32, bool)> {
+        let p = self.shared.pool.fetch(self.rel, META_BLOCK)?;
+        let g = p.read();
+        if page_kind(&g[..]) != KIND_META {
+            return Err(self.corrupt(META_BLOCK, "not a BRIN meta page"));
+        }
+        let ppr = u32::from_le_bytes(g[24..28].try_into().expect("4"));
+        if ppr == 0 {
+            return Err(self.corrupt(META_BLOCK, "pages_per_range is 0"));
+        }
+        Ok((
+            ppr,
+            u32::from_le_bytes(g[28..32].try_into().expect("4")),
+            g[32] != 0,
+        ))
+    }
+
+    /// Ranges the heap has now.
+    fn heap_ranges(&self, ppr: u32) -> Result<u32> {
+        Ok(self.shared.pool.relation_size(self.heap)?.div_ceil(ppr))
+    }
+
+    /// Make sure the summary page holding `range`'s slot exists.
+    fn ensure_page(&self, range: u32) -> Result<()> {
+        let (block, _) = slot_of(range);
+        while self.shared.pool.relation_size(self.rel)? <= block {
+            let b = self.shared.pool.extend(self.rel)?.block;
+            self.write_page(b, |g| {
+                g[12..14].copy_from_slice(&KIND_SUMMARY.to_le_bytes());
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The summary of every range in `0..n` (missing slots: unsummarized).
+    fn summaries(&self, n: u32) -> Result<Vec<Summary>> {
+        let nblocks = self.shared.pool.relation_size(self.rel)?;
+        let mut out = Vec::with_capacity(n as usize);
+        let mut block = 1u32;
+        while (out.len() as u32) < n {
+            if block >= nblocks {
+                out.resize(n as usize, Summary::default());
+                break;
+            }
+            let p = self.shared.pool.fetch(self.rel, block)?;
+            let g = p.read();
+            if page_kind(&g[..]) != KIND_SUMMARY {
+                return Err(self.corrupt(block, "not a BRIN summary page"));
+            }
+            for i in 0..PER_PAGE {
+                if out.len() as u32 >= n {
+                    break;
+                }
+                let o = PAGE_HEADER_SIZE + i * SLOT;
+                out.push(Summary::decode(&g[o..o + SLOT]));
+            }
+            block += 1;
+        }
+        Ok(out)
+    }
+
+    /// The summary of one range (missing slot: unsummarized).
+    fn summary_of(&self, range: u32) -> Result<Summary> {
+        let (block, off) = slot_of(range);
+        if block >= self.shared.pool.relation_size(self.rel)? {
+            return Ok(Summary::default());
+        }
+        let p = self.shared.pool.fetch(self.rel, block)?;
+        let g = p.read();
+        if page_kind(&g[..]) != KIND_SUMMARY {
+            return Err(self.corrupt(block, "not a BRIN summary page"));
+        }
+        Ok(Summary::decode(&g[off..off + SLOT]))
+    }
+
+    /// Summarize ranges `0..n`; how many were not summarized yet.
+    fn summarize(&self, n: u32) -> Result<u64> {
+        let _w = self.latch.write();
+        let mut count = 0;
+        for r in 0..n {
+            if !self.summary_of(r)?.summarized && self.update_slot(r, |s| s.summarized = true)? {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    /// Read-modify-write one slot; logs a patch when it changed.
+    fn update_slot(&self, range: u32, f: impl FnOnce(&mut Summary)) -> Result<bool> {
+        self.ensure_page(range)?;
+        let (block, off) = slot_of(range);
+        let p = self.shared.pool.fetch(self.rel, block)?;
+        let mut g = p.write();
+        if page_kind(&g[..]) != KIND_SUMMARY {
+            return Err(self.corrupt(block, "not a BRIN summary page"));
+        }
+        let old = Summary::decode(&g[off..off + SLOT]);
+        let mut s = old.clone();
+        f(&mut s);
+        if s == old {
+            return Ok(false);
+        }
+        let bytes = s.encode();
+        g[off..off + SLOT].copy_from_slice(&bytes);
+        let rec = WalRecord::PagePatch {
+            rel: self.rel,
+            block,
+            patches: vec![(off as u16, bytes.to_vec())],
+        };
+        self.shared
+            .wal
+            .append_page_change(0, self.rel, block, &mut g[..], rec);
+        p.mark_dirty();
+        Ok(true)
+    }
+
+    fn set_autosummarized(&self, upto: u32) -> Result<()> {
+        let p = self.shared.pool.fetch(self.rel, META_BLOCK)?;
+        let mut g = p.write();
+        g[28..32].copy_from_slice(&upto.to_le_bytes());
+        let rec = WalRecord::PagePatch {
+            rel: self.rel,
+            block: META_BLOCK,
+            patches: vec![(28, upto.to_le_bytes().to_vec())],
+        };
+        self.shared
+            .wal
+            .append_page_change(0, self.rel, META_BLOCK, &mut g[..], rec);
+        p.mark_dirty();
+        Ok(())
+    }
+}
+
+/// Handle returned to callers.
+pub struct BrinIndex {
+    inner: Arc<Inner>,
+}
+
+impl BrinIndex {
+    /// Open the BRIN index stored in `rel` over the heap `heap`, creating an
+    /// empty one if the relation has no meta page yet.
+    pub(crate) fn open(
+        shared: Arc<Shared>,
+        heap: RelFileId,
+        rel: RelFileId,
+        options: IndexOptions,
+    ) -> Result<BrinIndex> {
+        let inner = Inner {
+            shared,
+            heap,
+            rel,
+            pages_per_range: options.pages_per_range.max(1),
+            autosummarize: options.autosummarize,
+            latch: RwLock::new(()),
+            unique: Arc::new(Mutex::new(())),
+        };
+        if inner.shared.pool.relation_size(rel)? == 0 {
+            let _w = inner.latch.write();
+            inner.init_empty()?;
+        }
+        Ok(BrinIndex {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+impl AccessMethod for BrinIndex {
+    fn kind(&self) -> IndexKind {
+        IndexKind::Brin
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES
+    }
+
+    fn rel(&self) -> RelFileId {
+        self.inner.rel
+    }
+
+    /// Summarize every range of the heap from the rows present.
+    fn build(&self, entries: Vec<IndexEntry>, _sorted: bool) -> Result<()> {
+        let t = &*self.inner;
+        let _w = t.latch.write();
+        if t.shared.pool.relation_size(t.rel)? > 1 {
+            return Err(t.corrupt(META_BLOCK, "bulk build into a non-empty index"));
+        }
+        let (ppr, _, _) = t.meta()?;
+        let max_range = entries.iter().map(|e| e.tid.page / ppr).max();
+        // At least range 0, as Postgres: on an empty table the first range
+        // starts out summarized (empty) and inserts widen it.
+        let n = t
+            .heap_ranges(ppr)?
+            .max(max_range.map_or(0, |m| m + 1))
+            .max(1);
+        let mut sums = vec![
+            Summary {
+                summarized: true,
+                ..Default::default()
+            };
+            n as usize
+        ];
+        for e in &entries {
+            sums[(e.tid.page / ppr) as usize].widen(&e.key);
+        }
+        for (pi, chunk) in sums.chunks(PER_PAGE).enumerate() {
+            let b = t.shared.pool.extend(t.rel)?.block;
+            debug_assert_eq!(b, 1 + pi as u32);
+            t.write_page(b, |g| {
+                g[12..14].copy_from_slice(&KIND_SUMMARY.to_le_bytes());
+                for (i, s) in chunk.iter().enumerate() {
+                    let o = PAGE_HEADER_SIZE + i * SLOT;
+                    g[o..o + SLOT].copy_from_slice(&s.encode());
+                }
+            })?;
+        }
+        t.set_autosummarized(n)
+    }
+
+    fn insert(&self, key: &[u8], tid: TupleId) -> Result<()> {
+        let t = &*self.inner;
+        let _w = t.latch.write();
+        let (ppr, auto_pos, auto) = t.meta()?;
+        let range = tid.page / ppr;
+        t.update_slot(range, |s| s.widen(key))?;
+        if auto && range > auto_pos {
+            // Inserts moved past these ranges: they are full, summarize them.
+            for r in auto_pos..range {
+                t.update_slot(r, |s| s.summarized = true)?;
+            }
+            t.set_autosummarized(range)?;
+        }
+        Ok(())
+    }
+
+    /// Summaries are never narrowed; the entry is simply forgotten.
+    fn delete(&self, _key: &[u8], _tid: TupleId) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn bulk_delete(&self, _dead: &dyn Fn(TupleId) -> bool) -> Result<u64> {
+        Ok(0)
+    }
+
+    fn scan(&self, _key: &ScanKey, _backward: bool) -> Result<IndexScanIter> {
+        Err(EngineError::IndexUnsupported {
+            method: "brin",
+            what: "entry scans (it returns page ranges)".into(),
+        })
+    }
+
+    fn scan_pages(&self, key: &ScanKey) -> Result<Vec<Range<u32>>> {
+        let t = &*self.inner;
+        let _r = t.latch.read();
+        let (ppr, _, _) = t.meta()?;
+        let heap_pages = t.shared.pool.relation_size(t.heap)?;
+        let n = heap_pages.div_ceil(ppr);
+        let mut out: Vec<Range<u32>> = vec![];
+        for (r, s) in t.summaries(n)?.iter().enumerate() {
+            if !s.may_match(key) {
+                continue;
+            }
+            let start = r as u32 * ppr;
+            let end = (start + ppr).min(heap_pages);
+            match out.last_mut() {
+                Some(last) if last.end == start => last.end = end,
+                _ => out.push(start..end),
+            }
+        }
+        Ok(out)
+    }
+
+    fn covers(&self, key: &[u8], tid: TupleId) -> Result<bool> {
+        let t = &*self.inner;
+        let _r = t.latch.read();
+        let (ppr, _, _) = t.meta()?;
+        let s = t.summary_of(tid.page / ppr)?;
+        Ok(s.may_match(&ScanKey::Eq(key.to_vec())))
+    }
+
+    fn summarize_new_values(&self) -> Result<u64> {
+        let (ppr, _, _) = self.inner.meta()?;
+        let n = self.inner.heap_ranges(ppr)?;
+        self.inner.summarize(n)
+    }
+
+    /// Postgres's VACUUM summarizes the full ranges only (the last one may
+    /// still be filling).
+    fn vacuum_cleanup(&self) -> Result<()> {
+        let (ppr, _, _) = self.inner.meta()?;
+        let full = self.inner.shared.pool.relation_size(self.inner.heap)? / ppr;
+        self.inner.summarize(full).map(|_| ())
+    }
+
+    fn verify(&self) -> Result<Vec<String>> {
+        let t = &*self.inner;
+        let _r = t.latch.read();
+        let mut problems = vec![];
+        let (ppr, _, _) = t.meta()?;
+        let nblocks = t.shared.pool.relation_size(t.rel)?;
+        for block in 1..nblocks {
+            let p = t.shared.pool.fetch(t.rel, block)?;
+            let g = p.read();
+            if page_kind(&g[..]) != KIND_SUMMARY {
+                problems.push(format!("block {block}: not a BRIN summary page"));
+                continue;
+            }
+            for i in 0..PER_PAGE {
+                let o = PAGE_HEADER_SIZE + i * SLOT;
+                let raw = &g[o..o + SLOT];
+                let range = (block - 1) as usize * PER_PAGE + i;
+                if raw[0] & !(F_SUMMARIZED | F_NULLS | F_VALUES | F_MAX_INF) != 0
+                    || raw[1] as usize > KEY_BYTES
+                    || raw[MAX_AT] as usize > KEY_BYTES
+                {
+                    problems.push(format!(
+                        "range {range} (heap block {}): malformed summary",
+                        range as u64 * ppr as u64
+                    ));
+                    continue;
+                }
+                let s = Summary::decode(raw);
+                if s.has_values && !s.max_inf && s.min > s.max {
+                    problems.push(format!("range {range}: minimum above maximum"));
+                }
+                if !s.has_values && (!s.min.is_empty() || !s.max.is_empty()) {
+                    problems.push(format!("range {range}: bounds without values"));
+                }
+            }
+        }
+        Ok(problems)
+    }
+
+    fn stats(&self) -> Result<IndexStats> {
+        let t = &*self.inner;
+        let _r = t.latch.read();
+        let (ppr, _, _) = t.meta()?;
+        let nblocks = t.shared.pool.relation_size(t.rel)?;
+        let n = t.heap_ranges(ppr)?;
+        let sums = t.summaries(n)?;
+        let summarized = sums.iter().filter(|s| s.summarized).count() as u64;
+        Ok(IndexStats {
+            version: 1,
+            index_size: nblocks as u64 * PAGE_SIZE as u64,
+            root_block_no: META_BLOCK,
+            leaf_pages: nblocks.saturating_sub(1) as u64,
+            entries: summarized,
+            detail: KindStats::Brin(BrinStats {
+                pages_per_range: ppr,
+                ranges: n as u64,
+                summarized_ranges: summarized,
+                unsummarized_ranges: n as u64 - summarized,
+            }),
+            ..Default::default()
+        })
+    }
+
+    fn unique_lock(&self) -> parking_lot::ArcMutexGuard<parking_lot::RawMutex, ()> {
+        self.inner.unique.lock_arc()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summarized(keys: &[&[u8]]) -> Summary {
+        let mut s = Summary {
+            summarized: true,
+            ..Default::default()
+        };
+        for k in keys {
+            s.widen(k);
+        }
+        s
+    }
+
+    #[test]
+    fn long_keys_keep_a_superset() {
+        let long_lo = vec![5u8; 40];
+        let mut long_hi = vec![9u8; 40];
+        long_hi[KEY_BYTES - 1] = 0xFF;
+        let s = summarized(&[&long_lo, &long_hi]);
+        assert!(s.min.len() <= KEY_BYTES && s.max.len() <= KEY_BYTES);
+        for k in [&long_lo, &long_hi] {
+            assert!(s.may_match(&ScanKey::Eq(k.clone())));
+        }
+        assert!(!s.may_match(&ScanKey::Eq(vec![10u8; 3])));
+        let round = Summary::decode(&s.encode());
+        assert_eq!(round, s);
+    }
+
+    #[test]
+    fn nulls_are_flags_not_bounds() {
+        let s = summarized(&[&[0x03], &[0x02, 10], &[0x02, 20]]);
+        assert!(s.has_nulls);
+        assert_eq!(s.max, vec![0x02, 20]);
+        assert!(s.may_match(&ScanKey::Eq(vec![0x03])));
+        assert!(!s.may_match(&ScanKey::Range {
+            lower: Bound::Excluded(vec![0x02, 20]),
+            upper: Bound::Excluded(vec![0x03]),
+        }));
+        let unsummarized = Summary::default();
+        assert!(unsummarized.may_match(&ScanKey::Eq(vec![0x02, 99])));
+    }
+}

@@ -1,0 +1,510 @@
+//! The shared access-method conformance suite: the same inserts, deletes,
+//! scans, VACUUM, crash recovery, bulk build and verification run against
+//! every index kind. Exact kinds must return exactly the model's entries;
+//! lossy kinds (BRIN) must return page ranges covering every matching entry.
+//! Then property tests hold the hash index (long keys, low fillfactor: splits
+//! and overflow chains happen within a few hundred operations) and BRIN
+//! against models.
+
+use std::collections::BTreeSet;
+use std::ops::Bound;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use sargdb_engine::heap::TupleId;
+use sargdb_engine::{
+    Engine, EngineConfig, IndexEntry, IndexHandle, IndexKind, IndexOptions, IsolationLevel,
+    KindStats, ScanKey,
+};
+
+fn tmp(name: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("sargdb-am-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn open(dir: &PathBuf) -> Arc<Engine> {
+    let mut c = EngineConfig::new(dir);
+    c.buffer_pool_bytes = 4 << 20;
+    Engine::open(c).unwrap()
+}
+
+/// A single-column-style key: value marker 0x02 then the number, padded.
+fn key(k: u32, len: usize) -> Vec<u8> {
+    let mut v = vec![0x02];
+    v.extend_from_slice(&k.to_be_bytes());
+    v.resize(len.max(5), b'k');
+    v
+}
+
+const NULL_KEY: [u8; 1] = [0x03];
+
+type Model = BTreeSet<(Vec<u8>, TupleId)>;
+
+fn in_key(sk: &ScanKey, k: &[u8]) -> bool {
+    match sk {
+        ScanKey::All => true,
+        ScanKey::Eq(x) => k == &x[..],
+        ScanKey::Prefix(p) => k.starts_with(p),
+        ScanKey::Range { lower, upper } => {
+            (match lower {
+                Bound::Unbounded => true,
+                Bound::Included(l) => k >= &l[..],
+                Bound::Excluded(l) => k > &l[..],
+            }) && (match upper {
+                Bound::Unbounded => true,
+                Bound::Included(u) => k <= &u[..],
+                Bound::Excluded(u) => k < &u[..],
+            })
+        }
+    }
+}
+
+/// The index answers `sk` as the model says: exactly, or (lossy kinds)
+/// with pages covering every matching entry.
+fn check(idx: &IndexHandle, model: &Model, sk: ScanKey) {
+    let want: Vec<(Vec<u8>, TupleId)> = model
+        .iter()
+        .filter(|(k, _)| in_key(&sk, k))
+        .cloned()
+        .collect();
+    if idx.capabilities().lossy_pages {
+        let pages = idx.scan_pages(&sk).unwrap();
+        assert!(pages.windows(2).all(|w| w[0].end < w[1].start), "{pages:?}");
+        for (k, t) in &want {
+            assert!(
+                pages.iter().any(|r| r.contains(&t.page)),
+                "{:?}: {k:?} at {t:?} not in {pages:?}",
+                idx.kind()
+            );
+        }
+        return;
+    }
+    let mut got: Vec<(Vec<u8>, TupleId)> = idx
+        .scan(&sk, false)
+        .unwrap()
+        .map(|e| e.map(|e| (e.key, e.tid)).unwrap())
+        .collect();
+    if !idx.capabilities().ordered {
+        got.sort();
+    }
+    if got != want {
+        let first = got.iter().zip(&want).position(|(a, b)| a != b);
+        panic!(
+            "{:?} {sk:?}: got {} entries, want {}; first difference at {first:?}: {:?} vs {:?}",
+            idx.kind(),
+            got.len(),
+            want.len(),
+            first.map(|i| &got[i]),
+            first.map(|i| &want[i]),
+        );
+    }
+}
+
+fn check_all(idx: &IndexHandle, model: &Model) {
+    let caps = idx.capabilities();
+    check(idx, model, ScanKey::All);
+    for k in [0u32, 7, 123, 499, 10_000] {
+        check(idx, model, ScanKey::Eq(key(k, 24)));
+    }
+    check(idx, model, ScanKey::Eq(NULL_KEY.to_vec()));
+    if caps.range {
+        check(
+            idx,
+            model,
+            ScanKey::Range {
+                lower: Bound::Included(key(100, 24)),
+                upper: Bound::Excluded(key(140, 24)),
+            },
+        );
+        check(
+            idx,
+            model,
+            ScanKey::Range {
+                lower: Bound::Excluded(key(480, 24)),
+                upper: Bound::Excluded(NULL_KEY.to_vec()),
+            },
+        );
+    }
+    assert_eq!(
+        idx.verify().unwrap(),
+        Vec::<String>::new(),
+        "{:?}",
+        idx.kind()
+    );
+}
+
+fn options() -> IndexOptions {
+    IndexOptions {
+        pages_per_range: 4,
+        ..IndexOptions::default()
+    }
+}
+
+/// The whole suite for one kind.
+fn conformance(kind: IndexKind) {
+    let dir = tmp(kind.name());
+    let (heap, ix, ix2) = (10, 11, 12);
+    let mut model = Model::new();
+    let mut tids = vec![];
+    {
+        let e = open(&dir);
+        let idx = e.open_index(heap, ix, kind, options()).unwrap();
+        assert_eq!(idx.kind(), kind);
+        assert_eq!(idx.capabilities(), kind.capabilities());
+        let mut t = e.begin(IsolationLevel::ReadCommitted);
+        t.start_command();
+        // Keys follow insertion order loosely (so BRIN ranges are narrow)
+        // with repeats, and some NULLs.
+        for i in 0..4000u32 {
+            let tid = t.insert(heap, format!("row{i:0100}").as_bytes()).unwrap();
+            let k = if i % 97 == 0 {
+                NULL_KEY.to_vec()
+            } else {
+                key(i / 8, 24)
+            };
+            idx.insert(&k, tid).unwrap();
+            idx.insert(&k, tid).unwrap(); // idempotent
+            model.insert((k, tid));
+            tids.push(tid);
+        }
+        t.commit().unwrap();
+        if kind.capabilities().lossy_pages {
+            idx.summarize_new_values().unwrap();
+        }
+        check_all(&idx, &model);
+        // Deletes (exact kinds drop the entry; lossy ones keep a superset).
+        for (n, victim) in model.clone().iter().enumerate() {
+            if n % 3 == 0 {
+                let removed = idx.delete(&victim.0, victim.1).unwrap();
+                if kind.capabilities().exact {
+                    assert!(removed);
+                    assert!(!idx.delete(&victim.0, victim.1).unwrap());
+                    model.remove(victim);
+                }
+            }
+        }
+        check_all(&idx, &model);
+        // crash: no checkpoint, the log is durable up to here
+        e.flush_wal().unwrap();
+    }
+    let e = open(&dir);
+    let idx = e.open_index(heap, ix, kind, options()).unwrap();
+    check_all(&idx, &model);
+    // VACUUM removes the entries of dead rows.
+    let mut d = e.begin(IsolationLevel::ReadCommitted);
+    d.start_command();
+    let dead: Vec<TupleId> = tids.iter().copied().filter(|t| t.slot % 2 == 0).collect();
+    for t in &dead {
+        d.delete(heap, *t).unwrap();
+    }
+    d.commit().unwrap();
+    e.vacuum(heap).unwrap();
+    if kind.capabilities().exact {
+        model.retain(|(_, t)| t.slot % 2 != 0);
+    }
+    check_all(&idx, &model);
+    // A bulk build over the same rows answers the same.
+    let built = e.open_index(heap, ix2, kind, options()).unwrap();
+    built
+        .build(
+            model
+                .iter()
+                .map(|(k, t)| IndexEntry {
+                    key: k.clone(),
+                    tid: *t,
+                })
+                .collect(),
+            true,
+        )
+        .unwrap();
+    check_all(&built, &model);
+    let s = built.stats().unwrap();
+    assert!(s.index_size > 0);
+    if kind.capabilities().exact {
+        assert_eq!(s.entries, model.len() as u64);
+    }
+    drop(e);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn conformance_btree() {
+    conformance(IndexKind::BTree);
+}
+
+#[test]
+fn conformance_hash() {
+    conformance(IndexKind::Hash);
+}
+
+#[test]
+fn conformance_brin() {
+    conformance(IndexKind::Brin);
+}
+
+#[test]
+fn hash_splits_buckets_and_chains_overflow_pages() {
+    let dir = tmp("hash-grow");
+    let e = open(&dir);
+    let idx = e
+        .open_index(1, 2, IndexKind::Hash, IndexOptions::default())
+        .unwrap();
+    let tid = |n: u32| TupleId {
+        page: n / 50,
+        slot: (n % 50) as u16,
+    };
+    // Distinct keys: buckets split one at a time.
+    for i in 0..20_000u32 {
+        idx.insert(&key(i, 12), tid(i)).unwrap();
+    }
+    // One key repeated: its bucket needs overflow pages.
+    for i in 0..3_000u32 {
+        idx.insert(&key(7, 12), tid(100_000 + i)).unwrap();
+    }
+    let s = idx.stats().unwrap();
+    let KindStats::Hash(h) = &s.detail else {
+        panic!("{s:?}")
+    };
+    assert!(h.bucket_pages > 20, "{h:?}");
+    assert_eq!(h.splits, h.bucket_pages - 1);
+    assert!(h.overflow_pages >= 4, "{h:?}");
+    assert_eq!(h.live_items, 23_000);
+    assert!(h.free_percent > 0.0 && h.free_percent < 60.0, "{h:?}");
+    assert_eq!(idx.verify().unwrap(), Vec::<String>::new());
+    assert_eq!(
+        idx.scan(&ScanKey::Eq(key(7, 12)), false).unwrap().count(),
+        3_001
+    );
+    // Unsupported scans are errors, not wrong answers.
+    assert!(idx.scan(&ScanKey::Prefix(vec![2]), false).is_err());
+    // VACUUM squeezes the chain and recycles its overflow pages.
+    let size = s.index_size;
+    idx.bulk_delete(&|t| t.page >= 2000).unwrap();
+    let s2 = idx.stats().unwrap();
+    let KindStats::Hash(h2) = &s2.detail else {
+        panic!()
+    };
+    assert_eq!(h2.live_items, 20_000);
+    assert!(h2.overflow_pages < h.overflow_pages, "{h2:?}");
+    assert!(h2.unused_pages > 0);
+    assert_eq!(idx.verify().unwrap(), Vec::<String>::new());
+    for i in 0..3_000u32 {
+        idx.insert(&key(9, 12), tid(200_000 + i)).unwrap();
+    }
+    assert_eq!(
+        idx.stats().unwrap().index_size,
+        size,
+        "free pages are reused"
+    );
+}
+
+#[test]
+fn brin_prunes_ranges_and_summarizes_new_ones() {
+    let dir = tmp("brin-prune");
+    let e = open(&dir);
+    let heap = 1;
+    let opts = IndexOptions {
+        pages_per_range: 2,
+        ..IndexOptions::default()
+    };
+    let idx = e
+        .open_index(heap, 2, IndexKind::Brin, opts.clone())
+        .unwrap();
+    let mut t = e.begin(IsolationLevel::ReadCommitted);
+    t.start_command();
+    let mut entries = vec![];
+    for i in 0..2000u32 {
+        let tid = t.insert(heap, &[0u8; 200]).unwrap();
+        entries.push(IndexEntry {
+            key: key(i, 5),
+            tid,
+        });
+    }
+    idx.build(entries.clone(), true).unwrap();
+    let heap_pages = e.relation_pages(heap).unwrap();
+    assert!(heap_pages > 20);
+    let q = ScanKey::Range {
+        lower: Bound::Included(key(1000, 5)),
+        upper: Bound::Included(key(1010, 5)),
+    };
+    let pages = idx.scan_pages(&q).unwrap();
+    let n: u32 = pages.iter().map(|r| r.end - r.start).sum();
+    assert!(n <= 4, "a narrow range reads a range or two: {pages:?}");
+    // New rows land in new, unsummarized ranges: always candidates.
+    for i in 2000..3000u32 {
+        let tid = t.insert(heap, &[0u8; 200]).unwrap();
+        idx.insert(&key(i, 5), tid).unwrap();
+    }
+    t.commit().unwrap();
+    let pages = idx.scan_pages(&q).unwrap();
+    let unsummarized: u32 = pages.iter().map(|r| r.end - r.start).sum();
+    assert!(unsummarized > n);
+    // VACUUM summarizes the full ranges, not the one still filling.
+    let heap_pages = e.relation_pages(heap).unwrap();
+    e.vacuum(heap).unwrap();
+    let KindStats::Brin(b) = idx.stats().unwrap().detail else {
+        panic!()
+    };
+    assert_eq!(b.unsummarized_ranges, (heap_pages % 2 != 0) as u64, "{b:?}");
+    let pages = idx.scan_pages(&q).unwrap();
+    assert!(pages.iter().map(|r| r.end - r.start).sum::<u32>() <= n + 2);
+    let new = idx.summarize_new_values().unwrap();
+    assert_eq!(new, (heap_pages % 2 != 0) as u64);
+    assert_eq!(idx.summarize_new_values().unwrap(), 0);
+    let pages = idx.scan_pages(&q).unwrap();
+    assert_eq!(pages.iter().map(|r| r.end - r.start).sum::<u32>(), n);
+    let KindStats::Brin(b) = idx.stats().unwrap().detail else {
+        panic!()
+    };
+    assert_eq!(b.unsummarized_ranges, 0);
+    assert_eq!(b.ranges, e.relation_pages(heap).unwrap().div_ceil(2) as u64);
+    assert!(idx.scan(&ScanKey::All, false).is_err());
+}
+
+#[test]
+fn brin_autosummarize_summarizes_ranges_as_inserts_move_on() {
+    let dir = tmp("brin-auto");
+    let e = open(&dir);
+    let heap = 1;
+    let opts = IndexOptions {
+        pages_per_range: 1,
+        autosummarize: true,
+        ..IndexOptions::default()
+    };
+    let idx = e.open_index(heap, 2, IndexKind::Brin, opts).unwrap();
+    let mut t = e.begin(IsolationLevel::ReadCommitted);
+    t.start_command();
+    for i in 0..1000u32 {
+        let tid = t.insert(heap, &[0u8; 200]).unwrap();
+        idx.insert(&key(i, 5), tid).unwrap();
+    }
+    t.commit().unwrap();
+    let KindStats::Brin(b) = idx.stats().unwrap().detail else {
+        panic!()
+    };
+    assert_eq!(
+        b.unsummarized_ranges, 1,
+        "only the range being filled: {b:?}"
+    );
+    assert_eq!(idx.summarize_new_values().unwrap(), 1);
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(u32, u32),
+    Delete(usize),
+    Lookup(u32),
+    Vacuum(u32),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0u32..150, 0u32..100_000).prop_map(|(k, t)| Op::Insert(k, t)),
+        2 => any::<usize>().prop_map(Op::Delete),
+        2 => (0u32..160).prop_map(Op::Lookup),
+        1 => (0u32..7).prop_map(Op::Vacuum),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, .. ProptestConfig::default() })]
+    /// Hash index against a set model. Keys of 200..1000 bytes make a page
+    /// hold a handful of entries, so splits and overflow pages happen early.
+    #[test]
+    fn hash_behaves_like_a_set(ops in proptest::collection::vec(op(), 1..500), klen in 200usize..1000, ff in 10u8..100) {
+        let dir = tmp("hash-prop");
+        let e = open(&dir);
+        let opts = IndexOptions { fillfactor: ff, ..IndexOptions::default() };
+        let idx = e.open_index(1, 2, IndexKind::Hash, opts.clone()).unwrap();
+        let mut model = Model::new();
+        let tid = |n: u32| TupleId { page: n / 7, slot: (n % 7) as u16 };
+        for op in ops {
+            match op {
+                Op::Insert(k, t) => {
+                    idx.insert(&key(k, klen), tid(t)).unwrap();
+                    model.insert((key(k, klen), tid(t)));
+                }
+                Op::Delete(i) => {
+                    if model.is_empty() { continue; }
+                    let victim = model.iter().nth(i % model.len()).unwrap().clone();
+                    prop_assert!(idx.delete(&victim.0, victim.1).unwrap());
+                    model.remove(&victim);
+                }
+                Op::Lookup(k) => {
+                    let mut got: Vec<_> = idx.scan(&ScanKey::Eq(key(k, klen)), false).unwrap()
+                        .map(|e| e.map(|e| (e.key, e.tid)).unwrap()).collect();
+                    got.sort();
+                    let want: Vec<_> = model.iter().filter(|(x, _)| *x == key(k, klen)).cloned().collect();
+                    prop_assert_eq!(got, want);
+                }
+                Op::Vacuum(m) => {
+                    idx.bulk_delete(&|t| t.page % 7 == m).unwrap();
+                    model.retain(|(_, t)| t.page % 7 != m);
+                }
+            }
+        }
+        let mut all: Vec<_> = idx.scan(&ScanKey::All, false).unwrap().map(|e| e.map(|e| (e.key, e.tid)).unwrap()).collect();
+        all.sort();
+        prop_assert_eq!(all, model.iter().cloned().collect::<Vec<_>>());
+        prop_assert_eq!(idx.verify().unwrap(), Vec::<String>::new());
+        prop_assert_eq!(idx.stats().unwrap().entries, model.len() as u64);
+        // Recovery replays the same index.
+        e.flush_wal().unwrap();
+        drop(idx);
+        drop(e);
+        let e = open(&dir);
+        let idx = e.open_index(1, 2, IndexKind::Hash, opts).unwrap();
+        prop_assert_eq!(idx.verify().unwrap(), Vec::<String>::new());
+        prop_assert_eq!(idx.scan(&ScanKey::All, false).unwrap().count(), model.len());
+        drop(e);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// BRIN never misses a row: whatever the keys and the order they arrive
+    /// in, every row matching a range or equality is on a returned page.
+    #[test]
+    fn brin_never_misses(keys in proptest::collection::vec(prop_oneof![9 => (0u32..1000).prop_map(Some), 1 => Just(None)], 1..600),
+                         ppr in 1u32..6, build_first in 0usize..600, lo in 0u32..1000, width in 0u32..300, auto in any::<bool>()) {
+        let dir = tmp("brin-prop");
+        let e = open(&dir);
+        let heap = 1;
+        let opts = IndexOptions { pages_per_range: ppr, autosummarize: auto, ..IndexOptions::default() };
+        let idx = e.open_index(heap, 2, IndexKind::Brin, opts).unwrap();
+        let mut t = e.begin(IsolationLevel::ReadCommitted);
+        t.start_command();
+        let mut model = Model::new();
+        let mut pending = vec![];
+        let split = build_first.min(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            let tid = t.insert(heap, &[7u8; 300]).unwrap();
+            let kb = match k { Some(k) => key(*k, 5), None => NULL_KEY.to_vec() };
+            if i < split {
+                pending.push(IndexEntry { key: kb.clone(), tid });
+            } else {
+                if i == split { idx.build(std::mem::take(&mut pending), false).unwrap(); }
+                idx.insert(&kb, tid).unwrap();
+            }
+            model.insert((kb, tid));
+        }
+        if !pending.is_empty() { idx.build(pending, false).unwrap(); }
+        t.commit().unwrap();
+        let q = ScanKey::Range { lower: Bound::Included(key(lo, 5)), upper: Bound::Included(key(lo + width, 5)) };
+        check(&idx, &model, q.clone());
+        check(&idx, &model, ScanKey::Eq(key(lo, 5)));
+        check(&idx, &model, ScanKey::Eq(NULL_KEY.to_vec()));
+        idx.summarize_new_values().unwrap();
+        check(&idx, &model, q);
+        check(&idx, &model, ScanKey::Eq(key(lo, 5)));
+        check(&idx, &model, ScanKey::Eq(NULL_KEY.to_vec()));
+        for (k, tid) in &model {
+            prop_assert!(idx.covers(k, *tid).unwrap());
+        }
+        prop_assert_eq!(idx.verify().unwrap(), Vec::<String>::new());
+        drop(e);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
