@@ -122,6 +122,11 @@ pub(crate) struct Shared {
     fsm: Mutex<HashMap<RelFileId, FsmRel>>,
     pub unique_locks: Mutex<HashMap<RelFileId, Arc<Mutex<()>>>>,
     checkpoint_mutex: Mutex<()>,
+    /// VACUUMs run one at a time (Postgres: VACUUM's lock conflicts with
+    /// itself). Two at once on one table both free the same dead slots: the
+    /// second would remove the index entries and the slot of a row inserted
+    /// into the slot after the first freed it.
+    vacuum_mutex: Mutex<()>,
     last_checkpoint_lsn: AtomicU64,
     checkpoints: AtomicU64,
     /// Rows deleted or updated per relation since its last vacuum.
@@ -552,6 +557,7 @@ impl Engine {
             fsm: Mutex::new(HashMap::new()),
             unique_locks: Mutex::new(HashMap::new()),
             checkpoint_mutex: Mutex::new(()),
+            vacuum_mutex: Mutex::new(()),
             last_checkpoint_lsn: AtomicU64::new(end),
             checkpoints: AtomicU64::new(0),
             dead: Mutex::new(HashMap::new()),
@@ -816,6 +822,7 @@ fn checkpoint(shared: &Shared) -> Result<()> {
 }
 
 fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
+    let _one_at_a_time = shared.vacuum_mutex.lock();
     let oldest = shared.txns.oldest_xmin();
     let nblocks = shared.pool.relation_size(rel)?;
     let mut stats = VacuumStats::default();
