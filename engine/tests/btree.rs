@@ -6,24 +6,20 @@ use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod common;
+
 use proptest::prelude::*;
 use sargdb_engine::heap::TupleId;
 use sargdb_engine::{
-    Engine, EngineConfig, IndexEntry, IndexHandle, IndexKind, IndexOptions, IsolationLevel, ScanKey,
+    Engine, IndexEntry, IndexHandle, IndexKind, IndexOptions, IsolationLevel, ScanKey,
 };
 
 fn tmp(name: &str) -> PathBuf {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let d = std::env::temp_dir().join(format!("sargdb-btree-{name}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+    common::tmp_dir("btree", name)
 }
 
 fn open(dir: &PathBuf) -> Arc<Engine> {
-    let mut c = EngineConfig::new(dir);
-    c.buffer_pool_bytes = 2 << 20;
-    Engine::open(c).unwrap()
+    common::open_engine(dir, 2 << 20)
 }
 
 /// Keys long enough that a page holds a few dozen entries, so a few hundred

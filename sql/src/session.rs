@@ -306,7 +306,7 @@ pub struct Session {
     cancel: Arc<AtomicBool>,
     txn: Option<TxnState>,
     /// Parsed statements by SQL text (extended-protocol Parse); see `stmt_cache`.
-    statements: crate::stmt_cache::StatementCache,
+    parsed: crate::stmt_cache::StatementCache,
     /// Bumped by every SET/RESET: cached statements bound under other
     /// settings are not reused.
     settings_gen: u64,
@@ -391,7 +391,7 @@ impl Session {
             notices: vec![],
             cancel: Arc::new(AtomicBool::new(false)),
             txn: None,
-            statements: Default::default(),
+            parsed: Default::default(),
             settings_gen: 0,
             currval: HashMap::new(),
             tctx: TypeContext::default(),
@@ -463,7 +463,7 @@ impl Session {
             settings_gen: self.settings_gen,
             search_path: &search_path,
         };
-        if let Some(hit) = self.statements.get(sql, param_oids, &cx) {
+        if let Some(hit) = self.parsed.get(sql, param_oids, &cx) {
             // In a failed block Postgres refuses to parse anything but
             // ROLLBACK / COMMIT.
             if matches!(&self.txn, Some(t) if t.failed)
@@ -477,7 +477,7 @@ impl Session {
             return Ok(hit);
         }
         let stmt = self.prepare_uncached(sql, param_oids)?;
-        self.statements.put(sql, param_oids, stmt.clone(), &cx);
+        self.parsed.put(sql, param_oids, stmt.clone(), &cx);
         Ok(stmt)
     }
 

@@ -40,6 +40,14 @@ pub async fn try_connect(conn_str: &str) -> Result<tokio_postgres::Client, tokio
     Ok(client)
 }
 
+/// The problems `verify_index` reports for an index (empty when healthy).
+pub async fn verify_index(c: &tokio_postgres::Client, index: &str) -> Vec<String> {
+    c.query_one(&format!("SELECT verify_index('{index}')"), &[])
+        .await
+        .unwrap()
+        .get::<_, Vec<String>>(0)
+}
+
 /// The SQLSTATE of a tokio-postgres error, if the server sent one.
 pub fn sqlstate(err: &tokio_postgres::Error) -> Option<String> {
     err.as_db_error().map(|db| db.code().code().to_string())

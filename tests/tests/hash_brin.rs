@@ -5,15 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use sargdb_tests::{sqlstate, SargdbServer};
-
-async fn verify(c: &tokio_postgres::Client, index: &str) -> Vec<String> {
-    let row = c
-        .query_one(&format!("SELECT verify_index('{index}')"), &[])
-        .await
-        .unwrap();
-    row.get::<_, Vec<String>>(0)
-}
+use sargdb_tests::{sqlstate, verify_index, SargdbServer};
 
 async fn count(c: &tokio_postgres::Client, sql: &str) -> i64 {
     c.query_one(sql, &[]).await.unwrap().get(0)
@@ -69,7 +61,7 @@ async fn btree_hash_and_brin_agree_with_their_table_after_every_crash() {
         let c = srv.connect().await;
         for ix in ["ev_pkey", "ev_owner_hash", "ev_seq_brin"] {
             assert_eq!(
-                verify(&c, ix).await,
+                verify_index(&c, ix).await,
                 Vec::<String>::new(),
                 "{ix} after crash {cycle}"
             );

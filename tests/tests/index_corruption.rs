@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use sargdb_engine::page::{set_checksum, PAGE_SIZE};
-use sargdb_tests::{sqlstate, SargdbServer};
+use sargdb_tests::{sqlstate, verify_index, SargdbServer};
 
 /// Stop the server, change the last key byte of the first entry of the
 /// index's root leaf, optionally fix the page checksum, and start again.
@@ -63,11 +63,7 @@ async fn setup(srv: &SargdbServer) {
     .await
     .unwrap();
     c.batch_execute("CHECKPOINT").await.unwrap();
-    let healthy: Vec<String> = c
-        .query_one("SELECT verify_index('k_pkey')", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let healthy: Vec<String> = verify_index(&c, "k_pkey").await;
     assert!(healthy.is_empty(), "{healthy:?}");
 }
 
@@ -77,11 +73,7 @@ async fn structural_check_sees_a_key_changed_on_disk() {
     setup(&srv).await;
     corrupt_first_key(&mut srv, "k_pkey", true).await;
     let c = srv.connect().await;
-    let problems: Vec<String> = c
-        .query_one("SELECT verify_index('k_pkey')", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let problems: Vec<String> = verify_index(&c, "k_pkey").await;
     assert!(
         problems.iter().any(|p| p.contains("keys out of order")),
         "{problems:?}"

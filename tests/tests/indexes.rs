@@ -7,18 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sargdb_tests::{sqlstate, SargdbServer};
+use sargdb_tests::{sqlstate, verify_index, SargdbServer};
 
 const SESSIONS: i32 = 8;
 const KEYS: i32 = 40;
-
-async fn verify(c: &tokio_postgres::Client, index: &str) -> Vec<String> {
-    let row = c
-        .query_one(&format!("SELECT verify_index('{index}')"), &[])
-        .await
-        .unwrap();
-    row.get::<_, Vec<String>>(0)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn unique_index_under_concurrent_inserts_and_deletes() {
@@ -104,11 +96,11 @@ async fn unique_index_under_concurrent_inserts_and_deletes() {
             .unwrap();
         assert_eq!(rows.len(), 1, "key {k} through the index");
     }
-    assert_eq!(verify(&c, "u_pkey").await, Vec::<String>::new());
-    assert_eq!(verify(&c, "u_owner_idx").await, Vec::<String>::new());
+    assert_eq!(verify_index(&c, "u_pkey").await, Vec::<String>::new());
+    assert_eq!(verify_index(&c, "u_owner_idx").await, Vec::<String>::new());
     c.batch_execute("VACUUM u").await.unwrap();
-    assert_eq!(verify(&c, "u_pkey").await, Vec::<String>::new());
-    assert_eq!(verify(&c, "u_owner_idx").await, Vec::<String>::new());
+    assert_eq!(verify_index(&c, "u_pkey").await, Vec::<String>::new());
+    assert_eq!(verify_index(&c, "u_owner_idx").await, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -167,7 +159,7 @@ async fn indexes_agree_with_their_table_after_every_crash() {
         let c = srv.connect().await;
         for ix in ["acc_pkey", "acc_owner_idx", "acc_lower_idx", "acc_rich_idx"] {
             assert_eq!(
-                verify(&c, ix).await,
+                verify_index(&c, ix).await,
                 Vec::<String>::new(),
                 "{ix} after crash {cycle}"
             );
@@ -211,8 +203,8 @@ async fn autovacuum_after_restart_cleans_unopened_indexes() {
     c.batch_execute("INSERT INTO av SELECT g, 'new' || (g % 7) FROM generate_series(5001, 7000) g")
         .await
         .unwrap();
-    assert_eq!(verify(&c, "av_pkey").await, Vec::<String>::new());
-    assert_eq!(verify(&c, "av_tag_idx").await, Vec::<String>::new());
+    assert_eq!(verify_index(&c, "av_pkey").await, Vec::<String>::new());
+    assert_eq!(verify_index(&c, "av_tag_idx").await, Vec::<String>::new());
     let n: i64 = c
         .query_one("SELECT count(*) FROM av WHERE tag = 'tag7'", &[])
         .await
@@ -293,7 +285,7 @@ async fn create_index_concurrently_does_not_block_writers() {
         "no write waited for the build ({} ms)",
         slowest.load(Ordering::Relaxed)
     );
-    assert_eq!(verify(&c, "w_v_idx").await, Vec::<String>::new());
+    assert_eq!(verify_index(&c, "w_v_idx").await, Vec::<String>::new());
     let n: i64 = c
         .query_one("SELECT count(*) FROM w WHERE v = 7", &[])
         .await

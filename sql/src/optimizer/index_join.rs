@@ -106,43 +106,25 @@ pub fn estimate_rows(p: &Plan) -> f64 {
     }
 }
 
-/// The outer-row form of a left join key: a column of the left row (maybe
-/// cast) read as `Outer` depth 1 by the inner side.
+/// The outer-row form of a left join key: the same expression with each
+/// column of the left row read as `Outer` depth 1 by the inner side. None
+/// for a constant, a volatile expression, or one that already reads outer
+/// rows or runs subqueries (their depths would shift).
 fn as_outer(e: &BoundExpr) -> Option<BoundExpr> {
-    match e {
-        BoundExpr::Column(i, ty) => Some(BoundExpr::Outer {
-            depth: 1,
-            idx: *i,
-            ty: ty.clone(),
-        }),
-        BoundExpr::Arith { .. } | BoundExpr::Func { .. } if !e.is_volatile() => {
-            // An expression of left columns only: each column becomes Outer.
-            let cols = e.columns_used()?;
-            let mut o = e.clone();
-            let mut ok = true;
-            o.walk_mut(&mut |x| {
-                if let BoundExpr::Column(i, ty) = x {
-                    *x = BoundExpr::Outer {
-                        depth: 1,
-                        idx: *i,
-                        ty: ty.clone(),
-                    };
-                } else if matches!(x, BoundExpr::Subquery(_) | BoundExpr::Outer { .. }) {
-                    ok = false;
-                }
-            });
-            (ok && !cols.is_empty()).then_some(o)
-        }
-        BoundExpr::Cast { e: inner, .. } => {
-            let o = as_outer(inner)?;
-            let mut c = e.clone();
-            if let BoundExpr::Cast { e, .. } = &mut c {
-                **e = o;
-            }
-            Some(c)
-        }
-        _ => None,
+    if e.is_volatile() || has_outer_or_subquery(e) || e.columns_used()?.is_empty() {
+        return None;
     }
+    let mut o = e.clone();
+    o.walk_mut(&mut |x| {
+        if let BoundExpr::Column(i, ty) = x {
+            *x = BoundExpr::Outer {
+                depth: 1,
+                idx: *i,
+                ty: ty.clone(),
+            };
+        }
+    });
+    Some(o)
 }
 
 /// Whether an expression reads outer rows or runs subqueries (the inner
@@ -188,7 +170,7 @@ fn index_nested_loop(
     let mut conds = vec![];
     let mut used = vec![false; lk.len()];
     for (i, (l, r)) in lk.iter().zip(rk).enumerate() {
-        if !matches!(r, BoundExpr::Column(..)) || l.is_volatile() {
+        if !matches!(r, BoundExpr::Column(..)) {
             continue;
         }
         if let Some(o) = as_outer(l) {
@@ -213,11 +195,8 @@ fn index_nested_loop(
     let lw = crate::executor::width(left).ok()?;
     let mut rest_kept = vec![];
     for c in rest {
-        let inner_only = c
-            .columns_used()
-            .is_some_and(|cols| !cols.is_empty() && cols.iter().all(|&i| i >= lw))
-            && !c.is_volatile()
-            && !has_outer_or_subquery(c);
+        let inner_only =
+            crate::planner::join_side(c, lw) == Some(false) && !has_outer_or_subquery(c);
         if inner_only {
             inner_filter.push(c.map_columns(&|i| i - lw));
         } else {
@@ -245,11 +224,7 @@ fn index_nested_loop(
     let mut on: Vec<BoundExpr> = rest_kept;
     for (i, (l, r)) in lk.iter().zip(rk).enumerate() {
         if !used[i] {
-            on.push(BoundExpr::Cmp {
-                op: CmpOp::Eq,
-                l: Box::new(l.clone()),
-                r: Box::new(r.map_columns(&|c| c + lw)),
-            });
+            on.push(crate::planner::equi_cond(l, r, lw));
         }
     }
     Some(Plan::LateralJoin {

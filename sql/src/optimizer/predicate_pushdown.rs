@@ -6,6 +6,7 @@
 
 use crate::binder::bound::{and_all, conjuncts, BoundExpr};
 use crate::executor::width;
+use crate::planner::join_side;
 use crate::planner::plan::{JoinKind, Plan};
 
 fn filter(input: Plan, preds: Vec<BoundExpr>) -> Plan {
@@ -61,17 +62,10 @@ fn push(plan: Plan, preds: Vec<BoundExpr>) -> Plan {
                 conjuncts(o, &mut all);
             }
             for p in all {
-                match p.columns_used() {
-                    Some(cols) if !p.is_volatile() && !cols.is_empty() => {
-                        if cols.iter().all(|c| *c < lw) {
-                            lp.push(p);
-                        } else if cols.iter().all(|c| *c >= lw) {
-                            rp.push(p.map_columns(&|c| c - lw));
-                        } else {
-                            keep.push(p);
-                        }
-                    }
-                    _ => keep.push(p),
+                match join_side(&p, lw) {
+                    Some(true) => lp.push(p),
+                    Some(false) => rp.push(p.map_columns(&|c| c - lw)),
+                    None => keep.push(p),
                 }
             }
             let left = push(*left, lp);
@@ -98,18 +92,7 @@ fn push(plan: Plan, preds: Vec<BoundExpr>) -> Plan {
             // before the join; ON conditions on the nullable (right) side
             // filter the rows it offers. Everything else stays where it is.
             let lw = width(&left).unwrap_or(usize::MAX);
-            let side = |p: &BoundExpr| -> Option<bool> {
-                let cols = p.columns_used()?;
-                if p.is_volatile() || cols.is_empty() {
-                    None
-                } else if cols.iter().all(|c| *c < lw) {
-                    Some(true)
-                } else if cols.iter().all(|c| *c >= lw) {
-                    Some(false)
-                } else {
-                    None
-                }
-            };
+            let side = |p: &BoundExpr| join_side(p, lw);
             let (lp, above): (Vec<_>, Vec<_>) =
                 preds.into_iter().partition(|p| side(p) == Some(true));
             let mut rp = vec![];

@@ -147,17 +147,23 @@ fn outer_name(depth: usize, idx: usize) -> String {
 }
 
 fn cond_text(parts: &[BoundExpr], t: &TableDef) -> String {
-    if parts.len() == 1 {
-        render(&parts[0], t)
+    and_text(parts.iter().map(|p| render(p, t)).collect())
+}
+
+/// A condition over a row whose columns are called `names`, one conjunct
+/// after the other as Postgres prints it.
+fn cond_named(e: &BoundExpr, names: &[String]) -> String {
+    let mut parts = vec![];
+    conjuncts(e.clone(), &mut parts);
+    and_text(parts.iter().map(|c| render_named(c, names)).collect())
+}
+
+/// `a` alone, or `(a AND b ...)`.
+fn and_text(texts: Vec<String>) -> String {
+    if texts.len() == 1 {
+        texts.into_iter().next().unwrap_or_default()
     } else {
-        format!(
-            "({})",
-            parts
-                .iter()
-                .map(|p| render(p, t))
-                .collect::<Vec<_>>()
-                .join(" AND ")
-        )
+        format!("({})", texts.join(" AND "))
     }
 }
 
@@ -399,17 +405,9 @@ fn node_with(p: &Plan, depth: usize, out: &mut Vec<String>, opts: &ExplainOption
             },
         ),
         Plan::Filter { input, predicate } => {
-            let names = output_names(input);
-            let mut parts = vec![];
-            conjuncts(predicate.clone(), &mut parts);
-            let text: Vec<String> = parts.iter().map(|c| render_named(c, &names)).collect();
             extra.push(format!(
                 "Filter: {}",
-                if text.len() == 1 {
-                    text[0].clone()
-                } else {
-                    format!("({})", text.join(" AND "))
-                }
+                cond_named(predicate, &output_names(input))
             ));
             (
                 "Result".into(),
@@ -429,18 +427,7 @@ fn node_with(p: &Plan, depth: usize, out: &mut Vec<String>, opts: &ExplainOption
         | Plan::NestedLoopJoin { kind, on, .. }
         | Plan::LateralJoin { kind, on, .. } => {
             if let Some(on) = on {
-                let mut parts = vec![];
-                conjuncts(on.clone(), &mut parts);
-                let names = output_names(p);
-                let text: Vec<String> = parts.iter().map(|c| render_named(c, &names)).collect();
-                extra.push(format!(
-                    "Join Filter: {}",
-                    if text.len() == 1 {
-                        text[0].clone()
-                    } else {
-                        format!("({})", text.join(" AND "))
-                    }
-                ));
+                extra.push(format!("Join Filter: {}", cond_named(on, &output_names(p))));
             }
             (
                 format!("Nested Loop{}", jk(*kind)),
@@ -465,18 +452,12 @@ fn node_with(p: &Plan, depth: usize, out: &mut Vec<String>, opts: &ExplainOption
                 .zip(right_keys)
                 .map(|(l, r)| format!("({} = {})", render_named(l, &ln), render_named(r, &rn)))
                 .collect();
-            extra.push(format!(
-                "Hash Cond: {}",
-                if conds.len() == 1 {
-                    conds[0].clone()
-                } else {
-                    format!("({})", conds.join(" AND "))
-                }
-            ));
+            extra.push(format!("Hash Cond: {}", and_text(conds)));
             if let Some(res) = residual {
-                let mut all = ln.clone();
-                all.extend(rn.iter().cloned());
-                extra.push(format!("Join Filter: {}", render_named(res, &all)));
+                extra.push(format!(
+                    "Join Filter: {}",
+                    cond_named(res, &output_names(p))
+                ));
             }
             // Postgres shows the build side under a Hash node.
             let mut inner = child_lines.pop().unwrap_or_default();
@@ -599,30 +580,21 @@ fn node_with(p: &Plan, depth: usize, out: &mut Vec<String>, opts: &ExplainOption
                 rows: 10.0,
             },
         ),
-        Plan::Insert { table, .. } => (
-            format!("Insert on {}", table.name),
-            Est {
-                startup: 0.0,
-                total: k0.1 + k0.2 * 0.01,
-                rows: 0.0,
-            },
-        ),
-        Plan::Update { table, .. } => (
-            format!("Update on {}", table.name),
-            Est {
-                startup: 0.0,
-                total: k0.1 + k0.2 * 0.01,
-                rows: 0.0,
-            },
-        ),
-        Plan::Delete { table, .. } => (
-            format!("Delete on {}", table.name),
-            Est {
-                startup: 0.0,
-                total: k0.1 + k0.2 * 0.01,
-                rows: 0.0,
-            },
-        ),
+        Plan::Insert { table, .. } | Plan::Update { table, .. } | Plan::Delete { table, .. } => {
+            let verb = match p {
+                Plan::Insert { .. } => "Insert",
+                Plan::Update { .. } => "Update",
+                _ => "Delete",
+            };
+            (
+                format!("{verb} on {}", table.name),
+                Est {
+                    startup: 0.0,
+                    total: k0.1 + k0.2 * 0.01,
+                    rows: 0.0,
+                },
+            )
+        }
     };
     let st = opts.stats(p);
     let head = format!(

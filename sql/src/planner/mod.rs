@@ -38,12 +38,8 @@ fn physical(p: Plan) -> Plan {
             let (lk, rk, rest) = split_equi(on, lw);
             if lk.is_empty() || kind == JoinKind::Cross {
                 let mut all = rest;
-                for (l, r) in lk.into_iter().zip(rk) {
-                    all.push(BoundExpr::Cmp {
-                        op: CmpOp::Eq,
-                        l: Box::new(l),
-                        r: Box::new(r.map_columns(&|c| c + lw)),
-                    });
+                for (l, r) in lk.iter().zip(&rk) {
+                    all.push(equi_cond(l, r, lw));
                 }
                 return Plan::NestedLoopJoin {
                     left,
@@ -84,19 +80,7 @@ pub(crate) fn split_equi(
             r,
         } = &p
         {
-            let side = |e: &BoundExpr| -> Option<bool> {
-                let cols = e.columns_used()?;
-                if cols.is_empty() || e.is_volatile() {
-                    return None;
-                }
-                if cols.iter().all(|c| *c < lw) {
-                    Some(true)
-                } else if cols.iter().all(|c| *c >= lw) {
-                    Some(false)
-                } else {
-                    None
-                }
-            };
+            let side = |e: &BoundExpr| join_side(e, lw);
             match (side(l), side(r)) {
                 (Some(true), Some(false)) => {
                     lk.push((**l).clone());
@@ -114,4 +98,30 @@ pub(crate) fn split_equi(
         rest.push(p);
     }
     (lk, rk, rest)
+}
+
+/// Which side of a join an expression reads: Some(true) the left row only
+/// (columns below `lw`), Some(false) the right only; None if both, neither,
+/// volatile, or a correlated subquery.
+pub(crate) fn join_side(e: &BoundExpr, lw: usize) -> Option<bool> {
+    let cols = e.columns_used()?;
+    if cols.is_empty() || e.is_volatile() {
+        None
+    } else if cols.iter().all(|c| *c < lw) {
+        Some(true)
+    } else if cols.iter().all(|c| *c >= lw) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// `l = r` over the joined row, from a left key and a right key over the
+/// right row (the inverse of `split_equi`).
+pub(crate) fn equi_cond(l: &BoundExpr, r: &BoundExpr, lw: usize) -> BoundExpr {
+    BoundExpr::Cmp {
+        op: CmpOp::Eq,
+        l: Box::new(l.clone()),
+        r: Box::new(r.map_columns(&|c| c + lw)),
+    }
 }

@@ -1,0 +1,22 @@
+//! Helpers shared by the engine's integration tests.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sargdb_engine::{Engine, EngineConfig};
+
+/// A fresh, unique, empty directory path under the system temp dir.
+pub fn tmp_dir(suite: &str, name: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("sargdb-{suite}-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Open (or create) an engine in `dir` with a small buffer pool.
+pub fn open_engine(dir: &Path, buffer_pool_bytes: usize) -> Arc<Engine> {
+    let mut c = EngineConfig::new(dir);
+    c.buffer_pool_bytes = buffer_pool_bytes;
+    Engine::open(c).unwrap()
+}
