@@ -331,10 +331,9 @@ impl BufferPool {
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
         THREAD_READS.with(|c| c.set(c.get() + 1));
         let idx = self.take_victim(&mut hand)?;
-        self.counters.peak_resident.fetch_max(
-            self.resident.load(Ordering::Relaxed),
-            Ordering::Relaxed,
-        );
+        self.counters
+            .peak_resident
+            .fetch_max(self.resident.load(Ordering::Relaxed), Ordering::Relaxed);
         let loaded = (|| {
             let mut g = self.frames[idx].page.write();
             let size = self.relation_size(rel)?;

@@ -440,6 +440,36 @@ impl Transaction {
         Ok(tid)
     }
 
+    /// Insert many tuples at once (COPY, INSERT ... SELECT into a table
+    /// without indexes): see `heap::insert_many`.
+    pub fn insert_many(&mut self, rel: RelFileId, tuples: &[Vec<u8>]) -> Result<Vec<TupleId>> {
+        if tuples.is_empty() {
+            return Ok(vec![]);
+        }
+        let xid = self.write_xid();
+        let header = TupleHeader {
+            xmin: xid,
+            xmax: 0,
+            cmin: self.cid,
+            cmax: 0,
+            ctid_page: 0,
+            ctid_slot: 0,
+            infomask: 0,
+        };
+        let mut fulls: Vec<Vec<u8>> = tuples
+            .iter()
+            .map(|t| {
+                let mut full = vec![0u8; TUPLE_HEADER_SIZE + t.len()];
+                header.write(&mut full);
+                full[TUPLE_HEADER_SIZE..].copy_from_slice(t);
+                full
+            })
+            .collect();
+        let tids = heap::insert_many(&self.shared, xid, rel, &mut fulls)?;
+        self.shared.note_modified_n(rel, tids.len() as u64);
+        Ok(tids)
+    }
+
     /// Sequential scan of the versions visible to this statement.
     pub fn scan(&self, rel: RelFileId) -> Result<HeapScan> {
         let nblocks = self.shared.pool.relation_size(rel)?;
@@ -778,14 +808,26 @@ impl Transaction {
 
     /// `scan_dirty` as a stream (see `DirtyScan`).
     pub fn dirty_scan(&self, rel: RelFileId) -> Result<DirtyScan> {
-        Ok(DirtyScan {
+        let n = self.shared.pool.relation_size(rel)?;
+        Ok(self.dirty_scan_blocks(rel, 0..n))
+    }
+
+    /// `dirty_scan` over some blocks only (a parallel build gives each
+    /// thread its own range).
+    pub fn dirty_scan_blocks(&self, rel: RelFileId, blocks: std::ops::Range<u32>) -> DirtyScan {
+        DirtyScan {
             rel,
-            next_block: 0,
-            nblocks: self.shared.pool.relation_size(rel)?,
+            next_block: blocks.start,
+            nblocks: blocks.end,
             arena: Vec::new(),
             items: Vec::new(),
             pos: 0,
-        })
+        }
+    }
+
+    /// Number of pages in a relation.
+    pub fn relation_pages(&self, rel: RelFileId) -> Result<u32> {
+        self.shared.pool.relation_size(rel)
     }
 
     /// Copy the versions of `block` that `scan_dirty` returns into `scan`.

@@ -55,12 +55,7 @@ impl HashAggregateExecutor {
 }
 
 /// Feed one row's argument values to an aggregate (the values are taken).
-fn accumulate(
-    a: &AggCall,
-    st: &mut AggState,
-    args: &mut [Value],
-    ctx: &ExecContext,
-) -> Result<()> {
+fn accumulate(a: &AggCall, st: &mut AggState, args: &mut [Value], ctx: &ExecContext) -> Result<()> {
     if a.func == AggFunc::CountStar {
         st.count += 1;
         return Ok(());

@@ -25,6 +25,7 @@ use sargdb_engine::{
 use super::expr::{eval, eval_pred};
 use super::stats::timed;
 use super::ExecContext;
+use crate::binder::bound::BoundExpr;
 use crate::binder::index::{BoundIndex, TableAccess};
 use crate::error::{Result, SqlError};
 
@@ -63,6 +64,30 @@ pub fn index_key(
     let mut vals = Vec::with_capacity(ix.keys.len());
     for e in &ix.keys {
         vals.push(eval(e, row, ctx)?);
+    }
+    let key = encode_key(&vals, &ix.key_types, &ix.key_cols)?;
+    if key.len() > MAX_KEY_SIZE {
+        return Err(SqlError::Engine(EngineError::IndexKeyTooLarge {
+            size: key.len(),
+            max: MAX_KEY_SIZE,
+        }));
+    }
+    Ok(Some((key, vals)))
+}
+
+/// `index_key` for an index whose keys are all plain columns and which has
+/// no predicate (no executor needed: usable from a build thread).
+pub fn plain_index_key(ix: &BoundIndex, row: &[Value]) -> Result<Option<(Vec<u8>, Vec<Value>)>> {
+    let mut vals = Vec::with_capacity(ix.keys.len());
+    for e in &ix.keys {
+        match e {
+            BoundExpr::Column(i, _) => vals.push(row.get(*i).cloned().unwrap_or(Value::Null)),
+            _ => {
+                return Err(SqlError::Internal(
+                    "plain_index_key: an expression key".into(),
+                ))
+            }
+        }
     }
     let key = encode_key(&vals, &ix.key_types, &ix.key_cols)?;
     if key.len() > MAX_KEY_SIZE {

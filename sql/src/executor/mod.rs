@@ -12,8 +12,9 @@ pub mod instrument;
 mod misc;
 mod nested_loop_join;
 mod scan;
+pub use dml::insert_rows;
 pub use scan::decode as decode_row_of;
-pub use scan::decode_masked;
+pub use scan::{decode_masked, decode_masked_in};
 mod set_op;
 mod sort;
 pub mod stats;
@@ -117,10 +118,9 @@ fn build_node(plan: &Plan) -> Result<BoxedExecutor> {
             input: build(input)?,
             predicate: predicate.clone(),
         }),
-        Plan::Project { input, exprs } => Box::new(misc::ProjectExecutor {
-            input: build(input)?,
-            exprs: exprs.clone(),
-        }),
+        Plan::Project { input, exprs } => {
+            Box::new(misc::ProjectExecutor::new(build(input)?, exprs.clone()))
+        }
         Plan::Join {
             left,
             right,

@@ -69,6 +69,17 @@ pub fn decode_masked(
     needed: Option<&[bool]>,
     ctx: &ExecContext,
 ) -> Result<Row> {
+    decode_masked_in(table, bytes, needed, &ctx.call.types)
+}
+
+/// `decode_masked` with only the type context it needs (for threads that
+/// have no ExecContext).
+pub fn decode_masked_in(
+    table: &TableDef,
+    bytes: &[u8],
+    needed: Option<&[bool]>,
+    types: &sargdb_catalog::types::TypeContext,
+) -> Result<Row> {
     let want = table.columns.len();
     // One spare slot for a trailing tuple id.
     let mut row = Vec::with_capacity(want + 1);
@@ -82,7 +93,7 @@ pub fn decode_masked(
         }
         let wanted = needed.is_none_or(|m| m.get(i).copied().unwrap_or(true));
         row.push(match &c.missing_text {
-            Some(t) if wanted && !c.dropped => parse_text(t, &c.data_type, &ctx.call.types)?,
+            Some(t) if wanted && !c.dropped => parse_text(t, &c.data_type, types)?,
             _ => Value::Null,
         });
     }

@@ -984,17 +984,47 @@ impl AccessMethod for BTreeIndex {
     }
 
     fn bulk_delete(&self, dead: &dyn Fn(TupleId) -> bool) -> Result<u64> {
+        // Find the dead entries under the read latch (lookups go on), then
+        // remove them a few hundred at a time under the write latch, each
+        // leaf's removals logged as one BTreeDelete record: holding the
+        // write latch over the whole tree and logging every changed leaf as
+        // a page image stalled every session using the index for the
+        // length of a VACUUM. Entries found dead stay dead (VACUUM frees
+        // their heap slots only afterwards), and removal finds each one by
+        // key, wherever splits or merges in between have moved it.
         let t = self.t();
-        let _w = t.latch.write();
-        let mut removed = 0;
-        for (b, mut n) in t.collect_leaves()? {
-            let before = n.items.len();
-            n.items
-                .retain(|it| !it.key.as_ref().is_some_and(|k| dead(k.tid)));
-            if n.items.len() != before {
-                removed += (before - n.items.len()) as u64;
-                t.write_node(b, &n)?;
+        let mut doomed: Vec<IndexEntry> = Vec::new();
+        {
+            let _r = t.latch.read();
+            let mut b = t.leftmost_leaf()?;
+            let mut seen = 0u64;
+            loop {
+                let page = t.shared.pool.fetch(t.rel, b)?;
+                let g = page.read();
+                let n =
+                    RawNode::new(&g[..]).ok_or_else(|| t.corrupt(b, "not a B+Tree node page"))?;
+                for it in n.items() {
+                    if dead(it.tid) {
+                        doomed.push(IndexEntry {
+                            key: it.key.unwrap_or_default().to_vec(),
+                            tid: it.tid,
+                        });
+                    }
+                }
+                if n.right == NO_BLOCK {
+                    break;
+                }
+                seen += 1;
+                if seen > t.shared.pool.relation_size(t.rel)? as u64 {
+                    return Err(t.corrupt(b, "cycle in the leaf chain"));
+                }
+                b = n.right;
             }
+        }
+        let mut removed = 0;
+        for chunk in doomed.chunks(256) {
+            let _w = t.latch.write();
+            removed += t.kill_locked(chunk)?;
         }
         Ok(removed)
     }
