@@ -10,6 +10,7 @@
 //! <data_dir>/catalog       catalog blob and the LSN of the commit that wrote it
 //! <data_dir>/sequences     sequence states and the LSN they include
 //! <data_dir>/stats         activity counters as of the last checkpoint
+//! <data_dir>/vm            visibility map as of the last checkpoint
 //! <data_dir>/base/<rel>    relation files of 8 KiB pages
 //! <data_dir>/wal/<lsn>     WAL segments
 //! ```
@@ -42,6 +43,7 @@ use crate::txn::{
     CommitLog, IsolationLevel, Transaction, TxnManager, Xid, FIRST_NORMAL_XID, XID_ABORTED,
     XID_COMMITTED,
 };
+use crate::visibility_map::VisibilityMap;
 use crate::wal::{self, Lsn, Wal, WalRecord};
 use crate::RelFileId;
 
@@ -81,6 +83,8 @@ pub struct VacuumStats {
     pub pages_scanned: u64,
     pub tuples_removed: u64,
     pub tuples_remaining: u64,
+    /// Pages this VACUUM marked all-visible.
+    pub pages_all_visible: u64,
 }
 
 /// Counters for observability views.
@@ -139,6 +143,8 @@ pub(crate) struct Shared {
     indexes: Mutex<HashMap<RelFileId, (RelFileId, IndexHandle)>>,
     /// Activity counters (persisted in `stats` at checkpoints).
     pub stats: Arc<StatsRegistry>,
+    /// All-visible heap pages (persisted in `vm` at checkpoints).
+    pub vm: VisibilityMap,
 }
 
 impl Shared {
@@ -193,6 +199,7 @@ impl Shared {
         self.pool.discard_relation(rel);
         self.fsm.lock().remove(&rel);
         self.dead.lock().remove(&rel);
+        self.vm.remove(rel);
         if let Err(e) = self.storage.remove(rel) {
             tracing::warn!("could not remove relation file {rel}: {e}");
         }
@@ -323,9 +330,11 @@ fn decode_sequences(b: &[u8]) -> HashMap<u32, (i64, bool)> {
         .collect()
 }
 
-/// Apply one WAL page record during recovery.
+/// Apply one WAL page record during recovery, then set the page's
+/// visibility-map bit from its all-visible flag (see `visibility_map`).
 fn redo_page(
     pool: &BufferPool,
+    vm: &VisibilityMap,
     rel: RelFileId,
     block: u32,
     end: Lsn,
@@ -333,17 +342,24 @@ fn redo_page(
 ) -> Result<()> {
     let page = pool.fetch(rel, block)?;
     let mut g = page.write();
-    if page_lsn(&g[..]) >= end {
-        return Ok(());
+    if page_lsn(&g[..]) < end {
+        if !f(&mut g[..]) {
+            return Err(EngineError::CorruptWal(format!(
+                "record ending at {end} does not apply to block {block} of relation {rel}"
+            )));
+        }
+        set_page_lsn(&mut g[..], end);
+        page.mark_dirty();
     }
-    if !f(&mut g[..]) {
-        return Err(EngineError::CorruptWal(format!(
-            "record ending at {end} does not apply to block {block} of relation {rel}"
-        )));
-    }
-    set_page_lsn(&mut g[..], end);
-    page.mark_dirty();
+    vm.set_to(rel, block, crate::page::is_all_visible(&g[..]));
     Ok(())
+}
+
+/// Redo of a heap change: the change cleared the page's all-visible flag
+/// before it was made.
+fn redo_heap_change(p: &mut [u8]) {
+    let flags = crate::page::page_flags(p);
+    crate::page::set_page_flags(p, flags & !crate::page::PAGE_ALL_VISIBLE);
 }
 
 impl Engine {
@@ -400,6 +416,12 @@ impl Engine {
             Err(e) => tracing::warn!("statistics file ignored: {e}"),
         }
 
+        let vm = match read_lsn_file(&dir.join("vm"))? {
+            Some((_, b)) => VisibilityMap::decode(&b).ok_or_else(|| {
+                EngineError::CorruptWal(format!("{} is malformed", dir.join("vm").display()))
+            })?,
+            None => VisibilityMap::default(),
+        };
         let replayed = records.len();
         for r in records {
             next_xid = next_xid.max(r.xid + 1);
@@ -409,7 +431,8 @@ impl Engine {
                     block,
                     slot,
                     tuple,
-                } => redo_page(&pool, rel, block, r.end, |p| {
+                } => redo_page(&pool, &vm, rel, block, r.end, |p| {
+                    redo_heap_change(p);
                     HeapPageMut::new(p).insert_at(slot, &tuple)
                 })?,
                 WalRecord::HeapSetXmax {
@@ -419,7 +442,8 @@ impl Engine {
                     xmax,
                     cmax,
                     infomask,
-                } => redo_page(&pool, rel, block, r.end, |p| {
+                } => redo_page(&pool, &vm, rel, block, r.end, |p| {
+                    redo_heap_change(p);
                     let mut hp = HeapPageMut::new(p);
                     match hp.tuple_mut(slot) {
                         Some(t) => {
@@ -441,7 +465,8 @@ impl Engine {
                     slot,
                     ctid_block,
                     ctid_slot,
-                } => redo_page(&pool, rel, block, r.end, |p| {
+                } => redo_page(&pool, &vm, rel, block, r.end, |p| {
+                    redo_heap_change(p);
                     let mut hp = HeapPageMut::new(p);
                     match hp.tuple_mut(slot) {
                         Some(t) => {
@@ -455,7 +480,7 @@ impl Engine {
                     }
                 })?,
                 WalRecord::PageImage { rel, block, image } => {
-                    redo_page(&pool, rel, block, r.end, |p| {
+                    redo_page(&pool, &vm, rel, block, r.end, |p| {
                         p.copy_from_slice(&image);
                         true
                     })?
@@ -479,6 +504,7 @@ impl Engine {
                     }
                     for rel in drop_rels {
                         pool.discard_relation(rel);
+                        vm.remove(rel);
                         storage.remove(rel)?;
                     }
                 }
@@ -489,6 +515,7 @@ impl Engine {
                     clog.set(&subxids, XID_ABORTED);
                     for rel in drop_rels {
                         pool.discard_relation(rel);
+                        vm.remove(rel);
                         storage.remove(rel)?;
                     }
                 }
@@ -510,21 +537,21 @@ impl Engine {
                     key,
                     tid_block,
                     tid_slot,
-                } => redo_page(&pool, rel, block, r.end, |p| {
+                } => redo_page(&pool, &vm, rel, block, r.end, |p| {
                     crate::index::btree::redo_leaf_insert(p, pos, key, tid_block, tid_slot)
                 })?,
                 WalRecord::BTreeDelete {
                     rel,
                     block,
                     positions,
-                } => redo_page(&pool, rel, block, r.end, |p| {
+                } => redo_page(&pool, &vm, rel, block, r.end, |p| {
                     crate::index::btree::redo_leaf_delete(p, &positions)
                 })?,
                 WalRecord::PagePatch {
                     rel,
                     block,
                     patches,
-                } => redo_page(&pool, rel, block, r.end, |p| {
+                } => redo_page(&pool, &vm, rel, block, r.end, |p| {
                     for (off, bytes) in &patches {
                         p[*off as usize..*off as usize + bytes.len()].copy_from_slice(bytes);
                     }
@@ -532,7 +559,7 @@ impl Engine {
                 })?,
                 WalRecord::PageImages { rel, pages } => {
                     for (block, image) in pages {
-                        redo_page(&pool, rel, block, r.end, |p| {
+                        redo_page(&pool, &vm, rel, block, r.end, |p| {
                             p.copy_from_slice(&image);
                             true
                         })?
@@ -565,6 +592,7 @@ impl Engine {
             wake: (Mutex::new(false), Condvar::new()),
             indexes: Mutex::new(HashMap::new()),
             stats,
+            vm,
         });
         checkpoint(&shared)?;
 
@@ -708,6 +736,11 @@ impl Engine {
         self.shared.pool.relation_size(rel)
     }
 
+    /// Pages of `rel` the visibility map marks all-visible.
+    pub fn all_visible_pages(&self, rel: RelFileId) -> u32 {
+        self.shared.vm.count(rel)
+    }
+
     /// Rows modified in `rel` since the last call for it (resets the count).
     pub fn take_modifications(&self, rel: RelFileId) -> u64 {
         self.shared.modified.lock().remove(&rel).unwrap_or(0)
@@ -794,6 +827,9 @@ fn checkpoint(shared: &Shared) -> Result<()> {
         &encode_sequences(&seqs.1),
         fsync,
     )?;
+    // After the redo point was fixed: every map change is made before its
+    // page change is logged, so one this snapshot misses is replayed.
+    write_lsn_file(&dir.join("vm"), redo, &shared.vm.encode(), fsync)?;
     // Counters as of now; on a crash, what was counted since is lost, never
     // what this checkpoint saved.
     write_lsn_file(
@@ -884,15 +920,51 @@ fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
         }
         idx.vacuum_cleanup()?;
     }
-    // Pass 3: free the dead slots and compact the pages.
+    // Pass 3: free the dead slots and compact the pages; mark the pages
+    // whose remaining tuples every snapshot sees all-visible (the index
+    // entries of the removed ones went in pass 2).
     let mut free_pages = Vec::new();
     for block in 0..nblocks {
         let page = shared.pool.fetch(rel, block)?;
         let mut g = page.write();
-        if let Some(slots) = dead.get(&block) {
+        let compact = dead.get(&block);
+        if let Some(slots) = compact {
             stats.tuples_removed += slots.len() as u64;
             HeapPageMut::new(&mut g[..]).remove_and_compact(slots);
+        }
+        if crate::page::is_all_visible(&g[..]) {
+            shared.vm.set(rel, block);
+        }
+        let newly_visible = HeapPage::new(&g[..]).is_initialized()
+            && !crate::page::is_all_visible(&g[..])
+            && shared
+                .txns
+                .clog
+                .with(|st| all_visible(&HeapPage::new(&g[..]), oldest, st));
+        if newly_visible {
+            // Map bit and flag before the page change is logged (see
+            // `visibility_map`).
+            let flags = crate::page::page_flags(&g[..]);
+            crate::page::set_page_flags(&mut g[..], flags | crate::page::PAGE_ALL_VISIBLE);
+            shared.vm.set(rel, block);
+            stats.pages_all_visible += 1;
+        }
+        if compact.is_some() {
             shared.wal.append_page_image(0, rel, block, &mut g[..]);
+            page.mark_dirty();
+        } else if newly_visible {
+            let flags = crate::page::page_flags(&g[..]);
+            let rec = WalRecord::PagePatch {
+                rel,
+                block,
+                patches: vec![(
+                    crate::page::PAGE_FLAGS_OFFSET as u16,
+                    flags.to_le_bytes().to_vec(),
+                )],
+            };
+            shared
+                .wal
+                .append_page_change(0, rel, block, &mut g[..], rec);
             page.mark_dirty();
         }
         if HeapPage::new(&g[..]).is_initialized()
@@ -931,6 +1003,22 @@ fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
         note_vacuum(&s, &stats, auto);
     }
     Ok(stats)
+}
+
+/// Whether every tuple on the page is visible to every snapshot, running or
+/// future: inserted by a transaction that committed before `oldest` (the
+/// oldest xmin any snapshot may have) and not deleted or updated (a row
+/// lock does not hide a tuple). `status` is the commit log.
+fn all_visible(hp: &HeapPage<'_>, oldest: Xid, status: &dyn Fn(Xid) -> u8) -> bool {
+    (0..hp.slot_count()).all(|slot| {
+        let Some(t) = hp.tuple(slot) else {
+            return true;
+        };
+        let h = TupleHeader::read(t);
+        status(h.xmin) == XID_COMMITTED
+            && h.xmin < oldest
+            && (h.xmax == 0 || h.infomask & TUPLE_LOCK_ONLY != 0 || status(h.xmax) == XID_ABORTED)
+    })
 }
 
 /// What a finished VACUUM tells the table's counters.

@@ -492,6 +492,12 @@ impl Transaction {
         }
     }
 
+    /// Whether the visibility map says every tuple on page `block` of `rel`
+    /// is visible to every snapshot (index-only scans then skip the heap).
+    pub fn page_all_visible(&self, rel: RelFileId, block: u32) -> bool {
+        self.shared.vm.is_set(rel, block)
+    }
+
     /// Oldest xid a running or future snapshot may consider in progress.
     fn horizon(&self) -> Xid {
         use std::sync::atomic::Ordering::Relaxed;
@@ -676,6 +682,9 @@ impl Transaction {
                 match step {
                     Some(s) => s,
                     None => {
+                        crate::heap::clear_all_visible(&self.shared, rel, tid.page, &mut g[..]);
+                        let mut hp = HeapPageMut::new(&mut g[..]);
+                        let t = hp.tuple_mut(tid.slot).expect("slot checked above");
                         let infomask = infomask | (h.infomask & TUPLE_EXTERNAL);
                         h.xmax = my;
                         h.cmax = self.cid;
@@ -738,6 +747,7 @@ impl Transaction {
         let my = self.write_xid();
         let page = self.shared.pool.fetch(rel, tid.page)?;
         let mut g = page.write();
+        crate::heap::clear_all_visible(&self.shared, rel, tid.page, &mut g[..]);
         {
             let mut hp = HeapPageMut::new(&mut g[..]);
             if let Some(t) = hp.tuple_mut(tid.slot) {
