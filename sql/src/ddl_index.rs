@@ -22,7 +22,7 @@ use sargdb_engine::IndexEntry;
 use crate::binder::index::BoundIndex;
 use crate::binder::{ident_name, object_parts, Binder, Scope};
 use crate::error::{Result, SqlError};
-use crate::executor::index_maint::{handle, index_key};
+use crate::executor::index_maint::{handle, index_entry_key};
 use crate::executor::ExecContext;
 use crate::locks::LockMode;
 use crate::parser::{ast, Maintenance, ReindexKind};
@@ -183,7 +183,7 @@ fn check_capabilities(method: &str, ci: &ast::CreateIndex) -> Result<()> {
     if ci.columns.len() > 1 && !caps.multi_column {
         return refuse("multicolumn indexes");
     }
-    if !ci.include.is_empty() && !caps.multi_column {
+    if !ci.include.is_empty() && !caps.covering {
         return refuse("included columns");
     }
     if !caps.ordered
@@ -323,6 +323,8 @@ pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementR
                 })
         })
         .collect::<Result<Vec<_>>>()?;
+    // Postgres names an index after its INCLUDE columns too (`t_a_b_c_idx`).
+    name_parts.extend(include.iter().map(|&c| table.columns[c].name.clone()));
     let name = match &ci.name {
         Some(n) => object_parts(n)?.last().cloned().unwrap_or_default(),
         None => choose_index_name(cat, &table.schema, &table.name, &name_parts, "idx"),
@@ -391,12 +393,12 @@ fn build_concurrently(s: &mut Session, index_oid: u32, table_oid: u32) -> Result
         for (tid, bytes, _) in ctx.txn.scan_dirty(table.storage)? {
             ctx.check_cancel()?;
             let row = crate::executor::decode_row_of(&table, &bytes, ctx)?;
-            let Some((key, vals)) = index_key(&ix, &row, ctx)? else {
+            let Some(ek) = index_entry_key(&ix, &row, ctx)? else {
                 continue;
             };
-            h.insert(&key, tid)?;
-            if ix.def.unique && !vals.iter().any(|v| v.is_null()) {
-                keyed.push((key, vals, tid));
+            h.insert(&ek.stored, tid)?;
+            if ix.def.unique && !ek.vals.iter().any(|v| v.is_null()) {
+                keyed.push((ek.key_part().to_vec(), ek.vals, tid));
             }
         }
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
@@ -488,13 +490,16 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
                 .filter_map(|c| c.column)
                 .find(|&c| row[c].is_null());
         }
-        let Some((key, vals)) = index_key(ix, &row, ctx)? else {
+        let Some(ek) = index_entry_key(ix, &row, ctx)? else {
             continue;
         };
-        if ix.def.unique && !vals.iter().any(|v| v.is_null()) {
-            keyed.push((key.clone(), vals));
+        if ix.def.unique && !ek.vals.iter().any(|v| v.is_null()) {
+            keyed.push((ek.key_part().to_vec(), ek.vals));
         }
-        entries.push(IndexEntry { key, tid });
+        entries.push(IndexEntry {
+            key: ek.stored,
+            tid,
+        });
     }
     if ix.def.unique {
         keyed.sort_by(|a, b| a.0.cmp(&b.0));

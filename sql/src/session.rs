@@ -103,7 +103,12 @@ impl Database {
     /// of the subqueries in its expressions likewise (so a correlated
     /// subquery probes an index with its outer values).
     pub(crate) fn plan(&self, mut p: Plan) -> Plan {
-        p.annotate_sizes(&|storage| self.engine.relation_pages(storage).unwrap_or(0));
+        p.annotate_sizes(&|storage| {
+            (
+                self.engine.relation_pages(storage).unwrap_or(0),
+                self.engine.all_visible_pages(storage),
+            )
+        });
         p.map_subquery_plans(&|sub| self.plan(sub));
         planner::plan(p)
     }

@@ -9,11 +9,18 @@
 //! with heap page ranges instead of tids: bitmap mode then reads every
 //! visible row on those pages, and the recheck of the filter keeps only the
 //! matching ones.
+//!
+//! Index-only mode reads entries like plain mode but builds each row from the
+//! entry itself (decoded key columns and the INCLUDE tail; columns the query
+//! does not read stay NULL). It visits the heap only when the visibility map
+//! does not mark the entry's page all-visible, to check that this statement
+//! sees the version (`Heap Fetches` in EXPLAIN ANALYZE).
 
 use std::collections::VecDeque;
 use std::ops::{Bound, Range};
 
-use sargdb_catalog::types::key::{encode_key_value, range_bounds};
+use sargdb_catalog::types::decode_row;
+use sargdb_catalog::types::key::{decode_key_prefix, encode_key_value, range_bounds};
 use sargdb_catalog::types::{cast, DataType};
 use sargdb_catalog::Value;
 use sargdb_engine::index::{IndexEntry, IndexScanIter};
@@ -24,7 +31,7 @@ use super::expr::{eval, eval_pred};
 use super::index_maint::handle;
 use super::scan::{decode, tid_value};
 use super::stats::ScanCounts;
-use super::{ExecContext, Executor, Row};
+use super::{ExecContext, Executor, OpCounts, Row};
 use crate::binder::bound::{and_all, conjuncts, BoundExpr};
 use crate::error::Result;
 use crate::planner::plan::{IndexScanMode, IndexScanPlan, KeyCond};
@@ -34,6 +41,10 @@ pub struct IndexScanExecutor {
     state: Option<State>,
     /// Rows from a lossy index's pages that failed the recheck.
     removed: u64,
+    /// Rows fetched that failed the filter (outside a lossy recheck).
+    filtered: u64,
+    /// Index-only mode: entries whose visibility the heap had to decide.
+    heap_fetches: u64,
 }
 
 struct State {
@@ -98,6 +109,8 @@ impl IndexScanExecutor {
             plan,
             state: None,
             removed: 0,
+            filtered: 0,
+            heap_fetches: 0,
         }
     }
 }
@@ -137,7 +150,8 @@ fn scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<ScanKey>> {
     // A value for every key column is a whole key: an equality scan (the
     // only kind hash indexes serve).
     let whole = |kb: Vec<u8>, cols: usize| {
-        if cols == ix.keys.len() {
+        // A covering index's entries continue after the key (INCLUDE).
+        if cols == ix.keys.len() && ix.def.include.is_empty() {
             ScanKey::Eq(kb)
         } else {
             ScanKey::Prefix(kb)
@@ -444,9 +458,72 @@ impl IndexScanExecutor {
     }
 }
 
+impl IndexScanExecutor {
+    /// Index-only mode: the row of the current entry (its key and INCLUDE
+    /// columns; the rest NULL), if this statement sees its version.
+    fn index_only_row(&mut self, tid: TupleId, ctx: &mut ExecContext) -> Result<Option<Row>> {
+        let key = match self.state.as_ref().and_then(|s| s.entry.as_ref()) {
+            Some(e) => e.key.clone(),
+            None => return Ok(None),
+        };
+        if !ctx.txn.page_all_visible(self.plan.table.storage, tid.page) {
+            self.heap_fetches += 1;
+            if let Some(st) = self.state.as_mut() {
+                st.counts.fetched += 1;
+            }
+            if self.fetch_row(tid, ctx)?.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(row_from_entry(&self.plan, &key)?))
+    }
+}
+
+/// A physical row of the scanned table from an index entry's stored key:
+/// the plain key columns decoded, the INCLUDE columns from the tail, every
+/// other column NULL (the planner chose index-only mode because nothing
+/// reads them).
+fn row_from_entry(p: &IndexScanPlan, key: &[u8]) -> Result<Row> {
+    let ix = &p.index;
+    let mut row = vec![Value::Null; p.table.columns.len()];
+    let (vals, used) = decode_key_prefix(key, &ix.key_types, &ix.key_cols)?;
+    for (i, v) in vals.into_iter().enumerate() {
+        if let Some(c) = ix.key_column(i) {
+            if let Some(slot) = row.get_mut(c) {
+                *slot = v;
+            }
+        }
+    }
+    if !ix.def.include.is_empty() {
+        let types: Vec<DataType> = ix
+            .def
+            .include
+            .iter()
+            .map(|&c| {
+                p.table
+                    .columns
+                    .get(c)
+                    .map(|col| col.data_type.clone())
+                    .unwrap_or(DataType::Unknown)
+            })
+            .collect();
+        let inc = decode_row(&key[used..], &types)?;
+        for (&c, v) in ix.def.include.iter().zip(inc) {
+            if let Some(slot) = row.get_mut(c) {
+                *slot = v.unwrap_or(Value::Null);
+            }
+        }
+    }
+    Ok(row)
+}
+
 impl Executor for IndexScanExecutor {
-    fn removed_by_recheck(&self) -> u64 {
-        self.removed
+    fn counts(&self) -> OpCounts {
+        OpCounts {
+            removed_by_recheck: self.removed,
+            removed_by_filter: self.filtered,
+            heap_fetches: self.heap_fetches,
+        }
     }
 
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
@@ -459,24 +536,40 @@ impl Executor for IndexScanExecutor {
                 None => return Ok(None),
                 Some(Some(found)) => {
                     lossy = true;
+                    if let Some(st) = self.state.as_mut() {
+                        st.counts.fetched += 1;
+                    }
                     found
                 }
                 Some(None) => {
                     let Some(tid) = self.next_tid(ctx)? else {
                         return Ok(None);
                     };
-                    let Some(row) = self.fetch_row(tid, ctx)? else {
-                        continue;
-                    };
-                    (tid, row)
+                    if self.plan.mode == IndexScanMode::IndexOnly {
+                        match self.index_only_row(tid, ctx)? {
+                            Some(row) => (tid, row),
+                            None => continue,
+                        }
+                    } else {
+                        let Some(row) = self.fetch_row(tid, ctx)? else {
+                            continue;
+                        };
+                        if let Some(st) = self.state.as_mut() {
+                            st.counts.fetched += 1;
+                        }
+                        (tid, row)
+                    }
                 }
             };
-            if let Some(st) = self.state.as_mut() {
-                st.counts.fetched += 1;
-            }
             if let Some(f) = &self.plan.filter {
                 if !eval_pred(f, &row, ctx)? {
-                    self.removed += lossy as u64;
+                    // The filter rechecks the index conditions too, but
+                    // those fail only on a lossy index's pages.
+                    if lossy {
+                        self.removed += 1;
+                    } else {
+                        self.filtered += 1;
+                    }
                     continue;
                 }
             }

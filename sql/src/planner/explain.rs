@@ -102,6 +102,22 @@ use std::collections::HashMap;
 
 use crate::executor::instrument::NodeStats;
 
+/// A node's count averaged over its loops, as Postgres prints counters.
+fn per_loop(n: u64, st: &NodeStats) -> u64 {
+    (n as f64 / st.loops.max(1) as f64).round() as u64
+}
+
+/// `Rows Removed by <what>: N` (per loop) when N is not zero: Postgres's
+/// text format leaves zero counts out.
+fn removed_line(extra: &mut Vec<String>, what: &str, count: Option<(u64, NodeStats)>) {
+    if let Some((n, st)) = count {
+        let n = per_loop(n, &st);
+        if n > 0 {
+            extra.push(format!("Rows Removed by {what}: {n}"));
+        }
+    }
+}
+
 thread_local! {
     /// Column names of the outer rows visible where EXPLAIN is rendering
     /// (innermost last), for `BoundExpr::Outer`.
@@ -344,17 +360,35 @@ fn node_with(p: &Plan, depth: usize, out: &mut Vec<String>, opts: &ExplainOption
                 total: ip.est_cost.max(0.3),
                 rows: ip.est_rows.round().max(1.0),
             };
+            // EXPLAIN ANALYZE's counters of this node (None: not analyzing
+            // or never executed).
+            let st = opts.stats(p).flatten().filter(|st| st.loops > 0);
+            let filter_lines = |extra: &mut Vec<String>, resid: Option<String>| {
+                if let Some(r) = resid {
+                    extra.push(format!("Filter: {r}"));
+                    removed_line(extra, "Filter", st.map(|s| (s.ops.removed_by_filter, s)));
+                }
+            };
             match ip.mode {
-                IndexScanMode::Plain => {
+                IndexScanMode::Plain | IndexScanMode::IndexOnly => {
                     if let Some(c) = cond {
                         extra.push(format!("Index Cond: {c}"));
                     }
-                    if let Some(r) = resid {
-                        extra.push(format!("Filter: {r}"));
-                    }
+                    filter_lines(&mut extra, resid);
                     let dir = if ip.backward { " Backward" } else { "" };
+                    let only = if ip.mode == IndexScanMode::IndexOnly {
+                        if let Some(s) = st {
+                            extra.push(format!(
+                                "Heap Fetches: {}",
+                                per_loop(s.ops.heap_fetches, &s)
+                            ));
+                        }
+                        " Only"
+                    } else {
+                        ""
+                    };
                     (
-                        format!("Index Scan{dir} using {} on {on}", ip.index.def.name),
+                        format!("Index{only} Scan{dir} using {} on {on}", ip.index.def.name),
                         est,
                     )
                 }
@@ -362,17 +396,12 @@ fn node_with(p: &Plan, depth: usize, out: &mut Vec<String>, opts: &ExplainOption
                     if let Some(c) = &cond {
                         extra.push(format!("Recheck Cond: {c}"));
                     }
-                    if let Some(Some(st)) = opts.stats(p) {
-                        if st.removed_by_recheck > 0 {
-                            extra.push(format!(
-                                "Rows Removed by Index Recheck: {}",
-                                st.removed_by_recheck
-                            ));
-                        }
-                    }
-                    if let Some(r) = resid {
-                        extra.push(format!("Filter: {r}"));
-                    }
+                    removed_line(
+                        &mut extra,
+                        "Index Recheck",
+                        st.map(|s| (s.ops.removed_by_recheck, s)),
+                    );
+                    filter_lines(&mut extra, resid);
                     let pad = indent(depth + 1);
                     let mut child = vec![format!(
                         "{pad}->  Bitmap Index Scan on {}  (cost=0.00..{:.2} rows={:.0} width=0)",
