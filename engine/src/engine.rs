@@ -920,6 +920,12 @@ fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
         }
         idx.vacuum_cleanup()?;
     }
+    // Index scans that read entries before pass 2 may still hold them:
+    // from now on they must not trust all-visible bits (see
+    // `visibility_map`).
+    if !dead.is_empty() {
+        shared.vm.bump_freeing_epoch(rel);
+    }
     // Pass 3: free the dead slots and compact the pages; mark the pages
     // whose remaining tuples every snapshot sees all-visible (the index
     // entries of the removed ones went in pass 2).

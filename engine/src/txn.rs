@@ -493,9 +493,23 @@ impl Transaction {
     }
 
     /// Whether the visibility map says every tuple on page `block` of `rel`
-    /// is visible to every snapshot (index-only scans then skip the heap).
+    /// is visible to every snapshot.
     pub fn page_all_visible(&self, rel: RelFileId, block: u32) -> bool {
         self.shared.vm.is_set(rel, block)
+    }
+
+    /// For index-only scans: read before reading index entries, then pass
+    /// to `entry_all_visible`.
+    pub fn vacuum_epoch(&self, rel: RelFileId) -> u64 {
+        self.shared.vm.freeing_epoch(rel)
+    }
+
+    /// Whether an index entry pointing into page `block` of `rel`, read
+    /// after `epoch` was taken, may be trusted without visiting the heap:
+    /// the page is all-visible and no VACUUM has freed slots since (see
+    /// `visibility_map`).
+    pub fn entry_all_visible(&self, rel: RelFileId, block: u32, epoch: u64) -> bool {
+        self.shared.vm.is_set_since(rel, block, epoch)
     }
 
     /// Oldest xid a running or future snapshot may consider in progress.

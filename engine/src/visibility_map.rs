@@ -24,6 +24,16 @@
 //! clears the flag, as the change did). A bit whose setting record was lost
 //! in a crash is still right: the page is as it was when VACUUM proved it.
 //!
+//! Stale index entries: a scan may hold index entries it read before a
+//! VACUUM removed them (pass 2) and then freed their tuples' slots and
+//! marked the page all-visible (pass 3). Trusting the bit for such an entry
+//! would return a deleted row. So VACUUM bumps the relation's *freeing
+//! epoch* between the two passes, and an index-only scan trusts a bit only
+//! if the epoch it read before reading any entry is still current
+//! (`is_set_since`; bit and epoch are read under one lock, so a bit set by
+//! a VACUUM comes with that VACUUM's bump). Otherwise it asks the heap,
+//! which cannot show a later tuple in a reused slot to the older snapshot.
+//!
 //! This module must not decide visibility itself; VACUUM does (engine.rs).
 
 use std::collections::HashMap;
@@ -35,7 +45,14 @@ use crate::RelFileId;
 /// All-visible bits of every heap relation that has one set.
 #[derive(Default)]
 pub struct VisibilityMap {
-    rels: RwLock<HashMap<RelFileId, Vec<u64>>>,
+    rels: RwLock<HashMap<RelFileId, RelMap>>,
+}
+
+#[derive(Default)]
+struct RelMap {
+    bits: Vec<u64>,
+    /// VACUUMs that freed tuple slots of the relation (see the module doc).
+    freeing_epoch: u64,
 }
 
 impl VisibilityMap {
@@ -45,15 +62,39 @@ impl VisibilityMap {
         self.rels
             .read()
             .get(&rel)
-            .and_then(|v| v.get(w))
+            .and_then(|v| v.bits.get(w))
             .is_some_and(|word| word & b != 0)
+    }
+
+    /// The relation's freeing epoch: read it before reading index entries
+    /// that `is_set_since` will be asked about.
+    pub fn freeing_epoch(&self, rel: RelFileId) -> u64 {
+        self.rels.read().get(&rel).map_or(0, |v| v.freeing_epoch)
+    }
+
+    /// Whether page `block` is all-visible and no VACUUM freed slots of
+    /// `rel` since `epoch` was read: only then may an index entry read
+    /// after that be trusted without visiting the heap.
+    pub fn is_set_since(&self, rel: RelFileId, block: u32, epoch: u64) -> bool {
+        let (w, b) = split(block);
+        let rels = self.rels.read();
+        let Some(v) = rels.get(&rel) else {
+            return false;
+        };
+        v.freeing_epoch == epoch && v.bits.get(w).is_some_and(|word| word & b != 0)
+    }
+
+    /// A VACUUM removed index entries and is about to free their tuples'
+    /// slots.
+    pub fn bump_freeing_epoch(&self, rel: RelFileId) {
+        self.rels.write().entry(rel).or_default().freeing_epoch += 1;
     }
 
     /// Mark page `block` all-visible.
     pub fn set(&self, rel: RelFileId, block: u32) {
         let (w, b) = split(block);
         let mut rels = self.rels.write();
-        let v = rels.entry(rel).or_default();
+        let v = &mut rels.entry(rel).or_default().bits;
         if v.len() <= w {
             v.resize(w + 1, 0);
         }
@@ -66,7 +107,12 @@ impl VisibilityMap {
             return;
         }
         let (w, b) = split(block);
-        if let Some(word) = self.rels.write().get_mut(&rel).and_then(|v| v.get_mut(w)) {
+        if let Some(word) = self
+            .rels
+            .write()
+            .get_mut(&rel)
+            .and_then(|v| v.bits.get_mut(w))
+        {
             *word &= !b;
         }
     }
@@ -85,7 +131,7 @@ impl VisibilityMap {
         self.rels
             .read()
             .get(&rel)
-            .map_or(0, |v| v.iter().map(|w| w.count_ones()).sum())
+            .map_or(0, |v| v.bits.iter().map(|w| w.count_ones()).sum())
     }
 
     /// Forget a dropped relation.
@@ -101,7 +147,7 @@ impl VisibilityMap {
         keys.sort();
         let mut out = Vec::new();
         for rel in keys {
-            let words = &rels[rel];
+            let words = &rels[rel].bits;
             let n = words.iter().rposition(|w| *w != 0).map_or(0, |i| i + 1);
             if n == 0 {
                 continue;
@@ -132,7 +178,13 @@ impl VisibilityMap {
                 .chunks_exact(8)
                 .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
                 .collect();
-            rels.insert(rel, words);
+            rels.insert(
+                rel,
+                RelMap {
+                    bits: words,
+                    freeing_epoch: 0,
+                },
+            );
             at = end;
         }
         Some(VisibilityMap {
@@ -167,5 +219,10 @@ mod tests {
         vm.remove(7);
         assert_eq!(vm.count(7), 0);
         assert!(VisibilityMap::decode(&[1, 0, 0, 0, 5, 0, 0, 0, 1]).is_none());
+        let e = back.freeing_epoch(7);
+        assert!(back.is_set_since(7, 130, e));
+        back.bump_freeing_epoch(7);
+        assert!(back.is_set(7, 130) && !back.is_set_since(7, 130, e));
+        assert!(back.is_set_since(7, 130, back.freeing_epoch(7)));
     }
 }

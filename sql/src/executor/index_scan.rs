@@ -59,6 +59,9 @@ struct State {
     pages: Option<(VecDeque<Range<u32>>, Option<HeapScan>)>,
     /// Plain mode: the entry whose tuple is being fetched.
     entry: Option<IndexEntry>,
+    /// The table's VACUUM epoch read before the current index scan started
+    /// (index-only mode trusts all-visible bits only while it holds).
+    epoch: u64,
     /// Entries whose tuples no transaction can see any more: removed from
     /// the index in batches (Postgres's "kill prior tuple"), so the next scan
     /// does not fetch them again.
@@ -338,6 +341,7 @@ impl IndexScanExecutor {
             counts,
             pages: None,
             entry: None,
+            epoch: 0,
             dead: Vec::new(),
         };
         if self.plan.mode == IndexScanMode::Bitmap && st.handle.capabilities().lossy_pages {
@@ -390,6 +394,7 @@ impl IndexScanExecutor {
                     return Ok(None);
                 };
                 st.counts.key_start();
+                st.epoch = ctx.txn.vacuum_epoch(self.plan.table.storage);
                 st.current = Some(st.handle.scan(&k, backward)?);
             }
             match st.current.as_mut().and_then(|c| c.next()) {
@@ -459,23 +464,25 @@ impl IndexScanExecutor {
 }
 
 impl IndexScanExecutor {
-    /// Index-only mode: the row of the current entry (its key and INCLUDE
-    /// columns; the rest NULL), if this statement sees its version.
+    /// Index-only mode: the row of the current entry if this statement sees
+    /// its version: from the entry (key and INCLUDE columns, the rest NULL)
+    /// when its page is all-visible, else from the heap like an index scan.
     fn index_only_row(&mut self, tid: TupleId, ctx: &mut ExecContext) -> Result<Option<Row>> {
-        let key = match self.state.as_ref().and_then(|s| s.entry.as_ref()) {
-            Some(e) => e.key.clone(),
-            None => return Ok(None),
+        let Some(st) = self.state.as_mut() else {
+            return Ok(None);
         };
-        if !ctx.txn.page_all_visible(self.plan.table.storage, tid.page) {
-            self.heap_fetches += 1;
-            if let Some(st) = self.state.as_mut() {
-                st.counts.fetched += 1;
-            }
-            if self.fetch_row(tid, ctx)?.is_none() {
-                return Ok(None);
-            }
+        if ctx
+            .txn
+            .entry_all_visible(self.plan.table.storage, tid.page, st.epoch)
+        {
+            return match &st.entry {
+                Some(e) => Ok(Some(row_from_entry(&self.plan, &e.key)?)),
+                None => Ok(None),
+            };
         }
-        Ok(Some(row_from_entry(&self.plan, &key)?))
+        self.heap_fetches += 1;
+        st.counts.fetched += 1;
+        self.fetch_row(tid, ctx)
     }
 }
 
