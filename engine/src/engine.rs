@@ -613,6 +613,20 @@ impl Engine {
         }))
     }
 
+    /// Wait until every transaction that holds a snapshot now has ended
+    /// (Postgres's wait for old snapshots before dropping an index a
+    /// running query may still read). `cancel` stops the wait.
+    pub fn wait_for_current_snapshots(&self, cancel: &AtomicBool) -> Result<()> {
+        let holders = self.shared.txns.snapshot_holders();
+        while self.shared.txns.any_holds_snapshot(&holders) {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(EngineError::Canceled);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
     /// Start a transaction. Its xid is assigned at its first write.
     pub fn begin(self: &Arc<Self>, isolation: IsolationLevel) -> Transaction {
         Transaction::new(self.shared.clone(), isolation)
@@ -699,7 +713,11 @@ impl Engine {
         kind: IndexKind,
         options: IndexOptions,
     ) -> Result<IndexHandle> {
-        if let Some((_, h)) = self.shared.indexes.lock().get(&index_rel) {
+        // Opened under the map's lock: two sessions opening a new index at
+        // once would otherwise both initialize its empty storage (and use
+        // two handles with separate latches).
+        let mut open = self.shared.indexes.lock();
+        if let Some((_, h)) = open.get(&index_rel) {
             return Ok(h.clone());
         }
         let handle: IndexHandle = match kind {
@@ -718,10 +736,7 @@ impl Engine {
                 options,
             )?),
         };
-        self.shared
-            .indexes
-            .lock()
-            .insert(index_rel, (heap_rel, handle.clone()));
+        open.insert(index_rel, (heap_rel, handle.clone()));
         Ok(handle)
     }
 

@@ -272,6 +272,17 @@ impl TxnManager {
         }
     }
 
+    /// The transactions holding a snapshot now (their serials).
+    pub fn snapshot_holders(&self) -> Vec<u64> {
+        self.state.lock().snapshots.keys().copied().collect()
+    }
+
+    /// Whether any of `serials` still holds a snapshot.
+    pub fn any_holds_snapshot(&self, serials: &[u64]) -> bool {
+        let st = self.state.lock();
+        serials.iter().any(|s| st.snapshots.contains_key(s))
+    }
+
     /// Oldest xid any current or future snapshot may still consider running.
     pub fn oldest_xmin(&self) -> Xid {
         let st = self.state.lock();

@@ -63,13 +63,18 @@ fn choose_index_name(
     } else {
         format!("{table}_{cols}_{suffix}")
     };
-    if !cat.relation_exists(schema, &base) {
-        return base;
+    choose_relation_name(cat, schema, &base)
+}
+
+/// `base`, or `base1`, `base2`, ... if taken.
+fn choose_relation_name(cat: &Catalog, schema: &str, base: &str) -> String {
+    if !cat.relation_exists(schema, base) {
+        return base.to_string();
     }
     (1..)
         .map(|i| format!("{base}{i}"))
         .find(|n| !cat.relation_exists(schema, n))
-        .unwrap_or(base)
+        .unwrap_or_else(|| base.to_string())
 }
 
 fn find_table_oid(cat: &Catalog, sp: &[String], name: &ast::ObjectName) -> Result<Option<u32>> {
@@ -384,6 +389,22 @@ pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementR
 /// A failure after step 1 leaves an invalid index behind, as in Postgres:
 /// drop it and try again.
 fn build_concurrently(s: &mut Session, index_oid: u32, table_oid: u32) -> Result<()> {
+    fill_concurrently(s, index_oid, table_oid)?;
+    let st = s.ddl_catalog()?;
+    let cat = st
+        .catalog
+        .as_mut()
+        .ok_or_else(|| SqlError::Internal("catalog".into()))?;
+    if let Some(d) = cat.indexes.get_mut(&index_oid) {
+        d.valid = true;
+    }
+    s.log_catalog()
+}
+
+/// Steps 1 to 3 of `build_concurrently`: the index (in the session's
+/// catalog, not valid) is committed, filled without blocking writers, and
+/// the filling committed.
+fn fill_concurrently(s: &mut Session, index_oid: u32, table_oid: u32) -> Result<()> {
     s.commit_now()?;
     s.wait_for_table_lock_holders(table_oid)?;
     let (table, ix) = bound(s, index_oid)?;
@@ -426,16 +447,7 @@ fn build_concurrently(s: &mut Session, index_oid: u32, table_oid: u32) -> Result
         }
         Ok(())
     })?;
-    s.commit_now()?;
-    let st = s.ddl_catalog()?;
-    let cat = st
-        .catalog
-        .as_mut()
-        .ok_or_else(|| SqlError::Internal("catalog".into()))?;
-    if let Some(d) = cat.indexes.get_mut(&index_oid) {
-        d.valid = true;
-    }
-    s.log_catalog()
+    s.commit_now()
 }
 
 fn strip_parens(e: &ast::Expr) -> &ast::Expr {
@@ -749,7 +761,49 @@ pub fn alter_index(
     cmd("ALTER INDEX")
 }
 
-/// REINDEX INDEX | TABLE | SCHEMA | DATABASE name: rebuild into new storage.
+/// The indexes a REINDEX names, by oid.
+fn reindex_targets(
+    cat: &Catalog,
+    sp: &[String],
+    kind: ReindexKind,
+    name: &ast::ObjectName,
+) -> Result<Vec<u32>> {
+    let display = object_parts(name)?.join(".");
+    Ok(match kind {
+        ReindexKind::Index => match find_index_oid(cat, &sp, name)? {
+            Some(o) => vec![o],
+            None => {
+                return Err(SqlError::UndefinedTable {
+                    name: display,
+                    position: None,
+                })
+            }
+        },
+        ReindexKind::Table => match find_table_oid(cat, &sp, name)? {
+            Some(t) => cat.indexes_of(t).map(|i| i.oid).collect(),
+            None => {
+                return Err(SqlError::UndefinedTable {
+                    name: display,
+                    position: None,
+                })
+            }
+        },
+        ReindexKind::Schema => {
+            if cat.schema(&display).is_none() {
+                return Err(SqlError::UndefinedSchema(display));
+            }
+            cat.indexes
+                .values()
+                .filter(|i| i.schema == display)
+                .map(|i| i.oid)
+                .collect()
+        }
+        ReindexKind::Database | ReindexKind::System => cat.indexes.keys().copied().collect(),
+    })
+}
+
+/// REINDEX INDEX | TABLE | SCHEMA | DATABASE name: rebuild into new storage
+/// (an invalid index left by a failed concurrent build becomes valid).
 fn reindex(s: &mut Session, kind: ReindexKind, name: &ast::ObjectName) -> Result<StatementResult> {
     let sp = s.search_path();
     let oids: (Vec<u32>, Vec<u32>) = {
@@ -758,38 +812,7 @@ fn reindex(s: &mut Session, kind: ReindexKind, name: &ast::ObjectName) -> Result
             .catalog
             .as_mut()
             .ok_or_else(|| SqlError::Internal("catalog".into()))?;
-        let display = object_parts(name)?.join(".");
-        let oids: Vec<u32> = match kind {
-            ReindexKind::Index => match find_index_oid(cat, &sp, name)? {
-                Some(o) => vec![o],
-                None => {
-                    return Err(SqlError::UndefinedTable {
-                        name: display,
-                        position: None,
-                    })
-                }
-            },
-            ReindexKind::Table => match find_table_oid(cat, &sp, name)? {
-                Some(t) => cat.indexes_of(t).map(|i| i.oid).collect(),
-                None => {
-                    return Err(SqlError::UndefinedTable {
-                        name: display,
-                        position: None,
-                    })
-                }
-            },
-            ReindexKind::Schema => {
-                if cat.schema(&display).is_none() {
-                    return Err(SqlError::UndefinedSchema(display));
-                }
-                cat.indexes
-                    .values()
-                    .filter(|i| i.schema == display)
-                    .map(|i| i.oid)
-                    .collect()
-            }
-            ReindexKind::Database | ReindexKind::System => cat.indexes.keys().copied().collect(),
-        };
+        let oids = reindex_targets(cat, &sp, kind, name)?;
         let tables: Vec<u32> = oids
             .iter()
             .filter_map(|o| cat.indexes.get(o))
@@ -801,6 +824,7 @@ fn reindex(s: &mut Session, kind: ReindexKind, name: &ast::ObjectName) -> Result
                 st.txn.drop_relation_on_commit(ix.storage);
                 st.txn.drop_relation_on_abort(new_id);
                 ix.storage = new_id;
+                ix.valid = true;
             }
         }
         (oids, tables)
@@ -812,6 +836,99 @@ fn reindex(s: &mut Session, kind: ReindexKind, name: &ast::ObjectName) -> Result
     s.log_catalog()?;
     for oid in oids {
         build(s, oid)?;
+        s.engine()
+            .relation_stats()
+            .get(oid)
+            .touch(sargdb_engine::stats::Counter::LastRebuilt);
+    }
+    cmd("REINDEX")
+}
+
+/// REINDEX ... CONCURRENTLY, in Postgres's phases, one index at a time,
+/// without blocking writers:
+/// 1. a copy of the index, `<name>_ccnew`, not valid, is committed; from then
+///    on writers maintain both, and queries keep using the original;
+/// 2. the copy is filled like CREATE INDEX CONCURRENTLY (`fill_concurrently`);
+/// 3. one transaction swaps them: the original index (same oid, name and
+///    constraint) takes the copy's storage and becomes valid, the copy's
+///    catalog entry goes;
+/// 4. after every transaction that locked the table before the swap has
+///    ended (writers planned then still add entries to the old storage), the
+///    old storage is dropped.
+///
+/// A failure in step 2 (duplicates in a unique index) leaves the invalid
+/// `<name>_ccnew` behind, as Postgres does; the original stays as it was.
+fn reindex_concurrently(
+    s: &mut Session,
+    kind: ReindexKind,
+    name: &ast::ObjectName,
+) -> Result<StatementResult> {
+    let sp = s.search_path();
+    let oids = {
+        let cat = s.current_catalog();
+        reindex_targets(&cat, &sp, kind, name)?
+    };
+    // Postgres rebuilds no system catalogs concurrently; sargdb's catalog
+    // has no index storage of its own, so every target is a user index.
+    for oid in oids {
+        let (copy_oid, table_oid, old_storage) = {
+            let st = s.ddl_catalog()?;
+            let cat = st
+                .catalog
+                .as_mut()
+                .ok_or_else(|| SqlError::Internal("catalog".into()))?;
+            let Some(orig) = cat.indexes.get(&oid).cloned() else {
+                continue; // dropped meanwhile
+            };
+            let table = cat
+                .tables
+                .get(&orig.table)
+                .ok_or_else(|| SqlError::Internal("indexed table vanished".into()))?;
+            let copy_name =
+                choose_relation_name(cat, &table.schema, &format!("{}_ccnew", orig.name));
+            let copy_oid = cat.alloc_oid();
+            let storage = cat.alloc_oid();
+            let copy = IndexDef {
+                oid: copy_oid,
+                name: copy_name,
+                storage,
+                primary: false,
+                constraint: None,
+                valid: false,
+                ..orig.clone()
+            };
+            cat.indexes.insert(copy_oid, copy);
+            st.txn.drop_relation_on_abort(storage);
+            (copy_oid, orig.table, orig.storage)
+        };
+        s.log_catalog()?;
+        fill_concurrently(s, copy_oid, table_oid)?;
+        {
+            let st = s.ddl_catalog()?;
+            let cat = st
+                .catalog
+                .as_mut()
+                .ok_or_else(|| SqlError::Internal("catalog".into()))?;
+            let Some(copy) = cat.indexes.remove(&copy_oid) else {
+                return Err(SqlError::Internal("index copy vanished".into()));
+            };
+            match cat.indexes.get_mut(&oid) {
+                Some(orig) => {
+                    orig.storage = copy.storage;
+                    orig.valid = true;
+                }
+                // The original was dropped meanwhile: the copy goes too.
+                None => st.txn.drop_relation_on_commit(copy.storage),
+            }
+        }
+        s.log_catalog()?;
+        s.commit_now()?;
+        s.wait_for_table_lock_holders(table_oid)?;
+        // Queries planned before the swap may still be reading the old
+        // storage (readers take no table lock).
+        s.wait_for_current_snapshots()?;
+        s.ddl_catalog()?.txn.drop_relation_on_commit(old_storage);
+        s.commit_now()?;
         s.engine()
             .relation_stats()
             .get(oid)
@@ -837,7 +954,11 @@ pub fn maintenance(s: &mut Session, m: &Maintenance) -> Result<StatementResult> 
                     "REINDEX CONCURRENTLY cannot run inside a transaction block".into(),
                 ));
             }
-            reindex(s, *kind, name)
+            if *concurrently {
+                reindex_concurrently(s, *kind, name)
+            } else {
+                reindex(s, *kind, name)
+            }
         }
         Maintenance::Vacuum {
             table,

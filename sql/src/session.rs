@@ -1339,6 +1339,12 @@ impl Session {
         self.db.locks.wait_for_holders(table, self.id, &self.cancel)
     }
 
+    /// Wait until every transaction (of any session) holding a snapshot
+    /// now has ended. This session must not be in a transaction.
+    pub(crate) fn wait_for_current_snapshots(&mut self) -> Result<()> {
+        Ok(self.db.engine.wait_for_current_snapshots(&self.cancel)?)
+    }
+
     /// Lock a table for this transaction (until it ends).
     pub(crate) fn lock_table(&mut self, table: u32, mode: LockMode, what: &str) -> Result<()> {
         let db = self.db.clone();
