@@ -383,7 +383,9 @@ pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementR
 ///    commit has ended (they may have planned without the index);
 /// 3. add an entry for every row version present (inserts are idempotent, so
 ///    entries concurrent writers add meanwhile do no harm), then check
-///    uniqueness among live versions;
+///    uniqueness among live versions, and wait for every transaction holding
+///    a snapshot (it may still see versions deleted before the fill, which
+///    got no entry);
 /// 4. mark the index valid.
 ///
 /// A failure after step 1 leaves an invalid index behind, as in Postgres:
@@ -447,7 +449,11 @@ fn fill_concurrently(s: &mut Session, index_oid: u32, table_oid: u32) -> Result<
         }
         Ok(())
     })?;
-    s.commit_now()
+    s.commit_now()?;
+    // Versions deleted before the fill have no entries; a transaction whose
+    // snapshot still sees them must not read the index (Postgres waits for
+    // older snapshots too).
+    s.wait_for_current_snapshots()
 }
 
 fn strip_parens(e: &ast::Expr) -> &ast::Expr {
