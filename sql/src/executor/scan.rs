@@ -21,6 +21,8 @@ pub struct SeqScanExecutor {
     filter: Option<BoundExpr>,
     scan: Option<HeapScan>,
     counts: Option<ScanCounts>,
+    /// Rows the filter rejected (EXPLAIN ANALYZE's Rows Removed by Filter).
+    filtered: u64,
 }
 
 impl SeqScanExecutor {
@@ -31,6 +33,7 @@ impl SeqScanExecutor {
             filter,
             scan: None,
             counts: None,
+            filtered: 0,
         }
     }
 }
@@ -69,6 +72,13 @@ pub fn decode(table: &TableDef, bytes: &[u8], ctx: &ExecContext) -> Result<Row> 
 }
 
 impl Executor for SeqScanExecutor {
+    fn counts(&self) -> super::OpCounts {
+        super::OpCounts {
+            removed_by_filter: self.filtered,
+            ..Default::default()
+        }
+    }
+
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
         if self.scan.is_none() {
             self.scan = Some(ctx.txn.scan(self.table.storage)?);
@@ -94,6 +104,7 @@ impl Executor for SeqScanExecutor {
             }
             if let Some(f) = &self.filter {
                 if !eval_pred(f, &row, ctx)? {
+                    self.filtered += 1;
                     continue;
                 }
             }
