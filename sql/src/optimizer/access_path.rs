@@ -55,15 +55,35 @@ fn index_startup(c: &IndexCost) -> f64 {
 /// (and every column of the scan's filter) can serve an index-only scan.
 type Needed = Option<Vec<usize>>;
 
-/// The columns `exprs` read (None if one holds a correlated subquery).
+/// The columns `exprs` read, including those a correlated subquery reads
+/// from the row it is evaluated on.
 fn columns_of<'a>(exprs: impl IntoIterator<Item = &'a BoundExpr>) -> Needed {
     let mut cols = vec![];
     for e in exprs {
-        cols.extend(e.columns_used()?);
+        e.walk(&mut |x| match x {
+            BoundExpr::Column(i, _) => cols.push(*i),
+            BoundExpr::Subquery(s) if s.correlated => outer_columns(&s.plan, 1, &mut cols),
+            _ => {}
+        });
     }
     cols.sort_unstable();
     cols.dedup();
     Some(cols)
+}
+
+/// Columns of the row `depth` levels out that `p` reads (`Outer`
+/// references), through nested subqueries too.
+fn outer_columns(p: &Plan, depth: usize, out: &mut Vec<usize>) {
+    for e in p.clone().exprs_mut() {
+        e.walk(&mut |x| match x {
+            BoundExpr::Outer { depth: d, idx, .. } if *d == depth => out.push(*idx),
+            BoundExpr::Subquery(s) => outer_columns(&s.plan, depth + 1, out),
+            _ => {}
+        });
+    }
+    for c in p.children() {
+        outer_columns(c, depth, out);
+    }
 }
 
 /// Choose access paths everywhere in the plan.
