@@ -365,15 +365,18 @@ fn matches_key(e: &BoundExpr, key: &BoundExpr) -> bool {
 
 /// A row-independent expression: literals, parameters, outer references,
 /// stable functions of those.
+/// A value the same for every row: no columns, nothing volatile, and any
+/// subquery uncorrelated (Postgres's InitPlan, evaluated once when the scan
+/// starts: `id = (SELECT max(k) FROM f)` probes the index).
 fn is_const(e: &BoundExpr) -> bool {
     matches!(e.columns_used(), Some(c) if c.is_empty()) && !e.is_volatile() && {
-        let mut sub = false;
+        let mut correlated = false;
         e.walk(&mut |x| {
-            if matches!(x, BoundExpr::Subquery(_)) {
-                sub = true;
+            if matches!(x, BoundExpr::Subquery(s) if s.correlated) {
+                correlated = true;
             }
         });
-        !sub
+        !correlated
     }
 }
 
