@@ -248,7 +248,9 @@ async fn index_only_scans_agree_with_the_table_after_every_crash() {
             }));
         }
         tasks.push(tokio::spawn(async move {
-            let Ok(c) = sargdb_tests::try_connect(&conn).await else { return };
+            let Ok(c) = sargdb_tests::try_connect(&conn).await else {
+                return;
+            };
             while c.batch_execute("VACUUM io").await.is_ok() {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
