@@ -190,7 +190,12 @@ impl Shared {
     }
 
     pub fn note_modified(&self, rel: RelFileId) {
-        *self.modified.lock().entry(rel).or_insert(0) += 1;
+        self.note_modified_n(rel, 1);
+    }
+
+    /// `n` rows of `rel` changed (what auto-vacuum and auto-analyze count).
+    pub fn note_modified_n(&self, rel: RelFileId, n: u64) {
+        *self.modified.lock().entry(rel).or_insert(0) += n;
     }
 
     /// Discard a relation's buffers and delete its file.
@@ -547,6 +552,13 @@ impl Engine {
                 } => redo_page(&pool, &vm, rel, block, r.end, |p| {
                     crate::index::btree::redo_leaf_delete(p, &positions)
                 })?,
+                WalRecord::HeapPrune { rel, block, slots } => {
+                    redo_page(&pool, &vm, rel, block, r.end, |p| {
+                        let slots: Vec<u16> = slots.iter().map(|&s| s as u16).collect();
+                        HeapPageMut::new(p).remove_and_compact(&slots);
+                        true
+                    })?
+                }
                 WalRecord::PagePatch {
                     rel,
                     block,
@@ -970,10 +982,23 @@ fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
             shared.vm.set(rel, block);
             stats.pages_all_visible += 1;
         }
-        if compact.is_some() {
-            shared.wal.append_page_image(0, rel, block, &mut g[..]);
+        if let Some(slots) = compact {
+            // A small record (the page image only when this is the page's
+            // first change since the checkpoint): imaging every pruned page
+            // put megabytes in front of every commit waiting for its flush.
+            let rec = WalRecord::HeapPrune {
+                rel,
+                block,
+                slots: slots.iter().map(|&s| s as u32).collect(),
+            };
+            shared
+                .wal
+                .append_page_change(0, rel, block, &mut g[..], rec);
             page.mark_dirty();
-        } else if newly_visible {
+        }
+        if newly_visible {
+            // Redo of a prune starts the page afresh (flags clear), so the
+            // flag is logged after it, on its own.
             let flags = crate::page::page_flags(&g[..]);
             let rec = WalRecord::PagePatch {
                 rel,

@@ -5,15 +5,15 @@
 //! WAL-logged under the page's write latch (the first change to a page after
 //! a checkpoint, and a new page, as a full image).
 
-use std::collections::VecDeque;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::engine::Shared;
 use crate::error::{EngineError, Result};
 use crate::page::{
-    page_kind, HeapPage, HeapPageMut, TupleHeader, MAX_TUPLE_SIZE, OVERFLOW_CHUNK, OVERFLOW_HEADER,
-    PAGE_KIND_OVERFLOW, TUPLE_EXTERNAL, TUPLE_HEADER_SIZE,
+    page_kind, HeapPage, HeapPageMut, TupleHeader, LINE_POINTER_SIZE, MAX_TUPLE_SIZE,
+    OVERFLOW_CHUNK, OVERFLOW_HEADER, PAGE_KIND_OVERFLOW, TUPLE_EXTERNAL, TUPLE_HEADER_SIZE,
 };
 use crate::txn::{is_visible, VisibilityContext, Xid};
 use crate::wal::WalRecord;
@@ -210,6 +210,114 @@ pub(crate) fn insert(
     }
 }
 
+/// Insert many tuples (each a full tuple: header then data, of a size
+/// that fits a page) for one transaction: as many per page latch as fit.
+/// A page this call starts is WAL-logged once, as an image after it is
+/// filled, instead of once per tuple (Postgres's heap_multi_insert).
+pub(crate) fn insert_many(
+    shared: &Shared,
+    xid: Xid,
+    rel: RelFileId,
+    fulls: &mut [Vec<u8>],
+) -> Result<Vec<TupleId>> {
+    let mut tids = Vec::with_capacity(fulls.len());
+    let mut next = 0;
+    let mut tried_new = false;
+    while next < fulls.len() {
+        if fulls[next].len() > MAX_TUPLE_SIZE {
+            tids.push(insert(shared, xid, rel, &mut fulls[next])?);
+            next += 1;
+            continue;
+        }
+        let page = match shared.fsm_candidate(rel) {
+            Some(block) => shared.pool.fetch(rel, block)?,
+            None => {
+                if tried_new {
+                    return Err(EngineError::TupleTooLarge {
+                        size: fulls[next].len(),
+                        max: MAX_TUPLE_SIZE,
+                    });
+                }
+                tried_new = true;
+                let p = shared.pool.extend(rel)?;
+                shared.fsm_set_current(rel, p.block);
+                p
+            }
+        };
+        let mut g = page.write();
+        let kind = page_kind(&g[..]);
+        if kind != 0 && kind != crate::page::PAGE_KIND_HEAP {
+            drop(g);
+            shared.fsm_page_full(rel, page.block);
+            continue;
+        }
+        // Before any tuple lands here (see `visibility_map`).
+        clear_all_visible(shared, rel, page.block, &mut g[..]);
+        let is_new = !HeapPage::new(&g[..]).is_initialized();
+        let mut hp = HeapPageMut::new(&mut g[..]);
+        if is_new {
+            hp.init();
+        }
+        let first = next;
+        while next < fulls.len() && fulls[next].len() <= MAX_TUPLE_SIZE {
+            let full = &mut fulls[next];
+            // A page this call formatted has no unused slots to look for.
+            let slot = if is_new {
+                let v = hp.view();
+                (v.free_space() >= full.len() + LINE_POINTER_SIZE).then(|| v.slot_count())
+            } else {
+                hp.view().slot_for_insert(full.len())
+            };
+            let Some(slot) = slot else {
+                break;
+            };
+            let mut h = TupleHeader::read(full);
+            h.ctid_page = page.block;
+            h.ctid_slot = slot;
+            h.write(full);
+            if !hp.insert_at(slot, full) {
+                return Err(EngineError::CorruptPage {
+                    rel,
+                    block: page.block,
+                    reason: "insert did not fit".into(),
+                });
+            }
+            tids.push(TupleId {
+                page: page.block,
+                slot,
+            });
+            if !is_new {
+                let rec = WalRecord::HeapInsert {
+                    rel,
+                    block: page.block,
+                    slot,
+                    tuple: full.clone(),
+                };
+                shared
+                    .wal
+                    .append_page_change(xid, rel, page.block, &mut g[..], rec);
+                hp = HeapPageMut::new(&mut g[..]);
+            }
+            next += 1;
+        }
+        if is_new && next > first {
+            shared
+                .wal
+                .append_page_image(xid, rel, page.block, &mut g[..]);
+        }
+        if next > first {
+            page.mark_dirty();
+            tried_new = false;
+        }
+        if next < fulls.len() {
+            // The next tuple did not fit here.
+            drop(g);
+            shared.fsm_page_full(rel, page.block);
+        }
+    }
+    Ok(tids)
+}
+
 /// Run `f` on the whole tuple at `tid`, if the slot holds one.
 pub(crate) fn with_tuple<R>(
     shared: &Shared,
@@ -236,7 +344,12 @@ pub struct HeapScan {
     nblocks: u32,
     vis: VisibilityContext,
     cancel: Option<Arc<AtomicBool>>,
-    buffered: VecDeque<(TupleId, u16, Vec<u8>)>,
+    /// The visible tuples of the current page: their bytes back to back in
+    /// `arena` (copied once per page, so the page latch is not held while
+    /// the caller works), and where each starts and ends.
+    arena: Vec<u8>,
+    items: Vec<(TupleId, u16, u32, u32)>,
+    pos: usize,
 }
 
 impl HeapScan {
@@ -254,7 +367,9 @@ impl HeapScan {
             nblocks,
             vis,
             cancel,
-            buffered: VecDeque::new(),
+            arena: Vec::new(),
+            items: Vec::new(),
+            pos: 0,
         }
     }
 
@@ -273,7 +388,7 @@ impl HeapScan {
     }
 
     fn fill(&mut self) -> Result<()> {
-        while self.buffered.is_empty() && self.next_block < self.nblocks {
+        while self.pos >= self.items.len() && self.next_block < self.nblocks {
             if let Some(c) = &self.cancel {
                 if c.load(Ordering::Relaxed) {
                     return Err(EngineError::Canceled);
@@ -281,20 +396,26 @@ impl HeapScan {
             }
             let block = self.next_block;
             self.next_block += 1;
+            self.arena.clear();
+            self.items.clear();
+            self.pos = 0;
             let page = self.shared.pool.fetch(self.rel, block)?;
             let g = page.read();
             let hp = HeapPage::new(&g[..]);
             let vis = &self.vis;
-            let buffered = &mut self.buffered;
+            let (arena, items) = (&mut self.arena, &mut self.items);
             self.shared.txns.clog.with(|st| {
                 for slot in 0..hp.slot_count() {
                     if let Some(t) = hp.tuple(slot) {
                         let h = TupleHeader::read(t);
                         if is_visible(&h, vis, st) {
-                            buffered.push_back((
+                            let start = arena.len() as u32;
+                            arena.extend_from_slice(&t[TUPLE_HEADER_SIZE..]);
+                            items.push((
                                 TupleId { page: block, slot },
                                 h.infomask,
-                                t[TUPLE_HEADER_SIZE..].to_vec(),
+                                start,
+                                arena.len() as u32,
                             ));
                         }
                     }
@@ -303,18 +424,31 @@ impl HeapScan {
         }
         Ok(())
     }
-}
 
-impl Iterator for HeapScan {
-    type Item = Result<(TupleId, Vec<u8>)>;
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.buffered.is_empty() {
+    /// The next visible tuple, borrowed from the scan's page copy when it is
+    /// stored inline (no allocation per tuple); an out-of-line tuple is
+    /// reassembled into an owned buffer.
+    pub fn next_tuple(&mut self) -> Option<Result<(TupleId, Cow<'_, [u8]>)>> {
+        if self.pos >= self.items.len() {
             if let Err(e) = self.fill() {
                 self.next_block = self.nblocks;
                 return Some(Err(e));
             }
         }
-        let (tid, infomask, data) = self.buffered.pop_front()?;
-        Some(row_of(&self.shared, self.rel, infomask, data).map(|row| (tid, row)))
+        let &(tid, infomask, start, end) = self.items.get(self.pos)?;
+        self.pos += 1;
+        let data = &self.arena[start as usize..end as usize];
+        if infomask & TUPLE_EXTERNAL == 0 {
+            return Some(Ok((tid, Cow::Borrowed(data))));
+        }
+        Some(row_of(&self.shared, self.rel, infomask, data.to_vec()).map(|r| (tid, Cow::Owned(r))))
+    }
+}
+
+impl Iterator for HeapScan {
+    type Item = Result<(TupleId, Vec<u8>)>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_tuple()
+            .map(|r| r.map(|(tid, bytes)| (tid, bytes.into_owned())))
     }
 }

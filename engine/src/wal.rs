@@ -124,6 +124,14 @@ pub enum WalRecord {
         rel: RelFileId,
         pages: Vec<(u32, Vec<u8>)>,
     },
+    /// VACUUM freed these slots of a heap page and compacted it (redo runs
+    /// the same `remove_and_compact`, which depends only on the page and the
+    /// slots).
+    HeapPrune {
+        rel: RelFileId,
+        block: u32,
+        slots: Vec<u32>,
+    },
 }
 
 const K_INSERT: u8 = 1;
@@ -138,6 +146,7 @@ const K_BTREE_INSERT: u8 = 9;
 const K_BTREE_DELETE: u8 = 10;
 const K_PAGE_PATCH: u8 = 11;
 const K_PAGE_IMAGES: u8 = 12;
+const K_HEAP_PRUNE: u8 = 13;
 
 struct Reader<'a> {
     b: &'a [u8],
@@ -215,6 +224,7 @@ impl WalRecord {
             WalRecord::BTreeDelete { .. } => K_BTREE_DELETE,
             WalRecord::PagePatch { .. } => K_PAGE_PATCH,
             WalRecord::PageImages { .. } => K_PAGE_IMAGES,
+            WalRecord::HeapPrune { .. } => K_HEAP_PRUNE,
         }
     }
 
@@ -320,6 +330,11 @@ impl WalRecord {
                 out.extend_from_slice(&block.to_le_bytes());
                 put_u32s(out, positions);
             }
+            WalRecord::HeapPrune { rel, block, slots } => {
+                out.extend_from_slice(&rel.to_le_bytes());
+                out.extend_from_slice(&block.to_le_bytes());
+                put_u32s(out, slots);
+            }
             WalRecord::PagePatch {
                 rel,
                 block,
@@ -408,6 +423,11 @@ impl WalRecord {
                 block: r.u32()?,
                 positions: r.u32s()?,
             },
+            K_HEAP_PRUNE => WalRecord::HeapPrune {
+                rel: r.u32()?,
+                block: r.u32()?,
+                slots: r.u32s()?,
+            },
             K_PAGE_PATCH => {
                 let rel = r.u32()?;
                 let block = r.u32()?;
@@ -491,7 +511,13 @@ pub struct Wal {
     pub fsyncs: AtomicU64,
     /// Largest capacity the insert buffer reached before a write-out.
     peak_buffer: AtomicU64,
+    /// The insert buffer's partner: written-out buffers come back here
+    /// (emptied) and become the next insert buffer.
+    spare: Mutex<Vec<u8>>,
 }
+
+/// A written-out WAL buffer larger than this is freed, not kept as spare.
+const SPARE_BUFFER_MAX: usize = 4 << 20;
 
 fn segment_name(start: Lsn) -> String {
     format!("{start:016X}")
@@ -638,6 +664,7 @@ impl Wal {
             segments: Mutex::new(BTreeMap::new()),
             bytes_written: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
+            spare: Mutex::new(Vec::with_capacity(1 << 20)),
             peak_buffer: AtomicU64::new(0),
         };
         Ok(wal)
@@ -779,7 +806,10 @@ impl Wal {
     fn write_out(&self) -> Result<Lsn> {
         let (data, start, new_segs) = {
             let mut st = self.insert.lock();
-            let data = std::mem::replace(&mut st.buf, Vec::with_capacity(1 << 20));
+            // The other buffer of the pair (a fresh 1 MiB one per flush
+            // cost page faults on every commit).
+            let spare = std::mem::take(&mut *self.spare.lock());
+            let data = std::mem::replace(&mut st.buf, spare);
             self.peak_buffer
                 .fetch_max(data.capacity() as u64, Ordering::Relaxed);
             let start = st.buf_start;
@@ -836,6 +866,12 @@ impl Wal {
         // Close segment files that can no longer receive writes.
         let current = segments.keys().next_back().copied();
         segments.retain(|&s, _| Some(s) == current || s >= start);
+        drop(segments);
+        let mut data = data;
+        if data.capacity() <= SPARE_BUFFER_MAX {
+            data.clear();
+            *self.spare.lock() = data;
+        }
         Ok(end)
     }
 

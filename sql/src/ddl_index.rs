@@ -19,6 +19,7 @@ use sargdb_catalog::{
 };
 use sargdb_engine::IndexEntry;
 
+use crate::binder::bound::BoundExpr;
 use crate::binder::index::BoundIndex;
 use crate::binder::{ident_name, object_parts, Binder, Scope};
 use crate::error::{Result, SqlError};
@@ -490,35 +491,96 @@ fn build(s: &mut Session, index_oid: u32) -> Result<()> {
     s.with_exec(|ctx| build_in(ctx, &table, &ix))
 }
 
-fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<()> {
-    let h = handle(ctx, table, ix)?;
-    let versions = ctx.txn.scan_dirty(table.storage)?;
-    let mut entries = Vec::with_capacity(versions.len());
-    let mut keyed: Vec<(Vec<u8>, Vec<Value>)> = vec![];
-    // Postgres reports duplicates before NULLs in a new primary key.
-    let mut null_in: Option<usize> = None;
-    for (tid, bytes, _) in versions {
-        ctx.check_cancel()?;
-        let row = crate::executor::decode_row_of(table, &bytes, ctx)?;
-        if ix.def.primary && null_in.is_none() {
-            null_in = ix
+/// What one pass over (part of) the heap gathers for an index build.
+#[derive(Default)]
+struct BuildInput {
+    entries: Vec<IndexEntry>,
+    /// Entries of a unique index with their key values (for the message).
+    keyed: Vec<(Vec<u8>, Vec<Value>)>,
+    /// A primary-key column found NULL.
+    null_in: Option<usize>,
+}
+
+impl BuildInput {
+    fn add(
+        &mut self,
+        ix: &BoundIndex,
+        row: &[Value],
+        tid: sargdb_engine::TupleId,
+        key: Option<crate::executor::index_maint::EntryKey>,
+    ) {
+        if ix.def.primary && self.null_in.is_none() {
+            self.null_in = ix
                 .def
                 .columns
                 .iter()
                 .filter_map(|c| c.column)
                 .find(|&c| row[c].is_null());
         }
-        let Some(ek) = index_entry_key(ix, &row, ctx)? else {
-            continue;
-        };
+        let Some(ek) = key else { return };
         if ix.def.unique && !ek.vals.iter().any(|v| v.is_null()) {
-            keyed.push((ek.key_part().to_vec(), ek.vals));
+            self.keyed.push((ek.key_part().to_vec(), ek.vals));
         }
-        entries.push(IndexEntry {
+        self.entries.push(IndexEntry {
             key: ek.stored,
             tid,
         });
     }
+}
+
+/// Tables at least this large are read by two threads when the index's
+/// keys are plain columns (no expression or predicate needs the executor).
+const PARALLEL_BUILD_PAGES: u32 = 1024;
+
+fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<()> {
+    let h = handle(ctx, table, ix)?;
+    let needed = ix.columns_read(table.columns.len());
+    let pages = ctx.txn.relation_pages(table.storage)?;
+    let plain =
+        ix.predicate.is_none() && ix.keys.iter().all(|k| matches!(k, BoundExpr::Column(..)));
+    let BuildInput {
+        entries,
+        mut keyed,
+        null_in,
+    } = if plain && pages >= PARALLEL_BUILD_PAGES {
+        // Two halves of the heap, one per core; keys are encoded from the
+        // decoded columns directly.
+        let txn: &sargdb_engine::Transaction = ctx.txn;
+        let types = &ctx.call.types;
+        let half = |blocks: std::ops::Range<u32>| -> Result<BuildInput> {
+            let mut out = BuildInput::default();
+            let mut scan = txn.dirty_scan_blocks(table.storage, blocks);
+            while let Some(item) = scan.next(txn) {
+                let (tid, bytes, _) = item?;
+                let row = crate::executor::decode_masked_in(table, &bytes, Some(&needed), types)?;
+                let key = crate::executor::index_maint::plain_index_key(ix, &row)?;
+                out.add(ix, &row, tid, key);
+            }
+            Ok(out)
+        };
+        let mid = pages / 2;
+        let (a, b) = std::thread::scope(|s| {
+            let first = s.spawn(|| half(0..mid));
+            let second = half(mid..pages);
+            (first.join(), second)
+        });
+        let mut a = a.map_err(|_| SqlError::Internal("index build thread panicked".into()))??;
+        let b = b?;
+        a.entries.extend(b.entries);
+        a.keyed.extend(b.keyed);
+        a.null_in = a.null_in.or(b.null_in);
+        a
+    } else {
+        let mut out = BuildInput::default();
+        let mut scan = ctx.txn.dirty_scan(table.storage)?;
+        while let Some(item) = scan.next(ctx.txn) {
+            let (tid, bytes, _) = item?;
+            let row = crate::executor::decode_masked(table, &bytes, Some(&needed), ctx)?;
+            let key = index_entry_key(ix, &row, ctx)?;
+            out.add(ix, &row, tid, key);
+        }
+        out
+    };
     if ix.def.unique {
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
         if let Some(w) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
@@ -1055,20 +1117,21 @@ fn analyze_tables(s: &mut Session, tables: &[TableDef]) -> Result<()> {
             let mut seen = 0usize;
             // Deterministic reservoir sampling (a fixed-seed LCG).
             let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
-            for item in ctx.txn.scan(t.storage)? {
+            // Only rows that enter the sample are decoded.
+            let mut scan = ctx.txn.scan(t.storage)?;
+            while let Some(item) = scan.next_tuple() {
                 ctx.check_cancel()?;
                 let (_, bytes) = item?;
                 seen += 1;
-                let row = crate::executor::decode_row_of(t, &bytes, ctx)?;
                 if sample.len() < SAMPLE_ROWS {
-                    sample.push((seen, row));
+                    sample.push((seen, crate::executor::decode_row_of(t, &bytes, ctx)?));
                 } else {
                     rng = rng
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
                     let j = (rng >> 33) as usize % seen;
                     if j < SAMPLE_ROWS {
-                        sample[j] = (seen, row);
+                        sample[j] = (seen, crate::executor::decode_row_of(t, &bytes, ctx)?);
                     }
                 }
             }

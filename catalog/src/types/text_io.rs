@@ -385,7 +385,16 @@ pub fn apply_char_limit(s: String, ty: &DataType, explicit: bool) -> Result<Stri
                 }
                 s.truncate(cut);
             } else if matches!(ty, DataType::Char(_)) && len < n {
-                s.extend(std::iter::repeat_n(' ', n - len));
+                // Whole runs of spaces at a time, not one char at a time.
+                const SPACES: &str =
+                    "                                                                ";
+                let mut pad = n - len;
+                s.reserve(pad);
+                while pad > 0 {
+                    let k = pad.min(SPACES.len());
+                    s.push_str(&SPACES[..k]);
+                    pad -= k;
+                }
             }
             Ok(s)
         }

@@ -7,8 +7,8 @@ use sargdb_catalog::{DataType, Value};
 
 use super::statement::{CopyFormat, CopyOptions};
 use super::{display_limited, Rest, BATCH_ROWS, BINARY_SIGNATURE};
-use crate::binder::bound::BoundExpr;
 use crate::error::{Result, SqlError};
+use crate::executor::Row;
 use crate::planner::plan::Plan;
 
 /// A COPY FROM STDIN in progress: decoder state and the INSERT plan.
@@ -29,7 +29,7 @@ pub struct CopyIn {
     pub(super) binary_header: bool,
     /// `\.` or the binary trailer seen: the rest is ignored.
     pub(super) eof: bool,
-    pub(super) batch: Vec<Vec<BoundExpr>>,
+    pub(super) batch: Vec<Row>,
     pub(super) rows: u64,
     pub(super) sequence_advanced: bool,
     /// Statements after the COPY in the same query string.
@@ -200,7 +200,7 @@ impl CopyIn {
                     }
                 }
             };
-            row.push(BoundExpr::Literal(v, ty.clone()));
+            row.push(v);
         }
         self.batch.push(row);
         Ok(())
@@ -465,7 +465,7 @@ impl CopyIn {
                         })?
                     }
                 };
-                row.push(BoundExpr::Literal(v, ty.clone()));
+                row.push(v);
             }
             self.batch.push(row);
             pos += off;

@@ -22,7 +22,6 @@ use std::sync::Arc;
 
 use sargdb_catalog::{DataType, TableDef};
 
-use crate::binder::bound::BoundExpr;
 use crate::binder::Binder;
 use crate::error::{Result, SqlError};
 use crate::executor;
@@ -95,14 +94,6 @@ fn display_limited(bytes: &[u8]) -> String {
         end -= 1;
     }
     format!("{}...", &s[..end])
-}
-
-/// The Values node the decoded rows are put into.
-fn values_slot(p: &mut Plan) -> Option<&mut Vec<Vec<BoundExpr>>> {
-    if let Plan::Values { rows, .. } = p {
-        return Some(rows);
-    }
-    p.children_mut().into_iter().find_map(values_slot)
 }
 
 // ---------------------------------------------------------------------------
@@ -357,13 +348,7 @@ impl Session {
                     engine.all_visible_pages(s),
                 )
             });
-            let mut plan = planner::plan(plan);
-            if values_slot(&mut plan).is_none() {
-                return Err(SqlError::Internal(
-                    "COPY: no VALUES in the INSERT plan".into(),
-                ));
-            }
-            Some(plan)
+            Some(planner::plan(plan))
         };
         let Some(plan) = plan else {
             return Err(SqlError::FeatureNotSupportedMsg(
@@ -452,20 +437,13 @@ impl Session {
         }
         let rows = std::mem::replace(&mut c.batch, Vec::with_capacity(BATCH_ROWS));
         let n = rows.len() as u64;
-        if let Some(slot) = values_slot(&mut c.plan) {
-            *slot = rows;
-        }
         let plan = &c.plan;
-        let (affected, seq) = self.with_exec(|ctx| {
-            executor::run(plan, ctx)?;
-            Ok((ctx.affected, ctx.sequence_advanced))
+        let seq = self.with_exec(|ctx| {
+            executor::insert_rows(plan, rows, ctx)?;
+            Ok(ctx.sequence_advanced)
         })?;
-        let _ = affected;
         c.sequence_advanced |= seq;
         c.rows += n;
-        if let Some(slot) = values_slot(&mut c.plan) {
-            slot.clear();
-        }
         Ok(())
     }
 }

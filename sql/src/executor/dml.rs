@@ -46,7 +46,7 @@ impl Executor for DmlExecutor {
                 } => run_insert(
                     access,
                     table,
-                    input,
+                    build(input)?,
                     on_conflict.as_ref(),
                     returning,
                     checks,
@@ -149,10 +149,58 @@ fn constraint_pos(table: &TableDef, ix: &BoundIndex) -> Option<usize> {
         .and_then(|oid| table.constraints.iter().position(|c| c.oid == oid))
 }
 
+/// Insert already-computed source rows through an INSERT plan whose input is
+/// `Project(Values)` (COPY FROM: the decoded rows stand in for the VALUES,
+/// and the projection adds defaults and conversions as for any INSERT).
+pub fn insert_rows(plan: &Plan, rows: Vec<Row>, ctx: &mut ExecContext) -> Result<()> {
+    let Plan::Insert {
+        access,
+        table,
+        input,
+        on_conflict,
+        returning,
+        checks,
+    } = plan
+    else {
+        return Err(SqlError::Internal("insert_rows: not an INSERT plan".into()));
+    };
+    let Plan::Project {
+        input: values,
+        exprs,
+    } = &**input
+    else {
+        return Err(SqlError::Internal(
+            "insert_rows: unexpected INSERT input".into(),
+        ));
+    };
+    if !matches!(**values, Plan::Values { .. }) {
+        return Err(SqlError::Internal(
+            "insert_rows: unexpected INSERT input".into(),
+        ));
+    }
+    let src = Box::new(super::misc::ProjectExecutor::new(
+        Box::new(super::misc::RowsExecutor::new(rows)),
+        exprs.clone(),
+    ));
+    run_insert(
+        access,
+        table,
+        src,
+        on_conflict.as_ref(),
+        returning,
+        checks,
+        ctx,
+    )?;
+    Ok(())
+}
+
+/// Rows a plain INSERT collects before writing them to the heap at once.
+const INSERT_BATCH: usize = 1000;
+
 fn run_insert(
     access: &TableAccess,
     table: &Arc<TableDef>,
-    input: &Plan,
+    mut src: super::BoxedExecutor,
     on_conflict: Option<&OnConflict>,
     returning: &[BoundExpr],
     checks: &[(String, BoundExpr)],
@@ -161,8 +209,26 @@ fn run_insert(
     // Rows this statement changed; nested data-modifying WITH queries
     // finish first, so the outermost statement's count is the one left.
     let mut own = 0u64;
-    let mut src = build(input)?;
     let mut out = vec![];
+    if on_conflict.is_none() && returning.is_empty() && access.indexes.is_empty() {
+        // Nothing needs each row's tuple id: write the heap in batches.
+        let mut batch: Vec<Vec<u8>> = Vec::with_capacity(INSERT_BATCH);
+        while let Some(row) = src.next(ctx)? {
+            ctx.check_cancel()?;
+            check_row(table, &row, checks, ctx)?;
+            batch.push(encode(&row));
+            if batch.len() >= INSERT_BATCH {
+                ctx.txn.insert_many(table.storage, &batch)?;
+                own += batch.len() as u64;
+                batch.clear();
+            }
+        }
+        ctx.txn.insert_many(table.storage, &batch)?;
+        own += batch.len() as u64;
+        ctx.affected = own;
+        note_dml(ctx, table.oid, own, 0, 0);
+        return Ok(out);
+    }
     // Versions this statement wrote: ON CONFLICT DO UPDATE may not touch one twice.
     let mut touched: HashSet<TupleId> = HashSet::new();
     let mut inserted = 0u64;

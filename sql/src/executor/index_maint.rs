@@ -25,6 +25,7 @@ use sargdb_engine::{
 use super::expr::{eval, eval_pred};
 use super::stats::timed;
 use super::ExecContext;
+use crate::binder::bound::BoundExpr;
 use crate::binder::index::{BoundIndex, TableAccess};
 use crate::error::{Result, SqlError};
 
@@ -100,6 +101,12 @@ pub fn index_entry_key(
     for e in &ix.keys {
         vals.push(eval(e, row, ctx)?);
     }
+    Ok(Some(entry_key(ix, row, vals)?))
+}
+
+/// The entry key of `row` whose key values are `vals`: the encoded key
+/// columns, then a covering index's INCLUDE tail.
+fn entry_key(ix: &BoundIndex, row: &[Value], vals: Vec<Value>) -> Result<EntryKey> {
     let mut key = encode_key(&vals, &ix.key_types, &ix.key_cols)?;
     let key_len = key.len();
     if !ix.def.include.is_empty() {
@@ -117,11 +124,28 @@ pub fn index_entry_key(
             max: MAX_KEY_SIZE,
         }));
     }
-    Ok(Some(EntryKey {
+    Ok(EntryKey {
         stored: key,
         key_len,
         vals,
-    }))
+    })
+}
+
+/// `index_key` for an index whose keys are all plain columns and which has
+/// no predicate (no executor needed: usable from a build thread).
+pub fn plain_index_key(ix: &BoundIndex, row: &[Value]) -> Result<Option<EntryKey>> {
+    let mut vals = Vec::with_capacity(ix.keys.len());
+    for e in &ix.keys {
+        match e {
+            BoundExpr::Column(i, _) => vals.push(row.get(*i).cloned().unwrap_or(Value::Null)),
+            _ => {
+                return Err(SqlError::Internal(
+                    "plain_index_key: an expression key".into(),
+                ))
+            }
+        }
+    }
+    Ok(Some(entry_key(ix, row, vals)?))
 }
 
 /// 23505 with Postgres's detail: `Key (email)=(a@b.c) already exists.`

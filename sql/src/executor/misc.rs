@@ -153,20 +153,80 @@ impl Executor for FilterExecutor {
 }
 
 pub struct ProjectExecutor {
-    pub input: BoxedExecutor,
-    pub exprs: Vec<BoundExpr>,
+    input: BoxedExecutor,
+    exprs: Vec<BoundExpr>,
+    /// Per expression: the input column it is, when it is a plain column
+    /// that no other expression reads (moved out of the input row rather
+    /// than copied).
+    moves: Vec<Option<usize>>,
+}
+
+impl ProjectExecutor {
+    pub fn new(input: BoxedExecutor, exprs: Vec<BoundExpr>) -> Self {
+        let mut reads: std::collections::HashMap<usize, usize> = Default::default();
+        let mut opaque = false;
+        for e in &exprs {
+            e.walk(&mut |x| match x {
+                BoundExpr::Column(i, _) => *reads.entry(*i).or_default() += 1,
+                BoundExpr::Subquery(_) => opaque = true,
+                _ => {}
+            });
+        }
+        let moves = exprs
+            .iter()
+            .map(|e| match e {
+                BoundExpr::Column(i, _) if !opaque && reads.get(i) == Some(&1) => Some(*i),
+                _ => None,
+            })
+            .collect();
+        ProjectExecutor {
+            input,
+            exprs,
+            moves,
+        }
+    }
 }
 
 impl Executor for ProjectExecutor {
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
-        let Some(r) = self.input.next(ctx)? else {
+        let Some(mut r) = self.input.next(ctx)? else {
             return Ok(None);
         };
         let mut out = Vec::with_capacity(self.exprs.len());
-        for e in &self.exprs {
-            out.push(eval(e, &r, ctx)?);
+        // Computed expressions first, while every input value is in place.
+        for (e, m) in self.exprs.iter().zip(&self.moves) {
+            out.push(match m {
+                Some(_) => Value::Null,
+                None => eval(e, &r, ctx)?,
+            });
+        }
+        for (o, m) in out.iter_mut().zip(&self.moves) {
+            if let Some(i) = m {
+                if let Some(v) = r.get_mut(*i) {
+                    *o = std::mem::replace(v, Value::Null);
+                }
+            }
         }
         Ok(Some(out))
+    }
+}
+
+/// Rows computed elsewhere (COPY FROM's decoded data), handed out in order.
+pub struct RowsExecutor {
+    rows: std::vec::IntoIter<Row>,
+}
+
+impl RowsExecutor {
+    pub fn new(rows: Vec<Row>) -> Self {
+        RowsExecutor {
+            rows: rows.into_iter(),
+        }
+    }
+}
+
+impl Executor for RowsExecutor {
+    fn next(&mut self, _ctx: &mut ExecContext) -> Result<Option<Row>> {
+        Ok(self.rows.next())
     }
 }
 

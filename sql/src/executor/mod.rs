@@ -12,7 +12,9 @@ pub mod instrument;
 mod misc;
 mod nested_loop_join;
 mod scan;
+pub use dml::insert_rows;
 pub use scan::decode as decode_row_of;
+pub use scan::{decode_masked, decode_masked_in};
 mod set_op;
 mod sort;
 pub mod stats;
@@ -127,11 +129,13 @@ fn build_node(plan: &Plan) -> Result<BoxedExecutor> {
             table,
             with_tid,
             filter,
+            needed_columns,
             ..
         } => Box::new(scan::SeqScanExecutor::new(
             table.clone(),
             *with_tid,
             filter.clone(),
+            needed_columns.clone(),
         )),
         Plan::IndexScan(p) => Box::new(index_scan::IndexScanExecutor::new((**p).clone())),
         Plan::Values { rows, .. } => Box::new(misc::ValuesExecutor::new(rows.clone())),
@@ -142,10 +146,9 @@ fn build_node(plan: &Plan) -> Result<BoxedExecutor> {
             input: build(input)?,
             predicate: predicate.clone(),
         }),
-        Plan::Project { input, exprs } => Box::new(misc::ProjectExecutor {
-            input: build(input)?,
-            exprs: exprs.clone(),
-        }),
+        Plan::Project { input, exprs } => {
+            Box::new(misc::ProjectExecutor::new(build(input)?, exprs.clone()))
+        }
         Plan::Join {
             left,
             right,

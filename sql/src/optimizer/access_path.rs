@@ -143,6 +143,7 @@ fn with_order(p: Plan, limit: Option<f64>, needed: Needed) -> Plan {
                     with_tid,
                     filter,
                     access,
+                    ..
                 } = *pin
                 {
                     let mapped: Option<Vec<SortKey>> = keys
@@ -199,6 +200,7 @@ fn with_order(p: Plan, limit: Option<f64>, needed: Needed) -> Plan {
             with_tid,
             filter,
             access,
+            ..
         } => {
             best_path(
                 ScanInput {
@@ -821,6 +823,7 @@ fn best_path(
                 index_cond: used,
                 est_rows: matched,
                 est_cost: cost,
+                needed_columns: None,
             }
         };
         let plain = index_cost(&kc, matched, pages, corr, heap_frac);
@@ -879,6 +882,7 @@ fn best_path(
                 with_tid: s.with_tid,
                 filter: s.filter,
                 access: s.access,
+                needed_columns: None,
             },
             false,
         ),
