@@ -279,3 +279,48 @@ async fn index_only_scans_agree_with_the_table_after_every_crash() {
         assert_eq!(verify_index(&c, "io_a_b").await, Vec::<String>::new());
     }
 }
+
+/// A covering index built from a large table (the two-thread build path)
+/// stores the INCLUDE columns and checks uniqueness on the key alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn covering_index_built_from_a_large_table() {
+    let srv = SargdbServer::start();
+    let c = srv.connect().await;
+    c.batch_execute(
+        "CREATE TABLE io (a int, b text, pad text);
+         INSERT INTO io SELECT g, 'v' || g, repeat('p', 100) FROM generate_series(1, 70000) g;
+         INSERT INTO io VALUES (5, 'second five', 'x')",
+    )
+    .await
+    .unwrap();
+    let pages: i64 = c
+        .query_one("SELECT pg_relation_size('io') / 8192", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        pages >= 1024,
+        "large enough for the parallel build ({pages} pages)"
+    );
+    let e = c
+        .batch_execute("CREATE UNIQUE INDEX io_a_key ON io (a) INCLUDE (b)")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sargdb_tests::sqlstate(&e).as_deref(),
+        Some("23505"),
+        "{e:?}"
+    );
+    c.batch_execute(
+        "DELETE FROM io WHERE b = 'second five'; CREATE UNIQUE INDEX io_a_b ON io (a) INCLUDE (b)",
+    )
+    .await
+    .unwrap();
+    c.batch_execute("VACUUM io").await.unwrap();
+    assert_eq!(verify_index(&c, "io_a_b").await, Vec::<String>::new());
+    let p = plan(&c, IOS_QUERY).await;
+    assert!(p.contains("Index Only Scan using io_a_b"), "{p}");
+    assert_eq!(heap_fetches(&p), 0, "{p}");
+    assert_eq!(totals(&c, true).await, totals(&c, false).await);
+    assert_eq!(totals(&c, true).await.0, 999);
+}
