@@ -10,6 +10,7 @@
 //! <data_dir>/catalog       catalog blob and the LSN of the commit that wrote it
 //! <data_dir>/sequences     sequence states and the LSN they include
 //! <data_dir>/stats         activity counters as of the last checkpoint
+//! <data_dir>/vm            visibility map as of the last checkpoint
 //! <data_dir>/base/<rel>    relation files of 8 KiB pages
 //! <data_dir>/wal/<lsn>     WAL segments
 //! ```
@@ -42,6 +43,7 @@ use crate::txn::{
     CommitLog, IsolationLevel, Transaction, TxnManager, Xid, FIRST_NORMAL_XID, XID_ABORTED,
     XID_COMMITTED,
 };
+use crate::visibility_map::VisibilityMap;
 use crate::wal::{self, Lsn, Wal, WalRecord};
 use crate::RelFileId;
 
@@ -81,6 +83,8 @@ pub struct VacuumStats {
     pub pages_scanned: u64,
     pub tuples_removed: u64,
     pub tuples_remaining: u64,
+    /// Pages this VACUUM marked all-visible.
+    pub pages_all_visible: u64,
 }
 
 /// Counters for observability views.
@@ -139,6 +143,8 @@ pub(crate) struct Shared {
     indexes: Mutex<HashMap<RelFileId, (RelFileId, IndexHandle)>>,
     /// Activity counters (persisted in `stats` at checkpoints).
     pub stats: Arc<StatsRegistry>,
+    /// All-visible heap pages (persisted in `vm` at checkpoints).
+    pub vm: VisibilityMap,
 }
 
 impl Shared {
@@ -198,6 +204,7 @@ impl Shared {
         self.pool.discard_relation(rel);
         self.fsm.lock().remove(&rel);
         self.dead.lock().remove(&rel);
+        self.vm.remove(rel);
         if let Err(e) = self.storage.remove(rel) {
             tracing::warn!("could not remove relation file {rel}: {e}");
         }
@@ -328,9 +335,11 @@ fn decode_sequences(b: &[u8]) -> HashMap<u32, (i64, bool)> {
         .collect()
 }
 
-/// Apply one WAL page record during recovery.
+/// Apply one WAL page record during recovery, then set the page's
+/// visibility-map bit from its all-visible flag (see `visibility_map`).
 fn redo_page(
     pool: &BufferPool,
+    vm: &VisibilityMap,
     rel: RelFileId,
     block: u32,
     end: Lsn,
@@ -338,17 +347,24 @@ fn redo_page(
 ) -> Result<()> {
     let page = pool.fetch(rel, block)?;
     let mut g = page.write();
-    if page_lsn(&g[..]) >= end {
-        return Ok(());
+    if page_lsn(&g[..]) < end {
+        if !f(&mut g[..]) {
+            return Err(EngineError::CorruptWal(format!(
+                "record ending at {end} does not apply to block {block} of relation {rel}"
+            )));
+        }
+        set_page_lsn(&mut g[..], end);
+        page.mark_dirty();
     }
-    if !f(&mut g[..]) {
-        return Err(EngineError::CorruptWal(format!(
-            "record ending at {end} does not apply to block {block} of relation {rel}"
-        )));
-    }
-    set_page_lsn(&mut g[..], end);
-    page.mark_dirty();
+    vm.set_to(rel, block, crate::page::is_all_visible(&g[..]));
     Ok(())
+}
+
+/// Redo of a heap change: the change cleared the page's all-visible flag
+/// before it was made.
+fn redo_heap_change(p: &mut [u8]) {
+    let flags = crate::page::page_flags(p);
+    crate::page::set_page_flags(p, flags & !crate::page::PAGE_ALL_VISIBLE);
 }
 
 impl Engine {
@@ -405,6 +421,12 @@ impl Engine {
             Err(e) => tracing::warn!("statistics file ignored: {e}"),
         }
 
+        let vm = match read_lsn_file(&dir.join("vm"))? {
+            Some((_, b)) => VisibilityMap::decode(&b).ok_or_else(|| {
+                EngineError::CorruptWal(format!("{} is malformed", dir.join("vm").display()))
+            })?,
+            None => VisibilityMap::default(),
+        };
         let replayed = records.len();
         for r in records {
             next_xid = next_xid.max(r.xid + 1);
@@ -414,7 +436,8 @@ impl Engine {
                     block,
                     slot,
                     tuple,
-                } => redo_page(&pool, rel, block, r.end, |p| {
+                } => redo_page(&pool, &vm, rel, block, r.end, |p| {
+                    redo_heap_change(p);
                     HeapPageMut::new(p).insert_at(slot, &tuple)
                 })?,
                 WalRecord::HeapSetXmax {
@@ -424,7 +447,8 @@ impl Engine {
                     xmax,
                     cmax,
                     infomask,
-                } => redo_page(&pool, rel, block, r.end, |p| {
+                } => redo_page(&pool, &vm, rel, block, r.end, |p| {
+                    redo_heap_change(p);
                     let mut hp = HeapPageMut::new(p);
                     match hp.tuple_mut(slot) {
                         Some(t) => {
@@ -446,7 +470,8 @@ impl Engine {
                     slot,
                     ctid_block,
                     ctid_slot,
-                } => redo_page(&pool, rel, block, r.end, |p| {
+                } => redo_page(&pool, &vm, rel, block, r.end, |p| {
+                    redo_heap_change(p);
                     let mut hp = HeapPageMut::new(p);
                     match hp.tuple_mut(slot) {
                         Some(t) => {
@@ -460,7 +485,7 @@ impl Engine {
                     }
                 })?,
                 WalRecord::PageImage { rel, block, image } => {
-                    redo_page(&pool, rel, block, r.end, |p| {
+                    redo_page(&pool, &vm, rel, block, r.end, |p| {
                         p.copy_from_slice(&image);
                         true
                     })?
@@ -484,6 +509,7 @@ impl Engine {
                     }
                     for rel in drop_rels {
                         pool.discard_relation(rel);
+                        vm.remove(rel);
                         storage.remove(rel)?;
                     }
                 }
@@ -494,6 +520,7 @@ impl Engine {
                     clog.set(&subxids, XID_ABORTED);
                     for rel in drop_rels {
                         pool.discard_relation(rel);
+                        vm.remove(rel);
                         storage.remove(rel)?;
                     }
                 }
@@ -515,18 +542,18 @@ impl Engine {
                     key,
                     tid_block,
                     tid_slot,
-                } => redo_page(&pool, rel, block, r.end, |p| {
+                } => redo_page(&pool, &vm, rel, block, r.end, |p| {
                     crate::index::btree::redo_leaf_insert(p, pos, key, tid_block, tid_slot)
                 })?,
                 WalRecord::BTreeDelete {
                     rel,
                     block,
                     positions,
-                } => redo_page(&pool, rel, block, r.end, |p| {
+                } => redo_page(&pool, &vm, rel, block, r.end, |p| {
                     crate::index::btree::redo_leaf_delete(p, &positions)
                 })?,
                 WalRecord::HeapPrune { rel, block, slots } => {
-                    redo_page(&pool, rel, block, r.end, |p| {
+                    redo_page(&pool, &vm, rel, block, r.end, |p| {
                         let slots: Vec<u16> = slots.iter().map(|&s| s as u16).collect();
                         HeapPageMut::new(p).remove_and_compact(&slots);
                         true
@@ -536,7 +563,7 @@ impl Engine {
                     rel,
                     block,
                     patches,
-                } => redo_page(&pool, rel, block, r.end, |p| {
+                } => redo_page(&pool, &vm, rel, block, r.end, |p| {
                     for (off, bytes) in &patches {
                         p[*off as usize..*off as usize + bytes.len()].copy_from_slice(bytes);
                     }
@@ -544,7 +571,7 @@ impl Engine {
                 })?,
                 WalRecord::PageImages { rel, pages } => {
                     for (block, image) in pages {
-                        redo_page(&pool, rel, block, r.end, |p| {
+                        redo_page(&pool, &vm, rel, block, r.end, |p| {
                             p.copy_from_slice(&image);
                             true
                         })?
@@ -577,6 +604,7 @@ impl Engine {
             wake: (Mutex::new(false), Condvar::new()),
             indexes: Mutex::new(HashMap::new()),
             stats,
+            vm,
         });
         checkpoint(&shared)?;
 
@@ -595,6 +623,20 @@ impl Engine {
             worker: Mutex::new(Some(worker)),
             _lock_file: lock_file,
         }))
+    }
+
+    /// Wait until every transaction that holds a snapshot now has ended
+    /// (Postgres's wait for old snapshots before dropping an index a
+    /// running query may still read). `cancel` stops the wait.
+    pub fn wait_for_current_snapshots(&self, cancel: &AtomicBool) -> Result<()> {
+        let holders = self.shared.txns.snapshot_holders();
+        while self.shared.txns.any_holds_snapshot(&holders) {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(EngineError::Canceled);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
     }
 
     /// Start a transaction. Its xid is assigned at its first write.
@@ -683,7 +725,11 @@ impl Engine {
         kind: IndexKind,
         options: IndexOptions,
     ) -> Result<IndexHandle> {
-        if let Some((_, h)) = self.shared.indexes.lock().get(&index_rel) {
+        // Opened under the map's lock: two sessions opening a new index at
+        // once would otherwise both initialize its empty storage (and use
+        // two handles with separate latches).
+        let mut open = self.shared.indexes.lock();
+        if let Some((_, h)) = open.get(&index_rel) {
             return Ok(h.clone());
         }
         let handle: IndexHandle = match kind {
@@ -702,10 +748,7 @@ impl Engine {
                 options,
             )?),
         };
-        self.shared
-            .indexes
-            .lock()
-            .insert(index_rel, (heap_rel, handle.clone()));
+        open.insert(index_rel, (heap_rel, handle.clone()));
         Ok(handle)
     }
 
@@ -718,6 +761,11 @@ impl Engine {
     /// Number of pages in a relation.
     pub fn relation_pages(&self, rel: RelFileId) -> Result<u32> {
         self.shared.pool.relation_size(rel)
+    }
+
+    /// Pages of `rel` the visibility map marks all-visible.
+    pub fn all_visible_pages(&self, rel: RelFileId) -> u32 {
+        self.shared.vm.count(rel)
     }
 
     /// Rows modified in `rel` since the last call for it (resets the count).
@@ -806,6 +854,9 @@ fn checkpoint(shared: &Shared) -> Result<()> {
         &encode_sequences(&seqs.1),
         fsync,
     )?;
+    // After the redo point was fixed: every map change is made before its
+    // page change is logged, so one this snapshot misses is replayed.
+    write_lsn_file(&dir.join("vm"), redo, &shared.vm.encode(), fsync)?;
     // Counters as of now; on a crash, what was counted since is lost, never
     // what this checkpoint saved.
     write_lsn_file(
@@ -896,14 +947,42 @@ fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
         }
         idx.vacuum_cleanup()?;
     }
-    // Pass 3: free the dead slots and compact the pages.
+    // Index scans that read entries before pass 2 may still hold them:
+    // from now on they must not trust all-visible bits (see
+    // `visibility_map`).
+    if !dead.is_empty() {
+        shared.vm.bump_freeing_epoch(rel);
+    }
+    // Pass 3: free the dead slots and compact the pages; mark the pages
+    // whose remaining tuples every snapshot sees all-visible (the index
+    // entries of the removed ones went in pass 2).
     let mut free_pages = Vec::new();
     for block in 0..nblocks {
         let page = shared.pool.fetch(rel, block)?;
         let mut g = page.write();
-        if let Some(slots) = dead.get(&block) {
+        let compact = dead.get(&block);
+        if let Some(slots) = compact {
             stats.tuples_removed += slots.len() as u64;
             HeapPageMut::new(&mut g[..]).remove_and_compact(slots);
+        }
+        if crate::page::is_all_visible(&g[..]) {
+            shared.vm.set(rel, block);
+        }
+        let newly_visible = HeapPage::new(&g[..]).is_initialized()
+            && !crate::page::is_all_visible(&g[..])
+            && shared
+                .txns
+                .clog
+                .with(|st| all_visible(&HeapPage::new(&g[..]), oldest, st));
+        if newly_visible {
+            // Map bit and flag before the page change is logged (see
+            // `visibility_map`).
+            let flags = crate::page::page_flags(&g[..]);
+            crate::page::set_page_flags(&mut g[..], flags | crate::page::PAGE_ALL_VISIBLE);
+            shared.vm.set(rel, block);
+            stats.pages_all_visible += 1;
+        }
+        if let Some(slots) = compact {
             // A small record (the page image only when this is the page's
             // first change since the checkpoint): imaging every pruned page
             // put megabytes in front of every commit waiting for its flush.
@@ -911,6 +990,23 @@ fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
                 rel,
                 block,
                 slots: slots.iter().map(|&s| s as u32).collect(),
+            };
+            shared
+                .wal
+                .append_page_change(0, rel, block, &mut g[..], rec);
+            page.mark_dirty();
+        }
+        if newly_visible {
+            // Redo of a prune starts the page afresh (flags clear), so the
+            // flag is logged after it, on its own.
+            let flags = crate::page::page_flags(&g[..]);
+            let rec = WalRecord::PagePatch {
+                rel,
+                block,
+                patches: vec![(
+                    crate::page::PAGE_FLAGS_OFFSET as u16,
+                    flags.to_le_bytes().to_vec(),
+                )],
             };
             shared
                 .wal
@@ -953,6 +1049,22 @@ fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
         note_vacuum(&s, &stats, auto);
     }
     Ok(stats)
+}
+
+/// Whether every tuple on the page is visible to every snapshot, running or
+/// future: inserted by a transaction that committed before `oldest` (the
+/// oldest xmin any snapshot may have) and not deleted or updated (a row
+/// lock does not hide a tuple). `status` is the commit log.
+fn all_visible(hp: &HeapPage<'_>, oldest: Xid, status: &dyn Fn(Xid) -> u8) -> bool {
+    (0..hp.slot_count()).all(|slot| {
+        let Some(t) = hp.tuple(slot) else {
+            return true;
+        };
+        let h = TupleHeader::read(t);
+        status(h.xmin) == XID_COMMITTED
+            && h.xmin < oldest
+            && (h.xmax == 0 || h.infomask & TUPLE_LOCK_ONLY != 0 || status(h.xmax) == XID_ABORTED)
+    })
 }
 
 /// What a finished VACUUM tells the table's counters.

@@ -98,6 +98,18 @@ pub(crate) fn row_of(
     Ok(out)
 }
 
+/// About to change heap page `block` of `rel` (caller holds its write
+/// latch, and has not yet changed or logged anything): the page is no longer
+/// all-visible. Clears the page flag and the visibility-map bit, in that
+/// order of importance: the bit is what index-only scans trust.
+pub(crate) fn clear_all_visible(shared: &Shared, rel: RelFileId, block: u32, page: &mut [u8]) {
+    let flags = crate::page::page_flags(page);
+    if flags & crate::page::PAGE_ALL_VISIBLE != 0 {
+        crate::page::set_page_flags(page, flags & !crate::page::PAGE_ALL_VISIBLE);
+    }
+    shared.vm.clear(rel, block);
+}
+
 /// Place a full tuple (MVCC header + row) in `rel`, filling in its ctid.
 /// A row too large for a page goes to overflow pages first.
 pub(crate) fn insert(
@@ -161,6 +173,9 @@ pub(crate) fn insert(
             shared.fsm_page_full(rel, page.block);
             continue;
         };
+        drop(hp);
+        clear_all_visible(shared, rel, page.block, &mut g[..]);
+        let mut hp = HeapPageMut::new(&mut g[..]);
         let mut h = TupleHeader::read(full);
         h.ctid_page = page.block;
         h.ctid_slot = slot;
@@ -236,6 +251,8 @@ pub(crate) fn insert_many(
             shared.fsm_page_full(rel, page.block);
             continue;
         }
+        // Before any tuple lands here (see `visibility_map`).
+        clear_all_visible(shared, rel, page.block, &mut g[..]);
         let is_new = !HeapPage::new(&g[..]).is_initialized();
         let mut hp = HeapPageMut::new(&mut g[..]);
         if is_new {

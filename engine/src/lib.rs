@@ -18,6 +18,7 @@ pub mod index;
 pub mod page;
 pub mod stats;
 pub mod txn;
+pub mod visibility_map;
 pub mod wal;
 
 mod engine;

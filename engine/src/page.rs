@@ -9,7 +9,7 @@
 //!     12    2 kind      0 = uninitialized, 1 = heap
 //!     14    2 lower     end of the line-pointer array (heap)
 //!     16    2 upper     start of tuple data (heap)
-//!     18    2 flags     reserved
+//!     18    2 flags     heap: PAGE_ALL_VISIBLE (0x0001); other kinds: reserved
 //!     20    4 reserved
 //! ```
 //!
@@ -47,6 +47,14 @@ pub const LINE_POINTER_SIZE: usize = 4;
 pub const TUPLE_HEADER_SIZE: usize = 32;
 
 pub const PAGE_KIND_HEAP: u16 = 1;
+
+/// Heap page flag (header bytes 18..20): every tuple on the page is visible
+/// to every snapshot, present and future. Set only by VACUUM, together with
+/// the page's visibility-map bit (`visibility_map`); any change to the page
+/// clears both first.
+pub const PAGE_ALL_VISIBLE: u16 = 0x0001;
+/// Offset of the page flags in the common header.
+pub const PAGE_FLAGS_OFFSET: usize = 18;
 
 /// xmax was set by an UPDATE; ctid points at the newer version.
 pub const TUPLE_UPDATED: u16 = 0x0001;
@@ -94,6 +102,16 @@ pub fn set_page_lsn(page: &mut [u8], lsn: u64) {
 }
 pub fn page_kind(page: &[u8]) -> u16 {
     rd_u16(page, 12)
+}
+pub fn page_flags(page: &[u8]) -> u16 {
+    rd_u16(page, PAGE_FLAGS_OFFSET)
+}
+pub fn set_page_flags(page: &mut [u8], flags: u16) {
+    wr_u16(page, PAGE_FLAGS_OFFSET, flags)
+}
+/// Whether `page` is a heap page flagged all-visible.
+pub fn is_all_visible(page: &[u8]) -> bool {
+    page_kind(page) == PAGE_KIND_HEAP && page_flags(page) & PAGE_ALL_VISIBLE != 0
 }
 
 /// Checksum of a page as stored: covers the relation and block number so a

@@ -273,6 +273,17 @@ impl TxnManager {
         }
     }
 
+    /// The transactions holding a snapshot now (their serials).
+    pub fn snapshot_holders(&self) -> Vec<u64> {
+        self.state.lock().snapshots.keys().copied().collect()
+    }
+
+    /// Whether any of `serials` still holds a snapshot.
+    pub fn any_holds_snapshot(&self, serials: &[u64]) -> bool {
+        let st = self.state.lock();
+        serials.iter().any(|s| st.snapshots.contains_key(s))
+    }
+
     /// Oldest xid any current or future snapshot may still consider running.
     pub fn oldest_xmin(&self) -> Xid {
         let st = self.state.lock();
@@ -523,6 +534,26 @@ impl Transaction {
         }
     }
 
+    /// Whether the visibility map says every tuple on page `block` of `rel`
+    /// is visible to every snapshot.
+    pub fn page_all_visible(&self, rel: RelFileId, block: u32) -> bool {
+        self.shared.vm.is_set(rel, block)
+    }
+
+    /// For index-only scans: read before reading index entries, then pass
+    /// to `entry_all_visible`.
+    pub fn vacuum_epoch(&self, rel: RelFileId) -> u64 {
+        self.shared.vm.freeing_epoch(rel)
+    }
+
+    /// Whether an index entry pointing into page `block` of `rel`, read
+    /// after `epoch` was taken, may be trusted without visiting the heap:
+    /// the page is all-visible and no VACUUM has freed slots since (see
+    /// `visibility_map`).
+    pub fn entry_all_visible(&self, rel: RelFileId, block: u32, epoch: u64) -> bool {
+        self.shared.vm.is_set_since(rel, block, epoch)
+    }
+
     /// Oldest xid a running or future snapshot may consider in progress.
     fn horizon(&self) -> Xid {
         use std::sync::atomic::Ordering::Relaxed;
@@ -707,6 +738,9 @@ impl Transaction {
                 match step {
                     Some(s) => s,
                     None => {
+                        crate::heap::clear_all_visible(&self.shared, rel, tid.page, &mut g[..]);
+                        let mut hp = HeapPageMut::new(&mut g[..]);
+                        let t = hp.tuple_mut(tid.slot).expect("slot checked above");
                         let infomask = infomask | (h.infomask & TUPLE_EXTERNAL);
                         h.xmax = my;
                         h.cmax = self.cid;
@@ -769,6 +803,7 @@ impl Transaction {
         let my = self.write_xid();
         let page = self.shared.pool.fetch(rel, tid.page)?;
         let mut g = page.write();
+        crate::heap::clear_all_visible(&self.shared, rel, tid.page, &mut g[..]);
         {
             let mut hp = HeapPageMut::new(&mut g[..]);
             if let Some(t) = hp.tuple_mut(tid.slot) {

@@ -23,7 +23,7 @@ use crate::binder::bound::BoundExpr;
 use crate::binder::index::BoundIndex;
 use crate::binder::{ident_name, object_parts, Binder, Scope};
 use crate::error::{Result, SqlError};
-use crate::executor::index_maint::{handle, index_key};
+use crate::executor::index_maint::{handle, index_entry_key};
 use crate::executor::ExecContext;
 use crate::locks::LockMode;
 use crate::parser::{ast, Maintenance, ReindexKind};
@@ -64,13 +64,18 @@ fn choose_index_name(
     } else {
         format!("{table}_{cols}_{suffix}")
     };
-    if !cat.relation_exists(schema, &base) {
-        return base;
+    choose_relation_name(cat, schema, &base)
+}
+
+/// `base`, or `base1`, `base2`, ... if taken.
+fn choose_relation_name(cat: &Catalog, schema: &str, base: &str) -> String {
+    if !cat.relation_exists(schema, base) {
+        return base.to_string();
     }
     (1..)
         .map(|i| format!("{base}{i}"))
         .find(|n| !cat.relation_exists(schema, n))
-        .unwrap_or(base)
+        .unwrap_or_else(|| base.to_string())
 }
 
 fn find_table_oid(cat: &Catalog, sp: &[String], name: &ast::ObjectName) -> Result<Option<u32>> {
@@ -184,7 +189,7 @@ fn check_capabilities(method: &str, ci: &ast::CreateIndex) -> Result<()> {
     if ci.columns.len() > 1 && !caps.multi_column {
         return refuse("multicolumn indexes");
     }
-    if !ci.include.is_empty() && !caps.multi_column {
+    if !ci.include.is_empty() && !caps.covering {
         return refuse("included columns");
     }
     if !caps.ordered
@@ -324,6 +329,8 @@ pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementR
                 })
         })
         .collect::<Result<Vec<_>>>()?;
+    // Postgres names an index after its INCLUDE columns too (`t_a_b_c_idx`).
+    name_parts.extend(include.iter().map(|&c| table.columns[c].name.clone()));
     let name = match &ci.name {
         Some(n) => object_parts(n)?.last().cloned().unwrap_or_default(),
         None => choose_index_name(cat, &table.schema, &table.name, &name_parts, "idx"),
@@ -377,12 +384,30 @@ pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementR
 ///    commit has ended (they may have planned without the index);
 /// 3. add an entry for every row version present (inserts are idempotent, so
 ///    entries concurrent writers add meanwhile do no harm), then check
-///    uniqueness among live versions;
+///    uniqueness among live versions, and wait for every transaction holding
+///    a snapshot (it may still see versions deleted before the fill, which
+///    got no entry);
 /// 4. mark the index valid.
 ///
 /// A failure after step 1 leaves an invalid index behind, as in Postgres:
 /// drop it and try again.
 fn build_concurrently(s: &mut Session, index_oid: u32, table_oid: u32) -> Result<()> {
+    fill_concurrently(s, index_oid, table_oid)?;
+    let st = s.ddl_catalog()?;
+    let cat = st
+        .catalog
+        .as_mut()
+        .ok_or_else(|| SqlError::Internal("catalog".into()))?;
+    if let Some(d) = cat.indexes.get_mut(&index_oid) {
+        d.valid = true;
+    }
+    s.log_catalog()
+}
+
+/// Steps 1 to 3 of `build_concurrently`: the index (in the session's
+/// catalog, not valid) is committed, filled without blocking writers, and
+/// the filling committed.
+fn fill_concurrently(s: &mut Session, index_oid: u32, table_oid: u32) -> Result<()> {
     s.commit_now()?;
     s.wait_for_table_lock_holders(table_oid)?;
     let (table, ix) = bound(s, index_oid)?;
@@ -392,12 +417,12 @@ fn build_concurrently(s: &mut Session, index_oid: u32, table_oid: u32) -> Result
         for (tid, bytes, _) in ctx.txn.scan_dirty(table.storage)? {
             ctx.check_cancel()?;
             let row = crate::executor::decode_row_of(&table, &bytes, ctx)?;
-            let Some((key, vals)) = index_key(&ix, &row, ctx)? else {
+            let Some(ek) = index_entry_key(&ix, &row, ctx)? else {
                 continue;
             };
-            h.insert(&key, tid)?;
-            if ix.def.unique && !vals.iter().any(|v| v.is_null()) {
-                keyed.push((key, vals, tid));
+            h.insert(&ek.stored, tid)?;
+            if ix.def.unique && !ek.vals.iter().any(|v| v.is_null()) {
+                keyed.push((ek.key_part().to_vec(), ek.vals, tid));
             }
         }
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
@@ -426,15 +451,10 @@ fn build_concurrently(s: &mut Session, index_oid: u32, table_oid: u32) -> Result
         Ok(())
     })?;
     s.commit_now()?;
-    let st = s.ddl_catalog()?;
-    let cat = st
-        .catalog
-        .as_mut()
-        .ok_or_else(|| SqlError::Internal("catalog".into()))?;
-    if let Some(d) = cat.indexes.get_mut(&index_oid) {
-        d.valid = true;
-    }
-    s.log_catalog()
+    // Versions deleted before the fill have no entries; a transaction whose
+    // snapshot still sees them must not read the index (Postgres waits for
+    // older snapshots too).
+    s.wait_for_current_snapshots()
 }
 
 fn strip_parens(e: &ast::Expr) -> &ast::Expr {
@@ -487,7 +507,7 @@ impl BuildInput {
         ix: &BoundIndex,
         row: &[Value],
         tid: sargdb_engine::TupleId,
-        key: Option<(Vec<u8>, Vec<Value>)>,
+        key: Option<crate::executor::index_maint::EntryKey>,
     ) {
         if ix.def.primary && self.null_in.is_none() {
             self.null_in = ix
@@ -497,11 +517,14 @@ impl BuildInput {
                 .filter_map(|c| c.column)
                 .find(|&c| row[c].is_null());
         }
-        let Some((key, vals)) = key else { return };
-        if ix.def.unique && !vals.iter().any(|v| v.is_null()) {
-            self.keyed.push((key.clone(), vals));
+        let Some(ek) = key else { return };
+        if ix.def.unique && !ek.vals.iter().any(|v| v.is_null()) {
+            self.keyed.push((ek.key_part().to_vec(), ek.vals));
         }
-        self.entries.push(IndexEntry { key, tid });
+        self.entries.push(IndexEntry {
+            key: ek.stored,
+            tid,
+        });
     }
 }
 
@@ -553,7 +576,7 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
         while let Some(item) = scan.next(ctx.txn) {
             let (tid, bytes, _) = item?;
             let row = crate::executor::decode_masked(table, &bytes, Some(&needed), ctx)?;
-            let key = index_key(ix, &row, ctx)?;
+            let key = index_entry_key(ix, &row, ctx)?;
             out.add(ix, &row, tid, key);
         }
         out
@@ -806,7 +829,49 @@ pub fn alter_index(
     cmd("ALTER INDEX")
 }
 
-/// REINDEX INDEX | TABLE | SCHEMA | DATABASE name: rebuild into new storage.
+/// The indexes a REINDEX names, by oid.
+fn reindex_targets(
+    cat: &Catalog,
+    sp: &[String],
+    kind: ReindexKind,
+    name: &ast::ObjectName,
+) -> Result<Vec<u32>> {
+    let display = object_parts(name)?.join(".");
+    Ok(match kind {
+        ReindexKind::Index => match find_index_oid(cat, &sp, name)? {
+            Some(o) => vec![o],
+            None => {
+                return Err(SqlError::UndefinedTable {
+                    name: display,
+                    position: None,
+                })
+            }
+        },
+        ReindexKind::Table => match find_table_oid(cat, &sp, name)? {
+            Some(t) => cat.indexes_of(t).map(|i| i.oid).collect(),
+            None => {
+                return Err(SqlError::UndefinedTable {
+                    name: display,
+                    position: None,
+                })
+            }
+        },
+        ReindexKind::Schema => {
+            if cat.schema(&display).is_none() {
+                return Err(SqlError::UndefinedSchema(display));
+            }
+            cat.indexes
+                .values()
+                .filter(|i| i.schema == display)
+                .map(|i| i.oid)
+                .collect()
+        }
+        ReindexKind::Database | ReindexKind::System => cat.indexes.keys().copied().collect(),
+    })
+}
+
+/// REINDEX INDEX | TABLE | SCHEMA | DATABASE name: rebuild into new storage
+/// (an invalid index left by a failed concurrent build becomes valid).
 fn reindex(s: &mut Session, kind: ReindexKind, name: &ast::ObjectName) -> Result<StatementResult> {
     let sp = s.search_path();
     let oids: (Vec<u32>, Vec<u32>) = {
@@ -815,38 +880,7 @@ fn reindex(s: &mut Session, kind: ReindexKind, name: &ast::ObjectName) -> Result
             .catalog
             .as_mut()
             .ok_or_else(|| SqlError::Internal("catalog".into()))?;
-        let display = object_parts(name)?.join(".");
-        let oids: Vec<u32> = match kind {
-            ReindexKind::Index => match find_index_oid(cat, &sp, name)? {
-                Some(o) => vec![o],
-                None => {
-                    return Err(SqlError::UndefinedTable {
-                        name: display,
-                        position: None,
-                    })
-                }
-            },
-            ReindexKind::Table => match find_table_oid(cat, &sp, name)? {
-                Some(t) => cat.indexes_of(t).map(|i| i.oid).collect(),
-                None => {
-                    return Err(SqlError::UndefinedTable {
-                        name: display,
-                        position: None,
-                    })
-                }
-            },
-            ReindexKind::Schema => {
-                if cat.schema(&display).is_none() {
-                    return Err(SqlError::UndefinedSchema(display));
-                }
-                cat.indexes
-                    .values()
-                    .filter(|i| i.schema == display)
-                    .map(|i| i.oid)
-                    .collect()
-            }
-            ReindexKind::Database | ReindexKind::System => cat.indexes.keys().copied().collect(),
-        };
+        let oids = reindex_targets(cat, &sp, kind, name)?;
         let tables: Vec<u32> = oids
             .iter()
             .filter_map(|o| cat.indexes.get(o))
@@ -858,6 +892,7 @@ fn reindex(s: &mut Session, kind: ReindexKind, name: &ast::ObjectName) -> Result
                 st.txn.drop_relation_on_commit(ix.storage);
                 st.txn.drop_relation_on_abort(new_id);
                 ix.storage = new_id;
+                ix.valid = true;
             }
         }
         (oids, tables)
@@ -869,6 +904,99 @@ fn reindex(s: &mut Session, kind: ReindexKind, name: &ast::ObjectName) -> Result
     s.log_catalog()?;
     for oid in oids {
         build(s, oid)?;
+        s.engine()
+            .relation_stats()
+            .get(oid)
+            .touch(sargdb_engine::stats::Counter::LastRebuilt);
+    }
+    cmd("REINDEX")
+}
+
+/// REINDEX ... CONCURRENTLY, in Postgres's phases, one index at a time,
+/// without blocking writers:
+/// 1. a copy of the index, `<name>_ccnew`, not valid, is committed; from then
+///    on writers maintain both, and queries keep using the original;
+/// 2. the copy is filled like CREATE INDEX CONCURRENTLY (`fill_concurrently`);
+/// 3. one transaction swaps them: the original index (same oid, name and
+///    constraint) takes the copy's storage and becomes valid, the copy's
+///    catalog entry goes;
+/// 4. after every transaction that locked the table before the swap has
+///    ended (writers planned then still add entries to the old storage), the
+///    old storage is dropped.
+///
+/// A failure in step 2 (duplicates in a unique index) leaves the invalid
+/// `<name>_ccnew` behind, as Postgres does; the original stays as it was.
+fn reindex_concurrently(
+    s: &mut Session,
+    kind: ReindexKind,
+    name: &ast::ObjectName,
+) -> Result<StatementResult> {
+    let sp = s.search_path();
+    let oids = {
+        let cat = s.current_catalog();
+        reindex_targets(&cat, &sp, kind, name)?
+    };
+    // Postgres rebuilds no system catalogs concurrently; sargdb's catalog
+    // has no index storage of its own, so every target is a user index.
+    for oid in oids {
+        let (copy_oid, table_oid, old_storage) = {
+            let st = s.ddl_catalog()?;
+            let cat = st
+                .catalog
+                .as_mut()
+                .ok_or_else(|| SqlError::Internal("catalog".into()))?;
+            let Some(orig) = cat.indexes.get(&oid).cloned() else {
+                continue; // dropped meanwhile
+            };
+            let table = cat
+                .tables
+                .get(&orig.table)
+                .ok_or_else(|| SqlError::Internal("indexed table vanished".into()))?;
+            let copy_name =
+                choose_relation_name(cat, &table.schema, &format!("{}_ccnew", orig.name));
+            let copy_oid = cat.alloc_oid();
+            let storage = cat.alloc_oid();
+            let copy = IndexDef {
+                oid: copy_oid,
+                name: copy_name,
+                storage,
+                primary: false,
+                constraint: None,
+                valid: false,
+                ..orig.clone()
+            };
+            cat.indexes.insert(copy_oid, copy);
+            st.txn.drop_relation_on_abort(storage);
+            (copy_oid, orig.table, orig.storage)
+        };
+        s.log_catalog()?;
+        fill_concurrently(s, copy_oid, table_oid)?;
+        {
+            let st = s.ddl_catalog()?;
+            let cat = st
+                .catalog
+                .as_mut()
+                .ok_or_else(|| SqlError::Internal("catalog".into()))?;
+            let Some(copy) = cat.indexes.remove(&copy_oid) else {
+                return Err(SqlError::Internal("index copy vanished".into()));
+            };
+            match cat.indexes.get_mut(&oid) {
+                Some(orig) => {
+                    orig.storage = copy.storage;
+                    orig.valid = true;
+                }
+                // The original was dropped meanwhile: the copy goes too.
+                None => st.txn.drop_relation_on_commit(copy.storage),
+            }
+        }
+        s.log_catalog()?;
+        s.commit_now()?;
+        s.wait_for_table_lock_holders(table_oid)?;
+        // Queries planned before the swap may still be reading the old
+        // storage (readers take no table lock).
+        s.wait_for_current_snapshots()?;
+        s.ddl_catalog()?.txn.drop_relation_on_commit(old_storage);
+        s.commit_now()?;
         s.engine()
             .relation_stats()
             .get(oid)
@@ -894,7 +1022,11 @@ pub fn maintenance(s: &mut Session, m: &Maintenance) -> Result<StatementResult> 
                     "REINDEX CONCURRENTLY cannot run inside a transaction block".into(),
                 ));
             }
-            reindex(s, *kind, name)
+            if *concurrently {
+                reindex_concurrently(s, *kind, name)
+            } else {
+                reindex(s, *kind, name)
+            }
         }
         Maintenance::Vacuum {
             table,

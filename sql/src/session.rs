@@ -103,7 +103,12 @@ impl Database {
     /// of the subqueries in its expressions likewise (so a correlated
     /// subquery probes an index with its outer values).
     pub(crate) fn plan(&self, mut p: Plan) -> Plan {
-        p.annotate_sizes(&|storage| self.engine.relation_pages(storage).unwrap_or(0));
+        p.annotate_sizes(&|storage| {
+            (
+                self.engine.relation_pages(storage).unwrap_or(0),
+                self.engine.all_visible_pages(storage),
+            )
+        });
         p.map_subquery_plans(&|sub| self.plan(sub));
         planner::plan(p)
     }
@@ -1332,6 +1337,12 @@ impl Session {
     /// has ended its transaction.
     pub(crate) fn wait_for_table_lock_holders(&mut self, table: u32) -> Result<()> {
         self.db.locks.wait_for_holders(table, self.id, &self.cancel)
+    }
+
+    /// Wait until every transaction (of any session) holding a snapshot
+    /// now has ended. This session must not be in a transaction.
+    pub(crate) fn wait_for_current_snapshots(&mut self) -> Result<()> {
+        Ok(self.db.engine.wait_for_current_snapshots(&self.cancel)?)
     }
 
     /// Lock a table for this transaction (until it ends).

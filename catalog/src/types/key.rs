@@ -198,6 +198,23 @@ pub fn decode_key_prefix(
     Ok((values, r.pos))
 }
 
+/// Whether `decode_key` returns exactly the value that was encoded for a
+/// column of this type (not merely an equal one), so an index-only scan may
+/// return it: false for numeric (display scale), floats (-0), interval
+/// (canonical form) and unsized char (trailing blanks).
+pub fn decodes_exactly(ty: &DataType) -> bool {
+    match ty {
+        DataType::Numeric(_)
+        | DataType::Float4
+        | DataType::Float8
+        | DataType::Interval
+        | DataType::Char(None)
+        | DataType::Unknown => false,
+        DataType::Array(elem) => decodes_exactly(elem),
+        _ => true,
+    }
+}
+
 /// Smallest byte string greater than every string that starts with `prefix`
 /// (None if none exists, i.e. the prefix is empty or all 0xFF): the exclusive
 /// upper bound of a prefix range scan.

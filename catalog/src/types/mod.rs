@@ -27,7 +27,8 @@ pub use compare::{compare, hash_value};
 pub use datetime::parse_timezone;
 pub use error::TypeError;
 pub use key::{
-    decode_key, decode_key_prefix, encode_key, encode_key_value, prefix_successor, KeyColumn,
+    decode_key, decode_key_prefix, decodes_exactly, encode_key, encode_key_value, prefix_successor,
+    KeyColumn,
 };
 pub use row::{decode_row, decode_row_masked, encode_row};
 pub use text_io::parse_text;

@@ -122,6 +122,10 @@ pub struct Capabilities {
     pub exact: bool,
     /// Scans return heap page ranges (`scan_pages`), not entries.
     pub lossy_pages: bool,
+    /// Entries may carry INCLUDE columns after the key (a byte suffix the
+    /// index orders by but never interprets), and scans return each
+    /// entry's stored key: index-only scans are possible.
+    pub covering: bool,
 }
 
 /// Which entries a scan wants, in key bytes.

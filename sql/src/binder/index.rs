@@ -73,6 +73,9 @@ pub struct TableAccess {
     /// Pages of the table's storage when the statement was planned (filled
     /// in by the session before optimization).
     pub pages: u32,
+    /// Of those, the pages the visibility map marks all-visible (Postgres's
+    /// `relallvisible`): what an index-only scan expects not to fetch.
+    pub all_visible: u32,
 }
 
 impl Binder<'_> {
@@ -87,6 +90,7 @@ impl Binder<'_> {
             indexes,
             stats: self.catalog.stats.get(&t.oid).cloned(),
             pages: 0,
+            all_visible: 0,
         }))
     }
 

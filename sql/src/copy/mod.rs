@@ -342,7 +342,12 @@ impl Session {
                 _ => return Err(SqlError::Internal("COPY: unexpected INSERT plan".into())),
             }
             let engine = self.engine().clone();
-            plan.annotate_sizes(&|s| engine.relation_pages(s).unwrap_or(0));
+            plan.annotate_sizes(&|s| {
+                (
+                    engine.relation_pages(s).unwrap_or(0),
+                    engine.all_visible_pages(s),
+                )
+            });
             Some(planner::plan(plan))
         };
         let Some(plan) = plan else {

@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use sargdb_catalog::types::encode_key;
+use sargdb_catalog::types::{encode_key, encode_row};
 use sargdb_catalog::{TableDef, Value};
 use sargdb_engine::index::MAX_KEY_SIZE;
 use sargdb_engine::stats::{Counter, Latency};
@@ -49,13 +49,49 @@ pub fn index_options(def: &sargdb_catalog::IndexDef) -> IndexOptions {
     }
 }
 
-/// The encoded key of `row` in `ix` and the key values, or None when the row
-/// is outside a partial index.
+/// The stored key of `row` in `ix` and the key values, or None when the row
+/// is outside a partial index. The stored key is the encoded key columns,
+/// then for a covering index the INCLUDE columns (see `BoundIndex::include`).
 pub fn index_key(
     ix: &BoundIndex,
     row: &[Value],
     ctx: &mut ExecContext,
 ) -> Result<Option<(Vec<u8>, Vec<Value>)>> {
+    Ok(index_entry_key(ix, row, ctx)?.map(|k| (k.stored, k.vals)))
+}
+
+/// A row's entry key in one index.
+pub struct EntryKey {
+    /// What the index stores: key columns, then the INCLUDE tail.
+    pub stored: Vec<u8>,
+    /// Length of the key columns' part of `stored` (what uniqueness and
+    /// equality compare).
+    pub key_len: usize,
+    pub vals: Vec<Value>,
+}
+
+impl EntryKey {
+    /// The scan that finds every entry with this entry's key columns.
+    pub fn equal_keys(&self) -> ScanKey {
+        if self.key_len == self.stored.len() {
+            ScanKey::Eq(self.stored.clone())
+        } else {
+            // Key encodings are prefix-free: a prefix scan of the key part
+            // finds exactly the entries with equal key columns.
+            ScanKey::Prefix(self.stored[..self.key_len].to_vec())
+        }
+    }
+    pub fn key_part(&self) -> &[u8] {
+        &self.stored[..self.key_len]
+    }
+}
+
+/// `index_key` with the key part's length.
+pub fn index_entry_key(
+    ix: &BoundIndex,
+    row: &[Value],
+    ctx: &mut ExecContext,
+) -> Result<Option<EntryKey>> {
     if let Some(p) = &ix.predicate {
         if !eval_pred(p, row, ctx)? {
             return Ok(None);
@@ -65,19 +101,39 @@ pub fn index_key(
     for e in &ix.keys {
         vals.push(eval(e, row, ctx)?);
     }
-    let key = encode_key(&vals, &ix.key_types, &ix.key_cols)?;
+    Ok(Some(entry_key(ix, row, vals)?))
+}
+
+/// The entry key of `row` whose key values are `vals`: the encoded key
+/// columns, then a covering index's INCLUDE tail.
+fn entry_key(ix: &BoundIndex, row: &[Value], vals: Vec<Value>) -> Result<EntryKey> {
+    let mut key = encode_key(&vals, &ix.key_types, &ix.key_cols)?;
+    let key_len = key.len();
+    if !ix.def.include.is_empty() {
+        let inc: Vec<Value> = ix
+            .def
+            .include
+            .iter()
+            .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
+            .collect();
+        encode_row(&inc, &mut key);
+    }
     if key.len() > MAX_KEY_SIZE {
         return Err(SqlError::Engine(EngineError::IndexKeyTooLarge {
             size: key.len(),
             max: MAX_KEY_SIZE,
         }));
     }
-    Ok(Some((key, vals)))
+    Ok(EntryKey {
+        stored: key,
+        key_len,
+        vals,
+    })
 }
 
 /// `index_key` for an index whose keys are all plain columns and which has
 /// no predicate (no executor needed: usable from a build thread).
-pub fn plain_index_key(ix: &BoundIndex, row: &[Value]) -> Result<Option<(Vec<u8>, Vec<Value>)>> {
+pub fn plain_index_key(ix: &BoundIndex, row: &[Value]) -> Result<Option<EntryKey>> {
     let mut vals = Vec::with_capacity(ix.keys.len());
     for e in &ix.keys {
         match e {
@@ -89,14 +145,7 @@ pub fn plain_index_key(ix: &BoundIndex, row: &[Value]) -> Result<Option<(Vec<u8>
             }
         }
     }
-    let key = encode_key(&vals, &ix.key_types, &ix.key_cols)?;
-    if key.len() > MAX_KEY_SIZE {
-        return Err(SqlError::Engine(EngineError::IndexKeyTooLarge {
-            size: key.len(),
-            max: MAX_KEY_SIZE,
-        }));
-    }
-    Ok(Some((key, vals)))
+    Ok(Some(entry_key(ix, row, vals)?))
 }
 
 /// 23505 with Postgres's detail: `Key (email)=(a@b.c) already exists.`
@@ -131,18 +180,18 @@ pub enum Probe {
     Wait(Xid),
 }
 
-/// Probe a unique index for `key`, ignoring `skip`. The caller holds the
-/// index's unique lock.
+/// Probe a unique index for entries `key` finds (`EntryKey::equal_keys`),
+/// ignoring `skip`. The caller holds the index's unique lock.
 pub fn probe(
     table: &TableDef,
     h: &IndexHandle,
-    key: &[u8],
+    key: &ScanKey,
     skip: Option<TupleId>,
     ctx: &mut ExecContext,
 ) -> Result<Probe> {
     let mut dead = Vec::new();
     let mut found = Probe::Clear;
-    for e in h.scan(&ScanKey::Eq(key.to_vec()), false)? {
+    for e in h.scan(key, false)? {
         let e = e?;
         if Some(e.tid) == skip {
             continue;
@@ -188,28 +237,30 @@ pub fn insert_entries(
     prechecked: bool,
 ) -> Result<()> {
     for ix in &access.indexes {
-        let Some((key, vals)) = index_key(ix, row, ctx)? else {
+        let Some(ek) = index_entry_key(ix, row, ctx)? else {
             continue;
         };
+        let (key, vals) = (&ek.stored, &ek.vals);
         let h = handle(ctx, table, ix)?;
         let stats = ix.stats.get(ctx, ix.def.oid).clone();
         if sargdb_engine::stats::tracking() {
             stats.add(Counter::Inserts, 1);
         }
-        if prechecked || !is_unique_checked(ix, &vals) {
-            timed(&stats, Latency::Insert, || h.insert(&key, tid))?;
+        if prechecked || !is_unique_checked(ix, vals) {
+            timed(&stats, Latency::Insert, || h.insert(key, tid))?;
             continue;
         }
+        let equal = ek.equal_keys();
         loop {
             ctx.check_cancel()?;
             let guard = h.unique_lock();
-            match probe(table, &h, &key, Some(tid), ctx)? {
+            match probe(table, &h, &equal, Some(tid), ctx)? {
                 Probe::Clear => {
-                    timed(&stats, Latency::Insert, || h.insert(&key, tid))?;
+                    timed(&stats, Latency::Insert, || h.insert(key, tid))?;
                     drop(guard);
                     break;
                 }
-                Probe::Live(_) => return Err(unique_error(ix, &vals, ctx)),
+                Probe::Live(_) => return Err(unique_error(ix, vals, ctx)),
                 Probe::Wait(x) => {
                     drop(guard);
                     ctx.txn.wait_for(x)?;
@@ -242,12 +293,12 @@ pub fn find_conflict(
     row: &[Value],
     ctx: &mut ExecContext,
 ) -> Result<std::result::Result<UniqueLocks, Conflict>> {
-    let mut uniques: Vec<(Arc<BoundIndex>, IndexHandle, Vec<u8>, Vec<Value>)> = vec![];
+    let mut uniques: Vec<(Arc<BoundIndex>, IndexHandle, ScanKey, Vec<Value>)> = vec![];
     for ix in access.indexes.iter().filter(|i| i.def.unique) {
-        if let Some((key, vals)) = index_key(ix, row, ctx)? {
-            if is_unique_checked(ix, &vals) {
+        if let Some(ek) = index_entry_key(ix, row, ctx)? {
+            if is_unique_checked(ix, &ek.vals) {
                 let h = handle(ctx, table, ix)?;
-                uniques.push((ix.clone(), h, key, vals));
+                uniques.push((ix.clone(), h, ek.equal_keys(), ek.vals));
             }
         }
     }

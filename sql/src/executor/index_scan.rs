@@ -9,11 +9,18 @@
 //! with heap page ranges instead of tids: bitmap mode then reads every
 //! visible row on those pages, and the recheck of the filter keeps only the
 //! matching ones.
+//!
+//! Index-only mode reads entries like plain mode but builds each row from the
+//! entry itself (decoded key columns and the INCLUDE tail; columns the query
+//! does not read stay NULL). It visits the heap only when the visibility map
+//! does not mark the entry's page all-visible, to check that this statement
+//! sees the version (`Heap Fetches` in EXPLAIN ANALYZE).
 
 use std::collections::VecDeque;
 use std::ops::{Bound, Range};
 
-use sargdb_catalog::types::key::{encode_key_value, range_bounds};
+use sargdb_catalog::types::decode_row;
+use sargdb_catalog::types::key::{decode_key_prefix, encode_key_value, range_bounds};
 use sargdb_catalog::types::{cast, DataType};
 use sargdb_catalog::Value;
 use sargdb_engine::index::{IndexEntry, IndexScanIter};
@@ -24,7 +31,7 @@ use super::expr::{eval, eval_pred};
 use super::index_maint::handle;
 use super::scan::{decode_masked, tid_value};
 use super::stats::ScanCounts;
-use super::{ExecContext, Executor, Row};
+use super::{ExecContext, Executor, OpCounts, Row};
 use crate::binder::bound::{and_all, conjuncts, BoundExpr};
 use crate::error::Result;
 use crate::planner::plan::{IndexScanMode, IndexScanPlan, KeyCond};
@@ -34,6 +41,10 @@ pub struct IndexScanExecutor {
     state: Option<State>,
     /// Rows from a lossy index's pages that failed the recheck.
     removed: u64,
+    /// Rows fetched that failed the filter (outside a lossy recheck).
+    filtered: u64,
+    /// Index-only mode: entries whose visibility the heap had to decide.
+    heap_fetches: u64,
 }
 
 struct State {
@@ -48,6 +59,9 @@ struct State {
     pages: Option<(VecDeque<Range<u32>>, Option<HeapScan>)>,
     /// Plain mode: the entry whose tuple is being fetched.
     entry: Option<IndexEntry>,
+    /// The table's VACUUM epoch read before the current index scan started
+    /// (index-only mode trusts all-visible bits only while it holds).
+    epoch: u64,
     /// Entries whose tuples no transaction can see any more: removed from
     /// the index in batches (Postgres's "kill prior tuple"), so the next scan
     /// does not fetch them again.
@@ -98,6 +112,8 @@ impl IndexScanExecutor {
             plan,
             state: None,
             removed: 0,
+            filtered: 0,
+            heap_fetches: 0,
         }
     }
 }
@@ -137,7 +153,8 @@ fn scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<ScanKey>> {
     // A value for every key column is a whole key: an equality scan (the
     // only kind hash indexes serve).
     let whole = |kb: Vec<u8>, cols: usize| {
-        if cols == ix.keys.len() {
+        // A covering index's entries continue after the key (INCLUDE).
+        if cols == ix.keys.len() && ix.def.include.is_empty() {
             ScanKey::Eq(kb)
         } else {
             ScanKey::Prefix(kb)
@@ -324,6 +341,7 @@ impl IndexScanExecutor {
             counts,
             pages: None,
             entry: None,
+            epoch: 0,
             dead: Vec::new(),
         };
         if self.plan.mode == IndexScanMode::Bitmap && st.handle.capabilities().lossy_pages {
@@ -376,6 +394,7 @@ impl IndexScanExecutor {
                     return Ok(None);
                 };
                 st.counts.key_start();
+                st.epoch = ctx.txn.vacuum_epoch(self.plan.table.storage);
                 st.current = Some(st.handle.scan(&k, backward)?);
             }
             match st.current.as_mut().and_then(|c| c.next()) {
@@ -454,9 +473,74 @@ impl IndexScanExecutor {
     }
 }
 
+impl IndexScanExecutor {
+    /// Index-only mode: the row of the current entry if this statement sees
+    /// its version: from the entry (key and INCLUDE columns, the rest NULL)
+    /// when its page is all-visible, else from the heap like an index scan.
+    fn index_only_row(&mut self, tid: TupleId, ctx: &mut ExecContext) -> Result<Option<Row>> {
+        let Some(st) = self.state.as_mut() else {
+            return Ok(None);
+        };
+        if ctx
+            .txn
+            .entry_all_visible(self.plan.table.storage, tid.page, st.epoch)
+        {
+            return match &st.entry {
+                Some(e) => Ok(Some(row_from_entry(&self.plan, &e.key)?)),
+                None => Ok(None),
+            };
+        }
+        self.heap_fetches += 1;
+        st.counts.fetched += 1;
+        self.fetch_row(tid, ctx)
+    }
+}
+
+/// A physical row of the scanned table from an index entry's stored key:
+/// the plain key columns decoded, the INCLUDE columns from the tail, every
+/// other column NULL (the planner chose index-only mode because nothing
+/// reads them).
+fn row_from_entry(p: &IndexScanPlan, key: &[u8]) -> Result<Row> {
+    let ix = &p.index;
+    let mut row = vec![Value::Null; p.table.columns.len()];
+    let (vals, used) = decode_key_prefix(key, &ix.key_types, &ix.key_cols)?;
+    for (i, v) in vals.into_iter().enumerate() {
+        if let Some(c) = ix.key_column(i) {
+            if let Some(slot) = row.get_mut(c) {
+                *slot = v;
+            }
+        }
+    }
+    if !ix.def.include.is_empty() {
+        let types: Vec<DataType> = ix
+            .def
+            .include
+            .iter()
+            .map(|&c| {
+                p.table
+                    .columns
+                    .get(c)
+                    .map(|col| col.data_type.clone())
+                    .unwrap_or(DataType::Unknown)
+            })
+            .collect();
+        let inc = decode_row(&key[used..], &types)?;
+        for (&c, v) in ix.def.include.iter().zip(inc) {
+            if let Some(slot) = row.get_mut(c) {
+                *slot = v.unwrap_or(Value::Null);
+            }
+        }
+    }
+    Ok(row)
+}
+
 impl Executor for IndexScanExecutor {
-    fn removed_by_recheck(&self) -> u64 {
-        self.removed
+    fn counts(&self) -> OpCounts {
+        OpCounts {
+            removed_by_recheck: self.removed,
+            removed_by_filter: self.filtered,
+            heap_fetches: self.heap_fetches,
+        }
     }
 
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
@@ -469,24 +553,40 @@ impl Executor for IndexScanExecutor {
                 None => return Ok(None),
                 Some(Some(found)) => {
                     lossy = true;
+                    if let Some(st) = self.state.as_mut() {
+                        st.counts.fetched += 1;
+                    }
                     found
                 }
                 Some(None) => {
                     let Some(tid) = self.next_tid(ctx)? else {
                         return Ok(None);
                     };
-                    let Some(row) = self.fetch_row(tid, ctx)? else {
-                        continue;
-                    };
-                    (tid, row)
+                    if self.plan.mode == IndexScanMode::IndexOnly {
+                        match self.index_only_row(tid, ctx)? {
+                            Some(row) => (tid, row),
+                            None => continue,
+                        }
+                    } else {
+                        let Some(row) = self.fetch_row(tid, ctx)? else {
+                            continue;
+                        };
+                        if let Some(st) = self.state.as_mut() {
+                            st.counts.fetched += 1;
+                        }
+                        (tid, row)
+                    }
                 }
             };
-            if let Some(st) = self.state.as_mut() {
-                st.counts.fetched += 1;
-            }
             if let Some(f) = &self.plan.filter {
                 if !eval_pred(f, &row, ctx)? {
-                    self.removed += lossy as u64;
+                    // The filter rechecks the index conditions too, but
+                    // those fail only on a lossy index's pages.
+                    if lossy {
+                        self.removed += 1;
+                    } else {
+                        self.filtered += 1;
+                    }
                     continue;
                 }
             }

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Instant;
 
-use super::{BoxedExecutor, ExecContext, Executor, Row};
+use super::{BoxedExecutor, ExecContext, Executor, OpCounts, Row};
 use crate::error::Result;
 use crate::planner::plan::Plan;
 
@@ -26,8 +26,9 @@ pub struct NodeStats {
     pub total_ns: u64,
     pub hits: u64,
     pub reads: u64,
-    /// Rows a lossy index scan returned that failed the recheck.
-    pub removed_by_recheck: u64,
+    /// The operator's own counters (rows removed, heap fetches), summed
+    /// over loops.
+    pub ops: OpCounts,
 }
 
 #[derive(Default)]
@@ -97,8 +98,8 @@ pub struct Instrumented {
     first_row: bool,
     /// Time spent in this node so far in this loop.
     elapsed_ns: u64,
-    /// The operator's own recheck count when last read.
-    removed_seen: u64,
+    /// The operator's own counters when last read.
+    ops_seen: OpCounts,
 }
 
 impl Instrumented {
@@ -109,7 +110,7 @@ impl Instrumented {
             started: false,
             first_row: false,
             elapsed_ns: 0,
-            removed_seen: 0,
+            ops_seen: OpCounts::default(),
         })
     }
 }
@@ -130,11 +131,11 @@ impl Executor for Instrumented {
         self.started = true;
         let elapsed = self.elapsed_ns;
         let produced = matches!(r, Ok(Some(_)));
-        let removed = self.inner.removed_by_recheck();
-        let removed_now = removed.saturating_sub(self.removed_seen);
-        self.removed_seen = removed;
+        let ops = self.inner.counts();
+        let ops_now = ops.saturating_sub(self.ops_seen);
+        self.ops_seen = ops;
         update(self.key, |s| {
-            s.removed_by_recheck += removed_now;
+            s.ops.add(ops_now);
             if start {
                 s.loops += 1;
             }

@@ -74,10 +74,38 @@ impl ExecContext<'_> {
 /// A pull-based operator.
 pub trait Executor {
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>>;
-    /// Rows a lossy index handed back that the recheck rejected, so far
-    /// (EXPLAIN ANALYZE's `Rows Removed by Index Recheck`).
-    fn removed_by_recheck(&self) -> u64 {
-        0
+    /// The operator's own running counters that EXPLAIN ANALYZE prints
+    /// under its node (`Rows Removed by ...`, `Heap Fetches`).
+    fn counts(&self) -> OpCounts {
+        OpCounts::default()
+    }
+}
+
+/// Running totals an operator reports for EXPLAIN ANALYZE.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct OpCounts {
+    /// Rows a lossy index handed back that the recheck rejected
+    /// (`Rows Removed by Index Recheck`).
+    pub removed_by_recheck: u64,
+    /// Rows the node's filter rejected (`Rows Removed by Filter`).
+    pub removed_by_filter: u64,
+    /// Index-only scans: entries whose heap tuple was visited because its
+    /// page is not all-visible (`Heap Fetches`).
+    pub heap_fetches: u64,
+}
+
+impl OpCounts {
+    fn saturating_sub(self, o: OpCounts) -> OpCounts {
+        OpCounts {
+            removed_by_recheck: self.removed_by_recheck.saturating_sub(o.removed_by_recheck),
+            removed_by_filter: self.removed_by_filter.saturating_sub(o.removed_by_filter),
+            heap_fetches: self.heap_fetches.saturating_sub(o.heap_fetches),
+        }
+    }
+    fn add(&mut self, o: OpCounts) {
+        self.removed_by_recheck += o.removed_by_recheck;
+        self.removed_by_filter += o.removed_by_filter;
+        self.heap_fetches += o.heap_fetches;
     }
 }
 

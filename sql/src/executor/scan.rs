@@ -22,6 +22,8 @@ pub struct SeqScanExecutor {
     needed: Option<Vec<bool>>,
     scan: Option<HeapScan>,
     counts: Option<ScanCounts>,
+    /// Rows the filter rejected (EXPLAIN ANALYZE's Rows Removed by Filter).
+    filtered: u64,
 }
 
 impl SeqScanExecutor {
@@ -38,6 +40,7 @@ impl SeqScanExecutor {
             needed,
             scan: None,
             counts: None,
+            filtered: 0,
         }
     }
 }
@@ -101,6 +104,13 @@ pub fn decode_masked_in(
 }
 
 impl Executor for SeqScanExecutor {
+    fn counts(&self) -> super::OpCounts {
+        super::OpCounts {
+            removed_by_filter: self.filtered,
+            ..Default::default()
+        }
+    }
+
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
         if self.scan.is_none() {
             self.scan = Some(ctx.txn.scan(self.table.storage)?);
@@ -126,6 +136,7 @@ impl Executor for SeqScanExecutor {
             }
             if let Some(f) = &self.filter {
                 if !eval_pred(f, &row, ctx)? {
+                    self.filtered += 1;
                     continue;
                 }
             }

@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use sargdb_catalog::types::key::{encode_key_value, KeyColumn};
+use sargdb_catalog::types::key::{decodes_exactly, encode_key_value, KeyColumn};
 use sargdb_catalog::{DataType, TableDef, Value};
 use sargdb_engine::{Capabilities, CostInput, IndexCost, IndexKind};
 
@@ -50,8 +50,48 @@ fn index_startup(c: &IndexCost) -> f64 {
     c.random_pages * RANDOM_PAGE + c.seq_pages * SEQ_PAGE + c.operators * CPU_OPERATOR
 }
 
+/// Columns of a node's output row that the plan above it reads; None when
+/// that is all of them or unknown. An index that holds every needed column
+/// (and every column of the scan's filter) can serve an index-only scan.
+type Needed = Option<Vec<usize>>;
+
+/// The columns `exprs` read, including those a correlated subquery reads
+/// from the row it is evaluated on.
+fn columns_of<'a>(exprs: impl IntoIterator<Item = &'a BoundExpr>) -> Needed {
+    let mut cols = vec![];
+    for e in exprs {
+        e.walk(&mut |x| match x {
+            BoundExpr::Column(i, _) => cols.push(*i),
+            BoundExpr::Subquery(s) if s.correlated => outer_columns(&s.plan, 1, &mut cols),
+            _ => {}
+        });
+    }
+    cols.sort_unstable();
+    cols.dedup();
+    Some(cols)
+}
+
+/// Columns of the row `depth` levels out that `p` reads (`Outer`
+/// references), through nested subqueries too.
+fn outer_columns(p: &Plan, depth: usize, out: &mut Vec<usize>) {
+    for e in p.clone().exprs_mut() {
+        e.walk(&mut |x| match x {
+            BoundExpr::Outer { depth: d, idx, .. } if *d == depth => out.push(*idx),
+            BoundExpr::Subquery(s) => outer_columns(&s.plan, depth + 1, out),
+            _ => {}
+        });
+    }
+    for c in p.children() {
+        outer_columns(c, depth, out);
+    }
+}
+
 /// Choose access paths everywhere in the plan.
 pub fn choose_access_paths(p: Plan) -> Plan {
+    choose(p, None)
+}
+
+fn choose(p: Plan, needed: Needed) -> Plan {
     match p {
         Plan::Limit {
             input,
@@ -59,14 +99,14 @@ pub fn choose_access_paths(p: Plan) -> Plan {
             offset,
         } => {
             let wanted = limit_rows(&limit, &offset);
-            let input = Box::new(with_order(*input, wanted));
+            let input = Box::new(with_order(*input, wanted, needed));
             Plan::Limit {
                 input,
                 limit,
                 offset,
             }
         }
-        other => with_order(other, None),
+        other => with_order(other, None, needed),
     }
 }
 
@@ -83,11 +123,12 @@ fn limit_rows(limit: &Option<BoundExpr>, offset: &Option<BoundExpr>) -> Option<f
     }
 }
 
-/// Rewrite `p`; `limit` is the number of rows a Limit above will take.
-fn with_order(p: Plan, limit: Option<f64>) -> Plan {
+/// Rewrite `p`; `limit` is the number of rows a Limit above will take,
+/// `needed` the columns of its output the plan above reads.
+fn with_order(p: Plan, limit: Option<f64>, needed: Needed) -> Plan {
     match p {
         Plan::Project { input, exprs } => {
-            let inner = with_order(*input, limit);
+            let inner = with_order(*input, limit, columns_of(&exprs));
             Plan::Project {
                 input: Box::new(inner),
                 exprs,
@@ -123,7 +164,8 @@ fn with_order(p: Plan, limit: Option<f64>) -> Plan {
                         filter,
                         access,
                     };
-                    let (plan, ordered) = best_path(scan, mapped.as_deref(), limit);
+                    let (plan, ordered) =
+                        best_path(scan, mapped.as_deref(), limit, columns_of(&exprs));
                     let proj = Plan::Project {
                         input: Box::new(plan),
                         exprs,
@@ -137,8 +179,9 @@ fn with_order(p: Plan, limit: Option<f64>) -> Plan {
                         }
                     };
                 }
+                let cols = columns_of(&exprs);
                 let inner = Plan::Project {
-                    input: Box::new(choose_children(*pin)),
+                    input: Box::new(choose_children(*pin, cols)),
                     exprs,
                 };
                 return Plan::Sort {
@@ -169,20 +212,86 @@ fn with_order(p: Plan, limit: Option<f64>) -> Plan {
                 },
                 None,
                 None,
+                needed,
             )
             .0
         }
-        other => choose_children(other),
+        other => choose_children(other, needed),
     }
 }
 
-fn choose_children(p: Plan) -> Plan {
+fn choose_children(p: Plan, needed: Needed) -> Plan {
     match p {
         Plan::Scan { .. } | Plan::Sort { .. } | Plan::Project { .. } | Plan::Limit { .. } => {
-            choose_access_paths(p)
+            choose(p, needed)
+        }
+        // A filter passes its input row on and reads its predicate's columns.
+        Plan::Filter { input, predicate } => {
+            let cols = match (needed, columns_of([&predicate])) {
+                (Some(mut a), Some(b)) => {
+                    a.extend(b);
+                    a.sort_unstable();
+                    a.dedup();
+                    Some(a)
+                }
+                _ => None,
+            };
+            Plan::Filter {
+                input: Box::new(choose(*input, cols)),
+                predicate,
+            }
+        }
+        // An aggregate reads only its grouping and argument columns.
+        Plan::Aggregate {
+            input,
+            groups,
+            aggs,
+        } => {
+            let exprs = groups.iter().chain(aggs.iter().flat_map(|a| {
+                a.args
+                    .iter()
+                    .chain(a.filter.iter())
+                    .chain(a.order_by.iter().map(|k| &k.expr))
+            }));
+            let cols = columns_of(exprs);
+            Plan::Aggregate {
+                input: Box::new(choose(*input, cols)),
+                groups,
+                aggs,
+            }
         }
         other => other.map_children(&mut choose_access_paths),
     }
+}
+
+/// Table columns an index-only scan of `ix` can return: plain key columns
+/// whose key encoding decodes to the exact value, and INCLUDE columns.
+fn returned_columns(ix: &BoundIndex) -> Vec<usize> {
+    let mut cols: Vec<usize> = (0..ix.keys.len())
+        .filter(|&i| decodes_exactly(&ix.key_types[i]))
+        .filter_map(|i| ix.key_column(i))
+        .collect();
+    cols.extend(ix.def.include.iter().copied());
+    cols
+}
+
+/// Whether `ix` holds every column the scan must produce (`needed`) and
+/// every column its filter reads.
+fn covers(ix: &BoundIndex, needed: &Needed, filter: &Option<BoundExpr>) -> bool {
+    let Some(caps) = capabilities_of(&ix.def.method) else {
+        return false;
+    };
+    if !caps.covering || caps.lossy_pages {
+        return false;
+    }
+    let Some(needed) = needed else {
+        return false;
+    };
+    let Some(fcols) = columns_of(filter.iter()) else {
+        return false;
+    };
+    let have = returned_columns(ix);
+    needed.iter().chain(&fcols).all(|c| have.contains(c))
 }
 
 struct ScanInput {
@@ -258,15 +367,18 @@ fn matches_key(e: &BoundExpr, key: &BoundExpr) -> bool {
 
 /// A row-independent expression: literals, parameters, outer references,
 /// stable functions of those.
+/// A value the same for every row: no columns, nothing volatile, and any
+/// subquery uncorrelated (Postgres's InitPlan, evaluated once when the scan
+/// starts: `id = (SELECT max(k) FROM f)` probes the index).
 fn is_const(e: &BoundExpr) -> bool {
     matches!(e.columns_used(), Some(c) if c.is_empty()) && !e.is_volatile() && {
-        let mut sub = false;
+        let mut correlated = false;
         e.walk(&mut |x| {
-            if matches!(x, BoundExpr::Subquery(_)) {
-                sub = true;
+            if matches!(x, BoundExpr::Subquery(s) if s.correlated) {
+                correlated = true;
             }
         });
-        !sub
+        !correlated
     }
 }
 
@@ -529,11 +641,13 @@ fn correlation(access: &TableAccess, ix: &BoundIndex) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Estimated cost of fetching `matched` rows through an index in index order.
-fn index_cost(k: &IndexCost, matched: f64, pages: f64, corr: f64) -> f64 {
+/// Estimated cost of fetching `matched` rows through an index in index order;
+/// `heap_frac` is the fraction of them whose heap page is visited (1 for an
+/// index scan; for an index-only scan, the pages not all-visible).
+fn index_cost(k: &IndexCost, matched: f64, pages: f64, corr: f64, heap_frac: f64) -> f64 {
     let max_io = matched.min(pages.max(1.0) * 4.0) * RANDOM_PAGE;
     let min_io = (matched / (pages.max(1.0) * 60.0) * pages).ceil().max(1.0) * SEQ_PAGE;
-    let io = max_io + corr * corr * (min_io - max_io);
+    let io = (max_io + corr * corr * (min_io - max_io)) * heap_frac;
     index_startup(k) + matched * (k.entries * CPU_INDEX_TUPLE + CPU_TUPLE + CPU_OPERATOR) + io
 }
 
@@ -617,8 +731,19 @@ fn order_direction(ix: &BoundIndex, order: &[SortKey], eq_cols: usize) -> Option
 }
 
 /// The cheapest way to read the scan; true if it yields `order`.
-fn best_path(s: ScanInput, order: Option<&[SortKey]>, limit: Option<f64>) -> (Plan, bool) {
+fn best_path(
+    s: ScanInput,
+    order: Option<&[SortKey]>,
+    limit: Option<f64>,
+    needed: Needed,
+) -> (Plan, bool) {
     let (rows, pages) = table_size(&s.table, &s.access);
+    // Postgres's allvisfrac: the share of heap pages an index-only scan skips.
+    let all_visible_frac = if s.access.pages == 0 {
+        0.0
+    } else {
+        (s.access.all_visible as f64 / s.access.pages as f64).min(1.0)
+    };
     let mut conj = vec![];
     if let Some(f) = &s.filter {
         conjuncts(f.clone(), &mut conj);
@@ -667,6 +792,13 @@ fn best_path(s: ScanInput, order: Option<&[SortKey]>, limit: Option<f64>) -> (Pl
             continue;
         };
         let lossy = kc.heap_pages.is_some();
+        // Covered: the in-order scan reads the index alone where it can.
+        let index_only = !s.with_tid && covers(ix, &needed, &s.filter);
+        let (in_order, heap_frac) = if index_only {
+            (IndexScanMode::IndexOnly, 1.0 - all_visible_frac)
+        } else {
+            (IndexScanMode::Plain, 1.0)
+        };
         let mk = |mode: IndexScanMode, backward: bool, cost: f64| {
             let (eq, eq_null, next, used) = match &m {
                 Some(m) => (
@@ -694,7 +826,7 @@ fn best_path(s: ScanInput, order: Option<&[SortKey]>, limit: Option<f64>) -> (Pl
                 needed_columns: None,
             }
         };
-        let plain = index_cost(&kc, matched, pages, corr);
+        let plain = index_cost(&kc, matched, pages, corr, heap_frac);
         if m.is_some() {
             let bitmap = bitmap_cost(&kc, matched, rows, pages, nquals);
             let unordered = if order.is_some() {
@@ -715,7 +847,7 @@ fn best_path(s: ScanInput, order: Option<&[SortKey]>, limit: Option<f64>) -> (Pl
                     Cand {
                         cost: plain + unordered,
                         ordered: false,
-                        plan: mk(IndexScanMode::Plain, false, plain),
+                        plan: mk(in_order, false, plain),
                     },
                     &mut best,
                 );
@@ -729,7 +861,7 @@ fn best_path(s: ScanInput, order: Option<&[SortKey]>, limit: Option<f64>) -> (Pl
                 Cand {
                     cost,
                     ordered: true,
-                    plan: mk(IndexScanMode::Plain, backward, plain),
+                    plan: mk(in_order, backward, plain),
                 },
                 &mut best,
             );

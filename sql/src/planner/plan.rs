@@ -197,13 +197,17 @@ pub enum Plan {
 
 impl Plan {
     /// Record the current size of every table the plan reads or writes, for
-    /// the cost model (`size` maps a storage id to its page count).
-    pub fn annotate_sizes(&mut self, size: &dyn Fn(u32) -> u32) {
+    /// the cost model (`size` maps a storage id to its page count and how
+    /// many of those pages are all-visible).
+    pub fn annotate_sizes(&mut self, size: &dyn Fn(u32) -> (u32, u32)) {
         match self {
             Plan::Scan { table, access, .. }
             | Plan::Insert { table, access, .. }
             | Plan::Update { table, access, .. } => {
-                Arc::make_mut(access).pages = size(table.storage);
+                let (pages, all_visible) = size(table.storage);
+                let a = Arc::make_mut(access);
+                a.pages = pages;
+                a.all_visible = all_visible.min(pages);
             }
             _ => {}
         }
@@ -409,6 +413,10 @@ pub enum KeyCond {
 pub enum IndexScanMode {
     /// Fetch rows in index order.
     Plain,
+    /// Index order, values from the index entries (every column the query
+    /// reads is a key or INCLUDE column); the heap is visited only for
+    /// entries on pages the visibility map does not mark all-visible.
+    IndexOnly,
     /// Collect the matching tids, sort them by page, then fetch (Postgres's
     /// bitmap heap scan): better when many rows match.
     Bitmap,

@@ -78,6 +78,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     multi_column: false,
     exact: false,
     lossy_pages: true,
+    covering: false,
 };
 
 /// Postgres's brincostestimate in spirit: every summary is read; the heap

@@ -57,6 +57,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     multi_column: true,
     exact: true,
     lossy_pages: false,
+    covering: true,
 };
 
 /// One descent (the upper levels stay cached; a binary search's comparisons

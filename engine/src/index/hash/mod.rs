@@ -58,6 +58,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     multi_column: false,
     exact: true,
     lossy_pages: false,
+    covering: false,
 };
 
 /// Cost of reaching the entries of one key: the meta, directory and bucket
