@@ -111,9 +111,12 @@ async fn build_while_writing(srv: &SargdbServer, ddl: &str) {
     );
     let slowest = log.iter().map(|(_, took)| *took).max().unwrap();
     // A build that blocked writers would hold some write for about the
-    // whole build (writes start every few milliseconds).
+    // whole build (writes start every few milliseconds). A write may still
+    // wait a while on a loaded machine: its commit flushes the WAL the fill
+    // wrote before it (seen: 0.6 s of a 1.07 s build with other builds
+    // running), so the bound is three quarters of the build.
     assert!(
-        slowest < build / 2,
+        slowest < build * 3 / 4,
         "{ddl}: a write waited {slowest:?} (build {build:?})"
     );
 }
