@@ -100,7 +100,11 @@ impl<'a> PinnedPage<'a> {
         self.pool.frames[self.frame].page.write()
     }
     pub fn mark_dirty(&self) {
-        self.pool.frames[self.frame].state.lock().dirty = true;
+        let mut st = self.pool.frames[self.frame].state.lock();
+        if !st.dirty {
+            st.dirty = true;
+            crate::stats::note_dirtied();
+        }
     }
 }
 
@@ -205,7 +209,9 @@ impl BufferPool {
             };
             if let Some(k) = key {
                 if dirty {
+                    let started = std::time::Instant::now();
                     self.write_frame(idx, k)?;
+                    crate::stats::note_written(started.elapsed());
                 }
                 t.map.remove(&k);
                 self.counters.evictions.fetch_add(1, Ordering::Relaxed);
@@ -253,7 +259,9 @@ impl BufferPool {
             let mut g = self.frames[idx].page.write();
             let size = self.size_locked(&mut t, rel)?;
             if block < size {
+                let started = std::time::Instant::now();
                 self.storage.read_page(rel, block, &mut g[..])?;
+                crate::stats::note_read(started.elapsed());
                 if !verify_checksum(rel, block, &g[..]) {
                     g.fill(0);
                     return Err(EngineError::CorruptPage {

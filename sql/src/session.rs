@@ -10,11 +10,12 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 use sargdb_catalog::types::{parse_timezone, TypeContext};
 use sargdb_catalog::{Catalog, DataType, Value};
+use sargdb_engine::stats::ThreadIo;
 use sargdb_engine::{Engine, EngineConfig, IsolationLevel, Transaction};
 
 use crate::binder::{Binder, OutCol};
@@ -109,11 +110,18 @@ impl Database {
     }
 }
 
-/// Add one execution to a pg_stat_statements entry: time since `started`,
-/// rows returned or changed, buffer pages this thread used since `io`.
-fn record_statement(e: &StatementEntry, started: Instant, io: (u64, u64), res: &StatementResult) {
+/// Add one execution to a pg_stat_statements entry: time since `started`
+/// (of which `planned` went to binding and planning), rows returned or
+/// changed, buffer and WAL activity of this thread since `io`.
+fn record_statement(
+    e: &StatementEntry,
+    started: Instant,
+    planned: Option<Duration>,
+    io: &ThreadIo,
+    res: &StatementResult,
+) {
     let elapsed = started.elapsed();
-    let now = sargdb_engine::buffer::thread_counters();
+    let now = sargdb_engine::stats::thread_io();
     let rows = match res {
         StatementResult::Rows { rows, .. } => rows.len() as u64,
         StatementResult::Command { tag } => {
@@ -129,7 +137,7 @@ fn record_statement(e: &StatementEntry, started: Instant, io: (u64, u64), res: &
         }
         StatementResult::Empty => 0,
     };
-    e.record(elapsed, rows, now.0 - io.0, now.1 - io.1);
+    e.record(planned, elapsed, rows, &now.since(io));
 }
 
 /// Tell the statistics registry which relations exist and where they are
@@ -315,6 +323,9 @@ pub struct Session {
     /// The background auto-analyze's session (its ANALYZEs count as
     /// autoanalyze in the statistics).
     autovacuum_worker: bool,
+    /// Time the running statement spent binding and planning, if it was
+    /// planned (pg_stat_statements' plans / plan time).
+    planned: Option<Duration>,
 }
 
 fn now_micros() -> i64 {
@@ -396,6 +407,7 @@ impl Session {
             currval: HashMap::new(),
             tctx: TypeContext::default(),
             autovacuum_worker: false,
+            planned: None,
         }
     }
 
@@ -423,7 +435,8 @@ impl Session {
         let single = stmts.len() == 1;
         for s in &stmts {
             let started = Instant::now();
-            let io = sargdb_engine::buffer::thread_counters();
+            let io = sargdb_engine::stats::thread_io();
+            self.planned = None;
             let r = self.execute_statement(s, sql, &[], None);
             if let (Ok(res), true) = (&r, sargdb_engine::stats::tracking()) {
                 let entry = if single {
@@ -432,7 +445,7 @@ impl Session {
                     STATEMENTS.entry_for(&s.to_string())
                 };
                 if let Some(e) = entry {
-                    record_statement(&e, started, io, res);
+                    record_statement(&e, started, self.planned, &io, res);
                 }
             }
             let failed = r.is_err();
@@ -605,10 +618,11 @@ impl Session {
             return Ok(StatementResult::Empty);
         };
         let started = Instant::now();
-        let io = sargdb_engine::buffer::thread_counters();
+        let io = sargdb_engine::stats::thread_io();
+        self.planned = None;
         let r = self.execute_statement(s, &stmt.sql, params, Some(stmt));
         if let (Ok(res), Some(e), true) = (&r, &stmt.stat, sargdb_engine::stats::tracking()) {
-            record_statement(e, started, io, res);
+            record_statement(e, started, self.planned, &io, res);
         }
         match r {
             Ok(res) => {
@@ -1470,6 +1484,7 @@ impl Session {
             match cached {
                 Some(p) => (p, prepared.map(|p| p.columns.clone()).unwrap_or_default()),
                 None => {
+                    let planning = Instant::now();
                     let mut b = Binder::new(&catalog, &sp, &tctx, sql, ptypes);
                     b.session = self.system_session(sql);
                     let (plan, cols) = match s {
@@ -1491,6 +1506,7 @@ impl Session {
                         }
                     }
                     let plan = Arc::new(self.db.plan(plan));
+                    self.planned = Some(planning.elapsed());
                     // A plan holding catalog or statistics rows read at bind
                     // time is bound again at every execution.
                     if let Some(p) = prepared.filter(|_| !b.materialized.get()) {

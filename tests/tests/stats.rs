@@ -406,6 +406,29 @@ async fn counters_survive_restart_and_crash() {
     assert_eq!(snapshot(&c).await, checkpointed, "after SIGKILL");
 }
 
+/// (plans, calls) of a pg_stat_statements entry, checking that its plan
+/// and exec times are consistent.
+async fn plan_counts(c: &Client, q: &str) -> (i64, i64) {
+    let row = c
+        .query_one(
+            &format!(
+                "SELECT plans, calls, total_plan_time > 0, \
+                        stddev_exec_time >= 0 AND stddev_exec_time <= max_exec_time - min_exec_time, \
+                        stddev_plan_time >= 0 AND stddev_plan_time <= max_plan_time - min_plan_time, \
+                        abs(total_exec_time - mean_exec_time * calls) < 1e-6 \
+                 FROM pg_stat_statements WHERE query = '{q}'"
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(2), "{q}: plan time");
+    assert!(row.get::<_, bool>(3), "{q}: exec stddev");
+    assert!(row.get::<_, bool>(4), "{q}: plan stddev");
+    assert!(row.get::<_, bool>(5), "{q}: mean");
+    (row.get::<_, i64>(0), row.get::<_, i64>(1))
+}
+
 #[tokio::test]
 async fn pg_stat_statements_groups_by_normalized_text() {
     let srv = SargdbServer::start();
@@ -449,14 +472,61 @@ async fn pg_stat_statements_groups_by_normalized_text() {
     assert_eq!(row.get::<_, i64>(0), 2);
     assert_eq!(row.get::<_, i64>(1), 40);
 
-    // Writes count the rows they change.
-    c.simple_query("UPDATE t SET v = 0 WHERE id <= 5")
+    // Planning: a simple query is planned every time it runs, a prepared
+    // one once (its plan is cached); exec and plan times are apart and
+    // their spread is inside their range.
+    assert_eq!(
+        plan_counts(&c, "SELECT pad FROM t WHERE id = $1").await,
+        (3, 3)
+    );
+    assert_eq!(
+        plan_counts(&c, "SELECT v FROM t WHERE v = $1").await,
+        (1, 2)
+    );
+
+    // Reads write no WAL and dirty nothing.
+    let row = c
+        .query_one(
+            "SELECT wal_records, wal_fpi, wal_bytes::int8, shared_blks_dirtied \
+             FROM pg_stat_statements WHERE query = 'SELECT pad FROM t WHERE id = $1'",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(
-        num(&c, "SELECT rows FROM pg_stat_statements WHERE query = 'UPDATE t SET v = $1 WHERE id <= $2'").await,
-        5
+        (0, 0, 0, 0),
+        (
+            row.get::<_, i64>(0),
+            row.get::<_, i64>(1),
+            row.get::<_, i64>(2),
+            row.get::<_, i64>(3)
+        )
     );
+
+    // Writes count the rows they change, the pages they dirty and the WAL
+    // they write: after a checkpoint every page is clean and its first
+    // change is logged as a full page image.
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    c.simple_query("UPDATE t SET v = 0 WHERE id <= 5")
+        .await
+        .unwrap();
+    let row = c
+        .query_one(
+            "SELECT rows, shared_blks_dirtied, wal_records, wal_fpi, wal_bytes::int8 \
+             FROM pg_stat_statements WHERE query = 'UPDATE t SET v = $1 WHERE id <= $2'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<i64> = (0..5).map(|i| row.get(i)).collect();
+    assert_eq!(got[0], 5, "rows");
+    // The heap page and at least one page of each index.
+    assert!(got[1] >= 3, "dirtied {got:?}");
+    // Five new versions, each with two index entries, and old versions
+    // marked: at least 15 records, the first change of each page an image.
+    assert!(got[2] >= 15, "wal_records {got:?}");
+    assert!(got[3] >= 3 && got[3] <= got[2], "wal_fpi {got:?}");
+    assert!(got[4] >= got[3] * 8192, "wal_bytes {got:?}");
 
     c.batch_execute("SELECT pg_stat_statements_reset()")
         .await
@@ -469,6 +539,54 @@ async fn pg_stat_statements_groups_by_normalized_text() {
         .await,
         0
     );
+}
+
+/// Reads from disk and writes of dirty pages to make room are the
+/// statement's, with their time (sargdb always times its page I/O).
+#[tokio::test]
+async fn pg_stat_statements_counts_page_reads_and_writes() {
+    let srv = SargdbServer::start_with(&["--buffer-pool", "1MB"]);
+    let c = srv.connect().await;
+    c.batch_execute("CREATE TABLE big (id int, pad text)")
+        .await
+        .unwrap();
+    // About 4 MB of rows through a 1 MB pool: the insert itself must write
+    // dirty pages out to find frames.
+    c.simple_query("INSERT INTO big SELECT g, repeat('y', 200) FROM generate_series(1, 16000) g")
+        .await
+        .unwrap();
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    c.simple_query("SELECT count(*) FROM big WHERE id > 0")
+        .await
+        .unwrap();
+    let row = c
+        .query_one(
+            "SELECT shared_blks_written, blk_write_time, shared_blks_dirtied, wal_fpi \
+             FROM pg_stat_statements WHERE query LIKE 'INSERT INTO big%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (written, wtime, dirtied, fpi): (i64, f64, i64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert!(written >= 300, "written {written}");
+    assert!(wtime > 0.0, "blk_write_time {wtime}");
+    assert!(dirtied >= 400, "dirtied {dirtied}");
+    assert!(fpi >= 400, "new pages are logged as images: {fpi}");
+    let row = c
+        .query_one(
+            "SELECT shared_blks_read, blk_read_time, shared_blks_written, wal_records \
+             FROM pg_stat_statements WHERE query = 'SELECT count(*) FROM big WHERE id > $1'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (read, rtime, written, wal): (i64, f64, i64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert!(read >= 300, "read {read}");
+    assert!(rtime > 0.0, "blk_read_time {rtime}");
+    // After the checkpoint every page is clean: nothing to write back.
+    assert_eq!((written, wal), (0, 0));
 }
 
 #[tokio::test]
@@ -634,6 +752,15 @@ async fn postgres_views_have_postgres_15_columns() {
         }
         assert_eq!(shape(&s, view).await, want, "{view}");
     }
+    // pg_stat_statements as the extension of PostgreSQL 15 defines it
+    // (describing the view needs the extension, not its shared library).
+    p.batch_execute("CREATE EXTENSION pg_stat_statements")
+        .await
+        .unwrap();
+    assert_eq!(
+        shape(&s, "pg_stat_statements").await,
+        shape(&p, "pg_stat_statements").await
+    );
 }
 
 #[tokio::test]

@@ -173,20 +173,51 @@ const BUFFER_RESIDENCY: &[&str] = &[
     "pct_of_pool float8",
 ];
 
+/// pg_stat_statements 1.10 (PostgreSQL 15): every column, in its order.
 const PG_STAT_STATEMENTS: &[&str] = &[
     "userid oid",
     "dbid oid",
     "toplevel bool",
     "queryid int8",
     "query text",
+    "plans int8",
+    "total_plan_time float8",
+    "min_plan_time float8",
+    "max_plan_time float8",
+    "mean_plan_time float8",
+    "stddev_plan_time float8",
     "calls int8",
     "total_exec_time float8",
     "min_exec_time float8",
     "max_exec_time float8",
     "mean_exec_time float8",
+    "stddev_exec_time float8",
     "rows int8",
     "shared_blks_hit int8",
     "shared_blks_read int8",
+    "shared_blks_dirtied int8",
+    "shared_blks_written int8",
+    "local_blks_hit int8",
+    "local_blks_read int8",
+    "local_blks_dirtied int8",
+    "local_blks_written int8",
+    "temp_blks_read int8",
+    "temp_blks_written int8",
+    "blk_read_time float8",
+    "blk_write_time float8",
+    "temp_blk_read_time float8",
+    "temp_blk_write_time float8",
+    "wal_records int8",
+    "wal_fpi int8",
+    "wal_bytes numeric",
+    "jit_functions int8",
+    "jit_generation_time float8",
+    "jit_inlining_count int8",
+    "jit_inlining_time float8",
+    "jit_optimization_count int8",
+    "jit_optimization_time float8",
+    "jit_emission_count int8",
+    "jit_emission_time float8",
 ];
 
 fn i8v(v: u64) -> Value {
@@ -352,34 +383,7 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
         "pg_stat_indexes" => rel(PG_STAT_INDEXES, pg_stat_indexes(db, cat)),
         "memory_stats" => rel(MEMORY_STATS, memory_stats(db, cat)),
         "buffer_residency" => rel(BUFFER_RESIDENCY, buffer_residency(db, cat)),
-        "pg_stat_statements" => {
-            let rows = crate::statements::STATEMENTS
-                .all()
-                .into_iter()
-                .filter(|e| e.calls.load(Ordering::Relaxed) > 0)
-                .map(|e| {
-                    let calls = e.calls.load(Ordering::Relaxed);
-                    let ms = |ns: u64| ns as f64 / 1e6;
-                    let total = e.total_ns.load(Ordering::Relaxed);
-                    vec![
-                        o(super::SUPERUSER_OID),
-                        o(super::DATABASE_OID),
-                        Value::Bool(true),
-                        Value::Int8(e.queryid),
-                        t(e.query.clone()),
-                        i8v(calls),
-                        Value::Float8(ms(total)),
-                        Value::Float8(ms(e.min_ns.load(Ordering::Relaxed))),
-                        Value::Float8(ms(e.max_ns.load(Ordering::Relaxed))),
-                        Value::Float8(ms(total) / calls as f64),
-                        i8v(e.rows.load(Ordering::Relaxed)),
-                        i8v(e.blks_hit.load(Ordering::Relaxed)),
-                        i8v(e.blks_read.load(Ordering::Relaxed)),
-                    ]
-                })
-                .collect();
-            rel(PG_STAT_STATEMENTS, rows)
-        }
+        "pg_stat_statements" => rel(PG_STAT_STATEMENTS, pg_stat_statements()),
         _ => None,
     }
 }
@@ -628,6 +632,63 @@ fn buffer_residency(db: &Database, cat: &Catalog) -> Vec<Vec<Value>> {
                 i8v(dirty),
                 Value::Float8((pages as f64 * 10000.0 / frames).round() / 100.0),
             ])
+        })
+        .collect()
+}
+
+/// One row per captured statement that ran at least once. Columns sargdb
+/// has no source for are 0, each because the thing they count does not
+/// exist in sargdb: local buffers (temporary tables live in the shared
+/// pool like any table), temporary files (sorts and hashes stay in memory) and JIT.
+fn pg_stat_statements() -> Vec<Vec<Value>> {
+    let ld = |a: &std::sync::atomic::AtomicU64| i8v(a.load(Ordering::Relaxed));
+    let ms =
+        |a: &std::sync::atomic::AtomicU64| Value::Float8(a.load(Ordering::Relaxed) as f64 / 1e6);
+    let zero_i = || Value::Int8(0);
+    let zero_f = || Value::Float8(0.0);
+    crate::statements::STATEMENTS
+        .all()
+        .into_iter()
+        .filter(|e| e.calls() > 0)
+        .map(|e| {
+            let mut row = vec![
+                o(super::SUPERUSER_OID),
+                o(super::DATABASE_OID),
+                Value::Bool(true),
+                Value::Int8(e.queryid),
+                t(e.query.clone()),
+                i8v(e.plan.count()),
+            ];
+            row.extend(e.plan.summary_ms().map(Value::Float8));
+            row.push(i8v(e.calls()));
+            row.extend(e.exec.summary_ms().map(Value::Float8));
+            row.extend([
+                ld(&e.rows),
+                ld(&e.blks_hit),
+                ld(&e.blks_read),
+                ld(&e.blks_dirtied),
+                ld(&e.blks_written),
+            ]);
+            // local_blks_{hit,read,dirtied,written}, temp_blks_{read,written}
+            row.extend((0..6).map(|_| zero_i()));
+            row.extend([ms(&e.read_ns), ms(&e.write_ns)]);
+            // temp_blk_read_time, temp_blk_write_time
+            row.extend([zero_f(), zero_f()]);
+            row.extend([
+                ld(&e.wal_records),
+                ld(&e.wal_fpi),
+                Value::Numeric(sargdb_catalog::types::numeric::from_i64(
+                    i64::try_from(e.wal_bytes.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
+                )),
+            ]);
+            // jit_functions .. jit_emission_time: counts and times alternate.
+            row.push(zero_i());
+            row.push(zero_f());
+            for _ in 0..3 {
+                row.push(zero_i());
+                row.push(zero_f());
+            }
+            row
         })
         .collect()
 }
