@@ -589,6 +589,91 @@ async fn pg_stat_statements_counts_page_reads_and_writes() {
     assert_eq!((written, wal), (0, 0));
 }
 
+/// The kind-specific figures of pg_stat_indexes: hash bucket splits and
+/// pages move as rows arrive and agree with pgstathashindex(); BRIN ranges
+/// appear as the table grows and are summarized on demand; a B+Tree counts
+/// its node splits; columns that do not apply to a kind are NULL.
+#[tokio::test]
+async fn pg_stat_indexes_shows_hash_and_brin_figures() {
+    let srv = SargdbServer::start();
+    let c = srv.connect().await;
+    c.batch_execute(
+        "CREATE TABLE h (id int, ts int);
+         CREATE INDEX h_hash ON h USING hash (id);
+         CREATE INDEX h_brin ON h USING brin (ts) WITH (pages_per_range = 2);
+         CREATE INDEX h_bt ON h (id);",
+    )
+    .await
+    .unwrap();
+    let hash = |col: &'static str| index_counter(&c, "h_hash", col);
+    assert_eq!(hash("splits").await, 0);
+    assert_eq!(hash("bucket_pages").await, 1);
+    assert_eq!(index_counter(&c, "h_brin", "ranges").await, 0);
+    assert_eq!(index_counter(&c, "h_bt", "splits").await, 0);
+
+    c.batch_execute("INSERT INTO h SELECT g, g FROM generate_series(1, 20000) g")
+        .await
+        .unwrap();
+    let splits = hash("splits").await;
+    assert!(splits > 10, "splits {splits}");
+    // Linear hashing: every split adds one bucket to the first.
+    assert_eq!(hash("bucket_pages").await, splits + 1);
+    assert_eq!(hash("entries").await, 20000);
+    let row = c
+        .query_one(
+            "SELECT s.bucket_pages = p.bucket_pages, s.overflow_pages = p.overflow_pages, \
+                    s.free_pct = p.free_percent, s.entries = p.live_items, \
+                    s.height IS NULL AND s.leaf_pages IS NULL AND s.fragmentation_pct IS NULL \
+                      AND s.ranges IS NULL \
+             FROM pg_stat_indexes s, pgstathashindex('h_hash') p WHERE s.indexname = 'h_hash'",
+            &[],
+        )
+        .await
+        .unwrap();
+    for i in 0..5 {
+        assert!(row.get::<_, bool>(i), "hash column {i}");
+    }
+    assert!(index_counter(&c, "h_bt", "splits").await > 10);
+    assert!(
+        !is_set(
+            &c,
+            "SELECT bucket_pages FROM pg_stat_indexes WHERE indexname = 'h_bt'"
+        )
+        .await
+    );
+
+    // BRIN: the table grew past the ranges summarized at CREATE INDEX.
+    let ranges = index_counter(&c, "h_brin", "ranges").await;
+    let heap_pages = num(&c, "SELECT pg_relation_size('h') / 8192").await;
+    assert_eq!(ranges, (heap_pages + 1) / 2);
+    assert!(index_counter(&c, "h_brin", "summarized_ranges").await < ranges);
+    c.simple_query("SELECT brin_summarize_new_values('h_brin')")
+        .await
+        .unwrap();
+    assert_eq!(
+        index_counter(&c, "h_brin", "summarized_ranges").await,
+        ranges
+    );
+    assert!(
+        !is_set(
+            &c,
+            "SELECT coalesce(entries, splits, bucket_pages) FROM pg_stat_indexes WHERE indexname = 'h_brin'"
+        )
+        .await
+    );
+
+    // Deleted rows leave dead entries until VACUUM removes them.
+    c.batch_execute("DELETE FROM h WHERE id % 2 = 0")
+        .await
+        .unwrap();
+    assert_eq!(hash("dead_entries").await, 10000);
+    c.batch_execute("VACUUM h").await.unwrap();
+    assert_eq!(hash("dead_entries").await, 0);
+    assert_eq!(hash("entries").await, 10000);
+    // Buckets are never merged back.
+    assert_eq!(hash("splits").await, splits);
+}
+
 #[tokio::test]
 async fn memory_and_index_physical_views() {
     let srv = SargdbServer::start_with(&["--buffer-pool", "4MB"]);

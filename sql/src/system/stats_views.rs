@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 
 use sargdb_catalog::{Catalog, IndexDef, TableDef, Value};
 use sargdb_engine::stats::{Counter, Latency, RelationStats};
-use sargdb_engine::{IndexHandle, IndexKind, IndexStats};
+use sargdb_engine::{IndexHandle, IndexKind, IndexStats, KindStats};
 
 use super::{o, relation, t, SysContext, SystemRelation, NULL};
 use crate::session::Database;
@@ -134,6 +134,13 @@ const PG_STAT_INDEXES: &[&str] = &[
     "fragmentation_pct float8",
     "buffer_pages int8",
     "buffer_hit_ratio float8",
+    "splits int8",
+    "bucket_pages int8",
+    "overflow_pages int8",
+    "free_pct float8",
+    "pages_per_range int4",
+    "ranges int8",
+    "summarized_ranges int8",
 ];
 
 /// pgstattuple's `pgstatindex` result columns.
@@ -489,27 +496,72 @@ fn pg_stat_indexes(db: &Database, cat: &Catalog) -> Vec<Vec<Value>> {
                 ts(s.get(Counter::CreatedAt)),
                 ts(s.get(Counter::LastRebuilt)),
             ]);
-            match &phys {
-                Some(p) => row.extend([
-                    i8v(p.index_size),
-                    i8v(p.entries),
-                    dead.map(i8v).unwrap_or(NULL),
-                    Value::Int4(p.tree_level as i32 + 1),
-                    i8v(p.leaf_pages),
-                    Value::Float8(p.avg_leaf_density),
-                    Value::Float8(p.leaf_fragmentation),
-                ]),
-                None => row.extend([NULL, NULL, NULL, NULL, NULL, NULL, NULL]),
-            }
+            row.extend(physical_columns(phys.as_ref(), dead));
             row.push(i8v(pages));
             row.push(if hit + read == 0 {
                 NULL
             } else {
                 Value::Float8(hit as f64 / (hit + read) as f64)
             });
+            row.extend(kind_columns(phys.as_ref()));
             row
         })
         .collect()
+}
+
+/// pg_stat_indexes' physical columns (size_bytes .. fragmentation_pct):
+/// tree figures for a tree, NULL where the kind has no such thing (a hash
+/// index has no levels or leaves, a BRIN index no entry per row).
+fn physical_columns(phys: Option<&IndexStats>, dead: Option<u64>) -> [Value; 7] {
+    let Some(p) = phys else {
+        return std::array::from_fn(|_| NULL);
+    };
+    let size = i8v(p.index_size);
+    match &p.detail {
+        KindStats::None => [
+            size,
+            i8v(p.entries),
+            dead.map(i8v).unwrap_or(NULL),
+            Value::Int4(p.tree_level as i32 + 1),
+            i8v(p.leaf_pages),
+            Value::Float8(p.avg_leaf_density),
+            Value::Float8(p.leaf_fragmentation),
+        ],
+        KindStats::Hash(h) => [
+            size,
+            i8v(h.live_items),
+            dead.map(i8v).unwrap_or(NULL),
+            NULL,
+            NULL,
+            NULL,
+            NULL,
+        ],
+        KindStats::Brin(_) => [size, NULL, NULL, NULL, NULL, NULL, NULL],
+    }
+}
+
+/// pg_stat_indexes' kind-specific columns (splits .. summarized_ranges):
+/// node splits of a B+Tree or bucket splits of a hash index; bucket and
+/// overflow pages and free space of a hash index (pgstathashindex's
+/// figures); the ranges of a BRIN index. NULL where they do not apply.
+fn kind_columns(phys: Option<&IndexStats>) -> [Value; 7] {
+    let mut v: [Value; 7] = std::array::from_fn(|_| NULL);
+    let Some(p) = phys else { return v };
+    match &p.detail {
+        KindStats::None => v[0] = i8v(p.splits),
+        KindStats::Hash(h) => {
+            v[0] = i8v(h.splits);
+            v[1] = i8v(h.bucket_pages);
+            v[2] = i8v(h.overflow_pages);
+            v[3] = Value::Float8(h.free_percent);
+        }
+        KindStats::Brin(b) => {
+            v[4] = Value::Int4(b.pages_per_range as i32);
+            v[5] = i8v(b.ranges);
+            v[6] = i8v(b.summarized_ranges);
+        }
+    }
+    v
 }
 
 fn memory_stats(db: &Database, cat: &Catalog) -> Vec<Vec<Value>> {
