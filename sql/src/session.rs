@@ -680,6 +680,23 @@ impl Session {
     pub fn take_changed_parameters(&mut self) -> Vec<(String, String)> {
         self.settings.take_changed()
     }
+    /// The text of a `regclass` / `regtype` value (the relation's or type's
+    /// name, as Postgres prints them); None for any other type. The
+    /// protocol layer asks for columns of those types, whose values are
+    /// oids until they are printed.
+    pub fn oid_alias_text(&self, ty: &DataType, v: &Value) -> Option<String> {
+        let Value::Oid(oid) = v else { return None };
+        match ty {
+            DataType::Regclass => Some(crate::system::functions::regclass_name(
+                &self.current_catalog(),
+                &self.search_path(),
+                *oid,
+            )),
+            DataType::Regtype => Some(crate::system::functions::regtype_name(*oid)),
+            _ => None,
+        }
+    }
+
     /// Type context for encoding values to text for this session.
     pub fn type_context(&self) -> TypeContext {
         self.tctx.clone()
