@@ -163,6 +163,7 @@ pub(crate) fn col_type(code: &str) -> DataType {
         "timestamptz" => DataType::Timestamptz,
         "text[]" | "char[]" | "acl" => DataType::Array(Box::new(DataType::Text)),
         "int2[]" | "int2vector" => DataType::Array(Box::new(DataType::Int2)),
+        "float4[]" => DataType::Array(Box::new(DataType::Float4)),
         "oid[]" | "oidvector" => DataType::Array(Box::new(DataType::Oid)),
         _ => DataType::Text,
     }

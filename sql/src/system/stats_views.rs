@@ -36,6 +36,7 @@ pub(super) const NAMES: &[&str] = &[
     "memory_stats",
     "buffer_residency",
     "pg_stat_statements",
+    "pg_stats",
 ];
 
 const STAT_TABLES: &[&str] = &[
@@ -227,6 +228,24 @@ const PG_STAT_STATEMENTS: &[&str] = &[
     "jit_emission_time float8",
 ];
 
+/// PostgreSQL 15's pg_stats (anyarray columns as their text form).
+const PG_STATS: &[&str] = &[
+    "schemaname name",
+    "tablename name",
+    "attname name",
+    "inherited bool",
+    "null_frac float4",
+    "avg_width int4",
+    "n_distinct float4",
+    "most_common_vals anyarray",
+    "most_common_freqs float4[]",
+    "histogram_bounds anyarray",
+    "correlation float4",
+    "most_common_elems anyarray",
+    "most_common_elem_freqs float4[]",
+    "elem_count_histogram float4[]",
+];
+
 fn i8v(v: u64) -> Value {
     Value::Int8(i64::try_from(v).unwrap_or(i64::MAX))
 }
@@ -259,6 +278,9 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
     let db = ctx.session.db.as_ref().map(|d| &*d.0);
     let cat = ctx.catalog;
     let rel = |spec: &[&str], rows| Some(relation("pg_catalog", name, spec, rows));
+    if name == "pg_stats" {
+        return rel(PG_STATS, pg_stats(cat));
+    }
     let sys = name.contains("_sys_");
     let Some(db) = db else {
         // No running server (unit tests of the binder): the right shape.
@@ -743,4 +765,70 @@ fn pg_stat_statements() -> Vec<Vec<Value>> {
             row
         })
         .collect()
+}
+
+/// One row per column of every analyzed table, from what ANALYZE stored:
+/// values kept as order-preserving keys are decoded back and printed as
+/// Postgres prints an array (timestamps in UTC). The element statistics of
+/// array columns are not collected: those columns are NULL.
+fn pg_stats(cat: &Catalog) -> Vec<Vec<Value>> {
+    use sargdb_catalog::types::{decode_key, KeyColumn};
+    let tctx = sargdb_catalog::types::TypeContext::default();
+    let mut rows = vec![];
+    for tb in tables(cat, false) {
+        let Some(ts) = cat.stats.get(&tb.oid) else {
+            continue;
+        };
+        // Postgres keeps no statistics of a table ANALYZE found empty.
+        if ts.reltuples <= 0.0 {
+            continue;
+        }
+        for (col, cs) in tb.columns.iter().zip(&ts.columns) {
+            if col.dropped {
+                continue;
+            }
+            let decode = |k: &[u8]| {
+                decode_key(k, std::slice::from_ref(&col.data_type), &[KeyColumn::ASC])
+                    .ok()
+                    .and_then(|mut v| v.pop())
+                    .unwrap_or(NULL)
+            };
+            let array_text = |vals: Vec<Value>| -> Value {
+                if vals.is_empty() {
+                    NULL
+                } else {
+                    Value::Text(Value::Array(vals).to_text(&tctx))
+                }
+            };
+            let f4 = |f: f64| Value::Float4(f as f32);
+            let freqs = if cs.mcv.is_empty() {
+                NULL
+            } else {
+                Value::Array(cs.mcv.iter().map(|(_, f)| f4(*f)).collect())
+            };
+            rows.push(vec![
+                t(tb.schema.clone()),
+                t(tb.name.clone()),
+                t(col.name.clone()),
+                Value::Bool(false),
+                f4(cs.null_frac),
+                Value::Int4(cs.avg_width),
+                f4(cs.n_distinct),
+                array_text(cs.mcv.iter().map(|(k, _)| decode(k)).collect()),
+                freqs,
+                array_text(cs.histogram.iter().map(|k| decode(k)).collect()),
+                // Postgres has no correlation without two sampled non-null
+                // values (ANALYZE samples up to 30,000 rows).
+                if (1.0 - cs.null_frac) * ts.reltuples.min(30_000.0) >= 1.5 {
+                    f4(cs.correlation)
+                } else {
+                    NULL
+                },
+                NULL,
+                NULL,
+                NULL,
+            ]);
+        }
+    }
+    rows
 }
