@@ -183,7 +183,8 @@ fn check_capabilities(method: &str, ci: &ast::CreateIndex) -> Result<()> {
     if ci.columns.len() > 1 && !caps.multi_column {
         return refuse("multicolumn indexes");
     }
-    if !ci.include.is_empty() && !caps.multi_column {
+    // Included columns ride in exact entries (index-only scans).
+    if !ci.include.is_empty() && !(caps.multi_column && caps.exact) {
         return refuse("included columns");
     }
     if !caps.ordered

@@ -45,6 +45,7 @@ pub fn index_options(def: &sargdb_catalog::IndexDef) -> IndexOptions {
         fillfactor: def.fillfactor,
         pages_per_range: def.pages_per_range.unwrap_or(d.pages_per_range),
         autosummarize: def.autosummarize.unwrap_or(d.autosummarize),
+        columns: def.columns.len().min(u16::MAX as usize) as u16,
     }
 }
 
@@ -64,7 +65,23 @@ pub fn index_key(
     for e in &ix.keys {
         vals.push(eval(e, row, ctx)?);
     }
-    let key = encode_key(&vals, &ix.key_types, &ix.key_cols)?;
+    let key = if ix.column_keys && vals.len() > 1 {
+        // One key per column, framed: the kind summarizes each apart.
+        let cols = vals
+            .iter()
+            .zip(ix.key_types.iter().zip(&ix.key_cols))
+            .map(|(v, (ty, kc))| {
+                encode_key(
+                    std::slice::from_ref(v),
+                    std::slice::from_ref(ty),
+                    std::slice::from_ref(kc),
+                )
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        sargdb_engine::frame_column_keys(&cols)
+    } else {
+        encode_key(&vals, &ix.key_types, &ix.key_cols)?
+    };
     if key.len() > MAX_KEY_SIZE {
         return Err(SqlError::Engine(EngineError::IndexKeyTooLarge {
             size: key.len(),
