@@ -394,11 +394,18 @@ impl RelationStats {
     }
 }
 
+/// Statistics an upper layer keeps (pg_stat_statements), saved with the
+/// counters at every checkpoint as an opaque blob.
+pub type StatsExtension = Arc<dyn Fn() -> Vec<u8> + Send + Sync>;
+
 /// Every relation's counters, plus the time of the last full reset.
 pub struct StatsRegistry {
     rels: RwLock<HashMap<u32, Arc<RelationStats>>>,
     by_storage: RwLock<HashMap<RelFileId, Arc<RelationStats>>>,
     reset_at: AtomicU64,
+    extension: RwLock<Option<StatsExtension>>,
+    /// The extension's blob read at startup, until its owner takes it.
+    loaded_extension: parking_lot::Mutex<Option<Vec<u8>>>,
 }
 
 impl Default for StatsRegistry {
@@ -407,6 +414,8 @@ impl Default for StatsRegistry {
             rels: RwLock::new(HashMap::new()),
             by_storage: RwLock::new(HashMap::new()),
             reset_at: AtomicU64::new(0),
+            extension: RwLock::new(None),
+            loaded_extension: parking_lot::Mutex::new(None),
         }
     }
 }
@@ -468,6 +477,16 @@ impl StatsRegistry {
         self.reset_at.store(now_unix_micros(), Ordering::Relaxed);
     }
 
+    /// Save `f()`'s bytes with the counters from now on.
+    pub fn set_extension(&self, f: StatsExtension) {
+        *self.extension.write() = Some(f);
+    }
+
+    /// The extension's bytes loaded at startup (once).
+    pub fn take_loaded_extension(&self) -> Option<Vec<u8>> {
+        self.loaded_extension.lock().take()
+    }
+
     /// When `reset_all` last ran (Unix microseconds, 0 = never).
     pub fn reset_time(&self) -> u64 {
         self.reset_at.load(Ordering::Relaxed)
@@ -508,6 +527,18 @@ impl StatsRegistry {
             out.extend_from_slice(&rel.to_le_bytes());
             out.extend_from_slice(&hits.to_le_bytes());
             out.extend_from_slice(&reads.to_le_bytes());
+        }
+        // Then `[u32 len][bytes]` of the extension (absent in older files).
+        // Until its owner is back (a checkpoint at the end of recovery), the
+        // bytes loaded at startup are kept as they were.
+        let ext = self.extension.read().clone();
+        let blob = match ext {
+            Some(f) => Some(f()),
+            None => self.loaded_extension.lock().clone(),
+        };
+        if let Some(blob) = blob {
+            out.extend_from_slice(&(blob.len() as u32).to_le_bytes());
+            out.extend_from_slice(&blob);
         }
         out
     }
@@ -553,6 +584,10 @@ impl StatsRegistry {
             let hits = r.u64()?;
             let reads = r.u64()?;
             io.insert(rel, (hits, reads));
+        }
+        if r.pos < r.b.len() {
+            let n = r.u32()? as usize;
+            *self.loaded_extension.lock() = Some(r.take(n)?.to_vec());
         }
         Ok(io)
     }
@@ -641,6 +676,16 @@ mod tests {
         assert_eq!(s2.get(Counter::LiveTup), 8);
         assert_eq!(s2.latency(Latency::Insert).count(), 1);
         assert!(back.decode(&blob[..blob.len() - 3]).is_err());
+        assert_eq!(back.take_loaded_extension(), None);
+        // An extension's bytes ride along.
+        reg.set_extension(Arc::new(|| b"statements".to_vec()));
+        let back = StatsRegistry::default();
+        back.decode(&reg.encode(&io)).unwrap();
+        assert_eq!(
+            back.take_loaded_extension().as_deref(),
+            Some(&b"statements"[..])
+        );
+        assert_eq!(back.take_loaded_extension(), None);
     }
 
     #[test]

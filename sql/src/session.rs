@@ -71,6 +71,14 @@ impl Database {
         }
         // Nothing runs yet: every relation absent from the catalog is gone.
         sync_relation_stats(&engine, &catalog, u32::MAX);
+        // pg_stat_statements is saved with the counters at checkpoints.
+        let reg = engine.relation_stats();
+        if let Some(blob) = reg.take_loaded_extension() {
+            if let Err(e) = STATEMENTS.restore(&blob) {
+                tracing::warn!("statement statistics ignored: {e}");
+            }
+        }
+        reg.set_extension(Arc::new(|| STATEMENTS.encode()));
         let db = Arc::new(Database {
             engine,
             catalog: RwLock::new(Arc::new(catalog)),

@@ -79,6 +79,16 @@ impl Timing {
         self.count.load(Ordering::Relaxed)
     }
 
+    fn cells(&self) -> [&AtomicU64; 5] {
+        [
+            &self.count,
+            &self.total_ns,
+            &self.min_ns,
+            &self.max_ns,
+            &self.sum_sq_ms,
+        ]
+    }
+
     /// (total, min, max, mean, population standard deviation) in
     /// milliseconds, as pg_stat_statements shows them; all 0 without samples.
     pub fn summary_ms(&self) -> [f64; 5] {
@@ -153,6 +163,25 @@ impl StatementEntry {
         self.exec.count()
     }
 
+    /// Every number of the entry, in a fixed order (for saving).
+    fn cells(&self) -> Vec<&AtomicU64> {
+        let mut v: Vec<&AtomicU64> = self.plan.cells().to_vec();
+        v.extend(self.exec.cells());
+        v.extend([
+            &self.rows,
+            &self.blks_hit,
+            &self.blks_read,
+            &self.blks_dirtied,
+            &self.blks_written,
+            &self.read_ns,
+            &self.write_ns,
+            &self.wal_records,
+            &self.wal_fpi,
+            &self.wal_bytes,
+        ]);
+        v
+    }
+
     /// Add one execution: its planning time if it was planned, its total
     /// time (planning included), the rows it returned or changed and what
     /// it did to buffers and the WAL.
@@ -222,6 +251,76 @@ impl StatementStats {
         );
         shard.insert(id, e.clone());
         Some(e)
+    }
+
+    /// The entries that ran, for the statistics file: `[u32 version][u32 n]`
+    /// then per entry `[i64 queryid][u32 len][query][u32 cells][u64 cell]*`.
+    pub fn encode(&self) -> Vec<u8> {
+        let entries: Vec<_> = self.all().into_iter().filter(|e| e.calls() > 0).collect();
+        let mut out = Vec::with_capacity(8 + entries.len() * 256);
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        for e in entries {
+            out.extend_from_slice(&e.queryid.to_le_bytes());
+            out.extend_from_slice(&(e.query.len() as u32).to_le_bytes());
+            out.extend_from_slice(e.query.as_bytes());
+            let cells = e.cells();
+            out.extend_from_slice(&(cells.len() as u32).to_le_bytes());
+            for c in cells {
+                out.extend_from_slice(&c.load(Ordering::Relaxed).to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Add the entries `encode` wrote (at startup). A malformed blob is an
+    /// error and adds nothing.
+    pub fn restore(&self, b: &[u8]) -> Result<usize, String> {
+        let mut pos = 0usize;
+        let mut take = |n: usize| -> Result<&[u8], String> {
+            let s = b
+                .get(pos..pos + n)
+                .ok_or_else(|| "statement statistics are truncated".to_string())?;
+            pos += n;
+            Ok(s)
+        };
+        let u32_of = |s: &[u8]| u32::from_le_bytes(s.try_into().expect("4 bytes"));
+        let u64_of = |s: &[u8]| u64::from_le_bytes(s.try_into().expect("8 bytes"));
+        if u32_of(take(4)?) != 1 {
+            return Err("unknown statement statistics version".into());
+        }
+        let n = u32_of(take(4)?) as usize;
+        let mut parsed = Vec::with_capacity(n.min(MAX_ENTRIES));
+        for _ in 0..n {
+            let id = u64_of(take(8)?) as i64;
+            let len = u32_of(take(4)?) as usize;
+            let query = String::from_utf8(take(len)?.to_vec())
+                .map_err(|_| "statement text is not UTF-8".to_string())?;
+            let e = StatementEntry::new(query, id);
+            let ncells = u32_of(take(4)?) as usize;
+            let cells = e.cells();
+            for i in 0..ncells {
+                let v = u64_of(take(8)?);
+                if let Some(c) = cells.get(i) {
+                    c.store(v, Ordering::Relaxed);
+                }
+            }
+            parsed.push(e);
+        }
+        let mut added = 0;
+        for e in parsed {
+            let mut shard = self.shards[(e.queryid as u64 as usize) % SHARDS].lock();
+            if shard.len() >= MAX_ENTRIES / SHARDS || shard.contains_key(&e.queryid) {
+                continue;
+            }
+            crate::memory::MEMORY.statements.add(
+                (std::mem::size_of::<StatementEntry>() + e.query.capacity()) as u64,
+                1,
+            );
+            shard.insert(e.queryid, Arc::new(e));
+            added += 1;
+        }
+        Ok(added)
     }
 
     pub fn all(&self) -> Vec<Arc<StatementEntry>> {
@@ -462,6 +561,16 @@ mod tests {
         assert_eq!(a.blks_hit.load(Ordering::Relaxed), 5);
         assert_eq!(a.wal_bytes.load(Ordering::Relaxed), 20);
         assert_eq!(Timing::default().summary_ms(), [0.0; 5]);
+        // Saved and restored whole.
+        let back = StatementStats::default();
+        let blob = s.encode();
+        assert_eq!(back.restore(&blob), Ok(1));
+        let r = back.all().pop().unwrap();
+        assert_eq!(r.query, a.query);
+        assert_eq!(r.exec.summary_ms(), a.exec.summary_ms());
+        assert_eq!(r.plan.count(), 1);
+        assert_eq!(r.wal_bytes.load(Ordering::Relaxed), 20);
+        assert!(back.restore(&blob[..blob.len() - 1]).is_err());
         assert_eq!(s.all().len(), 1);
         s.reset();
         assert!(s.all().is_empty());

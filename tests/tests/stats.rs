@@ -406,6 +406,71 @@ async fn counters_survive_restart_and_crash() {
     assert_eq!(snapshot(&c).await, checkpointed, "after SIGKILL");
 }
 
+type StatementFigures = (i64, i64, i64, i64, String, String);
+
+/// The pg_stat_statements figures of `SELECT pad FROM t WHERE id = $1`.
+async fn entry(c: &Client) -> Option<StatementFigures> {
+    c.query_opt(
+        "SELECT calls, rows, shared_blks_hit + shared_blks_read, plans, total_exec_time::text, wal_bytes::text \
+         FROM pg_stat_statements WHERE query = 'SELECT pad FROM t WHERE id = $1'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+}
+
+/// pg_stat_statements is saved with the counters at every checkpoint: a
+/// clean restart keeps every entry with all its figures, a SIGKILL keeps
+/// what the last checkpoint saw.
+#[tokio::test]
+async fn pg_stat_statements_survive_restart_and_crash() {
+    let mut srv = SargdbServer::start();
+    let before = {
+        let c = srv.connect().await;
+        setup(&c).await;
+        for id in [1, 2, 3, 4] {
+            c.simple_query(&format!("SELECT pad FROM t WHERE id = {id}"))
+                .await
+                .unwrap();
+        }
+        entry(&c).await.expect("recorded")
+    };
+    assert_eq!((before.0, before.1, before.3), (4, 4, 4));
+    srv.restart();
+    let c = srv.connect().await;
+    assert_eq!(
+        entry(&c).await,
+        Some(before.clone()),
+        "after a clean restart"
+    );
+
+    c.simple_query("SELECT pad FROM t WHERE id = 9")
+        .await
+        .unwrap();
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    let checkpointed = entry(&c).await.expect("still there");
+    assert_eq!(checkpointed.0, 5);
+    // Counted after the checkpoint: lost in the crash.
+    c.simple_query("SELECT pad FROM t WHERE id = 10")
+        .await
+        .unwrap();
+    drop(c);
+    srv.kill9();
+    srv.restart();
+    let c = srv.connect().await;
+    assert_eq!(entry(&c).await, Some(checkpointed), "after SIGKILL");
+    // A reset is saved like anything else.
+    c.batch_execute("SELECT pg_stat_statements_reset()")
+        .await
+        .unwrap();
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    drop(c);
+    srv.restart();
+    let c = srv.connect().await;
+    assert_eq!(entry(&c).await, None, "after a reset and a restart");
+}
+
 /// (plans, calls) of a pg_stat_statements entry, checking that its plan
 /// and exec times are consistent.
 async fn plan_counts(c: &Client, q: &str) -> (i64, i64) {
