@@ -508,6 +508,15 @@ impl Binder<'_> {
                 // if there is none), as Postgres's regclass input does.
                 let regclass = matches!(data_type, ast::DataType::Regclass)
                     || data_type.to_string().to_lowercase().rsplit('.').next() == Some("regclass");
+                if regclass && b.ty().is_string() {
+                    // A computed name: looked up when the row is computed.
+                    return Ok(BoundExpr::Func {
+                        name: "regclassin".into(),
+                        args: vec![self.cast(b, &DataType::Text, CastMode::Explicit)?],
+                        ty: DataType::Regclass,
+                        strict: true,
+                    });
+                }
                 if regclass {
                     if let BoundExpr::Literal(Value::Text(t), DataType::Unknown) = &b {
                         // 'pg_catalog.pg_class'::regclass: the catalog's fixed oid.

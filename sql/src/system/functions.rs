@@ -206,6 +206,8 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
         "to_regclass" if n == 1 => sig(vec![T::Text], T::Regclass, true),
         // The text of a regclass / regtype value (casts to text use them).
         "regclassout" | "regtypeout" if n == 1 => sig(vec![T::Oid], T::Text, true),
+        // text::regclass of a computed name (a literal is resolved when bound).
+        "regclassin" if n == 1 => sig(vec![T::Text], T::Regclass, true),
         "has_table_privilege"
         | "has_schema_privilege"
         | "has_database_privilege"
@@ -625,6 +627,16 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
                 .find(|s| cat.schema(s).is_some())
                 .cloned(),
         ),
+        "regclassin" => {
+            let s = text_arg(a0).unwrap_or_default();
+            match super::system_relation_oid(s) {
+                Some(o) => Value::Oid(o),
+                None => Value::Oid(match s.parse::<u32>() {
+                    Ok(n) => n,
+                    Err(_) => relation_oid(ctx, s)?,
+                }),
+            }
+        }
         "regclassout" => match oid_arg(a0) {
             Some(o) => Value::Text(regclass_name(cat, ctx.search_path, o)),
             None => Value::Null,
