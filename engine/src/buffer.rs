@@ -10,9 +10,17 @@
 //! - A page is modified only under its write latch, and marked dirty before
 //!   that latch is released; the flusher clears the dirty flag while holding
 //!   the read latch and then copies, so no change is ever lost.
-//! - Latch order: the page table mutex may be held while taking a frame's
-//!   state mutex, never the reverse; no page latch is taken while holding the
-//!   page table mutex except on an unpinned victim (which nobody else holds).
+//! - The page table is split into `SHARDS` shards, each a mutex over its part
+//!   of the map, so lookups of different pages rarely meet. A hit takes one
+//!   shard mutex and the frame's state mutex, nothing global.
+//! - Misses (victim choice, the read, the map insert) and `extend` are
+//!   serialized by the `miss` mutex; it may be held across I/O, but a hit
+//!   never takes it. A victim is taken out of the map before its frame is
+//!   refilled, and the new page is put in the map only once it is read, so a
+//!   looker-up either misses (and queues behind `miss`) or finds it whole.
+//! - Latch order: `miss` before any shard mutex; a shard mutex may be held
+//!   while taking a frame's state mutex, never the reverse; no page latch is
+//!   taken while holding a shard mutex.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,16 +48,55 @@ struct Frame {
     state: Mutex<FrameState>,
 }
 
-struct Table {
-    map: HashMap<PageKey, usize>,
-    hand: usize,
-    /// Number of pages of each relation (file pages plus pages created in
-    /// the pool and not yet written).
-    sizes: HashMap<RelFileId, u32>,
+/// One shard of the page table.
+#[derive(Default)]
+struct Shard {
+    map: HashMap<PageKey, usize, BuildPageHasher>,
     /// Pages served from the pool (hits) and read from disk (reads) per
-    /// relation, counted under the table lock the lookup holds anyway.
-    io: HashMap<RelFileId, (u64, u64)>,
+    /// relation, counted under the shard lock the lookup holds anyway (a
+    /// relation's counts are the sum over shards).
+    io: HashMap<RelFileId, (u64, u64), BuildPageHasher>,
 }
+
+/// Number of page-table shards (a power of two).
+const SHARDS: usize = 64;
+
+fn shard_of(key: PageKey) -> usize {
+    // Middle bits of a multiplicative hash: independent of the bits the
+    // shard's own map uses (see PageHasher).
+    let x = ((key.0 as u64) << 32 | key.1 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (x >> 40) as usize & (SHARDS - 1)
+}
+
+/// A fast hasher for small integer keys (page keys, relation ids): a
+/// multiply per word and a final avalanche, instead of SipHash.
+#[derive(Default)]
+struct PageHasher(u64);
+
+impl std::hash::Hasher for PageHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(23) ^ n).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+type BuildPageHasher = std::hash::BuildHasherDefault<PageHasher>;
 
 thread_local! {
     /// This thread's buffer hits and reads (EXPLAIN (ANALYZE, BUFFERS)).
@@ -76,7 +123,14 @@ pub struct BufferCounters {
 
 pub struct BufferPool {
     frames: Vec<Frame>,
-    table: Mutex<Table>,
+    shards: Box<[Mutex<Shard>]>,
+    /// The CLOCK hand; its mutex serializes misses and extends.
+    miss: Mutex<usize>,
+    /// Number of pages of each relation (file pages plus pages created in
+    /// the pool and not yet written).
+    sizes: Mutex<HashMap<RelFileId, u32, BuildPageHasher>>,
+    /// Frames holding a page.
+    resident: AtomicU64,
     storage: Arc<Storage>,
     wal: Arc<Wal>,
     pub counters: BufferCounters,
@@ -131,12 +185,10 @@ impl BufferPool {
             .collect();
         BufferPool {
             frames,
-            table: Mutex::new(Table {
-                map: HashMap::new(),
-                hand: 0,
-                sizes: HashMap::new(),
-                io: HashMap::new(),
-            }),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            miss: Mutex::new(0),
+            sizes: Mutex::new(HashMap::default()),
+            resident: AtomicU64::new(0),
             storage,
             wal,
             counters: BufferCounters::default(),
@@ -147,19 +199,15 @@ impl BufferPool {
         self.frames.len()
     }
 
-    fn size_locked(&self, t: &mut Table, rel: RelFileId) -> Result<u32> {
-        if let Some(&n) = t.sizes.get(&rel) {
+    /// Number of pages in a relation.
+    pub fn relation_size(&self, rel: RelFileId) -> Result<u32> {
+        let mut sizes = self.sizes.lock();
+        if let Some(&n) = sizes.get(&rel) {
             return Ok(n);
         }
         let n = self.storage.nblocks(rel)?;
-        t.sizes.insert(rel, n);
+        sizes.insert(rel, n);
         Ok(n)
-    }
-
-    /// Number of pages in a relation.
-    pub fn relation_size(&self, rel: RelFileId) -> Result<u32> {
-        let mut t = self.table.lock();
-        self.size_locked(&mut t, rel)
     }
 
     /// Write a frame's page to disk (WAL first). The frame must be pinned or
@@ -189,15 +237,17 @@ impl BufferPool {
         res
     }
 
-    /// Find a victim frame (unpinned), write it out if dirty, and detach it
-    /// from its old page. Called with the table locked.
-    fn take_victim(&self, t: &mut Table) -> Result<usize> {
+    /// Find a victim frame (unpinned), write it out if dirty, detach it from
+    /// its old page and return it pinned once, in no shard's map. Called with
+    /// the `miss` mutex held (`hand` is its content).
+    fn take_victim(&self, hand: &mut usize) -> Result<usize> {
         let n = self.frames.len();
         for _ in 0..(3 * n) {
-            let idx = t.hand;
-            t.hand = (t.hand + 1) % n;
-            let (key, dirty) = {
-                let mut st = self.frames[idx].state.lock();
+            let idx = *hand;
+            *hand = (idx + 1) % n;
+            let state = &self.frames[idx].state;
+            let key = {
+                let mut st = state.lock();
                 if st.pins > 0 {
                     continue;
                 }
@@ -205,59 +255,96 @@ impl BufferPool {
                     st.referenced = false;
                     continue;
                 }
-                (st.key, st.dirty)
+                st.key
             };
-            if let Some(k) = key {
-                if dirty {
-                    let started = std::time::Instant::now();
-                    self.write_frame(idx, k)?;
+            let Some(k) = key else {
+                // Frames outside every map are only taken here, under `miss`.
+                let mut st = state.lock();
+                if st.pins == 0 && st.key.is_none() {
+                    st.pins = 1;
+                    st.dirty = false;
+                    self.resident.fetch_add(1, Ordering::Relaxed);
+                    return Ok(idx);
+                }
+                continue;
+            };
+            let shard = &self.shards[shard_of(k)];
+            let mut sh = shard.lock();
+            let mut st = state.lock();
+            if st.key != Some(k) || st.pins > 0 {
+                continue;
+            }
+            if st.dirty {
+                // Write it out pinned, without the shard locked, then look
+                // again: somebody may have used or dirtied it meanwhile.
+                st.pins += 1;
+                drop(st);
+                drop(sh);
+                let started = std::time::Instant::now();
+                let res = self.write_frame(idx, k);
+                if res.is_ok() {
                     crate::stats::note_written(started.elapsed());
                 }
-                t.map.remove(&k);
-                self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+                state.lock().pins -= 1;
+                res?;
+                sh = shard.lock();
+                st = state.lock();
+                if st.key != Some(k) || st.pins > 0 || st.dirty {
+                    continue;
+                }
             }
-            let mut st = self.frames[idx].state.lock();
+            sh.map.remove(&k);
             st.key = None;
+            st.pins = 1;
             st.dirty = false;
+            self.counters.evictions.fetch_add(1, Ordering::Relaxed);
             return Ok(idx);
         }
         Err(EngineError::BufferPoolExhausted)
     }
 
-    /// Pin an existing page, reading it from disk on a miss.
-    pub fn fetch(&self, rel: RelFileId, block: u32) -> Result<PinnedPage<'_>> {
-        let mut t = self.table.lock();
-        if let Some(&idx) = t.map.get(&(rel, block)) {
+    /// Pin the frame holding `key` if it is in the pool.
+    fn pin_resident(&self, key: PageKey) -> Option<PinnedPage<'_>> {
+        let mut sh = self.shards[shard_of(key)].lock();
+        let idx = *sh.map.get(&key)?;
+        {
             let mut st = self.frames[idx].state.lock();
             st.pins += 1;
             st.referenced = true;
-            drop(st);
-            if crate::stats::tracking() {
-                t.io.entry(rel).or_default().0 += 1;
-            }
-            drop(t);
-            self.counters.hits.fetch_add(1, Ordering::Relaxed);
-            THREAD_HITS.with(|c| c.set(c.get() + 1));
-            return Ok(PinnedPage {
-                pool: self,
-                frame: idx,
-                rel,
-                block,
-            });
+        }
+        if crate::stats::tracking() {
+            sh.io.entry(key.0).or_default().0 += 1;
+        }
+        drop(sh);
+        self.counters.hits.fetch_add(1, Ordering::Relaxed);
+        THREAD_HITS.with(|c| c.set(c.get() + 1));
+        Some(PinnedPage {
+            pool: self,
+            frame: idx,
+            rel: key.0,
+            block: key.1,
+        })
+    }
+
+    /// Pin an existing page, reading it from disk on a miss.
+    pub fn fetch(&self, rel: RelFileId, block: u32) -> Result<PinnedPage<'_>> {
+        if let Some(p) = self.pin_resident((rel, block)) {
+            return Ok(p);
+        }
+        let mut hand = self.miss.lock();
+        // Another miss may have brought the page in while we waited.
+        if let Some(p) = self.pin_resident((rel, block)) {
+            return Ok(p);
         }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
-        if crate::stats::tracking() {
-            t.io.entry(rel).or_default().1 += 1;
-        }
-        let resident = t.map.len() as u64 + 1;
+        THREAD_READS.with(|c| c.set(c.get() + 1));
+        let idx = self.take_victim(&mut hand)?;
         self.counters
             .peak_resident
-            .fetch_max(resident.min(self.frames.len() as u64), Ordering::Relaxed);
-        THREAD_READS.with(|c| c.set(c.get() + 1));
-        let idx = self.take_victim(&mut t)?;
-        {
+            .fetch_max(self.resident.load(Ordering::Relaxed), Ordering::Relaxed);
+        let loaded = (|| {
             let mut g = self.frames[idx].page.write();
-            let size = self.size_locked(&mut t, rel)?;
+            let size = self.relation_size(rel)?;
             if block < size {
                 let started = std::time::Instant::now();
                 self.storage.read_page(rel, block, &mut g[..])?;
@@ -273,16 +360,28 @@ impl BufferPool {
                 }
             } else {
                 g.fill(0);
-                t.sizes.insert(rel, block + 1);
+                self.sizes.lock().insert(rel, block + 1);
             }
+            Ok(())
+        })();
+        if let Err(e) = loaded {
+            // Give the frame back empty.
+            self.frames[idx].state.lock().pins = 0;
+            self.resident.fetch_sub(1, Ordering::Relaxed);
+            return Err(e);
         }
+        let mut sh = self.shards[shard_of((rel, block))].lock();
         {
             let mut st = self.frames[idx].state.lock();
             st.key = Some((rel, block));
-            st.pins = 1;
             st.referenced = true;
         }
-        t.map.insert((rel, block), idx);
+        sh.map.insert((rel, block), idx);
+        if crate::stats::tracking() {
+            sh.io.entry(rel).or_default().1 += 1;
+        }
+        drop(sh);
+        drop(hand);
         Ok(PinnedPage {
             pool: self,
             frame: idx,
@@ -294,9 +393,9 @@ impl BufferPool {
     /// Add a new zeroed page at the end of a relation and pin it.
     pub fn extend(&self, rel: RelFileId) -> Result<PinnedPage<'_>> {
         let block = {
-            let mut t = self.table.lock();
-            let n = self.size_locked(&mut t, rel)?;
-            t.sizes.insert(rel, n + 1);
+            let _hand = self.miss.lock();
+            let n = self.relation_size(rel)?;
+            self.sizes.lock().insert(rel, n + 1);
             n
         };
         self.fetch(rel, block)
@@ -305,20 +404,24 @@ impl BufferPool {
     /// Write every dirty page (for checkpoints) and fsync the files.
     pub fn flush_all(&self) -> Result<()> {
         for idx in 0..self.frames.len() {
-            // Pin under the table lock so the frame is not reused meanwhile.
-            let key = {
-                let _t = self.table.lock();
-                let mut st = self.frames[idx].state.lock();
-                match st.key {
-                    Some(k) if st.dirty => {
-                        st.pins += 1;
-                        k
-                    }
-                    _ => continue,
-                }
+            let state = &self.frames[idx].state;
+            let Some(key) = ({
+                let st = state.lock();
+                st.key.filter(|_| st.dirty)
+            }) else {
+                continue;
             };
+            // Pin under the shard lock so the frame is not reused meanwhile.
+            {
+                let _sh = self.shards[shard_of(key)].lock();
+                let mut st = state.lock();
+                if st.key != Some(key) || !st.dirty {
+                    continue;
+                }
+                st.pins += 1;
+            }
             let res = self.write_frame(idx, key);
-            self.frames[idx].state.lock().pins -= 1;
+            state.lock().pins -= 1;
             res?;
         }
         self.storage.sync_all()
@@ -326,38 +429,55 @@ impl BufferPool {
 
     /// Forget every page of a relation (its storage is being removed).
     pub fn discard_relation(&self, rel: RelFileId) {
-        let mut t = self.table.lock();
-        let keys: Vec<PageKey> = t.map.keys().filter(|k| k.0 == rel).copied().collect();
-        for k in keys {
-            if let Some(idx) = t.map.remove(&k) {
-                let mut st = self.frames[idx].state.lock();
-                st.key = None;
-                st.dirty = false;
+        let _hand = self.miss.lock();
+        for shard in self.shards.iter() {
+            let mut sh = shard.lock();
+            let keys: Vec<PageKey> = sh.map.keys().filter(|k| k.0 == rel).copied().collect();
+            for k in keys {
+                if let Some(idx) = sh.map.remove(&k) {
+                    let mut st = self.frames[idx].state.lock();
+                    st.key = None;
+                    st.dirty = false;
+                    self.resident.fetch_sub(1, Ordering::Relaxed);
+                }
             }
+            sh.io.remove(&rel);
         }
-        t.sizes.remove(&rel);
-        t.io.remove(&rel);
+        self.sizes.lock().remove(&rel);
     }
 
     /// Pages served from the pool (hits) and read from storage (reads) per
     /// relation since the counts were loaded or reset.
     pub fn io_counts(&self) -> HashMap<RelFileId, (u64, u64)> {
-        self.table.lock().io.clone()
+        let mut out: HashMap<RelFileId, (u64, u64)> = HashMap::new();
+        for shard in self.shards.iter() {
+            for (&rel, &(h, r)) in shard.lock().io.iter() {
+                let e = out.entry(rel).or_default();
+                e.0 += h;
+                e.1 += r;
+            }
+        }
+        out
     }
 
     /// Replace the per-relation I/O counts (statistics loaded at startup).
     pub fn load_io_counts(&self, io: HashMap<RelFileId, (u64, u64)>) {
-        self.table.lock().io = io;
+        for shard in self.shards.iter() {
+            shard.lock().io.clear();
+        }
+        self.shards[0].lock().io.extend(io);
     }
 
     /// Zero the I/O counts of the given relations, or of all when None.
     pub fn reset_io_counts(&self, rels: Option<&[RelFileId]>) {
-        let mut t = self.table.lock();
-        match rels {
-            None => t.io.clear(),
-            Some(rels) => {
-                for r in rels {
-                    t.io.remove(r);
+        for shard in self.shards.iter() {
+            let mut sh = shard.lock();
+            match rels {
+                None => sh.io.clear(),
+                Some(rels) => {
+                    for r in rels {
+                        sh.io.remove(r);
+                    }
                 }
             }
         }

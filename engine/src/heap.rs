@@ -5,7 +5,7 @@
 //! WAL-logged under the page's write latch (the first change to a page after
 //! a checkpoint, and a new page, as a full image).
 
-use std::collections::VecDeque;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -221,7 +221,12 @@ pub struct HeapScan {
     nblocks: u32,
     vis: VisibilityContext,
     cancel: Option<Arc<AtomicBool>>,
-    buffered: VecDeque<(TupleId, u16, Vec<u8>)>,
+    /// The visible tuples of the current page: their bytes back to back in
+    /// `arena` (copied once per page, so the page latch is not held while
+    /// the caller works), and where each starts and ends.
+    arena: Vec<u8>,
+    items: Vec<(TupleId, u16, u32, u32)>,
+    pos: usize,
 }
 
 impl HeapScan {
@@ -239,7 +244,9 @@ impl HeapScan {
             nblocks,
             vis,
             cancel,
-            buffered: VecDeque::new(),
+            arena: Vec::new(),
+            items: Vec::new(),
+            pos: 0,
         }
     }
 
@@ -258,7 +265,7 @@ impl HeapScan {
     }
 
     fn fill(&mut self) -> Result<()> {
-        while self.buffered.is_empty() && self.next_block < self.nblocks {
+        while self.pos >= self.items.len() && self.next_block < self.nblocks {
             if let Some(c) = &self.cancel {
                 if c.load(Ordering::Relaxed) {
                     return Err(EngineError::Canceled);
@@ -266,20 +273,26 @@ impl HeapScan {
             }
             let block = self.next_block;
             self.next_block += 1;
+            self.arena.clear();
+            self.items.clear();
+            self.pos = 0;
             let page = self.shared.pool.fetch(self.rel, block)?;
             let g = page.read();
             let hp = HeapPage::new(&g[..]);
             let vis = &self.vis;
-            let buffered = &mut self.buffered;
+            let (arena, items) = (&mut self.arena, &mut self.items);
             self.shared.txns.clog.with(|st| {
                 for slot in 0..hp.slot_count() {
                     if let Some(t) = hp.tuple(slot) {
                         let h = TupleHeader::read(t);
                         if is_visible(&h, vis, st) {
-                            buffered.push_back((
+                            let start = arena.len() as u32;
+                            arena.extend_from_slice(&t[TUPLE_HEADER_SIZE..]);
+                            items.push((
                                 TupleId { page: block, slot },
                                 h.infomask,
-                                t[TUPLE_HEADER_SIZE..].to_vec(),
+                                start,
+                                arena.len() as u32,
                             ));
                         }
                     }
@@ -288,18 +301,31 @@ impl HeapScan {
         }
         Ok(())
     }
-}
 
-impl Iterator for HeapScan {
-    type Item = Result<(TupleId, Vec<u8>)>;
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.buffered.is_empty() {
+    /// The next visible tuple, borrowed from the scan's page copy when it is
+    /// stored inline (no allocation per tuple); an out-of-line tuple is
+    /// reassembled into an owned buffer.
+    pub fn next_tuple(&mut self) -> Option<Result<(TupleId, Cow<'_, [u8]>)>> {
+        if self.pos >= self.items.len() {
             if let Err(e) = self.fill() {
                 self.next_block = self.nblocks;
                 return Some(Err(e));
             }
         }
-        let (tid, infomask, data) = self.buffered.pop_front()?;
-        Some(row_of(&self.shared, self.rel, infomask, data).map(|row| (tid, row)))
+        let &(tid, infomask, start, end) = self.items.get(self.pos)?;
+        self.pos += 1;
+        let data = &self.arena[start as usize..end as usize];
+        if infomask & TUPLE_EXTERNAL == 0 {
+            return Some(Ok((tid, Cow::Borrowed(data))));
+        }
+        Some(row_of(&self.shared, self.rel, infomask, data.to_vec()).map(|r| (tid, Cow::Owned(r))))
+    }
+}
+
+impl Iterator for HeapScan {
+    type Item = Result<(TupleId, Vec<u8>)>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_tuple()
+            .map(|r| r.map(|(tid, bytes)| (tid, bytes.into_owned())))
     }
 }

@@ -14,6 +14,7 @@
 //! `commit_lock` (shared) across append, flush and commit-log update; a
 //! checkpoint takes it exclusively to fix its redo point.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -766,51 +767,72 @@ impl Transaction {
     /// progress, with that transaction's xid: what a uniqueness check needs
     /// (wait for that xid with `wait_for`, then check again).
     pub fn scan_dirty(&self, rel: RelFileId) -> Result<Vec<(TupleId, Vec<u8>, Option<Xid>)>> {
-        let nblocks = self.shared.pool.relation_size(rel)?;
+        let mut scan = self.dirty_scan(rel)?;
         let mut out = Vec::new();
-        for block in 0..nblocks {
-            self.check_cancel()?;
-            let page = self.shared.pool.fetch(rel, block)?;
-            let g = page.read();
-            let hp = crate::page::HeapPage::new(&g[..]);
-            self.shared.txns.clog.with(|st| {
-                for slot in 0..hp.slot_count() {
-                    let Some(t) = hp.tuple(slot) else { continue };
-                    let h = TupleHeader::read(t);
-                    let mut wait = None;
-                    if self.mine.contains(&h.xmin) {
-                        // inserted by us
-                    } else {
-                        match st(h.xmin) {
-                            XID_ABORTED => continue,
-                            XID_IN_PROGRESS => wait = Some(h.xmin),
-                            _ => {}
-                        }
-                    }
-                    if h.xmax != 0 && h.infomask & TUPLE_LOCK_ONLY == 0 {
-                        if self.mine.contains(&h.xmax) {
-                            continue;
-                        }
-                        match st(h.xmax) {
-                            XID_COMMITTED => continue,
-                            XID_IN_PROGRESS => wait = wait.or(Some(h.xmax)),
-                            _ => {}
-                        }
-                    }
-                    out.push((
-                        TupleId { page: block, slot },
-                        h.infomask,
-                        t[TUPLE_HEADER_SIZE..].to_vec(),
-                        wait,
-                    ));
-                }
-            });
+        while let Some(item) = scan.next(self) {
+            let (tid, data, wait) = item?;
+            out.push((tid, data.into_owned(), wait));
         }
-        out.into_iter()
-            .map(|(tid, infomask, data, wait)| {
-                Ok((tid, heap::row_of(&self.shared, rel, infomask, data)?, wait))
-            })
-            .collect()
+        Ok(out)
+    }
+
+    /// `scan_dirty` as a stream (see `DirtyScan`).
+    pub fn dirty_scan(&self, rel: RelFileId) -> Result<DirtyScan> {
+        Ok(DirtyScan {
+            rel,
+            next_block: 0,
+            nblocks: self.shared.pool.relation_size(rel)?,
+            arena: Vec::new(),
+            items: Vec::new(),
+            pos: 0,
+        })
+    }
+
+    /// Copy the versions of `block` that `scan_dirty` returns into `scan`.
+    fn fill_dirty(&self, scan: &mut DirtyScan, block: u32) -> Result<()> {
+        scan.arena.clear();
+        scan.items.clear();
+        scan.pos = 0;
+        let page = self.shared.pool.fetch(scan.rel, block)?;
+        let g = page.read();
+        let hp = crate::page::HeapPage::new(&g[..]);
+        let (arena, items) = (&mut scan.arena, &mut scan.items);
+        self.shared.txns.clog.with(|st| {
+            for slot in 0..hp.slot_count() {
+                let Some(t) = hp.tuple(slot) else { continue };
+                let h = TupleHeader::read(t);
+                let mut wait = None;
+                if self.mine.contains(&h.xmin) {
+                    // inserted by us
+                } else {
+                    match st(h.xmin) {
+                        XID_ABORTED => continue,
+                        XID_IN_PROGRESS => wait = Some(h.xmin),
+                        _ => {}
+                    }
+                }
+                if h.xmax != 0 && h.infomask & TUPLE_LOCK_ONLY == 0 {
+                    if self.mine.contains(&h.xmax) {
+                        continue;
+                    }
+                    match st(h.xmax) {
+                        XID_COMMITTED => continue,
+                        XID_IN_PROGRESS => wait = wait.or(Some(h.xmax)),
+                        _ => {}
+                    }
+                }
+                let start = arena.len();
+                arena.extend_from_slice(&t[TUPLE_HEADER_SIZE..]);
+                items.push((
+                    TupleId { page: block, slot },
+                    h.infomask,
+                    start,
+                    arena.len(),
+                    wait,
+                ));
+            }
+        });
+        Ok(())
     }
 
     /// For a uniqueness check through an index: may the version at `tid`
@@ -1133,5 +1155,52 @@ fn visible_to(
     match status(h.xmax) {
         XID_COMMITTED => snapshot.in_progress(h.xmax),
         _ => true,
+    }
+}
+
+/// A stream over the versions `Transaction::scan_dirty` returns, a page at a
+/// time: each page's versions are copied once into `arena`, so neither the
+/// page latch nor the commit log is held while the caller works on a tuple,
+/// and no tuple is allocated on its own. The transaction is passed to each
+/// `next` (not held), so the caller may use it in between.
+pub struct DirtyScan {
+    rel: RelFileId,
+    next_block: u32,
+    nblocks: u32,
+    arena: Vec<u8>,
+    items: Vec<(TupleId, u16, usize, usize, Option<Xid>)>,
+    pos: usize,
+}
+
+impl DirtyScan {
+    pub fn next(
+        &mut self,
+        txn: &Transaction,
+    ) -> Option<Result<(TupleId, Cow<'_, [u8]>, Option<Xid>)>> {
+        while self.pos >= self.items.len() {
+            if self.next_block >= self.nblocks {
+                return None;
+            }
+            if let Err(e) = txn.check_cancel() {
+                self.next_block = self.nblocks;
+                return Some(Err(e));
+            }
+            let block = self.next_block;
+            self.next_block += 1;
+            if let Err(e) = txn.fill_dirty(self, block) {
+                self.next_block = self.nblocks;
+                return Some(Err(e));
+            }
+        }
+        let (tid, infomask, start, end, wait) = self.items[self.pos];
+        self.pos += 1;
+        let data = &self.arena[start..end];
+        if infomask & TUPLE_EXTERNAL == 0 {
+            return Some(Ok((tid, Cow::Borrowed(data), wait)));
+        }
+        Some(
+            heap::row_of(&txn.shared, self.rel, infomask, data.to_vec())
+                .map(|whole| (tid, Cow::Owned(whole), wait)),
+        )
     }
 }

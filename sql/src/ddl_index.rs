@@ -473,14 +473,15 @@ fn build(s: &mut Session, index_oid: u32) -> Result<()> {
 
 fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<()> {
     let h = handle(ctx, table, ix)?;
-    let versions = ctx.txn.scan_dirty(table.storage)?;
-    let mut entries = Vec::with_capacity(versions.len());
+    let mut entries = Vec::new();
     let mut keyed: Vec<(Vec<u8>, Vec<Value>)> = vec![];
     // Postgres reports duplicates before NULLs in a new primary key.
     let mut null_in: Option<usize> = None;
-    for (tid, bytes, _) in versions {
-        ctx.check_cancel()?;
-        let row = crate::executor::decode_row_of(table, &bytes, ctx)?;
+    let needed = ix.columns_read(table.columns.len());
+    let mut scan = ctx.txn.dirty_scan(table.storage)?;
+    while let Some(item) = scan.next(ctx.txn) {
+        let (tid, bytes, _) = item?;
+        let row = crate::executor::decode_masked(table, &bytes, Some(&needed), ctx)?;
         if ix.def.primary && null_in.is_none() {
             null_in = ix
                 .def

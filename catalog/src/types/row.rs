@@ -177,6 +177,42 @@ impl<'a> Reader<'a> {
             .map(str::to_owned)
             .map_err(|_| corrupt())
     }
+    /// Step over one value without materializing it.
+    fn skip(&mut self, depth: u32) -> Result<()> {
+        if depth > 8 {
+            return Err(corrupt());
+        }
+        let n = match self.u8()? {
+            T_NULL => 0,
+            T_BOOL => 1,
+            T_INT2 => 2,
+            T_INT4 | T_FLOAT4 | T_DATE | T_OID => 4,
+            T_INT8 | T_FLOAT8 | T_TIME | T_TIMESTAMP | T_TIMESTAMPTZ => 8,
+            T_INTERVAL | T_UUID => 16,
+            T_NUMERIC => match self.u8()? {
+                0 => {
+                    self.take(2)?;
+                    u16::from_le_bytes(self.arr()?) as usize
+                }
+                1..=3 => 0,
+                _ => return Err(corrupt()),
+            },
+            T_TEXT | T_BYTEA | T_JSON | T_JSONB => u32::from_le_bytes(self.arr()?) as usize,
+            T_ARRAY => {
+                let n = u32::from_le_bytes(self.arr()?) as usize;
+                if n > self.b.len() - self.at {
+                    return Err(corrupt());
+                }
+                for _ in 0..n {
+                    self.skip(depth + 1)?;
+                }
+                0
+            }
+            _ => return Err(corrupt()),
+        };
+        self.take(n)?;
+        Ok(())
+    }
     fn value(&mut self, depth: u32) -> Result<Value> {
         if depth > 8 {
             return Err(corrupt());
@@ -253,6 +289,44 @@ pub fn decode_row(bytes: &[u8], types: &[DataType]) -> Result<Vec<Option<Value>>
     Ok(out)
 }
 
+/// Decode the first `want` columns of tuple bytes into `out` (appended),
+/// materializing only the columns `needed` marks (the others come back as
+/// NULL without being read into memory). Returns how many columns the tuple
+/// stores, at most `want`: the caller supplies the missing trailing ones (see
+/// `decode_row`).
+pub fn decode_row_masked(
+    bytes: &[u8],
+    want: usize,
+    needed: Option<&[bool]>,
+    out: &mut Vec<Value>,
+) -> Result<usize> {
+    let mut r = Reader { b: bytes, at: 0 };
+    let stored = u16::from_le_bytes(r.arr()?) as usize;
+    let bitmap = r.take(stored.div_ceil(8))?;
+    let n = stored.min(want);
+    // Past the last needed column nothing more has to be read.
+    let last = match needed {
+        None => n,
+        Some(m) => m[..n.min(m.len())]
+            .iter()
+            .rposition(|&b| b)
+            .map_or(0, |i| i + 1),
+    };
+    for i in 0..n {
+        if i >= last {
+            out.push(Value::Null);
+        } else if bitmap[i / 8] & (1 << (i % 8)) != 0 {
+            out.push(Value::Null);
+        } else if needed.is_none_or(|m| m.get(i).copied().unwrap_or(true)) {
+            out.push(r.value(0)?);
+        } else {
+            r.skip(0)?;
+            out.push(Value::Null);
+        }
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +366,39 @@ mod tests {
             }
         }
         assert_eq!(back[values.len()], None);
+    }
+
+    #[test]
+    fn masked_decode_skips_unneeded_columns() {
+        let c = TypeContext::default();
+        let values = vec![
+            Value::Text("skip me".into()),
+            parse_text("12.5", &DataType::Numeric(None), &c).unwrap(),
+            Value::Array(vec![Value::Int4(1), Value::Text("x".into())]),
+            Value::Null,
+            Value::Int8(42),
+            Value::Interval(Interval {
+                months: 1,
+                days: 2,
+                micros: 3,
+            }),
+            Value::Text("last".into()),
+        ];
+        let mut buf = Vec::new();
+        encode_row(&values, &mut buf);
+        for mask in 0u32..(1 << values.len()) {
+            let needed: Vec<bool> = (0..values.len()).map(|i| mask & (1 << i) != 0).collect();
+            let mut out = vec![];
+            let n = decode_row_masked(&buf, values.len() + 1, Some(&needed), &mut out).unwrap();
+            assert_eq!(n, values.len());
+            for (i, v) in values.iter().enumerate() {
+                let want = if needed[i] { v.clone() } else { Value::Null };
+                assert_eq!(out[i], want, "mask {mask:b} column {i}");
+            }
+        }
+        let mut out = vec![];
+        assert_eq!(decode_row_masked(&buf, 2, None, &mut out).unwrap(), 2);
+        assert_eq!(out, values[..2].to_vec());
     }
 
     #[test]

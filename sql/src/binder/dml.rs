@@ -386,6 +386,7 @@ impl Binder<'_> {
             alias: an.clone(),
             with_tid: true,
             filter: None,
+            needed_columns: None,
         };
         if let Some(from) = &up.from {
             let list = match from {
@@ -454,6 +455,7 @@ impl Binder<'_> {
             alias: an,
             with_tid: true,
             filter: None,
+            needed_columns: None,
         };
         if let Some(using) = &del.using {
             let (fp, fs) = self.bind_from(using)?;

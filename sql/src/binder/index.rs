@@ -53,6 +53,34 @@ impl BoundIndex {
         }
     }
 
+    /// Which of a table's `ncols` columns computing this index's entries
+    /// reads: key columns and expressions, the partial-index predicate and
+    /// INCLUDE columns (a build decodes only these).
+    pub fn columns_read(&self, ncols: usize) -> Vec<bool> {
+        let mut mask = vec![false; ncols];
+        let mut all = false;
+        for e in self.keys.iter().chain(self.predicate.iter()) {
+            e.walk(&mut |x| match x {
+                BoundExpr::Column(i, _) => {
+                    if let Some(m) = mask.get_mut(*i) {
+                        *m = true;
+                    }
+                }
+                BoundExpr::Subquery(_) => all = true,
+                _ => {}
+            });
+        }
+        for &c in self.def.include.iter() {
+            if let Some(m) = mask.get_mut(c) {
+                *m = true;
+            }
+        }
+        if all {
+            mask.iter_mut().for_each(|m| *m = true);
+        }
+        mask
+    }
+
     /// Position of the table column key `i` is, if it is a plain column.
     pub fn key_column(&self, i: usize) -> Option<usize> {
         self.def.columns.get(i).and_then(|c| c.column)

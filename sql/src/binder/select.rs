@@ -649,6 +649,7 @@ impl Binder<'_> {
                         alias: alias_name,
                         with_tid: false,
                         filter: None,
+                        needed_columns: None,
                     },
                     scope,
                 ))

@@ -54,20 +54,23 @@ impl HashAggregateExecutor {
     }
 }
 
-fn accumulate(a: &AggCall, st: &mut AggState, args: Vec<Value>, ctx: &ExecContext) -> Result<()> {
+/// Feed one row's argument values to an aggregate (the values are taken).
+fn accumulate(a: &AggCall, st: &mut AggState, args: &mut [Value], ctx: &ExecContext) -> Result<()> {
     if a.func == AggFunc::CountStar {
         st.count += 1;
         return Ok(());
     }
-    let v = args.first().cloned().unwrap_or(Value::Null);
-    if v.is_null() && a.func != AggFunc::ArrayAgg {
+    if args.first().is_none_or(|v| v.is_null()) && a.func != AggFunc::ArrayAgg {
         return Ok(());
     }
     if let Some(seen) = st.seen.as_mut() {
-        if !seen.insert(HashKey(args.clone())) {
+        if !seen.insert(HashKey(args.to_vec())) {
             return Ok(());
         }
     }
+    let v = args
+        .first_mut()
+        .map_or(Value::Null, |v| std::mem::replace(v, Value::Null));
     st.count += 1;
     match a.func {
         AggFunc::CountStar | AggFunc::Count => {}
@@ -117,26 +120,25 @@ fn accumulate(a: &AggCall, st: &mut AggState, args: Vec<Value>, ctx: &ExecContex
             }
         }
         AggFunc::StringAgg => {
-            let sep = args.get(1).cloned().unwrap_or(Value::Null);
-            st.acc = match (&st.acc, v) {
-                (Value::Null, x) => x,
+            // Appended in place: rebuilding the accumulated string for every
+            // row would make string_agg quadratic.
+            let sep = args.get(1).unwrap_or(&Value::Null);
+            match (&mut st.acc, v) {
+                (acc @ Value::Null, x) => *acc = x,
                 (Value::Text(acc), Value::Text(x)) => {
-                    let sep = match sep {
-                        Value::Text(s) => s,
-                        _ => String::new(),
-                    };
-                    Value::Text(format!("{acc}{sep}{x}"))
+                    if let Value::Text(s) = sep {
+                        acc.push_str(s);
+                    }
+                    acc.push_str(&x);
                 }
                 (Value::Bytea(acc), Value::Bytea(x)) => {
-                    let mut b = acc.clone();
                     if let Value::Bytea(s) = sep {
-                        b.extend(s);
+                        acc.extend_from_slice(s);
                     }
-                    b.extend(x);
-                    Value::Bytea(b)
+                    acc.extend(x);
                 }
-                (acc, _) => acc.clone(),
-            };
+                _ => {}
+            }
         }
         AggFunc::ArrayAgg => st.items.push(v),
     }
@@ -147,8 +149,8 @@ fn finish(a: &AggCall, mut st: AggState, ctx: &ExecContext) -> Result<Value> {
     if !a.order_by.is_empty() {
         let mut pending = std::mem::take(&mut st.pending);
         pending.sort_by(|x, y| compare_keys(&x.0, &y.0, &a.order_by));
-        for (_, args) in pending {
-            accumulate(a, &mut st, args, ctx)?;
+        for (_, mut args) in pending {
+            accumulate(a, &mut st, &mut args, ctx)?;
         }
     }
     Ok(match a.func {
@@ -192,50 +194,60 @@ fn finish(a: &AggCall, mut st: AggState, ctx: &ExecContext) -> Result<Value> {
 impl Executor for HashAggregateExecutor {
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
         if self.output.is_none() {
-            let mut table: HashMap<HashKey, Vec<AggState>> = HashMap::new();
-            let mut order: Vec<HashKey> = vec![];
+            // Groups in the order they first appear, and where each is.
+            let mut groups: Vec<(HashKey, Vec<AggState>)> = vec![];
+            let mut index: HashMap<HashKey, usize> = HashMap::new();
+            let mut args: Vec<Value> = vec![];
             while let Some(r) = self.input.next(ctx)? {
                 ctx.check_cancel()?;
-                let mut key = Vec::with_capacity(self.groups.len());
-                for g in &self.groups {
-                    key.push(eval(g, &r, ctx)?);
-                }
-                let key = HashKey(key);
-                if !table.contains_key(&key) {
-                    table.insert(key.clone(), self.fresh());
-                    order.push(key.clone());
-                }
+                let slot = if self.groups.is_empty() {
+                    if groups.is_empty() {
+                        groups.push((HashKey(vec![]), self.fresh()));
+                    }
+                    0
+                } else {
+                    let mut key = Vec::with_capacity(self.groups.len());
+                    for g in &self.groups {
+                        key.push(eval(g, &r, ctx)?);
+                    }
+                    let key = HashKey(key);
+                    match index.get(&key) {
+                        Some(&i) => i,
+                        None => {
+                            index.insert(key.clone(), groups.len());
+                            groups.push((key, self.fresh()));
+                            groups.len() - 1
+                        }
+                    }
+                };
+                let states = &mut groups[slot].1;
                 for (i, a) in self.aggs.iter().enumerate() {
                     if let Some(f) = &a.filter {
                         if !eval_pred(f, &r, ctx)? {
                             continue;
                         }
                     }
-                    let mut args = Vec::with_capacity(a.args.len());
+                    args.clear();
                     for x in &a.args {
                         args.push(eval(x, &r, ctx)?);
                     }
-                    if let Some(states) = table.get_mut(&key) {
-                        if a.order_by.is_empty() {
-                            accumulate(a, &mut states[i], args, ctx)?;
-                        } else {
-                            let mut k = Vec::with_capacity(a.order_by.len());
-                            for o in &a.order_by {
-                                k.push(eval(&o.expr, &r, ctx)?);
-                            }
-                            states[i].pending.push((k, args));
+                    if a.order_by.is_empty() {
+                        accumulate(a, &mut states[i], &mut args, ctx)?;
+                    } else {
+                        let mut k = Vec::with_capacity(a.order_by.len());
+                        for o in &a.order_by {
+                            k.push(eval(&o.expr, &r, ctx)?);
                         }
+                        states[i].pending.push((k, std::mem::take(&mut args)));
                     }
                 }
             }
-            if self.groups.is_empty() && table.is_empty() {
-                let k = HashKey(vec![]);
-                table.insert(k.clone(), self.fresh());
-                order.push(k);
+            if self.groups.is_empty() && groups.is_empty() {
+                groups.push((HashKey(vec![]), self.fresh()));
             }
+            drop(index);
             let mut out = vec![];
-            for k in order {
-                let states = table.remove(&k).unwrap_or_default();
+            for (k, states) in groups {
                 let mut row = k.0;
                 for (a, st) in self.aggs.iter().zip(states) {
                     row.push(finish(a, st, ctx)?);

@@ -22,7 +22,7 @@ use sargdb_engine::{Fetched, HeapScan, IndexHandle, ScanKey, TupleId};
 
 use super::expr::{eval, eval_pred};
 use super::index_maint::handle;
-use super::scan::{decode, tid_value};
+use super::scan::{decode_masked, tid_value};
 use super::stats::ScanCounts;
 use super::{ExecContext, Executor, Row};
 use crate::binder::bound::{and_all, conjuncts, BoundExpr};
@@ -431,7 +431,12 @@ impl IndexScanExecutor {
             match scan.as_mut().and_then(|s| s.next()) {
                 Some(item) => {
                     let (tid, bytes) = item?;
-                    let row = decode(&self.plan.table, &bytes, ctx)?;
+                    let row = decode_masked(
+                        &self.plan.table,
+                        &bytes,
+                        self.plan.needed_columns.as_deref(),
+                        ctx,
+                    )?;
                     return Ok(Some(Some((tid, row))));
                 }
                 None => *scan = None,
@@ -443,7 +448,12 @@ impl IndexScanExecutor {
     /// entry for removal if nobody can see its tuple any more.
     fn fetch_row(&mut self, tid: TupleId, ctx: &mut ExecContext) -> Result<Option<Row>> {
         match ctx.txn.fetch_checked(self.plan.table.storage, tid)? {
-            Fetched::Visible(bytes) => Ok(Some(decode(&self.plan.table, &bytes, ctx)?)),
+            Fetched::Visible(bytes) => Ok(Some(decode_masked(
+                &self.plan.table,
+                &bytes,
+                self.plan.needed_columns.as_deref(),
+                ctx,
+            )?)),
             Fetched::Invisible => Ok(None),
             Fetched::Dead => {
                 if let Some(st) = self.state.as_mut() {

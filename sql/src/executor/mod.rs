@@ -13,6 +13,7 @@ mod misc;
 mod nested_loop_join;
 mod scan;
 pub use scan::decode as decode_row_of;
+pub use scan::decode_masked;
 mod set_op;
 mod sort;
 pub mod stats;
@@ -99,11 +100,13 @@ fn build_node(plan: &Plan) -> Result<BoxedExecutor> {
             table,
             with_tid,
             filter,
+            needed_columns,
             ..
         } => Box::new(scan::SeqScanExecutor::new(
             table.clone(),
             *with_tid,
             filter.clone(),
+            needed_columns.clone(),
         )),
         Plan::IndexScan(p) => Box::new(index_scan::IndexScanExecutor::new((**p).clone())),
         Plan::Values { rows, .. } => Box::new(misc::ValuesExecutor::new(rows.clone())),

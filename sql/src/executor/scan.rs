@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use sargdb_catalog::types::{decode_row, parse_text};
+use sargdb_catalog::types::{decode_row_masked, parse_text};
 use sargdb_catalog::{TableDef, Value};
 use sargdb_engine::{HeapScan, TupleId};
 
@@ -19,16 +19,23 @@ pub struct SeqScanExecutor {
     table: Arc<TableDef>,
     with_tid: bool,
     filter: Option<BoundExpr>,
+    needed: Option<Vec<bool>>,
     scan: Option<HeapScan>,
     counts: Option<ScanCounts>,
 }
 
 impl SeqScanExecutor {
-    pub fn new(table: Arc<TableDef>, with_tid: bool, filter: Option<BoundExpr>) -> Self {
+    pub fn new(
+        table: Arc<TableDef>,
+        with_tid: bool,
+        filter: Option<BoundExpr>,
+        needed: Option<Vec<bool>>,
+    ) -> Self {
         SeqScanExecutor {
             table,
             with_tid,
             filter,
+            needed,
             scan: None,
             counts: None,
         }
@@ -51,18 +58,32 @@ pub fn value_tid(v: &Value) -> Option<TupleId> {
 
 /// Decode stored tuple bytes into a physical row of `table`.
 pub fn decode(table: &TableDef, bytes: &[u8], ctx: &ExecContext) -> Result<Row> {
-    let types = table.physical_types();
-    let vals = decode_row(bytes, &types)?;
-    let mut row = Vec::with_capacity(types.len());
-    for (i, v) in vals.into_iter().enumerate() {
-        let c = &table.columns[i];
-        row.push(match v {
-            _ if c.dropped => Value::Null,
-            Some(v) => v,
-            None => match &c.missing_text {
-                Some(t) => parse_text(t, &c.data_type, &ctx.call.types)?,
-                None => Value::Null,
-            },
+    decode_masked(table, bytes, None, ctx)
+}
+
+/// Decode the columns `needed` marks (all when None) of stored tuple bytes
+/// into a physical row of `table`; the others read as NULL.
+pub fn decode_masked(
+    table: &TableDef,
+    bytes: &[u8],
+    needed: Option<&[bool]>,
+    ctx: &ExecContext,
+) -> Result<Row> {
+    let want = table.columns.len();
+    // One spare slot for a trailing tuple id.
+    let mut row = Vec::with_capacity(want + 1);
+    let stored = decode_row_masked(bytes, want, needed, &mut row)?;
+    for (i, c) in table.columns.iter().enumerate() {
+        if i < stored {
+            if c.dropped {
+                row[i] = Value::Null;
+            }
+            continue;
+        }
+        let wanted = needed.is_none_or(|m| m.get(i).copied().unwrap_or(true));
+        row.push(match &c.missing_text {
+            Some(t) if wanted && !c.dropped => parse_text(t, &c.data_type, &ctx.call.types)?,
+            _ => Value::Null,
         });
     }
     Ok(row)
@@ -81,14 +102,14 @@ impl Executor for SeqScanExecutor {
             let Some(scan) = self.scan.as_mut() else {
                 return Ok(None);
             };
-            let Some(item) = scan.next() else {
+            let Some(item) = scan.next_tuple() else {
                 return Ok(None);
             };
             let (tid, bytes) = item?;
             if let Some(c) = self.counts.as_mut() {
                 c.fetched += 1;
             }
-            let mut row = decode(&self.table, &bytes, ctx)?;
+            let mut row = decode_masked(&self.table, &bytes, self.needed.as_deref(), ctx)?;
             if self.with_tid {
                 row.push(tid_value(tid));
             }

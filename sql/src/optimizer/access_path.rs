@@ -102,6 +102,7 @@ fn with_order(p: Plan, limit: Option<f64>) -> Plan {
                     with_tid,
                     filter,
                     access,
+                    ..
                 } = *pin
                 {
                     let mapped: Option<Vec<SortKey>> = keys
@@ -156,6 +157,7 @@ fn with_order(p: Plan, limit: Option<f64>) -> Plan {
             with_tid,
             filter,
             access,
+            ..
         } => {
             best_path(
                 ScanInput {
@@ -705,6 +707,7 @@ fn best_path(s: ScanInput, order: Option<&[SortKey]>, limit: Option<f64>) -> (Pl
                 index_cond: used,
                 est_rows: matched,
                 est_cost: cost,
+                needed_columns: None,
             }
         };
         let plain = index_cost(&kc, matched, pages, corr);
@@ -763,6 +766,7 @@ fn best_path(s: ScanInput, order: Option<&[SortKey]>, limit: Option<f64>) -> (Pl
                 with_tid: s.with_tid,
                 filter: s.filter,
                 access: s.access,
+                needed_columns: None,
             },
             false,
         ),

@@ -160,6 +160,7 @@ fn index_nested_loop(
         with_tid,
         filter,
         access,
+        ..
     } = right
     else {
         return None;
@@ -209,6 +210,7 @@ fn index_nested_loop(
         with_tid: *with_tid,
         filter: and_all(inner_filter),
         access: access.clone(),
+        needed_columns: None,
     });
     let Plan::IndexScan(ip) = &probe else {
         return None;

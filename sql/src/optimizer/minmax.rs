@@ -28,6 +28,7 @@ pub fn rewrite_min_max(p: Plan) -> Plan {
                 with_tid,
                 filter,
                 access,
+                ..
             } if !with_tid && aggs.iter().all(|a| served(a, &access)) => {
                 let per_agg: Vec<Plan> = aggs
                     .into_iter()
@@ -48,6 +49,7 @@ pub fn rewrite_min_max(p: Plan) -> Plan {
                                         with_tid: false,
                                         filter: and_all(conj),
                                         access: access.clone(),
+                                        needed_columns: None,
                                     }),
                                     exprs: vec![col],
                                 }),

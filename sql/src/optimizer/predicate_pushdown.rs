@@ -27,6 +27,7 @@ fn push(plan: Plan, preds: Vec<BoundExpr>) -> Plan {
             with_tid,
             filter: f,
             access,
+            ..
         } => {
             let mut all = vec![];
             if let Some(f) = f {
@@ -39,6 +40,7 @@ fn push(plan: Plan, preds: Vec<BoundExpr>) -> Plan {
                 with_tid,
                 filter: and_all(all),
                 access,
+                needed_columns: None,
             }
         }
         Plan::Filter { input, predicate } => {

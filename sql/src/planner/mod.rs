@@ -12,7 +12,7 @@ use plan::{JoinKind, Plan};
 
 /// Optimize and choose physical operators.
 pub fn plan(logical: Plan) -> Plan {
-    physical(crate::optimizer::optimize(logical))
+    crate::optimizer::prune_columns(physical(crate::optimizer::optimize(logical)))
 }
 
 fn physical(p: Plan) -> Plan {

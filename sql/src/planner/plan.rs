@@ -76,6 +76,9 @@ pub enum Plan {
         with_tid: bool,
         filter: Option<BoundExpr>,
         access: Arc<TableAccess>,
+        /// The columns anything above reads (None = all); the others are
+        /// not decoded and read as NULL (see optimizer::column_pruning).
+        needed_columns: Option<Vec<bool>>,
     },
     /// Rows of a table found through an index (physical rows like `Scan`).
     IndexScan(Box<IndexScanPlan>),
@@ -432,4 +435,6 @@ pub struct IndexScanPlan {
     pub index_cond: Vec<BoundExpr>,
     pub est_rows: f64,
     pub est_cost: f64,
+    /// As for `Plan::Scan`: the columns decoded from fetched rows.
+    pub needed_columns: Option<Vec<bool>>,
 }
