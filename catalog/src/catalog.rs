@@ -196,6 +196,9 @@ pub struct ColumnStats {
     pub histogram: Vec<Vec<u8>>,
     /// Correlation between physical row order and value order (-1..1).
     pub correlation: f64,
+    /// Average bytes of a non-null value as stored (pg_stats.avg_width).
+    #[serde(default)]
+    pub avg_width: i32,
 }
 
 /// Table statistics (`pg_class.reltuples/relpages` + `pg_statistic`).

@@ -154,7 +154,11 @@ impl<'a> PinnedPage<'a> {
         self.pool.frames[self.frame].page.write()
     }
     pub fn mark_dirty(&self) {
-        self.pool.frames[self.frame].state.lock().dirty = true;
+        let mut st = self.pool.frames[self.frame].state.lock();
+        if !st.dirty {
+            st.dirty = true;
+            crate::stats::note_dirtied();
+        }
     }
 }
 
@@ -276,7 +280,11 @@ impl BufferPool {
                 st.pins += 1;
                 drop(st);
                 drop(sh);
+                let started = std::time::Instant::now();
                 let res = self.write_frame(idx, k);
+                if res.is_ok() {
+                    crate::stats::note_written(started.elapsed());
+                }
                 state.lock().pins -= 1;
                 res?;
                 sh = shard.lock();
@@ -338,7 +346,9 @@ impl BufferPool {
             let mut g = self.frames[idx].page.write();
             let size = self.relation_size(rel)?;
             if block < size {
+                let started = std::time::Instant::now();
                 self.storage.read_page(rel, block, &mut g[..])?;
+                crate::stats::note_read(started.elapsed());
                 if !verify_checksum(rel, block, &g[..]) {
                     g.fill(0);
                     return Err(EngineError::CorruptPage {

@@ -15,6 +15,7 @@
 //! does not know SQL: what each counter means for a view is the sql crate's
 //! business; it only stores numbers.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -46,6 +47,113 @@ pub fn now_unix_micros() -> u64 {
         .map(|d| d.as_micros() as u64)
         .unwrap_or(1)
         .max(1)
+}
+
+/// What the calling thread did to shared buffers and the WAL since it
+/// started: pg_stat_statements takes a snapshot before a statement and
+/// reports the difference after it (the statement runs on its session's
+/// thread). Plain thread-local cells: counting takes no atomic and no lock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ThreadIo {
+    /// Pages found in the buffer pool / read from disk (or created by
+    /// extending a relation, as Postgres counts them).
+    pub blks_hit: u64,
+    pub blks_read: u64,
+    /// Pages this thread turned from clean to dirty.
+    pub blks_dirtied: u64,
+    /// Dirty pages this thread wrote out to free a frame for its own
+    /// reads (checkpoint writes are not the statement's).
+    pub blks_written: u64,
+    /// Nanoseconds spent reading data pages / writing them (above).
+    pub read_ns: u64,
+    pub write_ns: u64,
+    /// WAL records appended, how many full page images they carried, and
+    /// their bytes.
+    pub wal_records: u64,
+    pub wal_fpi: u64,
+    pub wal_bytes: u64,
+}
+
+impl ThreadIo {
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: &ThreadIo) -> ThreadIo {
+        ThreadIo {
+            blks_hit: self.blks_hit.saturating_sub(earlier.blks_hit),
+            blks_read: self.blks_read.saturating_sub(earlier.blks_read),
+            blks_dirtied: self.blks_dirtied.saturating_sub(earlier.blks_dirtied),
+            blks_written: self.blks_written.saturating_sub(earlier.blks_written),
+            read_ns: self.read_ns.saturating_sub(earlier.read_ns),
+            write_ns: self.write_ns.saturating_sub(earlier.write_ns),
+            wal_records: self.wal_records.saturating_sub(earlier.wal_records),
+            wal_fpi: self.wal_fpi.saturating_sub(earlier.wal_fpi),
+            wal_bytes: self.wal_bytes.saturating_sub(earlier.wal_bytes),
+        }
+    }
+}
+
+#[derive(Default)]
+struct IoCells {
+    dirtied: Cell<u64>,
+    written: Cell<u64>,
+    read_ns: Cell<u64>,
+    write_ns: Cell<u64>,
+    wal_records: Cell<u64>,
+    wal_fpi: Cell<u64>,
+    wal_bytes: Cell<u64>,
+}
+
+thread_local! {
+    static THREAD_IO: IoCells = IoCells::default();
+}
+
+fn bump(c: &Cell<u64>, n: u64) {
+    c.set(c.get().wrapping_add(n));
+}
+
+/// The calling thread's buffer and WAL activity so far.
+pub fn thread_io() -> ThreadIo {
+    let (blks_hit, blks_read) = crate::buffer::thread_counters();
+    THREAD_IO.with(|c| ThreadIo {
+        blks_hit,
+        blks_read,
+        blks_dirtied: c.dirtied.get(),
+        blks_written: c.written.get(),
+        read_ns: c.read_ns.get(),
+        write_ns: c.write_ns.get(),
+        wal_records: c.wal_records.get(),
+        wal_fpi: c.wal_fpi.get(),
+        wal_bytes: c.wal_bytes.get(),
+    })
+}
+
+/// The calling thread made a clean page dirty.
+#[inline]
+pub(crate) fn note_dirtied() {
+    THREAD_IO.with(|c| bump(&c.dirtied, 1));
+}
+
+/// The calling thread read a data page from disk in `d`.
+pub(crate) fn note_read(d: Duration) {
+    THREAD_IO.with(|c| bump(&c.read_ns, d.as_nanos() as u64));
+}
+
+/// The calling thread wrote a dirty page out in `d`.
+pub(crate) fn note_written(d: Duration) {
+    THREAD_IO.with(|c| {
+        bump(&c.written, 1);
+        bump(&c.write_ns, d.as_nanos() as u64);
+    });
+}
+
+/// The calling thread appended a WAL record of `bytes` carrying `fpi`
+/// full page images.
+#[inline]
+pub(crate) fn note_wal(fpi: u64, bytes: u64) {
+    THREAD_IO.with(|c| {
+        bump(&c.wal_records, 1);
+        bump(&c.wal_fpi, fpi);
+        bump(&c.wal_bytes, bytes);
+    });
 }
 
 macro_rules! counters {
@@ -286,11 +394,18 @@ impl RelationStats {
     }
 }
 
+/// Statistics an upper layer keeps (pg_stat_statements), saved with the
+/// counters at every checkpoint as an opaque blob.
+pub type StatsExtension = Arc<dyn Fn() -> Vec<u8> + Send + Sync>;
+
 /// Every relation's counters, plus the time of the last full reset.
 pub struct StatsRegistry {
     rels: RwLock<HashMap<u32, Arc<RelationStats>>>,
     by_storage: RwLock<HashMap<RelFileId, Arc<RelationStats>>>,
     reset_at: AtomicU64,
+    extension: RwLock<Option<StatsExtension>>,
+    /// The extension's blob read at startup, until its owner takes it.
+    loaded_extension: parking_lot::Mutex<Option<Vec<u8>>>,
 }
 
 impl Default for StatsRegistry {
@@ -299,6 +414,8 @@ impl Default for StatsRegistry {
             rels: RwLock::new(HashMap::new()),
             by_storage: RwLock::new(HashMap::new()),
             reset_at: AtomicU64::new(0),
+            extension: RwLock::new(None),
+            loaded_extension: parking_lot::Mutex::new(None),
         }
     }
 }
@@ -360,6 +477,16 @@ impl StatsRegistry {
         self.reset_at.store(now_unix_micros(), Ordering::Relaxed);
     }
 
+    /// Save `f()`'s bytes with the counters from now on.
+    pub fn set_extension(&self, f: StatsExtension) {
+        *self.extension.write() = Some(f);
+    }
+
+    /// The extension's bytes loaded at startup (once).
+    pub fn take_loaded_extension(&self) -> Option<Vec<u8>> {
+        self.loaded_extension.lock().take()
+    }
+
     /// When `reset_all` last ran (Unix microseconds, 0 = never).
     pub fn reset_time(&self) -> u64 {
         self.reset_at.load(Ordering::Relaxed)
@@ -400,6 +527,18 @@ impl StatsRegistry {
             out.extend_from_slice(&rel.to_le_bytes());
             out.extend_from_slice(&hits.to_le_bytes());
             out.extend_from_slice(&reads.to_le_bytes());
+        }
+        // Then `[u32 len][bytes]` of the extension (absent in older files).
+        // Until its owner is back (a checkpoint at the end of recovery), the
+        // bytes loaded at startup are kept as they were.
+        let ext = self.extension.read().clone();
+        let blob = match ext {
+            Some(f) => Some(f()),
+            None => self.loaded_extension.lock().clone(),
+        };
+        if let Some(blob) = blob {
+            out.extend_from_slice(&(blob.len() as u32).to_le_bytes());
+            out.extend_from_slice(&blob);
         }
         out
     }
@@ -445,6 +584,10 @@ impl StatsRegistry {
             let hits = r.u64()?;
             let reads = r.u64()?;
             io.insert(rel, (hits, reads));
+        }
+        if r.pos < r.b.len() {
+            let n = r.u32()? as usize;
+            *self.loaded_extension.lock() = Some(r.take(n)?.to_vec());
         }
         Ok(io)
     }
@@ -533,6 +676,16 @@ mod tests {
         assert_eq!(s2.get(Counter::LiveTup), 8);
         assert_eq!(s2.latency(Latency::Insert).count(), 1);
         assert!(back.decode(&blob[..blob.len() - 3]).is_err());
+        assert_eq!(back.take_loaded_extension(), None);
+        // An extension's bytes ride along.
+        reg.set_extension(Arc::new(|| b"statements".to_vec()));
+        let back = StatsRegistry::default();
+        back.decode(&reg.encode(&io)).unwrap();
+        assert_eq!(
+            back.take_loaded_extension().as_deref(),
+            Some(&b"statements"[..])
+        );
+        assert_eq!(back.take_loaded_extension(), None);
     }
 
     #[test]

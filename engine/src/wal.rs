@@ -678,6 +678,12 @@ impl Wal {
         let before = st.buf.len();
         rec.encode(xid, &mut st.buf);
         let len = (st.buf.len() - before) as u64;
+        let fpi = match rec {
+            WalRecord::PageImage { .. } => 1,
+            WalRecord::PageImages { pages, .. } => pages.len() as u64,
+            _ => 0,
+        };
+        crate::stats::note_wal(fpi, len);
         let lsn = st.insert_lsn;
         st.insert_lsn += len;
         (lsn, st.insert_lsn)

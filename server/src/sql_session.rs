@@ -75,6 +75,11 @@ pub trait SqlSession {
     }
     /// Ends a COPY whose data failed.
     fn copy_abort(&mut self, _copy: CopyIn) {}
+    /// The text form of a value whose printing needs the catalog
+    /// (`regclass`, `regtype`); None to print it as the value itself.
+    fn oid_alias_text(&self, _ty: &DataType, _v: &Value) -> Option<String> {
+        None
+    }
 }
 
 impl SqlSession for Session {
@@ -95,6 +100,9 @@ impl SqlSession for Session {
         params: &[Value],
     ) -> sargdb_sql::Result<StatementResult> {
         Session::execute_prepared(self, stmt, params)
+    }
+    fn oid_alias_text(&self, ty: &DataType, v: &Value) -> Option<String> {
+        Session::oid_alias_text(self, ty, v)
     }
     fn sync(&mut self) -> sargdb_sql::Result<()> {
         Session::sync(self)

@@ -31,7 +31,7 @@ use pgwire::messages::extendedquery::{
 use pgwire::messages::response::EmptyQueryResponse;
 use pgwire::messages::PgWireBackendMessage;
 use sargdb_catalog::types::{parse_binary, parse_text, TypeContext};
-use sargdb_catalog::{TypeError, Value};
+use sargdb_catalog::{DataType, TypeError, Value};
 use sargdb_sql::{ColumnDesc, CopyIn, CopyStart, SqlError, StatementResult, TxnStatus};
 
 use crate::protocol::backend::{OutBuf, Severity, FLUSH_THRESHOLD};
@@ -582,7 +582,14 @@ impl<S: SqlSession> Backend<S> {
                 let bytes = v.to_binary(ty).map_err(SqlError::Type)?;
                 self.out.field(&bytes);
             } else {
-                self.out.field(v.to_text(ctx).as_bytes());
+                let alias = columns
+                    .get(i)
+                    .filter(|c| matches!(c.data_type, DataType::Regclass | DataType::Regtype))
+                    .and_then(|c| self.session.oid_alias_text(&c.data_type, v));
+                match alias {
+                    Some(name) => self.out.field(name.as_bytes()),
+                    None => self.out.field(v.to_text(ctx).as_bytes()),
+                }
             }
         }
         self.out.end_data_row();

@@ -1169,6 +1169,97 @@ fn note_analyze(engine: &sargdb_engine::Engine, table: u32, live: u64, auto: boo
     }
 }
 
+/// How many of the most common value candidates (counts, most frequent
+/// first) are worth keeping when the sample is not the whole table:
+/// Postgres's analyze_mcv_list, which keeps a value only if its count is
+/// well above (two standard errors) what an average other value would have.
+fn mcv_worth_keeping(
+    counts: &[usize],
+    n_distinct: f64,
+    null_frac: f64,
+    n: f64,
+    total: f64,
+) -> usize {
+    let nd_table = if n_distinct < 0.0 {
+        -n_distinct * total
+    } else {
+        n_distinct
+    };
+    let mut keep = counts.len();
+    let mut sum: f64 = counts[..keep - 1].iter().map(|&c| c as f64).sum();
+    while keep > 0 {
+        let last = counts[keep - 1] as f64;
+        let mut selec = (1.0 - sum / n - null_frac).clamp(0.0, 1.0);
+        let other = nd_table - (keep as f64 - 1.0);
+        if other > 1.0 {
+            selec /= other;
+        }
+        if last > selec * n {
+            let k = total * last / n;
+            let variance = n * k * (total - k) * (total - n) / (total * total * (total - 1.0));
+            if last > selec * n + 2.0 * variance.sqrt() + 0.5 {
+                break;
+            }
+        }
+        keep -= 1;
+        if keep == 0 {
+            break;
+        }
+        sum -= counts[keep - 1] as f64;
+    }
+    keep
+}
+
+/// Bytes a value takes in a Postgres heap tuple (pg_stats.avg_width):
+/// the fixed length of fixed-width types; for variable-length ones the
+/// data plus a 1-byte header (4 bytes past 126 bytes of data). Numeric is
+/// counted as Postgres stores it (a 2-byte header and 2 bytes per group
+/// of 4 decimal digits); json/jsonb and arrays by their text form.
+fn stored_width(v: &Value, ty: &sargdb_catalog::DataType) -> usize {
+    let len = ty.type_len();
+    if len > 0 {
+        return len as usize;
+    }
+    let data = match v {
+        Value::Text(s) => s.len(),
+        Value::Bytea(b) => b.len(),
+        Value::Numeric(sargdb_catalog::types::Numeric::Finite(_)) => {
+            2 + 2 * numeric_groups(&v.to_text(&Default::default()))
+        }
+        Value::Numeric(_) => 2,
+        other => other.to_text(&Default::default()).len(),
+    };
+    data + if data + 1 <= 127 { 1 } else { 4 }
+}
+
+/// Base-10000 digit groups Postgres keeps for a decimal number (leading
+/// and trailing zero groups dropped).
+fn numeric_groups(text: &str) -> usize {
+    let t = text.trim_start_matches('-');
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    let int = int.trim_start_matches('0');
+    let mut digits = String::new();
+    // Pad the integer part on the left and the fraction on the right to
+    // whole groups, aligned at the decimal point.
+    let pad = (4 - int.len() % 4) % 4;
+    digits.extend(std::iter::repeat_n('0', pad));
+    digits.push_str(int);
+    digits.push_str(frac);
+    let fpad = (4 - frac.len() % 4) % 4;
+    digits.extend(std::iter::repeat_n('0', fpad));
+    let groups: Vec<&str> = digits
+        .as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap_or("0000"))
+        .collect();
+    let first = groups.iter().position(|g| *g != "0000");
+    let last = groups.iter().rposition(|g| *g != "0000");
+    match (first, last) {
+        (Some(a), Some(b)) => b - a + 1,
+        _ => 0,
+    }
+}
+
 fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> TableStats {
     let n = sample.len() as f64;
     let mut columns = vec![];
@@ -1198,45 +1289,83 @@ fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> T
         }
         let distinct = counts.len() as f64;
         let singles = counts.values().filter(|&&c| c == 1).count() as f64;
-        // Haas-Stokes estimator, as Postgres uses; all values distinct -> scales with the table.
-        let n_distinct = if singles == distinct {
-            -(nonnull / n)
+        let multiple = distinct - singles;
+        // Postgres's compute_scalar_stats: all values distinct -> scales
+        // with the table; every value repeated -> we saw them all;
+        // otherwise the Haas-Stokes estimator.
+        // (Postgres keeps the null fraction as a float4 before using it.)
+        let null_frac_f4 = f64::from((nulls as f64 / n) as f32);
+        let mut n_distinct = if vals.is_empty() {
+            0.0
+        } else if multiple == 0.0 {
+            -(1.0 - null_frac_f4)
+        } else if singles == 0.0 {
+            distinct
         } else {
             let d = n * distinct / (n - singles + singles * n / total.max(n));
-            if d > 0.1 * total {
-                -(d / total.max(1.0))
-            } else {
-                d.round().max(1.0)
-            }
+            d.clamp(distinct, total.max(distinct)).round()
         };
-        // Most common values: those clearly more frequent than average.
-        let avg = nonnull / distinct.max(1.0);
+        if n_distinct > 0.1 * total {
+            n_distinct = -(n_distinct / total.max(1.0));
+        }
+        // Most common values (Postgres's rule): candidates are the values
+        // seen more than once, most frequent first (ties in value order).
+        // If they are every distinct value and fit, all are kept; otherwise
+        // (and unless the whole table was read) only those clearly more
+        // common than the rest (analyze_mcv_list).
         let mut common: Vec<(&[u8], usize)> = counts
             .iter()
-            .filter(|(_, &c)| c > 1 && (c as f64) > 1.25 * avg)
+            .filter(|(_, &c)| c > 1)
             .map(|(k, c)| (*k, *c))
             .collect();
         common.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         common.truncate(STATS_TARGET);
+        let all_fit = common.len() as f64 == distinct && n_distinct > 0.0;
+        if !all_fit && !common.is_empty() && n < total {
+            let keep = mcv_worth_keeping(
+                &common.iter().map(|c| c.1).collect::<Vec<_>>(),
+                n_distinct,
+                nulls as f64 / n,
+                n,
+                total,
+            );
+            common.truncate(keep);
+        }
         let mcv: Vec<(Vec<u8>, f64)> = common
             .iter()
             .map(|(k, c)| (k.to_vec(), *c as f64 / n))
             .collect();
-        // Histogram over the rest.
+        // Histogram over the rest: up to STATS_TARGET + 1 bounds, no more
+        // than the distinct values left, equally spaced over those values
+        // in order (duplicates included), as Postgres picks them.
         let mut rest: Vec<&Vec<u8>> = vals
             .iter()
             .map(|(k, _)| k)
             .filter(|k| !common.iter().any(|(m, _)| *m == k.as_slice()))
             .collect();
         rest.sort();
+        let rest_distinct = (distinct as usize).saturating_sub(common.len());
+        let num_hist = rest_distinct.min(STATS_TARGET + 1);
         let mut histogram = vec![];
-        if rest.len() >= 2 {
-            let buckets = STATS_TARGET.min(rest.len() - 1);
-            for i in 0..=buckets {
-                histogram.push(rest[i * (rest.len() - 1) / buckets].clone());
+        if num_hist >= 2 {
+            for i in 0..num_hist {
+                histogram.push(rest[i * (rest.len() - 1) / (num_hist - 1)].clone());
             }
-            histogram.dedup();
         }
+        // Average stored width of the non-null values.
+        let widths: usize = sample
+            .iter()
+            .map(|row| &row[ci])
+            .filter(|v| !v.is_null())
+            .map(|v| stored_width(v, &c.data_type))
+            .sum();
+        let avg_width = if c.data_type.type_len() > 0 {
+            i32::from(c.data_type.type_len())
+        } else if vals.is_empty() {
+            0
+        } else {
+            (widths as f64 / nonnull) as i32
+        };
         // Correlation between physical position and value rank.
         let mut by_value: Vec<&(Vec<u8>, usize)> = vals.iter().collect();
         by_value.sort();
@@ -1267,6 +1396,7 @@ fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> T
             mcv,
             histogram,
             correlation,
+            avg_width,
         });
     }
     TableStats {

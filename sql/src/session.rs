@@ -10,11 +10,12 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 use sargdb_catalog::types::{parse_timezone, TypeContext};
 use sargdb_catalog::{Catalog, DataType, Value};
+use sargdb_engine::stats::ThreadIo;
 use sargdb_engine::{Engine, EngineConfig, IsolationLevel, Transaction};
 
 use crate::binder::{Binder, OutCol};
@@ -70,6 +71,14 @@ impl Database {
         }
         // Nothing runs yet: every relation absent from the catalog is gone.
         sync_relation_stats(&engine, &catalog, u32::MAX);
+        // pg_stat_statements is saved with the counters at checkpoints.
+        let reg = engine.relation_stats();
+        if let Some(blob) = reg.take_loaded_extension() {
+            if let Err(e) = STATEMENTS.restore(&blob) {
+                tracing::warn!("statement statistics ignored: {e}");
+            }
+        }
+        reg.set_extension(Arc::new(|| STATEMENTS.encode()));
         let db = Arc::new(Database {
             engine,
             catalog: RwLock::new(Arc::new(catalog)),
@@ -114,11 +123,18 @@ impl Database {
     }
 }
 
-/// Add one execution to a pg_stat_statements entry: time since `started`,
-/// rows returned or changed, buffer pages this thread used since `io`.
-fn record_statement(e: &StatementEntry, started: Instant, io: (u64, u64), res: &StatementResult) {
+/// Add one execution to a pg_stat_statements entry: time since `started`
+/// (of which `planned` went to binding and planning), rows returned or
+/// changed, buffer and WAL activity of this thread since `io`.
+fn record_statement(
+    e: &StatementEntry,
+    started: Instant,
+    planned: Option<Duration>,
+    io: &ThreadIo,
+    res: &StatementResult,
+) {
     let elapsed = started.elapsed();
-    let now = sargdb_engine::buffer::thread_counters();
+    let now = sargdb_engine::stats::thread_io();
     let rows = match res {
         StatementResult::Rows { rows, .. } => rows.len() as u64,
         StatementResult::Command { tag } => {
@@ -134,7 +150,7 @@ fn record_statement(e: &StatementEntry, started: Instant, io: (u64, u64), res: &
         }
         StatementResult::Empty => 0,
     };
-    e.record(elapsed, rows, now.0 - io.0, now.1 - io.1);
+    e.record(planned, elapsed, rows, &now.since(io));
 }
 
 /// Tell the statistics registry which relations exist and where they are
@@ -320,6 +336,9 @@ pub struct Session {
     /// The background auto-analyze's session (its ANALYZEs count as
     /// autoanalyze in the statistics).
     autovacuum_worker: bool,
+    /// Time the running statement spent binding and planning, if it was
+    /// planned (pg_stat_statements' plans / plan time).
+    planned: Option<Duration>,
 }
 
 fn now_micros() -> i64 {
@@ -401,6 +420,7 @@ impl Session {
             currval: HashMap::new(),
             tctx: TypeContext::default(),
             autovacuum_worker: false,
+            planned: None,
         }
     }
 
@@ -428,7 +448,8 @@ impl Session {
         let single = stmts.len() == 1;
         for s in &stmts {
             let started = Instant::now();
-            let io = sargdb_engine::buffer::thread_counters();
+            let io = sargdb_engine::stats::thread_io();
+            self.planned = None;
             let r = self.execute_statement(s, sql, &[], None);
             if let (Ok(res), true) = (&r, sargdb_engine::stats::tracking()) {
                 let entry = if single {
@@ -437,7 +458,7 @@ impl Session {
                     STATEMENTS.entry_for(&s.to_string())
                 };
                 if let Some(e) = entry {
-                    record_statement(&e, started, io, res);
+                    record_statement(&e, started, self.planned, &io, res);
                 }
             }
             let failed = r.is_err();
@@ -610,10 +631,11 @@ impl Session {
             return Ok(StatementResult::Empty);
         };
         let started = Instant::now();
-        let io = sargdb_engine::buffer::thread_counters();
+        let io = sargdb_engine::stats::thread_io();
+        self.planned = None;
         let r = self.execute_statement(s, &stmt.sql, params, Some(stmt));
         if let (Ok(res), Some(e), true) = (&r, &stmt.stat, sargdb_engine::stats::tracking()) {
-            record_statement(e, started, io, res);
+            record_statement(e, started, self.planned, &io, res);
         }
         match r {
             Ok(res) => {
@@ -671,6 +693,23 @@ impl Session {
     pub fn take_changed_parameters(&mut self) -> Vec<(String, String)> {
         self.settings.take_changed()
     }
+    /// The text of a `regclass` / `regtype` value (the relation's or type's
+    /// name, as Postgres prints them); None for any other type. The
+    /// protocol layer asks for columns of those types, whose values are
+    /// oids until they are printed.
+    pub fn oid_alias_text(&self, ty: &DataType, v: &Value) -> Option<String> {
+        let Value::Oid(oid) = v else { return None };
+        match ty {
+            DataType::Regclass => Some(crate::system::functions::regclass_name(
+                &self.current_catalog(),
+                &self.search_path(),
+                *oid,
+            )),
+            DataType::Regtype => Some(crate::system::functions::regtype_name(*oid)),
+            _ => None,
+        }
+    }
+
     /// Type context for encoding values to text for this session.
     pub fn type_context(&self) -> TypeContext {
         self.tctx.clone()
@@ -1481,6 +1520,7 @@ impl Session {
             match cached {
                 Some(p) => (p, prepared.map(|p| p.columns.clone()).unwrap_or_default()),
                 None => {
+                    let planning = Instant::now();
                     let mut b = Binder::new(&catalog, &sp, &tctx, sql, ptypes);
                     b.session = self.system_session(sql);
                     let (plan, cols) = match s {
@@ -1502,6 +1542,7 @@ impl Session {
                         }
                     }
                     let plan = Arc::new(self.db.plan(plan));
+                    self.planned = Some(planning.elapsed());
                     // A plan holding catalog or statistics rows read at bind
                     // time is bound again at every execution.
                     if let Some(p) = prepared.filter(|_| !b.materialized.get()) {

@@ -406,6 +406,94 @@ async fn counters_survive_restart_and_crash() {
     assert_eq!(snapshot(&c).await, checkpointed, "after SIGKILL");
 }
 
+type StatementFigures = (i64, i64, i64, i64, String, String);
+
+/// The pg_stat_statements figures of `SELECT pad FROM t WHERE id = $1`.
+async fn entry(c: &Client) -> Option<StatementFigures> {
+    c.query_opt(
+        "SELECT calls, rows, shared_blks_hit + shared_blks_read, plans, total_exec_time::text, wal_bytes::text \
+         FROM pg_stat_statements WHERE query = 'SELECT pad FROM t WHERE id = $1'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+}
+
+/// pg_stat_statements is saved with the counters at every checkpoint: a
+/// clean restart keeps every entry with all its figures, a SIGKILL keeps
+/// what the last checkpoint saw.
+#[tokio::test]
+async fn pg_stat_statements_survive_restart_and_crash() {
+    let mut srv = SargdbServer::start();
+    let before = {
+        let c = srv.connect().await;
+        setup(&c).await;
+        for id in [1, 2, 3, 4] {
+            c.simple_query(&format!("SELECT pad FROM t WHERE id = {id}"))
+                .await
+                .unwrap();
+        }
+        entry(&c).await.expect("recorded")
+    };
+    assert_eq!((before.0, before.1, before.3), (4, 4, 4));
+    srv.restart();
+    let c = srv.connect().await;
+    assert_eq!(
+        entry(&c).await,
+        Some(before.clone()),
+        "after a clean restart"
+    );
+
+    c.simple_query("SELECT pad FROM t WHERE id = 9")
+        .await
+        .unwrap();
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    let checkpointed = entry(&c).await.expect("still there");
+    assert_eq!(checkpointed.0, 5);
+    // Counted after the checkpoint: lost in the crash.
+    c.simple_query("SELECT pad FROM t WHERE id = 10")
+        .await
+        .unwrap();
+    drop(c);
+    srv.kill9();
+    srv.restart();
+    let c = srv.connect().await;
+    assert_eq!(entry(&c).await, Some(checkpointed), "after SIGKILL");
+    // A reset is saved like anything else.
+    c.batch_execute("SELECT pg_stat_statements_reset()")
+        .await
+        .unwrap();
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    drop(c);
+    srv.restart();
+    let c = srv.connect().await;
+    assert_eq!(entry(&c).await, None, "after a reset and a restart");
+}
+
+/// (plans, calls) of a pg_stat_statements entry, checking that its plan
+/// and exec times are consistent.
+async fn plan_counts(c: &Client, q: &str) -> (i64, i64) {
+    let row = c
+        .query_one(
+            &format!(
+                "SELECT plans, calls, total_plan_time > 0, \
+                        stddev_exec_time >= 0 AND stddev_exec_time <= max_exec_time - min_exec_time, \
+                        stddev_plan_time >= 0 AND stddev_plan_time <= max_plan_time - min_plan_time, \
+                        abs(total_exec_time - mean_exec_time * calls) < 1e-6 \
+                 FROM pg_stat_statements WHERE query = '{q}'"
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(2), "{q}: plan time");
+    assert!(row.get::<_, bool>(3), "{q}: exec stddev");
+    assert!(row.get::<_, bool>(4), "{q}: plan stddev");
+    assert!(row.get::<_, bool>(5), "{q}: mean");
+    (row.get::<_, i64>(0), row.get::<_, i64>(1))
+}
+
 #[tokio::test]
 async fn pg_stat_statements_groups_by_normalized_text() {
     let srv = SargdbServer::start();
@@ -449,14 +537,61 @@ async fn pg_stat_statements_groups_by_normalized_text() {
     assert_eq!(row.get::<_, i64>(0), 2);
     assert_eq!(row.get::<_, i64>(1), 40);
 
-    // Writes count the rows they change.
-    c.simple_query("UPDATE t SET v = 0 WHERE id <= 5")
+    // Planning: a simple query is planned every time it runs, a prepared
+    // one once (its plan is cached); exec and plan times are apart and
+    // their spread is inside their range.
+    assert_eq!(
+        plan_counts(&c, "SELECT pad FROM t WHERE id = $1").await,
+        (3, 3)
+    );
+    assert_eq!(
+        plan_counts(&c, "SELECT v FROM t WHERE v = $1").await,
+        (1, 2)
+    );
+
+    // Reads write no WAL and dirty nothing.
+    let row = c
+        .query_one(
+            "SELECT wal_records, wal_fpi, wal_bytes::int8, shared_blks_dirtied \
+             FROM pg_stat_statements WHERE query = 'SELECT pad FROM t WHERE id = $1'",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(
-        num(&c, "SELECT rows FROM pg_stat_statements WHERE query = 'UPDATE t SET v = $1 WHERE id <= $2'").await,
-        5
+        (0, 0, 0, 0),
+        (
+            row.get::<_, i64>(0),
+            row.get::<_, i64>(1),
+            row.get::<_, i64>(2),
+            row.get::<_, i64>(3)
+        )
     );
+
+    // Writes count the rows they change, the pages they dirty and the WAL
+    // they write: after a checkpoint every page is clean and its first
+    // change is logged as a full page image.
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    c.simple_query("UPDATE t SET v = 0 WHERE id <= 5")
+        .await
+        .unwrap();
+    let row = c
+        .query_one(
+            "SELECT rows, shared_blks_dirtied, wal_records, wal_fpi, wal_bytes::int8 \
+             FROM pg_stat_statements WHERE query = 'UPDATE t SET v = $1 WHERE id <= $2'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<i64> = (0..5).map(|i| row.get(i)).collect();
+    assert_eq!(got[0], 5, "rows");
+    // The heap page and at least one page of each index.
+    assert!(got[1] >= 3, "dirtied {got:?}");
+    // Five new versions, each with two index entries, and old versions
+    // marked: at least 15 records, the first change of each page an image.
+    assert!(got[2] >= 15, "wal_records {got:?}");
+    assert!(got[3] >= 3 && got[3] <= got[2], "wal_fpi {got:?}");
+    assert!(got[4] >= got[3] * 8192, "wal_bytes {got:?}");
 
     c.batch_execute("SELECT pg_stat_statements_reset()")
         .await
@@ -469,6 +604,139 @@ async fn pg_stat_statements_groups_by_normalized_text() {
         .await,
         0
     );
+}
+
+/// Reads from disk and writes of dirty pages to make room are the
+/// statement's, with their time (sargdb always times its page I/O).
+#[tokio::test]
+async fn pg_stat_statements_counts_page_reads_and_writes() {
+    let srv = SargdbServer::start_with(&["--buffer-pool", "1MB"]);
+    let c = srv.connect().await;
+    c.batch_execute("CREATE TABLE big (id int, pad text)")
+        .await
+        .unwrap();
+    // About 4 MB of rows through a 1 MB pool: the insert itself must write
+    // dirty pages out to find frames.
+    c.simple_query("INSERT INTO big SELECT g, repeat('y', 200) FROM generate_series(1, 16000) g")
+        .await
+        .unwrap();
+    c.batch_execute("CHECKPOINT").await.unwrap();
+    c.simple_query("SELECT count(*) FROM big WHERE id > 0")
+        .await
+        .unwrap();
+    let row = c
+        .query_one(
+            "SELECT shared_blks_written, blk_write_time, shared_blks_dirtied, wal_fpi \
+             FROM pg_stat_statements WHERE query LIKE 'INSERT INTO big%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (written, wtime, dirtied, fpi): (i64, f64, i64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert!(written >= 300, "written {written}");
+    assert!(wtime > 0.0, "blk_write_time {wtime}");
+    assert!(dirtied >= 400, "dirtied {dirtied}");
+    assert!(fpi >= 400, "new pages are logged as images: {fpi}");
+    let row = c
+        .query_one(
+            "SELECT shared_blks_read, blk_read_time, shared_blks_written, wal_records \
+             FROM pg_stat_statements WHERE query = 'SELECT count(*) FROM big WHERE id > $1'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (read, rtime, written, wal): (i64, f64, i64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert!(read >= 300, "read {read}");
+    assert!(rtime > 0.0, "blk_read_time {rtime}");
+    // After the checkpoint every page is clean: nothing to write back.
+    assert_eq!((written, wal), (0, 0));
+}
+
+/// The kind-specific figures of pg_stat_indexes: hash bucket splits and
+/// pages move as rows arrive and agree with pgstathashindex(); BRIN ranges
+/// appear as the table grows and are summarized on demand; a B+Tree counts
+/// its node splits; columns that do not apply to a kind are NULL.
+#[tokio::test]
+async fn pg_stat_indexes_shows_hash_and_brin_figures() {
+    let srv = SargdbServer::start();
+    let c = srv.connect().await;
+    c.batch_execute(
+        "CREATE TABLE h (id int, ts int);
+         CREATE INDEX h_hash ON h USING hash (id);
+         CREATE INDEX h_brin ON h USING brin (ts) WITH (pages_per_range = 2);
+         CREATE INDEX h_bt ON h (id);",
+    )
+    .await
+    .unwrap();
+    let hash = |col: &'static str| index_counter(&c, "h_hash", col);
+    assert_eq!(hash("splits").await, 0);
+    assert_eq!(hash("bucket_pages").await, 1);
+    assert_eq!(index_counter(&c, "h_brin", "ranges").await, 0);
+    assert_eq!(index_counter(&c, "h_bt", "splits").await, 0);
+
+    c.batch_execute("INSERT INTO h SELECT g, g FROM generate_series(1, 20000) g")
+        .await
+        .unwrap();
+    let splits = hash("splits").await;
+    assert!(splits > 10, "splits {splits}");
+    // Linear hashing: every split adds one bucket to the first.
+    assert_eq!(hash("bucket_pages").await, splits + 1);
+    assert_eq!(hash("entries").await, 20000);
+    let row = c
+        .query_one(
+            "SELECT s.bucket_pages = p.bucket_pages, s.overflow_pages = p.overflow_pages, \
+                    s.free_pct = p.free_percent, s.entries = p.live_items, \
+                    s.height IS NULL AND s.leaf_pages IS NULL AND s.fragmentation_pct IS NULL \
+                      AND s.ranges IS NULL \
+             FROM pg_stat_indexes s, pgstathashindex('h_hash') p WHERE s.indexname = 'h_hash'",
+            &[],
+        )
+        .await
+        .unwrap();
+    for i in 0..5 {
+        assert!(row.get::<_, bool>(i), "hash column {i}");
+    }
+    assert!(index_counter(&c, "h_bt", "splits").await > 10);
+    assert!(
+        !is_set(
+            &c,
+            "SELECT bucket_pages FROM pg_stat_indexes WHERE indexname = 'h_bt'"
+        )
+        .await
+    );
+
+    // BRIN: the table grew past the ranges summarized at CREATE INDEX.
+    let ranges = index_counter(&c, "h_brin", "ranges").await;
+    let heap_pages = num(&c, "SELECT pg_relation_size('h') / 8192").await;
+    assert_eq!(ranges, (heap_pages + 1) / 2);
+    assert!(index_counter(&c, "h_brin", "summarized_ranges").await < ranges);
+    c.simple_query("SELECT brin_summarize_new_values('h_brin')")
+        .await
+        .unwrap();
+    assert_eq!(
+        index_counter(&c, "h_brin", "summarized_ranges").await,
+        ranges
+    );
+    assert!(
+        !is_set(
+            &c,
+            "SELECT coalesce(entries, splits, bucket_pages) FROM pg_stat_indexes WHERE indexname = 'h_brin'"
+        )
+        .await
+    );
+
+    // Deleted rows leave dead entries until VACUUM removes them.
+    c.batch_execute("DELETE FROM h WHERE id % 2 = 0")
+        .await
+        .unwrap();
+    assert_eq!(hash("dead_entries").await, 10000);
+    c.batch_execute("VACUUM h").await.unwrap();
+    assert_eq!(hash("dead_entries").await, 0);
+    assert_eq!(hash("entries").await, 10000);
+    // Buckets are never merged back.
+    assert_eq!(hash("splits").await, splits);
 }
 
 #[tokio::test]
@@ -634,6 +902,15 @@ async fn postgres_views_have_postgres_15_columns() {
         }
         assert_eq!(shape(&s, view).await, want, "{view}");
     }
+    // pg_stat_statements as the extension of PostgreSQL 15 defines it
+    // (describing the view needs the extension, not its shared library).
+    p.batch_execute("CREATE EXTENSION pg_stat_statements")
+        .await
+        .unwrap();
+    assert_eq!(
+        shape(&s, "pg_stat_statements").await,
+        shape(&p, "pg_stat_statements").await
+    );
 }
 
 #[tokio::test]

@@ -28,6 +28,8 @@ const OIDS: &[(DataType, u32, u32)] = &[
     (DataType::Json, 114, 199),
     (DataType::Jsonb, 3802, 3807),
     (DataType::Oid, 26, 1028),
+    (DataType::Regclass, 2205, 2210),
+    (DataType::Regtype, 2206, 2211),
     (DataType::Unknown, 705, 0),
 ];
 
@@ -104,7 +106,12 @@ impl DataType {
         match self {
             DataType::Bool => 1,
             DataType::Int2 => 2,
-            DataType::Int4 | DataType::Float4 | DataType::Date | DataType::Oid => 4,
+            DataType::Int4
+            | DataType::Float4
+            | DataType::Date
+            | DataType::Oid
+            | DataType::Regclass
+            | DataType::Regtype => 4,
             DataType::Int8 | DataType::Float8 | DataType::Time => 8,
             DataType::Timestamp | DataType::Timestamptz => 8,
             DataType::Interval | DataType::Uuid => 16,
@@ -152,6 +159,8 @@ impl DataType {
             DataType::Json => "json".into(),
             DataType::Jsonb => "jsonb".into(),
             DataType::Oid => "oid".into(),
+            DataType::Regclass => "regclass".into(),
+            DataType::Regtype => "regtype".into(),
             DataType::Array(e) => format!("{}[]", e.display_name()),
             DataType::Unknown => "unknown".into(),
         }
@@ -161,6 +170,20 @@ impl DataType {
     /// for type integer`), which is `format_type` without the modifier.
     pub fn error_name(&self) -> String {
         self.without_modifier().display_name()
+    }
+
+    /// How a regtype value prints this type (`format_type_be`): as
+    /// `display_name`, except that bare `char` is `character`.
+    pub fn regtype_name(&self) -> String {
+        match self {
+            DataType::Char(None) => "character".into(),
+            t => t.display_name(),
+        }
+    }
+
+    /// The oid types: `oid` and its aliases `regclass`, `regtype`.
+    pub fn is_oid(&self) -> bool {
+        matches!(self, DataType::Oid | DataType::Regclass | DataType::Regtype)
     }
 
     /// Integer, floating point and numeric types.

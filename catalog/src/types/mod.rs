@@ -69,6 +69,11 @@ pub enum DataType {
     Array(Box<DataType>),
     /// The type of an untyped string literal or NULL before resolution.
     Unknown,
+    /// Postgres's object identifier aliases: an oid (`Value::Oid`) that
+    /// prints as the name of the relation / type it identifies. (Declared
+    /// last: the catalog is serialized with variant indexes.)
+    Regclass,
+    Regtype,
 }
 
 /// Interval as Postgres stores it: months, days and microseconds kept apart.

@@ -501,7 +501,9 @@ pub fn parse_text(s: &str, ty: &DataType, ctx: &TypeContext) -> Result<Value> {
             Value::Int4(parse_int(s, i32::MIN as i64, i32::MAX as i64, "integer")? as i32)
         }
         DataType::Int8 => Value::Int8(parse_int(s, i64::MIN, i64::MAX, "bigint")?),
-        DataType::Oid => {
+        // regclass / regtype names are resolved by the sql crate (they need
+        // the catalog); here only their numeric form.
+        DataType::Oid | DataType::Regclass | DataType::Regtype => {
             let v = parse_int(s, -(u32::MAX as i64), u32::MAX as i64, "oid")?;
             Value::Oid(v as u32)
         }

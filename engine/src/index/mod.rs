@@ -126,6 +126,35 @@ pub struct Capabilities {
     /// index orders by but never interprets), and scans return each
     /// entry's stored key: index-only scans are possible.
     pub covering: bool,
+    /// Each key column is searchable on its own (BRIN: one summary per
+    /// column): a multi-column key is given as the columns' keys framed
+    /// by `frame_column_keys`, and a scan may constrain any one column
+    /// (`ScanKey::Column`). Single-column keys are given as they are.
+    pub column_keys: bool,
+}
+
+/// A multi-column key for a `column_keys` kind: each column's encoded key
+/// prefixed by its length (u16, little-endian).
+pub fn frame_column_keys(columns: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(columns.iter().map(|c| c.len() + 2).sum());
+    for c in columns {
+        out.extend_from_slice(&(c.len().min(u16::MAX as usize) as u16).to_le_bytes());
+        out.extend_from_slice(&c[..c.len().min(u16::MAX as usize)]);
+    }
+    out
+}
+
+/// The column keys of a framed key; None if it is malformed or does not
+/// have exactly `n` columns.
+pub fn split_column_keys(key: &[u8], n: usize) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::with_capacity(n);
+    let mut rest = key;
+    while !rest.is_empty() {
+        let len = u16::from_le_bytes([*rest.first()?, *rest.get(1)?]) as usize;
+        out.push(rest.get(2..2 + len)?);
+        rest = &rest[2 + len..];
+    }
+    (out.len() == n).then_some(out)
 }
 
 /// Which entries a scan wants, in key bytes.
@@ -142,6 +171,9 @@ pub enum ScanKey {
         lower: Bound<Vec<u8>>,
         upper: Bound<Vec<u8>>,
     },
+    /// `key` applied to key column `column` alone (kinds with
+    /// `column_keys`; others refuse it).
+    Column { column: usize, key: Box<ScanKey> },
 }
 
 /// One index entry.
@@ -161,6 +193,8 @@ pub struct IndexOptions {
     pub pages_per_range: u32,
     /// BRIN: summarize a range as soon as inserts move past it.
     pub autosummarize: bool,
+    /// Key columns (BRIN keeps a summary per column; fixed at creation).
+    pub columns: u16,
 }
 
 impl Default for IndexOptions {
@@ -169,6 +203,7 @@ impl Default for IndexOptions {
             fillfactor: 90,
             pages_per_range: 128,
             autosummarize: false,
+            columns: 1,
         }
     }
 }

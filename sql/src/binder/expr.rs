@@ -508,23 +508,53 @@ impl Binder<'_> {
                 // if there is none), as Postgres's regclass input does.
                 let regclass = matches!(data_type, ast::DataType::Regclass)
                     || data_type.to_string().to_lowercase().rsplit('.').next() == Some("regclass");
+                if regclass && b.ty().is_string() {
+                    // A computed name: looked up when the row is computed.
+                    return Ok(BoundExpr::Func {
+                        name: "regclassin".into(),
+                        args: vec![self.cast(b, &DataType::Text, CastMode::Explicit)?],
+                        ty: DataType::Regclass,
+                        strict: true,
+                    });
+                }
                 if regclass {
                     if let BoundExpr::Literal(Value::Text(t), DataType::Unknown) = &b {
                         // 'pg_catalog.pg_class'::regclass: the catalog's fixed oid.
                         if let Some(oid) = crate::system::system_relation_oid(t) {
-                            return Ok(BoundExpr::Literal(Value::Oid(oid), DataType::Oid));
+                            return Ok(BoundExpr::Literal(Value::Oid(oid), DataType::Regclass));
                         }
                         return match crate::system::functions::regclass_oid(
                             self.catalog,
                             self.search_path,
                             t,
                         ) {
-                            Some(oid) => Ok(BoundExpr::Literal(Value::Oid(oid), DataType::Oid)),
+                            Some(oid) => {
+                                Ok(BoundExpr::Literal(Value::Oid(oid), DataType::Regclass))
+                            }
                             None => Err(SqlError::UndefinedTable {
                                 name: t.clone(),
                                 position: None,
                             }),
                         };
+                    }
+                }
+                // 'integer'::regtype: the type's oid (42704 if there is
+                // no such type).
+                if ty == DataType::Regtype {
+                    if let BoundExpr::Literal(Value::Text(t), DataType::Unknown) = &b {
+                        if t.trim().parse::<u32>().is_err() {
+                            let named = crate::parser::parse_type_name(t)
+                                .and_then(|st| super::convert_type(&st).ok());
+                            return match named {
+                                Some(named) => Ok(BoundExpr::Literal(
+                                    Value::Oid(named.oid()),
+                                    DataType::Regtype,
+                                )),
+                                None => Err(SqlError::UndefinedObject(format!(
+                                    "type \"{t}\" does not exist"
+                                ))),
+                            };
+                        }
                     }
                 }
                 self.cast(b, &ty, CastMode::Explicit)
@@ -1139,6 +1169,22 @@ impl Binder<'_> {
                         type_name(to)
                     )));
                 }
+                // regclass / regtype to text: the name, looked up when the
+                // value is computed (it needs the catalog).
+                if matches!(from, DataType::Regclass | DataType::Regtype) && to.is_string() {
+                    let out = BoundExpr::Func {
+                        name: if from == DataType::Regclass {
+                            "regclassout"
+                        } else {
+                            "regtypeout"
+                        }
+                        .into(),
+                        args: vec![b],
+                        ty: DataType::Text,
+                        strict: true,
+                    };
+                    return self.cast(out, to, mode);
+                }
                 // Constant-fold casts of literals.
                 if let BoundExpr::Literal(v, _) = &b {
                     if let Ok(v2) = types::cast_from(
@@ -1602,6 +1648,12 @@ impl Binder<'_> {
                 return Err(SqlError::FeatureNotSupported("subquery arguments".into()))
             }
         };
+        if name == "pg_typeof" && args.len() == 1 {
+            // The argument's type, known now (Postgres evaluates the
+            // argument too, but only its type matters).
+            let t = self.bind_expr(&args[0], scope)?.ty();
+            return Ok(BoundExpr::Literal(Value::Oid(t.oid()), DataType::Regtype));
+        }
         self.bind_call(&name, &args, scope)
     }
 
@@ -1895,17 +1947,38 @@ pub fn value_string(v: &ast::Value) -> Option<String> {
 
 /// A column's name as Postgres would print it in a result header.
 pub fn expr_name(e: &Expr) -> String {
+    name_and_strength(e).0
+}
+
+/// Postgres's FigureColname: a name and how strong it is (2: a column or
+/// function name, 1: a cast's type name, 0: none). A cast names its column
+/// after its type unless what it casts has a stronger name, so the
+/// outermost of several casts wins (`x::regclass::text` is `text`).
+fn name_and_strength(e: &Expr) -> (String, u8) {
+    match e {
+        Expr::Nested(x) => name_and_strength(x),
+        Expr::Cast {
+            expr, data_type, ..
+        } => match name_and_strength(expr) {
+            (_, 0 | 1) => (cast_type_name(data_type), 1),
+            named => named,
+        },
+        Expr::TypedString(ts) => (cast_type_name(&ts.data_type), 1),
+        other => {
+            let n = plain_name(other);
+            let strength = if n == "?column?" { 0 } else { 2 };
+            (n, strength)
+        }
+    }
+}
+
+fn plain_name(e: &Expr) -> String {
     match e {
         Expr::Identifier(i) => ident_name(i),
         Expr::CompoundIdentifier(v) => v.last().map(ident_name).unwrap_or_default(),
         Expr::Nested(x) => expr_name(x),
         Expr::Function(f) => func_name(f),
-        Expr::Cast {
-            expr, data_type, ..
-        } => match expr_name(expr).as_str() {
-            "?column?" => cast_type_name(data_type),
-            n => n.to_string(),
-        },
+        Expr::Cast { .. } => expr_name(e),
         Expr::Case { .. } => "case".into(),
         Expr::Exists { .. } => "exists".into(),
         Expr::Array(_) => "array".into(),

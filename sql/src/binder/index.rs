@@ -28,9 +28,31 @@ pub struct BoundIndex {
     pub key_names: Vec<String>,
     /// The index's activity counters, resolved on first use.
     pub stats: crate::executor::stats::StatsSlot,
+    /// The kind searches each key column on its own (`column_keys`): a
+    /// multi-column key is stored as framed column keys.
+    pub column_keys: bool,
+    /// Set on the one-column views of such an index the planner scans
+    /// (`for_column`): the scan constrains this key column.
+    pub scan_column: Option<usize>,
 }
 
 impl BoundIndex {
+    /// The index seen as its key column `k` alone, for a scan that
+    /// constrains that column (kinds with `column_keys`).
+    pub fn for_column(&self, k: usize) -> BoundIndex {
+        BoundIndex {
+            def: self.def.clone(),
+            keys: vec![self.keys[k].clone()],
+            key_types: vec![self.key_types[k].clone()],
+            key_cols: vec![self.key_cols[k]],
+            predicate: self.predicate.clone(),
+            key_names: vec![self.key_names[k].clone()],
+            stats: self.stats.clone(),
+            column_keys: self.column_keys,
+            scan_column: Some(k),
+        }
+    }
+
     /// Which of a table's `ncols` columns computing this index's entries
     /// reads: key columns and expressions, the partial-index predicate and
     /// INCLUDE columns (a build decodes only these).
@@ -140,6 +162,9 @@ impl Binder<'_> {
             predicate,
             key_names,
             stats: Default::default(),
+            column_keys: sargdb_engine::IndexKind::from_name(&def.method)
+                .is_some_and(|k| k.capabilities().column_keys),
+            scan_column: None,
         })
     }
 }

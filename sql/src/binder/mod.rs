@@ -348,7 +348,7 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
         S::Uuid => DataType::Uuid,
         S::JSON => DataType::Json,
         S::JSONB => DataType::Jsonb,
-        S::Regclass => DataType::Oid,
+        S::Regclass => DataType::Regclass,
         S::Array(inner) => match inner {
             ast::ArrayElemTypeDef::SquareBracket(t, _)
             | ast::ArrayElemTypeDef::AngleBracket(t)
@@ -374,8 +374,11 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
                 "name" => DataType::Name,
                 "timestamptz" => DataType::Timestamptz,
                 "timestamp" => DataType::Timestamp,
-                "oid" | "regclass" | "regtype" | "regproc" | "regnamespace" | "regrole"
-                | "regprocedure" | "regoper" => DataType::Oid,
+                "regclass" => DataType::Regclass,
+                "regtype" => DataType::Regtype,
+                "oid" | "regproc" | "regnamespace" | "regrole" | "regprocedure" | "regoper" => {
+                    DataType::Oid
+                }
                 // Postgres's one-byte "char" (catalog flags such as relkind).
                 "char" => DataType::Text,
                 "int2vector" => DataType::Array(Box::new(DataType::Int2)),

@@ -24,7 +24,9 @@ pub fn category(t: &DataType) -> Category {
         | DataType::Float4
         | DataType::Float8
         | DataType::Numeric(_)
-        | DataType::Oid => Category::Numeric,
+        | DataType::Oid
+        | DataType::Regclass
+        | DataType::Regtype => Category::Numeric,
         DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Name => {
             Category::String
         }
@@ -42,7 +44,7 @@ pub fn category(t: &DataType) -> Category {
 fn numeric_rank(t: &DataType) -> u8 {
     match t {
         DataType::Int2 => 1,
-        DataType::Int4 | DataType::Oid => 2,
+        DataType::Int4 | DataType::Oid | DataType::Regclass | DataType::Regtype => 2,
         DataType::Int8 => 3,
         DataType::Numeric(_) => 4,
         DataType::Float4 => 5,

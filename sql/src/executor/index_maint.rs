@@ -46,6 +46,7 @@ pub fn index_options(def: &sargdb_catalog::IndexDef) -> IndexOptions {
         fillfactor: def.fillfactor,
         pages_per_range: def.pages_per_range.unwrap_or(d.pages_per_range),
         autosummarize: def.autosummarize.unwrap_or(d.autosummarize),
+        columns: def.columns.len().min(u16::MAX as usize) as u16,
     }
 }
 
@@ -105,9 +106,26 @@ pub fn index_entry_key(
 }
 
 /// The entry key of `row` whose key values are `vals`: the encoded key
-/// columns, then a covering index's INCLUDE tail.
+/// columns (framed one by one for a kind with `column_keys`), then a
+/// covering index's INCLUDE tail.
 fn entry_key(ix: &BoundIndex, row: &[Value], vals: Vec<Value>) -> Result<EntryKey> {
-    let mut key = encode_key(&vals, &ix.key_types, &ix.key_cols)?;
+    let mut key = if ix.column_keys && vals.len() > 1 {
+        // One key per column, framed: the kind summarizes each apart.
+        let cols = vals
+            .iter()
+            .zip(ix.key_types.iter().zip(&ix.key_cols))
+            .map(|(v, (ty, kc))| {
+                encode_key(
+                    std::slice::from_ref(v),
+                    std::slice::from_ref(ty),
+                    std::slice::from_ref(kc),
+                )
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        sargdb_engine::frame_column_keys(&cols)
+    } else {
+        encode_key(&vals, &ix.key_types, &ix.key_cols)?
+    };
     let key_len = key.len();
     if !ix.def.include.is_empty() {
         let inc: Vec<Value> = ix

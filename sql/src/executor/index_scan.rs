@@ -130,7 +130,23 @@ fn to_key_type(v: Value, ty: &DataType, ctx: &ExecContext) -> Option<Value> {
 }
 
 /// The byte scan keys for the plan's conditions; empty when nothing can match.
+/// A scan of one column of a `column_keys` index says which column.
 fn scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<ScanKey>> {
+    let keys = prefix_scan_keys(p, ctx)?;
+    Ok(match p.index.scan_column {
+        Some(column) => keys
+            .into_iter()
+            .map(|key| ScanKey::Column {
+                column,
+                key: Box::new(key),
+            })
+            .collect(),
+        None => keys,
+    })
+}
+
+/// The scan keys over the index's leading key columns.
+fn prefix_scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<ScanKey>> {
     let ix = &p.index;
     let mut prefix = Vec::new();
     for (i, e) in p.eq.iter().enumerate() {

@@ -764,7 +764,23 @@ fn best_path(
         }
     };
     let mut filtered_rows = rows;
-    for ix in &s.access.indexes {
+    // An index whose kind searches each key column apart is tried as each
+    // of its columns alone.
+    let candidates: Vec<Arc<BoundIndex>> = s
+        .access
+        .indexes
+        .iter()
+        .flat_map(|ix| {
+            if ix.column_keys {
+                (0..ix.keys.len())
+                    .map(|k| Arc::new(ix.for_column(k)))
+                    .collect()
+            } else {
+                vec![ix.clone()]
+            }
+        })
+        .collect();
+    for ix in &candidates {
         if !ix.def.valid {
             continue;
         }

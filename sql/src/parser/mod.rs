@@ -316,6 +316,15 @@ pub fn parse_expr(sql: &str) -> Result<SqlExpr> {
     parser.parse_expr().map_err(|e| convert_error(sql, e))
 }
 
+/// Parse a type name (what `'integer'::regtype` reads); None if it is not
+/// one, or if anything follows it.
+pub fn parse_type_name(s: &str) -> Option<SqlDataType> {
+    let dialect = PostgreSqlDialect {};
+    let mut parser = Parser::new(&dialect).try_with_sql(s).ok()?;
+    let t = parser.parse_data_type().ok()?;
+    (parser.peek_token().token == sqlparser::tokenizer::Token::EOF).then_some(t)
+}
+
 /// Character offset (1-based) of a line/column pair in `sql`.
 pub fn offset_of(sql: &str, line: u64, column: u64) -> usize {
     let mut off = 0usize;

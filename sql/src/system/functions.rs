@@ -203,7 +203,11 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
         }
         "current_schemas" if n == 1 => sig(vec![T::Bool], T::Array(Box::new(T::Name)), true),
         "current_schema" if n == 0 => sig(vec![], T::Name, false),
-        "to_regclass" if n == 1 => sig(vec![T::Text], T::Oid, true),
+        "to_regclass" if n == 1 => sig(vec![T::Text], T::Regclass, true),
+        // The text of a regclass / regtype value (casts to text use them).
+        "regclassout" | "regtypeout" if n == 1 => sig(vec![T::Oid], T::Text, true),
+        // text::regclass of a computed name (a literal is resolved when bound).
+        "regclassin" if n == 1 => sig(vec![T::Text], T::Regclass, true),
         "has_table_privilege"
         | "has_schema_privilege"
         | "has_database_privilege"
@@ -623,6 +627,24 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
                 .find(|s| cat.schema(s).is_some())
                 .cloned(),
         ),
+        "regclassin" => {
+            let s = text_arg(a0).unwrap_or_default();
+            match super::system_relation_oid(s) {
+                Some(o) => Value::Oid(o),
+                None => Value::Oid(match s.parse::<u32>() {
+                    Ok(n) => n,
+                    Err(_) => relation_oid(ctx, s)?,
+                }),
+            }
+        }
+        "regclassout" => match oid_arg(a0) {
+            Some(o) => Value::Text(regclass_name(cat, ctx.search_path, o)),
+            None => Value::Null,
+        },
+        "regtypeout" => match oid_arg(a0) {
+            Some(o) => Value::Text(regtype_name(o)),
+            None => Value::Null,
+        },
         "to_regclass" => {
             let s = text_arg(a0).unwrap_or_default();
             match regclass_oid(cat, ctx.search_path, s) {
@@ -726,6 +748,39 @@ fn relation_visible(ctx: &ExecContext, oid: u32) -> bool {
         }
     }
     false
+}
+
+/// How a regclass value prints (Postgres's `regclassout`): the relation's
+/// name, schema-qualified unless the search path finds it by its bare
+/// name; the number when no relation has that oid.
+pub fn regclass_name(cat: &sargdb_catalog::Catalog, search_path: &[String], oid: u32) -> String {
+    use crate::functions::string::quote_ident;
+    if let Some(name) = super::pg_catalog::relation_with_oid(oid) {
+        return name.to_string();
+    }
+    let found = cat
+        .tables
+        .get(&oid)
+        .map(|t| (&t.schema, &t.name))
+        .or_else(|| cat.indexes.get(&oid).map(|i| (&i.schema, &i.name)))
+        .or_else(|| cat.sequences.get(&oid).map(|q| (&q.schema, &q.name)));
+    match found {
+        None => oid.to_string(),
+        Some((schema, name)) => {
+            let bare = quote_ident(name);
+            if regclass_oid(cat, search_path, &bare) == Some(oid) {
+                bare
+            } else {
+                format!("{}.{bare}", quote_ident(schema))
+            }
+        }
+    }
+}
+
+/// How a regtype value prints (`regtypeout`): the type's name as
+/// `format_type` gives it, the number for an unknown oid.
+pub fn regtype_name(oid: u32) -> String {
+    DataType::from_oid(oid).map_or_else(|| oid.to_string(), |t| t.regtype_name())
 }
 
 /// Oid of a relation named by `[schema.]name` text (what `'t'::regclass` reads).

@@ -54,6 +54,8 @@ fn udt_name(ty: &DataType) -> String {
         DataType::Json => "json",
         DataType::Jsonb => "jsonb",
         DataType::Oid => "oid",
+        DataType::Regclass => "regclass",
+        DataType::Regtype => "regtype",
         DataType::Array(e) => return format!("_{}", udt_name(e)),
         DataType::Unknown => "unknown",
     }

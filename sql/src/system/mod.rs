@@ -159,9 +159,11 @@ pub(crate) fn col_type(code: &str) -> DataType {
         "int8" => DataType::Int8,
         "float4" => DataType::Float4,
         "float8" => DataType::Float8,
+        "numeric" => DataType::Numeric(None),
         "timestamptz" => DataType::Timestamptz,
         "text[]" | "char[]" | "acl" => DataType::Array(Box::new(DataType::Text)),
         "int2[]" | "int2vector" => DataType::Array(Box::new(DataType::Int2)),
+        "float4[]" => DataType::Array(Box::new(DataType::Float4)),
         "oid[]" | "oidvector" => DataType::Array(Box::new(DataType::Oid)),
         _ => DataType::Text,
     }

@@ -46,6 +46,11 @@ pub(super) const NAMES: &[&str] = &[
     "pg_depend",
 ];
 
+/// The catalog with one of Postgres's fixed oids (`relation_oid`'s inverse).
+pub(super) fn relation_with_oid(oid: u32) -> Option<&'static str> {
+    NAMES.iter().copied().find(|n| relation_oid(n) == Some(oid))
+}
+
 /// Postgres's fixed oids of the catalogs clients name in `'pg_class'::regclass`.
 pub(super) fn relation_oid(name: &str) -> Option<u32> {
     Some(match name {
@@ -1430,6 +1435,8 @@ const TYPES: &[(DataType, &str, &str)] = &[
     (DataType::Int4, "int4", "N"),
     (DataType::Text, "text", "S"),
     (DataType::Oid, "oid", "N"),
+    (DataType::Regclass, "regclass", "N"),
+    (DataType::Regtype, "regtype", "N"),
     (DataType::Json, "json", "U"),
     (DataType::Float4, "float4", "N"),
     (DataType::Float8, "float8", "N"),

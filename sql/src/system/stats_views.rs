@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 
 use sargdb_catalog::{Catalog, IndexDef, TableDef, Value};
 use sargdb_engine::stats::{Counter, Latency, RelationStats};
-use sargdb_engine::{IndexHandle, IndexKind, IndexStats};
+use sargdb_engine::{IndexHandle, IndexKind, IndexStats, KindStats};
 
 use super::{o, relation, t, SysContext, SystemRelation, NULL};
 use crate::session::Database;
@@ -36,6 +36,7 @@ pub(super) const NAMES: &[&str] = &[
     "memory_stats",
     "buffer_residency",
     "pg_stat_statements",
+    "pg_stats",
 ];
 
 const STAT_TABLES: &[&str] = &[
@@ -134,6 +135,13 @@ const PG_STAT_INDEXES: &[&str] = &[
     "fragmentation_pct float8",
     "buffer_pages int8",
     "buffer_hit_ratio float8",
+    "splits int8",
+    "bucket_pages int8",
+    "overflow_pages int8",
+    "free_pct float8",
+    "pages_per_range int4",
+    "ranges int8",
+    "summarized_ranges int8",
 ];
 
 /// pgstattuple's `pgstatindex` result columns.
@@ -173,20 +181,69 @@ const BUFFER_RESIDENCY: &[&str] = &[
     "pct_of_pool float8",
 ];
 
+/// pg_stat_statements 1.10 (PostgreSQL 15): every column, in its order.
 const PG_STAT_STATEMENTS: &[&str] = &[
     "userid oid",
     "dbid oid",
     "toplevel bool",
     "queryid int8",
     "query text",
+    "plans int8",
+    "total_plan_time float8",
+    "min_plan_time float8",
+    "max_plan_time float8",
+    "mean_plan_time float8",
+    "stddev_plan_time float8",
     "calls int8",
     "total_exec_time float8",
     "min_exec_time float8",
     "max_exec_time float8",
     "mean_exec_time float8",
+    "stddev_exec_time float8",
     "rows int8",
     "shared_blks_hit int8",
     "shared_blks_read int8",
+    "shared_blks_dirtied int8",
+    "shared_blks_written int8",
+    "local_blks_hit int8",
+    "local_blks_read int8",
+    "local_blks_dirtied int8",
+    "local_blks_written int8",
+    "temp_blks_read int8",
+    "temp_blks_written int8",
+    "blk_read_time float8",
+    "blk_write_time float8",
+    "temp_blk_read_time float8",
+    "temp_blk_write_time float8",
+    "wal_records int8",
+    "wal_fpi int8",
+    "wal_bytes numeric",
+    "jit_functions int8",
+    "jit_generation_time float8",
+    "jit_inlining_count int8",
+    "jit_inlining_time float8",
+    "jit_optimization_count int8",
+    "jit_optimization_time float8",
+    "jit_emission_count int8",
+    "jit_emission_time float8",
+];
+
+/// PostgreSQL 15's pg_stats (anyarray columns as their text form).
+const PG_STATS: &[&str] = &[
+    "schemaname name",
+    "tablename name",
+    "attname name",
+    "inherited bool",
+    "null_frac float4",
+    "avg_width int4",
+    "n_distinct float4",
+    "most_common_vals anyarray",
+    "most_common_freqs float4[]",
+    "histogram_bounds anyarray",
+    "correlation float4",
+    "most_common_elems anyarray",
+    "most_common_elem_freqs float4[]",
+    "elem_count_histogram float4[]",
 ];
 
 fn i8v(v: u64) -> Value {
@@ -221,6 +278,9 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
     let db = ctx.session.db.as_ref().map(|d| &*d.0);
     let cat = ctx.catalog;
     let rel = |spec: &[&str], rows| Some(relation("pg_catalog", name, spec, rows));
+    if name == "pg_stats" {
+        return rel(PG_STATS, pg_stats(cat));
+    }
     let sys = name.contains("_sys_");
     let Some(db) = db else {
         // No running server (unit tests of the binder): the right shape.
@@ -352,34 +412,7 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
         "pg_stat_indexes" => rel(PG_STAT_INDEXES, pg_stat_indexes(db, cat)),
         "memory_stats" => rel(MEMORY_STATS, memory_stats(db, cat)),
         "buffer_residency" => rel(BUFFER_RESIDENCY, buffer_residency(db, cat)),
-        "pg_stat_statements" => {
-            let rows = crate::statements::STATEMENTS
-                .all()
-                .into_iter()
-                .filter(|e| e.calls.load(Ordering::Relaxed) > 0)
-                .map(|e| {
-                    let calls = e.calls.load(Ordering::Relaxed);
-                    let ms = |ns: u64| ns as f64 / 1e6;
-                    let total = e.total_ns.load(Ordering::Relaxed);
-                    vec![
-                        o(super::SUPERUSER_OID),
-                        o(super::DATABASE_OID),
-                        Value::Bool(true),
-                        Value::Int8(e.queryid),
-                        t(e.query.clone()),
-                        i8v(calls),
-                        Value::Float8(ms(total)),
-                        Value::Float8(ms(e.min_ns.load(Ordering::Relaxed))),
-                        Value::Float8(ms(e.max_ns.load(Ordering::Relaxed))),
-                        Value::Float8(ms(total) / calls as f64),
-                        i8v(e.rows.load(Ordering::Relaxed)),
-                        i8v(e.blks_hit.load(Ordering::Relaxed)),
-                        i8v(e.blks_read.load(Ordering::Relaxed)),
-                    ]
-                })
-                .collect();
-            rel(PG_STAT_STATEMENTS, rows)
-        }
+        "pg_stat_statements" => rel(PG_STAT_STATEMENTS, pg_stat_statements()),
         _ => None,
     }
 }
@@ -485,27 +518,72 @@ fn pg_stat_indexes(db: &Database, cat: &Catalog) -> Vec<Vec<Value>> {
                 ts(s.get(Counter::CreatedAt)),
                 ts(s.get(Counter::LastRebuilt)),
             ]);
-            match &phys {
-                Some(p) => row.extend([
-                    i8v(p.index_size),
-                    i8v(p.entries),
-                    dead.map(i8v).unwrap_or(NULL),
-                    Value::Int4(p.tree_level as i32 + 1),
-                    i8v(p.leaf_pages),
-                    Value::Float8(p.avg_leaf_density),
-                    Value::Float8(p.leaf_fragmentation),
-                ]),
-                None => row.extend([NULL, NULL, NULL, NULL, NULL, NULL, NULL]),
-            }
+            row.extend(physical_columns(phys.as_ref(), dead));
             row.push(i8v(pages));
             row.push(if hit + read == 0 {
                 NULL
             } else {
                 Value::Float8(hit as f64 / (hit + read) as f64)
             });
+            row.extend(kind_columns(phys.as_ref()));
             row
         })
         .collect()
+}
+
+/// pg_stat_indexes' physical columns (size_bytes .. fragmentation_pct):
+/// tree figures for a tree, NULL where the kind has no such thing (a hash
+/// index has no levels or leaves, a BRIN index no entry per row).
+fn physical_columns(phys: Option<&IndexStats>, dead: Option<u64>) -> [Value; 7] {
+    let Some(p) = phys else {
+        return std::array::from_fn(|_| NULL);
+    };
+    let size = i8v(p.index_size);
+    match &p.detail {
+        KindStats::None => [
+            size,
+            i8v(p.entries),
+            dead.map(i8v).unwrap_or(NULL),
+            Value::Int4(p.tree_level as i32 + 1),
+            i8v(p.leaf_pages),
+            Value::Float8(p.avg_leaf_density),
+            Value::Float8(p.leaf_fragmentation),
+        ],
+        KindStats::Hash(h) => [
+            size,
+            i8v(h.live_items),
+            dead.map(i8v).unwrap_or(NULL),
+            NULL,
+            NULL,
+            NULL,
+            NULL,
+        ],
+        KindStats::Brin(_) => [size, NULL, NULL, NULL, NULL, NULL, NULL],
+    }
+}
+
+/// pg_stat_indexes' kind-specific columns (splits .. summarized_ranges):
+/// node splits of a B+Tree or bucket splits of a hash index; bucket and
+/// overflow pages and free space of a hash index (pgstathashindex's
+/// figures); the ranges of a BRIN index. NULL where they do not apply.
+fn kind_columns(phys: Option<&IndexStats>) -> [Value; 7] {
+    let mut v: [Value; 7] = std::array::from_fn(|_| NULL);
+    let Some(p) = phys else { return v };
+    match &p.detail {
+        KindStats::None => v[0] = i8v(p.splits),
+        KindStats::Hash(h) => {
+            v[0] = i8v(h.splits);
+            v[1] = i8v(h.bucket_pages);
+            v[2] = i8v(h.overflow_pages);
+            v[3] = Value::Float8(h.free_percent);
+        }
+        KindStats::Brin(b) => {
+            v[4] = Value::Int4(b.pages_per_range as i32);
+            v[5] = i8v(b.ranges);
+            v[6] = i8v(b.summarized_ranges);
+        }
+    }
+    v
 }
 
 fn memory_stats(db: &Database, cat: &Catalog) -> Vec<Vec<Value>> {
@@ -630,4 +708,127 @@ fn buffer_residency(db: &Database, cat: &Catalog) -> Vec<Vec<Value>> {
             ])
         })
         .collect()
+}
+
+/// One row per captured statement that ran at least once. Columns sargdb
+/// has no source for are 0, each because the thing they count does not
+/// exist in sargdb: local buffers (temporary tables live in the shared
+/// pool like any table), temporary files (sorts and hashes stay in memory) and JIT.
+fn pg_stat_statements() -> Vec<Vec<Value>> {
+    let ld = |a: &std::sync::atomic::AtomicU64| i8v(a.load(Ordering::Relaxed));
+    let ms =
+        |a: &std::sync::atomic::AtomicU64| Value::Float8(a.load(Ordering::Relaxed) as f64 / 1e6);
+    let zero_i = || Value::Int8(0);
+    let zero_f = || Value::Float8(0.0);
+    crate::statements::STATEMENTS
+        .all()
+        .into_iter()
+        .filter(|e| e.calls() > 0)
+        .map(|e| {
+            let mut row = vec![
+                o(super::SUPERUSER_OID),
+                o(super::DATABASE_OID),
+                Value::Bool(true),
+                Value::Int8(e.queryid),
+                t(e.query.clone()),
+                i8v(e.plan.count()),
+            ];
+            row.extend(e.plan.summary_ms().map(Value::Float8));
+            row.push(i8v(e.calls()));
+            row.extend(e.exec.summary_ms().map(Value::Float8));
+            row.extend([
+                ld(&e.rows),
+                ld(&e.blks_hit),
+                ld(&e.blks_read),
+                ld(&e.blks_dirtied),
+                ld(&e.blks_written),
+            ]);
+            // local_blks_{hit,read,dirtied,written}, temp_blks_{read,written}
+            row.extend((0..6).map(|_| zero_i()));
+            row.extend([ms(&e.read_ns), ms(&e.write_ns)]);
+            // temp_blk_read_time, temp_blk_write_time
+            row.extend([zero_f(), zero_f()]);
+            row.extend([
+                ld(&e.wal_records),
+                ld(&e.wal_fpi),
+                Value::Numeric(sargdb_catalog::types::numeric::from_i64(
+                    i64::try_from(e.wal_bytes.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
+                )),
+            ]);
+            // jit_functions .. jit_emission_time: counts and times alternate.
+            row.push(zero_i());
+            row.push(zero_f());
+            for _ in 0..3 {
+                row.push(zero_i());
+                row.push(zero_f());
+            }
+            row
+        })
+        .collect()
+}
+
+/// One row per column of every analyzed table, from what ANALYZE stored:
+/// values kept as order-preserving keys are decoded back and printed as
+/// Postgres prints an array (timestamps in UTC). The element statistics of
+/// array columns are not collected: those columns are NULL.
+fn pg_stats(cat: &Catalog) -> Vec<Vec<Value>> {
+    use sargdb_catalog::types::{decode_key, KeyColumn};
+    let tctx = sargdb_catalog::types::TypeContext::default();
+    let mut rows = vec![];
+    for tb in tables(cat, false) {
+        let Some(ts) = cat.stats.get(&tb.oid) else {
+            continue;
+        };
+        // Postgres keeps no statistics of a table ANALYZE found empty.
+        if ts.reltuples <= 0.0 {
+            continue;
+        }
+        for (col, cs) in tb.columns.iter().zip(&ts.columns) {
+            if col.dropped {
+                continue;
+            }
+            let decode = |k: &[u8]| {
+                decode_key(k, std::slice::from_ref(&col.data_type), &[KeyColumn::ASC])
+                    .ok()
+                    .and_then(|mut v| v.pop())
+                    .unwrap_or(NULL)
+            };
+            let array_text = |vals: Vec<Value>| -> Value {
+                if vals.is_empty() {
+                    NULL
+                } else {
+                    Value::Text(Value::Array(vals).to_text(&tctx))
+                }
+            };
+            let f4 = |f: f64| Value::Float4(f as f32);
+            let freqs = if cs.mcv.is_empty() {
+                NULL
+            } else {
+                Value::Array(cs.mcv.iter().map(|(_, f)| f4(*f)).collect())
+            };
+            rows.push(vec![
+                t(tb.schema.clone()),
+                t(tb.name.clone()),
+                t(col.name.clone()),
+                Value::Bool(false),
+                f4(cs.null_frac),
+                Value::Int4(cs.avg_width),
+                f4(cs.n_distinct),
+                array_text(cs.mcv.iter().map(|(k, _)| decode(k)).collect()),
+                freqs,
+                array_text(cs.histogram.iter().map(|k| decode(k)).collect()),
+                // Postgres has no correlation without two sampled non-null
+                // values (ANALYZE samples up to 30,000 rows).
+                if (1.0 - cs.null_frac) * ts.reltuples.min(30_000.0) >= 1.5 {
+                    f4(cs.correlation)
+                } else {
+                    NULL
+                },
+                NULL,
+                NULL,
+                NULL,
+            ]);
+        }
+    }
+    rows
 }

@@ -5,7 +5,10 @@
 //! Scans are lossy: `scan_pages` returns the heap block ranges whose summary
 //! may match, and the caller reads those pages and rechecks every row.
 //!
-//! Keys are the catalog's order-preserving encoding of one column; the one
+//! A multi-column index keeps one summary per column per range, and a scan
+//! constrains one column (`ScanKey::Column`); its keys arrive framed per
+//! column (`frame_column_keys`). Keys are the catalog's order-preserving
+//! encoding of a column; the one
 //! thing this module relies on beyond `memcmp` order is that a NULL encodes
 //! as a lone marker byte and every value as at least two bytes (see
 //! `types::key`). Summaries keep at most `KEY_BYTES` (16) bytes of each bound: a
@@ -28,8 +31,10 @@
 //!   24  4 pages_per_range
 //!   28  4 autosummarize position: ranges below it were summarized
 //!   32  1 autosummarize (0/1)
-//! summary page (block 1 + r / PER_PAGE), kind 9: after the header,
-//! PER_PAGE slots of SLOT bytes, slot r % PER_PAGE for range r:
+//!   33  1 key columns (0 in indexes older than multi-column BRIN: 1)
+//! summary page (block 1 + r / R), kind 9, where R = PER_PAGE / columns
+//! ranges share a page: after the header, PER_PAGE slots of SLOT bytes;
+//! range r's summary of column c is slot (r % R) * columns + c:
 //!    0  1 flags: 1 summarized, 2 has NULLs, 4 has values, 8 no upper bound
 //!    1  1 minimum length     2 16 minimum
 //!   18  1 maximum length    19 16 maximum
@@ -75,10 +80,11 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     equality: true,
     unique: false,
     backward: false,
-    multi_column: false,
+    multi_column: true,
     exact: false,
     lossy_pages: true,
     covering: false,
+    column_keys: true,
 };
 
 /// Postgres's brincostestimate in spirit: every summary is read; the heap
@@ -202,6 +208,8 @@ impl Summary {
         let values = self.has_values;
         match key {
             ScanKey::All => values || self.has_nulls,
+            // Handled by `Inner::may_match` (which picks the column's summary).
+            ScanKey::Column { key, .. } => self.may_match(key),
             ScanKey::Eq(k) if is_null_key(k) => self.has_nulls,
             ScanKey::Eq(k) => values && &self.min[..] <= &k[..] && self.max_at_least(k),
             ScanKey::Prefix(p) if is_null_key(p) => self.has_nulls,
@@ -241,24 +249,44 @@ impl Summary {
     }
 }
 
-fn slot_of(range: u32) -> (u32, usize) {
-    (
-        1 + range / PER_PAGE as u32,
-        PAGE_HEADER_SIZE + (range as usize % PER_PAGE) * SLOT,
-    )
-}
-
 struct Inner {
     shared: Arc<Shared>,
     heap: RelFileId,
     rel: RelFileId,
     pages_per_range: u32,
     autosummarize: bool,
+    /// Key columns: summaries per range (fixed at creation, in the meta page).
+    ncols: usize,
     latch: RwLock<()>,
     unique: Arc<Mutex<()>>,
 }
 
 impl Inner {
+    /// Ranges whose summaries share a summary page.
+    fn ranges_per_page(&self) -> usize {
+        PER_PAGE / self.ncols
+    }
+
+    /// Block and byte offset of range `range`'s summary of column `col`.
+    fn slot_of(&self, range: u32, col: usize) -> (u32, usize) {
+        let rpp = self.ranges_per_page() as u32;
+        (
+            1 + range / rpp,
+            PAGE_HEADER_SIZE + ((range % rpp) as usize * self.ncols + col) * SLOT,
+        )
+    }
+
+    /// The column keys of an entry's key.
+    fn column_keys<'k>(&self, key: &'k [u8]) -> Result<Vec<&'k [u8]>> {
+        if self.ncols == 1 {
+            return Ok(vec![key]);
+        }
+        super::split_column_keys(key, self.ncols).ok_or_else(|| EngineError::IndexUnsupported {
+            method: "brin",
+            what: format!("a key that is not {} framed column keys", self.ncols),
+        })
+    }
+
     fn corrupt(&self, block: u32, reason: &str) -> EngineError {
         EngineError::CorruptPage {
             rel: self.rel,
@@ -281,12 +309,13 @@ impl Inner {
     fn init_empty(&self) -> Result<()> {
         let b = self.shared.pool.extend(self.rel)?.block;
         debug_assert_eq!(b, META_BLOCK);
-        let (ppr, auto) = (self.pages_per_range, self.autosummarize);
+        let (ppr, auto, ncols) = (self.pages_per_range, self.autosummarize, self.ncols);
         self.write_page(META_BLOCK, |g| {
             g[12..14].copy_from_slice(&KIND_META.to_le_bytes());
             g[24..28].copy_from_slice(&ppr.to_le_bytes());
             g[28..32].copy_from_slice(&0u32.to_le_bytes());
             g[32] = auto as u8;
+            g[33] = ncols as u8;
         })
     }
 
@@ -313,9 +342,9 @@ impl Inner {
         Ok(self.shared.pool.relation_size(self.heap)?.div_ceil(ppr))
     }
 
-    /// Make sure the summary page holding `range`'s slot exists.
+    /// Make sure the summary page holding `range`'s slots exists.
     fn ensure_page(&self, range: u32) -> Result<()> {
-        let (block, _) = slot_of(range);
+        let (block, _) = self.slot_of(range, 0);
         while self.shared.pool.relation_size(self.rel)? <= block {
             let b = self.shared.pool.extend(self.rel)?.block;
             self.write_page(b, |g| {
@@ -325,14 +354,16 @@ impl Inner {
         Ok(())
     }
 
-    /// The summary of every range in `0..n` (missing slots: unsummarized).
-    fn summaries(&self, n: u32) -> Result<Vec<Summary>> {
+    /// The summaries (one per column) of every range in `0..n` (missing
+    /// slots: unsummarized).
+    fn summaries(&self, n: u32) -> Result<Vec<Vec<Summary>>> {
         let nblocks = self.shared.pool.relation_size(self.rel)?;
+        let rpp = self.ranges_per_page();
         let mut out = Vec::with_capacity(n as usize);
         let mut block = 1u32;
         while (out.len() as u32) < n {
             if block >= nblocks {
-                out.resize(n as usize, Summary::default());
+                out.resize(n as usize, vec![Summary::default(); self.ncols]);
                 break;
             }
             let p = self.shared.pool.fetch(self.rel, block)?;
@@ -340,30 +371,37 @@ impl Inner {
             if page_kind(&g[..]) != KIND_SUMMARY {
                 return Err(self.corrupt(block, "not a BRIN summary page"));
             }
-            for i in 0..PER_PAGE {
+            for i in 0..rpp {
                 if out.len() as u32 >= n {
                     break;
                 }
-                let o = PAGE_HEADER_SIZE + i * SLOT;
-                out.push(Summary::decode(&g[o..o + SLOT]));
+                let cols = (0..self.ncols)
+                    .map(|c| {
+                        let o = PAGE_HEADER_SIZE + (i * self.ncols + c) * SLOT;
+                        Summary::decode(&g[o..o + SLOT])
+                    })
+                    .collect();
+                out.push(cols);
             }
             block += 1;
         }
         Ok(out)
     }
 
-    /// The summary of one range (missing slot: unsummarized).
-    fn summary_of(&self, range: u32) -> Result<Summary> {
-        let (block, off) = slot_of(range);
+    /// The summaries of one range (missing slots: unsummarized).
+    fn summary_of(&self, range: u32) -> Result<Vec<Summary>> {
+        let (block, off) = self.slot_of(range, 0);
         if block >= self.shared.pool.relation_size(self.rel)? {
-            return Ok(Summary::default());
+            return Ok(vec![Summary::default(); self.ncols]);
         }
         let p = self.shared.pool.fetch(self.rel, block)?;
         let g = p.read();
         if page_kind(&g[..]) != KIND_SUMMARY {
             return Err(self.corrupt(block, "not a BRIN summary page"));
         }
-        Ok(Summary::decode(&g[off..off + SLOT]))
+        Ok((0..self.ncols)
+            .map(|c| Summary::decode(&g[off + c * SLOT..off + (c + 1) * SLOT]))
+            .collect())
     }
 
     /// Summarize ranges `0..n`; how many were not summarized yet.
@@ -371,17 +409,31 @@ impl Inner {
         let _w = self.latch.write();
         let mut count = 0;
         for r in 0..n {
-            if !self.summary_of(r)?.summarized && self.update_slot(r, |s| s.summarized = true)? {
-                count += 1;
+            let sums = self.summary_of(r)?;
+            let mut changed = false;
+            for (c, s) in sums.iter().enumerate() {
+                if !s.summarized {
+                    changed |= self.update_slot(r, c, |s| s.summarized = true)?;
+                }
             }
+            count += changed as u64;
         }
         Ok(count)
     }
 
+    /// Whether a range with these summaries may hold rows matching `key`
+    /// (a key without a column is for the first).
+    fn may_match(&self, sums: &[Summary], key: &ScanKey) -> bool {
+        match key {
+            ScanKey::Column { column, key } => sums.get(*column).is_none_or(|s| s.may_match(key)),
+            k => sums.first().is_none_or(|s| s.may_match(k)),
+        }
+    }
+
     /// Read-modify-write one slot; logs a patch when it changed.
-    fn update_slot(&self, range: u32, f: impl FnOnce(&mut Summary)) -> Result<bool> {
+    fn update_slot(&self, range: u32, col: usize, f: impl FnOnce(&mut Summary)) -> Result<bool> {
         self.ensure_page(range)?;
-        let (block, off) = slot_of(range);
+        let (block, off) = self.slot_of(range, col);
         let p = self.shared.pool.fetch(self.rel, block)?;
         let mut g = p.write();
         if page_kind(&g[..]) != KIND_SUMMARY {
@@ -438,18 +490,24 @@ impl BrinIndex {
         rel: RelFileId,
         options: IndexOptions,
     ) -> Result<BrinIndex> {
-        let inner = Inner {
+        let mut inner = Inner {
             shared,
             heap,
             rel,
             pages_per_range: options.pages_per_range.max(1),
             autosummarize: options.autosummarize,
+            ncols: (options.columns as usize).clamp(1, PER_PAGE),
             latch: RwLock::new(()),
             unique: Arc::new(Mutex::new(())),
         };
         if inner.shared.pool.relation_size(rel)? == 0 {
             let _w = inner.latch.write();
             inner.init_empty()?;
+        } else {
+            // The page decides (an index made before multi-column BRIN has 0).
+            let p = inner.shared.pool.fetch(rel, META_BLOCK)?;
+            let n = p.read()[33];
+            inner.ncols = (n as usize).clamp(1, PER_PAGE);
         }
         Ok(BrinIndex {
             inner: Arc::new(inner),
@@ -490,12 +548,16 @@ impl AccessMethod for BrinIndex {
                 summarized: true,
                 ..Default::default()
             };
-            n as usize
+            n as usize * t.ncols
         ];
         for e in &entries {
-            sums[(e.tid.page / ppr) as usize].widen(&e.key);
+            let base = (e.tid.page / ppr) as usize * t.ncols;
+            for (c, k) in t.column_keys(&e.key)?.into_iter().enumerate() {
+                sums[base + c].widen(k);
+            }
         }
-        for (pi, chunk) in sums.chunks(PER_PAGE).enumerate() {
+        // Slots in range order, each range's columns together.
+        for (pi, chunk) in sums.chunks(t.ranges_per_page() * t.ncols).enumerate() {
             let b = t.shared.pool.extend(t.rel)?.block;
             debug_assert_eq!(b, 1 + pi as u32);
             t.write_page(b, |g| {
@@ -514,11 +576,15 @@ impl AccessMethod for BrinIndex {
         let _w = t.latch.write();
         let (ppr, auto_pos, auto) = t.meta()?;
         let range = tid.page / ppr;
-        t.update_slot(range, |s| s.widen(key))?;
+        for (c, k) in t.column_keys(key)?.into_iter().enumerate() {
+            t.update_slot(range, c, |s| s.widen(k))?;
+        }
         if auto && range > auto_pos {
             // Inserts moved past these ranges: they are full, summarize them.
             for r in auto_pos..range {
-                t.update_slot(r, |s| s.summarized = true)?;
+                for c in 0..t.ncols {
+                    t.update_slot(r, c, |s| s.summarized = true)?;
+                }
             }
             t.set_autosummarized(range)?;
         }
@@ -549,7 +615,7 @@ impl AccessMethod for BrinIndex {
         let n = heap_pages.div_ceil(ppr);
         let mut out: Vec<Range<u32>> = vec![];
         for (r, s) in t.summaries(n)?.iter().enumerate() {
-            if !s.may_match(key) {
+            if !t.may_match(s, key) {
                 continue;
             }
             let start = r as u32 * ppr;
@@ -566,8 +632,12 @@ impl AccessMethod for BrinIndex {
         let t = &*self.inner;
         let _r = t.latch.read();
         let (ppr, _, _) = t.meta()?;
-        let s = t.summary_of(tid.page / ppr)?;
-        Ok(s.may_match(&ScanKey::Eq(key.to_vec())))
+        let sums = t.summary_of(tid.page / ppr)?;
+        let keys = t.column_keys(key)?;
+        Ok(sums
+            .iter()
+            .zip(keys)
+            .all(|(s, k)| s.may_match(&ScanKey::Eq(k.to_vec()))))
     }
 
     fn summarize_new_values(&self) -> Result<u64> {
@@ -597,10 +667,10 @@ impl AccessMethod for BrinIndex {
                 problems.push(format!("block {block}: not a BRIN summary page"));
                 continue;
             }
-            for i in 0..PER_PAGE {
+            for i in 0..t.ranges_per_page() * t.ncols {
                 let o = PAGE_HEADER_SIZE + i * SLOT;
                 let raw = &g[o..o + SLOT];
-                let range = (block - 1) as usize * PER_PAGE + i;
+                let range = (block - 1) as usize * t.ranges_per_page() + i / t.ncols;
                 if raw[0] & !(F_SUMMARIZED | F_NULLS | F_VALUES | F_MAX_INF) != 0
                     || raw[1] as usize > KEY_BYTES
                     || raw[MAX_AT] as usize > KEY_BYTES
@@ -630,7 +700,10 @@ impl AccessMethod for BrinIndex {
         let nblocks = t.shared.pool.relation_size(t.rel)?;
         let n = t.heap_ranges(ppr)?;
         let sums = t.summaries(n)?;
-        let summarized = sums.iter().filter(|s| s.summarized).count() as u64;
+        let summarized = sums
+            .iter()
+            .filter(|s| s.iter().all(|c| c.summarized))
+            .count() as u64;
         Ok(IndexStats {
             version: 1,
             index_size: nblocks as u64 * PAGE_SIZE as u64,

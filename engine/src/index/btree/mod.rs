@@ -55,6 +55,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     unique: true,
     backward: true,
     multi_column: true,
+    column_keys: false,
     exact: true,
     lossy_pages: false,
     covering: true,
@@ -717,6 +718,8 @@ fn bounds_of(key: &ScanKey) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
             },
         ),
         ScanKey::Range { lower, upper } => (lower.clone(), upper.clone()),
+        // Refused by `scan`; a leading column alone is the whole range.
+        ScanKey::Column { .. } => (Bound::Unbounded, Bound::Unbounded),
     }
 }
 
@@ -1031,6 +1034,12 @@ impl AccessMethod for BTreeIndex {
     }
 
     fn scan(&self, key: &ScanKey, backward: bool) -> Result<IndexScanIter> {
+        if let ScanKey::Column { .. } = key {
+            return Err(EngineError::IndexUnsupported {
+                method: "btree",
+                what: "scans of one key column".into(),
+            });
+        }
         let (lower, upper) = bounds_of(key);
         // Entries equal to an excluded lower bound are skipped by starting
         // after (bound, largest tid).

@@ -56,6 +56,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     unique: false,
     backward: false,
     multi_column: false,
+    column_keys: false,
     exact: true,
     lossy_pages: false,
     covering: false,
@@ -703,6 +704,7 @@ impl AccessMethod for HashIndex {
             }
             ScanKey::Prefix(_) => return Err(unsupported("prefix scans")),
             ScanKey::Range { .. } => return Err(unsupported("range scans")),
+            ScanKey::Column { .. } => return Err(unsupported("scans of one key column")),
         };
         Ok(Box::new(out.into_iter().map(Ok)))
     }
