@@ -138,23 +138,7 @@ pub(crate) fn insert(
     }
     let mut tried_new = false;
     loop {
-        let candidate = shared.fsm_candidate(rel);
-        let page = match candidate {
-            Some(block) => shared.pool.fetch(rel, block)?,
-            None => {
-                if tried_new {
-                    // A fresh page always fits a tuple of legal size.
-                    return Err(EngineError::TupleTooLarge {
-                        size: full.len(),
-                        max: MAX_TUPLE_SIZE,
-                    });
-                }
-                tried_new = true;
-                let p = shared.pool.extend(rel)?;
-                shared.fsm_set_current(rel, p.block);
-                p
-            }
-        };
+        let page = insert_target(shared, rel, full.len(), &mut tried_new)?;
         let mut g = page.write();
         let kind = page_kind(&g[..]);
         if kind != 0 && kind != crate::page::PAGE_KIND_HEAP {
@@ -213,6 +197,30 @@ pub(crate) fn insert(
 /// Insert many tuples (each a full tuple: header then data, of a size
 /// that fits a page) for one transaction: as many per page latch as fit.
 /// A page this call starts is WAL-logged once, as an image after it is
+
+/// The page an insert of `len` bytes tries next: the free-space map's
+/// candidate, or a new page at the end (`tried_new` says one was already
+/// tried for this tuple: a fresh page always fits a tuple of legal size).
+fn insert_target<'a>(
+    shared: &'a Shared,
+    rel: RelFileId,
+    len: usize,
+    tried_new: &mut bool,
+) -> Result<crate::buffer::PinnedPage<'a>> {
+    if let Some(block) = shared.fsm_candidate(rel) {
+        return shared.pool.fetch(rel, block);
+    }
+    if *tried_new {
+        return Err(EngineError::TupleTooLarge {
+            size: len,
+            max: MAX_TUPLE_SIZE,
+        });
+    }
+    *tried_new = true;
+    let p = shared.pool.extend(rel)?;
+    shared.fsm_set_current(rel, p.block);
+    Ok(p)
+}
 /// filled, instead of once per tuple (Postgres's heap_multi_insert).
 pub(crate) fn insert_many(
     shared: &Shared,
@@ -229,21 +237,7 @@ pub(crate) fn insert_many(
             next += 1;
             continue;
         }
-        let page = match shared.fsm_candidate(rel) {
-            Some(block) => shared.pool.fetch(rel, block)?,
-            None => {
-                if tried_new {
-                    return Err(EngineError::TupleTooLarge {
-                        size: fulls[next].len(),
-                        max: MAX_TUPLE_SIZE,
-                    });
-                }
-                tried_new = true;
-                let p = shared.pool.extend(rel)?;
-                shared.fsm_set_current(rel, p.block);
-                p
-            }
-        };
+        let page = insert_target(shared, rel, fulls[next].len(), &mut tried_new)?;
         let mut g = page.write();
         let kind = page_kind(&g[..]);
         if kind != 0 && kind != crate::page::PAGE_KIND_HEAP {

@@ -431,10 +431,10 @@ impl Transaction {
         Ok(())
     }
 
-    /// Insert a tuple; returns where it went.
-    pub fn insert(&mut self, rel: RelFileId, tuple: &[u8]) -> Result<TupleId> {
-        let xid = self.write_xid();
-        let mut full = vec![0u8; TUPLE_HEADER_SIZE + tuple.len()];
+    /// A new version of `data` inserted by `xid` in this command: the MVCC
+    /// header, then the data.
+    fn new_tuple(&self, xid: Xid, data: &[u8]) -> Vec<u8> {
+        let mut full = vec![0u8; TUPLE_HEADER_SIZE + data.len()];
         TupleHeader {
             xmin: xid,
             xmax: 0,
@@ -445,7 +445,14 @@ impl Transaction {
             infomask: 0,
         }
         .write(&mut full);
-        full[TUPLE_HEADER_SIZE..].copy_from_slice(tuple);
+        full[TUPLE_HEADER_SIZE..].copy_from_slice(data);
+        full
+    }
+
+    /// Insert a tuple; returns where it went.
+    pub fn insert(&mut self, rel: RelFileId, tuple: &[u8]) -> Result<TupleId> {
+        let xid = self.write_xid();
+        let mut full = self.new_tuple(xid, tuple);
         let tid = heap::insert(&self.shared, xid, rel, &mut full)?;
         self.shared.note_modified(rel);
         Ok(tid)
@@ -458,24 +465,7 @@ impl Transaction {
             return Ok(vec![]);
         }
         let xid = self.write_xid();
-        let header = TupleHeader {
-            xmin: xid,
-            xmax: 0,
-            cmin: self.cid,
-            cmax: 0,
-            ctid_page: 0,
-            ctid_slot: 0,
-            infomask: 0,
-        };
-        let mut fulls: Vec<Vec<u8>> = tuples
-            .iter()
-            .map(|t| {
-                let mut full = vec![0u8; TUPLE_HEADER_SIZE + t.len()];
-                header.write(&mut full);
-                full[TUPLE_HEADER_SIZE..].copy_from_slice(t);
-                full
-            })
-            .collect();
+        let mut fulls: Vec<Vec<u8>> = tuples.iter().map(|t| self.new_tuple(xid, t)).collect();
         let tids = heap::insert_many(&self.shared, xid, rel, &mut fulls)?;
         self.shared.note_modified_n(rel, tids.len() as u64);
         Ok(tids)

@@ -62,6 +62,17 @@ fn contains_subquery(e: &BoundExpr) -> bool {
     found
 }
 
+/// A join's output mask cut into its two inputs' masks (a column past the
+/// end of `needed` counts as needed).
+fn split_sides(needed: &[bool], left: &Plan, right: &Plan) -> (Vec<bool>, Vec<bool>) {
+    let lw = width(left).unwrap_or(0);
+    let mut lm = needed[..lw.min(needed.len())].to_vec();
+    lm.resize(lw, true);
+    let mut rm = needed.get(lw..).unwrap_or(&[]).to_vec();
+    rm.resize(width(right).unwrap_or(0), true);
+    (lm, rm)
+}
+
 fn prune(plan: &mut Plan, needed: Vec<bool>) {
     let all = |p: &Plan| vec![true; width(p).unwrap_or(0)];
     match plan {
@@ -153,11 +164,7 @@ fn prune(plan: &mut Plan, needed: Vec<bool>) {
             residual,
             ..
         } => {
-            let lw = width(left).unwrap_or(0);
-            let mut lm: Vec<bool> = needed[..lw.min(needed.len())].to_vec();
-            lm.resize(lw, true);
-            let mut rm: Vec<bool> = needed.get(lw..).unwrap_or(&[]).to_vec();
-            rm.resize(width(right).unwrap_or(0), true);
+            let (mut lm, mut rm) = split_sides(&needed, left, right);
             mark_all(left_keys.iter(), &mut lm, 0);
             mark_all(right_keys.iter(), &mut rm, 0);
             if let Some(r) = residual {
@@ -172,11 +179,7 @@ fn prune(plan: &mut Plan, needed: Vec<bool>) {
         | Plan::Join {
             left, right, on, ..
         } => {
-            let lw = width(left).unwrap_or(0);
-            let mut lm: Vec<bool> = needed[..lw.min(needed.len())].to_vec();
-            lm.resize(lw, true);
-            let mut rm: Vec<bool> = needed.get(lw..).unwrap_or(&[]).to_vec();
-            rm.resize(width(right).unwrap_or(0), true);
+            let (mut lm, mut rm) = split_sides(&needed, left, right);
             if let Some(on) = on {
                 mark_joined(on, &mut lm, &mut rm);
             }
@@ -187,8 +190,7 @@ fn prune(plan: &mut Plan, needed: Vec<bool>) {
             left, right, on, ..
         } => {
             let lw = width(left).unwrap_or(0);
-            let mut rm: Vec<bool> = needed.get(lw..).unwrap_or(&[]).to_vec();
-            rm.resize(width(right).unwrap_or(0), true);
+            let (_, mut rm) = split_sides(&needed, left, right);
             if let Some(on) = on {
                 mark(on, &mut rm, lw);
                 if contains_subquery(on) {
