@@ -800,6 +800,17 @@ impl Engine {
         }
     }
 
+    /// WAL activity since the last reset and the reset's Unix time in
+    /// microseconds (`pg_stat_wal`).
+    pub fn wal_stats(&self) -> (crate::wal::WalStats, u64) {
+        self.shared.wal.stats_since_reset()
+    }
+
+    /// `pg_stat_reset_shared('wal')`.
+    pub fn reset_wal_stats(&self) {
+        self.shared.wal.reset_stats()
+    }
+
     /// Clean shutdown: stop the background worker and checkpoint.
     pub fn shutdown(&self) -> Result<()> {
         self.stop.store(true, Ordering::SeqCst);

@@ -492,6 +492,39 @@ struct InsertState {
     /// Redo point of the latest checkpoint: pages whose LSN is at or below it
     /// get a full-page image on their next change.
     redo: Lsn,
+    /// Records, full-page images and bytes appended since start.
+    records: u64,
+    fpi: u64,
+    appended: u64,
+}
+
+/// Cumulative WAL activity (the figures of `pg_stat_wal`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WalStats {
+    pub records: u64,
+    pub fpi: u64,
+    pub bytes: u64,
+    /// Write-outs of the WAL buffer to the segment files.
+    pub writes: u64,
+    /// fsyncs of segment files (one per write-out when fsync is on).
+    pub syncs: u64,
+    pub write_ns: u64,
+    pub sync_ns: u64,
+}
+
+impl WalStats {
+    /// The activity since `base` was taken.
+    pub fn since(&self, base: &WalStats) -> WalStats {
+        WalStats {
+            records: self.records.saturating_sub(base.records),
+            fpi: self.fpi.saturating_sub(base.fpi),
+            bytes: self.bytes.saturating_sub(base.bytes),
+            writes: self.writes.saturating_sub(base.writes),
+            syncs: self.syncs.saturating_sub(base.syncs),
+            write_ns: self.write_ns.saturating_sub(base.write_ns),
+            sync_ns: self.sync_ns.saturating_sub(base.sync_ns),
+        }
+    }
 }
 
 struct FlushState {
@@ -509,6 +542,11 @@ pub struct Wal {
     segments: Mutex<BTreeMap<Lsn, File>>,
     pub bytes_written: AtomicU64,
     pub fsyncs: AtomicU64,
+    writes: AtomicU64,
+    write_ns: AtomicU64,
+    sync_ns: AtomicU64,
+    /// `stats()` at the last reset, and when that was (Unix microseconds).
+    reset_base: Mutex<(WalStats, u64)>,
     /// Largest capacity the insert buffer reached before a write-out.
     peak_buffer: AtomicU64,
     /// The insert buffer's partner: written-out buffers come back here
@@ -518,6 +556,13 @@ pub struct Wal {
 
 /// A written-out WAL buffer larger than this is freed, not kept as spare.
 const SPARE_BUFFER_MAX: usize = 4 << 20;
+
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
 
 fn segment_name(start: Lsn) -> String {
     format!("{start:016X}")
@@ -655,6 +700,9 @@ impl Wal {
                 seg_start: end,
                 pending_segments: vec![end],
                 redo,
+                records: 0,
+                fpi: 0,
+                appended: 0,
             }),
             flush_state: Mutex::new(FlushState {
                 flushed: end,
@@ -664,6 +712,10 @@ impl Wal {
             segments: Mutex::new(BTreeMap::new()),
             bytes_written: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            write_ns: AtomicU64::new(0),
+            sync_ns: AtomicU64::new(0),
+            reset_base: Mutex::new((WalStats::default(), unix_micros())),
             spare: Mutex::new(Vec::with_capacity(1 << 20)),
             peak_buffer: AtomicU64::new(0),
         };
@@ -684,6 +736,9 @@ impl Wal {
             _ => 0,
         };
         crate::stats::note_wal(fpi, len);
+        st.records += 1;
+        st.fpi += fpi;
+        st.appended += len;
         let lsn = st.insert_lsn;
         st.insert_lsn += len;
         (lsn, st.insert_lsn)
@@ -696,6 +751,34 @@ impl Wal {
         let cap = st.buf.capacity() as u64;
         let peak = self.peak_buffer.fetch_max(cap, Ordering::Relaxed).max(cap);
         (st.buf.len() as u64, cap, peak)
+    }
+
+    /// Cumulative activity since the log was opened.
+    pub fn stats(&self) -> WalStats {
+        let (records, fpi, bytes) = {
+            let st = self.insert.lock();
+            (st.records, st.fpi, st.appended)
+        };
+        WalStats {
+            records,
+            fpi,
+            bytes,
+            writes: self.writes.load(Ordering::Relaxed),
+            syncs: self.fsyncs.load(Ordering::Relaxed),
+            write_ns: self.write_ns.load(Ordering::Relaxed),
+            sync_ns: self.sync_ns.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Activity since the last `reset_stats` (or since the log was opened),
+    /// and the Unix time in microseconds of that reset.
+    pub fn stats_since_reset(&self) -> (WalStats, u64) {
+        let (base, at) = *self.reset_base.lock();
+        (self.stats().since(&base), at)
+    }
+
+    pub fn reset_stats(&self) {
+        *self.reset_base.lock() = (self.stats(), unix_micros());
     }
 
     /// Append a record; returns (start LSN, end LSN).
@@ -839,6 +922,7 @@ impl Wal {
             }
         }
         let end = start + data.len() as u64;
+        let write_started = std::time::Instant::now();
         let mut pos = start;
         let mut touched: Vec<Lsn> = Vec::new();
         while pos < end {
@@ -858,7 +942,11 @@ impl Wal {
             touched.push(seg);
             pos = upto;
         }
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.write_ns
+            .fetch_add(write_started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         if self.fsync {
+            let sync_started = std::time::Instant::now();
             for seg in touched {
                 if let Some(f) = segments.get(&seg) {
                     f.sync_data()
@@ -866,6 +954,8 @@ impl Wal {
                 }
             }
             self.fsyncs.fetch_add(1, Ordering::Relaxed);
+            self.sync_ns
+                .fetch_add(sync_started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         }
         self.bytes_written
             .fetch_add(data.len() as u64, Ordering::Relaxed);
