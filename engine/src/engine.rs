@@ -1107,6 +1107,11 @@ fn background_worker(shared: Arc<Shared>, stop: Arc<AtomicBool>) {
         if stop.load(Ordering::SeqCst) {
             break;
         }
+        if shared.wal.wants_preallocation() {
+            if let Err(e) = shared.wal.prepare_segment() {
+                tracing::warn!("could not preallocate a WAL segment: {e}");
+            }
+        }
         let wal_since = shared
             .wal
             .insert_lsn()

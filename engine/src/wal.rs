@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::{Condvar, Mutex};
 
@@ -547,12 +547,19 @@ pub struct Wal {
     sync_ns: AtomicU64,
     /// `stats()` at the last reset, and when that was (Unix microseconds).
     reset_base: Mutex<(WalStats, u64)>,
+    /// Whether `PREALLOCATED` exists, complete (changed under `segments`).
+    preallocated: AtomicBool,
     /// Largest capacity the insert buffer reached before a write-out.
     peak_buffer: AtomicU64,
     /// The insert buffer's partner: written-out buffers come back here
     /// (emptied) and become the next insert buffer.
     spare: Mutex<Vec<u8>>,
 }
+
+/// The zero-filled, durable file that the next new segment is renamed from
+/// (see `Wal::prepare_segment`), and the name it is written under first.
+const PREALLOCATED: &str = "prealloc";
+const PREALLOCATING: &str = "prealloc.tmp";
 
 /// A written-out WAL buffer larger than this is freed, not kept as spare.
 const SPARE_BUFFER_MAX: usize = 4 << 20;
@@ -689,6 +696,11 @@ impl Wal {
                 }
             }
         }
+        // A file being preallocated when the server stopped may be short.
+        let _ = std::fs::remove_file(dir.join(PREALLOCATING));
+        let preallocated = std::fs::metadata(dir.join(PREALLOCATED))
+            .map(|m| m.len() == SEGMENT_SIZE)
+            .unwrap_or(false);
         // New records always go to a fresh segment starting at `end`.
         let wal = Wal {
             dir,
@@ -716,6 +728,7 @@ impl Wal {
             write_ns: AtomicU64::new(0),
             sync_ns: AtomicU64::new(0),
             reset_base: Mutex::new((WalStats::default(), unix_micros())),
+            preallocated: AtomicBool::new(preallocated),
             spare: Mutex::new(Vec::with_capacity(1 << 20)),
             peak_buffer: AtomicU64::new(0),
         };
@@ -909,6 +922,12 @@ impl Wal {
         let mut segments = self.segments.lock();
         for s in new_segs {
             let path = self.dir.join(segment_name(s));
+            if self.preallocated.swap(false, Ordering::AcqRel) {
+                // Its zeros read as the end of the log, like an empty file.
+                if let Err(e) = std::fs::rename(self.dir.join(PREALLOCATED), &path) {
+                    tracing::warn!("could not use the preallocated WAL segment: {e}");
+                }
+            }
             let f = OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -969,6 +988,50 @@ impl Wal {
             *self.spare.lock() = data;
         }
         Ok(end)
+    }
+
+    /// Whether the segment being filled is a quarter full and no file is
+    /// preallocated for the next one yet.
+    pub fn wants_preallocation(&self) -> bool {
+        if self.preallocated.load(Ordering::Acquire) {
+            return false;
+        }
+        let st = self.insert.lock();
+        st.insert_lsn - st.seg_start >= SEGMENT_SIZE / 4
+    }
+
+    /// Write a zero-filled, fsynced segment-sized file that the next new
+    /// segment is renamed from (the background worker calls this). Commits
+    /// then overwrite blocks that already exist, so their fdatasync is a
+    /// pure data flush: appending changes the file's size, and on ext4
+    /// that commits the journal, which first writes out every other file's
+    /// newly allocated blocks (measured here: a commit's fdatasync went
+    /// from 0.07-4 ms to 0.05 ms while another file was being extended).
+    pub fn prepare_segment(&self) -> Result<()> {
+        if self.preallocated.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let tmp = self.dir.join(PREALLOCATING);
+        let f = File::create(&tmp).map_err(|e| EngineError::io(&tmp, e))?;
+        let zeros = vec![0u8; 1 << 20];
+        let mut off = 0;
+        while off < SEGMENT_SIZE {
+            f.write_all_at(&zeros, off)
+                .map_err(|e| EngineError::io(&tmp, e))?;
+            off += zeros.len() as u64;
+        }
+        if self.fsync {
+            f.sync_all().map_err(|e| EngineError::io(&tmp, e))?;
+        }
+        drop(f);
+        // Renamed under the segment lock, so a write-out sees the file
+        // either whole or not at all; the directory is synced when the
+        // file becomes a segment.
+        let _segments = self.segments.lock();
+        let path = self.dir.join(PREALLOCATED);
+        std::fs::rename(&tmp, &path).map_err(|e| EngineError::io(&path, e))?;
+        self.preallocated.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// Delete segments that end at or before `redo` (no longer needed).
@@ -1048,5 +1111,39 @@ mod tests {
         let (got, end2) = read_from(&d.join("wal"), 0).unwrap();
         assert_eq!(got.len(), 3);
         assert_eq!(end2, e2);
+    }
+
+    #[test]
+    fn preallocated_segment_reads_as_the_end_of_the_log() {
+        let d = tmpdir("prealloc");
+        let wal = Wal::open(&d, 0, 0, false).unwrap();
+        wal.prepare_segment().unwrap();
+        assert!(!wal.wants_preallocation());
+        let rec = WalRecord::Sequence {
+            seq: 1,
+            value: 5,
+            is_called: true,
+        };
+        let mut last = 0;
+        for _ in 0..10 {
+            last = wal.append(7, &rec).1;
+        }
+        wal.flush(last).unwrap();
+        // The first segment was renamed from the zero-filled file.
+        let seg = d.join("wal").join(segment_name(0));
+        assert_eq!(std::fs::metadata(&seg).unwrap().len(), SEGMENT_SIZE);
+        assert!(!d.join("wal").join(PREALLOCATED).exists());
+        let (got, end) = read_from(&d.join("wal"), 0).unwrap();
+        assert_eq!((got.len(), end), (10, last));
+        // A restart cuts the zeros off and continues in a new segment.
+        drop(wal);
+        let wal = Wal::open(&d, end, 0, false).unwrap();
+        assert_eq!(std::fs::metadata(&seg).unwrap().len(), end);
+        let e2 = wal.append(7, &rec).1;
+        wal.flush(e2).unwrap();
+        let (got, end2) = read_from(&d.join("wal"), 0).unwrap();
+        assert_eq!((got.len(), end2), (11, e2));
+        drop(wal);
+        let _ = std::fs::remove_dir_all(&d);
     }
 }
