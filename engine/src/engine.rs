@@ -140,7 +140,7 @@ pub(crate) struct Shared {
     modified: Mutex<HashMap<RelFileId, u64>>,
     wake: (Mutex<bool>, Condvar),
     /// Open indexes: index storage -> (heap storage, handle).
-    indexes: Mutex<HashMap<RelFileId, (RelFileId, IndexHandle)>>,
+    indexes: RwLock<HashMap<RelFileId, (RelFileId, IndexHandle)>>,
     /// Activity counters (persisted in `stats` at checkpoints).
     pub stats: Arc<StatsRegistry>,
     /// All-visible heap pages (persisted in `vm` at checkpoints).
@@ -200,7 +200,7 @@ impl Shared {
 
     /// Discard a relation's buffers and delete its file.
     pub fn remove_relation(&self, rel: RelFileId) {
-        self.indexes.lock().remove(&rel);
+        self.indexes.write().remove(&rel);
         self.pool.discard_relation(rel);
         self.fsm.lock().remove(&rel);
         self.dead.lock().remove(&rel);
@@ -602,7 +602,7 @@ impl Engine {
             dead: Mutex::new(HashMap::new()),
             modified: Mutex::new(HashMap::new()),
             wake: (Mutex::new(false), Condvar::new()),
-            indexes: Mutex::new(HashMap::new()),
+            indexes: RwLock::new(HashMap::new()),
             stats,
             vm,
         });
@@ -728,7 +728,12 @@ impl Engine {
         // Opened under the map's lock: two sessions opening a new index at
         // once would otherwise both initialize its empty storage (and use
         // two handles with separate latches).
-        let mut open = self.shared.indexes.lock();
+        // Every statement using an index opens it: the common case only
+        // reads the map.
+        if let Some((_, h)) = self.shared.indexes.read().get(&index_rel) {
+            return Ok(h.clone());
+        }
+        let mut open = self.shared.indexes.write();
         if let Some((_, h)) = open.get(&index_rel) {
             return Ok(h.clone());
         }
@@ -755,7 +760,7 @@ impl Engine {
     /// Forget an open index (its storage is removed by the transaction that
     /// dropped it).
     pub fn close_index(&self, index_rel: RelFileId) {
-        self.shared.indexes.lock().remove(&index_rel);
+        self.shared.indexes.write().remove(&index_rel);
     }
 
     /// Number of pages in a relation.
@@ -943,7 +948,7 @@ fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
     // ever points at a slot that pass 3 frees for reuse.
     let indexes: Vec<IndexHandle> = shared
         .indexes
-        .lock()
+        .read()
         .values()
         .filter(|(h, _)| *h == rel)
         .map(|(_, i)| i.clone())

@@ -890,7 +890,7 @@ fn best_path(
             0.0
         };
     match best {
-        Some(c) if c.cost < seq_total => (Plan::IndexScan(Box::new(c.plan)), c.ordered),
+        Some(c) if c.cost < seq_total => (Plan::IndexScan(std::sync::Arc::new(c.plan)), c.ordered),
         _ => (
             Plan::Scan {
                 table: s.table,
