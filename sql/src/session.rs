@@ -1533,10 +1533,11 @@ impl Session {
                 .and_then(|p| p.cached.lock().clone())
                 .filter(|(v, _)| *v == catalog.version)
                 .map(|(_, p)| p);
-            let ptypes: Vec<DataType> = prepared.map(|p| p.param_types.clone()).unwrap_or_default();
             match cached {
                 Some(p) => (p, prepared.map(|p| p.columns.clone()).unwrap_or_default()),
                 None => {
+                    let ptypes: Vec<DataType> =
+                        prepared.map(|p| p.param_types.clone()).unwrap_or_default();
                     let planning = Instant::now();
                     let mut b = Binder::new(&catalog, &sp, &tctx, sql, ptypes);
                     b.session = self.system_session(sql);
