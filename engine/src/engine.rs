@@ -1134,7 +1134,7 @@ fn background_worker(shared: Arc<Shared>, stop: Arc<AtomicBool>) {
             // Postgres's trigger: more dead rows than 50 + 20% of the live
             // ones (autovacuum_vacuum_threshold, _scale_factor). A fixed
             // 1,000 had pgbench's million-row table vacuumed every 10 s.
-            let candidates: Vec<RelFileId> = shared
+            let mut candidates: Vec<RelFileId> = shared
                 .dead
                 .lock()
                 .iter()
@@ -1147,6 +1147,17 @@ fn background_worker(shared: Arc<Shared>, stop: Arc<AtomicBool>) {
                 })
                 .map(|(&r, _)| r)
                 .collect();
+            // And, since Postgres 13, tables that mostly grew: more rows
+            // inserted since their last VACUUM than 1,000 + 20% of the live
+            // ones (autovacuum_vacuum_insert_threshold, _scale_factor), so
+            // an insert-only table gets its pages marked all-visible (for
+            // index-only scans) without ever having a dead row.
+            candidates.extend(shared.stats.storages_where(|s| {
+                let inserted = s.get(Counter::InsSinceVacuum);
+                inserted > 0 && inserted >= 1000 + s.get(Counter::LiveTup) / 5
+            }));
+            candidates.sort_unstable();
+            candidates.dedup();
             for rel in candidates {
                 match vacuum(&shared, rel, true) {
                     Ok(s) => tracing::debug!(
