@@ -45,7 +45,8 @@ use crate::RelFileId;
 /// All-visible bits of every heap relation that has one set.
 #[derive(Default)]
 pub struct VisibilityMap {
-    rels: RwLock<HashMap<RelFileId, RelMap>>,
+    /// Looked up for every entry an index-only scan returns: a cheap hash.
+    rels: RwLock<HashMap<RelFileId, RelMap, crate::buffer::BuildPageHasher>>,
 }
 
 #[derive(Default)]
@@ -163,7 +164,8 @@ impl VisibilityMap {
 
     /// Read a map written by `encode`; None if the bytes are malformed.
     pub fn decode(bytes: &[u8]) -> Option<VisibilityMap> {
-        let mut rels = HashMap::new();
+        let mut rels: HashMap<RelFileId, RelMap, crate::buffer::BuildPageHasher> =
+            HashMap::default();
         let mut at = 0;
         let u32_at = |at: usize| -> Option<u32> {
             Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
