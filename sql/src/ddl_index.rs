@@ -495,8 +495,13 @@ fn build(s: &mut Session, index_oid: u32) -> Result<()> {
 #[derive(Default)]
 struct BuildInput {
     entries: Vec<IndexEntry>,
-    /// Entries of a unique index with their key values (for the message).
+    /// Entries of a unique index with INCLUDE columns, by key part with
+    /// their key values (the entries' own bytes carry the INCLUDE tail).
     keyed: Vec<(Vec<u8>, Vec<Value>)>,
+    /// Entries of a unique index without INCLUDE columns whose key has a
+    /// NULL (they never conflict); the others are checked on `entries`
+    /// once sorted, without a copy of every key.
+    null_keys: Vec<sargdb_engine::TupleId>,
     /// A primary-key column found NULL.
     null_in: Option<usize>,
 }
@@ -518,8 +523,12 @@ impl BuildInput {
                 .find(|&c| row[c].is_null());
         }
         let Some(ek) = key else { return };
-        if ix.def.unique && !ek.vals.iter().any(|v| v.is_null()) {
-            self.keyed.push((ek.key_part().to_vec(), ek.vals));
+        if ix.def.unique {
+            if ek.vals.iter().any(|v| v.is_null()) {
+                self.null_keys.push(tid);
+            } else if !ix.def.include.is_empty() {
+                self.keyed.push((ek.key_part().to_vec(), ek.vals));
+            }
         }
         self.entries.push(IndexEntry {
             key: ek.stored,
@@ -539,8 +548,9 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
     let plain =
         ix.predicate.is_none() && ix.keys.iter().all(|k| matches!(k, BoundExpr::Column(..)));
     let BuildInput {
-        entries,
+        mut entries,
         mut keyed,
+        mut null_keys,
         null_in,
     } = if plain && pages >= PARALLEL_BUILD_PAGES {
         // Two halves of the heap, one per core; keys are encoded from the
@@ -568,6 +578,7 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
         let b = b?;
         a.entries.extend(b.entries);
         a.keyed.extend(b.keyed);
+        a.null_keys.extend(b.null_keys);
         a.null_in = a.null_in.or(b.null_in);
         a
     } else {
@@ -581,10 +592,31 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
         }
         out
     };
+    let mut sorted = false;
     if ix.def.unique {
-        keyed.sort_by(|a, b| a.0.cmp(&b.0));
-        if let Some(w) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
-            let vals: Vec<String> = w[0].1.iter().map(|v| v.to_text(&ctx.call.types)).collect();
+        let dup = if ix.def.include.is_empty() {
+            // Sorted, equal keys are neighbours (and the build skips its
+            // own sort).
+            sargdb_engine::index::sort_entries(&mut entries);
+            sorted = true;
+            null_keys.sort_unstable();
+            let counts = |e: &IndexEntry| null_keys.binary_search(&e.tid).is_err();
+            match entries
+                .windows(2)
+                .find(|w| w[0].key == w[1].key && counts(&w[0]) && counts(&w[1]))
+            {
+                Some(w) => Some(key_values_of(ctx, table, ix, w[0].tid)?),
+                None => None,
+            }
+        } else {
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            keyed
+                .windows(2)
+                .find(|w| w[0].0 == w[1].0)
+                .map(|w| w[0].1.clone())
+        };
+        if let Some(vals) = dup {
+            let vals: Vec<String> = vals.iter().map(|v| v.to_text(&ctx.call.types)).collect();
             return Err(SqlError::UniqueIndexBuild {
                 index: ix.def.name.clone(),
                 detail: Some(format!(
@@ -601,8 +633,33 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
             table: table.name.clone(),
         });
     }
-    h.build(entries, false)?;
+    h.build(entries, sorted)?;
     Ok(())
+}
+
+/// The key values of the row version at `tid` in index `ix` (for a
+/// duplicate-key message: found again by a scan, as the build keeps only
+/// the encoded keys).
+fn key_values_of(
+    ctx: &mut ExecContext,
+    table: &TableDef,
+    ix: &BoundIndex,
+    tid: sargdb_engine::TupleId,
+) -> Result<Vec<Value>> {
+    let needed = ix.columns_read(table.columns.len());
+    let mut scan = ctx.txn.dirty_scan(table.storage)?;
+    while let Some(item) = scan.next(ctx.txn) {
+        let (t, bytes, _) = item?;
+        if t == tid {
+            let row = crate::executor::decode_masked(table, &bytes, Some(&needed), ctx)?;
+            if let Some(ek) = index_entry_key(ix, &row, ctx)? {
+                return Ok(ek.vals);
+            }
+        }
+    }
+    Err(SqlError::Internal(
+        "index build: a duplicated key's row vanished".into(),
+    ))
 }
 
 /// Keep constraint indexes in step with constraints (see the module docs).

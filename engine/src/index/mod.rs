@@ -21,6 +21,7 @@
 
 pub mod brin;
 pub mod btree;
+pub use btree::sort_entries;
 pub mod hash;
 
 use std::ops::Bound;

@@ -1256,7 +1256,9 @@ pub(crate) fn redo_leaf_insert(
 /// by their first eight bytes as one integer before the full comparison
 /// (most comparisons end there, without chasing two heap pointers), and a
 /// large input is sorted as two halves on two threads, then merged.
-fn sort_entries(entries: &mut Vec<IndexEntry>) {
+/// (A unique build sorts first to find duplicates, then builds from the
+/// sorted entries: `AccessMethod::build` with `sorted`.)
+pub fn sort_entries(entries: &mut Vec<IndexEntry>) {
     fn prefix(k: &[u8]) -> u64 {
         let mut b = [0u8; 8];
         let n = k.len().min(8);
