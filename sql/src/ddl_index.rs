@@ -495,24 +495,26 @@ fn build(s: &mut Session, index_oid: u32) -> Result<()> {
 #[derive(Default)]
 struct BuildInput {
     entries: Vec<IndexEntry>,
-    /// Entries of a unique index with INCLUDE columns, by key part with
-    /// their key values (the entries' own bytes carry the INCLUDE tail).
-    keyed: Vec<(Vec<u8>, Vec<Value>)>,
-    /// Entries of a unique index without INCLUDE columns whose key has a
-    /// NULL (they never conflict); the others are checked on `entries`
-    /// once sorted, without a copy of every key.
+    /// Entries of a unique index with INCLUDE columns: their key part (the
+    /// entries' own bytes carry the INCLUDE tail).
+    keyed: Vec<(Vec<u8>, sargdb_engine::TupleId)>,
+    /// Entries of a unique index whose key has a NULL (they never
+    /// conflict); the others are checked on `entries` once sorted, without
+    /// a copy of every key.
     null_keys: Vec<sargdb_engine::TupleId>,
     /// A primary-key column found NULL.
     null_in: Option<usize>,
 }
 
 impl BuildInput {
+    /// One row's entry: `key` is (stored bytes, length of the key part,
+    /// whether a key value is NULL), None if the row has no entry.
     fn add(
         &mut self,
         ix: &BoundIndex,
         row: &[Value],
         tid: sargdb_engine::TupleId,
-        key: Option<crate::executor::index_maint::EntryKey>,
+        key: Option<(Vec<u8>, usize, bool)>,
     ) {
         if ix.def.primary && self.null_in.is_none() {
             self.null_in = ix
@@ -522,18 +524,17 @@ impl BuildInput {
                 .filter_map(|c| c.column)
                 .find(|&c| row[c].is_null());
         }
-        let Some(ek) = key else { return };
+        let Some((stored, key_len, has_null)) = key else {
+            return;
+        };
         if ix.def.unique {
-            if ek.vals.iter().any(|v| v.is_null()) {
+            if has_null {
                 self.null_keys.push(tid);
             } else if !ix.def.include.is_empty() {
-                self.keyed.push((ek.key_part().to_vec(), ek.vals));
+                self.keyed.push((stored[..key_len].to_vec(), tid));
             }
         }
-        self.entries.push(IndexEntry {
-            key: ek.stored,
-            tid,
-        });
+        self.entries.push(IndexEntry { key: stored, tid });
     }
 }
 
@@ -547,6 +548,10 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
     let pages = ctx.txn.relation_pages(table.storage)?;
     let plain =
         ix.predicate.is_none() && ix.keys.iter().all(|k| matches!(k, BoundExpr::Column(..)));
+    // A B+Tree builds from sorted entries, and a unique check finds
+    // duplicates as neighbours: both sort (other kinds do not need to).
+    let sort = ix.def.method == "btree" || ix.def.unique && ix.def.include.is_empty();
+    let mut sorted = false;
     let BuildInput {
         mut entries,
         mut keyed,
@@ -554,17 +559,24 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
         null_in,
     } = if plain && pages >= PARALLEL_BUILD_PAGES {
         // Two halves of the heap, one per core; keys are encoded from the
-        // decoded columns directly.
+        // decoded columns directly, and each half sorts its own run.
         let txn: &sargdb_engine::Transaction = ctx.txn;
         let types = &ctx.call.types;
+        let per_half = estimated_rows(ctx, table, pages) / 2 + 1;
         let half = |blocks: std::ops::Range<u32>| -> Result<BuildInput> {
-            let mut out = BuildInput::default();
+            let mut out = BuildInput {
+                entries: Vec::with_capacity(per_half),
+                ..BuildInput::default()
+            };
             let mut scan = txn.dirty_scan_blocks(table.storage, blocks);
             while let Some(item) = scan.next(txn) {
                 let (tid, bytes, _) = item?;
                 let row = crate::executor::decode_masked_in(table, &bytes, Some(&needed), types)?;
-                let key = crate::executor::index_maint::plain_index_key(ix, &row)?;
+                let key = crate::executor::index_maint::plain_build_key(ix, &row)?;
                 out.add(ix, &row, tid, key);
+            }
+            if sort {
+                sargdb_engine::index::sort_run(&mut out.entries);
             }
             Ok(out)
         };
@@ -576,7 +588,12 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
         });
         let mut a = a.map_err(|_| SqlError::Internal("index build thread panicked".into()))??;
         let b = b?;
-        a.entries.extend(b.entries);
+        if sort {
+            a.entries = sargdb_engine::index::merge_runs(a.entries, b.entries);
+            sorted = true;
+        } else {
+            a.entries.extend(b.entries);
+        }
         a.keyed.extend(b.keyed);
         a.null_keys.extend(b.null_keys);
         a.null_in = a.null_in.or(b.null_in);
@@ -587,35 +604,34 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
         while let Some(item) = scan.next(ctx.txn) {
             let (tid, bytes, _) = item?;
             let row = crate::executor::decode_masked(table, &bytes, Some(&needed), ctx)?;
-            let key = index_entry_key(ix, &row, ctx)?;
+            let key = index_entry_key(ix, &row, ctx)?.map(|ek| {
+                let has_null = ek.vals.iter().any(|v| v.is_null());
+                (ek.stored, ek.key_len, has_null)
+            });
             out.add(ix, &row, tid, key);
         }
         out
     };
-    let mut sorted = false;
     if ix.def.unique {
         let dup = if ix.def.include.is_empty() {
             // Sorted, equal keys are neighbours (and the build skips its
             // own sort).
-            sargdb_engine::index::sort_entries(&mut entries);
-            sorted = true;
+            if !sorted {
+                sargdb_engine::index::sort_entries(&mut entries);
+                sorted = true;
+            }
             null_keys.sort_unstable();
             let counts = |e: &IndexEntry| null_keys.binary_search(&e.tid).is_err();
-            match entries
+            entries
                 .windows(2)
                 .find(|w| w[0].key == w[1].key && counts(&w[0]) && counts(&w[1]))
-            {
-                Some(w) => Some(key_values_of(ctx, table, ix, w[0].tid)?),
-                None => None,
-            }
+                .map(|w| w[0].tid)
         } else {
-            keyed.sort_by(|a, b| a.0.cmp(&b.0));
-            keyed
-                .windows(2)
-                .find(|w| w[0].0 == w[1].0)
-                .map(|w| w[0].1.clone())
+            keyed.sort_unstable();
+            keyed.windows(2).find(|w| w[0].0 == w[1].0).map(|w| w[0].1)
         };
-        if let Some(vals) = dup {
+        if let Some(tid) = dup {
+            let vals = key_values_of(ctx, table, ix, tid)?;
             let vals: Vec<String> = vals.iter().map(|v| v.to_text(&ctx.call.types)).collect();
             return Err(SqlError::UniqueIndexBuild {
                 index: ix.def.name.clone(),
@@ -635,6 +651,19 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
     }
     h.build(entries, sorted)?;
     Ok(())
+}
+
+/// Rows the table is believed to hold (its live-tuple counter, capped by
+/// what its pages can hold), to size a build's entry vectors up front; 0
+/// if unknown.
+fn estimated_rows(ctx: &ExecContext, table: &TableDef, pages: u32) -> usize {
+    let live = ctx
+        .engine
+        .relation_stats()
+        .get(table.oid)
+        .get(sargdb_engine::stats::Counter::LiveTup);
+    let most = pages as u64 * (sargdb_engine::page::PAGE_SIZE as u64 / 28);
+    live.min(most) as usize
 }
 
 /// The key values of the row version at `tid` in index `ix` (for a

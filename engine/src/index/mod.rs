@@ -21,7 +21,7 @@
 
 pub mod brin;
 pub mod btree;
-pub use btree::sort_entries;
+pub use btree::{merge_runs, sort_entries, sort_run};
 pub mod hash;
 
 use std::ops::Bound;
