@@ -357,6 +357,77 @@ pub(crate) fn insert_many(
     Ok(tids)
 }
 
+/// ANALYZE's sample of `rel`: a reservoir of up to `n` row versions visible
+/// under `vis` (their row bytes, in physical order) and how many visible
+/// versions there are. Only the versions that enter the reservoir are
+/// copied; on a page flagged all-visible no tuple is even read for the
+/// count (every stored tuple is visible to every snapshot there, as for
+/// Postgres's page-at-a-time visibility). The reservoir's choices are the
+/// classic algorithm's with a fixed-seed generator: the same table gives
+/// the same sample.
+pub(crate) fn sample(
+    shared: &Shared,
+    rel: RelFileId,
+    n: usize,
+    vis: &VisibilityContext,
+    cancel: Option<&AtomicBool>,
+) -> Result<(Vec<Vec<u8>>, u64)> {
+    let nblocks = shared.pool.relation_size(rel)?;
+    // (position in the scan, infomask, row bytes)
+    let mut picked: Vec<(u64, u16, Vec<u8>)> = Vec::new();
+    let mut seen = 0u64;
+    let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
+    for block in 0..nblocks {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(EngineError::Canceled);
+        }
+        let page = shared.pool.fetch(rel, block)?;
+        let g = page.read();
+        let hp = HeapPage::new(&g[..]);
+        if !hp.is_initialized() {
+            continue;
+        }
+        let all_visible = crate::page::is_all_visible(&g[..]);
+        shared.txns.clog.with(|st| {
+            for slot in 0..hp.slot_count() {
+                let Some(t) = hp.tuple(slot) else {
+                    continue;
+                };
+                let visible = all_visible || is_visible(&TupleHeader::read(t), vis, st);
+                if !visible {
+                    continue;
+                }
+                seen += 1;
+                let target = if picked.len() < n {
+                    picked.push((0, 0, Vec::new()));
+                    picked.len() - 1
+                } else {
+                    rng = rng
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let j = ((rng >> 33) % seen) as usize;
+                    if j >= n {
+                        continue;
+                    }
+                    j
+                };
+                let h = TupleHeader::read(t);
+                let e = &mut picked[target];
+                e.0 = seen;
+                e.1 = h.infomask;
+                e.2.clear();
+                e.2.extend_from_slice(&t[TUPLE_HEADER_SIZE..]);
+            }
+        });
+    }
+    picked.sort_unstable_by_key(|e| e.0);
+    let mut rows = Vec::with_capacity(picked.len());
+    for (_, infomask, data) in picked {
+        rows.push(row_of(shared, rel, infomask, data)?);
+    }
+    Ok((rows, seen))
+}
+
 /// Run `f` on the whole tuple at `tid`, if the slot holds one.
 pub(crate) fn with_tuple<R>(
     shared: &Shared,

@@ -479,6 +479,19 @@ impl Transaction {
         Ok(tids)
     }
 
+    /// ANALYZE's sample of `rel`: up to `n` versions visible to this
+    /// statement, in physical order, and how many are visible (see
+    /// `heap::sample`).
+    pub fn sample(&self, rel: RelFileId, n: usize) -> Result<(Vec<Vec<u8>>, u64)> {
+        heap::sample(
+            &self.shared,
+            rel,
+            n,
+            &self.visibility(),
+            self.cancel.as_deref(),
+        )
+    }
+
     /// Sequential scan of the versions visible to this statement.
     pub fn scan(&self, rel: RelFileId) -> Result<HeapScan> {
         let nblocks = self.shared.pool.relation_size(rel)?;

@@ -1195,34 +1195,17 @@ fn analyze_tables(s: &mut Session, tables: &[TableDef]) -> Result<()> {
         engine.take_modifications(t.storage);
         let pages = engine.relation_pages(t.storage)?;
         let stats = s.with_exec(|ctx| {
-            // Each sampled row with its position in the scan: the sample is
-            // put back in physical order before the statistics are taken, so
-            // the correlation with physical order (which decides BRIN and
-            // index-order costs) does not see the reservoir's shuffling.
-            let mut sample: Vec<(usize, Vec<Value>)> = Vec::new();
-            let mut seen = 0usize;
-            // Deterministic reservoir sampling (a fixed-seed LCG).
-            let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
-            // Only rows that enter the sample are decoded.
-            let mut scan = ctx.txn.scan(t.storage)?;
-            while let Some(item) = scan.next_tuple() {
-                ctx.check_cancel()?;
-                let (_, bytes) = item?;
-                seen += 1;
-                if sample.len() < SAMPLE_ROWS {
-                    sample.push((seen, crate::executor::decode_row_of(t, &bytes, ctx)?));
-                } else {
-                    rng = rng
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    let j = (rng >> 33) as usize % seen;
-                    if j < SAMPLE_ROWS {
-                        sample[j] = (seen, crate::executor::decode_row_of(t, &bytes, ctx)?);
-                    }
-                }
-            }
-            sample.sort_unstable_by_key(|(pos, _)| *pos);
-            let sample: Vec<Vec<Value>> = sample.into_iter().map(|(_, r)| r).collect();
+            // A reservoir sample in physical order (so the correlation with
+            // physical order, which decides BRIN and index-order costs, does
+            // not see the reservoir's shuffling); only the chosen rows are
+            // copied and decoded.
+            let (raw, seen) = ctx.txn.sample(t.storage, SAMPLE_ROWS)?;
+            ctx.check_cancel()?;
+            let sample = raw
+                .iter()
+                .map(|bytes| crate::executor::decode_row_of(t, bytes, ctx))
+                .collect::<Result<Vec<Vec<Value>>>>()?;
+            let seen = seen as usize;
             Ok((table_stats(t, &sample, seen as f64, pages), seen))
         })?;
         let (stats, seen) = stats;
