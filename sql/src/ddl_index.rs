@@ -504,6 +504,10 @@ struct BuildInput {
     null_keys: Vec<sargdb_engine::TupleId>,
     /// A primary-key column found NULL.
     null_in: Option<usize>,
+    /// With `sort_keys`: (key prefix, position) of each entry, taken while
+    /// the key is still in cache, for `sort_order`.
+    order: Vec<(u64, u32)>,
+    sort_keys: bool,
 }
 
 impl BuildInput {
@@ -534,6 +538,11 @@ impl BuildInput {
                 self.keyed.push((stored[..key_len].to_vec(), tid));
             }
         }
+        if self.sort_keys {
+            let at = self.entries.len() as u32;
+            self.order
+                .push((sargdb_engine::index::key_prefix(&stored), at));
+        }
         self.entries.push(IndexEntry { key: stored, tid });
     }
 }
@@ -557,6 +566,7 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
         mut keyed,
         mut null_keys,
         null_in,
+        ..
     } = if plain && pages >= PARALLEL_BUILD_PAGES {
         // Two halves of the heap, one per core; keys are encoded from the
         // decoded columns directly, and each half sorts its own run.
@@ -566,6 +576,9 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
         let half = |blocks: std::ops::Range<u32>| -> Result<BuildInput> {
             let mut out = BuildInput {
                 entries: Vec::with_capacity(per_half),
+                // Positions are 32-bit: a half of over 4G rows sorts later.
+                sort_keys: sort && per_half < u32::MAX as usize / 2,
+                order: Vec::with_capacity(if sort { per_half } else { 0 }),
                 ..BuildInput::default()
             };
             let mut scan = txn.dirty_scan_blocks(table.storage, blocks);
@@ -575,8 +588,8 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
                 let key = crate::executor::index_maint::plain_build_key(ix, &row)?;
                 out.add(ix, &row, tid, key);
             }
-            if sort {
-                sargdb_engine::index::sort_run(&mut out.entries);
+            if out.sort_keys && !sargdb_engine::index::sort_order(&out.entries, &mut out.order) {
+                out.sort_keys = false;
             }
             Ok(out)
         };
@@ -588,8 +601,9 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
         });
         let mut a = a.map_err(|_| SqlError::Internal("index build thread panicked".into()))??;
         let b = b?;
-        if sort {
-            a.entries = sargdb_engine::index::merge_runs(a.entries, b.entries);
+        if a.sort_keys && b.sort_keys {
+            let (ao, bo) = (std::mem::take(&mut a.order), b.order);
+            a.entries = sargdb_engine::index::merge_ordered(a.entries, &ao, b.entries, &bo);
             sorted = true;
         } else {
             a.entries.extend(b.entries);

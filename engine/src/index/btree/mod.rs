@@ -1262,23 +1262,44 @@ pub(crate) fn redo_leaf_insert(
 /// large input is sorted as two halves on two threads, then merged.
 /// (A unique build sorts first to find duplicates, then builds from the
 /// sorted entries: `AccessMethod::build` with `sorted`. A build that reads
-/// the heap on two threads sorts each thread's run there, with `sort_run`,
-/// and merges them with `merge_runs`.)
+/// the heap on two threads sorts each thread's run there, with
+/// `sort_order`, and merges them with `merge_ordered`.)
 pub fn sort_entries(entries: &mut Vec<IndexEntry>) {
-    if entries.len() < 200_000 {
+    if entries.len() < 200_000 || entries.len() > u32::MAX as usize {
         sort_run(entries);
         return;
     }
-    let mut b = entries.split_off(entries.len() / 2);
-    std::thread::scope(|s| {
-        s.spawn(|| sort_run(&mut b));
-        sort_run(entries);
-    });
+    let b = entries.split_off(entries.len() / 2);
     let a = std::mem::take(entries);
-    *entries = merge_runs(a, b);
+    let sorted_order = |v: &Vec<IndexEntry>| {
+        let mut o = prefix_order(v);
+        sort_order(v, &mut o);
+        o
+    };
+    let (ao, bo) = std::thread::scope(|s| {
+        let other = s.spawn(|| sorted_order(&b));
+        let mine = sorted_order(&a);
+        (mine, other.join())
+    });
+    let bo = match bo {
+        Ok(bo) => bo,
+        Err(p) => std::panic::resume_unwind(p),
+    };
+    *entries = merge_ordered(a, &ao, b, &bo);
 }
 
-fn key_prefix(k: &[u8]) -> u64 {
+/// One (key_prefix, position) pair per entry, in input order.
+pub fn prefix_order(entries: &[IndexEntry]) -> Vec<(u64, u32)> {
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (key_prefix(&e.key), i as u32))
+        .collect()
+}
+
+/// A key's first eight bytes as a big-endian integer (zero-padded): the
+/// sort compares these before whole keys.
+pub fn key_prefix(k: &[u8]) -> u64 {
     let mut b = [0u8; 8];
     let n = k.len().min(8);
     b[..n].copy_from_slice(&k[..n]);
@@ -1286,22 +1307,41 @@ fn key_prefix(k: &[u8]) -> u64 {
 }
 
 /// Sort entries by (key, tid) on this thread (see `sort_entries`).
-/// What moves during the sort is a 16-byte (prefix, position) pair, not
-/// the 32-byte entry: a radix sort on the 8-byte key prefix (stable, so
-/// equal prefixes keep their input order), then a comparison sort of each
-/// run of equal prefixes by the whole entry. The entries move once, into
-/// their sorted order.
 pub fn sort_run(entries: &mut Vec<IndexEntry>) {
     if entries.len() > u32::MAX as usize {
         entries.sort_unstable();
         return;
     }
-    let mut order: Vec<(u64, u32)> = entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (key_prefix(&e.key), i as u32))
-        .collect();
-    radix_sort_by_prefix(&mut order);
+    let mut order = prefix_order(entries);
+    if !sort_order(entries, &mut order) {
+        entries.sort_unstable();
+        return;
+    }
+    let mut src = std::mem::take(entries);
+    entries.reserve(src.len());
+    entries.extend(order.iter().map(|&(_, i)| take_entry(&mut src, i)));
+}
+
+fn take_entry(v: &mut [IndexEntry], i: u32) -> IndexEntry {
+    std::mem::replace(
+        &mut v[i as usize],
+        IndexEntry {
+            key: Vec::new(),
+            tid: crate::heap::TupleId { page: 0, slot: 0 },
+        },
+    )
+}
+
+/// Sort `order`, one (key_prefix, position) pair per entry of `entries`,
+/// into the entries' (key, tid) order; false (nothing done) if there are
+/// too many entries for 32-bit positions. What moves is the 16-byte pair,
+/// not the 32-byte entry: a stable LSD radix sort on the prefix, then a
+/// comparison sort of each run of equal prefixes by the whole entry.
+pub fn sort_order(entries: &[IndexEntry], order: &mut Vec<(u64, u32)>) -> bool {
+    if entries.len() > u32::MAX as usize || order.len() != entries.len() {
+        return false;
+    }
+    radix_sort_by_prefix(order);
     let mut i = 0;
     while i < order.len() {
         let mut j = i + 1;
@@ -1313,17 +1353,33 @@ pub fn sort_run(entries: &mut Vec<IndexEntry>) {
         }
         i = j;
     }
-    let mut src = std::mem::take(entries);
-    entries.reserve(src.len());
-    let empty = || IndexEntry {
-        key: Vec::new(),
-        tid: crate::heap::TupleId { page: 0, slot: 0 },
-    };
-    entries.extend(
-        order
-            .iter()
-            .map(|&(_, i)| std::mem::replace(&mut src[i as usize], empty())),
-    );
+    true
+}
+
+/// Merge two runs, each with its `sort_order`, into one sorted vector:
+/// every entry moves once, straight to its final place.
+pub fn merge_ordered(
+    mut a: Vec<IndexEntry>,
+    ao: &[(u64, u32)],
+    mut b: Vec<IndexEntry>,
+    bo: &[(u64, u32)],
+) -> Vec<IndexEntry> {
+    let mut out = Vec::with_capacity(ao.len() + bo.len());
+    let (mut i, mut j) = (0, 0);
+    while i < ao.len() && j < bo.len() {
+        let (x, y) = (ao[i], bo[j]);
+        let take_a = x.0 < y.0 || (x.0 == y.0 && a[x.1 as usize] <= b[y.1 as usize]);
+        if take_a {
+            out.push(take_entry(&mut a, x.1));
+            i += 1;
+        } else {
+            out.push(take_entry(&mut b, y.1));
+            j += 1;
+        }
+    }
+    out.extend(ao[i..].iter().map(|&(_, k)| take_entry(&mut a, k)));
+    out.extend(bo[j..].iter().map(|&(_, k)| take_entry(&mut b, k)));
+    out
 }
 
 /// Stable LSD radix sort of (prefix, position) pairs by prefix, a byte at
@@ -1363,26 +1419,6 @@ fn radix_sort_by_prefix(v: &mut Vec<(u64, u32)>) {
         }
         std::mem::swap(v, &mut tmp);
     }
-}
-
-/// Merge two runs sorted by (key, tid) into one.
-pub fn merge_runs(a: Vec<IndexEntry>, b: Vec<IndexEntry>) -> Vec<IndexEntry> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let mut a = a.into_iter().peekable();
-    let mut b = b.into_iter().peekable();
-    loop {
-        let take_a = match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) => {
-                let (px, py) = (key_prefix(&x.key), key_prefix(&y.key));
-                px < py || (px == py && x <= y)
-            }
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => break,
-        };
-        out.extend(if take_a { a.next() } else { b.next() });
-    }
-    out
 }
 
 #[cfg(test)]
