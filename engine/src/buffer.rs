@@ -352,6 +352,9 @@ impl BufferPool {
         let loaded = (|| {
             let mut g = self.frames[idx].page.write();
             let size = self.relation_size(rel)?;
+            if new {
+                self.storage.ensure_file(rel)?;
+            }
             if block < size && !new {
                 let started = std::time::Instant::now();
                 self.storage.read_page(rel, block, &mut g[..])?;
