@@ -29,8 +29,8 @@ MEM=${MEM:-256MB}
 PGBIN=/usr/lib/postgresql/15/bin
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/sargdb-pgbench.XXXXXX)
-PG_PORT=$((56000 + RANDOM % 1000))
-SDB_PORT=$((57000 + RANDOM % 1000))
+PG_PORT=${PG_PORT:-$((56000 + RANDOM % 1000))}
+SDB_PORT=${SDB_PORT:-$((57000 + RANDOM % 1000))}
 
 as_pg() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi

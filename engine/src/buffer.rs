@@ -328,6 +328,13 @@ impl BufferPool {
 
     /// Pin an existing page, reading it from disk on a miss.
     pub fn fetch(&self, rel: RelFileId, block: u32) -> Result<PinnedPage<'_>> {
+        self.fetch_or_new(rel, block, false)
+    }
+
+    /// `fetch`; with `new`, a block `extend` just added to the relation:
+    /// not resident and not on disk yet, so it starts zeroed without a
+    /// read.
+    fn fetch_or_new(&self, rel: RelFileId, block: u32, new: bool) -> Result<PinnedPage<'_>> {
         if let Some(p) = self.pin_resident((rel, block)) {
             return Ok(p);
         }
@@ -345,7 +352,10 @@ impl BufferPool {
         let loaded = (|| {
             let mut g = self.frames[idx].page.write();
             let size = self.relation_size(rel)?;
-            if block < size {
+            if new {
+                self.storage.ensure_file(rel)?;
+            }
+            if block < size && !new {
                 let started = std::time::Instant::now();
                 self.storage.read_page(rel, block, &mut g[..])?;
                 crate::stats::note_read(started.elapsed());
@@ -360,7 +370,9 @@ impl BufferPool {
                 }
             } else {
                 g.fill(0);
-                self.sizes.lock().insert(rel, block + 1);
+                if block >= size {
+                    self.sizes.lock().insert(rel, block + 1);
+                }
             }
             Ok(())
         })();
@@ -398,7 +410,7 @@ impl BufferPool {
             self.sizes.lock().insert(rel, n + 1);
             n
         };
-        self.fetch(rel, block)
+        self.fetch_or_new(rel, block, true)
     }
 
     /// Write every dirty page (for checkpoints) and fsync the files.

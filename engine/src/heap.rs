@@ -194,9 +194,46 @@ pub(crate) fn insert(
     }
 }
 
-/// Insert many tuples (each a full tuple: header then data, of a size
-/// that fits a page) for one transaction: as many per page latch as fit.
-/// A page this call starts is WAL-logged once, as an image after it is
+/// Rows to insert together (COPY, INSERT ... SELECT into a table without
+/// indexes), packed in one buffer: each row is preceded by room for its
+/// tuple header, so neither the rows nor the full tuples cost an
+/// allocation each.
+#[derive(Default)]
+pub struct TupleBatch {
+    buf: Vec<u8>,
+    /// (start, end) of each full tuple in `buf`.
+    spans: Vec<(usize, usize)>,
+}
+
+impl TupleBatch {
+    pub fn new() -> TupleBatch {
+        TupleBatch::default()
+    }
+    /// Append one row: `write` appends the row's bytes to the buffer it
+    /// is given (and nothing else).
+    pub fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.buf.len();
+        self.buf.resize(start + TUPLE_HEADER_SIZE, 0);
+        write(&mut self.buf);
+        self.spans.push((start, self.buf.len()));
+    }
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.spans.clear();
+    }
+    /// Write `header` into every tuple (the inserting transaction's).
+    pub(crate) fn set_headers(&mut self, header: &TupleHeader) {
+        for &(s, e) in &self.spans {
+            header.write(&mut self.buf[s..e]);
+        }
+    }
+}
 
 /// The page an insert of `len` bytes tries next: the free-space map's
 /// candidate, or a new page at the end (`tried_new` says one was already
@@ -221,23 +258,30 @@ fn insert_target<'a>(
     shared.fsm_set_current(rel, p.block);
     Ok(p)
 }
-/// filled, instead of once per tuple (Postgres's heap_multi_insert).
+/// Insert the tuples of `batch` (headers written) for one transaction: as
+/// many per page latch as fit. A page this call starts is WAL-logged once,
+/// as an image after it is filled, instead of once per tuple (Postgres's
+/// heap_multi_insert).
 pub(crate) fn insert_many(
     shared: &Shared,
     xid: Xid,
     rel: RelFileId,
-    fulls: &mut [Vec<u8>],
+    batch: &mut TupleBatch,
 ) -> Result<Vec<TupleId>> {
-    let mut tids = Vec::with_capacity(fulls.len());
+    let TupleBatch { buf, spans } = batch;
+    let len_of = |i: usize| spans[i].1 - spans[i].0;
+    let n = spans.len();
+    let mut tids = Vec::with_capacity(n);
     let mut next = 0;
     let mut tried_new = false;
-    while next < fulls.len() {
-        if fulls[next].len() > MAX_TUPLE_SIZE {
-            tids.push(insert(shared, xid, rel, &mut fulls[next])?);
+    while next < n {
+        if len_of(next) > MAX_TUPLE_SIZE {
+            let (s, e) = spans[next];
+            tids.push(insert(shared, xid, rel, &mut buf[s..e])?);
             next += 1;
             continue;
         }
-        let page = insert_target(shared, rel, fulls[next].len(), &mut tried_new)?;
+        let page = insert_target(shared, rel, len_of(next), &mut tried_new)?;
         let mut g = page.write();
         let kind = page_kind(&g[..]);
         if kind != 0 && kind != crate::page::PAGE_KIND_HEAP {
@@ -253,8 +297,9 @@ pub(crate) fn insert_many(
             hp.init();
         }
         let first = next;
-        while next < fulls.len() && fulls[next].len() <= MAX_TUPLE_SIZE {
-            let full = &mut fulls[next];
+        while next < n && len_of(next) <= MAX_TUPLE_SIZE {
+            let (s, e) = spans[next];
+            let full = &mut buf[s..e];
             // A page this call formatted has no unused slots to look for.
             let slot = if is_new {
                 let v = hp.view();
@@ -285,7 +330,7 @@ pub(crate) fn insert_many(
                     rel,
                     block: page.block,
                     slot,
-                    tuple: full.clone(),
+                    tuple: full.to_vec(),
                 };
                 shared
                     .wal
@@ -303,13 +348,84 @@ pub(crate) fn insert_many(
             page.mark_dirty();
             tried_new = false;
         }
-        if next < fulls.len() {
+        if next < n {
             // The next tuple did not fit here.
             drop(g);
             shared.fsm_page_full(rel, page.block);
         }
     }
     Ok(tids)
+}
+
+/// ANALYZE's sample of `rel`: a reservoir of up to `n` row versions visible
+/// under `vis` (their row bytes, in physical order) and how many visible
+/// versions there are. Only the versions that enter the reservoir are
+/// copied; on a page flagged all-visible no tuple is even read for the
+/// count (every stored tuple is visible to every snapshot there, as for
+/// Postgres's page-at-a-time visibility). The reservoir's choices are the
+/// classic algorithm's with a fixed-seed generator: the same table gives
+/// the same sample.
+pub(crate) fn sample(
+    shared: &Shared,
+    rel: RelFileId,
+    n: usize,
+    vis: &VisibilityContext,
+    cancel: Option<&AtomicBool>,
+) -> Result<(Vec<Vec<u8>>, u64)> {
+    let nblocks = shared.pool.relation_size(rel)?;
+    // (position in the scan, infomask, row bytes)
+    let mut picked: Vec<(u64, u16, Vec<u8>)> = Vec::new();
+    let mut seen = 0u64;
+    let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
+    for block in 0..nblocks {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(EngineError::Canceled);
+        }
+        let page = shared.pool.fetch(rel, block)?;
+        let g = page.read();
+        let hp = HeapPage::new(&g[..]);
+        if !hp.is_initialized() {
+            continue;
+        }
+        let all_visible = crate::page::is_all_visible(&g[..]);
+        shared.txns.clog.with(|st| {
+            for slot in 0..hp.slot_count() {
+                let Some(t) = hp.tuple(slot) else {
+                    continue;
+                };
+                let visible = all_visible || is_visible(&TupleHeader::read(t), vis, st);
+                if !visible {
+                    continue;
+                }
+                seen += 1;
+                let target = if picked.len() < n {
+                    picked.push((0, 0, Vec::new()));
+                    picked.len() - 1
+                } else {
+                    rng = rng
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let j = ((rng >> 33) % seen) as usize;
+                    if j >= n {
+                        continue;
+                    }
+                    j
+                };
+                let h = TupleHeader::read(t);
+                let e = &mut picked[target];
+                e.0 = seen;
+                e.1 = h.infomask;
+                e.2.clear();
+                e.2.extend_from_slice(&t[TUPLE_HEADER_SIZE..]);
+            }
+        });
+    }
+    picked.sort_unstable_by_key(|e| e.0);
+    let mut rows = Vec::with_capacity(picked.len());
+    for (_, infomask, data) in picked {
+        rows.push(row_of(shared, rel, infomask, data)?);
+    }
+    Ok((rows, seen))
 }
 
 /// Run `f` on the whole tuple at `tid`, if the slot holds one.

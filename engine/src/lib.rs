@@ -26,7 +26,7 @@ mod storage;
 
 pub use engine::{Engine, EngineConfig, EngineStats, VacuumStats};
 pub use error::{EngineError, Result};
-pub use heap::{HeapScan, TupleId};
+pub use heap::{HeapScan, TupleBatch, TupleId};
 pub use index::{
     frame_column_keys, split_column_keys, AccessMethod, BrinStats, Capabilities, CostInput,
     HashStats, IndexCost, IndexEntry, IndexHandle, IndexKind, IndexOptions, IndexStats, KindStats,

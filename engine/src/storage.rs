@@ -59,6 +59,12 @@ impl Storage {
         Ok(f)
     }
 
+    /// Create the relation's file if it does not exist yet (a relation
+    /// has its file from its first block on, written or not).
+    pub fn ensure_file(&self, rel: RelFileId) -> Result<()> {
+        self.file(rel).map(|_| ())
+    }
+
     /// Number of pages in the relation's file.
     pub fn nblocks(&self, rel: RelFileId) -> Result<u32> {
         let path = self.path(rel);

@@ -24,7 +24,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::engine::Shared;
 use crate::error::{EngineError, Result};
-use crate::heap::{self, HeapScan, TupleId};
+use crate::heap::{self, HeapScan, TupleBatch, TupleId};
 use crate::page::{
     HeapPageMut, TupleHeader, TUPLE_EXTERNAL, TUPLE_HEADER_SIZE, TUPLE_LOCK_ONLY, TUPLE_UPDATED,
 };
@@ -460,15 +460,36 @@ impl Transaction {
 
     /// Insert many tuples at once (COPY, INSERT ... SELECT into a table
     /// without indexes): see `heap::insert_many`.
-    pub fn insert_many(&mut self, rel: RelFileId, tuples: &[Vec<u8>]) -> Result<Vec<TupleId>> {
-        if tuples.is_empty() {
+    pub fn insert_many(&mut self, rel: RelFileId, batch: &mut TupleBatch) -> Result<Vec<TupleId>> {
+        if batch.is_empty() {
             return Ok(vec![]);
         }
         let xid = self.write_xid();
-        let mut fulls: Vec<Vec<u8>> = tuples.iter().map(|t| self.new_tuple(xid, t)).collect();
-        let tids = heap::insert_many(&self.shared, xid, rel, &mut fulls)?;
+        batch.set_headers(&TupleHeader {
+            xmin: xid,
+            xmax: 0,
+            cmin: self.cid,
+            cmax: 0,
+            ctid_page: 0,
+            ctid_slot: 0,
+            infomask: 0,
+        });
+        let tids = heap::insert_many(&self.shared, xid, rel, batch)?;
         self.shared.note_modified_n(rel, tids.len() as u64);
         Ok(tids)
+    }
+
+    /// ANALYZE's sample of `rel`: up to `n` versions visible to this
+    /// statement, in physical order, and how many are visible (see
+    /// `heap::sample`).
+    pub fn sample(&self, rel: RelFileId, n: usize) -> Result<(Vec<Vec<u8>>, u64)> {
+        heap::sample(
+            &self.shared,
+            rel,
+            n,
+            &self.visibility(),
+            self.cancel.as_deref(),
+        )
     }
 
     /// Sequential scan of the versions visible to this statement.

@@ -18,6 +18,17 @@
 //! fsyncs everything buffered so far, and every other caller waiting for an LSN
 //! it covered returns without an fsync of its own (group commit).
 //!
+//! Write-behind: a long transaction (a COPY, an index build) appends
+//! megabytes before anyone flushes. When the buffer passes
+//! `WRITE_BEHIND_BYTES`, the appender writes it out without an fsync
+//! (`write_behind`, Postgres's XLogWrite when its WAL buffers fill), so the
+//! buffer never grows (a 100 MB buffer cost reallocations, page faults and
+//! memory compaction) and the commit's flush only writes the tail. A
+//! short-lived thread starts an fdatasync of what was written at once (the
+//! disk works while the load goes on), but that is only a head start: the
+//! segments written this way count as unsynced until the next `flush`
+//! fsyncs them itself, before it reports anything durable.
+//!
 //! Full-page writes: the first change to a page after a checkpoint's redo
 //! point is logged as the whole page image, decided under the insert mutex
 //! (`append_page_change`), so recovery never applies a delta to a torn page.
@@ -27,6 +38,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
 
@@ -554,6 +566,13 @@ pub struct Wal {
     /// The insert buffer's partner: written-out buffers come back here
     /// (emptied) and become the next insert buffer.
     spare: Mutex<Vec<u8>>,
+    /// Segments written by `write_behind` and not fsynced yet (only the
+    /// writer of the moment touches this; see `FlushState::flushing`).
+    unsynced: Mutex<Vec<Lsn>>,
+    /// A write-behind that failed (its bytes are lost): flushes fail.
+    write_failed: Mutex<Option<String>>,
+    /// A background fdatasync of written-behind segments is running.
+    background_sync: Arc<AtomicBool>,
 }
 
 /// The zero-filled, durable file that the next new segment is renamed from
@@ -563,6 +582,9 @@ const PREALLOCATING: &str = "prealloc.tmp";
 
 /// A written-out WAL buffer larger than this is freed, not kept as spare.
 const SPARE_BUFFER_MAX: usize = 4 << 20;
+/// Buffered WAL bytes at which an appender writes the buffer out (without
+/// an fsync); below `SPARE_BUFFER_MAX`, so the pair of buffers is reused.
+const WRITE_BEHIND_BYTES: usize = 2 << 20;
 
 fn unix_micros() -> u64 {
     std::time::SystemTime::now()
@@ -731,6 +753,9 @@ impl Wal {
             preallocated: AtomicBool::new(preallocated),
             spare: Mutex::new(Vec::with_capacity(1 << 20)),
             peak_buffer: AtomicU64::new(0),
+            unsynced: Mutex::new(Vec::new()),
+            write_failed: Mutex::new(None),
+            background_sync: Arc::new(AtomicBool::new(false)),
         };
         Ok(wal)
     }
@@ -797,7 +822,11 @@ impl Wal {
     /// Append a record; returns (start LSN, end LSN).
     pub fn append(&self, xid: Xid, rec: &WalRecord) -> (Lsn, Lsn) {
         let mut st = self.insert.lock();
-        Self::append_locked(&mut st, xid, rec)
+        let r = Self::append_locked(&mut st, xid, rec);
+        let buffered = st.buf.len();
+        drop(st);
+        self.maybe_write_behind(buffered);
+        r
     }
 
     /// Log a change to `page` (already applied in memory): as the delta `rec`,
@@ -822,7 +851,10 @@ impl Wal {
         } else {
             Self::append_locked(&mut st, xid, &rec).1
         };
+        let buffered = st.buf.len();
+        drop(st);
         crate::page::set_page_lsn(page, end);
+        self.maybe_write_behind(buffered);
         end
     }
 
@@ -835,7 +867,10 @@ impl Wal {
             image: page.to_vec(),
         };
         let end = Self::append_locked(&mut st, xid, &rec).1;
+        let buffered = st.buf.len();
+        drop(st);
         crate::page::set_page_lsn(page, end);
+        self.maybe_write_behind(buffered);
         end
     }
 
@@ -853,10 +888,39 @@ impl Wal {
             pages: pages.iter().map(|(b, p)| (*b, p.to_vec())).collect(),
         };
         let end = Self::append_locked(&mut st, xid, &rec).1;
+        let buffered = st.buf.len();
+        drop(st);
         for (_, p) in pages.iter_mut() {
             crate::page::set_page_lsn(p, end);
         }
+        self.maybe_write_behind(buffered);
         end
+    }
+
+    /// After an append left `buffered` bytes in the insert buffer: past
+    /// `WRITE_BEHIND_BYTES`, write the buffer out (no fsync) unless a write
+    /// is already under way. The bytes of a failed write are gone from the
+    /// buffer, so the failure sticks: every later `flush` reports it and
+    /// nothing after it is ever called durable.
+    fn maybe_write_behind(&self, buffered: usize) {
+        if buffered < WRITE_BEHIND_BYTES {
+            return;
+        }
+        let mut fs = self.flush_state.lock();
+        if fs.flushing {
+            return;
+        }
+        fs.flushing = true;
+        drop(fs);
+        let res = self.write_out(false);
+        let mut fs = self.flush_state.lock();
+        fs.flushing = false;
+        self.flushed_cv.notify_all();
+        drop(fs);
+        if let Err(e) = res {
+            tracing::error!("WAL write-behind failed: {e}");
+            *self.write_failed.lock() = Some(e.to_string());
+        }
     }
 
     /// Start a checkpoint: the current insert position becomes the redo
@@ -879,6 +943,11 @@ impl Wal {
     pub fn flush(&self, upto: Lsn) -> Result<()> {
         let mut fs = self.flush_state.lock();
         loop {
+            if let Some(e) = &*self.write_failed.lock() {
+                return Err(EngineError::CorruptWal(format!(
+                    "an earlier WAL write failed: {e}"
+                )));
+            }
             if fs.flushed >= upto {
                 return Ok(());
             }
@@ -888,7 +957,7 @@ impl Wal {
             }
             fs.flushing = true;
             drop(fs);
-            let res = self.write_out();
+            let res = self.write_out(true);
             fs = self.flush_state.lock();
             fs.flushing = false;
             match res {
@@ -904,8 +973,10 @@ impl Wal {
         }
     }
 
-    /// Write and fsync everything buffered; returns the LSN now durable.
-    fn write_out(&self) -> Result<Lsn> {
+    /// Write everything buffered and, if `sync`, fsync it together with
+    /// the segments earlier write-behinds left unsynced; returns the end of
+    /// what was written (durable if `sync`).
+    fn write_out(&self, sync: bool) -> Result<Lsn> {
         let (data, start, new_segs) = {
             let mut st = self.insert.lock();
             // The other buffer of the pair (a fresh 1 MiB one per flush
@@ -964,23 +1035,55 @@ impl Wal {
         self.writes.fetch_add(1, Ordering::Relaxed);
         self.write_ns
             .fetch_add(write_started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        if self.fsync {
-            let sync_started = std::time::Instant::now();
+        let mut unsynced = self.unsynced.lock();
+        if !sync {
+            // Start the disk writing now, off this thread, so the commit's
+            // fsync finds little left to do. Only a head start: the segments
+            // stay unsynced until a flush fsyncs them itself.
+            if self.fsync && !self.background_sync.swap(true, Ordering::AcqRel) {
+                let files: Vec<File> = touched
+                    .iter()
+                    .filter_map(|s| segments.get(s).and_then(|f| f.try_clone().ok()))
+                    .collect();
+                let flag = self.background_sync.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("wal-writeback".into())
+                    .spawn(move || {
+                        for f in files {
+                            let _ = f.sync_data();
+                        }
+                        flag.store(false, Ordering::Release);
+                    });
+                if spawned.is_err() {
+                    self.background_sync.store(false, Ordering::Release);
+                }
+            }
             for seg in touched {
+                if !unsynced.contains(&seg) {
+                    unsynced.push(seg);
+                }
+            }
+        } else if self.fsync {
+            let sync_started = std::time::Instant::now();
+            for seg in unsynced.iter().copied().chain(touched) {
                 if let Some(f) = segments.get(&seg) {
                     f.sync_data()
                         .map_err(|e| EngineError::io(self.dir.join(segment_name(seg)), e))?;
                 }
             }
+            unsynced.clear();
             self.fsyncs.fetch_add(1, Ordering::Relaxed);
             self.sync_ns
                 .fetch_add(sync_started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        } else {
+            unsynced.clear();
         }
         self.bytes_written
             .fetch_add(data.len() as u64, Ordering::Relaxed);
         // Close segment files that can no longer receive writes.
         let current = segments.keys().next_back().copied();
-        segments.retain(|&s, _| Some(s) == current || s >= start);
+        segments.retain(|&s, _| Some(s) == current || s >= start || unsynced.contains(&s));
+        drop(unsynced);
         drop(segments);
         let mut data = data;
         if data.capacity() <= SPARE_BUFFER_MAX {
@@ -1059,6 +1162,46 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn write_behind_keeps_the_buffer_small_and_flush_syncs_it() {
+        let d = tmpdir("wb");
+        let wal = Wal::open(&d, 0, 0, true).unwrap();
+        let mut recs = vec![];
+        let mut last = 0;
+        // 6 MiB of page images, never flushed while appending.
+        for i in 0..768u32 {
+            let mut page = vec![(i % 251) as u8; PAGE_SIZE];
+            last = wal.append_page_image(7, 3, i, &mut page);
+            recs.push(i);
+            let (buffered, _, _) = wal.buffer_usage();
+            assert!(
+                (buffered as usize) < WRITE_BEHIND_BYTES + 2 * PAGE_SIZE,
+                "buffer grew to {buffered}"
+            );
+        }
+        // Written out, but nothing durable yet: no flush has fsynced.
+        assert!(wal.bytes_written.load(Ordering::Relaxed) >= 4 << 20);
+        assert_eq!(wal.fsyncs.load(Ordering::Relaxed), 0);
+        assert!(!wal.unsynced.lock().is_empty());
+        assert!(wal.flushed_lsn() < last);
+        wal.flush(last).unwrap();
+        assert!(wal.unsynced.lock().is_empty());
+        assert_eq!(wal.flushed_lsn(), last);
+        drop(wal);
+        let (got, end) = read_from(&d.join("wal"), 0).unwrap();
+        assert_eq!(end, last);
+        assert_eq!(got.len(), recs.len());
+        for (r, i) in got.iter().zip(recs) {
+            match &r.record {
+                WalRecord::PageImage { block, image, .. } => {
+                    assert_eq!(*block, i);
+                    assert!(image.iter().all(|&b| b == (i % 251) as u8));
+                }
+                other => panic!("unexpected record {other:?}"),
+            }
+        }
     }
 
     #[test]

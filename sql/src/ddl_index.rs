@@ -495,19 +495,30 @@ fn build(s: &mut Session, index_oid: u32) -> Result<()> {
 #[derive(Default)]
 struct BuildInput {
     entries: Vec<IndexEntry>,
-    /// Entries of a unique index with their key values (for the message).
-    keyed: Vec<(Vec<u8>, Vec<Value>)>,
+    /// Entries of a unique index with INCLUDE columns: their key part (the
+    /// entries' own bytes carry the INCLUDE tail).
+    keyed: Vec<(Vec<u8>, sargdb_engine::TupleId)>,
+    /// Entries of a unique index whose key has a NULL (they never
+    /// conflict); the others are checked on `entries` once sorted, without
+    /// a copy of every key.
+    null_keys: Vec<sargdb_engine::TupleId>,
     /// A primary-key column found NULL.
     null_in: Option<usize>,
+    /// With `sort_keys`: (key prefix, position) of each entry, taken while
+    /// the key is still in cache, for `sort_order`.
+    order: Vec<(u64, u32)>,
+    sort_keys: bool,
 }
 
 impl BuildInput {
+    /// One row's entry: `key` is (stored bytes, length of the key part,
+    /// whether a key value is NULL), None if the row has no entry.
     fn add(
         &mut self,
         ix: &BoundIndex,
         row: &[Value],
         tid: sargdb_engine::TupleId,
-        key: Option<crate::executor::index_maint::EntryKey>,
+        key: Option<(Vec<u8>, usize, bool)>,
     ) {
         if ix.def.primary && self.null_in.is_none() {
             self.null_in = ix
@@ -517,14 +528,22 @@ impl BuildInput {
                 .filter_map(|c| c.column)
                 .find(|&c| row[c].is_null());
         }
-        let Some(ek) = key else { return };
-        if ix.def.unique && !ek.vals.iter().any(|v| v.is_null()) {
-            self.keyed.push((ek.key_part().to_vec(), ek.vals));
+        let Some((stored, key_len, has_null)) = key else {
+            return;
+        };
+        if ix.def.unique {
+            if has_null {
+                self.null_keys.push(tid);
+            } else if !ix.def.include.is_empty() {
+                self.keyed.push((stored[..key_len].to_vec(), tid));
+            }
         }
-        self.entries.push(IndexEntry {
-            key: ek.stored,
-            tid,
-        });
+        if self.sort_keys {
+            let at = self.entries.len() as u32;
+            self.order
+                .push((sargdb_engine::index::key_prefix(&stored), at));
+        }
+        self.entries.push(IndexEntry { key: stored, tid });
     }
 }
 
@@ -538,23 +557,39 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
     let pages = ctx.txn.relation_pages(table.storage)?;
     let plain =
         ix.predicate.is_none() && ix.keys.iter().all(|k| matches!(k, BoundExpr::Column(..)));
+    // A B+Tree builds from sorted entries, and a unique check finds
+    // duplicates as neighbours: both sort (other kinds do not need to).
+    let sort = ix.def.method == "btree" || ix.def.unique && ix.def.include.is_empty();
+    let mut sorted = false;
     let BuildInput {
-        entries,
+        mut entries,
         mut keyed,
+        mut null_keys,
         null_in,
+        ..
     } = if plain && pages >= PARALLEL_BUILD_PAGES {
         // Two halves of the heap, one per core; keys are encoded from the
-        // decoded columns directly.
+        // decoded columns directly, and each half sorts its own run.
         let txn: &sargdb_engine::Transaction = ctx.txn;
         let types = &ctx.call.types;
+        let per_half = estimated_rows(ctx, table, pages) / 2 + 1;
         let half = |blocks: std::ops::Range<u32>| -> Result<BuildInput> {
-            let mut out = BuildInput::default();
+            let mut out = BuildInput {
+                entries: Vec::with_capacity(per_half),
+                // Positions are 32-bit: a half of over 4G rows sorts later.
+                sort_keys: sort && per_half < u32::MAX as usize / 2,
+                order: Vec::with_capacity(if sort { per_half } else { 0 }),
+                ..BuildInput::default()
+            };
             let mut scan = txn.dirty_scan_blocks(table.storage, blocks);
             while let Some(item) = scan.next(txn) {
                 let (tid, bytes, _) = item?;
                 let row = crate::executor::decode_masked_in(table, &bytes, Some(&needed), types)?;
-                let key = crate::executor::index_maint::plain_index_key(ix, &row)?;
+                let key = crate::executor::index_maint::plain_build_key(ix, &row)?;
                 out.add(ix, &row, tid, key);
+            }
+            if out.sort_keys && !sargdb_engine::index::sort_order(&out.entries, &mut out.order) {
+                out.sort_keys = false;
             }
             Ok(out)
         };
@@ -566,8 +601,15 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
         });
         let mut a = a.map_err(|_| SqlError::Internal("index build thread panicked".into()))??;
         let b = b?;
-        a.entries.extend(b.entries);
+        if a.sort_keys && b.sort_keys {
+            let (ao, bo) = (std::mem::take(&mut a.order), b.order);
+            a.entries = sargdb_engine::index::merge_ordered(a.entries, &ao, b.entries, &bo);
+            sorted = true;
+        } else {
+            a.entries.extend(b.entries);
+        }
         a.keyed.extend(b.keyed);
+        a.null_keys.extend(b.null_keys);
         a.null_in = a.null_in.or(b.null_in);
         a
     } else {
@@ -576,15 +618,35 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
         while let Some(item) = scan.next(ctx.txn) {
             let (tid, bytes, _) = item?;
             let row = crate::executor::decode_masked(table, &bytes, Some(&needed), ctx)?;
-            let key = index_entry_key(ix, &row, ctx)?;
+            let key = index_entry_key(ix, &row, ctx)?.map(|ek| {
+                let has_null = ek.vals.iter().any(|v| v.is_null());
+                (ek.stored, ek.key_len, has_null)
+            });
             out.add(ix, &row, tid, key);
         }
         out
     };
     if ix.def.unique {
-        keyed.sort_by(|a, b| a.0.cmp(&b.0));
-        if let Some(w) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
-            let vals: Vec<String> = w[0].1.iter().map(|v| v.to_text(&ctx.call.types)).collect();
+        let dup = if ix.def.include.is_empty() {
+            // Sorted, equal keys are neighbours (and the build skips its
+            // own sort).
+            if !sorted {
+                sargdb_engine::index::sort_entries(&mut entries);
+                sorted = true;
+            }
+            null_keys.sort_unstable();
+            let counts = |e: &IndexEntry| null_keys.binary_search(&e.tid).is_err();
+            entries
+                .windows(2)
+                .find(|w| w[0].key == w[1].key && counts(&w[0]) && counts(&w[1]))
+                .map(|w| w[0].tid)
+        } else {
+            keyed.sort_unstable();
+            keyed.windows(2).find(|w| w[0].0 == w[1].0).map(|w| w[0].1)
+        };
+        if let Some(tid) = dup {
+            let vals = key_values_of(ctx, table, ix, tid)?;
+            let vals: Vec<String> = vals.iter().map(|v| v.to_text(&ctx.call.types)).collect();
             return Err(SqlError::UniqueIndexBuild {
                 index: ix.def.name.clone(),
                 detail: Some(format!(
@@ -601,8 +663,46 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
             table: table.name.clone(),
         });
     }
-    h.build(entries, false)?;
+    h.build(entries, sorted)?;
     Ok(())
+}
+
+/// Rows the table is believed to hold (its live-tuple counter, capped by
+/// what its pages can hold), to size a build's entry vectors up front; 0
+/// if unknown.
+fn estimated_rows(ctx: &ExecContext, table: &TableDef, pages: u32) -> usize {
+    let live = ctx
+        .engine
+        .relation_stats()
+        .get(table.oid)
+        .get(sargdb_engine::stats::Counter::LiveTup);
+    let most = pages as u64 * (sargdb_engine::page::PAGE_SIZE as u64 / 28);
+    live.min(most) as usize
+}
+
+/// The key values of the row version at `tid` in index `ix` (for a
+/// duplicate-key message: found again by a scan, as the build keeps only
+/// the encoded keys).
+fn key_values_of(
+    ctx: &mut ExecContext,
+    table: &TableDef,
+    ix: &BoundIndex,
+    tid: sargdb_engine::TupleId,
+) -> Result<Vec<Value>> {
+    let needed = ix.columns_read(table.columns.len());
+    let mut scan = ctx.txn.dirty_scan(table.storage)?;
+    while let Some(item) = scan.next(ctx.txn) {
+        let (t, bytes, _) = item?;
+        if t == tid {
+            let row = crate::executor::decode_masked(table, &bytes, Some(&needed), ctx)?;
+            if let Some(ek) = index_entry_key(ix, &row, ctx)? {
+                return Ok(ek.vals);
+            }
+        }
+    }
+    Err(SqlError::Internal(
+        "index build: a duplicated key's row vanished".into(),
+    ))
 }
 
 /// Keep constraint indexes in step with constraints (see the module docs).
@@ -1109,34 +1209,17 @@ fn analyze_tables(s: &mut Session, tables: &[TableDef]) -> Result<()> {
         engine.take_modifications(t.storage);
         let pages = engine.relation_pages(t.storage)?;
         let stats = s.with_exec(|ctx| {
-            // Each sampled row with its position in the scan: the sample is
-            // put back in physical order before the statistics are taken, so
-            // the correlation with physical order (which decides BRIN and
-            // index-order costs) does not see the reservoir's shuffling.
-            let mut sample: Vec<(usize, Vec<Value>)> = Vec::new();
-            let mut seen = 0usize;
-            // Deterministic reservoir sampling (a fixed-seed LCG).
-            let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
-            // Only rows that enter the sample are decoded.
-            let mut scan = ctx.txn.scan(t.storage)?;
-            while let Some(item) = scan.next_tuple() {
-                ctx.check_cancel()?;
-                let (_, bytes) = item?;
-                seen += 1;
-                if sample.len() < SAMPLE_ROWS {
-                    sample.push((seen, crate::executor::decode_row_of(t, &bytes, ctx)?));
-                } else {
-                    rng = rng
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    let j = (rng >> 33) as usize % seen;
-                    if j < SAMPLE_ROWS {
-                        sample[j] = (seen, crate::executor::decode_row_of(t, &bytes, ctx)?);
-                    }
-                }
-            }
-            sample.sort_unstable_by_key(|(pos, _)| *pos);
-            let sample: Vec<Vec<Value>> = sample.into_iter().map(|(_, r)| r).collect();
+            // A reservoir sample in physical order (so the correlation with
+            // physical order, which decides BRIN and index-order costs, does
+            // not see the reservoir's shuffling); only the chosen rows are
+            // copied and decoded.
+            let (raw, seen) = ctx.txn.sample(t.storage, SAMPLE_ROWS)?;
+            ctx.check_cancel()?;
+            let sample = raw
+                .iter()
+                .map(|bytes| crate::executor::decode_row_of(t, bytes, ctx))
+                .collect::<Result<Vec<Vec<Value>>>>()?;
+            let seen = seen as usize;
             Ok((table_stats(t, &sample, seen as f64, pages), seen))
         })?;
         let (stats, seen) = stats;

@@ -381,3 +381,72 @@ async fn autovacuum_vacuums_insert_only_tables() {
     assert!(plan.contains("Index Only Scan using ins_only_k"), "{plan}");
     assert!(plan.contains("Heap Fetches: 0"), "{plan}");
 }
+
+/// A unique build reports the smallest duplicated key with Postgres's
+/// detail, lets NULLs repeat, and leaves nothing behind: for a plain key
+/// (duplicates found on the sorted entries), a multi-column key, an
+/// INCLUDE index (duplicates found on the key part), and a table large
+/// enough for the two-thread heap read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unique_builds_report_the_duplicated_key() {
+    let srv = SargdbServer::start();
+    let c = srv.connect().await;
+    c.batch_execute(
+        "CREATE TABLE d (a int, b text, c int);
+         INSERT INTO d VALUES (5, 'x', 1), (NULL, 'y', 2), (NULL, 'y', 3), (3, 'z', 4),
+                              (9, 'x', 5), (3, 'w', 6), (9, 'v', 7);",
+    )
+    .await
+    .unwrap();
+    let detail = |sql: &'static str| {
+        let c = &c;
+        async move {
+            let e = c.batch_execute(sql).await.expect_err(sql);
+            assert_eq!(sqlstate(&e).as_deref(), Some("23505"), "{sql}: {e:?}");
+            e.as_db_error().and_then(|d| d.detail()).map(str::to_string)
+        }
+    };
+    assert_eq!(
+        detail("CREATE UNIQUE INDEX d_a ON d (a)").await.as_deref(),
+        Some("Key (a)=(3) is duplicated.")
+    );
+    assert_eq!(
+        detail("CREATE UNIQUE INDEX d_a_inc ON d (a) INCLUDE (c)")
+            .await
+            .as_deref(),
+        Some("Key (a)=(3) is duplicated.")
+    );
+    assert_eq!(
+        detail("ALTER TABLE d ADD PRIMARY KEY (b)").await.as_deref(),
+        Some("Key (b)=(x) is duplicated.")
+    );
+    // (NULL, 'y') twice: NULLs never conflict.
+    c.batch_execute("CREATE UNIQUE INDEX d_ab ON d (a, b)")
+        .await
+        .unwrap();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM pg_indexes WHERE tablename = 'd'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1, "only d_ab was built");
+    // Large enough for the two-thread heap read; the duplicate sits in the
+    // second half of the table.
+    c.batch_execute(
+        "CREATE TABLE big (k int, pad text);
+         INSERT INTO big SELECT g, repeat('p', 200) FROM generate_series(1, 60000) g;
+         INSERT INTO big VALUES (41234, 'again');",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        detail("ALTER TABLE big ADD PRIMARY KEY (k)")
+            .await
+            .as_deref(),
+        Some("Key (k)=(41234) is duplicated.")
+    );
+    c.batch_execute("DELETE FROM big WHERE pad = 'again'; ALTER TABLE big ADD PRIMARY KEY (k)")
+        .await
+        .unwrap();
+    assert_eq!(verify_index(&c, "big_pkey").await, Vec::<String>::new());
+}

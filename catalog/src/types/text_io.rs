@@ -518,7 +518,14 @@ pub fn parse_text(s: &str, ty: &DataType, ctx: &TypeContext) -> Result<Value> {
         }
         DataType::Text | DataType::Unknown => Value::Text(s.to_string()),
         DataType::Varchar(_) | DataType::Char(_) | DataType::Name => {
-            Value::Text(apply_char_limit(s.to_string(), ty, false)?)
+            // Room for char(n)'s padding up front (one allocation).
+            let cap = match ty {
+                DataType::Char(Some(n)) => s.len().max(*n as usize),
+                _ => s.len(),
+            };
+            let mut owned = String::with_capacity(cap);
+            owned.push_str(s);
+            Value::Text(apply_char_limit(owned, ty, false)?)
         }
         DataType::Bytea => Value::Bytea(parse_bytea(s)?),
         DataType::Date => Value::Date(datetime::parse_date(s, ctx)?),

@@ -21,6 +21,7 @@
 
 pub mod brin;
 pub mod btree;
+pub use btree::{key_prefix, merge_ordered, sort_entries, sort_order};
 pub mod hash;
 
 use std::ops::Bound;

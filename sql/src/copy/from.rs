@@ -30,6 +30,9 @@ pub struct CopyIn {
     /// `\.` or the binary trailer seen: the rest is ignored.
     pub(super) eof: bool,
     pub(super) batch: Vec<Row>,
+    /// Reused per line: the fields' de-escaped bytes and their spans.
+    pub(super) scratch: Vec<u8>,
+    pub(super) spans: Vec<Option<(usize, usize)>>,
     pub(super) rows: u64,
     pub(super) sequence_advanced: bool,
     /// Statements after the COPY in the same query string.
@@ -150,31 +153,58 @@ impl CopyIn {
             self.eof = true;
             return Ok(());
         }
-        let fields = match self.opts.format {
-            CopyFormat::Csv => self.split_csv(line).map_err(|e| self.with_line(e, line))?,
-            _ => self.split_text(line).map_err(|e| self.with_line(e, line))?,
+        // The fields' de-escaped bytes go to one reused buffer (no
+        // allocation per field or per line).
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut spans = std::mem::take(&mut self.spans);
+        scratch.clear();
+        spans.clear();
+        let split = match self.opts.format {
+            CopyFormat::Csv => self.split_csv(line, &mut scratch, &mut spans),
+            _ => {
+                self.split_text(line, &mut scratch, &mut spans);
+                Ok(())
+            }
         };
+        let res = split
+            .map_err(|e| self.with_line(e, line))
+            .and_then(|()| self.fields_to_row(line, &scratch, &spans));
+        self.scratch = scratch;
+        self.spans = spans;
+        let row = res?;
+        self.batch.push(row);
+        Ok(())
+    }
+
+    /// The row of one line's fields (`spans` into `scratch`; None = NULL).
+    fn fields_to_row(
+        &self,
+        line: &[u8],
+        scratch: &[u8],
+        spans: &[Option<(usize, usize)>],
+    ) -> Result<Row> {
         let ncols = self.types.len();
-        if fields.len() > ncols && !(ncols == 0 && fields.len() == 1 && line.is_empty()) {
+        if spans.len() > ncols && !(ncols == 0 && spans.len() == 1 && line.is_empty()) {
             return Err(self.with_line(
                 SqlError::BadCopyFormat("extra data after last expected column".into()),
                 line,
             ));
         }
-        if fields.len() < ncols {
+        if spans.len() < ncols {
             let e = SqlError::BadCopyFormat(format!(
                 "missing data for column \"{}\"",
-                self.names[fields.len()]
+                self.names[spans.len()]
             ));
             return Err(self.with_line(e, line));
         }
         let mut row = Vec::with_capacity(ncols);
-        for (k, f) in fields.into_iter().enumerate().take(ncols) {
+        for (k, f) in spans.iter().enumerate().take(ncols) {
             let ty = &self.types[k];
-            let v = match f {
+            let v = match *f {
                 None => Value::Null,
-                Some(bytes) => {
-                    let converted = std::str::from_utf8(&bytes)
+                Some((a, b)) => {
+                    let bytes = &scratch[a..b];
+                    let converted = std::str::from_utf8(bytes)
                         .map_err(|e| {
                             let at = e.valid_up_to();
                             SqlError::Type(sargdb_catalog::TypeError::CharacterNotInRepertoire(
@@ -190,7 +220,7 @@ impl CopyIn {
                                 self.table_name,
                                 self.line_no,
                                 self.names[k],
-                                display_limited(&bytes)
+                                display_limited(bytes)
                             );
                             return Err(SqlError::WithContext {
                                 source: Box::new(e),
@@ -202,27 +232,33 @@ impl CopyIn {
             };
             row.push(v);
         }
-        self.batch.push(row);
-        Ok(())
+        Ok(row)
     }
 
     /// Postgres's CopyReadAttributesText: fields split on the delimiter,
     /// backslash escapes, the NULL string compared before de-escaping.
-    fn split_text(&self, line: &[u8]) -> Result<Vec<Option<Vec<u8>>>> {
-        let mut out = vec![];
+    fn split_text(&self, line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Option<(usize, usize)>>) {
+        let delim = self.opts.delim;
         let mut i = 0;
         loop {
             let start = i;
-            let mut v = Vec::new();
-            while i < line.len() && line[i] != self.opts.delim {
+            let v_start = out.len();
+            // Plain bytes up to the next delimiter or backslash, in one go.
+            let plain = line[i..]
+                .iter()
+                .position(|&c| c == delim || c == b'\\')
+                .map_or(line.len(), |p| i + p);
+            out.extend_from_slice(&line[i..plain]);
+            i = plain;
+            while i < line.len() && line[i] != delim {
                 let c = line[i];
                 i += 1;
                 if c != b'\\' {
-                    v.push(c);
+                    out.push(c);
                     continue;
                 }
                 let Some(&n) = line.get(i) else {
-                    v.push(b'\\');
+                    out.push(b'\\');
                     break;
                 };
                 i += 1;
@@ -238,7 +274,7 @@ impl CopyIn {
                                 _ => break,
                             }
                         }
-                        v.push((x & 0xff) as u8);
+                        out.push((x & 0xff) as u8);
                     }
                     b'x' if line.get(i).is_some_and(|h| h.is_ascii_hexdigit()) => {
                         let mut x = 0u32;
@@ -251,22 +287,23 @@ impl CopyIn {
                                 _ => break,
                             }
                         }
-                        v.push(x as u8);
+                        out.push(x as u8);
                     }
-                    b'b' => v.push(8),
-                    b'f' => v.push(12),
-                    b'n' => v.push(b'\n'),
-                    b'r' => v.push(b'\r'),
-                    b't' => v.push(b'\t'),
-                    b'v' => v.push(11),
-                    other => v.push(other),
+                    b'b' => out.push(8),
+                    b'f' => out.push(12),
+                    b'n' => out.push(b'\n'),
+                    b'r' => out.push(b'\r'),
+                    b't' => out.push(b'\t'),
+                    b'v' => out.push(11),
+                    other => out.push(other),
                 }
             }
             let raw = &line[start..i];
             if raw == &self.opts.null[..] {
-                out.push(None);
+                out.truncate(v_start);
+                spans.push(None);
             } else {
-                out.push(Some(v));
+                spans.push(Some((v_start, out.len())));
             }
             if i < line.len() {
                 i += 1; // the delimiter
@@ -274,22 +311,25 @@ impl CopyIn {
             }
             break;
         }
-        Ok(out)
     }
 
     /// Postgres's CopyReadAttributesCSV.
-    fn split_csv(&self, line: &[u8]) -> Result<Vec<Option<Vec<u8>>>> {
+    fn split_csv(
+        &self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        spans: &mut Vec<Option<(usize, usize)>>,
+    ) -> Result<()> {
         let (delim, quote, escape) = (self.opts.delim, self.opts.quote, self.opts.escape);
-        let mut out = vec![];
         let mut i = 0;
         loop {
             let start = i;
-            let mut v = Vec::new();
+            let v_start = out.len();
             let mut quoted = false;
             loop {
                 // Unquoted part.
                 while i < line.len() && line[i] != delim && line[i] != quote {
-                    v.push(line[i]);
+                    out.push(line[i]);
                     i += 1;
                 }
                 if i >= line.len() || line[i] == delim {
@@ -310,26 +350,28 @@ impl CopyIn {
                         && (line[i] == quote || line[i] == escape)
                         && (escape != quote || line[i] == quote)
                     {
-                        v.push(line[i]);
+                        out.push(line[i]);
                         i += 1;
                         continue;
                     }
                     if c == quote {
                         break;
                     }
-                    v.push(c);
+                    out.push(c);
                 }
             }
             let raw = &line[start..i];
-            let k = out.len();
+            let k = spans.len();
             let is_null_str = !quoted && raw == &self.opts.null[..];
-            let quoted_null =
-                quoted && v == self.opts.null && self.force_null.get(k).copied().unwrap_or(false);
+            let quoted_null = quoted
+                && out[v_start..] == self.opts.null[..]
+                && self.force_null.get(k).copied().unwrap_or(false);
             if (is_null_str && !self.force_not_null.get(k).copied().unwrap_or(false)) || quoted_null
             {
-                out.push(None);
+                out.truncate(v_start);
+                spans.push(None);
             } else {
-                out.push(Some(v));
+                spans.push(Some((v_start, out.len())));
             }
             if i < line.len() {
                 i += 1;
@@ -337,7 +379,7 @@ impl CopyIn {
             }
             break;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Decodes complete binary tuples from the buffer.

@@ -370,6 +370,8 @@ impl Session {
             line_no: 0,
             eof: false,
             batch: Vec::with_capacity(BATCH_ROWS),
+            scratch: Vec::new(),
+            spans: Vec::new(),
             rows: 0,
             sequence_advanced: false,
             rest: stmt.rest,

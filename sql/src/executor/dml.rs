@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use sargdb_catalog::types::encode_row;
 use sargdb_catalog::{TableDef, Value};
-use sargdb_engine::{LockOutcome, TupleId};
+use sargdb_engine::{LockOutcome, TupleBatch, TupleId};
 
 use super::expr::{eval, eval_pred};
 use super::index_maint::{find_conflict, insert_entries, unique_error};
@@ -212,18 +212,18 @@ fn run_insert(
     let mut out = vec![];
     if on_conflict.is_none() && returning.is_empty() && access.indexes.is_empty() {
         // Nothing needs each row's tuple id: write the heap in batches.
-        let mut batch: Vec<Vec<u8>> = Vec::with_capacity(INSERT_BATCH);
+        let mut batch = TupleBatch::new();
         while let Some(row) = src.next(ctx)? {
             ctx.check_cancel()?;
             check_row(table, &row, checks, ctx)?;
-            batch.push(encode(&row));
+            batch.push_with(|out| encode_row(&row, out));
             if batch.len() >= INSERT_BATCH {
-                ctx.txn.insert_many(table.storage, &batch)?;
+                ctx.txn.insert_many(table.storage, &mut batch)?;
                 own += batch.len() as u64;
                 batch.clear();
             }
         }
-        ctx.txn.insert_many(table.storage, &batch)?;
+        ctx.txn.insert_many(table.storage, &mut batch)?;
         own += batch.len() as u64;
         ctx.affected = own;
         note_dml(ctx, table.oid, own, 0, 0);

@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use sargdb_catalog::types::{encode_key, encode_row};
+use sargdb_catalog::types::{encode_key, encode_key_value, encode_row};
 use sargdb_catalog::{TableDef, Value};
 use sargdb_engine::index::MAX_KEY_SIZE;
 use sargdb_engine::stats::{Counter, Latency};
@@ -164,6 +164,58 @@ pub fn plain_index_key(ix: &BoundIndex, row: &[Value]) -> Result<Option<EntryKey
         }
     }
     Ok(Some(entry_key(ix, row, vals)?))
+}
+
+/// `plain_index_key` for a bulk build: the stored bytes, the key part's
+/// length and whether a key value is NULL, encoded from the row's values
+/// in place (no copy of the values, one allocation).
+pub fn plain_build_key(ix: &BoundIndex, row: &[Value]) -> Result<Option<(Vec<u8>, usize, bool)>> {
+    if ix.column_keys && ix.keys.len() > 1 {
+        return Ok(plain_index_key(ix, row)?.map(|ek| {
+            let has_null = ek.vals.iter().any(|v| v.is_null());
+            (ek.stored, ek.key_len, has_null)
+        }));
+    }
+    const NULL: Value = Value::Null;
+    let mut cap = 0;
+    for e in &ix.keys {
+        if let BoundExpr::Column(i, _) = e {
+            cap += 9 + match row.get(*i) {
+                Some(Value::Text(s)) => s.len(),
+                Some(Value::Bytea(b)) => b.len(),
+                _ => 0,
+            };
+        }
+    }
+    let mut key = Vec::with_capacity(cap);
+    let mut has_null = false;
+    for (e, (ty, kc)) in ix.keys.iter().zip(ix.key_types.iter().zip(&ix.key_cols)) {
+        let BoundExpr::Column(i, _) = e else {
+            return Err(SqlError::Internal(
+                "plain_build_key: an expression key".into(),
+            ));
+        };
+        let v = row.get(*i).unwrap_or(&NULL);
+        has_null |= v.is_null();
+        encode_key_value(v, ty, *kc, &mut key)?;
+    }
+    let key_len = key.len();
+    if !ix.def.include.is_empty() {
+        let inc: Vec<Value> = ix
+            .def
+            .include
+            .iter()
+            .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
+            .collect();
+        encode_row(&inc, &mut key);
+    }
+    if key.len() > MAX_KEY_SIZE {
+        return Err(SqlError::Engine(EngineError::IndexKeyTooLarge {
+            size: key.len(),
+            max: MAX_KEY_SIZE,
+        }));
+    }
+    Ok(Some((key, key_len, has_null)))
 }
 
 /// 23505 with Postgres's detail: `Key (email)=(a@b.c) already exists.`

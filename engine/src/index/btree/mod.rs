@@ -874,7 +874,8 @@ impl AccessMethod for BTreeIndex {
         if !sorted {
             sort_entries(&mut entries);
         }
-        entries.dedup();
+        // Equal entries have equal tuple ids: compare those first.
+        entries.dedup_by(|a, b| a.tid == b.tid && a.key == b.key);
         if let Some(e) = entries.iter().find(|e| e.key.len() > MAX_KEY_SIZE) {
             return Err(EngineError::IndexKeyTooLarge {
                 size: e.key.len(),
@@ -891,9 +892,13 @@ impl AccessMethod for BTreeIndex {
         }
         let limit = PAGE_HEADER_SIZE
             + (PAGE_SIZE - PAGE_HEADER_SIZE) * t.options.fillfactor.clamp(10, 100) as usize / 100;
-        // Leaves, left to right; the existing empty root becomes the first leaf.
-        let mut level_nodes: Vec<(ItemKey, u32, Node)> = Vec::new();
+        // Leaves, left to right, each written as soon as it is full (its
+        // right sibling's block is allocated then); the existing empty root
+        // becomes the first leaf. Only each leaf's first key is kept for
+        // the level above.
+        let mut below: Vec<(ItemKey, u32)> = Vec::new();
         let mut cur = Node::new_leaf();
+        let mut cur_block = meta.root;
         // Node::byte_size is a sum over the items: keep it running instead.
         let mut cur_size = cur.byte_size();
         for e in entries {
@@ -906,35 +911,23 @@ impl AccessMethod for BTreeIndex {
             };
             let size = item.size(false);
             if !cur.items.is_empty() && cur_size + size > limit {
-                let first = cur.items[0].key.clone().expect("leaf key");
-                level_nodes.push((first, 0, std::mem::replace(&mut cur, Node::new_leaf())));
+                let next = t.alloc_block(&mut meta)?;
+                cur.right = next;
+                t.write_node(cur_block, &cur)?;
+                let full = std::mem::replace(&mut cur, Node::new_leaf());
+                below.push((full.items[0].key.clone().expect("leaf key"), cur_block));
+                cur_block = next;
                 cur_size = cur.byte_size();
             }
             cur.items.push(item);
             cur_size += size;
         }
-        let first = cur.items[0].key.clone().expect("leaf key");
-        level_nodes.push((first, 0, cur));
+        t.write_node(cur_block, &cur)?;
+        below.push((cur.items[0].key.clone().expect("leaf key"), cur_block));
+        drop(cur);
+        // Inner levels, bottom-up, until one node is left: the root.
         let mut level = 0u16;
-        loop {
-            // Assign blocks, link siblings, write.
-            for (i, slot) in level_nodes.iter_mut().enumerate() {
-                slot.1 = if level == 0 && i == 0 {
-                    meta.root
-                } else {
-                    t.alloc_block(&mut meta)?
-                };
-            }
-            let blocks: Vec<u32> = level_nodes.iter().map(|n| n.1).collect();
-            for (i, (_, b, n)) in level_nodes.iter_mut().enumerate() {
-                n.right = blocks.get(i + 1).copied().unwrap_or(NO_BLOCK);
-                t.write_node(*b, n)?;
-            }
-            if level_nodes.len() == 1 {
-                meta.root = level_nodes[0].1;
-                meta.root_level = level;
-                break;
-            }
+        while below.len() > 1 {
             level += 1;
             let mut parents: Vec<(ItemKey, u32, Node)> = Vec::new();
             let mut cur = Node {
@@ -944,7 +937,7 @@ impl AccessMethod for BTreeIndex {
             };
             let mut cur_first: Option<ItemKey> = None;
             let mut cur_size = cur.byte_size();
-            for (first, b, _) in level_nodes {
+            for (first, b) in below {
                 let item = Item {
                     key: Some(first.clone()),
                     child: b,
@@ -978,8 +971,19 @@ impl AccessMethod for BTreeIndex {
                 }
             }
             parents.push((cur_first.expect("first"), 0, cur));
-            level_nodes = parents;
+            // Assign blocks, link siblings, write.
+            for slot in parents.iter_mut() {
+                slot.1 = t.alloc_block(&mut meta)?;
+            }
+            let blocks: Vec<u32> = parents.iter().map(|n| n.1).collect();
+            for (i, (_, b, n)) in parents.iter_mut().enumerate() {
+                n.right = blocks.get(i + 1).copied().unwrap_or(NO_BLOCK);
+                t.write_node(*b, n)?;
+            }
+            below = parents.into_iter().map(|(k, b, _)| (k, b)).collect();
         }
+        meta.root = below[0].1;
+        meta.root_level = level;
         t.write_meta(&meta)
     }
 
@@ -1276,42 +1280,164 @@ pub(crate) fn redo_leaf_insert(
 /// by their first eight bytes as one integer before the full comparison
 /// (most comparisons end there, without chasing two heap pointers), and a
 /// large input is sorted as two halves on two threads, then merged.
-fn sort_entries(entries: &mut Vec<IndexEntry>) {
-    fn prefix(k: &[u8]) -> u64 {
-        let mut b = [0u8; 8];
-        let n = k.len().min(8);
-        b[..n].copy_from_slice(&k[..n]);
-        u64::from_be_bytes(b)
-    }
-    fn sort(v: &mut [(u64, IndexEntry)]) {
-        v.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-    }
-    let mut keyed: Vec<(u64, IndexEntry)> =
-        entries.drain(..).map(|e| (prefix(&e.key), e)).collect();
-    if keyed.len() < 200_000 {
-        sort(&mut keyed);
-        entries.extend(keyed.into_iter().map(|(_, e)| e));
+/// (A unique build sorts first to find duplicates, then builds from the
+/// sorted entries: `AccessMethod::build` with `sorted`. A build that reads
+/// the heap on two threads sorts each thread's run there, with
+/// `sort_order`, and merges them with `merge_ordered`.)
+pub fn sort_entries(entries: &mut Vec<IndexEntry>) {
+    if entries.len() < 200_000 || entries.len() > u32::MAX as usize {
+        sort_run(entries);
         return;
     }
-    let mid = keyed.len() / 2;
-    let (a, b) = keyed.split_at_mut(mid);
-    std::thread::scope(|s| {
-        s.spawn(|| sort(a));
-        sort(b);
+    let b = entries.split_off(entries.len() / 2);
+    let a = std::mem::take(entries);
+    let sorted_order = |v: &Vec<IndexEntry>| {
+        let mut o = prefix_order(v);
+        sort_order(v, &mut o);
+        o
+    };
+    let (ao, bo) = std::thread::scope(|s| {
+        let other = s.spawn(|| sorted_order(&b));
+        let mine = sorted_order(&a);
+        (mine, other.join())
     });
-    let b = keyed.split_off(mid);
-    let mut a = keyed.into_iter().peekable();
-    let mut b = b.into_iter().peekable();
-    entries.reserve(a.len() + b.len());
-    loop {
-        let take_a = match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) => (x.0, &x.1) <= (y.0, &y.1),
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => break,
-        };
-        let next = if take_a { a.next() } else { b.next() };
-        entries.extend(next.map(|(_, e)| e));
+    let bo = match bo {
+        Ok(bo) => bo,
+        Err(p) => std::panic::resume_unwind(p),
+    };
+    *entries = merge_ordered(a, &ao, b, &bo);
+}
+
+/// One (key_prefix, position) pair per entry, in input order.
+pub fn prefix_order(entries: &[IndexEntry]) -> Vec<(u64, u32)> {
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (key_prefix(&e.key), i as u32))
+        .collect()
+}
+
+/// A key's first eight bytes as a big-endian integer (zero-padded): the
+/// sort compares these before whole keys.
+pub fn key_prefix(k: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = k.len().min(8);
+    b[..n].copy_from_slice(&k[..n]);
+    u64::from_be_bytes(b)
+}
+
+/// Sort entries by (key, tid) on this thread (see `sort_entries`).
+pub fn sort_run(entries: &mut Vec<IndexEntry>) {
+    if entries.len() > u32::MAX as usize {
+        entries.sort_unstable();
+        return;
+    }
+    let mut order = prefix_order(entries);
+    if !sort_order(entries, &mut order) {
+        entries.sort_unstable();
+        return;
+    }
+    let mut src = std::mem::take(entries);
+    entries.reserve(src.len());
+    entries.extend(order.iter().map(|&(_, i)| take_entry(&mut src, i)));
+}
+
+fn take_entry(v: &mut [IndexEntry], i: u32) -> IndexEntry {
+    std::mem::replace(
+        &mut v[i as usize],
+        IndexEntry {
+            key: Vec::new(),
+            tid: crate::heap::TupleId { page: 0, slot: 0 },
+        },
+    )
+}
+
+/// Sort `order`, one (key_prefix, position) pair per entry of `entries`,
+/// into the entries' (key, tid) order; false (nothing done) if there are
+/// too many entries for 32-bit positions. What moves is the 16-byte pair,
+/// not the 32-byte entry: a stable LSD radix sort on the prefix, then a
+/// comparison sort of each run of equal prefixes by the whole entry.
+pub fn sort_order(entries: &[IndexEntry], order: &mut Vec<(u64, u32)>) -> bool {
+    if entries.len() > u32::MAX as usize || order.len() != entries.len() {
+        return false;
+    }
+    radix_sort_by_prefix(order);
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i + 1;
+        while j < order.len() && order[j].0 == order[i].0 {
+            j += 1;
+        }
+        if j - i > 1 {
+            order[i..j].sort_unstable_by(|a, b| entries[a.1 as usize].cmp(&entries[b.1 as usize]));
+        }
+        i = j;
+    }
+    true
+}
+
+/// Merge two runs, each with its `sort_order`, into one sorted vector:
+/// every entry moves once, straight to its final place.
+pub fn merge_ordered(
+    mut a: Vec<IndexEntry>,
+    ao: &[(u64, u32)],
+    mut b: Vec<IndexEntry>,
+    bo: &[(u64, u32)],
+) -> Vec<IndexEntry> {
+    let mut out = Vec::with_capacity(ao.len() + bo.len());
+    let (mut i, mut j) = (0, 0);
+    while i < ao.len() && j < bo.len() {
+        let (x, y) = (ao[i], bo[j]);
+        let take_a = x.0 < y.0 || (x.0 == y.0 && a[x.1 as usize] <= b[y.1 as usize]);
+        if take_a {
+            out.push(take_entry(&mut a, x.1));
+            i += 1;
+        } else {
+            out.push(take_entry(&mut b, y.1));
+            j += 1;
+        }
+    }
+    out.extend(ao[i..].iter().map(|&(_, k)| take_entry(&mut a, k)));
+    out.extend(bo[j..].iter().map(|&(_, k)| take_entry(&mut b, k)));
+    out
+}
+
+/// Stable LSD radix sort of (prefix, position) pairs by prefix, a byte at
+/// a time; bytes that are the same in every prefix are skipped (an
+/// integer key's high bytes, for one).
+fn radix_sort_by_prefix(v: &mut Vec<(u64, u32)>) {
+    if v.len() < 256 {
+        v.sort_by_key(|p| p.0);
+        return;
+    }
+    // All eight byte histograms in one pass over the data.
+    let mut counts = vec![[0usize; 256]; 8];
+    for p in v.iter() {
+        for (pass, c) in counts.iter_mut().enumerate() {
+            c[((p.0 >> (pass * 8)) & 0xff) as usize] += 1;
+        }
+    }
+    let mut tmp: Vec<(u64, u32)> = Vec::new();
+    for (pass, counts) in counts.iter().enumerate() {
+        let shift = pass * 8;
+        if counts.iter().any(|&c| c == v.len()) {
+            continue;
+        }
+        if tmp.is_empty() {
+            tmp = vec![(0, 0); v.len()];
+        }
+        let mut pos = [0usize; 256];
+        let mut sum = 0;
+        for (b, c) in counts.iter().enumerate() {
+            pos[b] = sum;
+            sum += c;
+        }
+        for p in v.iter() {
+            let b = ((p.0 >> shift) & 0xff) as usize;
+            tmp[pos[b]] = *p;
+            pos[b] += 1;
+        }
+        std::mem::swap(v, &mut tmp);
     }
 }
 
