@@ -6,8 +6,8 @@
 PGBIN=/usr/lib/postgresql/15/bin
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/sargdb-bench.XXXXXX)
-PG_PORT=$((56000 + RANDOM % 1000))
-SDB_PORT=$((57000 + RANDOM % 1000))
+PG_PORT=${PG_PORT:-$((56000 + RANDOM % 1000))}
+SDB_PORT=${SDB_PORT:-$((57000 + RANDOM % 1000))}
 
 cleanup() {
     [ -n "${SDB_PID:-}" ] && kill "$SDB_PID" 2>/dev/null || true

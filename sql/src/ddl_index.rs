@@ -17,7 +17,7 @@ use sargdb_catalog::{
     Catalog, ColumnStats, ConstraintDef, ConstraintKind, IndexColumnDef, IndexDef, TableDef,
     TableStats, Value,
 };
-use sargdb_engine::IndexEntry;
+use sargdb_engine::{BuildSink, IndexHandle};
 
 use crate::binder::bound::BoundExpr;
 use crate::binder::index::BoundIndex;
@@ -491,24 +491,52 @@ fn build(s: &mut Session, index_oid: u32) -> Result<()> {
     s.with_exec(|ctx| build_in(ctx, &table, &ix))
 }
 
-/// What one pass over (part of) the heap gathers for an index build.
-#[derive(Default)]
+/// What one pass over (part of) the heap gathers for an index build: the
+/// entries go to the index's build sink as the rows are read (BRIN folds
+/// them into summaries; the B+Tree and hash collect them).
 struct BuildInput {
-    entries: Vec<IndexEntry>,
+    sink: Box<dyn BuildSink>,
     /// Entries of a unique index with their key values (for the message).
     keyed: Vec<(Vec<u8>, Vec<Value>)>,
     /// A primary-key column found NULL.
     null_in: Option<usize>,
+    /// Reused from row to row: the decoded row and its encoded key.
+    row: Vec<Value>,
+    key: Vec<u8>,
 }
 
 impl BuildInput {
+    fn new(h: &IndexHandle) -> Result<BuildInput> {
+        Ok(BuildInput {
+            sink: h.build_sink()?,
+            keyed: vec![],
+            null_in: None,
+            row: vec![],
+            key: vec![],
+        })
+    }
+
+    /// The row decoded in `self.row`, for an index of plain columns: a
+    /// non-unique index's key is encoded into a reused buffer.
+    fn add_plain(&mut self, ix: &BoundIndex, tid: sargdb_engine::TupleId) -> Result<()> {
+        if ix.def.unique || ix.def.primary {
+            let row = std::mem::take(&mut self.row);
+            let key = crate::executor::index_maint::plain_index_key(ix, &row);
+            let added = key.and_then(|key| self.add(ix, &row, tid, key));
+            self.row = row;
+            return added;
+        }
+        crate::executor::index_maint::plain_key_into(ix, &self.row, &mut self.key)?;
+        Ok(self.sink.add(&self.key, tid)?)
+    }
+
     fn add(
         &mut self,
         ix: &BoundIndex,
         row: &[Value],
         tid: sargdb_engine::TupleId,
         key: Option<crate::executor::index_maint::EntryKey>,
-    ) {
+    ) -> Result<()> {
         if ix.def.primary && self.null_in.is_none() {
             self.null_in = ix
                 .def
@@ -517,14 +545,11 @@ impl BuildInput {
                 .filter_map(|c| c.column)
                 .find(|&c| row[c].is_null());
         }
-        let Some(ek) = key else { return };
+        let Some(ek) = key else { return Ok(()) };
         if ix.def.unique && !ek.vals.iter().any(|v| v.is_null()) {
             self.keyed.push((ek.key_part().to_vec(), ek.vals));
         }
-        self.entries.push(IndexEntry {
-            key: ek.stored,
-            tid,
-        });
+        Ok(self.sink.add_owned(ek.stored, tid)?)
     }
 }
 
@@ -538,49 +563,51 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
     let pages = ctx.txn.relation_pages(table.storage)?;
     let plain =
         ix.predicate.is_none() && ix.keys.iter().all(|k| matches!(k, BoundExpr::Column(..)));
-    let BuildInput {
-        entries,
-        mut keyed,
-        null_in,
-    } = if plain && pages >= PARALLEL_BUILD_PAGES {
-        // Two halves of the heap, one per core; keys are encoded from the
-        // decoded columns directly.
-        let txn: &sargdb_engine::Transaction = ctx.txn;
-        let types = &ctx.call.types;
-        let half = |blocks: std::ops::Range<u32>| -> Result<BuildInput> {
-            let mut out = BuildInput::default();
-            let mut scan = txn.dirty_scan_blocks(table.storage, blocks);
-            while let Some(item) = scan.next(txn) {
-                let (tid, bytes, _) = item?;
-                let row = crate::executor::decode_masked_in(table, &bytes, Some(&needed), types)?;
-                let key = crate::executor::index_maint::plain_index_key(ix, &row)?;
-                out.add(ix, &row, tid, key);
-            }
-            Ok(out)
-        };
+    let txn: &sargdb_engine::Transaction = ctx.txn;
+    let types = &ctx.call.types;
+    // One part of the heap, for a plain-column index: keys are encoded from
+    // the decoded columns directly.
+    let plain_part = |mut out: BuildInput, blocks: std::ops::Range<u32>| -> Result<BuildInput> {
+        let mut scan = txn.dirty_scan_blocks(table.storage, blocks);
+        while let Some(item) = scan.next(txn) {
+            let (tid, bytes, _) = item?;
+            crate::executor::decode_masked_into(table, &bytes, Some(&needed), types, &mut out.row)?;
+            out.add_plain(ix, tid)?;
+        }
+        Ok(out)
+    };
+    let parts = if plain && pages >= PARALLEL_BUILD_PAGES {
+        // Two halves of the heap, one per core.
+        let (a, b) = (BuildInput::new(&h)?, BuildInput::new(&h)?);
         let mid = pages / 2;
         let (a, b) = std::thread::scope(|s| {
-            let first = s.spawn(|| half(0..mid));
-            let second = half(mid..pages);
+            let first = s.spawn(|| plain_part(a, 0..mid));
+            let second = plain_part(b, mid..pages);
             (first.join(), second)
         });
-        let mut a = a.map_err(|_| SqlError::Internal("index build thread panicked".into()))??;
-        let b = b?;
-        a.entries.extend(b.entries);
-        a.keyed.extend(b.keyed);
-        a.null_in = a.null_in.or(b.null_in);
-        a
+        let a = a.map_err(|_| SqlError::Internal("index build thread panicked".into()))??;
+        vec![a, b?]
+    } else if plain {
+        vec![plain_part(BuildInput::new(&h)?, 0..pages)?]
     } else {
-        let mut out = BuildInput::default();
+        let mut out = BuildInput::new(&h)?;
         let mut scan = ctx.txn.dirty_scan(table.storage)?;
         while let Some(item) = scan.next(ctx.txn) {
             let (tid, bytes, _) = item?;
             let row = crate::executor::decode_masked(table, &bytes, Some(&needed), ctx)?;
             let key = index_entry_key(ix, &row, ctx)?;
-            out.add(ix, &row, tid, key);
+            out.add(ix, &row, tid, key)?;
         }
-        out
+        vec![out]
     };
+    let mut keyed = vec![];
+    let mut null_in = None;
+    let mut sinks = vec![];
+    for p in parts {
+        keyed.extend(p.keyed);
+        null_in = null_in.or(p.null_in);
+        sinks.push(p.sink);
+    }
     if ix.def.unique {
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
         if let Some(w) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
@@ -601,7 +628,7 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
             table: table.name.clone(),
         });
     }
-    h.build(entries, false)?;
+    h.build_from(sinks)?;
     Ok(())
 }
 

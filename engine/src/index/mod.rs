@@ -18,11 +18,19 @@
 //! Lossy kinds (`Capabilities::lossy_pages`, BRIN) keep no entry per row:
 //! they answer a scan with the heap pages that may hold matches
 //! (`scan_pages`), which the caller reads and rechecks.
+//!
+//! A bulk build (CREATE INDEX, REINDEX) streams: the heap pass asks the index
+//! for a `BuildSink` per part of the heap it reads (one per thread) and feeds
+//! each entry to it as the row is read; `build_from` then fills the index from
+//! the sinks. Kinds that need every entry at once (the B+Tree sorts them, hash
+//! distributes them over buckets) collect them (`CollectSink`); BRIN folds each
+//! row into its range's summary and keeps nothing per row.
 
 pub mod brin;
 pub mod btree;
 pub mod hash;
 
+use std::any::Any;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -265,6 +273,71 @@ pub struct BrinStats {
     pub unsummarized_ranges: u64,
 }
 
+/// Takes the entries of one part of a bulk build's heap pass, in heap order
+/// within the part (`AccessMethod::build_sink`); what a sink keeps is the
+/// kind's business.
+pub trait BuildSink: Send {
+    fn add(&mut self, key: &[u8], tid: TupleId) -> Result<()>;
+    /// `add` for a caller that already owns the key (collecting kinds keep
+    /// it without a copy).
+    fn add_owned(&mut self, key: Vec<u8>, tid: TupleId) -> Result<()> {
+        self.add(&key, tid)
+    }
+    /// The sink as `Any`, for its kind's `build_from` to take back.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+/// The build sink of kinds that build from the whole list of entries.
+#[derive(Debug, Default)]
+pub struct CollectSink {
+    pub entries: Vec<IndexEntry>,
+}
+
+impl BuildSink for CollectSink {
+    fn add(&mut self, key: &[u8], tid: TupleId) -> Result<()> {
+        self.add_owned(key.to_vec(), tid)
+    }
+    fn add_owned(&mut self, key: Vec<u8>, tid: TupleId) -> Result<()> {
+        self.entries.push(IndexEntry { key, tid });
+        Ok(())
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+impl CollectSink {
+    /// The entries of these parts, part after part.
+    pub fn gather(method: &'static str, parts: Vec<Box<dyn BuildSink>>) -> Result<Vec<IndexEntry>> {
+        let mut parts = take_sinks::<CollectSink>(method, parts)?.into_iter();
+        let mut all = parts.next().map(|p| p.entries).unwrap_or_default();
+        for p in parts {
+            all.extend(p.entries);
+        }
+        Ok(all)
+    }
+}
+
+/// The sinks of a build as the kind's own sink type (an error for a sink
+/// some other index handed out).
+pub fn take_sinks<S: 'static>(
+    method: &'static str,
+    parts: Vec<Box<dyn BuildSink>>,
+) -> Result<Vec<S>> {
+    parts
+        .into_iter()
+        .map(|p| {
+            p.into_any()
+                .downcast::<S>()
+                .map(|b| *b)
+                .map_err(|_| EngineError::IndexUnsupported {
+                    method,
+                    what: "a build sink of another index".into(),
+                })
+        })
+        .collect()
+}
+
 /// An open scan: entries in index order (reverse order if backward).
 pub type IndexScanIter = Box<dyn Iterator<Item = Result<IndexEntry>> + Send>;
 
@@ -276,6 +349,16 @@ pub trait AccessMethod: Send + Sync {
     fn rel(&self) -> RelFileId;
     /// Fill an empty index from `entries` (sorted by (key, tid) if `sorted`).
     fn build(&self, entries: Vec<IndexEntry>, sorted: bool) -> Result<()>;
+    /// A sink for one part of a bulk build's heap pass; several may be fed
+    /// at once (one per thread), each from its own part of the heap.
+    fn build_sink(&self) -> Result<Box<dyn BuildSink>> {
+        Ok(Box::new(CollectSink::default()))
+    }
+    /// Fill an empty index from the sinks (`build_sink`) of one heap pass,
+    /// given in heap order.
+    fn build_from(&self, parts: Vec<Box<dyn BuildSink>>) -> Result<()> {
+        self.build(CollectSink::gather(self.kind().name(), parts)?, false)
+    }
     fn insert(&self, key: &[u8], tid: TupleId) -> Result<()>;
     /// Remove one entry; false if it was not there.
     fn delete(&self, key: &[u8], tid: TupleId) -> Result<bool>;
