@@ -386,6 +386,29 @@ pub trait AccessMethod: Send + Sync {
             what: "page-range scans".into(),
         })
     }
+    /// Lossy kinds: the heap block ranges that may hold entries matching
+    /// every group, where an entry matches a group if it matches any of its
+    /// keys (conditions on several key columns of a `column_keys` kind, each
+    /// column's keys one group): what a scan with all of them reads.
+    /// Sorted and disjoint; no groups: every page a scan of `All` returns.
+    fn scan_pages_all(&self, groups: &[Vec<ScanKey>]) -> Result<Vec<std::ops::Range<u32>>> {
+        let mut acc: Option<Vec<std::ops::Range<u32>>> = None;
+        for g in groups {
+            let mut union = vec![];
+            for k in g {
+                union.extend(self.scan_pages(k)?);
+            }
+            let union = merge_ranges(union);
+            acc = Some(match acc {
+                None => union,
+                Some(a) => intersect_ranges(&a, &union),
+            });
+        }
+        match acc {
+            Some(a) => Ok(a),
+            None => self.scan_pages(&ScanKey::All),
+        }
+    }
     /// Whether a scan for `key` would reach the row at `tid` (verify's check
     /// that the index agrees with its table).
     fn covers(&self, key: &[u8], tid: TupleId) -> Result<bool> {
@@ -416,6 +439,76 @@ pub trait AccessMethod: Send + Sync {
     }
     /// Serializes uniqueness checks: hold while checking and inserting.
     fn unique_lock(&self) -> parking_lot::ArcMutexGuard<parking_lot::RawMutex, ()>;
+}
+
+/// Block ranges sorted, with overlapping and adjacent ones merged.
+pub fn merge_ranges(mut ranges: Vec<std::ops::Range<u32>>) -> Vec<std::ops::Range<u32>> {
+    ranges.retain(|r| r.start < r.end);
+    ranges.sort_by_key(|r| r.start);
+    let mut out: Vec<std::ops::Range<u32>> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+/// The blocks in both lists of sorted, disjoint ranges.
+pub fn intersect_ranges(
+    a: &[std::ops::Range<u32>],
+    b: &[std::ops::Range<u32>],
+) -> Vec<std::ops::Range<u32>> {
+    let (mut i, mut j, mut out) = (0, 0, vec![]);
+    while i < a.len() && j < b.len() {
+        let start = a[i].start.max(b[j].start);
+        let end = a[i].end.min(b[j].end);
+        if start < end {
+            out.push(start..end);
+        }
+        if a[i].end <= b[j].end {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocks(r: &[std::ops::Range<u32>]) -> std::collections::BTreeSet<u32> {
+        r.iter().flat_map(|r| r.clone()).collect()
+    }
+
+    /// Merging and intersecting agree with sets of blocks.
+    #[test]
+    fn range_lists_behave_like_block_sets() {
+        let lists: Vec<Vec<std::ops::Range<u32>>> = vec![
+            vec![],
+            vec![0..4],
+            vec![0..4, 4..6, 9..12],
+            vec![3..5, 1..2, 2..3, 20..21, 5..5],
+            vec![5..9, 11..30],
+            vec![0..1, 2..3, 4..5, 6..7, 8..9, 10..11],
+        ];
+        for a in &lists {
+            let ma = merge_ranges(a.clone());
+            assert_eq!(blocks(&ma), blocks(a));
+            assert!(ma.windows(2).all(|w| w[0].end < w[1].start), "{ma:?}");
+            for b in &lists {
+                let mb = merge_ranges(b.clone());
+                let both: std::collections::BTreeSet<u32> =
+                    blocks(a).intersection(&blocks(b)).copied().collect();
+                let got = intersect_ranges(&ma, &mb);
+                assert_eq!(blocks(&got), both, "{a:?} & {b:?}");
+                assert!(got.windows(2).all(|w| w[0].end <= w[1].start));
+            }
+        }
+    }
 }
 
 /// Largest key an index entry may have (Postgres's btree limit).
