@@ -256,8 +256,11 @@ pub struct HashStats {
     /// the equivalent bookkeeping and are reported here.
     pub bitmap_pages: u64,
     pub unused_pages: u64,
+    /// Entries whose heap tuple is not (yet) known dead.
     pub live_items: u64,
-    /// Always 0: VACUUM removes dead entries outright.
+    /// Entries whose heap tuple is dead to every transaction: the entries
+    /// the next VACUUM removes (counted by `stats_counting_dead`; 0 from
+    /// `stats`).
     pub dead_items: u64,
     pub free_percent: f64,
     pub splits: u64,
@@ -378,6 +381,14 @@ pub trait AccessMethod: Send + Sync {
     /// Problems found by a structural check (empty when healthy).
     fn verify(&self) -> Result<Vec<String>>;
     fn stats(&self) -> Result<IndexStats>;
+    /// `stats`, with the entries whose heap tuple `dead` says is dead to
+    /// every transaction counted apart where the kind reports such entries
+    /// (hash: `dead_items`, Postgres's LP_DEAD items); `dead` reads the
+    /// heap on its first call, so kinds that do not report them never call
+    /// it (`Engine::index_stats`).
+    fn stats_counting_dead(&self, _dead: &dyn Fn(TupleId) -> bool) -> Result<IndexStats> {
+        self.stats()
+    }
     /// Lossy kinds: the heap block ranges that may hold entries matching
     /// `key`, sorted and disjoint.
     fn scan_pages(&self, _key: &ScanKey) -> Result<Vec<std::ops::Range<u32>>> {

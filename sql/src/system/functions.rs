@@ -291,13 +291,14 @@ fn relation_oid(ctx: &ExecContext, name: &str) -> Result<u32> {
 }
 
 /// The open index named `name` (a regclass literal), which must be of
-/// access method `method`; otherwise 42809 with `wrong` (`{}`: the name).
+/// access method `method`, and its table's storage; otherwise 42809 with
+/// `wrong` (`{}`: the name).
 fn index_of_method(
     ctx: &ExecContext,
     name: Option<&str>,
     method: &str,
     wrong: &str,
-) -> Result<sargdb_engine::IndexHandle> {
+) -> Result<(sargdb_engine::IndexHandle, sargdb_engine::RelFileId)> {
     let name = name.unwrap_or_default();
     let oid = relation_oid(ctx, name)?;
     let cat = ctx.catalog;
@@ -313,12 +314,13 @@ fn index_of_method(
     };
     let kind = sargdb_engine::IndexKind::from_name(&def.method)
         .ok_or_else(|| SqlError::Internal(format!("access method {}", def.method)))?;
-    Ok(ctx.engine.open_index(
+    let h = ctx.engine.open_index(
         table.storage,
         def.storage,
         kind,
         crate::executor::index_maint::index_options(def),
-    )?)
+    )?;
+    Ok((h, table.storage))
 }
 
 /// Output columns of `pgstathashindex` (Postgres's pgstattuple extension).
@@ -401,17 +403,17 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
             Value::Text(String::new())
         }
         "brin_summarize_new_values" => {
-            let h = index_of_method(ctx, text_arg(a0), "brin", "\"{}\" is not a BRIN index")?;
+            let (h, _) = index_of_method(ctx, text_arg(a0), "brin", "\"{}\" is not a BRIN index")?;
             Value::Int4(h.summarize_new_values()?.min(i32::MAX as u64) as i32)
         }
         "pgstathashindex" => {
-            let h = index_of_method(
+            let (h, heap) = index_of_method(
                 ctx,
                 text_arg(a0),
                 "hash",
                 "relation \"{}\" is not a hash index",
             )?;
-            let stats = h.stats()?;
+            let stats = ctx.engine.index_stats(heap, &h)?;
             let sargdb_engine::KindStats::Hash(hs) = &stats.detail else {
                 return Err(SqlError::Internal(
                     "hash index without hash statistics".into(),

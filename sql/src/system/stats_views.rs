@@ -485,7 +485,8 @@ fn pg_stat_indexes(db: &Database, cat: &Catalog) -> Vec<Vec<Value>> {
     indexes(cat, false)
         .map(|(tb, ix)| {
             let s = reg.get(ix.oid);
-            let phys = index_handle(db, tb, ix).and_then(|h| h.stats().ok());
+            let phys =
+                index_handle(db, tb, ix).and_then(|h| db.engine.index_stats(tb.storage, &h).ok());
             let (hit, read) = io.get(&ix.storage).copied().unwrap_or((0, 0));
             let pages = resident.get(&ix.storage).map_or(0, |r| r.0);
             let dead = phys.as_ref().and_then(|p| {
@@ -549,10 +550,11 @@ fn physical_columns(phys: Option<&IndexStats>, dead: Option<u64>) -> [Value; 7] 
             Value::Float8(p.avg_leaf_density),
             Value::Float8(p.leaf_fragmentation),
         ],
+        // Hash counts its dead items exactly (`Engine::index_stats`).
         KindStats::Hash(h) => [
             size,
-            i8v(h.live_items),
-            dead.map(i8v).unwrap_or(NULL),
+            i8v(p.entries),
+            i8v(h.dead_items),
             NULL,
             NULL,
             NULL,

@@ -815,6 +815,12 @@ impl AccessMethod for HashIndex {
     }
 
     fn stats(&self) -> Result<IndexStats> {
+        self.stats_counting_dead(&|_| false)
+    }
+
+    /// Entries are live or dead items by their heap tuple; `entries` counts
+    /// both.
+    fn stats_counting_dead(&self, dead: &dyn Fn(TupleId) -> bool) -> Result<IndexStats> {
         let t = &*self.inner;
         let _r = t.latch.read();
         let meta = t.read_meta()?;
@@ -831,7 +837,9 @@ impl AccessMethod for HashIndex {
                 if i > 0 {
                     h.overflow_pages += 1;
                 }
-                h.live_items += p.items.len() as u64;
+                let d = p.items.iter().filter(|it| dead(it.tid)).count() as u64;
+                h.dead_items += d;
+                h.live_items += p.items.len() as u64 - d;
                 free_space += (USABLE - p.used()) as u64;
             }
         }
@@ -861,7 +869,7 @@ impl AccessMethod for HashIndex {
                     .round()
                     / 100.0
             },
-            entries: h.live_items,
+            entries: h.live_items + h.dead_items,
             splits: meta.splits,
             detail: KindStats::Hash(h),
             ..Default::default()
