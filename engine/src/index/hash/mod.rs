@@ -457,7 +457,7 @@ impl Inner {
         let mut bad = None;
         self.for_each_in_chain(first, |b, rb| {
             let ok = rb.for_each(|k, t| {
-                if want.is_none_or(|w| w == k) {
+                if want.is_none_or(|w| same_key(w, k)) {
                     out.push(IndexEntry {
                         key: k.to_vec(),
                         tid: t,
@@ -473,6 +473,15 @@ impl Inner {
             None => Ok(out),
         }
     }
+}
+
+/// `a == b`, deciding most unequal pairs without a `memcmp` call: a lookup
+/// compares its key with every item of its bucket (hundreds), whose keys
+/// mostly have the same length and leading marker byte, and differ in
+/// their last byte.
+#[inline]
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.last() == b.last() && a == b
 }
 
 /// Handle returned to callers.
