@@ -78,6 +78,10 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
         "pgstathashindex" if n == 2 && (args[0].is_string() || args[0] == T::Unknown) => {
             sig(vec![T::Text, T::Int4], T::Unknown, true)
         }
+        // Likewise pgstatindex(index) when its argument is not a constant.
+        "pgstatindex" if n == 2 && (args[0].is_string() || args[0] == T::Unknown) => {
+            sig(vec![T::Text, T::Int4], T::Unknown, true)
+        }
         "pg_get_userbyid" if n == 1 => sig(vec![T::Oid], T::Name, true),
         "pg_table_is_visible" | "pg_type_is_visible" if n == 1 => sig(vec![T::Oid], T::Bool, true),
         "pg_get_indexdef" if n == 1 => sig(vec![T::Oid], T::Text, true),
@@ -300,7 +304,11 @@ fn index_of_method(
     wrong: &str,
 ) -> Result<(sargdb_engine::IndexHandle, sargdb_engine::RelFileId)> {
     let name = name.unwrap_or_default();
-    let oid = relation_oid(ctx, name)?;
+    // An oid (a non-constant argument arrives as text: `c.oid` as digits).
+    let oid = match name.parse::<u32>() {
+        Ok(o) => o,
+        Err(_) => relation_oid(ctx, name)?,
+    };
     let cat = ctx.catalog;
     let (def, table) = match cat.indexes.get(&oid) {
         Some(d) if d.method == method => match cat.tables.get(&d.table) {
@@ -333,6 +341,20 @@ pub const PGSTATHASHINDEX_COLUMNS: [(&str, DataType); 8] = [
     ("live_items", DataType::Int8),
     ("dead_items", DataType::Int8),
     ("free_percent", DataType::Float8),
+];
+
+/// Output columns of `pgstatindex` (as `stats_views::pgstatindex_row`).
+pub const PGSTATINDEX_COLUMNS: [(&str, DataType); 10] = [
+    ("version", DataType::Int4),
+    ("tree_level", DataType::Int4),
+    ("index_size", DataType::Int8),
+    ("root_block_no", DataType::Int8),
+    ("internal_pages", DataType::Int8),
+    ("leaf_pages", DataType::Int8),
+    ("empty_pages", DataType::Int8),
+    ("deleted_pages", DataType::Int8),
+    ("avg_leaf_density", DataType::Float8),
+    ("leaf_fragmentation", DataType::Float8),
 ];
 
 fn bool_arg(v: Option<&Value>) -> bool {
@@ -429,6 +451,38 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
                 Some(Value::Int4(5)) => n(hs.live_items),
                 Some(Value::Int4(6)) => n(hs.dead_items),
                 Some(Value::Int4(7)) => Value::Float8(hs.free_percent),
+                _ => Value::Null,
+            }
+        }
+        "pgstatindex" => {
+            let name = text_arg(a0).unwrap_or_default();
+            let oid = regclass_oid(cat, ctx.search_path, name).ok_or_else(|| {
+                SqlError::UndefinedTable {
+                    name: name.to_string(),
+                    position: None,
+                }
+            })?;
+            let (Some(ix), col) = (cat.indexes.get(&oid), args.get(1)) else {
+                let shown = cat.tables.get(&oid).map_or(name, |t| t.name.as_str());
+                return Err(SqlError::WrongObjectType(format!(
+                    "relation \"{shown}\" is not a btree index"
+                )));
+            };
+            let table = cat
+                .tables
+                .get(&ix.table)
+                .ok_or_else(|| SqlError::Internal("indexed table vanished".into()))?;
+            let kind = sargdb_engine::IndexKind::from_name(&ix.method)
+                .ok_or_else(|| SqlError::Internal(format!("access method {}", ix.method)))?;
+            let h = ctx.engine.open_index(
+                table.storage,
+                ix.storage,
+                kind,
+                crate::executor::index_maint::index_options(ix),
+            )?;
+            let row = super::stats_views::pgstatindex_row(&h.stats()?);
+            match col {
+                Some(Value::Int4(i)) => row.get(*i as usize).cloned().unwrap_or(Value::Null),
                 _ => Value::Null,
             }
         }
