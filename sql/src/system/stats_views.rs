@@ -12,6 +12,7 @@
 
 use std::sync::atomic::Ordering;
 
+use sargdb_catalog::types::DataType;
 use sargdb_catalog::{Catalog, IndexDef, TableDef, Value};
 use sargdb_engine::stats::{Counter, Latency, RelationStats};
 use sargdb_engine::{IndexHandle, IndexKind, IndexStats, KindStats};
@@ -279,7 +280,7 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
     let cat = ctx.catalog;
     let rel = |spec: &[&str], rows| Some(relation("pg_catalog", name, spec, rows));
     if name == "pg_stats" {
-        return rel(PG_STATS, pg_stats(cat));
+        return rel(PG_STATS, pg_stats(cat, &ctx.session.types));
     }
     let sys = name.contains("_sys_");
     let Some(db) = db else {
@@ -771,11 +772,12 @@ fn pg_stat_statements() -> Vec<Vec<Value>> {
 
 /// One row per column of every analyzed table, from what ANALYZE stored:
 /// values kept as order-preserving keys are decoded back and printed as
-/// Postgres prints an array (timestamps in UTC). The element statistics of
-/// array columns are not collected: those columns are NULL.
-fn pg_stats(cat: &Catalog) -> Vec<Vec<Value>> {
+/// Postgres prints an array in this session (timestamptz in its TimeZone;
+/// a numeric(p,s) column's values with its s decimals, which the key
+/// encoding, equal for 1.5 and 1.50, does not keep). The element
+/// statistics of array columns are not collected: those columns are NULL.
+fn pg_stats(cat: &Catalog, tctx: &sargdb_catalog::types::TypeContext) -> Vec<Vec<Value>> {
     use sargdb_catalog::types::{decode_key, KeyColumn};
-    let tctx = sargdb_catalog::types::TypeContext::default();
     let mut rows = vec![];
     for tb in tables(cat, false) {
         let Some(ts) = cat.stats.get(&tb.oid) else {
@@ -790,16 +792,23 @@ fn pg_stats(cat: &Catalog) -> Vec<Vec<Value>> {
                 continue;
             }
             let decode = |k: &[u8]| {
-                decode_key(k, std::slice::from_ref(&col.data_type), &[KeyColumn::ASC])
+                let v = decode_key(k, std::slice::from_ref(&col.data_type), &[KeyColumn::ASC])
                     .ok()
                     .and_then(|mut v| v.pop())
-                    .unwrap_or(NULL)
+                    .unwrap_or(NULL);
+                match &col.data_type {
+                    DataType::Numeric(Some(_)) => {
+                        sargdb_catalog::types::cast(v.clone(), &col.data_type, false, tctx)
+                            .unwrap_or(v)
+                    }
+                    _ => v,
+                }
             };
             let array_text = |vals: Vec<Value>| -> Value {
                 if vals.is_empty() {
                     NULL
                 } else {
-                    Value::Text(Value::Array(vals).to_text(&tctx))
+                    Value::Text(Value::Array(vals).to_text(tctx))
                 }
             };
             let f4 = |f: f64| Value::Float4(f as f32);
