@@ -567,10 +567,22 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
     let types = &ctx.call.types;
     // One part of the heap, for a plain-column index: keys are encoded from
     // the decoded columns directly.
+    // A one-column key of a non-unique index: only that column is decoded,
+    // straight from the row's bytes.
+    let single = crate::executor::index_maint::single_key_column(ix)
+        .filter(|_| !ix.def.unique && !ix.def.primary);
     let plain_part = |mut out: BuildInput, blocks: std::ops::Range<u32>| -> Result<BuildInput> {
         let mut scan = txn.dirty_scan_blocks(table.storage, blocks);
         while let Some(item) = scan.next(txn) {
             let (tid, bytes, _) = item?;
+            if let Some(c) = single {
+                // None: the row predates the column (its default applies).
+                if let Some(v) = sargdb_catalog::types::decode_column(&bytes, c)? {
+                    crate::executor::index_maint::value_key_into(ix, &v, &mut out.key)?;
+                    out.sink.add(&out.key, tid)?;
+                    continue;
+                }
+            }
             crate::executor::decode_masked_into(table, &bytes, Some(&needed), types, &mut out.row)?;
             out.add_plain(ix, tid)?;
         }

@@ -181,6 +181,25 @@ pub fn plain_key_into(ix: &BoundIndex, row: &[Value], out: &mut Vec<u8>) -> Resu
     Ok(())
 }
 
+/// The table column of a one-column, plain-column index without INCLUDE
+/// columns, whose stored key is that column's value alone (`value_key_into`).
+pub fn single_key_column(ix: &BoundIndex) -> Option<usize> {
+    match ix.keys.as_slice() {
+        [BoundExpr::Column(c, _)] if ix.def.include.is_empty() && ix.predicate.is_none() => {
+            Some(*c)
+        }
+        _ => None,
+    }
+}
+
+/// The stored key of a `single_key_column` index for the column value `v`,
+/// written into `out` (cleared first).
+pub fn value_key_into(ix: &BoundIndex, v: &Value, out: &mut Vec<u8>) -> Result<()> {
+    out.clear();
+    write_entry_key(ix, |i| (i == 0).then_some(v), &[], out)?;
+    Ok(())
+}
+
 fn check_plain(ix: &BoundIndex) -> Result<()> {
     if ix.keys.iter().all(|e| matches!(e, BoundExpr::Column(..))) {
         Ok(())
