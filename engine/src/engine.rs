@@ -141,7 +141,7 @@ pub(crate) struct Shared {
     modified: Mutex<HashMap<RelFileId, u64>>,
     wake: (Mutex<bool>, Condvar),
     /// Open indexes: index storage -> (heap storage, handle).
-    indexes: Mutex<HashMap<RelFileId, (RelFileId, IndexHandle)>>,
+    indexes: RwLock<HashMap<RelFileId, (RelFileId, IndexHandle)>>,
     /// Activity counters (persisted in `stats` at checkpoints).
     pub stats: Arc<StatsRegistry>,
     /// All-visible heap pages (persisted in `vm` at checkpoints).
@@ -201,7 +201,7 @@ impl Shared {
 
     /// Discard a relation's buffers and delete its file.
     pub fn remove_relation(&self, rel: RelFileId) {
-        self.indexes.lock().remove(&rel);
+        self.indexes.write().remove(&rel);
         self.pool.discard_relation(rel);
         self.fsm.lock().remove(&rel);
         self.dead.lock().remove(&rel);
@@ -603,7 +603,7 @@ impl Engine {
             dead: Mutex::new(HashMap::new()),
             modified: Mutex::new(HashMap::new()),
             wake: (Mutex::new(false), Condvar::new()),
-            indexes: Mutex::new(HashMap::new()),
+            indexes: RwLock::new(HashMap::new()),
             stats,
             vm,
         });
@@ -753,7 +753,12 @@ impl Engine {
         // Opened under the map's lock: two sessions opening a new index at
         // once would otherwise both initialize its empty storage (and use
         // two handles with separate latches).
-        let mut open = self.shared.indexes.lock();
+        // Every statement using an index opens it: the common case only
+        // reads the map.
+        if let Some((_, h)) = self.shared.indexes.read().get(&index_rel) {
+            return Ok(h.clone());
+        }
+        let mut open = self.shared.indexes.write();
         if let Some((_, h)) = open.get(&index_rel) {
             return Ok(h.clone());
         }
@@ -780,7 +785,7 @@ impl Engine {
     /// Forget an open index (its storage is removed by the transaction that
     /// dropped it).
     pub fn close_index(&self, index_rel: RelFileId) {
-        self.shared.indexes.lock().remove(&index_rel);
+        self.shared.indexes.write().remove(&index_rel);
     }
 
     /// Number of pages in a relation.
@@ -823,6 +828,17 @@ impl Engine {
             wal_fsyncs: self.shared.wal.fsyncs.load(Ordering::Relaxed),
             checkpoints: self.shared.checkpoints.load(Ordering::Relaxed),
         }
+    }
+
+    /// WAL activity since the last reset and the reset's Unix time in
+    /// microseconds (`pg_stat_wal`).
+    pub fn wal_stats(&self) -> (crate::wal::WalStats, u64) {
+        self.shared.wal.stats_since_reset()
+    }
+
+    /// `pg_stat_reset_shared('wal')`.
+    pub fn reset_wal_stats(&self) {
+        self.shared.wal.reset_stats()
     }
 
     /// Clean shutdown: stop the background worker and checkpoint.
@@ -993,7 +1009,7 @@ fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
     // ever points at a slot that pass 3 frees for reuse.
     let indexes: Vec<IndexHandle> = shared
         .indexes
-        .lock()
+        .read()
         .values()
         .filter(|(h, _)| *h == rel)
         .map(|(_, i)| i.clone())
@@ -1157,6 +1173,11 @@ fn background_worker(shared: Arc<Shared>, stop: Arc<AtomicBool>) {
         if stop.load(Ordering::SeqCst) {
             break;
         }
+        if shared.wal.wants_preallocation() {
+            if let Err(e) = shared.wal.prepare_segment() {
+                tracing::warn!("could not preallocate a WAL segment: {e}");
+            }
+        }
         let wal_since = shared
             .wal
             .insert_lsn()
@@ -1174,7 +1195,7 @@ fn background_worker(shared: Arc<Shared>, stop: Arc<AtomicBool>) {
             // Postgres's trigger: more dead rows than 50 + 20% of the live
             // ones (autovacuum_vacuum_threshold, _scale_factor). A fixed
             // 1,000 had pgbench's million-row table vacuumed every 10 s.
-            let candidates: Vec<RelFileId> = shared
+            let mut candidates: Vec<RelFileId> = shared
                 .dead
                 .lock()
                 .iter()
@@ -1187,6 +1208,17 @@ fn background_worker(shared: Arc<Shared>, stop: Arc<AtomicBool>) {
                 })
                 .map(|(&r, _)| r)
                 .collect();
+            // And, since Postgres 13, tables that mostly grew: more rows
+            // inserted since their last VACUUM than 1,000 + 20% of the live
+            // ones (autovacuum_vacuum_insert_threshold, _scale_factor), so
+            // an insert-only table gets its pages marked all-visible (for
+            // index-only scans) without ever having a dead row.
+            candidates.extend(shared.stats.storages_where(|s| {
+                let inserted = s.get(Counter::InsSinceVacuum);
+                inserted > 0 && inserted >= 1000 + s.get(Counter::LiveTup) / 5
+            }));
+            candidates.sort_unstable();
+            candidates.dedup();
             for rel in candidates {
                 match vacuum(&shared, rel, true) {
                     Ok(s) => tracing::debug!(

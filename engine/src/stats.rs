@@ -442,6 +442,16 @@ impl StatsRegistry {
         self.by_storage.read().get(&storage).cloned()
     }
 
+    /// The storage of every relation whose counters satisfy `pred`.
+    pub fn storages_where(&self, pred: impl Fn(&RelationStats) -> bool) -> Vec<RelFileId> {
+        self.by_storage
+            .read()
+            .iter()
+            .filter(|(_, s)| pred(s))
+            .map(|(&r, _)| r)
+            .collect()
+    }
+
     /// Take the current set of relations: map their storage, stamp the
     /// creation time of indexes seen for the first time, and forget
     /// relations with an id below `dropped_below` that are no longer there

@@ -1124,13 +1124,16 @@ impl Transaction {
         };
         let res = {
             let _c = self.shared.commit_lock.read();
-            let mut cat = self.shared.catalog.lock();
+            // Only catalog changes serialize on the catalog mutex (so the
+            // blob of the later commit wins); holding it for every commit
+            // would give each its own fsync and defeat group commit.
+            let mut cat = catalog.as_ref().map(|_| self.shared.catalog.lock());
             let (_, end) = self.shared.wal.append(top, &rec);
             let res = self.shared.wal.flush(end);
             if res.is_ok() {
                 self.shared.txns.clog.set(&all, XID_COMMITTED);
-                if let Some(c) = catalog {
-                    *cat = (end, Some(c));
+                if let (Some(c), Some(cat)) = (catalog, cat.as_mut()) {
+                    **cat = (end, Some(c));
                 }
             } else {
                 self.shared.txns.clog.set(&all, XID_ABORTED);

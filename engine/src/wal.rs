@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::{Condvar, Mutex};
 
@@ -492,6 +492,39 @@ struct InsertState {
     /// Redo point of the latest checkpoint: pages whose LSN is at or below it
     /// get a full-page image on their next change.
     redo: Lsn,
+    /// Records, full-page images and bytes appended since start.
+    records: u64,
+    fpi: u64,
+    appended: u64,
+}
+
+/// Cumulative WAL activity (the figures of `pg_stat_wal`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WalStats {
+    pub records: u64,
+    pub fpi: u64,
+    pub bytes: u64,
+    /// Write-outs of the WAL buffer to the segment files.
+    pub writes: u64,
+    /// fsyncs of segment files (one per write-out when fsync is on).
+    pub syncs: u64,
+    pub write_ns: u64,
+    pub sync_ns: u64,
+}
+
+impl WalStats {
+    /// The activity since `base` was taken.
+    pub fn since(&self, base: &WalStats) -> WalStats {
+        WalStats {
+            records: self.records.saturating_sub(base.records),
+            fpi: self.fpi.saturating_sub(base.fpi),
+            bytes: self.bytes.saturating_sub(base.bytes),
+            writes: self.writes.saturating_sub(base.writes),
+            syncs: self.syncs.saturating_sub(base.syncs),
+            write_ns: self.write_ns.saturating_sub(base.write_ns),
+            sync_ns: self.sync_ns.saturating_sub(base.sync_ns),
+        }
+    }
 }
 
 struct FlushState {
@@ -509,6 +542,13 @@ pub struct Wal {
     segments: Mutex<BTreeMap<Lsn, File>>,
     pub bytes_written: AtomicU64,
     pub fsyncs: AtomicU64,
+    writes: AtomicU64,
+    write_ns: AtomicU64,
+    sync_ns: AtomicU64,
+    /// `stats()` at the last reset, and when that was (Unix microseconds).
+    reset_base: Mutex<(WalStats, u64)>,
+    /// Whether `PREALLOCATED` exists, complete (changed under `segments`).
+    preallocated: AtomicBool,
     /// Largest capacity the insert buffer reached before a write-out.
     peak_buffer: AtomicU64,
     /// The insert buffer's partner: written-out buffers come back here
@@ -516,8 +556,20 @@ pub struct Wal {
     spare: Mutex<Vec<u8>>,
 }
 
+/// The zero-filled, durable file that the next new segment is renamed from
+/// (see `Wal::prepare_segment`), and the name it is written under first.
+const PREALLOCATED: &str = "prealloc";
+const PREALLOCATING: &str = "prealloc.tmp";
+
 /// A written-out WAL buffer larger than this is freed, not kept as spare.
 const SPARE_BUFFER_MAX: usize = 4 << 20;
+
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
 
 fn segment_name(start: Lsn) -> String {
     format!("{start:016X}")
@@ -644,6 +696,11 @@ impl Wal {
                 }
             }
         }
+        // A file being preallocated when the server stopped may be short.
+        let _ = std::fs::remove_file(dir.join(PREALLOCATING));
+        let preallocated = std::fs::metadata(dir.join(PREALLOCATED))
+            .map(|m| m.len() == SEGMENT_SIZE)
+            .unwrap_or(false);
         // New records always go to a fresh segment starting at `end`.
         let wal = Wal {
             dir,
@@ -655,6 +712,9 @@ impl Wal {
                 seg_start: end,
                 pending_segments: vec![end],
                 redo,
+                records: 0,
+                fpi: 0,
+                appended: 0,
             }),
             flush_state: Mutex::new(FlushState {
                 flushed: end,
@@ -664,6 +724,11 @@ impl Wal {
             segments: Mutex::new(BTreeMap::new()),
             bytes_written: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            write_ns: AtomicU64::new(0),
+            sync_ns: AtomicU64::new(0),
+            reset_base: Mutex::new((WalStats::default(), unix_micros())),
+            preallocated: AtomicBool::new(preallocated),
             spare: Mutex::new(Vec::with_capacity(1 << 20)),
             peak_buffer: AtomicU64::new(0),
         };
@@ -684,6 +749,9 @@ impl Wal {
             _ => 0,
         };
         crate::stats::note_wal(fpi, len);
+        st.records += 1;
+        st.fpi += fpi;
+        st.appended += len;
         let lsn = st.insert_lsn;
         st.insert_lsn += len;
         (lsn, st.insert_lsn)
@@ -696,6 +764,34 @@ impl Wal {
         let cap = st.buf.capacity() as u64;
         let peak = self.peak_buffer.fetch_max(cap, Ordering::Relaxed).max(cap);
         (st.buf.len() as u64, cap, peak)
+    }
+
+    /// Cumulative activity since the log was opened.
+    pub fn stats(&self) -> WalStats {
+        let (records, fpi, bytes) = {
+            let st = self.insert.lock();
+            (st.records, st.fpi, st.appended)
+        };
+        WalStats {
+            records,
+            fpi,
+            bytes,
+            writes: self.writes.load(Ordering::Relaxed),
+            syncs: self.fsyncs.load(Ordering::Relaxed),
+            write_ns: self.write_ns.load(Ordering::Relaxed),
+            sync_ns: self.sync_ns.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Activity since the last `reset_stats` (or since the log was opened),
+    /// and the Unix time in microseconds of that reset.
+    pub fn stats_since_reset(&self) -> (WalStats, u64) {
+        let (base, at) = *self.reset_base.lock();
+        (self.stats().since(&base), at)
+    }
+
+    pub fn reset_stats(&self) {
+        *self.reset_base.lock() = (self.stats(), unix_micros());
     }
 
     /// Append a record; returns (start LSN, end LSN).
@@ -826,6 +922,12 @@ impl Wal {
         let mut segments = self.segments.lock();
         for s in new_segs {
             let path = self.dir.join(segment_name(s));
+            if self.preallocated.swap(false, Ordering::AcqRel) {
+                // Its zeros read as the end of the log, like an empty file.
+                if let Err(e) = std::fs::rename(self.dir.join(PREALLOCATED), &path) {
+                    tracing::warn!("could not use the preallocated WAL segment: {e}");
+                }
+            }
             let f = OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -839,6 +941,7 @@ impl Wal {
             }
         }
         let end = start + data.len() as u64;
+        let write_started = std::time::Instant::now();
         let mut pos = start;
         let mut touched: Vec<Lsn> = Vec::new();
         while pos < end {
@@ -858,7 +961,11 @@ impl Wal {
             touched.push(seg);
             pos = upto;
         }
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.write_ns
+            .fetch_add(write_started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         if self.fsync {
+            let sync_started = std::time::Instant::now();
             for seg in touched {
                 if let Some(f) = segments.get(&seg) {
                     f.sync_data()
@@ -866,6 +973,8 @@ impl Wal {
                 }
             }
             self.fsyncs.fetch_add(1, Ordering::Relaxed);
+            self.sync_ns
+                .fetch_add(sync_started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         }
         self.bytes_written
             .fetch_add(data.len() as u64, Ordering::Relaxed);
@@ -879,6 +988,50 @@ impl Wal {
             *self.spare.lock() = data;
         }
         Ok(end)
+    }
+
+    /// Whether the segment being filled is a quarter full and no file is
+    /// preallocated for the next one yet.
+    pub fn wants_preallocation(&self) -> bool {
+        if self.preallocated.load(Ordering::Acquire) {
+            return false;
+        }
+        let st = self.insert.lock();
+        st.insert_lsn - st.seg_start >= SEGMENT_SIZE / 4
+    }
+
+    /// Write a zero-filled, fsynced segment-sized file that the next new
+    /// segment is renamed from (the background worker calls this). Commits
+    /// then overwrite blocks that already exist, so their fdatasync is a
+    /// pure data flush: appending changes the file's size, and on ext4
+    /// that commits the journal, which first writes out every other file's
+    /// newly allocated blocks (measured here: a commit's fdatasync went
+    /// from 0.07-4 ms to 0.05 ms while another file was being extended).
+    pub fn prepare_segment(&self) -> Result<()> {
+        if self.preallocated.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let tmp = self.dir.join(PREALLOCATING);
+        let f = File::create(&tmp).map_err(|e| EngineError::io(&tmp, e))?;
+        let zeros = vec![0u8; 1 << 20];
+        let mut off = 0;
+        while off < SEGMENT_SIZE {
+            f.write_all_at(&zeros, off)
+                .map_err(|e| EngineError::io(&tmp, e))?;
+            off += zeros.len() as u64;
+        }
+        if self.fsync {
+            f.sync_all().map_err(|e| EngineError::io(&tmp, e))?;
+        }
+        drop(f);
+        // Renamed under the segment lock, so a write-out sees the file
+        // either whole or not at all; the directory is synced when the
+        // file becomes a segment.
+        let _segments = self.segments.lock();
+        let path = self.dir.join(PREALLOCATED);
+        std::fs::rename(&tmp, &path).map_err(|e| EngineError::io(&path, e))?;
+        self.preallocated.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// Delete segments that end at or before `redo` (no longer needed).
@@ -958,5 +1111,39 @@ mod tests {
         let (got, end2) = read_from(&d.join("wal"), 0).unwrap();
         assert_eq!(got.len(), 3);
         assert_eq!(end2, e2);
+    }
+
+    #[test]
+    fn preallocated_segment_reads_as_the_end_of_the_log() {
+        let d = tmpdir("prealloc");
+        let wal = Wal::open(&d, 0, 0, false).unwrap();
+        wal.prepare_segment().unwrap();
+        assert!(!wal.wants_preallocation());
+        let rec = WalRecord::Sequence {
+            seq: 1,
+            value: 5,
+            is_called: true,
+        };
+        let mut last = 0;
+        for _ in 0..10 {
+            last = wal.append(7, &rec).1;
+        }
+        wal.flush(last).unwrap();
+        // The first segment was renamed from the zero-filled file.
+        let seg = d.join("wal").join(segment_name(0));
+        assert_eq!(std::fs::metadata(&seg).unwrap().len(), SEGMENT_SIZE);
+        assert!(!d.join("wal").join(PREALLOCATED).exists());
+        let (got, end) = read_from(&d.join("wal"), 0).unwrap();
+        assert_eq!((got.len(), end), (10, last));
+        // A restart cuts the zeros off and continues in a new segment.
+        drop(wal);
+        let wal = Wal::open(&d, end, 0, false).unwrap();
+        assert_eq!(std::fs::metadata(&seg).unwrap().len(), end);
+        let e2 = wal.append(7, &rec).1;
+        wal.flush(e2).unwrap();
+        let (got, end2) = read_from(&d.join("wal"), 0).unwrap();
+        assert_eq!((got.len(), end2), (11, e2));
+        drop(wal);
+        let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -20,7 +20,7 @@ use sargdb_engine::{
     IsolationLevel, KindStats, ScanKey,
 };
 
-fn tmp(name: &str) -> PathBuf {
+fn tmp(name: &str) -> common::TempDir {
     common::tmp_dir("am", name)
 }
 

@@ -14,7 +14,7 @@ use sargdb_engine::{
     Engine, IndexEntry, IndexHandle, IndexKind, IndexOptions, IsolationLevel, ScanKey,
 };
 
-fn tmp(name: &str) -> PathBuf {
+fn tmp(name: &str) -> common::TempDir {
     common::tmp_dir("btree", name)
 }
 

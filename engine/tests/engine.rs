@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use sargdb_engine::{Engine, EngineConfig, EngineError, IsolationLevel, LockOutcome};
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sargdb-engine-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+mod common;
+
+fn tmp(name: &str) -> common::TempDir {
+    common::tmp_dir("engine", name)
 }
 
 fn cfg(dir: &PathBuf, pool: usize) -> EngineConfig {

@@ -55,6 +55,12 @@ pub struct Config {
     #[arg(long, value_name = "DURATION", default_value = "300", value_parser = parse_duration)]
     pub checkpoint_interval: Duration,
 
+    /// WAL written since the last checkpoint that starts a new one, in
+    /// PostgreSQL's units (like Postgres's max_wal_size, whose default it
+    /// shares): larger means fewer checkpoints and a longer recovery.
+    #[arg(long, value_name = "SIZE", default_value = "1GB", value_parser = parse_size)]
+    pub max_wal_size: u64,
+
     /// Count activity for the statistics views (pg_stat_*, pg_stat_indexes,
     /// pg_stat_statements): on or off. Off only to measure what counting
     /// costs.
@@ -76,6 +82,7 @@ impl Config {
         engine.buffer_pool_bytes = usize::try_from(self.buffer_pool).unwrap_or(usize::MAX);
         engine.fsync = self.fsync;
         engine.checkpoint_interval = self.checkpoint_interval;
+        engine.checkpoint_wal_bytes = self.max_wal_size;
         engine.track_counts = self.track_counts;
         engine
     }
@@ -217,6 +224,7 @@ mod tests {
         assert_eq!(cfg.buffer_pool, 128 << 20);
         assert_eq!(cfg.log_level, LogLevel::Info);
         assert!(cfg.fsync);
+        assert_eq!(cfg.engine_config().checkpoint_wal_bytes, 1 << 30);
         let cfg = Config::try_parse_from([
             "sargdb",
             "--listen",
@@ -228,8 +236,11 @@ mod tests {
             "debug",
             "--checkpoint-interval",
             "30s",
+            "--max-wal-size",
+            "64MB",
         ])
         .expect("flags parse");
+        assert_eq!(cfg.engine_config().checkpoint_wal_bytes, 64 << 20);
         assert_eq!(cfg.buffer_pool, 8 << 20);
         assert!(!cfg.fsync);
         assert_eq!(cfg.log_level, LogLevel::Debug);

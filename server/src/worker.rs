@@ -23,13 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use pgwire::messages::data::NoData;
-use pgwire::messages::extendedquery::{
-    Bind, BindComplete, CloseComplete, Describe, Execute, Parse, ParseComplete, PortalSuspended,
-    TARGET_TYPE_BYTE_STATEMENT,
-};
-use pgwire::messages::response::EmptyQueryResponse;
-use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::extendedquery::{Bind, Describe, Execute, Parse, TARGET_TYPE_BYTE_STATEMENT};
 use sargdb_catalog::types::{parse_binary, parse_text, TypeContext};
 use sargdb_catalog::{DataType, TypeError, Value};
 use sargdb_sql::{ColumnDesc, CopyIn, CopyStart, SqlError, StatementResult, TxnStatus};
@@ -305,11 +299,37 @@ enum PortalState {
     Done { tag: Option<String> },
 }
 
+/// FNV-1a over statement and portal names: short strings looked up several
+/// times per message, where SipHash cost more than the lookup. A client can
+/// only slow down its own connection's maps.
+#[derive(Default, Clone, Copy)]
+struct NameHasher(u64);
+
+impl std::hash::Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type NameMap<V> = HashMap<String, V, std::hash::BuildHasherDefault<NameHasher>>;
+
 /// The state of one connection's backend.
 struct Backend<S: SqlSession> {
     session: S,
-    statements: HashMap<String, Arc<S::Statement>>,
-    portals: HashMap<String, Portal<S::Statement>>,
+    statements: NameMap<Arc<S::Statement>>,
+    portals: NameMap<Portal<S::Statement>>,
     out: OutBuf,
     /// The client's socket (replies are written here).
     stream: TcpStream,
@@ -322,8 +342,8 @@ struct Backend<S: SqlSession> {
     copy_in: Option<CopyInProgress>,
     /// Extended-protocol statements and portals that are COPYs (by name):
     /// they bypass `prepare` and run through the COPY path at Execute.
-    copy_statements: HashMap<String, String>,
-    copy_portals: HashMap<String, String>,
+    copy_statements: NameMap<String>,
+    copy_portals: NameMap<String>,
 }
 
 /// A COPY FROM STDIN between CopyInResponse and CopyDone / CopyFail.
@@ -339,15 +359,15 @@ impl<S: SqlSession> Backend<S> {
     fn new(session: S, stream: TcpStream) -> Self {
         Backend {
             session,
-            statements: HashMap::new(),
-            portals: HashMap::new(),
+            statements: NameMap::default(),
+            portals: NameMap::default(),
             out: OutBuf::new(),
             stream,
             ignore_till_sync: false,
             gone: false,
             copy_in: None,
-            copy_statements: HashMap::new(),
-            copy_portals: HashMap::new(),
+            copy_statements: NameMap::default(),
+            copy_portals: NameMap::default(),
         }
     }
 
@@ -445,8 +465,7 @@ impl<S: SqlSession> Backend<S> {
                 } else {
                     self.portals.remove(&name);
                 }
-                self.out
-                    .push(PgWireBackendMessage::CloseComplete(CloseComplete::new()));
+                self.out.empty_message(b'3');
                 Ok(())
             }
             FrontendMessage::Sync => {
@@ -530,9 +549,7 @@ impl<S: SqlSession> Backend<S> {
         }
         let ctx = self.session.type_context();
         if results.is_empty() {
-            self.out.push(PgWireBackendMessage::EmptyQueryResponse(
-                EmptyQueryResponse::new(),
-            ));
+            self.out.empty_message(b'I');
         }
         for result in results {
             match result {
@@ -547,9 +564,7 @@ impl<S: SqlSession> Backend<S> {
                     self.out.command_complete(&tag);
                 }
                 Ok(StatementResult::Command { tag }) => self.out.command_complete(&tag),
-                Ok(StatementResult::Empty) => self.out.push(
-                    PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()),
-                ),
+                Ok(StatementResult::Empty) => self.out.empty_message(b'I'),
                 Err(e) => {
                     self.out.error(Severity::Error, &sqlstate::report(&e));
                     break;
@@ -609,15 +624,13 @@ impl<S: SqlSession> Backend<S> {
             }
             self.statements.remove(&name);
             self.copy_statements.insert(name, p.query);
-            self.out
-                .push(PgWireBackendMessage::ParseComplete(ParseComplete::new()));
+            self.out.empty_message(b'1');
             return Ok(());
         }
         self.copy_statements.remove(&name);
         let stmt = self.session.prepare(&p.query, &p.type_oids)?;
         self.statements.insert(name, stmt);
-        self.out
-            .push(PgWireBackendMessage::ParseComplete(ParseComplete::new()));
+        self.out.empty_message(b'1');
         Ok(())
     }
 
@@ -635,8 +648,7 @@ impl<S: SqlSession> Backend<S> {
             }
             self.portals.remove(&portal_name);
             self.copy_portals.insert(portal_name, sql.clone());
-            self.out
-                .push(PgWireBackendMessage::BindComplete(BindComplete::new()));
+            self.out.empty_message(b'2');
             return Ok(());
         }
         let stmt = match self.statements.get(&stmt_name) {
@@ -714,8 +726,7 @@ impl<S: SqlSession> Backend<S> {
                 state: PortalState::Ready,
             },
         );
-        self.out
-            .push(PgWireBackendMessage::BindComplete(BindComplete::new()));
+        self.out.empty_message(b'2');
         Ok(())
     }
 
@@ -730,7 +741,7 @@ impl<S: SqlSession> Backend<S> {
             if d.target_type == TARGET_TYPE_BYTE_STATEMENT {
                 self.out.parameter_description(vec![]);
             }
-            self.out.push(PgWireBackendMessage::NoData(NoData::new()));
+            self.out.empty_message(b'n');
             return Ok(());
         }
         if d.target_type == TARGET_TYPE_BYTE_STATEMENT {
@@ -741,7 +752,7 @@ impl<S: SqlSession> Backend<S> {
             self.out
                 .parameter_description(stmt.param_types().iter().map(|t| t.oid()).collect());
             if stmt.columns().is_empty() {
-                self.out.push(PgWireBackendMessage::NoData(NoData::new()));
+                self.out.empty_message(b'n');
             } else {
                 self.out
                     .row_description(stmt.columns(), &vec![0; stmt.columns().len()]);
@@ -752,7 +763,7 @@ impl<S: SqlSession> Backend<S> {
                 None => return Err(ProtocolError::UnknownPortal(name).into()),
             };
             if portal.stmt.columns().is_empty() {
-                self.out.push(PgWireBackendMessage::NoData(NoData::new()));
+                self.out.empty_message(b'n');
             } else {
                 let (cols, formats) = (portal.stmt.columns().to_vec(), portal.formats.clone());
                 self.out.row_description(&cols, &formats);
@@ -790,9 +801,7 @@ impl<S: SqlSession> Backend<S> {
                     portal.state = PortalState::Done { tag: Some(tag) };
                 }
                 Ok(StatementResult::Empty) => {
-                    self.out.push(PgWireBackendMessage::EmptyQueryResponse(
-                        EmptyQueryResponse::new(),
-                    ));
+                    self.out.empty_message(b'I');
                     portal.state = PortalState::Done { tag: None };
                 }
                 // The failed portal is dropped.
@@ -817,9 +826,7 @@ impl<S: SqlSession> Backend<S> {
                     // A finished SELECT fetched again returns no more rows.
                     Some(t) if t.starts_with("SELECT") => self.out.command_complete("SELECT 0"),
                     Some(t) => self.out.command_complete(t),
-                    None => self.out.push(PgWireBackendMessage::EmptyQueryResponse(
-                        EmptyQueryResponse::new(),
-                    )),
+                    None => self.out.empty_message(b'I'),
                 }
                 Ok(None)
             }
@@ -837,8 +844,7 @@ impl<S: SqlSession> Backend<S> {
                 }
                 if result.is_ok() {
                     if rows.len() > 0 {
-                        self.out
-                            .push(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()));
+                        self.out.empty_message(b's');
                     } else {
                         // A SELECT's tag counts the rows of this Execute, as
                         // Postgres does for a portal run in pieces.

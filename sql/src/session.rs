@@ -331,6 +331,8 @@ pub struct Session {
     /// Bumped by every SET/RESET: cached statements bound under other
     /// settings are not reused.
     settings_gen: u64,
+    /// `txn_defaults` as of a settings generation.
+    txn_defaults: Option<(u64, IsolationLevel, bool)>,
     currval: HashMap<u32, i64>,
     tctx: TypeContext,
     /// The background auto-analyze's session (its ANALYZEs count as
@@ -417,6 +419,7 @@ impl Session {
             txn: None,
             parsed: Default::default(),
             settings_gen: 0,
+            txn_defaults: None,
             currval: HashMap::new(),
             tctx: TypeContext::default(),
             autovacuum_worker: false,
@@ -733,7 +736,7 @@ impl Session {
         });
     }
 
-    pub(crate) fn search_path(&self) -> Vec<String> {
+    pub(crate) fn search_path(&self) -> Arc<Vec<String>> {
         self.settings.search_path(&self.user)
     }
 
@@ -752,16 +755,30 @@ impl Session {
             .unwrap_or(IsolationLevel::ReadCommitted)
     }
 
+    /// default_transaction_isolation and default_transaction_read_only,
+    /// read from the settings once per change of them.
+    fn txn_defaults(&mut self) -> (IsolationLevel, bool) {
+        let generation = self.settings.generation();
+        if let Some((g, iso, ro)) = self.txn_defaults {
+            if g == generation {
+                return (iso, ro);
+            }
+        }
+        let iso = self.default_isolation();
+        let ro = self
+            .settings
+            .get("default_transaction_read_only")
+            .map(|v| v == "on")
+            .unwrap_or(false);
+        self.txn_defaults = Some((generation, iso, ro));
+        (iso, ro)
+    }
+
     fn ensure_txn(&mut self) -> &mut TxnState {
         if self.txn.is_none() {
-            let iso = self.default_isolation();
+            let (iso, ro) = self.txn_defaults();
             let mut txn = self.db.engine.begin(iso);
             txn.set_cancel_flag(self.cancel.clone());
-            let ro = self
-                .settings
-                .get("default_transaction_read_only")
-                .map(|v| v == "on")
-                .unwrap_or(false);
             self.txn = Some(TxnState {
                 txn,
                 implicit: true,
@@ -1517,10 +1534,11 @@ impl Session {
                 .and_then(|p| p.cached.lock().clone())
                 .filter(|(v, _)| *v == catalog.version)
                 .map(|(_, p)| p);
-            let ptypes: Vec<DataType> = prepared.map(|p| p.param_types.clone()).unwrap_or_default();
             match cached {
                 Some(p) => (p, prepared.map(|p| p.columns.clone()).unwrap_or_default()),
                 None => {
+                    let ptypes: Vec<DataType> =
+                        prepared.map(|p| p.param_types.clone()).unwrap_or_default();
                     let planning = Instant::now();
                     let mut b = Binder::new(&catalog, &sp, &tctx, sql, ptypes);
                     b.session = self.system_session(sql);

@@ -89,6 +89,12 @@ const PARAMS: &[(&str, &str, &str, bool)] = &[
 pub struct Settings {
     values: BTreeMap<String, String>,
     changed: Vec<(String, String)>,
+    /// `search_path(user)` as last computed, for that user; cleared by
+    /// every change (statements ask for it at every execution).
+    search_path_cache: std::cell::RefCell<Option<(String, std::sync::Arc<Vec<String>>)>>,
+    /// Bumped by every change, so callers can cache values derived from
+    /// settings.
+    generation: u64,
 }
 
 impl Settings {
@@ -101,6 +107,8 @@ impl Settings {
         Settings {
             values,
             changed: vec![],
+            search_path_cache: Default::default(),
+            generation: 0,
         }
     }
 
@@ -108,15 +116,31 @@ impl Settings {
         PARAMS.iter().find(|p| p.0 == name)
     }
 
+    /// Changes every time a setting is set or reset.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     pub fn get(&self, name: &str) -> Result<String> {
-        let n = name.to_lowercase();
-        self.values.get(&n).cloned().ok_or_else(|| {
-            SqlError::UndefinedObject(format!("unrecognized configuration parameter \"{n}\""))
+        // Names compare case-insensitively (ASCII only, as in Postgres);
+        // most callers already pass them in lower case.
+        let found = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.values.get(&name.to_ascii_lowercase())
+        } else {
+            self.values.get(name)
+        };
+        found.cloned().ok_or_else(|| {
+            SqlError::UndefinedObject(format!(
+                "unrecognized configuration parameter \"{}\"",
+                name.to_ascii_lowercase()
+            ))
         })
     }
 
     /// Set a value (already validated by the caller where needed).
     pub fn set(&mut self, name: &str, value: String) -> Result<()> {
+        *self.search_path_cache.get_mut() = None;
+        self.generation += 1;
         let n = name.to_lowercase();
         let Some(info) = Self::info(&n) else {
             // Postgres accepts custom "a.b" parameters.
@@ -197,8 +221,14 @@ impl Settings {
     }
 
     /// Schemas on search_path, "$user" resolved.
-    pub fn search_path(&self, user: &str) -> Vec<String> {
-        self.values
+    pub fn search_path(&self, user: &str) -> std::sync::Arc<Vec<String>> {
+        if let Some((u, sp)) = &*self.search_path_cache.borrow() {
+            if u == user {
+                return sp.clone();
+            }
+        }
+        let sp: Vec<String> = self
+            .values
             .get("search_path")
             .map(|s| {
                 s.split(',')
@@ -213,7 +243,10 @@ impl Settings {
                     .filter(|p| !p.is_empty())
                     .collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let sp = std::sync::Arc::new(sp);
+        *self.search_path_cache.borrow_mut() = Some((user.to_string(), sp.clone()));
+        sp
     }
 }
 

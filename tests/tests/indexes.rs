@@ -332,3 +332,52 @@ async fn autovacuum_analyzes_changed_tables() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+/// Insert-driven autovacuum (Postgres 13's autovacuum_vacuum_insert_*): a
+/// table that only grew gets vacuumed, so its pages become all-visible and
+/// an index-only scan reads no heap page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autovacuum_vacuums_insert_only_tables() {
+    let srv = SargdbServer::start();
+    let c = srv.connect().await;
+    c.batch_execute(
+        "CREATE TABLE ins_only (k int, pad text);
+         CREATE INDEX ins_only_k ON ins_only (k);
+         INSERT INTO ins_only SELECT x, repeat('p', 50) FROM generate_series(1, 5000) x",
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let row = c
+            .query_one(
+                "SELECT autovacuum_count, n_ins_since_vacuum FROM pg_stat_user_tables WHERE relname = 'ins_only'",
+                &[],
+            )
+            .await
+            .unwrap();
+        let (count, ins): (i64, i64) = (row.get(0), row.get(1));
+        if count >= 1 {
+            assert_eq!(ins, 0, "a vacuum starts the insert count again");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no autovacuum within 30 s ({ins} rows inserted since vacuum)"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let plan: Vec<String> = c
+        .query(
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM ins_only WHERE k < 4000",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("Index Only Scan using ins_only_k"), "{plan}");
+    assert!(plan.contains("Heap Fetches: 0"), "{plan}");
+}

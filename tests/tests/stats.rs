@@ -894,6 +894,7 @@ async fn postgres_views_have_postgres_15_columns() {
         "pg_statio_all_indexes",
         "pg_statio_user_indexes",
         "pg_statio_sys_indexes",
+        "pg_stat_wal",
     ] {
         let mut want = shape(&p, view).await;
         if view.starts_with("pg_stat_") && view.ends_with("_indexes") {

@@ -8,10 +8,8 @@
 //! cut off cleanly and the client never sees half a message.
 
 use bytes::{BufMut, BytesMut};
-use pgwire::messages::data::{FieldDescription, ParameterDescription, RowDescription};
-use pgwire::messages::response::{
-    CommandComplete, ErrorResponse, NoticeResponse, ReadyForQuery, TransactionStatus,
-};
+use pgwire::messages::data::ParameterDescription;
+use pgwire::messages::response::{ErrorResponse, NoticeResponse};
 use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::PgWireBackendMessage;
 use sargdb_sql::{ColumnDesc, Notice, TxnStatus};
@@ -130,43 +128,61 @@ impl OutBuf {
         )));
     }
 
+    /// A message without a body: ParseComplete (`1`), BindComplete (`2`),
+    /// CloseComplete (`3`), NoData (`n`), EmptyQueryResponse (`I`),
+    /// PortalSuspended (`s`). Written directly, like the replies below that
+    /// every statement sends (pgwire's encoder formats through `fmt`).
+    pub fn empty_message(&mut self, ty: u8) {
+        self.discard_partial();
+        self.buf.put_u8(ty);
+        self.buf.put_i32(4);
+        self.boundary = self.buf.len();
+    }
+
     pub fn ready_for_query(&mut self, status: TxnStatus) {
         let status = match status {
-            TxnStatus::Idle => TransactionStatus::Idle,
-            TxnStatus::InBlock => TransactionStatus::Transaction,
-            TxnStatus::Failed => TransactionStatus::Error,
+            TxnStatus::Idle => b'I',
+            TxnStatus::InBlock => b'T',
+            TxnStatus::Failed => b'E',
         };
-        self.push(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(
-            status,
-        )));
+        self.discard_partial();
+        self.buf.put_u8(b'Z');
+        self.buf.put_i32(5);
+        self.buf.put_u8(status);
+        self.boundary = self.buf.len();
     }
 
     pub fn command_complete(&mut self, tag: &str) {
-        self.push(PgWireBackendMessage::CommandComplete(CommandComplete::new(
-            tag.to_owned(),
-        )));
+        self.discard_partial();
+        self.buf.put_u8(b'C');
+        // Tags are short ("SELECT 1", "INSERT 0 5").
+        self.buf.put_i32(4 + tag.len() as i32 + 1);
+        self.buf.put_slice(tag.as_bytes());
+        self.buf.put_u8(0);
+        self.boundary = self.buf.len();
     }
 
     /// RowDescription; `formats` has one code per column.
     pub fn row_description(&mut self, columns: &[ColumnDesc], formats: &[i16]) {
-        let fields = columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                FieldDescription::new(
-                    c.name.clone(),
-                    c.table_oid as i32,
-                    c.column_id,
-                    c.data_type.oid(),
-                    c.data_type.type_len(),
-                    c.data_type.typmod(),
-                    formats.get(i).copied().unwrap_or(0),
-                )
-            })
-            .collect();
-        self.push(PgWireBackendMessage::RowDescription(RowDescription::new(
-            fields,
-        )));
+        self.discard_partial();
+        let start = self.buf.len();
+        self.buf.put_u8(b'T');
+        self.buf.put_i32(0); // patched below
+        self.buf.put_i16(columns.len() as i16);
+        for (i, c) in columns.iter().enumerate() {
+            // A name never holds a NUL (SQL text cannot carry one).
+            self.buf.put_slice(c.name.as_bytes());
+            self.buf.put_u8(0);
+            self.buf.put_i32(c.table_oid as i32);
+            self.buf.put_i16(c.column_id);
+            self.buf.put_u32(c.data_type.oid());
+            self.buf.put_i16(c.data_type.type_len());
+            self.buf.put_i32(c.data_type.typmod());
+            self.buf.put_i16(formats.get(i).copied().unwrap_or(0));
+        }
+        let len = (self.buf.len() - start - 1) as i32;
+        self.buf[start + 1..start + 5].copy_from_slice(&len.to_be_bytes());
+        self.boundary = self.buf.len();
     }
 
     pub fn parameter_description(&mut self, oids: Vec<u32>) {
@@ -225,6 +241,74 @@ impl OutBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pgwire_bytes(msg: PgWireBackendMessage) -> Vec<u8> {
+        let mut b = BytesMut::new();
+        msg.encode(&mut b).unwrap();
+        b.to_vec()
+    }
+
+    #[test]
+    fn direct_encodings_match_pgwire() {
+        use pgwire::messages::data::{FieldDescription, NoData, RowDescription};
+        use pgwire::messages::extendedquery::{BindComplete, ParseComplete};
+        use pgwire::messages::response::{CommandComplete, ReadyForQuery, TransactionStatus};
+        use sargdb_catalog::DataType;
+        let mut out = OutBuf::new();
+        out.empty_message(b'1');
+        out.empty_message(b'2');
+        out.empty_message(b'n');
+        out.command_complete("SELECT 1");
+        out.ready_for_query(TxnStatus::InBlock);
+        let cols = vec![
+            ColumnDesc {
+                name: "abalance".into(),
+                data_type: DataType::Int4,
+                table_oid: 16384,
+                column_id: 3,
+            },
+            ColumnDesc {
+                name: "n".into(),
+                data_type: DataType::Numeric(Some((10, 2))),
+                table_oid: 0,
+                column_id: 0,
+            },
+        ];
+        out.row_description(&cols, &[1]);
+        let mut want = vec![];
+        want.extend(pgwire_bytes(PgWireBackendMessage::ParseComplete(
+            ParseComplete::new(),
+        )));
+        want.extend(pgwire_bytes(PgWireBackendMessage::BindComplete(
+            BindComplete::new(),
+        )));
+        want.extend(pgwire_bytes(PgWireBackendMessage::NoData(NoData::new())));
+        want.extend(pgwire_bytes(PgWireBackendMessage::CommandComplete(
+            CommandComplete::new("SELECT 1".into()),
+        )));
+        want.extend(pgwire_bytes(PgWireBackendMessage::ReadyForQuery(
+            ReadyForQuery::new(TransactionStatus::Transaction),
+        )));
+        let fields = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                FieldDescription::new(
+                    c.name.clone(),
+                    c.table_oid as i32,
+                    c.column_id,
+                    c.data_type.oid(),
+                    c.data_type.type_len(),
+                    c.data_type.typmod(),
+                    if i == 0 { 1 } else { 0 },
+                )
+            })
+            .collect();
+        want.extend(pgwire_bytes(PgWireBackendMessage::RowDescription(
+            RowDescription::new(fields),
+        )));
+        assert_eq!(out.take().to_vec(), want);
+    }
 
     #[test]
     fn data_rows_are_framed_and_partials_discarded() {

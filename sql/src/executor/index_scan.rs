@@ -37,7 +37,10 @@ use crate::error::Result;
 use crate::planner::plan::{IndexScanMode, IndexScanPlan, KeyCond};
 
 pub struct IndexScanExecutor {
-    plan: IndexScanPlan,
+    plan: std::sync::Arc<IndexScanPlan>,
+    /// The plan's filter with its constant comparison sides evaluated for
+    /// this execution, when that is worth it (else the plan's own is used).
+    filter: Option<BoundExpr>,
     state: Option<State>,
     /// Rows from a lossy index's pages that failed the recheck.
     removed: u64,
@@ -107,9 +110,10 @@ fn is_lookup(p: &IndexScanPlan) -> bool {
 }
 
 impl IndexScanExecutor {
-    pub fn new(plan: IndexScanPlan) -> Self {
+    pub fn new(plan: std::sync::Arc<IndexScanPlan>) -> Self {
         IndexScanExecutor {
             plan,
+            filter: None,
             state: None,
             removed: 0,
             filtered: 0,
@@ -296,6 +300,19 @@ fn foldable(e: &BoundExpr) -> bool {
     !sub
 }
 
+/// Whether some comparison in the filter has a constant side that costs
+/// more to evaluate than a parameter or literal (only then is folding worth
+/// copying the filter for this execution).
+fn worth_folding(filter: &BoundExpr) -> bool {
+    match filter {
+        BoundExpr::And(a, b) => worth_folding(a) || worth_folding(b),
+        BoundExpr::Cmp { l, r, .. } => [l, r]
+            .into_iter()
+            .any(|e| !matches!(**e, BoundExpr::Param(..)) && foldable(e)),
+        _ => false,
+    }
+}
+
 /// The filter with the constant side of each comparison evaluated once
 /// (`ts >= timestamp '...' + $1 * interval '1 s'`), so the recheck of every
 /// fetched row (all rows of a lossy index's pages) does not redo it.
@@ -328,8 +345,8 @@ fn fold_comparisons(filter: BoundExpr, ctx: &mut ExecContext) -> Result<BoundExp
 
 impl IndexScanExecutor {
     fn open(&mut self, ctx: &mut ExecContext) -> Result<()> {
-        if let Some(f) = self.plan.filter.take() {
-            self.plan.filter = Some(fold_comparisons(f, ctx)?);
+        if let Some(f) = self.plan.filter.as_ref().filter(|f| worth_folding(f)) {
+            self.filter = Some(fold_comparisons(f.clone(), ctx)?);
         }
         let handle = handle(ctx, &self.plan.table, &self.plan.index)?;
         let keys: VecDeque<ScanKey> = scan_keys(&self.plan, ctx)?.into();
@@ -614,7 +631,7 @@ impl Executor for IndexScanExecutor {
                     }
                 }
             };
-            if let Some(f) = &self.plan.filter {
+            if let Some(f) = self.filter.as_ref().or(self.plan.filter.as_ref()) {
                 if !eval_pred(f, &row, ctx)? {
                     // The filter rechecks the index conditions too, but
                     // those fail only on a lossy index's pages.

@@ -163,11 +163,18 @@ pub struct ProjectExecutor {
 
 impl ProjectExecutor {
     pub fn new(input: BoxedExecutor, exprs: Vec<BoundExpr>) -> Self {
-        let mut reads: std::collections::HashMap<usize, usize> = Default::default();
+        // How often each input column is read (built for every execution
+        // of a cached plan: a plain vector, not a hash map).
+        let mut reads: Vec<u32> = Vec::new();
         let mut opaque = false;
         for e in &exprs {
             e.walk(&mut |x| match x {
-                BoundExpr::Column(i, _) => *reads.entry(*i).or_default() += 1,
+                BoundExpr::Column(i, _) => {
+                    if reads.len() <= *i {
+                        reads.resize(*i + 1, 0);
+                    }
+                    reads[*i] += 1;
+                }
                 BoundExpr::Subquery(_) => opaque = true,
                 _ => {}
             });
@@ -175,7 +182,7 @@ impl ProjectExecutor {
         let moves = exprs
             .iter()
             .map(|e| match e {
-                BoundExpr::Column(i, _) if !opaque && reads.get(i) == Some(&1) => Some(*i),
+                BoundExpr::Column(i, _) if !opaque && reads.get(*i) == Some(&1) => Some(*i),
                 _ => None,
             })
             .collect();

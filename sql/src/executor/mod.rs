@@ -137,7 +137,7 @@ fn build_node(plan: &Plan) -> Result<BoxedExecutor> {
             filter.clone(),
             needed_columns.clone(),
         )),
-        Plan::IndexScan(p) => Box::new(index_scan::IndexScanExecutor::new((**p).clone())),
+        Plan::IndexScan(p) => Box::new(index_scan::IndexScanExecutor::new(p.clone())),
         Plan::Values { rows, .. } => Box::new(misc::ValuesExecutor::new(rows.clone())),
         Plan::GenerateSeries { args, .. } => {
             Box::new(misc::GenerateSeriesExecutor::new(args.clone()))

@@ -128,6 +128,7 @@ fn limit_rows(limit: &Option<BoundExpr>, offset: &Option<BoundExpr>) -> Option<f
 fn with_order(p: Plan, limit: Option<f64>, needed: Needed) -> Plan {
     match p {
         Plan::Project { input, exprs } => {
+            let exprs = drop_unread_outputs(exprs, &needed);
             let inner = with_order(*input, limit, columns_of(&exprs));
             Plan::Project {
                 input: Box::new(inner),
@@ -137,6 +138,18 @@ fn with_order(p: Plan, limit: Option<f64>, needed: Needed) -> Plan {
         Plan::Sort { input, keys } => {
             // Sort over Project over Scan: maybe an index returns this order.
             if let Plan::Project { input: pin, exprs } = *input {
+                // The sort reads its keys from the projection too.
+                let needed = needed.map(|mut cols| {
+                    for k in &keys {
+                        k.expr.walk(&mut |x| {
+                            if let BoundExpr::Column(i, _) = x {
+                                cols.push(*i);
+                            }
+                        });
+                    }
+                    cols
+                });
+                let exprs = drop_unread_outputs(exprs, &needed);
                 if let Plan::Scan {
                     table,
                     alias,
@@ -218,6 +231,38 @@ fn with_order(p: Plan, limit: Option<f64>, needed: Needed) -> Plan {
         }
         other => choose_children(other, needed),
     }
+}
+
+/// A projection's outputs that nothing above reads become NULL constants
+/// of their type, as Postgres drops unused subquery outputs
+/// (`SELECT count(*) FROM (SELECT v FROM t WHERE k > 5 ...) s` then needs
+/// only `k`, which an index-only scan can supply). Only outputs made of
+/// columns, constants and operators are dropped: any function call (some
+/// have side effects, like `brin_summarize_new_values`), sequence call or
+/// subquery is kept and evaluated.
+fn drop_unread_outputs(exprs: Vec<BoundExpr>, needed: &Needed) -> Vec<BoundExpr> {
+    let Some(cols) = needed else {
+        return exprs;
+    };
+    exprs
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut keep = cols.contains(&i);
+            e.walk(&mut |x| {
+                keep |= matches!(
+                    x,
+                    BoundExpr::Subquery(_) | BoundExpr::Func { .. } | BoundExpr::Seq { .. }
+                )
+            });
+            if keep || matches!(e, BoundExpr::Literal(..)) {
+                e
+            } else {
+                let ty = e.ty();
+                BoundExpr::Literal(Value::Null, ty)
+            }
+        })
+        .collect()
 }
 
 fn choose_children(p: Plan, needed: Needed) -> Plan {
@@ -917,7 +962,7 @@ fn best_path(
             0.0
         };
     match best {
-        Some(c) if c.cost < seq_total => (Plan::IndexScan(Box::new(c.plan)), c.ordered),
+        Some(c) if c.cost < seq_total => (Plan::IndexScan(std::sync::Arc::new(c.plan)), c.ordered),
         _ => (
             Plan::Scan {
                 table: s.table,

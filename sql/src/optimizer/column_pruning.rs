@@ -108,7 +108,8 @@ fn prune(plan: &mut Plan, needed: Vec<bool>) {
                 Some(KeyCond::Prefix(e)) => mark(e, &mut mask, 0),
                 None => {}
             }
-            ip.needed_columns = (!mask.iter().all(|&m| m)).then_some(mask);
+            std::sync::Arc::make_mut(ip).needed_columns =
+                (!mask.iter().all(|&m| m)).then_some(mask);
         }
         Plan::Filter { input, predicate } => {
             let mut mask = needed;

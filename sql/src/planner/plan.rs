@@ -81,7 +81,8 @@ pub enum Plan {
         needed_columns: Option<Vec<bool>>,
     },
     /// Rows of a table found through an index (physical rows like `Scan`).
-    IndexScan(Box<IndexScanPlan>),
+    /// Shared with the executors built from it (a cached plan runs many times).
+    IndexScan(std::sync::Arc<IndexScanPlan>),
     Values {
         rows: Vec<Vec<BoundExpr>>,
         types: Vec<DataType>,
@@ -226,7 +227,7 @@ impl Plan {
             Plan::RecursiveUnion { .. } => vec![],
             Plan::Scan { filter, .. } => opt(filter),
             Plan::IndexScan(ip) => {
-                let ip = &mut **ip;
+                let ip = std::sync::Arc::make_mut(ip);
                 let mut v: Vec<&mut BoundExpr> = ip.eq.iter_mut().collect();
                 match &mut ip.next {
                     Some(KeyCond::Range { lower, upper }) => {

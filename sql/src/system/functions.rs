@@ -52,6 +52,7 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
         {
             sig(vec![], T::Text, false)
         }
+        "pg_stat_reset_shared" if n == 1 => sig(vec![T::Text], T::Text, true),
         "pg_stat_reset_single_table_counters" | "pg_stat_indexes_reset" if n == 1 => {
             let rel = if args[0].is_string() || args[0] == T::Unknown {
                 T::Text
@@ -394,6 +395,22 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
         "pg_stat_reset" => {
             ctx.engine.relation_stats().reset_all();
             ctx.engine.reset_buffer_io(None);
+            Value::Text(String::new())
+        }
+        // Postgres's targets; only the WAL's counters are sargdb's to reset
+        // (it has no archiver, background writer or recovery prefetcher).
+        "pg_stat_reset_shared" => {
+            if let Some(Value::Text(t)) = a0 {
+                match t.as_str() {
+                    "wal" => ctx.engine.reset_wal_stats(),
+                    "bgwriter" | "archiver" | "recovery_prefetch" => {}
+                    _ => {
+                        return Err(SqlError::InvalidParameterValue(format!(
+                            "unrecognized reset target: \"{t}\""
+                        )))
+                    }
+                }
+            }
             Value::Text(String::new())
         }
         "pg_stat_statements_reset" => {

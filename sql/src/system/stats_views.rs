@@ -38,6 +38,19 @@ pub(super) const NAMES: &[&str] = &[
     "buffer_residency",
     "pg_stat_statements",
     "pg_stats",
+    "pg_stat_wal",
+];
+
+const PG_STAT_WAL: &[&str] = &[
+    "wal_records int8",
+    "wal_fpi int8",
+    "wal_bytes numeric",
+    "wal_buffers_full int8",
+    "wal_write int8",
+    "wal_sync int8",
+    "wal_write_time float8",
+    "wal_sync_time float8",
+    "stats_reset timestamptz",
 ];
 
 const STAT_TABLES: &[&str] = &[
@@ -295,6 +308,7 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
             "pg_stat_indexes" => PG_STAT_INDEXES,
             "memory_stats" => MEMORY_STATS,
             "buffer_residency" => BUFFER_RESIDENCY,
+            "pg_stat_wal" => PG_STAT_WAL,
             _ => PG_STAT_STATEMENTS,
         };
         return rel(spec, vec![]);
@@ -414,6 +428,7 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
         "memory_stats" => rel(MEMORY_STATS, memory_stats(db, cat)),
         "buffer_residency" => rel(BUFFER_RESIDENCY, buffer_residency(db, cat)),
         "pg_stat_statements" => rel(PG_STAT_STATEMENTS, pg_stat_statements()),
+        "pg_stat_wal" => rel(PG_STAT_WAL, vec![pg_stat_wal(db)]),
         _ => None,
     }
 }
@@ -587,6 +602,26 @@ fn kind_columns(phys: Option<&IndexStats>) -> [Value; 7] {
         }
     }
     v
+}
+
+/// The one row of `pg_stat_wal`. The insert buffer grows instead of
+/// filling, so wal_buffers_full is always 0; the write and sync times are
+/// always measured (Postgres measures them only with track_wal_io_timing).
+fn pg_stat_wal(db: &Database) -> Vec<Value> {
+    let (w, reset) = db.engine.wal_stats();
+    vec![
+        i8v(w.records),
+        i8v(w.fpi),
+        Value::Numeric(sargdb_catalog::types::numeric::from_i64(
+            i64::try_from(w.bytes).unwrap_or(i64::MAX),
+        )),
+        i8v(0),
+        i8v(w.writes),
+        i8v(w.syncs),
+        Value::Float8(w.write_ns as f64 / 1e6),
+        Value::Float8(w.sync_ns as f64 / 1e6),
+        ts(reset),
+    ]
 }
 
 fn memory_stats(db: &Database, cat: &Catalog) -> Vec<Vec<Value>> {

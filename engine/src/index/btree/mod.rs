@@ -79,6 +79,11 @@ pub struct BTree {
     options: IndexOptions,
     latch: Arc<RwLock<()>>,
     unique: Arc<Mutex<()>>,
+    /// The root block + 1 as of the last meta page read or written (0: not
+    /// known yet), so a lookup does not pin the meta page (Postgres keeps
+    /// it in the relcache). Changed only with the meta page, under the
+    /// write latch; readers hold the read latch.
+    root: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl BTree {
@@ -95,6 +100,7 @@ impl BTree {
             options,
             latch: Arc::new(RwLock::new(())),
             unique: Arc::new(Mutex::new(())),
+            root: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         };
         if t.shared.pool.relation_size(rel)? == 0 {
             let _w = t.latch.write();
@@ -124,10 +130,25 @@ impl BTree {
         Meta::decode(&g[..]).ok_or_else(|| self.corrupt(META_BLOCK, "not a B+Tree meta page"))
     }
 
+    /// The root block (see `root`).
+    fn root_block(&self) -> Result<u32> {
+        use std::sync::atomic::Ordering;
+        match self.root.load(Ordering::Acquire) {
+            0 => {
+                let root = self.read_meta()?.root;
+                self.root.store(u64::from(root) + 1, Ordering::Release);
+                Ok(root)
+            }
+            r => Ok((r - 1) as u32),
+        }
+    }
+
     fn write_meta(&self, m: &Meta) -> Result<()> {
         let p = self.shared.pool.fetch(self.rel, META_BLOCK)?;
         let mut g = p.write();
         m.encode(&mut g[..]);
+        self.root
+            .store(u64::from(m.root) + 1, std::sync::atomic::Ordering::Release);
         self.shared
             .wal
             .append_page_image(0, self.rel, META_BLOCK, &mut g[..]);
@@ -256,8 +277,7 @@ impl BTree {
         strict: bool,
         want_bound: bool,
     ) -> Result<(u32, Option<ItemKey>)> {
-        let meta = self.read_meta()?;
-        let mut block = meta.root;
+        let mut block = self.root_block()?;
         let mut bound: Option<ItemKey> = None;
         for _ in 0..64 {
             let page = self.shared.pool.fetch(self.rel, block)?;

@@ -256,6 +256,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn key_comparison_matches_slice_order() {
+        let keys: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0],
+            vec![0, 0],
+            vec![1],
+            vec![1, 0],
+            vec![1, 2, 3, 4, 5, 6, 7],
+            vec![1, 2, 3, 4, 5, 6, 7, 8],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 0],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9],
+            vec![1, 2, 3, 4, 5, 6, 7, 9],
+            vec![255; 12],
+            vec![255; 8],
+        ];
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(cmp_key_bytes(a, b), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
+    }
+
+    #[test]
     fn node_round_trip() {
         let n = Node {
             level: 1,
@@ -354,8 +377,30 @@ impl RawItem<'_> {
     pub fn cmp_target(&self, target: &ItemKey) -> std::cmp::Ordering {
         match self.key {
             None => std::cmp::Ordering::Less,
-            Some(k) => k.cmp(target.key.as_slice()).then(self.tid.cmp(&target.tid)),
+            Some(k) => cmp_key_bytes(k, &target.key).then(self.tid.cmp(&target.tid)),
         }
+    }
+}
+
+/// Byte-wise comparison of two keys, like `<[u8]>::cmp`, starting with their
+/// first eight bytes as one integer: most keys (integers, short text)
+/// differ there, and the binary searches of every descent make this the
+/// B+Tree's hottest comparison.
+#[inline]
+pub fn cmp_key_bytes(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    #[inline]
+    fn head(x: &[u8]) -> u64 {
+        let mut w = [0u8; 8];
+        let n = x.len().min(8);
+        w[..n].copy_from_slice(&x[..n]);
+        u64::from_be_bytes(w)
+    }
+    // Zero padding keeps the order: equal heads mean equal first bytes up
+    // to the shorter length, and the rest (or the lengths) decide.
+    match head(a).cmp(&head(b)) {
+        std::cmp::Ordering::Equal if a.len() <= 8 || b.len() <= 8 => a.len().cmp(&b.len()),
+        std::cmp::Ordering::Equal => a[8..].cmp(&b[8..]),
+        o => o,
     }
 }
 
