@@ -394,7 +394,7 @@ impl IndexScanExecutor {
                         eq_null: c.eq_null.clone(),
                         next: c.next.clone(),
                         more_columns: vec![],
-                        ..self.plan.clone()
+                        ..(*self.plan).clone()
                     };
                     groups.push(scan_keys(&column, ctx)?);
                 }
