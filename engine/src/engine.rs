@@ -31,8 +31,9 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::buffer::BufferPool;
 use crate::error::{EngineError, Result};
+use crate::heap::TupleId;
 use crate::index::btree::BTreeIndex;
-use crate::index::{IndexHandle, IndexKind, IndexOptions};
+use crate::index::{IndexHandle, IndexKind, IndexOptions, IndexStats};
 use crate::page::{
     page_lsn, set_page_lsn, HeapPage, HeapPageMut, TupleHeader, PAGE_SIZE, TUPLE_HEADER_SIZE,
     TUPLE_LOCK_ONLY,
@@ -689,6 +690,30 @@ impl Engine {
         vacuum(&self.shared, rel, false)
     }
 
+    /// An index's physical statistics, with the entries whose heap tuples
+    /// are dead to every transaction (those the next VACUUM removes)
+    /// counted apart by the kinds that report them (hash: `dead_items`).
+    /// The heap is read only if the kind asks.
+    pub fn index_stats(&self, heap: RelFileId, idx: &IndexHandle) -> Result<IndexStats> {
+        let found: std::cell::OnceCell<Result<DeadVersions>> = std::cell::OnceCell::new();
+        let failed = std::cell::Cell::new(false);
+        let stats = idx.stats_counting_dead(&|tid| match found
+            .get_or_init(|| dead_versions(&self.shared, heap, self.shared.txns.oldest_xmin()))
+        {
+            Ok(d) => d.contains(tid),
+            Err(_) => {
+                failed.set(true);
+                false
+            }
+        })?;
+        if failed.get() {
+            if let Some(Err(e)) = found.into_inner() {
+                return Err(e);
+            }
+        }
+        Ok(stats)
+    }
+
     /// The settings the engine was opened with.
     pub fn config(&self) -> &EngineConfig {
         &self.shared.cfg
@@ -900,15 +925,33 @@ fn checkpoint(shared: &Shared) -> Result<()> {
     Ok(())
 }
 
-fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
-    let _one_at_a_time = shared.vacuum_mutex.lock();
-    let oldest = shared.txns.oldest_xmin();
+/// The row versions of `rel` that are dead to every transaction (VACUUM's
+/// test: inserted by an aborted transaction, or deleted by one that
+/// committed before the oldest snapshot), by block; the first overflow page
+/// of each dead external tuple; and the pages scanned and versions left.
+struct DeadVersions {
+    dead: HashMap<u32, Vec<u16>>,
+    overflow_heads: Vec<u32>,
+    pages_scanned: u64,
+    remaining: u64,
+}
+
+impl DeadVersions {
+    fn contains(&self, tid: TupleId) -> bool {
+        self.dead
+            .get(&tid.page)
+            .is_some_and(|s| s.contains(&tid.slot))
+    }
+}
+
+fn dead_versions(shared: &Shared, rel: RelFileId, oldest: Xid) -> Result<DeadVersions> {
     let nblocks = shared.pool.relation_size(rel)?;
-    let mut stats = VacuumStats::default();
-    // Pass 1: find dead versions. They stay dead, and their slots are not
-    // reused until pass 3 frees them.
-    let mut dead: HashMap<u32, Vec<u16>> = HashMap::new();
-    let mut overflow_heads: Vec<u32> = Vec::new();
+    let mut out = DeadVersions {
+        dead: HashMap::new(),
+        overflow_heads: Vec::new(),
+        pages_scanned: 0,
+        remaining: 0,
+    };
     for block in 0..nblocks {
         let page = shared.pool.fetch(rel, block)?;
         let g = page.read();
@@ -916,7 +959,7 @@ fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
         if !hp.is_initialized() {
             continue;
         }
-        stats.pages_scanned += 1;
+        out.pages_scanned += 1;
         shared.txns.clog.with(|st| {
             for slot in 0..hp.slot_count() {
                 let Some(t) = hp.tuple(slot) else { continue };
@@ -927,7 +970,7 @@ fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
                     && st(h.xmax) == XID_COMMITTED
                     && h.xmax < oldest;
                 if xmin_aborted || deleted {
-                    dead.entry(block).or_default().push(slot);
+                    out.dead.entry(block).or_default().push(slot);
                     if h.infomask & crate::page::TUPLE_EXTERNAL != 0
                         && t.len() >= TUPLE_HEADER_SIZE + 8
                     {
@@ -936,14 +979,32 @@ fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
                                 .try_into()
                                 .expect("4"),
                         );
-                        overflow_heads.push(first);
+                        out.overflow_heads.push(first);
                     }
                 } else {
-                    stats.tuples_remaining += 1;
+                    out.remaining += 1;
                 }
             }
         });
     }
+    Ok(out)
+}
+
+fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
+    let _one_at_a_time = shared.vacuum_mutex.lock();
+    let oldest = shared.txns.oldest_xmin();
+    let nblocks = shared.pool.relation_size(rel)?;
+    let mut stats = VacuumStats::default();
+    // Pass 1: find dead versions. They stay dead, and their slots are not
+    // reused until pass 3 frees them.
+    let DeadVersions {
+        dead,
+        overflow_heads,
+        pages_scanned,
+        remaining,
+    } = dead_versions(shared, rel, oldest)?;
+    stats.pages_scanned = pages_scanned;
+    stats.tuples_remaining = remaining;
     // Pass 2: remove index entries pointing at dead versions, so no index
     // ever points at a slot that pass 3 frees for reuse.
     let indexes: Vec<IndexHandle> = shared

@@ -28,9 +28,9 @@ pub use engine::{Engine, EngineConfig, EngineStats, VacuumStats};
 pub use error::{EngineError, Result};
 pub use heap::{HeapScan, TupleBatch, TupleId};
 pub use index::{
-    frame_column_keys, split_column_keys, AccessMethod, BrinStats, Capabilities, CostInput,
-    HashStats, IndexCost, IndexEntry, IndexHandle, IndexKind, IndexOptions, IndexStats, KindStats,
-    ScanKey,
+    frame_column_keys, split_column_keys, AccessMethod, BrinStats, BuildSink, Capabilities,
+    CostInput, HashStats, IndexCost, IndexEntry, IndexHandle, IndexKind, IndexOptions, IndexStats,
+    KindStats, ScanKey,
 };
 pub use txn::{DirtyScan, Fetched, IsolationLevel, LockOutcome, Transaction, UniqueStatus, Xid};
 

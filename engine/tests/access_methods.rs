@@ -227,6 +227,34 @@ fn conformance(kind: IndexKind) {
         )
         .unwrap();
     check_all(&built, &model);
+    // So does a streaming build fed by two sinks (the two threads of a
+    // build's heap pass), split mid-page so a BRIN range gets rows from both.
+    let streamed = e.open_index(heap, 13, kind, options()).unwrap();
+    let mut by_tid: Vec<&(Vec<u8>, TupleId)> = model.iter().collect();
+    by_tid.sort_by_key(|(_, t)| *t);
+    let (first, second) = by_tid.split_at(by_tid.len() / 2 + 3);
+    let mut sinks = vec![];
+    for part in [first, second] {
+        let mut sink = streamed.build_sink().unwrap();
+        for (k, t) in part {
+            sink.add(k, *t).unwrap();
+        }
+        sinks.push(sink);
+    }
+    streamed.build_from(sinks).unwrap();
+    check_all(&streamed, &model);
+    assert_eq!(streamed.stats().unwrap(), built.stats().unwrap());
+    assert_eq!(streamed.verify().unwrap(), Vec::<String>::new());
+    // A sink of another kind's index is refused, not misread.
+    let other = match kind {
+        IndexKind::Brin => IndexKind::Hash,
+        _ => IndexKind::Brin,
+    };
+    let foreign = e.open_index(heap, 14, other, options()).unwrap();
+    let empty = e.open_index(heap, 15, kind, options()).unwrap();
+    assert!(empty
+        .build_from(vec![foreign.build_sink().unwrap()])
+        .is_err());
     let s = built.stats().unwrap();
     assert!(s.index_size > 0);
     if kind.capabilities().exact {

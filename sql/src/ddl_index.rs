@@ -17,7 +17,7 @@ use sargdb_catalog::{
     Catalog, ColumnStats, ConstraintDef, ConstraintKind, IndexColumnDef, IndexDef, TableDef,
     TableStats, Value,
 };
-use sargdb_engine::IndexEntry;
+use sargdb_engine::{BuildSink, IndexHandle};
 
 use crate::binder::bound::BoundExpr;
 use crate::binder::index::BoundIndex;
@@ -491,35 +491,53 @@ fn build(s: &mut Session, index_oid: u32) -> Result<()> {
     s.with_exec(|ctx| build_in(ctx, &table, &ix))
 }
 
-/// What one pass over (part of) the heap gathers for an index build.
-#[derive(Default)]
+/// What one pass over (part of) the heap gathers for an index build: the
+/// entries go to the index's build sink as the rows are read (BRIN folds
+/// them into summaries; the B+Tree and hash collect them).
 struct BuildInput {
-    entries: Vec<IndexEntry>,
-    /// Entries of a unique index with INCLUDE columns: their key part (the
-    /// entries' own bytes carry the INCLUDE tail).
+    sink: Box<dyn BuildSink>,
+    /// Key parts of a unique index's entries without NULLs, to find a
+    /// duplicate once sorted (its values are read back for the message).
     keyed: Vec<(Vec<u8>, sargdb_engine::TupleId)>,
-    /// Entries of a unique index whose key has a NULL (they never
-    /// conflict); the others are checked on `entries` once sorted, without
-    /// a copy of every key.
-    null_keys: Vec<sargdb_engine::TupleId>,
     /// A primary-key column found NULL.
     null_in: Option<usize>,
-    /// With `sort_keys`: (key prefix, position) of each entry, taken while
-    /// the key is still in cache, for `sort_order`.
-    order: Vec<(u64, u32)>,
-    sort_keys: bool,
+    /// Reused from row to row: the decoded row and its encoded key.
+    row: Vec<Value>,
+    key: Vec<u8>,
 }
 
 impl BuildInput {
-    /// One row's entry: `key` is (stored bytes, length of the key part,
-    /// whether a key value is NULL), None if the row has no entry.
+    fn new(h: &IndexHandle) -> Result<BuildInput> {
+        Ok(BuildInput {
+            sink: h.build_sink()?,
+            keyed: vec![],
+            null_in: None,
+            row: vec![],
+            key: vec![],
+        })
+    }
+
+    /// The row decoded in `self.row`, for an index of plain columns: a
+    /// non-unique index's key is encoded into a reused buffer.
+    fn add_plain(&mut self, ix: &BoundIndex, tid: sargdb_engine::TupleId) -> Result<()> {
+        if ix.def.unique || ix.def.primary {
+            let row = std::mem::take(&mut self.row);
+            let key = crate::executor::index_maint::plain_index_key(ix, &row);
+            let added = key.and_then(|key| self.add(ix, &row, tid, key));
+            self.row = row;
+            return added;
+        }
+        crate::executor::index_maint::plain_key_into(ix, &self.row, &mut self.key)?;
+        Ok(self.sink.add(&self.key, tid)?)
+    }
+
     fn add(
         &mut self,
         ix: &BoundIndex,
         row: &[Value],
         tid: sargdb_engine::TupleId,
-        key: Option<(Vec<u8>, usize, bool)>,
-    ) {
+        key: Option<crate::executor::index_maint::EntryKey>,
+    ) -> Result<()> {
         if ix.def.primary && self.null_in.is_none() {
             self.null_in = ix
                 .def
@@ -528,22 +546,11 @@ impl BuildInput {
                 .filter_map(|c| c.column)
                 .find(|&c| row[c].is_null());
         }
-        let Some((stored, key_len, has_null)) = key else {
-            return;
-        };
-        if ix.def.unique {
-            if has_null {
-                self.null_keys.push(tid);
-            } else if !ix.def.include.is_empty() {
-                self.keyed.push((stored[..key_len].to_vec(), tid));
-            }
+        let Some(ek) = key else { return Ok(()) };
+        if ix.def.unique && !ek.vals.iter().any(|v| v.is_null()) {
+            self.keyed.push((ek.key_part().to_vec(), tid));
         }
-        if self.sort_keys {
-            let at = self.entries.len() as u32;
-            self.order
-                .push((sargdb_engine::index::key_prefix(&stored), at));
-        }
-        self.entries.push(IndexEntry { key: stored, tid });
+        Ok(self.sink.add_owned(ek.stored, tid)?)
     }
 }
 
@@ -557,93 +564,66 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
     let pages = ctx.txn.relation_pages(table.storage)?;
     let plain =
         ix.predicate.is_none() && ix.keys.iter().all(|k| matches!(k, BoundExpr::Column(..)));
-    // A B+Tree builds from sorted entries, and a unique check finds
-    // duplicates as neighbours: both sort (other kinds do not need to).
-    let sort = ix.def.method == "btree" || ix.def.unique && ix.def.include.is_empty();
-    let mut sorted = false;
-    let BuildInput {
-        mut entries,
-        mut keyed,
-        mut null_keys,
-        null_in,
-        ..
-    } = if plain && pages >= PARALLEL_BUILD_PAGES {
-        // Two halves of the heap, one per core; keys are encoded from the
-        // decoded columns directly, and each half sorts its own run.
-        let txn: &sargdb_engine::Transaction = ctx.txn;
-        let types = &ctx.call.types;
-        let per_half = estimated_rows(ctx, table, pages) / 2 + 1;
-        let half = |blocks: std::ops::Range<u32>| -> Result<BuildInput> {
-            let mut out = BuildInput {
-                entries: Vec::with_capacity(per_half),
-                // Positions are 32-bit: a half of over 4G rows sorts later.
-                sort_keys: sort && per_half < u32::MAX as usize / 2,
-                order: Vec::with_capacity(if sort { per_half } else { 0 }),
-                ..BuildInput::default()
-            };
-            let mut scan = txn.dirty_scan_blocks(table.storage, blocks);
-            while let Some(item) = scan.next(txn) {
-                let (tid, bytes, _) = item?;
-                let row = crate::executor::decode_masked_in(table, &bytes, Some(&needed), types)?;
-                let key = crate::executor::index_maint::plain_build_key(ix, &row)?;
-                out.add(ix, &row, tid, key);
+    let txn: &sargdb_engine::Transaction = ctx.txn;
+    let types = &ctx.call.types;
+    // One part of the heap, for a plain-column index: keys are encoded from
+    // the decoded columns directly.
+    // A one-column key of a non-unique index: only that column is decoded,
+    // straight from the row's bytes.
+    let single = crate::executor::index_maint::single_key_column(ix)
+        .filter(|_| !ix.def.unique && !ix.def.primary);
+    let plain_part = |mut out: BuildInput, blocks: std::ops::Range<u32>| -> Result<BuildInput> {
+        let mut scan = txn.dirty_scan_blocks(table.storage, blocks);
+        while let Some(item) = scan.next(txn) {
+            let (tid, bytes, _) = item?;
+            if let Some(c) = single {
+                // None: the row predates the column (its default applies).
+                if let Some(v) = sargdb_catalog::types::decode_column(&bytes, c)? {
+                    crate::executor::index_maint::value_key_into(ix, &v, &mut out.key)?;
+                    out.sink.add(&out.key, tid)?;
+                    continue;
+                }
             }
-            if out.sort_keys && !sargdb_engine::index::sort_order(&out.entries, &mut out.order) {
-                out.sort_keys = false;
-            }
-            Ok(out)
-        };
+            crate::executor::decode_masked_into(table, &bytes, Some(&needed), types, &mut out.row)?;
+            out.add_plain(ix, tid)?;
+        }
+        Ok(out)
+    };
+    let parts = if plain && pages >= PARALLEL_BUILD_PAGES {
+        // Two halves of the heap, one per core.
+        let (a, b) = (BuildInput::new(&h)?, BuildInput::new(&h)?);
         let mid = pages / 2;
         let (a, b) = std::thread::scope(|s| {
-            let first = s.spawn(|| half(0..mid));
-            let second = half(mid..pages);
+            let first = s.spawn(|| plain_part(a, 0..mid));
+            let second = plain_part(b, mid..pages);
             (first.join(), second)
         });
-        let mut a = a.map_err(|_| SqlError::Internal("index build thread panicked".into()))??;
-        let b = b?;
-        if a.sort_keys && b.sort_keys {
-            let (ao, bo) = (std::mem::take(&mut a.order), b.order);
-            a.entries = sargdb_engine::index::merge_ordered(a.entries, &ao, b.entries, &bo);
-            sorted = true;
-        } else {
-            a.entries.extend(b.entries);
-        }
-        a.keyed.extend(b.keyed);
-        a.null_keys.extend(b.null_keys);
-        a.null_in = a.null_in.or(b.null_in);
-        a
+        let a = a.map_err(|_| SqlError::Internal("index build thread panicked".into()))??;
+        vec![a, b?]
+    } else if plain {
+        vec![plain_part(BuildInput::new(&h)?, 0..pages)?]
     } else {
-        let mut out = BuildInput::default();
+        let mut out = BuildInput::new(&h)?;
         let mut scan = ctx.txn.dirty_scan(table.storage)?;
         while let Some(item) = scan.next(ctx.txn) {
             let (tid, bytes, _) = item?;
             let row = crate::executor::decode_masked(table, &bytes, Some(&needed), ctx)?;
-            let key = index_entry_key(ix, &row, ctx)?.map(|ek| {
-                let has_null = ek.vals.iter().any(|v| v.is_null());
-                (ek.stored, ek.key_len, has_null)
-            });
-            out.add(ix, &row, tid, key);
+            let key = index_entry_key(ix, &row, ctx)?;
+            out.add(ix, &row, tid, key)?;
         }
-        out
+        vec![out]
     };
+    let mut keyed = vec![];
+    let mut null_in = None;
+    let mut sinks = vec![];
+    for p in parts {
+        keyed.extend(p.keyed);
+        null_in = null_in.or(p.null_in);
+        sinks.push(p.sink);
+    }
     if ix.def.unique {
-        let dup = if ix.def.include.is_empty() {
-            // Sorted, equal keys are neighbours (and the build skips its
-            // own sort).
-            if !sorted {
-                sargdb_engine::index::sort_entries(&mut entries);
-                sorted = true;
-            }
-            null_keys.sort_unstable();
-            let counts = |e: &IndexEntry| null_keys.binary_search(&e.tid).is_err();
-            entries
-                .windows(2)
-                .find(|w| w[0].key == w[1].key && counts(&w[0]) && counts(&w[1]))
-                .map(|w| w[0].tid)
-        } else {
-            keyed.sort_unstable();
-            keyed.windows(2).find(|w| w[0].0 == w[1].0).map(|w| w[0].1)
-        };
+        keyed.sort_unstable();
+        let dup = keyed.windows(2).find(|w| w[0].0 == w[1].0).map(|w| w[0].1);
         if let Some(tid) = dup {
             let vals = key_values_of(ctx, table, ix, tid)?;
             let vals: Vec<String> = vals.iter().map(|v| v.to_text(&ctx.call.types)).collect();
@@ -663,21 +643,8 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
             table: table.name.clone(),
         });
     }
-    h.build(entries, sorted)?;
+    h.build_from(sinks)?;
     Ok(())
-}
-
-/// Rows the table is believed to hold (its live-tuple counter, capped by
-/// what its pages can hold), to size a build's entry vectors up front; 0
-/// if unknown.
-fn estimated_rows(ctx: &ExecContext, table: &TableDef, pages: u32) -> usize {
-    let live = ctx
-        .engine
-        .relation_stats()
-        .get(table.oid)
-        .get(sargdb_engine::stats::Counter::LiveTup);
-    let most = pages as u64 * (sargdb_engine::page::PAGE_SIZE as u64 / 28);
-    live.min(most) as usize
 }
 
 /// The key values of the row version at `tid` in index `ix` (for a

@@ -1380,6 +1380,7 @@ impl Session {
             pid: self.id as i32,
             db: Some(crate::system::DbRef(self.db.clone())),
             settings,
+            types: self.tctx.clone(),
         }
     }
 

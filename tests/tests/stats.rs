@@ -961,3 +961,60 @@ async fn pg_settings_lists_session_and_server_parameters() {
         .unwrap();
     assert_eq!(table_counter(&c, "q", "n_tup_ins").await, 0);
 }
+
+/// Hash dead items: entries whose row version is dead to every transaction
+/// (what the next VACUUM removes; Postgres counts the LP_DEAD-marked ones).
+/// They appear after a DELETE or an UPDATE commits, not while an older
+/// snapshot can still see the rows, and are gone after VACUUM; live_items +
+/// dead_items is every entry, which pg_stat_indexes shows as entries next
+/// to dead_entries. (Few enough dead rows that autovacuum leaves them.)
+#[tokio::test]
+async fn hash_dead_items_count_entries_of_dead_rows() {
+    let srv = SargdbServer::start();
+    let c = srv.connect().await;
+    c.batch_execute(
+        "CREATE TABLE hd (k int, v text);
+         INSERT INTO hd SELECT g, 'v' || g FROM generate_series(1, 1000) g;
+         CREATE INDEX hd_k ON hd USING hash (k);",
+    )
+    .await
+    .unwrap();
+    async fn items(c: &Client) -> (i64, i64, i64, i64) {
+        let r = c
+            .query_one(
+                "SELECT p.live_items, p.dead_items, s.entries, s.dead_entries \
+                 FROM pgstathashindex('hd_k') p, pg_stat_indexes s WHERE s.indexname = 'hd_k'",
+                &[],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1), r.get(2), r.get(3))
+    }
+    assert_eq!(items(&c).await, (1000, 0, 1000, 0));
+    c.batch_execute("DELETE FROM hd WHERE k <= 100")
+        .await
+        .unwrap();
+    assert_eq!(items(&c).await, (900, 100, 1000, 100));
+
+    // Rows an open snapshot still sees are not dead yet.
+    let old = srv.connect().await;
+    old.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM hd")
+        .await
+        .unwrap();
+    c.batch_execute("DELETE FROM hd WHERE k BETWEEN 101 AND 150")
+        .await
+        .unwrap();
+    assert_eq!(items(&c).await, (900, 100, 1000, 100));
+    old.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(items(&c).await, (850, 150, 1000, 150));
+
+    c.batch_execute("VACUUM hd").await.unwrap();
+    assert_eq!(items(&c).await, (850, 0, 850, 0));
+    // An UPDATE leaves the old version's entry behind, dead once committed.
+    c.batch_execute("UPDATE hd SET k = k + 5000 WHERE k BETWEEN 901 AND 910")
+        .await
+        .unwrap();
+    assert_eq!(items(&c).await, (850, 10, 860, 10));
+    c.batch_execute("VACUUM hd").await.unwrap();
+    assert_eq!(items(&c).await, (850, 0, 850, 0));
+}

@@ -18,12 +18,20 @@
 //! Lossy kinds (`Capabilities::lossy_pages`, BRIN) keep no entry per row:
 //! they answer a scan with the heap pages that may hold matches
 //! (`scan_pages`), which the caller reads and rechecks.
+//!
+//! A bulk build (CREATE INDEX, REINDEX) streams: the heap pass asks the index
+//! for a `BuildSink` per part of the heap it reads (one per thread) and feeds
+//! each entry to it as the row is read; `build_from` then fills the index from
+//! the sinks. Kinds that need every entry at once (the B+Tree sorts them, hash
+//! distributes them over buckets) collect them (`CollectSink`); BRIN folds each
+//! row into its range's summary and keeps nothing per row.
 
 pub mod brin;
 pub mod btree;
 pub use btree::{key_prefix, merge_ordered, sort_entries, sort_order};
 pub mod hash;
 
+use std::any::Any;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -249,8 +257,11 @@ pub struct HashStats {
     /// the equivalent bookkeeping and are reported here.
     pub bitmap_pages: u64,
     pub unused_pages: u64,
+    /// Entries whose heap tuple is not (yet) known dead.
     pub live_items: u64,
-    /// Always 0: VACUUM removes dead entries outright.
+    /// Entries whose heap tuple is dead to every transaction: the entries
+    /// the next VACUUM removes (counted by `stats_counting_dead`; 0 from
+    /// `stats`).
     pub dead_items: u64,
     pub free_percent: f64,
     pub splits: u64,
@@ -266,6 +277,71 @@ pub struct BrinStats {
     pub unsummarized_ranges: u64,
 }
 
+/// Takes the entries of one part of a bulk build's heap pass, in heap order
+/// within the part (`AccessMethod::build_sink`); what a sink keeps is the
+/// kind's business.
+pub trait BuildSink: Send {
+    fn add(&mut self, key: &[u8], tid: TupleId) -> Result<()>;
+    /// `add` for a caller that already owns the key (collecting kinds keep
+    /// it without a copy).
+    fn add_owned(&mut self, key: Vec<u8>, tid: TupleId) -> Result<()> {
+        self.add(&key, tid)
+    }
+    /// The sink as `Any`, for its kind's `build_from` to take back.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+/// The build sink of kinds that build from the whole list of entries.
+#[derive(Debug, Default)]
+pub struct CollectSink {
+    pub entries: Vec<IndexEntry>,
+}
+
+impl BuildSink for CollectSink {
+    fn add(&mut self, key: &[u8], tid: TupleId) -> Result<()> {
+        self.add_owned(key.to_vec(), tid)
+    }
+    fn add_owned(&mut self, key: Vec<u8>, tid: TupleId) -> Result<()> {
+        self.entries.push(IndexEntry { key, tid });
+        Ok(())
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+impl CollectSink {
+    /// The entries of these parts, part after part.
+    pub fn gather(method: &'static str, parts: Vec<Box<dyn BuildSink>>) -> Result<Vec<IndexEntry>> {
+        let mut parts = take_sinks::<CollectSink>(method, parts)?.into_iter();
+        let mut all = parts.next().map(|p| p.entries).unwrap_or_default();
+        for p in parts {
+            all.extend(p.entries);
+        }
+        Ok(all)
+    }
+}
+
+/// The sinks of a build as the kind's own sink type (an error for a sink
+/// some other index handed out).
+pub fn take_sinks<S: 'static>(
+    method: &'static str,
+    parts: Vec<Box<dyn BuildSink>>,
+) -> Result<Vec<S>> {
+    parts
+        .into_iter()
+        .map(|p| {
+            p.into_any()
+                .downcast::<S>()
+                .map(|b| *b)
+                .map_err(|_| EngineError::IndexUnsupported {
+                    method,
+                    what: "a build sink of another index".into(),
+                })
+        })
+        .collect()
+}
+
 /// An open scan: entries in index order (reverse order if backward).
 pub type IndexScanIter = Box<dyn Iterator<Item = Result<IndexEntry>> + Send>;
 
@@ -277,6 +353,16 @@ pub trait AccessMethod: Send + Sync {
     fn rel(&self) -> RelFileId;
     /// Fill an empty index from `entries` (sorted by (key, tid) if `sorted`).
     fn build(&self, entries: Vec<IndexEntry>, sorted: bool) -> Result<()>;
+    /// A sink for one part of a bulk build's heap pass; several may be fed
+    /// at once (one per thread), each from its own part of the heap.
+    fn build_sink(&self) -> Result<Box<dyn BuildSink>> {
+        Ok(Box::new(CollectSink::default()))
+    }
+    /// Fill an empty index from the sinks (`build_sink`) of one heap pass,
+    /// given in heap order.
+    fn build_from(&self, parts: Vec<Box<dyn BuildSink>>) -> Result<()> {
+        self.build(CollectSink::gather(self.kind().name(), parts)?, false)
+    }
     fn insert(&self, key: &[u8], tid: TupleId) -> Result<()>;
     /// Remove one entry; false if it was not there.
     fn delete(&self, key: &[u8], tid: TupleId) -> Result<bool>;
@@ -296,6 +382,14 @@ pub trait AccessMethod: Send + Sync {
     /// Problems found by a structural check (empty when healthy).
     fn verify(&self) -> Result<Vec<String>>;
     fn stats(&self) -> Result<IndexStats>;
+    /// `stats`, with the entries whose heap tuple `dead` says is dead to
+    /// every transaction counted apart where the kind reports such entries
+    /// (hash: `dead_items`, Postgres's LP_DEAD items); `dead` reads the
+    /// heap on its first call, so kinds that do not report them never call
+    /// it (`Engine::index_stats`).
+    fn stats_counting_dead(&self, _dead: &dyn Fn(TupleId) -> bool) -> Result<IndexStats> {
+        self.stats()
+    }
     /// Lossy kinds: the heap block ranges that may hold entries matching
     /// `key`, sorted and disjoint.
     fn scan_pages(&self, _key: &ScanKey) -> Result<Vec<std::ops::Range<u32>>> {
@@ -303,6 +397,29 @@ pub trait AccessMethod: Send + Sync {
             method: self.kind().name(),
             what: "page-range scans".into(),
         })
+    }
+    /// Lossy kinds: the heap block ranges that may hold entries matching
+    /// every group, where an entry matches a group if it matches any of its
+    /// keys (conditions on several key columns of a `column_keys` kind, each
+    /// column's keys one group): what a scan with all of them reads.
+    /// Sorted and disjoint; no groups: every page a scan of `All` returns.
+    fn scan_pages_all(&self, groups: &[Vec<ScanKey>]) -> Result<Vec<std::ops::Range<u32>>> {
+        let mut acc: Option<Vec<std::ops::Range<u32>>> = None;
+        for g in groups {
+            let mut union = vec![];
+            for k in g {
+                union.extend(self.scan_pages(k)?);
+            }
+            let union = merge_ranges(union);
+            acc = Some(match acc {
+                None => union,
+                Some(a) => intersect_ranges(&a, &union),
+            });
+        }
+        match acc {
+            Some(a) => Ok(a),
+            None => self.scan_pages(&ScanKey::All),
+        }
     }
     /// Whether a scan for `key` would reach the row at `tid` (verify's check
     /// that the index agrees with its table).
@@ -334,6 +451,76 @@ pub trait AccessMethod: Send + Sync {
     }
     /// Serializes uniqueness checks: hold while checking and inserting.
     fn unique_lock(&self) -> parking_lot::ArcMutexGuard<parking_lot::RawMutex, ()>;
+}
+
+/// Block ranges sorted, with overlapping and adjacent ones merged.
+pub fn merge_ranges(mut ranges: Vec<std::ops::Range<u32>>) -> Vec<std::ops::Range<u32>> {
+    ranges.retain(|r| r.start < r.end);
+    ranges.sort_by_key(|r| r.start);
+    let mut out: Vec<std::ops::Range<u32>> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+/// The blocks in both lists of sorted, disjoint ranges.
+pub fn intersect_ranges(
+    a: &[std::ops::Range<u32>],
+    b: &[std::ops::Range<u32>],
+) -> Vec<std::ops::Range<u32>> {
+    let (mut i, mut j, mut out) = (0, 0, vec![]);
+    while i < a.len() && j < b.len() {
+        let start = a[i].start.max(b[j].start);
+        let end = a[i].end.min(b[j].end);
+        if start < end {
+            out.push(start..end);
+        }
+        if a[i].end <= b[j].end {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocks(r: &[std::ops::Range<u32>]) -> std::collections::BTreeSet<u32> {
+        r.iter().flat_map(|r| r.clone()).collect()
+    }
+
+    /// Merging and intersecting agree with sets of blocks.
+    #[test]
+    fn range_lists_behave_like_block_sets() {
+        let lists: Vec<Vec<std::ops::Range<u32>>> = vec![
+            vec![],
+            vec![0..4],
+            vec![0..4, 4..6, 9..12],
+            vec![3..5, 1..2, 2..3, 20..21, 5..5],
+            vec![5..9, 11..30],
+            vec![0..1, 2..3, 4..5, 6..7, 8..9, 10..11],
+        ];
+        for a in &lists {
+            let ma = merge_ranges(a.clone());
+            assert_eq!(blocks(&ma), blocks(a));
+            assert!(ma.windows(2).all(|w| w[0].end < w[1].start), "{ma:?}");
+            for b in &lists {
+                let mb = merge_ranges(b.clone());
+                let both: std::collections::BTreeSet<u32> =
+                    blocks(a).intersection(&blocks(b)).copied().collect();
+                let got = intersect_ranges(&ma, &mb);
+                assert_eq!(blocks(&got), both, "{a:?} & {b:?}");
+                assert!(got.windows(2).all(|w| w[0].end <= w[1].start));
+            }
+        }
+    }
 }
 
 /// Largest key an index entry may have (Postgres's btree limit).

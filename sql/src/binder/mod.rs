@@ -146,6 +146,23 @@ pub struct Binder<'a> {
     pub materialized: std::cell::Cell<bool>,
 }
 
+/// The text of a constant relation argument (`'name'`, `'name'::regclass`,
+/// an oid literal); None for anything else.
+pub fn constant_relation_arg(arg: &ast::Expr) -> Option<String> {
+    let mut e = arg;
+    while let ast::Expr::Cast { expr, .. } | ast::Expr::Nested(expr) = e {
+        e = expr;
+    }
+    match e {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) => Some(s.clone()),
+            ast::Value::Number(n, _) => Some(n.to_string()),
+            _ => Some(String::new()),
+        },
+        _ => None,
+    }
+}
+
 impl<'a> Binder<'a> {
     pub fn new(
         catalog: &'a Catalog,
@@ -221,22 +238,9 @@ impl<'a> Binder<'a> {
     /// an oid), as the relation is materialized at bind time.
     pub fn pgstatindex(&self, arg: &ast::Expr) -> Result<crate::system::SystemRelation> {
         self.materialized.set(true);
-        let mut e = arg;
-        while let ast::Expr::Cast { expr, .. } | ast::Expr::Nested(expr) = e {
-            e = expr;
-        }
-        let text = match e {
-            ast::Expr::Value(v) => match &v.value {
-                ast::Value::SingleQuotedString(s) => s.clone(),
-                ast::Value::Number(n, _) => n.to_string(),
-                _ => String::new(),
-            },
-            _ => {
-                return Err(SqlError::FeatureNotSupported(
-                    "pgstatindex of a non-constant argument".into(),
-                ))
-            }
-        };
+        let text = constant_relation_arg(arg).ok_or_else(|| {
+            SqlError::FeatureNotSupported("pgstatindex of a non-constant argument".into())
+        })?;
         let unknown = || SqlError::UndefinedTable {
             name: text.clone(),
             position: None,

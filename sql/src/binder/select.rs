@@ -726,10 +726,11 @@ impl Binder<'_> {
                 lateral,
                 ..
             } => {
-                if *lateral {
+                let fname = object_parts(name)?.join(".");
+                let short = fname.rsplit('.').next().unwrap_or(&fname);
+                if *lateral && !matches!(short, "pgstatindex" | "pgstathashindex") {
                     return Err(SqlError::FeatureNotSupported("LATERAL".into()));
                 }
-                let fname = object_parts(name)?.join(".");
                 let exprs: Vec<Expr> = args
                     .iter()
                     .map(|x| match x {
@@ -831,23 +832,29 @@ impl Binder<'_> {
 
     /// `pgstathashindex(index)` in FROM: one row whose columns each call
     /// the catalog function for one figure.
-    fn bind_pgstathashindex(
+    /// A statistics function in FROM (`pgstathashindex(x)`, `pgstatindex(x)`
+    /// with a non-constant argument) as one row of per-column calls of the
+    /// scalar `name(x, column)`. Like any function in FROM, its argument
+    /// may refer to the FROM items to its left (Postgres's implicit
+    /// LATERAL): the row is then computed again for each of their rows.
+    fn bind_stat_function(
         &mut self,
+        name: &str,
+        cols: &[(&str, DataType)],
         arg: &Expr,
         alias: Option<&ast::TableAlias>,
     ) -> Result<(Plan, Scope)> {
-        let a = self.bind_expr(arg, &Scope::default())?;
+        let a = self.bind_lateral_arg(arg)?;
         let a = if a.ty().is_string() || a.ty() == DataType::Unknown {
             a
         } else {
             self.cast(a, &DataType::Text, CastMode::Explicit)?
         };
-        let cols = crate::system::functions::PGSTATHASHINDEX_COLUMNS;
         let exprs = cols
             .iter()
             .enumerate()
             .map(|(i, (_, ty))| BoundExpr::Func {
-                name: "pgstathashindex".into(),
+                name: name.into(),
                 args: vec![
                     a.clone(),
                     BoundExpr::Literal(sargdb_catalog::Value::Int4(i as i32), DataType::Int4),
@@ -861,7 +868,7 @@ impl Binder<'_> {
             cols: cols
                 .iter()
                 .map(|(n, ty)| ScopeCol {
-                    table: Some(an.clone().unwrap_or_else(|| "pgstathashindex".into())),
+                    table: Some(an.clone().unwrap_or_else(|| name.into())),
                     name: n.to_string(),
                     ty: ty.clone(),
                     origin: None,
@@ -883,6 +890,32 @@ impl Binder<'_> {
         ))
     }
 
+    /// Bind a FROM function's argument with the FROM items to its left as
+    /// its innermost outer scope (as a LATERAL subquery is bound): a
+    /// reference to them makes the join a `LateralJoin`.
+    fn bind_lateral_arg(&mut self, arg: &Expr) -> Result<BoundExpr> {
+        let left = self.lateral_left.take();
+        let saved_ref = self.lateral_ref.take();
+        if let Some(l) = left.clone() {
+            self.lateral_ref = Some((self.outer.len(), None));
+            self.outer.push(l);
+            self.correlated.push(false);
+        }
+        let r = self.bind_expr(arg, &Scope::default());
+        if left.is_some() {
+            self.outer.pop();
+            if self.correlated.pop().unwrap_or(true) {
+                self.lateral_used = true;
+            }
+            if let Some((_, Some(t))) = &self.lateral_ref {
+                self.lateral_table = Some(t.clone());
+            }
+        }
+        self.lateral_ref = saved_ref;
+        self.lateral_left = left;
+        r
+    }
+
     fn bind_table_function(
         &mut self,
         name: &str,
@@ -894,11 +927,16 @@ impl Binder<'_> {
             return self.bind_unnest(&args[0], alias);
         }
         if fname == "pgstatindex" && args.len() == 1 {
-            let sys = self.pgstatindex(&args[0])?;
-            return Ok(system_relation_plan(sys, alias));
+            if crate::binder::constant_relation_arg(&args[0]).is_some() {
+                let sys = self.pgstatindex(&args[0])?;
+                return Ok(system_relation_plan(sys, alias));
+            }
+            let cols = crate::system::functions::PGSTATINDEX_COLUMNS;
+            return self.bind_stat_function("pgstatindex", &cols, &args[0], alias);
         }
         if fname == "pgstathashindex" && args.len() == 1 {
-            return self.bind_pgstathashindex(&args[0], alias);
+            let cols = crate::system::functions::PGSTATHASHINDEX_COLUMNS;
+            return self.bind_stat_function("pgstathashindex", &cols, &args[0], alias);
         }
         if fname != "generate_series" {
             return Err(SqlError::FeatureNotSupported(format!(

@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use sargdb_catalog::types::{encode_key, encode_key_value, encode_row};
+use sargdb_catalog::types::{encode_key_value, encode_row};
 use sargdb_catalog::{TableDef, Value};
 use sargdb_engine::index::MAX_KEY_SIZE;
 use sargdb_engine::stats::{Counter, Latency};
@@ -109,97 +109,41 @@ pub fn index_entry_key(
 /// columns (framed one by one for a kind with `column_keys`), then a
 /// covering index's INCLUDE tail.
 fn entry_key(ix: &BoundIndex, row: &[Value], vals: Vec<Value>) -> Result<EntryKey> {
-    let mut key = if ix.column_keys && vals.len() > 1 {
-        // One key per column, framed: the kind summarizes each apart.
-        let cols = vals
-            .iter()
-            .zip(ix.key_types.iter().zip(&ix.key_cols))
-            .map(|(v, (ty, kc))| {
-                encode_key(
-                    std::slice::from_ref(v),
-                    std::slice::from_ref(ty),
-                    std::slice::from_ref(kc),
-                )
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        sargdb_engine::frame_column_keys(&cols)
-    } else {
-        encode_key(&vals, &ix.key_types, &ix.key_cols)?
-    };
-    let key_len = key.len();
-    if !ix.def.include.is_empty() {
-        let inc: Vec<Value> = ix
-            .def
-            .include
-            .iter()
-            .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
-            .collect();
-        encode_row(&inc, &mut key);
-    }
-    if key.len() > MAX_KEY_SIZE {
-        return Err(SqlError::Engine(EngineError::IndexKeyTooLarge {
-            size: key.len(),
-            max: MAX_KEY_SIZE,
-        }));
-    }
+    let mut stored = Vec::with_capacity(vals.len() * 9);
+    let key_len = write_entry_key(ix, |i| vals.get(i), row, &mut stored)?;
     Ok(EntryKey {
-        stored: key,
+        stored,
         key_len,
         vals,
     })
 }
 
-/// `index_key` for an index whose keys are all plain columns and which has
-/// no predicate (no executor needed: usable from a build thread).
-pub fn plain_index_key(ix: &BoundIndex, row: &[Value]) -> Result<Option<EntryKey>> {
-    let mut vals = Vec::with_capacity(ix.keys.len());
-    for e in &ix.keys {
-        match e {
-            BoundExpr::Column(i, _) => vals.push(row.get(*i).cloned().unwrap_or(Value::Null)),
-            _ => {
-                return Err(SqlError::Internal(
-                    "plain_index_key: an expression key".into(),
-                ))
-            }
+/// Append the entry key whose i-th key value is `val(i)` (see `entry_key`)
+/// to `out`; the length of its key part.
+fn write_entry_key<'v>(
+    ix: &BoundIndex,
+    val: impl Fn(usize) -> Option<&'v Value>,
+    row: &[Value],
+    out: &mut Vec<u8>,
+) -> Result<usize> {
+    let n = ix.key_types.len();
+    let start = out.len();
+    for (i, (ty, kc)) in ix.key_types.iter().zip(&ix.key_cols).enumerate() {
+        let v = val(i)
+            .ok_or_else(|| SqlError::Internal(format!("index key has fewer than {n} values")))?;
+        if ix.column_keys && n > 1 {
+            // One key per column, framed (`frame_column_keys`): the kind
+            // summarizes each apart.
+            let at = out.len();
+            out.extend_from_slice(&[0, 0]);
+            encode_key_value(v, ty, *kc, out)?;
+            let len = (out.len() - at - 2).min(u16::MAX as usize) as u16;
+            out[at..at + 2].copy_from_slice(&len.to_le_bytes());
+        } else {
+            encode_key_value(v, ty, *kc, out)?;
         }
     }
-    Ok(Some(entry_key(ix, row, vals)?))
-}
-
-/// `plain_index_key` for a bulk build: the stored bytes, the key part's
-/// length and whether a key value is NULL, encoded from the row's values
-/// in place (no copy of the values, one allocation).
-pub fn plain_build_key(ix: &BoundIndex, row: &[Value]) -> Result<Option<(Vec<u8>, usize, bool)>> {
-    if ix.column_keys && ix.keys.len() > 1 {
-        return Ok(plain_index_key(ix, row)?.map(|ek| {
-            let has_null = ek.vals.iter().any(|v| v.is_null());
-            (ek.stored, ek.key_len, has_null)
-        }));
-    }
-    const NULL: Value = Value::Null;
-    let mut cap = 0;
-    for e in &ix.keys {
-        if let BoundExpr::Column(i, _) = e {
-            cap += 9 + match row.get(*i) {
-                Some(Value::Text(s)) => s.len(),
-                Some(Value::Bytea(b)) => b.len(),
-                _ => 0,
-            };
-        }
-    }
-    let mut key = Vec::with_capacity(cap);
-    let mut has_null = false;
-    for (e, (ty, kc)) in ix.keys.iter().zip(ix.key_types.iter().zip(&ix.key_cols)) {
-        let BoundExpr::Column(i, _) = e else {
-            return Err(SqlError::Internal(
-                "plain_build_key: an expression key".into(),
-            ));
-        };
-        let v = row.get(*i).unwrap_or(&NULL);
-        has_null |= v.is_null();
-        encode_key_value(v, ty, *kc, &mut key)?;
-    }
-    let key_len = key.len();
+    let key_len = out.len() - start;
     if !ix.def.include.is_empty() {
         let inc: Vec<Value> = ix
             .def
@@ -207,15 +151,72 @@ pub fn plain_build_key(ix: &BoundIndex, row: &[Value]) -> Result<Option<(Vec<u8>
             .iter()
             .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
             .collect();
-        encode_row(&inc, &mut key);
+        encode_row(&inc, out);
     }
-    if key.len() > MAX_KEY_SIZE {
+    if out.len() - start > MAX_KEY_SIZE {
         return Err(SqlError::Engine(EngineError::IndexKeyTooLarge {
-            size: key.len(),
+            size: out.len() - start,
             max: MAX_KEY_SIZE,
         }));
     }
-    Ok(Some((key, key_len, has_null)))
+    Ok(key_len)
+}
+
+/// `index_key` for an index whose keys are all plain columns and which has
+/// no predicate (no executor needed: usable from a build thread).
+pub fn plain_index_key(ix: &BoundIndex, row: &[Value]) -> Result<Option<EntryKey>> {
+    check_plain(ix)?;
+    let vals = (0..ix.keys.len())
+        .map(|i| plain_key_value(ix, row, i).cloned().unwrap_or(Value::Null))
+        .collect();
+    Ok(Some(entry_key(ix, row, vals)?))
+}
+
+/// `plain_index_key`'s stored key written into `out` (cleared first), with
+/// no allocation once `out` is large enough: the bulk build's per-row path.
+pub fn plain_key_into(ix: &BoundIndex, row: &[Value], out: &mut Vec<u8>) -> Result<()> {
+    check_plain(ix)?;
+    out.clear();
+    write_entry_key(ix, |i| plain_key_value(ix, row, i), row, out)?;
+    Ok(())
+}
+
+/// The table column of a one-column, plain-column index without INCLUDE
+/// columns, whose stored key is that column's value alone (`value_key_into`).
+pub fn single_key_column(ix: &BoundIndex) -> Option<usize> {
+    match ix.keys.as_slice() {
+        [BoundExpr::Column(c, _)] if ix.def.include.is_empty() && ix.predicate.is_none() => {
+            Some(*c)
+        }
+        _ => None,
+    }
+}
+
+/// The stored key of a `single_key_column` index for the column value `v`,
+/// written into `out` (cleared first).
+pub fn value_key_into(ix: &BoundIndex, v: &Value, out: &mut Vec<u8>) -> Result<()> {
+    out.clear();
+    write_entry_key(ix, |i| (i == 0).then_some(v), &[], out)?;
+    Ok(())
+}
+
+fn check_plain(ix: &BoundIndex) -> Result<()> {
+    if ix.keys.iter().all(|e| matches!(e, BoundExpr::Column(..))) {
+        Ok(())
+    } else {
+        Err(SqlError::Internal(
+            "plain_index_key: an expression key".into(),
+        ))
+    }
+}
+
+/// The i-th key value of a plain-column index for `row`.
+fn plain_key_value<'r>(ix: &BoundIndex, row: &'r [Value], i: usize) -> Option<&'r Value> {
+    static NULL: Value = Value::Null;
+    match ix.keys.get(i) {
+        Some(BoundExpr::Column(c, _)) => Some(row.get(*c).unwrap_or(&NULL)),
+        _ => None,
+    }
 }
 
 /// 23505 with Postgres's detail: `Key (email)=(a@b.c) already exists.`

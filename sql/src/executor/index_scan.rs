@@ -379,8 +379,28 @@ impl IndexScanExecutor {
         };
         if self.plan.mode == IndexScanMode::Bitmap && st.handle.capabilities().lossy_pages {
             let mut ranges: Vec<Range<u32>> = vec![];
-            while let Some(k) = st.keys.pop_front() {
-                ranges.extend(st.handle.scan_pages(&k)?);
+            if self.plan.more_columns.is_empty() {
+                while let Some(k) = st.keys.pop_front() {
+                    ranges.extend(st.handle.scan_pages(&k)?);
+                }
+            } else {
+                // One group of keys per constrained column: the pages all
+                // of them leave.
+                let mut groups = vec![st.keys.drain(..).collect::<Vec<_>>()];
+                for c in &self.plan.more_columns {
+                    let column = IndexScanPlan {
+                        index: c.index.clone(),
+                        eq: c.eq.clone(),
+                        eq_null: c.eq_null.clone(),
+                        next: c.next.clone(),
+                        more_columns: vec![],
+                        ..(*self.plan).clone()
+                    };
+                    groups.push(scan_keys(&column, ctx)?);
+                }
+                if groups.iter().all(|g| !g.is_empty()) {
+                    ranges = st.handle.scan_pages_all(&groups)?;
+                }
             }
             ranges.sort_by_key(|r| r.start);
             let mut merged: VecDeque<Range<u32>> = VecDeque::new();

@@ -14,7 +14,7 @@ mod nested_loop_join;
 mod scan;
 pub use dml::insert_rows;
 pub use scan::decode as decode_row_of;
-pub use scan::{decode_masked, decode_masked_in};
+pub use scan::{decode_masked, decode_masked_in, decode_masked_into};
 mod set_op;
 mod sort;
 pub mod stats;

@@ -83,10 +83,23 @@ pub fn decode_masked_in(
     needed: Option<&[bool]>,
     types: &sargdb_catalog::types::TypeContext,
 ) -> Result<Row> {
-    let want = table.columns.len();
     // One spare slot for a trailing tuple id.
-    let mut row = Vec::with_capacity(want + 1);
-    let stored = decode_row_masked(bytes, want, needed, &mut row)?;
+    let mut row = Vec::with_capacity(table.columns.len() + 1);
+    decode_masked_into(table, bytes, needed, types, &mut row)?;
+    Ok(row)
+}
+
+/// `decode_masked_in` into `row` (cleared first), reusing its allocation.
+pub fn decode_masked_into(
+    table: &TableDef,
+    bytes: &[u8],
+    needed: Option<&[bool]>,
+    types: &sargdb_catalog::types::TypeContext,
+    row: &mut Row,
+) -> Result<()> {
+    let want = table.columns.len();
+    row.clear();
+    let stored = decode_row_masked(bytes, want, needed, row)?;
     for (i, c) in table.columns.iter().enumerate() {
         if i < stored {
             if c.dropped {
@@ -100,7 +113,7 @@ pub fn decode_masked_in(
             _ => Value::Null,
         });
     }
-    Ok(row)
+    Ok(())
 }
 
 impl Executor for SeqScanExecutor {

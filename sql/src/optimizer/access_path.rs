@@ -24,7 +24,7 @@ use sargdb_engine::{Capabilities, CostInput, IndexCost, IndexKind};
 
 use crate::binder::bound::{and_all, conjuncts, BoundExpr, CmpOp};
 use crate::binder::index::{BoundIndex, TableAccess};
-use crate::planner::plan::{IndexScanMode, IndexScanPlan, KeyCond, Plan, SortKey};
+use crate::planner::plan::{ColumnScan, IndexScanMode, IndexScanPlan, KeyCond, Plan, SortKey};
 
 const SEQ_PAGE: f64 = 1.0;
 const RANDOM_PAGE: f64 = 4.0;
@@ -811,25 +811,51 @@ fn best_path(
     let mut filtered_rows = rows;
     // An index whose kind searches each key column apart is tried as each
     // of its columns alone.
-    let candidates: Vec<Arc<BoundIndex>> = s
+    // (The candidate, and for one column: the whole index.)
+    let candidates: Vec<(Arc<BoundIndex>, Option<&Arc<BoundIndex>>)> = s
         .access
         .indexes
         .iter()
         .flat_map(|ix| {
             if ix.column_keys {
                 (0..ix.keys.len())
-                    .map(|k| Arc::new(ix.for_column(k)))
+                    .map(|k| (Arc::new(ix.for_column(k)), Some(ix)))
                     .collect()
             } else {
-                vec![ix.clone()]
+                vec![(ix.clone(), None)]
             }
         })
         .collect();
-    for ix in &candidates {
+    for (ix, whole) in &candidates {
         if !ix.def.valid {
             continue;
         }
-        let m = match_index(ix, &conj, &s.access, rows);
+        let mut m = match_index(ix, &conj, &s.access, rows);
+        // A lossy scan of one column prunes with the other constrained
+        // columns too (see `IndexScanPlan::more_columns`).
+        let mut more_columns = vec![];
+        if let (Some(whole), Some(m), Some(k)) = (whole, m.as_mut(), ix.scan_column) {
+            if capabilities_of(&ix.def.method).is_some_and(|c| c.lossy_pages) {
+                for j in (0..whole.keys.len()).filter(|&j| j != k) {
+                    let col = Arc::new(whole.for_column(j));
+                    if let Some(mj) = match_index(&col, &conj, &s.access, rows) {
+                        m.sel *= mj.sel;
+                        let new: Vec<BoundExpr> = mj
+                            .used
+                            .into_iter()
+                            .filter(|u| !m.used.contains(u))
+                            .collect();
+                        m.used.extend(new);
+                        more_columns.push(ColumnScan {
+                            index: col,
+                            eq: mj.eq,
+                            eq_null: mj.eq_null,
+                            next: mj.next,
+                        });
+                    }
+                }
+            }
+        }
         let dir =
             order.and_then(|o| order_direction(ix, o, m.as_ref().map(|m| m.eq.len()).unwrap_or(0)));
         let (sel, m) = match m {
@@ -885,6 +911,7 @@ fn best_path(
                 est_rows: matched,
                 est_cost: cost,
                 needed_columns: None,
+                more_columns: more_columns.clone(),
             }
         };
         let plain = index_cost(&kc, matched, pages, corr, heap_frac);

@@ -1,7 +1,8 @@
 //! Predicate pushdown: a Filter's conjuncts move into the Scan below it, or
 //! to the side of an inner/cross join whose columns they read, or become the
 //! join condition; for a LEFT join, WHERE conditions on the left side and ON
-//! conditions on the right side move down. Volatile predicates and
+//! conditions on the right side move down; for an inner LATERAL join, WHERE
+//! conditions on the left side. Volatile predicates and
 //! correlated subqueries stay put.
 
 use crate::binder::bound::{and_all, conjuncts, BoundExpr};
@@ -115,6 +116,27 @@ fn push(plan: Plan, preds: Vec<BoundExpr>) -> Plan {
                 right: Box::new(push(*right, rp)),
                 kind: JoinKind::Left,
                 on: and_all(keep_on),
+            };
+            filter(join, above)
+        }
+        Plan::LateralJoin {
+            left,
+            right,
+            kind,
+            on,
+        } if matches!(kind, JoinKind::Inner | JoinKind::Cross) => {
+            // WHERE conditions on the left side filter its rows before the
+            // right side runs for each of them (so a FROM function such as
+            // pgstatindex(c.oid) sees only the rows Postgres would give it).
+            let lw = width(&left).unwrap_or(usize::MAX);
+            let (lp, above): (Vec<_>, Vec<_>) = preds
+                .into_iter()
+                .partition(|p| join_side(p, lw) == Some(true));
+            let join = Plan::LateralJoin {
+                left: Box::new(push(*left, lp)),
+                right: Box::new(push_down_predicates(*right)),
+                kind,
+                on,
             };
             filter(join, above)
         }

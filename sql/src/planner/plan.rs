@@ -446,4 +446,19 @@ pub struct IndexScanPlan {
     pub est_cost: f64,
     /// As for `Plan::Scan`: the columns decoded from fetched rows.
     pub needed_columns: Option<Vec<bool>>,
+    /// Lossy scans of one key column of a `column_keys` index (`index`):
+    /// the conditions on its other constrained key columns; the scan reads
+    /// only the pages every column's conditions leave (Postgres's BRIN
+    /// intersects all of them).
+    pub more_columns: Vec<ColumnScan>,
+}
+
+/// The conditions on one key column of a `column_keys` index.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnScan {
+    /// The index as this column alone (`BoundIndex::for_column`).
+    pub index: Arc<BoundIndex>,
+    pub eq: Vec<BoundExpr>,
+    pub eq_null: Vec<bool>,
+    pub next: Option<KeyCond>,
 }

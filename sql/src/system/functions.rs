@@ -79,6 +79,10 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
         "pgstathashindex" if n == 2 && (args[0].is_string() || args[0] == T::Unknown) => {
             sig(vec![T::Text, T::Int4], T::Unknown, true)
         }
+        // Likewise pgstatindex(index) when its argument is not a constant.
+        "pgstatindex" if n == 2 && (args[0].is_string() || args[0] == T::Unknown) => {
+            sig(vec![T::Text, T::Int4], T::Unknown, true)
+        }
         "pg_get_userbyid" if n == 1 => sig(vec![T::Oid], T::Name, true),
         "pg_table_is_visible" | "pg_type_is_visible" if n == 1 => sig(vec![T::Oid], T::Bool, true),
         "pg_get_indexdef" if n == 1 => sig(vec![T::Oid], T::Text, true),
@@ -292,15 +296,20 @@ fn relation_oid(ctx: &ExecContext, name: &str) -> Result<u32> {
 }
 
 /// The open index named `name` (a regclass literal), which must be of
-/// access method `method`; otherwise 42809 with `wrong` (`{}`: the name).
+/// access method `method`, and its table's storage; otherwise 42809 with
+/// `wrong` (`{}`: the name).
 fn index_of_method(
     ctx: &ExecContext,
     name: Option<&str>,
     method: &str,
     wrong: &str,
-) -> Result<sargdb_engine::IndexHandle> {
+) -> Result<(sargdb_engine::IndexHandle, sargdb_engine::RelFileId)> {
     let name = name.unwrap_or_default();
-    let oid = relation_oid(ctx, name)?;
+    // An oid (a non-constant argument arrives as text: `c.oid` as digits).
+    let oid = match name.parse::<u32>() {
+        Ok(o) => o,
+        Err(_) => relation_oid(ctx, name)?,
+    };
     let cat = ctx.catalog;
     let (def, table) = match cat.indexes.get(&oid) {
         Some(d) if d.method == method => match cat.tables.get(&d.table) {
@@ -314,12 +323,13 @@ fn index_of_method(
     };
     let kind = sargdb_engine::IndexKind::from_name(&def.method)
         .ok_or_else(|| SqlError::Internal(format!("access method {}", def.method)))?;
-    Ok(ctx.engine.open_index(
+    let h = ctx.engine.open_index(
         table.storage,
         def.storage,
         kind,
         crate::executor::index_maint::index_options(def),
-    )?)
+    )?;
+    Ok((h, table.storage))
 }
 
 /// Output columns of `pgstathashindex` (Postgres's pgstattuple extension).
@@ -332,6 +342,20 @@ pub const PGSTATHASHINDEX_COLUMNS: [(&str, DataType); 8] = [
     ("live_items", DataType::Int8),
     ("dead_items", DataType::Int8),
     ("free_percent", DataType::Float8),
+];
+
+/// Output columns of `pgstatindex` (as `stats_views::pgstatindex_row`).
+pub const PGSTATINDEX_COLUMNS: [(&str, DataType); 10] = [
+    ("version", DataType::Int4),
+    ("tree_level", DataType::Int4),
+    ("index_size", DataType::Int8),
+    ("root_block_no", DataType::Int8),
+    ("internal_pages", DataType::Int8),
+    ("leaf_pages", DataType::Int8),
+    ("empty_pages", DataType::Int8),
+    ("deleted_pages", DataType::Int8),
+    ("avg_leaf_density", DataType::Float8),
+    ("leaf_fragmentation", DataType::Float8),
 ];
 
 fn bool_arg(v: Option<&Value>) -> bool {
@@ -418,17 +442,17 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
             Value::Text(String::new())
         }
         "brin_summarize_new_values" => {
-            let h = index_of_method(ctx, text_arg(a0), "brin", "\"{}\" is not a BRIN index")?;
+            let (h, _) = index_of_method(ctx, text_arg(a0), "brin", "\"{}\" is not a BRIN index")?;
             Value::Int4(h.summarize_new_values()?.min(i32::MAX as u64) as i32)
         }
         "pgstathashindex" => {
-            let h = index_of_method(
+            let (h, heap) = index_of_method(
                 ctx,
                 text_arg(a0),
                 "hash",
                 "relation \"{}\" is not a hash index",
             )?;
-            let stats = h.stats()?;
+            let stats = ctx.engine.index_stats(heap, &h)?;
             let sargdb_engine::KindStats::Hash(hs) = &stats.detail else {
                 return Err(SqlError::Internal(
                     "hash index without hash statistics".into(),
@@ -444,6 +468,38 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
                 Some(Value::Int4(5)) => n(hs.live_items),
                 Some(Value::Int4(6)) => n(hs.dead_items),
                 Some(Value::Int4(7)) => Value::Float8(hs.free_percent),
+                _ => Value::Null,
+            }
+        }
+        "pgstatindex" => {
+            let name = text_arg(a0).unwrap_or_default();
+            let oid = regclass_oid(cat, ctx.search_path, name).ok_or_else(|| {
+                SqlError::UndefinedTable {
+                    name: name.to_string(),
+                    position: None,
+                }
+            })?;
+            let (Some(ix), col) = (cat.indexes.get(&oid), args.get(1)) else {
+                let shown = cat.tables.get(&oid).map_or(name, |t| t.name.as_str());
+                return Err(SqlError::WrongObjectType(format!(
+                    "relation \"{shown}\" is not a btree index"
+                )));
+            };
+            let table = cat
+                .tables
+                .get(&ix.table)
+                .ok_or_else(|| SqlError::Internal("indexed table vanished".into()))?;
+            let kind = sargdb_engine::IndexKind::from_name(&ix.method)
+                .ok_or_else(|| SqlError::Internal(format!("access method {}", ix.method)))?;
+            let h = ctx.engine.open_index(
+                table.storage,
+                ix.storage,
+                kind,
+                crate::executor::index_maint::index_options(ix),
+            )?;
+            let row = super::stats_views::pgstatindex_row(&h.stats()?);
+            match col {
+                Some(Value::Int4(i)) => row.get(*i as usize).cloned().unwrap_or(Value::Null),
                 _ => Value::Null,
             }
         }

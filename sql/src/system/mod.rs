@@ -74,6 +74,9 @@ pub struct SessionInfo {
     pub db: Option<DbRef>,
     /// The session's parameters, when the statement reads pg_settings.
     pub(crate) settings: Option<std::sync::Arc<Vec<crate::settings::SettingRow>>>,
+    /// How values print in this session (its TimeZone): pg_stats prints
+    /// the values ANALYZE kept as the session would.
+    pub types: sargdb_catalog::types::TypeContext,
 }
 
 /// The running server's shared state, as the statistics relations read it.
@@ -94,6 +97,7 @@ impl Default for SessionInfo {
             pid: std::process::id() as i32,
             db: None,
             settings: None,
+            types: Default::default(),
         }
     }
 }

@@ -12,6 +12,7 @@
 
 use std::sync::atomic::Ordering;
 
+use sargdb_catalog::types::DataType;
 use sargdb_catalog::{Catalog, IndexDef, TableDef, Value};
 use sargdb_engine::stats::{Counter, Latency, RelationStats};
 use sargdb_engine::{IndexHandle, IndexKind, IndexStats, KindStats};
@@ -292,7 +293,7 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
     let cat = ctx.catalog;
     let rel = |spec: &[&str], rows| Some(relation("pg_catalog", name, spec, rows));
     if name == "pg_stats" {
-        return rel(PG_STATS, pg_stats(cat));
+        return rel(PG_STATS, pg_stats(cat, &ctx.session.types));
     }
     let sys = name.contains("_sys_");
     let Some(db) = db else {
@@ -500,7 +501,8 @@ fn pg_stat_indexes(db: &Database, cat: &Catalog) -> Vec<Vec<Value>> {
     indexes(cat, false)
         .map(|(tb, ix)| {
             let s = reg.get(ix.oid);
-            let phys = index_handle(db, tb, ix).and_then(|h| h.stats().ok());
+            let phys =
+                index_handle(db, tb, ix).and_then(|h| db.engine.index_stats(tb.storage, &h).ok());
             let (hit, read) = io.get(&ix.storage).copied().unwrap_or((0, 0));
             let pages = resident.get(&ix.storage).map_or(0, |r| r.0);
             let dead = phys.as_ref().and_then(|p| {
@@ -564,10 +566,11 @@ fn physical_columns(phys: Option<&IndexStats>, dead: Option<u64>) -> [Value; 7] 
             Value::Float8(p.avg_leaf_density),
             Value::Float8(p.leaf_fragmentation),
         ],
+        // Hash counts its dead items exactly (`Engine::index_stats`).
         KindStats::Hash(h) => [
             size,
-            i8v(h.live_items),
-            dead.map(i8v).unwrap_or(NULL),
+            i8v(p.entries),
+            i8v(h.dead_items),
             NULL,
             NULL,
             NULL,
@@ -804,11 +807,12 @@ fn pg_stat_statements() -> Vec<Vec<Value>> {
 
 /// One row per column of every analyzed table, from what ANALYZE stored:
 /// values kept as order-preserving keys are decoded back and printed as
-/// Postgres prints an array (timestamps in UTC). The element statistics of
-/// array columns are not collected: those columns are NULL.
-fn pg_stats(cat: &Catalog) -> Vec<Vec<Value>> {
+/// Postgres prints an array in this session (timestamptz in its TimeZone;
+/// a numeric(p,s) column's values with its s decimals, which the key
+/// encoding, equal for 1.5 and 1.50, does not keep). The element
+/// statistics of array columns are not collected: those columns are NULL.
+fn pg_stats(cat: &Catalog, tctx: &sargdb_catalog::types::TypeContext) -> Vec<Vec<Value>> {
     use sargdb_catalog::types::{decode_key, KeyColumn};
-    let tctx = sargdb_catalog::types::TypeContext::default();
     let mut rows = vec![];
     for tb in tables(cat, false) {
         let Some(ts) = cat.stats.get(&tb.oid) else {
@@ -823,16 +827,23 @@ fn pg_stats(cat: &Catalog) -> Vec<Vec<Value>> {
                 continue;
             }
             let decode = |k: &[u8]| {
-                decode_key(k, std::slice::from_ref(&col.data_type), &[KeyColumn::ASC])
+                let v = decode_key(k, std::slice::from_ref(&col.data_type), &[KeyColumn::ASC])
                     .ok()
                     .and_then(|mut v| v.pop())
-                    .unwrap_or(NULL)
+                    .unwrap_or(NULL);
+                match &col.data_type {
+                    DataType::Numeric(Some(_)) => {
+                        sargdb_catalog::types::cast(v.clone(), &col.data_type, false, tctx)
+                            .unwrap_or(v)
+                    }
+                    _ => v,
+                }
             };
             let array_text = |vals: Vec<Value>| -> Value {
                 if vals.is_empty() {
                     NULL
                 } else {
-                    Value::Text(Value::Array(vals).to_text(&tctx))
+                    Value::Text(Value::Array(vals).to_text(tctx))
                 }
             };
             let f4 = |f: f64| Value::Float4(f as f32);

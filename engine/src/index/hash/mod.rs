@@ -457,7 +457,7 @@ impl Inner {
         let mut bad = None;
         self.for_each_in_chain(first, |b, rb| {
             let ok = rb.for_each(|k, t| {
-                if want.is_none_or(|w| w == k) {
+                if want.is_none_or(|w| same_key(w, k)) {
                     out.push(IndexEntry {
                         key: k.to_vec(),
                         tid: t,
@@ -473,6 +473,15 @@ impl Inner {
             None => Ok(out),
         }
     }
+}
+
+/// `a == b`, deciding most unequal pairs without a `memcmp` call: a lookup
+/// compares its key with every item of its bucket (hundreds), whose keys
+/// mostly have the same length and leading marker byte, and differ in
+/// their last byte.
+#[inline]
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.last() == b.last() && a == b
 }
 
 /// Handle returned to callers.
@@ -815,6 +824,12 @@ impl AccessMethod for HashIndex {
     }
 
     fn stats(&self) -> Result<IndexStats> {
+        self.stats_counting_dead(&|_| false)
+    }
+
+    /// Entries are live or dead items by their heap tuple; `entries` counts
+    /// both.
+    fn stats_counting_dead(&self, dead: &dyn Fn(TupleId) -> bool) -> Result<IndexStats> {
         let t = &*self.inner;
         let _r = t.latch.read();
         let meta = t.read_meta()?;
@@ -831,7 +846,9 @@ impl AccessMethod for HashIndex {
                 if i > 0 {
                     h.overflow_pages += 1;
                 }
-                h.live_items += p.items.len() as u64;
+                let d = p.items.iter().filter(|it| dead(it.tid)).count() as u64;
+                h.dead_items += d;
+                h.live_items += p.items.len() as u64 - d;
                 free_space += (USABLE - p.used()) as u64;
             }
         }
@@ -861,7 +878,7 @@ impl AccessMethod for HashIndex {
                     .round()
                     / 100.0
             },
-            entries: h.live_items,
+            entries: h.live_items + h.dead_items,
             splits: meta.splits,
             detail: KindStats::Hash(h),
             ..Default::default()
