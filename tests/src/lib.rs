@@ -48,6 +48,17 @@ pub async fn verify_index(c: &tokio_postgres::Client, index: &str) -> Vec<String
         .get::<_, Vec<String>>(0)
 }
 
+/// The first column of every row `sql` returns, as text (EXPLAIN lines,
+/// names).
+pub async fn text_rows(c: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+    c.query(sql, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 /// The SQLSTATE of a tokio-postgres error, if the server sent one.
 pub fn sqlstate(err: &tokio_postgres::Error) -> Option<String> {
     err.as_db_error().map(|db| db.code().code().to_string())

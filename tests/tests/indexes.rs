@@ -367,17 +367,12 @@ async fn autovacuum_vacuums_insert_only_tables() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let plan: Vec<String> = c
-        .query(
-            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM ins_only WHERE k < 4000",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let plan = plan.join("\n");
+    let plan = sargdb_tests::text_rows(
+        &c,
+        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM ins_only WHERE k < 4000",
+    )
+    .await
+    .join("\n");
     assert!(plan.contains("Index Only Scan using ins_only_k"), "{plan}");
     assert!(plan.contains("Heap Fetches: 0"), "{plan}");
 }
