@@ -70,6 +70,42 @@ fn frames(k: &[u8]) -> Vec<&[u8]> {
 
 /// The index answers `sk` as the model says: exactly, or (lossy kinds)
 /// with pages covering every matching entry.
+/// One 300-byte heap row per key (so a few rows fill a page), indexed in
+/// one committed transaction: the first `split` through a bulk build, the
+/// rest one insert at a time. Returns the model of the entries.
+fn fill_split(
+    e: &Arc<Engine>,
+    idx: &IndexHandle,
+    heap: u32,
+    keys: impl Iterator<Item = Vec<u8>>,
+    split: usize,
+) -> Model {
+    let mut t = e.begin(IsolationLevel::ReadCommitted);
+    t.start_command();
+    let mut model = Model::new();
+    let mut pending = vec![];
+    for (i, kb) in keys.enumerate() {
+        let tid = t.insert(heap, &[7u8; 300]).unwrap();
+        if i < split {
+            pending.push(IndexEntry {
+                key: kb.clone(),
+                tid,
+            });
+        } else {
+            if i == split {
+                idx.build(std::mem::take(&mut pending), false).unwrap();
+            }
+            idx.insert(&kb, tid).unwrap();
+        }
+        model.insert((kb, tid));
+    }
+    if !pending.is_empty() {
+        idx.build(pending, false).unwrap();
+    }
+    t.commit().unwrap();
+    model
+}
+
 fn check(idx: &IndexHandle, model: &Model, sk: ScanKey) {
     let want: Vec<(Vec<u8>, TupleId)> = model
         .iter()
@@ -260,8 +296,6 @@ fn conformance(kind: IndexKind) {
     if kind.capabilities().exact {
         assert_eq!(s.entries, model.len() as u64);
     }
-    drop(e);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -493,8 +527,6 @@ proptest! {
         let idx = e.open_index(1, 2, IndexKind::Hash, opts).unwrap();
         prop_assert_eq!(idx.verify().unwrap(), Vec::<String>::new());
         prop_assert_eq!(idx.scan(&ScanKey::All, false).unwrap().count(), model.len());
-        drop(e);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// BRIN never misses a row: whatever the keys and the order they arrive
@@ -507,24 +539,7 @@ proptest! {
         let heap = 1;
         let opts = IndexOptions { pages_per_range: ppr, autosummarize: auto, ..IndexOptions::default() };
         let idx = e.open_index(heap, 2, IndexKind::Brin, opts).unwrap();
-        let mut t = e.begin(IsolationLevel::ReadCommitted);
-        t.start_command();
-        let mut model = Model::new();
-        let mut pending = vec![];
-        let split = build_first.min(keys.len());
-        for (i, k) in keys.iter().enumerate() {
-            let tid = t.insert(heap, &[7u8; 300]).unwrap();
-            let kb = match k { Some(k) => key(*k, 5), None => NULL_KEY.to_vec() };
-            if i < split {
-                pending.push(IndexEntry { key: kb.clone(), tid });
-            } else {
-                if i == split { idx.build(std::mem::take(&mut pending), false).unwrap(); }
-                idx.insert(&kb, tid).unwrap();
-            }
-            model.insert((kb, tid));
-        }
-        if !pending.is_empty() { idx.build(pending, false).unwrap(); }
-        t.commit().unwrap();
+        let model = fill_split(&e, &idx, heap, keys.iter().map(|k| match k { Some(k) => key(*k, 5), None => NULL_KEY.to_vec() }), build_first);
         let q = ScanKey::Range { lower: Bound::Included(key(lo, 5)), upper: Bound::Included(key(lo + width, 5)) };
         check(&idx, &model, q.clone());
         check(&idx, &model, ScanKey::Eq(key(lo, 5)));
@@ -537,8 +552,6 @@ proptest! {
             prop_assert!(idx.covers(k, *tid).unwrap());
         }
         prop_assert_eq!(idx.verify().unwrap(), Vec::<String>::new());
-        drop(e);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Multi-column BRIN never misses a row either, whichever column a
@@ -551,25 +564,8 @@ proptest! {
         let heap = 1;
         let opts = IndexOptions { pages_per_range: ppr, columns: 2, ..IndexOptions::default() };
         let idx = e.open_index(heap, 2, IndexKind::Brin, opts).unwrap();
-        let mut t = e.begin(IsolationLevel::ReadCommitted);
-        t.start_command();
-        let mut model = Model::new();
-        let mut pending = vec![];
-        let split = build_first.min(rows.len());
         let col = |k: &Option<u32>| match k { Some(k) => key(*k, 5), None => NULL_KEY.to_vec() };
-        for (i, (a, b)) in rows.iter().enumerate() {
-            let tid = t.insert(heap, &[7u8; 300]).unwrap();
-            let kb = frame_column_keys(&[col(a), col(b)]);
-            if i < split {
-                pending.push(IndexEntry { key: kb.clone(), tid });
-            } else {
-                if i == split { idx.build(std::mem::take(&mut pending), false).unwrap(); }
-                idx.insert(&kb, tid).unwrap();
-            }
-            model.insert((kb, tid));
-        }
-        if !pending.is_empty() { idx.build(pending, false).unwrap(); }
-        t.commit().unwrap();
+        let model = fill_split(&e, &idx, heap, rows.iter().map(|(a, b)| frame_column_keys(&[col(a), col(b)])), build_first);
         let on = |c: usize, k: ScanKey| ScanKey::Column { column: c, key: Box::new(k) };
         let range = ScanKey::Range { lower: Bound::Included(key(lo, 5)), upper: Bound::Included(key(lo + width, 5)) };
         for summarize in [false, true] {
@@ -584,8 +580,6 @@ proptest! {
             prop_assert!(idx.covers(k, *tid).unwrap());
         }
         prop_assert_eq!(idx.verify().unwrap(), Vec::<String>::new());
-        drop(e);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
@@ -652,6 +646,4 @@ fn brin_multi_column_prunes_on_any_column() {
         .unwrap();
     assert_eq!(pages(&idx, &on(1, 500, 520)), narrow_b);
     assert_eq!(pages(&idx, &on(0, 3, 3)), all_a);
-    drop(e);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -118,8 +118,6 @@ proptest! {
         rev.reverse();
         prop_assert_eq!(all(&idx, ScanKey::All, true), rev);
         prop_assert_eq!(idx.verify().unwrap(), Vec::<String>::new());
-        drop(e);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 

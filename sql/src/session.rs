@@ -328,9 +328,6 @@ pub struct Session {
     txn: Option<TxnState>,
     /// Parsed statements by SQL text (extended-protocol Parse); see `stmt_cache`.
     parsed: crate::stmt_cache::StatementCache,
-    /// Bumped by every SET/RESET: cached statements bound under other
-    /// settings are not reused.
-    settings_gen: u64,
     /// `txn_defaults` as of a settings generation.
     txn_defaults: Option<(u64, IsolationLevel, bool)>,
     currval: HashMap<u32, i64>,
@@ -418,7 +415,6 @@ impl Session {
             cancel: Arc::new(AtomicBool::new(false)),
             txn: None,
             parsed: Default::default(),
-            settings_gen: 0,
             txn_defaults: None,
             currval: HashMap::new(),
             tctx: TypeContext::default(),
@@ -489,7 +485,8 @@ impl Session {
         let catalog_version = self.db.catalog().version;
         let cx = crate::stmt_cache::Context {
             catalog_version,
-            settings_gen: self.settings_gen,
+            // Cached statements bound under other settings are not reused.
+            settings_gen: self.settings.generation(),
             search_path: &search_path,
         };
         if let Some(hit) = self.parsed.get(sql, param_oids, &cx) {
@@ -1307,7 +1304,6 @@ impl Session {
     }
 
     fn apply_setting(&mut self, name: &str) -> Result<()> {
-        self.settings_gen += 1;
         if name.eq_ignore_ascii_case("timezone") {
             let v = self.settings.get("timezone")?;
             if let Some(tz) = parse_timezone(&v) {

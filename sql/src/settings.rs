@@ -89,9 +89,9 @@ const PARAMS: &[(&str, &str, &str, bool)] = &[
 pub struct Settings {
     values: BTreeMap<String, String>,
     changed: Vec<(String, String)>,
-    /// `search_path(user)` as last computed, for that user; cleared by
-    /// every change (statements ask for it at every execution).
-    search_path_cache: std::cell::RefCell<Option<(String, std::sync::Arc<Vec<String>>)>>,
+    /// `search_path(user)` as last computed: the generation and user it was
+    /// computed for (statements ask for it at every execution).
+    search_path_cache: std::cell::RefCell<Option<(u64, String, std::sync::Arc<Vec<String>>)>>,
     /// Bumped by every change, so callers can cache values derived from
     /// settings.
     generation: u64,
@@ -139,7 +139,6 @@ impl Settings {
 
     /// Set a value (already validated by the caller where needed).
     pub fn set(&mut self, name: &str, value: String) -> Result<()> {
-        *self.search_path_cache.get_mut() = None;
         self.generation += 1;
         let n = name.to_lowercase();
         let Some(info) = Self::info(&n) else {
@@ -222,8 +221,8 @@ impl Settings {
 
     /// Schemas on search_path, "$user" resolved.
     pub fn search_path(&self, user: &str) -> std::sync::Arc<Vec<String>> {
-        if let Some((u, sp)) = &*self.search_path_cache.borrow() {
-            if u == user {
+        if let Some((g, u, sp)) = &*self.search_path_cache.borrow() {
+            if *g == self.generation && u == user {
                 return sp.clone();
             }
         }
@@ -245,7 +244,8 @@ impl Settings {
             })
             .unwrap_or_default();
         let sp = std::sync::Arc::new(sp);
-        *self.search_path_cache.borrow_mut() = Some((user.to_string(), sp.clone()));
+        *self.search_path_cache.borrow_mut() =
+            Some((self.generation, user.to_string(), sp.clone()));
         sp
     }
 }

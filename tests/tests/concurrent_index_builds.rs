@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sargdb_tests::{verify_index, SargdbServer};
+use sargdb_tests::{text_rows, verify_index, SargdbServer};
 
 /// When each write finished, and how long it took.
 type WriteLog = Arc<Mutex<Vec<(Instant, Duration)>>>;
@@ -128,29 +128,22 @@ async fn index_matches_table(c: &tokio_postgres::Client, index: &str) {
         Vec::<String>::new(),
         "{index}"
     );
-    let plan: Vec<String> = c
-        .query("EXPLAIN (COSTS OFF) SELECT id, t FROM w WHERE v = 7", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let plan = text_rows(&c, "EXPLAIN (COSTS OFF) SELECT id, t FROM w WHERE v = 7").await;
     assert!(plan.join("\n").contains(index), "{plan:?}");
+    let rows = |sql: &'static str, v: i32| {
+        let c = &c;
+        async move {
+            c.query(sql, &[&v])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get::<_, i32>(0), r.get::<_, String>(1)))
+                .collect::<Vec<_>>()
+        }
+    };
     for v in [0, 7, 8, 500, 999, 1000] {
-        let by_index: Vec<(i32, String)> = c
-            .query("SELECT id, t FROM w WHERE v = $1 ORDER BY id", &[&v])
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
-        let by_scan: Vec<(i32, String)> = c
-            .query("SELECT id, t FROM w WHERE v + 0 = $1 ORDER BY id", &[&v])
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
+        let by_index = rows("SELECT id, t FROM w WHERE v = $1 ORDER BY id", v).await;
+        let by_scan = rows("SELECT id, t FROM w WHERE v + 0 = $1 ORDER BY id", v).await;
         assert_eq!(by_index, by_scan, "v = {v}");
     }
 }
@@ -194,16 +187,11 @@ async fn reindex_concurrently_does_not_block_writers() {
     build_while_writing(&srv, "REINDEX TABLE CONCURRENTLY w").await;
     index_matches_table(&c, "w_v_t").await;
     assert_eq!(verify_index(&c, "w_pkey").await, Vec::<String>::new());
-    let names: Vec<String> = c
-        .query(
-            "SELECT indexname FROM pg_indexes WHERE tablename = 'w' ORDER BY 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let names = text_rows(
+        &c,
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'w' ORDER BY 1",
+    )
+    .await;
     assert_eq!(names, ["w_pkey", "w_v_t"], "no _ccnew copy left behind");
     // The old storage of each rebuilt index is gone.
     let files_after = std::fs::read_dir(srv.data_dir().join("base"))

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use sargdb_tests::{sqlstate, verify_index, SargdbServer};
+use sargdb_tests::{sqlstate, text_rows, verify_index, SargdbServer};
 
 async fn count(c: &tokio_postgres::Client, sql: &str) -> i64 {
     c.query_one(sql, &[]).await.unwrap().get(0)
@@ -96,15 +96,10 @@ async fn btree_hash_and_brin_agree_with_their_table_after_every_crash() {
     }
     // The plans above really went through the indexes.
     let c = srv.connect().await;
-    let plan: Vec<String> = c
-        .query(
-            "EXPLAIN (COSTS OFF) SELECT * FROM ev WHERE owner = 'Owner3'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let plan = text_rows(
+        &c,
+        "EXPLAIN (COSTS OFF) SELECT * FROM ev WHERE owner = 'Owner3'",
+    )
+    .await;
     assert!(plan.join("\n").contains("ev_owner_hash"), "{plan:?}");
 }

@@ -51,11 +51,9 @@ async fn totals(c: &tokio_postgres::Client, index_only: bool) -> (i64, i64, i64)
     (r.get(0), r.get(1), r.get(2))
 }
 
-const IOS_QUERY: &str = "SELECT count(*), coalesce(sum(a), 0)::int8, coalesce(sum(length(b)), 0)::int8 FROM io WHERE a < 1000";
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn old_snapshot_does_not_see_later_changes_through_index_only_scan() {
-    let srv = SargdbServer::start();
+/// Table `io` (3,000 rows) with the covering index `io_a_b` on `a`
+/// INCLUDE `b`, vacuumed: every page all-visible.
+async fn io_table(srv: &SargdbServer) -> tokio_postgres::Client {
     let c = srv.connect().await;
     c.batch_execute(
         "CREATE TABLE io (a int, b text, pad text);
@@ -65,6 +63,15 @@ async fn old_snapshot_does_not_see_later_changes_through_index_only_scan() {
     .await
     .unwrap();
     c.batch_execute("VACUUM ANALYZE io").await.unwrap();
+    c
+}
+
+const IOS_QUERY: &str = "SELECT count(*), coalesce(sum(a), 0)::int8, coalesce(sum(length(b)), 0)::int8 FROM io WHERE a < 1000";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn old_snapshot_does_not_see_later_changes_through_index_only_scan() {
+    let srv = SargdbServer::start();
+    let c = io_table(&srv).await;
     let p = plan(&c, IOS_QUERY).await;
     assert!(p.contains("Index Only Scan using io_a_b on io"), "{p}");
     assert_eq!(
@@ -127,15 +134,7 @@ async fn old_snapshot_does_not_see_later_changes_through_index_only_scan() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn index_only_and_seq_scan_agree_under_concurrent_writes_and_vacuum() {
     let srv = SargdbServer::start();
-    let c = srv.connect().await;
-    c.batch_execute(
-        "CREATE TABLE io (a int, b text, pad text);
-         INSERT INTO io SELECT g, 'v' || g, repeat('p', 100) FROM generate_series(1, 3000) g;
-         CREATE INDEX io_a_b ON io (a) INCLUDE (b)",
-    )
-    .await
-    .unwrap();
-    c.batch_execute("VACUUM ANALYZE io").await.unwrap();
+    let c = io_table(&srv).await;
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = vec![];
     for w in 0..2i32 {
@@ -216,17 +215,7 @@ async fn index_only_and_seq_scan_agree_under_concurrent_writes_and_vacuum() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn index_only_scans_agree_with_the_table_after_every_crash() {
     let mut srv = SargdbServer::start();
-    {
-        let c = srv.connect().await;
-        c.batch_execute(
-            "CREATE TABLE io (a int, b text, pad text);
-             INSERT INTO io SELECT g, 'v' || g, repeat('p', 100) FROM generate_series(1, 3000) g;
-             CREATE INDEX io_a_b ON io (a) INCLUDE (b)",
-        )
-        .await
-        .unwrap();
-        c.batch_execute("VACUUM ANALYZE io").await.unwrap();
-    }
+    io_table(&srv).await;
     for cycle in 0..6u64 {
         let conn = srv.connection_string();
         let mut tasks = vec![];

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sargdb_tests::{sqlstate, verify_index, SargdbServer};
+use sargdb_tests::{sqlstate, text_rows, verify_index, SargdbServer};
 
 const SESSIONS: i32 = 8;
 const KEYS: i32 = 40;
@@ -293,13 +293,7 @@ async fn create_index_concurrently_does_not_block_writers() {
         .get(0);
     let expected = 200 + 2 + writes.load(Ordering::Relaxed) as i64;
     assert_eq!(n, expected);
-    let plan: Vec<String> = c
-        .query("EXPLAIN (COSTS OFF) SELECT * FROM w WHERE v = 3", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let plan = text_rows(&c, "EXPLAIN (COSTS OFF) SELECT * FROM w WHERE v = 3").await;
     assert!(
         plan.join("\n").contains("w_v_idx"),
         "the finished index is used: {plan:?}"
@@ -367,7 +361,7 @@ async fn autovacuum_vacuums_insert_only_tables() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let plan = sargdb_tests::text_rows(
+    let plan = text_rows(
         &c,
         "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM ins_only WHERE k < 4000",
     )

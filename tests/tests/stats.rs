@@ -6,7 +6,7 @@
 //! the running server. PostgreSQL's view shapes are checked against
 //! PostgreSQL 15 in tests/slt/stats_views.slt.
 
-use sargdb_tests::SargdbServer;
+use sargdb_tests::{text_rows, SargdbServer};
 use tokio_postgres::Client;
 
 /// One bigint from a query ("NULL" panics).
@@ -86,13 +86,7 @@ async fn counters_move_as_the_operations_say() {
     assert_eq!(index_counter(&c, "t_v", "inserts").await, 202);
 
     // An equality probe on the whole key: one idx_scan and one lookup.
-    let plan: Vec<String> = c
-        .query("EXPLAIN SELECT pad FROM t WHERE id = 7", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let plan = text_rows(&c, "EXPLAIN SELECT pad FROM t WHERE id = 7").await;
     assert!(plan[0].contains("Index Scan using t_pkey"), "{plan:?}");
     let scans = num(
         &c,
@@ -744,13 +738,7 @@ async fn memory_and_index_physical_views() {
     let srv = SargdbServer::start_with(&["--buffer-pool", "4MB"]);
     let c = srv.connect().await;
     setup(&c).await;
-    let consumers: Vec<String> = c
-        .query("SELECT consumer FROM memory_stats ORDER BY consumer", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let consumers = text_rows(&c, "SELECT consumer FROM memory_stats ORDER BY consumer").await;
     for want in [
         "buffer pool",
         "catalog cache",

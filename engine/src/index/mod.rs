@@ -28,7 +28,6 @@
 
 pub mod brin;
 pub mod btree;
-pub use btree::{key_prefix, merge_ordered, sort_entries, sort_order};
 pub mod hash;
 
 use std::any::Any;

@@ -668,34 +668,17 @@ impl Binder<'_> {
                 } else {
                     None
                 };
-                let lateral_scope = left.is_some();
-                let saved_ref = self.lateral_ref.take();
-                if let Some(l) = left.clone() {
-                    self.lateral_ref = Some((self.outer.len(), None));
-                    self.outer.push(l);
-                    self.correlated.push(false);
-                }
-                let hidden = if lateral_scope {
+                let hidden = if left.is_some() {
                     None
                 } else {
                     self.lateral_left.clone()
                 };
-                let saved_hidden = std::mem::replace(&mut self.lateral_hidden, hidden);
-                let r = self.bind_query(subquery);
-                self.lateral_hidden = saved_hidden;
-                if lateral_scope {
-                    self.outer.pop();
-                    if self.correlated.pop().unwrap_or(true) {
-                        self.lateral_used = true;
-                    }
-                    if let Some((_, Some(t))) = &self.lateral_ref {
-                        self.lateral_table = Some(t.clone());
-                    }
-                }
-                self.lateral_ref = saved_ref;
-                if lateral_scope {
-                    self.lateral_left = left;
-                }
+                let r = self.in_lateral_scope(left, |b| {
+                    let saved_hidden = std::mem::replace(&mut b.lateral_hidden, hidden);
+                    let r = b.bind_query(subquery);
+                    b.lateral_hidden = saved_hidden;
+                    r
+                });
                 self.agg = saved;
                 let (plan, cols) = r?;
                 let Some(alias) = alias else {
@@ -895,13 +878,21 @@ impl Binder<'_> {
     /// reference to them makes the join a `LateralJoin`.
     fn bind_lateral_arg(&mut self, arg: &Expr) -> Result<BoundExpr> {
         let left = self.lateral_left.take();
+        self.in_lateral_scope(left, |b| b.bind_expr(arg, &Scope::default()))
+    }
+
+    /// Run `f` with `left` (the FROM items to the left, taken from
+    /// `lateral_left` by the caller) as the innermost outer scope, noting
+    /// whether it read them (`lateral_used`, `lateral_table`); afterwards
+    /// `left` is the lateral left side again.
+    fn in_lateral_scope<T>(&mut self, left: Option<Scope>, f: impl FnOnce(&mut Self) -> T) -> T {
         let saved_ref = self.lateral_ref.take();
         if let Some(l) = left.clone() {
             self.lateral_ref = Some((self.outer.len(), None));
             self.outer.push(l);
             self.correlated.push(false);
         }
-        let r = self.bind_expr(arg, &Scope::default());
+        let r = f(self);
         if left.is_some() {
             self.outer.pop();
             if self.correlated.pop().unwrap_or(true) {
@@ -910,9 +901,9 @@ impl Binder<'_> {
             if let Some((_, Some(t))) = &self.lateral_ref {
                 self.lateral_table = Some(t.clone());
             }
+            self.lateral_left = left;
         }
         self.lateral_ref = saved_ref;
-        self.lateral_left = left;
         r
     }
 
