@@ -570,6 +570,17 @@ impl Engine {
                     }
                     true
                 })?,
+                WalRecord::PagePatches { rel, pages } => {
+                    for (block, patches) in pages {
+                        redo_page(&pool, &vm, rel, block, r.end, |p| {
+                            for (off, bytes) in &patches {
+                                p[*off as usize..*off as usize + bytes.len()]
+                                    .copy_from_slice(bytes);
+                            }
+                            true
+                        })?
+                    }
+                }
                 WalRecord::PageImages { rel, pages } => {
                     for (block, image) in pages {
                         redo_page(&pool, &vm, rel, block, r.end, |p| {
