@@ -829,7 +829,7 @@ impl Engine {
         let c = &self.shared.pool.counters;
         let (_, dirty) = self.shared.pool.residency();
         EngineStats {
-            buffer_hits: c.hits.load(Ordering::Relaxed),
+            buffer_hits: self.shared.pool.hits(),
             buffer_misses: c.misses.load(Ordering::Relaxed),
             buffer_evictions: c.evictions.load(Ordering::Relaxed),
             buffer_dirty: dirty,
