@@ -420,11 +420,22 @@ impl BufferPool {
 
     /// Write every dirty page (for checkpoints) and fsync the files.
     pub fn flush_all(&self) -> Result<()> {
+        self.flush_where(|_| true)?;
+        self.storage.sync_all()
+    }
+
+    /// Write every dirty page of one relation (no fsync).
+    pub fn flush_relation(&self, rel: RelFileId) -> Result<()> {
+        self.flush_where(|k| k.0 == rel)
+    }
+
+    /// Write every dirty page whose key passes `want`.
+    fn flush_where(&self, want: impl Fn(PageKey) -> bool) -> Result<()> {
         for idx in 0..self.frames.len() {
             let state = &self.frames[idx].state;
             let Some(key) = ({
                 let st = state.lock();
-                st.key.filter(|_| st.dirty)
+                st.key.filter(|&k| st.dirty && want(k))
             }) else {
                 continue;
             };
@@ -441,7 +452,7 @@ impl BufferPool {
             self.frames[idx].pins.fetch_sub(1, Ordering::Release);
             res?;
         }
-        self.storage.sync_all()
+        Ok(())
     }
 
     /// Forget every page of a relation (its storage is being removed).

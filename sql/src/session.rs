@@ -771,7 +771,7 @@ impl Session {
         (iso, ro)
     }
 
-    fn ensure_txn(&mut self) -> &mut TxnState {
+    pub(crate) fn ensure_txn(&mut self) -> &mut TxnState {
         if self.txn.is_none() {
             let (iso, ro) = self.txn_defaults();
             let mut txn = self.db.engine.begin(iso);
@@ -1358,6 +1358,7 @@ impl Session {
             worktables: HashMap::new(),
             affected: 0,
             sequence_advanced: false,
+            copy_freeze: false,
         };
         f(&mut ctx)
     }
@@ -1609,6 +1610,7 @@ impl Session {
             worktables: HashMap::new(),
             affected: 0,
             sequence_advanced: false,
+            copy_freeze: false,
         };
         let rows = executor::run(&plan, &mut ctx);
         if ctx.sequence_advanced {

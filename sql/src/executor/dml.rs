@@ -218,12 +218,14 @@ fn run_insert(
             check_row(table, &row, checks, ctx)?;
             batch.push_with(|out| encode_row(&row, out));
             if batch.len() >= INSERT_BATCH {
-                ctx.txn.insert_many(table.storage, &mut batch)?;
+                ctx.txn
+                    .insert_many_with(table.storage, &mut batch, ctx.copy_freeze)?;
                 own += batch.len() as u64;
                 batch.clear();
             }
         }
-        ctx.txn.insert_many(table.storage, &mut batch)?;
+        ctx.txn
+            .insert_many_with(table.storage, &mut batch, ctx.copy_freeze)?;
         own += batch.len() as u64;
         ctx.affected = own;
         note_dml(ctx, table.oid, own, 0, 0);
