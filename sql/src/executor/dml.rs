@@ -178,10 +178,20 @@ pub fn insert_rows(plan: &Plan, rows: Vec<Row>, ctx: &mut ExecContext) -> Result
             "insert_rows: unexpected INSERT input".into(),
         ));
     }
-    let src = Box::new(super::misc::ProjectExecutor::new(
-        Box::new(super::misc::RowsExecutor::new(rows)),
-        exprs.clone(),
-    ));
+    // COPY of every column in table order: the decoded rows already are
+    // the table's rows (parsed as the columns' types), so the projection,
+    // which would copy every value, is skipped.
+    let identity = exprs
+        .iter()
+        .enumerate()
+        .all(|(k, e)| matches!(e, BoundExpr::Column(i, _) if *i == k))
+        && rows.iter().all(|r| r.len() == exprs.len());
+    let rows = Box::new(super::misc::RowsExecutor::new(rows));
+    let src: super::BoxedExecutor = if identity {
+        rows
+    } else {
+        Box::new(super::misc::ProjectExecutor::new(rows, exprs.clone()))
+    };
     run_insert(
         access,
         table,
