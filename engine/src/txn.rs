@@ -495,13 +495,14 @@ impl Transaction {
     /// Sequential scan of the versions visible to this statement.
     pub fn scan(&self, rel: RelFileId) -> Result<HeapScan> {
         let nblocks = self.shared.pool.relation_size(rel)?;
-        Ok(HeapScan::new(
+        HeapScan::new(
             self.shared.clone(),
             rel,
             nblocks,
             self.visibility(),
             self.cancel.clone(),
-        ))
+        )
+        .with_bulk_ring()
     }
 
     /// Scan of the versions visible to this statement on the blocks in
@@ -860,6 +861,7 @@ impl Transaction {
 
     /// `dirty_scan` over some blocks only (a parallel build gives each
     /// thread its own range).
+    /// Reads a large relation through a bulk-read ring (`BulkRing`).
     pub fn dirty_scan_blocks(&self, rel: RelFileId, blocks: std::ops::Range<u32>) -> DirtyScan {
         DirtyScan {
             rel,
@@ -868,6 +870,9 @@ impl Transaction {
             arena: Vec::new(),
             items: Vec::new(),
             pos: 0,
+            // No ring if the size is unknown: the scan's first read reports
+            // the error.
+            ring: self.shared.pool.bulk_ring_for(rel).ok().flatten(),
         }
     }
 
@@ -881,7 +886,10 @@ impl Transaction {
         scan.arena.clear();
         scan.items.clear();
         scan.pos = 0;
-        let page = self.shared.pool.fetch(scan.rel, block)?;
+        let page = self
+            .shared
+            .pool
+            .fetch_bulk(scan.rel, block, scan.ring.as_mut())?;
         let g = page.read();
         let hp = crate::page::HeapPage::new(&g[..]);
         let (arena, items) = (&mut scan.arena, &mut scan.items);
@@ -1261,6 +1269,7 @@ pub struct DirtyScan {
     arena: Vec<u8>,
     items: Vec<(TupleId, u16, usize, usize, Option<Xid>)>,
     pos: usize,
+    ring: Option<crate::buffer::BulkRing>,
 }
 
 impl DirtyScan {
