@@ -886,13 +886,64 @@ impl Transaction {
         scan.arena.clear();
         scan.items.clear();
         scan.pos = 0;
-        let page = self
-            .shared
-            .pool
-            .fetch_bulk(scan.rel, block, scan.ring.as_mut())?;
+        let (arena, items) = (&mut scan.arena, &mut scan.items);
+        self.visit_dirty_page(
+            scan.rel,
+            block,
+            scan.ring.as_mut(),
+            |tid, infomask, data, wait| {
+                let start = arena.len();
+                arena.extend_from_slice(data);
+                items.push((tid, infomask, start, arena.len(), wait));
+                Ok::<(), EngineError>(())
+            },
+        )
+    }
+
+    /// `dirty_scan_blocks` without copying the rows: `f` gets each version's
+    /// row bytes in place, while the page is read-latched (so it must not
+    /// use the buffer pool itself); rows stored out of line are
+    /// reassembled once the latch is released. For the heap pass of an
+    /// index build, which needs nothing of a row after handing its key on.
+    pub fn dirty_visit_blocks<E: From<EngineError>>(
+        &self,
+        rel: RelFileId,
+        blocks: std::ops::Range<u32>,
+        mut f: impl FnMut(TupleId, &[u8]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let mut ring = self.shared.pool.bulk_ring_for(rel)?;
+        let mut external = vec![];
+        for block in blocks {
+            self.check_cancel()?;
+            self.visit_dirty_page(rel, block, ring.as_mut(), |tid, infomask, data, _| {
+                if infomask & TUPLE_EXTERNAL == 0 {
+                    f(tid, data)
+                } else {
+                    external.push((tid, infomask, data.to_vec()));
+                    Ok(())
+                }
+            })?;
+            for (tid, infomask, data) in external.drain(..) {
+                let whole = heap::row_of(&self.shared, rel, infomask, data)?;
+                f(tid, &whole)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The versions of `block` that `scan_dirty` returns, each handed to `f`
+    /// (tid, infomask, bytes after the tuple header, the xid to wait for)
+    /// under the page's read latch; the first error stops the visit.
+    fn visit_dirty_page<E: From<EngineError>>(
+        &self,
+        rel: RelFileId,
+        block: u32,
+        ring: Option<&mut crate::buffer::BulkRing>,
+        mut f: impl FnMut(TupleId, u16, &[u8], Option<Xid>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let page = self.shared.pool.fetch_bulk(rel, block, ring)?;
         let g = page.read();
         let hp = crate::page::HeapPage::new(&g[..]);
-        let (arena, items) = (&mut scan.arena, &mut scan.items);
         self.shared.txns.clog.with(|st| {
             for slot in 0..hp.slot_count() {
                 let Some(t) = hp.tuple(slot) else { continue };
@@ -917,18 +968,15 @@ impl Transaction {
                         _ => {}
                     }
                 }
-                let start = arena.len();
-                arena.extend_from_slice(&t[TUPLE_HEADER_SIZE..]);
-                items.push((
+                f(
                     TupleId { page: block, slot },
                     h.infomask,
-                    start,
-                    arena.len(),
+                    &t[TUPLE_HEADER_SIZE..],
                     wait,
-                ));
+                )?;
             }
-        });
-        Ok(())
+            Ok(())
+        })
     }
 
     /// For a uniqueness check through an index: may the version at `tid`

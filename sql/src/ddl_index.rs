@@ -593,13 +593,12 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
     // A one-column key: only that column is decoded, straight from the
     // row's bytes.
     let single = crate::executor::index_maint::single_key_column(ix);
+    // The rows are read in place, under each page's read latch.
     let plain_part = |mut out: BuildInput, blocks: std::ops::Range<u32>| -> Result<BuildInput> {
-        let mut scan = txn.dirty_scan_blocks(table.storage, blocks);
-        while let Some(item) = scan.next(txn) {
-            let (tid, bytes, _) = item?;
+        txn.dirty_visit_blocks(table.storage, blocks, |tid, bytes| -> Result<()> {
             if let Some(c) = single {
                 // None: the row predates the column (its default applies).
-                if let Some(v) = sargdb_catalog::types::decode_column(&bytes, c)? {
+                if let Some(v) = sargdb_catalog::types::decode_column(bytes, c)? {
                     crate::executor::index_maint::value_key_into(ix, &v, &mut out.key)?;
                     if ix.def.unique || ix.def.primary {
                         let key_len = out.key.len();
@@ -607,12 +606,12 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
                     } else {
                         out.sink.add(&out.key, tid)?;
                     }
-                    continue;
+                    return Ok(());
                 }
             }
-            crate::executor::decode_masked_into(table, &bytes, Some(&needed), types, &mut out.row)?;
-            out.add_plain(ix, tid)?;
-        }
+            crate::executor::decode_masked_into(table, bytes, Some(&needed), types, &mut out.row)?;
+            out.add_plain(ix, tid)
+        })?;
         out.sink.finish()?;
         Ok(out)
     };
