@@ -211,8 +211,8 @@ impl Run {
     }
 }
 
-/// The runs' entries in (key, tid) order, each once, with the arena each
-/// lives in; `f` returns false to stop.
+/// The runs' entries in (key, tid) order (duplicates included), with the arena each
+/// lives in; an error from `f` stops the merge.
 fn merge_runs(runs: &mut [Run], mut f: impl FnMut(&Rec, &[u8]) -> Result<()>) -> Result<()> {
     if let [run] = runs {
         for r in &run.recs {
