@@ -570,6 +570,17 @@ impl Engine {
                     }
                     true
                 })?,
+                WalRecord::PagePatches { rel, pages } => {
+                    for (block, patches) in pages {
+                        redo_page(&pool, &vm, rel, block, r.end, |p| {
+                            for (off, bytes) in &patches {
+                                p[*off as usize..*off as usize + bytes.len()]
+                                    .copy_from_slice(bytes);
+                            }
+                            true
+                        })?
+                    }
+                }
                 WalRecord::PageImages { rel, pages } => {
                     for (block, image) in pages {
                         redo_page(&pool, &vm, rel, block, r.end, |p| {
@@ -818,7 +829,7 @@ impl Engine {
         let c = &self.shared.pool.counters;
         let (_, dirty) = self.shared.pool.residency();
         EngineStats {
-            buffer_hits: c.hits.load(Ordering::Relaxed),
+            buffer_hits: self.shared.pool.hits(),
             buffer_misses: c.misses.load(Ordering::Relaxed),
             buffer_evictions: c.evictions.load(Ordering::Relaxed),
             buffer_dirty: dirty,
