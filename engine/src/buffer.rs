@@ -18,6 +18,14 @@
 //!   never takes it. A victim is taken out of the map before its frame is
 //!   refilled, and the new page is put in the map only once it is read, so a
 //!   looker-up either misses (and queues behind `miss`) or finds it whole.
+//! - Large sequential reads (a heap scan of a relation larger than a
+//!   quarter of the pool: seq scans, index builds' heap pass, VACUUM,
+//!   ANALYZE) go through a `BulkRing`: the pages they bring in replace the
+//!   ring's own earlier pages (32 frames, 256 kB, Postgres's BAS_BULKREAD)
+//!   instead of evicting the rest of the pool. A ring frame that somebody
+//!   else used meanwhile (pinned, or referenced since) is left to the pool
+//!   and replaced by an ordinary victim; a dirty one is written out first,
+//!   WAL before page, like any victim.
 //! - Latch order: `miss` before any shard mutex; a shard mutex may be held
 //!   while taking a frame's state mutex, never the reverse; no page latch is
 //!   taken while holding a shard mutex.
@@ -178,6 +186,28 @@ impl Drop for PinnedPage<'_> {
     }
 }
 
+/// Frames of a bulk read's ring (256 kB, as Postgres's BAS_BULKREAD).
+pub const BULK_RING_FRAMES: usize = 32;
+
+/// The frames one large sequential read reuses (see the module docs):
+/// each slot remembers the frame it filled and the page it put there.
+#[derive(Debug)]
+pub struct BulkRing {
+    slots: Vec<(usize, PageKey)>,
+    next: usize,
+    cap: usize,
+}
+
+impl BulkRing {
+    pub fn new(frames: usize) -> BulkRing {
+        BulkRing {
+            slots: Vec::with_capacity(frames),
+            next: 0,
+            cap: frames.max(1),
+        }
+    }
+}
+
 impl BufferPool {
     pub fn new(nframes: usize, storage: Arc<Storage>, wal: Arc<Wal>) -> BufferPool {
         let nframes = nframes.max(16);
@@ -274,39 +304,80 @@ impl BufferPool {
                 }
                 continue;
             };
-            let shard = &self.shards[shard_of(k)];
-            let mut sh = shard.lock();
-            let mut st = state.lock();
-            if st.key != Some(k) || frame.pins.load(Ordering::Acquire) > 0 {
-                continue;
+            if self.try_evict(idx, k)? {
+                return Ok(idx);
             }
-            if st.dirty {
-                // Write it out pinned, without the shard locked, then look
-                // again: somebody may have used or dirtied it meanwhile.
-                frame.pins.fetch_add(1, Ordering::Acquire);
-                drop(st);
-                drop(sh);
-                let started = std::time::Instant::now();
-                let res = self.write_frame(idx, k);
-                if res.is_ok() {
-                    crate::stats::note_written(started.elapsed());
-                }
-                frame.pins.fetch_sub(1, Ordering::Release);
-                res?;
-                sh = shard.lock();
-                st = state.lock();
-                if st.key != Some(k) || frame.pins.load(Ordering::Acquire) > 0 || st.dirty {
-                    continue;
-                }
-            }
-            sh.map.remove(&k);
-            st.key = None;
-            frame.pins.store(1, Ordering::Relaxed);
-            st.dirty = false;
-            self.counters.evictions.fetch_add(1, Ordering::Relaxed);
-            return Ok(idx);
         }
         Err(EngineError::BufferPoolExhausted)
+    }
+
+    /// Detach frame `idx` from page `k` if it still holds `k` unpinned and
+    /// unreferenced, writing it out first if dirty; then it is pinned once
+    /// and in no shard's map (true). Called with the `miss` mutex held.
+    fn try_evict(&self, idx: usize, k: PageKey) -> Result<bool> {
+        let frame = &self.frames[idx];
+        let state = &frame.state;
+        let shard = &self.shards[shard_of(k)];
+        let mut sh = shard.lock();
+        let mut st = state.lock();
+        // Pins are only added under this shard's mutex: zero pins seen
+        // here stay zero until it is released.
+        let taken = |st: &FrameState| {
+            st.key != Some(k)
+                || frame.pins.load(Ordering::Acquire) > 0
+                || frame.referenced.load(Ordering::Relaxed)
+        };
+        if taken(&st) {
+            return Ok(false);
+        }
+        if st.dirty {
+            // Write it out pinned, without the shard locked, then look
+            // again: somebody may have used or dirtied it meanwhile.
+            frame.pins.fetch_add(1, Ordering::Acquire);
+            drop(st);
+            drop(sh);
+            let started = std::time::Instant::now();
+            let res = self.write_frame(idx, k);
+            if res.is_ok() {
+                crate::stats::note_written(started.elapsed());
+            }
+            frame.pins.fetch_sub(1, Ordering::Release);
+            res?;
+            sh = shard.lock();
+            st = state.lock();
+            if taken(&st) || st.dirty {
+                return Ok(false);
+            }
+        }
+        sh.map.remove(&k);
+        st.key = None;
+        frame.pins.store(1, Ordering::Relaxed);
+        st.dirty = false;
+        self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// A victim for a page a bulk read brings in: the ring's oldest frame
+    /// when nobody else has used it since, else an ordinary victim (which
+    /// then joins the ring). Called with the `miss` mutex held.
+    fn take_ring_victim(&self, hand: &mut usize, ring: &mut BulkRing) -> Result<usize> {
+        if ring.slots.len() == ring.cap {
+            let (idx, k) = ring.slots[ring.next];
+            if self.try_evict(idx, k)? {
+                return Ok(idx);
+            }
+        }
+        self.take_victim(hand)
+    }
+
+    /// Remember that the ring's current slot now holds `key` in `idx`.
+    fn ring_record(ring: &mut BulkRing, idx: usize, key: PageKey) {
+        if ring.slots.len() < ring.cap {
+            ring.slots.push((idx, key));
+        } else {
+            ring.slots[ring.next] = (idx, key);
+            ring.next = (ring.next + 1) % ring.cap;
+        }
     }
 
     /// Pin the frame holding `key` if it is in the pool.
@@ -334,13 +405,43 @@ impl BufferPool {
 
     /// Pin an existing page, reading it from disk on a miss.
     pub fn fetch(&self, rel: RelFileId, block: u32) -> Result<PinnedPage<'_>> {
-        self.fetch_or_new(rel, block, false)
+        self.fetch_or_new(rel, block, false, None)
+    }
+
+    /// `fetch` for a large sequential read: a miss reuses a frame of `ring`
+    /// (see the module docs). Without a ring, a plain `fetch`.
+    pub fn fetch_bulk(
+        &self,
+        rel: RelFileId,
+        block: u32,
+        ring: Option<&mut BulkRing>,
+    ) -> Result<PinnedPage<'_>> {
+        self.fetch_or_new(rel, block, false, ring)
+    }
+
+    /// A ring for a sequential read of all of `rel`, if the relation is
+    /// larger than a quarter of the pool (smaller ones are read through the
+    /// pool as usual, as Postgres does).
+    pub fn bulk_ring_for(&self, rel: RelFileId) -> Result<Option<BulkRing>> {
+        let pages = self.relation_size(rel)? as usize;
+        Ok((pages > self.frames.len() / 4).then(|| self.bulk_ring()))
+    }
+
+    /// A ring of `BULK_RING_FRAMES` frames (fewer in a tiny pool).
+    pub fn bulk_ring(&self) -> BulkRing {
+        BulkRing::new(BULK_RING_FRAMES.min(self.frames.len() / 8))
     }
 
     /// `fetch`; with `new`, a block `extend` just added to the relation:
     /// not resident and not on disk yet, so it starts zeroed without a
-    /// read.
-    fn fetch_or_new(&self, rel: RelFileId, block: u32, new: bool) -> Result<PinnedPage<'_>> {
+    /// read. With a ring, a miss takes its frame from the ring.
+    fn fetch_or_new(
+        &self,
+        rel: RelFileId,
+        block: u32,
+        new: bool,
+        mut ring: Option<&mut BulkRing>,
+    ) -> Result<PinnedPage<'_>> {
         if let Some(p) = self.pin_resident((rel, block)) {
             return Ok(p);
         }
@@ -351,7 +452,10 @@ impl BufferPool {
         }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
         THREAD_READS.with(|c| c.set(c.get() + 1));
-        let idx = self.take_victim(&mut hand)?;
+        let idx = match ring.as_deref_mut() {
+            Some(r) => self.take_ring_victim(&mut hand, r)?,
+            None => self.take_victim(&mut hand)?,
+        };
         self.counters
             .peak_resident
             .fetch_max(self.resident.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -391,7 +495,14 @@ impl BufferPool {
         let mut sh = self.shards[shard_of((rel, block))].lock();
         {
             self.frames[idx].state.lock().key = Some((rel, block));
-            self.frames[idx].referenced.store(true, Ordering::Relaxed);
+            // A ring's page starts cold: its frame is the ring's to reuse
+            // unless somebody else uses it meanwhile.
+            self.frames[idx]
+                .referenced
+                .store(ring.is_none(), Ordering::Relaxed);
+        }
+        if let Some(r) = ring {
+            Self::ring_record(r, idx, (rel, block));
         }
         sh.map.insert((rel, block), idx);
         if crate::stats::tracking() {
@@ -415,7 +526,7 @@ impl BufferPool {
             self.sizes.lock().insert(rel, n + 1);
             n
         };
-        self.fetch_or_new(rel, block, true)
+        self.fetch_or_new(rel, block, true, None)
     }
 
     /// Write every dirty page (for checkpoints) and fsync the files.

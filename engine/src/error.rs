@@ -37,6 +37,11 @@ pub enum EngineError {
     IndexUnsupported { method: &'static str, what: String },
     #[error("the transaction has already ended")]
     TransactionEnded,
+    /// A unique index's bulk build found two entries with equal key
+    /// columns; `tid` is one of the two rows (the SQL layer reads its values
+    /// back for Postgres's detail text).
+    #[error("could not create unique index: a key is duplicated")]
+    DuplicateKey { tid: crate::heap::TupleId },
 }
 
 impl EngineError {

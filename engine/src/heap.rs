@@ -401,11 +401,12 @@ pub(crate) fn sample(
     let mut picked: Vec<(u64, u16, Vec<u8>)> = Vec::new();
     let mut seen = 0u64;
     let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut ring = shared.pool.bulk_ring_for(rel)?;
     for block in 0..nblocks {
         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             return Err(EngineError::Canceled);
         }
-        let page = shared.pool.fetch(rel, block)?;
+        let page = shared.pool.fetch_bulk(rel, block, ring.as_mut())?;
         let g = page.read();
         let hp = HeapPage::new(&g[..]);
         if !hp.is_initialized() {
@@ -484,6 +485,8 @@ pub struct HeapScan {
     arena: Vec<u8>,
     items: Vec<(TupleId, u16, u32, u32)>,
     pos: usize,
+    /// The bulk-read ring of a scan of a large relation (`BulkRing`).
+    ring: Option<crate::buffer::BulkRing>,
 }
 
 impl HeapScan {
@@ -504,7 +507,15 @@ impl HeapScan {
             arena: Vec::new(),
             items: Vec::new(),
             pos: 0,
+            ring: None,
         }
+    }
+
+    /// Read through a bulk-read ring if the relation is large (whole-table
+    /// scans: `Transaction::scan`).
+    pub(crate) fn with_bulk_ring(mut self) -> Result<HeapScan> {
+        self.ring = self.shared.pool.bulk_ring_for(self.rel)?;
+        Ok(self)
     }
 
     /// A scan of the blocks in `blocks` only (a bitmap heap scan over the
@@ -533,7 +544,10 @@ impl HeapScan {
             self.arena.clear();
             self.items.clear();
             self.pos = 0;
-            let page = self.shared.pool.fetch(self.rel, block)?;
+            let page = self
+                .shared
+                .pool
+                .fetch_bulk(self.rel, block, self.ring.as_mut())?;
             let g = page.read();
             let hp = HeapPage::new(&g[..]);
             let vis = &self.vis;

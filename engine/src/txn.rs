@@ -540,13 +540,14 @@ impl Transaction {
     /// Sequential scan of the versions visible to this statement.
     pub fn scan(&self, rel: RelFileId) -> Result<HeapScan> {
         let nblocks = self.shared.pool.relation_size(rel)?;
-        Ok(HeapScan::new(
+        HeapScan::new(
             self.shared.clone(),
             rel,
             nblocks,
             self.visibility(),
             self.cancel.clone(),
-        ))
+        )
+        .with_bulk_ring()
     }
 
     /// Scan of the versions visible to this statement on the blocks in
@@ -905,6 +906,7 @@ impl Transaction {
 
     /// `dirty_scan` over some blocks only (a parallel build gives each
     /// thread its own range).
+    /// Reads a large relation through a bulk-read ring (`BulkRing`).
     pub fn dirty_scan_blocks(&self, rel: RelFileId, blocks: std::ops::Range<u32>) -> DirtyScan {
         DirtyScan {
             rel,
@@ -913,6 +915,9 @@ impl Transaction {
             arena: Vec::new(),
             items: Vec::new(),
             pos: 0,
+            // No ring if the size is unknown: the scan's first read reports
+            // the error.
+            ring: self.shared.pool.bulk_ring_for(rel).ok().flatten(),
         }
     }
 
@@ -926,10 +931,64 @@ impl Transaction {
         scan.arena.clear();
         scan.items.clear();
         scan.pos = 0;
-        let page = self.shared.pool.fetch(scan.rel, block)?;
+        let (arena, items) = (&mut scan.arena, &mut scan.items);
+        self.visit_dirty_page(
+            scan.rel,
+            block,
+            scan.ring.as_mut(),
+            |tid, infomask, data, wait| {
+                let start = arena.len();
+                arena.extend_from_slice(data);
+                items.push((tid, infomask, start, arena.len(), wait));
+                Ok::<(), EngineError>(())
+            },
+        )
+    }
+
+    /// `dirty_scan_blocks` without copying the rows: `f` gets each version's
+    /// row bytes in place, while the page is read-latched (so it must not
+    /// use the buffer pool itself); rows stored out of line are
+    /// reassembled once the latch is released. For the heap pass of an
+    /// index build, which needs nothing of a row after handing its key on.
+    pub fn dirty_visit_blocks<E: From<EngineError>>(
+        &self,
+        rel: RelFileId,
+        blocks: std::ops::Range<u32>,
+        mut f: impl FnMut(TupleId, &[u8]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let mut ring = self.shared.pool.bulk_ring_for(rel)?;
+        let mut external = vec![];
+        for block in blocks {
+            self.check_cancel()?;
+            self.visit_dirty_page(rel, block, ring.as_mut(), |tid, infomask, data, _| {
+                if infomask & TUPLE_EXTERNAL == 0 {
+                    f(tid, data)
+                } else {
+                    external.push((tid, infomask, data.to_vec()));
+                    Ok(())
+                }
+            })?;
+            for (tid, infomask, data) in external.drain(..) {
+                let whole = heap::row_of(&self.shared, rel, infomask, data)?;
+                f(tid, &whole)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The versions of `block` that `scan_dirty` returns, each handed to `f`
+    /// (tid, infomask, bytes after the tuple header, the xid to wait for)
+    /// under the page's read latch; the first error stops the visit.
+    fn visit_dirty_page<E: From<EngineError>>(
+        &self,
+        rel: RelFileId,
+        block: u32,
+        ring: Option<&mut crate::buffer::BulkRing>,
+        mut f: impl FnMut(TupleId, u16, &[u8], Option<Xid>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let page = self.shared.pool.fetch_bulk(rel, block, ring)?;
         let g = page.read();
         let hp = crate::page::HeapPage::new(&g[..]);
-        let (arena, items) = (&mut scan.arena, &mut scan.items);
         self.shared.txns.clog.with(|st| {
             for slot in 0..hp.slot_count() {
                 let Some(t) = hp.tuple(slot) else { continue };
@@ -954,18 +1013,15 @@ impl Transaction {
                         _ => {}
                     }
                 }
-                let start = arena.len();
-                arena.extend_from_slice(&t[TUPLE_HEADER_SIZE..]);
-                items.push((
+                f(
                     TupleId { page: block, slot },
                     h.infomask,
-                    start,
-                    arena.len(),
+                    &t[TUPLE_HEADER_SIZE..],
                     wait,
-                ));
+                )?;
             }
-        });
-        Ok(())
+            Ok(())
+        })
     }
 
     /// For a uniqueness check through an index: may the version at `tid`
@@ -1332,6 +1388,7 @@ pub struct DirtyScan {
     arena: Vec<u8>,
     items: Vec<(TupleId, u16, usize, usize, Option<Xid>)>,
     pos: usize,
+    ring: Option<crate::buffer::BulkRing>,
 }
 
 impl DirtyScan {

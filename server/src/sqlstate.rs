@@ -167,6 +167,7 @@ pub fn engine_error_code(err: &EngineError) -> &'static str {
         // invalid_transaction_state
         EngineError::TransactionEnded => "25000",
         EngineError::IndexUnsupported { .. } => "0A000",
+        EngineError::DuplicateKey { .. } => "23505",
     }
 }
 

@@ -493,12 +493,12 @@ fn build(s: &mut Session, index_oid: u32) -> Result<()> {
 
 /// What one pass over (part of) the heap gathers for an index build: the
 /// entries go to the index's build sink as the rows are read (BRIN folds
-/// them into summaries; the B+Tree and hash collect them).
+/// them into summaries; the B+Tree keeps a packed run that its thread sorts
+/// at the end, `BuildSink::finish`; hash collects them). A unique index's
+/// entries without NULLs go through `add_unique`: the build itself finds
+/// duplicates on its sorted stream.
 struct BuildInput {
     sink: Box<dyn BuildSink>,
-    /// Key parts of a unique index's entries without NULLs, to find a
-    /// duplicate once sorted (its values are read back for the message).
-    keyed: Vec<(Vec<u8>, sargdb_engine::TupleId)>,
     /// A primary-key column found NULL.
     null_in: Option<usize>,
     /// Reused from row to row: the decoded row and its encoded key.
@@ -510,27 +510,49 @@ impl BuildInput {
     fn new(h: &IndexHandle) -> Result<BuildInput> {
         Ok(BuildInput {
             sink: h.build_sink()?,
-            keyed: vec![],
             null_in: None,
             row: vec![],
             key: vec![],
         })
     }
 
-    /// The row decoded in `self.row`, for an index of plain columns: a
-    /// non-unique index's key is encoded into a reused buffer.
+    /// The row decoded in `self.row`, for an index of plain columns: its key
+    /// is encoded into a reused buffer.
     fn add_plain(&mut self, ix: &BoundIndex, tid: sargdb_engine::TupleId) -> Result<()> {
-        if ix.def.unique || ix.def.primary {
-            let row = std::mem::take(&mut self.row);
-            let key = crate::executor::index_maint::plain_index_key(ix, &row);
-            let added = key.and_then(|key| self.add(ix, &row, tid, key));
-            self.row = row;
-            return added;
+        let key_len = crate::executor::index_maint::plain_key_into(ix, &self.row, &mut self.key)?;
+        if !(ix.def.unique || ix.def.primary) {
+            return Ok(self.sink.add(&self.key, tid)?);
         }
-        crate::executor::index_maint::plain_key_into(ix, &self.row, &mut self.key)?;
-        Ok(self.sink.add(&self.key, tid)?)
+        let row = &self.row;
+        let null_at = ix.keys.iter().find_map(|k| match k {
+            BoundExpr::Column(c, _) => row.get(*c).is_none_or(|v| v.is_null()).then_some(*c),
+            _ => None,
+        });
+        self.add_keyed(ix, null_at, key_len, tid)
     }
 
+    /// The key in `self.key` (`key_len` bytes of key columns) of a unique
+    /// or primary-key index; `null_at`: a key column that is NULL.
+    fn add_keyed(
+        &mut self,
+        ix: &BoundIndex,
+        null_at: Option<usize>,
+        key_len: usize,
+        tid: sargdb_engine::TupleId,
+    ) -> Result<()> {
+        match null_at {
+            Some(c) => {
+                if ix.def.primary {
+                    self.null_in = self.null_in.or(Some(c));
+                }
+                Ok(self.sink.add(&self.key, tid)?)
+            }
+            None if ix.def.unique => Ok(self.sink.add_unique(&self.key, key_len, tid)?),
+            None => Ok(self.sink.add(&self.key, tid)?),
+        }
+    }
+
+    /// A row of an index with expressions or a predicate, and its key.
     fn add(
         &mut self,
         ix: &BoundIndex,
@@ -548,7 +570,7 @@ impl BuildInput {
         }
         let Some(ek) = key else { return Ok(()) };
         if ix.def.unique && !ek.vals.iter().any(|v| v.is_null()) {
-            self.keyed.push((ek.key_part().to_vec(), tid));
+            return Ok(self.sink.add_unique(&ek.stored, ek.key_len, tid)?);
         }
         Ok(self.sink.add_owned(ek.stored, tid)?)
     }
@@ -568,25 +590,29 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
     let types = &ctx.call.types;
     // One part of the heap, for a plain-column index: keys are encoded from
     // the decoded columns directly.
-    // A one-column key of a non-unique index: only that column is decoded,
-    // straight from the row's bytes.
-    let single = crate::executor::index_maint::single_key_column(ix)
-        .filter(|_| !ix.def.unique && !ix.def.primary);
+    // A one-column key: only that column is decoded, straight from the
+    // row's bytes.
+    let single = crate::executor::index_maint::single_key_column(ix);
+    // The rows are read in place, under each page's read latch.
     let plain_part = |mut out: BuildInput, blocks: std::ops::Range<u32>| -> Result<BuildInput> {
-        let mut scan = txn.dirty_scan_blocks(table.storage, blocks);
-        while let Some(item) = scan.next(txn) {
-            let (tid, bytes, _) = item?;
+        txn.dirty_visit_blocks(table.storage, blocks, |tid, bytes| -> Result<()> {
             if let Some(c) = single {
                 // None: the row predates the column (its default applies).
-                if let Some(v) = sargdb_catalog::types::decode_column(&bytes, c)? {
+                if let Some(v) = sargdb_catalog::types::decode_column(bytes, c)? {
                     crate::executor::index_maint::value_key_into(ix, &v, &mut out.key)?;
-                    out.sink.add(&out.key, tid)?;
-                    continue;
+                    if ix.def.unique || ix.def.primary {
+                        let key_len = out.key.len();
+                        out.add_keyed(ix, v.is_null().then_some(c), key_len, tid)?;
+                    } else {
+                        out.sink.add(&out.key, tid)?;
+                    }
+                    return Ok(());
                 }
             }
-            crate::executor::decode_masked_into(table, &bytes, Some(&needed), types, &mut out.row)?;
-            out.add_plain(ix, tid)?;
-        }
+            crate::executor::decode_masked_into(table, bytes, Some(&needed), types, &mut out.row)?;
+            out.add_plain(ix, tid)
+        })?;
+        out.sink.finish()?;
         Ok(out)
     };
     let parts = if plain && pages >= PARALLEL_BUILD_PAGES {
@@ -611,20 +637,19 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
             let key = index_entry_key(ix, &row, ctx)?;
             out.add(ix, &row, tid, key)?;
         }
+        out.sink.finish()?;
         vec![out]
     };
-    let mut keyed = vec![];
     let mut null_in = None;
     let mut sinks = vec![];
     for p in parts {
-        keyed.extend(p.keyed);
         null_in = null_in.or(p.null_in);
         sinks.push(p.sink);
     }
-    if ix.def.unique {
-        keyed.sort_unstable();
-        let dup = keyed.windows(2).find(|w| w[0].0 == w[1].0).map(|w| w[0].1);
-        if let Some(tid) = dup {
+    // A duplicate is reported before a NULL in a primary key, as Postgres
+    // builds the index before it checks NOT NULL.
+    match h.build_from(sinks) {
+        Err(sargdb_engine::EngineError::DuplicateKey { tid }) => {
             let vals = key_values_of(ctx, table, ix, tid)?;
             let vals: Vec<String> = vals.iter().map(|v| v.to_text(&ctx.call.types)).collect();
             return Err(SqlError::UniqueIndexBuild {
@@ -636,6 +661,7 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
                 )),
             });
         }
+        r => r?,
     }
     if let Some(c) = null_in {
         return Err(SqlError::ColumnContainsNulls {
@@ -643,7 +669,6 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
             table: table.name.clone(),
         });
     }
-    h.build_from(sinks)?;
     Ok(())
 }
 

@@ -438,6 +438,12 @@ fn put_i64(i: i64, out: &mut Vec<u8>) {
 /// a following non-zero byte and an escaped zero (0x00 0xFF).
 fn put_bytes(bytes: &[u8], out: &mut Vec<u8>) {
     out.reserve(bytes.len() + 2);
+    // Text never holds a zero byte: one memchr instead of a byte loop.
+    if !bytes.contains(&0) {
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(&[0x00, 0x01]);
+        return;
+    }
     for chunk in bytes.split_inclusive(|&b| b == 0) {
         out.extend_from_slice(chunk);
         if chunk.last() == Some(&0) {

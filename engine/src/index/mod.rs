@@ -22,9 +22,11 @@
 //! A bulk build (CREATE INDEX, REINDEX) streams: the heap pass asks the index
 //! for a `BuildSink` per part of the heap it reads (one per thread) and feeds
 //! each entry to it as the row is read; `build_from` then fills the index from
-//! the sinks. Kinds that need every entry at once (the B+Tree sorts them, hash
-//! distributes them over buckets) collect them (`CollectSink`); BRIN folds each
-//! row into its range's summary and keeps nothing per row.
+//! the sinks. The B+Tree keeps each sink's keys packed in one buffer and
+//! sorts the run on the sink's own thread (`BuildSink::finish`), then merges
+//! the runs; hash needs every entry at once to distribute them over buckets
+//! (`CollectSink`); BRIN folds each row into its range's summary and keeps
+//! nothing per row.
 
 pub mod brin;
 pub mod btree;
@@ -285,6 +287,22 @@ pub trait BuildSink: Send {
     /// it without a copy).
     fn add_owned(&mut self, key: Vec<u8>, tid: TupleId) -> Result<()> {
         self.add(&key, tid)
+    }
+    /// `add` for an entry of a unique index whose first `key_len` bytes
+    /// (the key columns) must differ from every other such entry's; the
+    /// build fails with `EngineError::DuplicateKey` when two agree. Entries
+    /// that take part in no check (a NULL among the key columns) come
+    /// through `add`. Only kinds with `Capabilities::unique` take these.
+    fn add_unique(&mut self, _key: &[u8], _key_len: usize, _tid: TupleId) -> Result<()> {
+        Err(EngineError::IndexUnsupported {
+            method: "this index kind",
+            what: "unique indexes".into(),
+        })
+    }
+    /// Called once on the thread that fed the sink, after its last entry
+    /// (a B+Tree sorts its run here, so each thread sorts its own).
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
     }
     /// The sink as `Any`, for its kind's `build_from` to take back.
     fn into_any(self: Box<Self>) -> Box<dyn Any>;

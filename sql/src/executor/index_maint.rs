@@ -174,11 +174,11 @@ pub fn plain_index_key(ix: &BoundIndex, row: &[Value]) -> Result<Option<EntryKey
 
 /// `plain_index_key`'s stored key written into `out` (cleared first), with
 /// no allocation once `out` is large enough: the bulk build's per-row path.
-pub fn plain_key_into(ix: &BoundIndex, row: &[Value], out: &mut Vec<u8>) -> Result<()> {
+/// Returns the length of the key columns' part.
+pub fn plain_key_into(ix: &BoundIndex, row: &[Value], out: &mut Vec<u8>) -> Result<usize> {
     check_plain(ix)?;
     out.clear();
-    write_entry_key(ix, |i| plain_key_value(ix, row, i), row, out)?;
-    Ok(())
+    write_entry_key(ix, |i| plain_key_value(ix, row, i), row, out)
 }
 
 /// The table column of a one-column, plain-column index without INCLUDE

@@ -19,6 +19,7 @@
 //! parent when the two fit in one page; the freed page goes on a free list
 //! that allocation reuses.
 
+mod build;
 pub mod page;
 
 use std::cmp::Ordering;
@@ -30,8 +31,8 @@ use parking_lot::{Mutex, RwLock};
 
 use self::page::{Item, ItemKey, Meta, Node, RawNode, FREED_LEVEL, NO_BLOCK};
 use super::{
-    AccessMethod, Capabilities, IndexEntry, IndexKind, IndexOptions, IndexScanIter, IndexStats,
-    ScanKey, MAX_KEY_SIZE,
+    AccessMethod, BuildSink, Capabilities, IndexEntry, IndexKind, IndexOptions, IndexScanIter,
+    IndexStats, ScanKey, MAX_KEY_SIZE,
 };
 use crate::engine::Shared;
 use crate::error::{EngineError, Result};
@@ -868,123 +869,16 @@ impl AccessMethod for BTreeIndex {
         self.t().rel
     }
 
-    fn build(&self, mut entries: Vec<IndexEntry>, sorted: bool) -> Result<()> {
-        let t = self.t();
-        let _w = t.latch.write();
-        if !sorted {
-            sort_entries(&mut entries);
-        }
-        // Equal entries have equal tuple ids: compare those first.
-        entries.dedup_by(|a, b| a.tid == b.tid && a.key == b.key);
-        if let Some(e) = entries.iter().find(|e| e.key.len() > MAX_KEY_SIZE) {
-            return Err(EngineError::IndexKeyTooLarge {
-                size: e.key.len(),
-                max: MAX_KEY_SIZE,
-            });
-        }
-        let mut meta = t.read_meta()?;
-        let old_root = t.read_node(meta.root)?;
-        if !old_root.is_leaf() || !old_root.items.is_empty() {
-            return Err(t.corrupt(meta.root, "bulk build into a non-empty index"));
-        }
-        if entries.is_empty() {
-            return Ok(());
-        }
-        let limit = PAGE_HEADER_SIZE
-            + (PAGE_SIZE - PAGE_HEADER_SIZE) * t.options.fillfactor.clamp(10, 100) as usize / 100;
-        // Leaves, left to right, each written as soon as it is full (its
-        // right sibling's block is allocated then); the existing empty root
-        // becomes the first leaf. Only each leaf's first key is kept for
-        // the level above.
-        let mut below: Vec<(ItemKey, u32)> = Vec::new();
-        let mut cur = Node::new_leaf();
-        let mut cur_block = meta.root;
-        // Node::byte_size is a sum over the items: keep it running instead.
-        let mut cur_size = cur.byte_size();
-        for e in entries {
-            let item = Item {
-                key: Some(ItemKey {
-                    key: e.key,
-                    tid: e.tid,
-                }),
-                child: 0,
-            };
-            let size = item.size(false);
-            if !cur.items.is_empty() && cur_size + size > limit {
-                let next = t.alloc_block(&mut meta)?;
-                cur.right = next;
-                t.write_node(cur_block, &cur)?;
-                let full = std::mem::replace(&mut cur, Node::new_leaf());
-                below.push((full.items[0].key.clone().expect("leaf key"), cur_block));
-                cur_block = next;
-                cur_size = cur.byte_size();
-            }
-            cur.items.push(item);
-            cur_size += size;
-        }
-        t.write_node(cur_block, &cur)?;
-        below.push((cur.items[0].key.clone().expect("leaf key"), cur_block));
-        drop(cur);
-        // Inner levels, bottom-up, until one node is left: the root.
-        let mut level = 0u16;
-        while below.len() > 1 {
-            level += 1;
-            let mut parents: Vec<(ItemKey, u32, Node)> = Vec::new();
-            let mut cur = Node {
-                level,
-                right: NO_BLOCK,
-                items: Vec::new(),
-            };
-            let mut cur_first: Option<ItemKey> = None;
-            let mut cur_size = cur.byte_size();
-            for (first, b) in below {
-                let item = Item {
-                    key: Some(first.clone()),
-                    child: b,
-                };
-                if !cur.items.is_empty() && cur_size + item.size(true) > limit {
-                    parents.push((
-                        cur_first.take().expect("first"),
-                        0,
-                        std::mem::replace(
-                            &mut cur,
-                            Node {
-                                level,
-                                right: NO_BLOCK,
-                                items: Vec::new(),
-                            },
-                        ),
-                    ));
-                    cur_size = cur.byte_size();
-                }
-                if cur.items.is_empty() {
-                    cur_first = Some(first);
-                    let item = Item {
-                        key: None,
-                        child: b,
-                    };
-                    cur_size += item.size(true);
-                    cur.items.push(item);
-                } else {
-                    cur_size += item.size(true);
-                    cur.items.push(item);
-                }
-            }
-            parents.push((cur_first.expect("first"), 0, cur));
-            // Assign blocks, link siblings, write.
-            for slot in parents.iter_mut() {
-                slot.1 = t.alloc_block(&mut meta)?;
-            }
-            let blocks: Vec<u32> = parents.iter().map(|n| n.1).collect();
-            for (i, (_, b, n)) in parents.iter_mut().enumerate() {
-                n.right = blocks.get(i + 1).copied().unwrap_or(NO_BLOCK);
-                t.write_node(*b, n)?;
-            }
-            below = parents.into_iter().map(|(k, b, _)| (k, b)).collect();
-        }
-        meta.root = below[0].1;
-        meta.root_level = level;
-        t.write_meta(&meta)
+    fn build(&self, entries: Vec<IndexEntry>, _sorted: bool) -> Result<()> {
+        self.build_entries(entries)
+    }
+
+    fn build_sink(&self) -> Result<Box<dyn BuildSink>> {
+        Ok(Box::new(build::BTreeSink::default()))
+    }
+
+    fn build_from(&self, parts: Vec<Box<dyn BuildSink>>) -> Result<()> {
+        self.build_sinks(parts)
     }
 
     fn insert(&self, key: &[u8], tid: TupleId) -> Result<()> {
@@ -1274,202 +1168,4 @@ pub(crate) fn redo_leaf_insert(
     }
     n.encode(page);
     true
-}
-
-/// Sort index entries by key, then tuple id, for a bulk build. Keys compare
-/// by their first eight bytes as one integer before the full comparison
-/// (most comparisons end there, without chasing two heap pointers), and a
-/// large input is sorted as two halves on two threads, then merged.
-/// (A unique build sorts first to find duplicates, then builds from the
-/// sorted entries: `AccessMethod::build` with `sorted`. A build that reads
-/// the heap on two threads sorts each thread's run there, with
-/// `sort_order`, and merges them with `merge_ordered`.)
-pub fn sort_entries(entries: &mut Vec<IndexEntry>) {
-    if entries.len() < 200_000 || entries.len() > u32::MAX as usize {
-        sort_run(entries);
-        return;
-    }
-    let b = entries.split_off(entries.len() / 2);
-    let a = std::mem::take(entries);
-    let sorted_order = |v: &Vec<IndexEntry>| {
-        let mut o = prefix_order(v);
-        sort_order(v, &mut o);
-        o
-    };
-    let (ao, bo) = std::thread::scope(|s| {
-        let other = s.spawn(|| sorted_order(&b));
-        let mine = sorted_order(&a);
-        (mine, other.join())
-    });
-    let bo = match bo {
-        Ok(bo) => bo,
-        Err(p) => std::panic::resume_unwind(p),
-    };
-    *entries = merge_ordered(a, &ao, b, &bo);
-}
-
-/// One (key_prefix, position) pair per entry, in input order.
-pub fn prefix_order(entries: &[IndexEntry]) -> Vec<(u64, u32)> {
-    entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (key_prefix(&e.key), i as u32))
-        .collect()
-}
-
-/// A key's first eight bytes as a big-endian integer (zero-padded): the
-/// sort compares these before whole keys.
-pub fn key_prefix(k: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    let n = k.len().min(8);
-    b[..n].copy_from_slice(&k[..n]);
-    u64::from_be_bytes(b)
-}
-
-/// Sort entries by (key, tid) on this thread (see `sort_entries`).
-pub fn sort_run(entries: &mut Vec<IndexEntry>) {
-    if entries.len() > u32::MAX as usize {
-        entries.sort_unstable();
-        return;
-    }
-    let mut order = prefix_order(entries);
-    if !sort_order(entries, &mut order) {
-        entries.sort_unstable();
-        return;
-    }
-    let mut src = std::mem::take(entries);
-    entries.reserve(src.len());
-    entries.extend(order.iter().map(|&(_, i)| take_entry(&mut src, i)));
-}
-
-fn take_entry(v: &mut [IndexEntry], i: u32) -> IndexEntry {
-    std::mem::replace(
-        &mut v[i as usize],
-        IndexEntry {
-            key: Vec::new(),
-            tid: crate::heap::TupleId { page: 0, slot: 0 },
-        },
-    )
-}
-
-/// Sort `order`, one (key_prefix, position) pair per entry of `entries`,
-/// into the entries' (key, tid) order; false (nothing done) if there are
-/// too many entries for 32-bit positions. What moves is the 16-byte pair,
-/// not the 32-byte entry: a stable LSD radix sort on the prefix, then a
-/// comparison sort of each run of equal prefixes by the whole entry.
-pub fn sort_order(entries: &[IndexEntry], order: &mut Vec<(u64, u32)>) -> bool {
-    if entries.len() > u32::MAX as usize || order.len() != entries.len() {
-        return false;
-    }
-    radix_sort_by_prefix(order);
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i + 1;
-        while j < order.len() && order[j].0 == order[i].0 {
-            j += 1;
-        }
-        if j - i > 1 {
-            order[i..j].sort_unstable_by(|a, b| entries[a.1 as usize].cmp(&entries[b.1 as usize]));
-        }
-        i = j;
-    }
-    true
-}
-
-/// Merge two runs, each with its `sort_order`, into one sorted vector:
-/// every entry moves once, straight to its final place.
-pub fn merge_ordered(
-    mut a: Vec<IndexEntry>,
-    ao: &[(u64, u32)],
-    mut b: Vec<IndexEntry>,
-    bo: &[(u64, u32)],
-) -> Vec<IndexEntry> {
-    let mut out = Vec::with_capacity(ao.len() + bo.len());
-    let (mut i, mut j) = (0, 0);
-    while i < ao.len() && j < bo.len() {
-        let (x, y) = (ao[i], bo[j]);
-        let take_a = x.0 < y.0 || (x.0 == y.0 && a[x.1 as usize] <= b[y.1 as usize]);
-        if take_a {
-            out.push(take_entry(&mut a, x.1));
-            i += 1;
-        } else {
-            out.push(take_entry(&mut b, y.1));
-            j += 1;
-        }
-    }
-    out.extend(ao[i..].iter().map(|&(_, k)| take_entry(&mut a, k)));
-    out.extend(bo[j..].iter().map(|&(_, k)| take_entry(&mut b, k)));
-    out
-}
-
-/// Stable LSD radix sort of (prefix, position) pairs by prefix, a byte at
-/// a time; bytes that are the same in every prefix are skipped (an
-/// integer key's high bytes, for one).
-fn radix_sort_by_prefix(v: &mut Vec<(u64, u32)>) {
-    if v.len() < 256 {
-        v.sort_by_key(|p| p.0);
-        return;
-    }
-    // All eight byte histograms in one pass over the data.
-    let mut counts = vec![[0usize; 256]; 8];
-    for p in v.iter() {
-        for (pass, c) in counts.iter_mut().enumerate() {
-            c[((p.0 >> (pass * 8)) & 0xff) as usize] += 1;
-        }
-    }
-    let mut tmp: Vec<(u64, u32)> = Vec::new();
-    for (pass, counts) in counts.iter().enumerate() {
-        let shift = pass * 8;
-        if counts.iter().any(|&c| c == v.len()) {
-            continue;
-        }
-        if tmp.is_empty() {
-            tmp = vec![(0, 0); v.len()];
-        }
-        let mut pos = [0usize; 256];
-        let mut sum = 0;
-        for (b, c) in counts.iter().enumerate() {
-            pos[b] = sum;
-            sum += c;
-        }
-        for p in v.iter() {
-            let b = ((p.0 >> shift) & 0xff) as usize;
-            tmp[pos[b]] = *p;
-            pos[b] += 1;
-        }
-        std::mem::swap(v, &mut tmp);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sort_entries_matches_a_plain_sort() {
-        for n in [0usize, 1, 7, 1000, 250_001] {
-            let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ n as u64;
-            let mut entries: Vec<IndexEntry> = (0..n)
-                .map(|i| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    // short, equal-prefix and long keys, with duplicates
-                    let len = (x % 12) as usize;
-                    let key: Vec<u8> = (0..len).map(|j| ((x >> (j * 5)) % 3) as u8).collect();
-                    IndexEntry {
-                        key,
-                        tid: TupleId {
-                            page: (i % 97) as u32,
-                            slot: (i % 13) as u16,
-                        },
-                    }
-                })
-                .collect();
-            let mut want = entries.clone();
-            want.sort();
-            sort_entries(&mut entries);
-            assert!(entries == want, "n = {n}");
-        }
-    }
 }

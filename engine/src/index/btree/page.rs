@@ -154,6 +154,80 @@ impl Node {
     }
 }
 
+/// Write a leaf item (key length, key, tid) at byte `p`; where it ends.
+fn put_leaf_item(b: &mut [u8], mut p: usize, key: &[u8], tid: TupleId) -> usize {
+    b[p..p + 2].copy_from_slice(&(key.len() as u16).to_le_bytes());
+    p += 2;
+    b[p..p + key.len()].copy_from_slice(key);
+    p += key.len();
+    b[p..p + 4].copy_from_slice(&tid.page.to_le_bytes());
+    b[p + 4..p + 6].copy_from_slice(&tid.slot.to_le_bytes());
+    p + 6
+}
+
+/// A leaf page encoded as entries arrive in order, for bulk builds: the
+/// same layout as `Node::encode` of a leaf, without a `Node` in between.
+pub struct LeafBuilder {
+    buf: Box<[u8; PAGE_SIZE]>,
+    count: usize,
+    /// End of the item area.
+    end: usize,
+}
+
+impl Default for LeafBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LeafBuilder {
+    pub fn new() -> LeafBuilder {
+        LeafBuilder {
+            buf: Box::new([0u8; PAGE_SIZE]),
+            count: 0,
+            end: PAGE_HEADER_SIZE,
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+    /// Whether one more entry with a key of `key_len` bytes keeps the page
+    /// within `limit` bytes (the same sizes as `Item::size`).
+    pub fn fits(&self, key_len: usize, limit: usize) -> bool {
+        self.end + 2 * self.count + (2 + key_len + 6 + 2) <= limit.min(PAGE_SIZE)
+    }
+    /// Append an entry (the caller keeps (key, tid) order and checks `fits`).
+    pub fn push(&mut self, key: &[u8], tid: TupleId) {
+        let b = &mut self.buf[..];
+        let slot = PAGE_SIZE - 2 * (self.count + 1);
+        b[slot..slot + 2].copy_from_slice(&(self.end as u16).to_le_bytes());
+        self.end = put_leaf_item(b, self.end, key, tid);
+        self.count += 1;
+    }
+    /// Write the leaf, with right sibling `right`, into the page buffer `b`
+    /// (keeping its LSN).
+    pub fn write_into(&mut self, right: u32, b: &mut [u8]) {
+        let buf = &mut self.buf[..];
+        buf[12..14].copy_from_slice(&KIND_NODE.to_le_bytes());
+        buf[14..16].copy_from_slice(&(self.count as u16).to_le_bytes());
+        buf[16..18].copy_from_slice(&0u16.to_le_bytes());
+        buf[18..20].copy_from_slice(&(self.end as u16).to_le_bytes());
+        buf[20..24].copy_from_slice(&right.to_le_bytes());
+        let lsn = crate::page::page_lsn(b);
+        b.copy_from_slice(buf);
+        crate::page::set_page_lsn(b, lsn);
+    }
+    /// Start an empty leaf.
+    pub fn clear(&mut self) {
+        // Only the bytes used so far need zeroing: the rest still is.
+        let slots = PAGE_SIZE - 2 * self.count;
+        self.buf[..self.end].fill(0);
+        self.buf[slots..].fill(0);
+        self.count = 0;
+        self.end = PAGE_HEADER_SIZE;
+    }
+}
+
 /// Add a leaf entry at position `pos` of the page in place: the item goes
 /// at the end of the item area, its offset into the offset array. False if
 /// the page is not a leaf or the contiguous free space is too small (the
@@ -171,14 +245,7 @@ pub fn leaf_insert_in_place(b: &mut [u8], pos: usize, key: &[u8], tid: TupleId) 
     if end < PAGE_HEADER_SIZE || end + size + 2 > slots_start {
         return false;
     }
-    let mut p = end;
-    b[p..p + 2].copy_from_slice(&(key.len() as u16).to_le_bytes());
-    p += 2;
-    b[p..p + key.len()].copy_from_slice(key);
-    p += key.len();
-    b[p..p + 4].copy_from_slice(&tid.page.to_le_bytes());
-    b[p + 4..p + 6].copy_from_slice(&tid.slot.to_le_bytes());
-    p += 6;
+    let p = put_leaf_item(b, end, key, tid);
     // Offsets of items pos.. move one slot down (toward lower addresses).
     let at = PAGE_SIZE - 2 * pos;
     b.copy_within(slots_start..at, slots_start - 2);
@@ -307,6 +374,44 @@ mod tests {
         assert_eq!(raw.item(1).unwrap().key, Some(&b"abc"[..]));
         assert_eq!(raw.item(1).unwrap().child, 4);
         assert!(raw.item(2).is_none());
+    }
+
+    #[test]
+    fn leaf_builder_writes_what_node_encode_writes() {
+        let keys: [&[u8]; 4] = [b"", b"a", b"abc", &[0xff; 40]];
+        let n = leaf(&keys);
+        let mut want = [0u8; PAGE_SIZE];
+        let mut n2 = n.clone();
+        n2.right = 9;
+        n2.encode(&mut want);
+        let mut lb = LeafBuilder::new();
+        for it in &n.items {
+            let k = it.key.as_ref().unwrap();
+            assert!(lb.fits(k.key.len(), PAGE_SIZE));
+            lb.push(&k.key, k.tid);
+        }
+        let mut got = [0u8; PAGE_SIZE];
+        lb.write_into(9, &mut got);
+        assert!(got == want);
+        assert_eq!(lb.end + 2 * lb.count, n.byte_size());
+        // A cleared builder starts from zeroes again.
+        lb.clear();
+        lb.push(b"z", TupleId { page: 1, slot: 1 });
+        lb.write_into(NO_BLOCK, &mut got);
+        let mut one = [0u8; PAGE_SIZE];
+        Node {
+            level: 0,
+            right: NO_BLOCK,
+            items: vec![Item {
+                key: Some(ItemKey {
+                    key: b"z".to_vec(),
+                    tid: TupleId { page: 1, slot: 1 },
+                }),
+                child: 0,
+            }],
+        }
+        .encode(&mut one);
+        assert!(got == one);
     }
 
     fn leaf(keys: &[&[u8]]) -> Node {
