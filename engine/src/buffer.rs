@@ -23,7 +23,7 @@
 //!   taken while holding a shard mutex.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -38,20 +38,29 @@ type PageKey = (RelFileId, u32);
 
 struct FrameState {
     key: Option<PageKey>,
-    pins: u32,
     dirty: bool,
-    referenced: bool,
 }
 
+/// A frame's pin count and CLOCK reference bit are atomics, so a hit and
+/// an unpin take no frame mutex (the root page of a B+Tree is pinned by
+/// every lookup of every backend). A pin is only ever added under the
+/// shard mutex that maps the frame (or, for a frame in no map, under
+/// `miss`), so a victim search that holds that mutex and sees zero pins
+/// may take the frame: nobody can pin it meanwhile.
 struct Frame {
     page: RwLock<Box<PageBuf>>,
     state: Mutex<FrameState>,
+    pins: AtomicU32,
+    referenced: AtomicBool,
 }
 
 /// One shard of the page table.
 #[derive(Default)]
 struct Shard {
     map: HashMap<PageKey, usize, BuildPageHasher>,
+    /// Hits served by this shard (the pool's total is the sum; one global
+    /// counter would be a cache line every hit of every core writes).
+    hits: u64,
     /// Pages served from the pool (hits) and read from disk (reads) per
     /// relation, counted under the shard lock the lookup holds anyway (a
     /// relation's counts are the sum over shards).
@@ -114,7 +123,6 @@ pub fn thread_counters() -> (u64, u64) {
 
 #[derive(Default)]
 pub struct BufferCounters {
-    pub hits: AtomicU64,
     pub misses: AtomicU64,
     pub evictions: AtomicU64,
     /// Most frames ever holding a page at once.
@@ -164,8 +172,9 @@ impl<'a> PinnedPage<'a> {
 
 impl Drop for PinnedPage<'_> {
     fn drop(&mut self) {
-        let mut st = self.pool.frames[self.frame].state.lock();
-        st.pins -= 1;
+        self.pool.frames[self.frame]
+            .pins
+            .fetch_sub(1, Ordering::Release);
     }
 }
 
@@ -177,10 +186,10 @@ impl BufferPool {
                 page: RwLock::new(Box::new([0u8; PAGE_SIZE])),
                 state: Mutex::new(FrameState {
                     key: None,
-                    pins: 0,
                     dirty: false,
-                    referenced: false,
                 }),
+                pins: AtomicU32::new(0),
+                referenced: AtomicBool::new(false),
             })
             .collect();
         BufferPool {
@@ -245,23 +254,20 @@ impl BufferPool {
         for _ in 0..(3 * n) {
             let idx = *hand;
             *hand = (idx + 1) % n;
-            let state = &self.frames[idx].state;
-            let key = {
-                let mut st = state.lock();
-                if st.pins > 0 {
-                    continue;
-                }
-                if st.referenced {
-                    st.referenced = false;
-                    continue;
-                }
-                st.key
-            };
+            let frame = &self.frames[idx];
+            let state = &frame.state;
+            if frame.pins.load(Ordering::Acquire) > 0 {
+                continue;
+            }
+            if frame.referenced.swap(false, Ordering::Relaxed) {
+                continue;
+            }
+            let key = state.lock().key;
             let Some(k) = key else {
                 // Frames outside every map are only taken here, under `miss`.
                 let mut st = state.lock();
-                if st.pins == 0 && st.key.is_none() {
-                    st.pins = 1;
+                if frame.pins.load(Ordering::Acquire) == 0 && st.key.is_none() {
+                    frame.pins.store(1, Ordering::Relaxed);
                     st.dirty = false;
                     self.resident.fetch_add(1, Ordering::Relaxed);
                     return Ok(idx);
@@ -271,13 +277,13 @@ impl BufferPool {
             let shard = &self.shards[shard_of(k)];
             let mut sh = shard.lock();
             let mut st = state.lock();
-            if st.key != Some(k) || st.pins > 0 {
+            if st.key != Some(k) || frame.pins.load(Ordering::Acquire) > 0 {
                 continue;
             }
             if st.dirty {
                 // Write it out pinned, without the shard locked, then look
                 // again: somebody may have used or dirtied it meanwhile.
-                st.pins += 1;
+                frame.pins.fetch_add(1, Ordering::Acquire);
                 drop(st);
                 drop(sh);
                 let started = std::time::Instant::now();
@@ -285,17 +291,17 @@ impl BufferPool {
                 if res.is_ok() {
                     crate::stats::note_written(started.elapsed());
                 }
-                state.lock().pins -= 1;
+                frame.pins.fetch_sub(1, Ordering::Release);
                 res?;
                 sh = shard.lock();
                 st = state.lock();
-                if st.key != Some(k) || st.pins > 0 || st.dirty {
+                if st.key != Some(k) || frame.pins.load(Ordering::Acquire) > 0 || st.dirty {
                     continue;
                 }
             }
             sh.map.remove(&k);
             st.key = None;
-            st.pins = 1;
+            frame.pins.store(1, Ordering::Relaxed);
             st.dirty = false;
             self.counters.evictions.fetch_add(1, Ordering::Relaxed);
             return Ok(idx);
@@ -307,16 +313,16 @@ impl BufferPool {
     fn pin_resident(&self, key: PageKey) -> Option<PinnedPage<'_>> {
         let mut sh = self.shards[shard_of(key)].lock();
         let idx = *sh.map.get(&key)?;
-        {
-            let mut st = self.frames[idx].state.lock();
-            st.pins += 1;
-            st.referenced = true;
+        let frame = &self.frames[idx];
+        frame.pins.fetch_add(1, Ordering::Acquire);
+        if !frame.referenced.load(Ordering::Relaxed) {
+            frame.referenced.store(true, Ordering::Relaxed);
         }
+        sh.hits += 1;
         if crate::stats::tracking() {
             sh.io.entry(key.0).or_default().0 += 1;
         }
         drop(sh);
-        self.counters.hits.fetch_add(1, Ordering::Relaxed);
         THREAD_HITS.with(|c| c.set(c.get() + 1));
         Some(PinnedPage {
             pool: self,
@@ -378,15 +384,14 @@ impl BufferPool {
         })();
         if let Err(e) = loaded {
             // Give the frame back empty.
-            self.frames[idx].state.lock().pins = 0;
+            self.frames[idx].pins.store(0, Ordering::Release);
             self.resident.fetch_sub(1, Ordering::Relaxed);
             return Err(e);
         }
         let mut sh = self.shards[shard_of((rel, block))].lock();
         {
-            let mut st = self.frames[idx].state.lock();
-            st.key = Some((rel, block));
-            st.referenced = true;
+            self.frames[idx].state.lock().key = Some((rel, block));
+            self.frames[idx].referenced.store(true, Ordering::Relaxed);
         }
         sh.map.insert((rel, block), idx);
         if crate::stats::tracking() {
@@ -415,28 +420,39 @@ impl BufferPool {
 
     /// Write every dirty page (for checkpoints) and fsync the files.
     pub fn flush_all(&self) -> Result<()> {
+        self.flush_where(|_| true)?;
+        self.storage.sync_all()
+    }
+
+    /// Write every dirty page of one relation (no fsync).
+    pub fn flush_relation(&self, rel: RelFileId) -> Result<()> {
+        self.flush_where(|k| k.0 == rel)
+    }
+
+    /// Write every dirty page whose key passes `want`.
+    fn flush_where(&self, want: impl Fn(PageKey) -> bool) -> Result<()> {
         for idx in 0..self.frames.len() {
             let state = &self.frames[idx].state;
             let Some(key) = ({
                 let st = state.lock();
-                st.key.filter(|_| st.dirty)
+                st.key.filter(|&k| st.dirty && want(k))
             }) else {
                 continue;
             };
             // Pin under the shard lock so the frame is not reused meanwhile.
             {
                 let _sh = self.shards[shard_of(key)].lock();
-                let mut st = state.lock();
+                let st = state.lock();
                 if st.key != Some(key) || !st.dirty {
                     continue;
                 }
-                st.pins += 1;
+                self.frames[idx].pins.fetch_add(1, Ordering::Acquire);
             }
             let res = self.write_frame(idx, key);
-            state.lock().pins -= 1;
+            self.frames[idx].pins.fetch_sub(1, Ordering::Release);
             res?;
         }
-        self.storage.sync_all()
+        Ok(())
     }
 
     /// Forget every page of a relation (its storage is being removed).
@@ -456,6 +472,11 @@ impl BufferPool {
             sh.io.remove(&rel);
         }
         self.sizes.lock().remove(&rel);
+    }
+
+    /// Pages served from the pool without a read since it started.
+    pub fn hits(&self) -> u64 {
+        self.shards.iter().map(|s| s.lock().hits).sum()
     }
 
     /// Pages served from the pool (hits) and read from storage (reads) per

@@ -570,6 +570,17 @@ impl Engine {
                     }
                     true
                 })?,
+                WalRecord::PagePatches { rel, pages } => {
+                    for (block, patches) in pages {
+                        redo_page(&pool, &vm, rel, block, r.end, |p| {
+                            for (off, bytes) in &patches {
+                                p[*off as usize..*off as usize + bytes.len()]
+                                    .copy_from_slice(bytes);
+                            }
+                            true
+                        })?
+                    }
+                }
                 WalRecord::PageImages { rel, pages } => {
                     for (block, image) in pages {
                         redo_page(&pool, &vm, rel, block, r.end, |p| {
@@ -818,7 +829,7 @@ impl Engine {
         let c = &self.shared.pool.counters;
         let (_, dirty) = self.shared.pool.residency();
         EngineStats {
-            buffer_hits: c.hits.load(Ordering::Relaxed),
+            buffer_hits: self.shared.pool.hits(),
             buffer_misses: c.misses.load(Ordering::Relaxed),
             buffer_evictions: c.evictions.load(Ordering::Relaxed),
             buffer_dirty: dirty,
@@ -957,6 +968,14 @@ fn dead_versions(shared: &Shared, rel: RelFileId, oldest: Xid) -> Result<DeadVer
         let g = page.read();
         let hp = HeapPage::new(&g[..]);
         if !hp.is_initialized() {
+            continue;
+        }
+        if shared.vm.is_set(rel, block) {
+            // Every tuple here is visible to every snapshot: none is dead,
+            // so only count them (Postgres skips all-visible pages too).
+            out.remaining += (0..hp.slot_count())
+                .filter(|&slot| hp.tuple(slot).is_some())
+                .count() as u64;
             continue;
         }
         out.pages_scanned += 1;

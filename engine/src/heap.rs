@@ -258,15 +258,30 @@ fn insert_target<'a>(
     shared.fsm_set_current(rel, p.block);
     Ok(p)
 }
+/// How `insert_many` may treat the relation (see
+/// `Transaction::insert_many_with`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BulkMode {
+    /// The storage is the inserting transaction's own: a page that has
+    /// never been WAL-logged (LSN 0) is filled without WAL. Once a page
+    /// has a logged change, every later change to it is logged, so a
+    /// page image replayed in recovery never misses unlogged rows.
+    pub skip_wal: bool,
+    /// COPY FREEZE: unlogged pages that are new or still all-visible stay
+    /// flagged all-visible with the new rows on them.
+    pub freeze: bool,
+}
+
 /// Insert the tuples of `batch` (headers written) for one transaction: as
 /// many per page latch as fit. A page this call starts is WAL-logged once,
 /// as an image after it is filled, instead of once per tuple (Postgres's
-/// heap_multi_insert).
+/// heap_multi_insert); see `BulkMode` for pages logged not at all.
 pub(crate) fn insert_many(
     shared: &Shared,
     xid: Xid,
     rel: RelFileId,
     batch: &mut TupleBatch,
+    mode: BulkMode,
 ) -> Result<Vec<TupleId>> {
     let TupleBatch { buf, spans } = batch;
     let len_of = |i: usize| spans[i].1 - spans[i].0;
@@ -289,9 +304,13 @@ pub(crate) fn insert_many(
             shared.fsm_page_full(rel, page.block);
             continue;
         }
-        // Before any tuple lands here (see `visibility_map`).
-        clear_all_visible(shared, rel, page.block, &mut g[..]);
         let is_new = !HeapPage::new(&g[..]).is_initialized();
+        let unlogged = mode.skip_wal && crate::page::page_lsn(&g[..]) == 0;
+        let frozen = mode.freeze && unlogged && (is_new || crate::page::is_all_visible(&g[..]));
+        if !frozen {
+            // Before any tuple lands here (see `visibility_map`).
+            clear_all_visible(shared, rel, page.block, &mut g[..]);
+        }
         let mut hp = HeapPageMut::new(&mut g[..]);
         if is_new {
             hp.init();
@@ -325,7 +344,7 @@ pub(crate) fn insert_many(
                 page: page.block,
                 slot,
             });
-            if !is_new {
+            if !is_new && !unlogged {
                 let rec = WalRecord::HeapInsert {
                     rel,
                     block: page.block,
@@ -339,7 +358,12 @@ pub(crate) fn insert_many(
             }
             next += 1;
         }
-        if is_new && next > first {
+        if frozen && next > first {
+            let flags = crate::page::page_flags(&g[..]);
+            crate::page::set_page_flags(&mut g[..], flags | crate::page::PAGE_ALL_VISIBLE);
+            shared.vm.set(rel, page.block);
+        }
+        if is_new && next > first && !unlogged {
             shared
                 .wal
                 .append_page_image(xid, rel, page.block, &mut g[..]);

@@ -117,6 +117,23 @@ impl Storage {
         sync_dir(&self.dir)
     }
 
+    /// Whether the relation has a file (or an open handle).
+    pub fn exists(&self, rel: RelFileId) -> bool {
+        self.files.lock().contains_key(&rel) || self.path(rel).exists()
+    }
+
+    /// fsync one relation's file and the directory that holds it (the
+    /// file may be new).
+    pub fn sync_relation(&self, rel: RelFileId) -> Result<()> {
+        if !self.fsync {
+            return Ok(());
+        }
+        let f = self.file(rel)?;
+        f.sync_all()
+            .map_err(|e| EngineError::io(self.path(rel), e))?;
+        sync_dir(&self.dir)
+    }
+
     /// Delete a relation's file (after its buffers were discarded).
     pub fn remove(&self, rel: RelFileId) -> Result<()> {
         self.files.lock().remove(&rel);

@@ -335,6 +335,9 @@ pub struct Transaction {
     /// `TxnManager::oldest_xmin` as last computed for this command (0: not
     /// yet). It only grows, so a stale value is merely conservative.
     horizon: std::sync::atomic::AtomicU64,
+    /// Relations created in this transaction that bulk inserts filled
+    /// without WAL: written out and fsynced before the commit record.
+    unlogged: Vec<RelFileId>,
 }
 
 impl Transaction {
@@ -351,6 +354,7 @@ impl Transaction {
             cancel: None,
             ended: false,
             horizon: std::sync::atomic::AtomicU64::new(0),
+            unlogged: Vec::new(),
         }
     }
 
@@ -462,6 +466,39 @@ impl Transaction {
     /// Insert many tuples at once (COPY, INSERT ... SELECT into a table
     /// without indexes): see `heap::insert_many`.
     pub fn insert_many(&mut self, rel: RelFileId, batch: &mut TupleBatch) -> Result<Vec<TupleId>> {
+        self.insert_many_with(rel, batch, false)
+    }
+
+    /// Whether `rel`'s storage was created by this transaction (CREATE
+    /// TABLE, TRUNCATE, a new index): nobody else can see it before the
+    /// commit, and it is removed if the transaction aborts.
+    pub fn created_here(&self, rel: RelFileId) -> bool {
+        self.levels.iter().any(|l| l.drop_on_abort.contains(&rel))
+    }
+
+    /// Whether `rel`'s storage was created in the current subtransaction
+    /// (the condition of COPY FREEZE).
+    pub fn created_in_subtransaction(&self, rel: RelFileId) -> bool {
+        self.levels
+            .last()
+            .is_some_and(|l| l.drop_on_abort.contains(&rel))
+    }
+
+    /// `insert_many`. Into storage this transaction created, pages the
+    /// insert formats (and pages never WAL-logged) are filled without WAL,
+    /// as Postgres does at wal_level=minimal: the relation is written and
+    /// fsynced before the commit record instead, and a crash before the
+    /// commit loses nothing anybody could see. With `freeze` (COPY FREEZE,
+    /// which the caller allows only into storage created in the current
+    /// subtransaction) those pages are also flagged all-visible, so the
+    /// rows are visible to every snapshot, as Postgres documents for COPY
+    /// FREEZE, and VACUUM and index-only scans need not visit them.
+    pub fn insert_many_with(
+        &mut self,
+        rel: RelFileId,
+        batch: &mut TupleBatch,
+        freeze: bool,
+    ) -> Result<Vec<TupleId>> {
         if batch.is_empty() {
             return Ok(vec![]);
         }
@@ -475,7 +512,15 @@ impl Transaction {
             ctid_slot: 0,
             infomask: 0,
         });
-        let tids = heap::insert_many(&self.shared, xid, rel, batch)?;
+        let skip_wal = self.created_here(rel);
+        let mode = heap::BulkMode {
+            skip_wal,
+            freeze: freeze && skip_wal,
+        };
+        if skip_wal && !self.unlogged.contains(&rel) {
+            self.unlogged.push(rel);
+        }
+        let tids = heap::insert_many(&self.shared, xid, rel, batch, mode)?;
         self.shared.note_modified_n(rel, tids.len() as u64);
         Ok(tids)
     }
@@ -1106,7 +1151,13 @@ impl Transaction {
     }
 
     /// Storage to delete if this transaction aborts (CREATE TABLE, TRUNCATE).
+    /// `rel` is new storage: a file left under its id by a transaction that
+    /// crashed before committing (ids come from the catalog, which only a
+    /// commit advances) is discarded first, so the storage starts empty.
     pub fn drop_relation_on_abort(&mut self, rel: RelFileId) {
+        if self.shared.storage.exists(rel) {
+            self.shared.remove_relation(rel);
+        }
         self.write_xid();
         self.levels
             .last_mut()
@@ -1147,6 +1198,10 @@ impl Transaction {
 
     /// Commit; returns once the commit record is on disk.
     pub fn commit(mut self) -> Result<()> {
+        if let Err(e) = self.sync_unlogged() {
+            self.rollback_inner();
+            return Err(e);
+        }
         self.ended = true;
         let all: Vec<Xid> = self
             .levels
@@ -1204,6 +1259,22 @@ impl Transaction {
         }
         self.shared.maybe_request_checkpoint();
         res
+    }
+
+    /// Write out and fsync the relations bulk inserts filled without WAL
+    /// (see `insert_many_with`), unless this transaction drops them again
+    /// or a rolled-back subtransaction already removed them.
+    fn sync_unlogged(&mut self) -> Result<()> {
+        let rels = std::mem::take(&mut self.unlogged);
+        for rel in rels {
+            let dropped = self.levels.iter().any(|l| l.drop_on_commit.contains(&rel));
+            if dropped || !self.created_here(rel) {
+                continue;
+            }
+            self.shared.pool.flush_relation(rel)?;
+            self.shared.storage.sync_relation(rel)?;
+        }
+        Ok(())
     }
 
     /// Abort: all this transaction's writes become invisible.

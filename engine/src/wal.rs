@@ -136,6 +136,14 @@ pub enum WalRecord {
         rel: RelFileId,
         pages: Vec<(u32, Vec<u8>)>,
     },
+    /// In-place patches of several pages of one relation that must replay
+    /// together (a hash insert's bucket page and the meta page's counters).
+    /// A page whose first change since the checkpoint this is carries its
+    /// whole image as one patch at offset 0.
+    PagePatches {
+        rel: RelFileId,
+        pages: Vec<(u32, Vec<(u16, Vec<u8>)>)>,
+    },
     /// VACUUM freed these slots of a heap page and compacted it (redo runs
     /// the same `remove_and_compact`, which depends only on the page and the
     /// slots).
@@ -158,6 +166,7 @@ const K_BTREE_INSERT: u8 = 9;
 const K_BTREE_DELETE: u8 = 10;
 const K_PAGE_PATCH: u8 = 11;
 const K_PAGE_IMAGES: u8 = 12;
+const K_PAGE_PATCHES: u8 = 14;
 const K_HEAP_PRUNE: u8 = 13;
 
 struct Reader<'a> {
@@ -198,6 +207,20 @@ impl<'a> Reader<'a> {
         let n = self.u32()? as usize;
         (0..n).map(|_| self.u32()).collect()
     }
+    /// `(offset, bytes)` pairs of one page, each inside the page.
+    fn patches(&mut self) -> Result<Vec<(u16, Vec<u8>)>> {
+        let n = self.u32()? as usize;
+        let mut patches = Vec::with_capacity(n.min(64));
+        for _ in 0..n {
+            let off = self.u16()?;
+            let bytes = self.bytes()?;
+            if off as usize + bytes.len() > PAGE_SIZE {
+                return Err(EngineError::CorruptWal("page patch out of bounds".into()));
+            }
+            patches.push((off, bytes));
+        }
+        Ok(patches)
+    }
 }
 
 /// `u32 count` then the values: what `Reader::u64s` reads back.
@@ -221,6 +244,14 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+fn put_patches(out: &mut Vec<u8>, patches: &[(u16, Vec<u8>)]) {
+    out.extend_from_slice(&(patches.len() as u32).to_le_bytes());
+    for (off, bytes) in patches {
+        out.extend_from_slice(&off.to_le_bytes());
+        put_bytes(out, bytes);
+    }
+}
+
 impl WalRecord {
     fn kind(&self) -> u8 {
         match self {
@@ -236,6 +267,7 @@ impl WalRecord {
             WalRecord::BTreeDelete { .. } => K_BTREE_DELETE,
             WalRecord::PagePatch { .. } => K_PAGE_PATCH,
             WalRecord::PageImages { .. } => K_PAGE_IMAGES,
+            WalRecord::PagePatches { .. } => K_PAGE_PATCHES,
             WalRecord::HeapPrune { .. } => K_HEAP_PRUNE,
         }
     }
@@ -354,11 +386,7 @@ impl WalRecord {
             } => {
                 out.extend_from_slice(&rel.to_le_bytes());
                 out.extend_from_slice(&block.to_le_bytes());
-                out.extend_from_slice(&(patches.len() as u32).to_le_bytes());
-                for (off, bytes) in patches {
-                    out.extend_from_slice(&off.to_le_bytes());
-                    put_bytes(out, bytes);
-                }
+                put_patches(out, patches);
             }
             WalRecord::PageImages { rel, pages } => {
                 out.extend_from_slice(&rel.to_le_bytes());
@@ -366,6 +394,14 @@ impl WalRecord {
                 for (block, image) in pages {
                     out.extend_from_slice(&block.to_le_bytes());
                     put_bytes(out, image);
+                }
+            }
+            WalRecord::PagePatches { rel, pages } => {
+                out.extend_from_slice(&rel.to_le_bytes());
+                out.extend_from_slice(&(pages.len() as u32).to_le_bytes());
+                for (block, patches) in pages {
+                    out.extend_from_slice(&block.to_le_bytes());
+                    put_patches(out, patches);
                 }
             }
         }
@@ -440,24 +476,20 @@ impl WalRecord {
                 block: r.u32()?,
                 slots: r.u32s()?,
             },
-            K_PAGE_PATCH => {
+            K_PAGE_PATCH => WalRecord::PagePatch {
+                rel: r.u32()?,
+                block: r.u32()?,
+                patches: r.patches()?,
+            },
+            K_PAGE_PATCHES => {
                 let rel = r.u32()?;
-                let block = r.u32()?;
                 let n = r.u32()? as usize;
-                let mut patches = Vec::with_capacity(n.min(64));
+                let mut pages = Vec::with_capacity(n.min(64));
                 for _ in 0..n {
-                    let off = r.u16()?;
-                    let bytes = r.bytes()?;
-                    if off as usize + bytes.len() > PAGE_SIZE {
-                        return Err(EngineError::CorruptWal("page patch out of bounds".into()));
-                    }
-                    patches.push((off, bytes));
+                    let block = r.u32()?;
+                    pages.push((block, r.patches()?));
                 }
-                WalRecord::PagePatch {
-                    rel,
-                    block,
-                    patches,
-                }
+                WalRecord::PagePatches { rel, pages }
             }
             K_PAGE_IMAGES => {
                 let rel = r.u32()?;
@@ -771,6 +803,10 @@ impl Wal {
         let fpi = match rec {
             WalRecord::PageImage { .. } => 1,
             WalRecord::PageImages { pages, .. } => pages.len() as u64,
+            WalRecord::PagePatches { pages, .. } => pages
+                .iter()
+                .filter(|(_, p)| p.len() == 1 && p[0].1.len() == PAGE_SIZE)
+                .count() as u64,
             _ => 0,
         };
         crate::stats::note_wal(fpi, len);
@@ -891,6 +927,43 @@ impl Wal {
         let buffered = st.buf.len();
         drop(st);
         for (_, p) in pages.iter_mut() {
+            crate::page::set_page_lsn(p, end);
+        }
+        self.maybe_write_behind(buffered);
+        end
+    }
+
+    /// Log in-place changes of several pages of `rel` as one record, so
+    /// that they replay all or none. Each entry is a page (write-latched by
+    /// the caller) and the patches already applied to it; a page not
+    /// changed since the checkpoint's redo point is logged whole instead
+    /// (as `append_page_change` does for one page).
+    pub fn append_page_patches(
+        &self,
+        xid: Xid,
+        rel: RelFileId,
+        pages: &mut [(u32, &mut [u8], Vec<(u16, Vec<u8>)>)],
+    ) -> Lsn {
+        let mut st = self.insert.lock();
+        let redo = st.redo;
+        let rec = WalRecord::PagePatches {
+            rel,
+            pages: pages
+                .iter_mut()
+                .map(|(b, page, patches)| {
+                    let patches = if page_lsn(page) <= redo {
+                        vec![(0, page.to_vec())]
+                    } else {
+                        std::mem::take(patches)
+                    };
+                    (*b, patches)
+                })
+                .collect(),
+        };
+        let end = Self::append_locked(&mut st, xid, &rec).1;
+        let buffered = st.buf.len();
+        drop(st);
+        for (_, p, _) in pages.iter_mut() {
             crate::page::set_page_lsn(p, end);
         }
         self.maybe_write_behind(buffered);
@@ -1201,6 +1274,44 @@ mod tests {
                 }
                 other => panic!("unexpected record {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn page_patches_log_a_page_whole_on_its_first_change() {
+        let d = tmpdir("patches");
+        let wal = Wal::open(&d, 0, 0, true).unwrap();
+        // `fresh` was not changed since the redo point (LSN 0): logged
+        // whole. `seen` was: only its patch is logged.
+        let mut fresh = vec![7u8; PAGE_SIZE];
+        crate::page::set_page_lsn(&mut fresh, 0);
+        let mut seen = vec![0u8; PAGE_SIZE];
+        crate::page::set_page_lsn(&mut seen, 1);
+        let end = wal.append_page_patches(
+            3,
+            9,
+            &mut [
+                (4, &mut fresh[..], vec![(100, vec![1, 2])]),
+                (0, &mut seen[..], vec![(36, vec![5; 16])]),
+            ],
+        );
+        wal.flush(end).unwrap();
+        assert_eq!(crate::page::page_lsn(&fresh), end);
+        assert_eq!(crate::page::page_lsn(&seen), end);
+        drop(wal);
+        let (got, _) = read_from(&d.join("wal"), 0).unwrap();
+        assert_eq!(got.len(), 1);
+        match &got[0].record {
+            WalRecord::PagePatches { rel, pages } => {
+                assert_eq!(*rel, 9);
+                assert_eq!(pages.len(), 2);
+                assert_eq!(pages[0].0, 4);
+                assert_eq!(pages[0].1.len(), 1);
+                assert_eq!(pages[0].1[0].0, 0);
+                assert_eq!(pages[0].1[0].1.len(), PAGE_SIZE);
+                assert_eq!(pages[1], (0, vec![(36, vec![5; 16])]));
+            }
+            other => panic!("unexpected record {other:?}"),
         }
     }
 

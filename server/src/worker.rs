@@ -849,7 +849,7 @@ impl<S: SqlSession> Backend<S> {
                         // A SELECT's tag counts the rows of this Execute, as
                         // Postgres does for a portal run in pieces.
                         let tag = if tag.starts_with("SELECT") {
-                            format!("SELECT {sent}")
+                            sargdb_sql::count_tag("SELECT", sent as u64)
                         } else {
                             tag.clone()
                         };

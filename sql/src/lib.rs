@@ -30,6 +30,6 @@ mod tests;
 pub use copy::{is_copy, CopyIn, CopyOut, CopyStart};
 pub use error::{Result, SqlError};
 pub use session::{
-    ColumnDesc, Database, DatabaseConfig, Notice, PreparedStatement, Session, StatementResult,
-    TxnStatus,
+    count_tag, ColumnDesc, Database, DatabaseConfig, Notice, PreparedStatement, Session,
+    StatementResult, TxnStatus,
 };

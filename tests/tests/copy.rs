@@ -525,3 +525,118 @@ async fn extended_protocol_copy_with_tokio_postgres() {
         .get(0);
     assert_eq!(n, 3);
 }
+
+/// Rows `from..to` as COPY text lines `a<TAB>row a`.
+fn numbered_lines(from: i32, to: i32) -> Vec<u8> {
+    (from..to)
+        .flat_map(|i| format!("{i}\trow {i}\n").into_bytes())
+        .collect()
+}
+
+/// COPY `data` in through the simple protocol: the command tag, or the
+/// error's SQLSTATE and message.
+fn copy_lines(c: &mut RawConn, sql: &str, data: Vec<u8>) -> Result<String, (String, String)> {
+    let msgs = copy_in(c, sql, &[&data]);
+    match first_error(&msgs) {
+        Some(e) => Err((e[&b'C'].clone(), e[&b'M'].clone())),
+        None => Ok(tag_of(&msgs)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_freeze_needs_a_table_created_or_truncated_in_the_subtransaction() {
+    let db = TestDb::start().await;
+    let mut c = db.raw();
+    exec(&mut c, "CREATE TABLE fz (a int, b text)");
+    let not_here = Err((
+        "55000".to_string(),
+        "cannot perform COPY FREEZE because the table was not created or truncated in the current subtransaction".to_string(),
+    ));
+    // Outside a transaction that created or truncated it: Postgres's error.
+    assert_eq!(
+        copy_lines(&mut c, "COPY fz FROM STDIN (FREEZE)", numbered_lines(0, 3)),
+        not_here
+    );
+    // FREEZE false is an ordinary COPY.
+    assert_eq!(
+        copy_lines(
+            &mut c,
+            "COPY fz FROM STDIN (FREEZE false)",
+            numbered_lines(0, 3)
+        )
+        .as_deref(),
+        Ok("COPY 3")
+    );
+    // Truncated in this transaction: allowed, and the rows are there, in
+    // the transaction and after it.
+    exec(&mut c, "BEGIN; TRUNCATE fz");
+    assert_eq!(
+        copy_lines(
+            &mut c,
+            "COPY fz FROM STDIN WITH (FREEZE on)",
+            numbered_lines(0, 5000)
+        )
+        .as_deref(),
+        Ok("COPY 5000")
+    );
+    assert_eq!(one(&mut c, "SELECT count(*) FROM fz"), "5000");
+    exec(&mut c, "COMMIT");
+    assert_eq!(one(&mut c, "SELECT count(*) FROM fz"), "5000");
+    // Truncated in the transaction but copied in a savepoint: refused.
+    exec(&mut c, "BEGIN; TRUNCATE fz; SAVEPOINT s");
+    assert_eq!(
+        copy_lines(&mut c, "COPY fz FROM STDIN (FREEZE)", numbered_lines(0, 3)),
+        not_here
+    );
+    exec(&mut c, "ROLLBACK");
+    assert_eq!(one(&mut c, "SELECT count(*) FROM fz"), "5000");
+    // Created in this transaction: allowed; later statements of the same
+    // transaction change the frozen rows as usual.
+    exec(&mut c, "BEGIN; CREATE TABLE fz2 (a int, b text)");
+    assert_eq!(
+        copy_lines(
+            &mut c,
+            "COPY fz2 FROM STDIN (FREEZE)",
+            numbered_lines(0, 2000)
+        )
+        .as_deref(),
+        Ok("COPY 2000")
+    );
+    exec(
+        &mut c,
+        "DELETE FROM fz2 WHERE a % 2 = 0; UPDATE fz2 SET b = 'x' WHERE a = 1; COMMIT",
+    );
+    assert_eq!(
+        query_text(
+            &mut c,
+            "SELECT count(*), sum(a), count(*) FILTER (WHERE b = 'x') FROM fz2"
+        ),
+        vec![vec![
+            Some("1000".to_string()),
+            Some("1000000".to_string()),
+            Some("1".to_string())
+        ]]
+    );
+    if !db.is_postgres() {
+        // sargdb: the frozen pages are all-visible at once, so an
+        // index-only scan fetches no heap page even before any VACUUM.
+        exec(&mut c, "BEGIN; TRUNCATE fz");
+        copy_lines(
+            &mut c,
+            "COPY fz FROM STDIN (FREEZE)",
+            numbered_lines(0, 5000),
+        )
+        .unwrap();
+        exec(&mut c, "CREATE INDEX fz_a ON fz (a); COMMIT; ANALYZE fz");
+        let plan: Vec<String> = query_text(
+            &mut c,
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT a FROM fz WHERE a < 100",
+        )
+        .into_iter()
+        .map(|r| r[0].clone().unwrap_or_default())
+        .collect();
+        let plan = plan.join("\n");
+        assert!(plan.contains("Index Only Scan"), "{plan}");
+        assert!(plan.contains("Heap Fetches: 0"), "{plan}");
+    }
+}

@@ -258,6 +258,16 @@ impl Session {
         let table = self.copy_table(name)?;
         self.lock_table(table.oid, LockMode::Shared, &name.join("."))?;
         let table = self.copy_table(name)?;
+        if opts.freeze
+            && !self
+                .ensure_txn()
+                .txn
+                .created_in_subtransaction(table.storage)
+        {
+            return Err(SqlError::ObjectNotInPrerequisiteState(
+                "cannot perform COPY FREEZE because the table was not created or truncated in the current subtransaction".into(),
+            ));
+        }
         let targets: Vec<usize> = match columns {
             None => table.live_columns().map(|(i, _)| i).collect(),
             Some(cols) => {
@@ -440,7 +450,9 @@ impl Session {
         let rows = std::mem::replace(&mut c.batch, Vec::with_capacity(BATCH_ROWS));
         let n = rows.len() as u64;
         let plan = &c.plan;
+        let freeze = c.opts.freeze;
         let seq = self.with_exec(|ctx| {
+            ctx.copy_freeze = freeze;
             executor::insert_rows(plan, rows, ctx)?;
             Ok(ctx.sequence_advanced)
         })?;

@@ -33,6 +33,7 @@ pub(super) struct CopyOptions {
     pub(super) force_quote: ForceList,
     pub(super) force_not_null: Vec<String>,
     pub(super) force_null: Vec<String>,
+    pub(super) freeze: bool,
 }
 
 // ---------------------------------------------------------------------------
@@ -560,6 +561,7 @@ pub(super) fn process_options(
     let mut format = CopyFormat::Text;
     let (mut delim, mut null, mut quote, mut escape) = (None, None, None, None);
     let mut header = false;
+    let mut freeze = false;
     let mut force_quote = ForceList::None;
     let (mut force_not_null, mut force_null) = (vec![], vec![]);
     for (name, arg, _pos) in opts {
@@ -592,9 +594,7 @@ pub(super) fn process_options(
                     }
                 }
             }
-            "freeze" => {
-                bool_opt(name, arg)?;
-            }
+            "freeze" => freeze = bool_opt(name, arg)?,
             "delimiter" => delim = Some(str_opt(name, arg)?),
             "null" => null = Some(str_opt(name, arg)?),
             "header" => {
@@ -744,6 +744,7 @@ pub(super) fn process_options(
         force_quote,
         force_not_null,
         force_null,
+        freeze,
     })
 }
 

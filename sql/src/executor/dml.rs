@@ -178,10 +178,20 @@ pub fn insert_rows(plan: &Plan, rows: Vec<Row>, ctx: &mut ExecContext) -> Result
             "insert_rows: unexpected INSERT input".into(),
         ));
     }
-    let src = Box::new(super::misc::ProjectExecutor::new(
-        Box::new(super::misc::RowsExecutor::new(rows)),
-        exprs.clone(),
-    ));
+    // COPY of every column in table order: the decoded rows already are
+    // the table's rows (parsed as the columns' types), so the projection,
+    // which would copy every value, is skipped.
+    let identity = exprs
+        .iter()
+        .enumerate()
+        .all(|(k, e)| matches!(e, BoundExpr::Column(i, _) if *i == k))
+        && rows.iter().all(|r| r.len() == exprs.len());
+    let rows = Box::new(super::misc::RowsExecutor::new(rows));
+    let src: super::BoxedExecutor = if identity {
+        rows
+    } else {
+        Box::new(super::misc::ProjectExecutor::new(rows, exprs.clone()))
+    };
     run_insert(
         access,
         table,
@@ -218,12 +228,14 @@ fn run_insert(
             check_row(table, &row, checks, ctx)?;
             batch.push_with(|out| encode_row(&row, out));
             if batch.len() >= INSERT_BATCH {
-                ctx.txn.insert_many(table.storage, &mut batch)?;
+                ctx.txn
+                    .insert_many_with(table.storage, &mut batch, ctx.copy_freeze)?;
                 own += batch.len() as u64;
                 batch.clear();
             }
         }
-        ctx.txn.insert_many(table.storage, &mut batch)?;
+        ctx.txn
+            .insert_many_with(table.storage, &mut batch, ctx.copy_freeze)?;
         own += batch.len() as u64;
         ctx.affected = own;
         note_dml(ctx, table.oid, own, 0, 0);

@@ -60,6 +60,9 @@ pub struct ExecContext<'a> {
     /// nextval/setval changed a sequence: its WAL record must be flushed
     /// before the value reaches the client, even if nothing else commits.
     pub sequence_advanced: bool,
+    /// COPY FREEZE: bulk inserts flag their new pages all-visible (see
+    /// `Transaction::insert_many_with`).
+    pub copy_freeze: bool,
 }
 
 impl ExecContext<'_> {

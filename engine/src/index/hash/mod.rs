@@ -14,9 +14,10 @@
 //! VACUUM, verify and the conformance suite see real keys. Scans serve only
 //! equality (and `All`, for verification); the order is the storage order.
 //!
-//! Crash safety: an entry added to a page with room is logged as a byte
-//! patch (`WalRecord::PagePatch`, a full image for the page's first change
-//! after a checkpoint); every change that touches several pages (a new
+//! Crash safety: an entry added to a page with room is logged as byte
+//! patches of its bucket page and of the meta page's counters in one record
+//! (`WalRecord::PagePatches`, a full image for a page's first change after
+//! a checkpoint); every change that touches several pages (a new
 //! overflow page, a split, a squeeze by VACUUM) is logged as one multi-page
 //! record (`WalRecord::PageImages`), so recovery sees all of it or none.
 //!
@@ -41,7 +42,6 @@ use crate::engine::Shared;
 use crate::error::{EngineError, Result};
 use crate::heap::TupleId;
 use crate::page::{PageBuf, PAGE_SIZE};
-use crate::wal::WalRecord;
 use crate::RelFileId;
 
 const META_BLOCK: u32 = 0;
@@ -389,21 +389,30 @@ impl Inner {
         }
         match room {
             Some(b) => {
+                // The item and the meta page's counters are one WAL
+                // record: a crash between two records would leave the
+                // counters off by one.
                 let p = self.shared.pool.fetch(self.rel, b)?;
+                let mp = self.shared.pool.fetch(self.rel, META_BLOCK)?;
                 let mut g = p.write();
+                let mut mg = mp.write();
+                MetaView::read(&mg[..])
+                    .ok_or_else(|| self.corrupt(META_BLOCK, "not a hash meta page"))?;
                 let patches = append_item(&mut g[..], key, tid)
                     .ok_or_else(|| self.corrupt(b, "malformed hash bucket page"))?;
-                let rec = WalRecord::PagePatch {
-                    rel: self.rel,
-                    block: b,
-                    patches,
-                };
-                self.shared
-                    .wal
-                    .append_page_change(0, self.rel, b, &mut g[..], rec);
+                let cur_e = u64::from_le_bytes(mg[36..44].try_into().expect("8"));
+                let cur_b = u64::from_le_bytes(mg[44..52].try_into().expect("8"));
+                let meta_patch = meta_counters_patch(&mut mg[..], cur_e + 1, cur_b + sz as u64);
+                self.shared.wal.append_page_patches(
+                    0,
+                    self.rel,
+                    &mut [
+                        (b, &mut g[..], patches),
+                        (META_BLOCK, &mut mg[..], vec![meta_patch]),
+                    ],
+                );
                 p.mark_dirty();
-                drop(g);
-                self.bump_counters(1, sz as i64)?;
+                mp.mark_dirty();
             }
             None => {
                 let mut st = Staged::new(self);
@@ -424,32 +433,6 @@ impl Inner {
             }
         }
         self.maybe_split()
-    }
-
-    /// Adjust the meta page's entry counters in place.
-    fn bump_counters(&self, entries: i64, bytes: i64) -> Result<()> {
-        let p = self.shared.pool.fetch(self.rel, META_BLOCK)?;
-        let mut g = p.write();
-        let m = MetaView::read(&g[..])
-            .ok_or_else(|| self.corrupt(META_BLOCK, "not a hash meta page"))?;
-        let _ = m;
-        let cur_e = u64::from_le_bytes(g[36..44].try_into().expect("8"));
-        let cur_b = u64::from_le_bytes(g[44..52].try_into().expect("8"));
-        let patch = meta_counters_patch(
-            &mut g[..],
-            cur_e.saturating_add_signed(entries),
-            cur_b.saturating_add_signed(bytes),
-        );
-        let rec = WalRecord::PagePatch {
-            rel: self.rel,
-            block: META_BLOCK,
-            patches: vec![patch],
-        };
-        self.shared
-            .wal
-            .append_page_change(0, self.rel, META_BLOCK, &mut g[..], rec);
-        p.mark_dirty();
-        Ok(())
     }
 
     fn entries_of_bucket(&self, first: u32, want: Option<&[u8]>) -> Result<Vec<IndexEntry>> {
