@@ -78,10 +78,11 @@ pub enum UniqueStatus {
 }
 
 /// What `Transaction::fetch_checked` found at a tuple id.
+/// (`fetch_checked_with`: what its callback made of the row bytes.)
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Fetched {
+pub enum Fetched<T = Vec<u8>> {
     /// The row bytes of the version this statement sees.
-    Visible(Vec<u8>),
+    Visible(T),
     /// Not visible to this statement (or no tuple there).
     Invisible,
     /// No transaction, running or future, can ever see this version: it was
@@ -643,6 +644,19 @@ impl Transaction {
     /// Like `fetch`, but tells an invisible version that nobody can ever see
     /// again (`Fetched::Dead`) from one that is merely invisible to us.
     pub fn fetch_checked(&self, rel: RelFileId, tid: TupleId) -> Result<Fetched> {
+        self.fetch_checked_with(rel, tid, |b| b.to_vec())
+    }
+
+    /// `fetch_checked` without copying the row: `f` reads the visible
+    /// version's bytes where they lie on the page (under its read latch, so
+    /// `f` must not touch the buffer pool); a version stored out of line is
+    /// reassembled first. An index scan decodes each fetched row this way.
+    pub fn fetch_checked_with<R>(
+        &self,
+        rel: RelFileId,
+        tid: TupleId,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Fetched<R>> {
         let owned;
         let snapshot = match &self.snapshot {
             Some(s) => s,
@@ -652,29 +666,41 @@ impl Transaction {
             }
         };
         let cid = self.cid.max(1);
+        let mut f = Some(f);
         let found = heap::with_tuple(&self.shared, rel, tid, |t| {
             let h = TupleHeader::read(t);
-            self.shared.txns.clog.with(|st| {
+            let seen = self.shared.txns.clog.with(|st| {
                 if visible_to(&h, snapshot, cid, &self.mine, st) {
-                    Some(Ok((h.infomask, t[TUPLE_HEADER_SIZE..].to_vec())))
+                    Some(true)
                 } else if self.dead_to_all(&h, st) {
-                    Some(Err(()))
+                    Some(false)
                 } else {
                     None
                 }
-            })
-        })?
-        .flatten();
-        match found {
-            Some(Ok((infomask, data))) => Ok(Fetched::Visible(heap::row_of(
-                &self.shared,
-                rel,
-                infomask,
-                data,
-            )?)),
-            Some(Err(())) => Ok(Fetched::Dead),
-            None => Ok(Fetched::Invisible),
-        }
+            });
+            let data = &t[TUPLE_HEADER_SIZE..];
+            match seen {
+                Some(true) if h.infomask & crate::page::TUPLE_EXTERNAL == 0 => {
+                    Fetched::Visible(f.take().map(|f| Ok(f(data))))
+                }
+                // Out of line: reassembled below, after the latch is gone.
+                Some(true) => Fetched::Visible(Some(Err((h.infomask, data.to_vec())))),
+                Some(false) => Fetched::Dead,
+                None => Fetched::Invisible,
+            }
+        })?;
+        Ok(match found {
+            Some(Fetched::Visible(Some(Ok(r)))) => Fetched::Visible(r),
+            Some(Fetched::Visible(Some(Err((infomask, data))))) => {
+                let bytes = heap::row_of(&self.shared, rel, infomask, data)?;
+                match f.take() {
+                    Some(f) => Fetched::Visible(f(&bytes)),
+                    None => Fetched::Invisible,
+                }
+            }
+            Some(Fetched::Dead) => Fetched::Dead,
+            _ => Fetched::Invisible,
+        })
     }
 
     /// The row bytes at `tid` whatever their visibility (integrity checks:

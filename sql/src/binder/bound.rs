@@ -364,13 +364,36 @@ impl BoundExpr {
                 v = true;
             }
             if let BoundExpr::Func { name, .. } = e {
-                if name == "random" || name == "clock_timestamp" || name == "gen_random_uuid" {
+                if is_volatile_function(name) {
                     v = true;
                 }
             }
         });
         v
     }
+}
+
+/// Functions whose result may differ between calls in one statement, or
+/// that act on something (Postgres's volatile functions): never evaluated
+/// once for many rows, moved or merged.
+pub fn is_volatile_function(name: &str) -> bool {
+    matches!(
+        name,
+        "random"
+            | "clock_timestamp"
+            | "timeofday"
+            | "gen_random_uuid"
+            | "uuid_generate_v4"
+            | "brin_summarize_new_values"
+            | "verify_index"
+            | "pg_stat_clear_snapshot"
+            | "pg_stat_force_next_flush"
+            | "pg_stat_indexes_reset"
+            | "pg_stat_reset"
+            | "pg_stat_reset_shared"
+            | "pg_stat_reset_single_table_counters"
+            | "pg_stat_statements_reset"
+    )
 }
 
 /// Split a predicate into its AND-ed parts.

@@ -15,9 +15,77 @@ use crate::functions;
 
 /// Evaluate to a boolean for WHERE/ON/HAVING: NULL counts as false.
 pub fn eval_pred(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<bool> {
-    Ok(matches!(eval(e, row, ctx)?, Value::Bool(true)))
+    Ok(truth(e, row, ctx)? == Some(true))
 }
 
+/// The three-valued truth of a boolean expression (None: NULL). AND, OR,
+/// NOT, comparisons and IS [NOT] NULL are decided here without building a
+/// `Value` per node, and comparisons read columns and literals in place
+/// (no clone): this is the per-row work of every filter.
+pub fn truth(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Option<bool>> {
+    Ok(match e {
+        BoundExpr::Cmp { op, l, r } => {
+            let a = operand(l, row, ctx)?;
+            let b = operand(r, row, ctx)?;
+            if a.is_null() || b.is_null() {
+                None
+            } else {
+                Some(cmp_holds(*op, compare(&a, &b)))
+            }
+        }
+        BoundExpr::And(l, r) => {
+            let a = truth(l, row, ctx)?;
+            if a == Some(false) {
+                return Ok(a);
+            }
+            match (a, truth(r, row, ctx)?) {
+                (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            }
+        }
+        BoundExpr::Or(l, r) => {
+            let a = truth(l, row, ctx)?;
+            if a == Some(true) {
+                return Ok(a);
+            }
+            match (a, truth(r, row, ctx)?) {
+                (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => None,
+            }
+        }
+        BoundExpr::Not(x) => truth(x, row, ctx)?.map(|b| !b),
+        BoundExpr::IsNull(x, negated) => Some(operand(x, row, ctx)?.is_null() != *negated),
+        _ => match eval(e, row, ctx)? {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        },
+    })
+}
+
+/// An operand read in place when it is a column of the row or a literal,
+/// computed otherwise.
+#[inline]
+fn operand<'a>(
+    e: &'a BoundExpr,
+    row: &'a [Value],
+    ctx: &mut ExecContext,
+) -> Result<std::borrow::Cow<'a, Value>> {
+    use std::borrow::Cow;
+    match e {
+        BoundExpr::Literal(v, _) => Ok(Cow::Borrowed(v)),
+        BoundExpr::Column(i, _) => row
+            .get(*i)
+            .map(Cow::Borrowed)
+            .ok_or_else(|| SqlError::Internal(format!("column {i} out of range"))),
+        _ => eval(e, row, ctx).map(Cow::Owned),
+    }
+}
+
+/// Evaluate an expression on a row. The common per-row node kinds are
+/// handled here; the rest in `eval_other`, kept out of line so this
+/// function's frame stays small.
 pub fn eval(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Value> {
     Ok(match e {
         BoundExpr::Literal(v, _) => v.clone(),
@@ -25,6 +93,35 @@ pub fn eval(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Value
             .get(*i)
             .cloned()
             .ok_or_else(|| SqlError::Internal(format!("column {i} out of range")))?,
+        BoundExpr::Arith { op, l, r, .. } => {
+            let a = operand(l, row, ctx)?;
+            let b = operand(r, row, ctx)?;
+            if a.is_null() || b.is_null() {
+                Value::Null
+            } else {
+                types::arith_in_zone(*op, &a, &b, &ctx.call.types)?
+            }
+        }
+        BoundExpr::Cmp { .. }
+        | BoundExpr::And(..)
+        | BoundExpr::Or(..)
+        | BoundExpr::Not(..)
+        | BoundExpr::IsNull(..) => truth(e, row, ctx)?.map_or(Value::Null, Value::Bool),
+        _ => eval_other(e, row, ctx)?,
+    })
+}
+
+#[inline(never)]
+fn eval_other(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Value> {
+    Ok(match e {
+        BoundExpr::Literal(..)
+        | BoundExpr::Column(..)
+        | BoundExpr::Arith { .. }
+        | BoundExpr::Cmp { .. }
+        | BoundExpr::And(..)
+        | BoundExpr::Or(..)
+        | BoundExpr::Not(..)
+        | BoundExpr::IsNull(..) => eval(e, row, ctx)?,
         BoundExpr::Outer { depth, idx, .. } => {
             let n = ctx.outer.len();
             if *depth > n {
@@ -47,52 +144,6 @@ pub fn eval(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Value
                 _ => v,
             }
         }
-        BoundExpr::Arith { op, l, r, .. } => {
-            let a = eval(l, row, ctx)?;
-            let b = eval(r, row, ctx)?;
-            if a.is_null() || b.is_null() {
-                Value::Null
-            } else {
-                types::arith_in_zone(*op, &a, &b, &ctx.call.types)?
-            }
-        }
-        BoundExpr::Cmp { op, l, r } => {
-            let a = eval(l, row, ctx)?;
-            let b = eval(r, row, ctx)?;
-            if a.is_null() || b.is_null() {
-                Value::Null
-            } else {
-                Value::Bool(cmp_holds(*op, compare(&a, &b)))
-            }
-        }
-        BoundExpr::And(l, r) => {
-            let a = eval(l, row, ctx)?;
-            if a == Value::Bool(false) {
-                return Ok(a);
-            }
-            let b = eval(r, row, ctx)?;
-            match (a, b) {
-                (_, Value::Bool(false)) => Value::Bool(false),
-                (Value::Bool(true), Value::Bool(true)) => Value::Bool(true),
-                _ => Value::Null,
-            }
-        }
-        BoundExpr::Or(l, r) => {
-            let a = eval(l, row, ctx)?;
-            if a == Value::Bool(true) {
-                return Ok(a);
-            }
-            let b = eval(r, row, ctx)?;
-            match (a, b) {
-                (_, Value::Bool(true)) => Value::Bool(true),
-                (Value::Bool(false), Value::Bool(false)) => Value::Bool(false),
-                _ => Value::Null,
-            }
-        }
-        BoundExpr::Not(x) => match eval(x, row, ctx)? {
-            Value::Bool(b) => Value::Bool(!b),
-            _ => Value::Null,
-        },
         BoundExpr::Neg(x, _) => {
             let v = eval(x, row, ctx)?;
             if v.is_null() {
@@ -113,7 +164,6 @@ pub fn eval(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Value
                 )),
             }
         }
-        BoundExpr::IsNull(x, negated) => Value::Bool(eval(x, row, ctx)?.is_null() != *negated),
         BoundExpr::IsDistinct { l, r, negated } => {
             let a = eval(l, row, ctx)?;
             let b = eval(r, row, ctx)?;
@@ -283,6 +333,47 @@ pub fn eval(e: &BoundExpr, row: &[Value], ctx: &mut ExecContext) -> Result<Value
             Value::Array(vals)
         }
     })
+}
+
+/// A row-independent expression worth evaluating once: no columns, not
+/// volatile, no subquery, not already a literal.
+pub fn foldable(e: &BoundExpr) -> bool {
+    if matches!(e, BoundExpr::Literal(..)) || e.is_volatile() {
+        return false;
+    }
+    if !matches!(e.columns_used(), Some(c) if c.is_empty()) {
+        return false;
+    }
+    let mut sub = false;
+    e.walk(&mut |x| sub |= matches!(x, BoundExpr::Subquery(_)));
+    !sub
+}
+
+/// Whether `e` holds a row-independent part that `fold_constants` would
+/// evaluate (a parameter, constant arithmetic, a cast of a constant).
+pub fn has_foldable(e: &BoundExpr) -> bool {
+    let mut any = false;
+    e.walk(&mut |x| any |= !any && foldable(x));
+    any
+}
+
+/// `e` with each largest row-independent part evaluated once, as
+/// Postgres's planner folds constants and parameters for a custom plan, so
+/// a filter does not redo them for every row (`ts >= timestamp '...' + $1
+/// * interval '1 s'`). A part whose evaluation fails stays as it was: its
+/// error then comes exactly when, and if, a row's evaluation reaches it.
+pub fn fold_constants(e: &BoundExpr, ctx: &mut ExecContext) -> BoundExpr {
+    let mut out = e.clone();
+    // Parents are visited before their children: the largest foldable
+    // part is replaced whole.
+    out.walk_mut(&mut |x| {
+        if foldable(x) {
+            if let Ok(v) = eval(x, &[], ctx) {
+                *x = BoundExpr::Literal(v, x.ty());
+            }
+        }
+    });
+    out
 }
 
 pub fn cmp_holds(op: CmpOp, o: Ordering) -> bool {

@@ -27,12 +27,12 @@ use sargdb_engine::index::{IndexEntry, IndexScanIter};
 use sargdb_engine::stats::{tracking, Counter, Latency};
 use sargdb_engine::{Fetched, HeapScan, IndexHandle, ScanKey, TupleId};
 
-use super::expr::{eval, eval_pred};
+use super::expr::{eval, eval_pred, fold_constants, has_foldable};
 use super::index_maint::handle;
-use super::scan::{decode_masked, tid_value};
+use super::scan::{decode_masked_into, tid_value};
 use super::stats::ScanCounts;
 use super::{ExecContext, Executor, OpCounts, Row};
-use crate::binder::bound::{and_all, conjuncts, BoundExpr};
+use crate::binder::bound::BoundExpr;
 use crate::error::Result;
 use crate::planner::plan::{IndexScanMode, IndexScanPlan, KeyCond};
 
@@ -42,6 +42,9 @@ pub struct IndexScanExecutor {
     /// this execution, when that is worth it (else the plan's own is used).
     filter: Option<BoundExpr>,
     state: Option<State>,
+    /// The row being built from a fetched tuple or entry: one the filter
+    /// rejects costs no allocation, a returned row is replaced.
+    buf: Row,
     /// Rows from a lossy index's pages that failed the recheck.
     removed: u64,
     /// Rows fetched that failed the filter (outside a lossy recheck).
@@ -115,6 +118,7 @@ impl IndexScanExecutor {
             plan,
             filter: None,
             state: None,
+            buf: Vec::new(),
             removed: 0,
             filtered: 0,
             heap_fetches: 0,
@@ -286,67 +290,14 @@ pub fn like_prefix(pattern: &str) -> String {
     out
 }
 
-/// A row-independent expression worth evaluating once: no columns, not
-/// volatile, no subquery, not already a literal.
-fn foldable(e: &BoundExpr) -> bool {
-    if matches!(e, BoundExpr::Literal(..)) || e.is_volatile() {
-        return false;
-    }
-    if !matches!(e.columns_used(), Some(c) if c.is_empty()) {
-        return false;
-    }
-    let mut sub = false;
-    e.walk(&mut |x| sub |= matches!(x, BoundExpr::Subquery(_)));
-    !sub
-}
-
-/// Whether some comparison in the filter has a constant side that costs
-/// more to evaluate than a parameter or literal (only then is folding worth
-/// copying the filter for this execution).
-fn worth_folding(filter: &BoundExpr) -> bool {
-    match filter {
-        BoundExpr::And(a, b) => worth_folding(a) || worth_folding(b),
-        BoundExpr::Cmp { l, r, .. } => [l, r]
-            .into_iter()
-            .any(|e| !matches!(**e, BoundExpr::Param(..)) && foldable(e)),
-        _ => false,
-    }
-}
-
-/// The filter with the constant side of each comparison evaluated once
-/// (`ts >= timestamp '...' + $1 * interval '1 s'`), so the recheck of every
-/// fetched row (all rows of a lossy index's pages) does not redo it.
-fn fold_comparisons(filter: BoundExpr, ctx: &mut ExecContext) -> Result<BoundExpr> {
-    let mut parts = vec![];
-    conjuncts(filter, &mut parts);
-    let mut out = Vec::with_capacity(parts.len());
-    for p in parts {
-        out.push(match p {
-            BoundExpr::Cmp { op, l, r } => {
-                let fold = |e: Box<BoundExpr>, ctx: &mut ExecContext| -> Result<Box<BoundExpr>> {
-                    if foldable(&e) {
-                        let ty = e.ty();
-                        Ok(Box::new(BoundExpr::Literal(value_of(&e, ctx)?, ty)))
-                    } else {
-                        Ok(e)
-                    }
-                };
-                BoundExpr::Cmp {
-                    op,
-                    l: fold(l, ctx)?,
-                    r: fold(r, ctx)?,
-                }
-            }
-            other => other,
-        });
-    }
-    Ok(and_all(out).unwrap_or(BoundExpr::Literal(Value::Bool(true), DataType::Bool)))
-}
-
 impl IndexScanExecutor {
     fn open(&mut self, ctx: &mut ExecContext) -> Result<()> {
-        if let Some(f) = self.plan.filter.as_ref().filter(|f| worth_folding(f)) {
-            self.filter = Some(fold_comparisons(f.clone(), ctx)?);
+        // Rows fetched by a range (or a lossy index's pages) are many:
+        // their recheck should not redo the filter's constant parts.
+        if !is_lookup(&self.plan) {
+            if let Some(f) = self.plan.filter.as_ref().filter(|f| has_foldable(f)) {
+                self.filter = Some(fold_constants(f, ctx));
+            }
         }
         let handle = handle(ctx, &self.plan.table, &self.plan.index)?;
         let keys: VecDeque<ScanKey> = scan_keys(&self.plan, ctx)?.into();
@@ -469,10 +420,10 @@ impl IndexScanExecutor {
 }
 
 impl IndexScanExecutor {
-    /// Lossy bitmap mode: the next visible row on the returned pages, with
-    /// its tid (None when the pages are exhausted; Some(None) when not in
-    /// this mode).
-    fn next_page_row(&mut self, ctx: &mut ExecContext) -> Result<Option<Option<(TupleId, Row)>>> {
+    /// Lossy bitmap mode: the tid of the next visible row on the returned
+    /// pages, decoded into `buf` (None when the pages are exhausted;
+    /// Some(None) when not in this mode).
+    fn next_page_row(&mut self, ctx: &mut ExecContext) -> Result<Option<Option<TupleId>>> {
         let Some((ranges, scan)) = self.state.as_mut().and_then(|s| s.pages.as_mut()) else {
             return Ok(Some(None));
         };
@@ -484,33 +435,41 @@ impl IndexScanExecutor {
                 };
                 *scan = Some(ctx.txn.scan_blocks(self.plan.table.storage, r)?);
             }
-            match scan.as_mut().and_then(|s| s.next()) {
+            match scan.as_mut().and_then(|s| s.next_tuple()) {
                 Some(item) => {
                     let (tid, bytes) = item?;
-                    let row = decode_masked(
+                    decode_masked_into(
                         &self.plan.table,
                         &bytes,
                         self.plan.needed_columns.as_deref(),
-                        ctx,
+                        &ctx.call.types,
+                        &mut self.buf,
                     )?;
-                    return Ok(Some(Some((tid, row))));
+                    return Ok(Some(Some(tid)));
                 }
                 None => *scan = None,
             }
         }
     }
 
-    /// The row at `tid` if this statement sees it; remembers the current
-    /// entry for removal if nobody can see its tuple any more.
-    fn fetch_row(&mut self, tid: TupleId, ctx: &mut ExecContext) -> Result<Option<Row>> {
-        match ctx.txn.fetch_checked(self.plan.table.storage, tid)? {
-            Fetched::Visible(bytes) => Ok(Some(decode_masked(
-                &self.plan.table,
-                &bytes,
-                self.plan.needed_columns.as_deref(),
-                ctx,
-            )?)),
-            Fetched::Invisible => Ok(None),
+    /// Decode the row at `tid` into `buf` if this statement sees it (false
+    /// if not); remembers the current entry for removal if nobody can see
+    /// its tuple any more.
+    fn fetch_row(&mut self, tid: TupleId, ctx: &mut ExecContext) -> Result<bool> {
+        let (table, needed, types) = (
+            &self.plan.table,
+            self.plan.needed_columns.as_deref(),
+            &ctx.call.types,
+        );
+        let buf = &mut self.buf;
+        match ctx.txn.fetch_checked_with(table.storage, tid, |bytes| {
+            decode_masked_into(table, bytes, needed, types, buf)
+        })? {
+            Fetched::Visible(decoded) => {
+                decoded?;
+                Ok(true)
+            }
+            Fetched::Invisible => Ok(false),
             Fetched::Dead => {
                 if let Some(st) = self.state.as_mut() {
                     if let Some(e) = st.entry.take() {
@@ -520,7 +479,7 @@ impl IndexScanExecutor {
                         }
                     }
                 }
-                Ok(None)
+                Ok(false)
             }
         }
     }
@@ -530,17 +489,20 @@ impl IndexScanExecutor {
     /// Index-only mode: the row of the current entry if this statement sees
     /// its version: from the entry (key and INCLUDE columns, the rest NULL)
     /// when its page is all-visible, else from the heap like an index scan.
-    fn index_only_row(&mut self, tid: TupleId, ctx: &mut ExecContext) -> Result<Option<Row>> {
+    fn index_only_row(&mut self, tid: TupleId, ctx: &mut ExecContext) -> Result<bool> {
         let Some(st) = self.state.as_mut() else {
-            return Ok(None);
+            return Ok(false);
         };
         if ctx
             .txn
             .entry_all_visible(self.plan.table.storage, tid.page, st.epoch)
         {
             return match &st.entry {
-                Some(e) => Ok(Some(row_from_entry(&self.plan, &e.key)?)),
-                None => Ok(None),
+                Some(e) => {
+                    row_from_entry(&self.plan, &e.key, &mut self.buf)?;
+                    Ok(true)
+                }
+                None => Ok(false),
             };
         }
         self.heap_fetches += 1;
@@ -553,9 +515,10 @@ impl IndexScanExecutor {
 /// the plain key columns decoded, the INCLUDE columns from the tail, every
 /// other column NULL (the planner chose index-only mode because nothing
 /// reads them).
-fn row_from_entry(p: &IndexScanPlan, key: &[u8]) -> Result<Row> {
+fn row_from_entry(p: &IndexScanPlan, key: &[u8], row: &mut Row) -> Result<()> {
     let ix = &p.index;
-    let mut row = vec![Value::Null; p.table.columns.len()];
+    row.clear();
+    row.resize(p.table.columns.len(), Value::Null);
     let (vals, used) = decode_key_prefix(key, &ix.key_types, &ix.key_cols)?;
     for (i, v) in vals.into_iter().enumerate() {
         if let Some(c) = ix.key_column(i) {
@@ -584,7 +547,7 @@ fn row_from_entry(p: &IndexScanPlan, key: &[u8]) -> Result<Row> {
             }
         }
     }
-    Ok(row)
+    Ok(())
 }
 
 impl Executor for IndexScanExecutor {
@@ -602,37 +565,36 @@ impl Executor for IndexScanExecutor {
         }
         loop {
             let mut lossy = false;
-            let (tid, mut row) = match self.next_page_row(ctx)? {
+            let tid = match self.next_page_row(ctx)? {
                 None => return Ok(None),
-                Some(Some(found)) => {
+                Some(Some(tid)) => {
                     lossy = true;
                     if let Some(st) = self.state.as_mut() {
                         st.counts.fetched += 1;
                     }
-                    found
+                    tid
                 }
                 Some(None) => {
                     let Some(tid) = self.next_tid(ctx)? else {
                         return Ok(None);
                     };
                     if self.plan.mode == IndexScanMode::IndexOnly {
-                        match self.index_only_row(tid, ctx)? {
-                            Some(row) => (tid, row),
-                            None => continue,
+                        if !self.index_only_row(tid, ctx)? {
+                            continue;
                         }
                     } else {
-                        let Some(row) = self.fetch_row(tid, ctx)? else {
+                        if !self.fetch_row(tid, ctx)? {
                             continue;
-                        };
+                        }
                         if let Some(st) = self.state.as_mut() {
                             st.counts.fetched += 1;
                         }
-                        (tid, row)
                     }
+                    tid
                 }
             };
             if let Some(f) = self.filter.as_ref().or(self.plan.filter.as_ref()) {
-                if !eval_pred(f, &row, ctx)? {
+                if !eval_pred(f, &self.buf, ctx)? {
                     // The filter rechecks the index conditions too, but
                     // those fail only on a lossy index's pages.
                     if lossy {
@@ -646,6 +608,8 @@ impl Executor for IndexScanExecutor {
             if let Some(st) = self.state.as_mut() {
                 st.counts.returned += 1;
             }
+            let width = self.buf.len() + 1;
+            let mut row = std::mem::replace(&mut self.buf, Vec::with_capacity(width));
             if self.plan.with_tid {
                 row.push(tid_value(tid));
             }

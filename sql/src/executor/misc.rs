@@ -159,6 +159,10 @@ pub struct ProjectExecutor {
     /// that no other expression reads (moved out of the input row rather
     /// than copied).
     moves: Vec<Option<usize>>,
+    /// The output values while they are computed; then moved into the
+    /// input row's allocation, which becomes the output row (no allocation
+    /// per row).
+    scratch: Vec<Value>,
 }
 
 impl ProjectExecutor {
@@ -188,6 +192,7 @@ impl ProjectExecutor {
             .collect();
         ProjectExecutor {
             input,
+            scratch: Vec::with_capacity(exprs.len()),
             exprs,
             moves,
         }
@@ -199,7 +204,8 @@ impl Executor for ProjectExecutor {
         let Some(mut r) = self.input.next(ctx)? else {
             return Ok(None);
         };
-        let mut out = Vec::with_capacity(self.exprs.len());
+        let out = &mut self.scratch;
+        out.clear();
         // Computed expressions first, while every input value is in place.
         for (e, m) in self.exprs.iter().zip(&self.moves) {
             out.push(match m {
@@ -214,7 +220,17 @@ impl Executor for ProjectExecutor {
                 }
             }
         }
-        Ok(Some(out))
+        // A row much wider than the output would pin its memory in every
+        // row an operator above buffers (a sort, a hash table): copy out.
+        if r.capacity() > 2 * out.len() + 2 {
+            return Ok(Some(std::mem::replace(
+                out,
+                Vec::with_capacity(self.exprs.len()),
+            )));
+        }
+        r.clear();
+        r.append(out);
+        Ok(Some(r))
     }
 }
 

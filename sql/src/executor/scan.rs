@@ -8,7 +8,7 @@ use sargdb_catalog::types::{decode_row_masked, parse_text};
 use sargdb_catalog::{TableDef, Value};
 use sargdb_engine::{HeapScan, TupleId};
 
-use super::expr::eval_pred;
+use super::expr::{eval_pred, fold_constants, has_foldable};
 use super::stats::{table_stats, ScanCounts};
 use super::{ExecContext, Executor, Row};
 use crate::binder::bound::BoundExpr;
@@ -21,6 +21,9 @@ pub struct SeqScanExecutor {
     filter: Option<BoundExpr>,
     needed: Option<Vec<bool>>,
     scan: Option<HeapScan>,
+    /// The row being decoded: a tuple the filter rejects costs no
+    /// allocation, only a passing row is handed out (and replaced).
+    buf: Row,
     counts: Option<ScanCounts>,
     /// Rows the filter rejected (EXPLAIN ANALYZE's Rows Removed by Filter).
     filtered: u64,
@@ -39,6 +42,7 @@ impl SeqScanExecutor {
             filter,
             needed,
             scan: None,
+            buf: Vec::new(),
             counts: None,
             filtered: 0,
         }
@@ -127,6 +131,11 @@ impl Executor for SeqScanExecutor {
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
         if self.scan.is_none() {
             self.scan = Some(ctx.txn.scan(self.table.storage)?);
+            // Parameters and constant parts of the filter, once per
+            // execution instead of once per row.
+            if let Some(f) = self.filter.as_ref().filter(|f| has_foldable(f)) {
+                self.filter = Some(fold_constants(f, ctx));
+            }
             if tracking() {
                 self.counts = Some(ScanCounts::seq(table_stats(ctx, self.table.oid)));
             }
@@ -143,17 +152,25 @@ impl Executor for SeqScanExecutor {
             if let Some(c) = self.counts.as_mut() {
                 c.fetched += 1;
             }
-            let mut row = decode_masked(&self.table, &bytes, self.needed.as_deref(), ctx)?;
+            let row = &mut self.buf;
+            decode_masked_into(
+                &self.table,
+                &bytes,
+                self.needed.as_deref(),
+                &ctx.call.types,
+                row,
+            )?;
             if self.with_tid {
                 row.push(tid_value(tid));
             }
             if let Some(f) = &self.filter {
-                if !eval_pred(f, &row, ctx)? {
+                if !eval_pred(f, row, ctx)? {
                     self.filtered += 1;
                     continue;
                 }
             }
-            return Ok(Some(row));
+            let width = row.len();
+            return Ok(Some(std::mem::replace(row, Vec::with_capacity(width))));
         }
     }
 }

@@ -373,10 +373,10 @@ impl Inner {
         let mut last = first;
         let mut bad = None;
         self.for_each_in_chain(first, |b, rb| {
-            if !rb.for_each(|k, t| dup |= t == tid && k == key) {
+            if !rb.find(key, |t| dup |= t == tid) {
                 bad = Some(b);
             }
-            if room.is_none() && rb.end() + sz <= PAGE_SIZE {
+            if room.is_none() && rb.free() >= sz {
                 room = Some(b);
             }
             last = b;
@@ -399,7 +399,7 @@ impl Inner {
                 MetaView::read(&mg[..])
                     .ok_or_else(|| self.corrupt(META_BLOCK, "not a hash meta page"))?;
                 let patches = append_item(&mut g[..], key, tid)
-                    .ok_or_else(|| self.corrupt(b, "bucket page lost its free space"))?;
+                    .ok_or_else(|| self.corrupt(b, "malformed hash bucket page"))?;
                 let cur_e = u64::from_le_bytes(mg[36..44].try_into().expect("8"));
                 let cur_b = u64::from_le_bytes(mg[44..52].try_into().expect("8"));
                 let meta_patch = meta_counters_patch(&mut mg[..], cur_e + 1, cur_b + sz as u64);
@@ -439,14 +439,21 @@ impl Inner {
         let mut out = vec![];
         let mut bad = None;
         self.for_each_in_chain(first, |b, rb| {
-            let ok = rb.for_each(|k, t| {
-                if want.is_none_or(|w| same_key(w, k)) {
+            let ok = match want {
+                // A lookup binary-searches each page's sorted slots.
+                Some(w) => rb.find(w, |t| {
+                    out.push(IndexEntry {
+                        key: w.to_vec(),
+                        tid: t,
+                    })
+                }),
+                None => rb.for_each(|k, t| {
                     out.push(IndexEntry {
                         key: k.to_vec(),
                         tid: t,
-                    });
-                }
-            });
+                    })
+                }),
+            };
             if !ok {
                 bad = Some(b);
             }
@@ -456,15 +463,6 @@ impl Inner {
             None => Ok(out),
         }
     }
-}
-
-/// `a == b`, deciding most unequal pairs without a `memcmp` call: a lookup
-/// compares its key with every item of its bucket (hundreds), whose keys
-/// mostly have the same length and leading marker byte, and differ in
-/// their last byte.
-#[inline]
-fn same_key(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.last() == b.last() && a == b
 }
 
 /// Handle returned to callers.
