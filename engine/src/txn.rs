@@ -436,10 +436,8 @@ impl Transaction {
         Ok(())
     }
 
-    /// A new version of `data` inserted by `xid` in this command: the MVCC
-    /// header, then the data.
-    fn new_tuple(&self, xid: Xid, data: &[u8]) -> Vec<u8> {
-        let mut full = vec![0u8; TUPLE_HEADER_SIZE + data.len()];
+    /// The MVCC header of a version `xid` inserts in this command.
+    fn new_header(&self, xid: Xid) -> TupleHeader {
         TupleHeader {
             xmin: xid,
             xmax: 0,
@@ -449,7 +447,13 @@ impl Transaction {
             ctid_slot: 0,
             infomask: 0,
         }
-        .write(&mut full);
+    }
+
+    /// A new version of `data` inserted by `xid` in this command: the MVCC
+    /// header, then the data.
+    fn new_tuple(&self, xid: Xid, data: &[u8]) -> Vec<u8> {
+        let mut full = vec![0u8; TUPLE_HEADER_SIZE + data.len()];
+        self.new_header(xid).write(&mut full);
         full[TUPLE_HEADER_SIZE..].copy_from_slice(data);
         full
     }
@@ -503,15 +507,7 @@ impl Transaction {
             return Ok(vec![]);
         }
         let xid = self.write_xid();
-        batch.set_headers(&TupleHeader {
-            xmin: xid,
-            xmax: 0,
-            cmin: self.cid,
-            cmax: 0,
-            ctid_page: 0,
-            ctid_slot: 0,
-            infomask: 0,
-        });
+        batch.set_headers(&self.new_header(xid));
         let skip_wal = self.created_here(rel);
         let mode = heap::BulkMode {
             skip_wal,

@@ -34,63 +34,64 @@ fn expected(from: i64, to: i64) -> (i64, i64) {
     (to - from, (from..to).sum())
 }
 
+/// SIGKILL the server, restart it and connect.
+async fn crash_and_reconnect(srv: &mut SargdbServer) -> tokio_postgres::Client {
+    srv.kill9();
+    srv.restart();
+    srv.connect().await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unlogged_bulk_loads_survive_a_crash_after_commit_and_vanish_before() {
     let mut srv = SargdbServer::start();
-    {
-        let c = srv.connect().await;
-        c.batch_execute("CREATE TABLE bulk (id bigint, grp int, filler text)")
-            .await
-            .unwrap();
-        copy_rows(&c, "COPY bulk FROM STDIN", 0, 100).await;
-        // Truncate and load (frozen) in one transaction, then crash at once.
-        c.batch_execute("BEGIN; TRUNCATE bulk").await.unwrap();
-        copy_rows(&c, "COPY bulk FROM STDIN (FREEZE)", 1000, 61000).await;
-        c.batch_execute("COMMIT").await.unwrap();
-    }
-    srv.kill9();
-    srv.restart();
-    {
-        let c = srv.connect().await;
-        assert_eq!(
-            count_sum(&c).await,
-            expected(1000, 61000),
-            "after commit + SIGKILL"
-        );
-        // A table created and loaded (not frozen) in one transaction, with
-        // an index built before the commit.
-        c.batch_execute("BEGIN; CREATE TABLE bulk2 (id bigint, grp int, filler text)")
-            .await
-            .unwrap();
-        copy_rows(&c, "COPY bulk2 FROM STDIN", 0, 30000).await;
-        c.batch_execute("CREATE INDEX bulk2_id ON bulk2 (id); COMMIT")
-            .await
-            .unwrap();
-    }
-    srv.kill9();
-    srv.restart();
-    {
-        let c = srv.connect().await;
-        let n: i64 = c
-            .query_one("SELECT count(*) FROM bulk2 WHERE id >= 0", &[])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(n, 30000);
-        assert_eq!(
-            sargdb_tests::verify_index(&c, "bulk2_id").await,
-            Vec::<String>::new()
-        );
-        // A frozen load that never commits; a checkpoint from another
-        // session puts its pages on disk before the crash.
-        c.batch_execute("BEGIN; TRUNCATE bulk").await.unwrap();
-        copy_rows(&c, "COPY bulk FROM STDIN (FREEZE)", 500000, 540000).await;
-        let other = srv.connect().await;
-        other.batch_execute("CHECKPOINT").await.unwrap();
-    }
-    srv.kill9();
-    srv.restart();
     let c = srv.connect().await;
+    c.batch_execute("CREATE TABLE bulk (id bigint, grp int, filler text)")
+        .await
+        .unwrap();
+    copy_rows(&c, "COPY bulk FROM STDIN", 0, 100).await;
+    // Truncate and load (frozen) in one transaction, then crash at once.
+    c.batch_execute("BEGIN; TRUNCATE bulk").await.unwrap();
+    copy_rows(&c, "COPY bulk FROM STDIN (FREEZE)", 1000, 61000).await;
+    c.batch_execute("COMMIT").await.unwrap();
+
+    let c = crash_and_reconnect(&mut srv).await;
+    assert_eq!(
+        count_sum(&c).await,
+        expected(1000, 61000),
+        "after commit + SIGKILL"
+    );
+    // A table created and loaded (not frozen) in one transaction, with an
+    // index built before the commit.
+    c.batch_execute("BEGIN; CREATE TABLE bulk2 (id bigint, grp int, filler text)")
+        .await
+        .unwrap();
+    copy_rows(&c, "COPY bulk2 FROM STDIN", 0, 30000).await;
+    c.batch_execute("CREATE INDEX bulk2_id ON bulk2 (id); COMMIT")
+        .await
+        .unwrap();
+
+    let c = crash_and_reconnect(&mut srv).await;
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM bulk2 WHERE id >= 0", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 30000);
+    assert_eq!(
+        sargdb_tests::verify_index(&c, "bulk2_id").await,
+        Vec::<String>::new()
+    );
+    // A frozen load that never commits; a checkpoint from another session
+    // puts its pages on disk before the crash.
+    c.batch_execute("BEGIN; TRUNCATE bulk").await.unwrap();
+    copy_rows(&c, "COPY bulk FROM STDIN (FREEZE)", 500000, 540000).await;
+    srv.connect()
+        .await
+        .batch_execute("CHECKPOINT")
+        .await
+        .unwrap();
+
+    let c = crash_and_reconnect(&mut srv).await;
     assert_eq!(
         count_sum(&c).await,
         expected(1000, 61000),

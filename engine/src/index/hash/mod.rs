@@ -30,7 +30,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 
 use self::page::{
-    append_item, dir_get, dir_init, dir_set, free_page, hash_key, item_size, meta_counters_patch,
+    add_meta_counters, append_item, dir_get, dir_init, dir_set, free_page, hash_key, item_size,
     BucketPage, Item, Meta, MetaView, RawBucket, DIR_PER_PAGE, MAX_DIR_PAGES, NO_BLOCK, TYPE_FREE,
     TYPE_OVERFLOW, TYPE_PRIMARY, USABLE,
 };
@@ -400,9 +400,7 @@ impl Inner {
                     .ok_or_else(|| self.corrupt(META_BLOCK, "not a hash meta page"))?;
                 let patches = append_item(&mut g[..], key, tid)
                     .ok_or_else(|| self.corrupt(b, "malformed hash bucket page"))?;
-                let cur_e = u64::from_le_bytes(mg[36..44].try_into().expect("8"));
-                let cur_b = u64::from_le_bytes(mg[44..52].try_into().expect("8"));
-                let meta_patch = meta_counters_patch(&mut mg[..], cur_e + 1, cur_b + sz as u64);
+                let meta_patch = add_meta_counters(&mut mg[..], 1, sz as u64);
                 self.shared.wal.append_page_patches(
                     0,
                     self.rel,

@@ -492,8 +492,10 @@ pub fn append_item(b: &mut [u8], key: &[u8], tid: TupleId) -> Option<Vec<(u16, V
     ])
 }
 
-/// Patch of the meta page's entry counters (bytes 36..52).
-pub fn meta_counters_patch(b: &mut [u8], entries: u64, item_bytes: u64) -> (u16, Vec<u8>) {
+/// Add to the meta page's entry and byte counters (bytes 36..52) in place;
+/// returns the patch that logs the change.
+pub fn add_meta_counters(b: &mut [u8], entries: u64, item_bytes: u64) -> (u16, Vec<u8>) {
+    let (entries, item_bytes) = (rd64(b, 36) + entries, rd64(b, 44) + item_bytes);
     b[36..44].copy_from_slice(&entries.to_le_bytes());
     b[44..52].copy_from_slice(&item_bytes.to_le_bytes());
     (36, b[36..52].to_vec())
