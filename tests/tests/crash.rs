@@ -71,6 +71,33 @@ async fn writer(conn_str: String, w: i32, log: Arc<Mutex<WriterLog>>) {
     }
 }
 
+/// What a failing keyed lookup looks like from the inside: the plan, the
+/// index's own integrity check, and what the index and a forced scan see.
+async fn diagnose(c: &tokio_postgres::Client, w: i32, t: i32) -> String {
+    let mut out = String::new();
+    let queries = [
+        format!("EXPLAIN SELECT count(*) FROM crash WHERE writer = {w} AND tx = {t}"),
+        "SELECT verify_index('crash_pkey')".to_string(),
+        format!("SELECT count(*) FROM crash WHERE writer = {w} AND tx = {t}"),
+        format!("SELECT count(*) FROM crash WHERE writer = {w} AND tx = {t} AND seq >= 0"),
+        format!("SELECT count(*) FROM crash WHERE writer + 0 = {w} AND tx + 0 = {t}"),
+    ];
+    for q in queries {
+        out.push_str(&format!("{q}:\n"));
+        match c.simple_query(&q).await {
+            Ok(msgs) => {
+                for m in msgs {
+                    if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+                        out.push_str(&format!("  {}\n", r.get(0).unwrap_or("NULL")));
+                    }
+                }
+            }
+            Err(e) => out.push_str(&format!("  error: {e}\n")),
+        }
+    }
+    out
+}
+
 async fn verify(server: &SargdbServer, logs: &[Arc<Mutex<WriterLog>>], cycle: usize) -> usize {
     let c = server.connect().await;
     let rows = c
@@ -151,7 +178,28 @@ async fn verify(server: &SargdbServer, logs: &[Arc<Mutex<WriterLog>>], cycle: us
         rows.len(),
         "cycle {cycle}: count(*) disagrees with a full scan"
     );
-    for (&(w, t), seqs) in per_tx.iter().take(20) {
+    // Both primary keys pass the integrity check: every entry points at
+    // its row with the row's key, every live row has its entry.
+    for ix in ["crash_pkey", "counters_pkey"] {
+        let problems = c
+            .simple_query(&format!("SELECT verify_index('{ix}')"))
+            .await
+            .unwrap();
+        let problems: Vec<String> = problems
+            .into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            problems,
+            vec!["{}".to_string()],
+            "cycle {cycle}: {ix} fails its integrity check\n{}",
+            server.log()
+        );
+    }
+    for (&(w, t), seqs) in per_tx.iter().take(50) {
         let n: i64 = c
             .query_one(
                 "SELECT count(*) FROM crash WHERE writer = $1 AND tx = $2",
@@ -160,11 +208,14 @@ async fn verify(server: &SargdbServer, logs: &[Arc<Mutex<WriterLog>>], cycle: us
             .await
             .unwrap()
             .get(0);
-        assert_eq!(
-            n as usize,
-            seqs.len(),
-            "cycle {cycle}: keyed lookup disagrees"
-        );
+        if n as usize != seqs.len() {
+            panic!(
+                "cycle {cycle}: keyed lookup of ({w}, {t}) disagrees: index {n}, scan {}\n{}\n{}",
+                seqs.len(),
+                diagnose(&c, w, t).await,
+                server.log()
+            );
+        }
     }
     rows.len()
 }

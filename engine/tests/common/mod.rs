@@ -44,3 +44,62 @@ pub fn open_engine(dir: &Path, buffer_pool_bytes: usize) -> Arc<Engine> {
     c.buffer_pool_bytes = buffer_pool_bytes;
     Engine::open(c).unwrap()
 }
+
+/// Copy a data directory without its lock file (a crash image to recover).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        if name == "sargdb.lock" {
+            continue;
+        }
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(&name));
+        } else {
+            std::fs::copy(e.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// The newest WAL segment file of a data directory.
+pub fn last_segment(dir: &Path) -> PathBuf {
+    let mut segs: Vec<PathBuf> = std::fs::read_dir(dir.join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.len() == 16 && n.chars().all(|c| c.is_ascii_hexdigit())
+        })
+        .map(|e| e.path())
+        .collect();
+    segs.sort();
+    segs.pop().expect("a WAL segment")
+}
+
+/// Bytes in the newest WAL segment (call after `flush_wal`).
+pub fn wal_end(dir: &Path) -> u64 {
+    std::fs::metadata(last_segment(dir)).unwrap().len()
+}
+
+/// Crash images of `dir` (whose engine was dropped without a checkpoint)
+/// with the newest WAL segment cut at `cuts + 1` points spread evenly from
+/// byte `start` to its end, as a crash may cut it anywhere: `check` opens
+/// each (a fresh copy) and says whether it recovered whole.
+pub fn for_each_wal_prefix(dir: &Path, start: u64, cuts: u64, check: impl Fn(&Path, u64)) {
+    let end = wal_end(dir);
+    assert!(end > start, "nothing logged after byte {start}");
+    for c in 0..=cuts {
+        let cut = start + (end - start) * c / cuts;
+        let img = tmp_dir("wal-prefix", "image");
+        copy_dir(dir, &img);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(last_segment(&img))
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
+        check(&img, cut);
+    }
+}

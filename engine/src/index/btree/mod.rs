@@ -3,7 +3,10 @@
 //! Entries are (key, tid) pairs kept in (key, tid) order in leaf pages linked
 //! left to right; inner pages hold separators (layouts in `page`). Every node
 //! change is written back as a whole page through the buffer pool and logged
-//! as a full page image, so recovery restores each page exactly.
+//! as a full page image, so recovery restores each page exactly; the pages
+//! of one structural change (split, merge) share one record, so recovery
+//! restores all of them or none. An entry added to a leaf in place is
+//! logged as a delta (`BTreeInsert`).
 //!
 //! Concurrency: one tree-level reader/writer latch. Scans take it shared for
 //! one batch of entries (they may cross leaves inside a batch) and then
@@ -87,6 +90,13 @@ pub struct BTree {
     root: Arc<std::sync::atomic::AtomicU64>,
 }
 
+/// The pages one structural change writes, logged together (`write_batch`).
+#[derive(Default)]
+struct Batch {
+    nodes: Vec<(u32, Node)>,
+    meta: Option<Meta>,
+}
+
 impl BTree {
     /// Open the B+Tree stored in `rel`, creating an empty one if the
     /// relation has no meta page yet.
@@ -115,13 +125,15 @@ impl BTree {
         debug_assert_eq!(meta_page.block, META_BLOCK);
         drop(meta_page);
         let root = self.shared.pool.extend(self.rel)?.block;
-        self.write_node(root, &Node::new_leaf())?;
-        self.write_meta(&Meta {
-            root,
-            root_level: 0,
-            free_head: NO_BLOCK,
-            splits: 0,
-            merges: 0,
+        self.write_batch(Batch {
+            nodes: vec![(root, Node::new_leaf())],
+            meta: Some(Meta {
+                root,
+                root_level: 0,
+                free_head: NO_BLOCK,
+                splits: 0,
+                merges: 0,
+            }),
         })
     }
 
@@ -183,6 +195,54 @@ impl BTree {
         Ok(())
     }
 
+    /// Write the pages of one structural change (a split up to a new root,
+    /// a merge, the pages a new tree starts with) and log them as one
+    /// `PageImages` record, so that recovery replays all of them or none:
+    /// a crash between two of them would leave, say, a split's right half
+    /// reachable only through the leaf chain, and later inserts out of
+    /// order. All pages are write-latched together (the caller holds the
+    /// tree's write latch, so no other page latch is waited for meanwhile).
+    fn write_batch(&self, batch: Batch) -> Result<()> {
+        let Batch { mut nodes, meta } = batch;
+        // A block written twice in one change keeps its last contents.
+        let mut seen = std::collections::HashSet::new();
+        nodes.reverse();
+        nodes.retain(|(b, _)| seen.insert(*b));
+        nodes.reverse();
+        let mut blocks: Vec<u32> = nodes.iter().map(|(b, _)| *b).collect();
+        if meta.is_some() {
+            blocks.push(META_BLOCK);
+        }
+        let pins = blocks
+            .iter()
+            .map(|&b| self.shared.pool.fetch(self.rel, b))
+            .collect::<Result<Vec<_>>>()?;
+        let mut guards: Vec<_> = pins.iter().map(|p| p.write()).collect();
+        for ((_, n), g) in nodes.iter().zip(guards.iter_mut()) {
+            debug_assert!(n.fits());
+            n.encode(&mut g[..]);
+        }
+        if let Some(m) = &meta {
+            m.encode(&mut guards.last_mut().expect("meta page pinned")[..]);
+        }
+        {
+            let mut pages: Vec<(u32, &mut [u8])> = blocks
+                .iter()
+                .zip(guards.iter_mut())
+                .map(|(&b, g)| (b, &mut g[..]))
+                .collect();
+            self.shared.wal.append_page_images(0, self.rel, &mut pages);
+        }
+        for p in &pins {
+            p.mark_dirty();
+        }
+        if let Some(m) = &meta {
+            self.root
+                .store(u64::from(m.root) + 1, std::sync::atomic::Ordering::Release);
+        }
+        Ok(())
+    }
+
     fn alloc_block(&self, meta: &mut Meta) -> Result<u32> {
         if meta.free_head != NO_BLOCK {
             let b = meta.free_head;
@@ -193,15 +253,15 @@ impl BTree {
         Ok(self.shared.pool.extend(self.rel)?.block)
     }
 
-    fn free_block(&self, meta: &mut Meta, block: u32) -> Result<()> {
+    /// Put `block` on the free list (its page image joins `batch`).
+    fn free_block(meta: &mut Meta, block: u32, batch: &mut Batch) {
         let n = Node {
             level: FREED_LEVEL,
             right: meta.free_head,
             items: Vec::new(),
         };
-        self.write_node(block, &n)?;
+        batch.nodes.push((block, n));
         meta.free_head = block;
-        Ok(())
     }
 
     /// Index of the child to follow for `target` in an inner node: the last
@@ -375,8 +435,10 @@ impl BTree {
                 child: 0,
             },
         );
-        // Split upward.
+        // Split upward; every page changed on the way is logged as one
+        // record (`write_batch`).
         let mut meta = self.read_meta()?;
+        let mut batch = Batch::default();
         let mut block = leaf_block;
         let mut node = leaf;
         loop {
@@ -386,8 +448,9 @@ impl BTree {
             let mut right = right;
             right.right = left.right;
             left.right = right_block;
-            self.write_node(right_block, &right)?;
-            self.write_node(block, &left)?;
+            let level = left.level;
+            batch.nodes.push((right_block, right));
+            batch.nodes.push((block, left));
             meta.splits += 1;
             let new_item = Item {
                 key: Some(sep),
@@ -397,7 +460,7 @@ impl BTree {
                 Some((pblock, mut pnode, idx)) => {
                     pnode.items.insert(idx + 1, new_item);
                     if pnode.fits() {
-                        self.write_node(pblock, &pnode)?;
+                        batch.nodes.push((pblock, pnode));
                         break;
                     }
                     block = pblock;
@@ -406,7 +469,7 @@ impl BTree {
                 None => {
                     let root_block = self.alloc_block(&mut meta)?;
                     let root = Node {
-                        level: left.level + 1,
+                        level: level + 1,
                         right: NO_BLOCK,
                         items: vec![
                             Item {
@@ -416,14 +479,15 @@ impl BTree {
                             new_item,
                         ],
                     };
-                    self.write_node(root_block, &root)?;
                     meta.root = root_block;
                     meta.root_level = root.level;
+                    batch.nodes.push((root_block, root));
                     break;
                 }
             }
         }
-        self.write_meta(&meta)
+        batch.meta = Some(meta);
+        self.write_batch(batch)
     }
 
     fn delete_locked(&self, key: &[u8], tid: TupleId) -> Result<bool> {
@@ -539,23 +603,28 @@ impl BTree {
             return Ok(());
         }
         let _ = block;
+        // The merged leaf, the parent, the freed page and the meta page
+        // are logged as one record (`write_batch`).
+        let mut batch = Batch::default();
         left.items.extend(right.items);
         left.right = right.right;
-        self.write_node(left_block, &left)?;
+        batch.nodes.push((left_block, left));
         pnode.items.remove(right_idx);
-        self.write_node(pblock, &pnode)?;
         let mut meta = self.read_meta()?;
-        self.free_block(&mut meta, right_block)?;
+        Self::free_block(&mut meta, right_block, &mut batch);
         meta.merges += 1;
         // A root with a single child shrinks the tree.
         if pblock == meta.root && pnode.items.len() == 1 {
             let only = pnode.items[0].child;
             let child_level = pnode.level - 1;
-            self.free_block(&mut meta, pblock)?;
+            Self::free_block(&mut meta, pblock, &mut batch);
             meta.root = only;
             meta.root_level = child_level;
+        } else {
+            batch.nodes.push((pblock, pnode));
         }
-        self.write_meta(&meta)
+        batch.meta = Some(meta);
+        self.write_batch(batch)
     }
 
     /// Leftmost leaf block.
