@@ -220,6 +220,13 @@ impl TupleBatch {
     pub fn len(&self) -> usize {
         self.spans.len()
     }
+    /// Make room for `rows` more rows as large on average as those so far.
+    pub fn reserve(&mut self, rows: usize) {
+        if let Some(avg) = self.buf.len().checked_div(self.spans.len()) {
+            self.buf.reserve(avg * rows);
+            self.spans.reserve(rows);
+        }
+    }
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }
@@ -276,12 +283,18 @@ pub(crate) struct BulkMode {
 /// many per page latch as fit. A page this call starts is WAL-logged once,
 /// as an image after it is filled, instead of once per tuple (Postgres's
 /// heap_multi_insert); see `BulkMode` for pages logged not at all.
+///
+/// Unlogged pages this call filled and left (the next tuple did not fit)
+/// are added to `filled`: nothing but this transaction will add to them,
+/// so they can be written out before the commit (`Transaction`'s write-
+/// behind).
 pub(crate) fn insert_many(
     shared: &Shared,
     xid: Xid,
     rel: RelFileId,
     batch: &mut TupleBatch,
     mode: BulkMode,
+    filled: &mut Vec<u32>,
 ) -> Result<Vec<TupleId>> {
     let TupleBatch { buf, spans } = batch;
     let len_of = |i: usize| spans[i].1 - spans[i].0;
@@ -376,6 +389,9 @@ pub(crate) fn insert_many(
             // The next tuple did not fit here.
             drop(g);
             shared.fsm_page_full(rel, page.block);
+            if unlogged {
+                filled.push(page.block);
+            }
         }
     }
     Ok(tids)

@@ -338,6 +338,59 @@ pub struct Transaction {
     /// Relations created in this transaction that bulk inserts filled
     /// without WAL: written out and fsynced before the commit record.
     unlogged: Vec<RelFileId>,
+    /// Their filled pages being written out while the load goes on.
+    write_behind: Vec<WriteBehind>,
+}
+
+/// Pages a bulk load into its own storage has filled (`heap::insert_many`
+/// reports them), written out and fsynced on a helper thread while the
+/// load goes on, so that the commit, which still writes whatever is dirty
+/// and fsyncs the relation itself, finds most of it on disk already. A
+/// head start only: nothing depends on the helper having finished.
+struct WriteBehind {
+    rel: RelFileId,
+    pending: Vec<u32>,
+    running: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Filled pages handed to a write-behind thread at a time (4 MB).
+const WRITE_BEHIND_PAGES: usize = 512;
+
+impl WriteBehind {
+    /// Start writing the pending pages unless a write is still running.
+    fn kick(&mut self, shared: &Arc<Shared>) {
+        if self.pending.len() < WRITE_BEHIND_PAGES
+            || self.running.as_ref().is_some_and(|h| !h.is_finished())
+        {
+            return;
+        }
+        if let Some(h) = self.running.take() {
+            let _ = h.join();
+        }
+        let blocks = std::mem::take(&mut self.pending);
+        let (shared, rel) = (Arc::clone(shared), self.rel);
+        let spawned = std::thread::Builder::new()
+            .name("bulk-write".into())
+            .spawn(move || {
+                let res = blocks
+                    .iter()
+                    .try_for_each(|&b| shared.pool.write_block(rel, b))
+                    .and_then(|()| shared.storage.sync_relation(rel));
+                if let Err(e) = res {
+                    // The commit writes and fsyncs everything again and
+                    // reports its own error.
+                    tracing::debug!("bulk write-behind of relation {rel}: {e}");
+                }
+            });
+        self.running = spawned.ok();
+    }
+
+    fn join(&mut self) {
+        self.pending.clear();
+        if let Some(h) = self.running.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 impl Transaction {
@@ -355,7 +408,17 @@ impl Transaction {
             ended: false,
             horizon: std::sync::atomic::AtomicU64::new(0),
             unlogged: Vec::new(),
+            write_behind: Vec::new(),
         }
+    }
+
+    /// Wait for the write-behind threads (before relations go away or the
+    /// commit's own flush).
+    fn join_write_behind(&mut self) {
+        for w in &mut self.write_behind {
+            w.join();
+        }
+        self.write_behind.clear();
     }
 
     pub fn isolation(&self) -> IsolationLevel {
@@ -516,7 +579,24 @@ impl Transaction {
         if skip_wal && !self.unlogged.contains(&rel) {
             self.unlogged.push(rel);
         }
-        let tids = heap::insert_many(&self.shared, xid, rel, batch, mode)?;
+        let mut filled = Vec::new();
+        let tids = heap::insert_many(&self.shared, xid, rel, batch, mode, &mut filled)?;
+        if !filled.is_empty() {
+            let i = match self.write_behind.iter().position(|w| w.rel == rel) {
+                Some(i) => i,
+                None => {
+                    self.write_behind.push(WriteBehind {
+                        rel,
+                        pending: Vec::new(),
+                        running: None,
+                    });
+                    self.write_behind.len() - 1
+                }
+            };
+            let w = &mut self.write_behind[i];
+            w.pending.extend(filled);
+            w.kick(&self.shared);
+        }
         self.shared.note_modified_n(rel, tids.len() as u64);
         Ok(tids)
     }
@@ -1149,6 +1229,7 @@ impl Transaction {
         if depth == 0 || depth >= self.levels.len() {
             return Ok(());
         }
+        self.join_write_behind();
         let aborted = self.levels.split_off(depth);
         let xids: Vec<Xid> = aborted
             .iter()
@@ -1317,6 +1398,7 @@ impl Transaction {
     /// (see `insert_many_with`), unless this transaction drops them again
     /// or a rolled-back subtransaction already removed them.
     fn sync_unlogged(&mut self) -> Result<()> {
+        self.join_write_behind();
         let rels = std::mem::take(&mut self.unlogged);
         for rel in rels {
             let dropped = self.levels.iter().any(|l| l.drop_on_commit.contains(&rel));
@@ -1338,6 +1420,7 @@ impl Transaction {
         if self.ended {
             return;
         }
+        self.join_write_behind();
         self.ended = true;
         let all: Vec<Xid> = self
             .levels

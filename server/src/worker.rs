@@ -141,7 +141,9 @@ fn serve<S: SqlSession>(session: S, handover: Handover) {
     let mut backend = Backend::new(session, stream);
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
-        let mut batch = Vec::new();
+        // Room for a read's worth of small messages (a COPY sends a
+        // CopyData per row) without growing the vector message by message.
+        let mut batch = Vec::with_capacity(64);
         let mut framing_error = None;
         loop {
             match next_message(&mut rbuf) {

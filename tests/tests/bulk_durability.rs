@@ -50,14 +50,16 @@ async fn unlogged_bulk_loads_survive_a_crash_after_commit_and_vanish_before() {
         .unwrap();
     copy_rows(&c, "COPY bulk FROM STDIN", 0, 100).await;
     // Truncate and load (frozen) in one transaction, then crash at once.
+    // The load is large enough (about 1,500 pages) that filled pages are
+    // written out on a helper thread while it goes on.
     c.batch_execute("BEGIN; TRUNCATE bulk").await.unwrap();
-    copy_rows(&c, "COPY bulk FROM STDIN (FREEZE)", 1000, 61000).await;
+    copy_rows(&c, "COPY bulk FROM STDIN (FREEZE)", 1000, 201000).await;
     c.batch_execute("COMMIT").await.unwrap();
 
     let c = crash_and_reconnect(&mut srv).await;
     assert_eq!(
         count_sum(&c).await,
-        expected(1000, 61000),
+        expected(1000, 201000),
         "after commit + SIGKILL"
     );
     // A table created and loaded (not frozen) in one transaction, with an
@@ -84,7 +86,7 @@ async fn unlogged_bulk_loads_survive_a_crash_after_commit_and_vanish_before() {
     // A frozen load that never commits; a checkpoint from another session
     // puts its pages on disk before the crash.
     c.batch_execute("BEGIN; TRUNCATE bulk").await.unwrap();
-    copy_rows(&c, "COPY bulk FROM STDIN (FREEZE)", 500000, 540000).await;
+    copy_rows(&c, "COPY bulk FROM STDIN (FREEZE)", 500000, 700000).await;
     srv.connect()
         .await
         .batch_execute("CHECKPOINT")
@@ -94,7 +96,7 @@ async fn unlogged_bulk_loads_survive_a_crash_after_commit_and_vanish_before() {
     let c = crash_and_reconnect(&mut srv).await;
     assert_eq!(
         count_sum(&c).await,
-        expected(1000, 61000),
+        expected(1000, 201000),
         "uncommitted load gone"
     );
     // The next TRUNCATE takes the storage id the lost one had: it must

@@ -227,6 +227,10 @@ fn run_insert(
             ctx.check_cancel()?;
             check_row(table, &row, checks, ctx)?;
             batch.push_with(|out| encode_row(&row, out));
+            if batch.len() == 1 {
+                // Room for a whole batch of rows like the first.
+                batch.reserve(INSERT_BATCH);
+            }
             if batch.len() >= INSERT_BATCH {
                 ctx.txn
                     .insert_many_with(table.storage, &mut batch, ctx.copy_freeze)?;
