@@ -142,6 +142,10 @@ pub(crate) struct Shared {
     wake: (Mutex<bool>, Condvar),
     /// Open indexes: index storage -> (heap storage, handle).
     indexes: RwLock<HashMap<RelFileId, (RelFileId, IndexHandle)>>,
+    /// Index storage whose bulk build is filling it without WAL: the
+    /// building transaction created the storage and writes and fsyncs it
+    /// before its commit record (`Transaction::begin_unlogged_build`).
+    unlogged_builds: Mutex<std::collections::HashSet<RelFileId>>,
     /// Activity counters (persisted in `stats` at checkpoints).
     pub stats: Arc<StatsRegistry>,
     /// All-visible heap pages (persisted in `vm` at checkpoints).
@@ -208,6 +212,21 @@ impl Shared {
         self.vm.remove(rel);
         if let Err(e) = self.storage.remove(rel) {
             tracing::warn!("could not remove relation file {rel}: {e}");
+        }
+    }
+
+    /// Whether a bulk build of index storage `rel` may leave pages that were
+    /// never WAL-logged unlogged (see `unlogged_builds`).
+    pub(crate) fn is_unlogged_build(&self, rel: RelFileId) -> bool {
+        self.unlogged_builds.lock().contains(&rel)
+    }
+
+    pub(crate) fn set_unlogged_build(&self, rel: RelFileId, on: bool) {
+        let mut set = self.unlogged_builds.lock();
+        if on {
+            set.insert(rel);
+        } else {
+            set.remove(&rel);
         }
     }
 
@@ -615,6 +634,7 @@ impl Engine {
             modified: Mutex::new(HashMap::new()),
             wake: (Mutex::new(false), Condvar::new()),
             indexes: RwLock::new(HashMap::new()),
+            unlogged_builds: Mutex::new(Default::default()),
             stats,
             vm,
         });

@@ -543,6 +543,27 @@ impl Transaction {
         self.levels.iter().any(|l| l.drop_on_abort.contains(&rel))
     }
 
+    /// Before a bulk build into index storage `rel`: if this transaction
+    /// created the storage, the build leaves the pages it fills without
+    /// WAL (pages already logged, like the meta page of the empty tree,
+    /// are logged as usual), and the relation is written and fsynced before
+    /// the commit record, as for bulk heap inserts (`insert_many_with`).
+    /// Returns whether it is so; `end_unlogged_build` must follow the build.
+    pub fn begin_unlogged_build(&mut self, rel: RelFileId) -> bool {
+        if !self.created_here(rel) {
+            return false;
+        }
+        if !self.unlogged.contains(&rel) {
+            self.unlogged.push(rel);
+        }
+        self.shared.set_unlogged_build(rel, true);
+        true
+    }
+
+    pub fn end_unlogged_build(&mut self, rel: RelFileId) {
+        self.shared.set_unlogged_build(rel, false);
+    }
+
     /// Whether `rel`'s storage was created in the current subtransaction
     /// (the condition of COPY FREEZE).
     pub fn created_in_subtransaction(&self, rel: RelFileId) -> bool {

@@ -647,8 +647,14 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
         sinks.push(p.sink);
     }
     // A duplicate is reported before a NULL in a primary key, as Postgres
-    // builds the index before it checks NOT NULL.
-    match h.build_from(sinks) {
+    // builds the index before it checks NOT NULL. Storage this transaction
+    // created is filled without WAL and fsynced at commit.
+    let unlogged = ctx.txn.begin_unlogged_build(ix.def.storage);
+    let built = h.build_from(sinks);
+    if unlogged {
+        ctx.txn.end_unlogged_build(ix.def.storage);
+    }
+    match built {
         Err(sargdb_engine::EngineError::DuplicateKey { tid }) => {
             let vals = key_values_of(ctx, table, ix, tid)?;
             let vals: Vec<String> = vals.iter().map(|v| v.to_text(&ctx.call.types)).collect();

@@ -62,6 +62,30 @@ async fn unlogged_bulk_loads_survive_a_crash_after_commit_and_vanish_before() {
         expected(1000, 201000),
         "after commit + SIGKILL"
     );
+    // A primary key added to the loaded table: its B+Tree is built without
+    // WAL (new storage of the ALTER's transaction) and fsynced at commit.
+    c.batch_execute("ALTER TABLE bulk ADD PRIMARY KEY (id)")
+        .await
+        .unwrap();
+    let c = crash_and_reconnect(&mut srv).await;
+    assert_eq!(
+        sargdb_tests::verify_index(&c, "bulk_pkey").await,
+        Vec::<String>::new()
+    );
+    let hit: i64 = c
+        .query_one("SELECT count(*) FROM bulk WHERE id = 150000", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(hit, 1, "primary key lookup after the crash");
+    let dup = c
+        .batch_execute("INSERT INTO bulk VALUES (150000, 0, 'again')")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        dup.code(),
+        Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+    );
     // A table created and loaded (not frozen) in one transaction, with an
     // index built before the commit.
     c.batch_execute("BEGIN; CREATE TABLE bulk2 (id bigint, grp int, filler text)")

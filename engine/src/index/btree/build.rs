@@ -346,9 +346,7 @@ impl BTree {
         let p = self.shared.pool.fetch(self.rel, block)?;
         let mut g = p.write();
         leaf.write_into(right, &mut g[..]);
-        self.shared
-            .wal
-            .append_page_image(0, self.rel, block, &mut g[..]);
+        self.log_built_page(block, &mut g[..]);
         p.mark_dirty();
         leaf.clear();
         Ok(())
@@ -406,7 +404,7 @@ impl BTree {
             let blocks: Vec<u32> = parents.iter().map(|n| n.1).collect();
             for (i, (_, b, n)) in parents.iter_mut().enumerate() {
                 n.right = blocks.get(i + 1).copied().unwrap_or(NO_BLOCK);
-                self.write_node(*b, n)?;
+                self.write_built_node(*b, n)?;
             }
             below = parents.into_iter().map(|(k, b, _)| (k, b)).collect();
         }

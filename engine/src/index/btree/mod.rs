@@ -243,6 +243,29 @@ impl BTree {
         Ok(())
     }
 
+    /// Log a page a bulk build has written: as a page image, unless the
+    /// building transaction created the storage (`Shared::is_unlogged_build`)
+    /// and the page was never logged (LSN 0), whose contents then reach the
+    /// disk by the commit's flush and fsync. A page logged once is always
+    /// logged again, so recovery never replays an old image over it.
+    fn log_built_page(&self, block: u32, page: &mut [u8]) {
+        if crate::page::page_lsn(page) == 0 && self.shared.is_unlogged_build(self.rel) {
+            return;
+        }
+        self.shared.wal.append_page_image(0, self.rel, block, page);
+    }
+
+    /// `write_node` for a bulk build (`log_built_page`).
+    fn write_built_node(&self, block: u32, n: &Node) -> Result<()> {
+        debug_assert!(n.fits());
+        let p = self.shared.pool.fetch(self.rel, block)?;
+        let mut g = p.write();
+        n.encode(&mut g[..]);
+        self.log_built_page(block, &mut g[..]);
+        p.mark_dirty();
+        Ok(())
+    }
+
     fn alloc_block(&self, meta: &mut Meta) -> Result<u32> {
         if meta.free_head != NO_BLOCK {
             let b = meta.free_head;
