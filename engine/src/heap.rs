@@ -217,6 +217,22 @@ impl TupleBatch {
         write(&mut self.buf);
         self.spans.push((start, self.buf.len()));
     }
+    /// `push_with` for a writer that may fail or decline (false): then
+    /// the batch is left as it was.
+    pub fn try_push_with<E>(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> std::result::Result<bool, E>,
+    ) -> std::result::Result<bool, E> {
+        let start = self.buf.len();
+        self.buf.resize(start + TUPLE_HEADER_SIZE, 0);
+        let r = write(&mut self.buf);
+        if matches!(r, Ok(true)) {
+            self.spans.push((start, self.buf.len()));
+        } else {
+            self.buf.truncate(start);
+        }
+        r
+    }
     pub fn len(&self) -> usize {
         self.spans.len()
     }

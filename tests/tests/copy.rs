@@ -438,6 +438,85 @@ async fn copy_into_table_with_primary_key_index_and_defaults() {
     );
 }
 
+/// A table without indexes or CHECK constraints takes COPY's rows encoded
+/// straight from the text: the values, char(n) padding, varchar(n) limits,
+/// NOT NULL and the errors are Postgres's all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_into_a_plain_table_stores_what_postgres_stores() {
+    let db = TestDb::start().await;
+    let mut c = db.raw();
+    exec(
+        &mut c,
+        "CREATE TABLE p (a smallint, b int NOT NULL, c bigint, d char(5), e varchar(3), f text, g numeric(6,2), h date)",
+    );
+    let msgs = copy_in(
+        &mut c,
+        "COPY p FROM STDIN",
+        &[
+            "-32768\t 7 \t9223372036854775807\tab\tabc\thé\t1.5\t2024-02-29\n".as_bytes(),
+            "\\N\t0\t\\N\téé\tab  \t\\N\t\\N\t\\N\n".as_bytes(),
+            "1\t1\t1\tabcde  \t\t\\\\x\t-0.004\t2000-01-01\n".as_bytes(),
+        ],
+    );
+    assert!(first_error(&msgs).is_none(), "{:?}", first_error(&msgs));
+    assert_eq!(tag_of(&msgs), "COPY 3");
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        query_text(
+            &mut c,
+            "SELECT a, b, c, '[' || d::text || ']', d = 'ab', octet_length(d), '[' || e || ']', f, g, h FROM p ORDER BY b"
+        ),
+        vec![
+            vec![None, s("0"), None, s("[éé]"), s("f"), s("7"), s("[ab ]"), None, None, None],
+            vec![s("1"), s("1"), s("1"), s("[abcde]"), s("f"), s("5"), s("[]"), s("\\x"), s("0.00"), s("2000-01-01")],
+            vec![s("-32768"), s("7"), s("9223372036854775807"), s("[ab]"), s("t"), s("5"), s("[abc]"), s("hé"), s("1.50"), s("2024-02-29")],
+        ]
+    );
+    let cases: &[(&[u8], &str, &str)] = &[
+        (
+            b"1\t\\N\t1\ta\ta\ta\t1\t2000-01-01\n",
+            "23502",
+            "null value in column \"b\" of relation \"p\" violates not-null constraint",
+        ),
+        (
+            b"1\t1\t1\ta\tabcd\ta\t1\t2000-01-01\n",
+            "22001",
+            "value too long for type character varying(3)",
+        ),
+        (
+            b"1\t1\t1\tabcdef\ta\ta\t1\t2000-01-01\n",
+            "22001",
+            "value too long for type character(5)",
+        ),
+        (
+            b"32768\t1\t1\ta\ta\ta\t1\t2000-01-01\n",
+            "22003",
+            "value \"32768\" is out of range for type smallint",
+        ),
+        (
+            b"1\t1\t1\ta\ta\t\xff\t1\t2000-01-01\n",
+            "22021",
+            "invalid byte sequence for encoding \"UTF8\": 0xff",
+        ),
+        (
+            b"1\t1\t1\ta\ta\ta\t10000\t2000-01-01\n",
+            "22003",
+            "numeric field overflow",
+        ),
+    ];
+    for (line, code, message) in cases {
+        let msgs = copy_in(&mut c, "COPY p FROM STDIN", &[line]);
+        let e = error_of(&msgs);
+        assert_eq!(
+            (e[&b'C'].as_str(), e[&b'M'].as_str()),
+            (*code, *message),
+            "{}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    assert_eq!(one(&mut c, "SELECT count(*) FROM p"), "3");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_copy_streams_in_chunks() {
     let db = TestDb::start().await;

@@ -30,7 +30,10 @@ pub use key::{
     decode_key, decode_key_prefix, decodes_exactly, encode_key, encode_key_value, prefix_successor,
     KeyColumn,
 };
-pub use row::{decode_column, decode_row, decode_row_masked, encode_row};
+pub use row::{
+    begin_row, decode_column, decode_row, decode_row_masked, encode_row, encode_text_value,
+    set_row_null,
+};
 pub use text_io::parse_text;
 pub use text_io::{format_float4, format_float8};
 pub use timezone::TimeZone;

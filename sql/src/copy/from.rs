@@ -30,6 +30,9 @@ pub struct CopyIn {
     /// `\.` or the binary trailer seen: the rest is ignored.
     pub(super) eof: bool,
     pub(super) batch: Vec<Row>,
+    /// Rows encoded straight into tuples, when the table takes them as
+    /// they come (`Direct`).
+    pub(super) direct: Option<Direct>,
     /// Reused per line: the fields' de-escaped bytes and their spans.
     pub(super) scratch: Vec<u8>,
     pub(super) spans: Vec<Option<(usize, usize)>>,
@@ -39,7 +42,56 @@ pub struct CopyIn {
     pub rest: Rest,
 }
 
+/// COPY into a table whose INSERT would only store the rows as given: every
+/// column in table order, no index to maintain, no CHECK constraint, no
+/// ON CONFLICT or RETURNING (`direct_target`). Each line is then parsed
+/// straight into tuple bytes, without a row of `Value`s; NOT NULL is
+/// checked on the way (a violating line takes the row path, which reports
+/// it as an INSERT would).
+pub(super) struct Direct {
+    pub(super) not_null: Vec<bool>,
+    pub(super) tuples: sargdb_engine::TupleBatch,
+}
+
+/// The `Direct` state for `plan` (COPY's INSERT of `ncols` columns), if
+/// the plan allows it.
+pub(super) fn direct_target(plan: &Plan, ncols: usize) -> Option<Direct> {
+    let Plan::Insert {
+        access,
+        table,
+        input,
+        on_conflict: None,
+        returning,
+        checks,
+    } = plan
+    else {
+        return None;
+    };
+    let Plan::Project { exprs, .. } = &**input else {
+        return None;
+    };
+    let identity = exprs.len() == ncols
+        && table.columns.len() == ncols
+        && exprs
+            .iter()
+            .enumerate()
+            .all(|(k, e)| matches!(e, crate::binder::BoundExpr::Column(i, _) if *i == k));
+    let plain = access.indexes.is_empty()
+        && returning.is_empty()
+        && checks.is_empty()
+        && table.columns.iter().all(|c| !c.dropped);
+    (identity && plain).then(|| Direct {
+        not_null: table.columns.iter().map(|c| c.not_null).collect(),
+        tuples: sargdb_engine::TupleBatch::new(),
+    })
+}
+
 impl CopyIn {
+    /// Rows decoded and not inserted yet.
+    pub(super) fn pending(&self) -> usize {
+        self.batch.len() + self.direct.as_ref().map_or(0, |d| d.tuples.len())
+    }
+
     /// Whether the data is in binary format (CopyInResponse's format code).
     pub fn is_binary(&self) -> bool {
         self.opts.format == CopyFormat::Binary
@@ -135,7 +187,7 @@ impl CopyIn {
             std::mem::swap(&mut self.buf, &mut line);
             res?;
             pos = next;
-            if self.batch.len() >= BATCH_ROWS {
+            if self.pending() >= BATCH_ROWS {
                 break;
             }
         }
@@ -166,9 +218,24 @@ impl CopyIn {
                 Ok(())
             }
         };
-        let res = split
-            .map_err(|e| self.with_line(e, line))
-            .and_then(|()| self.fields_to_row(line, &scratch, &spans));
+        let mut split = split.map_err(|e| self.with_line(e, line));
+        if split.is_ok() {
+            if let Some(mut d) = self.direct.take() {
+                let res = self.fields_to_tuple(line, &scratch, &spans, &mut d);
+                self.direct = Some(d);
+                match res {
+                    Ok(true) => {
+                        self.scratch = scratch;
+                        self.spans = spans;
+                        return Ok(());
+                    }
+                    // A NULL in a NOT NULL column: the row path reports it.
+                    Ok(false) => {}
+                    Err(e) => split = Err(e),
+                }
+            }
+        }
+        let res = split.and_then(|()| self.fields_to_row(line, &scratch, &spans));
         self.scratch = scratch;
         self.spans = spans;
         let row = res?;
@@ -176,13 +243,8 @@ impl CopyIn {
         Ok(())
     }
 
-    /// The row of one line's fields (`spans` into `scratch`; None = NULL).
-    fn fields_to_row(
-        &self,
-        line: &[u8],
-        scratch: &[u8],
-        spans: &[Option<(usize, usize)>],
-    ) -> Result<Row> {
+    /// The field count of a line against the columns (Postgres's errors).
+    fn check_field_count(&self, line: &[u8], spans: &[Option<(usize, usize)>]) -> Result<()> {
         let ncols = self.types.len();
         if spans.len() > ncols && !(ncols == 0 && spans.len() == 1 && line.is_empty()) {
             return Err(self.with_line(
@@ -197,6 +259,68 @@ impl CopyIn {
             ));
             return Err(self.with_line(e, line));
         }
+        Ok(())
+    }
+
+    /// A field that does not convert to its column's type, in context.
+    fn field_error(&self, k: usize, bytes: &[u8], e: SqlError) -> SqlError {
+        let context = format!(
+            "COPY {}, line {}, column {}: \"{}\"",
+            self.table_name,
+            self.line_no,
+            self.names[k],
+            display_limited(bytes)
+        );
+        SqlError::WithContext {
+            source: Box::new(e),
+            context,
+        }
+    }
+
+    /// Encode one line's fields as a tuple into `d` (see `Direct`); false
+    /// (nothing added) if a NOT NULL column is NULL.
+    fn fields_to_tuple(
+        &self,
+        line: &[u8],
+        scratch: &[u8],
+        spans: &[Option<(usize, usize)>],
+        d: &mut Direct,
+    ) -> Result<bool> {
+        self.check_field_count(line, spans)?;
+        let ncols = self.types.len();
+        let Direct { not_null, tuples } = d;
+        tuples.try_push_with(|out| {
+            let at = sargdb_catalog::types::begin_row(ncols, out);
+            for (k, f) in spans.iter().enumerate().take(ncols) {
+                let Some((a, b)) = *f else {
+                    if not_null[k] {
+                        return Ok(false);
+                    }
+                    sargdb_catalog::types::set_row_null(out, at, k);
+                    continue;
+                };
+                let bytes = &scratch[a..b];
+                std::str::from_utf8(bytes)
+                    .map_err(|e| utf8_error(bytes, e))
+                    .and_then(|s| {
+                        sargdb_catalog::types::encode_text_value(s, &self.types[k], &self.tctx, out)
+                            .map_err(SqlError::Type)
+                    })
+                    .map_err(|e| self.field_error(k, bytes, e))?;
+            }
+            Ok(true)
+        })
+    }
+
+    /// The row of one line's fields (`spans` into `scratch`; None = NULL).
+    fn fields_to_row(
+        &self,
+        line: &[u8],
+        scratch: &[u8],
+        spans: &[Option<(usize, usize)>],
+    ) -> Result<Row> {
+        self.check_field_count(line, spans)?;
+        let ncols = self.types.len();
         let mut row = Vec::with_capacity(ncols);
         for (k, f) in spans.iter().enumerate().take(ncols) {
             let ty = &self.types[k];
@@ -204,30 +328,10 @@ impl CopyIn {
                 None => Value::Null,
                 Some((a, b)) => {
                     let bytes = &scratch[a..b];
-                    let converted = std::str::from_utf8(bytes)
-                        .map_err(|e| {
-                            let at = e.valid_up_to();
-                            SqlError::Type(sargdb_catalog::TypeError::CharacterNotInRepertoire(
-                                format!("0x{:02x}", bytes.get(at).copied().unwrap_or(0)),
-                            ))
-                        })
-                        .and_then(|s| parse_text(s, ty, &self.tctx).map_err(SqlError::Type));
-                    match converted {
-                        Ok(v) => v,
-                        Err(e) => {
-                            let context = format!(
-                                "COPY {}, line {}, column {}: \"{}\"",
-                                self.table_name,
-                                self.line_no,
-                                self.names[k],
-                                display_limited(bytes)
-                            );
-                            return Err(SqlError::WithContext {
-                                source: Box::new(e),
-                                context,
-                            });
-                        }
-                    }
+                    std::str::from_utf8(bytes)
+                        .map_err(|e| utf8_error(bytes, e))
+                        .and_then(|s| parse_text(s, ty, &self.tctx).map_err(SqlError::Type))
+                        .map_err(|e| self.field_error(k, bytes, e))?
                 }
             };
             row.push(v);
@@ -429,7 +533,7 @@ impl CopyIn {
             self.binary_header = false;
         }
         let ncols = self.types.len();
-        while !self.eof && self.batch.len() < BATCH_ROWS {
+        while !self.eof && self.pending() < BATCH_ROWS {
             let b = &self.buf[pos..];
             if b.is_empty() {
                 break;
@@ -525,4 +629,12 @@ impl CopyIn {
             _ => self.decode_lines(at_end),
         }
     }
+}
+
+/// The error for a field that is not valid UTF-8 (the first bad byte).
+fn utf8_error(bytes: &[u8], e: std::str::Utf8Error) -> SqlError {
+    let at = e.valid_up_to();
+    SqlError::Type(sargdb_catalog::TypeError::CharacterNotInRepertoire(
+        format!("0x{:02x}", bytes.get(at).copied().unwrap_or(0)),
+    ))
 }

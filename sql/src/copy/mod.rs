@@ -365,6 +365,11 @@ impl Session {
                 "COPY FROM into a table without columns is not supported".into(),
             ));
         };
+        let direct = if opts.format == CopyFormat::Binary {
+            None
+        } else {
+            from::direct_target(&plan, types.len())
+        };
         Ok(CopyIn {
             header_pending: opts.header && opts.format != CopyFormat::Binary,
             binary_header: opts.format == CopyFormat::Binary,
@@ -380,6 +385,7 @@ impl Session {
             line_no: 0,
             eof: false,
             batch: Vec::with_capacity(BATCH_ROWS),
+            direct,
             scratch: Vec::new(),
             spans: Vec::new(),
             rows: 0,
@@ -394,7 +400,7 @@ impl Session {
         c.buf.extend_from_slice(data);
         loop {
             c.decode(false)?;
-            if c.batch.len() >= BATCH_ROWS {
+            if c.pending() >= BATCH_ROWS {
                 self.copy_flush(c)?;
                 continue;
             }
@@ -438,7 +444,7 @@ impl Session {
     }
 
     fn copy_flush(&mut self, c: &mut CopyIn) -> Result<()> {
-        if c.batch.is_empty() {
+        if c.pending() == 0 {
             return Ok(());
         }
         if self
@@ -447,10 +453,22 @@ impl Session {
         {
             return Err(SqlError::QueryCanceled);
         }
-        let rows = std::mem::replace(&mut c.batch, Vec::with_capacity(BATCH_ROWS));
-        let n = rows.len() as u64;
         let plan = &c.plan;
         let freeze = c.opts.freeze;
+        if let Some(d) = c.direct.as_mut().filter(|d| !d.tuples.is_empty()) {
+            let n = d.tuples.len() as u64;
+            self.with_exec(|ctx| {
+                ctx.copy_freeze = freeze;
+                executor::insert_tuples(plan, &mut d.tuples, ctx)
+            })?;
+            d.tuples.clear();
+            c.rows += n;
+        }
+        if c.batch.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::replace(&mut c.batch, Vec::with_capacity(BATCH_ROWS));
+        let n = rows.len() as u64;
         let seq = self.with_exec(|ctx| {
             ctx.copy_freeze = freeze;
             executor::insert_rows(plan, rows, ctx)?;

@@ -152,6 +152,24 @@ fn constraint_pos(table: &TableDef, ix: &BoundIndex) -> Option<usize> {
 /// Insert already-computed source rows through an INSERT plan whose input is
 /// `Project(Values)` (COPY FROM: the decoded rows stand in for the VALUES,
 /// and the projection adds defaults and conversions as for any INSERT).
+/// Insert rows already encoded as tuples (COPY's direct path, see
+/// `copy::from::Direct`) into the table of an INSERT plan that would only
+/// store them: no index, constraint check, ON CONFLICT or RETURNING.
+pub fn insert_tuples(plan: &Plan, batch: &mut TupleBatch, ctx: &mut ExecContext) -> Result<()> {
+    let Plan::Insert { table, .. } = plan else {
+        return Err(SqlError::Internal(
+            "insert_tuples: not an INSERT plan".into(),
+        ));
+    };
+    ctx.check_cancel()?;
+    ctx.txn
+        .insert_many_with(table.storage, batch, ctx.copy_freeze)?;
+    let n = batch.len() as u64;
+    ctx.affected = n;
+    note_dml(ctx, table.oid, n, 0, 0);
+    Ok(())
+}
+
 pub fn insert_rows(plan: &Plan, rows: Vec<Row>, ctx: &mut ExecContext) -> Result<()> {
     let Plan::Insert {
         access,

@@ -132,6 +132,9 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
                 T::Bytea if name != "char_length" && name != "character_length" => {
                     sig(vec![T::Bytea], T::Int4)
                 }
+                // Postgres's bpcharoctetlen: char(n)'s padding counts (the
+                // cast to text would strip it).
+                T::Char(m) if name == "octet_length" => sig(vec![T::Char(*m)], T::Int4),
                 t if texty(t) => sig(vec![T::Text], T::Int4),
                 _ => None,
             }
