@@ -80,6 +80,12 @@ pub struct ConstraintDef {
     pub oid: u32,
     pub name: String,
     pub kind: ConstraintKind,
+    /// Non-key columns of a PRIMARY KEY / UNIQUE constraint's index
+    /// (`INCLUDE (...)`, physical positions): stored in the index, not part
+    /// of the uniqueness check. Empty for CHECK and for catalogs written
+    /// before INCLUDE on constraints existed.
+    #[serde(default)]
+    pub include: Vec<usize>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -408,6 +414,7 @@ mod tests {
                     oid: oid + 1,
                     name: "t_pkey".into(),
                     kind: ConstraintKind::PrimaryKey(vec![0]),
+                    include: vec![],
                 }],
                 storage: oid,
             },

@@ -58,13 +58,30 @@ fn choose_index_name(
     parts: &[String],
     suffix: &str,
 ) -> String {
-    let cols = parts.join("_");
+    let cols = index_column_names(parts);
     let base = if cols.is_empty() {
         format!("{table}_{suffix}")
     } else {
         format!("{table}_{cols}_{suffix}")
     };
     choose_relation_name(cat, schema, &base)
+}
+
+/// The column part of a generated index or key-constraint name, as
+/// Postgres's ChooseIndexColumnNames builds it: the names joined with `_`, a
+/// name that repeats an earlier one numbered (`a, a` -> `a_a1`).
+pub(crate) fn index_column_names(parts: &[String]) -> String {
+    let mut out: Vec<String> = Vec::with_capacity(parts.len());
+    for p in parts {
+        let mut n = p.clone();
+        let mut i = 1;
+        while out.contains(&n) {
+            n = format!("{p}{i}");
+            i += 1;
+        }
+        out.push(n);
+    }
+    out.join("_")
 }
 
 /// `base`, or `base1`, `base2`, ... if taken.
@@ -780,7 +797,7 @@ pub fn reconcile(s: &mut Session) -> Result<()> {
                     unique: true,
                     primary,
                     columns,
-                    include: vec![],
+                    include: c.include.clone(),
                     predicate: None,
                     fillfactor: 90,
                     pages_per_range: None,
