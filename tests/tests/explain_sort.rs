@@ -6,19 +6,7 @@
 //! sort holds far less than a full one over the same rows.
 
 use regex::Regex;
-use sargdb_tests::SargdbServer;
-
-async fn plan(c: &tokio_postgres::Client, sql: &str) -> Vec<String> {
-    c.query(
-        &format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {sql}"),
-        &[],
-    )
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.get::<_, String>(0))
-    .collect()
-}
+use sargdb_tests::{explain_analyze as plan, SargdbServer};
 
 /// The method and kB of the plan's one Sort, checking the line's exact
 /// shape (two spaces before `Memory:`, `kB` right after the number) and
