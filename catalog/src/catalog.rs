@@ -80,6 +80,12 @@ pub struct ConstraintDef {
     pub oid: u32,
     pub name: String,
     pub kind: ConstraintKind,
+    /// Non-key columns of a PRIMARY KEY / UNIQUE constraint's index
+    /// (`INCLUDE (...)`, physical positions): stored in the index, not part
+    /// of the uniqueness check. Empty for CHECK and for catalogs written
+    /// before INCLUDE on constraints existed.
+    #[serde(default)]
+    pub include: Vec<usize>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -156,6 +162,15 @@ pub struct IndexDef {
     /// INCLUDE columns (physical positions): stored, not part of the key.
     #[serde(default)]
     pub include: Vec<usize>,
+    /// Plain key columns whose key encoding does not give back the exact
+    /// value (numeric display scale, -0, interval form, bpchar blanks; see
+    /// `types::key::decodes_exactly`): each entry stores, right after the
+    /// key, a short hint per such column (`types::key::encode_exact_hint`)
+    /// that restores the exact value, so an index-only scan can return it. Chosen when the index's storage is created (CREATE,
+    /// REINDEX, TRUNCATE); empty for indexes built before this existed,
+    /// which keep working and read the heap for such columns.
+    #[serde(default)]
+    pub key_copies: Vec<usize>,
     /// Partial index predicate as SQL text.
     #[serde(default)]
     pub predicate: Option<String>,
@@ -179,6 +194,40 @@ pub struct IndexDef {
 
 fn yes() -> bool {
     true
+}
+
+impl IndexDef {
+    /// The table columns an entry holds beyond its key columns: the
+    /// INCLUDE columns and the key copies.
+    pub fn tail_columns(&self) -> impl Iterator<Item = usize> + '_ {
+        self.include.iter().chain(&self.key_copies).copied()
+    }
+
+    /// Whether entries continue after the key columns (key copies' hints,
+    /// then the INCLUDE columns in the row encoding).
+    pub fn has_tail(&self) -> bool {
+        !self.include.is_empty() || !self.key_copies.is_empty()
+    }
+
+    /// The key copies an index of these columns stores (`key_copies`):
+    /// plain key columns whose type does not decode exactly and that are
+    /// not INCLUDE columns already, each once. The caller decides whether
+    /// the kind stores a tail at all.
+    pub fn exact_copies_for(columns: &[IndexColumnDef], include: &[usize]) -> Vec<usize> {
+        let mut out: Vec<usize> = vec![];
+        for c in columns {
+            if let Some(p) = c.column {
+                if !crate::types::key::decodes_exactly(&c.data_type)
+                    && crate::types::key::has_exact_hint(&c.data_type)
+                    && !include.contains(&p)
+                    && !out.contains(&p)
+                {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Statistics of one column, as ANALYZE gathers them. Values are kept in the
@@ -408,6 +457,7 @@ mod tests {
                     oid: oid + 1,
                     name: "t_pkey".into(),
                     kind: ConstraintKind::PrimaryKey(vec![0]),
+                    include: vec![],
                 }],
                 storage: oid,
             },
@@ -418,5 +468,60 @@ mod tests {
         assert!(back.resolve_table(&["public".into()], "t").is_some());
         assert!(back.relation_exists("public", "t_pkey"));
         assert_eq!(back.choose_name("public", "t", "", "pkey"), "t_pkey1");
+    }
+
+    fn key(column: Option<usize>, data_type: DataType) -> IndexColumnDef {
+        IndexColumnDef {
+            column,
+            expr: column.is_none().then(|| "(a + 1)".to_string()),
+            data_type,
+            descending: false,
+            nulls_first: false,
+        }
+    }
+
+    #[test]
+    fn key_copies_are_the_inexact_plain_key_columns() {
+        let cols = [
+            key(Some(0), DataType::Int4),
+            key(Some(1), DataType::Numeric(None)),
+            key(Some(2), DataType::Interval),
+            key(Some(1), DataType::Numeric(None)),
+            key(None, DataType::Numeric(None)),
+            key(Some(3), DataType::Float8),
+            key(Some(4), DataType::Text),
+            key(Some(5), DataType::Char(None)),
+            key(Some(6), DataType::Char(Some(3))),
+        ];
+        // Each once, none that INCLUDE stores already, no expressions.
+        assert_eq!(IndexDef::exact_copies_for(&cols, &[3]), vec![1, 2, 5]);
+        assert!(IndexDef::exact_copies_for(&cols[..1], &[]).is_empty());
+    }
+
+    /// Catalogs written before constraint INCLUDE and key copies existed
+    /// load with both empty: such an index has no tail.
+    #[test]
+    fn older_catalog_records_load_without_tail() {
+        let ix: IndexDef = serde_json::from_str(
+            r#"{"oid":20000,"schema":"public","name":"t_n_idx","table":16384,
+               "method":"btree","unique":false,"primary":false,
+               "columns":[{"column":1,"expr":null,"data_type":{"Numeric":null},
+                           "descending":false,"nulls_first":false}],
+               "fillfactor":90,"storage":20001}"#,
+        )
+        .unwrap();
+        assert!(ix.key_copies.is_empty() && ix.include.is_empty());
+        assert!(!ix.has_tail());
+        assert_eq!(ix.tail_columns().count(), 0);
+        let c: ConstraintDef =
+            serde_json::from_str(r#"{"oid":1,"name":"t_pkey","kind":{"PrimaryKey":[0]}}"#).unwrap();
+        assert!(c.include.is_empty());
+        let with = IndexDef {
+            include: vec![4],
+            key_copies: vec![1],
+            ..ix
+        };
+        assert_eq!(with.tail_columns().collect::<Vec<_>>(), vec![4, 1]);
+        assert!(with.has_tail());
     }
 }

@@ -279,6 +279,7 @@ fn column_def(
                     oid: cat.alloc_oid(),
                     name: n,
                     kind: ConstraintKind::PrimaryKey(vec![pos]),
+                    include: vec![],
                 });
             }
             ast::ColumnOption::Unique(_) => {
@@ -288,6 +289,7 @@ fn column_def(
                     oid: cat.alloc_oid(),
                     name: n,
                     kind: ConstraintKind::Unique(vec![pos]),
+                    include: vec![],
                 });
             }
             ast::ColumnOption::Check(c) => {
@@ -298,6 +300,7 @@ fn column_def(
                     oid: cat.alloc_oid(),
                     name: n,
                     kind: ConstraintKind::Check(c.expr.to_string()),
+                    include: vec![],
                 });
             }
             ast::ColumnOption::Generated {
@@ -338,6 +341,61 @@ fn column_def(
 }
 
 /// `t_a_key`, `t_a_check`: unique among the catalog and the constraints being made.
+/// Positions of a key constraint's columns (`PRIMARY KEY (a, b)`); a name
+/// that is not a column fails as in Postgres (42703, `column "x" named in key
+/// does not exist`).
+fn key_columns(
+    lookup: &dyn Fn(&str) -> Option<usize>,
+    ics: &[ast::IndexColumn],
+) -> Result<Vec<usize>> {
+    ics.iter()
+        .map(|ic| {
+            let n = match &ic.column.expr {
+                ast::Expr::Identifier(i) => ident_name(i),
+                other => {
+                    return Err(SqlError::FeatureNotSupported(format!(
+                        "expression in key {other}"
+                    )))
+                }
+            };
+            column_in_key(lookup, &n)
+        })
+        .collect()
+}
+
+/// Positions of a key constraint's `INCLUDE (...)` columns. Postgres reports
+/// an unknown one with the same words as a key column.
+fn include_columns(
+    lookup: &dyn Fn(&str) -> Option<usize>,
+    ids: &[ast::Ident],
+) -> Result<Vec<usize>> {
+    ids.iter()
+        .map(|i| column_in_key(lookup, &ident_name(i)))
+        .collect()
+}
+
+fn column_in_key(lookup: &dyn Fn(&str) -> Option<usize>, n: &str) -> Result<usize> {
+    lookup(n).ok_or_else(|| {
+        SqlError::UndefinedColumn {
+            name: format!("{n}\" named in key does not exist"),
+            position: None,
+        }
+        .key_column(n)
+    })
+}
+
+/// The column part of a UNIQUE constraint's generated name: key columns,
+/// then INCLUDE columns, a repeated name numbered as Postgres does
+/// (`UNIQUE (a) INCLUDE (b, b)` -> `a_b_b1`).
+fn constraint_column_names(cols: &[ColumnDef], key: &[usize], include: &[usize]) -> String {
+    let names: Vec<String> = key
+        .iter()
+        .chain(include)
+        .map(|&i| cols[i].name.clone())
+        .collect();
+    crate::ddl_index::index_column_names(&names)
+}
+
 fn unique_name(
     cat: &Catalog,
     schema: &str,
@@ -420,30 +478,11 @@ fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResul
         seqs.extend(seq);
     }
     for tc in &ct.constraints {
-        let key_cols = |cols: &[ColumnDef], ics: &[ast::IndexColumn]| -> Result<Vec<usize>> {
-            ics.iter()
-                .map(|ic| {
-                    let n = match &ic.column.expr {
-                        ast::Expr::Identifier(i) => ident_name(i),
-                        other => {
-                            return Err(SqlError::FeatureNotSupported(format!(
-                                "expression in key {other}"
-                            )))
-                        }
-                    };
-                    cols.iter().position(|c| c.name == n).ok_or_else(|| {
-                        SqlError::UndefinedColumn {
-                            name: format!("{n}\" named in key does not exist"),
-                            position: None,
-                        }
-                        .key_column(&n)
-                    })
-                })
-                .collect()
-        };
+        let lookup = |n: &str| cols.iter().position(|c| c.name == n);
         match tc {
             ast::TableConstraint::PrimaryKey(pk) => {
-                let k = key_cols(&cols, &pk.columns)?;
+                let k = key_columns(&lookup, &pk.columns)?;
+                let include = include_columns(&lookup, &pk.include)?;
                 for i in &k {
                     cols[*i].not_null = true;
                 }
@@ -464,15 +503,13 @@ fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResul
                     oid: cat.alloc_oid(),
                     name: n,
                     kind: ConstraintKind::PrimaryKey(k),
+                    include,
                 });
             }
             ast::TableConstraint::Unique(u) => {
-                let k = key_cols(&cols, &u.columns)?;
-                let cn = k
-                    .iter()
-                    .map(|i| cols[*i].name.clone())
-                    .collect::<Vec<_>>()
-                    .join("_");
+                let k = key_columns(&lookup, &u.columns)?;
+                let include = include_columns(&lookup, &u.include)?;
+                let cn = constraint_column_names(&cols, &k, &include);
                 let n = u
                     .name
                     .as_ref()
@@ -482,6 +519,7 @@ fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResul
                     oid: cat.alloc_oid(),
                     name: n,
                     kind: ConstraintKind::Unique(k),
+                    include,
                 });
             }
             ast::TableConstraint::Check(c) => {
@@ -516,6 +554,7 @@ fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResul
                     oid: cat.alloc_oid(),
                     name: n,
                     kind: ConstraintKind::Check(text),
+                    include: vec![],
                 });
             }
             ast::TableConstraint::ForeignKey(_) => {
@@ -819,7 +858,7 @@ fn alter_table(s: &mut Session, at: &ast::AlterTable) -> Result<StatementResult>
                     t.columns[i].not_null = false;
                     t.constraints.retain(|c| match &c.kind {
                         ConstraintKind::PrimaryKey(k) | ConstraintKind::Unique(k) => {
-                            !k.contains(&i)
+                            !k.contains(&i) && !c.include.contains(&i)
                         }
                         ConstraintKind::Check(text) => !text
                             .split(|ch: char| !ch.is_alphanumeric() && ch != '_')
@@ -908,29 +947,12 @@ fn is_primary_key(o: &ast::ColumnOption) -> bool {
 /// index of a key constraint is built (and existing rows checked) by
 /// `ddl_index::reconcile` after the statement.
 fn add_constraint(cat: &mut Catalog, t: &mut TableDef, tc: &ast::TableConstraint) -> Result<()> {
-    let key_cols = |t: &TableDef, ics: &[ast::IndexColumn]| -> Result<Vec<usize>> {
-        ics.iter()
-            .map(|ic| {
-                let n = match &ic.column.expr {
-                    ast::Expr::Identifier(i) => ident_name(i),
-                    other => {
-                        return Err(SqlError::FeatureNotSupported(format!(
-                            "expression in key {other}"
-                        )))
-                    }
-                };
-                t.column_index(&n).ok_or_else(|| {
-                    SqlError::UndefinedColumn {
-                        name: format!("{n}\" named in key does not exist"),
-                        position: None,
-                    }
-                    .key_column(&n)
-                })
-            })
-            .collect()
-    };
+    let lookup = |n: &str| t.column_index(n);
     match tc {
         ast::TableConstraint::PrimaryKey(pk) => {
+            // Postgres resolves the columns before it looks for another key.
+            let k = key_columns(&lookup, &pk.columns)?;
+            let include = include_columns(&lookup, &pk.include)?;
             if t.constraints
                 .iter()
                 .any(|c| matches!(c.kind, ConstraintKind::PrimaryKey(_)))
@@ -940,7 +962,6 @@ fn add_constraint(cat: &mut Catalog, t: &mut TableDef, tc: &ast::TableConstraint
                     t.name
                 )));
             }
-            let k = key_cols(t, &pk.columns)?;
             for i in &k {
                 t.columns[*i].not_null = true;
             }
@@ -956,15 +977,13 @@ fn add_constraint(cat: &mut Catalog, t: &mut TableDef, tc: &ast::TableConstraint
                 oid: cat.alloc_oid(),
                 name: n,
                 kind: ConstraintKind::PrimaryKey(k),
+                include,
             });
         }
         ast::TableConstraint::Unique(u) => {
-            let k = key_cols(t, &u.columns)?;
-            let cn = k
-                .iter()
-                .map(|i| t.columns[*i].name.clone())
-                .collect::<Vec<_>>()
-                .join("_");
+            let k = key_columns(&lookup, &u.columns)?;
+            let include = include_columns(&lookup, &u.include)?;
+            let cn = constraint_column_names(&t.columns, &k, &include);
             let n = u.name.as_ref().map(ident_name).unwrap_or_else(|| {
                 unique_name(cat, &t.schema, &t.name, &cn, "key", &t.constraints)
             });
@@ -975,6 +994,7 @@ fn add_constraint(cat: &mut Catalog, t: &mut TableDef, tc: &ast::TableConstraint
                 oid: cat.alloc_oid(),
                 name: n,
                 kind: ConstraintKind::Unique(k),
+                include,
             });
         }
         ast::TableConstraint::ForeignKey(_) => {

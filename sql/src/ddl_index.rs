@@ -58,13 +58,49 @@ fn choose_index_name(
     parts: &[String],
     suffix: &str,
 ) -> String {
-    let cols = parts.join("_");
+    let cols = index_column_names(parts);
     let base = if cols.is_empty() {
         format!("{table}_{suffix}")
     } else {
         format!("{table}_{cols}_{suffix}")
     };
     choose_relation_name(cat, schema, &base)
+}
+
+/// The column part of a generated index or key-constraint name, as
+/// Postgres's ChooseIndexColumnNames builds it: the names joined with `_`, a
+/// name that repeats an earlier one numbered (`a, a` -> `a_a1`).
+pub(crate) fn index_column_names(parts: &[String]) -> String {
+    let mut out: Vec<String> = Vec::with_capacity(parts.len());
+    for p in parts {
+        let mut n = p.clone();
+        let mut i = 1;
+        while out.contains(&n) {
+            n = format!("{p}{i}");
+            i += 1;
+        }
+        out.push(n);
+    }
+    out.join("_")
+}
+
+/// The key copies (`IndexDef::key_copies`) a new storage of an index with
+/// these columns gets: only kinds that store a tail and can serve
+/// index-only scans (B+Tree) keep them.
+pub(crate) fn key_copies_for(
+    method: &str,
+    columns: &[IndexColumnDef],
+    include: &[usize],
+) -> Vec<usize> {
+    let tail = sargdb_engine::IndexKind::from_name(method).is_some_and(|k| {
+        let c = k.capabilities();
+        c.covering && !c.lossy_pages && !c.column_keys
+    });
+    if tail {
+        IndexDef::exact_copies_for(columns, include)
+    } else {
+        vec![]
+    }
 }
 
 /// `base`, or `base1`, `base2`, ... if taken.
@@ -348,6 +384,7 @@ pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementR
         .unwrap_or_else(|| default_fillfactor(&method));
     let oid = cat.alloc_oid();
     let storage = cat.alloc_oid();
+    let key_copies = key_copies_for(&method, &columns, &include);
     let def = IndexDef {
         oid,
         schema: table.schema.clone(),
@@ -356,6 +393,7 @@ pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementR
         method,
         unique: ci.unique,
         primary: false,
+        key_copies,
         columns,
         include,
         predicate: ci.predicate.as_ref().map(|p| p.to_string()),
@@ -762,7 +800,7 @@ pub fn reconcile(s: &mut Session) -> Result<()> {
             let Some(t) = cat.tables.get(&toid) else {
                 continue;
             };
-            let columns = cols
+            let columns: Vec<IndexColumnDef> = cols
                 .iter()
                 .map(|&p| IndexColumnDef {
                     column: Some(p),
@@ -785,8 +823,9 @@ pub fn reconcile(s: &mut Session) -> Result<()> {
                     method: "btree".into(),
                     unique: true,
                     primary,
+                    key_copies: key_copies_for("btree", &columns, &c.include),
                     columns,
-                    include: vec![],
+                    include: c.include.clone(),
                     predicate: None,
                     fillfactor: 90,
                     pages_per_range: None,
@@ -820,6 +859,8 @@ pub fn truncate_indexes(cat: &mut Catalog, txn: &mut sargdb_engine::Transaction,
             txn.drop_relation_on_commit(ix.storage);
             txn.drop_relation_on_abort(new_id);
             ix.storage = new_id;
+            // New, empty storage: it takes the current entry format.
+            ix.key_copies = key_copies_for(&ix.method, &ix.columns, &ix.include);
         }
     }
 }
@@ -991,6 +1032,9 @@ fn reindex(s: &mut Session, kind: ReindexKind, name: &ast::ObjectName) -> Result
                 st.txn.drop_relation_on_abort(new_id);
                 ix.storage = new_id;
                 ix.valid = true;
+                // The rebuilt storage takes the current entry format (an
+                // index built before key copies existed gains them).
+                ix.key_copies = key_copies_for(&ix.method, &ix.columns, &ix.include);
             }
         }
         (oids, tables)
@@ -1061,6 +1105,7 @@ fn reindex_concurrently(
                 primary: false,
                 constraint: None,
                 valid: false,
+                key_copies: key_copies_for(&orig.method, &orig.columns, &orig.include),
                 ..orig.clone()
             };
             cat.indexes.insert(copy_oid, copy);
@@ -1081,6 +1126,7 @@ fn reindex_concurrently(
             match cat.indexes.get_mut(&oid) {
                 Some(orig) => {
                     orig.storage = copy.storage;
+                    orig.key_copies = copy.key_copies;
                     orig.valid = true;
                 }
                 // The original was dropped meanwhile: the copy goes too.

@@ -93,9 +93,17 @@ pub struct WorkMemory {
 
 impl WorkMemory {
     pub fn add_row(&mut self, row: &[Value]) {
-        let b = row_bytes(row);
-        self.bytes += b;
-        MEMORY.work.add(b, 0);
+        self.add(row_bytes(row));
+    }
+    pub fn add(&mut self, bytes: u64) {
+        self.bytes += bytes;
+        MEMORY.work.add(bytes, 0);
+    }
+    /// Give back `bytes` of what was added (rows the operator dropped).
+    pub fn release(&mut self, bytes: u64) {
+        let b = bytes.min(self.bytes);
+        self.bytes -= b;
+        MEMORY.work.sub(b, 0);
     }
 }
 

@@ -194,3 +194,17 @@ impl TestDb {
         }
     }
 }
+
+/// The lines of `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) sql`:
+/// plan shape and actual row counts, without the figures that vary.
+pub async fn explain_analyze(c: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+    c.query(
+        &format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {sql}"),
+        &[],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("EXPLAIN ANALYZE {sql}: {e}"))
+    .iter()
+    .map(|r| r.get::<_, String>(0))
+    .collect()
+}

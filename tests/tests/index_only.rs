@@ -12,16 +12,7 @@ use std::time::{Duration, Instant};
 use sargdb_tests::{verify_index, SargdbServer};
 
 async fn plan(c: &tokio_postgres::Client, sql: &str) -> String {
-    c.query(
-        &format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {sql}"),
-        &[],
-    )
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.get::<_, String>(0))
-    .collect::<Vec<_>>()
-    .join("\n")
+    sargdb_tests::explain_analyze(c, sql).await.join("\n")
 }
 
 fn heap_fetches(plan: &str) -> u64 {

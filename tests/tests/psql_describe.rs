@@ -40,6 +40,8 @@ CREATE INDEX accounts_owner_desc ON app.accounts (owner DESC NULLS LAST);
 CREATE UNIQUE INDEX accounts_lower_email ON app.accounts (lower(email)) INCLUDE (owner);
 CREATE INDEX accounts_email_partial ON app.accounts (email) WHERE email IS NOT NULL AND balance > 0;
 INSERT INTO orders VALUES (1, 7, 'open', 10.50, '2024-01-01 10:00', 'first');
+CREATE TABLE covered (a int, b text, c int, PRIMARY KEY (a) INCLUDE (b), UNIQUE (c) INCLUDE (a, b));
+ALTER TABLE covered ADD CONSTRAINT covered_b_key UNIQUE (b) INCLUDE (c);
 ";
 
 /// (command, unaligned): every command here prints the same on both servers.
@@ -65,6 +67,9 @@ const COMMANDS: &[(&str, bool)] = &[
     ("\\d orders_recent", false),
     ("\\d orders_lower_status", false),
     ("\\d orders_pkey", false),
+    ("\\d covered", false),
+    ("\\d covered_pkey", false),
+    ("\\d covered_c_a_b_key", false),
     ("\\d s1", false),
     ("\\d items_id_seq", false),
     ("\\d app.accounts_id_seq", false),

@@ -41,8 +41,9 @@
 //! Equal values encode identically, which makes decoding canonical rather than
 //! exact: numeric loses its display scale (`1.00` decodes as `1`), intervals
 //! come back in one canonical form with the same span, `-0.0` as `0.0`, and
-//! `char(n)` is re-padded to `n`. An index-only scan that must return the
-//! original representation of such types has to visit the heap.
+//! `char(n)` is re-padded to `n`. An index that must return the original
+//! representation of such types stores it again after the key
+//! (`IndexDef::key_copies`).
 //!
 //! This module must not allocate per value beyond the output buffer (numerics
 //! wider than 38 digits are the one exception) and must never panic on input.
@@ -110,6 +111,9 @@ const NUM_ZERO: u8 = 0x03;
 const NUM_POS: u8 = 0x04;
 const NUM_POS_INF: u8 = 0x05;
 const NUM_NAN: u8 = 0x06;
+
+/// More trailing blanks than an entry can hold mean a corrupt hint.
+const MAX_HINT_BLANKS: usize = 1 << 16;
 
 const ELEM_END: u8 = 0x00;
 const ELEM_VALUE: u8 = 0x01;
@@ -213,6 +217,134 @@ pub fn decodes_exactly(ty: &DataType) -> bool {
         DataType::Array(elem) => decodes_exactly(elem),
         _ => true,
     }
+}
+
+/// Whether a column of this type that does not decode exactly has an exact
+/// hint (`encode_exact_hint`): the scalar types whose key is canonical.
+pub fn has_exact_hint(ty: &DataType) -> bool {
+    matches!(
+        ty,
+        DataType::Numeric(_)
+            | DataType::Float4
+            | DataType::Float8
+            | DataType::Interval
+            | DataType::Char(None)
+    )
+}
+
+/// Append the few bytes that, together with the value `decode_key` gives
+/// back for `v`'s key, restore `v` exactly (`apply_exact_hint`): a float's
+/// sign of zero (1 byte), a finite numeric's display scale, an interval's
+/// months and days (the key holds the total span), an unsized bpchar's
+/// trailing blanks (varints). Nothing for NULL, numeric NaN/infinities and
+/// types without a hint.
+pub fn encode_exact_hint(v: &Value, ty: &DataType, out: &mut Vec<u8>) {
+    match (ty, v) {
+        (_, Value::Null) => {}
+        (DataType::Float4 | DataType::Float8, Value::Float4(f)) => {
+            out.push((*f == 0.0 && f.is_sign_negative()) as u8)
+        }
+        (DataType::Float4 | DataType::Float8, Value::Float8(f)) => {
+            out.push((*f == 0.0 && f.is_sign_negative()) as u8)
+        }
+        (DataType::Float4 | DataType::Float8, _) => out.push(0),
+        (DataType::Numeric(_), Value::Numeric(Numeric::Finite(d))) => {
+            put_varint(zigzag(d.as_bigint_and_scale().1), out)
+        }
+        (DataType::Numeric(_), Value::Numeric(_)) => {}
+        (DataType::Numeric(_), _) => put_varint(0, out),
+        (DataType::Interval, Value::Interval(iv)) => {
+            put_varint(zigzag(iv.months as i64), out);
+            put_varint(zigzag(iv.days as i64), out);
+        }
+        (DataType::Char(None), Value::Text(t)) => {
+            let blanks = t.len() - t.trim_end_matches(' ').len();
+            put_varint(blanks as u64, out)
+        }
+        _ => {}
+    }
+}
+
+/// `decoded` (a key column's value from `decode_key`) made exact with its
+/// hint at the start of `bytes`; also the hint's length.
+pub fn apply_exact_hint(decoded: Value, ty: &DataType, bytes: &[u8]) -> Result<(Value, usize)> {
+    let mut at = 0;
+    let v = match (ty, decoded) {
+        (_, Value::Null) => Value::Null,
+        (DataType::Float4 | DataType::Float8, v) => {
+            let neg_zero = *bytes.first().ok_or_else(|| corrupt("missing float hint"))? == 1;
+            at = 1;
+            match v {
+                Value::Float4(f) if neg_zero && f == 0.0 => Value::Float4(-0.0),
+                Value::Float8(f) if neg_zero && f == 0.0 => Value::Float8(-0.0),
+                v => v,
+            }
+        }
+        (DataType::Numeric(_), Value::Numeric(Numeric::Finite(d))) => {
+            let scale = unzigzag(get_varint(bytes, &mut at)?);
+            if scale > d.as_bigint_and_scale().1 {
+                Value::Numeric(Numeric::Finite(d.with_scale(scale)))
+            } else {
+                Value::Numeric(Numeric::Finite(d))
+            }
+        }
+        (DataType::Interval, Value::Interval(iv)) => {
+            let months = i32::try_from(unzigzag(get_varint(bytes, &mut at)?))
+                .map_err(|_| corrupt("interval hint"))?;
+            let days = i32::try_from(unzigzag(get_varint(bytes, &mut at)?))
+                .map_err(|_| corrupt("interval hint"))?;
+            let span = datetime::interval_span(&iv);
+            let rest = span
+                - months as i128 * 30 * datetime::USECS_PER_DAY as i128
+                - days as i128 * datetime::USECS_PER_DAY as i128;
+            let micros = i64::try_from(rest).map_err(|_| corrupt("interval hint"))?;
+            Value::Interval(Interval {
+                months,
+                days,
+                micros,
+            })
+        }
+        (DataType::Char(None), Value::Text(mut t)) => {
+            let blanks = get_varint(bytes, &mut at)?;
+            let blanks = usize::try_from(blanks)
+                .ok()
+                .filter(|&b| b <= MAX_HINT_BLANKS)
+                .ok_or_else(|| corrupt("bpchar hint"))?;
+            t.extend(std::iter::repeat_n(' ', blanks));
+            Value::Text(t)
+        }
+        (_, v) => v,
+    };
+    Ok((v, at))
+}
+
+fn zigzag(i: i64) -> u64 {
+    ((i << 1) ^ (i >> 63)) as u64
+}
+
+fn unzigzag(u: u64) -> i64 {
+    ((u >> 1) as i64) ^ -((u & 1) as i64)
+}
+
+fn put_varint(mut u: u64, out: &mut Vec<u8>) {
+    while u >= 0x80 {
+        out.push((u as u8) | 0x80);
+        u >>= 7;
+    }
+    out.push(u as u8);
+}
+
+fn get_varint(bytes: &[u8], at: &mut usize) -> Result<u64> {
+    let mut u: u64 = 0;
+    for shift in (0..64).step_by(7) {
+        let b = *bytes.get(*at).ok_or_else(|| corrupt("hint ends early"))?;
+        *at += 1;
+        u |= ((b & 0x7F) as u64) << shift;
+        if b & 0x80 == 0 {
+            return Ok(u);
+        }
+    }
+    Err(corrupt("hint varint too long"))
 }
 
 /// Smallest byte string greater than every string that starts with `prefix`
@@ -1481,5 +1613,77 @@ mod tests {
         assert_eq!(prefix_successor(&[0xFF, 0xFF]), None);
         assert_eq!(prefix_successor(&[1, 0xFF]), Some(vec![2]));
         assert_eq!(prefix_successor(&[1, 2]), Some(vec![1, 3]));
+    }
+
+    /// Key, then decode, then the exact hint gives back the very value
+    /// (its text output, which shows scale, -0, interval form, blanks),
+    /// for every column order; the hint is all the bytes it wrote.
+    #[test]
+    fn exact_hints_restore_the_value() {
+        let ctx = TypeContext::default();
+        let cases: &[(DataType, &[&str])] = &[
+            (
+                DataType::Numeric(None),
+                &[
+                    "1.50",
+                    "1.5",
+                    "-0.000",
+                    "0",
+                    "12345678901234567890.123456789000",
+                    "-2.10",
+                    "NaN",
+                    "Infinity",
+                    "-Infinity",
+                    "100",
+                ],
+            ),
+            (DataType::Numeric(Some((10, 3))), &["1.500", "-7.000"]),
+            (
+                DataType::Float8,
+                &["-0", "0", "NaN", "-Infinity", "1e300", "-1e-300", "2.5"],
+            ),
+            (
+                DataType::Float4,
+                &["-0", "0", "NaN", "Infinity", "1.5e-40", "-3.25"],
+            ),
+            (
+                DataType::Interval,
+                &[
+                    "1 mon",
+                    "30 days",
+                    "720 hours",
+                    "-1 day 2 hours",
+                    "1 year -3 days",
+                    "-2 mons",
+                    "0",
+                    "178000000 years",
+                ],
+            ),
+            (DataType::Char(None), &["ab  ", "ab", "", " a", "   "]),
+        ];
+        for (ty, texts) in cases {
+            assert!(!decodes_exactly(ty) && has_exact_hint(ty), "{ty:?}");
+            for text in *texts {
+                let v = parse_text(text, ty, &ctx).expect("value");
+                for col in ALL_COLS {
+                    let key = enc(&v, ty, col);
+                    let decoded = decode_key(&key, std::slice::from_ref(ty), &[col]).unwrap();
+                    let mut hint = vec![];
+                    encode_exact_hint(&v, ty, &mut hint);
+                    hint.extend_from_slice(b"rest");
+                    let (back, used) = apply_exact_hint(decoded[0].clone(), ty, &hint).unwrap();
+                    assert_eq!(back.to_text(&ctx), v.to_text(&ctx), "{ty:?} {text}");
+                    assert_eq!(&hint[used..], b"rest", "{ty:?} {text}");
+                }
+            }
+        }
+        // NULL has no hint; a truncated hint is an error, not a panic.
+        assert_eq!(
+            apply_exact_hint(Value::Null, &DataType::Float8, &[]).unwrap(),
+            (Value::Null, 0)
+        );
+        let iv = parse_text("1 mon", &DataType::Interval, &ctx).unwrap();
+        assert!(apply_exact_hint(iv, &DataType::Interval, &[0x82]).is_err());
+        assert!(apply_exact_hint(Value::Float8(0.0), &DataType::Float8, &[]).is_err());
     }
 }

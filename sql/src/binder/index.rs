@@ -81,6 +81,11 @@ impl BoundIndex {
         mask
     }
 
+    /// The key position of table column `c` (its first, if repeated).
+    pub fn key_index_of(&self, c: usize) -> Option<usize> {
+        self.def.columns.iter().position(|k| k.column == Some(c))
+    }
+
     /// Position of the table column key `i` is, if it is a plain column.
     pub fn key_column(&self, i: usize) -> Option<usize> {
         self.def.columns.get(i).and_then(|c| c.column)

@@ -14,6 +14,7 @@
 
 use std::sync::Arc;
 
+use sargdb_catalog::types::key::encode_exact_hint;
 use sargdb_catalog::types::{encode_key_value, encode_row};
 use sargdb_catalog::{TableDef, Value};
 use sargdb_engine::index::MAX_KEY_SIZE;
@@ -52,7 +53,8 @@ pub fn index_options(def: &sargdb_catalog::IndexDef) -> IndexOptions {
 
 /// The stored key of `row` in `ix` and the key values, or None when the row
 /// is outside a partial index. The stored key is the encoded key columns,
-/// then for a covering index the INCLUDE columns (see `BoundIndex::include`).
+/// then the tail: a hint per key copy (`IndexDef::key_copies`), then the
+/// INCLUDE columns in the row encoding.
 pub fn index_key(
     ix: &BoundIndex,
     row: &[Value],
@@ -144,6 +146,13 @@ fn write_entry_key<'v>(
         }
     }
     let key_len = out.len() - start;
+    for &c in &ix.def.key_copies {
+        let ty = ix
+            .key_index_of(c)
+            .and_then(|i| ix.key_types.get(i))
+            .ok_or_else(|| SqlError::Internal("key copy is not a key column".into()))?;
+        encode_exact_hint(row.get(c).unwrap_or(&Value::Null), ty, out);
+    }
     if !ix.def.include.is_empty() {
         let inc: Vec<Value> = ix
             .def
@@ -185,9 +194,7 @@ pub fn plain_key_into(ix: &BoundIndex, row: &[Value], out: &mut Vec<u8>) -> Resu
 /// columns, whose stored key is that column's value alone (`value_key_into`).
 pub fn single_key_column(ix: &BoundIndex) -> Option<usize> {
     match ix.keys.as_slice() {
-        [BoundExpr::Column(c, _)] if ix.def.include.is_empty() && ix.predicate.is_none() => {
-            Some(*c)
-        }
+        [BoundExpr::Column(c, _)] if !ix.def.has_tail() && ix.predicate.is_none() => Some(*c),
         _ => None,
     }
 }

@@ -20,7 +20,9 @@ use std::collections::VecDeque;
 use std::ops::{Bound, Range};
 
 use sargdb_catalog::types::decode_row;
-use sargdb_catalog::types::key::{decode_key_prefix, encode_key_value, range_bounds};
+use sargdb_catalog::types::key::{
+    apply_exact_hint, decode_key_prefix, encode_key_value, range_bounds,
+};
 use sargdb_catalog::types::{cast, DataType};
 use sargdb_catalog::Value;
 use sargdb_engine::index::{IndexEntry, IndexScanIter};
@@ -33,7 +35,7 @@ use super::scan::{decode_masked_into, tid_value};
 use super::stats::ScanCounts;
 use super::{ExecContext, Executor, OpCounts, Row};
 use crate::binder::bound::BoundExpr;
-use crate::error::Result;
+use crate::error::{Result, SqlError};
 use crate::planner::plan::{IndexScanMode, IndexScanPlan, KeyCond};
 
 pub struct IndexScanExecutor {
@@ -177,8 +179,8 @@ fn prefix_scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<Scan
     // A value for every key column is a whole key: an equality scan (the
     // only kind hash indexes serve).
     let whole = |kb: Vec<u8>, cols: usize| {
-        // A covering index's entries continue after the key (INCLUDE).
-        if cols == ix.keys.len() && ix.def.include.is_empty() {
+        // Entries may continue after the key (INCLUDE, key copies).
+        if cols == ix.keys.len() && !ix.def.has_tail() {
             ScanKey::Eq(kb)
         } else {
             ScanKey::Prefix(kb)
@@ -512,9 +514,9 @@ impl IndexScanExecutor {
 }
 
 /// A physical row of the scanned table from an index entry's stored key:
-/// the plain key columns decoded, the INCLUDE columns from the tail, every
-/// other column NULL (the planner chose index-only mode because nothing
-/// reads them).
+/// the plain key columns decoded (key copies made exact with their hints),
+/// the INCLUDE columns from the tail, every other column NULL (the planner chose
+/// index-only mode because nothing reads them).
 fn row_from_entry(p: &IndexScanPlan, key: &[u8], row: &mut Row) -> Result<()> {
     let ix = &p.index;
     row.clear();
@@ -526,6 +528,19 @@ fn row_from_entry(p: &IndexScanPlan, key: &[u8], row: &mut Row) -> Result<()> {
                 *slot = v;
             }
         }
+    }
+    let mut at = used;
+    for &c in &ix.def.key_copies {
+        let (Some(i), Some(slot)) = (ix.key_index_of(c), row.get_mut(c)) else {
+            return Err(SqlError::Internal("key copy is not a key column".into()));
+        };
+        let (v, n) = apply_exact_hint(
+            std::mem::replace(slot, Value::Null),
+            &ix.key_types[i],
+            &key[at..],
+        )?;
+        *slot = v;
+        at += n;
     }
     if !ix.def.include.is_empty() {
         let types: Vec<DataType> = ix
@@ -540,7 +555,7 @@ fn row_from_entry(p: &IndexScanPlan, key: &[u8], row: &mut Row) -> Result<()> {
                     .unwrap_or(DataType::Unknown)
             })
             .collect();
-        let inc = decode_row(&key[used..], &types)?;
+        let inc = decode_row(&key[at..], &types)?;
         for (&c, v) in ix.def.include.iter().zip(inc) {
             if let Some(slot) = row.get_mut(c) {
                 *slot = v.unwrap_or(Value::Null);

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Instant;
 
-use super::{BoxedExecutor, ExecContext, Executor, OpCounts, Row};
+use super::{BoxedExecutor, ExecContext, Executor, OpCounts, Row, SortInfo};
 use crate::error::Result;
 use crate::planner::plan::Plan;
 
@@ -29,6 +29,8 @@ pub struct NodeStats {
     /// The operator's own counters (rows removed, heap fetches), summed
     /// over loops.
     pub ops: OpCounts,
+    /// A Sort's method and memory (its last loop's).
+    pub sort: Option<SortInfo>,
 }
 
 #[derive(Default)]
@@ -134,8 +136,12 @@ impl Executor for Instrumented {
         let ops = self.inner.counts();
         let ops_now = ops.saturating_sub(self.ops_seen);
         self.ops_seen = ops;
+        let sort = self.inner.sort_info();
         update(self.key, |s| {
             s.ops.add(ops_now);
+            if sort.is_some() {
+                s.sort = sort;
+            }
             if start {
                 s.loops += 1;
             }

@@ -273,6 +273,24 @@ impl LimitExecutor {
     }
 }
 
+/// The rows a LIMIT reads from its input when its counts are constants:
+/// LIMIT + OFFSET. None without a LIMIT or with a computed count.
+pub fn constant_bound(limit: &Option<BoundExpr>, offset: &Option<BoundExpr>) -> Option<usize> {
+    fn constant(e: &BoundExpr) -> Option<u64> {
+        match e {
+            BoundExpr::Literal(Value::Int8(n), _) => u64::try_from(*n).ok(),
+            BoundExpr::Literal(Value::Int4(n), _) => u64::try_from(*n).ok(),
+            _ => None,
+        }
+    }
+    let l = constant(limit.as_ref()?)?;
+    let o = match offset {
+        None => 0,
+        Some(e) => constant(e)?,
+    };
+    usize::try_from(l.checked_add(o)?).ok()
+}
+
 fn count_value(e: &Option<BoundExpr>, ctx: &mut ExecContext, what: &str) -> Result<Option<i64>> {
     let Some(e) = e else { return Ok(None) };
     match eval(e, &[], ctx)? {

@@ -82,6 +82,22 @@ pub trait Executor {
     fn counts(&self) -> OpCounts {
         OpCounts::default()
     }
+    /// A Sort's method and memory once it has sorted (EXPLAIN ANALYZE).
+    fn sort_info(&self) -> Option<SortInfo> {
+        None
+    }
+}
+
+/// What a Sort did, for EXPLAIN ANALYZE's `Sort Method:` line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SortInfo {
+    /// True when the sort was bounded and dropped rows on the way
+    /// (Postgres's `top-N heapsort`), false for a full in-memory sort
+    /// (`quicksort`).
+    pub top_n: bool,
+    /// The most bytes the sort held at once: its rows, their sort keys and
+    /// the array of them.
+    pub peak_bytes: u64,
 }
 
 /// Running totals an operator reports for EXPLAIN ANALYZE.
@@ -117,7 +133,14 @@ pub type BoxedExecutor = Box<dyn Executor>;
 /// Build the operator tree for a physical plan (each operator instrumented
 /// when EXPLAIN ANALYZE is collecting on this thread).
 pub fn build(plan: &Plan) -> Result<BoxedExecutor> {
-    let ex = build_node(plan)?;
+    build_bounded(plan, None)
+}
+
+/// `build` for a node of which at most `bound` rows will be read (a LIMIT
+/// above it with constant counts): a Sort keeps only that many (Postgres's
+/// ExecSetTupleBound, which passes through projections likewise).
+fn build_bounded(plan: &Plan, bound: Option<usize>) -> Result<BoxedExecutor> {
+    let ex = build_node(plan, bound)?;
     Ok(if instrument::active() {
         instrument::Instrumented::wrap(ex, plan)
     } else {
@@ -125,7 +148,7 @@ pub fn build(plan: &Plan) -> Result<BoxedExecutor> {
     })
 }
 
-fn build_node(plan: &Plan) -> Result<BoxedExecutor> {
+fn build_node(plan: &Plan, bound: Option<usize>) -> Result<BoxedExecutor> {
     Ok(match plan {
         Plan::OneRow => Box::new(misc::ValuesExecutor::one_row()),
         Plan::Scan {
@@ -149,9 +172,10 @@ fn build_node(plan: &Plan) -> Result<BoxedExecutor> {
             input: build(input)?,
             predicate: predicate.clone(),
         }),
-        Plan::Project { input, exprs } => {
-            Box::new(misc::ProjectExecutor::new(build(input)?, exprs.clone()))
-        }
+        Plan::Project { input, exprs } => Box::new(misc::ProjectExecutor::new(
+            build_bounded(input, bound)?,
+            exprs.clone(),
+        )),
         Plan::Join {
             left,
             right,
@@ -215,14 +239,14 @@ fn build_node(plan: &Plan) -> Result<BoxedExecutor> {
             aggs.clone(),
         )),
         Plan::Sort { input, keys } => {
-            Box::new(sort::SortExecutor::new(build(input)?, keys.clone()))
+            Box::new(sort::SortExecutor::new(build(input)?, keys.clone(), bound))
         }
         Plan::Limit {
             input,
             limit,
             offset,
         } => Box::new(misc::LimitExecutor::new(
-            build(input)?,
+            build_bounded(input, misc::constant_bound(limit, offset))?,
             limit.clone(),
             offset.clone(),
         )),

@@ -310,13 +310,14 @@ fn choose_children(p: Plan, needed: Needed) -> Plan {
 }
 
 /// Table columns an index-only scan of `ix` can return: plain key columns
-/// whose key encoding decodes to the exact value, and INCLUDE columns.
+/// whose key encoding decodes to the exact value, INCLUDE columns, and key
+/// columns stored again exactly in the tail (`key_copies`).
 fn returned_columns(ix: &BoundIndex) -> Vec<usize> {
     let mut cols: Vec<usize> = (0..ix.keys.len())
         .filter(|&i| decodes_exactly(&ix.key_types[i]))
         .filter_map(|i| ix.key_column(i))
         .collect();
-    cols.extend(ix.def.include.iter().copied());
+    cols.extend(ix.def.tail_columns());
     cols
 }
 

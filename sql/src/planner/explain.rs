@@ -494,6 +494,23 @@ fn agg_text(a: &crate::binder::bound::AggCall, names: &[(String, bool)]) -> Stri
     format!("{f}({distinct}{})", args.join(", "))
 }
 
+/// EXPLAIN ANALYZE's line under a Sort, in Postgres's words: the method
+/// (`quicksort` for a full in-memory sort, `top-N heapsort` for a bounded
+/// one that dropped rows) and the most memory the sort held, in kB rounded
+/// up as Postgres does. Sorts never spill to disk, so `external merge` does
+/// not occur.
+pub fn sort_method_line(si: &crate::executor::SortInfo) -> String {
+    let method = if si.top_n {
+        "top-N heapsort"
+    } else {
+        "quicksort"
+    };
+    format!(
+        "Sort Method: {method}  Memory: {}kB",
+        si.peak_bytes.div_ceil(1024)
+    )
+}
+
 /// `Sort Key:` / `Group Key:` text of `keys` over `input`'s output.
 fn keys_text(keys: &[(BoundExpr, bool, bool)], input: &Plan) -> String {
     let names = key_names(input);
@@ -960,6 +977,9 @@ fn node_attached(
                 .map(|k| (k.expr.clone(), k.desc, k.nulls_first))
                 .collect();
             extra.push(format!("Sort Key: {}", keys_text(&keys, input)));
+            if let Some(si) = opts.stats(p).flatten().and_then(|st| st.sort) {
+                extra.push(sort_method_line(&si));
+            }
             let c = k0.1 + k0.2 * (k0.2.max(2.0)).log2() * 0.005;
             (
                 "Sort".into(),
