@@ -346,6 +346,9 @@ struct Backend<S: SqlSession> {
     /// they bypass `prepare` and run through the COPY path at Execute.
     copy_statements: NameMap<String>,
     copy_portals: NameMap<String>,
+    /// Scratch for one field's text output, reused across rows so that
+    /// encoding a DataRow allocates nothing.
+    text: String,
 }
 
 /// A COPY FROM STDIN between CopyInResponse and CopyDone / CopyFail.
@@ -370,6 +373,7 @@ impl<S: SqlSession> Backend<S> {
             copy_in: None,
             copy_statements: NameMap::default(),
             copy_portals: NameMap::default(),
+            text: String::new(),
         }
     }
 
@@ -603,9 +607,18 @@ impl<S: SqlSession> Backend<S> {
                     .get(i)
                     .filter(|c| matches!(c.data_type, DataType::Regclass | DataType::Regtype))
                     .and_then(|c| self.session.oid_alias_text(&c.data_type, v));
-                match alias {
-                    Some(name) => self.out.field(name.as_bytes()),
-                    None => self.out.field(v.to_text(ctx).as_bytes()),
+                match (alias, v) {
+                    (Some(name), _) => self.out.field(name.as_bytes()),
+                    // Integers (the commonest column of a point lookup) are
+                    // written as digits straight into the reply.
+                    (None, Value::Int2(i)) => self.out.int_field(i64::from(*i)),
+                    (None, Value::Int4(i)) => self.out.int_field(i64::from(*i)),
+                    (None, Value::Int8(i)) => self.out.int_field(*i),
+                    (None, _) => {
+                        self.text.clear();
+                        v.write_text(ctx, &mut self.text);
+                        self.out.field(self.text.as_bytes());
+                    }
                 }
             }
         }

@@ -211,6 +211,29 @@ impl OutBuf {
         self.buf.put_slice(bytes);
     }
 
+    /// A text field holding the decimal form of `v` (what `Display` and
+    /// Postgres's int2/int4/int8 output functions print), without building
+    /// a string first.
+    pub fn int_field(&mut self, v: i64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut n = v.unsigned_abs();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let neg = usize::from(v < 0);
+        self.buf.put_i32((digits.len() - i + neg) as i32);
+        if neg == 1 {
+            self.buf.put_u8(b'-');
+        }
+        self.buf.put_slice(&digits[i..]);
+    }
+
     pub fn end_data_row(&mut self) {
         let len = self.buf.len() - self.boundary - 1;
         let start = self.boundary + 1;
@@ -246,6 +269,29 @@ mod tests {
         let mut b = BytesMut::new();
         msg.encode(&mut b).unwrap();
         b.to_vec()
+    }
+
+    #[test]
+    fn int_field_matches_display() {
+        for v in [
+            0i64,
+            7,
+            -7,
+            10,
+            -10,
+            99_999,
+            i64::from(i16::MIN),
+            i64::from(i32::MIN),
+            i64::from(i32::MAX),
+            i64::MIN,
+            i64::MAX,
+        ] {
+            let mut a = OutBuf::new();
+            a.int_field(v);
+            let mut b = OutBuf::new();
+            b.field(v.to_string().as_bytes());
+            assert_eq!(a.take(), b.take(), "{v}");
+        }
     }
 
     #[test]
