@@ -571,26 +571,14 @@ impl BufferPool {
 
     /// Write every dirty page whose key passes `want`.
     fn flush_where(&self, want: impl Fn(PageKey) -> bool) -> Result<()> {
-        for idx in 0..self.frames.len() {
-            let state = &self.frames[idx].state;
-            let Some(key) = ({
-                let st = state.lock();
+        for frame in self.frames.iter() {
+            let key = {
+                let st = frame.state.lock();
                 st.key.filter(|&k| st.dirty && want(k))
-            }) else {
-                continue;
             };
-            // Pin under the shard lock so the frame is not reused meanwhile.
-            {
-                let _sh = self.shards[shard_of(key)].lock();
-                let st = state.lock();
-                if st.key != Some(key) || !st.dirty {
-                    continue;
-                }
-                self.frames[idx].pins.fetch_add(1, Ordering::Acquire);
+            if let Some((rel, block)) = key {
+                self.write_block(rel, block)?;
             }
-            let res = self.write_frame(idx, key);
-            self.frames[idx].pins.fetch_sub(1, Ordering::Release);
-            res?;
         }
         Ok(())
     }

@@ -77,18 +77,18 @@ pub fn encode_text_value(
     ctx: &super::TypeContext,
     out: &mut Vec<u8>,
 ) -> Result<()> {
-    let limit = |s: &str, n: u32| -> Option<usize> {
-        // Chars in `s` if within the limit (bytes bound chars from above).
-        let n = n as usize;
-        if s.len() <= n {
-            return Some(if s.is_ascii() {
-                s.len()
+    // For char(n) and varchar(n): the characters in `s` when they are
+    // within the limit (its bytes bound them from above).
+    let within = match ty {
+        DataType::Varchar(Some(n)) | DataType::Char(Some(n)) => {
+            let n = *n as usize;
+            if s.len() <= n && s.is_ascii() {
+                Some(s.len())
             } else {
-                s.chars().count()
-            });
+                Some(s.chars().count()).filter(|&c| c <= n)
+            }
         }
-        let chars = s.chars().count();
-        (chars <= n).then_some(chars)
+        _ => None,
     };
     match ty {
         DataType::Int2 => {
@@ -109,12 +109,9 @@ pub fn encode_text_value(
         DataType::Text | DataType::Varchar(None) | DataType::Char(None) => {
             put_bytes(out, T_TEXT, s.as_bytes())
         }
-        DataType::Varchar(Some(n)) if limit(s, *n).is_some() => {
-            put_bytes(out, T_TEXT, s.as_bytes())
-        }
-        DataType::Char(Some(n)) if limit(s, *n).is_some() => {
-            let chars = limit(s, *n).unwrap_or(0);
-            let pad = *n as usize - chars;
+        DataType::Varchar(Some(_)) if within.is_some() => put_bytes(out, T_TEXT, s.as_bytes()),
+        DataType::Char(Some(n)) if within.is_some() => {
+            let pad = *n as usize - within.unwrap_or(0);
             out.push(T_TEXT);
             out.extend_from_slice(&((s.len() + pad) as u32).to_le_bytes());
             out.extend_from_slice(s.as_bytes());

@@ -70,12 +70,8 @@ pub(super) fn direct_target(plan: &Plan, ncols: usize) -> Option<Direct> {
     let Plan::Project { exprs, .. } = &**input else {
         return None;
     };
-    let identity = exprs.len() == ncols
-        && table.columns.len() == ncols
-        && exprs
-            .iter()
-            .enumerate()
-            .all(|(k, e)| matches!(e, crate::binder::BoundExpr::Column(i, _) if *i == k));
+    let identity =
+        exprs.len() == ncols && table.columns.len() == ncols && crate::executor::is_identity(exprs);
     let plain = access.indexes.is_empty()
         && returning.is_empty()
         && checks.is_empty()

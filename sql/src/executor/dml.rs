@@ -170,6 +170,15 @@ pub fn insert_tuples(plan: &Plan, batch: &mut TupleBatch, ctx: &mut ExecContext)
     Ok(())
 }
 
+/// Whether a projection passes its input columns through unchanged, in
+/// order (COPY's INSERT of every column in table order).
+pub(crate) fn is_identity(exprs: &[BoundExpr]) -> bool {
+    exprs
+        .iter()
+        .enumerate()
+        .all(|(k, e)| matches!(e, BoundExpr::Column(i, _) if *i == k))
+}
+
 pub fn insert_rows(plan: &Plan, rows: Vec<Row>, ctx: &mut ExecContext) -> Result<()> {
     let Plan::Insert {
         access,
@@ -199,11 +208,7 @@ pub fn insert_rows(plan: &Plan, rows: Vec<Row>, ctx: &mut ExecContext) -> Result
     // COPY of every column in table order: the decoded rows already are
     // the table's rows (parsed as the columns' types), so the projection,
     // which would copy every value, is skipped.
-    let identity = exprs
-        .iter()
-        .enumerate()
-        .all(|(k, e)| matches!(e, BoundExpr::Column(i, _) if *i == k))
-        && rows.iter().all(|r| r.len() == exprs.len());
+    let identity = is_identity(exprs) && rows.iter().all(|r| r.len() == exprs.len());
     let rows = Box::new(super::misc::RowsExecutor::new(rows));
     let src: super::BoxedExecutor = if identity {
         rows

@@ -12,6 +12,7 @@ pub mod instrument;
 mod misc;
 mod nested_loop_join;
 mod scan;
+pub(crate) use dml::is_identity;
 pub use dml::{insert_rows, insert_tuples};
 pub use scan::decode as decode_row_of;
 pub use scan::{decode_masked, decode_masked_in, decode_masked_into};

@@ -183,18 +183,6 @@ impl BTree {
         Node::decode(&g[..]).ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))
     }
 
-    fn write_node(&self, block: u32, n: &Node) -> Result<()> {
-        debug_assert!(n.fits());
-        let p = self.shared.pool.fetch(self.rel, block)?;
-        let mut g = p.write();
-        n.encode(&mut g[..]);
-        self.shared
-            .wal
-            .append_page_image(0, self.rel, block, &mut g[..]);
-        p.mark_dirty();
-        Ok(())
-    }
-
     /// Write the pages of one structural change (a split up to a new root,
     /// a merge, the pages a new tree starts with) and log them as one
     /// `PageImages` record, so that recovery replays all of them or none:
@@ -255,7 +243,7 @@ impl BTree {
         self.shared.wal.append_page_image(0, self.rel, block, page);
     }
 
-    /// `write_node` for a bulk build (`log_built_page`).
+    /// Write a node a bulk build made (logged by `log_built_page`).
     fn write_built_node(&self, block: u32, n: &Node) -> Result<()> {
         debug_assert!(n.fits());
         let p = self.shared.pool.fetch(self.rel, block)?;
@@ -527,10 +515,14 @@ impl BTree {
             return Ok(false);
         };
         leaf.items.remove(pos);
-        self.write_node(leaf_block, &leaf)?;
-        if leaf.byte_size() < PAGE_SIZE / 4 {
-            self.try_merge(path, leaf_block, leaf)?;
+        // A merge logs the shrunk leaf with the rest of its record.
+        if leaf.byte_size() < PAGE_SIZE / 4 && self.try_merge(path, &leaf)? {
+            return Ok(true);
         }
+        self.write_batch(Batch {
+            nodes: vec![(leaf_block, leaf)],
+            meta: None,
+        })?;
         Ok(true)
     }
 
@@ -598,34 +590,35 @@ impl BTree {
         Ok(removed)
     }
 
-    /// Merge an underfull leaf into its left sibling under the same parent
-    /// (or its right sibling into it, when it is the parent's first child).
-    fn try_merge(&self, mut path: Vec<(u32, Node, usize)>, block: u32, node: Node) -> Result<()> {
+    /// Merge an underfull leaf (`node`, as changed by the caller) into its
+    /// left sibling under the same parent (or its right sibling into it,
+    /// when it is the parent's first child), logging the pages as one
+    /// record. False (nothing written) when they do not merge.
+    fn try_merge(&self, mut path: Vec<(u32, Node, usize)>, node: &Node) -> Result<bool> {
         let Some((pblock, mut pnode, idx)) = path.pop() else {
-            return Ok(());
+            return Ok(false);
         };
         let (left_idx, right_idx) = if idx > 0 {
             (idx - 1, idx)
         } else if idx + 1 < pnode.items.len() {
             (idx, idx + 1)
         } else {
-            return Ok(());
+            return Ok(false);
         };
         let left_block = pnode.items[left_idx].child;
         let right_block = pnode.items[right_idx].child;
         let (mut left, right) = if right_idx == idx {
-            (self.read_node(left_block)?, node)
+            (self.read_node(left_block)?, node.clone())
         } else {
-            (node, self.read_node(right_block)?)
+            (node.clone(), self.read_node(right_block)?)
         };
         if left.level != right.level || left.right != right_block {
-            return Ok(());
+            return Ok(false);
         }
         let combined = left.byte_size() + right.byte_size() - PAGE_HEADER_SIZE;
         if combined > PAGE_SIZE * 3 / 4 {
-            return Ok(());
+            return Ok(false);
         }
-        let _ = block;
         // The merged leaf, the parent, the freed page and the meta page
         // are logged as one record (`write_batch`).
         let mut batch = Batch::default();
@@ -647,7 +640,8 @@ impl BTree {
             batch.nodes.push((pblock, pnode));
         }
         batch.meta = Some(meta);
-        self.write_batch(batch)
+        self.write_batch(batch)?;
+        Ok(true)
     }
 
     /// Leftmost leaf block.
