@@ -269,6 +269,7 @@ pub fn probe(
 ) -> Result<Probe> {
     let mut dead = Vec::new();
     let mut found = Probe::Clear;
+    let epoch = ctx.txn.vacuum_epoch(table.storage);
     for e in h.scan(key, false)? {
         let e = e?;
         if Some(e.tid) == skip {
@@ -290,7 +291,8 @@ pub fn probe(
         }
     }
     if !dead.is_empty() {
-        let removed = h.kill(&dead)?;
+        let engine = ctx.engine;
+        let removed = h.kill(&dead, &|| engine.vacuum_epoch(table.storage) == epoch)?;
         if let Some(s) = ctx.engine.relation_stats().for_storage(h.rel()) {
             s.add(Counter::Deletes, removed);
         }
