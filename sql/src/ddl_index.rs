@@ -631,8 +631,17 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
     // A one-column key: only that column is decoded, straight from the
     // row's bytes.
     let single = crate::executor::index_maint::single_key_column(ix);
+    // Rows per page as the last ANALYZE saw them, to size each sink.
+    let density = ctx
+        .catalog
+        .stats
+        .get(&table.oid)
+        .filter(|s| s.relpages > 0)
+        .map_or(0.0, |s| s.reltuples / s.relpages as f64);
     // The rows are read in place, under each page's read latch.
     let plain_part = |mut out: BuildInput, blocks: std::ops::Range<u32>| -> Result<BuildInput> {
+        out.sink
+            .reserve((density * blocks.len() as f64 * 1.05).min(1e9) as usize);
         txn.dirty_visit_blocks(table.storage, blocks, |tid, bytes| -> Result<()> {
             if let Some(c) = single {
                 // None: the row predates the column (its default applies).

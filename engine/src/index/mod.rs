@@ -299,6 +299,9 @@ pub trait BuildSink: Send {
             what: "unique indexes".into(),
         })
     }
+    /// About `entries` more entries are coming (an estimate): room for
+    /// them up front, instead of growing (and copying) as they arrive.
+    fn reserve(&mut self, _entries: usize) {}
     /// Called once on the thread that fed the sink, after its last entry
     /// (a B+Tree sorts its run here, so each thread sorts its own).
     fn finish(&mut self) -> Result<()> {
