@@ -201,7 +201,7 @@ async fn indexes_agree_with_their_table_after_every_crash() {
             let rows = text_rows(
                 &c,
                 &format!(
-                    "SELECT ctid::text, id::text, owner, balance::text FROM acc WHERE id IN ({}) ORDER BY id",
+                    "SELECT id::text, owner, balance::text FROM acc WHERE id IN ({}) ORDER BY id",
                     ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
                 ),
             )
