@@ -788,8 +788,10 @@ impl<S: SqlSession> Backend<S> {
             if portal.stmt.columns().is_empty() {
                 self.out.empty_message(b'n');
             } else {
-                let (cols, formats) = (portal.stmt.columns().to_vec(), portal.formats.clone());
-                self.out.row_description(&cols, &formats);
+                // libpq describes the portal of every prepared execution:
+                // no copies of its columns and formats.
+                self.out
+                    .row_description(portal.stmt.columns(), &portal.formats);
             }
         }
         Ok(())

@@ -198,14 +198,15 @@ async fn indexes_agree_with_their_table_after_every_crash() {
             .unwrap();
         if !dup.is_empty() {
             let ids: Vec<i32> = dup.iter().map(|r| r.get(0)).collect();
-            let rows = text_rows(
-                &c,
-                &format!(
+            let rows =
+                text_rows(
+                    &c,
+                    &format!(
                     "SELECT id::text, owner, balance::text FROM acc WHERE id IN ({}) ORDER BY id",
                     ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
                 ),
-            )
-            .await;
+                )
+                .await;
             panic!(
                 "primary key duplicated after crash {cycle}: {rows:?}\n{}",
                 srv.log()

@@ -58,12 +58,15 @@ impl IndexKind {
         }
     }
     pub fn from_name(name: &str) -> Option<IndexKind> {
-        match name.to_ascii_lowercase().as_str() {
-            "btree" => Some(IndexKind::BTree),
-            "hash" => Some(IndexKind::Hash),
-            "brin" => Some(IndexKind::Brin),
-            _ => None,
-        }
+        // Every index use looks its kind up: no lowercased copy.
+        [
+            ("btree", IndexKind::BTree),
+            ("hash", IndexKind::Hash),
+            ("brin", IndexKind::Brin),
+        ]
+        .into_iter()
+        .find(|(n, _)| name.eq_ignore_ascii_case(n))
+        .map(|(_, k)| k)
     }
     /// What the kind can serve (the same as its handles' `capabilities`).
     pub fn capabilities(&self) -> Capabilities {
