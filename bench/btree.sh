@@ -43,7 +43,10 @@ for who in pg sdb; do
     R[$who.size_int]=$(q "$who" -c "SELECT pg_relation_size(oid) FROM pg_class WHERE relname = 'bi_k'")
     R[$who.size_text]=$(q "$who" -c "SELECT pg_relation_size(oid) FROM pg_class WHERE relname = 'bt_k'")
     q "$who" -c "ANALYZE bi" >/dev/null
+    c0=$(phase_counters "$who" bi)
     R[$who.lookup]=$(tps "$who" "$WORK/lookup.sql" "$LOOKUPS")
+    sleep 1 # PostgreSQL flushes a backend's counters when it exits
+    R[$who.io_lookup]=$(phase_delta "$c0" "$(phase_counters "$who" bi)")
     R[$who.range]=$(tps "$who" "$WORK/range.sql" "$RANGES")
 done
 
@@ -55,3 +58,4 @@ printf '%-34s %14s %14s %10s\n' "int index size (MB)" "$(mb "${R[pg.size_int]}")
 printf '%-34s %14s %14s %10s\n' "text index size (MB)" "$(mb "${R[pg.size_text]}")" "$(mb "${R[sdb.size_text]}")" "$(ratio "${R[sdb.size_text]}" "${R[pg.size_text]}")"
 printf '%-34s %14.0f %14.0f %10s\n' "point lookups (per s)" "${R[pg.lookup]}" "${R[sdb.lookup]}" "$(ratio "${R[sdb.lookup]}" "${R[pg.lookup]}")"
 printf '%-34s %14.0f %14.0f %10s\n' "range scans of 1000 rows (per s)" "${R[pg.range]}" "${R[sdb.range]}" "$(ratio "${R[sdb.range]}" "${R[pg.range]}")"
+printf 'during the lookups:\n  PG:     %s\n  sargdb: %s\n' "${R[pg.io_lookup]}" "${R[sdb.io_lookup]}"

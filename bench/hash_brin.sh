@@ -59,7 +59,10 @@ for who in pg sdb; do
     q "$who" -c "ANALYZE tb" >/dev/null
     R[$who.plan_lookup]=$(q "$who" -c "EXPLAIN (COSTS OFF) SELECT v FROM hi WHERE k = 42" | head -1)
     R[$who.plan_brin]=$(q "$who" -c "EXPLAIN (COSTS OFF) SELECT count(*) FROM tb WHERE ${RANGE//:s::int/1000}" | grep -o 'Bitmap Heap Scan\|Seq Scan\|Index Scan' | head -1)
+    c0=$(phase_counters "$who" hi)
     R[$who.lookup]=$(tps "$who" "$WORK/lookup.sql" "$LOOKUPS")
+    sleep 1 # PostgreSQL flushes a backend's counters when it exits
+    R[$who.io_lookup]=$(phase_delta "$c0" "$(phase_counters "$who" hi)")
     R[$who.brin]=$(tps "$who" "$WORK/brin.sql" "$RANGES")
     R[$who.seq]=$(tps "$who" "$WORK/seq.sql" "$SEQ_RANGES")
 done
@@ -75,3 +78,4 @@ printf '%-36s %14.1f %14.1f %10s\n' "0.1% ranges via brin (per s)" "${R[pg.brin]
 printf '%-36s %14.1f %14.1f %10s\n' "0.1% ranges via seq scan (per s)" "${R[pg.seq]}" "${R[sdb.seq]}" "$(ratio "${R[sdb.seq]}" "${R[pg.seq]}")"
 printf 'plans: lookup  PG: %s | sargdb: %s\n' "${R[pg.plan_lookup]}" "${R[sdb.plan_lookup]}"
 printf '       range   PG: %s | sargdb: %s\n' "${R[pg.plan_brin]}" "${R[sdb.plan_brin]}"
+printf 'during the lookups:\n  PG:     %s\n  sargdb: %s\n' "${R[pg.io_lookup]}" "${R[sdb.io_lookup]}"
