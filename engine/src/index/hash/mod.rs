@@ -173,12 +173,9 @@ impl Inner {
 
     fn init_empty(&self) -> Result<()> {
         let meta_block = self.shared.pool.extend(self.rel)?.block;
-        let dir = self.shared.pool.extend(self.rel)?.block;
         let bucket0 = self.shared.pool.extend(self.rel)?.block;
         debug_assert_eq!(meta_block, META_BLOCK);
         let mut st = Staged::new(self);
-        dir_init(st.get(dir)?);
-        dir_set(st.get(dir)?, 0, bucket0);
         BucketPage::new(TYPE_PRIMARY, 0).encode(st.get(bucket0)?);
         Meta {
             max_bucket: 0,
@@ -191,7 +188,9 @@ impl Inner {
             free_head: NO_BLOCK,
             free_pages: 0,
             fillfactor: self.fillfactor.clamp(10, 100) as u16,
-            dir: vec![dir],
+            dir: vec![],
+            contig: 1,
+            contig_first: bucket0,
         }
         .encode(st.get(META_BLOCK)?);
         st.commit()
@@ -211,9 +210,10 @@ impl Inner {
             return Err(self.corrupt(META_BLOCK, "bucket masks do not fit the bucket count"));
         }
         let n = meta.max_bucket as usize + 1;
-        let mut primary = Vec::with_capacity(n);
+        let contig = (meta.contig as usize).min(n);
+        let mut primary: Vec<u32> = (0..contig as u32).map(|b| meta.contig_first + b).collect();
         for (di, &d) in meta.dir.iter().enumerate() {
-            let lo = di * DIR_PER_PAGE;
+            let lo = contig + di * DIR_PER_PAGE;
             if lo >= n {
                 break;
             }
@@ -253,14 +253,17 @@ impl Inner {
 
     /// Block of the primary page of `bucket`.
     fn bucket_block(&self, meta: &Meta, bucket: u32) -> Result<u32> {
-        let di = bucket as usize / DIR_PER_PAGE;
+        let (di, i) = match meta.primary_at(bucket) {
+            Ok(b) => return Ok(b),
+            Err(at) => at,
+        };
         let d = *meta
             .dir
             .get(di)
             .ok_or_else(|| self.corrupt(META_BLOCK, "bucket beyond the directory"))?;
         let p = self.shared.pool.fetch(self.rel, d)?;
         let g = p.read();
-        match dir_get(&g[..], bucket as usize % DIR_PER_PAGE) {
+        match dir_get(&g[..], i) {
             Some(b) if b != NO_BLOCK => Ok(b),
             _ => Err(self.corrupt(d, "bad hash directory entry")),
         }
@@ -274,15 +277,19 @@ impl Inner {
             let m = MetaView::read(&g[..])
                 .ok_or_else(|| self.corrupt(META_BLOCK, "not a hash meta page"))?;
             let bucket = page::bucket_of(h, m.max_bucket, m.low_mask, m.high_mask);
-            let di = bucket as usize / DIR_PER_PAGE;
+            let (di, i) = match page::primary_at(bucket, m.contig, m.contig_first) {
+                Ok(b) => return Ok((bucket, b)),
+                Err(at) => at,
+            };
             if di >= m.ndir {
                 return Err(self.corrupt(META_BLOCK, "bucket beyond the directory"));
             }
-            (bucket, MetaView::dir_block(&g[..], di))
+            (bucket, (MetaView::dir_block(&g[..], di), i))
         };
+        let (dir_block, i) = dir_block;
         let p = self.shared.pool.fetch(self.rel, dir_block)?;
         let g = p.read();
-        match dir_get(&g[..], bucket as usize % DIR_PER_PAGE) {
+        match dir_get(&g[..], i) {
             Some(b) if b != NO_BLOCK => Ok((bucket, b)),
             _ => Err(self.corrupt(dir_block, "bad hash directory entry")),
         }
@@ -406,9 +413,14 @@ impl Inner {
             return Ok(());
         }
         let new_bucket = meta.max_bucket + 1;
-        if new_bucket as usize >= MAX_DIR_PAGES * DIR_PER_PAGE {
+        if new_bucket as u64 >= meta.max_buckets() {
             return Ok(()); // the directory is full: chains grow instead
         }
+        // A bucket added by a split is never one of the contiguous ones.
+        let (di, dslot) = meta
+            .primary_at(new_bucket)
+            .err()
+            .ok_or_else(|| self.corrupt(META_BLOCK, "contiguous buckets beyond the last bucket"))?;
         let old_bucket = new_bucket & meta.low_mask;
         let old_first = self.bucket_block(&meta, old_bucket)?;
         let chain = self.chain(old_first)?;
@@ -431,18 +443,17 @@ impl Inner {
             }
         }
         let mut st = Staged::new(self);
-        let di = new_bucket as usize / DIR_PER_PAGE;
         if di == meta.dir.len() {
             let d = self.alloc(&mut st, &mut meta)?;
             dir_init(st.get(d)?);
             meta.dir.push(d);
         }
         let new_first = self.alloc(&mut st, &mut meta)?;
-        dir_set(
-            st.get(meta.dir[di])?,
-            new_bucket as usize % DIR_PER_PAGE,
-            new_first,
-        );
+        let d = *meta
+            .dir
+            .get(di)
+            .ok_or_else(|| self.corrupt(META_BLOCK, "bucket beyond the directory"))?;
+        dir_set(st.get(d)?, dslot, new_first);
         self.write_chain(&mut st, &mut meta, new_bucket, vec![new_first], go)?;
         self.write_chain(&mut st, &mut meta, old_bucket, blocks, stay)?;
         meta.splits += 1;
@@ -624,9 +635,18 @@ impl AccessMethod for HashIndex {
         }
         let total: u64 = entries.iter().map(|e| item_size(e.key.len()) as u64).sum();
         let per_bucket = (USABLE as u64 * meta.fillfactor.clamp(10, 100) as u64 / 100).max(1);
-        let nb = total
-            .div_ceil(per_bucket)
-            .clamp(1, (MAX_DIR_PAGES * DIR_PER_PAGE) as u64) as u32;
+        let most = (MAX_DIR_PAGES * DIR_PER_PAGE) as u64;
+        let mut nb = total.div_ceil(per_bucket).clamp(1, most);
+        // With nb between H/2 and H (H a power of two), linear hashing
+        // gives the buckets not split yet (nb - H/2 .. H/2) twice the
+        // entries of the others. When that is more than a page, each of
+        // them needs an overflow page: H buckets then cost about as many
+        // pages, and a lookup reads one page instead of two.
+        let h = nb.next_power_of_two();
+        if nb < h && 2 * total / h > USABLE as u64 {
+            nb = h.min(most);
+        }
+        let nb = nb as u32;
         meta.max_bucket = nb - 1;
         meta.high_mask = nb.next_power_of_two() - 1;
         meta.low_mask = meta.high_mask >> 1;
@@ -646,16 +666,16 @@ impl AccessMethod for HashIndex {
             b.sort_unstable_by(|x, y| x.key.cmp(&y.key).then_with(|| x.tid.cmp(&y.tid)));
             b.dedup();
         }
-        // Directory pages, then the primary pages in bucket order.
-        let ndir = (nb as usize).div_ceil(DIR_PER_PAGE);
-        while meta.dir.len() < ndir {
-            meta.dir.push(t.shared.pool.extend(t.rel)?.block);
-        }
+        // The primary pages in bucket order, one after another from bucket
+        // 0's (the last page of the empty index, so the new ones follow
+        // it): buckets addressed by arithmetic need no directory.
         let first0 = t.bucket_block(&meta, 0)?;
+        let follows = first0 + 1 == t.shared.pool.relation_size(t.rel)?;
         let mut primary = vec![first0];
         for _ in 1..nb {
             primary.push(t.shared.pool.extend(t.rel)?.block);
         }
+        let contiguous = follows && primary.iter().zip(first0..).all(|(&b, want)| b == want);
         let write = |block: u32, f: &dyn Fn(&mut [u8])| -> Result<()> {
             let p = t.shared.pool.fetch(t.rel, block)?;
             let mut g = p.write();
@@ -664,6 +684,25 @@ impl AccessMethod for HashIndex {
             p.mark_dirty();
             Ok(())
         };
+        let old_dir = std::mem::take(&mut meta.dir);
+        if contiguous {
+            meta.contig = nb;
+            meta.contig_first = first0;
+            // (An empty index of the earlier format has a directory page.)
+            for d in old_dir {
+                let next = meta.free_head;
+                write(d, &|g| free_page(next).encode(g))?;
+                meta.free_head = d;
+                meta.free_pages += 1;
+            }
+        } else {
+            meta.contig = 0;
+            meta.dir = old_dir;
+            let ndir = (nb as usize).div_ceil(DIR_PER_PAGE);
+            while meta.dir.len() < ndir {
+                meta.dir.push(t.shared.pool.extend(t.rel)?.block);
+            }
+        }
         for ((b, &pblock), items) in primary.iter().enumerate().zip(buckets) {
             let b = b as u32;
             let mut pages = vec![(pblock, BucketPage::new(TYPE_PRIMARY, b))];
