@@ -68,3 +68,21 @@ tps() {
 
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
 mb() { echo "scale=1; $1 / 1048576" | bc -l; }
+
+# Counters of table $2 on server $1 around a measured phase, one line:
+# heap hits, heap reads, index hits, index reads (pg_statio_user_tables: a
+# read is a miss of the buffer pool / shared_buffers, served by the OS),
+# then WAL full-page images and WAL fsyncs (pg_stat_wal).
+phase_counters() {
+    q "$1" -F' ' -c "SELECT heap_blks_hit, heap_blks_read, idx_blks_hit, idx_blks_read, (SELECT wal_fpi FROM pg_stat_wal), (SELECT wal_sync FROM pg_stat_wal) FROM pg_statio_user_tables WHERE relname = '$2'"
+}
+
+# What happened between two phase_counters lines, in words.
+phase_delta() {
+    local a=($1) b=($2)
+    local hh=$((b[0] - a[0])) hr=$((b[1] - a[1])) ih=$((b[2] - a[2])) ir=$((b[3] - a[3]))
+    printf 'heap %d of %d accesses missed (%.1f%%), index %d of %d (%.1f%%); %d WAL page images, %d WAL fsyncs' \
+        "$hr" "$((hh + hr))" "$(echo "100 * $hr / ($hh + $hr + 0.0001)" | bc -l)" \
+        "$ir" "$((ih + ir))" "$(echo "100 * $ir / ($ih + $ir + 0.0001)" | bc -l)" \
+        "$((b[4] - a[4]))" "$((b[5] - a[5]))"
+}

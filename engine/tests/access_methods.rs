@@ -369,6 +369,83 @@ fn hash_splits_buckets_and_chains_overflow_pages() {
     );
 }
 
+/// A bulk build lays its primary pages out one after another, so its
+/// buckets need no directory; when linear hashing would leave the unsplit
+/// buckets with more than a page each, it builds a power-of-two number of
+/// buckets instead (no overflow pages: a lookup reads one bucket page).
+/// Splits after the build address their buckets through the directory;
+/// lookups, verify and recovery agree throughout.
+#[test]
+fn hash_build_addresses_buckets_without_a_directory() {
+    let dir = tmp("hash-contig");
+    let tid = |n: u32| TupleId {
+        page: n / 50,
+        slot: (n % 50) as u16,
+    };
+    // 3,000 entries of 22 bytes: 11 buckets at the fill factor, whose 5
+    // unsplit ones would hold 2 x 66,000 / 16 = 8,250 bytes (a page holds
+    // 8,164): 16 buckets, none overflowing.
+    let entries: Vec<IndexEntry> = (0..3_000u32)
+        .map(|i| IndexEntry {
+            key: key(i, 12),
+            tid: tid(i),
+        })
+        .collect();
+    let hash_stats = |idx: &IndexHandle| {
+        let s = idx.stats().unwrap();
+        match s.detail {
+            KindStats::Hash(h) => (h, s.index_size),
+            _ => panic!("{s:?}"),
+        }
+    };
+    {
+        let e = open(&dir);
+        let idx = e
+            .open_index(1, 2, IndexKind::Hash, IndexOptions::default())
+            .unwrap();
+        idx.build(entries, false).unwrap();
+        let (h, size) = hash_stats(&idx);
+        assert_eq!(
+            (h.bucket_pages, h.overflow_pages, h.bitmap_pages),
+            (16, 0, 0),
+            "{h:?}"
+        );
+        assert_eq!(size, 17 * 8192, "the meta page and 16 bucket pages");
+        assert_eq!(idx.verify().unwrap(), Vec::<String>::new());
+        for i in (0..3_000u32).step_by(7) {
+            let hits: Vec<TupleId> = idx
+                .scan(&ScanKey::Eq(key(i, 12)), false)
+                .unwrap()
+                .map(|e| e.unwrap().tid)
+                .collect();
+            assert_eq!(hits, vec![tid(i)], "key {i}");
+        }
+        // Grow past the build's buckets: the new ones are in the directory.
+        for i in 3_000..7_000u32 {
+            idx.insert(&key(i, 12), tid(i)).unwrap();
+        }
+        let (h, _) = hash_stats(&idx);
+        assert!(h.bucket_pages > 16 && h.bitmap_pages == 1, "{h:?}");
+        assert_eq!(h.splits, h.bucket_pages - 16);
+        assert_eq!(idx.verify().unwrap(), Vec::<String>::new());
+        e.flush_wal().unwrap();
+        // crash: no checkpoint
+    }
+    let e = open(&dir);
+    let idx = e
+        .open_index(1, 2, IndexKind::Hash, IndexOptions::default())
+        .unwrap();
+    assert_eq!(idx.verify().unwrap(), Vec::<String>::new());
+    for i in 0..7_000u32 {
+        let hits: Vec<TupleId> = idx
+            .scan(&ScanKey::Eq(key(i, 12)), false)
+            .unwrap()
+            .map(|e| e.unwrap().tid)
+            .collect();
+        assert_eq!(hits, vec![tid(i)], "key {i} after recovery");
+    }
+}
+
 #[test]
 fn brin_prunes_ranges_and_summarizes_new_ones() {
     let dir = tmp("brin-prune");

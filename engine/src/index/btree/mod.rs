@@ -37,6 +37,7 @@ use super::{
     AccessMethod, BuildSink, Capabilities, IndexEntry, IndexKind, IndexOptions, IndexScanIter,
     IndexStats, ScanKey, MAX_KEY_SIZE,
 };
+use crate::buffer::PinnedPage;
 use crate::engine::Shared;
 use crate::error::{EngineError, Result};
 use crate::heap::TupleId;
@@ -338,17 +339,16 @@ impl BTree {
     }
 
     /// Descend to the leaf for `target` without decoding pages (the read
-    /// path). Returns the leaf block and, for backward scans, the deepest
-    /// real separator on the way (the leaf's lower bound).
-    /// The leaf that holds `target` (the leaf before it if `strict`), and if
-    /// `want_bound` the deepest real separator on the path (the leaf's lower
-    /// bound).
+    /// path): the leaf that holds `target` (the leaf before it if
+    /// `strict`), still pinned (unlatched) so the caller does not look it up
+    /// again, and if `want_bound` the deepest real separator on the path
+    /// (the leaf's lower bound).
     fn descend_leaf(
         &self,
         target: &ItemKey,
         strict: bool,
         want_bound: bool,
-    ) -> Result<(u32, Option<ItemKey>)> {
+    ) -> Result<(PinnedPage<'_>, Option<ItemKey>)> {
         let mut block = self.root_block()?;
         let mut bound: Option<ItemKey> = None;
         for _ in 0..64 {
@@ -357,7 +357,8 @@ impl BTree {
             let n = RawNode::new(&g[..])
                 .ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))?;
             if n.level == 0 {
-                return Ok((block, bound));
+                drop(g);
+                return Ok((page, bound));
             }
             // The last item whose separator is <= target (< for strict); the
             // first item (minus infinity) if none is.
@@ -389,8 +390,8 @@ impl BTree {
         // Fast path: find the leaf without decoding inner nodes and add the
         // entry in place; only a full leaf needs the decoded path.
         {
-            let (leaf_block, _) = self.descend_leaf(&target, false, false)?;
-            let page = self.shared.pool.fetch(self.rel, leaf_block)?;
+            let (page, _) = self.descend_leaf(&target, false, false)?;
+            let leaf_block = page.block;
             let mut g = page.write();
             let (pos, present) = {
                 let n = RawNode::new(&g[..])
@@ -542,8 +543,8 @@ impl BTree {
         let mut removed = 0u64;
         let mut i = 0;
         while i < targets.len() {
-            let (block, _) = self.descend_leaf(&targets[i], false, false)?;
-            let page = self.shared.pool.fetch(self.rel, block)?;
+            let (page, _) = self.descend_leaf(&targets[i], false, false)?;
+            let block = page.block;
             let mut g = page.write();
             let mut positions = Vec::new();
             {
@@ -667,10 +668,10 @@ impl BTree {
     ) -> Result<(Vec<IndexEntry>, bool)> {
         let _r = self.latch.read();
         let from = after.unwrap_or(start);
-        let (mut block, _) = self.descend_leaf(from, false, false)?;
+        let (mut page, _) = self.descend_leaf(from, false, false)?;
         let mut out = Vec::new();
         loop {
-            let page = self.shared.pool.fetch(self.rel, block)?;
+            let block = page.block;
             let g = page.read();
             let n = RawNode::new(&g[..])
                 .ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))?;
@@ -703,7 +704,9 @@ impl BTree {
             if out.len() >= SCAN_BATCH {
                 return Ok((out, false));
             }
-            block = n.right;
+            let right = n.right;
+            drop(g);
+            page = self.shared.pool.fetch(self.rel, right)?;
         }
     }
 
@@ -718,9 +721,9 @@ impl BTree {
         let mut before = before.clone();
         let mut out = Vec::new();
         loop {
-            let (block, bound) = self.descend_leaf(&before, true, true)?;
+            let (page, bound) = self.descend_leaf(&before, true, true)?;
             {
-                let page = self.shared.pool.fetch(self.rel, block)?;
+                let block = page.block;
                 let g = page.read();
                 let n = RawNode::new(&g[..])
                     .ok_or_else(|| self.corrupt(block, "not a B+Tree node page"))?;

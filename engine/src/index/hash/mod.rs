@@ -22,12 +22,19 @@
 //! record (`WalRecord::PageImages`), so recovery sees all of it or none.
 //!
 //! Concurrency: one index-level reader/writer latch, as in the B+Tree.
+//!
+//! Lookups do not read the meta page or the directory: the latch guards a
+//! copy of their addressing part (`Layout`: masks and every bucket's
+//! primary block), as Postgres keeps the hash meta page in the relcache.
+//! The copy is filled by the first lookup, extended by each split and
+//! dropped by every other change of the addressing (build, empty
+//! initialization, a failed split), all of which hold the write latch.
 
 pub mod page;
 
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use self::page::{
     add_meta_counters, append_item, dir_get, dir_init, dir_set, free_page, hash_key, item_size,
@@ -78,8 +85,26 @@ struct Inner {
     shared: Arc<Shared>,
     rel: RelFileId,
     fillfactor: u8,
-    latch: RwLock<()>,
+    /// The index latch and, under it, the cached bucket addressing (None:
+    /// not loaded, or dropped by a change; see the module docs).
+    latch: RwLock<Option<Layout>>,
     unique: Arc<Mutex<()>>,
+}
+
+/// What a lookup needs of the meta page and the directory: the bucket of a
+/// hash value and that bucket's primary block.
+struct Layout {
+    max_bucket: u32,
+    low_mask: u32,
+    high_mask: u32,
+    /// Primary block of each bucket 0..=max_bucket.
+    primary: Vec<u32>,
+}
+
+impl Layout {
+    fn primary_of(&self, h: u32) -> u32 {
+        self.primary[page::bucket_of(h, self.max_bucket, self.low_mask, self.high_mask) as usize]
+    }
 }
 
 /// Pages changed by one structure change: copies edited in memory, then
@@ -167,12 +192,9 @@ impl Inner {
 
     fn init_empty(&self) -> Result<()> {
         let meta_block = self.shared.pool.extend(self.rel)?.block;
-        let dir = self.shared.pool.extend(self.rel)?.block;
         let bucket0 = self.shared.pool.extend(self.rel)?.block;
         debug_assert_eq!(meta_block, META_BLOCK);
         let mut st = Staged::new(self);
-        dir_init(st.get(dir)?);
-        dir_set(st.get(dir)?, 0, bucket0);
         BucketPage::new(TYPE_PRIMARY, 0).encode(st.get(bucket0)?);
         Meta {
             max_bucket: 0,
@@ -185,7 +207,9 @@ impl Inner {
             free_head: NO_BLOCK,
             free_pages: 0,
             fillfactor: self.fillfactor.clamp(10, 100) as u16,
-            dir: vec![dir],
+            dir: vec![],
+            contig: 1,
+            contig_first: bucket0,
         }
         .encode(st.get(META_BLOCK)?);
         st.commit()
@@ -197,16 +221,68 @@ impl Inner {
         Meta::decode(&g[..]).ok_or_else(|| self.corrupt(META_BLOCK, "not a hash meta page"))
     }
 
+    /// The addressing part of the meta page and directory, read from the
+    /// pages (every directory entry checked).
+    fn load_layout(&self) -> Result<Layout> {
+        let meta = self.read_meta()?;
+        if meta.max_bucket > meta.high_mask || meta.low_mask >= meta.high_mask.max(1) {
+            return Err(self.corrupt(META_BLOCK, "bucket masks do not fit the bucket count"));
+        }
+        let n = meta.max_bucket as usize + 1;
+        let contig = (meta.contig as usize).min(n);
+        let mut primary: Vec<u32> = (0..contig as u32).map(|b| meta.contig_first + b).collect();
+        for (di, &d) in meta.dir.iter().enumerate() {
+            let lo = contig + di * DIR_PER_PAGE;
+            if lo >= n {
+                break;
+            }
+            let p = self.shared.pool.fetch(self.rel, d)?;
+            let g = p.read();
+            for i in 0..(n - lo).min(DIR_PER_PAGE) {
+                match dir_get(&g[..], i) {
+                    Some(b) if b != NO_BLOCK => primary.push(b),
+                    _ => return Err(self.corrupt(d, "bad hash directory entry")),
+                }
+            }
+        }
+        if primary.len() != n {
+            return Err(self.corrupt(META_BLOCK, "bucket beyond the directory"));
+        }
+        Ok(Layout {
+            max_bucket: meta.max_bucket,
+            low_mask: meta.low_mask,
+            high_mask: meta.high_mask,
+            primary,
+        })
+    }
+
+    /// The latch held shared, with the layout loaded.
+    fn read_layout(&self) -> Result<RwLockReadGuard<'_, Option<Layout>>> {
+        let r = self.latch.read();
+        if r.is_some() {
+            return Ok(r);
+        }
+        drop(r);
+        let mut w = self.latch.write();
+        if w.is_none() {
+            *w = Some(self.load_layout()?);
+        }
+        Ok(RwLockWriteGuard::downgrade(w))
+    }
+
     /// Block of the primary page of `bucket`.
     fn bucket_block(&self, meta: &Meta, bucket: u32) -> Result<u32> {
-        let di = bucket as usize / DIR_PER_PAGE;
+        let (di, i) = match meta.primary_at(bucket) {
+            Ok(b) => return Ok(b),
+            Err(at) => at,
+        };
         let d = *meta
             .dir
             .get(di)
             .ok_or_else(|| self.corrupt(META_BLOCK, "bucket beyond the directory"))?;
         let p = self.shared.pool.fetch(self.rel, d)?;
         let g = p.read();
-        match dir_get(&g[..], bucket as usize % DIR_PER_PAGE) {
+        match dir_get(&g[..], i) {
             Some(b) if b != NO_BLOCK => Ok(b),
             _ => Err(self.corrupt(d, "bad hash directory entry")),
         }
@@ -220,15 +296,19 @@ impl Inner {
             let m = MetaView::read(&g[..])
                 .ok_or_else(|| self.corrupt(META_BLOCK, "not a hash meta page"))?;
             let bucket = page::bucket_of(h, m.max_bucket, m.low_mask, m.high_mask);
-            let di = bucket as usize / DIR_PER_PAGE;
+            let (di, i) = match page::primary_at(bucket, m.contig, m.contig_first) {
+                Ok(b) => return Ok((bucket, b)),
+                Err(at) => at,
+            };
             if di >= m.ndir {
                 return Err(self.corrupt(META_BLOCK, "bucket beyond the directory"));
             }
-            (bucket, MetaView::dir_block(&g[..], di))
+            (bucket, (MetaView::dir_block(&g[..], di), i))
         };
+        let (dir_block, i) = dir_block;
         let p = self.shared.pool.fetch(self.rel, dir_block)?;
         let g = p.read();
-        match dir_get(&g[..], bucket as usize % DIR_PER_PAGE) {
+        match dir_get(&g[..], i) {
             Some(b) if b != NO_BLOCK => Ok((bucket, b)),
             _ => Err(self.corrupt(dir_block, "bad hash directory entry")),
         }
@@ -297,8 +377,11 @@ impl Inner {
         meta: &mut Meta,
         bucket: u32,
         mut blocks: Vec<u32>,
-        items: Vec<Item>,
+        mut items: Vec<Item>,
     ) -> Result<()> {
+        // In key order (stable: equal keys keep their order), as a build
+        // lays them out (see `build`).
+        items.sort_by(|x, y| x.key.cmp(&y.key));
         let mut pages: Vec<BucketPage> = vec![BucketPage::new(TYPE_PRIMARY, bucket)];
         let mut used = 0usize;
         for it in items {
@@ -330,8 +413,17 @@ impl Inner {
     }
 
     /// Split the next bucket in linear-hashing order if the entries
-    /// outgrew the buckets.
-    fn maybe_split(&self) -> Result<()> {
+    /// outgrew the buckets, keeping the cached `layout` in step (dropped if
+    /// the split fails part way).
+    fn maybe_split(&self, layout: &mut Option<Layout>) -> Result<()> {
+        let res = self.split_next(layout);
+        if res.is_err() {
+            *layout = None;
+        }
+        res
+    }
+
+    fn split_next(&self, layout: &mut Option<Layout>) -> Result<()> {
         let mut meta = self.read_meta()?;
         let capacity =
             (meta.max_bucket as u64 + 1) * USABLE as u64 * meta.fillfactor.clamp(10, 100) as u64
@@ -340,9 +432,14 @@ impl Inner {
             return Ok(());
         }
         let new_bucket = meta.max_bucket + 1;
-        if new_bucket as usize >= MAX_DIR_PAGES * DIR_PER_PAGE {
+        if new_bucket as u64 >= meta.max_buckets() {
             return Ok(()); // the directory is full: chains grow instead
         }
+        // A bucket added by a split is never one of the contiguous ones.
+        let (di, dslot) = meta
+            .primary_at(new_bucket)
+            .err()
+            .ok_or_else(|| self.corrupt(META_BLOCK, "contiguous buckets beyond the last bucket"))?;
         let old_bucket = new_bucket & meta.low_mask;
         let old_first = self.bucket_block(&meta, old_bucket)?;
         let chain = self.chain(old_first)?;
@@ -365,26 +462,34 @@ impl Inner {
             }
         }
         let mut st = Staged::new(self);
-        let di = new_bucket as usize / DIR_PER_PAGE;
         if di == meta.dir.len() {
             let d = self.alloc(&mut st, &mut meta)?;
             dir_init(st.get(d)?);
             meta.dir.push(d);
         }
         let new_first = self.alloc(&mut st, &mut meta)?;
-        dir_set(
-            st.get(meta.dir[di])?,
-            new_bucket as usize % DIR_PER_PAGE,
-            new_first,
-        );
+        let d = *meta
+            .dir
+            .get(di)
+            .ok_or_else(|| self.corrupt(META_BLOCK, "bucket beyond the directory"))?;
+        dir_set(st.get(d)?, dslot, new_first);
         self.write_chain(&mut st, &mut meta, new_bucket, vec![new_first], go)?;
         self.write_chain(&mut st, &mut meta, old_bucket, blocks, stay)?;
         meta.splits += 1;
         meta.encode(st.get(META_BLOCK)?);
-        st.commit()
+        st.commit()?;
+        // The old bucket keeps its primary block; the new one is appended.
+        if let Some(l) = layout {
+            debug_assert_eq!(l.primary.len(), new_bucket as usize);
+            l.max_bucket = meta.max_bucket;
+            l.low_mask = meta.low_mask;
+            l.high_mask = meta.high_mask;
+            l.primary.push(new_first);
+        }
+        Ok(())
     }
 
-    fn insert_locked(&self, key: &[u8], tid: TupleId) -> Result<()> {
+    fn insert_locked(&self, key: &[u8], tid: TupleId, layout: &mut Option<Layout>) -> Result<()> {
         let sz = item_size(key.len());
         let (bucket, first) = self.locate(hash_key(key))?;
         let mut dup = false;
@@ -449,7 +554,7 @@ impl Inner {
                 st.commit()?;
             }
         }
-        self.maybe_split()
+        self.maybe_split(layout)
     }
 
     fn entries_of_bucket(&self, first: u32, want: Option<&[u8]>) -> Result<Vec<IndexEntry>> {
@@ -499,11 +604,12 @@ impl HashIndex {
             shared,
             rel,
             fillfactor: options.fillfactor,
-            latch: RwLock::new(()),
+            latch: RwLock::new(None),
             unique: Arc::new(Mutex::new(())),
         };
         if inner.shared.pool.relation_size(rel)? == 0 {
             let _w = inner.latch.write();
+            // (No layout is cached yet: lookups load it from these pages.)
             inner.init_empty()?;
         }
         Ok(HashIndex {
@@ -536,7 +642,9 @@ impl AccessMethod for HashIndex {
     /// bucket's chain once.
     fn build(&self, mut entries: Vec<IndexEntry>, _sorted: bool) -> Result<()> {
         let t = &*self.inner;
-        let _w = t.latch.write();
+        let mut w = t.latch.write();
+        // The build changes every bucket's addressing.
+        *w = None;
         let mut meta = t.read_meta()?;
         if meta.entries != 0 || meta.max_bucket != 0 {
             return Err(t.corrupt(META_BLOCK, "bulk build into a non-empty index"));
@@ -546,15 +654,27 @@ impl AccessMethod for HashIndex {
         }
         let total: u64 = entries.iter().map(|e| item_size(e.key.len()) as u64).sum();
         let per_bucket = (USABLE as u64 * meta.fillfactor.clamp(10, 100) as u64 / 100).max(1);
-        let nb = total
-            .div_ceil(per_bucket)
-            .clamp(1, (MAX_DIR_PAGES * DIR_PER_PAGE) as u64) as u32;
+        let most = (MAX_DIR_PAGES * DIR_PER_PAGE) as u64;
+        let mut nb = total.div_ceil(per_bucket).clamp(1, most);
+        // With nb between H/2 and H (H a power of two), linear hashing
+        // gives the buckets not split yet (nb - H/2 .. H/2) twice the
+        // entries of the others. When that is more than a page, each of
+        // them needs an overflow page: H buckets then cost about as many
+        // pages, and a lookup reads one page instead of two.
+        let h = nb.next_power_of_two();
+        if nb < h && 2 * total / h > USABLE as u64 {
+            nb = h.min(most);
+        }
+        let nb = nb as u32;
         meta.max_bucket = nb - 1;
         meta.high_mask = nb.next_power_of_two() - 1;
         meta.low_mask = meta.high_mask >> 1;
         // Distribute the entries over their buckets, then order each
-        // bucket's few hundred entries by (tid, key) to drop repeated pairs
-        // (a heap scan yields each tid once, so keys are rarely compared).
+        // bucket's few hundred entries by (key, tid): repeated pairs become
+        // neighbours and are dropped, and the items lie on their pages in
+        // the order of the sorted slots, so the last steps of a lookup's
+        // binary search read bytes next to each other (one cache line or
+        // two) instead of all over the page.
         let mut buckets: Vec<Vec<IndexEntry>> = (0..nb)
             .map(|_| Vec::with_capacity(entries.len() / nb as usize + 8))
             .collect();
@@ -562,19 +682,19 @@ impl AccessMethod for HashIndex {
             buckets[meta.bucket_of(hash_key(&e.key)) as usize].push(e);
         }
         for b in &mut buckets {
-            b.sort_unstable_by(|x, y| x.tid.cmp(&y.tid).then_with(|| x.key.cmp(&y.key)));
+            b.sort_unstable_by(|x, y| x.key.cmp(&y.key).then_with(|| x.tid.cmp(&y.tid)));
             b.dedup();
         }
-        // Directory pages, then the primary pages in bucket order.
-        let ndir = (nb as usize).div_ceil(DIR_PER_PAGE);
-        while meta.dir.len() < ndir {
-            meta.dir.push(t.shared.pool.extend(t.rel)?.block);
-        }
+        // The primary pages in bucket order, one after another from bucket
+        // 0's (the last page of the empty index, so the new ones follow
+        // it): buckets addressed by arithmetic need no directory.
         let first0 = t.bucket_block(&meta, 0)?;
+        let follows = first0 + 1 == t.shared.pool.relation_size(t.rel)?;
         let mut primary = vec![first0];
         for _ in 1..nb {
             primary.push(t.shared.pool.extend(t.rel)?.block);
         }
+        let contiguous = follows && primary.iter().zip(first0..).all(|(&b, want)| b == want);
         let write = |block: u32, f: &dyn Fn(&mut [u8])| -> Result<()> {
             let p = t.shared.pool.fetch(t.rel, block)?;
             let mut g = p.write();
@@ -583,6 +703,25 @@ impl AccessMethod for HashIndex {
             p.mark_dirty();
             Ok(())
         };
+        let old_dir = std::mem::take(&mut meta.dir);
+        if contiguous {
+            meta.contig = nb;
+            meta.contig_first = first0;
+            // (An empty index of the earlier format has a directory page.)
+            for d in old_dir {
+                let next = meta.free_head;
+                write(d, &|g| free_page(next).encode(g))?;
+                meta.free_head = d;
+                meta.free_pages += 1;
+            }
+        } else {
+            meta.contig = 0;
+            meta.dir = old_dir;
+            let ndir = (nb as usize).div_ceil(DIR_PER_PAGE);
+            while meta.dir.len() < ndir {
+                meta.dir.push(t.shared.pool.extend(t.rel)?.block);
+            }
+        }
         for ((b, &pblock), items) in primary.iter().enumerate().zip(buckets) {
             let b = b as u32;
             let mut pages = vec![(pblock, BucketPage::new(TYPE_PRIMARY, b))];
@@ -628,8 +767,8 @@ impl AccessMethod for HashIndex {
                 max: super::MAX_KEY_SIZE,
             });
         }
-        let _w = self.inner.latch.write();
-        self.inner.insert_locked(key, tid)
+        let mut w = self.inner.latch.write();
+        self.inner.insert_locked(key, tid, &mut w)
     }
 
     fn delete(&self, key: &[u8], tid: TupleId) -> Result<bool> {
@@ -694,13 +833,14 @@ impl AccessMethod for HashIndex {
 
     fn scan(&self, key: &ScanKey, _backward: bool) -> Result<IndexScanIter> {
         let t = &*self.inner;
-        let _r = t.latch.read();
         let out = match key {
             ScanKey::Eq(k) => {
-                let (_, first) = t.locate(hash_key(k))?;
+                let r = t.read_layout()?;
+                let first = r.as_ref().expect("loaded").primary_of(hash_key(k));
                 t.entries_of_bucket(first, Some(k))?
             }
             ScanKey::All => {
+                let _r = t.latch.read();
                 let meta = t.read_meta()?;
                 let mut out = vec![];
                 for b in 0..=meta.max_bucket {
@@ -717,10 +857,22 @@ impl AccessMethod for HashIndex {
 
     fn verify(&self) -> Result<Vec<String>> {
         let t = &*self.inner;
-        let _r = t.latch.read();
+        let cached = t.latch.read();
         let mut problems = vec![];
         let meta = t.read_meta()?;
         let nblocks = t.shared.pool.relation_size(t.rel)?;
+        // The cached addressing must say what the pages say.
+        if let Some(l) = cached.as_ref() {
+            match t.load_layout() {
+                Ok(p)
+                    if (p.max_bucket, p.low_mask, p.high_mask, &p.primary)
+                        == (l.max_bucket, l.low_mask, l.high_mask, &l.primary) => {}
+                Ok(_) => problems.push(
+                    "the cached bucket addressing differs from the meta page and directory".into(),
+                ),
+                Err(e) => problems.push(format!("meta page or directory: {e}")),
+            }
+        }
         if meta.low_mask >= meta.high_mask
             || meta.max_bucket > meta.high_mask
             || (meta.max_bucket > 0 && meta.max_bucket <= meta.low_mask)

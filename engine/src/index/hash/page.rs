@@ -16,10 +16,20 @@
 //! 76    2 fillfactor (percent of a bucket page filled before a split)
 //! 78    2 number of directory pages
 //! 80  ... u32 block of each directory page
+//! 8184  4 contiguous buckets: buckets 0..n have their primary page at
+//!         block `first + bucket` and no directory entry
+//! 8188  4 first: block of bucket 0's primary page when n > 0
 //! ```
 //!
 //! Directory page, kind 7: after the header, `u32` block numbers of the
-//! primary page of buckets `i * DIR_PER_PAGE ..`, in bucket order.
+//! primary page of buckets `n + i * DIR_PER_PAGE ..` (n: the contiguous
+//! buckets), in bucket order.
+//!
+//! A bulk build writes its primary pages one after another, so its buckets
+//! need no directory (Postgres computes bucket blocks the same way from its
+//! meta page); only buckets added later by splits get directory entries.
+//! An index written before the contiguous fields existed has zeros there:
+//! every bucket is in the directory.
 //!
 //! Bucket page (primary or overflow), kind 6:
 //!
@@ -59,8 +69,10 @@ pub const ITEMS_START: usize = PAGE_HEADER_SIZE + 4;
 /// Bytes of a bucket page available to items.
 pub const USABLE: usize = PAGE_SIZE - ITEMS_START;
 const META_DIR_START: usize = 80;
+/// The contiguous-bucket fields at the meta page's end.
+const META_CONTIG: usize = PAGE_SIZE - 8;
 /// Directory pages the meta page can list.
-pub const MAX_DIR_PAGES: usize = (PAGE_SIZE - META_DIR_START) / 4;
+pub const MAX_DIR_PAGES: usize = (META_CONTIG - META_DIR_START) / 4;
 /// Buckets one directory page maps.
 pub const DIR_PER_PAGE: usize = (PAGE_SIZE - PAGE_HEADER_SIZE) / 4;
 
@@ -120,12 +132,27 @@ pub struct Meta {
     pub free_pages: u32,
     pub fillfactor: u16,
     pub dir: Vec<u32>,
+    /// Buckets 0..contig have their primary page at `contig_first + bucket`
+    /// (see the layout above); the others are in the directory.
+    pub contig: u32,
+    pub contig_first: u32,
 }
 
 impl Meta {
     /// The bucket a hash value belongs to (linear hashing).
     pub fn bucket_of(&self, h: u32) -> u32 {
         bucket_of(h, self.max_bucket, self.low_mask, self.high_mask)
+    }
+
+    /// Where bucket `b`'s primary block is found: `Ok(block)` for a
+    /// contiguous bucket, else `Err((directory page index, entry index))`.
+    pub fn primary_at(&self, b: u32) -> std::result::Result<u32, (usize, usize)> {
+        primary_at(b, self.contig, self.contig_first)
+    }
+
+    /// Most buckets the meta page and its directory can address.
+    pub fn max_buckets(&self) -> u64 {
+        self.contig as u64 + (MAX_DIR_PAGES * DIR_PER_PAGE) as u64
     }
 
     pub fn decode(b: &[u8]) -> Option<Meta> {
@@ -148,6 +175,8 @@ impl Meta {
             free_pages: rd32(b, 72),
             fillfactor: rd16(b, 76),
             dir: (0..ndir).map(|i| rd32(b, META_DIR_START + 4 * i)).collect(),
+            contig: rd32(b, META_CONTIG),
+            contig_first: rd32(b, META_CONTIG + 4),
         })
     }
 
@@ -168,6 +197,18 @@ impl Meta {
             let o = META_DIR_START + 4 * i;
             b[o..o + 4].copy_from_slice(&d.to_le_bytes());
         }
+        b[META_CONTIG..META_CONTIG + 4].copy_from_slice(&self.contig.to_le_bytes());
+        b[META_CONTIG + 4..META_CONTIG + 8].copy_from_slice(&self.contig_first.to_le_bytes());
+    }
+}
+
+/// See `Meta::primary_at`.
+pub fn primary_at(b: u32, contig: u32, first: u32) -> std::result::Result<u32, (usize, usize)> {
+    if b < contig {
+        Ok(first + b)
+    } else {
+        let i = (b - contig) as usize;
+        Err((i / DIR_PER_PAGE, i % DIR_PER_PAGE))
     }
 }
 
@@ -186,6 +227,8 @@ pub struct MetaView {
     pub low_mask: u32,
     pub high_mask: u32,
     pub ndir: usize,
+    pub contig: u32,
+    pub contig_first: u32,
 }
 
 impl MetaView {
@@ -198,6 +241,8 @@ impl MetaView {
             low_mask: rd32(b, 28),
             high_mask: rd32(b, 32),
             ndir: rd16(b, 78) as usize,
+            contig: rd32(b, META_CONTIG),
+            contig_first: rd32(b, META_CONTIG + 4),
         })
     }
     pub fn dir_block(b: &[u8], i: usize) -> u32 {
