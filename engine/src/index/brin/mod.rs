@@ -638,9 +638,11 @@ impl AccessMethod for BrinIndex {
     fn build_from(&self, parts: Vec<Box<dyn BuildSink>>) -> Result<()> {
         let t = &*self.inner;
         let _w = t.latch.write();
-        if t.shared.pool.relation_size(t.rel)? > 1 {
-            return Err(t.corrupt(META_BLOCK, "bulk build into a non-empty index"));
-        }
+        // Summary pages may exist already: a VACUUM of the table (autovacuum
+        // included, which takes no table lock) summarizes the ranges of
+        // every open index of it, this one too while CREATE INDEX reads the
+        // heap. The build rewrites them all from its own complete pass.
+        let existing = t.shared.pool.relation_size(t.rel)?.saturating_sub(1) as usize;
         let mut parts = super::take_sinks::<BrinSink>("brin", parts)?.into_iter();
         let mut sums = parts.next().map(|p| p.sums).unwrap_or_default();
         for p in parts {
@@ -662,12 +664,22 @@ impl AccessMethod for BrinIndex {
         for s in &mut sums {
             s.summarized = true;
         }
-        // Slots in range order, each range's columns together.
-        for (pi, chunk) in sums.chunks(t.ranges_per_page() * t.ncols).enumerate() {
-            let b = t.shared.pool.extend(t.rel)?.block;
-            debug_assert_eq!(b, 1 + pi as u32);
+        // Slots in range order, each range's columns together; a page that
+        // was there is rewritten whole (slots past the summaries cleared).
+        let per_page = t.ranges_per_page() * t.ncols;
+        let chunks: Vec<&[Summary]> = sums.chunks(per_page).collect();
+        for pi in 0..chunks.len().max(existing) {
+            let b = 1 + pi as u32;
+            if pi >= existing {
+                let nb = t.shared.pool.extend(t.rel)?.block;
+                if nb != b {
+                    return Err(t.corrupt(b, "summary pages out of sequence"));
+                }
+            }
+            let chunk = chunks.get(pi).copied().unwrap_or(&[]);
             t.write_page(b, |g| {
                 g[12..14].copy_from_slice(&KIND_SUMMARY.to_le_bytes());
+                g[PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + per_page * SLOT].fill(0);
                 for (i, s) in chunk.iter().enumerate() {
                     let o = PAGE_HEADER_SIZE + i * SLOT;
                     g[o..o + SLOT].copy_from_slice(&s.encode());
