@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use sargdb_catalog::types::key::{encode_key_value, KeyColumn};
+use sargdb_catalog::types::key::{encode_exact_hint, encode_key_value, has_exact_hint, KeyColumn};
 use sargdb_catalog::{
     Catalog, ColumnStats, ConstraintDef, ConstraintKind, IndexColumnDef, IndexDef, TableDef,
     TableStats, Value,
@@ -1411,9 +1411,19 @@ fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> T
         }
         let nonnull = vals.len() as f64;
         let mut counts: HashMap<&[u8], usize> = HashMap::new();
-        for (k, _) in &vals {
+        // Where each value first appears in the sample: of equal values
+        // that print differently (1.5, 1.50) Postgres keeps that one.
+        let mut first_pos: HashMap<&[u8], usize> = HashMap::new();
+        for (k, pos) in &vals {
             *counts.entry(k.as_slice()).or_insert(0) += 1;
+            first_pos.entry(k.as_slice()).or_insert(*pos);
         }
+        let hinted = has_exact_hint(&c.data_type);
+        let hint_of = |pos: usize| {
+            let mut h = vec![];
+            encode_exact_hint(&sample[pos][ci], &c.data_type, &mut h);
+            h
+        };
         let distinct = counts.len() as f64;
         let singles = counts.values().filter(|&&c| c == 1).count() as f64;
         let multiple = distinct - singles;
@@ -1462,21 +1472,32 @@ fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> T
             .iter()
             .map(|(k, c)| (k.to_vec(), *c as f64 / n))
             .collect();
+        let mcv_hints: Vec<Vec<u8>> = if hinted {
+            common.iter().map(|(k, _)| hint_of(first_pos[k])).collect()
+        } else {
+            vec![]
+        };
         // Histogram over the rest: up to STATS_TARGET + 1 bounds, no more
         // than the distinct values left, equally spaced over those values
         // in order (duplicates included), as Postgres picks them.
-        let mut rest: Vec<&Vec<u8>> = vals
+        // Sorted by value, equal values in sample order (as Postgres's
+        // compare_scalars breaks ties), so a bound is a sampled value.
+        let mut rest: Vec<&(Vec<u8>, usize)> = vals
             .iter()
-            .map(|(k, _)| k)
-            .filter(|k| !common.iter().any(|(m, _)| *m == k.as_slice()))
+            .filter(|(k, _)| !common.iter().any(|(m, _)| *m == k.as_slice()))
             .collect();
         rest.sort();
         let rest_distinct = (distinct as usize).saturating_sub(common.len());
         let num_hist = rest_distinct.min(STATS_TARGET + 1);
         let mut histogram = vec![];
+        let mut histogram_hints = vec![];
         if num_hist >= 2 {
             for i in 0..num_hist {
-                histogram.push(rest[i * (rest.len() - 1) / (num_hist - 1)].clone());
+                let (k, pos) = rest[i * (rest.len() - 1) / (num_hist - 1)];
+                histogram.push(k.clone());
+                if hinted {
+                    histogram_hints.push(hint_of(*pos));
+                }
             }
         }
         // Average stored width of the non-null values.
@@ -1524,6 +1545,8 @@ fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> T
             histogram,
             correlation,
             avg_width,
+            mcv_hints,
+            histogram_hints,
         });
     }
     TableStats {
