@@ -752,6 +752,15 @@ impl Binder<'_> {
                     strict: true,
                 })
             }
+            Expr::CompoundFieldAccess { root, access_chain }
+                if access_chain.len() == 1
+                    && matches!(access_chain[0], ast::AccessExpr::Dot(_)) =>
+            {
+                let ast::AccessExpr::Dot(field) = &access_chain[0] else {
+                    unreachable!("guarded")
+                };
+                self.bind_field_selection(root, field, scope)
+            }
             Expr::AnyOp {
                 left,
                 compare_op: ast::BinaryOperator::Eq,
@@ -1976,6 +1985,17 @@ fn plain_name(e: &Expr) -> String {
     match e {
         Expr::Identifier(i) => ident_name(i),
         Expr::CompoundIdentifier(v) => v.last().map(ident_name).unwrap_or_default(),
+        Expr::CompoundFieldAccess { access_chain, .. }
+            if matches!(
+                access_chain.last(),
+                Some(ast::AccessExpr::Dot(Expr::Identifier(_)))
+            ) =>
+        {
+            match access_chain.last() {
+                Some(ast::AccessExpr::Dot(Expr::Identifier(i))) => ident_name(i),
+                _ => "?column?".into(),
+            }
+        }
         Expr::Nested(x) => expr_name(x),
         Expr::Function(f) => func_name(f),
         Expr::Cast { .. } => expr_name(e),
