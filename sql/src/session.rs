@@ -703,10 +703,14 @@ impl Session {
         self.settings.take_changed()
     }
     /// The text of a `regclass` / `regtype` value (the relation's or type's
-    /// name, as Postgres prints them); None for any other type. The
-    /// protocol layer asks for columns of those types, whose values are
-    /// oids until they are printed.
+    /// name, as Postgres prints them) or of an `int2vector` / `oidvector`
+    /// (blank-separated); None for any other type. The protocol layer asks
+    /// for columns of those types, whose values print differently from
+    /// the `Value` they are held in.
     pub fn oid_alias_text(&self, ty: &DataType, v: &Value) -> Option<String> {
+        if ty.vector_element().is_some() {
+            return Some(sargdb_catalog::types::format_as(v, ty, &self.tctx));
+        }
         let Value::Oid(oid) = v else { return None };
         match ty {
             DataType::Regclass => Some(crate::system::functions::regclass_name(

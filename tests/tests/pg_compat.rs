@@ -25,3 +25,30 @@ async fn unknown_reset_target_has_postgres_hint() {
         .await
         .unwrap();
 }
+
+/// int2vector / oidvector columns (pg_index.indkey, indclass) over the
+/// extended protocol: RowDescription gives their own type oids (22, 30)
+/// and the binary values decode as arrays of int2 / oid.
+#[tokio::test]
+async fn catalog_vectors_have_their_types_in_binary() {
+    let db = TestDb::start().await;
+    let c = db.connect().await;
+    c.batch_execute(
+        "CREATE TABLE v (a int, b text, c numeric);
+         CREATE INDEX v_ba ON v (b, a) INCLUDE (c);",
+    )
+    .await
+    .unwrap();
+    let row = c
+        .query_one(
+            "SELECT indkey, indclass, indoption FROM pg_index WHERE indexrelid = 'v_ba'::regclass",
+            &[],
+        )
+        .await
+        .unwrap();
+    let oids: Vec<u32> = row.columns().iter().map(|c| c.type_().oid()).collect();
+    assert_eq!(oids, [22, 30, 22]);
+    assert_eq!(row.get::<_, Vec<i16>>(0), [2, 1, 3]);
+    assert_eq!(row.get::<_, Vec<u32>>(1), [3126, 1978]);
+    assert_eq!(row.get::<_, Vec<i16>>(2), [0, 0]);
+}

@@ -737,6 +737,9 @@ impl Binder<'_> {
                     unreachable!("guarded")
                 };
                 let arr = self.bind_expr(root, scope)?;
+                // int2vector / oidvector subscripts start at 0.
+                let zero_based = arr.ty().vector_element().is_some();
+                let arr = self.vector_as_array(arr)?;
                 let DataType::Array(elem) = arr.ty() else {
                     return Err(SqlError::DatatypeMismatch(format!(
                         "cannot subscript type {} because it does not support subscripting",
@@ -745,6 +748,19 @@ impl Binder<'_> {
                 };
                 let i = self.bind_expr(index, scope)?;
                 let i = self.cast(i, &DataType::Int4, CastMode::Implicit)?;
+                let i = if zero_based {
+                    BoundExpr::Arith {
+                        op: sargdb_catalog::types::ArithOp::Add,
+                        l: Box::new(i),
+                        r: Box::new(BoundExpr::Literal(
+                            sargdb_catalog::Value::Int4(1),
+                            DataType::Int4,
+                        )),
+                        ty: DataType::Int4,
+                    }
+                } else {
+                    i
+                };
                 Ok(BoundExpr::Func {
                     name: "array_subscript".into(),
                     args: vec![arr, i],
@@ -769,6 +785,7 @@ impl Binder<'_> {
             } => {
                 // `x = ANY(array)`: what catalog queries use (`'d' = any(stxkind)`).
                 let arr = self.bind_expr(right, scope)?;
+                let arr = self.vector_as_array(arr)?;
                 let elem = match arr.ty() {
                     DataType::Array(e) => *e,
                     DataType::Unknown => {
@@ -1855,7 +1872,20 @@ impl Binder<'_> {
         self.finish_call(name, bargs)
     }
 
+    /// An int2vector / oidvector used as an array (array functions, ANY,
+    /// unnest, subscripts): the same value typed as int2[] / oid[].
+    pub(crate) fn vector_as_array(&mut self, e: BoundExpr) -> Result<BoundExpr> {
+        match e.ty().vector_element() {
+            Some(elem) => self.cast(e, &DataType::Array(Box::new(elem)), CastMode::Implicit),
+            None => Ok(e),
+        }
+    }
+
     fn finish_call(&mut self, name: &str, bargs: Vec<BoundExpr>) -> Result<BoundExpr> {
+        let bargs = bargs
+            .into_iter()
+            .map(|a| self.vector_as_array(a))
+            .collect::<Result<Vec<_>>>()?;
         let types: Vec<DataType> = bargs.iter().map(|a| a.ty()).collect();
         let Some(sig) = functions::resolve(name, &types) else {
             return Err(SqlError::UndefinedFunction(format!(

@@ -754,6 +754,7 @@ impl Binder<'_> {
         alias: Option<&ast::TableAlias>,
     ) -> Result<(Plan, Scope)> {
         let arr = self.bind_expr(arg, &Scope::default())?;
+        let arr = self.vector_as_array(arr)?;
         let arr = if arr.ty() == DataType::Unknown {
             self.cast(
                 arr,
