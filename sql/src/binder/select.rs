@@ -1487,8 +1487,11 @@ fn single_select_list_srf(items: &[ast::SelectItem]) -> Option<(usize, Vec<Expr>
 
 /// Which output columns of a set-operation leaf are bare string literals
 /// (type unknown in Postgres until the set operation resolves it).
-fn unknown_literal_cols(e: &ast::SetExpr) -> Vec<bool> {
-    let is_lit = |x: &Expr| matches!(x, Expr::Value(v) if matches!(v.value, ast::Value::SingleQuotedString(_)));
+pub(crate) fn unknown_literal_cols(e: &ast::SetExpr) -> Vec<bool> {
+    let is_lit = |x: &Expr| {
+        matches!(x, Expr::Value(v)
+            if matches!(v.value, ast::Value::SingleQuotedString(_) | ast::Value::Null))
+    };
     match e {
         ast::SetExpr::Select(s) => s
             .projection
