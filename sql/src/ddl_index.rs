@@ -261,7 +261,7 @@ pub fn lock_tables_exclusive(s: &mut Session, names: &[&ast::ObjectName]) -> Res
 pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementResult> {
     let sp = s.search_path();
     if ci.concurrently {
-        if s.in_block() {
+        if s.in_transaction_block() {
             return Err(SqlError::ActiveSqlTransaction(
                 "CREATE INDEX CONCURRENTLY cannot run inside a transaction block".into(),
             ));
@@ -1161,7 +1161,7 @@ pub fn maintenance(s: &mut Session, m: &Maintenance) -> Result<StatementResult> 
             name,
             concurrently,
         } => {
-            if *concurrently && s.in_block() {
+            if *concurrently && s.in_transaction_block() {
                 return Err(SqlError::ActiveSqlTransaction(
                     "REINDEX CONCURRENTLY cannot run inside a transaction block".into(),
                 ));
@@ -1177,7 +1177,7 @@ pub fn maintenance(s: &mut Session, m: &Maintenance) -> Result<StatementResult> 
             analyze: also_analyze,
             ..
         } => {
-            if s.in_block() {
+            if s.in_transaction_block() {
                 return Err(SqlError::ActiveSqlTransaction(
                     "VACUUM cannot run inside a transaction block".into(),
                 ));

@@ -338,6 +338,10 @@ pub struct Session {
     /// Time the running statement spent binding and planning, if it was
     /// planned (pg_stat_statements' plans / plan time).
     planned: Option<Duration>,
+    /// Running a simple-query message of several statements: they share an
+    /// implicit transaction block, which VACUUM and the CONCURRENTLY
+    /// commands refuse, as in Postgres.
+    multi_statement: bool,
 }
 
 /// Microseconds since 2000-01-01 UTC (Postgres's timestamp epoch), read
@@ -429,6 +433,7 @@ impl Session {
             tctx: TypeContext::default(),
             autovacuum_worker: false,
             planned: None,
+            multi_statement: false,
         }
     }
 
@@ -454,6 +459,8 @@ impl Session {
         }
         let mut out = vec![];
         let single = stmts.len() == 1;
+        self.multi_statement = !single;
+        let out_of_message = |s: &mut Session| s.multi_statement = false;
         for s in &stmts {
             let started = Instant::now();
             let io = sargdb_engine::stats::thread_io();
@@ -472,10 +479,12 @@ impl Session {
             let failed = r.is_err();
             out.push(r);
             if failed {
+                out_of_message(self);
                 self.fail_current();
                 return out;
             }
         }
+        out_of_message(self);
         if let Err(e) = self.finish_implicit() {
             out.push(Err(e));
         }
@@ -1454,6 +1463,13 @@ impl Session {
     /// Whether an explicit transaction block is open.
     pub(crate) fn in_block(&self) -> bool {
         matches!(&self.txn, Some(t) if !t.implicit)
+    }
+
+    /// Whether a command that cannot run in a transaction (VACUUM, the
+    /// CONCURRENTLY commands) must refuse: in an explicit block, or as one of several
+    /// statements of a simple-query message (Postgres's implicit block).
+    pub(crate) fn in_transaction_block(&self) -> bool {
+        self.in_block() || self.multi_statement
     }
 
     pub(crate) fn table_has_rows(&mut self, schema: &str, table: &str) -> Result<bool> {

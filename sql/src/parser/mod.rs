@@ -34,6 +34,9 @@ pub fn parse(sql: &str) -> Result<Vec<SqlStatement>> {
         .map_err(|e| convert_error(sql, e))?;
     let stmts = match parser.parse_statements() {
         Ok(v) => v,
+        // Several statements, one of which only parses alone (CHECKPOINT,
+        // VACUUM, REINDEX, a rewritten INSERT): each on its own.
+        Err(e) if split_statements(sql).is_some() => parse_each(sql, e)?,
         Err(e) => match parse_maintenance(sql) {
             Some(st) => vec![st],
             None => match rewrite_for_sqlparser(sql) {
@@ -96,6 +99,84 @@ pub fn insert_overriding(ins: &ast::Insert) -> Option<Overriding> {
         SqlExpr::Identifier(i) if i.value == "user" => Some(Overriding::User),
         _ => None,
     }
+}
+
+/// The statements of a multi-statement string that sqlparser refused
+/// whole (`e`), parsed one by one. A syntax error in a piece is reported at
+/// its place in the whole string when a maintenance statement explains why
+/// the whole failed; otherwise the whole string's error stands.
+fn parse_each(sql: &str, e: ParserError) -> Result<Vec<SqlStatement>> {
+    let pieces = split_statements(sql).unwrap_or_default();
+    let mut out = vec![];
+    for p in &pieces {
+        match parse(p) {
+            Ok(v) => out.extend(v),
+            Err(SqlError::Syntax {
+                message,
+                position: Some(pos),
+            }) if pieces.iter().any(|q| parse_maintenance(q).is_some()) => {
+                let offset = (p.as_ptr() as usize).saturating_sub(sql.as_ptr() as usize);
+                let chars_before = sql.get(..offset).map_or(0, |b| b.chars().count());
+                return Err(SqlError::Syntax {
+                    message,
+                    position: Some(pos + chars_before),
+                });
+            }
+            Err(_) => {
+                return Err(wildcard_followed_by_word(sql).unwrap_or_else(|| convert_error(sql, e)))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `sql` with its comments replaced by blanks (None if it does not tokenize).
+fn without_comments(sql: &str) -> Option<String> {
+    use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+    let toks = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    Some(
+        toks.iter()
+            .map(|t| match t {
+                Token::Whitespace(
+                    Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_),
+                ) => " ".to_string(),
+                t => t.to_string(),
+            })
+            .collect(),
+    )
+}
+
+/// A query string of several statements cut at its top-level semicolons
+/// (found by the tokenizer, so those in quotes, dollar quotes and comments
+/// do not count), empty pieces dropped; None for one statement or text
+/// that does not tokenize.
+fn split_statements(sql: &str) -> Option<Vec<&str>> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = PostgreSqlDialect {};
+    let toks = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let mut pieces = vec![];
+    let mut start = 0;
+    for t in toks.iter().filter(|t| t.token == Token::SemiColon) {
+        let ls = *line_starts.get((t.span.start.line as usize).checked_sub(1)?)?;
+        let col = (t.span.start.column as usize).checked_sub(1)?;
+        let at = sql[ls..].char_indices().nth(col).map(|(b, _)| ls + b)?;
+        if sql.as_bytes().get(at) != Some(&b';') || at < start {
+            return None;
+        }
+        pieces.push(&sql[start..at]);
+        start = at + 1;
+    }
+    pieces.push(&sql[start..]);
+    let pieces: Vec<&str> = pieces
+        .into_iter()
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    (pieces.len() > 1).then_some(pieces)
 }
 
 /// Rewrite one statement that uses Postgres syntax sqlparser does not take:
@@ -530,6 +611,13 @@ fn maint_statement(
 /// [CONCURRENTLY] name` and `CHECKPOINT` (a single statement, optional
 /// trailing `;`).
 fn parse_maintenance(sql: &str) -> Option<SqlStatement> {
+    let uncommented;
+    let sql = if sql.contains("--") || sql.contains("/*") {
+        uncommented = without_comments(sql)?;
+        uncommented.as_str()
+    } else {
+        sql
+    };
     let text = sql.trim().trim_end_matches(';').trim();
     let mut words: Vec<String> = vec![];
     let mut rest = text;
@@ -625,6 +713,24 @@ fn parse_maintenance(sql: &str) -> Option<SqlStatement> {
 #[cfg(test)]
 mod maintenance_tests {
     use super::*;
+
+    #[test]
+    fn maintenance_among_other_statements() {
+        assert_eq!(
+            split_statements("SELECT 'a;b', $$;$$ /* ; */; CHECKPOINT -- ;\n;"),
+            Some(vec!["SELECT 'a;b', $$;$$ /* ; */", " CHECKPOINT -- ;\n"])
+        );
+        assert_eq!(split_statements("SELECT 1;"), None);
+        let v = parse("SELECT 1; CHECKPOINT; VACUUM t; SELECT 2").unwrap();
+        assert_eq!(v.len(), 4);
+        assert!(matches!(maintenance(&v[1]), Some(Maintenance::Checkpoint)));
+        assert!(matches!(maintenance(&v[2]), Some(Maintenance::Vacuum { .. })));
+        // A syntax error after a maintenance statement is placed in the whole text.
+        match parse("SELECT 1; CHECKPOINT; SELEC 2") {
+            Err(SqlError::Syntax { position, .. }) => assert_eq!(position, Some(23)),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn vacuum_and_reindex_forms() {
