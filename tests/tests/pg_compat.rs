@@ -52,3 +52,33 @@ async fn catalog_vectors_have_their_types_in_binary() {
     assert_eq!(row.get::<_, Vec<u32>>(1), [3126, 1978]);
     assert_eq!(row.get::<_, Vec<i16>>(2), [0, 0]);
 }
+
+/// Parameter types inferred from interval arithmetic, as Postgres infers
+/// them: `$1 * interval` and `interval * $1` take float8, `interval / $1`
+/// float8, `$1 + interval` and `$1 - interval` take interval
+/// (interval + interval), `timestamp + $1` interval.
+#[tokio::test]
+async fn interval_arithmetic_infers_parameter_types() {
+    use sargdb_tests::tokio_postgres::types::Type;
+    let db = TestDb::start().await;
+    let c = db.connect().await;
+    for (sql, want) in [
+        ("SELECT $1 * interval '1 day'", Type::FLOAT8),
+        ("SELECT interval '1 day' * $1", Type::FLOAT8),
+        ("SELECT interval '1 day' / $1", Type::FLOAT8),
+        ("SELECT $1 + interval '1 day'", Type::INTERVAL),
+        ("SELECT interval '1 day' - $1", Type::INTERVAL),
+        ("SELECT timestamp '2024-01-01' + $1", Type::INTERVAL),
+    ] {
+        let st = c
+            .prepare(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(st.params(), [want], "{sql}");
+    }
+    let row = c
+        .query_one("SELECT ($1 * interval '1 day')::text", &[&2.5f64])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "2 days 12:00:00");
+}

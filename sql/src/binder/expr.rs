@@ -1496,8 +1496,11 @@ impl Binder<'_> {
     ) -> Result<BoundExpr> {
         let (mut lt, mut rt) = (l.ty(), r.ty());
         let (mut l, mut r) = (l, r);
-        // An unknown operand takes a type from the other side.
+        // An unknown operand takes a type from the other side (the operand
+        // type of the one operator Postgres finds for the pair): an interval
+        // is scaled by a float8 (`$1 * interval '1 day'`), added to one.
         let guess = |other: &DataType| match other {
+            DataType::Interval if matches!(op, ArithOp::Mul | ArithOp::Div) => DataType::Float8,
             DataType::Date => DataType::Int4,
             DataType::Timestamp | DataType::Timestamptz | DataType::Time | DataType::Interval => {
                 DataType::Interval

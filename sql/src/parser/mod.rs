@@ -724,7 +724,10 @@ mod maintenance_tests {
         let v = parse("SELECT 1; CHECKPOINT; VACUUM t; SELECT 2").unwrap();
         assert_eq!(v.len(), 4);
         assert!(matches!(maintenance(&v[1]), Some(Maintenance::Checkpoint)));
-        assert!(matches!(maintenance(&v[2]), Some(Maintenance::Vacuum { .. })));
+        assert!(matches!(
+            maintenance(&v[2]),
+            Some(Maintenance::Vacuum { .. })
+        ));
         // A syntax error after a maintenance statement is placed in the whole text.
         match parse("SELECT 1; CHECKPOINT; SELEC 2") {
             Err(SqlError::Syntax { position, .. }) => assert_eq!(position, Some(23)),
