@@ -1164,6 +1164,35 @@ impl Binder<'_> {
             BoundExpr::Literal(Value::Null, _) => {
                 return Ok(BoundExpr::Literal(Value::Null, to.clone()))
             }
+            BoundExpr::Literal(Value::Text(s), DataType::Unknown) if mode == CastMode::Implicit => {
+                // An untyped literal met by an operator (`c = 'k'`, IN, CASE)
+                // becomes the type without its length or precision, as in
+                // Postgres (bpchar, text, numeric): never a length error or
+                // a rounding. Against char(n) it is kept blank-padded to n
+                // when it fits (char values compare padded), typed bpchar.
+                match to {
+                    DataType::Char(Some(n)) => {
+                        let fits = s.trim_end_matches(' ').chars().count() <= *n as usize;
+                        let v = if fits {
+                            types::parse_text(&s, to, self.tctx)?
+                        } else {
+                            Value::Text(s)
+                        };
+                        Ok(BoundExpr::Literal(v, DataType::Char(None)))
+                    }
+                    DataType::Varchar(Some(_)) => {
+                        Ok(BoundExpr::Literal(Value::Text(s), DataType::Text))
+                    }
+                    DataType::Numeric(Some(_)) => {
+                        let t = DataType::Numeric(None);
+                        Ok(BoundExpr::Literal(types::parse_text(&s, &t, self.tctx)?, t))
+                    }
+                    _ => Ok(BoundExpr::Literal(
+                        types::parse_text(&s, to, self.tctx)?,
+                        to.clone(),
+                    )),
+                }
+            }
             BoundExpr::Literal(Value::Text(s), DataType::Unknown) => {
                 // An explicit cast to char(n)/varchar(n) truncates (length
                 // coercion is explicit), where assignment of a literal errors.
