@@ -1063,6 +1063,9 @@ impl Session {
                     tag: "RESET".into(),
                 })
             }
+            SqlStatement::Query(q) if crate::ddl_create_as::is_select_into(q) => {
+                crate::ddl_create_as::select_into(self, q)
+            }
             SqlStatement::Query(_)
             | SqlStatement::Insert(_)
             | SqlStatement::Update(_)
@@ -1386,7 +1389,7 @@ impl Session {
     }
 
     /// Who and where this session runs, for the system relations.
-    fn system_session(&self, sql: &str) -> crate::system::SessionInfo {
+    pub(crate) fn system_session(&self, sql: &str) -> crate::system::SessionInfo {
         // Only a statement that can read pg_settings pays for its rows.
         let settings = sql
             .as_bytes()
@@ -1485,7 +1488,7 @@ impl Session {
         }
     }
 
-    fn exec_dml_or_query(
+    pub(crate) fn exec_dml_or_query(
         &mut self,
         s: &SqlStatement,
         sql: &str,

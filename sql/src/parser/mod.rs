@@ -39,6 +39,27 @@ pub fn parse(sql: &str) -> Result<Vec<SqlStatement>> {
         Err(e) if split_statements(sql).is_some() => parse_each(sql, e)?,
         Err(e) => match parse_maintenance(sql) {
             Some(st) => vec![st],
+            None if ctas_column_names(sql).is_some() => {
+                // `CREATE TABLE t (a, b) AS query`: parsed without the
+                // names, which are put back as columns of no type.
+                let (text, names) = ctas_column_names(sql).unwrap_or_default();
+                let mut v = Parser::new(&dialect)
+                    .with_recursion_limit(RECURSION_LIMIT)
+                    .try_with_sql(&text)
+                    .and_then(|mut p| p.parse_statements())
+                    .map_err(|_| convert_error(sql, e))?;
+                if let [SqlStatement::CreateTable(ct)] = v.as_mut_slice() {
+                    ct.columns = names
+                        .into_iter()
+                        .map(|name| ast::ColumnDef {
+                            name,
+                            data_type: SqlDataType::Unspecified,
+                            options: vec![],
+                        })
+                        .collect();
+                }
+                v
+            }
             None => match rewrite_for_sqlparser(sql) {
                 // Postgres syntax sqlparser lacks, rewritten into a form it takes.
                 Some((text, overriding)) => {
@@ -128,6 +149,63 @@ fn parse_each(sql: &str, e: ParserError) -> Result<Vec<SqlStatement>> {
         }
     }
     Ok(out)
+}
+
+/// `CREATE TABLE name (a, b, ...) AS ...` (a column name list, which
+/// sqlparser does not take): the text without the list, and the names.
+fn ctas_column_names(sql: &str) -> Option<(String, Vec<SqlIdent>)> {
+    use sqlparser::keywords::Keyword as K;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let toks = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let toks: Vec<_> = toks
+        .into_iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    let kw = |i: usize, k: K| {
+        matches!(toks.get(i).map(|t| &t.token),
+            Some(Token::Word(w)) if w.quote_style.is_none() && w.keyword == k)
+    };
+    if !kw(0, K::CREATE) {
+        return None;
+    }
+    let table_at = (0..toks.len()).find(|&i| kw(i, K::TABLE))?;
+    let open = toks.iter().position(|t| t.token == Token::LParen)?;
+    if open <= table_at + 1 {
+        return None;
+    }
+    let mut names = vec![];
+    let mut i = open + 1;
+    loop {
+        match &toks.get(i)?.token {
+            Token::Word(w) => names.push(match w.quote_style {
+                Some(q) => SqlIdent::with_quote(q, w.value.clone()),
+                None => SqlIdent::new(w.value.to_lowercase()),
+            }),
+            _ => return None,
+        }
+        match toks.get(i + 1)?.token {
+            Token::Comma => i += 2,
+            Token::RParen => break,
+            _ => return None,
+        }
+    }
+    let close = i + 1;
+    if !kw(close + 1, K::AS) {
+        return None;
+    }
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let byte_at = |i: usize| -> Option<usize> {
+        let t = toks.get(i)?;
+        let ls = *line_starts.get((t.span.start.line as usize).checked_sub(1)?)?;
+        let col = (t.span.start.column as usize).checked_sub(1)?;
+        sql[ls..].char_indices().nth(col).map(|(b, _)| ls + b)
+    };
+    let (from, to) = (byte_at(open)?, byte_at(close)? + 1);
+    Some((format!("{} {}", &sql[..from], sql.get(to..)?), names))
 }
 
 /// `sql` with its comments replaced by blanks (None if it does not tokenize).
