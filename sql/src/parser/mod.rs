@@ -155,14 +155,8 @@ fn parse_each(sql: &str, e: ParserError) -> Result<Vec<SqlStatement>> {
 /// sqlparser does not take): the text without the list, and the names.
 fn ctas_column_names(sql: &str) -> Option<(String, Vec<SqlIdent>)> {
     use sqlparser::keywords::Keyword as K;
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    let toks = Tokenizer::new(&PostgreSqlDialect {}, sql)
-        .tokenize_with_location()
-        .ok()?;
-    let toks: Vec<_> = toks
-        .into_iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .collect();
+    use sqlparser::tokenizer::Token;
+    let toks = significant_tokens(sql)?;
     let kw = |i: usize, k: K| {
         matches!(toks.get(i).map(|t| &t.token),
             Some(Token::Word(w)) if w.quote_style.is_none() && w.keyword == k)
@@ -195,15 +189,8 @@ fn ctas_column_names(sql: &str) -> Option<(String, Vec<SqlIdent>)> {
     if !kw(close + 1, K::AS) {
         return None;
     }
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
-    let byte_at = |i: usize| -> Option<usize> {
-        let t = toks.get(i)?;
-        let ls = *line_starts.get((t.span.start.line as usize).checked_sub(1)?)?;
-        let col = (t.span.start.column as usize).checked_sub(1)?;
-        sql[ls..].char_indices().nth(col).map(|(b, _)| ls + b)
-    };
+    let offsets = TokenOffsets::new(sql);
+    let byte_at = |i: usize| offsets.at(toks.get(i)?.span.start);
     let (from, to) = (byte_at(open)?, byte_at(close)? + 1);
     Some((format!("{} {}", &sql[..from], sql.get(to..)?), names))
 }
@@ -224,6 +211,29 @@ fn without_comments(sql: &str) -> Option<String> {
     )
 }
 
+/// Byte offsets into `sql` of tokens' starts, from the tokenizer's 1-based
+/// line and column (columns count characters).
+struct TokenOffsets<'a> {
+    sql: &'a str,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> TokenOffsets<'a> {
+    fn new(sql: &'a str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        TokenOffsets { sql, line_starts }
+    }
+
+    /// The byte where a token starting at `loc` begins; None past the text.
+    fn at(&self, loc: sqlparser::tokenizer::Location) -> Option<usize> {
+        let ls = *self.line_starts.get((loc.line as usize).checked_sub(1)?)?;
+        let col = (loc.column as usize).checked_sub(1)?;
+        self.sql[ls..].char_indices().nth(col).map(|(b, _)| ls + b)
+    }
+}
+
 /// A query string of several statements cut at its top-level semicolons
 /// (found by the tokenizer, so those in quotes, dollar quotes and comments
 /// do not count), empty pieces dropped; None for one statement or text
@@ -234,15 +244,11 @@ fn split_statements(sql: &str) -> Option<Vec<&str>> {
     let toks = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
         .ok()?;
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
+    let offsets = TokenOffsets::new(sql);
     let mut pieces = vec![];
     let mut start = 0;
     for t in toks.iter().filter(|t| t.token == Token::SemiColon) {
-        let ls = *line_starts.get((t.span.start.line as usize).checked_sub(1)?)?;
-        let col = (t.span.start.column as usize).checked_sub(1)?;
-        let at = sql[ls..].char_indices().nth(col).map(|(b, _)| ls + b)?;
+        let at = offsets.at(t.span.start)?;
         if sql.as_bytes().get(at) != Some(&b';') || at < start {
             return None;
         }
@@ -257,38 +263,34 @@ fn split_statements(sql: &str) -> Option<Vec<&str>> {
     (pieces.len() > 1).then_some(pieces)
 }
 
+/// The tokens of `sql` without whitespace and comments, with their places.
+fn significant_tokens(sql: &str) -> Option<Vec<sqlparser::tokenizer::TokenWithSpan>> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let toks = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    Some(
+        toks.into_iter()
+            .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+            .collect(),
+    )
+}
+
 /// Rewrite one statement that uses Postgres syntax sqlparser does not take:
 /// `OVERRIDING SYSTEM|USER VALUE` in INSERT (cut out and returned), and
 /// CREATE SEQUENCE options in an order other than sqlparser's fixed one.
 fn rewrite_for_sqlparser(sql: &str) -> Option<(String, Option<Overriding>)> {
     use sqlparser::keywords::Keyword as K;
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    let dialect = PostgreSqlDialect {};
-    let toks = Tokenizer::new(&dialect, sql)
-        .tokenize_with_location()
-        .ok()?;
-    let toks: Vec<_> = toks
-        .into_iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .collect();
+    use sqlparser::tokenizer::Token;
+    let toks = significant_tokens(sql)?;
     let kw = |i: usize| match toks.get(i).map(|t| &t.token) {
         Some(Token::Word(w)) if w.quote_style.is_none() => Some(w.keyword),
         _ => None,
     };
-    // Byte offsets of token starts, from their line/column.
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
+    // Byte offsets of token starts (the end of the text past the last).
+    let offsets = TokenOffsets::new(sql);
     let byte_at = |i: usize| -> Option<usize> {
-        let t = toks.get(i)?;
-        let ls = *line_starts.get((t.span.start.line as usize).checked_sub(1)?)?;
-        let col = (t.span.start.column as usize).checked_sub(1)?;
-        Some(
-            sql[ls..]
-                .char_indices()
-                .nth(col)
-                .map_or(sql.len(), |(b, _)| ls + b),
-        )
+        Some(offsets.at(toks.get(i)?.span.start).unwrap_or(sql.len()))
     };
     if kw(0) == Some(K::INSERT) {
         let word = |i: usize, w: &str| matches!(toks.get(i).map(|t| &t.token), Some(Token::Word(x)) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
