@@ -824,6 +824,13 @@ impl Engine {
         self.shared.pool.relation_size(rel)
     }
 
+    /// How many VACUUMs have freed tuple slots of heap `rel`: read before
+    /// reading index entries, and compare before trusting them later (see
+    /// `AccessMethod::kill`).
+    pub fn vacuum_epoch(&self, rel: RelFileId) -> u64 {
+        self.shared.vm.freeing_epoch(rel)
+    }
+
     /// Pages of `rel` the visibility map marks all-visible.
     pub fn all_visible_pages(&self, rel: RelFileId) -> u32 {
         self.shared.vm.count(rel)

@@ -17,7 +17,7 @@ use proptest::prelude::*;
 use sargdb_engine::heap::TupleId;
 use sargdb_engine::{
     frame_column_keys, split_column_keys, Engine, IndexEntry, IndexHandle, IndexKind, IndexOptions,
-    IsolationLevel, KindStats, ScanKey,
+    IsolationLevel, KindStats, LockOutcome, ScanKey,
 };
 
 fn tmp(name: &str) -> common::TempDir {
@@ -713,4 +713,74 @@ fn hash_every_wal_prefix_recovers_a_whole_index() {
             assert_eq!(hits, vec![tid(10_000 + i)], "WAL cut at {cut}: key {i}");
         }
     });
+}
+
+/// A scan finds an entry whose row is dead to everyone and means to remove
+/// it ("kill"); before it does, VACUUM removes the entry itself, frees the
+/// row's slot, and a new row with the same key takes that slot, so the new
+/// row's entry is the very same (key, tid). The late kill must leave it:
+/// `kill` removes nothing once the table's VACUUM epoch moved.
+fn kill_after_vacuum_spares_a_new_row_in_the_freed_slot(kind: IndexKind) {
+    let dir = tmp(&format!("kill_reuse_{}", kind.name()));
+    let e = open(&dir);
+    let (heap, ix) = (30, 31);
+    let idx = e.open_index(heap, ix, kind, options()).unwrap();
+    let k = key(7, 12);
+    let mut t = e.begin(IsolationLevel::ReadCommitted);
+    t.start_command();
+    let old = t.insert(heap, b"old row").unwrap();
+    idx.insert(&k, old).unwrap();
+    t.commit().unwrap();
+    let mut d = e.begin(IsolationLevel::ReadCommitted);
+    d.start_command();
+    assert_eq!(d.delete(heap, old).unwrap(), LockOutcome::Ok);
+    d.commit().unwrap();
+    // The scan: epoch first, then the entries.
+    let epoch = e.vacuum_epoch(heap);
+    let seen: Vec<IndexEntry> = idx
+        .scan(&ScanKey::Eq(k.clone()), false)
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(seen.len(), 1);
+    // Meanwhile: VACUUM, and a new row with the same key in the same slot.
+    e.vacuum(heap).unwrap();
+    assert_ne!(e.vacuum_epoch(heap), epoch);
+    let mut n = e.begin(IsolationLevel::ReadCommitted);
+    n.start_command();
+    let new = n.insert(heap, b"new row").unwrap();
+    assert_eq!(new, old, "the freed slot is reused");
+    idx.insert(&k, new).unwrap();
+    n.commit().unwrap();
+    // The scan's late kill.
+    let removed = idx.kill(&seen, &|| e.vacuum_epoch(heap) == epoch).unwrap();
+    assert_eq!(removed, 0);
+    let now: Vec<TupleId> = idx
+        .scan(&ScanKey::Eq(k.clone()), false)
+        .unwrap()
+        .map(|r| r.unwrap().tid)
+        .collect();
+    assert_eq!(now, vec![new], "the new row keeps its entry");
+    // Without a VACUUM in between, a kill does remove.
+    let epoch = e.vacuum_epoch(heap);
+    let entries: Vec<IndexEntry> = idx
+        .scan(&ScanKey::Eq(k.clone()), false)
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(
+        idx.kill(&entries, &|| e.vacuum_epoch(heap) == epoch)
+            .unwrap(),
+        1
+    );
+}
+
+#[test]
+fn kill_after_vacuum_spares_reused_slot_btree() {
+    kill_after_vacuum_spares_a_new_row_in_the_freed_slot(IndexKind::BTree);
+}
+
+#[test]
+fn kill_after_vacuum_spares_reused_slot_hash() {
+    kill_after_vacuum_spares_a_new_row_in_the_freed_slot(IndexKind::Hash);
 }

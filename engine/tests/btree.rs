@@ -96,7 +96,7 @@ proptest! {
                         .map(|v| (v.key.clone(), v.tid))
                         .filter(|v| model.contains(v))
                         .collect();
-                    prop_assert_eq!(idx.kill(&victims).unwrap(), present.len() as u64);
+                    prop_assert_eq!(idx.kill(&victims, &|| true).unwrap(), present.len() as u64);
                     for v in present {
                         model.remove(&v);
                     }

@@ -29,7 +29,7 @@ use sargdb_catalog::{DataType, TypeError, Value};
 use sargdb_sql::{ColumnDesc, CopyIn, CopyStart, SqlError, StatementResult, TxnStatus};
 
 use crate::protocol::backend::{OutBuf, Severity, FLUSH_THRESHOLD};
-use crate::protocol::frontend::{next_message, FrontendMessage};
+use crate::protocol::frontend::{next_copy_data_run, next_message, FrontendMessage};
 use crate::sql_session::{SqlSession, StatementInfo};
 use crate::sqlstate::{self, decode_utf8, ErrorReport, ProtocolError};
 
@@ -146,6 +146,14 @@ fn serve<S: SqlSession>(session: S, handover: Handover) {
         let mut batch = Vec::with_capacity(64);
         let mut framing_error = None;
         loop {
+            // During COPY FROM STDIN, the CopyData messages read so far go
+            // to the session together.
+            if backend.copy_in.is_some() {
+                if let Some(run) = next_copy_data_run(&mut rbuf) {
+                    batch.push(run);
+                    continue;
+                }
+            }
             match next_message(&mut rbuf) {
                 Ok(Some(msg)) => {
                     let terminate = matches!(msg, FrontendMessage::Terminate);

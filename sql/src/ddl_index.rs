@@ -619,6 +619,31 @@ impl BuildInput {
 const PARALLEL_BUILD_PAGES: u32 = 1024;
 
 fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<()> {
+    match build_from_table(ctx, table, ix)? {
+        Some(dup) => {
+            let vals = key_values_of(ctx, table, ix, dup)?;
+            let vals: Vec<String> = vals.iter().map(|v| v.to_text(&ctx.call.types)).collect();
+            Err(SqlError::UniqueIndexBuild {
+                index: ix.def.name.clone(),
+                detail: Some(format!(
+                    "Key ({})=({}) is duplicated.",
+                    ix.key_names.join(", "),
+                    vals.join(", ")
+                )),
+            })
+        }
+        None => Ok(()),
+    }
+}
+
+/// Fill the empty index `ix` from its table's rows; for a unique index
+/// whose key two rows share, the tid of one of them (nothing is reported
+/// for it yet: CREATE INDEX and COPY word it differently).
+pub(crate) fn build_from_table(
+    ctx: &mut ExecContext,
+    table: &TableDef,
+    ix: &BoundIndex,
+) -> Result<Option<sargdb_engine::TupleId>> {
     let h = handle(ctx, table, ix)?;
     let needed = ix.columns_read(table.columns.len());
     let pages = ctx.txn.relation_pages(table.storage)?;
@@ -631,8 +656,17 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
     // A one-column key: only that column is decoded, straight from the
     // row's bytes.
     let single = crate::executor::index_maint::single_key_column(ix);
+    // Rows per page as the last ANALYZE saw them, to size each sink.
+    let density = ctx
+        .catalog
+        .stats
+        .get(&table.oid)
+        .filter(|s| s.relpages > 0)
+        .map_or(0.0, |s| s.reltuples / s.relpages as f64);
     // The rows are read in place, under each page's read latch.
     let plain_part = |mut out: BuildInput, blocks: std::ops::Range<u32>| -> Result<BuildInput> {
+        out.sink
+            .reserve((density * blocks.len() as f64 * 1.05).min(1e9) as usize);
         txn.dirty_visit_blocks(table.storage, blocks, |tid, bytes| -> Result<()> {
             if let Some(c) = single {
                 // None: the row predates the column (its default applies).
@@ -693,18 +727,7 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
         ctx.txn.end_unlogged_build(ix.def.storage);
     }
     match built {
-        Err(sargdb_engine::EngineError::DuplicateKey { tid }) => {
-            let vals = key_values_of(ctx, table, ix, tid)?;
-            let vals: Vec<String> = vals.iter().map(|v| v.to_text(&ctx.call.types)).collect();
-            return Err(SqlError::UniqueIndexBuild {
-                index: ix.def.name.clone(),
-                detail: Some(format!(
-                    "Key ({})=({}) is duplicated.",
-                    ix.key_names.join(", "),
-                    vals.join(", ")
-                )),
-            });
-        }
+        Err(sargdb_engine::EngineError::DuplicateKey { tid }) => return Ok(Some(tid)),
         r => r?,
     }
     if let Some(c) = null_in {
@@ -713,13 +736,13 @@ fn build_in(ctx: &mut ExecContext, table: &TableDef, ix: &BoundIndex) -> Result<
             table: table.name.clone(),
         });
     }
-    Ok(())
+    Ok(None)
 }
 
 /// The key values of the row version at `tid` in index `ix` (for a
 /// duplicate-key message: found again by a scan, as the build keeps only
 /// the encoded keys).
-fn key_values_of(
+pub(crate) fn key_values_of(
     ctx: &mut ExecContext,
     table: &TableDef,
     ix: &BoundIndex,

@@ -719,3 +719,134 @@ async fn copy_freeze_needs_a_table_created_or_truncated_in_the_subtransaction() 
         assert!(plan.contains("Heap Fetches: 0"), "{plan}");
     }
 }
+
+/// COPY into a table the transaction created or truncated, indexes and
+/// all: the rows are stored first and the indexes built from them at the
+/// end of the COPY (sargdb), with the results, and the unique violation
+/// (message, detail, the line it names), of Postgres inserting row by row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_into_a_fresh_table_with_indexes() {
+    let db = TestDb::start().await;
+    let mut c = db.raw();
+    exec(
+        &mut c,
+        "CREATE TABLE ix (a int PRIMARY KEY, b text, c int UNIQUE);
+         CREATE INDEX ix_lb ON ix (lower(b));
+         CREATE INDEX ix_part ON ix (c) WHERE c > 100;
+         INSERT INTO ix VALUES (1, 'kept', 1)",
+    );
+    // The first row whose key an earlier row had, in the first unique
+    // index where it had: line 3 (c = 20), not line 4 (a = 1).
+    let dup = b"1\tx\t10\n2\ty\t20\n5\tz\t20\n1\tw\t40\n".to_vec();
+    exec(&mut c, "BEGIN; TRUNCATE ix");
+    let msgs = copy_in(&mut c, "COPY ix FROM STDIN", &[&dup]);
+    let e = error_of(&msgs);
+    assert_eq!(
+        (
+            e[&b'C'].as_str(),
+            e[&b'M'].as_str(),
+            e[&b'D'].as_str(),
+            e[&b'W'].as_str()
+        ),
+        (
+            "23505",
+            "duplicate key value violates unique constraint \"ix_c_key\"",
+            "Key (c)=(20) already exists.",
+            "COPY ix, line 3"
+        )
+    );
+    exec(&mut c, "ROLLBACK");
+    assert_eq!(one(&mut c, "SELECT b FROM ix"), "kept");
+    // A header line counts.
+    exec(&mut c, "BEGIN; TRUNCATE ix");
+    let msgs = copy_in(
+        &mut c,
+        "COPY ix FROM STDIN (FORMAT csv, HEADER)",
+        &[b"a,b,c\n7,x,1\n7,y,2\n"],
+    );
+    let e = error_of(&msgs);
+    assert_eq!(
+        (e[&b'D'].as_str(), e[&b'W'].as_str()),
+        ("Key (a)=(7) already exists.", "COPY ix, line 3")
+    );
+    exec(&mut c, "ROLLBACK");
+    // A load that succeeds: every index answers, in the transaction and
+    // after it. NULLs do not conflict.
+    let rows: Vec<u8> = (1..=3000)
+        .flat_map(|i| {
+            let c = if i % 100 == 0 {
+                "\\N".to_string()
+            } else {
+                (i * 2).to_string()
+            };
+            format!("{i}\tName{i}\t{c}\n").into_bytes()
+        })
+        .collect();
+    let checks = [
+        ("SELECT count(*) FROM ix WHERE a = 777", "1"),
+        ("SELECT a FROM ix WHERE lower(b) = 'name42'", "42"),
+        ("SELECT count(*) FROM ix WHERE c > 100 AND c < 300", "98"),
+        ("SELECT count(*) FROM ix WHERE c IS NULL", "30"),
+    ];
+    exec(&mut c, "BEGIN; TRUNCATE ix");
+    assert_eq!(
+        copy_lines(&mut c, "COPY ix FROM STDIN", rows.clone()).as_deref(),
+        Ok("COPY 3000")
+    );
+    for (q, want) in checks {
+        assert_eq!(one(&mut c, q), want, "{q}");
+    }
+    exec(&mut c, "COMMIT");
+    for (q, want) in checks {
+        assert_eq!(one(&mut c, q), want, "{q}");
+    }
+    // A table created in the transaction: the same.
+    exec(
+        &mut c,
+        "BEGIN; CREATE TABLE ix2 (a int PRIMARY KEY, b text); CREATE INDEX ix2_b ON ix2 (b)",
+    );
+    assert_eq!(
+        copy_lines(&mut c, "COPY ix2 FROM STDIN", numbered_lines(0, 2000)).as_deref(),
+        Ok("COPY 2000")
+    );
+    exec(&mut c, "COMMIT");
+    assert_eq!(
+        one(&mut c, "SELECT a FROM ix2 WHERE b = 'row 1234'"),
+        "1234"
+    );
+    // A second COPY in the same transaction adds to the built indexes.
+    exec(&mut c, "BEGIN; TRUNCATE ix2");
+    assert!(copy_lines(&mut c, "COPY ix2 FROM STDIN", numbered_lines(0, 10)).is_ok());
+    let e = copy_lines(&mut c, "COPY ix2 FROM STDIN", numbered_lines(9, 12)).unwrap_err();
+    assert_eq!(e.0, "23505");
+    exec(&mut c, "ROLLBACK");
+    if !db.is_postgres() {
+        for ix in [
+            "ix_pkey", "ix_c_key", "ix_lb", "ix_part", "ix2_pkey", "ix2_b",
+        ] {
+            assert_eq!(
+                one(&mut c, &format!("SELECT verify_index('{ix}')")),
+                "{}",
+                "{ix}"
+            );
+        }
+        // The first INSERT's row and the 3,000 the built indexes took in
+        // (the failed COPYs' rows count nowhere).
+        assert_eq!(
+            one(
+                &mut c,
+                "SELECT min(inserts) || ' ' || max(inserts) FROM pg_stat_indexes WHERE tablename = 'ix' AND indexname <> 'ix_part'"
+            ),
+            "3001 3001"
+        );
+        // A partial index counts the rows it took: c = 2a is above 100
+        // for a = 51..3000, less the 30 rows whose c is NULL.
+        assert_eq!(
+            one(
+                &mut c,
+                "SELECT inserts FROM pg_stat_indexes WHERE indexname = 'ix_part'"
+            ),
+            "2920"
+        );
+    }
+}

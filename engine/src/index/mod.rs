@@ -299,6 +299,9 @@ pub trait BuildSink: Send {
             what: "unique indexes".into(),
         })
     }
+    /// About `entries` more entries are coming (an estimate): room for
+    /// them up front, instead of growing (and copying) as they arrive.
+    fn reserve(&mut self, _entries: usize) {}
     /// Called once on the thread that fed the sink, after its last entry
     /// (a B+Tree sorts its run here, so each thread sorts its own).
     fn finish(&mut self) -> Result<()> {
@@ -386,13 +389,16 @@ pub trait AccessMethod: Send + Sync {
     /// Remove these entries, those still present, because their tuples are
     /// dead to every transaction (found so by a scan); returns how many went.
     /// Unlike `delete`, nothing is rebalanced: it must be cheap.
-    fn kill(&self, entries: &[IndexEntry]) -> Result<u64> {
-        let mut n = 0;
-        for e in entries {
-            n += self.delete(&e.key, e.tid)? as u64;
-        }
-        Ok(n)
-    }
+    ///
+    /// `unchanged` is asked once the index is latched against inserts, and
+    /// nothing is removed unless it says yes. The caller passes "no VACUUM
+    /// freed heap slots since I read these entries" (`vacuum_epoch`): a
+    /// VACUUM may remove an entry, free its tuple's slot, and a new row
+    /// with the same key may take that slot and add the very same (key,
+    /// tid) entry, which is live and must stay. With the latch held while
+    /// asking, such a new entry cannot be added between the answer and the
+    /// removal.
+    fn kill(&self, entries: &[IndexEntry], unchanged: &dyn Fn() -> bool) -> Result<u64>;
     /// Remove every entry whose tuple `dead` says is gone (VACUUM).
     fn bulk_delete(&self, dead: &dyn Fn(TupleId) -> bool) -> Result<u64>;
     fn scan(&self, key: &ScanKey, backward: bool) -> Result<IndexScanIter>;

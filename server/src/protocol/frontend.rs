@@ -168,6 +168,40 @@ pub fn next_message(buf: &mut BytesMut) -> Result<Option<FrontendMessage>, Proto
     })))
 }
 
+/// Several complete CopyData messages at the front of `buf` as one: their
+/// payloads joined (a COPY's data is a byte stream, message boundaries mean
+/// nothing). `None` unless at least two come first: the caller then reads
+/// messages one at a time with `next_message`, which also reports any
+/// framing error. Clients send a CopyData per row, so this turns a thousand
+/// messages' framing and handling into one.
+pub fn next_copy_data_run(buf: &mut BytesMut) -> Option<FrontendMessage> {
+    let mut pos = 0;
+    let mut frames = 0;
+    let mut bytes = 0;
+    while buf.len() >= pos + 5 && buf[pos] == b'd' {
+        let len = i32::from_be_bytes([buf[pos + 1], buf[pos + 2], buf[pos + 3], buf[pos + 4]]);
+        let Ok(len) = usize::try_from(len) else { break };
+        if len < 4 || len > LARGE_MESSAGE_LIMIT || buf.len() < pos + 1 + len {
+            break;
+        }
+        frames += 1;
+        bytes += len - 4;
+        pos += 1 + len;
+    }
+    if frames < 2 {
+        return None;
+    }
+    let mut joined = BytesMut::with_capacity(bytes);
+    let mut at = 0;
+    while at < pos {
+        let len = i32::from_be_bytes([buf[at + 1], buf[at + 2], buf[at + 3], buf[at + 4]]) as usize;
+        joined.extend_from_slice(&buf[at + 5..at + 1 + len]);
+        at += 1 + len;
+    }
+    buf.advance(pos);
+    Some(FrontendMessage::CopyData(joined.freeze()))
+}
+
 fn decode_body(ty: u8, body: Bytes) -> Result<FrontendMessage, ProtocolError> {
     let mut r = Reader::new(body);
     let msg = match ty {
@@ -374,6 +408,37 @@ mod tests {
             matches!(next_message(&mut buf), Ok(Some(FrontendMessage::Query(q))) if q == "select 1")
         );
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn consecutive_copy_data_messages_are_joined() {
+        let mut buf = frame(b'd', b"1\ta\n");
+        buf.extend_from_slice(&frame(b'd', b"2\t"));
+        buf.extend_from_slice(&frame(b'd', b"b\n"));
+        buf.extend_from_slice(&frame(b'c', b""));
+        match next_copy_data_run(&mut buf) {
+            Some(FrontendMessage::CopyData(d)) => assert_eq!(&d[..], b"1\ta\n2\tb\n"),
+            other => panic!("unexpected {other:?}"),
+        }
+        // A lone CopyData, a partial one or another message: one at a time.
+        assert!(next_copy_data_run(&mut buf).is_none());
+        assert!(matches!(
+            next_message(&mut buf),
+            Ok(Some(FrontendMessage::CopyDone))
+        ));
+        let mut buf = frame(b'd', b"x");
+        let second = frame(b'd', b"yz");
+        buf.extend_from_slice(&second[..6]);
+        assert!(next_copy_data_run(&mut buf).is_none());
+        buf.extend_from_slice(&second[6..]);
+        assert!(
+            matches!(next_copy_data_run(&mut buf), Some(FrontendMessage::CopyData(d)) if &d[..] == b"xyz")
+        );
+        assert!(buf.is_empty());
+        // A bad length is left for next_message to report.
+        let mut buf = frame(b'd', b"x");
+        buf.extend_from_slice(b"d\x7f\xff\xff\xff");
+        assert!(next_copy_data_run(&mut buf).is_none());
     }
 
     #[test]

@@ -48,14 +48,24 @@ pub struct CopyIn {
 /// straight into tuple bytes, without a row of `Value`s; NOT NULL is
 /// checked on the way (a violating line takes the row path, which reports
 /// it as an INSERT would).
+///
+/// With `build_indexes`, the table does have indexes, but the table and
+/// all of them were created empty by this transaction (CREATE TABLE or
+/// TRUNCATE, then COPY, as a load script does): the rows are stored
+/// alone and every index is built from the table once the data is in
+/// (`Session::copy_done`), as CREATE INDEX builds one. Nobody else can see
+/// the new storage before the commit, and a duplicate key fails the COPY
+/// as an insert of it would.
 pub(super) struct Direct {
     pub(super) not_null: Vec<bool>,
     pub(super) tuples: sargdb_engine::TupleBatch,
+    pub(super) build_indexes: bool,
 }
 
 /// The `Direct` state for `plan` (COPY's INSERT of `ncols` columns), if
-/// the plan allows it.
-pub(super) fn direct_target(plan: &Plan, ncols: usize) -> Option<Direct> {
+/// the plan allows it; `fresh` says the table and its indexes are new,
+/// empty storage of this transaction (see `Direct::build_indexes`).
+pub(super) fn direct_target(plan: &Plan, ncols: usize, fresh: bool) -> Option<Direct> {
     let Plan::Insert {
         access,
         table,
@@ -72,13 +82,15 @@ pub(super) fn direct_target(plan: &Plan, ncols: usize) -> Option<Direct> {
     };
     let identity =
         exprs.len() == ncols && table.columns.len() == ncols && crate::executor::is_identity(exprs);
-    let plain = access.indexes.is_empty()
+    let build_indexes = !access.indexes.is_empty();
+    let plain = (!build_indexes || fresh)
         && returning.is_empty()
         && checks.is_empty()
         && table.columns.iter().all(|c| !c.dropped);
     (identity && plain).then(|| Direct {
         not_null: table.columns.iter().map(|c| c.not_null).collect(),
         tuples: sargdb_engine::TupleBatch::new(),
+        build_indexes,
     })
 }
 
@@ -284,7 +296,9 @@ impl CopyIn {
     ) -> Result<bool> {
         self.check_field_count(line, spans)?;
         let ncols = self.types.len();
-        let Direct { not_null, tuples } = d;
+        let Direct {
+            not_null, tuples, ..
+        } = d;
         tuples.try_push_with(|out| {
             let at = sargdb_catalog::types::begin_row(ncols, out);
             for (k, f) in spans.iter().enumerate().take(ncols) {

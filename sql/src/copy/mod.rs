@@ -368,7 +368,20 @@ impl Session {
         let direct = if opts.format == CopyFormat::Binary {
             None
         } else {
-            from::direct_target(&plan, types.len())
+            let fresh = match &plan {
+                Plan::Insert { access, table, .. } => {
+                    let engine = self.engine().clone();
+                    let txn = &self.ensure_txn().txn;
+                    txn.created_here(table.storage)
+                        && engine.relation_pages(table.storage).is_ok_and(|n| n == 0)
+                        && access
+                            .indexes
+                            .iter()
+                            .all(|ix| txn.created_here(ix.def.storage))
+                }
+                _ => false,
+            };
+            from::direct_target(&plan, types.len(), fresh)
         };
         Ok(CopyIn {
             header_pending: opts.header && opts.format != CopyFormat::Binary,
@@ -420,6 +433,9 @@ impl Session {
                     break;
                 }
             }
+            if c.direct.as_ref().is_some_and(|d| d.build_indexes) && c.rows > 0 {
+                self.copy_build_indexes(&c)?;
+            }
             if c.sequence_advanced {
                 self.engine().flush_wal()?;
             }
@@ -441,6 +457,44 @@ impl Session {
     /// Ends a COPY FROM that failed (`copy_data` returned an error).
     pub fn copy_abort(&mut self, _c: CopyIn) {
         self.fail_transaction();
+    }
+
+    /// The indexes of a table this transaction created and COPY filled
+    /// (`Direct::build_indexes`), built from its rows. A duplicate key is
+    /// the unique violation inserting the rows one by one would have met
+    /// first (`first_conflict`).
+    fn copy_build_indexes(&mut self, c: &CopyIn) -> Result<()> {
+        let Plan::Insert { access, table, .. } = &c.plan else {
+            return Ok(());
+        };
+        let first_line = 1 + u64::from(c.opts.header);
+        self.with_exec(|ctx| {
+            for ix in &access.indexes {
+                if crate::ddl_index::build_from_table(ctx, table, ix)?.is_some() {
+                    let (row, ix, vals) = first_conflict(ctx, table, &access.indexes)?;
+                    return Err(SqlError::WithContext {
+                        source: Box::new(crate::executor::index_maint::unique_error(
+                            &ix, &vals, ctx,
+                        )),
+                        context: format!("COPY {}, line {}", c.table_name, first_line + row),
+                    });
+                }
+                let stats = ix.stats.get(ctx, ix.def.oid).clone();
+                if sargdb_engine::stats::tracking() {
+                    // As inserting row by row counts: a partial index
+                    // only the rows it took.
+                    let n = if ix.predicate.is_some() {
+                        crate::executor::index_maint::handle(ctx, table, ix)?
+                            .stats()?
+                            .entries
+                    } else {
+                        c.rows
+                    };
+                    stats.add(sargdb_engine::stats::Counter::Inserts, n);
+                }
+            }
+            Ok(())
+        })
     }
 
     fn copy_flush(&mut self, c: &mut CopyIn) -> Result<()> {
@@ -478,6 +532,47 @@ impl Session {
         c.rows += n;
         Ok(())
     }
+}
+
+/// For a table one COPY filled whose unique index met a duplicate key:
+/// the first row (0-based, in the table's order, which is the data's)
+/// whose key some earlier row already had, in the first of the table's
+/// unique indexes where it had (the indexes' order, Postgres's order of
+/// checking them), and that key's values. Found by going through the rows
+/// again, as inserting them one by one would have.
+fn first_conflict(
+    ctx: &mut crate::executor::ExecContext,
+    table: &sargdb_catalog::TableDef,
+    indexes: &[std::sync::Arc<crate::binder::index::BoundIndex>],
+) -> Result<(
+    u64,
+    std::sync::Arc<crate::binder::index::BoundIndex>,
+    Vec<sargdb_catalog::Value>,
+)> {
+    use crate::executor::index_maint::index_entry_key;
+    let unique: Vec<_> = indexes.iter().filter(|i| i.def.unique).collect();
+    let mut seen: Vec<std::collections::HashSet<Vec<u8>>> = vec![Default::default(); unique.len()];
+    let mut scan = ctx.txn.dirty_scan(table.storage)?;
+    let mut n = 0;
+    while let Some(item) = scan.next(ctx.txn) {
+        let (_, bytes, _) = item?;
+        let row = crate::executor::decode_masked(table, &bytes, None, ctx)?;
+        for (ix, seen) in unique.iter().zip(seen.iter_mut()) {
+            let Some(ek) = index_entry_key(ix, &row, ctx)? else {
+                continue;
+            };
+            if ek.vals.iter().any(|v| v.is_null()) {
+                continue;
+            }
+            if !seen.insert(ek.stored[..ek.key_len].to_vec()) {
+                return Ok((n, (*ix).clone(), ek.vals));
+            }
+        }
+        n += 1;
+    }
+    Err(SqlError::Internal(
+        "COPY: an index build found a duplicate key that the rows do not have".into(),
+    ))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use sargdb_catalog::{TableDef, Value};
 use sargdb_engine::{LockOutcome, TupleBatch, TupleId};
 
 use super::expr::{eval, eval_pred};
-use super::index_maint::{find_conflict, insert_entries, unique_error};
+use super::index_maint::{find_conflict, insert_entries, insert_entries_replacing, unique_error};
 use super::scan::{decode, tid_value, value_tid};
 use super::stats::note_dml;
 use super::{build, ExecContext, Executor, Row};
@@ -323,14 +323,14 @@ fn run_insert(
                             break;
                         }
                     }
-                    let mut new = existing;
+                    let mut new = existing.clone();
                     for (col, e) in assignments {
                         new[*col] = eval(e, &both, ctx)?;
                     }
                     check_row(table, &new, checks, ctx)?;
                     let (outcome, newtid) = ctx.txn.update(table.storage, c.tid, &encode(&new))?;
                     if let (LockOutcome::Ok, Some(t)) = (outcome, newtid) {
-                        insert_entries(table, access, &new, t, ctx, false)?;
+                        insert_entries_replacing(table, access, &existing, &new, t, ctx)?;
                         touched.insert(t);
                         own += 1;
                         if !returning.is_empty() {
@@ -392,7 +392,7 @@ fn run_update(
             match outcome {
                 LockOutcome::Ok => {
                     if let Some(t) = newtid {
-                        insert_entries(table, access, &new, t, ctx, false)?;
+                        insert_entries_replacing(table, access, &row[..n], &new, t, ctx)?;
                     }
                     done.insert(tid);
                     own += 1;

@@ -269,6 +269,7 @@ pub fn probe(
 ) -> Result<Probe> {
     let mut dead = Vec::new();
     let mut found = Probe::Clear;
+    let epoch = ctx.txn.vacuum_epoch(table.storage);
     for e in h.scan(key, false)? {
         let e = e?;
         if Some(e.tid) == skip {
@@ -290,7 +291,8 @@ pub fn probe(
         }
     }
     if !dead.is_empty() {
-        let removed = h.kill(&dead)?;
+        let engine = ctx.engine;
+        let removed = h.kill(&dead, &|| engine.vacuum_epoch(table.storage) == epoch)?;
         if let Some(s) = ctx.engine.relation_stats().for_storage(h.rel()) {
             s.add(Counter::Deletes, removed);
         }
@@ -314,6 +316,35 @@ pub fn insert_entries(
     ctx: &mut ExecContext,
     prechecked: bool,
 ) -> Result<()> {
+    insert_entries_inner(table, access, row, None, tid, ctx, prechecked)
+}
+
+/// `insert_entries` for the new version of an UPDATE, `old` being the
+/// version it replaces (which this transaction has just marked deleted):
+/// a unique index whose key columns the update left alone needs no
+/// probe. The old version held that key alone among live versions, and
+/// any other inserter of it meets the old version (deleted by a
+/// transaction still in progress, so it waits) or the new one.
+pub fn insert_entries_replacing(
+    table: &TableDef,
+    access: &TableAccess,
+    old: &[Value],
+    row: &[Value],
+    tid: TupleId,
+    ctx: &mut ExecContext,
+) -> Result<()> {
+    insert_entries_inner(table, access, row, Some(old), tid, ctx, false)
+}
+
+fn insert_entries_inner(
+    table: &TableDef,
+    access: &TableAccess,
+    row: &[Value],
+    old: Option<&[Value]>,
+    tid: TupleId,
+    ctx: &mut ExecContext,
+    prechecked: bool,
+) -> Result<()> {
     for ix in &access.indexes {
         let Some(ek) = index_entry_key(ix, row, ctx)? else {
             continue;
@@ -324,7 +355,12 @@ pub fn insert_entries(
         if sargdb_engine::stats::tracking() {
             stats.add(Counter::Inserts, 1);
         }
-        if prechecked || !is_unique_checked(ix, vals) {
+        let mut unchanged_key = || -> Result<bool> {
+            let Some(old) = old else { return Ok(false) };
+            Ok(index_entry_key(ix, old, ctx)?
+                .is_some_and(|o| o.stored[..o.key_len] == ek.stored[..ek.key_len]))
+        };
+        if prechecked || !is_unique_checked(ix, vals) || unchanged_key()? {
             timed(&stats, Latency::Insert, || h.insert(key, tid))?;
             continue;
         }

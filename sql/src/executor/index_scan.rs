@@ -18,6 +18,7 @@
 
 use std::collections::VecDeque;
 use std::ops::{Bound, Range};
+use std::sync::Arc;
 
 use sargdb_catalog::types::decode_row;
 use sargdb_catalog::types::key::{
@@ -27,7 +28,7 @@ use sargdb_catalog::types::{cast, DataType};
 use sargdb_catalog::Value;
 use sargdb_engine::index::{IndexEntry, IndexScanIter};
 use sargdb_engine::stats::{tracking, Counter, Latency};
-use sargdb_engine::{Fetched, HeapScan, IndexHandle, ScanKey, TupleId};
+use sargdb_engine::{Engine, Fetched, HeapScan, IndexHandle, ScanKey, TupleId};
 
 use super::expr::{eval, eval_pred, fold_constants, has_foldable};
 use super::index_maint::handle;
@@ -57,6 +58,9 @@ pub struct IndexScanExecutor {
 
 struct State {
     handle: IndexHandle,
+    /// For the table's VACUUM epoch (`kill_dead`).
+    engine: Arc<Engine>,
+    heap: sargdb_engine::RelFileId,
     /// Scans still to run (IN lists run one per value, in key order).
     keys: VecDeque<ScanKey>,
     current: Option<IndexScanIter>,
@@ -83,7 +87,12 @@ const KILL_BATCH: usize = 64;
 impl State {
     fn kill_dead(&mut self) -> Result<()> {
         if !self.dead.is_empty() {
-            let removed = self.handle.kill(&self.dead)?;
+            // Only if no VACUUM freed heap slots since the entries were
+            // read (see `AccessMethod::kill`).
+            let (engine, heap, epoch) = (&self.engine, self.heap, self.epoch);
+            let removed = self
+                .handle
+                .kill(&self.dead, &|| engine.vacuum_epoch(heap) == epoch)?;
             if let Some(ix) = &self.counts.index {
                 ix.add(Counter::Deletes, removed);
             }
@@ -321,6 +330,8 @@ impl IndexScanExecutor {
         };
         let mut st = State {
             handle,
+            engine: ctx.engine.clone(),
+            heap: self.plan.table.storage,
             keys,
             current: None,
             bitmap: None,

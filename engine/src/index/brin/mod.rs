@@ -702,6 +702,11 @@ impl AccessMethod for BrinIndex {
         Ok(false)
     }
 
+    /// A BRIN scan returns page ranges, never entries to kill.
+    fn kill(&self, _entries: &[IndexEntry], _unchanged: &dyn Fn() -> bool) -> Result<u64> {
+        Ok(0)
+    }
+
     fn bulk_delete(&self, _dead: &dyn Fn(TupleId) -> bool) -> Result<u64> {
         Ok(0)
     }

@@ -80,7 +80,9 @@ pub fn key_prefix(k: &[u8]) -> u64 {
 pub struct BTreeSink {
     arena: Vec<u8>,
     recs: Vec<Rec>,
-    sorted: bool,
+    /// Some record came in before one it sorts after: `sort` has work.
+    /// (A table loaded in key order feeds its keys already sorted.)
+    unsorted: bool,
 }
 
 impl BTreeSink {
@@ -93,14 +95,20 @@ impl BTreeSink {
         }
         let off = self.arena.len() as u64;
         self.arena.extend_from_slice(key);
-        self.recs.push(Rec {
+        let rec = Rec {
             prefix: key_prefix(key),
             at: off << 16 | key.len() as u64,
             page: tid.page,
             slot: tid.slot,
             unique_len,
-        });
-        self.sorted = false;
+        };
+        if !self.unsorted {
+            if let Some(last) = self.recs.last() {
+                let arena = &self.arena;
+                self.unsorted = cmp_recs(last, arena, &rec, arena) == Ordering::Greater;
+            }
+        }
+        self.recs.push(rec);
         Ok(())
     }
 
@@ -109,7 +117,8 @@ impl BTreeSink {
     /// key's high bytes, a text key's type tag), then a comparison sort of
     /// each stretch of equal prefixes by the whole key and tid.
     fn sort(&mut self) {
-        if self.sorted {
+        if !self.unsorted {
+            // In order already, keys laid out in that order too.
             return;
         }
         radix_sort_by_prefix(&mut self.recs);
@@ -138,7 +147,7 @@ impl BTreeSink {
             r.at = off << 16 | (r.at & 0xffff);
         }
         self.arena = laid;
-        self.sorted = true;
+        self.unsorted = false;
     }
 }
 
@@ -150,6 +159,9 @@ impl BuildSink for BTreeSink {
         let key_len = key_len.min(key.len());
         // Keys are at most MAX_KEY_SIZE (checked in push), below NOT_CHECKED.
         self.push(key, key_len.min(MAX_KEY_SIZE) as u16, tid)
+    }
+    fn reserve(&mut self, entries: usize) {
+        self.recs.reserve(entries);
     }
     fn finish(&mut self) -> Result<()> {
         self.sort();

@@ -985,9 +985,12 @@ impl AccessMethod for BTreeIndex {
         t.delete_locked(key, tid)
     }
 
-    fn kill(&self, entries: &[IndexEntry]) -> Result<u64> {
+    fn kill(&self, entries: &[IndexEntry], unchanged: &dyn Fn() -> bool) -> Result<u64> {
         let t = self.t();
         let _w = t.latch.write();
+        if !unchanged() {
+            return Ok(0);
+        }
         t.kill_locked(entries)
     }
 

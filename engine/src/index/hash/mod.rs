@@ -138,6 +138,25 @@ impl<'a> Staged<'a> {
 }
 
 impl Inner {
+    /// Remove one entry (the caller holds the write latch).
+    fn delete_locked(&self, key: &[u8], tid: TupleId) -> Result<bool> {
+        let (_, first) = self.locate(hash_key(key))?;
+        for (b, mut p) in self.chain(first)? {
+            if let Some(i) = p.items.iter().position(|it| it.tid == tid && it.key == key) {
+                p.items.remove(i);
+                let mut st = Staged::new(self);
+                p.encode(st.get(b)?);
+                let mut meta = self.read_meta()?;
+                meta.entries = meta.entries.saturating_sub(1);
+                meta.item_bytes = meta.item_bytes.saturating_sub(item_size(key.len()) as u64);
+                meta.encode(st.get(META_BLOCK)?);
+                st.commit()?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     fn corrupt(&self, block: u32, reason: &str) -> EngineError {
         EngineError::CorruptPage {
             rel: self.rel,
@@ -616,21 +635,20 @@ impl AccessMethod for HashIndex {
     fn delete(&self, key: &[u8], tid: TupleId) -> Result<bool> {
         let t = &*self.inner;
         let _w = t.latch.write();
-        let (_, first) = t.locate(hash_key(key))?;
-        for (b, mut p) in t.chain(first)? {
-            if let Some(i) = p.items.iter().position(|it| it.tid == tid && it.key == key) {
-                p.items.remove(i);
-                let mut st = Staged::new(t);
-                p.encode(st.get(b)?);
-                let mut meta = t.read_meta()?;
-                meta.entries = meta.entries.saturating_sub(1);
-                meta.item_bytes = meta.item_bytes.saturating_sub(item_size(key.len()) as u64);
-                meta.encode(st.get(META_BLOCK)?);
-                st.commit()?;
-                return Ok(true);
-            }
+        t.delete_locked(key, tid)
+    }
+
+    fn kill(&self, entries: &[IndexEntry], unchanged: &dyn Fn() -> bool) -> Result<u64> {
+        let t = &*self.inner;
+        let _w = t.latch.write();
+        if !unchanged() {
+            return Ok(0);
         }
-        Ok(false)
+        let mut n = 0;
+        for e in entries {
+            n += t.delete_locked(&e.key, e.tid)? as u64;
+        }
+        Ok(n)
     }
 
     /// Remove dead entries bucket by bucket, squeezing each changed chain
