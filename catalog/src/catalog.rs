@@ -248,6 +248,15 @@ pub struct ColumnStats {
     /// Average bytes of a non-null value as stored (pg_stats.avg_width).
     #[serde(default)]
     pub avg_width: i32,
+    /// For a type whose key does not decode to the value itself (an
+    /// unconstrained numeric's display scale, a float's -0, an interval's
+    /// form: `types::key::has_exact_hint`), each `mcv` / `histogram`
+    /// entry's exact hint, so pg_stats prints the sampled value as it was
+    /// (1.50 stays 1.50). Empty for other types.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mcv_hints: Vec<Vec<u8>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub histogram_hints: Vec<Vec<u8>>,
 }
 
 /// Table statistics (`pg_class.reltuples/relpages` + `pg_statistic`).

@@ -46,10 +46,11 @@ pub fn report(err: &SqlError) -> ErrorReport {
     r.position = err.position();
     r.detail = err.detail().map(str::to_owned);
     r.context = err.context().map(str::to_owned);
-    let inner = match err {
-        SqlError::WithContext { source, .. } => source,
-        other => other,
-    };
+    r.hint = err.hint().map(str::to_owned);
+    let mut inner = err;
+    while let SqlError::WithContext { source, .. } | SqlError::WithHint { source, .. } = inner {
+        inner = source;
+    }
     if let SqlError::Engine(EngineError::DeadlockDetected { detail }) = inner {
         r.detail = Some(detail.clone());
     }
@@ -119,6 +120,7 @@ pub fn sql_error_code(err: &SqlError) -> &'static str {
         SqlError::BadCopyFormat(_) => "22P04",
         SqlError::CopyFailed(_) => "57014",
         SqlError::WithContext { source, .. } => sql_error_code(source),
+        SqlError::WithHint { source, .. } => sql_error_code(source),
     }
 }
 

@@ -613,7 +613,15 @@ impl<S: SqlSession> Backend<S> {
             } else {
                 let alias = columns
                     .get(i)
-                    .filter(|c| matches!(c.data_type, DataType::Regclass | DataType::Regtype))
+                    .filter(|c| {
+                        matches!(
+                            c.data_type,
+                            DataType::Regclass
+                                | DataType::Regtype
+                                | DataType::Int2Vector
+                                | DataType::OidVector
+                        )
+                    })
                     .and_then(|c| self.session.oid_alias_text(&c.data_type, v));
                 match (alias, v) {
                     (Some(name), _) => self.out.field(name.as_bytes()),

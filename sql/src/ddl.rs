@@ -20,7 +20,11 @@ fn cmd(tag: &str) -> Result<StatementResult> {
 }
 
 /// Split `[schema.]name` and pick the schema (creation schema if unqualified).
-fn target(cat: &Catalog, sp: &[String], name: &ast::ObjectName) -> Result<(String, String)> {
+pub(crate) fn target(
+    cat: &Catalog,
+    sp: &[String],
+    name: &ast::ObjectName,
+) -> Result<(String, String)> {
     let parts = object_parts(name)?;
     match parts.as_slice() {
         [n] => {
@@ -443,9 +447,9 @@ fn without_position(e: SqlError) -> SqlError {
     }
 }
 
-fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResult> {
+pub(crate) fn create_table(s: &mut Session, ct: &ast::CreateTable) -> Result<StatementResult> {
     if ct.query.is_some() {
-        return Err(SqlError::FeatureNotSupported("CREATE TABLE AS".into()));
+        return crate::ddl_create_as::create_table_as(s, ct);
     }
     let sp = s.search_path();
     let tctx = s.type_context();

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use sargdb_catalog::types::key::{encode_key_value, KeyColumn};
+use sargdb_catalog::types::key::{encode_exact_hint, encode_key_value, has_exact_hint, KeyColumn};
 use sargdb_catalog::{
     Catalog, ColumnStats, ConstraintDef, ConstraintKind, IndexColumnDef, IndexDef, TableDef,
     TableStats, Value,
@@ -261,7 +261,7 @@ pub fn lock_tables_exclusive(s: &mut Session, names: &[&ast::ObjectName]) -> Res
 pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementResult> {
     let sp = s.search_path();
     if ci.concurrently {
-        if s.in_block() {
+        if s.in_transaction_block() {
             return Err(SqlError::ActiveSqlTransaction(
                 "CREATE INDEX CONCURRENTLY cannot run inside a transaction block".into(),
             ));
@@ -1184,7 +1184,7 @@ pub fn maintenance(s: &mut Session, m: &Maintenance) -> Result<StatementResult> 
             name,
             concurrently,
         } => {
-            if *concurrently && s.in_block() {
+            if *concurrently && s.in_transaction_block() {
                 return Err(SqlError::ActiveSqlTransaction(
                     "REINDEX CONCURRENTLY cannot run inside a transaction block".into(),
                 ));
@@ -1200,7 +1200,7 @@ pub fn maintenance(s: &mut Session, m: &Maintenance) -> Result<StatementResult> 
             analyze: also_analyze,
             ..
         } => {
-            if s.in_block() {
+            if s.in_transaction_block() {
                 return Err(SqlError::ActiveSqlTransaction(
                     "VACUUM cannot run inside a transaction block".into(),
                 ));
@@ -1434,9 +1434,19 @@ fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> T
         }
         let nonnull = vals.len() as f64;
         let mut counts: HashMap<&[u8], usize> = HashMap::new();
-        for (k, _) in &vals {
+        // Where each value first appears in the sample: of equal values
+        // that print differently (1.5, 1.50) Postgres keeps that one.
+        let mut first_pos: HashMap<&[u8], usize> = HashMap::new();
+        for (k, pos) in &vals {
             *counts.entry(k.as_slice()).or_insert(0) += 1;
+            first_pos.entry(k.as_slice()).or_insert(*pos);
         }
+        let hinted = has_exact_hint(&c.data_type);
+        let hint_of = |pos: usize| {
+            let mut h = vec![];
+            encode_exact_hint(&sample[pos][ci], &c.data_type, &mut h);
+            h
+        };
         let distinct = counts.len() as f64;
         let singles = counts.values().filter(|&&c| c == 1).count() as f64;
         let multiple = distinct - singles;
@@ -1485,21 +1495,32 @@ fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> T
             .iter()
             .map(|(k, c)| (k.to_vec(), *c as f64 / n))
             .collect();
+        let mcv_hints: Vec<Vec<u8>> = if hinted {
+            common.iter().map(|(k, _)| hint_of(first_pos[k])).collect()
+        } else {
+            vec![]
+        };
         // Histogram over the rest: up to STATS_TARGET + 1 bounds, no more
         // than the distinct values left, equally spaced over those values
         // in order (duplicates included), as Postgres picks them.
-        let mut rest: Vec<&Vec<u8>> = vals
+        // Sorted by value, equal values in sample order (as Postgres's
+        // compare_scalars breaks ties), so a bound is a sampled value.
+        let mut rest: Vec<&(Vec<u8>, usize)> = vals
             .iter()
-            .map(|(k, _)| k)
-            .filter(|k| !common.iter().any(|(m, _)| *m == k.as_slice()))
+            .filter(|(k, _)| !common.iter().any(|(m, _)| *m == k.as_slice()))
             .collect();
         rest.sort();
         let rest_distinct = (distinct as usize).saturating_sub(common.len());
         let num_hist = rest_distinct.min(STATS_TARGET + 1);
         let mut histogram = vec![];
+        let mut histogram_hints = vec![];
         if num_hist >= 2 {
             for i in 0..num_hist {
-                histogram.push(rest[i * (rest.len() - 1) / (num_hist - 1)].clone());
+                let (k, pos) = rest[i * (rest.len() - 1) / (num_hist - 1)];
+                histogram.push(k.clone());
+                if hinted {
+                    histogram_hints.push(hint_of(*pos));
+                }
             }
         }
         // Average stored width of the non-null values.
@@ -1547,6 +1568,8 @@ fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> T
             histogram,
             correlation,
             avg_width,
+            mcv_hints,
+            histogram_hints,
         });
     }
     TableStats {

@@ -213,6 +213,10 @@ pub enum SqlError {
         source: Box<SqlError>,
         context: String,
     },
+    /// Another error with Postgres's HINT line (what the user can do about
+    /// it); code, detail, position and context are the inner error's.
+    #[error("{source}")]
+    WithHint { source: Box<SqlError>, hint: String },
 }
 
 impl SqlError {
@@ -220,7 +224,25 @@ impl SqlError {
     pub fn context(&self) -> Option<&str> {
         match self {
             SqlError::WithContext { context, .. } => Some(context),
+            SqlError::WithHint { source, .. } => source.context(),
             _ => None,
+        }
+    }
+
+    /// The HINT field, where Postgres sends one.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            SqlError::WithHint { hint, .. } => Some(hint),
+            SqlError::WithContext { source, .. } => source.hint(),
+            _ => None,
+        }
+    }
+
+    /// This error with a HINT.
+    pub fn with_hint(self, hint: impl Into<String>) -> SqlError {
+        SqlError::WithHint {
+            source: Box::new(self),
+            hint: hint.into(),
         }
     }
 
@@ -243,7 +265,9 @@ impl SqlError {
             | SqlError::UniqueViolation { detail, .. }
             | SqlError::UniqueIndexBuild { detail, .. }
             | SqlError::DependentObjectsStillExist { detail, .. } => detail.as_deref(),
-            SqlError::WithContext { source, .. } => source.detail(),
+            SqlError::WithContext { source, .. } | SqlError::WithHint { source, .. } => {
+                source.detail()
+            }
             _ => None,
         }
     }
@@ -257,7 +281,9 @@ impl SqlError {
             | SqlError::MissingFromEntry { position, .. }
             | SqlError::InvalidFromReference { position, .. }
             | SqlError::UndefinedColumnMsg { position, .. } => *position,
-            SqlError::WithContext { source, .. } => source.position(),
+            SqlError::WithContext { source, .. } | SqlError::WithHint { source, .. } => {
+                source.position()
+            }
             _ => None,
         }
     }

@@ -338,6 +338,10 @@ pub struct Session {
     /// Time the running statement spent binding and planning, if it was
     /// planned (pg_stat_statements' plans / plan time).
     planned: Option<Duration>,
+    /// Running a simple-query message of several statements: they share an
+    /// implicit transaction block, which VACUUM and the CONCURRENTLY
+    /// commands refuse, as in Postgres.
+    multi_statement: bool,
 }
 
 /// Microseconds since 2000-01-01 UTC (Postgres's timestamp epoch), read
@@ -429,6 +433,7 @@ impl Session {
             tctx: TypeContext::default(),
             autovacuum_worker: false,
             planned: None,
+            multi_statement: false,
         }
     }
 
@@ -454,6 +459,8 @@ impl Session {
         }
         let mut out = vec![];
         let single = stmts.len() == 1;
+        self.multi_statement = !single;
+        let out_of_message = |s: &mut Session| s.multi_statement = false;
         for s in &stmts {
             let started = Instant::now();
             let io = sargdb_engine::stats::thread_io();
@@ -472,10 +479,12 @@ impl Session {
             let failed = r.is_err();
             out.push(r);
             if failed {
+                out_of_message(self);
                 self.fail_current();
                 return out;
             }
         }
+        out_of_message(self);
         if let Err(e) = self.finish_implicit() {
             out.push(Err(e));
         }
@@ -703,10 +712,14 @@ impl Session {
         self.settings.take_changed()
     }
     /// The text of a `regclass` / `regtype` value (the relation's or type's
-    /// name, as Postgres prints them); None for any other type. The
-    /// protocol layer asks for columns of those types, whose values are
-    /// oids until they are printed.
+    /// name, as Postgres prints them) or of an `int2vector` / `oidvector`
+    /// (blank-separated); None for any other type. The protocol layer asks
+    /// for columns of those types, whose values print differently from
+    /// the `Value` they are held in.
     pub fn oid_alias_text(&self, ty: &DataType, v: &Value) -> Option<String> {
+        if ty.vector_element().is_some() {
+            return Some(sargdb_catalog::types::format_as(v, ty, &self.tctx));
+        }
         let Value::Oid(oid) = v else { return None };
         match ty {
             DataType::Regclass => Some(crate::system::functions::regclass_name(
@@ -1050,6 +1063,9 @@ impl Session {
                     tag: "RESET".into(),
                 })
             }
+            SqlStatement::Query(q) if crate::ddl_create_as::is_select_into(q) => {
+                crate::ddl_create_as::select_into(self, q)
+            }
             SqlStatement::Query(_)
             | SqlStatement::Insert(_)
             | SqlStatement::Update(_)
@@ -1373,7 +1389,7 @@ impl Session {
     }
 
     /// Who and where this session runs, for the system relations.
-    fn system_session(&self, sql: &str) -> crate::system::SessionInfo {
+    pub(crate) fn system_session(&self, sql: &str) -> crate::system::SessionInfo {
         // Only a statement that can read pg_settings pays for its rows.
         let settings = sql
             .as_bytes()
@@ -1452,6 +1468,13 @@ impl Session {
         matches!(&self.txn, Some(t) if !t.implicit)
     }
 
+    /// Whether a command that cannot run in a transaction (VACUUM, the
+    /// CONCURRENTLY commands) must refuse: in an explicit block, or as one of several
+    /// statements of a simple-query message (Postgres's implicit block).
+    pub(crate) fn in_transaction_block(&self) -> bool {
+        self.in_block() || self.multi_statement
+    }
+
     pub(crate) fn table_has_rows(&mut self, schema: &str, table: &str) -> Result<bool> {
         let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
         let sql = format!("SELECT 1 FROM {}.{} LIMIT 1", q(schema), q(table));
@@ -1465,7 +1488,7 @@ impl Session {
         }
     }
 
-    fn exec_dml_or_query(
+    pub(crate) fn exec_dml_or_query(
         &mut self,
         s: &SqlStatement,
         sql: &str,

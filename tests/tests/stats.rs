@@ -1006,3 +1006,75 @@ async fn hash_dead_items_count_entries_of_dead_rows() {
     c.batch_execute("VACUUM hd").await.unwrap();
     assert_eq!(items(&c).await, (850, 0, 850, 0));
 }
+
+/// Index blocks pg_statio_user_indexes says `sql` read (hits and reads).
+async fn index_blocks_read_by(c: &Client, index: &str, sql: &str) -> i64 {
+    let blocks = format!(
+        "SELECT idx_blks_read + idx_blks_hit FROM pg_statio_user_indexes WHERE indexrelname = '{index}'"
+    );
+    let before = num(c, &blocks).await;
+    c.batch_execute(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    num(c, &blocks).await - before
+}
+
+/// pgstatindex / pgstathashindex with a non-constant argument (in FROM,
+/// for every row to their left) and `(f(x)).field` make one pass over the
+/// index per call, however many of the result's columns are read: the
+/// index's block counters grow by one pass, not one pass per column.
+#[tokio::test]
+async fn statistics_functions_read_the_index_once_per_call() {
+    let srv = SargdbServer::start();
+    let c = srv.connect().await;
+    c.batch_execute(
+        "CREATE TABLE big (id int PRIMARY KEY, v text);
+         INSERT INTO big SELECT g, repeat('x', 50) FROM generate_series(1, 20000) g;
+         CREATE INDEX big_h ON big USING hash (id);",
+    )
+    .await
+    .unwrap();
+    let pages = num(&c, "SELECT pg_relation_size('big_pkey') / 8192").await;
+    assert!(pages > 10, "a multi-page index: {pages}");
+
+    // One pass of pgstatindex reads each of the index's pages once.
+    let one_field = index_blocks_read_by(
+        &c,
+        "big_pkey",
+        "SELECT (pgstatindex('big_pkey')).leaf_pages",
+    )
+    .await;
+    assert_eq!(one_field, pages);
+    let all_fields = index_blocks_read_by(
+        &c,
+        "big_pkey",
+        "SELECT s.* FROM pg_class c, pgstatindex(c.oid) s WHERE c.relname = 'big_pkey'",
+    )
+    .await;
+    assert_eq!(all_fields, pages);
+    // Once per row to its left: two rows, two passes.
+    let two_rows = index_blocks_read_by(
+        &c,
+        "big_pkey",
+        "SELECT s.* FROM (VALUES ('big_pkey'), ('big_pkey')) v(n), pgstatindex(v.n) s",
+    )
+    .await;
+    assert_eq!(two_rows, 2 * pages);
+
+    // pgstathashindex: all eight columns cost what one field costs.
+    let one_field =
+        index_blocks_read_by(&c, "big_h", "SELECT (pgstathashindex('big_h')).live_items").await;
+    assert!(one_field > 0);
+    let all_fields =
+        index_blocks_read_by(&c, "big_h", "SELECT * FROM pgstathashindex('big_h')").await;
+    assert_eq!(all_fields, one_field);
+    let row = c
+        .query_one(
+            "SELECT (pgstathashindex('big_h')).live_items, (pgstatindex('big_pkey')).tree_level",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 20000);
+    assert_eq!(row.get::<_, i32>(1), 1);
+}

@@ -65,8 +65,13 @@ impl Value {
             }
             Value::Uuid(u) => out.extend_from_slice(u),
             Value::Array(items) => {
+                // An int2vector / oidvector is an array whose subscripts
+                // start at 0 (its lower bound on the wire).
+                let lower_bound: i32 = if ty.vector_element().is_some() { 0 } else { 1 };
                 let elem = match ty {
                     DataType::Array(e) => (**e).clone(),
+                    DataType::Int2Vector => DataType::Int2,
+                    DataType::OidVector => DataType::Oid,
                     _ => items
                         .iter()
                         .find(|v| !v.is_null())
@@ -83,7 +88,7 @@ impl Value {
                 out.extend_from_slice(&(has_null as i32).to_be_bytes());
                 out.extend_from_slice(&elem.oid().to_be_bytes());
                 out.extend_from_slice(&(items.len() as i32).to_be_bytes());
-                out.extend_from_slice(&1i32.to_be_bytes());
+                out.extend_from_slice(&lower_bound.to_be_bytes());
                 for v in items {
                     if v.is_null() {
                         out.extend_from_slice(&(-1i32).to_be_bytes());
@@ -291,6 +296,10 @@ pub fn parse_binary(bytes: &[u8], ty: &DataType) -> Result<Value> {
                     value: s,
                 })?,
             )
+        }
+        DataType::Int2Vector | DataType::OidVector => {
+            let elem = ty.vector_element().unwrap_or(DataType::Int2);
+            return parse_binary(bytes, &DataType::Array(Box::new(elem)));
         }
         DataType::Array(elem) => {
             let mut at = 0;

@@ -177,6 +177,14 @@ pub fn cast(v: Value, to: &DataType, explicit: bool, ctx: &TypeContext) -> Resul
         })),
         (V::Interval(iv), T::Interval) => Ok(V::Interval(iv)),
         (V::Interval(iv), T::Time) => Ok(V::Time(iv.micros.rem_euclid(USECS_PER_DAY))),
+        (V::Array(items), T::Int2Vector | T::OidVector) => {
+            let elem = to.vector_element().unwrap_or(T::Int2);
+            let mut out = Vec::with_capacity(items.len());
+            for it in items {
+                out.push(cast(it, &elem, explicit, ctx)?);
+            }
+            Ok(V::Array(out))
+        }
         (V::Array(items), T::Array(elem)) => {
             let mut out = Vec::with_capacity(items.len());
             for it in items {
@@ -197,6 +205,11 @@ pub fn cast_from(
     explicit: bool,
     ctx: &TypeContext,
 ) -> Result<Value> {
+    // An int2vector / oidvector prints as blank-separated numbers.
+    if from.vector_element().is_some() && to.is_string() {
+        let s = super::text_io::format_as(&v, from, ctx);
+        return cast(Value::Text(s), to, explicit, ctx);
+    }
     if let (DataType::Char(_), Value::Text(s)) = (from, &v) {
         if matches!(to, DataType::Text | DataType::Varchar(_) | DataType::Name) {
             let t = s.trim_end_matches(' ').to_string();

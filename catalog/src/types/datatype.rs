@@ -30,6 +30,8 @@ const OIDS: &[(DataType, u32, u32)] = &[
     (DataType::Oid, 26, 1028),
     (DataType::Regclass, 2205, 2210),
     (DataType::Regtype, 2206, 2211),
+    (DataType::Int2Vector, 22, 1006),
+    (DataType::OidVector, 30, 1013),
     (DataType::Unknown, 705, 0),
 ];
 
@@ -161,6 +163,8 @@ impl DataType {
             DataType::Oid => "oid".into(),
             DataType::Regclass => "regclass".into(),
             DataType::Regtype => "regtype".into(),
+            DataType::Int2Vector => "int2vector".into(),
+            DataType::OidVector => "oidvector".into(),
             DataType::Array(e) => format!("{}[]", e.display_name()),
             DataType::Unknown => "unknown".into(),
         }
@@ -178,6 +182,23 @@ impl DataType {
         match self {
             DataType::Char(None) => "character".into(),
             t => t.display_name(),
+        }
+    }
+
+    /// The element type of `int2vector` / `oidvector`; None for the rest.
+    pub fn vector_element(&self) -> Option<DataType> {
+        match self {
+            DataType::Int2Vector => Some(DataType::Int2),
+            DataType::OidVector => Some(DataType::Oid),
+            _ => None,
+        }
+    }
+
+    /// The element type of an array or of an array-like vector type.
+    pub fn array_element(&self) -> Option<DataType> {
+        match self {
+            DataType::Array(e) => Some((**e).clone()),
+            t => t.vector_element(),
         }
     }
 

@@ -542,6 +542,10 @@ fn encode_payload(v: &Value, ty: &DataType, out: &mut Vec<u8>) -> Result<()> {
             Value::Uuid(u) => out.extend_from_slice(u),
             _ => return Err(mismatch(v, ty)),
         },
+        DataType::Int2Vector | DataType::OidVector => {
+            let elem = ty.vector_element().unwrap_or(DataType::Int2);
+            return encode_payload(v, &DataType::Array(Box::new(elem)), out);
+        }
         DataType::Array(elem) => match v {
             Value::Array(items) => {
                 for item in items {
@@ -794,6 +798,10 @@ fn decode_payload(r: &mut KeyReader<'_>, ty: &DataType) -> Result<Value> {
             Value::Interval(interval_from_span(span)?)
         }
         DataType::Uuid => Value::Uuid(r.array()?),
+        DataType::Int2Vector | DataType::OidVector => {
+            let elem = ty.vector_element().unwrap_or(DataType::Int2);
+            return decode_payload(r, &DataType::Array(Box::new(elem)));
+        }
         DataType::Array(elem) => {
             let mut items = Vec::new();
             loop {

@@ -35,7 +35,7 @@ pub use row::{
     set_row_null,
 };
 pub use text_io::parse_text;
-pub use text_io::{format_float4, format_float8};
+pub use text_io::{format_as, format_float4, format_float8, format_vector};
 pub use timezone::TimeZone;
 
 pub type Result<T> = std::result::Result<T, TypeError>;
@@ -77,6 +77,12 @@ pub enum DataType {
     /// last: the catalog is serialized with variant indexes.)
     Regclass,
     Regtype,
+    /// Postgres's `int2vector` and `oidvector` (pg_index.indkey,
+    /// pg_proc.proargtypes): one-dimensional arrays of int2 / oid that
+    /// print as space-separated numbers and subscript from 0. Values are
+    /// `Value::Array`.
+    Int2Vector,
+    OidVector,
 }
 
 /// Interval as Postgres stores it: months, days and microseconds kept apart.

@@ -489,6 +489,29 @@ pub fn split_array(s: &str) -> Option<Vec<Option<String>>> {
     Some(items)
 }
 
+/// The text output of an `int2vector` / `oidvector` (int2vectorout): the
+/// elements separated by single blanks, `1 2` (not the array form `{1,2}`).
+pub fn format_vector(items: &[Value]) -> String {
+    let mut out = String::new();
+    for (i, v) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        v.write_text(&TypeContext::default(), &mut out);
+    }
+    out
+}
+
+/// The text output of `v` as a value of type `ty`: as `Value::to_text`,
+/// except for the types whose values print differently from the `Value`
+/// they are held in (`int2vector`, `oidvector`).
+pub fn format_as(v: &Value, ty: &DataType, ctx: &TypeContext) -> String {
+    match (ty, v) {
+        (DataType::Int2Vector | DataType::OidVector, Value::Array(items)) => format_vector(items),
+        _ => v.to_text(ctx),
+    }
+}
+
 /// Parse Postgres's text input for `ty` (what `'...'::ty` accepts). Applies the
 /// type modifier (numeric scale, char padding) as an assignment would.
 pub fn parse_text(s: &str, ty: &DataType, ctx: &TypeContext) -> Result<Value> {
@@ -541,6 +564,15 @@ pub fn parse_text(s: &str, ty: &DataType, ctx: &TypeContext) -> Result<Value> {
             Value::Json(s.to_string())
         }
         DataType::Jsonb => Value::Jsonb(json::normalize(s).ok_or_else(|| invalid("json", s))?),
+        // int2vectorin / oidvectorin: numbers separated by blanks.
+        DataType::Int2Vector | DataType::OidVector => {
+            let elem = ty.vector_element().unwrap_or(DataType::Int2);
+            let mut out = vec![];
+            for word in s.split_ascii_whitespace() {
+                out.push(parse_text(word, &elem, ctx)?);
+            }
+            Value::Array(out)
+        }
         DataType::Array(elem) => {
             let items = split_array(s).ok_or_else(|| TypeError::InvalidTextRepresentation {
                 type_name: ty.error_name(),

@@ -200,6 +200,10 @@ impl Binder<'_> {
                 }
                 _ => {
                     let (plan, cols) = self.bind_query(q)?;
+                    // An untyped literal (NULL, '5') in the SELECT list takes
+                    // its target column's type, as in Postgres: it is read
+                    // with that type's input function, not as text.
+                    let unknown = super::select::unknown_literal_cols(&q.body);
                     if cols.len() > targets.len() {
                         return Err(SqlError::SyntaxNoPosition(
                             "INSERT has more expressions than target columns".into(),
@@ -213,7 +217,12 @@ impl Binder<'_> {
                         if always(col) {
                             return Err(SqlError::GeneratedAlways(table.columns[col].name.clone()));
                         }
-                        row[col] = self.assign(&table, col, BoundExpr::Column(i, c.ty.clone()))?;
+                        let ty = if unknown.get(i).copied().unwrap_or(false) {
+                            DataType::Unknown
+                        } else {
+                            c.ty.clone()
+                        };
+                        row[col] = self.assign(&table, col, BoundExpr::Column(i, ty))?;
                     }
                     Plan::Project {
                         input: Box::new(plan),
@@ -249,7 +258,12 @@ impl Binder<'_> {
         alias: &str,
         oc: &ast::OnConflict,
     ) -> Result<OnConflict> {
-        let constraint =
+        // The arbiter indexes (Postgres's infer_arbiter_indexes): for a
+        // column list, every valid, non-partial unique index whose key
+        // columns are exactly those columns (in any order; INCLUDE columns
+        // do not count), whether or not a constraint owns it; for ON
+        // CONSTRAINT, the constraint's index.
+        let arbiters =
             match &oc.conflict_target {
                 None => None,
                 Some(ast::ConflictTarget::Columns(cols)) => {
@@ -264,31 +278,49 @@ impl Binder<'_> {
                         })?);
                     }
                     want.sort_unstable();
-                    let found = table.constraints.iter().position(|c| match &c.kind {
-                        ConstraintKind::PrimaryKey(k) | ConstraintKind::Unique(k) => {
-                            let mut k = k.clone();
+                    want.dedup();
+                    let found: Vec<u32> = self
+                        .catalog
+                        .indexes_of(table.oid)
+                        .filter(|ix| ix.unique && ix.valid && ix.predicate.is_none())
+                        .filter(|ix| {
+                            let mut k: Vec<Option<usize>> =
+                                ix.columns.iter().map(|c| c.column).collect();
                             k.sort_unstable();
-                            k == want
-                        }
-                        _ => false,
-                    });
-                    Some(found.ok_or(SqlError::NoMatchingConstraint)?)
+                            k.dedup();
+                            k == want.iter().map(|w| Some(*w)).collect::<Vec<_>>()
+                        })
+                        .map(|ix| ix.oid)
+                        .collect();
+                    if found.is_empty() {
+                        return Err(SqlError::NoMatchingConstraint);
+                    }
+                    Some(found)
                 }
                 Some(ast::ConflictTarget::OnConstraint(n)) => {
                     let n = object_parts(n)?.join(".");
-                    let found = table.constraints.iter().position(|c| c.name == n);
-                    Some(found.ok_or_else(|| {
-                        SqlError::UndefinedObject(format!(
+                    let Some(c) = table.constraints.iter().find(|c| c.name == n) else {
+                        return Err(SqlError::UndefinedObject(format!(
                             "constraint \"{n}\" for table \"{}\" does not exist",
                             table.name
-                        ))
-                    })?)
+                        )));
+                    };
+                    let found: Vec<u32> = self
+                        .catalog
+                        .indexes_of(table.oid)
+                        .filter(|ix| ix.constraint == Some(c.oid))
+                        .map(|ix| ix.oid)
+                        .collect();
+                    if found.is_empty() {
+                        return Err(SqlError::NoMatchingConstraint);
+                    }
+                    Some(found)
                 }
             };
         match &oc.action {
-            ast::OnConflictAction::DoNothing => Ok(OnConflict::DoNothing { constraint }),
+            ast::OnConflictAction::DoNothing => Ok(OnConflict::DoNothing { arbiters }),
             ast::OnConflictAction::DoUpdate(du) => {
-                let Some(constraint) = constraint else {
+                let Some(arbiters) = arbiters else {
                     return Err(SqlError::SyntaxNoPosition(
                         "ON CONFLICT DO UPDATE requires inference specification or constraint name"
                             .into(),
@@ -308,7 +340,7 @@ impl Binder<'_> {
                     None => None,
                 };
                 Ok(OnConflict::DoUpdate {
-                    constraint,
+                    arbiters,
                     assignments,
                     filter,
                 })

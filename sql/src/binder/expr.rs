@@ -737,6 +737,9 @@ impl Binder<'_> {
                     unreachable!("guarded")
                 };
                 let arr = self.bind_expr(root, scope)?;
+                // int2vector / oidvector subscripts start at 0.
+                let zero_based = arr.ty().vector_element().is_some();
+                let arr = self.vector_as_array(arr)?;
                 let DataType::Array(elem) = arr.ty() else {
                     return Err(SqlError::DatatypeMismatch(format!(
                         "cannot subscript type {} because it does not support subscripting",
@@ -745,12 +748,34 @@ impl Binder<'_> {
                 };
                 let i = self.bind_expr(index, scope)?;
                 let i = self.cast(i, &DataType::Int4, CastMode::Implicit)?;
+                let i = if zero_based {
+                    BoundExpr::Arith {
+                        op: sargdb_catalog::types::ArithOp::Add,
+                        l: Box::new(i),
+                        r: Box::new(BoundExpr::Literal(
+                            sargdb_catalog::Value::Int4(1),
+                            DataType::Int4,
+                        )),
+                        ty: DataType::Int4,
+                    }
+                } else {
+                    i
+                };
                 Ok(BoundExpr::Func {
                     name: "array_subscript".into(),
                     args: vec![arr, i],
                     ty: *elem,
                     strict: true,
                 })
+            }
+            Expr::CompoundFieldAccess { root, access_chain }
+                if access_chain.len() == 1
+                    && matches!(access_chain[0], ast::AccessExpr::Dot(_)) =>
+            {
+                let ast::AccessExpr::Dot(field) = &access_chain[0] else {
+                    unreachable!("guarded")
+                };
+                self.bind_field_selection(root, field, scope)
             }
             Expr::AnyOp {
                 left,
@@ -760,6 +785,7 @@ impl Binder<'_> {
             } => {
                 // `x = ANY(array)`: what catalog queries use (`'d' = any(stxkind)`).
                 let arr = self.bind_expr(right, scope)?;
+                let arr = self.vector_as_array(arr)?;
                 let elem = match arr.ty() {
                     DataType::Array(e) => *e,
                     DataType::Unknown => {
@@ -1138,6 +1164,35 @@ impl Binder<'_> {
             BoundExpr::Literal(Value::Null, _) => {
                 return Ok(BoundExpr::Literal(Value::Null, to.clone()))
             }
+            BoundExpr::Literal(Value::Text(s), DataType::Unknown) if mode == CastMode::Implicit => {
+                // An untyped literal met by an operator (`c = 'k'`, IN, CASE)
+                // becomes the type without its length or precision, as in
+                // Postgres (bpchar, text, numeric): never a length error or
+                // a rounding. Against char(n) it is kept blank-padded to n
+                // when it fits (char values compare padded), typed bpchar.
+                match to {
+                    DataType::Char(Some(n)) => {
+                        let fits = s.trim_end_matches(' ').chars().count() <= *n as usize;
+                        let v = if fits {
+                            types::parse_text(&s, to, self.tctx)?
+                        } else {
+                            Value::Text(s)
+                        };
+                        Ok(BoundExpr::Literal(v, DataType::Char(None)))
+                    }
+                    DataType::Varchar(Some(_)) => {
+                        Ok(BoundExpr::Literal(Value::Text(s), DataType::Text))
+                    }
+                    DataType::Numeric(Some(_)) => {
+                        let t = DataType::Numeric(None);
+                        Ok(BoundExpr::Literal(types::parse_text(&s, &t, self.tctx)?, t))
+                    }
+                    _ => Ok(BoundExpr::Literal(
+                        types::parse_text(&s, to, self.tctx)?,
+                        to.clone(),
+                    )),
+                }
+            }
             BoundExpr::Literal(Value::Text(s), DataType::Unknown) => {
                 // An explicit cast to char(n)/varchar(n) truncates (length
                 // coercion is explicit), where assignment of a literal errors.
@@ -1470,8 +1525,11 @@ impl Binder<'_> {
     ) -> Result<BoundExpr> {
         let (mut lt, mut rt) = (l.ty(), r.ty());
         let (mut l, mut r) = (l, r);
-        // An unknown operand takes a type from the other side.
+        // An unknown operand takes a type from the other side (the operand
+        // type of the one operator Postgres finds for the pair): an interval
+        // is scaled by a float8 (`$1 * interval '1 day'`), added to one.
         let guess = |other: &DataType| match other {
+            DataType::Interval if matches!(op, ArithOp::Mul | ArithOp::Div) => DataType::Float8,
             DataType::Date => DataType::Int4,
             DataType::Timestamp | DataType::Timestamptz | DataType::Time | DataType::Interval => {
                 DataType::Interval
@@ -1846,7 +1904,20 @@ impl Binder<'_> {
         self.finish_call(name, bargs)
     }
 
+    /// An int2vector / oidvector used as an array (array functions, ANY,
+    /// unnest, subscripts): the same value typed as int2[] / oid[].
+    pub(crate) fn vector_as_array(&mut self, e: BoundExpr) -> Result<BoundExpr> {
+        match e.ty().vector_element() {
+            Some(elem) => self.cast(e, &DataType::Array(Box::new(elem)), CastMode::Implicit),
+            None => Ok(e),
+        }
+    }
+
     fn finish_call(&mut self, name: &str, bargs: Vec<BoundExpr>) -> Result<BoundExpr> {
+        let bargs = bargs
+            .into_iter()
+            .map(|a| self.vector_as_array(a))
+            .collect::<Result<Vec<_>>>()?;
         let types: Vec<DataType> = bargs.iter().map(|a| a.ty()).collect();
         let Some(sig) = functions::resolve(name, &types) else {
             return Err(SqlError::UndefinedFunction(format!(
@@ -1976,6 +2047,17 @@ fn plain_name(e: &Expr) -> String {
     match e {
         Expr::Identifier(i) => ident_name(i),
         Expr::CompoundIdentifier(v) => v.last().map(ident_name).unwrap_or_default(),
+        Expr::CompoundFieldAccess { access_chain, .. }
+            if matches!(
+                access_chain.last(),
+                Some(ast::AccessExpr::Dot(Expr::Identifier(_)))
+            ) =>
+        {
+            match access_chain.last() {
+                Some(ast::AccessExpr::Dot(Expr::Identifier(i))) => ident_name(i),
+                _ => "?column?".into(),
+            }
+        }
         Expr::Nested(x) => expr_name(x),
         Expr::Function(f) => func_name(f),
         Expr::Cast { .. } => expr_name(e),

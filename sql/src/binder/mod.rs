@@ -385,8 +385,8 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
                 }
                 // Postgres's one-byte "char" (catalog flags such as relkind).
                 "char" => DataType::Text,
-                "int2vector" => DataType::Array(Box::new(DataType::Int2)),
-                "oidvector" => DataType::Array(Box::new(DataType::Oid)),
+                "int2vector" => DataType::Int2Vector,
+                "oidvector" => DataType::OidVector,
                 "pg_node_tree" => DataType::Text,
                 "bool" => DataType::Bool,
                 "numeric" | "decimal" => DataType::Numeric(None),

@@ -754,6 +754,7 @@ impl Binder<'_> {
         alias: Option<&ast::TableAlias>,
     ) -> Result<(Plan, Scope)> {
         let arr = self.bind_expr(arg, &Scope::default())?;
+        let arr = self.vector_as_array(arr)?;
         let arr = if arr.ty() == DataType::Unknown {
             self.cast(
                 arr,
@@ -813,13 +814,12 @@ impl Binder<'_> {
         ))
     }
 
-    /// `pgstathashindex(index)` in FROM: one row whose columns each call
-    /// the catalog function for one figure.
     /// A statistics function in FROM (`pgstathashindex(x)`, `pgstatindex(x)`
-    /// with a non-constant argument) as one row of per-column calls of the
-    /// scalar `name(x, column)`. Like any function in FROM, its argument
-    /// may refer to the FROM items to its left (Postgres's implicit
-    /// LATERAL): the row is then computed again for each of their rows.
+    /// with a non-constant argument) as one row: the function computed once
+    /// into a record (one pass over the index), then one column per field.
+    /// Like any function in FROM, its argument may refer to the FROM items
+    /// to its left (Postgres's implicit LATERAL): the row is then computed
+    /// again for each of their rows.
     fn bind_stat_function(
         &mut self,
         name: &str,
@@ -828,23 +828,18 @@ impl Binder<'_> {
         alias: Option<&ast::TableAlias>,
     ) -> Result<(Plan, Scope)> {
         let a = self.bind_lateral_arg(arg)?;
-        let a = if a.ty().is_string() || a.ty() == DataType::Unknown {
-            a
-        } else {
-            self.cast(a, &DataType::Text, CastMode::Explicit)?
+        let a = self.stat_function_arg(a)?;
+        let record = Plan::Project {
+            input: Box::new(Plan::Values {
+                rows: vec![vec![]],
+                types: vec![],
+            }),
+            exprs: vec![stat_record(name, a)],
         };
         let exprs = cols
             .iter()
             .enumerate()
-            .map(|(i, (_, ty))| BoundExpr::Func {
-                name: name.into(),
-                args: vec![
-                    a.clone(),
-                    BoundExpr::Literal(sargdb_catalog::Value::Int4(i as i32), DataType::Int4),
-                ],
-                ty: ty.clone(),
-                strict: true,
-            })
+            .map(|(i, (_, ty))| record_field(BoundExpr::Column(0, stat_record_type()), i, ty))
             .collect();
         let an = alias.map(|a| ident_name(&a.name));
         let mut scope = Scope {
@@ -860,17 +855,101 @@ impl Binder<'_> {
                 .collect(),
         };
         apply_column_aliases(&mut scope, alias);
-        let one_row = Plan::Values {
-            rows: vec![vec![]],
-            types: vec![],
-        };
         Ok((
             Plan::Project {
-                input: Box::new(one_row),
+                input: Box::new(record),
                 exprs,
             },
             scope,
         ))
+    }
+
+    /// The relation argument of a statistics function, as the text the
+    /// executor looks up: a name, a regclass (printed as its name) or an
+    /// oid (printed as digits, which the lookup takes as the oid).
+    fn stat_function_arg(&mut self, a: BoundExpr) -> Result<BoundExpr> {
+        if a.ty().is_string() || a.ty() == DataType::Unknown {
+            Ok(a)
+        } else {
+            self.cast(a, &DataType::Text, CastMode::Explicit)
+        }
+    }
+
+    /// `(f(x)).field`: a field of a record-returning function's result.
+    /// sargdb's record-returning functions are pgstattuple's `pgstatindex`
+    /// and `pgstathashindex`; one field costs one call (one pass over the
+    /// index). Anything else before the dot is not a composite value.
+    pub(crate) fn bind_field_selection(
+        &mut self,
+        root: &Expr,
+        field: &Expr,
+        scope: &Scope,
+    ) -> Result<BoundExpr> {
+        let mut r = root;
+        while let Expr::Nested(inner) = r {
+            r = inner;
+        }
+        let Expr::Identifier(field_ident) = field else {
+            return Err(SqlError::FeatureNotSupported(format!(
+                "field selection .{field}"
+            )));
+        };
+        let field_name = ident_name(field_ident);
+        // `(t).col` with t a FROM item: its column, as Postgres reads a
+        // whole-row reference's field.
+        if let Expr::Identifier(t) = r {
+            let tn = ident_name(t);
+            let is_table = scope.cols.iter().any(|c| c.table.as_deref() == Some(&tn))
+                && !scope.cols.iter().any(|c| c.name == tn);
+            if is_table {
+                return self.bind_expr(
+                    &Expr::CompoundIdentifier(vec![t.clone(), field_ident.clone()]),
+                    scope,
+                );
+            }
+        }
+        if let Expr::Function(f) = r {
+            let fname = object_parts(&f.name)?.join(".");
+            let short = fname.rsplit('.').next().unwrap_or(&fname).to_string();
+            let cols: Option<&[(&str, DataType)]> = match short.as_str() {
+                "pgstatindex" => Some(&crate::system::functions::PGSTATINDEX_COLUMNS),
+                "pgstathashindex" => Some(&crate::system::functions::PGSTATHASHINDEX_COLUMNS),
+                _ => None,
+            };
+            let args = match &f.args {
+                ast::FunctionArguments::List(l) if l.args.len() == 1 => match &l.args[0] {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Some(e),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let (Some(cols), Some(arg)) = (cols, args) {
+                let Some(i) = cols.iter().position(|(n, _)| *n == field_name) else {
+                    return Err(SqlError::UndefinedColumnMsg {
+                        message: format!(
+                            "could not identify column \"{field_name}\" in record data type"
+                        ),
+                        position: None,
+                    });
+                };
+                let a = self.bind_expr(arg, scope)?;
+                let a = self.stat_function_arg(a)?;
+                return Ok(BoundExpr::Func {
+                    name: short,
+                    args: vec![
+                        a,
+                        BoundExpr::Literal(sargdb_catalog::Value::Int4(i as i32), DataType::Int4),
+                    ],
+                    ty: cols[i].1.clone(),
+                    strict: true,
+                });
+            }
+        }
+        let base = self.bind_expr(root, scope)?;
+        Err(SqlError::WrongObjectType(format!(
+            "column notation .{field_name} applied to type {}, which is not a composite type",
+            type_name(&base.ty())
+        )))
     }
 
     /// Bind a FROM function's argument with the FROM items to its left as
@@ -1408,8 +1487,11 @@ fn single_select_list_srf(items: &[ast::SelectItem]) -> Option<(usize, Vec<Expr>
 
 /// Which output columns of a set-operation leaf are bare string literals
 /// (type unknown in Postgres until the set operation resolves it).
-fn unknown_literal_cols(e: &ast::SetExpr) -> Vec<bool> {
-    let is_lit = |x: &Expr| matches!(x, Expr::Value(v) if matches!(v.value, ast::Value::SingleQuotedString(_)));
+pub(crate) fn unknown_literal_cols(e: &ast::SetExpr) -> Vec<bool> {
+    let is_lit = |x: &Expr| {
+        matches!(x, Expr::Value(v)
+            if matches!(v.value, ast::Value::SingleQuotedString(_) | ast::Value::Null))
+    };
     match e {
         ast::SetExpr::Select(s) => s
             .projection
@@ -1542,5 +1624,34 @@ fn join_plan(
             kind,
             on,
         }
+    }
+}
+
+/// The type sargdb gives a record-returning function's whole result inside
+/// a plan (never sent to a client: only its fields are).
+fn stat_record_type() -> DataType {
+    DataType::Array(Box::new(DataType::Unknown))
+}
+
+/// `name(arg)` computed once into a record (its fields as an array).
+fn stat_record(name: &str, arg: BoundExpr) -> BoundExpr {
+    BoundExpr::Func {
+        name: name.into(),
+        args: vec![arg],
+        ty: stat_record_type(),
+        strict: true,
+    }
+}
+
+/// Field `i` (0-based) of a record made by `stat_record`.
+fn record_field(record: BoundExpr, i: usize, ty: &DataType) -> BoundExpr {
+    BoundExpr::Func {
+        name: "record_field".into(),
+        args: vec![
+            record,
+            BoundExpr::Literal(sargdb_catalog::Value::Int4(i as i32), DataType::Int4),
+        ],
+        ty: ty.clone(),
+        strict: true,
     }
 }

@@ -76,6 +76,10 @@ pub fn can_implicit(from: &DataType, to: &DataType) -> bool {
     if same_base(from, to) || *from == DataType::Unknown {
         return true;
     }
+    // int2vector / oidvector are binary-coercible to int2[] / oid[].
+    if let (Some(e), DataType::Array(to_elem)) = (from.vector_element(), to) {
+        return e == **to_elem;
+    }
     match (category(from), category(to)) {
         (Category::Numeric, Category::Numeric) => numeric_rank(from) <= numeric_rank(to),
         (Category::String, Category::String) => true,

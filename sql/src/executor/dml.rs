@@ -17,7 +17,7 @@ use super::scan::{decode, tid_value, value_tid};
 use super::stats::note_dml;
 use super::{build, ExecContext, Executor, Row};
 use crate::binder::bound::BoundExpr;
-use crate::binder::index::{BoundIndex, TableAccess};
+use crate::binder::index::TableAccess;
 use crate::error::{Result, SqlError};
 use crate::planner::plan::{OnConflict, Plan};
 
@@ -140,13 +140,6 @@ fn returning_row(returning: &[BoundExpr], row: &[Value], ctx: &mut ExecContext) 
         out.push(eval(e, row, ctx)?);
     }
     Ok(out)
-}
-
-/// Position of the constraint an index enforces, in `table.constraints`.
-fn constraint_pos(table: &TableDef, ix: &BoundIndex) -> Option<usize> {
-    ix.def
-        .constraint
-        .and_then(|oid| table.constraints.iter().position(|c| c.oid == oid))
 }
 
 /// Insert already-computed source rows through an INSERT plan whose input is
@@ -301,18 +294,16 @@ fn run_insert(
                 }
                 Err(c) => c,
             };
-            let cpos = constraint_pos(table, &c.index);
+            let arbiter = |a: &[u32]| a.contains(&c.index.def.oid);
             match oc {
-                OnConflict::DoNothing { constraint }
-                    if constraint.is_none_or(|i| Some(i) == cpos) =>
-                {
+                OnConflict::DoNothing { arbiters } if arbiters.as_deref().is_none_or(arbiter) => {
                     break
                 }
                 OnConflict::DoUpdate {
-                    constraint,
+                    arbiters,
                     assignments,
                     filter,
-                } if Some(*constraint) == cpos => {
+                } if arbiter(arbiters) => {
                     if touched.contains(&c.tid) {
                         return Err(SqlError::OnConflictTwice);
                     }

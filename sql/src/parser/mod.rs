@@ -34,8 +34,32 @@ pub fn parse(sql: &str) -> Result<Vec<SqlStatement>> {
         .map_err(|e| convert_error(sql, e))?;
     let stmts = match parser.parse_statements() {
         Ok(v) => v,
+        // Several statements, one of which only parses alone (CHECKPOINT,
+        // VACUUM, REINDEX, a rewritten INSERT): each on its own.
+        Err(e) if split_statements(sql).is_some() => parse_each(sql, e)?,
         Err(e) => match parse_maintenance(sql) {
             Some(st) => vec![st],
+            None if ctas_column_names(sql).is_some() => {
+                // `CREATE TABLE t (a, b) AS query`: parsed without the
+                // names, which are put back as columns of no type.
+                let (text, names) = ctas_column_names(sql).unwrap_or_default();
+                let mut v = Parser::new(&dialect)
+                    .with_recursion_limit(RECURSION_LIMIT)
+                    .try_with_sql(&text)
+                    .and_then(|mut p| p.parse_statements())
+                    .map_err(|_| convert_error(sql, e))?;
+                if let [SqlStatement::CreateTable(ct)] = v.as_mut_slice() {
+                    ct.columns = names
+                        .into_iter()
+                        .map(|name| ast::ColumnDef {
+                            name,
+                            data_type: SqlDataType::Unspecified,
+                            options: vec![],
+                        })
+                        .collect();
+                }
+                v
+            }
             None => match rewrite_for_sqlparser(sql) {
                 // Postgres syntax sqlparser lacks, rewritten into a form it takes.
                 Some((text, overriding)) => {
@@ -98,38 +122,175 @@ pub fn insert_overriding(ins: &ast::Insert) -> Option<Overriding> {
     }
 }
 
-/// Rewrite one statement that uses Postgres syntax sqlparser does not take:
-/// `OVERRIDING SYSTEM|USER VALUE` in INSERT (cut out and returned), and
-/// CREATE SEQUENCE options in an order other than sqlparser's fixed one.
-fn rewrite_for_sqlparser(sql: &str) -> Option<(String, Option<Overriding>)> {
+/// The statements of a multi-statement string that sqlparser refused
+/// whole (`e`), parsed one by one. A syntax error in a piece is reported at
+/// its place in the whole string when a maintenance statement explains why
+/// the whole failed; otherwise the whole string's error stands.
+fn parse_each(sql: &str, e: ParserError) -> Result<Vec<SqlStatement>> {
+    let pieces = split_statements(sql).unwrap_or_default();
+    let mut out = vec![];
+    for p in &pieces {
+        match parse(p) {
+            Ok(v) => out.extend(v),
+            Err(SqlError::Syntax {
+                message,
+                position: Some(pos),
+            }) if pieces.iter().any(|q| parse_maintenance(q).is_some()) => {
+                let offset = (p.as_ptr() as usize).saturating_sub(sql.as_ptr() as usize);
+                let chars_before = sql.get(..offset).map_or(0, |b| b.chars().count());
+                return Err(SqlError::Syntax {
+                    message,
+                    position: Some(pos + chars_before),
+                });
+            }
+            Err(_) => {
+                return Err(wildcard_followed_by_word(sql).unwrap_or_else(|| convert_error(sql, e)))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `CREATE TABLE name (a, b, ...) AS ...` (a column name list, which
+/// sqlparser does not take): the text without the list, and the names.
+fn ctas_column_names(sql: &str) -> Option<(String, Vec<SqlIdent>)> {
     use sqlparser::keywords::Keyword as K;
+    use sqlparser::tokenizer::Token;
+    let toks = significant_tokens(sql)?;
+    let kw = |i: usize, k: K| {
+        matches!(toks.get(i).map(|t| &t.token),
+            Some(Token::Word(w)) if w.quote_style.is_none() && w.keyword == k)
+    };
+    if !kw(0, K::CREATE) {
+        return None;
+    }
+    let table_at = (0..toks.len()).find(|&i| kw(i, K::TABLE))?;
+    let open = toks.iter().position(|t| t.token == Token::LParen)?;
+    if open <= table_at + 1 {
+        return None;
+    }
+    let mut names = vec![];
+    let mut i = open + 1;
+    loop {
+        match &toks.get(i)?.token {
+            Token::Word(w) => names.push(match w.quote_style {
+                Some(q) => SqlIdent::with_quote(q, w.value.clone()),
+                None => SqlIdent::new(w.value.to_lowercase()),
+            }),
+            _ => return None,
+        }
+        match toks.get(i + 1)?.token {
+            Token::Comma => i += 2,
+            Token::RParen => break,
+            _ => return None,
+        }
+    }
+    let close = i + 1;
+    if !kw(close + 1, K::AS) {
+        return None;
+    }
+    let offsets = TokenOffsets::new(sql);
+    let byte_at = |i: usize| offsets.at(toks.get(i)?.span.start);
+    let (from, to) = (byte_at(open)?, byte_at(close)? + 1);
+    Some((format!("{} {}", &sql[..from], sql.get(to..)?), names))
+}
+
+/// `sql` with its comments replaced by blanks (None if it does not tokenize).
+fn without_comments(sql: &str) -> Option<String> {
+    use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+    let toks = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    Some(
+        toks.iter()
+            .map(|t| match t {
+                Token::Whitespace(
+                    Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_),
+                ) => " ".to_string(),
+                t => t.to_string(),
+            })
+            .collect(),
+    )
+}
+
+/// Byte offsets into `sql` of tokens' starts, from the tokenizer's 1-based
+/// line and column (columns count characters).
+struct TokenOffsets<'a> {
+    sql: &'a str,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> TokenOffsets<'a> {
+    fn new(sql: &'a str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        TokenOffsets { sql, line_starts }
+    }
+
+    /// The byte where a token starting at `loc` begins; None past the text.
+    fn at(&self, loc: sqlparser::tokenizer::Location) -> Option<usize> {
+        let ls = *self.line_starts.get((loc.line as usize).checked_sub(1)?)?;
+        let col = (loc.column as usize).checked_sub(1)?;
+        self.sql[ls..].char_indices().nth(col).map(|(b, _)| ls + b)
+    }
+}
+
+/// A query string of several statements cut at its top-level semicolons
+/// (found by the tokenizer, so those in quotes, dollar quotes and comments
+/// do not count), empty pieces dropped; None for one statement or text
+/// that does not tokenize.
+fn split_statements(sql: &str) -> Option<Vec<&str>> {
     use sqlparser::tokenizer::{Token, Tokenizer};
     let dialect = PostgreSqlDialect {};
     let toks = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
         .ok()?;
-    let toks: Vec<_> = toks
+    let offsets = TokenOffsets::new(sql);
+    let mut pieces = vec![];
+    let mut start = 0;
+    for t in toks.iter().filter(|t| t.token == Token::SemiColon) {
+        let at = offsets.at(t.span.start)?;
+        if sql.as_bytes().get(at) != Some(&b';') || at < start {
+            return None;
+        }
+        pieces.push(&sql[start..at]);
+        start = at + 1;
+    }
+    pieces.push(&sql[start..]);
+    let pieces: Vec<&str> = pieces
         .into_iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .filter(|p| !p.trim().is_empty())
         .collect();
+    (pieces.len() > 1).then_some(pieces)
+}
+
+/// The tokens of `sql` without whitespace and comments, with their places.
+fn significant_tokens(sql: &str) -> Option<Vec<sqlparser::tokenizer::TokenWithSpan>> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let toks = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    Some(
+        toks.into_iter()
+            .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+            .collect(),
+    )
+}
+
+/// Rewrite one statement that uses Postgres syntax sqlparser does not take:
+/// `OVERRIDING SYSTEM|USER VALUE` in INSERT (cut out and returned), and
+/// CREATE SEQUENCE options in an order other than sqlparser's fixed one.
+fn rewrite_for_sqlparser(sql: &str) -> Option<(String, Option<Overriding>)> {
+    use sqlparser::keywords::Keyword as K;
+    use sqlparser::tokenizer::Token;
+    let toks = significant_tokens(sql)?;
     let kw = |i: usize| match toks.get(i).map(|t| &t.token) {
         Some(Token::Word(w)) if w.quote_style.is_none() => Some(w.keyword),
         _ => None,
     };
-    // Byte offsets of token starts, from their line/column.
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
+    // Byte offsets of token starts (the end of the text past the last).
+    let offsets = TokenOffsets::new(sql);
     let byte_at = |i: usize| -> Option<usize> {
-        let t = toks.get(i)?;
-        let ls = *line_starts.get((t.span.start.line as usize).checked_sub(1)?)?;
-        let col = (t.span.start.column as usize).checked_sub(1)?;
-        Some(
-            sql[ls..]
-                .char_indices()
-                .nth(col)
-                .map_or(sql.len(), |(b, _)| ls + b),
-        )
+        Some(offsets.at(toks.get(i)?.span.start).unwrap_or(sql.len()))
     };
     if kw(0) == Some(K::INSERT) {
         let word = |i: usize, w: &str| matches!(toks.get(i).map(|t| &t.token), Some(Token::Word(x)) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
@@ -530,6 +691,13 @@ fn maint_statement(
 /// [CONCURRENTLY] name` and `CHECKPOINT` (a single statement, optional
 /// trailing `;`).
 fn parse_maintenance(sql: &str) -> Option<SqlStatement> {
+    let uncommented;
+    let sql = if sql.contains("--") || sql.contains("/*") {
+        uncommented = without_comments(sql)?;
+        uncommented.as_str()
+    } else {
+        sql
+    };
     let text = sql.trim().trim_end_matches(';').trim();
     let mut words: Vec<String> = vec![];
     let mut rest = text;
@@ -625,6 +793,27 @@ fn parse_maintenance(sql: &str) -> Option<SqlStatement> {
 #[cfg(test)]
 mod maintenance_tests {
     use super::*;
+
+    #[test]
+    fn maintenance_among_other_statements() {
+        assert_eq!(
+            split_statements("SELECT 'a;b', $$;$$ /* ; */; CHECKPOINT -- ;\n;"),
+            Some(vec!["SELECT 'a;b', $$;$$ /* ; */", " CHECKPOINT -- ;\n"])
+        );
+        assert_eq!(split_statements("SELECT 1;"), None);
+        let v = parse("SELECT 1; CHECKPOINT; VACUUM t; SELECT 2").unwrap();
+        assert_eq!(v.len(), 4);
+        assert!(matches!(maintenance(&v[1]), Some(Maintenance::Checkpoint)));
+        assert!(matches!(
+            maintenance(&v[2]),
+            Some(Maintenance::Vacuum { .. })
+        ));
+        // A syntax error after a maintenance statement is placed in the whole text.
+        match parse("SELECT 1; CHECKPOINT; SELEC 2") {
+            Err(SqlError::Syntax { position, .. }) => assert_eq!(position, Some(23)),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn vacuum_and_reindex_forms() {

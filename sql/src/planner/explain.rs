@@ -40,6 +40,12 @@ fn render_cols(e: &BoundExpr, col: &dyn Fn(usize) -> String) -> String {
                 | Value::Int8(_)
                 | Value::Numeric(_)
                 | Value::Float8(_) => text,
+                // An untyped literal compared with char(n) is a bpchar kept
+                // blank-padded to n (binder `cast`); Postgres shows it as
+                // written, without the blanks bpchar comparison ignores.
+                Value::Text(t) if *ty == sargdb_catalog::DataType::Char(None) => {
+                    format!("'{}'::bpchar", t.trim_end_matches(' ').replace('\'', "''"))
+                }
                 _ => format!("'{}'::{}", text.replace('\'', "''"), ty.display_name()),
             }
         }

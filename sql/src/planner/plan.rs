@@ -37,11 +37,13 @@ pub struct SortKey {
 /// What INSERT does on a unique conflict.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OnConflict {
-    /// Constraint index to check (None = any unique constraint).
-    DoNothing { constraint: Option<usize> },
-    /// Assignments are bound over (existing row ++ excluded row).
+    /// The arbiter indexes (oids) whose conflicts are skipped (None = a
+    /// conflict in any unique index).
+    DoNothing { arbiters: Option<Vec<u32>> },
+    /// Assignments are bound over (existing row ++ excluded row); a
+    /// conflict in an arbiter index (oids) updates the existing row.
     DoUpdate {
-        constraint: usize,
+        arbiters: Vec<u32>,
         assignments: Vec<(usize, BoundExpr)>,
         filter: Option<BoundExpr>,
     },

@@ -74,15 +74,6 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
         "brin_summarize_new_values" if n == 1 && (args[0].is_string() || args[0] == T::Unknown) => {
             sig(vec![T::Text], T::Int4, true)
         }
-        // One column of pgstathashindex(index): bound as a table function
-        // (binder/select.rs) that calls this once per output column.
-        "pgstathashindex" if n == 2 && (args[0].is_string() || args[0] == T::Unknown) => {
-            sig(vec![T::Text, T::Int4], T::Unknown, true)
-        }
-        // Likewise pgstatindex(index) when its argument is not a constant.
-        "pgstatindex" if n == 2 && (args[0].is_string() || args[0] == T::Unknown) => {
-            sig(vec![T::Text, T::Int4], T::Unknown, true)
-        }
         "pg_get_userbyid" if n == 1 => sig(vec![T::Oid], T::Name, true),
         "pg_table_is_visible" | "pg_type_is_visible" if n == 1 => sig(vec![T::Oid], T::Bool, true),
         "pg_get_indexdef" if n == 1 => sig(vec![T::Oid], T::Text, true),
@@ -243,6 +234,11 @@ pub fn is_catalog_function(name: &str, nargs: usize) -> bool {
         || matches!(
             name,
             "array_cat"
+                // pgstatindex(x) / pgstathashindex(x) are bound by the
+                // binder only (in FROM and as `(f(x)).field`).
+                | "pgstatindex"
+                | "pgstathashindex"
+                | "record_field"
                 | "array_any_eq"
                 | "array_subscript"
                 | "pg_get_indexdef"
@@ -358,6 +354,19 @@ pub const PGSTATINDEX_COLUMNS: [(&str, DataType); 10] = [
     ("leaf_fragmentation", DataType::Float8),
 ];
 
+/// A record-returning function's result: the whole record (as an array of
+/// its fields) when no field was asked for, else that field.
+fn record_or_field(fields: Vec<Value>, field: Option<&Value>) -> Value {
+    match field {
+        None => Value::Array(fields),
+        Some(Value::Int4(i)) => usize::try_from(*i)
+            .ok()
+            .and_then(|i| fields.into_iter().nth(i))
+            .unwrap_or(Value::Null),
+        Some(_) => Value::Null,
+    }
+}
+
 fn bool_arg(v: Option<&Value>) -> bool {
     matches!(v, Some(Value::Bool(true)))
 }
@@ -407,7 +416,10 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
                     _ => {
                         return Err(SqlError::InvalidParameterValue(format!(
                             "unrecognized reset target: \"{t}\""
-                        )))
+                        ))
+                        .with_hint(
+                            "Target must be \"archiver\", \"bgwriter\", \"recovery_prefetch\", or \"wal\".",
+                        ))
                     }
                 }
             }
@@ -445,6 +457,9 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
             let (h, _) = index_of_method(ctx, text_arg(a0), "brin", "\"{}\" is not a BRIN index")?;
             Value::Int4(h.summarize_new_values()?.min(i32::MAX as u64) as i32)
         }
+        // The statistics functions compute their whole result in one pass
+        // over the index: with one argument the record (every field, taken
+        // apart by `record_field`), with a second the field at that index.
         "pgstathashindex" => {
             let (h, heap) = index_of_method(
                 ctx,
@@ -459,17 +474,19 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
                 ));
             };
             let n = |v: u64| Value::Int8(v.min(i64::MAX as u64) as i64);
-            match args.get(1) {
-                Some(Value::Int4(0)) => Value::Int4(stats.version as i32),
-                Some(Value::Int4(1)) => n(hs.bucket_pages),
-                Some(Value::Int4(2)) => n(hs.overflow_pages),
-                Some(Value::Int4(3)) => n(hs.bitmap_pages),
-                Some(Value::Int4(4)) => n(hs.unused_pages),
-                Some(Value::Int4(5)) => n(hs.live_items),
-                Some(Value::Int4(6)) => n(hs.dead_items),
-                Some(Value::Int4(7)) => Value::Float8(hs.free_percent),
-                _ => Value::Null,
-            }
+            record_or_field(
+                vec![
+                    Value::Int4(stats.version as i32),
+                    n(hs.bucket_pages),
+                    n(hs.overflow_pages),
+                    n(hs.bitmap_pages),
+                    n(hs.unused_pages),
+                    n(hs.live_items),
+                    n(hs.dead_items),
+                    Value::Float8(hs.free_percent),
+                ],
+                args.get(1),
+            )
         }
         "pgstatindex" => {
             let name = text_arg(a0).unwrap_or_default();
@@ -479,7 +496,7 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
                     position: None,
                 }
             })?;
-            let (Some(ix), col) = (cat.indexes.get(&oid), args.get(1)) else {
+            let Some(ix) = cat.indexes.get(&oid) else {
                 let shown = cat.tables.get(&oid).map_or(name, |t| t.name.as_str());
                 return Err(SqlError::WrongObjectType(format!(
                     "relation \"{shown}\" is not a btree index"
@@ -498,11 +515,16 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
                 crate::executor::index_maint::index_options(ix),
             )?;
             let row = super::stats_views::pgstatindex_row(&h.stats()?);
-            match col {
-                Some(Value::Int4(i)) => row.get(*i as usize).cloned().unwrap_or(Value::Null),
-                _ => Value::Null,
-            }
+            record_or_field(row, args.get(1))
         }
+        "record_field" => match (a0, args.get(1)) {
+            (Some(Value::Array(fields)), Some(Value::Int4(i))) => usize::try_from(*i)
+                .ok()
+                .and_then(|i| fields.get(i))
+                .cloned()
+                .unwrap_or(Value::Null),
+            _ => Value::Null,
+        },
         "pg_get_userbyid" => {
             let o = oid_arg(a0).unwrap_or(0);
             Value::Text(super::role_name(

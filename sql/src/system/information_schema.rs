@@ -56,6 +56,8 @@ fn udt_name(ty: &DataType) -> String {
         DataType::Oid => "oid",
         DataType::Regclass => "regclass",
         DataType::Regtype => "regtype",
+        DataType::Int2Vector => "int2vector",
+        DataType::OidVector => "oidvector",
         DataType::Array(e) => return format!("_{}", udt_name(e)),
         DataType::Unknown => "unknown",
     }

@@ -150,8 +150,8 @@ pub fn relation_names(schema: &str) -> &'static [&'static str] {
 }
 
 /// Column type shorthand used by the relation tables: Postgres's type names,
-/// with `"char"`, `pg_node_tree`, `xid`, `regproc`, `aclitem[]`, `int2vector`
-/// and `oidvector` mapped to the closest type sargdb has.
+/// with `"char"`, `pg_node_tree`, `xid`, `regproc` and `aclitem[]` mapped to
+/// the closest type sargdb has.
 pub(crate) fn col_type(code: &str) -> DataType {
     match code {
         "oid" | "xid" | "regproc" | "regclass" | "regtype" => DataType::Oid,
@@ -166,9 +166,11 @@ pub(crate) fn col_type(code: &str) -> DataType {
         "numeric" => DataType::Numeric(None),
         "timestamptz" => DataType::Timestamptz,
         "text[]" | "char[]" | "acl" => DataType::Array(Box::new(DataType::Text)),
-        "int2[]" | "int2vector" => DataType::Array(Box::new(DataType::Int2)),
+        "int2[]" => DataType::Array(Box::new(DataType::Int2)),
+        "int2vector" => DataType::Int2Vector,
         "float4[]" => DataType::Array(Box::new(DataType::Float4)),
-        "oid[]" | "oidvector" => DataType::Array(Box::new(DataType::Oid)),
+        "oid[]" => DataType::Array(Box::new(DataType::Oid)),
+        "oidvector" => DataType::OidVector,
         _ => DataType::Text,
     }
 }

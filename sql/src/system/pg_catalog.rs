@@ -590,7 +590,12 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                             .map(|k| o(type_collation(&k.data_type)))
                             .collect(),
                     ),
-                    Value::Array(vec![]),
+                    Value::Array(
+                        ix.columns
+                            .iter()
+                            .map(|k| o(default_opclass(&ix.method, &k.data_type)))
+                            .collect(),
+                    ),
                     Value::Array(option),
                     if exprs.is_empty() {
                         NULL
@@ -725,7 +730,8 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
             for (ty, name, cat_code) in TYPES {
                 let oid = ty.oid();
                 let arr = DataType::Array(Box::new(ty.clone())).oid();
-                rows.push(type_row(oid, name, ty, cat_code, 0, arr));
+                let elem = ty.vector_element().map_or(0, |e| e.oid());
+                rows.push(type_row(oid, name, ty, cat_code, elem, arr));
                 if arr != 0 {
                     rows.push(type_row(
                         arr,
@@ -1425,6 +1431,43 @@ fn attrdef_oid(table: u32, pos: usize) -> u32 {
     table.wrapping_mul(64).wrapping_add(pos as u32 + 1) | 0x8000_0000
 }
 
+/// The oid of Postgres 15's default operator class of an access method for
+/// a type (pg_index.indclass: sargdb indexes always use the default one);
+/// 0 for a combination Postgres has no default for.
+fn default_opclass(method: &str, ty: &DataType) -> u32 {
+    use DataType as T;
+    let (btree, hash, brin) = match ty {
+        T::Bool => (10003, 10048, 0),
+        T::Bytea => (10006, 10049, 10092),
+        T::Name => (10028, 10029, 10096),
+        T::Int8 => (3124, 10021, 10098),
+        T::Int2 => (1979, 10019, 10101),
+        T::Int4 => (1978, 10020, 10104),
+        // varchar uses text's classes (binary coercible), as in Postgres.
+        T::Text | T::Varchar(_) => (3126, 10037, 10107),
+        T::Oid | T::Regclass | T::Regtype => (1981, 10031, 10109),
+        T::Float4 => (10012, 10013, 10115),
+        T::Float8 => (3123, 10014, 10118),
+        T::Char(_) => (10004, 10005, 10131),
+        T::Date => (3122, 10011, 10136),
+        T::Time => (10038, 10039, 10133),
+        T::Timestamp => (3128, 10046, 10139),
+        T::Timestamptz => (3127, 10040, 10142),
+        T::Interval => (10022, 10023, 10145),
+        T::Numeric(_) => (3125, 10030, 10153),
+        T::Uuid => (10065, 10066, 10156),
+        T::Jsonb => (10088, 10089, 0),
+        T::Array(_) => (10000, 10001, 0),
+        _ => (0, 0, 0),
+    };
+    match method {
+        "btree" => btree,
+        "hash" => hash,
+        "brin" => brin,
+        _ => 0,
+    }
+}
+
 /// (type, typname, typcategory) of the built-in types sargdb has.
 const TYPES: &[(DataType, &str, &str)] = &[
     (DataType::Bool, "bool", "B"),
@@ -1451,6 +1494,8 @@ const TYPES: &[(DataType, &str, &str)] = &[
     (DataType::Numeric(None), "numeric", "N"),
     (DataType::Uuid, "uuid", "U"),
     (DataType::Jsonb, "jsonb", "U"),
+    (DataType::Int2Vector, "int2vector", "A"),
+    (DataType::OidVector, "oidvector", "A"),
 ];
 
 fn type_row(

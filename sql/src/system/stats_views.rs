@@ -807,11 +807,13 @@ fn pg_stat_statements() -> Vec<Vec<Value>> {
 
 /// One row per column of every analyzed table, from what ANALYZE stored:
 /// values kept as order-preserving keys are decoded back and printed as
-/// Postgres prints an array in this session (timestamptz in its TimeZone;
-/// a numeric(p,s) column's values with its s decimals, which the key
-/// encoding, equal for 1.5 and 1.50, does not keep). The element
+/// Postgres prints an array in this session (timestamptz in its TimeZone).
+/// The key encoding is equal for equal values (1.5 and 1.50); ANALYZE keeps
+/// each entry's exact hint, so a value prints as the sampled row held it,
+/// as Postgres prints it. The element
 /// statistics of array columns are not collected: those columns are NULL.
 fn pg_stats(cat: &Catalog, tctx: &sargdb_catalog::types::TypeContext) -> Vec<Vec<Value>> {
+    use sargdb_catalog::types::key::apply_exact_hint;
     use sargdb_catalog::types::{decode_key, KeyColumn};
     let mut rows = vec![];
     for tb in tables(cat, false) {
@@ -826,12 +828,18 @@ fn pg_stats(cat: &Catalog, tctx: &sargdb_catalog::types::TypeContext) -> Vec<Vec
             if col.dropped {
                 continue;
             }
-            let decode = |k: &[u8]| {
+            let decode = |k: &[u8], hint: Option<&Vec<u8>>| {
                 let v = decode_key(k, std::slice::from_ref(&col.data_type), &[KeyColumn::ASC])
                     .ok()
                     .and_then(|mut v| v.pop())
                     .unwrap_or(NULL);
+                if let Some(h) = hint {
+                    return apply_exact_hint(v.clone(), &col.data_type, h)
+                        .map(|(v, _)| v)
+                        .unwrap_or(v);
+                }
                 match &col.data_type {
+                    // Statistics gathered before the hints were kept.
                     DataType::Numeric(Some(_)) => {
                         sargdb_catalog::types::cast(v.clone(), &col.data_type, false, tctx)
                             .unwrap_or(v)
@@ -860,9 +868,21 @@ fn pg_stats(cat: &Catalog, tctx: &sargdb_catalog::types::TypeContext) -> Vec<Vec
                 f4(cs.null_frac),
                 Value::Int4(cs.avg_width),
                 f4(cs.n_distinct),
-                array_text(cs.mcv.iter().map(|(k, _)| decode(k)).collect()),
+                array_text(
+                    cs.mcv
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (k, _))| decode(k, cs.mcv_hints.get(i)))
+                        .collect(),
+                ),
                 freqs,
-                array_text(cs.histogram.iter().map(|k| decode(k)).collect()),
+                array_text(
+                    cs.histogram
+                        .iter()
+                        .enumerate()
+                        .map(|(i, k)| decode(k, cs.histogram_hints.get(i)))
+                        .collect(),
+                ),
                 // Postgres has no correlation without two sampled non-null
                 // values (ANALYZE samples up to 30,000 rows).
                 if (1.0 - cs.null_frac) * ts.reltuples.min(30_000.0) >= 1.5 {
