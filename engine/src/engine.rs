@@ -972,6 +972,10 @@ struct DeadVersions {
     overflow_heads: Vec<u32>,
     pages_scanned: u64,
     remaining: u64,
+    /// Blocks that were all-visible (nothing to remove or mark), and those
+    /// of them with room for new rows (VACUUM's third pass skips them).
+    all_visible: Vec<bool>,
+    all_visible_free: Vec<u32>,
 }
 
 impl DeadVersions {
@@ -989,9 +993,14 @@ fn dead_versions(shared: &Shared, rel: RelFileId, oldest: Xid) -> Result<DeadVer
         overflow_heads: Vec::new(),
         pages_scanned: 0,
         remaining: 0,
+        all_visible: vec![false; nblocks as usize],
+        all_visible_free: Vec::new(),
     };
+    // A table larger than a quarter of the pool is read through a small
+    // ring of frames, so a VACUUM does not push everything else out.
+    let mut ring = shared.pool.bulk_ring_for(rel)?;
     for block in 0..nblocks {
-        let page = shared.pool.fetch(rel, block)?;
+        let page = shared.pool.fetch_bulk(rel, block, ring.as_mut())?;
         let g = page.read();
         let hp = HeapPage::new(&g[..]);
         if !hp.is_initialized() {
@@ -1003,6 +1012,10 @@ fn dead_versions(shared: &Shared, rel: RelFileId, oldest: Xid) -> Result<DeadVer
             out.remaining += (0..hp.slot_count())
                 .filter(|&slot| hp.tuple(slot).is_some())
                 .count() as u64;
+            out.all_visible[block as usize] = true;
+            if hp.free_space() >= PAGE_SIZE / 5 {
+                out.all_visible_free.push(block);
+            }
             continue;
         }
         out.pages_scanned += 1;
@@ -1048,6 +1061,8 @@ fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
         overflow_heads,
         pages_scanned,
         remaining,
+        all_visible: was_all_visible,
+        all_visible_free,
     } = dead_versions(shared, rel, oldest)?;
     stats.pages_scanned = pages_scanned;
     stats.tuples_remaining = remaining;
@@ -1079,8 +1094,18 @@ fn vacuum(shared: &Shared, rel: RelFileId, auto: bool) -> Result<VacuumStats> {
     // Pass 3: free the dead slots and compact the pages; mark the pages
     // whose remaining tuples every snapshot sees all-visible (the index
     // entries of the removed ones went in pass 2).
-    let mut free_pages = Vec::new();
+    // Pages pass 1 found all-visible have nothing to free or mark: only
+    // their free space counts, noted then.
+    let mut free_pages = all_visible_free;
     for block in 0..nblocks {
+        if was_all_visible
+            .get(block as usize)
+            .copied()
+            .unwrap_or(false)
+            && !dead.contains_key(&block)
+        {
+            continue;
+        }
         let page = shared.pool.fetch(rel, block)?;
         let mut g = page.write();
         let compact = dead.get(&block);

@@ -304,6 +304,48 @@ fn dropped_relation_files_go_away() {
     assert_eq!(rows(&e, 10), vec![b"kept".to_vec()]);
 }
 
+/// VACUUM's last pass skips pages it found all-visible (nothing to remove
+/// or mark there), but their free space still reaches the free-space map:
+/// after a restart, which forgets that map, a VACUUM finds the room the
+/// previous one made, and new rows go there instead of new pages.
+#[test]
+fn vacuum_finds_room_on_all_visible_pages_after_a_restart() {
+    let dir = tmp("vacuum_av_room");
+    let pages;
+    {
+        let e = Engine::open(cfg(&dir, 1 << 20)).unwrap();
+        let mut t = e.begin(IsolationLevel::ReadCommitted);
+        t.start_command();
+        let tids: Vec<_> = (0..500u32)
+            .map(|i| t.insert(5, &[i as u8; 100]).unwrap())
+            .collect();
+        t.commit().unwrap();
+        let mut d = e.begin(IsolationLevel::ReadCommitted);
+        d.start_command();
+        for tid in &tids[..400] {
+            assert_eq!(d.delete(5, *tid).unwrap(), LockOutcome::Ok);
+        }
+        d.commit().unwrap();
+        let s = e.vacuum(5).unwrap();
+        assert_eq!(s.tuples_removed, 400);
+        pages = e.relation_pages(5).unwrap();
+        assert_eq!(e.all_visible_pages(5), pages, "every page is all-visible now");
+        e.checkpoint().unwrap();
+    }
+    let e = Engine::open(cfg(&dir, 1 << 20)).unwrap();
+    assert_eq!(e.all_visible_pages(5), pages);
+    let s = e.vacuum(5).unwrap();
+    assert_eq!((s.tuples_removed, s.tuples_remaining), (0, 100));
+    let mut t = e.begin(IsolationLevel::ReadCommitted);
+    t.start_command();
+    for i in 0..300u32 {
+        t.insert(5, &[i as u8; 100]).unwrap();
+    }
+    t.commit().unwrap();
+    assert_eq!(e.relation_pages(5).unwrap(), pages, "the room was found");
+    assert_eq!(rows(&e, 5).len(), 400);
+}
+
 #[test]
 fn data_dir_lock_is_exclusive() {
     let dir = tmp("lock");
