@@ -126,6 +126,10 @@ pub(crate) struct Shared {
     sequences: Mutex<(Lsn, HashMap<u32, (i64, bool)>)>,
     fsm: Mutex<HashMap<RelFileId, FsmRel>>,
     pub unique_locks: Mutex<HashMap<RelFileId, Arc<Mutex<()>>>>,
+    /// Bytes open indexes hold outside the buffer pool (a hash index's
+    /// cached bucket addressing), and the most they ever held together.
+    pub(crate) index_memory: std::sync::atomic::AtomicU64,
+    pub(crate) index_memory_peak: std::sync::atomic::AtomicU64,
     checkpoint_mutex: Mutex<()>,
     /// VACUUMs run one at a time (Postgres: VACUUM's lock conflicts with
     /// itself). Two at once on one table both free the same dead slots: the
@@ -626,6 +630,8 @@ impl Engine {
             sequences: Mutex::new((seq_lsn, seqs)),
             fsm: Mutex::new(HashMap::new()),
             unique_locks: Mutex::new(HashMap::new()),
+            index_memory: Default::default(),
+            index_memory_peak: Default::default(),
             checkpoint_mutex: Mutex::new(()),
             vacuum_mutex: Mutex::new(()),
             last_checkpoint_lsn: AtomicU64::new(end),
@@ -822,6 +828,16 @@ impl Engine {
     /// Number of pages in a relation.
     pub fn relation_pages(&self, rel: RelFileId) -> Result<u32> {
         self.shared.pool.relation_size(rel)
+    }
+
+    /// Bytes open indexes hold outside the buffer pool now, and the most
+    /// they ever held together (`memory_stats`' index structures).
+    pub fn index_memory(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.shared.index_memory.load(Relaxed),
+            self.shared.index_memory_peak.load(Relaxed),
+        )
     }
 
     /// How many VACUUMs have freed tuple slots of heap `rel`: read before

@@ -329,7 +329,11 @@ fn vacuum_finds_room_on_all_visible_pages_after_a_restart() {
         let s = e.vacuum(5).unwrap();
         assert_eq!(s.tuples_removed, 400);
         pages = e.relation_pages(5).unwrap();
-        assert_eq!(e.all_visible_pages(5), pages, "every page is all-visible now");
+        assert_eq!(
+            e.all_visible_pages(5),
+            pages,
+            "every page is all-visible now"
+        );
         e.checkpoint().unwrap();
     }
     let e = Engine::open(cfg(&dir, 1 << 20)).unwrap();

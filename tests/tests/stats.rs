@@ -799,6 +799,44 @@ async fn memory_and_index_physical_views() {
             > 0
     );
 
+    // A hash index keeps its buckets' addressing in memory once a lookup
+    // has used it (4 bytes a bucket): counted while the index exists.
+    let index_mem = |col: &'static str| {
+        let c = &c;
+        async move {
+            num(
+                c,
+                &format!("SELECT {col} FROM memory_stats WHERE consumer = 'index structures'"),
+            )
+            .await
+        }
+    };
+    assert_eq!(index_mem("bytes_used").await, 0, "no hash index yet");
+    c.batch_execute(
+        "CREATE TABLE hm (k int); INSERT INTO hm SELECT g FROM generate_series(1, 20000) g;
+         CREATE INDEX hm_k ON hm USING hash (k)",
+    )
+    .await
+    .unwrap();
+    let buckets = num(&c, "SELECT bucket_pages FROM pgstathashindex('hm_k')").await;
+    assert!(buckets > 1);
+    c.query("SELECT * FROM hm WHERE k = 777", &[])
+        .await
+        .unwrap();
+    let held = index_mem("bytes_used").await;
+    assert!(held >= 4 * buckets, "{held} bytes for {buckets} buckets");
+    assert!(
+        held < 4 * buckets + 4096,
+        "{held} bytes for {buckets} buckets"
+    );
+    c.batch_execute("DROP INDEX hm_k").await.unwrap();
+    assert_eq!(
+        index_mem("bytes_used").await,
+        0,
+        "given back with the index"
+    );
+    assert!(index_mem("peak_bytes").await >= held);
+
     // pgstatindex: pgstattuple's columns and figures.
     let row = c
         .query_one("SELECT * FROM pgstatindex('t_pkey')", &[])

@@ -89,6 +89,9 @@ struct Inner {
     /// not loaded, or dropped by a change; see the module docs).
     latch: RwLock<Option<Layout>>,
     unique: Arc<Mutex<()>>,
+    /// The bytes of the cached layout counted in the engine's index memory
+    /// (`account_layout`).
+    accounted: std::sync::atomic::AtomicU64,
 }
 
 /// What a lookup needs of the meta page and the directory: the bucket of a
@@ -102,6 +105,10 @@ struct Layout {
 }
 
 impl Layout {
+    /// Bytes the layout holds.
+    fn bytes(&self) -> u64 {
+        (std::mem::size_of::<Layout>() + self.primary.capacity() * 4) as u64
+    }
     fn primary_of(&self, h: u32) -> u32 {
         self.primary[page::bucket_of(h, self.max_bucket, self.low_mask, self.high_mask) as usize]
     }
@@ -266,8 +273,25 @@ impl Inner {
         let mut w = self.latch.write();
         if w.is_none() {
             *w = Some(self.load_layout()?);
+            self.account_layout(&w);
         }
         Ok(RwLockWriteGuard::downgrade(w))
+    }
+
+    /// After a change of the cached layout (under the write latch): count
+    /// its bytes, instead of what was counted before, in the engine's index
+    /// memory (`memory_stats`).
+    fn account_layout(&self, layout: &Option<Layout>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = layout.as_ref().map_or(0, Layout::bytes);
+        let before = self.accounted.swap(now, Relaxed);
+        let total = &self.shared.index_memory;
+        if now >= before {
+            let t = total.fetch_add(now - before, Relaxed) + (now - before);
+            self.shared.index_memory_peak.fetch_max(t, Relaxed);
+        } else {
+            total.fetch_sub(before - now, Relaxed);
+        }
     }
 
     /// Block of the primary page of `bucket`.
@@ -606,6 +630,7 @@ impl HashIndex {
             fillfactor: options.fillfactor,
             latch: RwLock::new(None),
             unique: Arc::new(Mutex::new(())),
+            accounted: Default::default(),
         };
         if inner.shared.pool.relation_size(rel)? == 0 {
             let _w = inner.latch.write();
@@ -615,6 +640,13 @@ impl HashIndex {
         Ok(HashIndex {
             inner: Arc::new(inner),
         })
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The index is closed (dropped, or the engine shuts down).
+        self.account_layout(&None);
     }
 }
 
@@ -645,6 +677,7 @@ impl AccessMethod for HashIndex {
         let mut w = t.latch.write();
         // The build changes every bucket's addressing.
         *w = None;
+        t.account_layout(&w);
         let mut meta = t.read_meta()?;
         if meta.entries != 0 || meta.max_bucket != 0 {
             return Err(t.corrupt(META_BLOCK, "bulk build into a non-empty index"));
@@ -768,7 +801,10 @@ impl AccessMethod for HashIndex {
             });
         }
         let mut w = self.inner.latch.write();
-        self.inner.insert_locked(key, tid, &mut w)
+        let res = self.inner.insert_locked(key, tid, &mut w);
+        // A split extends the layout (or drops it if it failed).
+        self.inner.account_layout(&w);
+        res
     }
 
     fn delete(&self, key: &[u8], tid: TupleId) -> Result<bool> {
