@@ -55,21 +55,32 @@ impl Storage {
     }
 
     fn file(&self, rel: RelFileId) -> Result<Arc<File>> {
+        self.open_file(rel, true)
+            .map(|f| f.expect("created if missing"))
+    }
+
+    /// The relation's file, opened once and kept; `None` if it does not
+    /// exist and `create` is false.
+    fn open_file(&self, rel: RelFileId, create: bool) -> Result<Option<Arc<File>>> {
         let mut files = self.files.lock();
         if let Some(f) = files.get(&rel) {
-            return Ok(f.clone());
+            return Ok(Some(f.clone()));
         }
         let path = self.path(rel);
-        let f = OpenOptions::new()
+        let f = match OpenOptions::new()
             .read(true)
             .write(true)
-            .create(true)
+            .create(create)
             .truncate(false)
             .open(&path)
-            .map_err(|e| EngineError::io(&path, e))?;
+        {
+            Ok(f) => f,
+            Err(e) if !create && e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(EngineError::io(&path, e)),
+        };
         let f = Arc::new(f);
         files.insert(rel, f.clone());
-        Ok(f)
+        Ok(Some(f))
     }
 
     /// Create the relation's file if it does not exist yet (a relation
@@ -88,9 +99,14 @@ impl Storage {
         }
     }
 
-    /// Read a page; pages past the end of the file read as zeroes.
+    /// Read a page; pages past the end of the file read as zeroes. A read
+    /// creates no file: a relation dropped under a reader (reads take no
+    /// table lock) must not come back as an empty file.
     pub fn read_page(&self, rel: RelFileId, block: u32, buf: &mut [u8]) -> Result<()> {
-        let f = self.file(rel)?;
+        let Some(f) = self.open_file(rel, false)? else {
+            buf.fill(0);
+            return Ok(());
+        };
         let off = block as u64 * PAGE_SIZE as u64;
         let mut done = 0;
         while done < PAGE_SIZE {

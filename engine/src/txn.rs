@@ -1324,11 +1324,11 @@ impl Transaction {
     /// Storage to delete if this transaction aborts (CREATE TABLE, TRUNCATE).
     /// `rel` is new storage: a file left under its id by a transaction that
     /// crashed before committing (ids come from the catalog, which only a
-    /// commit advances) is discarded first, so the storage starts empty.
+    /// commit advances), or pages a reader of a dropped relation with the
+    /// same id left in the buffer pool, are discarded first, so the storage
+    /// starts empty.
     pub fn drop_relation_on_abort(&mut self, rel: RelFileId) {
-        if self.shared.storage.exists(rel) {
-            self.shared.remove_relation(rel);
-        }
+        self.shared.remove_relation(rel);
         self.write_xid();
         self.levels
             .last_mut()

@@ -279,10 +279,18 @@ fn dropped_relation_files_go_away() {
         t.commit().unwrap();
         e.checkpoint().unwrap();
         assert!(names().contains(&"9".to_string()));
+        // A reader whose scan started before the drop (reads take no table
+        // lock) goes on reading after it.
+        let mut r = e.begin(IsolationLevel::ReadCommitted);
+        r.start_command();
+        let scan = r.scan(9).unwrap();
         let mut d = e.begin(IsolationLevel::ReadCommitted);
         d.start_command();
         d.drop_relation_on_commit(9);
         d.commit().unwrap();
+        // It finds nothing more, and creates no file for the dropped table.
+        assert_eq!(scan.filter(|r| r.is_ok()).count(), 0);
+        assert!(!names().iter().any(|n| n == "9"), "{:?}", names());
         // The id is free at once; the file itself goes away soon after.
         assert!(!names().contains(&"9".to_string()), "{:?}", names());
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -291,6 +299,22 @@ fn dropped_relation_files_go_away() {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(rows(&e, 10), vec![b"kept".to_vec()]);
+        // A reader that still reads the dropped relation (reads take no
+        // table lock) finds nothing and creates no file for it.
+        let t = e.begin(IsolationLevel::ReadCommitted);
+        for block in 0..3 {
+            assert!(t
+                .fetch(
+                    9,
+                    sargdb_engine::TupleId {
+                        page: block,
+                        slot: 0
+                    }
+                )
+                .unwrap()
+                .is_none());
+        }
+        assert!(!names().iter().any(|n| n == "9"), "{:?}", names());
     }
     // A file set aside for removal when the server crashed is removed at
     // the next start; relation files are not.
