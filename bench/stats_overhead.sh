@@ -8,14 +8,16 @@
 # ratios (the paired figure, less sensitive to load changing between
 # rounds). The goal: on is within 3% of off (ratio >= 0.97).
 #
-# Usage: bench/stats_overhead.sh   (SCALE=10 CLIENTS=2 SECONDS=20 ROUNDS=5 WARMUP=3)
+# Usage: bench/stats_overhead.sh   (SCALE=10 CLIENTS=2 DURATION=20 ROUNDS=5 WARMUP=3)
+# (DURATION, not SECONDS: bash keeps its own SECONDS, the time since the
+# shell started, so a default for it never applies.)
 # Needs: a release build (built here), pgbench and psql. sargdb only: no
 # PostgreSQL is started (bench/lib.sh starts both, which this does not need).
 set -euo pipefail
 
 SCALE=${SCALE:-10}
 CLIENTS=${CLIENTS:-2}
-SECONDS_PER_RUN=${SECONDS:-20}
+SECONDS_PER_RUN=${DURATION:-20}
 ROUNDS=${ROUNDS:-5}
 WARMUP=${WARMUP:-3}
 PGBIN=/usr/lib/postgresql/15/bin
