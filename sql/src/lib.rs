@@ -31,6 +31,6 @@ mod tests;
 pub use copy::{is_copy, CopyIn, CopyOut, CopyStart};
 pub use error::{Result, SqlError};
 pub use session::{
-    count_tag, ColumnDesc, Database, DatabaseConfig, Notice, PreparedStatement, Session,
-    StatementResult, TxnStatus,
+    count_tag, decimal_digits, ColumnDesc, Database, DatabaseConfig, Notice, PreparedStatement,
+    Session, StatementResult, TxnStatus,
 };

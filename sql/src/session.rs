@@ -1693,22 +1693,27 @@ pub(crate) fn statement_kind(s: &SqlStatement) -> &'static str {
 /// the formatting machinery (every statement of a prepared point lookup
 /// makes one, and `format!` was a few percent of its instructions).
 pub fn count_tag(prefix: &str, n: u64) -> String {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut v = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    let mut s = String::with_capacity(prefix.len() + 1 + digits.len() - i);
+    let mut buf = [0u8; 20];
+    let digits = decimal_digits(n, &mut buf);
+    let mut s = String::with_capacity(prefix.len() + 1 + digits.len());
     s.push_str(prefix);
     s.push(' ');
-    s.extend(digits[i..].iter().map(|&d| d as char));
+    s.extend(digits.iter().map(|&d| d as char));
     s
+}
+
+/// The decimal digits of `n`, written at the end of `buf` (no allocation,
+/// no formatting machinery: command tags and integer reply fields).
+pub fn decimal_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
 }
 
 #[cfg(test)]

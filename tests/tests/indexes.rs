@@ -47,41 +47,14 @@ async fn unique_index_under_concurrent_inserts_and_deletes() {
             // Phase 2: replace keys (delete + insert in one transaction) while
             // others do the same to the same keys.
             for i in 0..60 {
-                let k = (i * 11 + s * 3) % KEYS;
-                c.batch_execute("BEGIN").await.unwrap();
-                let res = async {
-                    c.execute("DELETE FROM u WHERE k = $1", &[&k]).await?;
-                    c.execute("INSERT INTO u VALUES ($1, $2, 'replaced')", &[&k, &s])
-                        .await
-                }
-                .await;
-                match res {
-                    Ok(_) => c.batch_execute("COMMIT").await.unwrap(),
-                    Err(e) => {
-                        assert_eq!(sqlstate(&e).as_deref(), Some("23505"), "{e:?}");
-                        c.batch_execute("ROLLBACK").await.unwrap();
-                    }
-                }
+                replace_key(&c, (i * 11 + s * 3) % KEYS, s, "replaced").await;
             }
             // Phase 3: updates that leave the key alone (their new versions
             // skip the uniqueness probe) among replacements of the same keys.
             for i in 0..60 {
                 let k = (i * 13 + s * 5) % KEYS;
                 if i % 3 == 0 {
-                    c.batch_execute("BEGIN").await.unwrap();
-                    let res = async {
-                        c.execute("DELETE FROM u WHERE k = $1", &[&k]).await?;
-                        c.execute("INSERT INTO u VALUES ($1, $2, 'again')", &[&k, &s])
-                            .await
-                    }
-                    .await;
-                    match res {
-                        Ok(_) => c.batch_execute("COMMIT").await.unwrap(),
-                        Err(e) => {
-                            assert_eq!(sqlstate(&e).as_deref(), Some("23505"), "{e:?}");
-                            c.batch_execute("ROLLBACK").await.unwrap();
-                        }
-                    }
+                    replace_key(&c, k, s, "again").await;
                 } else {
                     c.execute(
                         "UPDATE u SET note = 'updated', owner = $2 WHERE k = $1",
@@ -129,6 +102,25 @@ async fn unique_index_under_concurrent_inserts_and_deletes() {
     c.batch_execute("VACUUM u").await.unwrap();
     assert_eq!(verify_index(&c, "u_pkey").await, Vec::<String>::new());
     assert_eq!(verify_index(&c, "u_owner_idx").await, Vec::<String>::new());
+}
+
+/// Replace key `k` of `u` (delete and insert in one transaction) while
+/// other sessions do the same; losing a race is a 23505 and a rollback.
+async fn replace_key(c: &tokio_postgres::Client, k: i32, owner: i32, note: &str) {
+    c.batch_execute("BEGIN").await.unwrap();
+    let res = async {
+        c.execute("DELETE FROM u WHERE k = $1", &[&k]).await?;
+        c.execute("INSERT INTO u VALUES ($1, $2, $3)", &[&k, &owner, &note])
+            .await
+    }
+    .await;
+    match res {
+        Ok(_) => c.batch_execute("COMMIT").await.unwrap(),
+        Err(e) => {
+            assert_eq!(sqlstate(&e).as_deref(), Some("23505"), "{e:?}");
+            c.batch_execute("ROLLBACK").await.unwrap();
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -215,23 +215,14 @@ impl OutBuf {
     /// Postgres's int2/int4/int8 output functions print), without building
     /// a string first.
     pub fn int_field(&mut self, v: i64) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut n = v.unsigned_abs();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
+        let mut buf = [0u8; 20];
+        let digits = sargdb_sql::decimal_digits(v.unsigned_abs(), &mut buf);
         let neg = usize::from(v < 0);
-        self.buf.put_i32((digits.len() - i + neg) as i32);
+        self.buf.put_i32((digits.len() + neg) as i32);
         if neg == 1 {
             self.buf.put_u8(b'-');
         }
-        self.buf.put_slice(&digits[i..]);
+        self.buf.put_slice(digits);
     }
 
     pub fn end_data_row(&mut self) {
