@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use crate::buffer::BufferPool;
+use crate::buffer::{BufferPool, BuildPageHasher};
 use crate::error::{EngineError, Result};
 use crate::heap::TupleId;
 use crate::index::btree::BTreeIndex;
@@ -145,7 +145,7 @@ pub(crate) struct Shared {
     modified: Mutex<HashMap<RelFileId, u64>>,
     wake: (Mutex<bool>, Condvar),
     /// Open indexes: index storage -> (heap storage, handle).
-    indexes: RwLock<HashMap<RelFileId, (RelFileId, IndexHandle)>>,
+    indexes: RwLock<HashMap<RelFileId, (RelFileId, IndexHandle), BuildPageHasher>>,
     /// Index storage whose bulk build is filling it without WAL: the
     /// building transaction created the storage and writes and fsyncs it
     /// before its commit record (`Transaction::begin_unlogged_build`).
@@ -639,7 +639,7 @@ impl Engine {
             dead: Mutex::new(HashMap::new()),
             modified: Mutex::new(HashMap::new()),
             wake: (Mutex::new(false), Condvar::new()),
-            indexes: RwLock::new(HashMap::new()),
+            indexes: RwLock::new(HashMap::default()),
             unlogged_builds: Mutex::new(Default::default()),
             stats,
             vm,

@@ -49,6 +49,35 @@ pub fn now_unix_micros() -> u64 {
         .max(1)
 }
 
+thread_local! {
+    /// A (monotonic, wall-clock) pair read together, for `unix_micros_at`.
+    static WALL_ANCHOR: Cell<Option<(std::time::Instant, u64)>> = const { Cell::new(None) };
+}
+
+/// The wall-clock time (microseconds since the Unix epoch) of a monotonic
+/// instant the caller already read, without a second clock read: the
+/// calling thread keeps a pair of both clocks read together and renews it
+/// once a second, so a step of the system clock shows within a second.
+/// For timestamps taken on hot paths (an index's last use) where the
+/// caller reads the monotonic clock anyway.
+pub fn unix_micros_at(t: std::time::Instant) -> u64 {
+    WALL_ANCHOR.with(|a| {
+        if let Some((at, micros)) = a.get() {
+            if let Some(d) = t.checked_duration_since(at) {
+                if d < Duration::from_secs(1) {
+                    return micros + d.as_micros() as u64;
+                }
+            }
+        }
+        let anchor = (std::time::Instant::now(), now_unix_micros());
+        a.set(Some(anchor));
+        match anchor.0.checked_duration_since(t) {
+            Some(back) => anchor.1.saturating_sub(back.as_micros() as u64).max(1),
+            None => anchor.1,
+        }
+    })
+}
+
 /// What the calling thread did to shared buffers and the WAL since it
 /// started: pg_stat_statements takes a snapshot before a statement and
 /// reports the difference after it (the statement runs on its session's
@@ -361,7 +390,11 @@ impl RelationStats {
     /// index then rarely write the same cache line.
     #[inline]
     pub fn touch_coarse(&self, c: Counter) {
-        let now = now_unix_micros();
+        self.touch_coarse_at(c, now_unix_micros());
+    }
+    /// `touch_coarse` with a time the caller has (see `unix_micros_at`).
+    #[inline]
+    pub fn touch_coarse_at(&self, c: Counter, now: u64) {
         let slot = &self.counters[c as usize];
         if now >= slot.load(Ordering::Relaxed) + 1000 {
             slot.store(now, Ordering::Relaxed);

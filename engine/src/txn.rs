@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
+use crate::buffer::BuildPageHasher;
 use crate::engine::Shared;
 use crate::error::{EngineError, Result};
 use crate::heap::{self, HeapScan, TupleBatch, TupleId};
@@ -200,11 +201,11 @@ struct TxnState {
     next_xid: Xid,
     active: BTreeSet<Xid>,
     /// subxid -> top-level xid, for active subtransactions.
-    top_of: HashMap<Xid, Xid>,
+    top_of: HashMap<Xid, Xid, BuildPageHasher>,
     /// top-level xid -> the xid it waits for.
-    waits_for: HashMap<Xid, Xid>,
+    waits_for: HashMap<Xid, Xid, BuildPageHasher>,
     /// transaction serial -> xmin of its current snapshot.
-    snapshots: HashMap<u64, Xid>,
+    snapshots: HashMap<u64, Xid, BuildPageHasher>,
     next_serial: u64,
 }
 
@@ -221,9 +222,9 @@ impl TxnManager {
             state: Mutex::new(TxnState {
                 next_xid: next_xid.max(FIRST_NORMAL_XID),
                 active: BTreeSet::new(),
-                top_of: HashMap::new(),
-                waits_for: HashMap::new(),
-                snapshots: HashMap::new(),
+                top_of: HashMap::default(),
+                waits_for: HashMap::default(),
+                snapshots: HashMap::default(),
                 next_serial: 1,
             }),
             ended: Condvar::new(),

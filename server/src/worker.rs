@@ -335,11 +335,68 @@ impl std::hash::Hasher for NameHasher {
 
 type NameMap<V> = HashMap<String, V, std::hash::BuildHasherDefault<NameHasher>>;
 
+/// A name map whose unnamed ("") entry lives in a field: the unnamed
+/// portal is bound, executed and dropped in every extended-protocol
+/// round trip (pgbench, JDBC, libpq's PQexecParams/PQexecPrepared), so it
+/// skips hashing, probing and moving through a table.
+struct Named<V> {
+    unnamed: Option<V>,
+    named: NameMap<V>,
+}
+
+impl<V> Default for Named<V> {
+    fn default() -> Self {
+        Named {
+            unnamed: None,
+            named: NameMap::default(),
+        }
+    }
+}
+
+impl<V> Named<V> {
+    fn get(&self, name: &str) -> Option<&V> {
+        if name.is_empty() {
+            self.unnamed.as_ref()
+        } else {
+            self.named.get(name)
+        }
+    }
+    fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+    fn remove(&mut self, name: &str) -> Option<V> {
+        if name.is_empty() {
+            self.unnamed.take()
+        } else {
+            self.named.remove(name)
+        }
+    }
+    fn insert(&mut self, name: String, v: V) {
+        if name.is_empty() {
+            self.unnamed = Some(v);
+        } else {
+            self.named.insert(name, v);
+        }
+    }
+    fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
+        if self.unnamed.as_ref().is_some_and(|v| !keep(v)) {
+            self.unnamed = None;
+        }
+        self.named.retain(|_, v| keep(v));
+    }
+    fn clear(&mut self) {
+        self.unnamed = None;
+        if !self.named.is_empty() {
+            self.named.clear();
+        }
+    }
+}
+
 /// The state of one connection's backend.
 struct Backend<S: SqlSession> {
     session: S,
     statements: NameMap<Arc<S::Statement>>,
-    portals: NameMap<Portal<S::Statement>>,
+    portals: Named<Portal<S::Statement>>,
     out: OutBuf,
     /// The client's socket (replies are written here).
     stream: TcpStream,
@@ -373,7 +430,7 @@ impl<S: SqlSession> Backend<S> {
         Backend {
             session,
             statements: NameMap::default(),
-            portals: NameMap::default(),
+            portals: Named::default(),
             out: OutBuf::new(),
             stream,
             ignore_till_sync: false,
@@ -474,7 +531,7 @@ impl<S: SqlSession> Backend<S> {
                 if c.target_type == TARGET_TYPE_BYTE_STATEMENT {
                     // Closing a statement closes the portals made from it.
                     if let Some(stmt) = self.statements.remove(&name) {
-                        self.portals.retain(|_, p| !Arc::ptr_eq(&p.stmt, &stmt));
+                        self.portals.retain(|p| !Arc::ptr_eq(&p.stmt, &stmt));
                     }
                 } else {
                     self.portals.remove(&name);

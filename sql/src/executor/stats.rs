@@ -10,7 +10,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use sargdb_engine::stats::{tracking, Counter, Latency, RelationStats};
+use sargdb_engine::stats::{tracking, unix_micros_at, Counter, Latency, RelationStats};
 
 use super::ExecContext;
 
@@ -89,6 +89,8 @@ pub struct ScanCounts {
     pub kind: Latency,
     /// When the key being scanned started.
     started: Option<Instant>,
+    /// Whether the index's last_used was set by this scan.
+    touched: bool,
 }
 
 impl ScanCounts {
@@ -105,7 +107,8 @@ impl ScanCounts {
     /// touched: one shared cache line fewer per probe.)
     pub fn index(index: Arc<RelationStats>, kind: Latency) -> Self {
         index.add(Counter::IdxScan, 1);
-        index.touch_coarse(Counter::LastUsed);
+        // last_used is set by the first key's start (from the clock read
+        // it takes anyway), or when the scan ends if no key ran.
         let mut c = ScanCounts::off();
         c.index = Some(index);
         c.kind = kind;
@@ -121,6 +124,7 @@ impl ScanCounts {
             fetched: 0,
             returned: 0,
             started: None,
+            touched: false,
             kind: Latency::Lookup,
         }
     }
@@ -129,8 +133,13 @@ impl ScanCounts {
     /// `key_done`).
     #[inline]
     pub fn key_start(&mut self) {
-        if self.index.is_some() {
-            self.started = Some(Instant::now());
+        if let Some(ix) = &self.index {
+            let now = Instant::now();
+            if !self.touched {
+                ix.touch_coarse_at(Counter::LastUsed, unix_micros_at(now));
+                self.touched = true;
+            }
+            self.started = Some(now);
         }
     }
 
@@ -153,6 +162,10 @@ impl ScanCounts {
             (None, None) => {}
             (None, Some(table)) => table.add(Counter::SeqTupRead, self.fetched),
             (Some(ix), _) => {
+                if !self.touched {
+                    ix.touch_coarse(Counter::LastUsed);
+                    self.touched = true;
+                }
                 ix.add(Counter::IdxTupRead, self.entries);
                 ix.add(Counter::IdxTupFetch, self.fetched);
                 ix.add(Counter::RowsReturned, self.returned);

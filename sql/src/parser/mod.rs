@@ -640,11 +640,31 @@ pub fn maintenance(st: &SqlStatement) -> Option<Maintenance> {
         _ => None,
     };
     match kind.as_deref() {
-        None => Some(Maintenance::Vacuum {
-            table: v.table_name.clone(),
-            full: v.full,
-            analyze: false,
-        }),
+        None => {
+            // sqlparser's own VACUUM (Redshift's grammar) reads a bare
+            // option word as a table name: `VACUUM ANALYZE`, `VACUUM FULL
+            // VERBOSE`. In Postgres those words are keywords, so an
+            // unquoted one is an option and the command covers every table.
+            let option = v.table_name.as_ref().and_then(|n| match n.0.as_slice() {
+                [ast::ObjectNamePart::Identifier(id)] if id.quote_style.is_none() => {
+                    match id.value.to_ascii_lowercase().as_str() {
+                        "analyze" | "analyse" => Some(true),
+                        "verbose" | "freeze" => Some(false),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            });
+            Some(Maintenance::Vacuum {
+                table: if option.is_some() {
+                    None
+                } else {
+                    v.table_name.clone()
+                },
+                full: v.full,
+                analyze: option.unwrap_or(false),
+            })
+        }
         Some(":vacuum_analyze") => Some(Maintenance::Vacuum {
             table: v.table_name.clone(),
             full: v.full,
@@ -841,6 +861,31 @@ mod maintenance_tests {
         assert!(matches!(
             one("VACUUM"),
             Maintenance::Vacuum { table: None, .. }
+        ));
+        // Bare option words are options, not table names; quoted, a name.
+        for (sql, analyze, full) in [
+            ("vacuum analyze", true, false),
+            ("VACUUM FULL ANALYZE;", true, true),
+            ("VACUUM VERBOSE", false, false),
+            ("VACUUM FREEZE", false, false),
+        ] {
+            assert_eq!(
+                one(sql),
+                Maintenance::Vacuum {
+                    table: None,
+                    full,
+                    analyze
+                },
+                "{sql}"
+            );
+        }
+        assert!(matches!(
+            one("VACUUM \"analyze\""),
+            Maintenance::Vacuum {
+                table: Some(_),
+                analyze: false,
+                ..
+            }
         ));
         match one("REINDEX (CONCURRENTLY) INDEX public.t_a_idx") {
             Maintenance::Reindex {
