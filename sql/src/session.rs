@@ -1698,7 +1698,7 @@ pub fn count_tag(prefix: &str, n: u64) -> String {
     let mut s = String::with_capacity(prefix.len() + 1 + digits.len());
     s.push_str(prefix);
     s.push(' ');
-    s.extend(digits.iter().map(|&d| d as char));
+    s.push_str(std::str::from_utf8(digits).unwrap_or_default());
     s
 }
 

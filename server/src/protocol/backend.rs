@@ -154,9 +154,11 @@ impl OutBuf {
 
     pub fn command_complete(&mut self, tag: &str) {
         self.discard_partial();
-        self.buf.put_u8(b'C');
         // Tags are short ("SELECT 1", "INSERT 0 5").
-        self.buf.put_i32(4 + tag.len() as i32 + 1);
+        self.buf.reserve(6 + tag.len());
+        let mut head = [b'C', 0, 0, 0, 0];
+        head[1..].copy_from_slice(&(4 + tag.len() as i32 + 1).to_be_bytes());
+        self.buf.put_slice(&head);
         self.buf.put_slice(tag.as_bytes());
         self.buf.put_u8(0);
         self.boundary = self.buf.len();
@@ -166,19 +168,24 @@ impl OutBuf {
     pub fn row_description(&mut self, columns: &[ColumnDesc], formats: &[i16]) {
         self.discard_partial();
         let start = self.buf.len();
-        self.buf.put_u8(b'T');
-        self.buf.put_i32(0); // patched below
-        self.buf.put_i16(columns.len() as i16);
+        let names: usize = columns.iter().map(|c| c.name.len()).sum();
+        self.buf.reserve(7 + names + 19 * columns.len());
+        let mut head = [0u8; 7];
+        head[0] = b'T'; // bytes 1..5: the length, patched below
+        head[5..7].copy_from_slice(&(columns.len() as i16).to_be_bytes());
+        self.buf.put_slice(&head);
         for (i, c) in columns.iter().enumerate() {
             // A name never holds a NUL (SQL text cannot carry one).
             self.buf.put_slice(c.name.as_bytes());
-            self.buf.put_u8(0);
-            self.buf.put_i32(c.table_oid as i32);
-            self.buf.put_i16(c.column_id);
-            self.buf.put_u32(c.data_type.oid());
-            self.buf.put_i16(c.data_type.type_len());
-            self.buf.put_i32(c.data_type.typmod());
-            self.buf.put_i16(formats.get(i).copied().unwrap_or(0));
+            // The NUL ending the name and the 18 fixed bytes, in one copy.
+            let mut f = [0u8; 19];
+            f[1..5].copy_from_slice(&(c.table_oid as i32).to_be_bytes());
+            f[5..7].copy_from_slice(&c.column_id.to_be_bytes());
+            f[7..11].copy_from_slice(&c.data_type.oid().to_be_bytes());
+            f[11..13].copy_from_slice(&c.data_type.type_len().to_be_bytes());
+            f[13..17].copy_from_slice(&c.data_type.typmod().to_be_bytes());
+            f[17..19].copy_from_slice(&formats.get(i).copied().unwrap_or(0).to_be_bytes());
+            self.buf.put_slice(&f);
         }
         let len = (self.buf.len() - start - 1) as i32;
         self.buf[start + 1..start + 5].copy_from_slice(&len.to_be_bytes());
