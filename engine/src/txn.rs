@@ -212,9 +212,16 @@ struct TxnState {
 /// Shared transaction bookkeeping.
 pub struct TxnManager {
     state: Mutex<TxnState>,
-    ended: Condvar,
+    /// Signalled when a transaction ends, one condition variable per
+    /// `ENDED_SLOTS`-th of the xid space: a waiter sleeps on its target's
+    /// slot, so a commit wakes the sessions waiting for it (and the rare
+    /// waiter whose target shares the slot), not every waiting session.
+    ended: Vec<Condvar>,
     pub clog: CommitLog,
 }
+
+/// How many condition variables `TxnManager::ended` spreads waiters over.
+const ENDED_SLOTS: usize = 64;
 
 impl TxnManager {
     pub fn new(next_xid: Xid, clog: CommitLog) -> TxnManager {
@@ -227,7 +234,7 @@ impl TxnManager {
                 snapshots: HashMap::default(),
                 next_serial: 1,
             }),
-            ended: Condvar::new(),
+            ended: (0..ENDED_SLOTS).map(|_| Condvar::new()).collect(),
             clog,
         }
     }
@@ -270,8 +277,18 @@ impl TxnManager {
             st.top_of.remove(x);
         }
         drop(st);
-        if !xids.is_empty() {
-            self.ended.notify_all();
+        self.notify_ended(xids);
+    }
+
+    /// The condition variable a waiter for `xid` sleeps on.
+    fn ended_slot(&self, xid: Xid) -> &Condvar {
+        &self.ended[xid as usize % ENDED_SLOTS]
+    }
+
+    /// Wake the waiters for each of `xids` (they just ended).
+    fn notify_ended(&self, xids: &[Xid]) {
+        for &x in xids {
+            self.ended_slot(x).notify_all();
         }
     }
 
@@ -1234,7 +1251,8 @@ impl Transaction {
                     break Err(EngineError::Canceled);
                 }
             }
-            txns.ended.wait_for(&mut st, Duration::from_millis(50));
+            txns.ended_slot(xid)
+                .wait_for(&mut st, Duration::from_millis(50));
         };
         st.waits_for.remove(&me);
         res
@@ -1361,7 +1379,7 @@ impl Transaction {
                 st.top_of.remove(x);
             }
             drop(st);
-            self.shared.txns.ended.notify_all();
+            self.shared.txns.notify_ended(xids);
         }
         for &r in drops {
             self.shared.remove_relation(r);

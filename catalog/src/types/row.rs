@@ -386,6 +386,7 @@ pub fn decode_row_masked(
             .rposition(|&b| b)
             .map_or(0, |i| i + 1),
     };
+    out.reserve(n);
     for i in 0..n {
         if i >= last {
             out.push(Value::Null);
