@@ -177,6 +177,20 @@ pub fn decode_key_prefix(
     types: &[DataType],
     cols: &[KeyColumn],
 ) -> Result<(Vec<Value>, usize)> {
+    let mut values = Vec::with_capacity(types.len());
+    let used = decode_key_prefix_with(bytes, types, cols, |_, v| values.push(v))?;
+    Ok((values, used))
+}
+
+/// `decode_key_prefix` handing each column's value to `f` (with its
+/// position in the key) instead of collecting them: an index-only scan
+/// puts them straight into its row.
+pub fn decode_key_prefix_with(
+    bytes: &[u8],
+    types: &[DataType],
+    cols: &[KeyColumn],
+    mut f: impl FnMut(usize, Value),
+) -> Result<usize> {
     if types.len() != cols.len() {
         return Err(TypeError::InvalidParameterValue(format!(
             "index key has {} types for {} key columns",
@@ -189,17 +203,16 @@ pub fn decode_key_prefix(
         pos: 0,
         mask: 0,
     };
-    let mut values = Vec::with_capacity(types.len());
-    for (ty, col) in types.iter().zip(cols) {
+    for (i, (ty, col)) in types.iter().zip(cols).enumerate() {
         r.mask = col.mask();
         let v = match r.byte()? {
             MARK_VALUE => decode_payload(&mut r, ty)?,
             MARK_NULL_LOW | MARK_NULL_HIGH => Value::Null,
             m => return Err(corrupt(&format!("bad column marker {m:#04x}"))),
         };
-        values.push(v);
+        f(i, v);
     }
-    Ok((values, r.pos))
+    Ok(r.pos)
 }
 
 /// Whether `decode_key` returns exactly the value that was encoded for a

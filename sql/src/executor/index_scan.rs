@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use sargdb_catalog::types::decode_row;
 use sargdb_catalog::types::key::{
-    apply_exact_hint, decode_key_prefix, encode_key_value, range_bounds,
+    apply_exact_hint, decode_key_prefix_with, encode_key_value, range_bounds,
 };
 use sargdb_catalog::types::{cast, DataType};
 use sargdb_catalog::Value;
@@ -531,15 +531,12 @@ impl IndexScanExecutor {
 fn row_from_entry(p: &IndexScanPlan, key: &[u8], row: &mut Row) -> Result<()> {
     let ix = &p.index;
     row.clear();
-    row.resize(p.table.columns.len(), Value::Null);
-    let (vals, used) = decode_key_prefix(key, &ix.key_types, &ix.key_cols)?;
-    for (i, v) in vals.into_iter().enumerate() {
-        if let Some(c) = ix.key_column(i) {
-            if let Some(slot) = row.get_mut(c) {
-                *slot = v;
-            }
+    row.extend((0..p.table.columns.len()).map(|_| Value::Null));
+    let used = decode_key_prefix_with(key, &ix.key_types, &ix.key_cols, |i, v| {
+        if let Some(slot) = ix.key_column(i).and_then(|c| row.get_mut(c)) {
+            *slot = v;
         }
-    }
+    })?;
     let mut at = used;
     for &c in &ix.def.key_copies {
         let (Some(i), Some(slot)) = (ix.key_index_of(c), row.get_mut(c)) else {

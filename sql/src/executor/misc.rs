@@ -199,6 +199,27 @@ impl ProjectExecutor {
     }
 }
 
+/// One projection doing the work of `outer` over `inner` (a subquery's
+/// output list over the list that also carried its sort keys), when both
+/// are made of plain columns and constants only: then nothing either would
+/// evaluate is lost (no function, sequence or subquery runs fewer times)
+/// and each output is the inner column or constant it names. None when
+/// they cannot be merged that way.
+pub fn compose_projections(outer: &[BoundExpr], inner: &[BoundExpr]) -> Option<Vec<BoundExpr>> {
+    let plain = |e: &BoundExpr| matches!(e, BoundExpr::Column(..) | BoundExpr::Literal(..));
+    if !inner.iter().all(plain) {
+        return None;
+    }
+    outer
+        .iter()
+        .map(|e| match e {
+            BoundExpr::Column(i, _) => inner.get(*i).cloned(),
+            BoundExpr::Literal(..) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 impl Executor for ProjectExecutor {
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
         let Some(mut r) = self.input.next(ctx)? else {
@@ -208,9 +229,10 @@ impl Executor for ProjectExecutor {
         out.clear();
         // Computed expressions first, while every input value is in place.
         for (e, m) in self.exprs.iter().zip(&self.moves) {
-            out.push(match m {
-                Some(_) => Value::Null,
-                None => eval(e, &r, ctx)?,
+            out.push(match (m, e) {
+                (Some(_), _) => Value::Null,
+                (None, BoundExpr::Literal(v, _)) => v.clone(),
+                (None, e) => eval(e, &r, ctx)?,
             });
         }
         for (o, m) in out.iter_mut().zip(&self.moves) {
@@ -383,5 +405,41 @@ impl Executor for WorkTableExecutor {
         let r = rows.get(self.pos).cloned();
         self.pos += 1;
         Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compose_projections;
+    use crate::binder::bound::BoundExpr;
+    use sargdb_catalog::{DataType, Value};
+
+    fn col(i: usize) -> BoundExpr {
+        BoundExpr::Column(i, DataType::Int4)
+    }
+    fn null() -> BoundExpr {
+        BoundExpr::Literal(Value::Null, DataType::Int4)
+    }
+
+    #[test]
+    fn columns_and_constants_compose() {
+        // outer [$1 of inner, NULL, $0 of inner] over inner [k, NULL]
+        let got = compose_projections(&[col(1), null(), col(0)], &[col(3), null()]);
+        assert_eq!(got, Some(vec![null(), null(), col(3)]));
+    }
+
+    #[test]
+    fn computed_expressions_do_not_compose() {
+        let sum = BoundExpr::Arith {
+            op: sargdb_catalog::types::ArithOp::Add,
+            l: Box::new(col(0)),
+            r: Box::new(col(1)),
+            ty: DataType::Int4,
+        };
+        // An inner computation (it might be dropped) or an outer one.
+        assert_eq!(compose_projections(&[col(0)], &[col(0), sum.clone()]), None);
+        assert_eq!(compose_projections(&[sum], &[col(0), col(1)]), None);
+        // An outer column the inner list does not have.
+        assert_eq!(compose_projections(&[col(2)], &[col(0)]), None);
     }
 }

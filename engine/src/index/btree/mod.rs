@@ -26,7 +26,6 @@ mod build;
 pub mod page;
 
 use std::cmp::Ordering;
-use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -51,6 +50,11 @@ const MAX_TID: TupleId = TupleId {
     slot: u16::MAX,
 };
 const SCAN_BATCH: usize = 512;
+/// The first batch of a scan stops at the first leaf end past this many
+/// entries; each later one doubles it, up to SCAN_BATCH. A scan under a
+/// LIMIT (`ORDER BY k LIMIT 1000`) then copies few entries it never
+/// returns: with full batches it copied about 1,700 per 1,000 returned.
+const FIRST_SCAN_BATCH: usize = 64;
 
 /// Everything: order both ways, ranges, prefixes, uniqueness, many columns.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -657,19 +661,20 @@ impl BTree {
         Ok(b)
     }
 
-    /// Read up to SCAN_BATCH entries after `after` (or from `start`) within
-    /// `upper`, following right links. Returns the batch and whether the scan
-    /// is finished.
+    /// Read entries after `after` (or from `start`) within `upper`,
+    /// following right links, up to the end of the leaf where there are
+    /// `want` of them. Returns the batch and whether the scan is finished.
     fn forward_batch(
         &self,
         start: &ItemKey,
         after: Option<&ItemKey>,
         upper: &Bound<Vec<u8>>,
+        want: usize,
     ) -> Result<(Vec<IndexEntry>, bool)> {
         let _r = self.latch.read();
         let from = after.unwrap_or(start);
         let (mut page, _) = self.descend_leaf(from, false, false)?;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(SCAN_BATCH);
         loop {
             let block = page.block;
             let g = page.read();
@@ -701,7 +706,7 @@ impl BTree {
             if n.right == NO_BLOCK {
                 return Ok((out, true));
             }
-            if out.len() >= SCAN_BATCH {
+            if out.len() >= want {
                 return Ok((out, false));
             }
             let right = n.right;
@@ -710,16 +715,17 @@ impl BTree {
         }
     }
 
-    /// Read up to SCAN_BATCH entries before `before` (descending), down to
-    /// `lower`.
+    /// Read entries before `before` (descending), down to `lower`, up to
+    /// the end of the leaf where there are `want` of them.
     fn backward_batch(
         &self,
         before: &ItemKey,
         lower: &Bound<Vec<u8>>,
+        want: usize,
     ) -> Result<(Vec<IndexEntry>, bool)> {
         let _r = self.latch.read();
         let mut before = before.clone();
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(SCAN_BATCH);
         loop {
             let (page, bound) = self.descend_leaf(&before, true, true)?;
             {
@@ -755,7 +761,7 @@ impl BTree {
                 None => return Ok((out, true)),
                 Some(b) => before = b,
             }
-            if out.len() >= SCAN_BATCH {
+            if out.len() >= want {
                 return Ok((out, false));
             }
         }
@@ -851,7 +857,10 @@ struct BTreeScan {
     upper: Bound<Vec<u8>>,
     backward: bool,
     resume: Option<ItemKey>,
-    buffered: VecDeque<IndexEntry>,
+    /// The current batch, handed out in order (moved, not copied).
+    buffered: std::vec::IntoIter<IndexEntry>,
+    /// Entries the next batch asks for (see FIRST_SCAN_BATCH).
+    want: usize,
     done: bool,
 }
 
@@ -863,7 +872,9 @@ struct BTreeInner {
 impl Iterator for BTreeScan {
     type Item = Result<IndexEntry>;
     fn next(&mut self) -> Option<Self::Item> {
-        if self.buffered.is_empty() && !self.done {
+        if self.buffered.len() == 0 && !self.done {
+            let want = self.want;
+            self.want = (want * 2).min(SCAN_BATCH);
             let res = if self.backward {
                 let before = match &self.resume {
                     Some(r) => r.clone(),
@@ -882,7 +893,7 @@ impl Iterator for BTreeScan {
                         },
                     },
                 };
-                self.tree.tree.backward_batch(&before, &self.lower)
+                self.tree.tree.backward_batch(&before, &self.lower, want)
             } else {
                 let start = match &self.lower {
                     Bound::Unbounded => ItemKey {
@@ -900,7 +911,7 @@ impl Iterator for BTreeScan {
                 };
                 self.tree
                     .tree
-                    .forward_batch(&start, self.resume.as_ref(), &self.upper)
+                    .forward_batch(&start, self.resume.as_ref(), &self.upper, want)
             };
             match res {
                 Ok((batch, done)) => {
@@ -911,7 +922,7 @@ impl Iterator for BTreeScan {
                             tid: last.tid,
                         });
                     }
-                    self.buffered.extend(batch);
+                    self.buffered = batch.into_iter();
                 }
                 Err(e) => {
                     self.done = true;
@@ -919,7 +930,7 @@ impl Iterator for BTreeScan {
                 }
             }
         }
-        self.buffered.pop_front().map(Ok)
+        self.buffered.next().map(Ok)
     }
 }
 
@@ -1066,7 +1077,8 @@ impl AccessMethod for BTreeIndex {
             upper,
             backward,
             resume,
-            buffered: VecDeque::new(),
+            buffered: Vec::new().into_iter(),
+            want: FIRST_SCAN_BATCH,
             done: false,
         }))
     }
