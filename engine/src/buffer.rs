@@ -412,6 +412,19 @@ impl BufferPool {
         })
     }
 
+    /// `fetch` of a block that may lie past the relation's end (a tuple id
+    /// from an index): `None` then. A resident page exists, so only a miss
+    /// asks for the relation's size (a mutex and a map lookup).
+    pub fn fetch_if_exists(&self, rel: RelFileId, block: u32) -> Result<Option<PinnedPage<'_>>> {
+        if let Some(p) = self.pin_resident((rel, block)) {
+            return Ok(Some(p));
+        }
+        if block >= self.relation_size(rel)? {
+            return Ok(None);
+        }
+        self.fetch(rel, block).map(Some)
+    }
+
     /// Pin an existing page, reading it from disk on a miss.
     pub fn fetch(&self, rel: RelFileId, block: u32) -> Result<PinnedPage<'_>> {
         self.fetch_or_new(rel, block, false, None)

@@ -492,10 +492,9 @@ pub(crate) fn with_tuple<R>(
     tid: TupleId,
     f: impl FnOnce(&[u8]) -> R,
 ) -> Result<Option<R>> {
-    if tid.page >= shared.pool.relation_size(rel)? {
+    let Some(page) = shared.pool.fetch_if_exists(rel, tid.page)? else {
         return Ok(None);
-    }
-    let page = shared.pool.fetch(rel, tid.page)?;
+    };
     let g = page.read();
     let hp = HeapPage::new(&g[..]);
     Ok(hp.tuple(tid.slot).map(f))
