@@ -875,6 +875,25 @@ impl Binder<'_> {
         }
     }
 
+    /// `f(x)` of a record-returning statistics function used as a value
+    /// (`SELECT pgstatindex('i')`): the record in Postgres's text form,
+    /// `(4,1,8192,...)`, as `record_out` prints it.
+    pub(crate) fn bind_record_value(
+        &mut self,
+        name: &str,
+        arg: &Expr,
+        scope: &Scope,
+    ) -> Result<BoundExpr> {
+        let a = self.bind_expr(arg, scope)?;
+        let a = self.stat_function_arg(a)?;
+        Ok(BoundExpr::Func {
+            name: "record_out".into(),
+            args: vec![stat_record(name, a)],
+            ty: DataType::Text,
+            strict: true,
+        })
+    }
+
     /// `(f(x)).field`: a field of a record-returning function's result.
     /// sargdb's record-returning functions are pgstattuple's `pgstatindex`
     /// and `pgstathashindex`; one field costs one call (one pass over the
@@ -911,11 +930,7 @@ impl Binder<'_> {
         if let Expr::Function(f) = r {
             let fname = object_parts(&f.name)?.join(".");
             let short = fname.rsplit('.').next().unwrap_or(&fname).to_string();
-            let cols: Option<&[(&str, DataType)]> = match short.as_str() {
-                "pgstatindex" => Some(&crate::system::functions::PGSTATINDEX_COLUMNS),
-                "pgstathashindex" => Some(&crate::system::functions::PGSTATHASHINDEX_COLUMNS),
-                _ => None,
-            };
+            let cols = record_columns(&short);
             let args = match &f.args {
                 ast::FunctionArguments::List(l) if l.args.len() == 1 => match &l.args[0] {
                     ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Some(e),
@@ -1142,9 +1157,34 @@ impl Binder<'_> {
             Expr(&'x Expr, String),
             Col(usize),
         }
+        // `(f(x)).*`: one `(f(x)).field` per field of the record.
+        let record_fields = s
+            .projection
+            .iter()
+            .map(|p| match p {
+                ast::SelectItem::QualifiedWildcard(
+                    ast::SelectItemQualifiedWildcardKind::Expr(e),
+                    _,
+                ) => record_wildcard(e),
+                ast::SelectItem::UnnamedExpr(Expr::CompoundFieldAccess { root, access_chain })
+                    if matches!(access_chain.as_slice(),
+                        [ast::AccessExpr::Dot(Expr::Identifier(f))]
+                            if f.value == crate::parser::RECORD_STAR_FIELD
+                                && f.quote_style == Some('"')) =>
+                {
+                    record_wildcard(root)
+                }
+                _ => Ok(vec![]),
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut items: Vec<Item> = vec![];
-        for p in &s.projection {
+        for (pi, p) in s.projection.iter().enumerate() {
             match p {
+                ast::SelectItem::UnnamedExpr(_) if !record_fields[pi].is_empty() => {
+                    for (e, n) in &record_fields[pi] {
+                        items.push(Item::Expr(e, n.clone()));
+                    }
+                }
                 ast::SelectItem::UnnamedExpr(e) => items.push(Item::Expr(e, expr_name(e))),
                 ast::SelectItem::ExprWithAlias { expr, alias } => {
                     items.push(Item::Expr(expr, ident_name(alias)))
@@ -1167,7 +1207,10 @@ impl Binder<'_> {
                             object_parts(n)?.last().cloned().unwrap_or_default()
                         }
                         ast::SelectItemQualifiedWildcardKind::Expr(_) => {
-                            return Err(SqlError::FeatureNotSupported("expression.*".into()))
+                            for (e, n) in &record_fields[pi] {
+                                items.push(Item::Expr(e, n.clone()));
+                            }
+                            continue;
                         }
                     };
                     let before = items.len();
@@ -1641,6 +1684,49 @@ fn stat_record(name: &str, arg: BoundExpr) -> BoundExpr {
         ty: stat_record_type(),
         strict: true,
     }
+}
+
+/// The fields of a record-returning statistics function, by its name.
+pub(crate) fn record_columns(name: &str) -> Option<&'static [(&'static str, DataType)]> {
+    match name {
+        "pgstatindex" => Some(&crate::system::functions::PGSTATINDEX_COLUMNS),
+        "pgstathashindex" => Some(&crate::system::functions::PGSTATHASHINDEX_COLUMNS),
+        _ => None,
+    }
+}
+
+/// `(f(x)).*` in a select list: `(f(x)).field` for each field of the
+/// record `f` returns (each evaluated on its own, as Postgres does).
+fn record_wildcard(e: &Expr) -> Result<Vec<(Expr, String)>> {
+    let mut r = e;
+    while let Expr::Nested(inner) = r {
+        r = inner;
+    }
+    let cols = match r {
+        Expr::Function(f) => f
+            .name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(ident_name)
+            .and_then(|n| record_columns(&n)),
+        _ => None,
+    };
+    let Some(cols) = cols else {
+        return Err(SqlError::FeatureNotSupported(format!("{e}.*")));
+    };
+    Ok(cols
+        .iter()
+        .map(|(n, _)| {
+            (
+                Expr::CompoundFieldAccess {
+                    root: Box::new(r.clone()),
+                    access_chain: vec![ast::AccessExpr::Dot(Expr::Identifier(ast::Ident::new(*n)))],
+                },
+                n.to_string(),
+            )
+        })
+        .collect())
 }
 
 /// Field `i` (0-based) of a record made by `stat_record`.
