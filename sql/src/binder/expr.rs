@@ -1720,6 +1720,12 @@ impl Binder<'_> {
             let t = self.bind_expr(&args[0], scope)?.ty();
             return Ok(BoundExpr::Literal(Value::Oid(t.oid()), DataType::Regtype));
         }
+        if matches!(name.as_str(), "unnest" | "generate_series") {
+            // Only a bare call as a select item is taken (binder/select.rs).
+            return Err(SqlError::FeatureNotSupported(format!(
+                "set-returning function {name} in this position"
+            )));
+        }
         if args.len() == 1 && super::select::record_columns(&name).is_some() {
             return self.bind_record_value(&name, &args[0], scope);
         }

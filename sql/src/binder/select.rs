@@ -743,6 +743,13 @@ impl Binder<'_> {
                 }
                 Ok((plan, scope))
             }
+            ast::TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality: false,
+                ..
+            } if array_exprs.len() == 1 => self.bind_unnest(&array_exprs[0], alias.as_ref()),
             other => Err(SqlError::FeatureNotSupported(format!("FROM item {other}"))),
         }
     }
@@ -753,7 +760,7 @@ impl Binder<'_> {
         arg: &Expr,
         alias: Option<&ast::TableAlias>,
     ) -> Result<(Plan, Scope)> {
-        let arr = self.bind_expr(arg, &Scope::default())?;
+        let arr = self.bind_lateral_arg(arg)?;
         let arr = self.vector_as_array(arr)?;
         let arr = if arr.ty() == DataType::Unknown {
             self.cast(
@@ -1028,10 +1035,9 @@ impl Binder<'_> {
                 "table function {fname}"
             )));
         }
-        let empty = Scope::default();
         let mut b = vec![];
         for a in args {
-            b.push(self.bind_expr(a, &empty)?);
+            b.push(self.bind_lateral_arg(a)?);
         }
         if b.len() < 2 || b.len() > 3 {
             return Err(SqlError::UndefinedFunction(format!(
@@ -1099,26 +1105,68 @@ impl Binder<'_> {
         if s.into.is_some() {
             return Err(SqlError::FeatureNotSupported("SELECT INTO".into()));
         }
-        // `SELECT generate_series(a, b)` without FROM: the set-returning call
-        // becomes the FROM item and the select item its column.
-        if s.from.is_empty() && self.srf_from.is_none() {
-            if let Some((idx, args)) = single_select_list_srf(&s.projection) {
+        // One set-returning call (`generate_series`, `unnest`) as a select
+        // item: without FROM it becomes the FROM item and the select item its
+        // column; with FROM (and no aggregation) it joins each row to its
+        // own set, as a LATERAL function does: one output row per element,
+        // none for an empty or NULL array, which is what Postgres's
+        // target-list SRFs give when there is only one.
+        if self.srf_from.is_none() {
+            if let Some((idx, fname, args)) = single_select_list_srf(&s.projection) {
                 let mut s2 = s.clone();
-                let col = Expr::Identifier(ast::Ident::new("generate_series"));
-                s2.projection[idx] = match &s.projection[idx] {
-                    ast::SelectItem::ExprWithAlias { alias, .. } => {
-                        ast::SelectItem::ExprWithAlias {
-                            expr: col,
-                            alias: alias.clone(),
-                        }
-                    }
-                    _ => ast::SelectItem::UnnamedExpr(col),
+                let alias = match &s.projection[idx] {
+                    ast::SelectItem::ExprWithAlias { alias, .. } => alias.clone(),
+                    _ => ast::Ident::new(fname.clone()),
                 };
-                let from = self.bind_table_function("generate_series", &args, None)?;
-                self.srf_from = Some(from);
-                let r = self.bind_select(&s2, order);
-                self.srf_from = None;
-                return r;
+                let grouped = !matches!(&s.group_by, ast::GroupByExpr::Expressions(v, _) if v.is_empty())
+                    || s.having.is_some()
+                    || s.distinct.is_some()
+                    || s.projection.iter().any(|p| match p {
+                        ast::SelectItem::UnnamedExpr(e)
+                        | ast::SelectItem::ExprWithAlias { expr: e, .. } => contains_aggregate(e),
+                        _ => false,
+                    });
+                if grouped {
+                    return Err(SqlError::FeatureNotSupported(format!(
+                        "set-returning function {fname} in a select list with aggregation, GROUP BY or DISTINCT"
+                    )));
+                }
+                if s.from.is_empty() {
+                    let col = Expr::Identifier(ast::Ident::new(fname.clone()));
+                    s2.projection[idx] = ast::SelectItem::ExprWithAlias { expr: col, alias };
+                    let from = self.bind_table_function(&fname, &args, None)?;
+                    self.srf_from = Some(from);
+                    let r = self.bind_select(&s2, order);
+                    self.srf_from = None;
+                    return r;
+                }
+                const SRF: &str = "?srf?";
+                s2.projection[idx] = ast::SelectItem::ExprWithAlias {
+                    expr: Expr::CompoundIdentifier(vec![
+                        ast::Ident::new(SRF),
+                        ast::Ident::new(SRF),
+                    ]),
+                    alias,
+                };
+                s2.from.push(ast::TableWithJoins {
+                    relation: ast::TableFactor::Function {
+                        lateral: false,
+                        name: ast::ObjectName::from(vec![ast::Ident::new(fname.clone())]),
+                        args: args
+                            .into_iter()
+                            .map(|a| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a)))
+                            .collect(),
+                        with_ordinality: false,
+                        alias: Some(ast::TableAlias {
+                            explicit: true,
+                            name: ast::Ident::new(SRF),
+                            columns: vec![],
+                            at: None,
+                        }),
+                    },
+                    joins: vec![],
+                });
+                return self.bind_select(&s2, order);
             }
         }
         let (mut plan, scope) = match self.srf_from.take() {
@@ -1485,9 +1533,12 @@ fn ordinal(e: &Expr, n: usize) -> Result<Option<usize>> {
     Ok(None)
 }
 
-/// The one select-list item that is a bare `generate_series(...)` call (and
-/// no other item mentions it): its index and arguments.
-fn single_select_list_srf(items: &[ast::SelectItem]) -> Option<(usize, Vec<Expr>)> {
+/// The one select-list item that is a bare set-returning call
+/// (`generate_series(...)`, `unnest(...)`) and no other item mentions one:
+/// its index, the function's name and its arguments.
+fn single_select_list_srf(items: &[ast::SelectItem]) -> Option<(usize, String, Vec<Expr>)> {
+    const SRFS: [&str; 2] = ["generate_series", "unnest"];
+    let is_srf = |n: &str| SRFS.iter().any(|f| f.eq_ignore_ascii_case(n));
     let mut found = None;
     for (i, it) in items.iter().enumerate() {
         let e = match it {
@@ -1495,19 +1546,15 @@ fn single_select_list_srf(items: &[ast::SelectItem]) -> Option<(usize, Vec<Expr>
             _ => continue,
         };
         let Expr::Function(f) = e else {
-            if e.to_string()
-                .to_ascii_lowercase()
-                .contains("generate_series")
-            {
+            let text = e.to_string().to_ascii_lowercase();
+            if SRFS.iter().any(|n| text.contains(n)) {
                 return None;
             }
             continue;
         };
-        if !f.name.to_string().eq_ignore_ascii_case("generate_series")
-            || f.over.is_some()
-            || found.is_some()
-        {
-            if f.name.to_string().eq_ignore_ascii_case("generate_series") {
+        let name = f.name.to_string();
+        if !is_srf(&name) || f.over.is_some() || found.is_some() {
+            if is_srf(&name) {
                 return None;
             }
             continue;
@@ -1523,7 +1570,7 @@ fn single_select_list_srf(items: &[ast::SelectItem]) -> Option<(usize, Vec<Expr>
                 _ => None,
             })
             .collect::<Option<Vec<_>>>()?;
-        found = Some((i, args));
+        found = Some((i, name.to_ascii_lowercase(), args));
     }
     found
 }
