@@ -77,6 +77,15 @@ const COMMANDS: &[(&str, bool)] = &[
     ("\\dt+", true),
     ("\\di+", true),
     ("\\d no_such_table", false),
+    // \df with no pattern lists only user functions (none on either).
+    // With a pattern: functions whose overload sets sargdb and PostgreSQL
+    // share (PostgreSQL's lower() also takes ranges, so it is not here).
+    ("\\df", false),
+    ("\\df abs", false),
+    ("\\df pg_catalog.round", false),
+    ("\\df (avg|generate_series)", false),
+    ("\\df make_interval", false),
+    ("\\df concat*", false),
 ];
 
 fn psql(port: u16, command: &str, unaligned: bool) -> String {

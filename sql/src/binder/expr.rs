@@ -37,6 +37,48 @@ pub fn is_aggregate(name: &str) -> bool {
     )
 }
 
+/// The result type of aggregate `name` over an argument of type `arg` (the
+/// first argument; string_agg's two agree), None when there is no such
+/// aggregate. pg_proc's aggregate rows are checked against this.
+pub fn aggregate_result_type(name: &str, arg: &DataType) -> Option<DataType> {
+    Some(match name {
+        "count" => DataType::Int8,
+        "sum" => match arg {
+            DataType::Int2 | DataType::Int4 => DataType::Int8,
+            DataType::Int8 | DataType::Numeric(_) => DataType::Numeric(None),
+            DataType::Float4 => DataType::Float4,
+            DataType::Float8 => DataType::Float8,
+            DataType::Interval => DataType::Interval,
+            _ => return None,
+        },
+        "avg" => match arg {
+            DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Numeric(_) => {
+                DataType::Numeric(None)
+            }
+            DataType::Float4 | DataType::Float8 => DataType::Float8,
+            DataType::Interval => DataType::Interval,
+            _ => return None,
+        },
+        "min" | "max" => {
+            if matches!(typing::category(arg), Category::Other)
+                && !matches!(arg, DataType::Uuid | DataType::Bytea)
+            {
+                return None;
+            }
+            match arg {
+                DataType::Varchar(_) | DataType::Name => DataType::Text,
+                DataType::Char(_) => DataType::Char(None),
+                DataType::Numeric(_) => DataType::Numeric(None),
+                t => t.clone(),
+            }
+        }
+        "bool_and" | "every" | "bool_or" if *arg == DataType::Bool => DataType::Bool,
+        "string_agg" if matches!(arg, DataType::Text | DataType::Bytea) => arg.clone(),
+        "array_agg" => DataType::Array(Box::new(arg.clone())),
+        _ => return None,
+    })
+}
+
 fn func_name(f: &ast::Function) -> String {
     f.name
         .0
@@ -357,76 +399,42 @@ impl Binder<'_> {
             args[0] = self.cast(args[0].clone(), &DataType::Text, CastMode::Implicit)?;
             at = DataType::Text;
         }
-        let cat = typing::category(&at);
-        let (func, ty) = match name {
-            "count" => (AggFunc::Count, DataType::Int8),
-            "sum" => (
-                AggFunc::Sum,
-                match at {
-                    DataType::Int2 | DataType::Int4 => DataType::Int8,
-                    DataType::Int8 | DataType::Numeric(_) => DataType::Numeric(None),
-                    DataType::Float4 => DataType::Float4,
-                    DataType::Float8 => DataType::Float8,
-                    DataType::Interval => DataType::Interval,
-                    _ => return Err(no_fn(&args)),
-                },
-            ),
-            "avg" => (
-                AggFunc::Avg,
-                match at {
-                    DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Numeric(_) => {
-                        DataType::Numeric(None)
-                    }
-                    DataType::Float4 | DataType::Float8 => DataType::Float8,
-                    DataType::Interval => DataType::Interval,
-                    _ => return Err(no_fn(&args)),
-                },
-            ),
-            "min" | "max" => {
-                if matches!(cat, Category::Other) && !matches!(at, DataType::Uuid | DataType::Bytea)
+        if name == "string_agg" {
+            // string_agg(text, text) or string_agg(bytea, bytea); a literal
+            // takes the other argument's type.
+            let target = if at == DataType::Bytea {
+                DataType::Bytea
+            } else {
+                DataType::Text
+            };
+            for a in args.iter_mut() {
+                let t = a.ty();
+                if t == target {
+                    continue;
+                }
+                if t == DataType::Unknown
+                    || (target == DataType::Text && typing::category(&t) == Category::String)
                 {
+                    *a = self.cast(a.clone(), &target, CastMode::Implicit)?;
+                } else {
                     return Err(no_fn(&args));
                 }
-                let t = match at {
-                    DataType::Varchar(_) | DataType::Name => DataType::Text,
-                    DataType::Char(_) => DataType::Char(None),
-                    DataType::Numeric(_) => DataType::Numeric(None),
-                    t => t,
-                };
-                (
-                    if name == "min" {
-                        AggFunc::Min
-                    } else {
-                        AggFunc::Max
-                    },
-                    t,
-                )
             }
-            "bool_and" | "every" | "bool_or" => {
-                if at != DataType::Bool {
-                    return Err(no_fn(&args));
-                }
-                (
-                    if name == "bool_or" {
-                        AggFunc::BoolOr
-                    } else {
-                        AggFunc::BoolAnd
-                    },
-                    DataType::Bool,
-                )
-            }
-            "string_agg" => {
-                for a in args.iter_mut() {
-                    let t = a.ty();
-                    if typing::category(&t) == Category::String || t == DataType::Unknown {
-                        *a = self.cast(a.clone(), &DataType::Text, CastMode::Implicit)?;
-                    } else if t != DataType::Bytea {
-                        return Err(no_fn(&args));
-                    }
-                }
-                (AggFunc::StringAgg, DataType::Text)
-            }
-            "array_agg" => (AggFunc::ArrayAgg, DataType::Array(Box::new(at))),
+            at = target;
+        }
+        let Some(ty) = aggregate_result_type(name, &at) else {
+            return Err(no_fn(&args));
+        };
+        let func = match name {
+            "count" => AggFunc::Count,
+            "sum" => AggFunc::Sum,
+            "avg" => AggFunc::Avg,
+            "min" => AggFunc::Min,
+            "max" => AggFunc::Max,
+            "bool_and" | "every" => AggFunc::BoolAnd,
+            "bool_or" => AggFunc::BoolOr,
+            "string_agg" => AggFunc::StringAgg,
+            "array_agg" => AggFunc::ArrayAgg,
             _ => return Err(no_fn(&args)),
         };
         Ok(AggCall {
@@ -1711,6 +1719,15 @@ impl Binder<'_> {
             // argument too, but only its type matters).
             let t = self.bind_expr(&args[0], scope)?.ty();
             return Ok(BoundExpr::Literal(Value::Oid(t.oid()), DataType::Regtype));
+        }
+        if matches!(name.as_str(), "unnest" | "generate_series") {
+            // Only a bare call as a select item is taken (binder/select.rs).
+            return Err(SqlError::FeatureNotSupported(format!(
+                "set-returning function {name} in this position"
+            )));
+        }
+        if args.len() == 1 && super::select::record_columns(&name).is_some() {
+            return self.bind_record_value(&name, &args[0], scope);
         }
         self.bind_call(&name, &args, scope)
     }

@@ -5,7 +5,7 @@
 
 pub mod bound;
 mod dml;
-mod expr;
+pub(crate) mod expr;
 pub mod index;
 mod select;
 pub mod typing;

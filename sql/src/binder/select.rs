@@ -743,6 +743,13 @@ impl Binder<'_> {
                 }
                 Ok((plan, scope))
             }
+            ast::TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality: false,
+                ..
+            } if array_exprs.len() == 1 => self.bind_unnest(&array_exprs[0], alias.as_ref()),
             other => Err(SqlError::FeatureNotSupported(format!("FROM item {other}"))),
         }
     }
@@ -753,7 +760,7 @@ impl Binder<'_> {
         arg: &Expr,
         alias: Option<&ast::TableAlias>,
     ) -> Result<(Plan, Scope)> {
-        let arr = self.bind_expr(arg, &Scope::default())?;
+        let arr = self.bind_lateral_arg(arg)?;
         let arr = self.vector_as_array(arr)?;
         let arr = if arr.ty() == DataType::Unknown {
             self.cast(
@@ -875,6 +882,25 @@ impl Binder<'_> {
         }
     }
 
+    /// `f(x)` of a record-returning statistics function used as a value
+    /// (`SELECT pgstatindex('i')`): the record in Postgres's text form,
+    /// `(4,1,8192,...)`, as `record_out` prints it.
+    pub(crate) fn bind_record_value(
+        &mut self,
+        name: &str,
+        arg: &Expr,
+        scope: &Scope,
+    ) -> Result<BoundExpr> {
+        let a = self.bind_expr(arg, scope)?;
+        let a = self.stat_function_arg(a)?;
+        Ok(BoundExpr::Func {
+            name: "record_out".into(),
+            args: vec![stat_record(name, a)],
+            ty: DataType::Text,
+            strict: true,
+        })
+    }
+
     /// `(f(x)).field`: a field of a record-returning function's result.
     /// sargdb's record-returning functions are pgstattuple's `pgstatindex`
     /// and `pgstathashindex`; one field costs one call (one pass over the
@@ -911,11 +937,7 @@ impl Binder<'_> {
         if let Expr::Function(f) = r {
             let fname = object_parts(&f.name)?.join(".");
             let short = fname.rsplit('.').next().unwrap_or(&fname).to_string();
-            let cols: Option<&[(&str, DataType)]> = match short.as_str() {
-                "pgstatindex" => Some(&crate::system::functions::PGSTATINDEX_COLUMNS),
-                "pgstathashindex" => Some(&crate::system::functions::PGSTATHASHINDEX_COLUMNS),
-                _ => None,
-            };
+            let cols = record_columns(&short);
             let args = match &f.args {
                 ast::FunctionArguments::List(l) if l.args.len() == 1 => match &l.args[0] {
                     ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Some(e),
@@ -1013,10 +1035,9 @@ impl Binder<'_> {
                 "table function {fname}"
             )));
         }
-        let empty = Scope::default();
         let mut b = vec![];
         for a in args {
-            b.push(self.bind_expr(a, &empty)?);
+            b.push(self.bind_lateral_arg(a)?);
         }
         if b.len() < 2 || b.len() > 3 {
             return Err(SqlError::UndefinedFunction(format!(
@@ -1084,26 +1105,68 @@ impl Binder<'_> {
         if s.into.is_some() {
             return Err(SqlError::FeatureNotSupported("SELECT INTO".into()));
         }
-        // `SELECT generate_series(a, b)` without FROM: the set-returning call
-        // becomes the FROM item and the select item its column.
-        if s.from.is_empty() && self.srf_from.is_none() {
-            if let Some((idx, args)) = single_select_list_srf(&s.projection) {
+        // One set-returning call (`generate_series`, `unnest`) as a select
+        // item: without FROM it becomes the FROM item and the select item its
+        // column; with FROM (and no aggregation) it joins each row to its
+        // own set, as a LATERAL function does: one output row per element,
+        // none for an empty or NULL array, which is what Postgres's
+        // target-list SRFs give when there is only one.
+        if self.srf_from.is_none() {
+            if let Some((idx, fname, args)) = single_select_list_srf(&s.projection) {
                 let mut s2 = s.clone();
-                let col = Expr::Identifier(ast::Ident::new("generate_series"));
-                s2.projection[idx] = match &s.projection[idx] {
-                    ast::SelectItem::ExprWithAlias { alias, .. } => {
-                        ast::SelectItem::ExprWithAlias {
-                            expr: col,
-                            alias: alias.clone(),
-                        }
-                    }
-                    _ => ast::SelectItem::UnnamedExpr(col),
+                let alias = match &s.projection[idx] {
+                    ast::SelectItem::ExprWithAlias { alias, .. } => alias.clone(),
+                    _ => ast::Ident::new(fname.clone()),
                 };
-                let from = self.bind_table_function("generate_series", &args, None)?;
-                self.srf_from = Some(from);
-                let r = self.bind_select(&s2, order);
-                self.srf_from = None;
-                return r;
+                let grouped = !matches!(&s.group_by, ast::GroupByExpr::Expressions(v, _) if v.is_empty())
+                    || s.having.is_some()
+                    || s.distinct.is_some()
+                    || s.projection.iter().any(|p| match p {
+                        ast::SelectItem::UnnamedExpr(e)
+                        | ast::SelectItem::ExprWithAlias { expr: e, .. } => contains_aggregate(e),
+                        _ => false,
+                    });
+                if grouped {
+                    return Err(SqlError::FeatureNotSupported(format!(
+                        "set-returning function {fname} in a select list with aggregation, GROUP BY or DISTINCT"
+                    )));
+                }
+                if s.from.is_empty() {
+                    let col = Expr::Identifier(ast::Ident::new(fname.clone()));
+                    s2.projection[idx] = ast::SelectItem::ExprWithAlias { expr: col, alias };
+                    let from = self.bind_table_function(&fname, &args, None)?;
+                    self.srf_from = Some(from);
+                    let r = self.bind_select(&s2, order);
+                    self.srf_from = None;
+                    return r;
+                }
+                const SRF: &str = "?srf?";
+                s2.projection[idx] = ast::SelectItem::ExprWithAlias {
+                    expr: Expr::CompoundIdentifier(vec![
+                        ast::Ident::new(SRF),
+                        ast::Ident::new(SRF),
+                    ]),
+                    alias,
+                };
+                s2.from.push(ast::TableWithJoins {
+                    relation: ast::TableFactor::Function {
+                        lateral: false,
+                        name: ast::ObjectName::from(vec![ast::Ident::new(fname.clone())]),
+                        args: args
+                            .into_iter()
+                            .map(|a| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a)))
+                            .collect(),
+                        with_ordinality: false,
+                        alias: Some(ast::TableAlias {
+                            explicit: true,
+                            name: ast::Ident::new(SRF),
+                            columns: vec![],
+                            at: None,
+                        }),
+                    },
+                    joins: vec![],
+                });
+                return self.bind_select(&s2, order);
             }
         }
         let (mut plan, scope) = match self.srf_from.take() {
@@ -1142,9 +1205,34 @@ impl Binder<'_> {
             Expr(&'x Expr, String),
             Col(usize),
         }
+        // `(f(x)).*`: one `(f(x)).field` per field of the record.
+        let record_fields = s
+            .projection
+            .iter()
+            .map(|p| match p {
+                ast::SelectItem::QualifiedWildcard(
+                    ast::SelectItemQualifiedWildcardKind::Expr(e),
+                    _,
+                ) => record_wildcard(e),
+                ast::SelectItem::UnnamedExpr(Expr::CompoundFieldAccess { root, access_chain })
+                    if matches!(access_chain.as_slice(),
+                        [ast::AccessExpr::Dot(Expr::Identifier(f))]
+                            if f.value == crate::parser::RECORD_STAR_FIELD
+                                && f.quote_style == Some('"')) =>
+                {
+                    record_wildcard(root)
+                }
+                _ => Ok(vec![]),
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut items: Vec<Item> = vec![];
-        for p in &s.projection {
+        for (pi, p) in s.projection.iter().enumerate() {
             match p {
+                ast::SelectItem::UnnamedExpr(_) if !record_fields[pi].is_empty() => {
+                    for (e, n) in &record_fields[pi] {
+                        items.push(Item::Expr(e, n.clone()));
+                    }
+                }
                 ast::SelectItem::UnnamedExpr(e) => items.push(Item::Expr(e, expr_name(e))),
                 ast::SelectItem::ExprWithAlias { expr, alias } => {
                     items.push(Item::Expr(expr, ident_name(alias)))
@@ -1167,7 +1255,10 @@ impl Binder<'_> {
                             object_parts(n)?.last().cloned().unwrap_or_default()
                         }
                         ast::SelectItemQualifiedWildcardKind::Expr(_) => {
-                            return Err(SqlError::FeatureNotSupported("expression.*".into()))
+                            for (e, n) in &record_fields[pi] {
+                                items.push(Item::Expr(e, n.clone()));
+                            }
+                            continue;
                         }
                     };
                     let before = items.len();
@@ -1442,9 +1533,12 @@ fn ordinal(e: &Expr, n: usize) -> Result<Option<usize>> {
     Ok(None)
 }
 
-/// The one select-list item that is a bare `generate_series(...)` call (and
-/// no other item mentions it): its index and arguments.
-fn single_select_list_srf(items: &[ast::SelectItem]) -> Option<(usize, Vec<Expr>)> {
+/// The one select-list item that is a bare set-returning call
+/// (`generate_series(...)`, `unnest(...)`) and no other item mentions one:
+/// its index, the function's name and its arguments.
+fn single_select_list_srf(items: &[ast::SelectItem]) -> Option<(usize, String, Vec<Expr>)> {
+    const SRFS: [&str; 2] = ["generate_series", "unnest"];
+    let is_srf = |n: &str| SRFS.iter().any(|f| f.eq_ignore_ascii_case(n));
     let mut found = None;
     for (i, it) in items.iter().enumerate() {
         let e = match it {
@@ -1452,19 +1546,15 @@ fn single_select_list_srf(items: &[ast::SelectItem]) -> Option<(usize, Vec<Expr>
             _ => continue,
         };
         let Expr::Function(f) = e else {
-            if e.to_string()
-                .to_ascii_lowercase()
-                .contains("generate_series")
-            {
+            let text = e.to_string().to_ascii_lowercase();
+            if SRFS.iter().any(|n| text.contains(n)) {
                 return None;
             }
             continue;
         };
-        if !f.name.to_string().eq_ignore_ascii_case("generate_series")
-            || f.over.is_some()
-            || found.is_some()
-        {
-            if f.name.to_string().eq_ignore_ascii_case("generate_series") {
+        let name = f.name.to_string();
+        if !is_srf(&name) || f.over.is_some() || found.is_some() {
+            if is_srf(&name) {
                 return None;
             }
             continue;
@@ -1480,7 +1570,7 @@ fn single_select_list_srf(items: &[ast::SelectItem]) -> Option<(usize, Vec<Expr>
                 _ => None,
             })
             .collect::<Option<Vec<_>>>()?;
-        found = Some((i, args));
+        found = Some((i, name.to_ascii_lowercase(), args));
     }
     found
 }
@@ -1641,6 +1731,49 @@ fn stat_record(name: &str, arg: BoundExpr) -> BoundExpr {
         ty: stat_record_type(),
         strict: true,
     }
+}
+
+/// The fields of a record-returning statistics function, by its name.
+pub(crate) fn record_columns(name: &str) -> Option<&'static [(&'static str, DataType)]> {
+    match name {
+        "pgstatindex" => Some(&crate::system::functions::PGSTATINDEX_COLUMNS),
+        "pgstathashindex" => Some(&crate::system::functions::PGSTATHASHINDEX_COLUMNS),
+        _ => None,
+    }
+}
+
+/// `(f(x)).*` in a select list: `(f(x)).field` for each field of the
+/// record `f` returns (each evaluated on its own, as Postgres does).
+fn record_wildcard(e: &Expr) -> Result<Vec<(Expr, String)>> {
+    let mut r = e;
+    while let Expr::Nested(inner) = r {
+        r = inner;
+    }
+    let cols = match r {
+        Expr::Function(f) => f
+            .name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(ident_name)
+            .and_then(|n| record_columns(&n)),
+        _ => None,
+    };
+    let Some(cols) = cols else {
+        return Err(SqlError::FeatureNotSupported(format!("{e}.*")));
+    };
+    Ok(cols
+        .iter()
+        .map(|(n, _)| {
+            (
+                Expr::CompoundFieldAccess {
+                    root: Box::new(r.clone()),
+                    access_chain: vec![ast::AccessExpr::Dot(Expr::Identifier(ast::Ident::new(*n)))],
+                },
+                n.to_string(),
+            )
+        })
+        .collect())
 }
 
 /// Field `i` (0-based) of a record made by `stat_record`.

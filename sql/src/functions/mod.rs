@@ -213,7 +213,8 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
         }
         "starts_with" if all_text(2) => sig(vec![T::Text, T::Text], T::Bool),
         "concat" if n >= 1 => non_strict(args.iter().map(any_arg).collect(), T::Text),
-        "concat_ws" | "format" if n >= 1 && texty(a0?) => {
+        // concat_ws(sep, VARIADIC "any") needs a value after the separator.
+        "concat_ws" | "format" if (n >= 2 || name == "format") && n >= 1 && texty(a0?) => {
             let mut v = vec![T::Text];
             v.extend(args[1..].iter().map(any_arg));
             non_strict(v, T::Text)

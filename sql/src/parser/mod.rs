@@ -276,13 +276,50 @@ fn significant_tokens(sql: &str) -> Option<Vec<sqlparser::tokenizer::TokenWithSp
     )
 }
 
+/// The field name `(expr).*` is parsed as (a quoted `"*"`): sqlparser's
+/// Postgres dialect does not take `.*` after a parenthesized expression, so
+/// the text is rewritten to `(expr)."*"` and the binder expands the field.
+pub const RECORD_STAR_FIELD: &str = "*";
+
+/// `(expr).*` anywhere in `sql`, rewritten to `(expr)."*"`.
+fn rewrite_record_star(
+    sql: &str,
+    toks: &[sqlparser::tokenizer::TokenWithSpan],
+    offsets: &TokenOffsets,
+) -> Option<String> {
+    use sqlparser::tokenizer::Token;
+    let mut out = String::new();
+    let mut done = 0;
+    for w in toks.windows(3) {
+        if let [a, b, c] = w {
+            if a.token == Token::RParen && b.token == Token::Period && c.token == Token::Mul {
+                let start = offsets.at(b.span.start)?;
+                // `*` is one byte.
+                let end = offsets.at(c.span.start)? + 1;
+                out.push_str(&sql[done..start]);
+                out.push_str(".\"*\"");
+                done = end;
+            }
+        }
+    }
+    if done == 0 {
+        return None;
+    }
+    out.push_str(&sql[done..]);
+    Some(out)
+}
+
 /// Rewrite one statement that uses Postgres syntax sqlparser does not take:
-/// `OVERRIDING SYSTEM|USER VALUE` in INSERT (cut out and returned), and
-/// CREATE SEQUENCE options in an order other than sqlparser's fixed one.
+/// `OVERRIDING SYSTEM|USER VALUE` in INSERT (cut out and returned),
+/// CREATE SEQUENCE options in an order other than sqlparser's fixed one,
+/// and `(expr).*`.
 fn rewrite_for_sqlparser(sql: &str) -> Option<(String, Option<Overriding>)> {
     use sqlparser::keywords::Keyword as K;
     use sqlparser::tokenizer::Token;
     let toks = significant_tokens(sql)?;
+    if let Some(text) = rewrite_record_star(sql, &toks, &TokenOffsets::new(sql)) {
+        return Some((text, None));
+    }
     let kw = |i: usize| match toks.get(i).map(|t| &t.token) {
         Some(Token::Word(w)) if w.quote_style.is_none() => Some(w.keyword),
         _ => None,

@@ -71,10 +71,25 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
             sig(vec![rel], T::Oid, true)
         }
         // BRIN: summarize the heap's unsummarized page ranges.
-        "brin_summarize_new_values" if n == 1 && (args[0].is_string() || args[0] == T::Unknown) => {
+        // A regclass or oid argument arrives as its text (name or digits).
+        "brin_summarize_new_values"
+            if n == 1
+                && (args[0].is_string()
+                    || matches!(args[0], T::Unknown | T::Regclass | T::Oid)) =>
+        {
             sig(vec![T::Text], T::Int4, true)
         }
         "pg_get_userbyid" if n == 1 => sig(vec![T::Oid], T::Name, true),
+        // pg_proc's functions (system/pg_proc).
+        "pg_get_function_result"
+        | "pg_get_function_arguments"
+        | "pg_get_function_identity_arguments"
+        | "pg_get_function_sqlbody"
+            if n == 1 =>
+        {
+            sig(vec![T::Oid], T::Text, true)
+        }
+        "pg_function_is_visible" if n == 1 => sig(vec![T::Oid], T::Bool, true),
         "pg_table_is_visible" | "pg_type_is_visible" if n == 1 => sig(vec![T::Oid], T::Bool, true),
         "pg_get_indexdef" if n == 1 => sig(vec![T::Oid], T::Text, true),
         "pg_get_indexdef" if n == 3 => sig(vec![T::Oid, T::Int4, T::Bool], T::Text, true),
@@ -204,6 +219,7 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
         "regclassout" | "regtypeout" if n == 1 => sig(vec![T::Oid], T::Text, true),
         // text::regclass of a computed name (a literal is resolved when bound).
         "regclassin" if n == 1 => sig(vec![T::Text], T::Regclass, true),
+        "has_column_privilege" if n == 2 => None,
         "has_table_privilege"
         | "has_schema_privilege"
         | "has_database_privilege"
@@ -214,7 +230,7 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
         | "has_tablespace_privilege"
         | "has_type_privilege"
         | "pg_has_role"
-            if (2..=4).contains(&n) =>
+            if (2..=3).contains(&n) || (name == "has_column_privilege" && n == 4) =>
         {
             sig(
                 args.iter()
@@ -239,6 +255,7 @@ pub fn is_catalog_function(name: &str, nargs: usize) -> bool {
                 | "pgstatindex"
                 | "pgstathashindex"
                 | "record_field"
+                | "record_out"
                 | "array_any_eq"
                 | "array_subscript"
                 | "pg_get_indexdef"
@@ -365,6 +382,39 @@ fn record_or_field(fields: Vec<Value>, field: Option<&Value>) -> Value {
             .unwrap_or(Value::Null),
         Some(_) => Value::Null,
     }
+}
+
+/// Postgres's `record_out`: `(f1,f2,...)`, a NULL field empty, a field
+/// quoted when it is empty or holds `"`, `\\`, `(`, `)`, `,` or white
+/// space (with `"` and `\\` doubled inside the quotes).
+fn record_text(fields: &[Value], types: &sargdb_catalog::types::TypeContext) -> String {
+    let mut out = String::from("(");
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if matches!(f, Value::Null) {
+            continue;
+        }
+        let s = f.to_text(types);
+        let quote = s.is_empty()
+            || s.chars()
+                .any(|c| matches!(c, '"' | '\\' | '(' | ')' | ',') || c.is_ascii_whitespace());
+        if !quote {
+            out.push_str(&s);
+            continue;
+        }
+        out.push('"');
+        for c in s.chars() {
+            if c == '"' || c == '\\' {
+                out.push(c);
+            }
+            out.push(c);
+        }
+        out.push('"');
+    }
+    out.push(')');
+    out
 }
 
 fn bool_arg(v: Option<&Value>) -> bool {
@@ -517,6 +567,10 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
             let row = super::stats_views::pgstatindex_row(&h.stats()?);
             record_or_field(row, args.get(1))
         }
+        "record_out" => match a0 {
+            Some(Value::Array(fields)) => Value::Text(record_text(fields, &ctx.call.types)),
+            _ => Value::Null,
+        },
         "record_field" => match (a0, args.get(1)) {
             (Some(Value::Array(fields)), Some(Value::Int4(i))) => usize::try_from(*i)
                 .ok()
@@ -540,6 +594,28 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
             Value::Bool(relation_visible(ctx, o))
         }
         "pg_type_is_visible" => Value::Bool(true),
+        // Every function lives in pg_catalog, which is always searched.
+        "pg_function_is_visible" => match oid_arg(a0).and_then(super::pg_proc::by_oid) {
+            Some(_) => Value::Bool(true),
+            None => Value::Null,
+        },
+        "pg_get_function_result"
+        | "pg_get_function_arguments"
+        | "pg_get_function_identity_arguments" => {
+            match oid_arg(a0).and_then(super::pg_proc::by_oid) {
+                Some(f) => Value::Text(
+                    match name {
+                        "pg_get_function_result" => f.result,
+                        "pg_get_function_arguments" => f.arguments,
+                        _ => f.identity,
+                    }
+                    .to_string(),
+                ),
+                None => Value::Null,
+            }
+        }
+        // No function has a SQL-standard body (BEGIN ATOMIC ... END).
+        "pg_get_function_sqlbody" => Value::Null,
         "pg_get_indexdef" => {
             let o = oid_arg(a0).unwrap_or(0);
             let Some(ix) = cat.indexes.get(&o) else {

@@ -14,6 +14,7 @@ pub mod deparse;
 pub mod functions;
 mod information_schema;
 mod pg_catalog;
+mod pg_proc;
 pub mod stats_views;
 
 use sargdb_catalog::{Catalog, DataType, Value};
