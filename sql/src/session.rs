@@ -1541,6 +1541,15 @@ impl Session {
                 self.lock_table(oid, LockMode::Shared, &parts.join("."))?;
             }
         }
+        // The statement's snapshot is registered before the catalog is
+        // read: a REINDEX CONCURRENTLY (or a DROP) that swaps an index's
+        // storage waits for the snapshots registered after its commit
+        // before it removes the old storage, so a statement either holds
+        // one of those or reads the catalog that names the new storage.
+        // (Read the other way round, a statement could plan with the old
+        // catalog, take its snapshot after that wait, and read storage that
+        // is gone: XX001 "not a B+Tree node page".)
+        self.ensure_txn().txn.start_command();
         let catalog = self.current_catalog();
         let sp = self.search_path();
         let tctx = self.tctx.clone();
@@ -1612,7 +1621,6 @@ impl Session {
             return Err(SqlError::ReadOnlyTransaction(statement_kind(s).into()));
         }
         st.started_statement = true;
-        st.txn.start_command();
         let call = CallContext {
             types: tctx.clone(),
             transaction_timestamp: st.start_ts,
