@@ -386,9 +386,7 @@ impl<V> Named<V> {
     }
     fn clear(&mut self) {
         self.unnamed = None;
-        if !self.named.is_empty() {
-            self.named.clear();
-        }
+        self.named.clear();
     }
 }
 
