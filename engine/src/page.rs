@@ -9,7 +9,8 @@
 //!     12    2 kind      0 = uninitialized, 1 = heap
 //!     14    2 lower     end of the line-pointer array (heap)
 //!     16    2 upper     start of tuple data (heap)
-//!     18    2 flags     heap: PAGE_ALL_VISIBLE (0x0001); other kinds: reserved
+//!     18    2 flags     heap: PAGE_ALL_VISIBLE (0x0001), PAGE_HAS_FREE_LINES
+//!                       (0x0002); other kinds: reserved
 //!     20    4 reserved
 //! ```
 //!
@@ -53,6 +54,14 @@ pub const PAGE_KIND_HEAP: u16 = 1;
 /// the page's visibility-map bit (`visibility_map`); any change to the page
 /// clears both first.
 pub const PAGE_ALL_VISIBLE: u16 = 0x0001;
+/// Heap page flag: some line pointer below the last one may be unused, so
+/// an insert looks for one to reuse. Set when compaction leaves a hole,
+/// cleared when an insert fills the last hole; without it an insert takes a
+/// new slot at once instead of scanning every line pointer. It changes only
+/// together with the slots themselves, so redo reproduces it exactly (a
+/// page written before the flag existed merely appends until its next
+/// compaction).
+pub const PAGE_HAS_FREE_LINES: u16 = 0x0002;
 /// Offset of the page flags in the common header.
 pub const PAGE_FLAGS_OFFSET: usize = 18;
 
@@ -218,7 +227,15 @@ impl<'a> HeapPage<'a> {
         rd_u16(self.b, 16) as usize - rd_u16(self.b, 14) as usize
     }
     fn first_unused_slot(&self) -> Option<u16> {
-        (0..self.slot_count()).find(|&s| self.line_pointer(s).0 == 0)
+        self.unused_slot_from(0)
+    }
+    /// The first unused slot at or after `from`, if the page says it may
+    /// have one.
+    fn unused_slot_from(&self, from: u16) -> Option<u16> {
+        if page_flags(self.b) & PAGE_HAS_FREE_LINES == 0 {
+            return None;
+        }
+        (from..self.slot_count()).find(|&s| self.line_pointer(s).0 == 0)
     }
     /// The slot `insert` would use for a tuple of `len` bytes, if it fits.
     pub fn slot_for_insert(&self, len: usize) -> Option<u16> {
@@ -275,6 +292,9 @@ impl<'a> HeapPageMut<'a> {
         wr_u16(self.b, lp + 2, tuple.len() as u16);
         if slot >= count {
             wr_u16(self.b, 14, (lower + LINE_POINTER_SIZE) as u16);
+        } else if self.view().unused_slot_from(slot + 1).is_none() {
+            let flags = page_flags(self.b);
+            set_page_flags(self.b, flags & !PAGE_HAS_FREE_LINES);
         }
         wr_u16(self.b, 16, new_upper as u16);
         true
@@ -327,12 +347,52 @@ impl<'a> HeapPageMut<'a> {
             wr_u16(self.b, lp + 2, t.len() as u16);
         }
         wr_u16(self.b, 16, upper as u16);
+        if live.len() < new_count as usize {
+            let flags = page_flags(self.b);
+            set_page_flags(self.b, flags | PAGE_HAS_FREE_LINES);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn holes_are_reused_in_order_then_inserts_append() {
+        fn flagged(p: &HeapPageMut) -> bool {
+            page_flags(p.b) & PAGE_HAS_FREE_LINES != 0
+        }
+        let mut buf = [0u8; PAGE_SIZE];
+        let mut p = HeapPageMut::new(&mut buf);
+        p.init();
+        for i in 0..10u8 {
+            let s = p.view().slot_for_insert(50).unwrap();
+            assert!(p.insert_at(s, &[i; 50]));
+        }
+        assert!(!flagged(&p));
+        // Slot 9 is the last one: removing it trims, leaving holes 1 and 4.
+        p.remove_and_compact(&[1, 4, 9]);
+        assert!(flagged(&p));
+        for want in [1u16, 4, 9, 10] {
+            let s = p.view().slot_for_insert(50).unwrap();
+            assert_eq!(s, want);
+            assert!(p.insert_at(s, &[7; 50]));
+            // The flag stays exactly while a hole is left.
+            let v = p.view();
+            let holes = (0..v.slot_count()).any(|s| v.tuple(s).is_none());
+            assert_eq!(flagged(&p), holes);
+        }
+        // Compaction with no hole below the last slot leaves the flag clear.
+        p.remove_and_compact(&[10]);
+        assert!(!flagged(&p));
+        // A page with holes but no flag (written before the flag existed)
+        // appends instead of searching.
+        p.remove_and_compact(&[3]);
+        let flags = page_flags(p.b);
+        set_page_flags(p.b, flags & !PAGE_HAS_FREE_LINES);
+        assert_eq!(p.view().slot_for_insert(50), Some(10));
+    }
 
     #[test]
     fn insert_read_compact_keeps_slots() {

@@ -386,13 +386,15 @@ impl BTree {
         Err(self.corrupt(block, "tree deeper than 64 levels"))
     }
 
-    fn insert_locked(&self, key: &[u8], tid: TupleId) -> Result<()> {
-        let target = ItemKey {
-            key: key.to_vec(),
-            tid,
-        };
-        // Fast path: find the leaf without decoding inner nodes and add the
-        // entry in place; only a full leaf needs the decoded path.
+    /// Add the entry to its leaf in place if it fits there, touching no
+    /// other page: true if done (or already present), false if the leaf
+    /// must split. Needs only the read latch: it changes one leaf under
+    /// that page's write latch, and the tree's shape (which leaf covers
+    /// which keys, the right links, the root) changes only under the write
+    /// latch, so concurrent readers and other in-place writers find every
+    /// page where they expect it.
+    fn try_insert_in_place(&self, target: &ItemKey) -> Result<bool> {
+        let (key, tid) = (&target.key[..], target.tid);
         {
             let (page, _) = self.descend_leaf(&target, false, false)?;
             let leaf_block = page.block;
@@ -407,7 +409,7 @@ impl BTree {
                 (pos, present)
             };
             if present {
-                return Ok(()); // already present (e.g. replayed build)
+                return Ok(true); // already present (e.g. replayed build)
             }
             let mut done = page::leaf_insert_in_place(&mut g[..], pos, key, tid);
             if !done {
@@ -437,8 +439,21 @@ impl BTree {
                     .wal
                     .append_page_change(0, self.rel, leaf_block, &mut g[..], rec);
                 page.mark_dirty();
-                return Ok(());
+                return Ok(true);
             }
+        }
+        Ok(false)
+    }
+
+    /// Insert under the write latch: in place if the leaf has room, else
+    /// splitting upward.
+    fn insert_locked(&self, key: &[u8], tid: TupleId) -> Result<()> {
+        let target = ItemKey {
+            key: key.to_vec(),
+            tid,
+        };
+        if self.try_insert_in_place(&target)? {
+            return Ok(());
         }
         let (mut path, leaf_block, mut leaf) = self.descend(&target, false)?;
         let pos = leaf
@@ -534,7 +549,12 @@ impl BTree {
     /// Remove the given entries (those still present), leaf by leaf, logging
     /// each leaf's removals as one `BTreeDelete`. Leaves are not merged here
     /// (that is VACUUM's and `delete`'s business), so a leaf may be left empty.
-    fn kill_locked(&self, entries: &[IndexEntry]) -> Result<u64> {
+    ///
+    /// `unchanged` is asked for each leaf under that leaf's write latch,
+    /// before anything is removed from it (see `AccessMethod::kill`): an
+    /// entry equal to one being removed could only come back through an
+    /// insert into the same leaf, which needs the same latch.
+    fn kill_locked(&self, entries: &[IndexEntry], unchanged: &dyn Fn() -> bool) -> Result<u64> {
         let mut targets: Vec<ItemKey> = entries
             .iter()
             .map(|e| ItemKey {
@@ -574,6 +594,9 @@ impl BTree {
             }
             if positions.is_empty() {
                 continue;
+            }
+            if !unchanged() {
+                return Ok(removed);
             }
             positions.sort_unstable();
             positions.dedup();
@@ -989,6 +1012,16 @@ impl AccessMethod for BTreeIndex {
             });
         }
         let t = self.t();
+        let target = ItemKey {
+            key: key.to_vec(),
+            tid,
+        };
+        {
+            let _r = t.latch.read();
+            if t.try_insert_in_place(&target)? {
+                return Ok(());
+            }
+        }
         let _w = t.latch.write();
         t.insert_locked(key, tid)
     }
@@ -1000,12 +1033,11 @@ impl AccessMethod for BTreeIndex {
     }
 
     fn kill(&self, entries: &[IndexEntry], unchanged: &dyn Fn() -> bool) -> Result<u64> {
+        // Removals are in place (leaves are not merged here), so the read
+        // latch suffices, as for in-place inserts.
         let t = self.t();
-        let _w = t.latch.write();
-        if !unchanged() {
-            return Ok(0);
-        }
-        t.kill_locked(entries)
+        let _r = t.latch.read();
+        t.kill_locked(entries, unchanged)
     }
 
     fn bulk_delete(&self, dead: &dyn Fn(TupleId) -> bool) -> Result<u64> {
@@ -1049,7 +1081,7 @@ impl AccessMethod for BTreeIndex {
         let mut removed = 0;
         for chunk in doomed.chunks(256) {
             let _w = t.latch.write();
-            removed += t.kill_locked(chunk)?;
+            removed += t.kill_locked(chunk, &|| true)?;
         }
         Ok(removed)
     }

@@ -268,18 +268,20 @@ pub fn leaf_remove_in_place(b: &mut [u8], positions: &[usize]) -> bool {
     {
         return false;
     }
-    let offsets: Vec<[u8; 2]> = (0..count)
-        .filter(|i| positions.binary_search(i).is_err())
-        .map(|i| {
-            let s = PAGE_SIZE - 2 * (i + 1);
-            [b[s], b[s + 1]]
-        })
-        .collect();
-    for (i, o) in offsets.iter().enumerate() {
-        let s = PAGE_SIZE - 2 * (i + 1);
-        b[s..s + 2].copy_from_slice(o);
+    // Offsets sit at the page's end, entry i at PAGE_SIZE - 2 * (i + 1).
+    // Each run of kept entries after a removed one moves up by the number
+    // removed so far; runs are moved in index order, so a run's target
+    // never overlaps an entry still to be moved.
+    let slot = |i: usize| PAGE_SIZE - 2 * (i + 1);
+    for (k, &p) in positions.iter().enumerate() {
+        let end = positions.get(k + 1).copied().unwrap_or(count);
+        // Kept entries p+1 .. end move from index i to i - (k + 1).
+        if end > p + 1 {
+            let src = slot(end - 1)..slot(p);
+            b.copy_within(src, slot(end - 1 - (k + 1)));
+        }
     }
-    b[14..16].copy_from_slice(&(offsets.len() as u16).to_le_bytes());
+    b[14..16].copy_from_slice(&((count - positions.len()) as u16).to_le_bytes());
     true
 }
 
@@ -477,6 +479,29 @@ mod tests {
         }
         assert_eq!(fitted, (PAGE_SIZE - PAGE_HEADER_SIZE) / (1000 + 10));
         assert_eq!(Node::decode(&b).unwrap().items.len(), fitted);
+    }
+
+    #[test]
+    fn in_place_remove_keeps_every_other_entry_in_order() {
+        let all: Vec<Vec<u8>> = (0..7u8).map(|i| vec![b'a' + i]).collect();
+        let refs: Vec<&[u8]> = all.iter().map(|k| &k[..]).collect();
+        for mask in 0u32..(1 << all.len()) {
+            let mut b = [0u8; PAGE_SIZE];
+            leaf(&refs).encode(&mut b);
+            let positions: Vec<usize> = (0..all.len()).filter(|i| mask & (1 << i) != 0).collect();
+            assert!(leaf_remove_in_place(&mut b, &positions));
+            let got: Vec<Vec<u8>> = Node::decode(&b)
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|i| i.key.unwrap().key)
+                .collect();
+            let want: Vec<Vec<u8>> = (0..all.len())
+                .filter(|i| mask & (1 << i) == 0)
+                .map(|i| all[i].clone())
+                .collect();
+            assert_eq!(got, want, "removing {positions:?}");
+        }
     }
 }
 
