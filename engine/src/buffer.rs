@@ -88,7 +88,7 @@ fn shard_of(key: PageKey) -> usize {
 /// A fast hasher for small integer keys (page keys, relation ids): a
 /// multiply per word and a final avalanche, instead of SipHash.
 #[derive(Default)]
-pub(crate) struct PageHasher(u64);
+pub struct PageHasher(u64);
 
 impl std::hash::Hasher for PageHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -113,7 +113,7 @@ impl std::hash::Hasher for PageHasher {
     }
 }
 
-pub(crate) type BuildPageHasher = std::hash::BuildHasherDefault<PageHasher>;
+pub type BuildPageHasher = std::hash::BuildHasherDefault<PageHasher>;
 
 thread_local! {
     /// This thread's buffer hits and reads (EXPLAIN (ANALYZE, BUFFERS)).

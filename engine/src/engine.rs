@@ -124,8 +124,8 @@ pub(crate) struct Shared {
     pub catalog: Mutex<(Lsn, Option<Vec<u8>>)>,
     /// Sequence states and the end LSN of the last sequence record applied.
     sequences: Mutex<(Lsn, HashMap<u32, (i64, bool)>)>,
-    fsm: Mutex<HashMap<RelFileId, FsmRel>>,
-    pub unique_locks: Mutex<HashMap<RelFileId, Arc<Mutex<()>>>>,
+    fsm: Mutex<HashMap<RelFileId, FsmRel, BuildPageHasher>>,
+    pub unique_locks: Mutex<HashMap<RelFileId, Arc<Mutex<()>>, BuildPageHasher>>,
     /// Bytes open indexes hold outside the buffer pool (a hash index's
     /// cached bucket addressing), and the most they ever held together.
     pub(crate) index_memory: std::sync::atomic::AtomicU64,
@@ -139,10 +139,10 @@ pub(crate) struct Shared {
     last_checkpoint_lsn: AtomicU64,
     checkpoints: AtomicU64,
     /// Rows deleted or updated per relation since its last vacuum.
-    dead: Mutex<HashMap<RelFileId, u64>>,
+    dead: Mutex<HashMap<RelFileId, u64, BuildPageHasher>>,
     /// Rows inserted, updated or deleted per relation since the counter was
     /// last taken (what auto-analyze looks at).
-    modified: Mutex<HashMap<RelFileId, u64>>,
+    modified: Mutex<HashMap<RelFileId, u64, BuildPageHasher>>,
     wake: (Mutex<bool>, Condvar),
     /// Open indexes: index storage -> (heap storage, handle).
     indexes: RwLock<HashMap<RelFileId, (RelFileId, IndexHandle), BuildPageHasher>>,
@@ -628,16 +628,16 @@ impl Engine {
             commit_lock: RwLock::new(()),
             catalog: Mutex::new((cat_lsn, catalog)),
             sequences: Mutex::new((seq_lsn, seqs)),
-            fsm: Mutex::new(HashMap::new()),
-            unique_locks: Mutex::new(HashMap::new()),
+            fsm: Mutex::new(HashMap::default()),
+            unique_locks: Mutex::new(HashMap::default()),
             index_memory: Default::default(),
             index_memory_peak: Default::default(),
             checkpoint_mutex: Mutex::new(()),
             vacuum_mutex: Mutex::new(()),
             last_checkpoint_lsn: AtomicU64::new(end),
             checkpoints: AtomicU64::new(0),
-            dead: Mutex::new(HashMap::new()),
-            modified: Mutex::new(HashMap::new()),
+            dead: Mutex::new(HashMap::default()),
+            modified: Mutex::new(HashMap::default()),
             wake: (Mutex::new(false), Condvar::new()),
             indexes: RwLock::new(HashMap::default()),
             unlogged_builds: Mutex::new(Default::default()),

@@ -24,7 +24,7 @@ pub mod wal;
 mod engine;
 mod storage;
 
-pub use buffer::BULK_RING_FRAMES;
+pub use buffer::{BuildPageHasher, BULK_RING_FRAMES};
 pub use engine::{Engine, EngineConfig, EngineStats, VacuumStats};
 pub use error::{EngineError, Result};
 pub use heap::{HeapScan, TupleBatch, TupleId};

@@ -23,6 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
 
+use crate::buffer::BuildPageHasher;
 use crate::RelFileId;
 
 static TRACKING: AtomicBool = AtomicBool::new(true);
@@ -433,8 +434,8 @@ pub type StatsExtension = Arc<dyn Fn() -> Vec<u8> + Send + Sync>;
 
 /// Every relation's counters, plus the time of the last full reset.
 pub struct StatsRegistry {
-    rels: RwLock<HashMap<u32, Arc<RelationStats>>>,
-    by_storage: RwLock<HashMap<RelFileId, Arc<RelationStats>>>,
+    rels: RwLock<HashMap<u32, Arc<RelationStats>, BuildPageHasher>>,
+    by_storage: RwLock<HashMap<RelFileId, Arc<RelationStats>, BuildPageHasher>>,
     reset_at: AtomicU64,
     extension: RwLock<Option<StatsExtension>>,
     /// The extension's blob read at startup, until its owner takes it.
@@ -444,8 +445,8 @@ pub struct StatsRegistry {
 impl Default for StatsRegistry {
     fn default() -> Self {
         StatsRegistry {
-            rels: RwLock::new(HashMap::new()),
-            by_storage: RwLock::new(HashMap::new()),
+            rels: RwLock::new(HashMap::default()),
+            by_storage: RwLock::new(HashMap::default()),
             reset_at: AtomicU64::new(0),
             extension: RwLock::new(None),
             loaded_extension: parking_lot::Mutex::new(None),
@@ -491,7 +492,8 @@ impl StatsRegistry {
     /// (ids at or above it may belong to a transaction still running).
     pub fn sync(&self, known: &[KnownRelation], dropped_below: u32) {
         let mut rels = self.rels.write();
-        let mut by_storage = HashMap::with_capacity(known.len());
+        let mut by_storage =
+            HashMap::with_capacity_and_hasher(known.len(), BuildPageHasher::default());
         for k in known {
             let s = rels.entry(k.id).or_default().clone();
             if k.is_index && s.get(Counter::CreatedAt) == 0 {

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
+use sargdb_engine::BuildPageHasher;
 
 use crate::error::{Result, SqlError};
 
@@ -34,7 +35,7 @@ pub enum LockMode {
 
 #[derive(Default)]
 struct TableLock {
-    shared: HashSet<u64>,
+    shared: HashSet<u64, BuildPageHasher>,
     exclusive: Option<u64>,
 }
 
@@ -61,12 +62,12 @@ impl TableLock {
 
 #[derive(Default)]
 struct State {
-    tables: HashMap<u32, TableLock>,
+    tables: HashMap<u32, TableLock, BuildPageHasher>,
     /// session -> table it is waiting for
-    waiting: HashMap<u64, u32>,
+    waiting: HashMap<u64, u32, BuildPageHasher>,
     /// session -> how many times it has released its locks (ended a
     /// transaction), so a waiter can tell "released since" from "still held".
-    released: HashMap<u64, u64>,
+    released: HashMap<u64, u64, BuildPageHasher>,
 }
 
 #[derive(Default)]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use sargdb_catalog::types::encode_row;
 use sargdb_catalog::{TableDef, Value};
-use sargdb_engine::{LockOutcome, TupleBatch, TupleId};
+use sargdb_engine::{BuildPageHasher, LockOutcome, TupleBatch, TupleId};
 
 use super::expr::{eval, eval_pred};
 use super::index_maint::{find_conflict, insert_entries, insert_entries_replacing, unique_error};
@@ -35,53 +35,60 @@ impl DmlExecutor {
 impl Executor for DmlExecutor {
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
         if self.out.is_none() {
-            let rows = match &self.plan {
-                Plan::Insert {
-                    access,
-                    table,
-                    input,
-                    on_conflict,
-                    returning,
-                    checks,
-                } => run_insert(
-                    access,
-                    table,
-                    build(input)?,
-                    on_conflict.as_ref(),
-                    returning,
-                    checks,
-                    ctx,
-                )?,
-                Plan::Update {
-                    access,
-                    table,
-                    input,
-                    assignments,
-                    recheck,
-                    returning,
-                    checks,
-                } => run_update(
-                    access,
-                    table,
-                    input,
-                    assignments,
-                    recheck.as_ref(),
-                    returning,
-                    checks,
-                    ctx,
-                )?,
-                Plan::Delete {
-                    table,
-                    input,
-                    recheck,
-                    returning,
-                } => run_delete(table, input, recheck.as_ref(), returning, ctx)?,
-                _ => return Err(SqlError::Internal("not a DML plan".into())),
-            };
-            self.out = Some(rows.into_iter());
+            self.out = Some(execute(&self.plan, ctx)?.into_iter());
         }
         Ok(self.out.as_mut().and_then(|o| o.next()))
     }
+}
+
+/// Run an INSERT, UPDATE or DELETE plan and return its RETURNING rows
+/// (`executor::run` calls this for a statement whose root is the DML,
+/// reading the cached plan in place; an executor over a copy does it for a
+/// DML nested in WITH).
+pub fn execute(plan: &Plan, ctx: &mut ExecContext) -> Result<Vec<Row>> {
+    Ok(match plan {
+        Plan::Insert {
+            access,
+            table,
+            input,
+            on_conflict,
+            returning,
+            checks,
+        } => run_insert(
+            access,
+            table,
+            build(input)?,
+            on_conflict.as_ref(),
+            returning,
+            checks,
+            ctx,
+        )?,
+        Plan::Update {
+            access,
+            table,
+            input,
+            assignments,
+            recheck,
+            returning,
+            checks,
+        } => run_update(
+            access,
+            table,
+            input,
+            assignments,
+            recheck.as_ref(),
+            returning,
+            checks,
+            ctx,
+        )?,
+        Plan::Delete {
+            table,
+            input,
+            recheck,
+            returning,
+        } => run_delete(table, input, recheck.as_ref(), returning, ctx)?,
+        _ => return Err(SqlError::Internal("not a DML plan".into())),
+    })
 }
 
 fn failing_row(table: &TableDef, row: &[Value], ctx: &ExecContext) -> String {
@@ -262,7 +269,7 @@ fn run_insert(
         return Ok(out);
     }
     // Versions this statement wrote: ON CONFLICT DO UPDATE may not touch one twice.
-    let mut touched: HashSet<TupleId> = HashSet::new();
+    let mut touched: HashSet<TupleId, BuildPageHasher> = HashSet::default();
     let mut inserted = 0u64;
     while let Some(row) = src.next(ctx)? {
         ctx.check_cancel()?;
@@ -371,7 +378,7 @@ fn run_update(
         ctx.check_cancel()?;
         rows.push(r);
     }
-    let mut done: HashSet<TupleId> = HashSet::new();
+    let mut done: HashSet<TupleId, BuildPageHasher> = HashSet::default();
     for mut row in rows {
         let Some(mut tid) = row.get(n).and_then(value_tid) else {
             return Err(SqlError::Internal("update row without tid".into()));
@@ -463,7 +470,7 @@ fn run_delete(
         rows.push(r);
     }
     let mut out = vec![];
-    let mut done: HashSet<TupleId> = HashSet::new();
+    let mut done: HashSet<TupleId, BuildPageHasher> = HashSet::default();
     for mut row in rows {
         let Some(mut tid) = row.get(n).and_then(value_tid) else {
             return Err(SqlError::Internal("delete row without tid".into()));

@@ -349,6 +349,16 @@ fn right_width(p: &Plan) -> Result<usize> {
 
 /// Run a plan to completion.
 pub fn run(plan: &Plan, ctx: &mut ExecContext) -> Result<Vec<Row>> {
+    // A DML at the root runs straight from the plan: its executor would
+    // first copy the whole plan (see `build_node`), which EXPLAIN ANALYZE
+    // needs and nothing else does.
+    if matches!(
+        plan,
+        Plan::Insert { .. } | Plan::Update { .. } | Plan::Delete { .. }
+    ) && !instrument::active()
+    {
+        return dml::execute(plan, ctx);
+    }
     let mut ex = build(plan)?;
     let mut out = vec![];
     while let Some(r) = ex.next(ctx)? {
