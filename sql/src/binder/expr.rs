@@ -512,57 +512,28 @@ impl Binder<'_> {
                 }
                 let ty = super::convert_type(data_type)?;
                 let b = self.bind_expr(expr, scope)?;
-                // 'name'::regclass is the relation's oid, found now (42P01
-                // if there is none), as Postgres's regclass input does.
-                let regclass = matches!(data_type, ast::DataType::Regclass)
-                    || data_type.to_string().to_lowercase().rsplit('.').next() == Some("regclass");
-                if regclass && b.ty().is_string() {
-                    // A computed name: looked up when the row is computed.
-                    return Ok(BoundExpr::Func {
-                        name: "regclassin".into(),
-                        args: vec![self.cast(b, &DataType::Text, CastMode::Explicit)?],
-                        ty: DataType::Regclass,
-                        strict: true,
-                    });
-                }
-                if regclass {
+                // 'name'::regclass (regtype, regproc, regprocedure,
+                // regnamespace, regrole) is the object's oid, found now with
+                // the errors of Postgres's input function (42P01 for a
+                // missing relation, ...).
+                if ty.is_reg_alias() {
                     if let BoundExpr::Literal(Value::Text(t), DataType::Unknown) = &b {
-                        // 'pg_catalog.pg_class'::regclass: the catalog's fixed oid.
-                        if let Some(oid) = crate::system::system_relation_oid(t) {
-                            return Ok(BoundExpr::Literal(Value::Oid(oid), DataType::Regclass));
-                        }
-                        return match crate::system::functions::regclass_oid(
-                            self.catalog,
-                            self.search_path,
-                            t,
-                        ) {
-                            Some(oid) => {
-                                Ok(BoundExpr::Literal(Value::Oid(oid), DataType::Regclass))
-                            }
-                            None => Err(SqlError::UndefinedTable {
-                                name: t.clone(),
-                                position: None,
-                            }),
+                        let ctx = crate::system::reg::RegContext {
+                            catalog: self.catalog,
+                            search_path: self.search_path,
+                            user: &self.session.user,
                         };
+                        let oid = crate::system::reg::input(&ty, t, &ctx)?;
+                        return Ok(BoundExpr::Literal(Value::Oid(oid), ty));
                     }
-                }
-                // 'integer'::regtype: the type's oid (42704 if there is
-                // no such type).
-                if ty == DataType::Regtype {
-                    if let BoundExpr::Literal(Value::Text(t), DataType::Unknown) = &b {
-                        if t.trim().parse::<u32>().is_err() {
-                            let named = crate::parser::parse_type_name(t)
-                                .and_then(|st| super::convert_type(&st).ok());
-                            return match named {
-                                Some(named) => Ok(BoundExpr::Literal(
-                                    Value::Oid(named.oid()),
-                                    DataType::Regtype,
-                                )),
-                                None => Err(SqlError::UndefinedObject(format!(
-                                    "type \"{t}\" does not exist"
-                                ))),
-                            };
-                        }
+                    if b.ty().is_string() {
+                        // A computed name: looked up when the row is computed.
+                        return Ok(BoundExpr::Func {
+                            name: crate::system::reg::input_function(&ty),
+                            args: vec![self.cast(b, &DataType::Text, CastMode::Explicit)?],
+                            ty,
+                            strict: true,
+                        });
                     }
                 }
                 self.cast(b, &ty, CastMode::Explicit)
@@ -1232,16 +1203,11 @@ impl Binder<'_> {
                         type_name(to)
                     )));
                 }
-                // regclass / regtype to text: the name, looked up when the
-                // value is computed (it needs the catalog).
-                if matches!(from, DataType::Regclass | DataType::Regtype) && to.is_string() {
+                // An oid alias to text: the name, looked up when the value
+                // is computed (it needs the catalog).
+                if from.is_reg_alias() && to.is_string() {
                     let out = BoundExpr::Func {
-                        name: if from == DataType::Regclass {
-                            "regclassout"
-                        } else {
-                            "regtypeout"
-                        }
-                        .into(),
+                        name: crate::system::reg::output_function(&from),
                         args: vec![b],
                         ty: DataType::Text,
                         strict: true,

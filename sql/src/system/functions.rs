@@ -215,10 +215,14 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
         "current_schemas" if n == 1 => sig(vec![T::Bool], T::Array(Box::new(T::Name)), true),
         "current_schema" if n == 0 => sig(vec![], T::Name, false),
         "to_regclass" if n == 1 => sig(vec![T::Text], T::Regclass, true),
-        // The text of a regclass / regtype value (casts to text use them).
-        "regclassout" | "regtypeout" if n == 1 => sig(vec![T::Oid], T::Text, true),
-        // text::regclass of a computed name (a literal is resolved when bound).
-        "regclassin" if n == 1 => sig(vec![T::Text], T::Regclass, true),
+        // The text of an oid alias (casts to text use them), and the oid a
+        // computed name stands for (a literal is resolved when bound).
+        _ if n == 1 && super::reg::function_type(name).is_some() => {
+            match super::reg::function_type(name) {
+                Some((ty, true)) => sig(vec![T::Text], ty, true),
+                _ => sig(vec![T::Oid], T::Text, true),
+            }
+        }
         "has_column_privilege" if n == 2 => None,
         "has_table_privilege"
         | "has_schema_privilege"
@@ -639,17 +643,27 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
         )),
         // Stored node trees are already deparsed text.
         "pg_get_expr" => a0.cloned().unwrap_or(Value::Null),
-        "obj_description"
-            if oid_arg(a0) == Some(sargdb_catalog::catalog::PUBLIC_OID)
-                && text_arg(args.get(1)) == Some("pg_namespace") =>
-        {
-            Value::Text("standard public schema".into())
+        // The description functions are SQL functions over pg_description
+        // in Postgres: NULL for a NULL argument or no such description.
+        "obj_description" | "shobj_description" | "col_description" => {
+            use super::comments;
+            let Some(objoid) = oid_arg(a0) else {
+                return Ok(Value::Null);
+            };
+            let found = match (name, args.get(1)) {
+                ("obj_description", None) => comments::description_of_any(cat, objoid),
+                ("col_description", Some(Value::Int4(n))) => {
+                    comments::description(cat, sargdb_catalog::catalog::PG_CLASS_OID, objoid, *n)
+                }
+                (_, Some(class)) => text_arg(Some(class))
+                    .and_then(comments::class_oid)
+                    .filter(|c| comments::is_shared(*c) == (name == "shobj_description"))
+                    .and_then(|c| comments::description(cat, c, objoid, 0)),
+                _ => None,
+            };
+            text_or_null(found)
         }
-        "pg_get_viewdef"
-        | "pg_get_statisticsobjdef_columns"
-        | "obj_description"
-        | "shobj_description"
-        | "col_description" => Value::Null,
+        "pg_get_viewdef" | "pg_get_statisticsobjdef_columns" => Value::Null,
         "pg_relation_is_publishable" => Value::Bool(false),
         "format_type" => match oid_arg(a0) {
             None => Value::Null,
@@ -798,24 +812,28 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
                 .find(|s| cat.schema(s).is_some())
                 .cloned(),
         ),
-        "regclassin" => {
-            let s = text_arg(a0).unwrap_or_default();
-            match super::system_relation_oid(s) {
-                Some(o) => Value::Oid(o),
-                None => Value::Oid(match s.parse::<u32>() {
-                    Ok(n) => n,
-                    Err(_) => relation_oid(ctx, s)?,
-                }),
+        n if super::reg::function_type(n).is_some() => {
+            let Some((ty, is_input)) = super::reg::function_type(n) else {
+                return Ok(Value::Null);
+            };
+            let user = session_user(ctx);
+            let rctx = super::reg::RegContext {
+                catalog: cat,
+                search_path: ctx.search_path,
+                user: &user,
+            };
+            if is_input {
+                match text_arg(a0) {
+                    Some(s) => Value::Oid(super::reg::input(&ty, s, &rctx)?),
+                    None => Value::Null,
+                }
+            } else {
+                match oid_arg(a0) {
+                    Some(o) => Value::Text(super::reg::output(&ty, o, &rctx)),
+                    None => Value::Null,
+                }
             }
         }
-        "regclassout" => match oid_arg(a0) {
-            Some(o) => Value::Text(regclass_name(cat, ctx.search_path, o)),
-            None => Value::Null,
-        },
-        "regtypeout" => match oid_arg(a0) {
-            Some(o) => Value::Text(regtype_name(o)),
-            None => Value::Null,
-        },
         "to_regclass" => {
             let s = text_arg(a0).unwrap_or_default();
             match regclass_oid(cat, ctx.search_path, s) {
