@@ -107,6 +107,8 @@ const COMMANDS: &[(&str, bool)] = &[
     ("\\df (avg|generate_series)", false),
     ("\\df make_interval", false),
     ("\\df concat*", false),
+    // \df+ shows each function's description (pg_description).
+    ("\\df+ abs", true),
 ];
 
 fn psql(port: u16, command: &str, unaligned: bool) -> String {
