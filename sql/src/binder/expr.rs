@@ -528,9 +528,11 @@ impl Binder<'_> {
                     }
                     if b.ty().is_string() {
                         // A computed name: looked up when the row is computed.
+                        let mut args = vec![self.cast(b, &DataType::Text, CastMode::Explicit)?];
+                        args.extend(self.reg_session_arg(&ty));
                         return Ok(BoundExpr::Func {
                             name: crate::system::reg::input_function(&ty),
-                            args: vec![self.cast(b, &DataType::Text, CastMode::Explicit)?],
+                            args,
                             ty,
                             strict: true,
                         });
@@ -1132,6 +1134,13 @@ impl Binder<'_> {
         )))
     }
 
+    /// The extra argument a regrole input / output call takes: the
+    /// session's role name, which the executor does not know.
+    fn reg_session_arg(&self, ty: &DataType) -> Option<BoundExpr> {
+        (*ty == DataType::Regrole)
+            .then(|| BoundExpr::Literal(Value::Text(self.session.user.clone()), DataType::Text))
+    }
+
     /// Apply a cast. Unknown literals are converted now (errors point at the
     /// statement, as in Postgres); unknown parameters take the type.
     pub fn cast(&mut self, b: BoundExpr, to: &DataType, mode: CastMode) -> Result<BoundExpr> {
@@ -1206,9 +1215,11 @@ impl Binder<'_> {
                 // An oid alias to text: the name, looked up when the value
                 // is computed (it needs the catalog).
                 if from.is_reg_alias() && to.is_string() {
+                    let mut args = vec![b];
+                    args.extend(self.reg_session_arg(&from));
                     let out = BoundExpr::Func {
                         name: crate::system::reg::output_function(&from),
-                        args: vec![b],
+                        args,
                         ty: DataType::Text,
                         strict: true,
                     };
@@ -1409,6 +1420,9 @@ impl Binder<'_> {
                 }
                 let l = if lt == DataType::Unknown || typing::category(&lt) == Category::String {
                     self.cast(l, &DataType::Text, CastMode::Implicit)?
+                } else if lt.is_reg_alias() {
+                    // An oid alias joins as its name (its output function).
+                    self.cast(l, &DataType::Text, CastMode::Explicit)?
                 } else {
                     BoundExpr::Cast {
                         e: Box::new(l),
@@ -1418,6 +1432,9 @@ impl Binder<'_> {
                 };
                 let r = if rt == DataType::Unknown || typing::category(&rt) == Category::String {
                     self.cast(r, &DataType::Text, CastMode::Implicit)?
+                } else if rt.is_reg_alias() {
+                    // An oid alias joins as its name (its output function).
+                    self.cast(r, &DataType::Text, CastMode::Explicit)?
                 } else {
                     BoundExpr::Cast {
                         e: Box::new(r),

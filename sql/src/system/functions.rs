@@ -217,10 +217,18 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
         "to_regclass" if n == 1 => sig(vec![T::Text], T::Regclass, true),
         // The text of an oid alias (casts to text use them), and the oid a
         // computed name stands for (a literal is resolved when bound).
-        _ if n == 1 && super::reg::function_type(name).is_some() => {
+        // regrole's take the session's role name too (see the binder).
+        _ if (n == 1 || n == 2) && super::reg::function_type(name).is_some() => {
+            let mut sig_args = match super::reg::function_type(name) {
+                Some((_, true)) => vec![T::Text],
+                _ => vec![T::Oid],
+            };
+            if n == 2 {
+                sig_args.push(T::Text);
+            }
             match super::reg::function_type(name) {
-                Some((ty, true)) => sig(vec![T::Text], ty, true),
-                _ => sig(vec![T::Oid], T::Text, true),
+                Some((ty, true)) => sig(sig_args, ty, true),
+                _ => sig(sig_args, T::Text, true),
             }
         }
         "has_column_privilege" if n == 2 => None,
@@ -816,7 +824,9 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
             let Some((ty, is_input)) = super::reg::function_type(n) else {
                 return Ok(Value::Null);
             };
-            let user = session_user(ctx);
+            let user = text_arg(args.get(1))
+                .map(str::to_string)
+                .unwrap_or_else(|| session_user(ctx));
             let rctx = super::reg::RegContext {
                 catalog: cat,
                 search_path: ctx.search_path,
