@@ -1933,6 +1933,14 @@ impl Binder<'_> {
                 self.cast(a, t, CastMode::Explicit)?
             });
         }
+        if name == "pg_get_userbyid" && args.len() == 1 {
+            // The role oid 10 is the session's user, whose name only the
+            // binder knows.
+            args.push(BoundExpr::Literal(
+                Value::Text(self.session.user.clone()),
+                DataType::Text,
+            ));
+        }
         Ok(BoundExpr::Func {
             name: name.to_string(),
             args,

@@ -80,6 +80,9 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
             sig(vec![T::Text], T::Int4, true)
         }
         "pg_get_userbyid" if n == 1 => sig(vec![T::Oid], T::Name, true),
+        // With the session's role name, which the binder adds (the
+        // executor does not know who is connected).
+        "pg_get_userbyid" if n == 2 => sig(vec![T::Oid, T::Text], T::Name, true),
         // pg_proc's functions (system/pg_proc).
         "pg_get_function_result"
         | "pg_get_function_arguments"
@@ -593,10 +596,13 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
         },
         "pg_get_userbyid" => {
             let o = oid_arg(a0).unwrap_or(0);
+            let user = text_arg(args.get(1))
+                .map(str::to_string)
+                .unwrap_or_else(|| session_user(ctx));
             Value::Text(super::role_name(
                 o,
                 &super::SessionInfo {
-                    user: session_user(ctx),
+                    user,
                     ..Default::default()
                 },
             ))
