@@ -1933,6 +1933,7 @@ impl Binder<'_> {
                 self.cast(a, t, CastMode::Explicit)?
             });
         }
+        let mut name = name;
         if name == "pg_get_userbyid" && args.len() == 1 {
             // The role oid 10 is the session's user, whose name only the
             // binder knows.
@@ -1940,6 +1941,7 @@ impl Binder<'_> {
                 Value::Text(self.session.user.clone()),
                 DataType::Text,
             ));
+            name = "pg_get_userbyid_for";
         }
         Ok(BoundExpr::Func {
             name: name.to_string(),

@@ -80,9 +80,6 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
             sig(vec![T::Text], T::Int4, true)
         }
         "pg_get_userbyid" if n == 1 => sig(vec![T::Oid], T::Name, true),
-        // With the session's role name, which the binder adds (the
-        // executor does not know who is connected).
-        "pg_get_userbyid" if n == 2 => sig(vec![T::Oid, T::Text], T::Name, true),
         // pg_proc's functions (system/pg_proc).
         "pg_get_function_result"
         | "pg_get_function_arguments"
@@ -278,6 +275,9 @@ pub fn is_catalog_function(name: &str, nargs: usize) -> bool {
                 | "pg_get_expr"
                 | "pg_size_pretty"
                 | "array_to_string"
+                // pg_get_userbyid with the session's role name, which the
+                // binder adds (the executor does not know who is connected).
+                | "pg_get_userbyid_for"
         )
 }
 
@@ -594,7 +594,7 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
                 .unwrap_or(Value::Null),
             _ => Value::Null,
         },
-        "pg_get_userbyid" => {
+        "pg_get_userbyid" | "pg_get_userbyid_for" => {
             let o = oid_arg(a0).unwrap_or(0);
             let user = text_arg(args.get(1))
                 .map(str::to_string)
