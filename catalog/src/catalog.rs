@@ -268,6 +268,28 @@ pub struct TableStats {
     pub columns: Vec<ColumnStats>,
 }
 
+/// `pg_class`, `pg_namespace`, `pg_constraint`, `pg_database` and
+/// `pg_authid` oids: the `classoid` of a comment on each kind of object.
+pub const PG_CLASS_OID: u32 = 1259;
+pub const PG_NAMESPACE_OID: u32 = 2615;
+pub const PG_CONSTRAINT_OID: u32 = 2606;
+pub const PG_DATABASE_OID: u32 = 1262;
+pub const PG_AUTHID_OID: u32 = 1260;
+
+/// A comment set by COMMENT ON (`pg_description` / `pg_shdescription`),
+/// keyed by the object's oid like Postgres's, so it follows renames.
+/// An empty `description` hides a built-in one (`COMMENT ... IS NULL` on
+/// an object that came with a description); it is never shown.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CommentDef {
+    /// The catalog the object lives in (`PG_CLASS_OID`, ...).
+    pub classoid: u32,
+    pub objoid: u32,
+    /// Column number for a column comment, else 0.
+    pub objsubid: i32,
+    pub description: String,
+}
+
 /// The whole catalog.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Catalog {
@@ -282,6 +304,9 @@ pub struct Catalog {
     /// ANALYZE results by table oid.
     #[serde(default)]
     pub stats: BTreeMap<u32, TableStats>,
+    /// COMMENT ON, in (classoid, objoid, objsubid) order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<CommentDef>,
 }
 
 impl Default for Catalog {
@@ -303,6 +328,7 @@ impl Default for Catalog {
             sequences: BTreeMap::new(),
             indexes: BTreeMap::new(),
             stats: BTreeMap::new(),
+            comments: vec![],
         }
     }
 }
@@ -331,8 +357,104 @@ impl Catalog {
         oid
     }
 
+    /// Every change of the catalog ends here (before it is logged), so
+    /// the comments of objects a change dropped go with them.
     pub fn touch(&mut self) {
         self.version += 1;
+        self.forget_comments_of_dropped();
+    }
+
+    /// The comment set on an object, if any (an empty one included: it
+    /// hides a built-in description).
+    pub fn comment(&self, classoid: u32, objoid: u32, objsubid: i32) -> Option<&str> {
+        self.comments
+            .binary_search_by_key(&(classoid, objoid, objsubid), |c| {
+                (c.classoid, c.objoid, c.objsubid)
+            })
+            .ok()
+            .map(|i| self.comments[i].description.as_str())
+    }
+
+    /// Set (`Some`) or remove (`None`) an object's comment. `hides_builtin`
+    /// keeps an empty comment that hides the object's built-in description.
+    pub fn set_comment(
+        &mut self,
+        classoid: u32,
+        objoid: u32,
+        objsubid: i32,
+        description: Option<String>,
+        hides_builtin: bool,
+    ) {
+        let key = (classoid, objoid, objsubid);
+        let at = self
+            .comments
+            .binary_search_by_key(&key, |c| (c.classoid, c.objoid, c.objsubid));
+        let description = match description.filter(|d| !d.is_empty()) {
+            Some(d) => d,
+            None if hides_builtin => String::new(),
+            None => {
+                if let Ok(i) = at {
+                    self.comments.remove(i);
+                }
+                return;
+            }
+        };
+        match at {
+            Ok(i) => self.comments[i].description = description,
+            Err(i) => self.comments.insert(
+                i,
+                CommentDef {
+                    classoid,
+                    objoid,
+                    objsubid,
+                    description,
+                },
+            ),
+        }
+    }
+
+    /// Drop the comments whose object no longer exists (a dropped table,
+    /// its columns, indexes, constraints and sequences, a dropped schema).
+    /// Databases and roles are not the catalog's; their comments stay.
+    fn forget_comments_of_dropped(&mut self) {
+        if self.comments.is_empty() {
+            return;
+        }
+        let comments = std::mem::take(&mut self.comments);
+        self.comments = comments
+            .into_iter()
+            .filter(|c| self.comment_target_exists(c))
+            .collect();
+    }
+
+    fn comment_target_exists(&self, c: &CommentDef) -> bool {
+        match c.classoid {
+            PG_CLASS_OID => match self.tables.get(&c.objoid) {
+                Some(t) => {
+                    c.objsubid == 0
+                        || usize::try_from(c.objsubid - 1)
+                            .ok()
+                            .and_then(|i| t.columns.get(i))
+                            .is_some_and(|col| !col.dropped)
+                }
+                None => {
+                    c.objsubid == 0
+                        && (self.indexes.contains_key(&c.objoid)
+                            || self.sequences.contains_key(&c.objoid))
+                }
+            },
+            PG_CONSTRAINT_OID => self
+                .tables
+                .values()
+                .any(|t| t.constraints.iter().any(|k| k.oid == c.objoid)),
+            // pg_toast and information_schema are not in `schemas` but
+            // can carry comments too; public's oid is fixed, and gone with it.
+            PG_NAMESPACE_OID => {
+                self.schemas.iter().any(|s| s.oid == c.objoid)
+                    || (c.objoid < FIRST_USER_OID && c.objoid != PUBLIC_OID)
+            }
+            _ => true,
+        }
     }
 
     pub fn schema(&self, name: &str) -> Option<&SchemaDef> {

@@ -11,7 +11,7 @@ pub mod catalog;
 pub mod types;
 
 pub use catalog::{
-    Catalog, CatalogError, ColumnDef, ColumnStats, ConstraintDef, ConstraintKind, IdentityKind,
-    IndexColumnDef, IndexDef, SchemaDef, SequenceDef, TableDef, TableStats,
+    Catalog, CatalogError, ColumnDef, ColumnStats, CommentDef, ConstraintDef, ConstraintKind,
+    IdentityKind, IndexColumnDef, IndexDef, SchemaDef, SequenceDef, TableDef, TableStats,
 };
 pub use types::{DataType, TypeError, Value};

@@ -83,6 +83,8 @@ pub fn sql_error_code(err: &SqlError) -> &'static str {
         SqlError::DuplicateColumn(_) => "42701",
         SqlError::DatatypeMismatch(_) => "42804",
         SqlError::UndefinedFunction(_) => "42883",
+        SqlError::AmbiguousFunction(_) => "42725",
+        SqlError::InvalidTextRepresentationMsg(_) => "22P02",
         SqlError::Grouping(_) => "42803",
         SqlError::AmbiguousColumn(_) => "42702",
         SqlError::DuplicateAlias(_) => "42712",

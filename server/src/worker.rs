@@ -669,13 +669,8 @@ impl<S: SqlSession> Backend<S> {
                 let alias = columns
                     .get(i)
                     .filter(|c| {
-                        matches!(
-                            c.data_type,
-                            DataType::Regclass
-                                | DataType::Regtype
-                                | DataType::Int2Vector
-                                | DataType::OidVector
-                        )
+                        c.data_type.is_reg_alias()
+                            || matches!(c.data_type, DataType::Int2Vector | DataType::OidVector)
                     })
                     .and_then(|c| self.session.oid_alias_text(&c.data_type, v));
                 match (alias, v) {

@@ -210,6 +210,18 @@ pub fn execute_ddl(s: &mut Session, stmt: &SqlStatement) -> Result<StatementResu
             cmd("CREATE SEQUENCE")
         }
         SqlStatement::AlterTable(at) => alter_table(s, at),
+        SqlStatement::Comment {
+            object_type,
+            object_name,
+            comment,
+            if_exists,
+        } => crate::ddl_comment::comment_on(
+            s,
+            object_type,
+            object_name,
+            comment.as_deref(),
+            *if_exists,
+        ),
         other => Err(SqlError::FeatureNotSupported(format!(
             "statement {}",
             first_words(&other.to_string())
@@ -328,7 +340,14 @@ fn column_def(
                 col.not_null = true;
                 seq = Some(s);
             }
-            ast::ColumnOption::Collation(_) | ast::ColumnOption::Comment(_) => {}
+            ast::ColumnOption::Collation(_) => {}
+            // MySQL's column COMMENT, which sqlparser takes: Postgres has
+            // COMMENT ON COLUMN instead.
+            ast::ColumnOption::Comment(_) => {
+                return Err(SqlError::SyntaxNoPosition(
+                    "syntax error at or near \"COMMENT\"".into(),
+                ))
+            }
             ast::ColumnOption::ForeignKey(_) => {
                 return Err(SqlError::FeatureNotSupported(
                     "FOREIGN KEY constraints".into(),

@@ -76,6 +76,13 @@ pub enum SqlError {
     /// 42883 (undefined function or operator)
     #[error("{0}")]
     UndefinedFunction(String),
+    /// 42725: a function name several functions share (`'abs'::regproc`).
+    #[error("{0}")]
+    AmbiguousFunction(String),
+    /// 22P02 with a message of its own (`'f'::regprocedure`: "expected a
+    /// left parenthesis").
+    #[error("{0}")]
+    InvalidTextRepresentationMsg(String),
     /// 42803
     #[error("{0}")]
     Grouping(String),

@@ -10,6 +10,7 @@
 pub mod binder;
 pub mod copy;
 mod ddl;
+mod ddl_comment;
 mod ddl_create_as;
 mod ddl_index;
 pub mod error;

@@ -721,15 +721,17 @@ impl Session {
             return Some(sargdb_catalog::types::format_as(v, ty, &self.tctx));
         }
         let Value::Oid(oid) = v else { return None };
-        match ty {
-            DataType::Regclass => Some(crate::system::functions::regclass_name(
-                &self.current_catalog(),
-                &self.search_path(),
-                *oid,
-            )),
-            DataType::Regtype => Some(crate::system::functions::regtype_name(*oid)),
-            _ => None,
+        if !ty.is_reg_alias() {
+            return None;
         }
+        let catalog = self.current_catalog();
+        let search_path = self.search_path();
+        let ctx = crate::system::reg::RegContext {
+            catalog: &catalog,
+            search_path: &search_path,
+            user: &self.user,
+        };
+        Some(crate::system::reg::output(ty, *oid, &ctx))
     }
 
     /// Type context for encoding values to text for this session.
@@ -739,7 +741,7 @@ impl Session {
 
     // ----- transaction machinery -----
 
-    fn warn(&mut self, code: &'static str, message: &str) {
+    pub(crate) fn warn(&mut self, code: &'static str, message: &str) {
         self.notices.push(Notice {
             severity: "WARNING",
             code,

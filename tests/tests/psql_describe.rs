@@ -42,6 +42,23 @@ CREATE INDEX accounts_email_partial ON app.accounts (email) WHERE email IS NOT N
 INSERT INTO orders VALUES (1, 7, 'open', 10.50, '2024-01-01 10:00', 'first');
 CREATE TABLE covered (a int, b text, c int, PRIMARY KEY (a) INCLUDE (b), UNIQUE (c) INCLUDE (a, b));
 ALTER TABLE covered ADD CONSTRAINT covered_b_key UNIQUE (b) INCLUDE (c);
+COMMENT ON TABLE orders IS 'customer orders';
+COMMENT ON COLUMN orders.status IS 'order state';
+COMMENT ON COLUMN orders.amount IS 'total, in euros';
+COMMENT ON INDEX orders_customer_idx IS 'lookups by customer';
+COMMENT ON SEQUENCE s1 IS 'a free-standing sequence';
+COMMENT ON SCHEMA app IS 'the application';
+COMMENT ON CONSTRAINT orders_pkey ON orders IS 'one row per order';
+COMMENT ON TABLE app.users IS 'who logs in';
+COMMENT ON COLUMN app.users.name IS 'display name';
+COMMENT ON INDEX app.accounts_owner_desc IS $$owner's accounts, newest first$$;
+COMMENT ON TABLE items IS 'order lines';
+COMMENT ON COLUMN items.qty IS 'how many';
+COMMENT ON COLUMN items.flag IS 'temporary';
+COMMENT ON COLUMN items.flag IS NULL;
+COMMENT ON TABLE covered IS 'soon renamed';
+COMMENT ON TABLE covered IS '';
+COMMENT ON DATABASE describe IS 'the described database';
 ";
 
 /// (command, unaligned): every command here prints the same on both servers.
@@ -61,6 +78,10 @@ const COMMANDS: &[(&str, bool)] = &[
     ("\\d items", false),
     ("\\d+ items", false),
     ("\\d app.users", false),
+    ("\\d+ app.users", false),
+    ("\\dt+ app.*", true),
+    ("\\di+ app.*", true),
+    ("\\l+", true),
     ("\\d app.accounts_lower_email", false),
     ("\\d app.accounts_email_partial", false),
     ("\\d orders_customer_idx", false),
@@ -86,6 +107,8 @@ const COMMANDS: &[(&str, bool)] = &[
     ("\\df (avg|generate_series)", false),
     ("\\df make_interval", false),
     ("\\df concat*", false),
+    // \df+ shows each function's description (pg_description).
+    ("\\df+ abs", true),
 ];
 
 fn psql(port: u16, command: &str, unaligned: bool) -> String {

@@ -124,3 +124,97 @@ async fn data_larger_than_buffer_pool_survives_restarts() {
         .await
         .unwrap();
 }
+
+/// The comments COMMENT ON set are part of the catalog: a committed one
+/// survives a crash (SIGKILL right after the commit) and a clean restart,
+/// one rolled back never appears, and a dropped table's go with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_survive_crash_and_restart() {
+    let mut server = tokio::task::spawn_blocking(SargdbServer::start)
+        .await
+        .unwrap();
+    let descriptions = |c: tokio_postgres::Client| async move {
+        let rows = c
+            .query(
+                "SELECT coalesce(obj_description('kept'::regclass, 'pg_class'), '-'), \
+                        coalesce(col_description('kept'::regclass, 2), '-'), \
+                        coalesce(obj_description('app'::regnamespace, 'pg_namespace'), '-'), \
+                        (SELECT count(*) FROM pg_description WHERE objoid >= 16384)",
+                &[],
+            )
+            .await
+            .unwrap();
+        let r = &rows[0];
+        (
+            r.get::<_, String>(0),
+            r.get::<_, String>(1),
+            r.get::<_, String>(2),
+            r.get::<_, i64>(3),
+        )
+    };
+    {
+        let c = server.connect().await;
+        c.batch_execute(
+            "CREATE TABLE kept (a int PRIMARY KEY, b text);
+             CREATE TABLE gone (x int);
+             CREATE SCHEMA app;
+             COMMENT ON TABLE kept IS 'kept table';
+             COMMENT ON COLUMN kept.b IS 'column b';
+             COMMENT ON SCHEMA app IS 'application';
+             COMMENT ON TABLE gone IS 'dropped soon';
+             DROP TABLE gone;",
+        )
+        .await
+        .unwrap();
+        c.batch_execute("BEGIN; COMMENT ON TABLE kept IS 'rolled back'; ROLLBACK;")
+            .await
+            .unwrap();
+        assert_eq!(
+            descriptions(c).await,
+            (
+                "kept table".into(),
+                "column b".into(),
+                "application".into(),
+                3
+            )
+        );
+    }
+    server = tokio::task::spawn_blocking(move || {
+        server.kill9();
+        server.restart();
+        server
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        descriptions(server.connect().await).await,
+        (
+            "kept table".into(),
+            "column b".into(),
+            "application".into(),
+            3
+        ),
+        "after SIGKILL + restart"
+    );
+    server
+        .connect()
+        .await
+        .batch_execute("COMMENT ON COLUMN kept.b IS NULL")
+        .await
+        .unwrap();
+    server = tokio::task::spawn_blocking(move || {
+        server.stop();
+        server.restart();
+        server
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        descriptions(server.connect().await).await,
+        ("kept table".into(), "-".into(), "application".into(), 2),
+        "after SIGTERM + restart"
+    );
+    tokio::task::spawn_blocking(move || drop(server))
+        .await
+        .unwrap();
+}

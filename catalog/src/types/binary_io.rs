@@ -193,9 +193,13 @@ pub fn parse_binary(bytes: &[u8], ty: &DataType) -> Result<Value> {
         DataType::Int2 => Value::Int2(i16::from_be_bytes(exact(bytes)?)),
         DataType::Int4 => Value::Int4(i32::from_be_bytes(exact(bytes)?)),
         DataType::Int8 => Value::Int8(i64::from_be_bytes(exact(bytes)?)),
-        DataType::Oid | DataType::Regclass | DataType::Regtype => {
-            Value::Oid(u32::from_be_bytes(exact(bytes)?))
-        }
+        DataType::Oid
+        | DataType::Regclass
+        | DataType::Regtype
+        | DataType::Regproc
+        | DataType::Regprocedure
+        | DataType::Regnamespace
+        | DataType::Regrole => Value::Oid(u32::from_be_bytes(exact(bytes)?)),
         DataType::Float4 => Value::Float4(f32::from_bits(u32::from_be_bytes(exact(bytes)?))),
         DataType::Float8 => Value::Float8(f64::from_bits(u64::from_be_bytes(exact(bytes)?))),
         DataType::Numeric(m) => {

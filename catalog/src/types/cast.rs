@@ -25,7 +25,13 @@ fn make_int(v: i64, ty: &DataType) -> Result<Value> {
     Ok(match ty {
         DataType::Int2 => Value::Int2(v as i16),
         DataType::Int4 => Value::Int4(v as i32),
-        DataType::Oid | DataType::Regclass | DataType::Regtype => Value::Oid(v as u32),
+        DataType::Oid
+        | DataType::Regclass
+        | DataType::Regtype
+        | DataType::Regproc
+        | DataType::Regprocedure
+        | DataType::Regnamespace
+        | DataType::Regrole => Value::Oid(v as u32),
         _ => Value::Int8(v),
     })
 }
@@ -100,7 +106,13 @@ pub fn cast(v: Value, to: &DataType, explicit: bool, ctx: &TypeContext) -> Resul
             };
             match to {
                 T::Int2 | T::Int4 | T::Int8 => make_int(i, to),
-                T::Oid | T::Regclass | T::Regtype => {
+                T::Oid
+                | T::Regclass
+                | T::Regtype
+                | T::Regproc
+                | T::Regprocedure
+                | T::Regnamespace
+                | T::Regrole => {
                     if !(0..=u32::MAX as i64).contains(&i) && !matches!(v, V::Int4(_)) {
                         return Err(TypeError::NumericValueOutOfRange("OID out of range".into()));
                     }

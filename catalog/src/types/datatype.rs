@@ -30,6 +30,10 @@ const OIDS: &[(DataType, u32, u32)] = &[
     (DataType::Oid, 26, 1028),
     (DataType::Regclass, 2205, 2210),
     (DataType::Regtype, 2206, 2211),
+    (DataType::Regproc, 24, 1008),
+    (DataType::Regprocedure, 2202, 2207),
+    (DataType::Regnamespace, 4089, 4090),
+    (DataType::Regrole, 4096, 4097),
     (DataType::Int2Vector, 22, 1006),
     (DataType::OidVector, 30, 1013),
     (DataType::Unknown, 705, 0),
@@ -113,7 +117,11 @@ impl DataType {
             | DataType::Date
             | DataType::Oid
             | DataType::Regclass
-            | DataType::Regtype => 4,
+            | DataType::Regtype
+            | DataType::Regproc
+            | DataType::Regprocedure
+            | DataType::Regnamespace
+            | DataType::Regrole => 4,
             DataType::Int8 | DataType::Float8 | DataType::Time => 8,
             DataType::Timestamp | DataType::Timestamptz => 8,
             DataType::Interval | DataType::Uuid => 16,
@@ -163,6 +171,10 @@ impl DataType {
             DataType::Oid => "oid".into(),
             DataType::Regclass => "regclass".into(),
             DataType::Regtype => "regtype".into(),
+            DataType::Regproc => "regproc".into(),
+            DataType::Regprocedure => "regprocedure".into(),
+            DataType::Regnamespace => "regnamespace".into(),
+            DataType::Regrole => "regrole".into(),
             DataType::Int2Vector => "int2vector".into(),
             DataType::OidVector => "oidvector".into(),
             DataType::Array(e) => format!("{}[]", e.display_name()),
@@ -185,6 +197,11 @@ impl DataType {
         }
     }
 
+    /// The oid aliases that print as a name (`regclass` ... `regrole`).
+    pub fn is_reg_alias(&self) -> bool {
+        self.is_oid() && *self != DataType::Oid
+    }
+
     /// The element type of `int2vector` / `oidvector`; None for the rest.
     pub fn vector_element(&self) -> Option<DataType> {
         match self {
@@ -202,9 +219,19 @@ impl DataType {
         }
     }
 
-    /// The oid types: `oid` and its aliases `regclass`, `regtype`.
+    /// The oid types: `oid` and its aliases `regclass`, `regtype`,
+    /// `regproc`, `regprocedure`, `regnamespace`, `regrole`.
     pub fn is_oid(&self) -> bool {
-        matches!(self, DataType::Oid | DataType::Regclass | DataType::Regtype)
+        matches!(
+            self,
+            DataType::Oid
+                | DataType::Regclass
+                | DataType::Regtype
+                | DataType::Regproc
+                | DataType::Regprocedure
+                | DataType::Regnamespace
+                | DataType::Regrole
+        )
     }
 
     /// Integer, floating point and numeric types.

@@ -490,7 +490,13 @@ fn encode_payload(v: &Value, ty: &DataType, out: &mut Vec<u8>) -> Result<()> {
             let i = int_of(v).ok_or_else(|| mismatch(v, ty))?;
             put_i64(i, out);
         }
-        DataType::Oid | DataType::Regclass | DataType::Regtype => {
+        DataType::Oid
+        | DataType::Regclass
+        | DataType::Regtype
+        | DataType::Regproc
+        | DataType::Regprocedure
+        | DataType::Regnamespace
+        | DataType::Regrole => {
             let i = int_of(v).ok_or_else(|| mismatch(v, ty))?;
             let i = u32::try_from(i).map_err(|_| out_of_range(ty))?;
             out.extend_from_slice(&i.to_be_bytes());
@@ -783,9 +789,13 @@ fn decode_payload(r: &mut KeyReader<'_>, ty: &DataType) -> Result<Value> {
         DataType::Int2 => Value::Int2((u16::from_be_bytes(r.array()?) ^ 0x8000) as i16),
         DataType::Int4 => Value::Int4((u32::from_be_bytes(r.array()?) ^ (1 << 31)) as i32),
         DataType::Int8 => Value::Int8(r.i64()?),
-        DataType::Oid | DataType::Regclass | DataType::Regtype => {
-            Value::Oid(u32::from_be_bytes(r.array()?))
-        }
+        DataType::Oid
+        | DataType::Regclass
+        | DataType::Regtype
+        | DataType::Regproc
+        | DataType::Regprocedure
+        | DataType::Regnamespace
+        | DataType::Regrole => Value::Oid(u32::from_be_bytes(r.array()?)),
         DataType::Float4 => Value::Float4(f32_from_key(u32::from_be_bytes(r.array()?))),
         DataType::Float8 => Value::Float8(f64_from_key(u64::from_be_bytes(r.array()?))),
         DataType::Numeric(_) => Value::Numeric(decode_numeric(r)?),

@@ -83,6 +83,12 @@ pub enum DataType {
     /// `Value::Array`.
     Int2Vector,
     OidVector,
+    /// More oid aliases: a function (by name, or with its argument types),
+    /// a schema, a role.
+    Regproc,
+    Regprocedure,
+    Regnamespace,
+    Regrole,
 }
 
 /// Interval as Postgres stores it: months, days and microseconds kept apart.

@@ -526,7 +526,13 @@ pub fn parse_text(s: &str, ty: &DataType, ctx: &TypeContext) -> Result<Value> {
         DataType::Int8 => Value::Int8(parse_int(s, i64::MIN, i64::MAX, "bigint")?),
         // regclass / regtype names are resolved by the sql crate (they need
         // the catalog); here only their numeric form.
-        DataType::Oid | DataType::Regclass | DataType::Regtype => {
+        DataType::Oid
+        | DataType::Regclass
+        | DataType::Regtype
+        | DataType::Regproc
+        | DataType::Regprocedure
+        | DataType::Regnamespace
+        | DataType::Regrole => {
             let v = parse_int(s, -(u32::MAX as i64), u32::MAX as i64, "oid")?;
             Value::Oid(v as u32)
         }

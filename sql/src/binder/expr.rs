@@ -512,57 +512,30 @@ impl Binder<'_> {
                 }
                 let ty = super::convert_type(data_type)?;
                 let b = self.bind_expr(expr, scope)?;
-                // 'name'::regclass is the relation's oid, found now (42P01
-                // if there is none), as Postgres's regclass input does.
-                let regclass = matches!(data_type, ast::DataType::Regclass)
-                    || data_type.to_string().to_lowercase().rsplit('.').next() == Some("regclass");
-                if regclass && b.ty().is_string() {
-                    // A computed name: looked up when the row is computed.
-                    return Ok(BoundExpr::Func {
-                        name: "regclassin".into(),
-                        args: vec![self.cast(b, &DataType::Text, CastMode::Explicit)?],
-                        ty: DataType::Regclass,
-                        strict: true,
-                    });
-                }
-                if regclass {
+                // 'name'::regclass (regtype, regproc, regprocedure,
+                // regnamespace, regrole) is the object's oid, found now with
+                // the errors of Postgres's input function (42P01 for a
+                // missing relation, ...).
+                if ty.is_reg_alias() {
                     if let BoundExpr::Literal(Value::Text(t), DataType::Unknown) = &b {
-                        // 'pg_catalog.pg_class'::regclass: the catalog's fixed oid.
-                        if let Some(oid) = crate::system::system_relation_oid(t) {
-                            return Ok(BoundExpr::Literal(Value::Oid(oid), DataType::Regclass));
-                        }
-                        return match crate::system::functions::regclass_oid(
-                            self.catalog,
-                            self.search_path,
-                            t,
-                        ) {
-                            Some(oid) => {
-                                Ok(BoundExpr::Literal(Value::Oid(oid), DataType::Regclass))
-                            }
-                            None => Err(SqlError::UndefinedTable {
-                                name: t.clone(),
-                                position: None,
-                            }),
+                        let ctx = crate::system::reg::RegContext {
+                            catalog: self.catalog,
+                            search_path: self.search_path,
+                            user: &self.session.user,
                         };
+                        let oid = crate::system::reg::input(&ty, t, &ctx)?;
+                        return Ok(BoundExpr::Literal(Value::Oid(oid), ty));
                     }
-                }
-                // 'integer'::regtype: the type's oid (42704 if there is
-                // no such type).
-                if ty == DataType::Regtype {
-                    if let BoundExpr::Literal(Value::Text(t), DataType::Unknown) = &b {
-                        if t.trim().parse::<u32>().is_err() {
-                            let named = crate::parser::parse_type_name(t)
-                                .and_then(|st| super::convert_type(&st).ok());
-                            return match named {
-                                Some(named) => Ok(BoundExpr::Literal(
-                                    Value::Oid(named.oid()),
-                                    DataType::Regtype,
-                                )),
-                                None => Err(SqlError::UndefinedObject(format!(
-                                    "type \"{t}\" does not exist"
-                                ))),
-                            };
-                        }
+                    if b.ty().is_string() {
+                        // A computed name: looked up when the row is computed.
+                        let mut args = vec![self.cast(b, &DataType::Text, CastMode::Explicit)?];
+                        args.extend(self.reg_session_arg(&ty));
+                        return Ok(BoundExpr::Func {
+                            name: crate::system::reg::input_function(&ty),
+                            args,
+                            ty,
+                            strict: true,
+                        });
                     }
                 }
                 self.cast(b, &ty, CastMode::Explicit)
@@ -1161,6 +1134,13 @@ impl Binder<'_> {
         )))
     }
 
+    /// The extra argument a regrole input / output call takes: the
+    /// session's role name, which the executor does not know.
+    fn reg_session_arg(&self, ty: &DataType) -> Option<BoundExpr> {
+        (*ty == DataType::Regrole)
+            .then(|| BoundExpr::Literal(Value::Text(self.session.user.clone()), DataType::Text))
+    }
+
     /// Apply a cast. Unknown literals are converted now (errors point at the
     /// statement, as in Postgres); unknown parameters take the type.
     pub fn cast(&mut self, b: BoundExpr, to: &DataType, mode: CastMode) -> Result<BoundExpr> {
@@ -1232,17 +1212,14 @@ impl Binder<'_> {
                         type_name(to)
                     )));
                 }
-                // regclass / regtype to text: the name, looked up when the
-                // value is computed (it needs the catalog).
-                if matches!(from, DataType::Regclass | DataType::Regtype) && to.is_string() {
+                // An oid alias to text: the name, looked up when the value
+                // is computed (it needs the catalog).
+                if from.is_reg_alias() && to.is_string() {
+                    let mut args = vec![b];
+                    args.extend(self.reg_session_arg(&from));
                     let out = BoundExpr::Func {
-                        name: if from == DataType::Regclass {
-                            "regclassout"
-                        } else {
-                            "regtypeout"
-                        }
-                        .into(),
-                        args: vec![b],
+                        name: crate::system::reg::output_function(&from),
+                        args,
                         ty: DataType::Text,
                         strict: true,
                     };
@@ -1443,6 +1420,9 @@ impl Binder<'_> {
                 }
                 let l = if lt == DataType::Unknown || typing::category(&lt) == Category::String {
                     self.cast(l, &DataType::Text, CastMode::Implicit)?
+                } else if lt.is_reg_alias() {
+                    // An oid alias joins as its name (its output function).
+                    self.cast(l, &DataType::Text, CastMode::Explicit)?
                 } else {
                     BoundExpr::Cast {
                         e: Box::new(l),
@@ -1452,6 +1432,9 @@ impl Binder<'_> {
                 };
                 let r = if rt == DataType::Unknown || typing::category(&rt) == Category::String {
                     self.cast(r, &DataType::Text, CastMode::Implicit)?
+                } else if rt.is_reg_alias() {
+                    // An oid alias joins as its name (its output function).
+                    self.cast(r, &DataType::Text, CastMode::Explicit)?
                 } else {
                     BoundExpr::Cast {
                         e: Box::new(r),
@@ -1949,6 +1932,16 @@ impl Binder<'_> {
             } else {
                 self.cast(a, t, CastMode::Explicit)?
             });
+        }
+        let mut name = name;
+        if name == "pg_get_userbyid" && args.len() == 1 {
+            // The role oid 10 is the session's user, whose name only the
+            // binder knows.
+            args.push(BoundExpr::Literal(
+                Value::Text(self.session.user.clone()),
+                DataType::Text,
+            ));
+            name = "pg_get_userbyid_for";
         }
         Ok(BoundExpr::Func {
             name: name.to_string(),

@@ -380,9 +380,11 @@ pub fn convert_type(t: &ast::DataType) -> Result<DataType> {
                 "timestamp" => DataType::Timestamp,
                 "regclass" => DataType::Regclass,
                 "regtype" => DataType::Regtype,
-                "oid" | "regproc" | "regnamespace" | "regrole" | "regprocedure" | "regoper" => {
-                    DataType::Oid
-                }
+                "regproc" => DataType::Regproc,
+                "regprocedure" => DataType::Regprocedure,
+                "regnamespace" => DataType::Regnamespace,
+                "regrole" => DataType::Regrole,
+                "oid" | "regoper" | "regoperator" => DataType::Oid,
                 // Postgres's one-byte "char" (catalog flags such as relkind).
                 "char" => DataType::Text,
                 "int2vector" => DataType::Int2Vector,

@@ -26,7 +26,11 @@ pub fn category(t: &DataType) -> Category {
         | DataType::Numeric(_)
         | DataType::Oid
         | DataType::Regclass
-        | DataType::Regtype => Category::Numeric,
+        | DataType::Regtype
+        | DataType::Regproc
+        | DataType::Regprocedure
+        | DataType::Regnamespace
+        | DataType::Regrole => Category::Numeric,
         DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Name => {
             Category::String
         }
@@ -44,7 +48,7 @@ pub fn category(t: &DataType) -> Category {
 fn numeric_rank(t: &DataType) -> u8 {
     match t {
         DataType::Int2 => 1,
-        DataType::Int4 | DataType::Oid | DataType::Regclass | DataType::Regtype => 2,
+        t if *t == DataType::Int4 || t.is_oid() => 2,
         DataType::Int8 => 3,
         DataType::Numeric(_) => 4,
         DataType::Float4 => 5,

@@ -37,7 +37,7 @@ pub fn parse(sql: &str) -> Result<Vec<SqlStatement>> {
         // Several statements, one of which only parses alone (CHECKPOINT,
         // VACUUM, REINDEX, a rewritten INSERT): each on its own.
         Err(e) if split_statements(sql).is_some() => parse_each(sql, e)?,
-        Err(e) => match parse_maintenance(sql) {
+        Err(e) => match parse_maintenance(sql).or_else(|| parse_comment_on(sql)) {
             Some(st) => vec![st],
             None if ctas_column_names(sql).is_some() => {
                 // `CREATE TABLE t (a, b) AS query`: parsed without the
@@ -664,6 +664,122 @@ pub enum ReindexKind {
 /// `delete_only`, `recluster` and `threshold` fields Postgres never sets) and
 /// `maintenance` reads them back, so the rest of the code sees only this enum.
 const MAINT_MARK: &str = "sargdb.maintenance";
+
+/// First name part of a `COMMENT ON CONSTRAINT c ON t` parsed into
+/// sqlparser's `Statement::Comment` (which has no constraint kind): the
+/// name reads `[mark, c, t...]`. A NUL cannot occur in an identifier a
+/// client sends, so no real name looks like the mark.
+const CONSTRAINT_MARK: &str = "\0sargdb.constraint";
+
+/// What `COMMENT ON` names.
+#[derive(Debug, PartialEq)]
+pub enum CommentTarget {
+    /// sqlparser's kinds with the object's name.
+    Object(ast::CommentObject, SqlObjectName),
+    /// `CONSTRAINT name ON table`.
+    Constraint(SqlIdent, SqlObjectName),
+}
+
+/// The target of a parsed `COMMENT ON` statement.
+pub fn comment_target(kind: &ast::CommentObject, name: &SqlObjectName) -> CommentTarget {
+    let parts = &name.0;
+    let first = parts.first().and_then(|p| p.as_ident());
+    if first.is_some_and(|i| i.value == CONSTRAINT_MARK) && parts.len() >= 3 {
+        if let Some(c) = parts[1].as_ident() {
+            return CommentTarget::Constraint(c.clone(), ast::ObjectName(parts[2..].to_vec()));
+        }
+    }
+    CommentTarget::Object(kind.clone(), name.clone())
+}
+
+/// Hand-parse the `COMMENT ON` forms sqlparser does not take: `CONSTRAINT
+/// name ON table`, `FUNCTION name(args)` (kept as its name, which is
+/// refused later as unsupported) and a dollar-quoted comment.
+fn parse_comment_on(sql: &str) -> Option<SqlStatement> {
+    use sqlparser::keywords::Keyword as K;
+    use sqlparser::tokenizer::Token;
+    let toks = significant_tokens(sql)?;
+    let mut toks: Vec<Token> = toks.into_iter().map(|t| t.token).collect();
+    while toks.last() == Some(&Token::SemiColon) {
+        toks.pop();
+    }
+    let kw = |i: usize, k: K| matches!(toks.get(i), Some(Token::Word(w)) if w.quote_style.is_none() && w.keyword == k);
+    if !(kw(0, K::COMMENT) && kw(1, K::ON)) {
+        return None;
+    }
+    let ident = |t: &Token| match t {
+        Token::Word(w) => Some(match w.quote_style {
+            Some(q) => SqlIdent::with_quote(q, w.value.clone()),
+            None => SqlIdent::new(w.value.to_lowercase()),
+        }),
+        _ => None,
+    };
+    // A dotted name from `i`; returns it and the index after it.
+    let name_at = |mut i: usize| -> Option<(Vec<SqlIdent>, usize)> {
+        let mut parts = vec![ident(toks.get(i)?)?];
+        i += 1;
+        while toks.get(i) == Some(&Token::Period) {
+            parts.push(ident(toks.get(i + 1)?)?);
+            i += 2;
+        }
+        Some((parts, i))
+    };
+    let (kind, mut parts, mut i) = if kw(2, K::CONSTRAINT) {
+        let c = ident(toks.get(3)?)?;
+        if !kw(4, K::ON) {
+            return None;
+        }
+        let (table, i) = name_at(5)?;
+        let mut parts = vec![SqlIdent::new(CONSTRAINT_MARK), c];
+        parts.extend(table);
+        (ast::CommentObject::Table, parts, i)
+    } else {
+        let kind = match toks.get(2)? {
+            Token::Word(w) if w.quote_style.is_none() => match w.keyword {
+                K::TABLE => ast::CommentObject::Table,
+                K::COLUMN => ast::CommentObject::Column,
+                K::INDEX => ast::CommentObject::Index,
+                K::SEQUENCE => ast::CommentObject::Sequence,
+                K::VIEW => ast::CommentObject::View,
+                K::SCHEMA => ast::CommentObject::Schema,
+                K::DATABASE => ast::CommentObject::Database,
+                K::ROLE => ast::CommentObject::Role,
+                K::FUNCTION => ast::CommentObject::Function,
+                K::PROCEDURE => ast::CommentObject::Procedure,
+                K::TYPE => ast::CommentObject::Type,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let (parts, i) = name_at(3)?;
+        (kind, parts, i)
+    };
+    // A function's argument list.
+    if toks.get(i) == Some(&Token::LParen) {
+        let close = i + toks[i..].iter().position(|t| *t == Token::RParen)?;
+        i = close + 1;
+    }
+    if !kw(i, K::IS) || toks.len() != i + 2 {
+        return None;
+    }
+    let comment = match &toks[i + 1] {
+        Token::Word(w) if w.quote_style.is_none() && w.keyword == K::NULL => None,
+        Token::SingleQuotedString(s)
+        | Token::EscapedStringLiteral(s)
+        | Token::UnicodeStringLiteral(s) => Some(s.clone()),
+        Token::DollarQuotedString(d) => Some(d.value.clone()),
+        _ => return None,
+    };
+    if parts.is_empty() {
+        return None;
+    }
+    Some(SqlStatement::Comment {
+        object_type: kind,
+        object_name: ast::ObjectName::from(std::mem::take(&mut parts)),
+        comment,
+        if_exists: false,
+    })
+}
 
 /// The maintenance command a statement carries, if any.
 pub fn maintenance(st: &SqlStatement) -> Option<Maintenance> {

@@ -215,10 +215,22 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<FunctionSignature> {
         "current_schemas" if n == 1 => sig(vec![T::Bool], T::Array(Box::new(T::Name)), true),
         "current_schema" if n == 0 => sig(vec![], T::Name, false),
         "to_regclass" if n == 1 => sig(vec![T::Text], T::Regclass, true),
-        // The text of a regclass / regtype value (casts to text use them).
-        "regclassout" | "regtypeout" if n == 1 => sig(vec![T::Oid], T::Text, true),
-        // text::regclass of a computed name (a literal is resolved when bound).
-        "regclassin" if n == 1 => sig(vec![T::Text], T::Regclass, true),
+        // The text of an oid alias (casts to text use them), and the oid a
+        // computed name stands for (a literal is resolved when bound).
+        // regrole's take the session's role name too (see the binder).
+        _ if (n == 1 || n == 2) && super::reg::function_type(name).is_some() => {
+            let mut sig_args = match super::reg::function_type(name) {
+                Some((_, true)) => vec![T::Text],
+                _ => vec![T::Oid],
+            };
+            if n == 2 {
+                sig_args.push(T::Text);
+            }
+            match super::reg::function_type(name) {
+                Some((ty, true)) => sig(sig_args, ty, true),
+                _ => sig(sig_args, T::Text, true),
+            }
+        }
         "has_column_privilege" if n == 2 => None,
         "has_table_privilege"
         | "has_schema_privilege"
@@ -263,6 +275,9 @@ pub fn is_catalog_function(name: &str, nargs: usize) -> bool {
                 | "pg_get_expr"
                 | "pg_size_pretty"
                 | "array_to_string"
+                // pg_get_userbyid with the session's role name, which the
+                // binder adds (the executor does not know who is connected).
+                | "pg_get_userbyid_for"
         )
 }
 
@@ -579,12 +594,15 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
                 .unwrap_or(Value::Null),
             _ => Value::Null,
         },
-        "pg_get_userbyid" => {
+        "pg_get_userbyid" | "pg_get_userbyid_for" => {
             let o = oid_arg(a0).unwrap_or(0);
+            let user = text_arg(args.get(1))
+                .map(str::to_string)
+                .unwrap_or_else(|| session_user(ctx));
             Value::Text(super::role_name(
                 o,
                 &super::SessionInfo {
-                    user: session_user(ctx),
+                    user,
                     ..Default::default()
                 },
             ))
@@ -639,17 +657,27 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
         )),
         // Stored node trees are already deparsed text.
         "pg_get_expr" => a0.cloned().unwrap_or(Value::Null),
-        "obj_description"
-            if oid_arg(a0) == Some(sargdb_catalog::catalog::PUBLIC_OID)
-                && text_arg(args.get(1)) == Some("pg_namespace") =>
-        {
-            Value::Text("standard public schema".into())
+        // The description functions are SQL functions over pg_description
+        // in Postgres: NULL for a NULL argument or no such description.
+        "obj_description" | "shobj_description" | "col_description" => {
+            use super::comments;
+            let Some(objoid) = oid_arg(a0) else {
+                return Ok(Value::Null);
+            };
+            let found = match (name, args.get(1)) {
+                ("obj_description", None) => comments::description_of_any(cat, objoid),
+                ("col_description", Some(Value::Int4(n))) => {
+                    comments::description(cat, sargdb_catalog::catalog::PG_CLASS_OID, objoid, *n)
+                }
+                (_, Some(class)) => text_arg(Some(class))
+                    .and_then(comments::class_oid)
+                    .filter(|c| comments::is_shared(*c) == (name == "shobj_description"))
+                    .and_then(|c| comments::description(cat, c, objoid, 0)),
+                _ => None,
+            };
+            text_or_null(found)
         }
-        "pg_get_viewdef"
-        | "pg_get_statisticsobjdef_columns"
-        | "obj_description"
-        | "shobj_description"
-        | "col_description" => Value::Null,
+        "pg_get_viewdef" | "pg_get_statisticsobjdef_columns" => Value::Null,
         "pg_relation_is_publishable" => Value::Bool(false),
         "format_type" => match oid_arg(a0) {
             None => Value::Null,
@@ -798,24 +826,30 @@ pub fn call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> 
                 .find(|s| cat.schema(s).is_some())
                 .cloned(),
         ),
-        "regclassin" => {
-            let s = text_arg(a0).unwrap_or_default();
-            match super::system_relation_oid(s) {
-                Some(o) => Value::Oid(o),
-                None => Value::Oid(match s.parse::<u32>() {
-                    Ok(n) => n,
-                    Err(_) => relation_oid(ctx, s)?,
-                }),
+        n if super::reg::function_type(n).is_some() => {
+            let Some((ty, is_input)) = super::reg::function_type(n) else {
+                return Ok(Value::Null);
+            };
+            let user = text_arg(args.get(1))
+                .map(str::to_string)
+                .unwrap_or_else(|| session_user(ctx));
+            let rctx = super::reg::RegContext {
+                catalog: cat,
+                search_path: ctx.search_path,
+                user: &user,
+            };
+            if is_input {
+                match text_arg(a0) {
+                    Some(s) => Value::Oid(super::reg::input(&ty, s, &rctx)?),
+                    None => Value::Null,
+                }
+            } else {
+                match oid_arg(a0) {
+                    Some(o) => Value::Text(super::reg::output(&ty, o, &rctx)),
+                    None => Value::Null,
+                }
             }
         }
-        "regclassout" => match oid_arg(a0) {
-            Some(o) => Value::Text(regclass_name(cat, ctx.search_path, o)),
-            None => Value::Null,
-        },
-        "regtypeout" => match oid_arg(a0) {
-            Some(o) => Value::Text(regtype_name(o)),
-            None => Value::Null,
-        },
         "to_regclass" => {
             let s = text_arg(a0).unwrap_or_default();
             match regclass_oid(cat, ctx.search_path, s) {

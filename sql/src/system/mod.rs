@@ -10,11 +10,13 @@
 //! module only reads the catalog; it never writes it and never touches
 //! storage (sizes are the functions' business, at execution time).
 
+pub mod comments;
 pub mod deparse;
 pub mod functions;
 mod information_schema;
 mod pg_catalog;
 mod pg_proc;
+pub mod reg;
 pub mod stats_views;
 
 use sargdb_catalog::{Catalog, DataType, Value};
@@ -256,6 +258,38 @@ pub fn schemas(catalog: &Catalog) -> Vec<(u32, String, u32)> {
     ));
     v.sort_by_key(|s| s.0);
     v
+}
+
+/// The databases `pg_database` lists as (oid, name, is_template): the
+/// templates, `postgres`, and the one the session connected to. (sargdb
+/// serves one database under whatever name a client gives; a name other
+/// than these is shown with a fixed oid.)
+pub fn databases(session: &SessionInfo) -> Vec<(u32, String, bool)> {
+    let mut names = vec![
+        (1u32, "template1".to_string(), true),
+        (4, "template0".into(), true),
+        (DATABASE_OID, "postgres".into(), false),
+    ];
+    if session.database != "postgres" && !session.database.starts_with("template") {
+        names.push((SESSION_DATABASE_OID, session.database.clone(), false));
+    }
+    names
+}
+
+/// Oid `pg_database` shows for a database name other than postgres and
+/// the templates.
+pub const SESSION_DATABASE_OID: u32 = 16384;
+
+/// Role oid for a name (`'x'::regrole`, COMMENT ON ROLE): the session's
+/// user (sargdb's one login role) and pg_database_owner.
+pub fn role_oid(name: &str, session: &SessionInfo) -> Option<u32> {
+    if name == session.user {
+        Some(SUPERUSER_OID)
+    } else if name == "pg_database_owner" {
+        Some(DATABASE_OWNER_OID)
+    } else {
+        None
+    }
 }
 
 /// Role name for an oid (`pg_get_userbyid`).

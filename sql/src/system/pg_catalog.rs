@@ -24,6 +24,7 @@ pub(super) const NAMES: &[&str] = &[
     "pg_auth_members",
     "pg_settings",
     "pg_description",
+    "pg_shdescription",
     "pg_proc",
     "pg_language",
     "pg_views",
@@ -68,6 +69,7 @@ pub(super) fn relation_oid(name: &str) -> Option<u32> {
         "pg_attrdef" => 2604,
         "pg_am" => 2601,
         "pg_description" => 2609,
+        "pg_shdescription" => 2396,
         "pg_depend" => 2608,
         "pg_trigger" => 2620,
         "pg_collation" => 3456,
@@ -832,15 +834,7 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
         ),
         "pg_database" => {
             let mut rows = vec![];
-            let mut names = vec![
-                (1u32, "template1".to_string(), true),
-                (4, "template0".into(), true),
-                (DATABASE_OID, "postgres".into(), false),
-            ];
-            if ctx.session.database != "postgres" && !ctx.session.database.starts_with("template") {
-                names.push((16384, ctx.session.database.clone(), false));
-            }
-            for (oid, n, template) in names {
+            for (oid, n, template) in databases(ctx.session) {
                 let acl = template
                     .then(|| Value::Array(vec![t("=c/postgres"), t("postgres=CTc/postgres")]))
                     .unwrap_or(NULL);
@@ -1002,7 +996,11 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                 "objsubid int4",
                 "description text",
             ],
-            vec![],
+            super::comments::pg_description_rows(cat),
+        ),
+        "pg_shdescription" => rel(
+            &["objoid oid", "classoid oid", "description text"],
+            super::comments::pg_shdescription_rows(cat, ctx.session),
         ),
         "pg_proc" => rel(super::pg_proc::PG_PROC_COLUMNS, super::pg_proc::proc_rows()),
         "pg_language" => rel(
@@ -1417,7 +1415,7 @@ fn default_opclass(method: &str, ty: &DataType) -> u32 {
         T::Int4 => (1978, 10020, 10104),
         // varchar uses text's classes (binary coercible), as in Postgres.
         T::Text | T::Varchar(_) => (3126, 10037, 10107),
-        T::Oid | T::Regclass | T::Regtype => (1981, 10031, 10109),
+        t if t.is_oid() => (1981, 10031, 10109),
         T::Float4 => (10012, 10013, 10115),
         T::Float8 => (3123, 10014, 10118),
         T::Char(_) => (10004, 10005, 10131),
@@ -1452,6 +1450,10 @@ const TYPES: &[(DataType, &str, &str)] = &[
     (DataType::Oid, "oid", "N"),
     (DataType::Regclass, "regclass", "N"),
     (DataType::Regtype, "regtype", "N"),
+    (DataType::Regproc, "regproc", "N"),
+    (DataType::Regprocedure, "regprocedure", "N"),
+    (DataType::Regnamespace, "regnamespace", "N"),
+    (DataType::Regrole, "regrole", "N"),
     (DataType::Json, "json", "U"),
     (DataType::Float4, "float4", "N"),
     (DataType::Float8, "float8", "N"),

@@ -1221,6 +1221,11 @@ impl AccessMethod for BTreeIndex {
         };
         let mut used = 0u64;
         let mut frag = 0u64;
+        // Postgres's pgstatindex counts each page once: deleted (free),
+        // "empty" (its half-dead state: out of the tree but not yet free),
+        // leaf or internal. A leaf that holds no entries is still a leaf
+        // there (its density is 0). sargdb has no half-dead state; the
+        // pages it cannot read as nodes are what it counts as empty.
         for b in 1..nblocks {
             let n = match t.read_node(b) {
                 Ok(n) => n,
@@ -1235,9 +1240,6 @@ impl AccessMethod for BTreeIndex {
                 s.leaf_pages += 1;
                 s.entries += n.items.len() as u64;
                 used += (n.byte_size() - PAGE_HEADER_SIZE) as u64;
-                if n.items.is_empty() {
-                    s.empty_pages += 1;
-                }
                 if n.right != NO_BLOCK && n.right < b {
                     frag += 1;
                 }
@@ -1245,6 +1247,9 @@ impl AccessMethod for BTreeIndex {
                 s.internal_pages += 1;
             }
         }
+        // Without leaves Postgres reports both ratios as NaN.
+        s.avg_leaf_density = f64::NAN;
+        s.leaf_fragmentation = f64::NAN;
         if s.leaf_pages > 0 {
             s.avg_leaf_density = (used as f64 * 100.0
                 / (s.leaf_pages as f64 * (PAGE_SIZE - PAGE_HEADER_SIZE) as f64)

@@ -1,7 +1,8 @@
 -- Generates pg_proc/builtins.rs: the rows of pg_proc for the functions
 -- sargdb implements that PostgreSQL 15 also has, with PostgreSQL's own
 -- metadata (oid, argument and result types, volatility, strictness, the
--- argument text psql prints). Run against a PostgreSQL 15 server:
+-- argument text psql prints, the description \df+ shows). Run against a
+-- PostgreSQL 15 server:
 --   psql -X -At -h HOST -p PORT -U postgres -f sql/src/system/pg_proc/builtins.sql \
 --     > sql/src/system/pg_proc/builtins.rs
 -- Every signature below must be one sargdb resolves (the unit test in
@@ -123,13 +124,14 @@ UNION ALL
 SELECT 'pub(super) const BUILTINS: &[Builtin] = &['
 UNION ALL
 SELECT * FROM (
-SELECT format('    Builtin { oid: %s, name: %s, kind: b''%s'', volatile: b''%s'', strict: %s, retset: %s, ret: %s, args: &[%s], variadic: %s, nargdefaults: %s, argnames: &[%s], src: %s, lang: %s, result: %s, arguments: %s, identity: %s },',
+SELECT format('    Builtin { oid: %s, name: %s, kind: b''%s'', volatile: b''%s'', strict: %s, retset: %s, ret: %s, args: &[%s], variadic: %s, nargdefaults: %s, argnames: &[%s], src: %s, lang: %s, result: %s, arguments: %s, identity: %s, description: %s },',
   p.oid, to_json(p.proname::text), p.prokind, p.provolatile, p.proisstrict::text, p.proretset::text, p.prorettype,
   array_to_string(p.proargtypes::oid[], ', '), p.provariadic, p.pronargdefaults,
   coalesce((SELECT string_agg(to_json(n)::text, ', ') FROM unnest(p.proargnames) n), ''),
   to_json(p.prosrc), p.prolang,
   to_json(pg_get_function_result(p.oid)), to_json(pg_get_function_arguments(p.oid)),
-  to_json(pg_get_function_identity_arguments(p.oid)))
+  to_json(pg_get_function_identity_arguments(p.oid)),
+  to_json(coalesce(obj_description(p.oid, 'pg_proc'), '')))
 FROM allsigs a JOIN pg_proc p ON p.oid = a.oid
 ORDER BY p.proname, p.oid) x
 UNION ALL

@@ -45,6 +45,8 @@ pub(super) struct Builtin {
     pub arguments: &'static str,
     /// `pg_get_function_identity_arguments`.
     pub identity: &'static str,
+    /// The `pg_description` text ("" for none).
+    pub description: &'static str,
 }
 
 /// `pg_language` oids.
@@ -64,6 +66,7 @@ const fn own(
     arguments: &'static str,
     ret: u32,
     result: &'static str,
+    description: &'static str,
 ) -> Builtin {
     Builtin {
         oid,
@@ -82,6 +85,7 @@ const fn own(
         result,
         arguments,
         identity: arguments,
+        description,
     }
 }
 
@@ -93,9 +97,26 @@ const SARGDB_ONLY: &[Builtin] = &[
         "regclass",
         1009,
         "text[]",
+        "check an index's structure and its agreement with the table",
     ),
-    own(9801, "pg_stat_reset", &[], "", TEXT, "text"),
-    own(9802, "pg_stat_reset_shared", &[TEXT], "text", TEXT, "text"),
+    own(
+        9801,
+        "pg_stat_reset",
+        &[],
+        "",
+        TEXT,
+        "text",
+        "statistics: reset collected statistics for current database",
+    ),
+    own(
+        9802,
+        "pg_stat_reset_shared",
+        &[TEXT],
+        "text",
+        TEXT,
+        "text",
+        "statistics: reset collected statistics shared across the cluster",
+    ),
     own(
         9803,
         "pg_stat_reset_single_table_counters",
@@ -103,11 +124,44 @@ const SARGDB_ONLY: &[Builtin] = &[
         "oid",
         TEXT,
         "text",
+        "statistics: reset collected statistics for a single table or index in the current database or shared across all databases in the cluster",
     ),
-    own(9804, "pg_stat_force_next_flush", &[], "", TEXT, "text"),
-    own(9805, "pg_stat_clear_snapshot", &[], "", TEXT, "text"),
-    own(9806, "pg_stat_statements_reset", &[], "", TEXT, "text"),
-    own(9807, "pg_stat_indexes_reset", &[], "", TEXT, "text"),
+    own(
+        9804,
+        "pg_stat_force_next_flush",
+        &[],
+        "",
+        TEXT,
+        "text",
+        "statistics: force stats to be flushed after the next commit",
+    ),
+    own(
+        9805,
+        "pg_stat_clear_snapshot",
+        &[],
+        "",
+        TEXT,
+        "text",
+        "statistics: discard current transaction's statistics snapshot",
+    ),
+    own(
+        9806,
+        "pg_stat_statements_reset",
+        &[],
+        "",
+        TEXT,
+        "text",
+        "statistics: discard the statement statistics",
+    ),
+    own(
+        9807,
+        "pg_stat_indexes_reset",
+        &[],
+        "",
+        TEXT,
+        "text",
+        "statistics: reset pg_stat_indexes for every index",
+    ),
     own(
         9808,
         "pg_stat_indexes_reset",
@@ -115,6 +169,7 @@ const SARGDB_ONLY: &[Builtin] = &[
         "regclass",
         TEXT,
         "text",
+        "statistics: reset pg_stat_indexes for one index, or every index of a table",
     ),
     own(
         9809,
@@ -123,8 +178,17 @@ const SARGDB_ONLY: &[Builtin] = &[
         "regclass",
         RECORD,
         "record",
+        "show the physical layout of an index",
     ),
-    own(9810, "pgstatindex", &[TEXT], "text", RECORD, "record"),
+    own(
+        9810,
+        "pgstatindex",
+        &[TEXT],
+        "text",
+        RECORD,
+        "record",
+        "show the physical layout of an index",
+    ),
     own(
         9811,
         "pgstathashindex",
@@ -132,8 +196,17 @@ const SARGDB_ONLY: &[Builtin] = &[
         "regclass",
         RECORD,
         "record",
+        "show the physical layout of a hash index",
     ),
-    own(9812, "uuid_generate_v4", &[], "", 2950, "uuid"),
+    own(
+        9812,
+        "uuid_generate_v4",
+        &[],
+        "",
+        2950,
+        "uuid",
+        "generate a random (version 4) UUID",
+    ),
 ];
 
 /// Every function row, PostgreSQL's first.
@@ -144,6 +217,31 @@ pub(super) fn all() -> impl Iterator<Item = &'static Builtin> {
 /// The row of a function oid.
 pub(super) fn by_oid(oid: u32) -> Option<&'static Builtin> {
     all().find(|f| f.oid == oid)
+}
+
+/// The oids of the functions named `name`.
+pub(super) fn overloads(name: &str) -> impl Iterator<Item = u32> + '_ {
+    all().filter(move |f| f.name == name).map(|f| f.oid)
+}
+
+/// A function's name.
+pub(super) fn name_of(oid: u32) -> Option<&'static str> {
+    by_oid(oid).map(|f| f.name)
+}
+
+/// A function's argument type oids (`proargtypes`).
+pub(super) fn argument_types(oid: u32) -> Option<&'static [u32]> {
+    by_oid(oid).map(|f| f.args)
+}
+
+/// Every function's oid.
+pub(super) fn oids() -> impl Iterator<Item = u32> {
+    all().map(|f| f.oid)
+}
+
+/// A function's description (`pg_description`), if it has one.
+pub(super) fn description(oid: u32) -> Option<&'static str> {
+    by_oid(oid).map(|f| f.description).filter(|d| !d.is_empty())
 }
 
 pub(super) const PG_PROC_COLUMNS: &[&str] = &[
