@@ -198,7 +198,9 @@ impl Executor for HashAggregateExecutor {
             let mut groups: Vec<(HashKey, Vec<AggState>)> = vec![];
             let mut index: HashMap<HashKey, usize> = HashMap::new();
             let mut args: Vec<Value> = vec![];
-            while let Some(r) = self.input.next(ctx)? {
+            // One row buffer for every input row (`next_into`).
+            let mut r: Row = vec![];
+            while self.input.next_into(ctx, &mut r)? {
                 ctx.check_cancel()?;
                 let slot = if self.groups.is_empty() {
                     if groups.is_empty() {
