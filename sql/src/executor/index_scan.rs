@@ -51,6 +51,9 @@ pub struct IndexScanExecutor {
     /// Index-only mode: whether a row needs any value from its entry (else
     /// the entry is not decoded: every column stays NULL).
     decode_entry: bool,
+    /// `next_unread` is moving past rows nobody reads: an entry that needs
+    /// no decoding builds no row either.
+    unread: bool,
     state: Option<State>,
     /// The row being built from a fetched tuple or entry: one the filter
     /// rejects costs no allocation, a returned row is replaced.
@@ -137,6 +140,7 @@ impl IndexScanExecutor {
             filter: None,
             full: false,
             decode_entry: true,
+            unread: false,
             state: None,
             buf: Vec::new(),
             removed: 0,
@@ -569,6 +573,7 @@ impl IndexScanExecutor {
                     row_from_entry(&self.plan, &e.key, &mut self.buf)?;
                     Ok(true)
                 }
+                Some(_) if self.unread && self.plan.recheck.is_none() && !self.full => Ok(true),
                 Some(_) => {
                     // Nothing above reads a value of the entry.
                     self.buf.clear();
@@ -728,6 +733,13 @@ impl Executor for IndexScanExecutor {
             row.push(tid_value(tid));
         }
         Ok(true)
+    }
+
+    fn next_unread(&mut self, ctx: &mut ExecContext) -> Result<bool> {
+        self.unread = true;
+        let r = self.advance(ctx);
+        self.unread = false;
+        Ok(r?.is_some())
     }
 }
 

@@ -175,6 +175,9 @@ pub struct ProjectExecutor {
     scratch: Vec<Value>,
     /// `next_into`: the input row, kept from one row to the next.
     input_row: Row,
+    /// Every output is an input column or a constant: producing no row
+    /// skips nothing that could fail or have an effect.
+    plain: bool,
 }
 
 impl ProjectExecutor {
@@ -206,6 +209,9 @@ impl ProjectExecutor {
             input,
             scratch: Vec::with_capacity(exprs.len()),
             input_row: Vec::new(),
+            plain: exprs
+                .iter()
+                .all(|e| matches!(e, BoundExpr::Column(..) | BoundExpr::Literal(..))),
             exprs,
             moves,
         }
@@ -247,7 +253,7 @@ impl ProjectExecutor {
         // Computed expressions first, while every input value is in place.
         for (e, m) in exprs.iter().zip(moves) {
             out.push(match (m, e) {
-                (Some(_), _) => Value::Null,
+                (Some(_), _) | (None, BoundExpr::Literal(Value::Null, _)) => Value::Null,
                 (None, BoundExpr::Literal(v, _)) => v.clone(),
                 (None, e) => eval(e, r, ctx)?,
             });
@@ -270,6 +276,16 @@ impl Executor for ProjectExecutor {
         }
         Self::project(&self.exprs, &self.moves, &mut self.input_row, row, ctx)?;
         Ok(true)
+    }
+
+    fn next_unread(&mut self, ctx: &mut ExecContext) -> Result<bool> {
+        if self.plain {
+            return self.input.next_unread(ctx);
+        }
+        let mut out = std::mem::take(&mut self.scratch);
+        let more = self.next_into(ctx, &mut out)?;
+        self.scratch = out;
+        Ok(more)
     }
 
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
@@ -403,6 +419,13 @@ impl Executor for LimitExecutor {
             return Ok(false);
         }
         self.input.next_into(ctx, row)
+    }
+
+    fn next_unread(&mut self, ctx: &mut ExecContext) -> Result<bool> {
+        if !self.admit(ctx)? {
+            return Ok(false);
+        }
+        self.input.next_unread(ctx)
     }
 }
 

@@ -91,6 +91,13 @@ pub trait Executor {
             None => Ok(false),
         }
     }
+    /// Move past the next row for a consumer that reads none of its
+    /// values (`count(*)`); false at the end. An operator may skip
+    /// building the row, never the work that decides whether there is one
+    /// (filters, visibility, a computation that can fail).
+    fn next_unread(&mut self, ctx: &mut ExecContext) -> Result<bool> {
+        Ok(self.next(ctx)?.is_some())
+    }
     /// The operator's own running counters that EXPLAIN ANALYZE prints
     /// under its node (`Rows Removed by ...`, `Heap Fetches`).
     fn counts(&self) -> OpCounts {
