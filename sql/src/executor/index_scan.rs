@@ -26,7 +26,7 @@ use sargdb_catalog::types::key::{
 };
 use sargdb_catalog::types::{cast, DataType};
 use sargdb_catalog::Value;
-use sargdb_engine::index::{IndexEntry, IndexScanIter};
+use sargdb_engine::index::{IndexCursor, IndexEntry};
 use sargdb_engine::stats::{tracking, Counter, Latency};
 use sargdb_engine::{Engine, Fetched, HeapScan, IndexHandle, ScanKey, TupleId};
 
@@ -73,14 +73,14 @@ struct State {
     heap: sargdb_engine::RelFileId,
     /// Scans still to run (IN lists run one per value, in key order).
     keys: VecDeque<ScanKey>,
-    current: Option<IndexScanIter>,
+    /// The running scan; its current entry is the one whose tuple is
+    /// being fetched (plain and index-only modes).
+    current: Option<Box<dyn IndexCursor>>,
     /// Bitmap mode: the sorted tids still to fetch.
     bitmap: Option<std::vec::IntoIter<TupleId>>,
     /// Bitmap mode over a lossy index: the heap page ranges still to read
     /// and the scan of the current one.
     pages: Option<(VecDeque<Range<u32>>, Option<HeapScan>)>,
-    /// Plain mode: the entry whose tuple is being fetched.
-    entry: Option<IndexEntry>,
     /// The table's VACUUM epoch read before the current index scan started
     /// (index-only mode trusts all-visible bits only while it holds).
     epoch: u64,
@@ -390,7 +390,6 @@ impl IndexScanExecutor {
             bitmap: None,
             counts,
             pages: None,
-            entry: None,
             epoch: 0,
             dead: Vec::new(),
         };
@@ -433,9 +432,10 @@ impl IndexScanExecutor {
             while let Some(k) = st.keys.pop_front() {
                 st.counts.key_start();
                 let mut n = 0u64;
-                for e in st.handle.scan(&k, false)? {
+                let mut c = st.handle.cursor(&k, false)?;
+                while c.advance()? {
                     ctx.check_cancel()?;
-                    tids.push(e?.tid);
+                    tids.push(c.current().1);
                     n += 1;
                 }
                 st.counts.entries += n;
@@ -465,15 +465,16 @@ impl IndexScanExecutor {
                 };
                 st.counts.key_start();
                 st.epoch = ctx.txn.vacuum_epoch(self.plan.table.storage);
-                st.current = Some(st.handle.scan(&k, backward)?);
+                st.current = Some(st.handle.cursor(&k, backward)?);
             }
-            match st.current.as_mut().and_then(|c| c.next()) {
-                Some(e) => {
-                    let e = e?;
-                    let tid = e.tid;
+            let more = match st.current.as_mut() {
+                Some(c) => c.advance()?,
+                None => false,
+            };
+            match st.current.as_ref().filter(|_| more) {
+                Some(c) => {
                     st.counts.entries += 1;
-                    st.entry = Some(e);
-                    return Ok(Some(tid));
+                    return Ok(Some(c.current().1));
                 }
                 None => {
                     st.current = None;
@@ -543,8 +544,13 @@ impl IndexScanExecutor {
             Fetched::Invisible => Ok(false),
             Fetched::Dead => {
                 if let Some(st) = self.state.as_mut() {
-                    if let Some(e) = st.entry.take() {
-                        st.dead.push(e);
+                    // The index entry that led here (bitmap mode has none).
+                    if let Some(c) = st.current.as_ref() {
+                        let (key, tid) = c.current();
+                        st.dead.push(IndexEntry {
+                            key: key.to_vec(),
+                            tid,
+                        });
                         if st.dead.len() >= KILL_BATCH {
                             st.kill_dead()?;
                         }
@@ -568,9 +574,9 @@ impl IndexScanExecutor {
             .txn
             .entry_all_visible(self.plan.table.storage, tid.page, st.epoch)
         {
-            return match &st.entry {
-                Some(e) if self.decode_entry => {
-                    row_from_entry(&self.plan, &e.key, &mut self.buf)?;
+            return match &st.current {
+                Some(c) if self.decode_entry => {
+                    row_from_entry(&self.plan, c.current().0, &mut self.buf)?;
                     Ok(true)
                 }
                 Some(_) if self.unread && self.plan.recheck.is_none() && !self.full => Ok(true),
