@@ -37,11 +37,26 @@ fn tid(n: u32) -> TupleId {
     }
 }
 
+/// The entries a scan returns; its cursor (`AccessMethod::cursor`) must
+/// return the same ones in the same order.
 fn all(idx: &IndexHandle, sk: ScanKey, backward: bool) -> Vec<(Vec<u8>, TupleId)> {
-    idx.scan(&sk, backward)
+    let scanned: Vec<(Vec<u8>, TupleId)> = idx
+        .scan(&sk, backward)
         .unwrap()
         .map(|e| e.map(|e| (e.key, e.tid)).unwrap())
-        .collect()
+        .collect();
+    let mut c = idx.cursor(&sk, backward).unwrap();
+    let mut cursored = vec![];
+    while c.advance().unwrap() {
+        let (k, t) = c.current();
+        cursored.push((k.to_vec(), t));
+    }
+    assert!(!c.advance().unwrap(), "a finished cursor stays finished");
+    assert_eq!(
+        scanned, cursored,
+        "cursor and iterator of {sk:?} (backward {backward})"
+    );
+    scanned
 }
 
 #[derive(Clone, Debug)]

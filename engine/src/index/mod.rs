@@ -368,6 +368,35 @@ pub fn take_sinks<S: 'static>(
 /// An open scan: entries in index order (reverse order if backward).
 pub type IndexScanIter = Box<dyn Iterator<Item = Result<IndexEntry>> + Send>;
 
+/// An open scan that hands out one entry at a time from a buffer it
+/// reuses, without an allocation per entry (`AccessMethod::cursor`).
+pub trait IndexCursor: Send {
+    /// Move to the next entry; false at the end.
+    fn advance(&mut self) -> Result<bool>;
+    /// The stored key and the tid of the entry `advance` moved to (an
+    /// empty key and tid 0/0 before the first `advance` or after the end).
+    fn current(&self) -> (&[u8], TupleId);
+}
+
+/// A cursor over an entry iterator, for kinds without their own.
+struct IterCursor {
+    iter: IndexScanIter,
+    current: Option<IndexEntry>,
+}
+
+impl IndexCursor for IterCursor {
+    fn advance(&mut self) -> Result<bool> {
+        self.current = self.iter.next().transpose()?;
+        Ok(self.current.is_some())
+    }
+    fn current(&self) -> (&[u8], TupleId) {
+        match &self.current {
+            Some(e) => (&e.key, e.tid),
+            None => (&[], TupleId { page: 0, slot: 0 }),
+        }
+    }
+}
+
 /// The interface every index kind implements.
 pub trait AccessMethod: Send + Sync {
     fn kind(&self) -> IndexKind;
@@ -405,6 +434,14 @@ pub trait AccessMethod: Send + Sync {
     /// Remove every entry whose tuple `dead` says is gone (VACUUM).
     fn bulk_delete(&self, dead: &dyn Fn(TupleId) -> bool) -> Result<u64>;
     fn scan(&self, key: &ScanKey, backward: bool) -> Result<IndexScanIter>;
+    /// `scan` as a cursor: the same entries in the same order, borrowed
+    /// from the scan's buffer one at a time.
+    fn cursor(&self, key: &ScanKey, backward: bool) -> Result<Box<dyn IndexCursor>> {
+        Ok(Box::new(IterCursor {
+            iter: self.scan(key, backward)?,
+            current: None,
+        }))
+    }
     /// Problems found by a structural check (empty when healthy).
     fn verify(&self) -> Result<Vec<String>>;
     fn stats(&self) -> Result<IndexStats>;

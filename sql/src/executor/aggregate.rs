@@ -198,7 +198,27 @@ impl Executor for HashAggregateExecutor {
             let mut groups: Vec<(HashKey, Vec<AggState>)> = vec![];
             let mut index: HashMap<HashKey, usize> = HashMap::new();
             let mut args: Vec<Value> = vec![];
-            while let Some(r) = self.input.next(ctx)? {
+            // Only count(*) without GROUP BY: no value of any row is read.
+            let counts_only = self.groups.is_empty()
+                && self.aggs.iter().all(|a| {
+                    a.func == AggFunc::CountStar
+                        && a.filter.is_none()
+                        && !a.distinct
+                        && a.order_by.is_empty()
+                });
+            if counts_only {
+                let mut n = 0i64;
+                while self.input.next_unread(ctx)? {
+                    ctx.check_cancel()?;
+                    n += 1;
+                }
+                let row = self.aggs.iter().map(|_| Value::Int8(n)).collect();
+                self.output = Some(vec![row].into_iter());
+                return Ok(self.output.as_mut().and_then(|o| o.next()));
+            }
+            // One row buffer for every input row (`next_into`).
+            let mut r: Row = vec![];
+            while self.input.next_into(ctx, &mut r)? {
                 ctx.check_cancel()?;
                 let slot = if self.groups.is_empty() {
                     if groups.is_empty() {

@@ -26,7 +26,7 @@ use sargdb_catalog::types::key::{
 };
 use sargdb_catalog::types::{cast, DataType};
 use sargdb_catalog::Value;
-use sargdb_engine::index::{IndexEntry, IndexScanIter};
+use sargdb_engine::index::{IndexCursor, IndexEntry};
 use sargdb_engine::stats::{tracking, Counter, Latency};
 use sargdb_engine::{Engine, Fetched, HeapScan, IndexHandle, ScanKey, TupleId};
 
@@ -41,9 +41,19 @@ use crate::planner::plan::{IndexScanMode, IndexScanPlan, KeyCond};
 
 pub struct IndexScanExecutor {
     plan: std::sync::Arc<IndexScanPlan>,
-    /// The plan's filter with its constant comparison sides evaluated for
-    /// this execution, when that is worth it (else the plan's own is used).
+    /// The test of this execution (the plan's `recheck`, or its whole
+    /// `filter` when `full`) with its constant comparison sides evaluated,
+    /// when that is worth it (else the plan's own is used).
     filter: Option<BoundExpr>,
+    /// A bound could not be applied as planned (a value outside the key
+    /// column's range): test the whole filter and decode every column.
+    full: bool,
+    /// Index-only mode: whether a row needs any value from its entry (else
+    /// the entry is not decoded: every column stays NULL).
+    decode_entry: bool,
+    /// `next_unread` is moving past rows nobody reads: an entry that needs
+    /// no decoding builds no row either.
+    unread: bool,
     state: Option<State>,
     /// The row being built from a fetched tuple or entry: one the filter
     /// rejects costs no allocation, a returned row is replaced.
@@ -63,14 +73,14 @@ struct State {
     heap: sargdb_engine::RelFileId,
     /// Scans still to run (IN lists run one per value, in key order).
     keys: VecDeque<ScanKey>,
-    current: Option<IndexScanIter>,
+    /// The running scan; its current entry is the one whose tuple is
+    /// being fetched (plain and index-only modes).
+    current: Option<Box<dyn IndexCursor>>,
     /// Bitmap mode: the sorted tids still to fetch.
     bitmap: Option<std::vec::IntoIter<TupleId>>,
     /// Bitmap mode over a lossy index: the heap page ranges still to read
     /// and the scan of the current one.
     pages: Option<(VecDeque<Range<u32>>, Option<HeapScan>)>,
-    /// Plain mode: the entry whose tuple is being fetched.
-    entry: Option<IndexEntry>,
     /// The table's VACUUM epoch read before the current index scan started
     /// (index-only mode trusts all-visible bits only while it holds).
     epoch: u64,
@@ -128,6 +138,9 @@ impl IndexScanExecutor {
         IndexScanExecutor {
             plan,
             filter: None,
+            full: false,
+            decode_entry: true,
+            unread: false,
             state: None,
             buf: Vec::new(),
             removed: 0,
@@ -149,9 +162,11 @@ fn to_key_type(v: Value, ty: &DataType, ctx: &ExecContext) -> Option<Value> {
 }
 
 /// The byte scan keys for the plan's conditions; empty when nothing can match.
-/// A scan of one column of a `column_keys` index says which column.
-fn scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<ScanKey>> {
-    let keys = prefix_scan_keys(p, ctx)?;
+/// A scan of one column of a `column_keys` index says which column. Sets
+/// `dropped` when a range bound was left out (its value lies outside the
+/// key column's range): then only the whole filter keeps the result exact.
+fn scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext, dropped: &mut bool) -> Result<Vec<ScanKey>> {
+    let keys = prefix_scan_keys(p, ctx, dropped)?;
     Ok(match p.index.scan_column {
         Some(column) => keys
             .into_iter()
@@ -165,7 +180,11 @@ fn scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<ScanKey>> {
 }
 
 /// The scan keys over the index's leading key columns.
-fn prefix_scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<ScanKey>> {
+fn prefix_scan_keys(
+    p: &IndexScanPlan,
+    ctx: &mut ExecContext,
+    dropped: &mut bool,
+) -> Result<Vec<ScanKey>> {
     let ix = &p.index;
     let mut prefix = Vec::new();
     for (i, e) in p.eq.iter().enumerate() {
@@ -251,8 +270,8 @@ fn prefix_scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<Scan
             Ok(vec![ScanKey::Prefix(kb)])
         }
         KeyCond::Range { lower, upper } => {
-            let bound = |b: &Option<(crate::binder::bound::BoundExpr, bool)>,
-                         ctx: &mut ExecContext|
+            let mut bound = |b: &Option<(crate::binder::bound::BoundExpr, bool)>,
+                             ctx: &mut ExecContext|
              -> Result<Option<Bound<Value>>> {
                 Ok(match b {
                     None => Some(Bound::Unbounded),
@@ -265,8 +284,12 @@ fn prefix_scan_keys(p: &IndexScanPlan, ctx: &mut ExecContext) -> Result<Vec<Scan
                             Some(v) if *incl => Some(Bound::Included(v)),
                             Some(v) => Some(Bound::Excluded(v)),
                             // Out of the column's range: drop the bound, the
-                            // recheck of the filter keeps the result exact.
-                            None => Some(Bound::Unbounded),
+                            // recheck of the whole filter keeps the result
+                            // exact.
+                            None => {
+                                *dropped = true;
+                                Some(Bound::Unbounded)
+                            }
                         }
                     }
                 })
@@ -302,16 +325,46 @@ pub fn like_prefix(pattern: &str) -> String {
 }
 
 impl IndexScanExecutor {
+    /// The plan's test for this execution (before any folding).
+    fn plan_filter(&self) -> Option<&BoundExpr> {
+        if self.full {
+            self.plan.filter.as_ref()
+        } else {
+            self.plan.recheck.as_ref()
+        }
+    }
+
+    /// The columns decoded from a fetched row.
+    fn needed(&self) -> Option<&[bool]> {
+        if self.full {
+            None
+        } else {
+            self.plan.needed_columns.as_deref()
+        }
+    }
+
     fn open(&mut self, ctx: &mut ExecContext) -> Result<()> {
+        let mut dropped = false;
+        let keys: VecDeque<ScanKey> = scan_keys(&self.plan, ctx, &mut dropped)?.into();
+        self.full = dropped;
         // Rows fetched by a range (or a lossy index's pages) are many:
         // their recheck should not redo the filter's constant parts.
         if !is_lookup(&self.plan) {
-            if let Some(f) = self.plan.filter.as_ref().filter(|f| has_foldable(f)) {
+            if let Some(f) = self.plan_filter().filter(|f| has_foldable(f)) {
                 self.filter = Some(fold_constants(f, ctx));
             }
         }
+        self.decode_entry = match self.needed() {
+            None => true,
+            Some(needed) => {
+                let ix = &self.plan.index;
+                (0..ix.keys.len())
+                    .filter_map(|i| ix.key_column(i))
+                    .chain(ix.def.tail_columns())
+                    .any(|c| needed.get(c).copied().unwrap_or(true))
+            }
+        };
         let handle = handle(ctx, &self.plan.table, &self.plan.index)?;
-        let keys: VecDeque<ScanKey> = scan_keys(&self.plan, ctx)?.into();
         let kind = if is_lookup(&self.plan) {
             Latency::Lookup
         } else {
@@ -337,7 +390,6 @@ impl IndexScanExecutor {
             bitmap: None,
             counts,
             pages: None,
-            entry: None,
             epoch: 0,
             dead: Vec::new(),
         };
@@ -360,7 +412,7 @@ impl IndexScanExecutor {
                         more_columns: vec![],
                         ..(*self.plan).clone()
                     };
-                    groups.push(scan_keys(&column, ctx)?);
+                    groups.push(scan_keys(&column, ctx, &mut dropped)?);
                 }
                 if groups.iter().all(|g| !g.is_empty()) {
                     ranges = st.handle.scan_pages_all(&groups)?;
@@ -380,9 +432,10 @@ impl IndexScanExecutor {
             while let Some(k) = st.keys.pop_front() {
                 st.counts.key_start();
                 let mut n = 0u64;
-                for e in st.handle.scan(&k, false)? {
+                let mut c = st.handle.cursor(&k, false)?;
+                while c.advance()? {
                     ctx.check_cancel()?;
-                    tids.push(e?.tid);
+                    tids.push(c.current().1);
                     n += 1;
                 }
                 st.counts.entries += n;
@@ -412,15 +465,16 @@ impl IndexScanExecutor {
                 };
                 st.counts.key_start();
                 st.epoch = ctx.txn.vacuum_epoch(self.plan.table.storage);
-                st.current = Some(st.handle.scan(&k, backward)?);
+                st.current = Some(st.handle.cursor(&k, backward)?);
             }
-            match st.current.as_mut().and_then(|c| c.next()) {
-                Some(e) => {
-                    let e = e?;
-                    let tid = e.tid;
+            let more = match st.current.as_mut() {
+                Some(c) => c.advance()?,
+                None => false,
+            };
+            match st.current.as_ref().filter(|_| more) {
+                Some(c) => {
                     st.counts.entries += 1;
-                    st.entry = Some(e);
-                    return Ok(Some(tid));
+                    return Ok(Some(c.current().1));
                 }
                 None => {
                     st.current = None;
@@ -454,7 +508,11 @@ impl IndexScanExecutor {
                     decode_masked_into(
                         &self.plan.table,
                         &bytes,
-                        self.plan.needed_columns.as_deref(),
+                        if self.full {
+                            None
+                        } else {
+                            self.plan.needed_columns.as_deref()
+                        },
                         &ctx.call.types,
                         &mut self.buf,
                     )?;
@@ -469,11 +527,12 @@ impl IndexScanExecutor {
     /// if not); remembers the current entry for removal if nobody can see
     /// its tuple any more.
     fn fetch_row(&mut self, tid: TupleId, ctx: &mut ExecContext) -> Result<bool> {
-        let (table, needed, types) = (
-            &self.plan.table,
-            self.plan.needed_columns.as_deref(),
-            &ctx.call.types,
-        );
+        let needed = if self.full {
+            None
+        } else {
+            self.plan.needed_columns.as_deref()
+        };
+        let (table, types) = (&self.plan.table, &ctx.call.types);
         let buf = &mut self.buf;
         match ctx.txn.fetch_checked_with(table.storage, tid, |bytes| {
             decode_masked_into(table, bytes, needed, types, buf)
@@ -485,8 +544,13 @@ impl IndexScanExecutor {
             Fetched::Invisible => Ok(false),
             Fetched::Dead => {
                 if let Some(st) = self.state.as_mut() {
-                    if let Some(e) = st.entry.take() {
-                        st.dead.push(e);
+                    // The index entry that led here (bitmap mode has none).
+                    if let Some(c) = st.current.as_ref() {
+                        let (key, tid) = c.current();
+                        st.dead.push(IndexEntry {
+                            key: key.to_vec(),
+                            tid,
+                        });
                         if st.dead.len() >= KILL_BATCH {
                             st.kill_dead()?;
                         }
@@ -510,9 +574,17 @@ impl IndexScanExecutor {
             .txn
             .entry_all_visible(self.plan.table.storage, tid.page, st.epoch)
         {
-            return match &st.entry {
-                Some(e) => {
-                    row_from_entry(&self.plan, &e.key, &mut self.buf)?;
+            return match &st.current {
+                Some(c) if self.decode_entry => {
+                    row_from_entry(&self.plan, c.current().0, &mut self.buf)?;
+                    Ok(true)
+                }
+                Some(_) if self.unread && self.plan.recheck.is_none() && !self.full => Ok(true),
+                Some(_) => {
+                    // Nothing above reads a value of the entry.
+                    self.buf.clear();
+                    self.buf
+                        .extend((0..self.plan.table.columns.len()).map(|_| Value::Null));
                     Ok(true)
                 }
                 None => Ok(false),
@@ -573,16 +645,10 @@ fn row_from_entry(p: &IndexScanPlan, key: &[u8], row: &mut Row) -> Result<()> {
     Ok(())
 }
 
-impl Executor for IndexScanExecutor {
-    fn counts(&self) -> OpCounts {
-        OpCounts {
-            removed_by_recheck: self.removed,
-            removed_by_filter: self.filtered,
-            heap_fetches: self.heap_fetches,
-        }
-    }
-
-    fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
+impl IndexScanExecutor {
+    /// Move to the next row this statement sees that passes the test: the
+    /// row is in `buf` (without the tid column), its tid is returned.
+    fn advance(&mut self, ctx: &mut ExecContext) -> Result<Option<TupleId>> {
         if self.state.is_none() {
             self.open(ctx)?;
         }
@@ -616,7 +682,12 @@ impl Executor for IndexScanExecutor {
                     tid
                 }
             };
-            if let Some(f) = self.filter.as_ref().or(self.plan.filter.as_ref()) {
+            let f = match &self.filter {
+                Some(f) => Some(f),
+                None if self.full => self.plan.filter.as_ref(),
+                None => self.plan.recheck.as_ref(),
+            };
+            if let Some(f) = f {
                 if !eval_pred(f, &self.buf, ctx)? {
                     // The filter rechecks the index conditions too, but
                     // those fail only on a lossy index's pages.
@@ -631,13 +702,50 @@ impl Executor for IndexScanExecutor {
             if let Some(st) = self.state.as_mut() {
                 st.counts.returned += 1;
             }
-            let width = self.buf.len() + 1;
-            let mut row = std::mem::replace(&mut self.buf, Vec::with_capacity(width));
-            if self.plan.with_tid {
-                row.push(tid_value(tid));
-            }
-            return Ok(Some(row));
+            return Ok(Some(tid));
         }
+    }
+}
+
+impl Executor for IndexScanExecutor {
+    fn counts(&self) -> OpCounts {
+        OpCounts {
+            removed_by_recheck: self.removed,
+            removed_by_filter: self.filtered,
+            heap_fetches: self.heap_fetches,
+        }
+    }
+
+    fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
+        let Some(tid) = self.advance(ctx)? else {
+            return Ok(None);
+        };
+        let width = self.buf.len() + 1;
+        let mut row = std::mem::replace(&mut self.buf, Vec::with_capacity(width));
+        if self.plan.with_tid {
+            row.push(tid_value(tid));
+        }
+        Ok(Some(row))
+    }
+
+    fn next_into(&mut self, ctx: &mut ExecContext, row: &mut Row) -> Result<bool> {
+        let Some(tid) = self.advance(ctx)? else {
+            return Ok(false);
+        };
+        // The caller's previous row becomes the next one's buffer: no
+        // allocation per row.
+        std::mem::swap(row, &mut self.buf);
+        if self.plan.with_tid {
+            row.push(tid_value(tid));
+        }
+        Ok(true)
+    }
+
+    fn next_unread(&mut self, ctx: &mut ExecContext) -> Result<bool> {
+        self.unread = true;
+        let r = self.advance(ctx);
+        self.unread = false;
+        Ok(r?.is_some())
     }
 }
 

@@ -150,6 +150,16 @@ impl Executor for FilterExecutor {
         }
         Ok(None)
     }
+
+    fn next_into(&mut self, ctx: &mut ExecContext, row: &mut Row) -> Result<bool> {
+        while self.input.next_into(ctx, row)? {
+            ctx.check_cancel()?;
+            if eval_pred(&self.predicate, row, ctx)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
 }
 
 pub struct ProjectExecutor {
@@ -163,6 +173,11 @@ pub struct ProjectExecutor {
     /// input row's allocation, which becomes the output row (no allocation
     /// per row).
     scratch: Vec<Value>,
+    /// `next_into`: the input row, kept from one row to the next.
+    input_row: Row,
+    /// Every output is an input column or a constant: producing no row
+    /// skips nothing that could fail or have an effect.
+    plain: bool,
 }
 
 impl ProjectExecutor {
@@ -193,6 +208,10 @@ impl ProjectExecutor {
         ProjectExecutor {
             input,
             scratch: Vec::with_capacity(exprs.len()),
+            input_row: Vec::new(),
+            plain: exprs
+                .iter()
+                .all(|e| matches!(e, BoundExpr::Column(..) | BoundExpr::Literal(..))),
             exprs,
             moves,
         }
@@ -220,28 +239,61 @@ pub fn compose_projections(outer: &[BoundExpr], inner: &[BoundExpr]) -> Option<V
         .collect()
 }
 
-impl Executor for ProjectExecutor {
-    fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
-        let Some(mut r) = self.input.next(ctx)? else {
-            return Ok(None);
-        };
-        let out = &mut self.scratch;
+impl ProjectExecutor {
+    /// The output values of input row `r` into `out` (cleared first);
+    /// plain columns read once are moved out of `r`.
+    fn project(
+        exprs: &[BoundExpr],
+        moves: &[Option<usize>],
+        r: &mut Row,
+        out: &mut Row,
+        ctx: &mut ExecContext,
+    ) -> Result<()> {
         out.clear();
         // Computed expressions first, while every input value is in place.
-        for (e, m) in self.exprs.iter().zip(&self.moves) {
+        for (e, m) in exprs.iter().zip(moves) {
             out.push(match (m, e) {
-                (Some(_), _) => Value::Null,
+                (Some(_), _) | (None, BoundExpr::Literal(Value::Null, _)) => Value::Null,
                 (None, BoundExpr::Literal(v, _)) => v.clone(),
-                (None, e) => eval(e, &r, ctx)?,
+                (None, e) => eval(e, r, ctx)?,
             });
         }
-        for (o, m) in out.iter_mut().zip(&self.moves) {
+        for (o, m) in out.iter_mut().zip(moves) {
             if let Some(i) = m {
                 if let Some(v) = r.get_mut(*i) {
                     *o = std::mem::replace(v, Value::Null);
                 }
             }
         }
+        Ok(())
+    }
+}
+
+impl Executor for ProjectExecutor {
+    fn next_into(&mut self, ctx: &mut ExecContext, row: &mut Row) -> Result<bool> {
+        if !self.input.next_into(ctx, &mut self.input_row)? {
+            return Ok(false);
+        }
+        Self::project(&self.exprs, &self.moves, &mut self.input_row, row, ctx)?;
+        Ok(true)
+    }
+
+    fn next_unread(&mut self, ctx: &mut ExecContext) -> Result<bool> {
+        if self.plain {
+            return self.input.next_unread(ctx);
+        }
+        let mut out = std::mem::take(&mut self.scratch);
+        let more = self.next_into(ctx, &mut out)?;
+        self.scratch = out;
+        Ok(more)
+    }
+
+    fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
+        let Some(mut r) = self.input.next(ctx)? else {
+            return Ok(None);
+        };
+        let out = &mut self.scratch;
+        Self::project(&self.exprs, &self.moves, &mut r, out, ctx)?;
         // A row much wider than the output would pin its memory in every
         // row an operator above buffers (a sort, a hash table): copy out.
         if r.capacity() > 2 * out.len() + 2 {
@@ -325,30 +377,55 @@ fn count_value(e: &Option<BoundExpr>, ctx: &mut ExecContext, what: &str) -> Resu
     }
 }
 
-impl Executor for LimitExecutor {
-    fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
+impl LimitExecutor {
+    /// Whether another row may be read from the input (the first call
+    /// evaluates the counts and skips the OFFSET rows).
+    fn admit(&mut self, ctx: &mut ExecContext) -> Result<bool> {
         if !self.started {
             self.started = true;
             self.remaining = count_value(&self.limit_expr, ctx, "LIMIT")?;
             let skip = count_value(&self.offset_expr, ctx, "OFFSET")?.unwrap_or(0);
             if self.remaining == Some(0) {
-                return Ok(None);
+                return Ok(false);
             }
             for _ in 0..skip {
                 ctx.check_cancel()?;
                 if self.input.next(ctx)?.is_none() {
                     self.remaining = Some(0);
-                    return Ok(None);
+                    return Ok(false);
                 }
             }
         }
         if let Some(n) = self.remaining.as_mut() {
             if *n <= 0 {
-                return Ok(None);
+                return Ok(false);
             }
             *n -= 1;
         }
+        Ok(true)
+    }
+}
+
+impl Executor for LimitExecutor {
+    fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
+        if !self.admit(ctx)? {
+            return Ok(None);
+        }
         self.input.next(ctx)
+    }
+
+    fn next_into(&mut self, ctx: &mut ExecContext, row: &mut Row) -> Result<bool> {
+        if !self.admit(ctx)? {
+            return Ok(false);
+        }
+        self.input.next_into(ctx, row)
+    }
+
+    fn next_unread(&mut self, ctx: &mut ExecContext) -> Result<bool> {
+        if !self.admit(ctx)? {
+            return Ok(false);
+        }
+        self.input.next_unread(ctx)
     }
 }
 

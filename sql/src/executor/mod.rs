@@ -78,6 +78,26 @@ impl ExecContext<'_> {
 /// A pull-based operator.
 pub trait Executor {
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>>;
+    /// `next` into the caller's `row` (its old values replaced); false at
+    /// the end. An operator on a hot path overrides it to fill `row` in
+    /// place, so a row's allocation is reused from one row to the next
+    /// instead of being allocated below and freed above.
+    fn next_into(&mut self, ctx: &mut ExecContext, row: &mut Row) -> Result<bool> {
+        match self.next(ctx)? {
+            Some(r) => {
+                *row = r;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+    /// Move past the next row for a consumer that reads none of its
+    /// values (`count(*)`); false at the end. An operator may skip
+    /// building the row, never the work that decides whether there is one
+    /// (filters, visibility, a computation that can fail).
+    fn next_unread(&mut self, ctx: &mut ExecContext) -> Result<bool> {
+        Ok(self.next(ctx)?.is_some())
+    }
     /// The operator's own running counters that EXPLAIN ANALYZE prints
     /// under its node (`Rows Removed by ...`, `Heap Fetches`).
     fn counts(&self) -> OpCounts {

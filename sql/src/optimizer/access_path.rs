@@ -138,6 +138,7 @@ fn with_order(p: Plan, limit: Option<f64>, needed: Needed) -> Plan {
         Plan::Sort { input, keys } => {
             // Sort over Project over Scan: maybe an index returns this order.
             if let Plan::Project { input: pin, exprs } = *input {
+                let above = needed.clone();
                 // The sort reads its keys from the projection too.
                 let needed = needed.map(|mut cols| {
                     for k in &keys {
@@ -179,13 +180,19 @@ fn with_order(p: Plan, limit: Option<f64>, needed: Needed) -> Plan {
                     };
                     let (plan, ordered) =
                         best_path(scan, mapped.as_deref(), limit, columns_of(&exprs));
-                    let proj = Plan::Project {
-                        input: Box::new(plan),
-                        exprs,
-                    };
                     return if ordered {
-                        proj
+                        // No sort reads the keys now: outputs only it read
+                        // are dropped too (an index-only scan then decodes
+                        // nothing for `count(*)` over the subquery).
+                        Plan::Project {
+                            input: Box::new(plan),
+                            exprs: drop_unread_outputs(exprs, &above),
+                        }
                     } else {
+                        let proj = Plan::Project {
+                            input: Box::new(plan),
+                            exprs,
+                        };
                         Plan::Sort {
                             input: Box::new(proj),
                             keys,
@@ -475,7 +482,69 @@ struct Match {
     eq_null: Vec<bool>,
     next: Option<KeyCond>,
     used: Vec<BoundExpr>,
+    /// The conjuncts of `used` the scan keys answer exactly (no recheck).
+    exact: Vec<BoundExpr>,
     sel: f64,
+}
+
+/// Key column types whose byte encoding orders and equates values exactly
+/// as the comparison operators do, and whose values reach the key
+/// unchanged when the bound has the column's own type (the executor's cast
+/// to the key type is the identity): a range or equality scan over such a
+/// column returns exactly the rows the condition accepts, NULLs excluded.
+fn exact_key_type(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Int2
+            | DataType::Int4
+            | DataType::Int8
+            | DataType::Text
+            | DataType::Date
+            | DataType::Timestamp
+            | DataType::Timestamptz
+    )
+}
+
+/// Whether the scan keys built from conjunct `c` (which `match_index` used
+/// for `key`) return exactly the rows `c` accepts, so the scan need not
+/// test `c` again: an exact access method (`Capabilities::exact`, not a
+/// page-lossy kind, not one column of a `column_keys` kind), a plain key
+/// column (no cast, no expression) of an `exact_key_type`, compared by
+/// `=`, `<`, `<=`, `>`, `>=`, `IN` or `IS NULL` with values of that same
+/// type. A LIKE prefix, a bound of another type (`int_col > 5.5`, a bigint
+/// parameter) or a cast key keep their recheck, as Postgres's lossy
+/// operators do.
+pub fn answered_exactly(
+    ix: &BoundIndex,
+    caps: &Capabilities,
+    key: &BoundExpr,
+    c: &BoundExpr,
+) -> bool {
+    if !caps.exact || caps.lossy_pages || ix.scan_column.is_some() {
+        return false;
+    }
+    let BoundExpr::Column(_, kt) = key else {
+        return false;
+    };
+    if !exact_key_type(kt) {
+        return false;
+    }
+    let same = |e: &BoundExpr| e.ty() == *kt;
+    match c {
+        BoundExpr::Cmp { op, l, r } => {
+            matches!(
+                op,
+                CmpOp::Eq | CmpOp::Lt | CmpOp::LtEq | CmpOp::Gt | CmpOp::GtEq
+            ) && ((**l == *key && same(r)) || (**r == *key && same(l)))
+        }
+        BoundExpr::InList {
+            e,
+            list,
+            negated: false,
+        } => **e == *key && list.iter().all(same),
+        BoundExpr::IsNull(e, false) => **e == *key,
+        _ => false,
+    }
 }
 
 fn column_stats<'a>(
@@ -568,7 +637,14 @@ fn match_index(
         eq_null: vec![],
         next: None,
         used: vec![],
+        exact: vec![],
         sel: 1.0,
+    };
+    let used = |m: &mut Match, key: &BoundExpr, c: &BoundExpr| {
+        if answered_exactly(ix, &caps, key, c) {
+            m.exact.push(c.clone());
+        }
+        m.used.push(c.clone());
     };
     let mut all_eq = true;
     for (k, key) in ix.keys.iter().enumerate() {
@@ -595,7 +671,7 @@ fn match_index(
             };
             m.eq.push(v);
             m.eq_null.push(is_null);
-            m.used.push(c.clone());
+            used(&mut m, key, c);
             continue;
         }
         all_eq = false;
@@ -605,7 +681,7 @@ fn match_index(
                 let s: f64 = list.iter().map(|v| eq_sel(access, key, v, rows)).sum();
                 m.sel *= s.min(1.0);
                 m.next = Some(KeyCond::In(list.clone()));
-                m.used.push(c.clone());
+                used(&mut m, key, c);
             }
             break;
         }
@@ -636,14 +712,14 @@ fn match_index(
                     sides[0] = ineq_sel(access, key, op, v);
                     s *= sides[0];
                     n += 1;
-                    m.used.push(c.clone());
+                    used(&mut m, key, c);
                 }
                 Some((op @ (CmpOp::Lt | CmpOp::LtEq), v)) if upper.is_none() => {
                     upper = Some((v.clone(), op == CmpOp::LtEq));
                     sides[1] = ineq_sel(access, key, op, v);
                     s *= sides[1];
                     n += 1;
-                    m.used.push(c.clone());
+                    used(&mut m, key, c);
                 }
                 _ => {}
             }
@@ -888,14 +964,15 @@ fn best_path(
             (IndexScanMode::Plain, 1.0)
         };
         let mk = |mode: IndexScanMode, backward: bool, cost: f64| {
-            let (eq, eq_null, next, used) = match &m {
+            let (eq, eq_null, next, used, exact) = match &m {
                 Some(m) => (
                     m.eq.clone(),
                     m.eq_null.clone(),
                     m.next.clone(),
                     m.used.clone(),
+                    m.exact.as_slice(),
                 ),
-                None => (vec![], vec![], None, vec![]),
+                None => (vec![], vec![], None, vec![], &[][..]),
             };
             IndexScanPlan {
                 table: s.table.clone(),
@@ -908,6 +985,16 @@ fn best_path(
                 backward,
                 mode,
                 filter: s.filter.clone(),
+                recheck: if exact.is_empty() {
+                    s.filter.clone()
+                } else {
+                    and_all(
+                        conj.iter()
+                            .filter(|c| !exact.contains(c))
+                            .cloned()
+                            .collect(),
+                    )
+                },
                 index_cond: used,
                 est_rows: matched,
                 est_cost: cost,
@@ -989,4 +1076,128 @@ pub fn residual(p: &IndexScanPlan) -> Option<BoundExpr> {
             .filter(|c| !p.index_cond.contains(c))
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sargdb_catalog::DataType;
+    use sargdb_engine::EngineConfig;
+
+    use crate::binder::Binder;
+    use crate::parser::{parse, SqlStatement};
+    use crate::planner::plan::{IndexScanMode, IndexScanPlan, Plan};
+    use crate::session::{Database, DatabaseConfig, Session};
+
+    fn open(name: &str) -> (Arc<Database>, Session) {
+        let dir =
+            std::env::temp_dir().join(format!("sargdb-access-path-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut cfg = EngineConfig::new(&dir);
+        cfg.fsync = false;
+        let db = Database::open(DatabaseConfig { engine: cfg }).expect("open");
+        let mut s = Session::new(db.clone(), "sargdb", "sargdb");
+        for sql in [
+            "CREATE TABLE bi (k int, v int, n numeric, t text, b bigint)",
+            "INSERT INTO bi SELECT g, g, g, md5(g::text), g FROM generate_series(1, 2000) g",
+            "CREATE INDEX bi_k ON bi (k)",
+            "CREATE INDEX bi_n ON bi (n)",
+            "CREATE INDEX bi_t ON bi (t)",
+            "CREATE INDEX bi_vb ON bi (v, b)",
+            "VACUUM ANALYZE bi",
+        ] {
+            for r in s.simple_query(sql) {
+                r.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+        }
+        (db, s)
+    }
+
+    /// The index scan the planner chooses for `sql` (parameters typed
+    /// `params`).
+    fn scan_of(db: &Database, s: &Session, sql: &str, params: Vec<DataType>) -> Arc<IndexScanPlan> {
+        fn find(p: &Plan) -> Option<Arc<IndexScanPlan>> {
+            if let Plan::IndexScan(ip) = p {
+                return Some(ip.clone());
+            }
+            p.children().into_iter().find_map(find)
+        }
+        let st = parse(sql).expect("parse").pop().expect("statement");
+        let SqlStatement::Query(q) = &st else {
+            panic!("not a query: {sql}")
+        };
+        let (catalog, sp, tctx) = (s.current_catalog(), s.search_path(), s.type_context());
+        let mut b = Binder::new(&catalog, &sp, &tctx, sql, params);
+        b.session = s.system_session(sql);
+        let (plan, _) = b.bind_query(q).expect("bind");
+        find(&db.plan(plan)).unwrap_or_else(|| panic!("no index scan: {sql}"))
+    }
+
+    fn recheck_text(ip: &IndexScanPlan) -> Option<String> {
+        ip.recheck.as_ref().map(|e| format!("{e:?}"))
+    }
+
+    #[test]
+    fn exact_bounds_drop_the_recheck_and_the_key_decode() {
+        let (db, s) = open("exact");
+        // The benchmark's range: nothing is tested per row and, as the
+        // count reads no column, nothing is decoded from the entry.
+        let ip = scan_of(
+            &db,
+            &s,
+            "SELECT count(*) FROM (SELECT v FROM bi WHERE k >= $1 ORDER BY k LIMIT 1000) s",
+            vec![DataType::Int4],
+        );
+        assert_eq!(ip.mode, IndexScanMode::IndexOnly);
+        assert!(ip.recheck.is_none(), "{:?}", ip.recheck);
+        assert!(ip.filter.is_some());
+        let needed = ip.needed_columns.as_ref().expect("pruned");
+        assert!(!needed[0], "k need not be decoded: {needed:?}");
+        // Equality, IN, IS NULL, BETWEEN on an integer or text key.
+        for sql in [
+            "SELECT v FROM bi WHERE k = 5",
+            "SELECT v FROM bi WHERE k IN (3, 5, 7)",
+            "SELECT v FROM bi WHERE k IS NULL",
+            "SELECT v FROM bi WHERE k BETWEEN 3 AND 9",
+            "SELECT v FROM bi WHERE k > 3 AND k < 9",
+            "SELECT v FROM bi WHERE t = 'abc'",
+            "SELECT v FROM bi WHERE t >= 'abc' AND t < 'abd'",
+            "SELECT b FROM bi WHERE v = 3 AND b >= 7",
+        ] {
+            let ip = scan_of(&db, &s, sql, vec![]);
+            assert!(ip.recheck.is_none(), "{sql}: {:?}", ip.recheck);
+        }
+        // The other conjuncts stay.
+        let ip = scan_of(
+            &db,
+            &s,
+            "SELECT v FROM bi WHERE k >= 5 AND k < 9 AND v <> 6",
+            vec![],
+        );
+        let r = recheck_text(&ip).expect("v <> 6 stays");
+        assert!(r.contains("NotEq") && !r.contains("GtEq"), "{r}");
+    }
+
+    #[test]
+    fn inexact_bounds_keep_the_recheck() {
+        let (db, s) = open("inexact");
+        for (sql, params) in [
+            // A bound of a wider type may lie outside the column's range
+            // (the scan then drops it).
+            (
+                "SELECT v FROM bi WHERE k >= $1 AND k < 100",
+                vec![DataType::Int8],
+            ),
+            // The key behind a cast.
+            ("SELECT v FROM bi WHERE k::bigint >= 5 AND k < 100", vec![]),
+            // A LIKE prefix is only the start of the pattern.
+            ("SELECT v FROM bi WHERE t LIKE 'ab%c'", vec![]),
+            // Numeric keys compare equal across encodings (1.0 = 1.00).
+            ("SELECT v FROM bi WHERE n >= 5 AND n < 7", vec![]),
+        ] {
+            let ip = scan_of(&db, &s, sql, params);
+            assert!(ip.recheck.is_some(), "{sql}: recheck dropped");
+        }
+    }
 }

@@ -93,10 +93,11 @@ fn prune(plan: &mut Plan, needed: Vec<bool>) {
             let ncols = ip.table.columns.len();
             let mut mask: Vec<bool> = needed.into_iter().take(ncols).collect();
             mask.resize(ncols, true);
-            mark_all(ip.filter.iter(), &mut mask, 0);
-            // Key values come from outside the row, but a recheck may not:
-            // keep whatever the index conditions name.
-            mark_all(ip.index_cond.iter(), &mut mask, 0);
+            // What the scan tests on each row: the filter without the
+            // conditions the index answers exactly (the executor decodes
+            // every column when it falls back to the whole filter). Key
+            // values come from outside the row, but mark what they name.
+            mark_all(ip.recheck.iter(), &mut mask, 0);
             mark_all(ip.eq.iter(), &mut mask, 0);
             match &ip.next {
                 Some(KeyCond::Range { lower, upper }) => mark_all(

@@ -242,6 +242,7 @@ impl Plan {
                 }
                 v.extend(ip.filter.iter_mut());
                 v.extend(ip.index_cond.iter_mut());
+                v.extend(ip.recheck.iter_mut());
                 v
             }
             Plan::Values { rows, .. } => rows.iter_mut().flatten().collect(),
@@ -440,10 +441,17 @@ pub struct IndexScanPlan {
     pub next: Option<KeyCond>,
     pub backward: bool,
     pub mode: IndexScanMode,
-    /// The whole original filter, rechecked on every fetched row.
+    /// The whole original filter.
     pub filter: Option<BoundExpr>,
     /// The conjuncts the index serves (EXPLAIN's Index Cond).
     pub index_cond: Vec<BoundExpr>,
+    /// What the scan tests on each row it returns: `filter` without the
+    /// conjuncts of `index_cond` the index answers exactly (an exact
+    /// kind, a plain key column, a bound of the column's own type: see
+    /// `access_path::answered_exactly`). None: nothing is left to test.
+    /// The executor falls back to the whole `filter` (and decodes every
+    /// column) when it could not apply a bound as planned.
+    pub recheck: Option<BoundExpr>,
     pub est_rows: f64,
     pub est_cost: f64,
     /// As for `Plan::Scan`: the columns decoded from fetched rows.

@@ -33,8 +33,8 @@ use parking_lot::{Mutex, RwLock};
 
 use self::page::{Item, ItemKey, Meta, Node, RawNode, FREED_LEVEL, NO_BLOCK};
 use super::{
-    AccessMethod, BuildSink, Capabilities, IndexEntry, IndexKind, IndexOptions, IndexScanIter,
-    IndexStats, ScanKey, MAX_KEY_SIZE,
+    AccessMethod, BuildSink, Capabilities, IndexCursor, IndexEntry, IndexKind, IndexOptions,
+    IndexScanIter, IndexStats, ScanKey, MAX_KEY_SIZE,
 };
 use crate::buffer::PinnedPage;
 use crate::engine::Shared;
@@ -693,11 +693,12 @@ impl BTree {
         after: Option<&ItemKey>,
         upper: &Bound<Vec<u8>>,
         want: usize,
-    ) -> Result<(Vec<IndexEntry>, bool)> {
+        out: &mut ScanBatch,
+    ) -> Result<bool> {
         let _r = self.latch.read();
         let from = after.unwrap_or(start);
         let (mut page, _) = self.descend_leaf(from, false, false)?;
-        let mut out = Vec::with_capacity(SCAN_BATCH);
+        out.clear();
         loop {
             let block = page.block;
             let g = page.read();
@@ -719,18 +720,15 @@ impl BTree {
                     Bound::Excluded(u) => k >= u.as_slice(),
                 };
                 if beyond {
-                    return Ok((out, true));
+                    return Ok(true);
                 }
-                out.push(IndexEntry {
-                    key: k.to_vec(),
-                    tid: it.tid,
-                });
+                out.push(k, it.tid);
             }
             if n.right == NO_BLOCK {
-                return Ok((out, true));
+                return Ok(true);
             }
             if out.len() >= want {
-                return Ok((out, false));
+                return Ok(false);
             }
             let right = n.right;
             drop(g);
@@ -745,10 +743,11 @@ impl BTree {
         before: &ItemKey,
         lower: &Bound<Vec<u8>>,
         want: usize,
-    ) -> Result<(Vec<IndexEntry>, bool)> {
+        out: &mut ScanBatch,
+    ) -> Result<bool> {
         let _r = self.latch.read();
         let mut before = before.clone();
-        let mut out = Vec::with_capacity(SCAN_BATCH);
+        out.clear();
         loop {
             let (page, bound) = self.descend_leaf(&before, true, true)?;
             {
@@ -770,22 +769,19 @@ impl BTree {
                         Bound::Excluded(l) => k <= l.as_slice(),
                     };
                     if below {
-                        return Ok((out, true));
+                        return Ok(true);
                     }
-                    out.push(IndexEntry {
-                        key: k.to_vec(),
-                        tid: it.tid,
-                    });
+                    out.push(k, it.tid);
                 }
             }
             // Continue left of this leaf: its lower bound is the deepest
             // real separator on the path.
             match bound {
-                None => return Ok((out, true)),
+                None => return Ok(true),
                 Some(b) => before = b,
             }
             if out.len() >= want {
-                return Ok((out, false));
+                return Ok(false);
             }
         }
     }
@@ -880,11 +876,48 @@ struct BTreeScan {
     upper: Bound<Vec<u8>>,
     backward: bool,
     resume: Option<ItemKey>,
-    /// The current batch, handed out in order (moved, not copied).
-    buffered: std::vec::IntoIter<IndexEntry>,
+    /// The current batch, handed out in order; its buffers are reused by
+    /// the next one.
+    batch: ScanBatch,
+    /// The next entry of `batch` to hand out (the current one is before).
+    pos: usize,
     /// Entries the next batch asks for (see FIRST_SCAN_BATCH).
     want: usize,
     done: bool,
+}
+
+/// Entries copied out of leaves in one go: their keys back to back in one
+/// buffer, so a batch costs no allocation per entry (and none at all once
+/// the buffers have grown).
+#[derive(Default)]
+struct ScanBatch {
+    keys: Vec<u8>,
+    /// Per entry: where its key ends in `keys`, and its tid.
+    items: Vec<(u32, TupleId)>,
+}
+
+impl ScanBatch {
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.items.clear();
+    }
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+    fn push(&mut self, key: &[u8], tid: TupleId) {
+        self.keys.extend_from_slice(key);
+        // A page holds far less than 4 GB of keys.
+        self.items.push((self.keys.len() as u32, tid));
+    }
+    /// Entry `i` (in range).
+    fn get(&self, i: usize) -> (&[u8], TupleId) {
+        let start = match i {
+            0 => 0,
+            _ => self.items[i - 1].0 as usize,
+        };
+        let (end, tid) = self.items[i];
+        (&self.keys[start..end as usize], tid)
+    }
 }
 
 /// What a scan needs of the tree (a scan outlives the call that opened it).
@@ -892,10 +925,11 @@ struct BTreeInner {
     tree: BTree,
 }
 
-impl Iterator for BTreeScan {
-    type Item = Result<IndexEntry>;
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.buffered.len() == 0 && !self.done {
+impl BTreeScan {
+    /// Read the next batch into `batch` (which has been handed out).
+    fn refill(&mut self) -> Result<()> {
+        self.pos = 0;
+        {
             let want = self.want;
             self.want = (want * 2).min(SCAN_BATCH);
             let res = if self.backward {
@@ -916,7 +950,9 @@ impl Iterator for BTreeScan {
                         },
                     },
                 };
-                self.tree.tree.backward_batch(&before, &self.lower, want)
+                self.tree
+                    .tree
+                    .backward_batch(&before, &self.lower, want, &mut self.batch)
             } else {
                 let start = match &self.lower {
                     Bound::Unbounded => ItemKey {
@@ -932,28 +968,81 @@ impl Iterator for BTreeScan {
                         tid: MAX_TID,
                     },
                 };
-                self.tree
-                    .tree
-                    .forward_batch(&start, self.resume.as_ref(), &self.upper, want)
+                self.tree.tree.forward_batch(
+                    &start,
+                    self.resume.as_ref(),
+                    &self.upper,
+                    want,
+                    &mut self.batch,
+                )
             };
             match res {
-                Ok((batch, done)) => {
+                Ok(done) => {
                     self.done = done;
-                    if let Some(last) = batch.last() {
-                        self.resume = Some(ItemKey {
-                            key: last.key.clone(),
-                            tid: last.tid,
-                        });
+                    if let Some(i) = self.batch.len().checked_sub(1) {
+                        let (key, tid) = self.batch.get(i);
+                        match &mut self.resume {
+                            Some(r) => {
+                                r.key.clear();
+                                r.key.extend_from_slice(key);
+                                r.tid = tid;
+                            }
+                            None => {
+                                self.resume = Some(ItemKey {
+                                    key: key.to_vec(),
+                                    tid,
+                                })
+                            }
+                        }
                     }
-                    self.buffered = batch.into_iter();
                 }
                 Err(e) => {
                     self.done = true;
-                    return Some(Err(e));
+                    self.batch.clear();
+                    return Err(e);
                 }
             }
         }
-        self.buffered.next().map(Ok)
+        Ok(())
+    }
+}
+
+impl IndexCursor for BTreeScan {
+    fn advance(&mut self) -> Result<bool> {
+        while self.pos >= self.batch.len() {
+            if self.done {
+                // Past the end: `current` shows nothing.
+                self.batch.clear();
+                self.pos = 1;
+                return Ok(false);
+            }
+            self.refill()?;
+        }
+        self.pos += 1;
+        Ok(true)
+    }
+    fn current(&self) -> (&[u8], TupleId) {
+        match self.pos.checked_sub(1) {
+            Some(i) if i < self.batch.len() => self.batch.get(i),
+            _ => (&[], MIN_TID),
+        }
+    }
+}
+
+impl Iterator for BTreeScan {
+    type Item = Result<IndexEntry>;
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.advance() {
+            Ok(true) => {
+                let (key, tid) = self.current();
+                Some(Ok(IndexEntry {
+                    key: key.to_vec(),
+                    tid,
+                }))
+            }
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
+        }
     }
 }
 
@@ -976,6 +1065,39 @@ impl BTreeIndex {
     }
     fn t(&self) -> &BTree {
         &self.inner.tree
+    }
+}
+
+impl BTreeIndex {
+    /// An open scan of `key` (the iterator and the cursor of `AccessMethod`).
+    fn open_scan(&self, key: &ScanKey, backward: bool) -> Result<BTreeScan> {
+        if let ScanKey::Column { .. } = key {
+            return Err(EngineError::IndexUnsupported {
+                method: "btree",
+                what: "scans of one key column".into(),
+            });
+        }
+        let (lower, upper) = bounds_of(key);
+        // Entries equal to an excluded lower bound are skipped by starting
+        // after (bound, largest tid).
+        let resume = match (&lower, backward) {
+            (Bound::Excluded(l), false) => Some(ItemKey {
+                key: l.clone(),
+                tid: MAX_TID,
+            }),
+            _ => None,
+        };
+        Ok(BTreeScan {
+            tree: self.inner.clone(),
+            lower,
+            upper,
+            backward,
+            resume,
+            batch: ScanBatch::default(),
+            pos: 0,
+            want: FIRST_SCAN_BATCH,
+            done: false,
+        })
     }
 }
 
@@ -1087,32 +1209,11 @@ impl AccessMethod for BTreeIndex {
     }
 
     fn scan(&self, key: &ScanKey, backward: bool) -> Result<IndexScanIter> {
-        if let ScanKey::Column { .. } = key {
-            return Err(EngineError::IndexUnsupported {
-                method: "btree",
-                what: "scans of one key column".into(),
-            });
-        }
-        let (lower, upper) = bounds_of(key);
-        // Entries equal to an excluded lower bound are skipped by starting
-        // after (bound, largest tid).
-        let resume = match (&lower, backward) {
-            (Bound::Excluded(l), false) => Some(ItemKey {
-                key: l.clone(),
-                tid: MAX_TID,
-            }),
-            _ => None,
-        };
-        Ok(Box::new(BTreeScan {
-            tree: self.inner.clone(),
-            lower,
-            upper,
-            backward,
-            resume,
-            buffered: Vec::new().into_iter(),
-            want: FIRST_SCAN_BATCH,
-            done: false,
-        }))
+        Ok(Box::new(self.open_scan(key, backward)?))
+    }
+
+    fn cursor(&self, key: &ScanKey, backward: bool) -> Result<Box<dyn IndexCursor>> {
+        Ok(Box::new(self.open_scan(key, backward)?))
     }
 
     fn verify(&self) -> Result<Vec<String>> {
