@@ -422,8 +422,9 @@ pub trait AccessMethod: Send + Sync {
     /// dead to every transaction (found so by a scan); returns how many went.
     /// Unlike `delete`, nothing is rebalanced: it must be cheap.
     ///
-    /// `unchanged` is asked once the index is latched against inserts, and
-    /// nothing is removed unless it says yes. The caller passes "no VACUUM
+    /// `unchanged` is asked while inserts that could add the same entries
+    /// are latched out (the B+Tree asks per leaf, under the leaf's write
+    /// latch), and nothing is removed unless it says yes. The caller passes "no VACUUM
     /// freed heap slots since I read these entries" (`vacuum_epoch`): a
     /// VACUUM may remove an entry, free its tuple's slot, and a new row
     /// with the same key may take that slot and add the very same (key,

@@ -447,11 +447,7 @@ impl BTree {
 
     /// Insert under the write latch: in place if the leaf has room, else
     /// splitting upward.
-    fn insert_locked(&self, key: &[u8], tid: TupleId) -> Result<()> {
-        let target = ItemKey {
-            key: key.to_vec(),
-            tid,
-        };
+    fn insert_locked(&self, target: ItemKey) -> Result<()> {
         if self.try_insert_in_place(&target)? {
             return Ok(());
         }
@@ -1145,7 +1141,7 @@ impl AccessMethod for BTreeIndex {
             }
         }
         let _w = t.latch.write();
-        t.insert_locked(key, tid)
+        t.insert_locked(target)
     }
 
     fn delete(&self, key: &[u8], tid: TupleId) -> Result<bool> {
