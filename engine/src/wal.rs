@@ -168,6 +168,10 @@ const K_PAGE_PATCH: u8 = 11;
 const K_PAGE_IMAGES: u8 = 12;
 const K_PAGE_PATCHES: u8 = 14;
 const K_HEAP_PRUNE: u8 = 13;
+/// Page images written without their longest run of zero bytes (see
+/// `put_image`); the plain kinds above are still read.
+const K_PAGE_IMAGE_HOLE: u8 = 15;
+const K_PAGE_IMAGES_HOLE: u8 = 16;
 
 struct Reader<'a> {
     b: &'a [u8],
@@ -194,6 +198,18 @@ impl<'a> Reader<'a> {
     }
     fn u64(&mut self) -> Result<u64> {
         Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8")))
+    }
+    /// A page image written by `put_image`.
+    fn image(&mut self) -> Result<Vec<u8>> {
+        let off = self.u16()? as usize;
+        let len = self.u16()? as usize;
+        if off + len > PAGE_SIZE {
+            return Err(EngineError::CorruptWal("page image hole out of range".into()));
+        }
+        let mut page = vec![0u8; PAGE_SIZE];
+        page[..off].copy_from_slice(self.take(off)?);
+        page[off + len..].copy_from_slice(self.take(PAGE_SIZE - off - len)?);
+        Ok(page)
     }
     fn bytes(&mut self) -> Result<Vec<u8>> {
         let n = self.u32()? as usize;
@@ -244,6 +260,52 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+/// Runs of zero bytes shorter than this are logged as they are.
+const MIN_HOLE: usize = 64;
+
+/// The longest run of zero bytes in `page`, counted in aligned 8-byte
+/// words: (offset, length), length 0 if none is worth leaving out. A page's
+/// free space is zeros on a new page and wherever a whole page was written
+/// from a cleared buffer, so this is usually the gap between a page's
+/// line pointers (or item offsets) and its data, without knowing the kind.
+fn zero_hole(page: &[u8]) -> (usize, usize) {
+    let (mut best_off, mut best_len) = (0usize, 0usize);
+    let mut run_start = 0usize;
+    let mut in_run = false;
+    for (i, w) in page.chunks_exact(8).enumerate() {
+        let zero = u64::from_ne_bytes(w.try_into().expect("8")) == 0;
+        if zero && !in_run {
+            run_start = i * 8;
+            in_run = true;
+        } else if !zero && in_run {
+            in_run = false;
+            if i * 8 - run_start > best_len {
+                (best_off, best_len) = (run_start, i * 8 - run_start);
+            }
+        }
+    }
+    if in_run && page.len() - run_start > best_len {
+        (best_off, best_len) = (run_start, page.len() - run_start);
+    }
+    if best_len < MIN_HOLE {
+        (0, 0)
+    } else {
+        (best_off, best_len)
+    }
+}
+
+/// A page image as `u16 hole offset, u16 hole length` and the bytes before
+/// and after the hole (Postgres leaves a page's free space out of its
+/// full-page writes the same way, from its header's pd_lower/pd_upper).
+fn put_image(out: &mut Vec<u8>, page: &[u8]) {
+    debug_assert_eq!(page.len(), PAGE_SIZE);
+    let (off, len) = zero_hole(page);
+    out.extend_from_slice(&(off as u16).to_le_bytes());
+    out.extend_from_slice(&(len as u16).to_le_bytes());
+    out.extend_from_slice(&page[..off]);
+    out.extend_from_slice(&page[off + len..]);
+}
+
 fn put_patches(out: &mut Vec<u8>, patches: &[(u16, Vec<u8>)]) {
     out.extend_from_slice(&(patches.len() as u32).to_le_bytes());
     for (off, bytes) in patches {
@@ -258,7 +320,7 @@ impl WalRecord {
             WalRecord::HeapInsert { .. } => K_INSERT,
             WalRecord::HeapSetXmax { .. } => K_SET_XMAX,
             WalRecord::HeapSetCtid { .. } => K_SET_CTID,
-            WalRecord::PageImage { .. } => K_PAGE_IMAGE,
+            WalRecord::PageImage { .. } => K_PAGE_IMAGE_HOLE,
             WalRecord::Commit { .. } => K_COMMIT,
             WalRecord::Abort { .. } => K_ABORT,
             WalRecord::Sequence { .. } => K_SEQUENCE,
@@ -266,7 +328,7 @@ impl WalRecord {
             WalRecord::BTreeInsert { .. } => K_BTREE_INSERT,
             WalRecord::BTreeDelete { .. } => K_BTREE_DELETE,
             WalRecord::PagePatch { .. } => K_PAGE_PATCH,
-            WalRecord::PageImages { .. } => K_PAGE_IMAGES,
+            WalRecord::PageImages { .. } => K_PAGE_IMAGES_HOLE,
             WalRecord::PagePatches { .. } => K_PAGE_PATCHES,
             WalRecord::HeapPrune { .. } => K_HEAP_PRUNE,
         }
@@ -316,7 +378,7 @@ impl WalRecord {
             WalRecord::PageImage { rel, block, image } => {
                 out.extend_from_slice(&rel.to_le_bytes());
                 out.extend_from_slice(&block.to_le_bytes());
-                put_bytes(out, image);
+                put_image(out, image);
             }
             WalRecord::Commit {
                 subxids,
@@ -393,7 +455,7 @@ impl WalRecord {
                 out.extend_from_slice(&(pages.len() as u32).to_le_bytes());
                 for (block, image) in pages {
                     out.extend_from_slice(&block.to_le_bytes());
-                    put_bytes(out, image);
+                    put_image(out, image);
                 }
             }
             WalRecord::PagePatches { rel, pages } => {
@@ -439,6 +501,21 @@ impl WalRecord {
                     return Err(EngineError::CorruptWal("page image of wrong size".into()));
                 }
                 WalRecord::PageImage { rel, block, image }
+            }
+            K_PAGE_IMAGE_HOLE => WalRecord::PageImage {
+                rel: r.u32()?,
+                block: r.u32()?,
+                image: r.image()?,
+            },
+            K_PAGE_IMAGES_HOLE => {
+                let rel = r.u32()?;
+                let n = r.u32()? as usize;
+                let mut pages = Vec::with_capacity(n.min(64));
+                for _ in 0..n {
+                    let block = r.u32()?;
+                    pages.push((block, r.image()?));
+                }
+                WalRecord::PageImages { rel, pages }
             }
             K_COMMIT => WalRecord::Commit {
                 subxids: r.u64s()?,
@@ -512,16 +589,22 @@ impl WalRecord {
 
     /// Serialize a full record (header + payload) for `xid`.
     pub fn encode(&self, xid: Xid, out: &mut Vec<u8>) {
-        let start = out.len();
-        out.extend_from_slice(&[0u8; 8]);
-        out.extend_from_slice(&xid.to_le_bytes());
-        out.push(self.kind());
-        self.encode_payload(out);
-        let len = (out.len() - start) as u32;
-        out[start..start + 4].copy_from_slice(&len.to_le_bytes());
-        let crc = crc32fast::hash(&out[start + 8..]);
-        out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+        encode_framed(xid, self.kind(), out, |o| self.encode_payload(o));
     }
+}
+
+/// A record of `kind` whose payload `payload` writes: header, payload, then
+/// the length and checksum filled in.
+fn encode_framed(xid: Xid, kind: u8, out: &mut Vec<u8>, payload: impl FnOnce(&mut Vec<u8>)) {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; 8]);
+    out.extend_from_slice(&xid.to_le_bytes());
+    out.push(kind);
+    payload(out);
+    let len = (out.len() - start) as u32;
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    let crc = crc32fast::hash(&out[start + 8..]);
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
 struct InsertState {
@@ -584,6 +667,10 @@ pub struct Wal {
     flushed_cv: Condvar,
     /// Open segment files by start LSN (only the writer touches them).
     segments: Mutex<BTreeMap<Lsn, File>>,
+    /// The written bytes of the last, partly filled file block, so the
+    /// next write can rewrite that block whole (only the writer of the
+    /// moment touches this, under `segments`).
+    tail: Mutex<WriteTail>,
     pub bytes_written: AtomicU64,
     pub fsyncs: AtomicU64,
     writes: AtomicU64,
@@ -605,6 +692,108 @@ pub struct Wal {
     write_failed: Mutex<Option<String>>,
     /// A background fdatasync of written-behind segments is running.
     background_sync: Arc<AtomicBool>,
+}
+
+/// Writes to segment files cover whole blocks of this size: a write that
+/// starts or ends inside a block the page cache no longer holds makes the
+/// kernel read that block from disk first. Measured here: a commit's
+/// 862-byte write into a preallocated segment took 49 µs on average
+/// (ext4 reading the block back; the host pages cold page-cache pages out)
+/// against 5 µs for the same bytes written as whole 4 kB blocks.
+const WAL_BLOCK: u64 = 4096;
+/// Writes up to this size are assembled whole-block in a scratch buffer
+/// (one system call); larger ones write their aligned middle directly.
+const SCRATCH_MAX: usize = 256 << 10;
+
+/// The last partly written block of the segment being filled.
+#[derive(Default)]
+struct WriteTail {
+    /// Segment and offset (a multiple of `WAL_BLOCK`) of the block.
+    seg: Lsn,
+    block_off: u64,
+    /// Its bytes written so far (fewer than `WAL_BLOCK`); none if unknown.
+    bytes: Vec<u8>,
+    /// Whether `bytes` is valid for (`seg`, `block_off`).
+    valid: bool,
+    scratch: Vec<u8>,
+}
+
+/// Write `chunk` at offset `off` of segment `seg` (file `f`) as whole
+/// blocks: the block's earlier bytes come from `tail`, the rest of the last
+/// block is zeros (which read as the end of the log until the next write
+/// fills them). Falls back to a plain write if the bytes before `off` in its
+/// block are not known (never expected: segments start at offset 0).
+fn write_whole_blocks(
+    f: &File,
+    seg: Lsn,
+    off: u64,
+    chunk: &[u8],
+    tail: &mut WriteTail,
+) -> std::io::Result<()> {
+    let bs = off - off % WAL_BLOCK;
+    let known = off == bs
+        || (tail.valid
+            && tail.seg == seg
+            && tail.block_off == bs
+            && tail.bytes.len() as u64 == off - bs);
+    if !known {
+        tail.valid = false;
+        return f.write_all_at(chunk, off);
+    }
+    let prefix_len = (off - bs) as usize;
+    let end = off + chunk.len() as u64;
+    let end_block = end - end % WAL_BLOCK;
+    let mut scratch = std::mem::take(&mut tail.scratch);
+    scratch.clear();
+    let res = if prefix_len + chunk.len() <= SCRATCH_MAX {
+        scratch.extend_from_slice(&tail.bytes[..prefix_len]);
+        scratch.extend_from_slice(chunk);
+        let padded = scratch.len().next_multiple_of(WAL_BLOCK as usize);
+        scratch.resize(padded, 0);
+        f.write_all_at(&scratch, bs)
+    } else {
+        // Head block (if `off` is inside one), the aligned middle straight
+        // from `chunk`, then the last partial block padded.
+        let mut pos = 0usize;
+        let mut r = Ok(());
+        if prefix_len > 0 {
+            let first = WAL_BLOCK as usize - prefix_len;
+            scratch.extend_from_slice(&tail.bytes[..prefix_len]);
+            scratch.extend_from_slice(&chunk[..first]);
+            r = f.write_all_at(&scratch, bs);
+            pos = first;
+        }
+        let mid_end = (end_block - off) as usize;
+        if r.is_ok() && mid_end > pos {
+            r = f.write_all_at(&chunk[pos..mid_end], off + pos as u64);
+        }
+        if r.is_ok() && end > end_block {
+            scratch.clear();
+            scratch.extend_from_slice(&chunk[mid_end..]);
+            scratch.resize(WAL_BLOCK as usize, 0);
+            r = f.write_all_at(&scratch, end_block);
+        }
+        r
+    };
+    // The new tail: the bytes of [end_block, end).
+    let mut bytes = std::mem::take(&mut tail.bytes);
+    if end_block <= off {
+        // Still the same block as the prefix: prefix + chunk.
+        bytes.truncate(prefix_len);
+        bytes.extend_from_slice(chunk);
+    } else {
+        bytes.clear();
+        bytes.extend_from_slice(&chunk[(end_block - off) as usize..]);
+    }
+    tail.bytes = bytes;
+    tail.seg = seg;
+    tail.block_off = end_block;
+    tail.valid = res.is_ok();
+    tail.scratch = scratch;
+    if tail.scratch.capacity() > SCRATCH_MAX + 2 * WAL_BLOCK as usize {
+        tail.scratch = Vec::new();
+    }
+    res
 }
 
 /// The zero-filled, durable file that the next new segment is renamed from
@@ -776,6 +965,7 @@ impl Wal {
             }),
             flushed_cv: Condvar::new(),
             segments: Mutex::new(BTreeMap::new()),
+            tail: Mutex::new(WriteTail::default()),
             bytes_written: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
             writes: AtomicU64::new(0),
@@ -793,13 +983,6 @@ impl Wal {
     }
 
     fn append_locked(st: &mut InsertState, xid: Xid, rec: &WalRecord) -> (Lsn, Lsn) {
-        if st.insert_lsn - st.seg_start >= SEGMENT_SIZE {
-            st.seg_start = st.insert_lsn;
-            st.pending_segments.push(st.insert_lsn);
-        }
-        let before = st.buf.len();
-        rec.encode(xid, &mut st.buf);
-        let len = (st.buf.len() - before) as u64;
         let fpi = match rec {
             WalRecord::PageImage { .. } => 1,
             WalRecord::PageImages { pages, .. } => pages.len() as u64,
@@ -809,6 +992,39 @@ impl Wal {
                 .count() as u64,
             _ => 0,
         };
+        Self::append_with_locked(st, fpi, |out| rec.encode(xid, out))
+    }
+
+    /// One full-page image of `page`, encoded straight from the page.
+    fn append_image_locked(
+        st: &mut InsertState,
+        xid: Xid,
+        rel: RelFileId,
+        block: u32,
+        page: &[u8],
+    ) -> (Lsn, Lsn) {
+        Self::append_with_locked(st, 1, |out| {
+            encode_framed(xid, K_PAGE_IMAGE_HOLE, out, |o| {
+                o.extend_from_slice(&rel.to_le_bytes());
+                o.extend_from_slice(&block.to_le_bytes());
+                put_image(o, page);
+            })
+        })
+    }
+
+    /// Append the record `encode` writes (holding `fpi` page images).
+    fn append_with_locked(
+        st: &mut InsertState,
+        fpi: u64,
+        encode: impl FnOnce(&mut Vec<u8>),
+    ) -> (Lsn, Lsn) {
+        if st.insert_lsn - st.seg_start >= SEGMENT_SIZE {
+            st.seg_start = st.insert_lsn;
+            st.pending_segments.push(st.insert_lsn);
+        }
+        let before = st.buf.len();
+        encode(&mut st.buf);
+        let len = (st.buf.len() - before) as u64;
         crate::stats::note_wal(fpi, len);
         st.records += 1;
         st.fpi += fpi;
@@ -878,12 +1094,7 @@ impl Wal {
     ) -> Lsn {
         let mut st = self.insert.lock();
         let end = if page_lsn(page) <= st.redo {
-            let full = WalRecord::PageImage {
-                rel,
-                block,
-                image: page.to_vec(),
-            };
-            Self::append_locked(&mut st, xid, &full).1
+            Self::append_image_locked(&mut st, xid, rel, block, page).1
         } else {
             Self::append_locked(&mut st, xid, &rec).1
         };
@@ -897,12 +1108,7 @@ impl Wal {
     /// Log a whole page image unconditionally (new pages, vacuum).
     pub fn append_page_image(&self, xid: Xid, rel: RelFileId, block: u32, page: &mut [u8]) -> Lsn {
         let mut st = self.insert.lock();
-        let rec = WalRecord::PageImage {
-            rel,
-            block,
-            image: page.to_vec(),
-        };
-        let end = Self::append_locked(&mut st, xid, &rec).1;
+        let end = Self::append_image_locked(&mut st, xid, rel, block, page).1;
         let buffered = st.buf.len();
         drop(st);
         crate::page::set_page_lsn(page, end);
@@ -919,11 +1125,18 @@ impl Wal {
         pages: &mut [(u32, &mut [u8])],
     ) -> Lsn {
         let mut st = self.insert.lock();
-        let rec = WalRecord::PageImages {
-            rel,
-            pages: pages.iter().map(|(b, p)| (*b, p.to_vec())).collect(),
-        };
-        let end = Self::append_locked(&mut st, xid, &rec).1;
+        let n = pages.len();
+        let end = Self::append_with_locked(&mut st, n as u64, |out| {
+            encode_framed(xid, K_PAGE_IMAGES_HOLE, out, |o| {
+                o.extend_from_slice(&rel.to_le_bytes());
+                o.extend_from_slice(&(n as u32).to_le_bytes());
+                for (block, page) in pages.iter() {
+                    o.extend_from_slice(&block.to_le_bytes());
+                    put_image(o, page);
+                }
+            })
+        })
+        .1;
         let buffered = st.buf.len();
         drop(st);
         for (_, p) in pages.iter_mut() {
@@ -1088,6 +1301,7 @@ impl Wal {
         let write_started = std::time::Instant::now();
         let mut pos = start;
         let mut touched: Vec<Lsn> = Vec::new();
+        let mut tail = self.tail.lock();
         while pos < end {
             let (&seg, f) = segments
                 .range(..=pos)
@@ -1100,11 +1314,12 @@ impl Wal {
                 .unwrap_or(u64::MAX);
             let upto = end.min(seg_end);
             let chunk = &data[(pos - start) as usize..(upto - start) as usize];
-            f.write_all_at(chunk, pos - seg)
+            write_whole_blocks(f, seg, pos - seg, chunk, &mut tail)
                 .map_err(|e| EngineError::io(self.dir.join(segment_name(seg)), e))?;
             touched.push(seg);
             pos = upto;
         }
+        drop(tail);
         self.writes.fetch_add(1, Ordering::Relaxed);
         self.write_ns
             .fetch_add(write_started.elapsed().as_nanos() as u64, Ordering::Relaxed);
@@ -1352,9 +1567,8 @@ mod tests {
         assert!(got.iter().all(|r| r.xid == 42));
         // Tear the last record: recovery must stop before it.
         let seg = d.join("wal").join(segment_name(0));
-        let len = std::fs::metadata(&seg).unwrap().len();
         let f = OpenOptions::new().write(true).open(&seg).unwrap();
-        f.set_len(len - 3).unwrap();
+        f.set_len(last - 3).unwrap();
         let (got, end) = read_from(&d.join("wal"), 0).unwrap();
         assert_eq!(got.len(), 2);
         assert_eq!(end, got[1].end);
@@ -1365,6 +1579,126 @@ mod tests {
         let (got, end2) = read_from(&d.join("wal"), 0).unwrap();
         assert_eq!(got.len(), 3);
         assert_eq!(end2, e2);
+    }
+
+    #[test]
+    fn page_images_leave_out_their_longest_zero_run() {
+        let mut pages = Vec::new();
+        // A new page (header only), a page with free space in the middle,
+        // a full page without zeros, zeros at the very end and at the start,
+        // and zero runs that are not 8-byte aligned.
+        let mut p = vec![0u8; PAGE_SIZE];
+        p[..24].fill(7);
+        pages.push(p.clone());
+        p[24..400].fill(1);
+        p[6000..].fill(2);
+        pages.push(p.clone());
+        pages.push(vec![9u8; PAGE_SIZE]);
+        let mut q = vec![5u8; PAGE_SIZE];
+        q[8000..].fill(0);
+        pages.push(q.clone());
+        q.fill(5);
+        q[..3001].fill(0);
+        q[3005] = 0;
+        q[5003..5900].fill(0);
+        pages.push(q);
+        pages.push(vec![0u8; PAGE_SIZE]);
+        for (i, page) in pages.iter().enumerate() {
+            for rec in [
+                WalRecord::PageImage {
+                    rel: 3,
+                    block: i as u32,
+                    image: page.clone(),
+                },
+                WalRecord::PageImages {
+                    rel: 3,
+                    pages: vec![(1, page.clone()), (2, pages[1].clone())],
+                },
+            ] {
+                let mut out = Vec::new();
+                rec.encode(1, &mut out);
+                let back = WalRecord::decode_payload(out[16], &out[RECORD_HEADER..]).unwrap();
+                assert_eq!(back, rec, "page {i}");
+            }
+        }
+        let mut out = Vec::new();
+        put_image(&mut out, &pages[0]);
+        assert_eq!(out.len(), 4 + 24, "a new page's image is its header");
+        out.clear();
+        put_image(&mut out, &pages[1]);
+        assert_eq!(out.len(), 4 + 400 + (PAGE_SIZE - 6000));
+        // The direct encoders write what the records encode.
+        let d = tmpdir("images");
+        let wal = Wal::open(&d, 0, 0, false).unwrap();
+        let mut a = pages[1].clone();
+        let mut b = pages[4].clone();
+        wal.append_page_image(4, 9, 1, &mut a);
+        let last = wal.append_page_images(4, 9, &mut [(2, &mut a[..]), (3, &mut b[..])]);
+        wal.flush(last).unwrap();
+        let (got, _) = read_from(&d.join("wal"), 0).unwrap();
+        let mut want_a = pages[1].clone();
+        crate::page::set_page_lsn(&mut want_a, got[0].end);
+        assert_eq!(
+            got[0].record,
+            WalRecord::PageImage {
+                rel: 9,
+                block: 1,
+                image: pages[1].clone()
+            }
+        );
+        match &got[1].record {
+            WalRecord::PageImages { rel: 9, pages: p } => {
+                assert_eq!(p[0], (2, want_a));
+                assert_eq!(p[1], (3, pages[4].clone()));
+            }
+            r => panic!("{r:?}"),
+        }
+        drop(wal);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn commits_write_whole_blocks_and_read_back() {
+        let d = tmpdir("blocks");
+        let wal = Wal::open(&d, 0, 0, false).unwrap();
+        let mut expect = Vec::new();
+        let mut last = 0;
+        // Records of odd sizes, each flushed alone (a commit's write), one
+        // large enough to take the multi-write path, so writes start and
+        // end at every offset inside a block.
+        for i in 0..400u32 {
+            let n = if i == 200 { 300_000 } else { (i as usize * 37) % 1500 };
+            let rec = WalRecord::HeapInsert {
+                rel: 1,
+                block: i,
+                slot: 0,
+                tuple: vec![(i % 251) as u8 + 1; n],
+            };
+            last = wal.append(3, &rec).1;
+            wal.flush(last).unwrap();
+            expect.push(rec);
+            let seg = d.join("wal").join(segment_name(0));
+            let len = std::fs::metadata(&seg).unwrap().len();
+            assert_eq!(len % WAL_BLOCK, 0, "record {i}");
+            assert!(len >= last && len - last < WAL_BLOCK, "record {i}");
+        }
+        let (got, end) = read_from(&d.join("wal"), 0).unwrap();
+        assert_eq!(end, last);
+        assert_eq!(got.into_iter().map(|r| r.record).collect::<Vec<_>>(), expect);
+        // A restart cuts the padding off; the log continues after it.
+        drop(wal);
+        let wal = Wal::open(&d, end, 0, false).unwrap();
+        let rec = WalRecord::Sequence {
+            seq: 1,
+            value: 2,
+            is_called: true,
+        };
+        let e2 = wal.append(1, &rec).1;
+        wal.flush(e2).unwrap();
+        let (got, end2) = read_from(&d.join("wal"), 0).unwrap();
+        assert_eq!((got.len(), end2), (expect.len() + 1, e2));
+        drop(wal);
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

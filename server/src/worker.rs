@@ -140,10 +140,11 @@ fn serve<S: SqlSession>(session: S, handover: Handover) {
     };
     let mut backend = Backend::new(session, stream);
     let mut chunk = vec![0u8; 16 * 1024];
+    // Room for a read's worth of small messages (a COPY sends a CopyData
+    // per row) without growing the vector message by message; reused by
+    // every read (a fresh one was a large allocation per round trip).
+    let mut batch = Vec::with_capacity(64);
     loop {
-        // Room for a read's worth of small messages (a COPY sends a
-        // CopyData per row) without growing the vector message by message.
-        let mut batch = Vec::with_capacity(64);
         let mut framing_error = None;
         loop {
             // During COPY FROM STDIN, the CopyData messages read so far go
@@ -169,8 +170,12 @@ fn serve<S: SqlSession>(session: S, handover: Handover) {
                 }
             }
         }
-        if !batch.is_empty() && (backend.handle_batch(batch) || backend.gone) {
+        if !batch.is_empty() && (backend.handle_batch(&mut batch) || backend.gone) {
             break;
+        }
+        if batch.capacity() > 1024 {
+            // A COPY's run of messages: do not keep that much around.
+            batch = Vec::with_capacity(64);
         }
         if let Some(e) = framing_error {
             backend.fatal(e);
@@ -441,9 +446,10 @@ impl<S: SqlSession> Backend<S> {
     }
 
     /// Handles a batch; returns whether the connection must close.
-    fn handle_batch(&mut self, batch: Vec<FrontendMessage>) -> bool {
+    /// Handles the messages of `batch` in order and empties it.
+    fn handle_batch(&mut self, batch: &mut Vec<FrontendMessage>) -> bool {
         let mut close = false;
-        for msg in batch {
+        for msg in batch.drain(..) {
             match catch_unwind(AssertUnwindSafe(|| self.handle(msg))) {
                 Ok(Flow::Continue) => self.flush_if_large(),
                 Ok(Flow::Flush) => self.send_output(),
