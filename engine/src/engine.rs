@@ -254,6 +254,12 @@ pub struct Engine {
     _lock_file: File,
 }
 
+/// Version of the on-disk formats (pages, rows, WAL records) a data
+/// directory was written in, kept in its control file. A build refuses a
+/// directory of another version instead of misreading it. 2: the compact
+/// row encoding and hole-free page images (session 10).
+pub const STORAGE_FORMAT_VERSION: u64 = 2;
+
 struct Control {
     redo: Lsn,
     checkpoint: Lsn,
@@ -287,6 +293,13 @@ fn read_control(path: &Path) -> Result<Option<Control>> {
             "control file checksum mismatch".into(),
         ));
     }
+    let version = get("version")?;
+    if version != STORAGE_FORMAT_VERSION {
+        return Err(EngineError::IncompatibleDataDir {
+            found: version,
+            supported: STORAGE_FORMAT_VERSION,
+        });
+    }
     Ok(Some(Control {
         redo: get("redo")?,
         checkpoint: get("checkpoint")?,
@@ -296,8 +309,8 @@ fn read_control(path: &Path) -> Result<Option<Control>> {
 
 fn write_control(path: &Path, c: &Control, fsync: bool) -> Result<()> {
     let body = format!(
-        "version=1\nredo={}\ncheckpoint={}\nnext_xid={}\n",
-        c.redo, c.checkpoint, c.next_xid
+        "version={}\nredo={}\ncheckpoint={}\nnext_xid={}\n",
+        STORAGE_FORMAT_VERSION, c.redo, c.checkpoint, c.next_xid
     );
     let crc = crc32fast::hash(body.as_bytes());
     write_atomic(path, format!("{body}crc={crc}\n").as_bytes(), fsync)

@@ -19,6 +19,10 @@ pub enum EngineError {
     },
     #[error("corrupt write-ahead log: {0}")]
     CorruptWal(String),
+    #[error(
+        "database files are incompatible with server: the data directory was written in storage format version {found}, this sargdb reads version {supported}"
+    )]
+    IncompatibleDataDir { found: u64, supported: u64 },
     #[error("data directory \"{0}\" is locked by another running sargdb")]
     DataDirLocked(PathBuf),
     #[error("could not serialize access due to concurrent update")]

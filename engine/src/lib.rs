@@ -25,7 +25,7 @@ mod engine;
 mod storage;
 
 pub use buffer::{BuildPageHasher, BULK_RING_FRAMES};
-pub use engine::{Engine, EngineConfig, EngineStats, VacuumStats};
+pub use engine::{Engine, EngineConfig, EngineStats, VacuumStats, STORAGE_FORMAT_VERSION};
 pub use error::{EngineError, Result};
 pub use heap::{HeapScan, TupleBatch, TupleId};
 pub use index::{

@@ -204,7 +204,9 @@ impl<'a> Reader<'a> {
         let off = self.u16()? as usize;
         let len = self.u16()? as usize;
         if off + len > PAGE_SIZE {
-            return Err(EngineError::CorruptWal("page image hole out of range".into()));
+            return Err(EngineError::CorruptWal(
+                "page image hole out of range".into(),
+            ));
         }
         let mut page = vec![0u8; PAGE_SIZE];
         page[..off].copy_from_slice(self.take(off)?);
@@ -1667,7 +1669,11 @@ mod tests {
         // large enough to take the multi-write path, so writes start and
         // end at every offset inside a block.
         for i in 0..400u32 {
-            let n = if i == 200 { 300_000 } else { (i as usize * 37) % 1500 };
+            let n = if i == 200 {
+                300_000
+            } else {
+                (i as usize * 37) % 1500
+            };
             let rec = WalRecord::HeapInsert {
                 rel: 1,
                 block: i,
@@ -1684,7 +1690,10 @@ mod tests {
         }
         let (got, end) = read_from(&d.join("wal"), 0).unwrap();
         assert_eq!(end, last);
-        assert_eq!(got.into_iter().map(|r| r.record).collect::<Vec<_>>(), expect);
+        assert_eq!(
+            got.into_iter().map(|r| r.record).collect::<Vec<_>>(),
+            expect
+        );
         // A restart cuts the padding off; the log continues after it.
         drop(wal);
         let wal = Wal::open(&d, end, 0, false).unwrap();

@@ -493,3 +493,50 @@ fn concurrent_commits_share_wal_flushes() {
     );
     assert_eq!(rows(&e, 3).len(), threads * per);
 }
+
+/// A data directory written in another storage format is refused with a
+/// clear error instead of being misread.
+#[test]
+fn data_dir_of_another_format_version_is_refused() {
+    let dir = tmp("format-version");
+    {
+        let e = Engine::open(cfg(&dir, 1 << 20)).unwrap();
+        e.checkpoint().unwrap();
+    }
+    let control = dir.join("control");
+    let text = std::fs::read_to_string(&control).unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "version={}\n",
+            sargdb_engine::STORAGE_FORMAT_VERSION
+        )),
+        "{text}"
+    );
+    // Reopens as it is.
+    drop(Engine::open(cfg(&dir, 1 << 20)).unwrap());
+    // The same file claiming format 1 (checksum recomputed).
+    let body: String = std::fs::read_to_string(&control)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("crc="))
+        .map(|l| {
+            if l.starts_with("version=") {
+                "version=1\n".to_string()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let crc = crc32fast::hash(body.as_bytes());
+    std::fs::write(&control, format!("{body}crc={crc}\n")).unwrap();
+    match Engine::open(cfg(&dir, 1 << 20)) {
+        Err(EngineError::IncompatibleDataDir {
+            found: 1,
+            supported,
+        }) => {
+            assert_eq!(supported, sargdb_engine::STORAGE_FORMAT_VERSION)
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("a format-1 data directory was opened"),
+    }
+}

@@ -158,6 +158,9 @@ pub fn engine_error_code(err: &EngineError) -> &'static str {
         EngineError::CorruptWal(_) => "XX001",
         // lock_file_exists
         EngineError::DataDirLocked(_) => "F0001",
+        // Postgres's "database files are incompatible with server" (FATAL
+        // at startup, internal_error)
+        EngineError::IncompatibleDataDir { .. } => "XX000",
         EngineError::SerializationFailure => "40001",
         EngineError::DeadlockDetected { .. } => "40P01",
         // program_limit_exceeded

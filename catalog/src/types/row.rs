@@ -346,7 +346,9 @@ impl<'a> Reader<'a> {
         let mut a = [0u8; 8];
         a[..n].copy_from_slice(self.take(n)?);
         let shift = 64 - 8 * n as u32;
-        Ok(i64::from_le_bytes(a).wrapping_shl(shift).wrapping_shr(shift))
+        Ok(i64::from_le_bytes(a)
+            .wrapping_shl(shift)
+            .wrapping_shr(shift))
     }
     fn string(&mut self, short: bool) -> Result<String> {
         let b = self.bytes(short)?;
