@@ -257,8 +257,9 @@ pub struct Engine {
 /// Version of the on-disk formats (pages, rows, WAL records) a data
 /// directory was written in, kept in its control file. A build refuses a
 /// directory of another version instead of misreading it. 2: the compact
-/// row encoding and hole-free page images (session 10).
-pub const STORAGE_FORMAT_VERSION: u64 = 2;
+/// row encoding and hole-free page images (session 10). 3: the 28-byte
+/// tuple header (one command-id field, combo ids).
+pub const STORAGE_FORMAT_VERSION: u64 = 3;
 
 struct Control {
     redo: Lsn,
@@ -491,7 +492,7 @@ impl Engine {
                         Some(t) => {
                             let mut h = TupleHeader::read(t);
                             h.xmax = xmax;
-                            h.cmax = cmax;
+                            h.cid = cmax;
                             h.infomask = infomask;
                             h.ctid_page = block;
                             h.ctid_slot = slot;

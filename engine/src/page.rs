@@ -20,17 +20,27 @@
 //! stable: VACUUM compacts tuple data but never renumbers slots, so a
 //! `TupleId` stays valid while the tuple lives.
 //!
-//! Each heap tuple starts with a 32-byte MVCC header:
+//! Each heap tuple starts with a 28-byte MVCC header:
 //!
 //! ```text
 //!      0    8 xmin       inserting transaction
 //!      8    8 xmax       deleting/updating/locking transaction, 0 if none
-//!     16    4 cmin       command id of the insert within xmin
-//!     20    4 cmax       command id of the delete within xmax
-//!     24    4 ctid.page  newer version after an update (self otherwise)
-//!     28    2 ctid.slot
-//!     30    2 infomask   TUPLE_UPDATED | TUPLE_LOCK_ONLY | TUPLE_EXTERNAL
+//!     16    4 cid        command id: of the insert (cmin), or of the delete
+//!                        (cmax) once another transaction's row is deleted,
+//!                        or with TUPLE_COMBO_CID a combo id naming both
+//!     20    4 ctid.page  newer version after an update (self otherwise)
+//!     24    2 ctid.slot
+//!     26    2 infomask   TUPLE_UPDATED | TUPLE_LOCK_ONLY | TUPLE_EXTERNAL |
+//!                        TUPLE_COMBO_CID
 //! ```
+//!
+//! Command ids matter only to the transaction that wrote them (other
+//! transactions go by xmin's and xmax's commit status), so one field holds
+//! the one that transaction needs, as in Postgres: cmin while the row is
+//! not deleted (a row lock leaves it), cmax when the transaction deletes a
+//! row another transaction inserted, and when it deletes a row it inserted
+//! itself, an id into its own table of (cmin, cmax) pairs (`txn::ComboCids`).
+//! After the transaction ends nobody reads the field.
 //!
 //! A row too large for a page is stored in overflow pages (kind 4: after the
 //! header `u32 next block, u16 chunk length`, then up to 8,162 bytes), and
@@ -45,7 +55,7 @@ use crate::RelFileId;
 pub const PAGE_SIZE: usize = 8192;
 pub const PAGE_HEADER_SIZE: usize = 24;
 pub const LINE_POINTER_SIZE: usize = 4;
-pub const TUPLE_HEADER_SIZE: usize = 32;
+pub const TUPLE_HEADER_SIZE: usize = 28;
 
 pub const PAGE_KIND_HEAP: u16 = 1;
 
@@ -72,6 +82,9 @@ pub const TUPLE_LOCK_ONLY: u16 = 0x0002;
 /// The row bytes live in a chain of overflow pages; the tuple holds
 /// `u32 total length, u32 first block` (see `heap`).
 pub const TUPLE_EXTERNAL: u16 = 0x0004;
+/// The header's `cid` is a combo id of the writing transaction (it inserted
+/// and then deleted the row).
+pub const TUPLE_COMBO_CID: u16 = 0x0008;
 
 /// Overflow page: `u32 next block (u32::MAX: last), u16 length` after the
 /// common header, then the chunk.
@@ -153,8 +166,8 @@ pub fn verify_checksum(rel: RelFileId, block: u32, page: &[u8]) -> bool {
 pub struct TupleHeader {
     pub xmin: u64,
     pub xmax: u64,
-    pub cmin: u32,
-    pub cmax: u32,
+    /// cmin, cmax or a combo id (see the module docs).
+    pub cid: u32,
     pub ctid_page: u32,
     pub ctid_slot: u16,
     pub infomask: u16,
@@ -165,21 +178,19 @@ impl TupleHeader {
         TupleHeader {
             xmin: rd_u64(b, 0),
             xmax: rd_u64(b, 8),
-            cmin: rd_u32(b, 16),
-            cmax: rd_u32(b, 20),
-            ctid_page: rd_u32(b, 24),
-            ctid_slot: rd_u16(b, 28),
-            infomask: rd_u16(b, 30),
+            cid: rd_u32(b, 16),
+            ctid_page: rd_u32(b, 20),
+            ctid_slot: rd_u16(b, 24),
+            infomask: rd_u16(b, 26),
         }
     }
     pub fn write(&self, b: &mut [u8]) {
         wr_u64(b, 0, self.xmin);
         wr_u64(b, 8, self.xmax);
-        wr_u32(b, 16, self.cmin);
-        wr_u32(b, 20, self.cmax);
-        wr_u32(b, 24, self.ctid_page);
-        wr_u16(b, 28, self.ctid_slot);
-        wr_u16(b, 30, self.infomask);
+        wr_u32(b, 16, self.cid);
+        wr_u32(b, 20, self.ctid_page);
+        wr_u16(b, 24, self.ctid_slot);
+        wr_u16(b, 26, self.infomask);
     }
 }
 

@@ -27,7 +27,8 @@ use crate::engine::Shared;
 use crate::error::{EngineError, Result};
 use crate::heap::{self, HeapScan, TupleBatch, TupleId};
 use crate::page::{
-    HeapPageMut, TupleHeader, TUPLE_EXTERNAL, TUPLE_HEADER_SIZE, TUPLE_LOCK_ONLY, TUPLE_UPDATED,
+    HeapPageMut, TupleHeader, TUPLE_COMBO_CID, TUPLE_EXTERNAL, TUPLE_HEADER_SIZE, TUPLE_LOCK_ONLY,
+    TUPLE_UPDATED,
 };
 use crate::wal::WalRecord;
 use crate::RelFileId;
@@ -133,6 +134,73 @@ pub struct VisibilityContext {
     pub cid: u32,
     /// This transaction's live (not rolled back) xids.
     pub mine: Arc<XidSet>,
+    /// This transaction's combo command ids.
+    pub combos: Arc<ComboCids>,
+}
+
+/// A transaction's combo command ids: the (cmin, cmax) pairs of rows it
+/// inserted and then deleted, whose header has room for one command id
+/// (`page::TUPLE_COMBO_CID`). Shared with the visibility contexts the
+/// transaction hands out, since a cursor opened earlier may meet a row
+/// deleted later. Lives as long as the transaction: nobody else reads the
+/// ids, and after it ends nobody needs them.
+#[derive(Debug, Default)]
+pub struct ComboCids {
+    inner: RwLock<ComboTable>,
+}
+
+#[derive(Debug, Default)]
+struct ComboTable {
+    pairs: Vec<(u32, u32)>,
+    ids: HashMap<(u32, u32), u32>,
+}
+
+impl ComboCids {
+    /// The id of (cmin, cmax), created if new.
+    fn id(&self, cmin: u32, cmax: u32) -> u32 {
+        if let Some(&id) = self.inner.read().ids.get(&(cmin, cmax)) {
+            return id;
+        }
+        let mut t = self.inner.write();
+        if let Some(&id) = t.ids.get(&(cmin, cmax)) {
+            return id;
+        }
+        let id = t.pairs.len() as u32;
+        t.pairs.push((cmin, cmax));
+        t.ids.insert((cmin, cmax), id);
+        id
+    }
+
+    /// (cmin, cmax) of combo id `id`. An unknown id (never expected: only
+    /// the transaction that made it asks) reads as a command that has not
+    /// happened yet, which hides the row from that transaction rather than
+    /// showing it.
+    fn pair(&self, id: u32) -> (u32, u32) {
+        self.inner
+            .read()
+            .pairs
+            .get(id as usize)
+            .copied()
+            .unwrap_or((u32::MAX, u32::MAX))
+    }
+
+    /// cmin of a header whose xmin is the asking transaction's.
+    fn cmin(&self, h: &TupleHeader) -> u32 {
+        if h.infomask & TUPLE_COMBO_CID != 0 {
+            self.pair(h.cid).0
+        } else {
+            h.cid
+        }
+    }
+
+    /// cmax of a header whose (non-lock) xmax is the asking transaction's.
+    fn cmax(&self, h: &TupleHeader) -> u32 {
+        if h.infomask & TUPLE_COMBO_CID != 0 {
+            self.pair(h.cid).1
+        } else {
+            h.cid
+        }
+    }
 }
 
 /// The commit log: one status byte per xid, kept in memory and written to
@@ -348,6 +416,7 @@ pub struct Transaction {
     cid: u32,
     levels: Vec<Level>,
     mine: Arc<XidSet>,
+    combos: Arc<ComboCids>,
     cancel: Option<Arc<AtomicBool>>,
     ended: bool,
     /// `TxnManager::oldest_xmin` as last computed for this command (0: not
@@ -422,6 +491,7 @@ impl Transaction {
             cid: 0,
             levels: vec![Level::new()],
             mine: Arc::new(XidSet::default()),
+            combos: Arc::new(ComboCids::default()),
             cancel: None,
             ended: false,
             horizon: std::sync::atomic::AtomicU64::new(0),
@@ -479,6 +549,7 @@ impl Transaction {
             snapshot,
             cid: self.cid.max(1),
             mine: self.mine.clone(),
+            combos: self.combos.clone(),
         }
     }
 
@@ -522,8 +593,7 @@ impl Transaction {
         TupleHeader {
             xmin: xid,
             xmax: 0,
-            cmin: self.cid,
-            cmax: 0,
+            cid: self.cid,
             ctid_page: 0,
             ctid_slot: 0,
             infomask: 0,
@@ -697,7 +767,7 @@ impl Transaction {
                 .shared
                 .txns
                 .clog
-                .with(|st| visible_to(&h, snapshot, cid, &self.mine, st));
+                .with(|st| visible_to(&h, snapshot, cid, &self.mine, &self.combos, st));
             visible.then(|| (h.infomask, t[TUPLE_HEADER_SIZE..].to_vec()))
         })?
         .flatten();
@@ -785,7 +855,7 @@ impl Transaction {
         let found = heap::with_tuple(&self.shared, rel, tid, |t| {
             let h = TupleHeader::read(t);
             let seen = self.shared.txns.clog.with(|st| {
-                if visible_to(&h, snapshot, cid, &self.mine, st) {
+                if visible_to(&h, snapshot, cid, &self.mine, &self.combos, st) {
                     Some(true)
                 } else if self.dead_to_all(&h, st) {
                     Some(false)
@@ -939,9 +1009,21 @@ impl Transaction {
                         crate::heap::clear_all_visible(&self.shared, rel, tid.page, &mut g[..]);
                         let mut hp = HeapPageMut::new(&mut g[..]);
                         let t = hp.tuple_mut(tid.slot).expect("slot checked above");
-                        let infomask = infomask | (h.infomask & TUPLE_EXTERNAL);
+                        let mut infomask = infomask | (h.infomask & TUPLE_EXTERNAL);
+                        if infomask & TUPLE_LOCK_ONLY != 0 {
+                            // A row lock needs no command id: the field
+                            // keeps the insert's (or its combo id).
+                            infomask |= h.infomask & TUPLE_COMBO_CID;
+                        } else if self.mine.contains(&h.xmin) {
+                            // Deleting a row this transaction inserted:
+                            // both command ids stay needed.
+                            let cmin = self.combos.cmin(&h);
+                            h.cid = self.combos.id(cmin, self.cid);
+                            infomask |= TUPLE_COMBO_CID;
+                        } else {
+                            h.cid = self.cid;
+                        }
                         h.xmax = my;
-                        h.cmax = self.cid;
                         h.infomask = infomask;
                         h.ctid_page = tid.page;
                         h.ctid_slot = tid.slot;
@@ -951,7 +1033,7 @@ impl Transaction {
                             block: tid.page,
                             slot: tid.slot,
                             xmax: my,
-                            cmax: self.cid,
+                            cmax: h.cid,
                             infomask,
                         };
                         self.shared
@@ -1507,7 +1589,7 @@ impl Drop for Transaction {
 
 /// Postgres's MVCC visibility rule for one tuple header.
 pub fn is_visible(h: &TupleHeader, vis: &VisibilityContext, status: &dyn Fn(Xid) -> u8) -> bool {
-    visible_to(h, &vis.snapshot, vis.cid, &vis.mine, status)
+    visible_to(h, &vis.snapshot, vis.cid, &vis.mine, &vis.combos, status)
 }
 
 /// The rule itself: is the version `h` visible to `snapshot` at command `cid`
@@ -1517,10 +1599,11 @@ fn visible_to(
     snapshot: &Snapshot,
     cid: u32,
     mine: &XidSet,
+    combos: &ComboCids,
     status: &dyn Fn(Xid) -> u8,
 ) -> bool {
     if mine.contains(&h.xmin) {
-        if h.cmin >= cid {
+        if combos.cmin(h) >= cid {
             return false;
         }
     } else if status(h.xmin) != XID_COMMITTED || snapshot.in_progress(h.xmin) {
@@ -1530,7 +1613,7 @@ fn visible_to(
         return true;
     }
     if mine.contains(&h.xmax) {
-        return h.cmax >= cid;
+        return combos.cmax(h) >= cid;
     }
     match status(h.xmax) {
         XID_COMMITTED => snapshot.in_progress(h.xmax),

@@ -62,7 +62,9 @@ pub enum WalRecord {
         slot: u16,
         tuple: Vec<u8>,
     },
-    /// Set xmax/cmax/infomask of a tuple (delete, lock, first half of update).
+    /// Set xmax, the command-id field (`cmax`: cmax, a combo id, or for a
+    /// row lock the field unchanged) and infomask of a tuple (delete, lock,
+    /// first half of update).
     HeapSetXmax {
         rel: RelFileId,
         block: u32,
