@@ -170,10 +170,6 @@ const K_PAGE_PATCH: u8 = 11;
 const K_PAGE_IMAGES: u8 = 12;
 const K_PAGE_PATCHES: u8 = 14;
 const K_HEAP_PRUNE: u8 = 13;
-/// Page images written without their longest run of zero bytes (see
-/// `put_image`); the plain kinds above are still read.
-const K_PAGE_IMAGE_HOLE: u8 = 15;
-const K_PAGE_IMAGES_HOLE: u8 = 16;
 
 struct Reader<'a> {
     b: &'a [u8],
@@ -310,6 +306,28 @@ fn put_image(out: &mut Vec<u8>, page: &[u8]) {
     out.extend_from_slice(&page[off + len..]);
 }
 
+/// The payload of a PageImage record (also written straight from a page
+/// by `Wal::append_image_locked`).
+fn put_page_image(out: &mut Vec<u8>, rel: RelFileId, block: u32, page: &[u8]) {
+    out.extend_from_slice(&rel.to_le_bytes());
+    out.extend_from_slice(&block.to_le_bytes());
+    put_image(out, page);
+}
+
+/// The payload of a PageImages record.
+fn put_page_images<'a>(
+    out: &mut Vec<u8>,
+    rel: RelFileId,
+    pages: impl ExactSizeIterator<Item = (u32, &'a [u8])>,
+) {
+    out.extend_from_slice(&rel.to_le_bytes());
+    out.extend_from_slice(&(pages.len() as u32).to_le_bytes());
+    for (block, page) in pages {
+        out.extend_from_slice(&block.to_le_bytes());
+        put_image(out, page);
+    }
+}
+
 fn put_patches(out: &mut Vec<u8>, patches: &[(u16, Vec<u8>)]) {
     out.extend_from_slice(&(patches.len() as u32).to_le_bytes());
     for (off, bytes) in patches {
@@ -324,7 +342,7 @@ impl WalRecord {
             WalRecord::HeapInsert { .. } => K_INSERT,
             WalRecord::HeapSetXmax { .. } => K_SET_XMAX,
             WalRecord::HeapSetCtid { .. } => K_SET_CTID,
-            WalRecord::PageImage { .. } => K_PAGE_IMAGE_HOLE,
+            WalRecord::PageImage { .. } => K_PAGE_IMAGE,
             WalRecord::Commit { .. } => K_COMMIT,
             WalRecord::Abort { .. } => K_ABORT,
             WalRecord::Sequence { .. } => K_SEQUENCE,
@@ -332,7 +350,7 @@ impl WalRecord {
             WalRecord::BTreeInsert { .. } => K_BTREE_INSERT,
             WalRecord::BTreeDelete { .. } => K_BTREE_DELETE,
             WalRecord::PagePatch { .. } => K_PAGE_PATCH,
-            WalRecord::PageImages { .. } => K_PAGE_IMAGES_HOLE,
+            WalRecord::PageImages { .. } => K_PAGE_IMAGES,
             WalRecord::PagePatches { .. } => K_PAGE_PATCHES,
             WalRecord::HeapPrune { .. } => K_HEAP_PRUNE,
         }
@@ -380,9 +398,7 @@ impl WalRecord {
                 out.extend_from_slice(&ctid_slot.to_le_bytes());
             }
             WalRecord::PageImage { rel, block, image } => {
-                out.extend_from_slice(&rel.to_le_bytes());
-                out.extend_from_slice(&block.to_le_bytes());
-                put_image(out, image);
+                put_page_image(out, *rel, *block, image);
             }
             WalRecord::Commit {
                 subxids,
@@ -455,12 +471,7 @@ impl WalRecord {
                 put_patches(out, patches);
             }
             WalRecord::PageImages { rel, pages } => {
-                out.extend_from_slice(&rel.to_le_bytes());
-                out.extend_from_slice(&(pages.len() as u32).to_le_bytes());
-                for (block, image) in pages {
-                    out.extend_from_slice(&block.to_le_bytes());
-                    put_image(out, image);
-                }
+                put_page_images(out, *rel, pages.iter().map(|(b, p)| (*b, &p[..])));
             }
             WalRecord::PagePatches { rel, pages } => {
                 out.extend_from_slice(&rel.to_le_bytes());
@@ -497,21 +508,12 @@ impl WalRecord {
                 ctid_block: r.u32()?,
                 ctid_slot: r.u16()?,
             },
-            K_PAGE_IMAGE => {
-                let rel = r.u32()?;
-                let block = r.u32()?;
-                let image = r.bytes()?;
-                if image.len() != PAGE_SIZE {
-                    return Err(EngineError::CorruptWal("page image of wrong size".into()));
-                }
-                WalRecord::PageImage { rel, block, image }
-            }
-            K_PAGE_IMAGE_HOLE => WalRecord::PageImage {
+            K_PAGE_IMAGE => WalRecord::PageImage {
                 rel: r.u32()?,
                 block: r.u32()?,
                 image: r.image()?,
             },
-            K_PAGE_IMAGES_HOLE => {
+            K_PAGE_IMAGES => {
                 let rel = r.u32()?;
                 let n = r.u32()? as usize;
                 let mut pages = Vec::with_capacity(n.min(64));
@@ -571,20 +573,6 @@ impl WalRecord {
                     pages.push((block, r.patches()?));
                 }
                 WalRecord::PagePatches { rel, pages }
-            }
-            K_PAGE_IMAGES => {
-                let rel = r.u32()?;
-                let n = r.u32()? as usize;
-                let mut pages = Vec::with_capacity(n.min(64));
-                for _ in 0..n {
-                    let block = r.u32()?;
-                    let image = r.bytes()?;
-                    if image.len() != PAGE_SIZE {
-                        return Err(EngineError::CorruptWal("page image of wrong size".into()));
-                    }
-                    pages.push((block, image));
-                }
-                WalRecord::PageImages { rel, pages }
             }
             k => return Err(EngineError::CorruptWal(format!("unknown record kind {k}"))),
         };
@@ -1008,10 +996,8 @@ impl Wal {
         page: &[u8],
     ) -> (Lsn, Lsn) {
         Self::append_with_locked(st, 1, |out| {
-            encode_framed(xid, K_PAGE_IMAGE_HOLE, out, |o| {
-                o.extend_from_slice(&rel.to_le_bytes());
-                o.extend_from_slice(&block.to_le_bytes());
-                put_image(o, page);
+            encode_framed(xid, K_PAGE_IMAGE, out, |o| {
+                put_page_image(o, rel, block, page)
             })
         })
     }
@@ -1131,13 +1117,8 @@ impl Wal {
         let mut st = self.insert.lock();
         let n = pages.len();
         let end = Self::append_with_locked(&mut st, n as u64, |out| {
-            encode_framed(xid, K_PAGE_IMAGES_HOLE, out, |o| {
-                o.extend_from_slice(&rel.to_le_bytes());
-                o.extend_from_slice(&(n as u32).to_le_bytes());
-                for (block, page) in pages.iter() {
-                    o.extend_from_slice(&block.to_le_bytes());
-                    put_image(o, page);
-                }
+            encode_framed(xid, K_PAGE_IMAGES, out, |o| {
+                put_page_images(o, rel, pages.iter().map(|(b, p)| (*b, &p[..])))
             })
         })
         .1;
