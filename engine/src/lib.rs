@@ -11,6 +11,7 @@
 //! serializes. Every page change goes through the WAL before the page may reach
 //! disk (see `wal` and `buffer`).
 
+pub mod blocking;
 pub mod buffer;
 pub mod error;
 pub mod heap;

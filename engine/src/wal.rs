@@ -1213,6 +1213,14 @@ impl Wal {
     /// Make the log durable up to `upto` (group commit: see module docs).
     pub fn flush(&self, upto: Lsn) -> Result<()> {
         let mut fs = self.flush_state.lock();
+        if fs.flushed >= upto {
+            return Ok(());
+        }
+        drop(fs);
+        // Waiting for (or doing) the write and fsync: let the scheduler
+        // serve other connections meanwhile.
+        let _wait = crate::blocking::region();
+        fs = self.flush_state.lock();
         loop {
             if let Some(e) = &*self.write_failed.lock() {
                 return Err(EngineError::CorruptWal(format!(

@@ -25,6 +25,7 @@ use tokio::net::TcpStream;
 use crate::cancel::CancelRegistry;
 use crate::protocol::backend::{OutBuf, Severity};
 use crate::protocol::frontend::{next_startup_packet, StartupPacket};
+use crate::runners::Scheduler;
 use crate::sql_session::SqlSession;
 use crate::sqlstate::ProtocolError;
 use crate::worker::{self, Reply};
@@ -44,8 +45,8 @@ pub type NewSession<S> = Arc<dyn Fn(&str, &str) -> S + Send + Sync>;
 pub struct Shared<S> {
     pub new_session: NewSession<S>,
     pub cancel: Arc<CancelRegistry>,
-    /// Becomes `true` when the server shuts down.
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Serves the connections once their handshake is done.
+    pub scheduler: Arc<Scheduler>,
 }
 
 static BACKEND_SEQ: AtomicU64 = AtomicU64::new(1);
@@ -234,7 +235,7 @@ async fn run<S: SqlSession + 'static>(
     let handed = worker::Handover {
         stream,
         buffered: rbuf,
-        shutdown: shared.shutdown.clone(),
+        scheduler: Arc::clone(&shared.scheduler),
     };
     if handover.send(handed).is_err() {
         return Ok(());

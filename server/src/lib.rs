@@ -2,8 +2,9 @@
 //!
 //! It owns everything between a client's socket and a `sargdb_sql::Session`:
 //! the CLI and configuration (`config`), framing and message codecs on top of
-//! pgwire's message types (`protocol`), the per-connection I/O loop
-//! (`connection`) and backend thread (`worker`), cancel keys (`cancel`), the
+//! pgwire's message types (`protocol`), the startup handshake
+//! (`connection`), a connection's backend (`worker`), the runner threads
+//! that serve every connection (`runners`), cancel keys (`cancel`), the
 //! accept loop and shutdown (`server`), and the one mapping from errors to
 //! SQLSTATE codes (`sqlstate`). It must not interpret SQL.
 
@@ -13,6 +14,7 @@ pub mod cancel;
 pub mod config;
 pub mod connection;
 pub mod protocol;
+pub mod runners;
 pub mod server;
 pub mod sql_session;
 pub mod sqlstate;
@@ -73,7 +75,8 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()>) -> Result<(), Serv
         Arc::new(move |user: &str, database: &str| {
             Session::new(Arc::clone(&session_db), user, database)
         }),
-    );
+    )
+    .map_err(|e| ServerError::Internal(format!("could not start the connection scheduler: {e}")))?;
     server.run(stop).await;
 
     tracing::info!("checkpointing before exit");

@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::cancel::CancelRegistry;
 use crate::connection::{serve_connection, NewSession, Shared};
+use crate::runners::Scheduler;
 use crate::sql_session::SqlSession;
 
 /// How long shutdown waits for connections that are in the middle of a request.
@@ -23,22 +24,18 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct Server<S> {
     listener: TcpListener,
     shared: Arc<Shared<S>>,
-    shutdown_tx: tokio::sync::watch::Sender<bool>,
 }
 
 impl<S: SqlSession + 'static> Server<S> {
-    pub fn new(listener: TcpListener, new_session: NewSession<S>) -> Self {
-        let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
+    /// A server on `listener`, with its connection scheduler's threads
+    /// started.
+    pub fn new(listener: TcpListener, new_session: NewSession<S>) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             new_session,
             cancel: Arc::new(CancelRegistry::default()),
-            shutdown,
+            scheduler: Scheduler::start(None)?,
         });
-        Server {
-            listener,
-            shared,
-            shutdown_tx,
-        }
+        Ok(Server { listener, shared })
     }
 
     pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
@@ -47,11 +44,7 @@ impl<S: SqlSession + 'static> Server<S> {
 
     /// Serves until `stop` completes, then shuts connections down.
     pub async fn run(self, stop: impl Future<Output = ()>) {
-        let Server {
-            listener,
-            shared,
-            shutdown_tx,
-        } = self;
+        let Server { listener, shared } = self;
         let mut connections = JoinSet::new();
         tokio::pin!(stop);
         loop {
@@ -72,7 +65,7 @@ impl<S: SqlSession + 'static> Server<S> {
         }
         drop(listener);
         tracing::info!("shutting down: {} connection(s) open", connections.len());
-        let _ = shutdown_tx.send(true);
+        shared.scheduler.shut_down();
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
             while connections.join_next().await.is_some() {}
         })

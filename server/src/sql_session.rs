@@ -34,8 +34,8 @@ impl StatementInfo for PreparedStatement {
 }
 
 /// What the wire protocol needs from a session.
-pub trait SqlSession {
-    type Statement: StatementInfo;
+pub trait SqlSession: Send {
+    type Statement: StatementInfo + Send + Sync;
     fn simple_query(&mut self, sql: &str) -> Vec<sargdb_sql::Result<StatementResult>>;
     fn prepare(
         &mut self,

@@ -1,26 +1,25 @@
-//! The backend thread of one connection: it owns the `Session`, the
-//! extended protocol's prepared statements and portals, and (after startup)
-//! the socket.
+//! One connection's backend: its `Session`, the extended protocol's
+//! prepared statements and portals, and (after startup) the socket.
 //!
-//! Every session call can block on storage I/O, so each connection gets one OS
-//! thread that owns its session (it never moves between threads), like a
-//! Postgres backend process. The connection's async task does the startup
-//! handshake, then hands the socket over: from then on this thread reads the
-//! client's messages and writes the replies itself with blocking calls, so a
-//! statement costs no hop between threads. Replies are encoded into one
-//! `OutBuf` and written only at Sync, Flush, the end of a simple query, or
-//! when they pass `FLUSH_THRESHOLD`. A panic while handling a message is
-//! caught here: the client gets XX000 FATAL and the connection ends; the rest
-//! of the server never notices. Dropping the worker drops the session, which
-//! rolls back its open transaction.
+//! A connection starts on a thread of its own, which creates the session
+//! while the connection's async task does the startup handshake. The task
+//! then hands the socket over; the thread answers what arrived with the
+//! startup packet and gives the connection to the scheduler (`runners`),
+//! which from then on runs it on whichever runner thread its input finds
+//! (one at a time). A run reads what has arrived without waiting, decodes
+//! every complete message into one batch and answers it. Replies are
+//! encoded into one `OutBuf` and written only at Sync, Flush, the end of a
+//! simple query, or when they pass `FLUSH_THRESHOLD`. A panic while
+//! handling a message is caught here: the client gets XX000 FATAL and the
+//! connection ends; the rest of the server never notices. Dropping the
+//! connection drops the session, which rolls back its open transaction.
 
 use std::collections::HashMap;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::BytesMut;
 use pgwire::messages::extendedquery::{Bind, Describe, Execute, Parse, TARGET_TYPE_BYTE_STATEMENT};
@@ -30,6 +29,7 @@ use sargdb_sql::{ColumnDesc, CopyIn, CopyStart, SqlError, StatementResult, TxnSt
 
 use crate::protocol::backend::{OutBuf, Severity, FLUSH_THRESHOLD};
 use crate::protocol::frontend::{next_copy_data_run, next_message, FrontendMessage};
+use crate::runners::{recv_now, send_now, Scheduler, Step, Task};
 use crate::sql_session::{SqlSession, StatementInfo};
 use crate::sqlstate::{self, decode_utf8, ErrorReport, ProtocolError};
 
@@ -51,8 +51,8 @@ pub enum Reply {
 pub struct Handover {
     pub stream: TcpStream,
     pub buffered: BytesMut,
-    /// Becomes `true` when the server shuts down.
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Serves the connection from then on.
+    pub scheduler: Arc<Scheduler>,
 }
 
 /// Stack of a backend thread. Parsing, binding and evaluating deeply nested
@@ -61,9 +61,6 @@ pub struct Handover {
 /// Only touched pages are committed. The SQL layer must still bound its
 /// recursion (Postgres: 54001 stack depth limit exceeded); this is headroom.
 pub const BACKEND_STACK_SIZE: usize = 256 << 20;
-
-/// How often an idle backend looks at the shutdown flag.
-const IDLE_POLL: Duration = Duration::from_millis(200);
 
 /// Creates the session, on the backend thread.
 pub type SessionFactory<S> = Box<dyn FnOnce() -> S + Send>;
@@ -89,7 +86,6 @@ pub fn spawn<S: SqlSession + 'static>(
         .name(name)
         .stack_size(BACKEND_STACK_SIZE)
         .spawn(move || {
-            let _finished = finished;
             let session = match catch_unwind(AssertUnwindSafe(|| {
                 let mut s = make_session();
                 let cancel = s.cancel_flag();
@@ -114,92 +110,139 @@ pub fn spawn<S: SqlSession + 'static>(
             let Ok(handover) = handover_rx.recv() else {
                 return;
             };
-            serve(session, handover);
-            // The session is dropped here: an open transaction is rolled back.
+            serve(session, handover, finished);
         })?;
     Ok(handover_tx)
 }
 
-/// The connection's main loop: decode every complete message that has
-/// arrived into one batch, answer it, read more.
-fn serve<S: SqlSession>(session: S, handover: Handover) {
+/// Hands the connection to the scheduler, after answering what the client
+/// sent along with its startup packet.
+fn serve<S: SqlSession + 'static>(
+    session: S,
+    handover: Handover,
+    finished: tokio::sync::oneshot::Sender<()>,
+) {
     let Handover {
         stream,
-        buffered: mut rbuf,
-        shutdown,
+        buffered,
+        scheduler,
     } = handover;
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(Some(IDLE_POLL));
-    let mut reader = match stream.try_clone() {
-        Ok(r) => r,
+    let mut conn = Box::new(Connection {
+        backend: Backend::new(session, stream),
+        rbuf: buffered,
+        chunk: vec![0u8; 16 * 1024],
+        batch: Vec::with_capacity(64),
+        _finished: finished,
+    });
+    let never = AtomicBool::new(false);
+    if conn.run(&never) == Step::Close {
+        // Dropped here: an open transaction is rolled back.
+        return;
+    }
+    let socket = match conn.backend.stream.try_clone() {
+        Ok(s) => s,
         Err(e) => {
-            tracing::debug!("could not clone the socket: {e}");
+            tracing::debug!("could not hand the connection over: {e}");
             return;
         }
     };
-    let mut backend = Backend::new(session, stream);
-    let mut chunk = vec![0u8; 16 * 1024];
-    // Room for a read's worth of small messages (a COPY sends a CopyData
-    // per row) without growing the vector message by message; reused by
-    // every read (a fresh one was a large allocation per round trip).
-    let mut batch = Vec::with_capacity(64);
-    loop {
-        let mut framing_error = None;
+    scheduler.register(conn, &socket);
+}
+
+/// A connection between runs: its backend and the input not yet handled.
+/// Dropping it drops the session, which rolls back its open transaction,
+/// and closes the socket.
+struct Connection<S: SqlSession> {
+    backend: Backend<S>,
+    rbuf: BytesMut,
+    /// One read's room.
+    chunk: Vec<u8>,
+    /// Room for a read's worth of small messages (a COPY sends a CopyData
+    /// per row) without growing the vector message by message; reused by
+    /// every read (a fresh one was a large allocation per round trip).
+    batch: Vec<FrontendMessage>,
+    /// Dropped with the connection: the handshake task waits for that.
+    _finished: tokio::sync::oneshot::Sender<()>,
+}
+
+impl<S: SqlSession> Task for Connection<S> {
+    /// Reads what has arrived, decodes every complete message into one
+    /// batch and answers it; repeats while reads fill the buffer.
+    fn run(&mut self, shutdown: &AtomicBool) -> Step {
         loop {
-            // During COPY FROM STDIN, the CopyData messages read so far go
-            // to the session together.
-            if backend.copy_in.is_some() {
-                if let Some(run) = next_copy_data_run(&mut rbuf) {
-                    batch.push(run);
-                    continue;
+            let n = match recv_now(&self.backend.stream, &mut self.chunk) {
+                Ok(0) => return Step::Close,
+                Ok(n) => {
+                    self.rbuf.extend_from_slice(&self.chunk[..n]);
+                    n
                 }
-            }
-            match next_message(&mut rbuf) {
-                Ok(Some(msg)) => {
-                    let terminate = matches!(msg, FrontendMessage::Terminate);
-                    batch.push(msg);
-                    if terminate {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
+                Err(e) => {
+                    tracing::debug!("connection ended: {e}");
+                    return Step::Close;
+                }
+            };
+            let mut framing_error = None;
+            loop {
+                // During COPY FROM STDIN, the CopyData messages read so far go
+                // to the session together.
+                if self.backend.copy_in.is_some() {
+                    if let Some(run) = next_copy_data_run(&mut self.rbuf) {
+                        self.batch.push(run);
+                        continue;
+                    }
+                }
+                match next_message(&mut self.rbuf) {
+                    Ok(Some(msg)) => {
+                        let terminate = matches!(msg, FrontendMessage::Terminate);
+                        self.batch.push(msg);
+                        if terminate {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        framing_error = Some(e);
                         break;
                     }
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    framing_error = Some(e);
-                    break;
-                }
             }
-        }
-        if !batch.is_empty() && (backend.handle_batch(&mut batch) || backend.gone) {
-            break;
-        }
-        if batch.capacity() > 1024 {
-            // A COPY's run of messages: do not keep that much around.
-            batch = Vec::with_capacity(64);
-        }
-        if let Some(e) = framing_error {
-            backend.fatal(e);
-            break;
-        }
-        if *shutdown.borrow() {
-            backend.fatal(ProtocolError::AdminShutdown);
-            break;
-        }
-        match reader.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => rbuf.extend_from_slice(&chunk[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                ) => {}
-            Err(e) => {
-                tracing::debug!("connection ended: {e}");
-                break;
+            if !self.batch.is_empty()
+                && (self.backend.handle_batch(&mut self.batch) || self.backend.gone)
+            {
+                return Step::Close;
+            }
+            if self.batch.capacity() > 1024 {
+                // A COPY's run of messages: do not keep that much around.
+                self.batch = Vec::with_capacity(64);
+            }
+            if let Some(e) = framing_error {
+                self.backend.fatal(e);
+                return Step::Close;
+            }
+            if shutdown.load(Ordering::SeqCst) {
+                self.backend.fatal(ProtocolError::AdminShutdown);
+                return Step::Close;
+            }
+            if n < self.chunk.len() {
+                // Everything that had arrived is answered.
+                return Step::Wait;
             }
         }
     }
-    let _ = backend.stream.shutdown(std::net::Shutdown::Both);
+
+    fn shut_down(&mut self) {
+        self.backend.fatal(ProtocolError::AdminShutdown);
+        let _ = self.backend.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+impl<S: SqlSession> Drop for Connection<S> {
+    fn drop(&mut self) {
+        let _ = self.backend.stream.shutdown(std::net::Shutdown::Both);
+    }
 }
 
 /// Applies startup-packet settings with SET; returns the parameters whose
@@ -483,9 +526,22 @@ impl<S: SqlSession> Backend<S> {
             return;
         }
         let bytes = self.out.take();
-        if let Err(e) = self.stream.write_all(&bytes) {
-            tracing::debug!("connection ended: {e}");
-            self.gone = true;
+        let sent = match send_now(&self.stream, &bytes) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::debug!("connection ended: {e}");
+                self.gone = true;
+                return;
+            }
+        };
+        if sent < bytes.len() {
+            // The client is not reading: wait for it, on a thread the
+            // scheduler has replaced.
+            let _wait = sargdb_engine::blocking::region();
+            if let Err(e) = self.stream.write_all(&bytes[sent..]) {
+                tracing::debug!("connection ended: {e}");
+                self.gone = true;
+            }
         }
     }
 

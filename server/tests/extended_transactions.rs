@@ -29,7 +29,8 @@ async fn start(name: &str) -> (u16, std::path::PathBuf) {
     let server = Server::new(
         listener,
         Arc::new(move |user: &str, database: &str| Session::new(Arc::clone(&db), user, database)),
-    );
+    )
+    .expect("start the server");
     tokio::spawn(server.run(std::future::pending()));
     (port, dir)
 }

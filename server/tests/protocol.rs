@@ -255,7 +255,8 @@ async fn start() -> (u16, Arc<Counters>) {
                 counters: Arc::clone(&c),
             }
         }),
-    );
+    )
+    .expect("start the server");
     tokio::spawn(server.run(std::future::pending()));
     (port, counters)
 }

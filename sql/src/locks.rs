@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use sargdb_engine::BuildPageHasher;
 
 use crate::error::{Result, SqlError};
@@ -87,6 +87,9 @@ impl LockManager {
         what: &str,
     ) -> Result<()> {
         let mut st = self.state.lock();
+        // Entered at the first wait (not under the lock): the scheduler
+        // serves this thread's other connections elsewhere meanwhile.
+        let mut wait: Option<sargdb_engine::blocking::Region> = None;
         loop {
             let entry = st.tables.entry(table).or_default();
             if entry.compatible(session, mode) {
@@ -109,6 +112,13 @@ impl LockManager {
             if cancel.load(Ordering::Relaxed) {
                 st.waiting.remove(&session);
                 return Err(SqlError::QueryCanceled);
+            }
+            if wait.is_none() {
+                wait = Some(MutexGuard::unlocked(
+                    &mut st,
+                    sargdb_engine::blocking::region,
+                ));
+                continue;
             }
             self.released.wait_for(&mut st, Duration::from_millis(50));
         }
@@ -152,6 +162,7 @@ impl LockManager {
             .into_iter()
             .map(|s| (s, st.released.get(&s).copied().unwrap_or(0)))
             .collect();
+        let _wait = MutexGuard::unlocked(&mut st, sargdb_engine::blocking::region);
         loop {
             if holders
                 .iter()
