@@ -3,29 +3,32 @@
 //! A thread per connection sleeps in `recv` after every reply and is woken
 //! by the next request: two task switches per round trip, and with more
 //! connections than cores most of the kernel's time goes to switching.
-//! Here, idle connections wait in one epoll set instead. A runner takes the
-//! next connection that has input (one-shot, so exactly one runner gets
-//! it), answers everything that has arrived, re-arms it and takes the next;
-//! while there is work, a runner never sleeps.
+//! Here, idle connections wait in epoll sets instead, one per *lane*, and
+//! there are as many lanes as cores. Each connection belongs to one lane
+//! for its life. The thread that holds a lane takes the next connection of
+//! the lane that has input (one-shot, so it is not reported twice),
+//! answers everything that has arrived, re-arms it and takes the next; while
+//! its lane has work it never sleeps, and a connection keeps meeting the
+//! same thread (and core caches) unless that thread had to wait.
 //!
-//! About as many runners as cores are *active* at a time. A runner that is
-//! about to sleep on something another connection must finish (a lock, the
-//! group commit's WAL flush) tells the scheduler through the engine's
-//! blocking hook (`sargdb_engine::blocking`): it stops counting as active
-//! and a spare thread (parked, or new) takes its place at the epoll set.
-//! When it has answered its connection it rejoins, or parks as a spare if
-//! enough runners are active. A monitor thread does the same for a runner
-//! that has been busy with one connection's input for a few milliseconds (a
-//! long query, a slow disk read), so that a handful of long statements
-//! never holds up everybody else. So a connection's work runs on one thread
-//! at a time, but not always the same thread.
+//! A thread about to sleep on something another connection must finish (a
+//! lock, the group commit's WAL flush, a client that does not read) tells
+//! the scheduler through the engine's blocking hook
+//! (`sargdb_engine::blocking`): it gives up its lane, and a spare thread
+//! (parked, or new) takes the lane over. When the waiting thread has
+//! answered its connection, it parks as a spare until a lane is free again.
+//! A monitor thread does the same for a thread that has been busy with one
+//! connection's input for a few milliseconds (a long query, a slow disk
+//! read), so that a long statement never holds up the rest of its lane.
+//! So a connection's work runs on one thread at a time, but not always the
+//! same thread.
 
 use std::net::TcpStream;
 use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use rustix::event::epoll;
@@ -52,7 +55,8 @@ pub enum Step {
 
 /// How often an idle runner looks at the shutdown flag.
 const IDLE_POLL: Duration = Duration::from_millis(200);
-/// How long a runner polls for input before it sleeps (`next_event`).
+/// How long a lane's thread polls for input before it sleeps
+/// (`next_event`).
 const SPIN: Duration = Duration::from_micros(50);
 /// The monitor's tick.
 const TICK: Duration = Duration::from_millis(2);
@@ -61,23 +65,26 @@ const SPARE_LINGER: Duration = Duration::from_secs(10);
 
 const IDLE: u8 = 0;
 const BUSY: u8 = 1;
-/// Busy, but not counted as active: it sleeps (or runs long), and another
-/// runner took its place.
+/// Busy, but its lane was handed to another thread: it waits (or runs
+/// long).
 const DETACHED: u8 = 2;
 
-/// A runner's state, seen by the monitor and the blocking hook.
+/// A runner thread's state, seen by the monitor and the blocking hook.
 struct Runner {
     state: AtomicU8,
     /// The monitor tick at which the current task started.
     since: AtomicU64,
+    /// The lane it holds (meaningful while not detached).
+    lane: AtomicUsize,
 }
 
 struct Slot {
     generation: u32,
     task: Option<Box<dyn Task>>,
-    /// The connection's socket (a second descriptor of it), watched by the
-    /// epoll set; shared with the runner serving the task.
+    /// The connection's socket (a second descriptor of it), watched by its
+    /// lane's epoll set; shared with the thread serving the task.
     socket: Option<Arc<OwnedFd>>,
+    lane: usize,
 }
 
 #[derive(Default)]
@@ -86,29 +93,26 @@ struct Slab {
     free: Vec<u32>,
 }
 
+/// Lanes no thread holds, and the spare threads waiting for one.
 #[derive(Default)]
-struct Spares {
-    parked: usize,
-    /// Wake-ups handed out and not yet taken.
-    tokens: usize,
+struct FreeLanes {
+    lanes: Vec<usize>,
+    /// Spare threads waiting in `acquire_lane`.
+    waiting: usize,
 }
 
 /// The scheduler of one server.
 pub struct Scheduler {
-    epoll: OwnedFd,
+    /// One epoll set per lane.
+    lanes: Vec<OwnedFd>,
     slab: Mutex<Slab>,
-    /// Runners wanted active (the number of cores).
-    target: usize,
-    /// Runners neither parked nor detached.
-    active: AtomicUsize,
-    spares: Mutex<Spares>,
-    spare_cv: Condvar,
+    free_lanes: Mutex<FreeLanes>,
+    lane_freed: Condvar,
+    next_lane: AtomicUsize,
     runners: Mutex<Vec<Arc<Runner>>>,
     tick: AtomicU64,
     shutdown: AtomicBool,
     next_thread: AtomicU64,
-    /// A runner is polling before it sleeps (`next_event`).
-    spinning: AtomicBool,
 }
 
 thread_local! {
@@ -118,29 +122,29 @@ thread_local! {
 }
 
 impl Scheduler {
-    /// Creates the epoll set and starts `target` runners (the number of
-    /// cores when `None`) and the monitor.
-    pub fn start(target: Option<usize>) -> std::io::Result<Arc<Scheduler>> {
-        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
-        let target = target
+    /// Creates `lanes` lanes (the number of cores when `None`), a thread
+    /// for each, and the monitor.
+    pub fn start(lanes: Option<usize>) -> std::io::Result<Arc<Scheduler>> {
+        let n = lanes
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
             .max(1);
+        let mut epolls = Vec::with_capacity(n);
+        for _ in 0..n {
+            epolls.push(epoll::create(epoll::CreateFlags::CLOEXEC)?);
+        }
         let sched = Arc::new(Scheduler {
-            epoll,
+            lanes: epolls,
             slab: Mutex::new(Slab::default()),
-            target,
-            active: AtomicUsize::new(0),
-            spares: Mutex::new(Spares::default()),
-            spare_cv: Condvar::new(),
+            free_lanes: Mutex::new(FreeLanes::default()),
+            lane_freed: Condvar::new(),
+            next_lane: AtomicUsize::new(0),
             runners: Mutex::new(Vec::new()),
             tick: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
             next_thread: AtomicU64::new(1),
-            spinning: AtomicBool::new(false),
         });
-        for _ in 0..target {
-            sched.active.fetch_add(1, Ordering::SeqCst);
-            sched.spawn_runner()?;
+        for lane in 0..n {
+            sched.spawn_runner(Some(lane))?;
         }
         let s = Arc::clone(&sched);
         std::thread::Builder::new()
@@ -164,6 +168,7 @@ impl Scheduler {
                 return;
             }
         };
+        let lane = self.next_lane.fetch_add(1, Ordering::Relaxed) % self.lanes.len();
         let id = {
             let mut slab = self.slab.lock();
             let index = match slab.free.pop() {
@@ -173,6 +178,7 @@ impl Scheduler {
                         generation: 0,
                         task: None,
                         socket: None,
+                        lane: 0,
                     });
                     (slab.slots.len() - 1) as u32
                 }
@@ -181,11 +187,12 @@ impl Scheduler {
             slot.generation = slot.generation.wrapping_add(1);
             slot.task = Some(task);
             slot.socket = Some(Arc::clone(&socket));
+            slot.lane = lane;
             u64::from(index) | (u64::from(slot.generation) << 32)
         };
-        if let Err(e) = self.arm(&socket, id, false) {
+        if let Err(e) = self.arm(lane, &socket, id, false) {
             tracing::warn!("could not watch a connection: {e}");
-            if let Some((mut t, _)) = self.take(id) {
+            if let Some((mut t, _, _)) = self.take(id) {
                 t.shut_down();
             }
             self.free(id);
@@ -202,12 +209,12 @@ impl Scheduler {
     pub fn shut_down(&self) {
         self.shutdown.store(true, Ordering::SeqCst);
         self.close_idle();
-        let _g = self.spares.lock();
-        self.spare_cv.notify_all();
+        let _g = self.free_lanes.lock();
+        self.lane_freed.notify_all();
     }
 
     fn close_idle(&self) {
-        let tasks: Vec<(Box<dyn Task>, Arc<OwnedFd>)> = {
+        let tasks: Vec<(Box<dyn Task>, Arc<OwnedFd>, usize)> = {
             let mut slab = self.slab.lock();
             let Slab { slots, free } = &mut *slab;
             slots
@@ -218,41 +225,42 @@ impl Scheduler {
                     let fd = s.socket.take()?;
                     s.generation = s.generation.wrapping_add(1);
                     free.push(i as u32);
-                    Some((t, fd))
+                    Some((t, fd, s.lane))
                 })
                 .collect()
         };
-        for (mut t, fd) in tasks {
-            self.unwatch(&fd);
+        for (mut t, fd, lane) in tasks {
+            self.unwatch(lane, &fd);
             t.shut_down();
         }
     }
 
-    /// Watches `socket` for input (`again`: it was watched before), once.
-    fn arm(&self, socket: &OwnedFd, id: u64, again: bool) -> std::io::Result<()> {
+    /// Watches `socket` for input in `lane`'s set (`again`: it was watched
+    /// before), once.
+    fn arm(&self, lane: usize, socket: &OwnedFd, id: u64, again: bool) -> std::io::Result<()> {
         let flags = epoll::EventFlags::IN | epoll::EventFlags::RDHUP | epoll::EventFlags::ONESHOT;
         let data = epoll::EventData::new_u64(id);
         if again {
-            epoll::modify(&self.epoll, socket, data, flags)?;
+            epoll::modify(&self.lanes[lane], socket, data, flags)?;
         } else {
-            epoll::add(&self.epoll, socket, data, flags)?;
+            epoll::add(&self.lanes[lane], socket, data, flags)?;
         }
         Ok(())
     }
 
-    fn unwatch(&self, socket: &OwnedFd) {
-        let _ = epoll::delete(&self.epoll, socket);
+    fn unwatch(&self, lane: usize, socket: &OwnedFd) {
+        let _ = epoll::delete(&self.lanes[lane], socket);
     }
 
-    /// The task of `id` and its socket, if it is still there.
-    fn take(&self, id: u64) -> Option<(Box<dyn Task>, Arc<OwnedFd>)> {
+    /// The task of `id`, its socket and lane, if it is still there.
+    fn take(&self, id: u64) -> Option<(Box<dyn Task>, Arc<OwnedFd>, usize)> {
         let mut slab = self.slab.lock();
         let slot = slab.slots.get_mut((id & 0xffff_ffff) as usize)?;
         if u64::from(slot.generation) != id >> 32 {
             return None;
         }
         let task = slot.task.take()?;
-        Some((task, Arc::clone(slot.socket.as_ref()?)))
+        Some((task, Arc::clone(slot.socket.as_ref()?), slot.lane))
     }
 
     fn put_back(&self, id: u64, task: Box<dyn Task>) {
@@ -275,90 +283,76 @@ impl Scheduler {
         }
     }
 
-    fn spawn_runner(self: &Arc<Self>) -> std::io::Result<()> {
+    fn spawn_runner(self: &Arc<Self>, lane: Option<usize>) -> std::io::Result<()> {
         let s = Arc::clone(self);
         let n = self.next_thread.fetch_add(1, Ordering::Relaxed);
         std::thread::Builder::new()
             .name(format!("sargdb-runner-{n}"))
             .stack_size(BACKEND_STACK_SIZE)
-            .spawn(move || s.runner_main())
+            .spawn(move || s.runner_main(lane))
             .map(|_| ())
     }
 
-    /// One more active runner: wakes a spare, or starts a thread. The
-    /// caller has counted it in `active`.
-    fn add_runner(self: &Arc<Self>) {
-        {
-            let mut sp = self.spares.lock();
-            if sp.parked > sp.tokens {
-                sp.tokens += 1;
-                self.spare_cv.notify_one();
-                return;
+    /// Hands `lane` to a spare thread (a waiting one, or a new one).
+    fn release_lane(self: &Arc<Self>, lane: usize) {
+        let spawn = {
+            let mut free = self.free_lanes.lock();
+            free.lanes.push(lane);
+            if free.waiting >= free.lanes.len() {
+                self.lane_freed.notify_one();
+                false
+            } else {
+                true
             }
-        }
-        if let Err(e) = self.spawn_runner() {
-            // The remaining runners go on; the monitor tries again.
-            self.active.fetch_sub(1, Ordering::SeqCst);
-            tracing::warn!("could not start a runner thread: {e}");
+        };
+        if spawn && !self.shutdown.load(Ordering::SeqCst) {
+            if let Err(e) = self.spawn_runner(None) {
+                // The lane stays free; the monitor tries again.
+                tracing::warn!("could not start a runner thread: {e}");
+            }
         }
     }
 
-    /// `runner` stops counting as active (it waits, or runs long); another
-    /// takes its place if too few are left.
+    /// Waits for a free lane; `None` when none came for a while (the thread
+    /// should end) or the server is shutting down.
+    fn acquire_lane(&self) -> Option<usize> {
+        let mut free = self.free_lanes.lock();
+        loop {
+            if self.shutdown.load(Ordering::SeqCst) {
+                return None;
+            }
+            if let Some(l) = free.lanes.pop() {
+                return Some(l);
+            }
+            free.waiting += 1;
+            let timed_out = self
+                .lane_freed
+                .wait_for(&mut free, SPARE_LINGER)
+                .timed_out();
+            free.waiting -= 1;
+            if timed_out && free.lanes.is_empty() {
+                return None;
+            }
+        }
+    }
+
+    /// `runner` gives up its lane (it waits, or runs long): another thread
+    /// takes it over.
     fn detach(self: &Arc<Self>, runner: &Runner) {
         if runner
             .state
             .compare_exchange(BUSY, DETACHED, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
+            .is_ok()
         {
-            return;
-        }
-        let left = self.active.fetch_sub(1, Ordering::SeqCst) - 1;
-        if left < self.target && !self.shutdown.load(Ordering::SeqCst) {
-            self.active.fetch_add(1, Ordering::SeqCst);
-            self.add_runner();
+            self.release_lane(runner.lane.load(Ordering::SeqCst));
         }
     }
 
-    /// Whether this runner should step back (more than `target` active).
-    fn surplus(&self) -> bool {
-        let mut a = self.active.load(Ordering::SeqCst);
-        while a > self.target {
-            match self
-                .active
-                .compare_exchange(a, a - 1, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => return true,
-                Err(now) => a = now,
-            }
-        }
-        false
-    }
-
-    /// Parks a surplus runner; `true` when it was woken to run again
-    /// (already counted active by the waker), `false` when it should end.
-    fn park(&self) -> bool {
-        let mut sp = self.spares.lock();
-        sp.parked += 1;
-        loop {
-            if sp.tokens > 0 {
-                sp.tokens -= 1;
-                sp.parked -= 1;
-                return true;
-            }
-            if self.shutdown.load(Ordering::SeqCst)
-                || self.spare_cv.wait_for(&mut sp, SPARE_LINGER).timed_out() && sp.tokens == 0
-            {
-                sp.parked -= 1;
-                return false;
-            }
-        }
-    }
-
-    fn runner_main(self: Arc<Self>) {
+    fn runner_main(self: Arc<Self>, first: Option<usize>) {
         let me = Arc::new(Runner {
             state: AtomicU8::new(IDLE),
             since: AtomicU64::new(0),
+            lane: AtomicUsize::new(first.unwrap_or(0)),
         });
         self.runners.lock().push(Arc::clone(&me));
         CURRENT.with(|c| *c.borrow_mut() = Some((Arc::clone(&self), Arc::clone(&me))));
@@ -367,21 +361,23 @@ impl Scheduler {
             flags: epoll::EventFlags::empty(),
             data: epoll::EventData::new_u64(0),
         }];
-        let idle_poll = rustix::time::Timespec {
-            tv_sec: 0,
-            tv_nsec: IDLE_POLL.as_nanos() as _,
-        };
-        // Whether this thread still counts in `active` when it ends.
-        let mut counted = true;
+        let mut lane = first;
         loop {
+            let l = match lane {
+                Some(l) => l,
+                None => match self.acquire_lane() {
+                    Some(l) => {
+                        lane = Some(l);
+                        l
+                    }
+                    None => break,
+                },
+            };
             if self.shutdown.load(Ordering::SeqCst) {
                 break;
             }
-            if self.surplus() && !self.park() {
-                counted = false;
-                break;
-            }
-            let n = match self.next_event(&mut events, &idle_poll) {
+            me.lane.store(l, Ordering::SeqCst);
+            let n = match self.next_event(l, &mut events) {
                 Ok(n) => n,
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => {
@@ -394,7 +390,7 @@ impl Scheduler {
                 continue;
             }
             let id = events[0].data.u64();
-            let Some((mut task, socket)) = self.take(id) else {
+            let Some((mut task, socket, task_lane)) = self.take(id) else {
                 continue;
             };
             me.since
@@ -406,79 +402,71 @@ impl Scheduler {
                     Step::Close
                 });
             if me.state.swap(IDLE, Ordering::SeqCst) == DETACHED {
-                self.active.fetch_add(1, Ordering::SeqCst);
+                // Another thread holds the lane now.
+                lane = None;
             }
             match step {
                 Step::Wait if !self.shutdown.load(Ordering::SeqCst) => {
                     self.put_back(id, task);
-                    if let Err(e) = self.arm(&socket, id, true) {
+                    if let Err(e) = self.arm(task_lane, &socket, id, true) {
                         tracing::warn!("could not re-arm a connection: {e}");
-                        if let Some((mut t, _)) = self.take(id) {
+                        if let Some((mut t, _, _)) = self.take(id) {
                             t.shut_down();
                         }
-                        self.unwatch(&socket);
+                        self.unwatch(task_lane, &socket);
                         self.free(id);
                     }
                 }
                 Step::Wait => {
-                    self.unwatch(&socket);
+                    self.unwatch(task_lane, &socket);
                     task.shut_down();
                     self.free(id);
                 }
                 Step::Close => {
-                    self.unwatch(&socket);
+                    self.unwatch(task_lane, &socket);
                     drop(task);
                     self.free(id);
                 }
             }
         }
-        if counted {
-            self.active.fetch_sub(1, Ordering::SeqCst);
+        if let Some(l) = lane {
+            // Shutting down: leave the lane to nobody.
+            self.free_lanes.lock().lanes.push(l);
         }
         self.runners.lock().retain(|r| !Arc::ptr_eq(r, &me));
         sargdb_engine::blocking::set_thread_hook(None);
         CURRENT.with(|c| *c.borrow_mut() = None);
     }
 
-    /// Waits for a connection with input. Before sleeping, one runner at a
-    /// time polls for a short while, yielding the core between polls: the
+    /// Waits for a connection of `lane` with input. Before sleeping, the
+    /// thread polls for a short while, yielding the core between polls: the
     /// next request of a busy client is usually microseconds away, and a
     /// core that went idle takes far longer than that to wake (on a virtual
     /// machine, an exit to the host).
-    fn next_event(
-        &self,
-        events: &mut [epoll::Event; 1],
-        idle_poll: &rustix::time::Timespec,
-    ) -> rustix::io::Result<usize> {
+    fn next_event(&self, lane: usize, events: &mut [epoll::Event; 1]) -> rustix::io::Result<usize> {
+        let set = &self.lanes[lane];
         let zero = rustix::time::Timespec {
             tv_sec: 0,
             tv_nsec: 0,
         };
-        let n = epoll::wait(&self.epoll, &mut *events, Some(&zero))?;
-        if n > 0 {
-            return Ok(n);
-        }
-        if !self.spinning.swap(true, Ordering::AcqRel) {
-            let start = std::time::Instant::now();
-            let polled = loop {
-                std::thread::yield_now();
-                match epoll::wait(&self.epoll, &mut *events, Some(&zero)) {
-                    Ok(0) if start.elapsed() < SPIN => continue,
-                    other => break other,
-                }
-            };
-            self.spinning.store(false, Ordering::Release);
-            if polled != Ok(0) {
-                return polled;
+        let start = Instant::now();
+        loop {
+            match epoll::wait(set, &mut *events, Some(&zero)) {
+                Ok(0) if start.elapsed() < SPIN => std::thread::yield_now(),
+                Ok(0) => break,
+                other => return other,
             }
         }
-        epoll::wait(&self.epoll, &mut *events, Some(idle_poll))
+        let idle_poll = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: IDLE_POLL.as_nanos() as _,
+        };
+        epoll::wait(set, &mut *events, Some(&idle_poll))
     }
 
-    /// Detaches runners that have been busy with one task for two ticks or
-    /// more, and keeps `target` runners going.
+    /// Takes the lane from threads that have been busy with one task for
+    /// two ticks or more, and finds a thread for a lane nobody took.
     fn monitor(self: Arc<Self>) {
-        let mut idle_ticks = 0u32;
         while !self.shutdown.load(Ordering::SeqCst) {
             std::thread::sleep(TICK);
             let now = self.tick.fetch_add(1, Ordering::Relaxed) + 1;
@@ -495,16 +483,15 @@ impl Scheduler {
             for r in &long {
                 self.detach(r);
             }
-            // A runner that failed to start is retried here.
-            if self.active.load(Ordering::SeqCst) < self.target {
-                idle_ticks += 1;
-                if idle_ticks > 5 {
-                    idle_ticks = 0;
-                    self.active.fetch_add(1, Ordering::SeqCst);
-                    self.add_runner();
+            // A lane whose new thread failed to start.
+            let orphan = {
+                let free = self.free_lanes.lock();
+                !free.lanes.is_empty() && free.waiting == 0
+            };
+            if orphan && now % 8 == 0 {
+                if let Err(e) = self.spawn_runner(None) {
+                    tracing::warn!("could not start a runner thread: {e}");
                 }
-            } else {
-                idle_ticks = 0;
             }
         }
     }
@@ -513,7 +500,7 @@ impl Scheduler {
 /// The engine's blocking hook on runner threads.
 fn blocking_hook(enter: bool) {
     if !enter {
-        // Rejoining happens when the task's run ends.
+        // The thread looks for a lane again when the task's run ends.
         return;
     }
     CURRENT.with(|c| {

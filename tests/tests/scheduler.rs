@@ -1,0 +1,125 @@
+//! The connection scheduler over the wire: a few runner threads serve every
+//! connection, so sessions that wait (on a row lock, on a long statement)
+//! must not hold up the others. Each check here also holds for PostgreSQL
+//! (a process per connection); `E2E_TARGET=postgres` runs them against it.
+
+use std::time::{Duration, Instant};
+
+use sargdb_tests::TestDb;
+
+/// More waiting sessions than a 2-core machine has runner threads.
+const WAITERS: usize = 6;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_waiting_on_a_row_lock_do_not_hold_up_others() {
+    let db = TestDb::start().await;
+    let owner = db.connect().await;
+    owner
+        .batch_execute(
+            "DROP TABLE IF EXISTS sched_lock;
+             CREATE TABLE sched_lock (id int PRIMARY KEY, v int NOT NULL);
+             INSERT INTO sched_lock VALUES (1, 0), (2, 0);",
+        )
+        .await
+        .unwrap();
+    owner
+        .batch_execute("BEGIN; UPDATE sched_lock SET v = v + 100 WHERE id = 1")
+        .await
+        .unwrap();
+
+    let mut waiters = Vec::new();
+    for _ in 0..WAITERS {
+        let c = db.connect().await;
+        waiters.push(tokio::spawn(async move {
+            c.execute("UPDATE sched_lock SET v = v + 1 WHERE id = 1", &[])
+                .await
+                .unwrap()
+        }));
+    }
+    // Let every waiter reach the lock.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        waiters.iter().all(|w| !w.is_finished()),
+        "an UPDATE went past a row lock held by an open transaction"
+    );
+
+    // Everyone else is served meanwhile, reads and writes of other rows.
+    let other = db.connect().await;
+    for i in 0..20 {
+        let t = Instant::now();
+        other
+            .execute("UPDATE sched_lock SET v = v + 1 WHERE id = 2", &[])
+            .await
+            .unwrap();
+        let row = other
+            .query_one("SELECT v FROM sched_lock WHERE id = 2", &[])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, i32>(0), i + 1);
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "a session waited {:?} behind sessions waiting for a lock",
+            t.elapsed()
+        );
+    }
+    assert!(waiters.iter().all(|w| !w.is_finished()));
+
+    owner.batch_execute("COMMIT").await.unwrap();
+    for w in waiters {
+        let n = tokio::time::timeout(Duration::from_secs(30), w)
+            .await
+            .expect("a waiter was not woken after the lock holder committed")
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    let row = other
+        .query_one("SELECT v FROM sched_lock WHERE id = 1", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i32>(0), 100 + WAITERS as i32);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_statements_do_not_hold_up_others() {
+    let db = TestDb::start().await;
+    // Each takes about a second on sargdb's test machine; several at once
+    // keep every runner thread busy for longer than that.
+    let long = "SELECT count(*) FROM generate_series(1, 4000) a, generate_series(1, 4000) b";
+    let mut clients = Vec::new();
+    for _ in 0..WAITERS {
+        clients.push(db.connect().await);
+    }
+    let other = db.connect().await;
+    // Every connection is idle (and handed to the scheduler) before the
+    // long statements start.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut longs = Vec::new();
+    for c in clients {
+        longs.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let row = c.query_one(long, &[]).await.unwrap();
+            assert_eq!(row.get::<_, i64>(0), 16_000_000);
+            t.elapsed()
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut slowest = Duration::ZERO;
+    let started = Instant::now();
+    for i in 0..10 {
+        let t = Instant::now();
+        let row = other.query_one("SELECT $1::int + 1", &[&i]).await.unwrap();
+        assert_eq!(row.get::<_, i32>(0), i + 1);
+        slowest = slowest.max(t.elapsed());
+    }
+    let quick_ones = started.elapsed();
+    let mut shortest_long = Duration::MAX;
+    for l in longs {
+        shortest_long = shortest_long.min(l.await.unwrap());
+    }
+    // The short statements did not wait for the long ones to end.
+    assert!(
+        slowest < Duration::from_millis(500) && quick_ones < shortest_long,
+        "short statements took up to {slowest:?} ({quick_ones:?} in all) \
+         while long ones ran ({shortest_long:?} the shortest)"
+    );
+}
