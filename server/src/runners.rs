@@ -6,10 +6,12 @@
 //! Here, idle connections wait in epoll sets instead, one per *lane*, and
 //! there are as many lanes as cores. Each connection belongs to one lane
 //! for its life. The thread that holds a lane takes the next connection of
-//! the lane that has input (one-shot, so it is not reported twice),
-//! answers everything that has arrived, re-arms it and takes the next; while
-//! its lane has work it never sleeps, and a connection keeps meeting the
-//! same thread (and core caches) unless that thread had to wait.
+//! the lane that has input, answers everything that has arrived and takes
+//! the next; while its lane has work it never sleeps, and a connection keeps
+//! meeting the same thread (and core caches) unless that thread had to wait.
+//! Sockets are watched edge-triggered: a run reads until a read comes back
+//! short, and input that arrives later is reported again, so a round trip
+//! costs no system call to re-arm the socket.
 //!
 //! A thread about to sleep on something another connection must finish (a
 //! lock, the group commit's WAL flush, a client that does not read) tells
@@ -85,6 +87,9 @@ struct Slot {
     /// lane's epoll set; shared with the thread serving the task.
     socket: Option<Arc<OwnedFd>>,
     lane: usize,
+    /// Input was reported while another thread was running the task (it
+    /// had given up the lane): look again when the task comes back.
+    missed: bool,
 }
 
 #[derive(Default)]
@@ -179,6 +184,7 @@ impl Scheduler {
                         task: None,
                         socket: None,
                         lane: 0,
+                        missed: false,
                     });
                     (slab.slots.len() - 1) as u32
                 }
@@ -188,9 +194,10 @@ impl Scheduler {
             slot.task = Some(task);
             slot.socket = Some(Arc::clone(&socket));
             slot.lane = lane;
+            slot.missed = false;
             u64::from(index) | (u64::from(slot.generation) << 32)
         };
-        if let Err(e) = self.arm(lane, &socket, id, false) {
+        if let Err(e) = self.watch(lane, &socket, id, false) {
             tracing::warn!("could not watch a connection: {e}");
             if let Some((mut t, _, _)) = self.take(id) {
                 t.shut_down();
@@ -235,10 +242,10 @@ impl Scheduler {
         }
     }
 
-    /// Watches `socket` for input in `lane`'s set (`again`: it was watched
-    /// before), once.
-    fn arm(&self, lane: usize, socket: &OwnedFd, id: u64, again: bool) -> std::io::Result<()> {
-        let flags = epoll::EventFlags::IN | epoll::EventFlags::RDHUP | epoll::EventFlags::ONESHOT;
+    /// Watches `socket` for input in `lane`'s set. `again` (it is watched
+    /// already) reports it at once if it has input now.
+    fn watch(&self, lane: usize, socket: &OwnedFd, id: u64, again: bool) -> std::io::Result<()> {
+        let flags = epoll::EventFlags::IN | epoll::EventFlags::RDHUP | epoll::EventFlags::ET;
         let data = epoll::EventData::new_u64(id);
         if again {
             epoll::modify(&self.lanes[lane], socket, data, flags)?;
@@ -252,21 +259,30 @@ impl Scheduler {
         let _ = epoll::delete(&self.lanes[lane], socket);
     }
 
-    /// The task of `id`, its socket and lane, if it is still there.
+    /// The task of `id`, its socket and lane, if it is still there. A task
+    /// that another thread is running is marked `missed`.
     fn take(&self, id: u64) -> Option<(Box<dyn Task>, Arc<OwnedFd>, usize)> {
         let mut slab = self.slab.lock();
         let slot = slab.slots.get_mut((id & 0xffff_ffff) as usize)?;
         if u64::from(slot.generation) != id >> 32 {
             return None;
         }
-        let task = slot.task.take()?;
+        let Some(task) = slot.task.take() else {
+            slot.missed = true;
+            return None;
+        };
         Some((task, Arc::clone(slot.socket.as_ref()?), slot.lane))
     }
 
-    fn put_back(&self, id: u64, task: Box<dyn Task>) {
+    /// Returns a task after a run; `true` if input was reported meanwhile.
+    fn put_back(&self, id: u64, task: Box<dyn Task>) -> bool {
         let mut slab = self.slab.lock();
-        if let Some(slot) = slab.slots.get_mut((id & 0xffff_ffff) as usize) {
-            slot.task = Some(task);
+        match slab.slots.get_mut((id & 0xffff_ffff) as usize) {
+            Some(slot) => {
+                slot.task = Some(task);
+                std::mem::take(&mut slot.missed)
+            }
+            None => false,
         }
     }
 
@@ -407,8 +423,13 @@ impl Scheduler {
             }
             match step {
                 Step::Wait if !self.shutdown.load(Ordering::SeqCst) => {
-                    self.put_back(id, task);
-                    if let Err(e) = self.arm(task_lane, &socket, id, true) {
+                    let missed = self.put_back(id, task);
+                    // The report went to the lane's new thread, which found
+                    // the task away: have it reported again if input is there.
+                    if let Err(e) = missed
+                        .then(|| self.watch(task_lane, &socket, id, true))
+                        .unwrap_or(Ok(()))
+                    {
                         tracing::warn!("could not re-arm a connection: {e}");
                         if let Some((mut t, _, _)) = self.take(id) {
                             t.shut_down();
