@@ -73,6 +73,14 @@ pub struct Config {
         value_parser = parse_switch
     )]
     pub track_counts: bool,
+
+    /// Connections are served by this many threads at a time (lanes), 0
+    /// meaning one per core. Each connection belongs to one lane; a thread
+    /// that waits (a lock, the WAL flush, a client that does not read) or
+    /// runs one request for more than a few milliseconds hands its lane to
+    /// another thread, so more threads than lanes may exist.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub lanes: usize,
 }
 
 impl Config {

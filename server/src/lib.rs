@@ -70,11 +70,12 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()>) -> Result<(), Serv
     );
 
     let session_db = Arc::clone(&db);
-    let server = Server::new(
+    let server = Server::with_lanes(
         listener,
         Arc::new(move |user: &str, database: &str| {
             Session::new(Arc::clone(&session_db), user, database)
         }),
+        (cfg.lanes > 0).then_some(cfg.lanes),
     )
     .map_err(|e| ServerError::Internal(format!("could not start the connection scheduler: {e}")))?;
     server.run(stop).await;

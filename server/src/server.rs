@@ -30,10 +30,20 @@ impl<S: SqlSession + 'static> Server<S> {
     /// A server on `listener`, with its connection scheduler's threads
     /// started.
     pub fn new(listener: TcpListener, new_session: NewSession<S>) -> std::io::Result<Self> {
+        Self::with_lanes(listener, new_session, None)
+    }
+
+    /// A server whose connections are served by `lanes` threads at a time
+    /// (one per core when `None`).
+    pub fn with_lanes(
+        listener: TcpListener,
+        new_session: NewSession<S>,
+        lanes: Option<usize>,
+    ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             new_session,
             cancel: Arc::new(CancelRegistry::default()),
-            scheduler: Scheduler::start(None)?,
+            scheduler: Scheduler::start(lanes)?,
         });
         Ok(Server { listener, shared })
     }

@@ -12,7 +12,24 @@ const WAITERS: usize = 6;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_waiting_on_a_row_lock_do_not_hold_up_others() {
-    let db = TestDb::start().await;
+    lock_waiters(&TestDb::start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_statements_do_not_hold_up_others() {
+    long_statements(&TestDb::start().await).await;
+}
+
+/// With a single lane every connection shares one serving thread until it
+/// waits or runs long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_lane_serves_waiting_and_long_sessions() {
+    let db = TestDb::start_with(&["--lanes", "1"]).await;
+    lock_waiters(&db).await;
+    long_statements(&db).await;
+}
+
+async fn lock_waiters(db: &TestDb) {
     let owner = db.connect().await;
     owner
         .batch_execute(
@@ -79,9 +96,7 @@ async fn sessions_waiting_on_a_row_lock_do_not_hold_up_others() {
     assert_eq!(row.get::<_, i32>(0), 100 + WAITERS as i32);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn long_statements_do_not_hold_up_others() {
-    let db = TestDb::start().await;
+async fn long_statements(db: &TestDb) {
     // Each takes about a second on sargdb's test machine; several at once
     // keep every runner thread busy for longer than that.
     let long = "SELECT count(*) FROM generate_series(1, 4000) a, generate_series(1, 4000) b";
