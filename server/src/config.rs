@@ -78,8 +78,13 @@ pub struct Config {
     /// meaning one per core. Each connection belongs to one lane; a thread
     /// that waits (a lock, the WAL flush, a client that does not read) or
     /// runs one request for more than a few milliseconds hands its lane to
-    /// another thread, so more threads than lanes may exist.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// another thread, so more threads than lanes may exist. At most 1024.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1024)
+    )]
     pub lanes: usize,
 }
 
