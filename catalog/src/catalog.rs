@@ -301,9 +301,11 @@ pub struct Catalog {
     pub sequences: BTreeMap<u32, SequenceDef>,
     #[serde(default)]
     pub indexes: BTreeMap<u32, IndexDef>,
-    /// ANALYZE results by table oid.
+    /// ANALYZE results by table oid. Shared: binding a statement takes the
+    /// table's statistics with it, and a copy of the MCV lists and
+    /// histograms was most of what binding a point query cost.
     #[serde(default)]
-    pub stats: BTreeMap<u32, TableStats>,
+    pub stats: BTreeMap<u32, std::sync::Arc<TableStats>>,
     /// COMMENT ON, in (classoid, objoid, objsubid) order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub comments: Vec<CommentDef>,

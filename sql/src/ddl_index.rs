@@ -1299,7 +1299,7 @@ fn analyze_tables(s: &mut Session, tables: &[TableDef]) -> Result<()> {
         .as_mut()
         .ok_or_else(|| SqlError::Internal("catalog".into()))?;
     for (oid, stats) in results {
-        cat.stats.insert(oid, stats);
+        cat.stats.insert(oid, std::sync::Arc::new(stats));
     }
     s.log_catalog()
 }

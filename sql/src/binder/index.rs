@@ -96,7 +96,7 @@ impl BoundIndex {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TableAccess {
     pub indexes: Vec<Arc<BoundIndex>>,
-    pub stats: Option<TableStats>,
+    pub stats: Option<Arc<TableStats>>,
     /// Pages of the table's storage when the statement was planned (filled
     /// in by the session before optimization).
     pub pages: u32,
