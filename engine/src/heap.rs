@@ -430,6 +430,11 @@ pub(crate) fn insert_many(
 /// large table. The generator has a fixed seed: the same table gives the
 /// same sample.
 ///
+/// A relation larger than the buffer pool is sampled in one pass instead:
+/// its pages are mostly gone by the end of the first pass, and reading up
+/// to `n` of them again would cost more than copying each version as it
+/// enters the reservoir.
+///
 /// A version chosen in the first pass is visible to this snapshot, so no
 /// VACUUM can remove it (or reuse its slot) before the second pass; the
 /// second pass checks visibility again all the same and leaves out what
@@ -443,6 +448,21 @@ pub(crate) fn sample(
 ) -> Result<(Vec<Vec<u8>>, u64)> {
     let nblocks = shared.pool.relation_size(rel)?;
     let mut reservoir = Reservoir::new(n);
+    // One pass for a relation larger than the pool: the chosen versions'
+    // (infomask, row bytes), by reservoir slot.
+    let one_pass = nblocks as usize > shared.pool.frame_count();
+    let mut copies: Vec<(u16, Vec<u8>)> = Vec::new();
+    let mut keep = |slot: Option<usize>, t: &[u8]| {
+        if let (true, Some(i)) = (one_pass, slot) {
+            if i == copies.len() {
+                copies.push((0, Vec::new()));
+            }
+            let c = &mut copies[i];
+            c.0 = TupleHeader::read(t).infomask;
+            c.1.clear();
+            c.1.extend_from_slice(&t[TUPLE_HEADER_SIZE..]);
+        }
+    };
     let canceled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let mut ring = shared.pool.bulk_ring_for(rel)?;
     for block in 0..nblocks {
@@ -457,8 +477,9 @@ pub(crate) fn sample(
         }
         if crate::page::is_all_visible(&g[..]) {
             for slot in 0..hp.slot_count() {
-                if hp.tuple(slot).is_some() {
-                    reservoir.offer(TupleId { page: block, slot });
+                if let Some(t) = hp.tuple(slot) {
+                    let taken = reservoir.offer(TupleId { page: block, slot });
+                    keep(taken, t);
                 }
             }
             continue;
@@ -469,13 +490,24 @@ pub(crate) fn sample(
                     continue;
                 };
                 if is_visible(&TupleHeader::read(t), vis, st) {
-                    reservoir.offer(TupleId { page: block, slot });
+                    let taken = reservoir.offer(TupleId { page: block, slot });
+                    keep(taken, t);
                 }
             }
         });
     }
     let seen = reservoir.seen;
     let mut chosen = reservoir.chosen;
+    if one_pass {
+        let mut order: Vec<usize> = (0..chosen.len()).collect();
+        order.sort_unstable_by_key(|&i| (chosen[i].page, chosen[i].slot));
+        let mut rows = Vec::with_capacity(order.len());
+        for i in order {
+            let (infomask, data) = std::mem::take(&mut copies[i]);
+            rows.push(row_of(shared, rel, infomask, data)?);
+        }
+        return Ok((rows, seen));
+    }
     chosen.sort_unstable_by_key(|t| (t.page, t.slot));
     let mut rows = Vec::with_capacity(chosen.len());
     let mut ring = shared.pool.bulk_ring_for(rel)?;
@@ -577,20 +609,23 @@ impl Reservoir {
         self.next = self.seen.saturating_add(skip).saturating_add(1);
     }
 
-    fn offer(&mut self, tid: TupleId) {
+    /// Offer one version; the reservoir slot it took, if it was taken.
+    fn offer(&mut self, tid: TupleId) -> Option<usize> {
         self.seen += 1;
         if self.chosen.len() < self.n {
             self.chosen.push(tid);
             if self.chosen.len() == self.n {
                 self.draw_next();
             }
-            return;
+            return Some(self.chosen.len() - 1);
         }
         if self.seen == self.next {
             let i = self.index();
             self.chosen[i] = tid;
             self.draw_next();
+            return Some(i);
         }
+        None
     }
 }
 
