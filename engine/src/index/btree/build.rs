@@ -261,7 +261,8 @@ impl BuildSink for BTreeSink {
         // Room for int-sized keys in the stream form; the records are
         // reserved only if the sink moves to its sorting form.
         self.expected = entries;
-        self.stream.reserve(entries.saturating_mul(STREAM_OVERHEAD + 6));
+        self.stream
+            .reserve(entries.saturating_mul(STREAM_OVERHEAD + 6));
     }
     fn finish(&mut self) -> Result<()> {
         self.sort();
@@ -358,12 +359,16 @@ fn merge_runs(runs: &mut [Run], mut f: impl FnMut(Entry) -> Result<()>) -> Resul
     loop {
         let mut best: Option<(usize, Entry, usize)> = None;
         for (i, run) in runs.iter().enumerate() {
-            let Some((e, next)) = run.head() else { continue };
+            let Some((e, next)) = run.head() else {
+                continue;
+            };
             if best.is_none_or(|(_, b, _)| cmp_entries(&e, &b) == Ordering::Less) {
                 best = Some((i, e, next));
             }
         }
-        let Some((i, e, next)) = best else { return Ok(()) };
+        let Some((i, e, next)) = best else {
+            return Ok(());
+        };
         f(e)?;
         runs[i].pos = next;
     }
