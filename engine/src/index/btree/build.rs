@@ -173,7 +173,7 @@ impl BTreeSink {
                 self.stream.extend_from_slice(&unique_len.to_le_bytes());
                 return Ok(());
             }
-            self.to_sorting_form();
+            self.switch_to_records();
         }
         self.push_rec(key, unique_len, tid);
         self.sorted = false;
@@ -181,7 +181,7 @@ impl BTreeSink {
     }
 
     /// Move the streamed entries to the arena and records.
-    fn to_sorting_form(&mut self) {
+    fn switch_to_records(&mut self) {
         let stream = std::mem::take(&mut self.stream);
         self.recs.reserve(self.expected.max(self.streamed + 1));
         self.arena
