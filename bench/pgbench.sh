@@ -16,18 +16,24 @@
 #
 # Usage: bench/pgbench.sh
 #        DURATION=5 CLIENTS="1 8" MODES=prepared SCRIPTS=select-only INIT_SCALES=10 bench/pgbench.sh
+#        INIT_SCALES=10 SCRIPTS= CLIENTS= MODES= bench/pgbench.sh   (only the timed inits)
+# A variable set to the empty string empties that part of the matrix (unset
+# means its default); with no runs left, the extra init at RUN_SCALE is
+# skipped too. The sargdb binary is built in CARGO_TARGET_DIR if set.
+# Each timed init also prints pgbench's own per-step times for both servers.
 # Needs: PostgreSQL 15 binaries, psql, pgbench; builds sargdb (release) itself.
 set -euo pipefail
 
-INIT_SCALES=${INIT_SCALES:-"10 50"}
+INIT_SCALES=${INIT_SCALES-"10 50"}
 RUN_SCALE=${RUN_SCALE:-10}
-SCRIPTS=${SCRIPTS:-"select-only simple-update tpcb-like"}
-CLIENTS=${CLIENTS:-"1 8 32"}
-MODES=${MODES:-"simple extended prepared"}
+SCRIPTS=${SCRIPTS-"select-only simple-update tpcb-like"}
+CLIENTS=${CLIENTS-"1 8 32"}
+MODES=${MODES-"simple extended prepared"}
 DURATION=${DURATION:-10}
 MEM=${MEM:-256MB}
 PGBIN=/usr/lib/postgresql/15/bin
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=$(mktemp -d /tmp/sargdb-pgbench.XXXXXX)
 PG_PORT=${PG_PORT:-$((56000 + RANDOM % 1000))}
 SDB_PORT=${SDB_PORT:-$((57000 + RANDOM % 1000))}
@@ -54,7 +60,7 @@ as_pg "$PGBIN/initdb" -D "$WORK/pg" --locale=C -E UTF8 -A trust -U postgres >/de
 as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
     -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$WORK -c shared_buffers=$MEM -c fsync=on -c synchronous_commit=on -c max_connections=100" \
     start >/dev/null
-"$ROOT/target/release/sargdb" --listen "127.0.0.1:$SDB_PORT" --data-dir "$WORK/sdb" \
+"$TARGET/release/sargdb" --listen "127.0.0.1:$SDB_PORT" --data-dir "$WORK/sdb" \
     --buffer-pool "$MEM" --fsync on --log-level warn 2>"$WORK/sdb.log" &
 SDB_PID=$!
 for _ in $(seq 1 100); do
@@ -78,6 +84,8 @@ init() {
         exit 1
     }
     t1=$(date +%s.%N)
+    # pgbench's own split of the steps ("done in ... (drop tables ...)").
+    echo "  $(name "$who"), scale $scale: $(grep -o 'done in.*' "$WORK/init.out")" >&2
     echo "$t1 - $t0" | bc -l
 }
 
@@ -113,7 +121,9 @@ for scale in $INIT_SCALES; do
         R[$who.init.$scale]=$(init "$who" "$scale")
     done
 done
-if [[ " $INIT_SCALES " != *" $RUN_SCALE "* ]] || [ "${INIT_SCALES##* }" != "$RUN_SCALE" ]; then
+HAVE_RUNS=
+[ -n "$SCRIPTS" ] && [ -n "$CLIENTS" ] && [ -n "$MODES" ] && HAVE_RUNS=1
+if [ -n "$HAVE_RUNS" ] && { [[ " $INIT_SCALES " != *" $RUN_SCALE "* ]] || [ "${INIT_SCALES##* }" != "$RUN_SCALE" ]; }; then
     for who in pg sdb; do
         echo "pgbench -i -s $RUN_SCALE on $(name "$who") (for the runs)..." >&2
         init "$who" "$RUN_SCALE" >/dev/null
@@ -144,9 +154,13 @@ for script in $SCRIPTS; do
     done
 done
 
-printf '\npgbench: scale %s for the runs, %s s per line, memory %s, fsync on (%s)\n' "$RUN_SCALE" "$DURATION" "$MEM" "$(date -u +%Y-%m-%d)"
-printf '%-14s %3s %-9s %10s %8s %8s %10s %8s %8s %8s %8s\n' script cl mode "PG tps" "PG avg" "PG p99" "sdb tps" "sdb avg" "sdb p99" "sdb/PG" "failed"
-for l in "${LINES[@]}"; do echo "$l"; done
+if [ -n "$HAVE_RUNS" ]; then
+    printf '\npgbench: scale %s for the runs, %s s per line, memory %s, fsync on (%s)\n' "$RUN_SCALE" "$DURATION" "$MEM" "$(date -u +%Y-%m-%d)"
+    printf '%-14s %3s %-9s %10s %8s %8s %10s %8s %8s %8s %8s\n' script cl mode "PG tps" "PG avg" "PG p99" "sdb tps" "sdb avg" "sdb p99" "sdb/PG" "failed"
+    for l in "${LINES[@]}"; do echo "$l"; done
+else
+    printf '\npgbench: inits only, memory %s, fsync on (%s)\n' "$MEM" "$(date -u +%Y-%m-%d)"
+fi
 echo
 printf '%-30s %14s %14s %10s\n' "init" "PostgreSQL 15" "sargdb" "sargdb/PG"
 for scale in $INIT_SCALES; do

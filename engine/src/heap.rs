@@ -415,12 +415,30 @@ pub(crate) fn insert_many(
 
 /// ANALYZE's sample of `rel`: a reservoir of up to `n` row versions visible
 /// under `vis` (their row bytes, in physical order) and how many visible
-/// versions there are. Only the versions that enter the reservoir are
-/// copied; on a page flagged all-visible no tuple is even read for the
-/// count (every stored tuple is visible to every snapshot there, as for
-/// Postgres's page-at-a-time visibility). The reservoir's choices are the
-/// classic algorithm's with a fixed-seed generator: the same table gives
-/// the same sample.
+/// versions there are.
+///
+/// Two passes. The first counts the visible versions and keeps only the
+/// reservoir's tuple ids: on a page flagged all-visible no tuple is even
+/// read (every stored tuple is visible to every snapshot there, as for
+/// Postgres's page-at-a-time visibility), only its line pointers. The
+/// reservoir is Li's Algorithm L: after it is full, the number of
+/// versions to pass over before the next replacement is drawn at once,
+/// so most versions cost no random number at all. The second pass copies
+/// just the chosen versions, in physical order. Copying every version that
+/// entered the reservoir on the way (about n * (1 + ln(N / n)) of them,
+/// each a cache miss into a cold page) was most of ANALYZE's time on a
+/// large table. The generator has a fixed seed: the same table gives the
+/// same sample.
+///
+/// A relation larger than the buffer pool is sampled in one pass instead:
+/// its pages are mostly gone by the end of the first pass, and reading up
+/// to `n` of them again would cost more than copying each version as it
+/// enters the reservoir.
+///
+/// A version chosen in the first pass is visible to this snapshot, so no
+/// VACUUM can remove it (or reuse its slot) before the second pass; the
+/// second pass checks visibility again all the same and leaves out what
+/// it does not see.
 pub(crate) fn sample(
     shared: &Shared,
     rel: RelFileId,
@@ -429,13 +447,26 @@ pub(crate) fn sample(
     cancel: Option<&AtomicBool>,
 ) -> Result<(Vec<Vec<u8>>, u64)> {
     let nblocks = shared.pool.relation_size(rel)?;
-    // (position in the scan, infomask, row bytes)
-    let mut picked: Vec<(u64, u16, Vec<u8>)> = Vec::new();
-    let mut seen = 0u64;
-    let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut reservoir = Reservoir::new(n);
+    // One pass for a relation larger than the pool: the chosen versions'
+    // (infomask, row bytes), by reservoir slot.
+    let one_pass = nblocks as usize > shared.pool.frame_count();
+    let mut copies: Vec<(u16, Vec<u8>)> = Vec::new();
+    let mut keep = |slot: Option<usize>, t: &[u8]| {
+        if let (true, Some(i)) = (one_pass, slot) {
+            if i == copies.len() {
+                copies.push((0, Vec::new()));
+            }
+            let c = &mut copies[i];
+            c.0 = TupleHeader::read(t).infomask;
+            c.1.clear();
+            c.1.extend_from_slice(&t[TUPLE_HEADER_SIZE..]);
+        }
+    };
+    let canceled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let mut ring = shared.pool.bulk_ring_for(rel)?;
     for block in 0..nblocks {
-        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+        if canceled() {
             return Err(EngineError::Canceled);
         }
         let page = shared.pool.fetch_bulk(rel, block, ring.as_mut())?;
@@ -444,45 +475,158 @@ pub(crate) fn sample(
         if !hp.is_initialized() {
             continue;
         }
-        let all_visible = crate::page::is_all_visible(&g[..]);
+        if crate::page::is_all_visible(&g[..]) {
+            for slot in 0..hp.slot_count() {
+                if let Some(t) = hp.tuple(slot) {
+                    let taken = reservoir.offer(TupleId { page: block, slot });
+                    keep(taken, t);
+                }
+            }
+            continue;
+        }
         shared.txns.clog.with(|st| {
             for slot in 0..hp.slot_count() {
                 let Some(t) = hp.tuple(slot) else {
                     continue;
                 };
-                let visible = all_visible || is_visible(&TupleHeader::read(t), vis, st);
-                if !visible {
-                    continue;
+                if is_visible(&TupleHeader::read(t), vis, st) {
+                    let taken = reservoir.offer(TupleId { page: block, slot });
+                    keep(taken, t);
                 }
-                seen += 1;
-                let target = if picked.len() < n {
-                    picked.push((0, 0, Vec::new()));
-                    picked.len() - 1
-                } else {
-                    rng = rng
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    let j = ((rng >> 33) % seen) as usize;
-                    if j >= n {
-                        continue;
-                    }
-                    j
-                };
-                let h = TupleHeader::read(t);
-                let e = &mut picked[target];
-                e.0 = seen;
-                e.1 = h.infomask;
-                e.2.clear();
-                e.2.extend_from_slice(&t[TUPLE_HEADER_SIZE..]);
             }
         });
     }
-    picked.sort_unstable_by_key(|e| e.0);
-    let mut rows = Vec::with_capacity(picked.len());
-    for (_, infomask, data) in picked {
-        rows.push(row_of(shared, rel, infomask, data)?);
+    let seen = reservoir.seen;
+    let mut chosen = reservoir.chosen;
+    if one_pass {
+        let mut order: Vec<usize> = (0..chosen.len()).collect();
+        order.sort_unstable_by_key(|&i| (chosen[i].page, chosen[i].slot));
+        let mut rows = Vec::with_capacity(order.len());
+        for i in order {
+            let (infomask, data) = std::mem::take(&mut copies[i]);
+            rows.push(row_of(shared, rel, infomask, data)?);
+        }
+        return Ok((rows, seen));
+    }
+    chosen.sort_unstable_by_key(|t| (t.page, t.slot));
+    let mut rows = Vec::with_capacity(chosen.len());
+    let mut ring = shared.pool.bulk_ring_for(rel)?;
+    let mut i = 0;
+    while i < chosen.len() {
+        if canceled() {
+            return Err(EngineError::Canceled);
+        }
+        let block = chosen[i].page;
+        let mut j = i;
+        while j < chosen.len() && chosen[j].page == block {
+            j += 1;
+        }
+        let page = shared.pool.fetch_bulk(rel, block, ring.as_mut())?;
+        let g = page.read();
+        let hp = HeapPage::new(&g[..]);
+        let all_visible = crate::page::is_all_visible(&g[..]);
+        let mut copies: Vec<(u16, Vec<u8>)> = Vec::with_capacity(j - i);
+        shared.txns.clog.with(|st| {
+            for tid in &chosen[i..j] {
+                let Some(t) = hp.tuple(tid.slot) else {
+                    continue;
+                };
+                let h = TupleHeader::read(t);
+                if all_visible || is_visible(&h, vis, st) {
+                    copies.push((h.infomask, t[TUPLE_HEADER_SIZE..].to_vec()));
+                }
+            }
+        });
+        drop(g);
+        drop(page);
+        for (infomask, data) in copies {
+            rows.push(row_of(shared, rel, infomask, data)?);
+        }
+        i = j;
     }
     Ok((rows, seen))
+}
+
+/// The reservoir of `sample`'s first pass (Li's Algorithm L, "Reservoir
+/// sampling algorithms of time complexity O(n(1 + log(N/n)))", 1994):
+/// every offered tuple id ends up chosen with the same probability
+/// n / (number offered).
+struct Reservoir {
+    n: usize,
+    chosen: Vec<TupleId>,
+    /// Versions offered so far.
+    seen: u64,
+    /// The `seen` count of the next version to enter the full reservoir.
+    next: u64,
+    /// Algorithm L's W.
+    w: f64,
+    rng: u64,
+}
+
+impl Reservoir {
+    fn new(n: usize) -> Reservoir {
+        Reservoir {
+            n,
+            chosen: Vec::with_capacity(n.min(1 << 16)),
+            seen: 0,
+            next: 0,
+            w: 1.0,
+            rng: 0x2545_F491_4F6C_DD1D,
+        }
+    }
+
+    /// A uniform number in (0, 1) from the fixed-seed generator.
+    fn uniform(&mut self) -> f64 {
+        self.rng = self
+            .rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.rng >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    /// A uniform index below `n`.
+    fn index(&mut self) -> usize {
+        self.rng = self
+            .rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.rng >> 33) % self.n as u64) as usize
+    }
+
+    /// Draw how many versions the reservoir passes over before the next
+    /// one it takes, and update W.
+    fn draw_next(&mut self) {
+        let n = self.n as f64;
+        self.w *= (self.uniform().ln() / n).exp();
+        let skip = (self.uniform().ln() / (1.0 - self.w).ln()).floor();
+        // W near 1 (tiny tables) or near 0 (W underflow after billions of
+        // rows) make the logarithms degenerate: clamp to a finite skip.
+        let skip = if skip.is_finite() && skip >= 0.0 {
+            skip.min(u64::MAX as f64 / 2.0) as u64
+        } else {
+            u64::MAX / 2
+        };
+        self.next = self.seen.saturating_add(skip).saturating_add(1);
+    }
+
+    /// Offer one version; the reservoir slot it took, if it was taken.
+    fn offer(&mut self, tid: TupleId) -> Option<usize> {
+        self.seen += 1;
+        if self.chosen.len() < self.n {
+            self.chosen.push(tid);
+            if self.chosen.len() == self.n {
+                self.draw_next();
+            }
+            return Some(self.chosen.len() - 1);
+        }
+        if self.seen == self.next {
+            let i = self.index();
+            self.chosen[i] = tid;
+            self.draw_next();
+            return Some(i);
+        }
+        None
+    }
 }
 
 /// Run `f` on the whole tuple at `tid`, if the slot holds one.

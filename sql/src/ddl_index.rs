@@ -10,8 +10,6 @@
 //! created and removed through the engine's on-commit/on-abort hooks, so DDL
 //! stays transactional.
 
-use std::collections::HashMap;
-
 use sargdb_catalog::types::key::{encode_exact_hint, encode_key_value, has_exact_hint, KeyColumn};
 use sargdb_catalog::{
     Catalog, ColumnStats, ConstraintDef, ConstraintKind, IndexColumnDef, IndexDef, TableDef,
@@ -1410,6 +1408,27 @@ fn numeric_groups(text: &str) -> usize {
     }
 }
 
+/// One sampled value of a column in `table_stats`: its key encoding at
+/// `at..at + len` of the column's arena, that key's first eight bytes
+/// (`key_prefix`, compared first), the row's position in the sample, and
+/// the value's rank among the column's non-null values in physical order.
+struct SampleKey {
+    prefix: u64,
+    at: u32,
+    len: u32,
+    pos: u32,
+    rank: u32,
+}
+
+/// A key's first eight bytes as a big-endian integer, zero-padded: keys
+/// with different prefixes compare as their prefixes do.
+fn key_prefix(k: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = k.len().min(8);
+    b[..n].copy_from_slice(&k[..n]);
+    u64::from_be_bytes(b)
+}
+
 fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> TableStats {
     let n = sample.len() as f64;
     let mut columns = vec![];
@@ -1418,8 +1437,16 @@ fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> T
             columns.push(ColumnStats::default());
             continue;
         }
-        // Encoded values (ascending key order = sort order), with sample position.
-        let mut vals: Vec<(Vec<u8>, usize)> = vec![];
+        // Encoded values (ascending key order = sort order), packed in one
+        // arena, each with its sample position and its rank in physical
+        // order (the order they are found in). One sort by (key, position)
+        // then gives the distinct values as runs (their counts, and the
+        // first position of each: of equal values that print differently,
+        // 1.5 and 1.50, Postgres keeps that one), the histogram's order and
+        // the value ranks for the correlation, with no hashing and no
+        // allocation per value.
+        let mut arena: Vec<u8> = Vec::new();
+        let mut vals: Vec<SampleKey> = Vec::with_capacity(sample.len());
         let mut nulls = 0usize;
         for (pos, row) in sample.iter().enumerate() {
             let v = &row[ci];
@@ -1427,28 +1454,48 @@ fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> T
                 nulls += 1;
                 continue;
             }
-            let mut k = vec![];
-            if encode_key_value(v, &c.data_type, KeyColumn::ASC, &mut k).is_ok() {
-                vals.push((k, pos));
+            let at = arena.len();
+            if encode_key_value(v, &c.data_type, KeyColumn::ASC, &mut arena).is_ok() {
+                let key = &arena[at..];
+                vals.push(SampleKey {
+                    prefix: key_prefix(key),
+                    at: at as u32,
+                    len: key.len() as u32,
+                    pos: pos as u32,
+                    rank: vals.len() as u32,
+                });
+            } else {
+                arena.truncate(at);
+            }
+        }
+        let key_of = |k: &SampleKey| &arena[k.at as usize..(k.at + k.len) as usize];
+        vals.sort_unstable_by(|a, b| {
+            a.prefix
+                .cmp(&b.prefix)
+                .then_with(|| key_of(a).cmp(key_of(b)))
+                .then(a.pos.cmp(&b.pos))
+        });
+        // The distinct values: (first index in `vals`, count), in value order.
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        for (i, k) in vals.iter().enumerate() {
+            match runs.last_mut() {
+                Some((first, count))
+                    if vals[*first].prefix == k.prefix && key_of(&vals[*first]) == key_of(k) =>
+                {
+                    *count += 1
+                }
+                _ => runs.push((i, 1)),
             }
         }
         let nonnull = vals.len() as f64;
-        let mut counts: HashMap<&[u8], usize> = HashMap::new();
-        // Where each value first appears in the sample: of equal values
-        // that print differently (1.5, 1.50) Postgres keeps that one.
-        let mut first_pos: HashMap<&[u8], usize> = HashMap::new();
-        for (k, pos) in &vals {
-            *counts.entry(k.as_slice()).or_insert(0) += 1;
-            first_pos.entry(k.as_slice()).or_insert(*pos);
-        }
         let hinted = has_exact_hint(&c.data_type);
-        let hint_of = |pos: usize| {
+        let hint_of = |pos: u32| {
             let mut h = vec![];
-            encode_exact_hint(&sample[pos][ci], &c.data_type, &mut h);
+            encode_exact_hint(&sample[pos as usize][ci], &c.data_type, &mut h);
             h
         };
-        let distinct = counts.len() as f64;
-        let singles = counts.values().filter(|&&c| c == 1).count() as f64;
+        let distinct = runs.len() as f64;
+        let singles = runs.iter().filter(|r| r.1 == 1).count() as f64;
         let multiple = distinct - singles;
         // Postgres's compute_scalar_stats: all values distinct -> scales
         // with the table; every value repeated -> we saw them all;
@@ -1469,16 +1516,13 @@ fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> T
             n_distinct = -(n_distinct / total.max(1.0));
         }
         // Most common values (Postgres's rule): candidates are the values
-        // seen more than once, most frequent first (ties in value order).
+        // seen more than once, most frequent first (ties in value order:
+        // the runs are in value order and the sort is stable).
         // If they are every distinct value and fit, all are kept; otherwise
         // (and unless the whole table was read) only those clearly more
         // common than the rest (analyze_mcv_list).
-        let mut common: Vec<(&[u8], usize)> = counts
-            .iter()
-            .filter(|(_, &c)| c > 1)
-            .map(|(k, c)| (*k, *c))
-            .collect();
-        common.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let mut common: Vec<(usize, usize)> = runs.iter().copied().filter(|r| r.1 > 1).collect();
+        common.sort_by(|a, b| b.1.cmp(&a.1));
         common.truncate(STATS_TARGET);
         let all_fit = common.len() as f64 == distinct && n_distinct > 0.0;
         if !all_fit && !common.is_empty() && n < total {
@@ -1493,10 +1537,13 @@ fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> T
         }
         let mcv: Vec<(Vec<u8>, f64)> = common
             .iter()
-            .map(|(k, c)| (k.to_vec(), *c as f64 / n))
+            .map(|&(first, count)| (key_of(&vals[first]).to_vec(), count as f64 / n))
             .collect();
         let mcv_hints: Vec<Vec<u8>> = if hinted {
-            common.iter().map(|(k, _)| hint_of(first_pos[k])).collect()
+            common
+                .iter()
+                .map(|&(first, _)| hint_of(vals[first].pos))
+                .collect()
         } else {
             vec![]
         };
@@ -1505,21 +1552,26 @@ fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> T
         // in order (duplicates included), as Postgres picks them.
         // Sorted by value, equal values in sample order (as Postgres's
         // compare_scalars breaks ties), so a bound is a sampled value.
-        let mut rest: Vec<&(Vec<u8>, usize)> = vals
+        let mut in_common = vec![false; vals.len()];
+        for &(first, count) in &common {
+            in_common[first..first + count].fill(true);
+        }
+        let rest: Vec<&SampleKey> = vals
             .iter()
-            .filter(|(k, _)| !common.iter().any(|(m, _)| *m == k.as_slice()))
+            .zip(&in_common)
+            .filter(|(_, &c)| !c)
+            .map(|(k, _)| k)
             .collect();
-        rest.sort();
-        let rest_distinct = (distinct as usize).saturating_sub(common.len());
+        let rest_distinct = runs.len().saturating_sub(common.len());
         let num_hist = rest_distinct.min(STATS_TARGET + 1);
         let mut histogram = vec![];
         let mut histogram_hints = vec![];
         if num_hist >= 2 {
             for i in 0..num_hist {
-                let (k, pos) = rest[i * (rest.len() - 1) / (num_hist - 1)];
-                histogram.push(k.clone());
+                let k = rest[i * (rest.len() - 1) / (num_hist - 1)];
+                histogram.push(key_of(k).to_vec());
                 if hinted {
-                    histogram_hints.push(hint_of(*pos));
+                    histogram_hints.push(hint_of(k.pos));
                 }
             }
         }
@@ -1537,19 +1589,14 @@ fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> T
         } else {
             (widths as f64 / nonnull) as i32
         };
-        // Correlation between physical position and value rank.
-        let mut by_value: Vec<&(Vec<u8>, usize)> = vals.iter().collect();
-        by_value.sort();
-        let m = by_value.len() as f64;
+        // Correlation between physical position and value rank (`vals`
+        // is in value order; `rank` is the physical one).
+        let m = vals.len() as f64;
         let correlation = if m > 1.0 {
             let mean = (m - 1.0) / 2.0;
-            let mut phys: Vec<usize> = vals.iter().map(|(_, p)| *p).collect();
-            phys.sort_unstable();
-            let rank_of: HashMap<usize, usize> =
-                phys.iter().enumerate().map(|(r, p)| (*p, r)).collect();
             let (mut sxy, mut sxx) = (0.0, 0.0);
-            for (vr, (_, p)) in by_value.iter().enumerate() {
-                let pr = rank_of[p] as f64;
+            for (vr, k) in vals.iter().enumerate() {
+                let pr = k.rank as f64;
                 sxy += (vr as f64 - mean) * (pr - mean);
                 sxx += (vr as f64 - mean) * (vr as f64 - mean);
             }

@@ -234,6 +234,15 @@ pub fn decodes_exactly(ty: &DataType) -> bool {
 
 /// Whether a column of this type that does not decode exactly has an exact
 /// hint (`encode_exact_hint`): the scalar types whose key is canonical.
+/// `s` without its trailing blanks (character(n)'s padding), a byte at a
+/// time: `str::trim_end_matches(' ')` decodes UTF-8 backwards char by
+/// char, which showed in ANALYZE's profile of a char(84) column.
+fn trim_blanks(s: &str) -> &str {
+    let end = s.bytes().rposition(|b| b != b' ').map_or(0, |i| i + 1);
+    // A blank is one byte, so `end` is on a character boundary.
+    &s[..end]
+}
+
 pub fn has_exact_hint(ty: &DataType) -> bool {
     matches!(
         ty,
@@ -271,7 +280,7 @@ pub fn encode_exact_hint(v: &Value, ty: &DataType, out: &mut Vec<u8>) {
             put_varint(zigzag(iv.days as i64), out);
         }
         (DataType::Char(None), Value::Text(t)) => {
-            let blanks = t.len() - t.trim_end_matches(' ').len();
+            let blanks = t.len() - trim_blanks(t).len();
             put_varint(blanks as u64, out)
         }
         _ => {}
@@ -525,7 +534,7 @@ fn encode_payload(v: &Value, ty: &DataType, out: &mut Vec<u8>) -> Result<()> {
         | DataType::Char(_) => match v {
             Value::Text(s) | Value::Json(s) | Value::Jsonb(s) => {
                 let s = if matches!(ty, DataType::Char(_)) {
-                    s.trim_end_matches(' ')
+                    trim_blanks(s)
                 } else {
                     s.as_str()
                 };
@@ -955,7 +964,7 @@ mod tests {
                 let o = match (ty, a, b) {
                     // bpchar compares without trailing blanks.
                     (DataType::Char(_), Value::Text(x), Value::Text(y)) => {
-                        x.trim_end_matches(' ').cmp(y.trim_end_matches(' '))
+                        trim_blanks(x).cmp(trim_blanks(y))
                     }
                     _ => compare(a, b),
                 };
