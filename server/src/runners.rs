@@ -5,7 +5,8 @@
 //! connections than cores most of the kernel's time goes to switching.
 //! Here, idle connections wait in epoll sets instead, one per *lane*, and
 //! there are as many lanes as cores. Each connection belongs to one lane
-//! for its life. The thread that holds a lane takes the next connection of
+//! for its life (a new one joins the lane with the fewest connections).
+//! The thread that holds a lane takes the next connection of
 //! the lane that has input, answers everything that has arrived and takes
 //! the next; while its lane has work it never sleeps, and a connection keeps
 //! meeting the same thread (and core caches) unless that thread had to wait.
@@ -113,7 +114,10 @@ pub struct Scheduler {
     slab: Mutex<Slab>,
     free_lanes: Mutex<FreeLanes>,
     lane_freed: Condvar,
+    /// Where the round of lanes starts for the next connection.
     next_lane: AtomicUsize,
+    /// Connections per lane: a new connection joins the least loaded.
+    load: Vec<AtomicUsize>,
     runners: Mutex<Vec<Arc<Runner>>>,
     tick: AtomicU64,
     shutdown: AtomicBool,
@@ -143,6 +147,7 @@ impl Scheduler {
             free_lanes: Mutex::new(FreeLanes::default()),
             lane_freed: Condvar::new(),
             next_lane: AtomicUsize::new(0),
+            load: (0..n).map(|_| AtomicUsize::new(0)).collect(),
             runners: Mutex::new(Vec::new()),
             tick: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
@@ -173,7 +178,7 @@ impl Scheduler {
                 return;
             }
         };
-        let lane = self.next_lane.fetch_add(1, Ordering::Relaxed) % self.lanes.len();
+        let lane = self.pick_lane();
         let id = {
             let mut slab = self.slab.lock();
             let index = match slab.free.pop() {
@@ -232,6 +237,7 @@ impl Scheduler {
                     let fd = s.socket.take()?;
                     s.generation = s.generation.wrapping_add(1);
                     free.push(i as u32);
+                    self.load[s.lane].fetch_sub(1, Ordering::Relaxed);
                     Some((t, fd, s.lane))
                 })
                 .collect()
@@ -240,6 +246,19 @@ impl Scheduler {
             self.unwatch(lane, &fd);
             t.shut_down();
         }
+    }
+
+    /// The lane with the fewest connections (counted in), starting the
+    /// search at a rotating lane so that ties spread out.
+    fn pick_lane(&self) -> usize {
+        let n = self.lanes.len();
+        let start = self.next_lane.fetch_add(1, Ordering::Relaxed) % n;
+        let lane = (0..n)
+            .map(|i| (start + i) % n)
+            .min_by_key(|&l| self.load[l].load(Ordering::Relaxed))
+            .unwrap_or(0);
+        self.load[lane].fetch_add(1, Ordering::Relaxed);
+        lane
     }
 
     /// Watches `socket` for input in `lane`'s set. `again` (it is watched
@@ -294,6 +313,7 @@ impl Scheduler {
             if slot.task.is_none() && u64::from(slot.generation) == id >> 32 {
                 slot.generation = slot.generation.wrapping_add(1);
                 slot.socket = None;
+                self.load[slot.lane].fetch_sub(1, Ordering::Relaxed);
                 slab.free.push(index);
             }
         }
