@@ -682,7 +682,7 @@ impl Engine {
     /// running query may still read). `cancel` stops the wait.
     pub fn wait_for_current_snapshots(&self, cancel: &AtomicBool) -> Result<()> {
         let holders = self.shared.txns.snapshot_holders();
-        let _wait = crate::blocking::region();
+        crate::blocking::about_to_wait();
         while self.shared.txns.any_holds_snapshot(&holders) {
             if cancel.load(Ordering::Relaxed) {
                 return Err(EngineError::Canceled);

@@ -575,22 +575,23 @@ impl Reservoir {
         }
     }
 
-    /// A uniform number in (0, 1) from the fixed-seed generator.
-    fn uniform(&mut self) -> f64 {
+    /// The fixed-seed generator's next state (a 64-bit LCG).
+    fn step(&mut self) -> u64 {
         self.rng = self
             .rng
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        ((self.rng >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        self.rng
+    }
+
+    /// A uniform number in (0, 1).
+    fn uniform(&mut self) -> f64 {
+        ((self.step() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
 
     /// A uniform index below `n`.
     fn index(&mut self) -> usize {
-        self.rng = self
-            .rng
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.rng >> 33) % self.n as u64) as usize
+        ((self.step() >> 33) % self.n as u64) as usize
     }
 
     /// Draw how many versions the reservoir passes over before the next

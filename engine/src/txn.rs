@@ -1304,7 +1304,7 @@ impl Transaction {
         let me = self.write_xid();
         let me = self.levels[0].xids.first().copied().unwrap_or(me);
         let txns = &self.shared.txns;
-        let _wait = crate::blocking::region();
+        crate::blocking::about_to_wait();
         let mut st = txns.state.lock();
         // Deadlock check: follow the waits-for chain from the target.
         let mut cur = st.top_of.get(&xid).copied().unwrap_or(xid);

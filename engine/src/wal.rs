@@ -1219,7 +1219,7 @@ impl Wal {
         drop(fs);
         // Waiting for (or doing) the write and fsync: let the scheduler
         // serve other connections meanwhile.
-        let _wait = crate::blocking::region();
+        crate::blocking::about_to_wait();
         fs = self.flush_state.lock();
         loop {
             if let Some(e) = &*self.write_failed.lock() {

@@ -26,7 +26,6 @@
 //! So a connection's work runs on one thread at a time, but not always the
 //! same thread.
 
-use std::net::TcpStream;
 use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
@@ -163,21 +162,15 @@ impl Scheduler {
         Ok(sched)
     }
 
-    /// Adds a connection on `socket`. It is served from now on until its
-    /// task closes or the server shuts down.
-    pub fn register(self: &Arc<Self>, mut task: Box<dyn Task>, socket: &TcpStream) {
+    /// Adds a connection; `socket` is a second descriptor of its socket,
+    /// for the epoll set. It is served from now on until its task closes or
+    /// the server shuts down.
+    pub fn register(self: &Arc<Self>, mut task: Box<dyn Task>, socket: OwnedFd) {
         if self.shutdown.load(Ordering::SeqCst) {
             task.shut_down();
             return;
         }
-        let socket = match socket.try_clone() {
-            Ok(s) => Arc::new(OwnedFd::from(s)),
-            Err(e) => {
-                tracing::warn!("could not watch a connection: {e}");
-                task.shut_down();
-                return;
-            }
-        };
+        let socket = Arc::new(socket);
         let lane = self.pick_lane();
         let id = {
             let mut slab = self.slab.lock();
@@ -204,10 +197,9 @@ impl Scheduler {
         };
         if let Err(e) = self.watch(lane, &socket, id, false) {
             tracing::warn!("could not watch a connection: {e}");
-            if let Some((mut t, _, _)) = self.take(id) {
-                t.shut_down();
+            if let Some((t, _, _)) = self.take(id) {
+                self.end(id, lane, &socket, t, true);
             }
-            self.free(id);
         }
         // A shutdown that ran between the check above and the insert did
         // not see this task.
@@ -303,6 +295,18 @@ impl Scheduler {
             }
             None => false,
         }
+    }
+
+    /// Ends the (taken) task of `id`: stops watching its socket, tells the
+    /// client if `fatal` (the server is shutting down, or the socket could
+    /// not be watched), and frees its slot.
+    fn end(&self, id: u64, lane: usize, socket: &OwnedFd, mut task: Box<dyn Task>, fatal: bool) {
+        self.unwatch(lane, socket);
+        if fatal {
+            task.shut_down();
+        }
+        drop(task);
+        self.free(id);
     }
 
     /// Forgets the (taken) task of `id`, closing the scheduler's descriptor.
@@ -442,37 +446,25 @@ impl Scheduler {
                 lane = None;
             }
             match step {
-                Step::Wait if !self.shutdown.load(Ordering::SeqCst) => {
-                    let missed = self.put_back(id, task);
-                    // The report went to the lane's new thread, which found
-                    // the task away: have it reported again if input is there.
-                    if let Err(e) = missed
-                        .then(|| self.watch(task_lane, &socket, id, true))
-                        .unwrap_or(Ok(()))
-                    {
-                        tracing::warn!("could not re-arm a connection: {e}");
-                        if let Some((mut t, _, _)) = self.take(id) {
-                            t.shut_down();
-                        }
-                        self.unwatch(task_lane, &socket);
-                        self.free(id);
-                    }
+                Step::Close => self.end(id, task_lane, &socket, task, false),
+                Step::Wait if self.shutdown.load(Ordering::SeqCst) => {
+                    self.end(id, task_lane, &socket, task, true)
                 }
                 Step::Wait => {
-                    self.unwatch(task_lane, &socket);
-                    task.shut_down();
-                    self.free(id);
-                }
-                Step::Close => {
-                    self.unwatch(task_lane, &socket);
-                    drop(task);
-                    self.free(id);
+                    // Input that came while the task was away was reported
+                    // to the lane's (new) thread, which found no task: have
+                    // it reported again.
+                    let missed = self.put_back(id, task);
+                    if missed {
+                        if let Err(e) = self.watch(task_lane, &socket, id, true) {
+                            tracing::warn!("could not watch a connection again: {e}");
+                            if let Some((t, _, _)) = self.take(id) {
+                                self.end(id, task_lane, &socket, t, true);
+                            }
+                        }
+                    }
                 }
             }
-        }
-        if let Some(l) = lane {
-            // Shutting down: leave the lane to nobody.
-            self.free_lanes.lock().lanes.push(l);
         }
         self.runners.lock().retain(|r| !Arc::ptr_eq(r, &me));
         sargdb_engine::blocking::set_thread_hook(None);
@@ -538,12 +530,9 @@ impl Scheduler {
     }
 }
 
-/// The engine's blocking hook on runner threads.
-fn blocking_hook(enter: bool) {
-    if !enter {
-        // The thread looks for a lane again when the task's run ends.
-        return;
-    }
+/// The engine's blocking hook on runner threads. The thread looks for a
+/// lane again when the task's run ends.
+fn blocking_hook() {
     CURRENT.with(|c| {
         if let Some((sched, runner)) = &*c.borrow() {
             sched.detach(runner);

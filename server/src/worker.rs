@@ -141,14 +141,11 @@ fn serve<S: SqlSession + 'static>(
         // Dropped here: an open transaction is rolled back.
         return;
     }
-    let socket = match conn.backend.stream.try_clone() {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::debug!("could not hand the connection over: {e}");
-            return;
-        }
-    };
-    scheduler.register(conn, &socket);
+    // The scheduler watches the socket through a descriptor of its own.
+    match conn.backend.stream.try_clone() {
+        Ok(s) => scheduler.register(conn, s.into()),
+        Err(e) => tracing::debug!("could not hand the connection over: {e}"),
+    }
 }
 
 /// A connection between runs: its backend and the input not yet handled.
@@ -537,7 +534,7 @@ impl<S: SqlSession> Backend<S> {
         if sent < bytes.len() {
             // The client is not reading: wait for it, on a thread the
             // scheduler has replaced.
-            let _wait = sargdb_engine::blocking::region();
+            sargdb_engine::blocking::about_to_wait();
             if let Err(e) = self.stream.write_all(&bytes[sent..]) {
                 tracing::debug!("connection ended: {e}");
                 self.gone = true;

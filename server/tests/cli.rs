@@ -21,6 +21,7 @@ fn help_documents_every_flag() {
         "--log-level",
         "--fsync",
         "--checkpoint-interval",
+        "--lanes",
     ] {
         assert!(
             help.contains(flag),
@@ -56,6 +57,13 @@ fn bad_flag_values_are_rejected_with_a_message() {
         .output()
         .expect("run sargdb");
     assert!(!out.status.success());
+    let out = sargdb()
+        .args(["--lanes", "5000"])
+        .output()
+        .expect("run sargdb");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--lanes") && err.contains("1024"), "{err}");
 }
 
 /// A running `sargdb` on a free port with its own data directory.

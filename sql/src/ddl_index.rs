@@ -15,6 +15,7 @@ use sargdb_catalog::{
     Catalog, ColumnStats, ConstraintDef, ConstraintKind, IndexColumnDef, IndexDef, TableDef,
     TableStats, Value,
 };
+use sargdb_engine::index::btree::key_prefix;
 use sargdb_engine::{BuildSink, IndexHandle};
 
 use crate::binder::bound::BoundExpr;
@@ -1418,15 +1419,6 @@ struct SampleKey {
     len: u32,
     pos: u32,
     rank: u32,
-}
-
-/// A key's first eight bytes as a big-endian integer, zero-padded: keys
-/// with different prefixes compare as their prefixes do.
-fn key_prefix(k: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    let n = k.len().min(8);
-    b[..n].copy_from_slice(&k[..n]);
-    u64::from_be_bytes(b)
 }
 
 fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> TableStats {

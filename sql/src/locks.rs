@@ -87,9 +87,9 @@ impl LockManager {
         what: &str,
     ) -> Result<()> {
         let mut st = self.state.lock();
-        // Entered at the first wait (not under the lock): the scheduler
+        // Announced at the first wait (not under the lock): the scheduler
         // serves this thread's other connections elsewhere meanwhile.
-        let mut wait: Option<sargdb_engine::blocking::Region> = None;
+        let mut announced = false;
         loop {
             let entry = st.tables.entry(table).or_default();
             if entry.compatible(session, mode) {
@@ -113,11 +113,9 @@ impl LockManager {
                 st.waiting.remove(&session);
                 return Err(SqlError::QueryCanceled);
             }
-            if wait.is_none() {
-                wait = Some(MutexGuard::unlocked(
-                    &mut st,
-                    sargdb_engine::blocking::region,
-                ));
+            if !announced {
+                announced = true;
+                MutexGuard::unlocked(&mut st, sargdb_engine::blocking::about_to_wait);
                 continue;
             }
             self.released.wait_for(&mut st, Duration::from_millis(50));
@@ -162,7 +160,7 @@ impl LockManager {
             .into_iter()
             .map(|s| (s, st.released.get(&s).copied().unwrap_or(0)))
             .collect();
-        let _wait = MutexGuard::unlocked(&mut st, sargdb_engine::blocking::region);
+        MutexGuard::unlocked(&mut st, sargdb_engine::blocking::about_to_wait);
         loop {
             if holders
                 .iter()

@@ -3,6 +3,7 @@
 //! must not hold up the others. Each check here also holds for PostgreSQL
 //! (a process per connection); `E2E_TARGET=postgres` runs them against it.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sargdb_tests::TestDb;
@@ -53,25 +54,46 @@ async fn lock_waiters(db: &TestDb) {
                 .unwrap()
         }));
     }
+    // One more waiter whose client sends its next statement while the
+    // first still waits: that input arrives while the connection's work is
+    // on a thread that gave up its lane, and must be answered afterwards.
+    let piped = Arc::new(db.connect().await);
+    let c = Arc::clone(&piped);
+    waiters.push(tokio::spawn(async move {
+        c.execute("UPDATE sched_lock SET v = v + 1 WHERE id = 1", &[])
+            .await
+            .unwrap()
+    }));
     // Let every waiter reach the lock.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         waiters.iter().all(|w| !w.is_finished()),
         "an UPDATE went past a row lock held by an open transaction"
     );
+    let c = Arc::clone(&piped);
+    let behind = tokio::spawn(async move {
+        c.query_one("SELECT $1::int * 6", &[&7i32])
+            .await
+            .unwrap()
+            .get::<_, i32>(0)
+    });
 
     // Everyone else is served meanwhile, reads and writes of other rows.
     let other = db.connect().await;
     for i in 0..20 {
         let t = Instant::now();
-        other
-            .execute("UPDATE sched_lock SET v = v + 1 WHERE id = 2", &[])
-            .await
-            .unwrap();
-        let row = other
-            .query_one("SELECT v FROM sched_lock WHERE id = 2", &[])
-            .await
-            .unwrap();
+        let row = tokio::time::timeout(Duration::from_secs(10), async {
+            other
+                .execute("UPDATE sched_lock SET v = v + 1 WHERE id = 2", &[])
+                .await
+                .unwrap();
+            other
+                .query_one("SELECT v FROM sched_lock WHERE id = 2", &[])
+                .await
+                .unwrap()
+        })
+        .await
+        .expect("a session was not served while others waited for a lock");
         assert_eq!(row.get::<_, i32>(0), i + 1);
         assert!(
             t.elapsed() < Duration::from_secs(2),
@@ -80,6 +102,10 @@ async fn lock_waiters(db: &TestDb) {
         );
     }
     assert!(waiters.iter().all(|w| !w.is_finished()));
+    assert!(
+        !behind.is_finished(),
+        "a statement was answered before the one sent ahead of it"
+    );
 
     owner.batch_execute("COMMIT").await.unwrap();
     for w in waiters {
@@ -89,11 +115,16 @@ async fn lock_waiters(db: &TestDb) {
             .unwrap();
         assert_eq!(n, 1);
     }
+    let product = tokio::time::timeout(Duration::from_secs(30), behind)
+        .await
+        .expect("the statement sent behind a waiting one was never answered")
+        .unwrap();
+    assert_eq!(product, 42);
     let row = other
         .query_one("SELECT v FROM sched_lock WHERE id = 1", &[])
         .await
         .unwrap();
-    assert_eq!(row.get::<_, i32>(0), 100 + WAITERS as i32);
+    assert_eq!(row.get::<_, i32>(0), 100 + WAITERS as i32 + 1);
 }
 
 async fn long_statements(db: &TestDb) {
@@ -122,7 +153,13 @@ async fn long_statements(db: &TestDb) {
     let started = Instant::now();
     for i in 0..10 {
         let t = Instant::now();
-        let row = other.query_one("SELECT $1::int + 1", &[&i]).await.unwrap();
+        let row = tokio::time::timeout(
+            Duration::from_secs(10),
+            other.query_one("SELECT $1::int + 1", &[&i]),
+        )
+        .await
+        .expect("a short statement was not served while long ones ran")
+        .unwrap();
         assert_eq!(row.get::<_, i32>(0), i + 1);
         slowest = slowest.max(t.elapsed());
     }

@@ -232,8 +232,6 @@ pub fn decodes_exactly(ty: &DataType) -> bool {
     }
 }
 
-/// Whether a column of this type that does not decode exactly has an exact
-/// hint (`encode_exact_hint`): the scalar types whose key is canonical.
 /// `s` without its trailing blanks (character(n)'s padding), a byte at a
 /// time: `str::trim_end_matches(' ')` decodes UTF-8 backwards char by
 /// char, which showed in ANALYZE's profile of a char(84) column.
@@ -243,6 +241,8 @@ fn trim_blanks(s: &str) -> &str {
     &s[..end]
 }
 
+/// Whether a column of this type that does not decode exactly has an exact
+/// hint (`encode_exact_hint`): the scalar types whose key is canonical.
 pub fn has_exact_hint(ty: &DataType) -> bool {
     matches!(
         ty,

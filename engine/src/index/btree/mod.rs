@@ -23,6 +23,7 @@
 //! that allocation reuses.
 
 mod build;
+pub use build::key_prefix;
 pub mod page;
 
 use std::cmp::Ordering;
