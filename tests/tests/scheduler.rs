@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sargdb_tests::TestDb;
+use sargdb_tests::{sqlstate, SargdbServer, TestDb};
 
 /// More waiting sessions than a 2-core machine has runner threads.
 const WAITERS: usize = 6;
@@ -28,6 +28,53 @@ async fn one_lane_serves_waiting_and_long_sessions() {
     let db = TestDb::start_with(&["--lanes", "1"]).await;
     lock_waiters(&db).await;
     long_statements(&db).await;
+}
+
+/// A clean stop (SIGTERM) ends the connections that wait for their next
+/// request at once, each with FATAL 57P01 (admin_shutdown), one idle in a
+/// transaction too, and the server exits. sargdb only: PostgreSQL's SIGTERM
+/// is its "smart" shutdown, which waits for clients to leave (its SIGINT
+/// does what this checks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_ends_idle_connections_with_57p01() {
+    if TestDb::is_postgres_target() {
+        return;
+    }
+    for args in [&[][..], &["--lanes", "1"][..]] {
+        let mut server = SargdbServer::start_with(args);
+        let mut ends = Vec::new();
+        let mut clients = Vec::new();
+        for i in 0..4 {
+            let (client, conn) =
+                tokio_postgres::connect(&server.connection_string(), tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+            ends.push(tokio::spawn(conn));
+            if i == 0 {
+                client.batch_execute("BEGIN; SELECT 1").await.unwrap();
+            } else {
+                client.simple_query("SELECT 1").await.unwrap();
+            }
+            clients.push(client);
+        }
+        // Every connection is back with the scheduler, waiting.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let server = tokio::task::spawn_blocking(move || {
+            server.stop();
+            server
+        })
+        .await
+        .unwrap();
+        for end in ends {
+            let ended = tokio::time::timeout(Duration::from_secs(10), end)
+                .await
+                .expect("an idle connection outlived the server")
+                .unwrap();
+            let err = ended.expect_err("an idle connection ended without an error");
+            assert_eq!(sqlstate(&err).as_deref(), Some("57P01"), "{err} ({args:?})");
+        }
+        drop((clients, server));
+    }
 }
 
 async fn lock_waiters(db: &TestDb) {
