@@ -15,7 +15,7 @@
 # Usage: bench/ceiling.sh
 #        ROUNDS=5 DURATION=5 CLIENTS="8" MODE=prepared bench/ceiling.sh
 # Needs: PostgreSQL 15 binaries, psql, pgbench; builds sargdb and the
-# ceiling server (release) itself.
+# ceiling server (release) itself. The servers are set up by bench/lib.sh.
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -24,47 +24,17 @@ CLIENTS=${CLIENTS:-"1 8"}
 MODE=${MODE:-prepared}
 SCALE=${SCALE:-10}
 MEM=${MEM:-256MB}
-PGBIN=/usr/lib/postgresql/15/bin
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-WORK=$(mktemp -d /tmp/sargdb-ceiling.XXXXXX)
-PG_PORT=${PG_PORT:-$((56000 + RANDOM % 1000))}
-SDB_PORT=${SDB_PORT:-$((57000 + RANDOM % 1000))}
 CEIL_PORT=${CEIL_PORT:-$((58000 + RANDOM % 1000))}
 
-as_pg() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-cleanup() {
-    [ -n "${SDB_PID:-}" ] && kill "$SDB_PID" 2>/dev/null || true
-    [ -n "${CEIL_PID:-}" ] && kill "$CEIL_PID" 2>/dev/null || true
-    if [ -d "$WORK/pg" ]; then
-        as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+# PostgreSQL and sargdb side by side (WORK, PG_PORT, SDB_PORT, q, cleanup).
+source "$(dirname "$0")/lib.sh"
+trap '[ -n "${CEIL_PID:-}" ] && kill "$CEIL_PID" 2>/dev/null; cleanup' EXIT
 
-echo "building sargdb and the ceiling server (release)..." >&2
-(cd "$ROOT" && cargo build --release -p sargdb-server >/dev/null 2>&1)
+echo "building the ceiling server (release)..." >&2
 cargo build --release --manifest-path "$ROOT/bench/ceiling/Cargo.toml" \
-    --target-dir "$TARGET" >/dev/null 2>&1
-
-mkdir -p "$WORK/pg" "$WORK/sdb"
-if [ "$(id -u)" -eq 0 ]; then chown -R postgres "$WORK"; fi
-as_pg "$PGBIN/initdb" -D "$WORK/pg" --locale=C -E UTF8 -A trust -U postgres >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
-    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$WORK -c shared_buffers=$MEM -c fsync=on -c synchronous_commit=on -c max_connections=100" \
-    start >/dev/null
-"$TARGET/release/sargdb" --listen "127.0.0.1:$SDB_PORT" --data-dir "$WORK/sdb" \
-    --buffer-pool "$MEM" --fsync on --log-level warn 2>"$WORK/sdb.log" &
-SDB_PID=$!
-"$TARGET/release/sargdb-ceiling" "127.0.0.1:$CEIL_PORT" "$SCALE" &
+    --target-dir "$ROOT/target" >/dev/null 2>&1
+"$ROOT/target/release/sargdb-ceiling" "127.0.0.1:$CEIL_PORT" "$SCALE" &
 CEIL_PID=$!
-for _ in $(seq 1 100); do
-    psql -h 127.0.0.1 -p "$SDB_PORT" -U sargdb -d sargdb -Atqc 'select 1' >/dev/null 2>&1 && break
-    sleep 0.1
-done
 
 conn() {
     case $1 in
@@ -81,11 +51,10 @@ for who in pg sdb; do
         cat "$WORK/init.out" >&2
         exit 1
     }
-    # shellcheck disable=SC2046
-    psql $(conn "$who") -X -Atqc "CHECKPOINT" >/dev/null 2>&1 || true
+    q "$who" -c "CHECKPOINT" >/dev/null 2>&1 || true
 done
 
-tps() {
+run_tps() {
     local who=$1 clients=$2 threads=$2 out
     [ "$threads" -gt 2 ] && threads=2
     # shellcheck disable=SC2046
@@ -96,17 +65,17 @@ tps() {
     }
     echo "$out" | awk '/^tps/ {printf "%d", $3}'
 }
-ratio() { printf "%.2f" "$(echo "scale=4; $1 / $2" | bc -l)"; }
+ratio2() { printf "%.2f" "$(echo "scale=4; $1 / $2" | bc -l)"; }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 declare -A M
 printf '%-6s %3s %10s %10s %10s %9s %9s %9s\n' round cl "PG tps" "ceil tps" "sdb tps" ceil/PG sdb/PG sdb/ceil
 for r in $(seq 1 "$ROUNDS"); do
     for c in $CLIENTS; do
-        pg=$(tps pg "$c")
-        ceil=$(tps ceil "$c")
-        sdb=$(tps sdb "$c")
-        a=$(ratio "$ceil" "$pg") b=$(ratio "$sdb" "$pg") d=$(ratio "$sdb" "$ceil")
+        pg=$(run_tps pg "$c")
+        ceil=$(run_tps ceil "$c")
+        sdb=$(run_tps sdb "$c")
+        a=$(ratio2 "$ceil" "$pg") b=$(ratio2 "$sdb" "$pg") d=$(ratio2 "$sdb" "$ceil")
         printf '%-6s %3s %10s %10s %10s %9s %9s %9s\n' "$r" "$c" "$pg" "$ceil" "$sdb" "$a" "$b" "$d"
         M[$c.a]+=" $a" M[$c.b]+=" $b" M[$c.d]+=" $d"
     done
