@@ -7,9 +7,10 @@
 //! there are as many lanes as cores. Each connection belongs to one lane
 //! for its life (a new one joins the lane with the fewest connections).
 //! The thread that holds a lane takes the connections of the lane that
-//! have input (up to `BATCH` from one wait), answers everything that has
-//! arrived on each in turn; while its lane has work it never sleeps, and a connection keeps
-//! meeting the same thread (and core caches) unless that thread had to wait.
+//! have input (up to `BATCH` from one wait) and answers everything that has
+//! arrived on each in turn. While its lane has work it never sleeps, and a
+//! connection keeps meeting the same thread (and core caches) unless that
+//! thread had to wait.
 //! Sockets are watched edge-triggered: a run reads until a read comes back
 //! short, and input that arrives later is reported again, so a round trip
 //! costs no system call to re-arm the socket.
@@ -106,6 +107,15 @@ struct Slot {
 struct Slab {
     slots: Vec<Slot>,
     free: Vec<u32>,
+}
+
+impl Slab {
+    /// The slot of connection `id` (index in the low half, generation in
+    /// the high half), unless the slot has moved on to another connection.
+    fn slot(&mut self, id: u64) -> Option<&mut Slot> {
+        let slot = self.slots.get_mut((id & 0xffff_ffff) as usize)?;
+        (u64::from(slot.generation) == id >> 32).then_some(slot)
+    }
 }
 
 /// Lanes no thread holds, and the spare threads waiting for one.
@@ -280,13 +290,10 @@ impl Scheduler {
     /// report was taken by a thread that gave up the lane before serving it).
     fn report_again(&self, id: u64) {
         let (socket, lane) = {
-            let slab = self.slab.lock();
-            let Some(slot) = slab.slots.get((id & 0xffff_ffff) as usize) else {
+            let mut slab = self.slab.lock();
+            let Some(slot) = slab.slot(id) else {
                 return;
             };
-            if u64::from(slot.generation) != id >> 32 {
-                return;
-            }
             let Some(socket) = slot.socket.clone() else {
                 return;
             };
@@ -305,10 +312,7 @@ impl Scheduler {
     /// that another thread is running is marked `missed`.
     fn take(&self, id: u64) -> Option<(Box<dyn Task>, Arc<OwnedFd>, usize)> {
         let mut slab = self.slab.lock();
-        let slot = slab.slots.get_mut((id & 0xffff_ffff) as usize)?;
-        if u64::from(slot.generation) != id >> 32 {
-            return None;
-        }
+        let slot = slab.slot(id)?;
         let Some(task) = slot.task.take() else {
             slot.missed = true;
             return None;
@@ -319,7 +323,7 @@ impl Scheduler {
     /// Returns a task after a run; `true` if input was reported meanwhile.
     fn put_back(&self, id: u64, task: Box<dyn Task>) -> bool {
         let mut slab = self.slab.lock();
-        match slab.slots.get_mut((id & 0xffff_ffff) as usize) {
+        match slab.slot(id) {
             Some(slot) => {
                 slot.task = Some(task);
                 std::mem::take(&mut slot.missed)
@@ -343,14 +347,11 @@ impl Scheduler {
     /// Forgets the (taken) task of `id`, closing the scheduler's descriptor.
     fn free(&self, id: u64) {
         let mut slab = self.slab.lock();
-        let index = (id & 0xffff_ffff) as u32;
-        if let Some(slot) = slab.slots.get_mut(index as usize) {
-            if slot.task.is_none() && u64::from(slot.generation) == id >> 32 {
-                slot.generation = slot.generation.wrapping_add(1);
-                slot.socket = None;
-                self.load[slot.lane].fetch_sub(1, Ordering::Relaxed);
-                slab.free.push(index);
-            }
+        if let Some(slot) = slab.slot(id).filter(|s| s.task.is_none()) {
+            slot.generation = slot.generation.wrapping_add(1);
+            slot.socket = None;
+            self.load[slot.lane].fetch_sub(1, Ordering::Relaxed);
+            slab.free.push((id & 0xffff_ffff) as u32);
         }
     }
 
@@ -578,7 +579,7 @@ impl Scheduler {
                 let free = self.free_lanes.lock();
                 !free.lanes.is_empty() && free.waiting == 0
             };
-            if orphan && now % 8 == 0 {
+            if orphan && now.is_multiple_of(8) {
                 if let Err(e) = self.spawn_runner(None) {
                     tracing::warn!("could not start a runner thread: {e}");
                 }

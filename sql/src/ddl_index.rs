@@ -1514,7 +1514,7 @@ fn table_stats(t: &TableDef, sample: &[Vec<Value>], total: f64, pages: u32) -> T
         // (and unless the whole table was read) only those clearly more
         // common than the rest (analyze_mcv_list).
         let mut common: Vec<(usize, usize)> = runs.iter().copied().filter(|r| r.1 > 1).collect();
-        common.sort_by(|a, b| b.1.cmp(&a.1));
+        common.sort_by_key(|r| std::cmp::Reverse(r.1));
         common.truncate(STATS_TARGET);
         let all_fit = common.len() as f64 == distinct && n_distinct > 0.0;
         if !all_fit && !common.is_empty() && n < total {
