@@ -103,6 +103,13 @@ pub struct EngineStats {
     pub checkpoints: u64,
 }
 
+/// Tickets of deferred commits (see `Shared::in_flight`).
+#[derive(Default)]
+pub(crate) struct InFlight {
+    next: u64,
+    active: BTreeSet<u64>,
+}
+
 #[derive(Default)]
 struct FsmRel {
     initialized: bool,
@@ -120,6 +127,12 @@ pub(crate) struct Shared {
     /// Taken shared by commits (append + flush + commit log), exclusively by
     /// a checkpoint while it fixes its redo point.
     pub commit_lock: RwLock<()>,
+    /// Deferred commits (`Transaction::commit_deferred`) between their
+    /// commit record and their commit-log entry: they cannot hold
+    /// `commit_lock` while the log writer flushes for them, so a checkpoint
+    /// waits for those that started before its redo point instead.
+    pub(crate) in_flight: Mutex<InFlight>,
+    pub(crate) in_flight_done: Condvar,
     /// Committed catalog blob and the end LSN of the commit that wrote it.
     pub catalog: Mutex<(Lsn, Option<Vec<u8>>)>,
     /// Sequence states and the end LSN of the last sequence record applied.
@@ -234,6 +247,37 @@ impl Shared {
         }
     }
 
+    /// A deferred commit is about to append its commit record: its ticket.
+    pub(crate) fn begin_in_flight(&self) -> u64 {
+        let mut f = self.in_flight.lock();
+        let t = f.next;
+        f.next += 1;
+        f.active.insert(t);
+        t
+    }
+
+    /// The deferred commit of `ticket` has its commit-log entry.
+    pub(crate) fn end_in_flight(&self, ticket: u64) {
+        let mut f = self.in_flight.lock();
+        f.active.remove(&ticket);
+        if f.active.first().is_none_or(|&t| t > ticket) {
+            self.in_flight_done.notify_all();
+        }
+    }
+
+    /// Waits until no deferred commit with a ticket below `upto` is left.
+    fn wait_in_flight(&self, upto: u64) {
+        let mut f = self.in_flight.lock();
+        if f.active.first().is_some_and(|&t| t < upto) {
+            drop(f);
+            crate::blocking::about_to_wait();
+            f = self.in_flight.lock();
+        }
+        while f.active.first().is_some_and(|&t| t < upto) {
+            self.in_flight_done.wait(&mut f);
+        }
+    }
+
     pub fn maybe_request_checkpoint(&self) {
         let since = self
             .wal
@@ -251,6 +295,8 @@ pub struct Engine {
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The log writer (`Wal::run_writer`).
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     _lock_file: File,
 }
 
@@ -640,6 +686,8 @@ impl Engine {
             pool,
             txns: TxnManager::new(next_xid, clog),
             commit_lock: RwLock::new(()),
+            in_flight: Mutex::new(InFlight::default()),
+            in_flight_done: Condvar::new(),
             catalog: Mutex::new((cat_lsn, catalog)),
             sequences: Mutex::new((seq_lsn, seqs)),
             fsm: Mutex::new(HashMap::default()),
@@ -669,10 +717,18 @@ impl Engine {
                 .spawn(move || background_worker(shared, stop))
                 .map_err(|e| EngineError::io("background worker", e))?
         };
+        let writer = {
+            let wal = shared.wal.clone();
+            std::thread::Builder::new()
+                .name("sargdb-walwriter".into())
+                .spawn(move || wal.run_writer())
+                .map_err(|e| EngineError::io("WAL writer", e))?
+        };
         Ok(Arc::new(Engine {
             shared,
             stop,
             worker: Mutex::new(Some(worker)),
+            writer: Mutex::new(Some(writer)),
             _lock_file: lock_file,
         }))
     }
@@ -921,12 +977,20 @@ impl Engine {
         if let Some(h) = self.worker.lock().take() {
             let _ = h.join();
         }
-        checkpoint(&self.shared)
+        // The last checkpoint waits for deferred commits, which the log
+        // writer finishes: stop it only afterwards.
+        let res = checkpoint(&self.shared);
+        self.shared.wal.stop_writer();
+        if let Some(h) = self.writer.lock().take() {
+            let _ = h.join();
+        }
+        res
     }
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
+        self.shared.wal.stop_writer();
         self.stop.store(true, Ordering::SeqCst);
         let (m, cv) = &self.shared.wake;
         *m.lock() = true;
@@ -938,13 +1002,18 @@ fn checkpoint(shared: &Shared) -> Result<()> {
     let _only_one = shared.checkpoint_mutex.lock();
     let dir = &shared.cfg.data_dir;
     let fsync = shared.cfg.fsync;
-    let (redo, catalog, seqs) = {
+    let (redo, catalog, seqs, tickets) = {
         let _c = shared.commit_lock.write();
         let s = shared.sequences.lock();
         let cat = shared.catalog.lock();
         let redo = shared.wal.begin_checkpoint();
-        (redo, cat.clone(), s.clone())
+        let tickets = shared.in_flight.lock().next;
+        (redo, cat.clone(), s.clone(), tickets)
     };
+    // A deferred commit whose record may lie before `redo` must have its
+    // commit-log entry in the snapshot below (recovery will not replay its
+    // record). Those that took a ticket later append after `redo`.
+    shared.wait_in_flight(tickets);
     let next_xid = shared.txns.next_xid();
     shared.pool.flush_all()?;
     // The commit log may include commits after `redo`; replaying them again is
@@ -1331,5 +1400,45 @@ fn background_worker(shared: Arc<Shared>, stop: Arc<AtomicBool>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deferred commit that appended its record before a checkpoint's
+    /// redo point and has no commit-log entry yet holds the checkpoint up
+    /// until it has one; the checkpoint's snapshot of the commit log then
+    /// has it.
+    #[test]
+    fn a_checkpoint_waits_for_deferred_commits_before_its_redo_point() {
+        let dir = std::env::temp_dir().join(format!("sargdb-ckpt-wait-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let engine = Engine::open(EngineConfig::new(&dir)).unwrap();
+        let shared = engine.shared.clone();
+        let ticket = shared.begin_in_flight();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let e = engine.clone();
+        let ckpt = std::thread::spawn(move || {
+            e.checkpoint().unwrap();
+            tx.send(()).unwrap();
+        });
+        assert!(
+            rx.recv_timeout(Duration::from_millis(300)).is_err(),
+            "the checkpoint did not wait for the commit in flight"
+        );
+        shared.end_in_flight(ticket);
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the checkpoint kept waiting after the commit ended");
+        ckpt.join().unwrap();
+        // A commit that starts after the redo point does not hold one up.
+        let _late = shared.begin_in_flight();
+        let started = Instant::now();
+        let redo_ticket = shared.in_flight.lock().next - 1;
+        shared.wait_in_flight(redo_ticket);
+        assert!(started.elapsed() < Duration::from_secs(1));
+        drop(engine);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -34,7 +34,9 @@ pub use index::{
     CostInput, HashStats, IndexCost, IndexEntry, IndexHandle, IndexKind, IndexOptions, IndexStats,
     KindStats, ScanKey,
 };
-pub use txn::{DirtyScan, Fetched, IsolationLevel, LockOutcome, Transaction, UniqueStatus, Xid};
+pub use txn::{
+    CommitStart, DirtyScan, Fetched, IsolationLevel, LockOutcome, Transaction, UniqueStatus, Xid,
+};
 
 /// Identifies the storage of one relation (a file under `base/`). The catalog
 /// maps tables to storage ids; TRUNCATE gives a table a new one, like

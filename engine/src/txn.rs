@@ -408,6 +408,15 @@ impl Level {
     }
 }
 
+/// How `Transaction::commit_deferred` went.
+#[must_use]
+pub enum CommitStart {
+    /// Committed, or failed, on the calling thread; the callback is dropped.
+    Done(Result<()>),
+    /// The callback is called (or already was) with the outcome.
+    Deferred,
+}
+
 pub struct Transaction {
     shared: Arc<Shared>,
     serial: u64,
@@ -1532,6 +1541,64 @@ impl Transaction {
         }
         self.shared.maybe_request_checkpoint();
         res
+    }
+
+    /// Commit without holding the calling thread while the commit record
+    /// is flushed: `then` is called once the transaction is committed,
+    /// durable and visible to others, or failed (rolled back) — on the log
+    /// writer thread, or on this thread before this returns if the record
+    /// was durable at once (the writer stopped, or another flush covered
+    /// it). Until then the transaction is still running for everyone else:
+    /// its row locks hold, and its changes stay invisible.
+    ///
+    /// Commits that change the catalog, drop relations or bulk-loaded
+    /// relations without WAL commit as `commit` does, on this thread
+    /// (`CommitStart::Done`), and `then` is not called.
+    pub fn commit_deferred(mut self, then: Box<dyn FnOnce(Result<()>) + Send>) -> CommitStart {
+        let plain = self.unlogged.is_empty()
+            && self.write_behind.is_empty()
+            && self
+                .levels
+                .iter()
+                .all(|l| l.catalog.is_none() && l.drop_on_commit.is_empty());
+        let all: Vec<Xid> = self
+            .levels
+            .iter()
+            .flat_map(|l| l.xids.iter().copied())
+            .collect();
+        if !plain || all.is_empty() {
+            return CommitStart::Done(self.commit());
+        }
+        self.ended = true;
+        let shared = self.shared.clone();
+        let serial = self.serial;
+        let rec = WalRecord::Commit {
+            subxids: all[1..].to_vec(),
+            drop_rels: vec![],
+            catalog: None,
+        };
+        let ticket = shared.begin_in_flight();
+        let (_, end) = shared.wal.append(all[0], &rec);
+        let finish = {
+            let shared = shared.clone();
+            move |res: Result<()>| {
+                let state = if res.is_ok() {
+                    XID_COMMITTED
+                } else {
+                    XID_ABORTED
+                };
+                shared.txns.clog.set(&all, state);
+                shared.end_in_flight(ticket);
+                shared.txns.end(serial, &all);
+                shared.maybe_request_checkpoint();
+                then(res);
+            }
+        };
+        if let Err(finish) = shared.wal.flush_then(end, Box::new(finish)) {
+            let res = shared.wal.flush(end);
+            finish(res);
+        }
+        CommitStart::Deferred
     }
 
     /// Write out and fsync the relations bulk inserts filled without WAL

@@ -18,6 +18,13 @@
 //! fsyncs everything buffered so far, and every other caller waiting for an LSN
 //! it covered returns without an fsync of its own (group commit).
 //!
+//! A commit that must not hold its thread while it waits (the server's
+//! connections share a few threads) asks for a call instead
+//! (`flush_then`): the log writer thread (`run_writer`) flushes whenever
+//! such requests are waiting, and calls each request's callback once the
+//! log is durable past its LSN. Commits that arrive while it fsyncs share
+//! its next fsync.
+//!
 //! Write-behind: a long transaction (a COPY, an index build) appends
 //! megabytes before anyone flushes. When the buffer passes
 //! `WRITE_BEHIND_BYTES`, the appender writes it out without an fsync
@@ -651,6 +658,19 @@ struct FlushState {
     flushing: bool,
 }
 
+/// What `flush_then` calls once the log is durable past its LSN, with the
+/// flush's outcome (an error if the log could not be made durable).
+pub type FlushCallback = Box<dyn FnOnce(Result<()>) + Send>;
+
+/// Requests for the log writer thread.
+#[derive(Default)]
+struct FlushRequests {
+    waiting: Vec<(Lsn, FlushCallback)>,
+    /// The writer sleeps on `requests_cv`: a new request must wake it.
+    writer_idle: bool,
+    stop: bool,
+}
+
 pub struct Wal {
     dir: PathBuf,
     fsync: bool,
@@ -684,6 +704,8 @@ pub struct Wal {
     write_failed: Mutex<Option<String>>,
     /// A background fdatasync of written-behind segments is running.
     background_sync: Arc<AtomicBool>,
+    requests: Mutex<FlushRequests>,
+    requests_cv: Condvar,
 }
 
 /// Writes to segment files cover whole blocks of this size: a write that
@@ -970,6 +992,8 @@ impl Wal {
             unsynced: Mutex::new(Vec::new()),
             write_failed: Mutex::new(None),
             background_sync: Arc::new(AtomicBool::new(false)),
+            requests: Mutex::new(FlushRequests::default()),
+            requests_cv: Condvar::new(),
         };
         Ok(wal)
     }
@@ -1250,6 +1274,81 @@ impl Wal {
                 }
             }
         }
+    }
+
+    /// Has the log writer thread call `done` once the log is durable up to
+    /// `upto` (or could not be made so). Gives `done` back, uncalled, when
+    /// the log already is durable that far or the writer has stopped: the
+    /// caller flushes itself then.
+    pub fn flush_then(
+        &self,
+        upto: Lsn,
+        done: FlushCallback,
+    ) -> std::result::Result<(), FlushCallback> {
+        if self.flush_state.lock().flushed >= upto {
+            return Err(done);
+        }
+        let mut r = self.requests.lock();
+        if r.stop {
+            return Err(done);
+        }
+        r.waiting.push((upto, done));
+        if r.writer_idle {
+            r.writer_idle = false;
+            self.requests_cv.notify_one();
+        }
+        Ok(())
+    }
+
+    /// The log writer's loop, on a thread of its own until `stop_writer`:
+    /// flushes while `flush_then` requests wait, and calls back those the
+    /// flush covered. At the stop, it flushes what is left and answers every
+    /// request.
+    pub fn run_writer(&self) {
+        loop {
+            let (target, stopping) = {
+                let mut r = self.requests.lock();
+                while r.waiting.is_empty() && !r.stop {
+                    r.writer_idle = true;
+                    self.requests_cv.wait(&mut r);
+                }
+                r.writer_idle = false;
+                if r.waiting.is_empty() {
+                    return;
+                }
+                let target = r.waiting.iter().map(|w| w.0).max().unwrap_or(0);
+                (target, r.stop)
+            };
+            let res = self.flush(target);
+            let done: Vec<FlushCallback> = {
+                let mut r = self.requests.lock();
+                let flushed = self.flushed_lsn();
+                let mut done = Vec::new();
+                let mut i = 0;
+                while i < r.waiting.len() {
+                    if res.is_err() || stopping || r.waiting[i].0 <= flushed {
+                        done.push(r.waiting.swap_remove(i).1);
+                    } else {
+                        i += 1;
+                    }
+                }
+                done
+            };
+            for d in done {
+                d(match &res {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(EngineError::CorruptWal(format!("WAL flush failed: {e}"))),
+                });
+            }
+        }
+    }
+
+    /// Ends `run_writer` once it has answered the requests made so far;
+    /// later `flush_then` calls give their callback back.
+    pub fn stop_writer(&self) {
+        let mut r = self.requests.lock();
+        r.stop = true;
+        self.requests_cv.notify_all();
     }
 
     /// Write everything buffered and, if `sync`, fsync it together with

@@ -26,6 +26,12 @@
 //! read), so that a long statement never holds up the rest of its lane.
 //! So a connection's work runs on one thread at a time, but not always the
 //! same thread.
+//!
+//! A task can also stop in the middle of its input without blocking its
+//! thread: it returns `Step::Wait` and keeps a `Waker` (`current_waker`),
+//! which someone calls when the task can go on (a commit is durable).
+//! Waking puts the connection on its lane's ready list and signals the
+//! lane's eventfd, which sits in the lane's epoll set beside the sockets.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -77,6 +83,9 @@ const BUSY: u8 = 1;
 /// long).
 const DETACHED: u8 = 2;
 
+/// The epoll data of a lane's eventfd: woken tasks are on the ready list.
+const WAKE_ID: u64 = u64::MAX;
+
 /// A runner thread's state, seen by the monitor and the blocking hook.
 struct Runner {
     state: AtomicU8,
@@ -85,10 +94,13 @@ struct Runner {
     /// The lane it holds (meaningful while not detached).
     lane: AtomicUsize,
     /// Connections of its lane reported by the last wait and not served
-    /// yet (served in order; popped from the end). Whoever detaches the
+    /// yet (served in order; popped from the end), each with whether it was
+    /// woken (rather than reported by its socket). Whoever detaches the
     /// thread has the lane report them again at once: one of them may be
     /// what the waiting task waits for.
-    pending: Mutex<Vec<u64>>,
+    pending: Mutex<Vec<(u64, bool)>>,
+    /// The connection it is running (for `current_waker`).
+    task: AtomicU64,
 }
 
 struct Slot {
@@ -101,6 +113,9 @@ struct Slot {
     /// Input was reported while another thread was running the task (it
     /// had given up the lane): look again when the task comes back.
     missed: bool,
+    /// The task was woken while a thread was running it: run it again
+    /// when it comes back.
+    woken: bool,
 }
 
 #[derive(Default)]
@@ -130,6 +145,11 @@ struct FreeLanes {
 pub struct Scheduler {
     /// One epoll set per lane.
     lanes: Vec<OwnedFd>,
+    /// Per lane: connections woken by `Waker::wake`, and the eventfd (in
+    /// the lane's set, as `WAKE_ID`) signalled when the list stops being
+    /// empty.
+    ready: Vec<Mutex<Vec<u64>>>,
+    wakefds: Vec<OwnedFd>,
     slab: Mutex<Slab>,
     free_lanes: Mutex<FreeLanes>,
     lane_freed: Condvar,
@@ -157,11 +177,26 @@ impl Scheduler {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
             .max(1);
         let mut epolls = Vec::with_capacity(n);
+        let mut wakefds = Vec::with_capacity(n);
         for _ in 0..n {
-            epolls.push(epoll::create(epoll::CreateFlags::CLOEXEC)?);
+            let set = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+            let fd = rustix::event::eventfd(
+                0,
+                rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+            )?;
+            epoll::add(
+                &set,
+                &fd,
+                epoll::EventData::new_u64(WAKE_ID),
+                epoll::EventFlags::IN,
+            )?;
+            epolls.push(set);
+            wakefds.push(fd);
         }
         let sched = Arc::new(Scheduler {
             lanes: epolls,
+            ready: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
+            wakefds,
             slab: Mutex::new(Slab::default()),
             free_lanes: Mutex::new(FreeLanes::default()),
             lane_freed: Condvar::new(),
@@ -203,6 +238,7 @@ impl Scheduler {
                         socket: None,
                         lane: 0,
                         missed: false,
+                        woken: false,
                     });
                     (slab.slots.len() - 1) as u32
                 }
@@ -213,11 +249,12 @@ impl Scheduler {
             slot.socket = Some(Arc::clone(&socket));
             slot.lane = lane;
             slot.missed = false;
+            slot.woken = false;
             u64::from(index) | (u64::from(slot.generation) << 32)
         };
         if let Err(e) = self.watch(lane, &socket, id, false) {
             tracing::warn!("could not watch a connection: {e}");
-            if let Some((t, _, _)) = self.take(id) {
+            if let Some((t, _, _)) = self.take(id, false) {
                 self.end(id, lane, &socket, t, true);
             }
         }
@@ -309,27 +346,79 @@ impl Scheduler {
     }
 
     /// The task of `id`, its socket and lane, if it is still there. A task
-    /// that another thread is running is marked `missed`.
-    fn take(&self, id: u64) -> Option<(Box<dyn Task>, Arc<OwnedFd>, usize)> {
+    /// that another thread is running is marked `missed` (or `woken`, if
+    /// it was `woken` that it should run).
+    fn take(&self, id: u64, woken: bool) -> Option<(Box<dyn Task>, Arc<OwnedFd>, usize)> {
         let mut slab = self.slab.lock();
         let slot = slab.slot(id)?;
         let Some(task) = slot.task.take() else {
-            slot.missed = true;
+            if woken {
+                slot.woken = true;
+            } else {
+                slot.missed = true;
+            }
             return None;
         };
         Some((task, Arc::clone(slot.socket.as_ref()?), slot.lane))
     }
 
-    /// Returns a task after a run; `true` if input was reported meanwhile.
-    fn put_back(&self, id: u64, task: Box<dyn Task>) -> bool {
+    /// Returns a task after a run: whether input was reported meanwhile,
+    /// and whether it was woken meanwhile.
+    fn put_back(&self, id: u64, task: Box<dyn Task>) -> (bool, bool) {
         let mut slab = self.slab.lock();
         match slab.slot(id) {
             Some(slot) => {
                 slot.task = Some(task);
-                std::mem::take(&mut slot.missed)
+                (
+                    std::mem::take(&mut slot.missed),
+                    std::mem::take(&mut slot.woken),
+                )
             }
-            None => false,
+            None => (false, false),
         }
+    }
+
+    /// Has the task of `id` run again soon, whether or not its socket has
+    /// input (see `Waker`).
+    fn wake(&self, id: u64) {
+        let lane = {
+            let mut slab = self.slab.lock();
+            let Some(slot) = slab.slot(id) else {
+                return;
+            };
+            if slot.task.is_none() {
+                // Running now: its thread runs it again when it is back.
+                slot.woken = true;
+                return;
+            }
+            slot.lane
+        };
+        self.make_ready(lane, id);
+    }
+
+    /// Puts `id` on `lane`'s ready list; signals the lane if the list was
+    /// empty (else the signal is out already and not yet taken).
+    fn make_ready(&self, lane: usize, id: u64) {
+        let first = {
+            let mut q = self.ready[lane].lock();
+            q.push(id);
+            q.len() == 1
+        };
+        if first {
+            if let Err(e) = rustix::io::write(&self.wakefds[lane], &1u64.to_ne_bytes()) {
+                tracing::warn!("could not signal a lane: {e}");
+            }
+        }
+    }
+
+    /// Takes `lane`'s ready list (after its signal was reported), in the
+    /// order woken, onto the end of `into`.
+    fn take_ready(&self, lane: usize, into: &mut Vec<u64>) {
+        let mut count = [0u8; 8];
+        // Reset the signal first: a wake after the list is taken signals
+        // again.
+        let _ = rustix::io::read(&self.wakefds[lane], &mut count);
+        into.append(&mut self.ready[lane].lock());
     }
 
     /// Ends the (taken) task of `id`: stops watching its socket, tells the
@@ -425,8 +514,13 @@ impl Scheduler {
     /// has not served.
     fn report_pending(&self, runner: &Runner) {
         let ids = std::mem::take(&mut *runner.pending.lock());
-        for id in ids {
-            self.report_again(id);
+        let lane = runner.lane.load(Ordering::SeqCst);
+        for (id, woken) in ids {
+            if woken {
+                self.make_ready(lane, id);
+            } else {
+                self.report_again(id);
+            }
         }
     }
 
@@ -436,6 +530,7 @@ impl Scheduler {
             since: AtomicU64::new(0),
             lane: AtomicUsize::new(first.unwrap_or(0)),
             pending: Mutex::new(Vec::with_capacity(BATCH)),
+            task: AtomicU64::new(0),
         });
         self.runners.lock().push(Arc::clone(&me));
         CURRENT.with(|c| *c.borrow_mut() = Some((Arc::clone(&self), Arc::clone(&me))));
@@ -445,6 +540,7 @@ impl Scheduler {
             data: epoll::EventData::new_u64(0),
         }; BATCH];
         let mut lane = first;
+        let mut woken_ids = Vec::new();
         loop {
             let l = match lane {
                 Some(l) => l,
@@ -461,8 +557,8 @@ impl Scheduler {
             }
             me.lane.store(l, Ordering::SeqCst);
             let next = me.pending.lock().pop();
-            let id = match next {
-                Some(id) => id,
+            let (id, woken) = match next {
+                Some(next) => next,
                 None => {
                     let n = match self.next_event(l, &mut events) {
                         Ok(n) => n,
@@ -476,15 +572,25 @@ impl Scheduler {
                     if n == 0 {
                         continue;
                     }
-                    // Served in the order reported.
+                    // Served in the order reported (woken ones where their
+                    // signal was).
                     let mut pending = me.pending.lock();
-                    pending.extend(events[1..n].iter().rev().map(|e| e.data.u64()));
-                    events[0].data.u64()
+                    for e in events[..n].iter().rev() {
+                        match e.data.u64() {
+                            WAKE_ID => {
+                                self.take_ready(l, &mut woken_ids);
+                                pending.extend(woken_ids.drain(..).rev().map(|id| (id, true)));
+                            }
+                            id => pending.push((id, false)),
+                        }
+                    }
+                    continue;
                 }
             };
-            let Some((mut task, socket, task_lane)) = self.take(id) else {
+            let Some((mut task, socket, task_lane)) = self.take(id, woken) else {
                 continue;
             };
+            me.task.store(id, Ordering::Relaxed);
             me.since
                 .store(self.tick.load(Ordering::Relaxed), Ordering::Relaxed);
             me.state.store(BUSY, Ordering::SeqCst);
@@ -507,12 +613,15 @@ impl Scheduler {
                 Step::Wait => {
                     // Input that came while the task was away was reported
                     // to the lane's (new) thread, which found no task: have
-                    // it reported again.
-                    let missed = self.put_back(id, task);
+                    // it reported again. A wake meanwhile runs it again.
+                    let (missed, woken) = self.put_back(id, task);
+                    if woken {
+                        self.make_ready(task_lane, id);
+                    }
                     if missed {
                         if let Err(e) = self.watch(task_lane, &socket, id, true) {
                             tracing::warn!("could not watch a connection again: {e}");
-                            if let Some((t, _, _)) = self.take(id) {
+                            if let Some((t, _, _)) = self.take(id, false) {
                                 self.end(id, task_lane, &socket, t, true);
                             }
                         }
@@ -586,6 +695,29 @@ impl Scheduler {
             }
         }
     }
+}
+
+/// Runs a task again (see the module docs): from any thread, once.
+pub struct Waker {
+    sched: Arc<Scheduler>,
+    id: u64,
+}
+
+impl Waker {
+    pub fn wake(self) {
+        self.sched.wake(self.id);
+    }
+}
+
+/// A waker for the task the calling runner thread is running; None on
+/// other threads.
+pub fn current_waker() -> Option<Waker> {
+    CURRENT.with(|c| {
+        c.borrow().as_ref().map(|(sched, runner)| Waker {
+            sched: Arc::clone(sched),
+            id: runner.task.load(Ordering::Relaxed),
+        })
+    })
 }
 
 /// The engine's blocking hook on runner threads. The thread looks for a
@@ -696,5 +828,51 @@ mod tests {
         assert_eq!(got, Some(true), "the second connection was not served");
         sched.shut_down();
         drop((busy_sock, waiter_sock, signal_sock));
+    }
+
+    /// A task woken through its `Waker` runs again although its socket has
+    /// no new input: woken from another thread while it waits, and woken
+    /// by itself while it runs (the wake must not get lost then).
+    #[test]
+    fn a_woken_task_runs_again_without_input() {
+        for lanes in [1, 2] {
+            let sched = Scheduler::start(Some(lanes)).unwrap();
+            let (runs_tx, runs_rx) = mpsc::channel();
+            let mut run = 0;
+            let (sock, fd) = readable();
+            sched.register(
+                Box::new(FnTask(move || {
+                    run += 1;
+                    let waker = current_waker().expect("a runner thread has a waker");
+                    match run {
+                        // Woken later, from the test's thread.
+                        1 => runs_tx.send((run, Some(waker))).unwrap(),
+                        // Woken while still running.
+                        2 => {
+                            waker.wake();
+                            runs_tx.send((run, None)).unwrap();
+                        }
+                        _ => runs_tx.send((run, None)).unwrap(),
+                    }
+                    Step::Wait
+                })),
+                fd,
+            );
+            let (first, waker) = runs_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+            assert_eq!(first, 1);
+            // No second run without a wake (the socket has nothing new).
+            assert!(runs_rx.recv_timeout(Duration::from_millis(100)).is_err());
+            waker.unwrap().wake();
+            let (second, _) = runs_rx
+                .recv_timeout(Duration::from_secs(5))
+                .expect("a woken task did not run");
+            assert_eq!(second, 2);
+            let (third, _) = runs_rx
+                .recv_timeout(Duration::from_secs(5))
+                .expect("a task woken while it ran did not run again");
+            assert_eq!(third, 3);
+            sched.shut_down();
+            drop(sock);
+        }
     }
 }

@@ -75,6 +75,22 @@ pub trait SqlSession: Send {
     }
     /// Ends a COPY whose data failed.
     fn copy_abort(&mut self, _copy: CopyIn) {}
+    /// Lets a commit of the messages handled from now on return before it
+    /// is durable (see `Session::set_commit_deferral`).
+    fn set_commit_deferral(&mut self, _on: bool) {}
+    /// A commit returned before it was durable: its reply must wait.
+    fn commit_pending(&self) -> bool {
+        false
+    }
+    /// Has `wake` called once the pending commit's outcome is known; false,
+    /// and `wake` dropped, if it already is.
+    fn wake_when_committed(&mut self, _wake: Box<dyn FnOnce() + Send>) -> bool {
+        false
+    }
+    /// The pending commit's outcome (waiting for it); Ok if none.
+    fn finish_commit(&mut self) -> sargdb_sql::Result<()> {
+        Ok(())
+    }
     /// The text form of a value whose printing needs the catalog
     /// (`regclass`, `regtype`); None to print it as the value itself.
     fn oid_alias_text(&self, _ty: &DataType, _v: &Value) -> Option<String> {
@@ -139,5 +155,17 @@ impl SqlSession for Session {
     }
     fn copy_abort(&mut self, copy: CopyIn) {
         Session::copy_abort(self, copy)
+    }
+    fn set_commit_deferral(&mut self, on: bool) {
+        Session::set_commit_deferral(self, on)
+    }
+    fn commit_pending(&self) -> bool {
+        Session::commit_pending(self)
+    }
+    fn wake_when_committed(&mut self, wake: Box<dyn FnOnce() + Send>) -> bool {
+        Session::wake_when_committed(self, wake)
+    }
+    fn finish_commit(&mut self) -> sargdb_sql::Result<()> {
+        Session::finish_commit(self)
     }
 }

@@ -13,6 +13,14 @@
 //! handling a message is caught here: the client gets XX000 FATAL and the
 //! connection ends; the rest of the server never notices. Dropping the
 //! connection drops the session, which rolls back its open transaction.
+//!
+//! A commit (COMMIT at Execute or in a one-statement query, or an implicit
+//! transaction's at Sync) does not hold the runner thread while its record
+//! is flushed: the session defers it, and the connection parks with the
+//! reply unsent and the rest of the batch kept (`Parked`). The log writer
+//! wakes the connection (`runners::Waker`) once the commit is durable and
+//! visible; its next run sends the reply, or an error in its place, and
+//! goes on with the rest.
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Write};
@@ -168,6 +176,24 @@ impl<S: SqlSession> Task for Connection<S> {
     /// Reads what has arrived, decodes every complete message into one
     /// batch and answers it; repeats while reads fill the buffer.
     fn run(&mut self, shutdown: &AtomicBool) -> Step {
+        if self.backend.parked.is_some() {
+            // Run before the commit is over (input arrived): renew the
+            // wake-up and wait for it. Without a runner, wait here.
+            let waiting = crate::runners::current_waker().is_some_and(|w| {
+                self.backend
+                    .session
+                    .wake_when_committed(Box::new(move || w.wake()))
+            });
+            if waiting {
+                return Step::Wait;
+            }
+            if self.backend.resume_parked() || self.backend.gone {
+                return Step::Close;
+            }
+            if self.backend.parked.is_some() {
+                return Step::Wait;
+            }
+        }
         loop {
             let n = match recv_now(&self.backend.stream, &mut self.chunk) {
                 Ok(0) => return Step::Close,
@@ -210,6 +236,20 @@ impl<S: SqlSession> Task for Connection<S> {
                 && (self.backend.handle_batch(&mut self.batch) || self.backend.gone)
             {
                 return Step::Close;
+            }
+            if self.backend.parked.is_some() {
+                if framing_error.is_none() && !shutdown.load(Ordering::SeqCst) {
+                    // The rest (and whatever is still in the socket) after
+                    // the commit, when the connection is woken.
+                    return Step::Wait;
+                }
+                // The connection ends after the parked messages: answer
+                // them first.
+                while self.backend.parked.is_some() {
+                    if self.backend.resume_parked() || self.backend.gone {
+                        return Step::Close;
+                    }
+                }
             }
             if self.batch.capacity() > 1024 {
                 // A COPY's run of messages: do not keep that much around.
@@ -457,6 +497,22 @@ struct Backend<S: SqlSession> {
     /// Scratch for one field's text output, reused across rows so that
     /// encoding a DataRow allocates nothing.
     text: String,
+    /// A message whose reply waits for its commit.
+    parked: Option<Parked>,
+}
+
+/// A message whose commit was deferred, waiting for it to be durable.
+struct Parked {
+    /// What to do with the output after the commit.
+    flow: Flow,
+    /// The output before the message's reply: a failed commit's error
+    /// replaces the reply.
+    mark: usize,
+    /// The message was an Execute: after an error, skip to Sync (after
+    /// Sync or a simple query, ReadyForQuery follows the error).
+    extended: bool,
+    /// The messages after it, handled once it is answered.
+    rest: Vec<FrontendMessage>,
 }
 
 /// A COPY FROM STDIN between CopyInResponse and CopyDone / CopyFail.
@@ -482,21 +538,57 @@ impl<S: SqlSession> Backend<S> {
             copy_statements: NameMap::default(),
             copy_portals: NameMap::default(),
             text: String::new(),
+            parked: None,
         }
     }
 
     /// Handles a batch; returns whether the connection must close.
     /// Handles the messages of `batch` in order and empties it.
+    /// A commit deferred by a message parks the batch (`parked`), with the
+    /// messages after it, unless the commit is over already or there is no
+    /// runner to wake (then it waits here).
     fn handle_batch(&mut self, batch: &mut Vec<FrontendMessage>) -> bool {
         let mut close = false;
-        for msg in batch.drain(..) {
-            match catch_unwind(AssertUnwindSafe(|| self.handle(msg))) {
-                Ok(Flow::Continue) => self.flush_if_large(),
-                Ok(Flow::Flush) => self.send_output(),
+        let mut msgs = batch.drain(..);
+        while let Some(msg) = msgs.next() {
+            let defer = self.copy_in.is_none()
+                && matches!(
+                    msg,
+                    FrontendMessage::Execute(_) | FrontendMessage::Sync | FrontendMessage::Query(_)
+                );
+            let extended = matches!(msg, FrontendMessage::Execute(_));
+            let mark = self.out.len();
+            if defer {
+                self.session.set_commit_deferral(true);
+            }
+            let handled = catch_unwind(AssertUnwindSafe(|| self.handle(msg)));
+            if defer {
+                self.session.set_commit_deferral(false);
+            }
+            match handled {
                 Ok(Flow::Close) => {
                     close = true;
                     break;
                 }
+                Ok(flow) if self.session.commit_pending() => {
+                    let mut parked = Parked {
+                        flow,
+                        mark,
+                        extended,
+                        rest: Vec::new(),
+                    };
+                    let waiting = crate::runners::current_waker().is_some_and(|w| {
+                        self.session.wake_when_committed(Box::new(move || w.wake()))
+                    });
+                    if waiting {
+                        parked.rest = msgs.collect();
+                        self.parked = Some(parked);
+                        return false;
+                    }
+                    self.answer_parked(parked);
+                }
+                Ok(Flow::Continue) => self.flush_if_large(),
+                Ok(Flow::Flush) => self.send_output(),
                 Err(panic) => {
                     let msg = panic_message(&panic);
                     tracing::error!("session panicked: {msg}");
@@ -515,6 +607,40 @@ impl<S: SqlSession> Backend<S> {
             self.send_output();
         }
         close
+    }
+
+    /// Answers a parked message once its commit is over (waiting for it if
+    /// it is not): the reply as it is, or the commit's error in its place.
+    /// The messages after it are the caller's.
+    fn answer_parked(&mut self, p: Parked) {
+        if let Err(e) = self.session.finish_commit() {
+            self.out.truncate(p.mark);
+            self.out.error(Severity::Error, &sqlstate::report(&e));
+            if p.extended {
+                self.ignore_till_sync = true;
+            } else {
+                self.ready_for_query();
+            }
+        }
+        match p.flow {
+            Flow::Continue => self.flush_if_large(),
+            Flow::Flush | Flow::Close => self.send_output(),
+        }
+    }
+
+    /// Goes on after a parked message: answers it and handles the messages
+    /// after it (which may park again). Returns whether the connection
+    /// must close.
+    fn resume_parked(&mut self) -> bool {
+        let Some(mut p) = self.parked.take() else {
+            return false;
+        };
+        let mut rest = std::mem::take(&mut p.rest);
+        self.answer_parked(p);
+        if self.gone {
+            return true;
+        }
+        !rest.is_empty() && self.handle_batch(&mut rest)
     }
 
     /// Writes the pending output to the client.

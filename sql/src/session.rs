@@ -16,7 +16,7 @@ use parking_lot::{Mutex, RwLock};
 use sargdb_catalog::types::{parse_timezone, TypeContext};
 use sargdb_catalog::{Catalog, DataType, Value};
 use sargdb_engine::stats::ThreadIo;
-use sargdb_engine::{Engine, EngineConfig, IsolationLevel, Transaction};
+use sargdb_engine::{CommitStart, Engine, EngineConfig, IsolationLevel, Transaction};
 
 use crate::binder::{Binder, OutCol};
 use crate::error::{Result, SqlError};
@@ -342,6 +342,71 @@ pub struct Session {
     /// implicit transaction block, which VACUUM and the CONCURRENTLY
     /// commands refuse, as in Postgres.
     multi_statement: bool,
+    /// The protocol layer takes deferred commits for the message it is
+    /// handling (`set_commit_deferral`).
+    defer_commits: bool,
+    /// A commit that returned before it was durable (`commit_pending`).
+    pending_commit: Option<Arc<CommitSlot>>,
+}
+
+/// The outcome of a deferred commit, and whom to tell when it is known.
+#[derive(Default)]
+struct CommitSlot {
+    state: Mutex<CommitSlotState>,
+    known: parking_lot::Condvar,
+}
+
+#[derive(Default)]
+struct CommitSlotState {
+    result: Option<Result<()>>,
+    wake: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl CommitSlot {
+    /// The commit is over: keep the outcome, call the waker if one waits.
+    fn complete(&self, result: Result<()>) {
+        let wake = {
+            let mut st = self.state.lock();
+            st.result = Some(result);
+            self.known.notify_all();
+            st.wake.take()
+        };
+        if let Some(w) = wake {
+            w();
+        }
+    }
+
+    /// The outcome, if known.
+    fn take(&self) -> Option<Result<()>> {
+        self.state.lock().result.take()
+    }
+
+    /// Keeps `wake` to be called when the outcome is known; false, with
+    /// `wake` dropped, if it already is.
+    fn wake_later(&self, wake: Box<dyn FnOnce() + Send>) -> bool {
+        let mut st = self.state.lock();
+        if st.result.is_some() {
+            return false;
+        }
+        st.wake = Some(wake);
+        true
+    }
+
+    /// Waits for the outcome.
+    fn wait(&self) -> Result<()> {
+        let mut st = self.state.lock();
+        if st.result.is_none() {
+            drop(st);
+            sargdb_engine::blocking::about_to_wait();
+            st = self.state.lock();
+        }
+        loop {
+            if let Some(r) = st.result.take() {
+                return r;
+            }
+            self.known.wait(&mut st);
+        }
+    }
 }
 
 /// Microseconds since 2000-01-01 UTC (Postgres's timestamp epoch), read
@@ -434,6 +499,42 @@ impl Session {
             autovacuum_worker: false,
             planned: None,
             multi_statement: false,
+            defer_commits: false,
+            pending_commit: None,
+        }
+    }
+
+    /// Lets a commit of the messages handled from now on return before its
+    /// record is durable (only a commit that ends a protocol message: not
+    /// one inside a simple query of several statements, nor one that
+    /// changes the catalog). The commit then shows in `commit_pending`, and
+    /// `finish_commit` gives its outcome. The caller must not send the
+    /// commit's reply before that.
+    pub fn set_commit_deferral(&mut self, on: bool) {
+        self.defer_commits = on;
+    }
+
+    /// A commit returned before it was durable; `finish_commit` ends it.
+    pub fn commit_pending(&self) -> bool {
+        self.pending_commit.is_some()
+    }
+
+    /// Has `wake` called (on another thread) once the pending commit's
+    /// outcome is known. False, and `wake` dropped, if it already is, or
+    /// no commit is pending.
+    pub fn wake_when_committed(&mut self, wake: Box<dyn FnOnce() + Send>) -> bool {
+        self.pending_commit
+            .as_ref()
+            .is_some_and(|slot| slot.wake_later(wake))
+    }
+
+    /// The pending commit's outcome, waiting for it if it is not known
+    /// yet; Ok if no commit is pending. On an error the transaction has
+    /// rolled back.
+    pub fn finish_commit(&mut self) -> Result<()> {
+        match self.pending_commit.take() {
+            Some(slot) => slot.wait(),
+            None => Ok(()),
         }
     }
 
@@ -447,6 +548,9 @@ impl Session {
     /// explicit block run in one implicit transaction, as in Postgres.
     pub fn simple_query(&mut self, sql: &str) -> Vec<Result<StatementResult>> {
         self.cancel.store(false, Ordering::Relaxed);
+        if let Err(e) = self.settle_commit() {
+            return vec![Err(e)];
+        }
         let stmts = match parser::parse(sql) {
             Ok(s) => s,
             Err(e) => {
@@ -638,6 +742,7 @@ impl Session {
         params: &[Value],
     ) -> Result<StatementResult> {
         self.cancel.store(false, Ordering::Relaxed);
+        self.settle_commit()?;
         if params.len() != stmt.param_types.len() {
             return Err(SqlError::ProtocolViolation(format!(
                 "bind message supplies {} parameters, but prepared statement \"\" requires {}",
@@ -681,13 +786,27 @@ impl Session {
     /// Extended protocol Sync: commits the implicit transaction that the
     /// Executes since the last Sync ran in (nothing inside a block).
     pub fn sync(&mut self) -> Result<()> {
+        self.settle_commit()?;
         self.finish_implicit()
+    }
+
+    /// A commit the protocol layer left pending ends before anything else
+    /// runs (the protocol layer finishes it itself; this is the backstop).
+    pub(crate) fn settle_commit(&mut self) -> Result<()> {
+        if self.pending_commit.is_some() {
+            self.finish_commit()
+        } else {
+            Ok(())
+        }
     }
 
     /// An error the protocol layer raised (at Parse, Bind, Describe,
     /// Execute ...): as after any error, an implicit transaction rolls back
     /// and an explicit block enters the failed state (25P02 until ROLLBACK).
     pub fn fail_transaction(&mut self) {
+        if let Err(e) = self.settle_commit() {
+            tracing::warn!("a deferred commit failed: {e}");
+        }
         self.fail_current();
     }
 
@@ -844,6 +963,27 @@ impl Session {
             locks,
             ..
         } = t;
+        if self.defer_commits && !self.multi_statement && catalog.is_none() {
+            let slot = Arc::new(CommitSlot::default());
+            let then = {
+                let slot = slot.clone();
+                Box::new(move |r: sargdb_engine::Result<()>| {
+                    // Table locks go when the transaction has ended.
+                    drop(locks);
+                    slot.complete(r.map_err(SqlError::from));
+                })
+            };
+            return match txn.commit_deferred(then) {
+                CommitStart::Done(r) => r.map_err(SqlError::from),
+                CommitStart::Deferred => match slot.take() {
+                    Some(r) => r,
+                    None => {
+                        self.pending_commit = Some(slot);
+                        Ok(())
+                    }
+                },
+            };
+        }
         txn.commit()?;
         if let Some(c) = catalog {
             let mut published = self.db.catalog.write();

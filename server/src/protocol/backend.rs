@@ -67,6 +67,15 @@ impl OutBuf {
         self.buf.split()
     }
 
+    /// Drops every message after the first `len` bytes (a `len()` taken
+    /// earlier, with nothing sent since).
+    pub fn truncate(&mut self, len: usize) {
+        if len <= self.boundary {
+            self.boundary = len;
+            self.buf.truncate(len);
+        }
+    }
+
     /// Drops the bytes of a message that was started but not finished.
     pub fn discard_partial(&mut self) {
         self.buf.truncate(self.boundary);
