@@ -963,7 +963,8 @@ impl Session {
             locks,
             ..
         } = t;
-        if self.defer_commits && !self.multi_statement && catalog.is_none() {
+        // (Read-only transactions have nothing to flush: no deferral.)
+        if self.defer_commits && !self.multi_statement && catalog.is_none() && txn.xid().is_some() {
             let slot = Arc::new(CommitSlot::default());
             let then = {
                 let slot = slot.clone();
