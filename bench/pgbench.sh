@@ -76,6 +76,11 @@ name() { if [ "$1" = pg ]; then echo "PostgreSQL 15"; else echo "sargdb"; fi; }
 # seconds taken by `pgbench -i -s $2` on server $1
 init() {
     local who=$1 scale=$2 t0 t1
+    # Start on a quiet disk: without this, the previous init's data (the
+    # other server's) is still being written back while this one runs and
+    # fsyncs, and whichever server goes second pays for both.
+    sync
+    sleep 1
     t0=$(date +%s.%N)
     # shellcheck disable=SC2046
     pgbench -i -q -s "$scale" $(conn "$who") >"$WORK/init.out" 2>&1 || {
@@ -115,10 +120,12 @@ run() {
 }
 
 declare -A R
+n=0
 for scale in $INIT_SCALES; do
+    n=$((n + 1))
     for who in pg sdb; do
         echo "pgbench -i -s $scale on $(name "$who")..." >&2
-        R[$who.init.$scale]=$(init "$who" "$scale")
+        R[$who.init.$n]=$(init "$who" "$scale")
     done
 done
 HAVE_RUNS=
@@ -163,9 +170,11 @@ else
 fi
 echo
 printf '%-30s %14s %14s %10s\n' "init" "PostgreSQL 15" "sargdb" "sargdb/PG"
+n=0
 for scale in $INIT_SCALES; do
-    printf '%-30s %14.2f %14.2f %10s\n' "pgbench -i -s $scale (s)" "${R[pg.init.$scale]}" "${R[sdb.init.$scale]}" \
-        "$(ratio "${R[sdb.init.$scale]}" "${R[pg.init.$scale]}")"
+    n=$((n + 1))
+    printf '%-30s %14.2f %14.2f %10s\n' "pgbench -i -s $scale (s)" "${R[pg.init.$n]}" "${R[sdb.init.$n]}" \
+        "$(ratio "${R[sdb.init.$n]}" "${R[pg.init.$n]}")"
 done
 echo "(latencies in ms; failed = failed transactions PG/sargdb)"
 exit $FAILED
