@@ -518,3 +518,52 @@ fn readers_and_writers_share_the_tree() {
     assert_eq!(all(&idx, ScanKey::All, false), want);
     assert!(idx.verify().unwrap().is_empty());
 }
+
+/// Runs that do not overlap (a table loaded in key order, read in two
+/// parts) are laid out one after the other, in key order whichever sink
+/// comes first; a unique key repeated across their boundary is still found.
+#[test]
+fn disjoint_runs_build_in_order_and_check_their_boundary() {
+    for (reversed, dup) in [(false, false), (true, false), (false, true), (true, true)] {
+        let dir = tmp("disjoint");
+        let e = open(&dir);
+        let idx = e
+            .open_index(1, 2, IndexKind::BTree, IndexOptions::default())
+            .unwrap();
+        let n = 20_000u32;
+        let mut sinks: Vec<_> = (0..2u32)
+            .map(|part| {
+                let mut sink = idx.build_sink().unwrap();
+                for i in (part * n / 2)..((part + 1) * n / 2) {
+                    // The second part starts with the first part's last key.
+                    let k = if dup && i == n / 2 { i - 1 } else { i };
+                    sink.add_unique(&k.to_be_bytes(), 4, tid(i)).unwrap();
+                }
+                sink.finish().unwrap();
+                sink
+            })
+            .collect();
+        if reversed {
+            sinks.reverse();
+        }
+        match idx.build_from(sinks) {
+            Ok(()) if !dup => {
+                assert!(idx.verify().unwrap().is_empty());
+                let got = all(
+                    &idx,
+                    ScanKey::Range {
+                        lower: Bound::Unbounded,
+                        upper: Bound::Unbounded,
+                    },
+                    false,
+                );
+                let want: Vec<_> = (0..n).map(|i| (i.to_be_bytes().to_vec(), tid(i))).collect();
+                assert_eq!(got, want, "reversed: {reversed}");
+            }
+            Err(sargdb_engine::EngineError::DuplicateKey { tid: t }) if dup => {
+                assert!(t == tid(n / 2) || t == tid(n / 2 - 1), "{t:?}");
+            }
+            r => panic!("{r:?} (reversed: {reversed}, dup: {dup})"),
+        }
+    }
+}

@@ -325,6 +325,21 @@ impl Run {
         Run { sink, pos: 0 }
     }
 
+    /// The run's last entry.
+    fn last(&self) -> Option<Entry<'_>> {
+        let s = &self.sink;
+        if s.unsorted {
+            let r = s.recs.last()?;
+            Some(Entry {
+                key: r.key(&s.arena),
+                tid: r.tid(),
+                unique_len: r.unique_len,
+            })
+        } else {
+            s.last.map(|at| stream_entry(&s.stream, at).0)
+        }
+    }
+
     /// The next entry and the position after it.
     fn head(&self) -> Option<(Entry<'_>, usize)> {
         let s = &self.sink;
@@ -349,10 +364,28 @@ impl Run {
 /// The runs' entries in (key, tid) order (duplicates included); an error
 /// from `f` stops the merge.
 fn merge_runs(runs: &mut [Run], mut f: impl FnMut(Entry) -> Result<()>) -> Result<()> {
-    if let [run] = runs {
-        while let Some((e, next)) = run.head() {
-            f(e)?;
-            run.pos = next;
+    // Runs that do not overlap (a table loaded in key order, its parts
+    // read by several threads) follow one another whole: no comparison
+    // per entry.
+    let mut order: Vec<usize> = (0..runs.len())
+        .filter(|&i| runs[i].head().is_some())
+        .collect();
+    let first = |i: usize| runs[i].head().map(|(e, _)| e);
+    order.sort_by(|&a, &b| match (first(a), first(b)) {
+        (Some(x), Some(y)) => cmp_entries(&x, &y),
+        _ => Ordering::Equal,
+    });
+    let disjoint = order.windows(2).all(|w| {
+        matches!((runs[w[0]].last(), first(w[1])),
+            (Some(l), Some(n)) if cmp_entries(&l, &n) == Ordering::Less)
+    });
+    if disjoint {
+        for i in order {
+            let run = &mut runs[i];
+            while let Some((e, next)) = run.head() {
+                f(e)?;
+                run.pos = next;
+            }
         }
         return Ok(());
     }
