@@ -258,22 +258,19 @@ impl Shared {
 
     /// The deferred commit of `ticket` has its commit-log entry.
     pub(crate) fn end_in_flight(&self, ticket: u64) {
-        let mut f = self.in_flight.lock();
-        f.active.remove(&ticket);
-        if f.active.first().is_none_or(|&t| t > ticket) {
-            self.in_flight_done.notify_all();
-        }
+        self.in_flight.lock().active.remove(&ticket);
+        self.in_flight_done.notify_all();
     }
 
     /// Waits until no deferred commit with a ticket below `upto` is left.
     fn wait_in_flight(&self, upto: u64) {
-        let mut f = self.in_flight.lock();
-        if f.active.first().is_some_and(|&t| t < upto) {
-            drop(f);
-            crate::blocking::about_to_wait();
-            f = self.in_flight.lock();
+        let before = |f: &InFlight| f.active.first().is_some_and(|&t| t < upto);
+        if !before(&self.in_flight.lock()) {
+            return;
         }
-        while f.active.first().is_some_and(|&t| t < upto) {
+        crate::blocking::about_to_wait();
+        let mut f = self.in_flight.lock();
+        while before(&f) {
             self.in_flight_done.wait(&mut f);
         }
     }
@@ -990,7 +987,15 @@ impl Engine {
 
 impl Drop for Engine {
     fn drop(&mut self) {
+        // The log writer answers the commits waiting for it and ends: no
+        // thread of this engine writes its log once it is gone (a test that
+        // reopens the directory after a simulated crash must not race it).
         self.shared.wal.stop_writer();
+        if let Some(h) = self.writer.lock().take() {
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
+        }
         self.stop.store(true, Ordering::SeqCst);
         let (m, cv) = &self.shared.wake;
         *m.lock() = true;

@@ -1478,6 +1478,14 @@ impl Transaction {
         }
     }
 
+    /// Every xid of this transaction, the top-level one first.
+    fn all_xids(&self) -> Vec<Xid> {
+        self.levels
+            .iter()
+            .flat_map(|l| l.xids.iter().copied())
+            .collect()
+    }
+
     /// Commit; returns once the commit record is on disk.
     pub fn commit(mut self) -> Result<()> {
         if let Err(e) = self.sync_unlogged() {
@@ -1485,11 +1493,7 @@ impl Transaction {
             return Err(e);
         }
         self.ended = true;
-        let all: Vec<Xid> = self
-            .levels
-            .iter()
-            .flat_map(|l| l.xids.iter().copied())
-            .collect();
+        let all = self.all_xids();
         if all.is_empty() {
             self.shared.txns.end(self.serial, &[]);
             return Ok(());
@@ -1561,11 +1565,7 @@ impl Transaction {
                 .levels
                 .iter()
                 .all(|l| l.catalog.is_none() && l.drop_on_commit.is_empty());
-        let all: Vec<Xid> = self
-            .levels
-            .iter()
-            .flat_map(|l| l.xids.iter().copied())
-            .collect();
+        let all = self.all_xids();
         if !plain || all.is_empty() {
             return CommitStart::Done(self.commit());
         }
@@ -1629,11 +1629,7 @@ impl Transaction {
         }
         self.join_write_behind();
         self.ended = true;
-        let all: Vec<Xid> = self
-            .levels
-            .iter()
-            .flat_map(|l| l.xids.iter().copied())
-            .collect();
+        let all = self.all_xids();
         let drops: Vec<RelFileId> = self
             .levels
             .iter()

@@ -1302,11 +1302,11 @@ impl Wal {
 
     /// The log writer's loop, on a thread of its own until `stop_writer`:
     /// flushes while `flush_then` requests wait, and calls back those the
-    /// flush covered. At the stop, it flushes what is left and answers every
-    /// request.
+    /// flush covered. It returns once stopped with no request left (no
+    /// request comes in after the stop).
     pub fn run_writer(&self) {
         loop {
-            let (target, stopping) = {
+            let target = {
                 let mut r = self.requests.lock();
                 while r.waiting.is_empty() && !r.stop {
                     r.writer_idle = true;
@@ -1316,8 +1316,7 @@ impl Wal {
                 if r.waiting.is_empty() {
                     return;
                 }
-                let target = r.waiting.iter().map(|w| w.0).max().unwrap_or(0);
-                (target, r.stop)
+                r.waiting.iter().map(|w| w.0).max().unwrap_or(0)
             };
             let res = self.flush(target);
             let done: Vec<FlushCallback> = {
@@ -1326,7 +1325,7 @@ impl Wal {
                 let mut done = Vec::new();
                 let mut i = 0;
                 while i < r.waiting.len() {
-                    if res.is_err() || stopping || r.waiting[i].0 <= flushed {
+                    if res.is_err() || r.waiting[i].0 <= flushed {
                         done.push(r.waiting.swap_remove(i).1);
                     } else {
                         i += 1;

@@ -412,13 +412,13 @@ impl Scheduler {
     }
 
     /// Takes `lane`'s ready list (after its signal was reported), in the
-    /// order woken, onto the end of `into`.
-    fn take_ready(&self, lane: usize, into: &mut Vec<u64>) {
+    /// order woken.
+    fn take_ready(&self, lane: usize) -> Vec<u64> {
         let mut count = [0u8; 8];
         // Reset the signal first: a wake after the list is taken signals
         // again.
         let _ = rustix::io::read(&self.wakefds[lane], &mut count);
-        into.append(&mut self.ready[lane].lock());
+        std::mem::take(&mut *self.ready[lane].lock())
     }
 
     /// Ends the (taken) task of `id`: stops watching its socket, tells the
@@ -540,7 +540,6 @@ impl Scheduler {
             data: epoll::EventData::new_u64(0),
         }; BATCH];
         let mut lane = first;
-        let mut woken_ids = Vec::new();
         loop {
             let l = match lane {
                 Some(l) => l,
@@ -577,10 +576,8 @@ impl Scheduler {
                     let mut pending = me.pending.lock();
                     for e in events[..n].iter().rev() {
                         match e.data.u64() {
-                            WAKE_ID => {
-                                self.take_ready(l, &mut woken_ids);
-                                pending.extend(woken_ids.drain(..).rev().map(|id| (id, true)));
-                            }
+                            WAKE_ID => pending
+                                .extend(self.take_ready(l).into_iter().rev().map(|id| (id, true))),
                             id => pending.push((id, false)),
                         }
                     }

@@ -179,12 +179,7 @@ impl<S: SqlSession> Task for Connection<S> {
         if self.backend.parked.is_some() {
             // Run before the commit is over (input arrived): renew the
             // wake-up and wait for it. Without a runner, wait here.
-            let waiting = crate::runners::current_waker().is_some_and(|w| {
-                self.backend
-                    .session
-                    .wake_when_committed(Box::new(move || w.wake()))
-            });
-            if waiting {
+            if self.backend.wake_when_committed() {
                 return Step::Wait;
             }
             if self.backend.resume_parked() || self.backend.gone {
@@ -577,10 +572,7 @@ impl<S: SqlSession> Backend<S> {
                         extended,
                         rest: Vec::new(),
                     };
-                    let waiting = crate::runners::current_waker().is_some_and(|w| {
-                        self.session.wake_when_committed(Box::new(move || w.wake()))
-                    });
-                    if waiting {
+                    if self.wake_when_committed() {
                         parked.rest = msgs.collect();
                         self.parked = Some(parked);
                         return false;
@@ -607,6 +599,14 @@ impl<S: SqlSession> Backend<S> {
             self.send_output();
         }
         close
+    }
+
+    /// Has the runner run this connection again once the pending commit is
+    /// over; false if it already is, or this is not a runner thread (the
+    /// caller waits for the commit itself then).
+    fn wake_when_committed(&mut self) -> bool {
+        crate::runners::current_waker()
+            .is_some_and(|w| self.session.wake_when_committed(Box::new(move || w.wake())))
     }
 
     /// Answers a parked message once its commit is over (waiting for it if

@@ -4,8 +4,11 @@
 //!
 //! The fake understands a handful of statements: `begin`, `commit`,
 //! `rollback`, `select 1`, `select $1::int4`, `gen N` (N rows), `insert`,
-//! `notice`, `sleep` (until cancelled), `panic`; anything else is a syntax
-//! error at position 1.
+//! `notice`, `sleep` (until cancelled), `panic`, and two commits that take
+//! `COMMIT_DELAY` to become durable: `durable` succeeds and `lost` fails
+//! (XX000); when the protocol layer allows it, they are deferred as the
+//! real session defers commits. Anything else is a syntax error at
+//! position 1.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -28,10 +31,44 @@ struct Counters {
 
 struct Fake {
     status: TxnStatus,
+    /// The protocol layer allows deferred commits (`set_commit_deferral`).
+    defer: bool,
+    /// A deferred commit's outcome, completed by a helper thread.
+    pending: Option<Arc<FakeCommit>>,
     cancel: Arc<AtomicBool>,
     notices: Vec<Notice>,
     changed: Vec<(String, String)>,
     counters: Arc<Counters>,
+}
+
+/// How long the fake's commits take to become durable.
+const COMMIT_DELAY: Duration = Duration::from_millis(60);
+
+/// A deferred commit of the fake: its outcome once known, and the waker.
+#[derive(Default)]
+struct FakeCommit {
+    state: std::sync::Mutex<FakeCommitState>,
+    known: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct FakeCommitState {
+    outcome: Option<Result<(), SqlError>>,
+    wake: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl FakeCommit {
+    fn complete(&self, r: Result<(), SqlError>) {
+        let wake = {
+            let mut st = self.state.lock().unwrap();
+            st.outcome = Some(r);
+            self.known.notify_all();
+            st.wake.take()
+        };
+        if let Some(w) = wake {
+            w();
+        }
+    }
 }
 
 impl Drop for Fake {
@@ -55,7 +92,8 @@ fn columns_of(sql: &str) -> Result<Vec<ColumnDesc>, SqlError> {
         "select 1" => vec![col("?column?")],
         "select $1::int4" => vec![col("int4")],
         _ if s.starts_with("gen ") => vec![col("n")],
-        "" | "begin" | "commit" | "rollback" | "insert" | "notice" | "sleep" | "panic" => vec![],
+        "" | "begin" | "commit" | "rollback" | "insert" | "notice" | "sleep" | "panic"
+        | "durable" | "lost" => vec![],
         _ => {
             return Err(SqlError::Syntax {
                 message: format!("syntax error at or near \"{}\"", sql.trim()),
@@ -134,6 +172,29 @@ impl Fake {
                 cmd("SLEPT")
             }
             "panic" => panic!("the fake session was asked to panic"),
+            "durable" | "lost" => {
+                let outcome = move || {
+                    if s == "lost" {
+                        Err(SqlError::Internal(
+                            "the commit could not be made durable".into(),
+                        ))
+                    } else {
+                        Ok(())
+                    }
+                };
+                if !self.defer {
+                    std::thread::sleep(COMMIT_DELAY);
+                    return outcome().and_then(|()| cmd("COMMIT"));
+                }
+                let commit = Arc::new(FakeCommit::default());
+                let c = Arc::clone(&commit);
+                std::thread::spawn(move || {
+                    std::thread::sleep(COMMIT_DELAY);
+                    c.complete(outcome());
+                });
+                self.pending = Some(commit);
+                cmd("COMMIT")
+            }
             _ => {
                 let n: i32 = s[4..].trim().parse().unwrap_or(0);
                 let rows = (1..=n).map(|i| vec![Value::Int4(i)]).collect();
@@ -235,6 +296,35 @@ impl SqlSession for Fake {
     fn type_context(&self) -> TypeContext {
         TypeContext::default()
     }
+    fn set_commit_deferral(&mut self, on: bool) {
+        self.defer = on;
+    }
+    fn commit_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+    fn wake_when_committed(&mut self, wake: Box<dyn FnOnce() + Send>) -> bool {
+        let Some(c) = &self.pending else {
+            return false;
+        };
+        let mut st = c.state.lock().unwrap();
+        if st.outcome.is_some() {
+            return false;
+        }
+        st.wake = Some(wake);
+        true
+    }
+    fn finish_commit(&mut self) -> Result<(), SqlError> {
+        let Some(c) = self.pending.take() else {
+            return Ok(());
+        };
+        let mut st = c.state.lock().unwrap();
+        loop {
+            if let Some(r) = st.outcome.take() {
+                return r;
+            }
+            st = c.known.wait(st).unwrap();
+        }
+    }
 }
 
 /// Starts a server with fake sessions on a free port.
@@ -249,6 +339,8 @@ async fn start() -> (u16, Arc<Counters>) {
             c.live_sessions.fetch_add(1, Ordering::SeqCst);
             Fake {
                 status: TxnStatus::Idle,
+                defer: false,
+                pending: None,
                 cancel: Arc::default(),
                 notices: Vec::new(),
                 changed: Vec::new(),
@@ -670,6 +762,63 @@ async fn startup_parameters_are_applied_and_reported() {
     );
     // The rejected setting did not fail the connection.
     raw.send(&msg(b'Q', b"select 1\0")).await;
+    let types: Vec<u8> = raw.until_ready().await.iter().map(|m| m.0).collect();
+    assert_eq!(types, b"TDCZ");
+}
+
+/// A deferred commit's reply waits for the commit, with everything sent
+/// after it; a commit that fails has its reply replaced by the error: after
+/// Execute, the messages up to Sync are skipped; after a simple query,
+/// ReadyForQuery follows the error and the next query runs.
+#[tokio::test]
+async fn deferred_commits_answer_in_order_and_failures_replace_the_reply() {
+    let (port, _) = start().await;
+    let mut raw = Raw::connect(port).await;
+    let execute = |sql: &str| {
+        let mut m = msg(b'P', format!("\0{sql}\0\0\0").as_bytes());
+        m.extend(msg(b'B', b"\0\0\0\0\0\0\0\0"));
+        m.extend(msg(b'E', b"\0\0\0\0\0"));
+        m
+    };
+
+    // Extended: the commit, then a query, one Sync.
+    let mut batch = execute("durable");
+    batch.extend(execute("select 1"));
+    batch.extend(msg(b'S', b""));
+    let sent = std::time::Instant::now();
+    raw.send(&batch).await;
+    let replies = raw.until_ready().await;
+    assert!(
+        sent.elapsed() >= COMMIT_DELAY,
+        "answered before the commit was durable"
+    );
+    let types: Vec<u8> = replies.iter().map(|m| m.0).collect();
+    assert_eq!(types, b"12C12DCZ");
+    assert_eq!(replies[2].1, b"COMMIT\0");
+
+    // Extended, failing: the error instead of CommandComplete, the query
+    // after it skipped up to Sync.
+    let mut batch = execute("lost");
+    batch.extend(execute("select 1"));
+    batch.extend(msg(b'S', b""));
+    raw.send(&batch).await;
+    let replies = raw.until_ready().await;
+    let types: Vec<u8> = replies.iter().map(|m| m.0).collect();
+    assert_eq!(types, b"12EZ");
+    assert_eq!(error_fields(&replies[2].1).1, "XX000");
+
+    // Simple queries, sent together: a failing commit, a durable one, a
+    // query.
+    let mut batch = msg(b'Q', b"lost\0");
+    batch.extend(msg(b'Q', b"durable\0"));
+    batch.extend(msg(b'Q', b"select 1\0"));
+    raw.send(&batch).await;
+    let types: Vec<u8> = raw.until_ready().await.iter().map(|m| m.0).collect();
+    assert_eq!(types, b"EZ");
+    let replies = raw.until_ready().await;
+    let types: Vec<u8> = replies.iter().map(|m| m.0).collect();
+    assert_eq!(types, b"CZ");
+    assert_eq!(replies[0].1, b"COMMIT\0");
     let types: Vec<u8> = raw.until_ready().await.iter().map(|m| m.0).collect();
     assert_eq!(types, b"TDCZ");
 }

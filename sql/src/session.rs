@@ -530,7 +530,9 @@ impl Session {
 
     /// The pending commit's outcome, waiting for it if it is not known
     /// yet; Ok if no commit is pending. On an error the transaction has
-    /// rolled back.
+    /// rolled back. The protocol layer calls this before it hands the
+    /// session its next message; the session's entry points call it too,
+    /// as a backstop, so nothing runs before a pending commit is over.
     pub fn finish_commit(&mut self) -> Result<()> {
         match self.pending_commit.take() {
             Some(slot) => slot.wait(),
@@ -548,7 +550,7 @@ impl Session {
     /// explicit block run in one implicit transaction, as in Postgres.
     pub fn simple_query(&mut self, sql: &str) -> Vec<Result<StatementResult>> {
         self.cancel.store(false, Ordering::Relaxed);
-        if let Err(e) = self.settle_commit() {
+        if let Err(e) = self.finish_commit() {
             return vec![Err(e)];
         }
         let stmts = match parser::parse(sql) {
@@ -742,7 +744,7 @@ impl Session {
         params: &[Value],
     ) -> Result<StatementResult> {
         self.cancel.store(false, Ordering::Relaxed);
-        self.settle_commit()?;
+        self.finish_commit()?;
         if params.len() != stmt.param_types.len() {
             return Err(SqlError::ProtocolViolation(format!(
                 "bind message supplies {} parameters, but prepared statement \"\" requires {}",
@@ -786,25 +788,15 @@ impl Session {
     /// Extended protocol Sync: commits the implicit transaction that the
     /// Executes since the last Sync ran in (nothing inside a block).
     pub fn sync(&mut self) -> Result<()> {
-        self.settle_commit()?;
+        self.finish_commit()?;
         self.finish_implicit()
-    }
-
-    /// A commit the protocol layer left pending ends before anything else
-    /// runs (the protocol layer finishes it itself; this is the backstop).
-    pub(crate) fn settle_commit(&mut self) -> Result<()> {
-        if self.pending_commit.is_some() {
-            self.finish_commit()
-        } else {
-            Ok(())
-        }
     }
 
     /// An error the protocol layer raised (at Parse, Bind, Describe,
     /// Execute ...): as after any error, an implicit transaction rolls back
     /// and an explicit block enters the failed state (25P02 until ROLLBACK).
     pub fn fail_transaction(&mut self) {
-        if let Err(e) = self.settle_commit() {
+        if let Err(e) = self.finish_commit() {
             tracing::warn!("a deferred commit failed: {e}");
         }
         self.fail_current();

@@ -105,7 +105,7 @@ impl Session {
     /// query here; COPY FROM returns the decoder to feed with `copy_data`.
     /// An error leaves the transaction as any failed statement does.
     pub fn copy_begin(&mut self, sql: &str) -> Result<CopyStart> {
-        self.settle_commit()?;
+        self.finish_commit()?;
         self.cancel_flag()
             .store(false, std::sync::atomic::Ordering::Relaxed);
         let r = self.copy_begin_inner(sql);
