@@ -121,7 +121,10 @@ impl Storage {
         Ok(())
     }
 
+    /// Write a page, or consecutive pages from `block` on (`buf` is a
+    /// multiple of the page size).
     pub fn write_page(&self, rel: RelFileId, block: u32, buf: &[u8]) -> Result<()> {
+        debug_assert_eq!(buf.len() % PAGE_SIZE, 0);
         let f = self.file(rel)?;
         f.write_all_at(buf, block as u64 * PAGE_SIZE as u64)
             .map_err(|e| EngineError::io(self.path(rel), e))?;
@@ -161,6 +164,16 @@ impl Storage {
         f.sync_all()
             .map_err(|e| EngineError::io(self.path(rel), e))?;
         sync_dir(&self.dir)
+    }
+
+    /// fdatasync one relation's file: its data and size, not the directory
+    /// entry (a head start for a later `sync_relation`).
+    pub fn sync_relation_data(&self, rel: RelFileId) -> Result<()> {
+        if !self.fsync {
+            return Ok(());
+        }
+        let f = self.file(rel)?;
+        f.sync_data().map_err(|e| EngineError::io(self.path(rel), e))
     }
 
     /// Delete a relation's file (after its buffers were discarded).

@@ -463,15 +463,16 @@ impl WriteBehind {
         if let Some(h) = self.running.take() {
             let _ = h.join();
         }
-        let blocks = std::mem::take(&mut self.pending);
+        let mut blocks = std::mem::take(&mut self.pending);
+        blocks.sort_unstable();
         let (shared, rel) = (Arc::clone(shared), self.rel);
         let spawned = std::thread::Builder::new()
             .name("bulk-write".into())
             .spawn(move || {
-                let res = blocks
-                    .iter()
-                    .try_for_each(|&b| shared.pool.write_block(rel, b))
-                    .and_then(|()| shared.storage.sync_relation(rel));
+                let res = shared
+                    .pool
+                    .write_blocks(rel, &blocks)
+                    .and_then(|()| shared.storage.sync_relation_data(rel));
                 if let Err(e) = res {
                     // The commit writes and fsyncs everything again and
                     // reports its own error.
