@@ -192,8 +192,32 @@ fn out_of_range(s: &str, ty: &str) -> TypeError {
     TypeError::NumericValueOutOfRange(format!("value \"{s}\" is out of range for type {ty}"))
 }
 
+/// The value of a field that is nothing but decimal digits, at most 18 of
+/// them (so it cannot overflow); `None` for anything else.
+pub(crate) fn plain_digits(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || b.len() > 18 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + d as i64;
+    }
+    Some(v)
+}
+
 /// Postgres's integer input: optional whitespace and sign, decimal digits.
 pub fn parse_int(s: &str, min: i64, max: i64, ty: &str) -> Result<i64> {
+    // The common case first (COPY's bulk of numbers).
+    if let Some(v) = plain_digits(s.as_bytes()) {
+        if v < min || v > max {
+            return Err(out_of_range(s, ty));
+        }
+        return Ok(v);
+    }
     let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
     let (neg, digits) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
@@ -625,6 +649,29 @@ mod tests {
             format_float8(123456789012345680.0),
             "1.2345678901234568e+17"
         );
+    }
+
+    /// The digits-only fast path and the general path agree, at the
+    /// limits of each width and past them.
+    #[test]
+    fn int_input_at_the_limits() {
+        let int8 = |s: &str| parse_int(s, i64::MIN, i64::MAX, "bigint");
+        let int2 = |s: &str| parse_int(s, i16::MIN as i64, i16::MAX as i64, "smallint");
+        assert_eq!(int2("32767"), Ok(32767));
+        assert!(int2("32768").is_err());
+        assert_eq!(int2("-32768"), Ok(-32768));
+        assert!(int2("-32769").is_err());
+        assert_eq!(int2("000000000000000007"), Ok(7));
+        assert_eq!(int8("999999999999999999"), Ok(999_999_999_999_999_999));
+        assert_eq!(int8("9223372036854775807"), Ok(i64::MAX));
+        assert!(int8("9223372036854775808").is_err());
+        assert_eq!(int8("-9223372036854775808"), Ok(i64::MIN));
+        assert_eq!(int8("0000000000000000000000012"), Ok(12));
+        assert_eq!(int8(" +12 "), Ok(12));
+        assert_eq!(int8("-0"), Ok(0));
+        for bad in ["", " ", "1a", "a1", "1 2", "+", "-", "١٢"] {
+            assert!(int8(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -310,6 +310,9 @@ impl CopyIn {
                     continue;
                 };
                 let bytes = &scratch[a..b];
+                if sargdb_catalog::types::encode_plain_int(bytes, &self.types[k], out) {
+                    continue;
+                }
                 std::str::from_utf8(bytes)
                     .map_err(|e| utf8_error(bytes, e))
                     .and_then(|s| {
