@@ -1287,15 +1287,14 @@ fn analyze_tables(s: &mut Session, tables: &[TableDef]) -> Result<()> {
             let types = &ctx.call.types;
             let mut row = Vec::new();
             let mut mask = vec![false; t.columns.len()];
-            let column = |ci: usize| -> Result<Vec<Value>> {
+            let column = |ci: usize, each: &mut dyn FnMut(usize, Value)| -> Result<()> {
                 mask.fill(false);
                 mask[ci] = true;
-                raw.iter()
-                    .map(|bytes| {
-                        crate::executor::decode_masked_into(t, bytes, Some(&mask), types, &mut row)?;
-                        Ok(std::mem::replace(&mut row[ci], Value::Null))
-                    })
-                    .collect()
+                for (pos, bytes) in raw.iter().enumerate() {
+                    crate::executor::decode_masked_into(t, bytes, Some(&mask), types, &mut row)?;
+                    each(pos, std::mem::replace(&mut row[ci], Value::Null));
+                }
+                Ok(())
             };
             let seen = seen as usize;
             Ok((table_stats(t, raw.len(), column, seen as f64, pages)?, seen))
@@ -1436,7 +1435,7 @@ struct SampleKey {
 fn table_stats(
     t: &TableDef,
     rows: usize,
-    mut column: impl FnMut(usize) -> Result<Vec<Value>>,
+    mut column: impl FnMut(usize, &mut dyn FnMut(usize, Value)) -> Result<()>,
     total: f64,
     pages: u32,
 ) -> Result<TableStats> {
@@ -1447,8 +1446,6 @@ fn table_stats(
             columns.push(ColumnStats::default());
             continue;
         }
-        // This column's value in each sampled row.
-        let sample = column(ci)?;
         // Encoded values (ascending key order = sort order), packed in one
         // arena, each with its sample position and its rank in physical
         // order (the order they are found in). One sort by (key, position)
@@ -1457,16 +1454,26 @@ fn table_stats(
         // 1.5 and 1.50, Postgres keeps that one), the histogram's order and
         // the value ranks for the correlation, with no hashing and no
         // allocation per value.
+        // The column's values are visited one at a time and dropped (only
+        // a type with exact hints keeps them, for the hints below), so the
+        // sample is never held decoded.
+        let hinted = has_exact_hint(&c.data_type);
+        let mut kept: Vec<Value> = Vec::new();
         let mut arena: Vec<u8> = Vec::new();
-        let mut vals: Vec<SampleKey> = Vec::with_capacity(sample.len());
+        let mut vals: Vec<SampleKey> = Vec::with_capacity(rows);
         let mut nulls = 0usize;
-        for (pos, v) in sample.iter().enumerate() {
+        let mut widths = 0usize;
+        column(ci, &mut |pos, v| {
+            if hinted {
+                kept.push(v.clone());
+            }
             if v.is_null() {
                 nulls += 1;
-                continue;
+                return;
             }
+            widths += stored_width(&v, &c.data_type);
             let at = arena.len();
-            if encode_key_value(v, &c.data_type, KeyColumn::ASC, &mut arena).is_ok() {
+            if encode_key_value(&v, &c.data_type, KeyColumn::ASC, &mut arena).is_ok() {
                 let key = &arena[at..];
                 vals.push(SampleKey {
                     prefix: key_prefix(key),
@@ -1478,7 +1485,7 @@ fn table_stats(
             } else {
                 arena.truncate(at);
             }
-        }
+        })?;
         let key_of = |k: &SampleKey| &arena[k.at as usize..(k.at + k.len) as usize];
         vals.sort_unstable_by(|a, b| {
             a.prefix
@@ -1499,10 +1506,9 @@ fn table_stats(
             }
         }
         let nonnull = vals.len() as f64;
-        let hinted = has_exact_hint(&c.data_type);
         let hint_of = |pos: u32| {
             let mut h = vec![];
-            encode_exact_hint(&sample[pos as usize], &c.data_type, &mut h);
+            encode_exact_hint(&kept[pos as usize], &c.data_type, &mut h);
             h
         };
         let distinct = runs.len() as f64;
@@ -1587,11 +1593,6 @@ fn table_stats(
             }
         }
         // Average stored width of the non-null values.
-        let widths: usize = sample
-            .iter()
-            .filter(|v| !v.is_null())
-            .map(|v| stored_width(v, &c.data_type))
-            .sum();
         let avg_width = if c.data_type.type_len() > 0 {
             i32::from(c.data_type.type_len())
         } else if vals.is_empty() {
