@@ -1269,6 +1269,13 @@ impl Wal {
                     self.flushed_cv.notify_all();
                 }
                 Err(e) => {
+                    // As for a failed write-behind: the bytes that failed
+                    // are gone from the buffer (or, after a failed fsync,
+                    // may never reach the disk, whatever a retry reports),
+                    // so no later flush may call anything durable. A
+                    // restart recovers from what the log holds.
+                    tracing::error!("WAL flush failed: {e}");
+                    *self.write_failed.lock() = Some(e.to_string());
                     self.flushed_cv.notify_all();
                     return Err(e);
                 }
@@ -1541,6 +1548,43 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    /// A flush whose write fails fails every later flush too: the failed
+    /// bytes left the buffer, and a later commit reported durable would
+    /// sit behind a hole in the log that recovery stops at.
+    #[test]
+    fn a_failed_flush_fails_every_later_flush() {
+        let d = tmpdir("failed");
+        let wal = Wal::open(&d, 0, 0, true).unwrap();
+        let mut page = vec![1u8; PAGE_SIZE];
+        let first = wal.append_page_image(7, 3, 0, &mut page);
+        wal.flush(first).unwrap();
+        // Swap the segments' handles for read-only ones: the next write
+        // fails.
+        let writable: Vec<(Lsn, File)> = {
+            let mut segs = wal.segments.lock();
+            let keys: Vec<Lsn> = segs.keys().copied().collect();
+            keys.into_iter()
+                .map(|k| {
+                    let ro = File::open(wal.dir.join(segment_name(k))).unwrap();
+                    (k, segs.insert(k, ro).unwrap())
+                })
+                .collect()
+        };
+        let second = wal.append_page_image(7, 3, 1, &mut page);
+        assert!(wal.flush(second).is_err());
+        // The disk is writable again; the log still has its hole.
+        {
+            let mut segs = wal.segments.lock();
+            for (k, f) in writable {
+                segs.insert(k, f);
+            }
+        }
+        let third = wal.append_page_image(7, 3, 2, &mut page);
+        assert!(wal.flush(third).is_err(), "a flush after the hole succeeded");
+        assert!(wal.flush(first).is_ok(), "what was durable stays so");
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
