@@ -1000,6 +1000,13 @@ impl Drop for Engine {
         let (m, cv) = &self.shared.wake;
         *m.lock() = true;
         cv.notify_all();
+        // Nor does the background worker write pages or checkpoints of it
+        // any more (it finishes what it is doing first).
+        if let Some(h) = self.worker.lock().take() {
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
+        }
     }
 }
 
