@@ -175,13 +175,20 @@ async fn indexes_agree_with_their_table_after_every_crash() {
         for w in writers {
             let _ = w.await;
         }
+        // The data directory as the crash left it (WAL included: recovery's
+        // checkpoint removes the segments it replayed), kept with the test
+        // directory if a check below fails.
+        let before = srv.data_dir().with_file_name("before-recovery");
+        let _ = std::fs::remove_dir_all(&before);
+        copy_dir(srv.data_dir(), &before);
         srv.restart();
         let c = srv.connect().await;
         for ix in ["acc_pkey", "acc_owner_idx", "acc_lower_idx", "acc_rich_idx"] {
             assert_eq!(
                 verify_index(&c, ix).await,
                 Vec::<String>::new(),
-                "{ix} after crash {cycle}"
+                "{ix} after crash {cycle} (data directory before recovery: {})",
+                before.display()
             );
         }
         let dup = c
@@ -194,13 +201,15 @@ async fn indexes_agree_with_their_table_after_every_crash() {
                 text_rows(
                     &c,
                     &format!(
-                    "SELECT id::text, owner, balance::text FROM acc WHERE id IN ({}) ORDER BY id",
+                    "SELECT id::text || ' ' || owner || ' ' || balance::text FROM acc WHERE id IN ({}) ORDER BY id",
                     ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
                 ),
                 )
                 .await;
             panic!(
-                "primary key duplicated after crash {cycle}: {rows:?}\n{}",
+                "primary key duplicated after crash {cycle}: {rows:?}\n\
+                 data directory before recovery: {}\n{}",
+                before.display(),
                 srv.log()
             );
         }
@@ -473,4 +482,18 @@ async fn unique_builds_report_the_duplicated_key() {
         .await
         .unwrap();
     assert_eq!(verify_index(&c, "big_pkey").await, Vec::<String>::new());
+}
+
+/// Copy a directory tree (files and subdirectories).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for ent in std::fs::read_dir(from).unwrap() {
+        let ent = ent.unwrap();
+        let target = to.join(ent.file_name());
+        if ent.file_type().unwrap().is_dir() {
+            copy_dir(&ent.path(), &target);
+        } else {
+            std::fs::copy(ent.path(), &target).unwrap();
+        }
+    }
 }
