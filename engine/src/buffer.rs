@@ -647,7 +647,13 @@ impl BufferPool {
     /// write: each page is copied under its read latch with its dirty flag
     /// cleared first (as `write_frame_via`), the WAL is flushed up to the
     /// newest page's LSN, and on failure the pages are dirty again.
-    fn write_run(&self, rel: RelFileId, first: u32, run: &[usize], buf: &mut Vec<u8>) -> Result<()> {
+    fn write_run(
+        &self,
+        rel: RelFileId,
+        first: u32,
+        run: &[usize],
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
         if run.is_empty() {
             return Ok(());
         }

@@ -173,7 +173,8 @@ impl Storage {
             return Ok(());
         }
         let f = self.file(rel)?;
-        f.sync_data().map_err(|e| EngineError::io(self.path(rel), e))
+        f.sync_data()
+            .map_err(|e| EngineError::io(self.path(rel), e))
     }
 
     /// Delete a relation's file (after its buffers were discarded).

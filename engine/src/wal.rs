@@ -1582,7 +1582,10 @@ mod tests {
             }
         }
         let third = wal.append_page_image(7, 3, 2, &mut page);
-        assert!(wal.flush(third).is_err(), "a flush after the hole succeeded");
+        assert!(
+            wal.flush(third).is_err(),
+            "a flush after the hole succeeded"
+        );
         assert!(wal.flush(first).is_ok(), "what was durable stays so");
         let _ = std::fs::remove_dir_all(&d);
     }
