@@ -6,7 +6,7 @@
 //!
 //! Invariants relied on elsewhere:
 //! - WAL before page: a dirty page is written only after the WAL is flushed
-//!   up to the page's LSN (`write_frame`).
+//!   up to the page's LSN (`write_run`).
 //! - A page is modified only under its write latch, and marked dirty before
 //!   that latch is released; the flusher clears the dirty flag while holding
 //!   the read latch and then copies, so no change is ever lost.
@@ -77,6 +77,12 @@ struct Shard {
 
 /// Most pages `write_blocks` puts in one write (512 kB).
 const MAX_WRITE_RUN: usize = 64;
+
+thread_local! {
+    /// The copies of the pages a write puts out, checksummed there (reused:
+    /// zeroing a new buffer per write showed in bulk loads' profiles).
+    static WRITE_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// Number of page-table shards (a power of two).
 const SHARDS: usize = 64;
@@ -252,40 +258,10 @@ impl BufferPool {
         Ok(n)
     }
 
-    /// Write a frame's page to disk (WAL first). The frame must be pinned or
-    /// otherwise protected from reuse by the caller.
+    /// Write a frame's page to disk (WAL first). The frame must be pinned
+    /// by the caller.
     fn write_frame(&self, idx: usize, key: PageKey) -> Result<()> {
-        thread_local! {
-            // The page's copy to checksum and write (reused: zeroing a new
-            // 8 kB buffer per write showed in bulk loads' profiles).
-            static COPY: std::cell::RefCell<Box<PageBuf>> =
-                std::cell::RefCell::new(Box::new([0u8; PAGE_SIZE]));
-        }
-        COPY.with(|c| self.write_frame_via(idx, key, &mut c.borrow_mut()[..]))
-    }
-
-    fn write_frame_via(&self, idx: usize, key: PageKey, copy: &mut [u8]) -> Result<()> {
-        let frame = &self.frames[idx];
-        {
-            let g = frame.page.read();
-            {
-                let mut st = frame.state.lock();
-                if !st.dirty {
-                    return Ok(());
-                }
-                st.dirty = false;
-            }
-            copy.copy_from_slice(&g[..]);
-        }
-        let res = (|| {
-            self.wal.flush(page_lsn(copy))?;
-            set_checksum(key.0, key.1, copy);
-            self.storage.write_page(key.0, key.1, copy)
-        })();
-        if res.is_err() {
-            frame.state.lock().dirty = true;
-        }
-        res
+        WRITE_BUF.with(|b| self.write_run(key.0, key.1, &[idx], &mut b.borrow_mut()))
     }
 
     /// Find a victim frame (unpinned), write it out if dirty, detach it from
@@ -595,14 +571,11 @@ impl BufferPool {
     /// pages, written one system call each, cost the kernel twice the CPU
     /// of the same bytes in large writes.
     pub fn write_blocks(&self, rel: RelFileId, blocks: &[u32]) -> Result<()> {
-        thread_local! {
-            static RUN: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
         // Pinned frames of the run being gathered, and its first block.
         let max = (self.frames.len() / 8).clamp(1, MAX_WRITE_RUN);
         let mut run: Vec<usize> = Vec::with_capacity(max);
         let mut first = 0u32;
-        RUN.with(|buf| {
+        WRITE_BUF.with(|buf| {
             let buf = &mut buf.borrow_mut();
             let mut res = Ok(());
             for &block in blocks {
@@ -645,8 +618,8 @@ impl BufferPool {
 
     /// Write the pinned frames `run`, holding blocks `first..`, in one
     /// write: each page is copied under its read latch with its dirty flag
-    /// cleared first (as `write_frame_via`), the WAL is flushed up to the
-    /// newest page's LSN, and on failure the pages are dirty again.
+    /// cleared first, the WAL is flushed up to the newest page's LSN, and
+    /// on failure the pages are dirty again.
     fn write_run(
         &self,
         rel: RelFileId,
@@ -662,9 +635,18 @@ impl BufferPool {
         for (i, &idx) in run.iter().enumerate() {
             let frame = &self.frames[idx];
             let g = frame.page.read();
-            // Written even if somebody else wrote it meanwhile (then it is
-            // clean): its bytes are what the file gets either way.
-            frame.state.lock().dirty = false;
+            {
+                let mut st = frame.state.lock();
+                // A pinned frame leaves its page only when the relation is
+                // dropped (`discard_relation`): nothing of it is written
+                // then (a write would bring its file back).
+                if st.key != Some((rel, first + i as u32)) {
+                    return Ok(());
+                }
+                // Written even if somebody else wrote it meanwhile (then
+                // it is clean): its bytes are what the file gets either way.
+                st.dirty = false;
+            }
             let copy = &mut buf[i * PAGE_SIZE..(i + 1) * PAGE_SIZE];
             copy.copy_from_slice(&g[..]);
             lsn = lsn.max(page_lsn(copy));

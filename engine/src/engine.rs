@@ -965,47 +965,49 @@ impl Engine {
 
     /// Clean shutdown: stop the background worker and checkpoint.
     pub fn shutdown(&self) -> Result<()> {
+        self.stop_worker();
+        // The last checkpoint waits for deferred commits, which the log
+        // writer finishes: stop it only afterwards.
+        let res = checkpoint(&self.shared);
+        self.stop_log_writer();
+        res
+    }
+
+    /// Stop the background worker and wait for it (it finishes what it is
+    /// doing first: a checkpoint, a vacuum).
+    fn stop_worker(&self) {
         self.stop.store(true, Ordering::SeqCst);
         {
             let (m, cv) = &self.shared.wake;
             *m.lock() = true;
             cv.notify_all();
         }
-        if let Some(h) = self.worker.lock().take() {
-            let _ = h.join();
-        }
-        // The last checkpoint waits for deferred commits, which the log
-        // writer finishes: stop it only afterwards.
-        let res = checkpoint(&self.shared);
+        join_unless_current(self.worker.lock().take());
+    }
+
+    /// Stop the log writer once it has answered the commits waiting for
+    /// it, and wait for it.
+    fn stop_log_writer(&self) {
         self.shared.wal.stop_writer();
-        if let Some(h) = self.writer.lock().take() {
-            let _ = h.join();
-        }
-        res
+        join_unless_current(self.writer.lock().take());
     }
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        // The log writer answers the commits waiting for it and ends: no
-        // thread of this engine writes its log once it is gone (a test that
-        // reopens the directory after a simulated crash must not race it).
-        self.shared.wal.stop_writer();
-        if let Some(h) = self.writer.lock().take() {
-            if h.thread().id() != std::thread::current().id() {
-                let _ = h.join();
-            }
-        }
-        self.stop.store(true, Ordering::SeqCst);
-        let (m, cv) = &self.shared.wake;
-        *m.lock() = true;
-        cv.notify_all();
-        // Nor does the background worker write pages or checkpoints of it
-        // any more (it finishes what it is doing first).
-        if let Some(h) = self.worker.lock().take() {
-            if h.thread().id() != std::thread::current().id() {
-                let _ = h.join();
-            }
+        // No thread of this engine writes its pages, checkpoints or log once
+        // it is gone: a test that reopens the directory after a simulated
+        // crash must not race them.
+        self.stop_worker();
+        self.stop_log_writer();
+    }
+}
+
+/// Join a thread of the engine, unless it is the one dropping the engine.
+fn join_unless_current(h: Option<std::thread::JoinHandle<()>>) {
+    if let Some(h) = h {
+        if h.thread().id() != std::thread::current().id() {
+            let _ = h.join();
         }
     }
 }

@@ -700,7 +700,7 @@ pub struct Wal {
     /// Segments written by `write_behind` and not fsynced yet (only the
     /// writer of the moment touches this; see `FlushState::flushing`).
     unsynced: Mutex<Vec<Lsn>>,
-    /// A write-behind that failed (its bytes are lost): flushes fail.
+    /// A write-out that failed (`fail_for_good`): every flush fails.
     write_failed: Mutex<Option<String>>,
     /// A background fdatasync of written-behind segments is running.
     background_sync: Arc<AtomicBool>,
@@ -1194,9 +1194,7 @@ impl Wal {
 
     /// After an append left `buffered` bytes in the insert buffer: past
     /// `WRITE_BEHIND_BYTES`, write the buffer out (no fsync) unless a write
-    /// is already under way. The bytes of a failed write are gone from the
-    /// buffer, so the failure sticks: every later `flush` reports it and
-    /// nothing after it is ever called durable.
+    /// is already under way. A failure sticks (`fail_for_good`).
     fn maybe_write_behind(&self, buffered: usize) {
         if buffered < WRITE_BEHIND_BYTES {
             return;
@@ -1213,9 +1211,17 @@ impl Wal {
         self.flushed_cv.notify_all();
         drop(fs);
         if let Err(e) = res {
-            tracing::error!("WAL write-behind failed: {e}");
-            *self.write_failed.lock() = Some(e.to_string());
+            self.fail_for_good("write-behind", &e);
         }
+    }
+
+    /// A write-out failed: the bytes it took from the buffer are gone (and
+    /// after a failed fsync may never reach the disk, whatever a retry
+    /// reports), so no later flush may call anything durable. Every flush
+    /// fails from now on; a restart recovers from what the log holds.
+    fn fail_for_good(&self, what: &str, e: &EngineError) {
+        tracing::error!("WAL {what} failed: {e}");
+        *self.write_failed.lock() = Some(e.to_string());
     }
 
     /// Start a checkpoint: the current insert position becomes the redo
@@ -1269,13 +1275,7 @@ impl Wal {
                     self.flushed_cv.notify_all();
                 }
                 Err(e) => {
-                    // As for a failed write-behind: the bytes that failed
-                    // are gone from the buffer (or, after a failed fsync,
-                    // may never reach the disk, whatever a retry reports),
-                    // so no later flush may call anything durable. A
-                    // restart recovers from what the log holds.
-                    tracing::error!("WAL flush failed: {e}");
-                    *self.write_failed.lock() = Some(e.to_string());
+                    self.fail_for_good("flush", &e);
                     self.flushed_cv.notify_all();
                     return Err(e);
                 }

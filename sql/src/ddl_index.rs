@@ -1464,26 +1464,26 @@ fn table_stats(
         let mut nulls = 0usize;
         let mut widths = 0usize;
         column(ci, &mut |pos, v| {
-            if hinted {
-                kept.push(v.clone());
-            }
             if v.is_null() {
                 nulls += 1;
-                return;
-            }
-            widths += stored_width(&v, &c.data_type);
-            let at = arena.len();
-            if encode_key_value(&v, &c.data_type, KeyColumn::ASC, &mut arena).is_ok() {
-                let key = &arena[at..];
-                vals.push(SampleKey {
-                    prefix: key_prefix(key),
-                    at: at as u32,
-                    len: key.len() as u32,
-                    pos: pos as u32,
-                    rank: vals.len() as u32,
-                });
             } else {
-                arena.truncate(at);
+                widths += stored_width(&v, &c.data_type);
+                let at = arena.len();
+                if encode_key_value(&v, &c.data_type, KeyColumn::ASC, &mut arena).is_ok() {
+                    let key = &arena[at..];
+                    vals.push(SampleKey {
+                        prefix: key_prefix(key),
+                        at: at as u32,
+                        len: key.len() as u32,
+                        pos: pos as u32,
+                        rank: vals.len() as u32,
+                    });
+                } else {
+                    arena.truncate(at);
+                }
+            }
+            if hinted {
+                kept.push(v);
             }
         })?;
         let key_of = |k: &SampleKey| &arena[k.at as usize..(k.at + k.len) as usize];

@@ -118,18 +118,59 @@ fn put_int(out: &mut Vec<u8>, v: i64, width: usize, full: u8, short: u8) {
 /// needs no UTF-8 check first: an integer column and a field of plain
 /// digits that fits it. `false` (nothing written) otherwise.
 pub fn encode_plain_int(bytes: &[u8], ty: &DataType, out: &mut Vec<u8>) -> bool {
-    let (min, max, width, full, short) = match ty {
-        DataType::Int2 => (i16::MIN as i64, i16::MAX as i64, 2, T_INT2, T_INT2_1),
-        DataType::Int4 => (i32::MIN as i64, i32::MAX as i64, 4, T_INT4, T_INT4_N),
-        DataType::Int8 => (i64::MIN, i64::MAX, 8, T_INT8, T_INT8_N),
-        _ => return false,
+    let Some(l) = IntLayout::of(ty) else {
+        return false;
     };
     match super::text_io::plain_digits(bytes) {
-        Some(v) if v >= min && v <= max => {
-            put_int(out, v, width, full, short);
+        Some(v) if v >= l.min && v <= l.max => {
+            put_int(out, v, l.width, l.full, l.short);
             true
         }
         _ => false,
+    }
+}
+
+/// An integer type's range, its name in errors and its stored form
+/// (`put_int`).
+struct IntLayout {
+    min: i64,
+    max: i64,
+    name: &'static str,
+    width: usize,
+    full: u8,
+    short: u8,
+}
+
+impl IntLayout {
+    fn of(ty: &DataType) -> Option<IntLayout> {
+        let (min, max, name, width, full, short) = match ty {
+            DataType::Int2 => (
+                i16::MIN as i64,
+                i16::MAX as i64,
+                "smallint",
+                2,
+                T_INT2,
+                T_INT2_1,
+            ),
+            DataType::Int4 => (
+                i32::MIN as i64,
+                i32::MAX as i64,
+                "integer",
+                4,
+                T_INT4,
+                T_INT4_N,
+            ),
+            DataType::Int8 => (i64::MIN, i64::MAX, "bigint", 8, T_INT8, T_INT8_N),
+            _ => return None,
+        };
+        Some(IntLayout {
+            min,
+            max,
+            name,
+            width,
+            full,
+            short,
+        })
     }
 }
 
@@ -182,19 +223,12 @@ pub fn encode_text_value(
         }
         _ => None,
     };
+    if let Some(l) = IntLayout::of(ty) {
+        let v = super::text_io::parse_int(s, l.min, l.max, l.name)?;
+        put_int(out, v, l.width, l.full, l.short);
+        return Ok(());
+    }
     match ty {
-        DataType::Int2 => {
-            let v = super::text_io::parse_int(s, i16::MIN as i64, i16::MAX as i64, "smallint")?;
-            put_int(out, v, 2, T_INT2, T_INT2_1);
-        }
-        DataType::Int4 => {
-            let v = super::text_io::parse_int(s, i32::MIN as i64, i32::MAX as i64, "integer")?;
-            put_int(out, v, 4, T_INT4, T_INT4_N);
-        }
-        DataType::Int8 => {
-            let v = super::text_io::parse_int(s, i64::MIN, i64::MAX, "bigint")?;
-            put_int(out, v, 8, T_INT8, T_INT8_N);
-        }
         DataType::Text | DataType::Varchar(None) | DataType::Char(None) => {
             put_bytes(out, T_TEXT, s.as_bytes())
         }
