@@ -8,7 +8,9 @@
 //! the index is probed for the same key under the index's unique lock; each
 //! version found is asked whether it still counts (`Transaction::unique_status`):
 //! a live one is a 23505, one whose writer is still running is waited for
-//! (with the lock released) and the probe starts again. Versions this
+//! (with the lock released) and the probe starts again; after a dead one
+//! the index is read again (an UPDATE that kept the key may have added its
+//! new version's entry meanwhile, see `probe`). Versions this
 //! transaction deleted or updated away do not count, so an UPDATE that keeps
 //! its key does not conflict with itself. NULLs never conflict.
 
@@ -260,6 +262,16 @@ pub enum Probe {
 
 /// Probe a unique index for entries `key` finds (`EntryKey::equal_keys`),
 /// ignoring `skip`. The caller holds the index's unique lock.
+///
+/// The index is read before the versions its entries point at, so a
+/// version can die between the two: an UPDATE that keeps the key adds its
+/// new version's entry without the unique lock (`insert_entries_replacing`)
+/// and may commit in between. Its new entry then went into the index before
+/// the old version was seen dead, so whenever a version is found dead the
+/// index is read again, for entries not checked yet, until a reading finds
+/// no dead version. (Without this a probe passed over a key that a
+/// committed UPDATE had just carried to a new version, and inserted it a
+/// second time.)
 pub fn probe(
     table: &TableDef,
     h: &IndexHandle,
@@ -267,29 +279,38 @@ pub fn probe(
     skip: Option<TupleId>,
     ctx: &mut ExecContext,
 ) -> Result<Probe> {
+    #[cfg(test)]
+    let mut hook = tests::PROBE_HOOK.with(|c| c.borrow_mut().take());
     let mut dead = Vec::new();
-    let mut found = Probe::Clear;
+    let mut checked = std::collections::HashSet::new();
     let epoch = ctx.txn.vacuum_epoch(table.storage);
-    for e in h.scan(key, false)? {
-        let e = e?;
-        if Some(e.tid) == skip {
-            continue;
-        }
-        match ctx.txn.unique_status(table.storage, e.tid)? {
-            UniqueStatus::Live => {
-                found = Probe::Live(e.tid);
-                break;
+    let found = 'reading: loop {
+        let mut saw_dead = false;
+        for e in h.scan(key, false)? {
+            let e = e?;
+            if Some(e.tid) == skip || !checked.insert(e.tid) {
+                continue;
             }
-            UniqueStatus::InProgress(x) => {
-                found = Probe::Wait(x);
-                break;
+            #[cfg(test)]
+            if let Some(f) = hook.take() {
+                f();
             }
-            UniqueStatus::Dead => {}
-            // Nobody can see it any more: drop its entry now, so the next
-            // probe of this key does not visit it again.
-            UniqueStatus::DeadToAll => dead.push(e),
+            match ctx.txn.unique_status(table.storage, e.tid)? {
+                UniqueStatus::Live => break 'reading Probe::Live(e.tid),
+                UniqueStatus::InProgress(x) => break 'reading Probe::Wait(x),
+                UniqueStatus::Dead => saw_dead = true,
+                // Nobody can see it any more: drop its entry now, so the
+                // next probe of this key does not visit it again.
+                UniqueStatus::DeadToAll => {
+                    saw_dead = true;
+                    dead.push(e);
+                }
+            }
         }
-    }
+        if !saw_dead {
+            break Probe::Clear;
+        }
+    };
     if !dead.is_empty() {
         let engine = ctx.engine;
         let removed = h.kill(&dead, &|| engine.vacuum_epoch(table.storage) == epoch)?;
@@ -324,7 +345,8 @@ pub fn insert_entries(
 /// a unique index whose key columns the update left alone needs no
 /// probe. The old version held that key alone among live versions, and
 /// any other inserter of it meets the old version (deleted by a
-/// transaction still in progress, so it waits) or the new one.
+/// transaction still in progress, so it waits) or the new one: a probe
+/// that finds the old version dead reads the index again (`probe`).
 pub fn insert_entries_replacing(
     table: &TableDef,
     access: &TableAccess,
@@ -438,5 +460,91 @@ pub fn find_conflict(
             }
         }
         return Ok(Ok(UniqueLocks { _guards: guards }));
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::sync::Arc;
+
+    use sargdb_engine::EngineConfig;
+
+    use crate::session::{Database, DatabaseConfig, Session, StatementResult};
+    use crate::SqlError;
+
+    thread_local! {
+        /// Run once inside the next `probe`, after it has read an entry
+        /// of the index and before it looks at that entry's version.
+        pub(crate) static PROBE_HOOK: RefCell<Option<Box<dyn FnOnce()>>> =
+            const { RefCell::new(None) };
+    }
+
+    fn open(name: &str) -> Arc<Database> {
+        let dir =
+            std::env::temp_dir().join(format!("sargdb-sql-probe-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut cfg = EngineConfig::new(&dir);
+        cfg.fsync = false;
+        Database::open(DatabaseConfig { engine: cfg }).expect("open")
+    }
+
+    fn run(s: &mut Session, sql: &str) -> Result<Vec<Vec<String>>, SqlError> {
+        let tctx = s.type_context();
+        match s.simple_query(sql).pop().expect("one result")? {
+            StatementResult::Rows { rows, .. } => Ok(rows
+                .into_iter()
+                .map(|r| r.into_iter().map(|v| v.to_text(&tctx)).collect())
+                .collect()),
+            _ => Ok(vec![]),
+        }
+    }
+
+    /// Between the probe's reading of the index and its look at the row,
+    /// another session updates the row (keeping its key) and commits: the
+    /// probe must still find the row's new version.
+    fn with_update_inside_probe(
+        name: &str,
+        stmt: &str,
+    ) -> (Result<(), SqlError>, Vec<Vec<String>>) {
+        let db = open(name);
+        let mut a = Session::new(db.clone(), "sargdb", "sargdb");
+        run(&mut a, "CREATE TABLE t (k int PRIMARY KEY, v int)").unwrap();
+        run(&mut a, "INSERT INTO t VALUES (1, 0)").unwrap();
+        let b = Rc::new(RefCell::new(Session::new(db.clone(), "sargdb", "sargdb")));
+        let b2 = Rc::clone(&b);
+        PROBE_HOOK.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move || {
+                run(&mut b2.borrow_mut(), "UPDATE t SET v = v + 1 WHERE k = 1").unwrap();
+            }))
+        });
+        let res = run(&mut a, stmt).map(|_| ());
+        assert!(
+            PROBE_HOOK.with(|h| h.borrow().is_none()),
+            "the probe did not run the update"
+        );
+        let rows = run(&mut a, "SELECT k, v FROM t ORDER BY v").unwrap();
+        (res, rows)
+    }
+
+    #[test]
+    fn on_conflict_finds_a_version_updated_during_its_probe() {
+        let (res, rows) = with_update_inside_probe(
+            "upsert",
+            "INSERT INTO t VALUES (1, 0) ON CONFLICT (k) DO UPDATE SET v = t.v + 1",
+        );
+        res.unwrap();
+        assert_eq!(rows, vec![vec!["1".to_string(), "2".to_string()]]);
+    }
+
+    #[test]
+    fn insert_conflicts_with_a_version_updated_during_its_probe() {
+        let (res, rows) = with_update_inside_probe("insert", "INSERT INTO t VALUES (1, 0)");
+        match res {
+            Err(SqlError::UniqueViolation { .. }) => {}
+            other => panic!("expected a unique violation, got {other:?}"),
+        }
+        assert_eq!(rows, vec![vec!["1".to_string(), "1".to_string()]]);
     }
 }
