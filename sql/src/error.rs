@@ -192,7 +192,7 @@ pub enum SqlError {
     /// 428C9 (UPDATE of a GENERATED ALWAYS identity column)
     #[error("column \"{0}\" can only be updated to DEFAULT")]
     GeneratedAlwaysUpdate(String),
-    /// 42601 (the same as Syntax) for invalid ON CONFLICT etc.: 42P10 in Postgres.
+    /// 42P10: no unique index matches the ON CONFLICT target.
     #[error("there is no unique or exclusion constraint matching the ON CONFLICT specification")]
     NoMatchingConstraint,
     /// 21000 ON CONFLICT DO UPDATE touching a row twice
