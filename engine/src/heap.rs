@@ -447,10 +447,86 @@ pub(crate) fn sample(
     cancel: Option<&AtomicBool>,
 ) -> Result<(Vec<Vec<u8>>, u64)> {
     let nblocks = shared.pool.relation_size(rel)?;
-    let mut reservoir = Reservoir::new(n);
     // One pass for a relation larger than the pool: the chosen versions'
     // (infomask, row bytes), by reservoir slot.
     let one_pass = nblocks as usize > shared.pool.frame_count();
+    if one_pass {
+        let (reservoir, mut copies) = choose(shared, rel, 0..nblocks, n, vis, cancel, SEED, true)?;
+        let seen = reservoir.seen;
+        let chosen = reservoir.chosen;
+        let mut order: Vec<usize> = (0..chosen.len()).collect();
+        order.sort_unstable_by_key(|&i| (chosen[i].page, chosen[i].slot));
+        let mut rows = Vec::with_capacity(order.len());
+        for i in order {
+            let (infomask, data) = std::mem::take(&mut copies[i]);
+            rows.push(row_of(shared, rel, infomask, data)?);
+        }
+        return Ok((rows, seen));
+    }
+    let parallel = nblocks >= PARALLEL_SAMPLE_PAGES;
+    let (mut chosen, seen) = if parallel {
+        // Two halves of the heap, one per core, each with its own
+        // reservoir; the two samples are then merged into one.
+        let mid = nblocks / 2;
+        let (a, b) = std::thread::scope(|s| {
+            let first = s.spawn(|| choose(shared, rel, 0..mid, n, vis, cancel, SEED, false));
+            let second = choose(shared, rel, mid..nblocks, n, vis, cancel, SEED_2, false);
+            // A panic in the helper thread goes on in this one, as it
+            // would have had this thread sampled alone.
+            (first.join(), second)
+        });
+        let (a, _) = a.unwrap_or_else(|e| std::panic::resume_unwind(e))?;
+        let (b, _) = b?;
+        let seen = a.seen + b.seen;
+        (merge_samples(a, b, n), seen)
+    } else {
+        let (r, _) = choose(shared, rel, 0..nblocks, n, vis, cancel, SEED, false)?;
+        (r.chosen, r.seen)
+    };
+    chosen.sort_unstable_by_key(|t| (t.page, t.slot));
+    if !parallel {
+        return Ok((copy_chosen(shared, rel, &chosen, vis, cancel)?, seen));
+    }
+    // The second pass in two halves too, split between pages.
+    let mut mid = chosen.len() / 2;
+    while mid > 0 && mid < chosen.len() && chosen[mid].page == chosen[mid - 1].page {
+        mid += 1;
+    }
+    let (lo, hi) = chosen.split_at(mid);
+    let (a, b) = std::thread::scope(|s| {
+        let first = s.spawn(|| copy_chosen(shared, rel, lo, vis, cancel));
+        let second = copy_chosen(shared, rel, hi, vis, cancel);
+        (first.join(), second)
+    });
+    let mut rows = a.unwrap_or_else(|e| std::panic::resume_unwind(e))?;
+    rows.extend(b?);
+    Ok((rows, seen))
+}
+
+/// Relations at least this large are sampled by two threads, each over
+/// half of the blocks.
+const PARALLEL_SAMPLE_PAGES: u32 = 1024;
+
+/// The reservoirs' fixed seeds (the second for the second half of a
+/// relation sampled by two threads).
+const SEED: u64 = 0x2545_F491_4F6C_DD1D;
+const SEED_2: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// `sample`'s first pass over `blocks`: a reservoir of up to `n` tuple ids
+/// of visible versions. With `one_pass`, the chosen versions' (infomask,
+/// row bytes) too, by reservoir slot.
+#[allow(clippy::too_many_arguments)]
+fn choose(
+    shared: &Shared,
+    rel: RelFileId,
+    blocks: std::ops::Range<u32>,
+    n: usize,
+    vis: &VisibilityContext,
+    cancel: Option<&AtomicBool>,
+    seed: u64,
+    one_pass: bool,
+) -> Result<(Reservoir, Vec<(u16, Vec<u8>)>)> {
+    let mut reservoir = Reservoir::new(n, seed);
     let mut copies: Vec<(u16, Vec<u8>)> = Vec::new();
     let mut keep = |slot: Option<usize>, t: &[u8]| {
         if let (true, Some(i)) = (one_pass, slot) {
@@ -465,7 +541,7 @@ pub(crate) fn sample(
     };
     let canceled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let mut ring = shared.pool.bulk_ring_for(rel)?;
-    for block in 0..nblocks {
+    for block in blocks {
         if canceled() {
             return Err(EngineError::Canceled);
         }
@@ -496,19 +572,45 @@ pub(crate) fn sample(
             }
         });
     }
-    let seen = reservoir.seen;
-    let mut chosen = reservoir.chosen;
-    if one_pass {
-        let mut order: Vec<usize> = (0..chosen.len()).collect();
-        order.sort_unstable_by_key(|&i| (chosen[i].page, chosen[i].slot));
-        let mut rows = Vec::with_capacity(order.len());
-        for i in order {
-            let (infomask, data) = std::mem::take(&mut copies[i]);
-            rows.push(row_of(shared, rel, infomask, data)?);
-        }
-        return Ok((rows, seen));
+    Ok((reservoir, copies))
+}
+
+/// One uniform sample of up to `n` of the versions two reservoirs were
+/// offered, from each reservoir's uniform sample of its own: how many come
+/// from `a` is drawn as `n` draws without replacement from the union
+/// would fall (hypergeometric), then that many of each reservoir's
+/// choices are taken at random.
+fn merge_samples(mut a: Reservoir, mut b: Reservoir, n: usize) -> Vec<TupleId> {
+    if a.seen + b.seen <= n as u64 {
+        a.chosen.extend(b.chosen);
+        return a.chosen;
     }
-    chosen.sort_unstable_by_key(|t| (t.page, t.slot));
+    let (mut left_a, mut left_b) = (a.seen, b.seen);
+    let mut from_a = 0usize;
+    for _ in 0..n {
+        if a.uniform() * ((left_a + left_b) as f64) < left_a as f64 {
+            from_a += 1;
+            left_a -= 1;
+        } else {
+            left_b -= 1;
+        }
+    }
+    let from_b = n - from_a;
+    let mut out = a.pick(from_a);
+    out.extend(b.pick(from_b));
+    out
+}
+
+/// `sample`'s second pass: the row bytes of the versions at `chosen`
+/// (sorted by page) that are still visible, in that order.
+fn copy_chosen(
+    shared: &Shared,
+    rel: RelFileId,
+    chosen: &[TupleId],
+    vis: &VisibilityContext,
+    cancel: Option<&AtomicBool>,
+) -> Result<Vec<Vec<u8>>> {
+    let canceled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let mut rows = Vec::with_capacity(chosen.len());
     let mut ring = shared.pool.bulk_ring_for(rel)?;
     let mut i = 0;
@@ -544,7 +646,7 @@ pub(crate) fn sample(
         }
         i = j;
     }
-    Ok((rows, seen))
+    Ok(rows)
 }
 
 /// The reservoir of `sample`'s first pass (Li's Algorithm L, "Reservoir
@@ -564,15 +666,28 @@ struct Reservoir {
 }
 
 impl Reservoir {
-    fn new(n: usize) -> Reservoir {
+    fn new(n: usize, seed: u64) -> Reservoir {
         Reservoir {
             n,
             chosen: Vec::with_capacity(n.min(1 << 16)),
             seen: 0,
             next: 0,
             w: 1.0,
-            rng: 0x2545_F491_4F6C_DD1D,
+            rng: seed,
         }
+    }
+
+    /// `k` of the chosen tuple ids at random (all of them if there are
+    /// no more), by a partial Fisher-Yates shuffle.
+    fn pick(&mut self, k: usize) -> Vec<TupleId> {
+        let m = self.chosen.len();
+        let k = k.min(m);
+        for i in 0..k {
+            let j = i + ((self.step() >> 33) % (m - i) as u64) as usize;
+            self.chosen.swap(i, j);
+        }
+        self.chosen.truncate(k);
+        std::mem::take(&mut self.chosen)
     }
 
     /// The fixed-seed generator's next state (a 64-bit LCG).

@@ -173,3 +173,46 @@ fn sample_counts_visible_versions_and_keeps_scan_order() {
     assert_eq!(sample(&e, 1000), (all.clone(), 299));
     assert_eq!(sample(&e, 50), (small, 299));
 }
+
+/// A relation of 1,024 pages or more is sampled by two threads, one per
+/// half, and their reservoirs merged: the sample is still a subsequence
+/// of the scan with no row twice, every visible version is counted, it
+/// draws from both halves in proportion, the same table gives the same
+/// sample, and a reservoir larger than the table takes every row.
+#[test]
+fn a_large_relation_is_sampled_in_two_halves_as_one() {
+    let dir = tmp_dir("vm", "sample-halves");
+    let e = open_engine(&dir, 32 << 20);
+    let n_rows = 40_000;
+    fill(&e, n_rows);
+    let pages = e.relation_pages(REL).unwrap();
+    assert!(pages >= 1024, "{pages} pages: too few to be sampled in halves");
+    let sample = |n: usize| {
+        let mut t = e.begin(IsolationLevel::ReadCommitted);
+        t.start_command();
+        t.sample(REL, n).unwrap()
+    };
+    let (rows, seen) = sample(3000);
+    assert_eq!(seen, u64::from(n_rows));
+    assert_eq!(rows.len(), 3000);
+    // `fill` numbers its rows in insertion (= physical) order.
+    let ids: Vec<u32> = rows
+        .iter()
+        .map(|r| std::str::from_utf8(r).unwrap().parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "not in scan order, or a row twice");
+    // The halves split at the middle page, so about half of the rows
+    // come from each (hypergeometric: the standard deviation is about 27).
+    let first_half = ids.iter().filter(|&&i| i < n_rows / 2).count();
+    assert!((1300..=1700).contains(&first_half), "{first_half} of 3000 from the first half");
+    // Spread within each half too, not a run of neighbours.
+    let quarters: Vec<usize> = (0..4)
+        .map(|q| ids.iter().filter(|&&i| i / (n_rows / 4) == q).count())
+        .collect();
+    assert!(quarters.iter().all(|&c| (600..=900).contains(&c)), "{quarters:?}");
+    assert_eq!(sample(3000), (rows, seen), "the same table, another sample");
+    let (all, seen) = sample(50_000);
+    assert_eq!(seen, u64::from(n_rows));
+    assert_eq!(all.len(), n_rows as usize);
+    assert!(all.windows(2).all(|w| w[0] < w[1]));
+}

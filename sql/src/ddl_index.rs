@@ -12,8 +12,8 @@
 
 use sargdb_catalog::types::key::{encode_exact_hint, encode_key_value, has_exact_hint, KeyColumn};
 use sargdb_catalog::{
-    Catalog, ColumnStats, ConstraintDef, ConstraintKind, IndexColumnDef, IndexDef, TableDef,
-    TableStats, Value,
+    Catalog, ColumnDef, ColumnStats, ConstraintDef, ConstraintKind, IndexColumnDef, IndexDef,
+    TableDef, TableStats, Value,
 };
 use sargdb_engine::index::btree::key_prefix;
 use sargdb_engine::{BuildSink, IndexHandle};
@@ -1285,10 +1285,9 @@ fn analyze_tables(s: &mut Session, tables: &[TableDef]) -> Result<()> {
             // whole (30,000 rows of values and strings, fresh memory the
             // kernel must first zero, was half of a first ANALYZE's time).
             let types = &ctx.call.types;
-            let mut row = Vec::new();
-            let mut mask = vec![false; t.columns.len()];
             let column = |ci: usize, each: &mut dyn FnMut(usize, Value)| -> Result<()> {
-                mask.fill(false);
+                let mut row = Vec::new();
+                let mut mask = vec![false; t.columns.len()];
                 mask[ci] = true;
                 for (pos, bytes) in raw.iter().enumerate() {
                     crate::executor::decode_masked_into(t, bytes, Some(&mask), types, &mut row)?;
@@ -1297,7 +1296,10 @@ fn analyze_tables(s: &mut Session, tables: &[TableDef]) -> Result<()> {
                 Ok(())
             };
             let seen = seen as usize;
-            Ok((table_stats(t, raw.len(), column, seen as f64, pages)?, seen))
+            Ok((
+                table_stats(t, raw.len(), &column, seen as f64, pages)?,
+                seen,
+            ))
         })?;
         let (stats, seen) = stats;
         note_analyze(&engine, t.oid, seen as u64, s.is_autovacuum_worker());
@@ -1432,20 +1434,93 @@ struct SampleKey {
     rank: u32,
 }
 
+/// Samples at least this large have their columns' statistics computed by
+/// two threads (each column is independent of the others).
+const PARALLEL_ANALYZE_ROWS: usize = 4096;
+
+/// The statistics of `t` from a sample of `rows` rows, `column(ci, each)`
+/// visiting column `ci`'s sampled values with their sample positions.
+/// With a large sample and more than one column, two threads share the
+/// columns, the widest first (a column's cost grows with its values'
+/// size).
 fn table_stats(
     t: &TableDef,
     rows: usize,
-    mut column: impl FnMut(usize, &mut dyn FnMut(usize, Value)) -> Result<()>,
+    column: &(dyn Fn(usize, &mut dyn FnMut(usize, Value)) -> Result<()> + Sync),
     total: f64,
     pages: u32,
 ) -> Result<TableStats> {
     let n = rows as f64;
-    let mut columns = vec![];
-    for (ci, c) in t.columns.iter().enumerate() {
-        if c.dropped || n == 0.0 {
-            columns.push(ColumnStats::default());
-            continue;
+    let mut todo: Vec<usize> = (0..t.columns.len())
+        .filter(|&ci| !t.columns[ci].dropped && n > 0.0)
+        .collect();
+    let mut done: Vec<Option<Result<ColumnStats>>> = (0..t.columns.len()).map(|_| None).collect();
+    if rows >= PARALLEL_ANALYZE_ROWS && todo.len() >= 2 {
+        // Variable-length types (type_len < 0) first, then wider ones.
+        todo.sort_by_key(|&ci| {
+            let len = t.columns[ci].data_type.type_len();
+            if len < 0 {
+                i32::MIN
+            } else {
+                -i32::from(len)
+            }
+        });
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || {
+            let mut out = vec![];
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&ci) = todo.get(i) else {
+                    return out;
+                };
+                let r = column_stats(&t.columns[ci], ci, rows, column, total);
+                let failed = r.is_err();
+                out.push((ci, r));
+                if failed {
+                    // Let the other thread run out of columns too.
+                    next.store(todo.len(), std::sync::atomic::Ordering::Relaxed);
+                    return out;
+                }
+            }
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let first = s.spawn(work);
+            let second = work();
+            (first.join(), second)
+        });
+        let a = a.map_err(|_| SqlError::Internal("ANALYZE thread panicked".into()))?;
+        for (ci, r) in a.into_iter().chain(b) {
+            done[ci] = Some(r);
         }
+    } else {
+        for &ci in &todo {
+            done[ci] = Some(column_stats(&t.columns[ci], ci, rows, column, total));
+        }
+    }
+    let mut columns = Vec::with_capacity(done.len());
+    for r in done {
+        columns.push(match r {
+            Some(r) => r?,
+            None => ColumnStats::default(),
+        });
+    }
+    Ok(TableStats {
+        reltuples: total,
+        relpages: pages,
+        columns,
+    })
+}
+
+/// One column's statistics (`table_stats`).
+fn column_stats(
+    c: &ColumnDef,
+    ci: usize,
+    rows: usize,
+    column: &(dyn Fn(usize, &mut dyn FnMut(usize, Value)) -> Result<()> + Sync),
+    total: f64,
+) -> Result<ColumnStats> {
+    let n = rows as f64;
+    {
         // Encoded values (ascending key order = sort order), packed in one
         // arena, each with its sample position and its rank in physical
         // order (the order they are found in). One sort by (key, position)
@@ -1619,7 +1694,7 @@ fn table_stats(
         } else {
             1.0
         };
-        columns.push(ColumnStats {
+        Ok(ColumnStats {
             null_frac: nulls as f64 / n,
             n_distinct,
             mcv,
@@ -1628,11 +1703,6 @@ fn table_stats(
             avg_width,
             mcv_hints,
             histogram_hints,
-        });
+        })
     }
-    Ok(TableStats {
-        reltuples: total,
-        relpages: pages,
-        columns,
-    })
 }
