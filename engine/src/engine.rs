@@ -6,7 +6,7 @@
 //! ```text
 //! <data_dir>/sargdb.lock   held (flock) while a server has the directory open
 //! <data_dir>/control       last checkpoint: redo LSN, next xid (atomic replace)
-//! <data_dir>/pg_xact       commit log as of the last checkpoint
+//! <data_dir>/xact/<seg>    commit log segments as of the last checkpoint
 //! <data_dir>/catalog       catalog blob and the LSN of the commit that wrote it
 //! <data_dir>/sequences     sequence states and the LSN they include
 //! <data_dir>/stats         activity counters as of the last checkpoint
@@ -41,8 +41,8 @@ use crate::page::{
 use crate::stats::{Counter, RelationStats, StatsRegistry};
 use crate::storage::{write_atomic, Storage};
 use crate::txn::{
-    CommitLog, IsolationLevel, Transaction, TxnManager, Xid, FIRST_NORMAL_XID, XID_ABORTED,
-    XID_COMMITTED,
+    CommitLog, IsolationLevel, Transaction, TxnManager, Xid, CLOG_SEGMENT_XIDS, FIRST_NORMAL_XID,
+    XID_ABORTED, XID_COMMITTED, XID_IN_PROGRESS,
 };
 use crate::visibility_map::VisibilityMap;
 use crate::wal::{self, Lsn, Wal, WalRecord};
@@ -301,8 +301,13 @@ pub struct Engine {
 /// directory was written in, kept in its control file. A build refuses a
 /// directory of another version instead of misreading it. 2: the compact
 /// row encoding and hole-free page images (session 10). 3: the 28-byte
-/// tuple header (one command-id field, combo ids).
-pub const STORAGE_FORMAT_VERSION: u64 = 3;
+/// tuple header (one command-id field, combo ids). 4: the commit log in
+/// segment files (`xact/`); a format-3 directory is still read, and its
+/// single `pg_xact` file replaced by segments at the first checkpoint.
+pub const STORAGE_FORMAT_VERSION: u64 = 4;
+
+/// The older format this build still opens (see `STORAGE_FORMAT_VERSION`).
+const READABLE_OLDER_FORMAT: u64 = 3;
 
 struct Control {
     redo: Lsn,
@@ -338,7 +343,7 @@ fn read_control(path: &Path) -> Result<Option<Control>> {
         ));
     }
     let version = get("version")?;
-    if version != STORAGE_FORMAT_VERSION {
+    if version != STORAGE_FORMAT_VERSION && version != READABLE_OLDER_FORMAT {
         return Err(EngineError::IncompatibleDataDir {
             found: version,
             supported: STORAGE_FORMAT_VERSION,
@@ -382,6 +387,79 @@ fn read_lsn_file(path: &Path) -> Result<Option<(Lsn, Vec<u8>)>> {
         )));
     }
     Ok(Some((lsn, data[12..].to_vec())))
+}
+
+/// The commit log's directory of segment files (`CLOG_SEGMENT_XIDS`).
+const CLOG_DIR: &str = "xact";
+/// Format 3's commit log: one file holding every status.
+const SINGLE_FILE_CLOG: &str = "pg_xact";
+
+/// The commit log as the last checkpoints left it, and whether format 3's
+/// single file was still there. Its segment files go over that file's
+/// statuses: a segment is never older than the file, which is removed only
+/// after every segment holding its statuses was written.
+fn read_commit_log(dir: &Path) -> Result<(Vec<u8>, bool)> {
+    let single = read_lsn_file(&dir.join(SINGLE_FILE_CLOG))?;
+    let had_single = single.is_some();
+    let mut bytes = single.map(|(_, b)| b).unwrap_or_default();
+    let xact = dir.join(CLOG_DIR);
+    let entries = match std::fs::read_dir(&xact) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((bytes, had_single)),
+        Err(e) => return Err(EngineError::io(&xact, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| EngineError::io(&xact, e))?;
+        let name = entry.file_name();
+        // Eight hex digits; a `.tmp` left by a crash mid-write is not one.
+        let seg = match name.to_str() {
+            Some(n) if n.len() == 8 => match u32::from_str_radix(n, 16) {
+                Ok(seg) => seg,
+                Err(_) => continue,
+            },
+            _ => continue,
+        };
+        let Some((_, b)) = read_lsn_file(&entry.path())? else {
+            continue;
+        };
+        if b.len() > CLOG_SEGMENT_XIDS {
+            return Err(EngineError::CorruptWal(format!(
+                "{} holds {} statuses, more than a segment's {CLOG_SEGMENT_XIDS}",
+                entry.path().display(),
+                b.len()
+            )));
+        }
+        let start = seg as usize * CLOG_SEGMENT_XIDS;
+        if bytes.len() < start + b.len() {
+            bytes.resize(start + b.len(), XID_IN_PROGRESS);
+        }
+        bytes[start..start + b.len()].copy_from_slice(&b);
+    }
+    Ok((bytes, had_single))
+}
+
+/// Write the commit-log segments a checkpoint took (each atomically, as of
+/// `redo`), then remove format 3's single file if it is still there: the
+/// first checkpoint after reading it took every segment.
+fn write_commit_log(dir: &Path, redo: Lsn, segments: &[(u32, Vec<u8>)], fsync: bool) -> Result<()> {
+    let xact = dir.join(CLOG_DIR);
+    if !segments.is_empty() && !xact.is_dir() {
+        std::fs::create_dir_all(&xact).map_err(|e| EngineError::io(&xact, e))?;
+        if fsync {
+            crate::storage::sync_dir(dir)?;
+        }
+    }
+    for (seg, bytes) in segments {
+        write_lsn_file(&xact.join(format!("{seg:08x}")), redo, bytes, fsync)?;
+    }
+    let single = dir.join(SINGLE_FILE_CLOG);
+    if single.exists() {
+        std::fs::remove_file(&single).map_err(|e| EngineError::io(&single, e))?;
+        if fsync {
+            crate::storage::sync_dir(dir)?;
+        }
+    }
+    Ok(())
 }
 
 fn write_lsn_file(path: &Path, lsn: Lsn, payload: &[u8], fsync: bool) -> Result<()> {
@@ -464,11 +542,13 @@ impl Engine {
             Some(c) => (c.redo, c.next_xid),
             None => (0, FIRST_NORMAL_XID),
         };
-        let clog_bytes = match read_lsn_file(&dir.join("pg_xact"))? {
-            Some((_, b)) => b,
-            None => Vec::new(),
-        };
+        let (clog_bytes, single_file) = read_commit_log(&dir)?;
         let clog = CommitLog::new(clog_bytes);
+        if single_file {
+            // Read from format 3's one file: the next checkpoint writes it
+            // as segments and removes the file.
+            clog.mark_all_dirty();
+        }
         let (mut cat_lsn, mut catalog) = match read_lsn_file(&dir.join("catalog"))? {
             Some((l, b)) => (l, Some(b)),
             None => (0, None),
@@ -1032,12 +1112,14 @@ fn checkpoint(shared: &Shared) -> Result<()> {
     shared.pool.flush_all()?;
     // The commit log may include commits after `redo`; replaying them again is
     // harmless.
-    write_lsn_file(
-        &dir.join("pg_xact"),
-        redo,
-        &shared.txns.clog.snapshot_bytes(),
-        fsync,
-    )?;
+    let segments = shared.txns.clog.take_dirty_segments();
+    if let Err(e) = write_commit_log(dir, redo, &segments, fsync) {
+        shared
+            .txns
+            .clog
+            .mark_dirty(segments.iter().map(|(seg, _)| *seg));
+        return Err(e);
+    }
     if let (lsn, Some(blob)) = &catalog {
         write_lsn_file(&dir.join("catalog"), *lsn, blob, fsync)?;
     }

@@ -203,16 +203,37 @@ impl ComboCids {
     }
 }
 
+/// Transaction ids per commit-log segment: the commit log is written at
+/// checkpoints one segment file at a time (`xact/<segment, 8 hex digits>`),
+/// and only the segments changed since the last checkpoint, so what a
+/// checkpoint writes grows with the transactions since the last one, not
+/// with all there ever were.
+pub const CLOG_SEGMENT_XIDS: usize = 1 << 16;
+
 /// The commit log: one status byte per xid, kept in memory and written to
-/// `pg_xact` at checkpoints.
+/// `xact/` at checkpoints (see `CLOG_SEGMENT_XIDS`).
 pub struct CommitLog {
-    status: RwLock<Vec<u8>>,
+    status: RwLock<ClogState>,
+}
+
+struct ClogState {
+    bytes: Vec<u8>,
+    /// Segments changed since they were last taken for a checkpoint.
+    dirty: BTreeSet<u32>,
+}
+
+fn segment_of(xid: usize) -> u32 {
+    (xid / CLOG_SEGMENT_XIDS) as u32
 }
 
 impl CommitLog {
+    /// A commit log holding `bytes` as written; nothing is dirty.
     pub fn new(bytes: Vec<u8>) -> CommitLog {
         CommitLog {
-            status: RwLock::new(bytes),
+            status: RwLock::new(ClogState {
+                bytes,
+                dirty: BTreeSet::new(),
+            }),
         }
     }
     pub fn get(&self, xid: Xid) -> u8 {
@@ -221,23 +242,50 @@ impl CommitLog {
         }
         self.status
             .read()
+            .bytes
             .get(xid as usize)
             .copied()
             .unwrap_or(XID_IN_PROGRESS)
     }
     pub fn set(&self, xids: &[Xid], status: u8) {
-        let mut s = self.status.write();
+        let mut guard = self.status.write();
+        let s = &mut *guard;
         for &x in xids {
             let i = x as usize;
-            if i >= s.len() {
-                let n = (i + 1).max(s.len() * 2).max(1024);
-                s.resize(n, XID_IN_PROGRESS);
+            if i >= s.bytes.len() {
+                let n = (i + 1).max(s.bytes.len() * 2).max(1024);
+                s.bytes.resize(n, XID_IN_PROGRESS);
             }
-            s[i] = status;
+            s.bytes[i] = status;
+            s.dirty.insert(segment_of(i));
         }
     }
-    pub fn snapshot_bytes(&self) -> Vec<u8> {
-        self.status.read().clone()
+    /// Every segment holding a status counts as changed (the log was read
+    /// from the single-file format, which the next checkpoint replaces).
+    pub fn mark_all_dirty(&self) {
+        let mut s = self.status.write();
+        let n = s.bytes.len().div_ceil(CLOG_SEGMENT_XIDS) as u32;
+        s.dirty.extend(0..n);
+    }
+    /// The segments changed since the last call, each with a copy of its
+    /// statuses (the last one as long as the log), and no longer counted
+    /// as changed: a checkpoint that fails to write them gives them back
+    /// (`mark_dirty`).
+    pub fn take_dirty_segments(&self) -> Vec<(u32, Vec<u8>)> {
+        let mut s = self.status.write();
+        let dirty = std::mem::take(&mut s.dirty);
+        dirty
+            .into_iter()
+            .map(|seg| {
+                let start = (seg as usize * CLOG_SEGMENT_XIDS).min(s.bytes.len());
+                let end = (start + CLOG_SEGMENT_XIDS).min(s.bytes.len());
+                (seg, s.bytes[start..end].to_vec())
+            })
+            .collect()
+    }
+    /// Count these segments as changed again.
+    pub fn mark_dirty(&self, segments: impl IntoIterator<Item = u32>) {
+        self.status.write().dirty.extend(segments);
     }
     /// Run `f` with the status table read-locked (one lock per page scanned).
     pub fn with<R>(&self, f: impl FnOnce(&dyn Fn(Xid) -> u8) -> R) -> R {
@@ -246,20 +294,22 @@ impl CommitLog {
             if x == FROZEN_XID {
                 XID_COMMITTED
             } else {
-                s.get(x as usize).copied().unwrap_or(XID_IN_PROGRESS)
+                s.bytes.get(x as usize).copied().unwrap_or(XID_IN_PROGRESS)
             }
         };
         f(&get)
     }
     /// After recovery: every xid below `next` that never finished aborted.
     pub fn abort_unfinished(&self, next: Xid) {
-        let mut s = self.status.write();
-        if s.len() < next as usize {
-            s.resize(next as usize, XID_IN_PROGRESS);
+        let mut guard = self.status.write();
+        let s = &mut *guard;
+        if s.bytes.len() < next as usize {
+            s.bytes.resize(next as usize, XID_IN_PROGRESS);
         }
         for x in FIRST_NORMAL_XID..next {
-            if s[x as usize] == XID_IN_PROGRESS {
-                s[x as usize] = XID_ABORTED;
+            if s.bytes[x as usize] == XID_IN_PROGRESS {
+                s.bytes[x as usize] = XID_ABORTED;
+                s.dirty.insert(segment_of(x as usize));
             }
         }
     }

@@ -186,7 +186,10 @@ fn a_large_relation_is_sampled_in_two_halves_as_one() {
     let n_rows = 40_000;
     fill(&e, n_rows);
     let pages = e.relation_pages(REL).unwrap();
-    assert!(pages >= 1024, "{pages} pages: too few to be sampled in halves");
+    assert!(
+        pages >= 1024,
+        "{pages} pages: too few to be sampled in halves"
+    );
     let sample = |n: usize| {
         let mut t = e.begin(IsolationLevel::ReadCommitted);
         t.start_command();
@@ -200,16 +203,25 @@ fn a_large_relation_is_sampled_in_two_halves_as_one() {
         .iter()
         .map(|r| std::str::from_utf8(r).unwrap().parse().unwrap())
         .collect();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "not in scan order, or a row twice");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "not in scan order, or a row twice"
+    );
     // The halves split at the middle page, so about half of the rows
     // come from each (hypergeometric: the standard deviation is about 27).
     let first_half = ids.iter().filter(|&&i| i < n_rows / 2).count();
-    assert!((1300..=1700).contains(&first_half), "{first_half} of 3000 from the first half");
+    assert!(
+        (1300..=1700).contains(&first_half),
+        "{first_half} of 3000 from the first half"
+    );
     // Spread within each half too, not a run of neighbours.
     let quarters: Vec<usize> = (0..4)
         .map(|q| ids.iter().filter(|&&i| i / (n_rows / 4) == q).count())
         .collect();
-    assert!(quarters.iter().all(|&c| (600..=900).contains(&c)), "{quarters:?}");
+    assert!(
+        quarters.iter().all(|&c| (600..=900).contains(&c)),
+        "{quarters:?}"
+    );
     assert_eq!(sample(3000), (rows, seen), "the same table, another sample");
     let (all, seen) = sample(50_000);
     assert_eq!(seen, u64::from(n_rows));
