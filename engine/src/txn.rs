@@ -1327,7 +1327,7 @@ impl Transaction {
     /// For a uniqueness check through an index: may the version at `tid`
     /// still conflict with a new entry of the same key?
     pub fn unique_status(&self, rel: RelFileId, tid: TupleId) -> Result<UniqueStatus> {
-        let r = heap::with_tuple(&self.shared, rel, tid, |t| TupleHeader::read(t))?;
+        let r = heap::with_tuple(&self.shared, rel, tid, TupleHeader::read)?;
         let Some(h) = r else {
             return Ok(UniqueStatus::Dead);
         };

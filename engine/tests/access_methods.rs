@@ -493,11 +493,15 @@ fn brin_prunes_ranges_and_summarizes_new_ones() {
     let KindStats::Brin(b) = idx.stats().unwrap().detail else {
         panic!()
     };
-    assert_eq!(b.unsummarized_ranges, (heap_pages % 2 != 0) as u64, "{b:?}");
+    assert_eq!(
+        b.unsummarized_ranges,
+        !heap_pages.is_multiple_of(2) as u64,
+        "{b:?}"
+    );
     let pages = idx.scan_pages(&q).unwrap();
     assert!(pages.iter().map(|r| r.end - r.start).sum::<u32>() <= n + 2);
     let new = idx.summarize_new_values().unwrap();
-    assert_eq!(new, (heap_pages % 2 != 0) as u64);
+    assert_eq!(new, !heap_pages.is_multiple_of(2) as u64);
     assert_eq!(idx.summarize_new_values().unwrap(), 0);
     let pages = idx.scan_pages(&q).unwrap();
     assert_eq!(pages.iter().map(|r| r.end - r.start).sum::<u32>(), n);

@@ -330,9 +330,9 @@ fn column_def(
                     _ => IdentityKind::ByDefault,
                 };
                 if !matches!(ty, DataType::Int2 | DataType::Int4 | DataType::Int8) {
-                    return Err(SqlError::InvalidParameterValue(format!(
-                        "identity column type must be smallint, integer, or bigint"
-                    )));
+                    return Err(SqlError::InvalidParameterValue(
+                        "identity column type must be smallint, integer, or bigint".to_string(),
+                    ));
                 }
                 let s = make_seq(cat, sequence_options.as_deref().unwrap_or(&[]))?;
                 col.default = Some(format!("nextval('{}'::regclass)", s.name));

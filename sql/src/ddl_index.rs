@@ -356,12 +356,10 @@ pub fn create_index(s: &mut Session, ci: &ast::CreateIndex) -> Result<StatementR
         .iter()
         .map(|i| {
             let n = ident_name(i);
-            table
-                .column_index(&n)
-                .ok_or_else(|| SqlError::UndefinedColumn {
-                    name: n,
-                    position: None,
-                })
+            table.column_index(&n).ok_or(SqlError::UndefinedColumn {
+                name: n,
+                position: None,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     // Postgres names an index after its INCLUDE columns too (`t_a_b_c_idx`).
@@ -999,7 +997,7 @@ fn reindex_targets(
 ) -> Result<Vec<u32>> {
     let display = object_parts(name)?.join(".");
     Ok(match kind {
-        ReindexKind::Index => match find_index_oid(cat, &sp, name)? {
+        ReindexKind::Index => match find_index_oid(cat, sp, name)? {
             Some(o) => vec![o],
             None => {
                 return Err(SqlError::UndefinedTable {
@@ -1008,7 +1006,7 @@ fn reindex_targets(
                 })
             }
         },
-        ReindexKind::Table => match find_table_oid(cat, &sp, name)? {
+        ReindexKind::Table => match find_table_oid(cat, sp, name)? {
             Some(t) => cat.indexes_of(t).map(|i| i.oid).collect(),
             None => {
                 return Err(SqlError::UndefinedTable {
@@ -1391,7 +1389,7 @@ fn stored_width(v: &Value, ty: &sargdb_catalog::DataType) -> usize {
         Value::Numeric(_) => 2,
         other => other.to_text(&Default::default()).len(),
     };
-    data + if data + 1 <= 127 { 1 } else { 4 }
+    data + if data < 127 { 1 } else { 4 }
 }
 
 /// Base-10000 digit groups Postgres keeps for a decimal number (leading

@@ -1302,7 +1302,7 @@ impl Session {
                         table_oid: 0,
                         column_id: 0,
                     }],
-                    tag: format!("EXPLAIN"),
+                    tag: "EXPLAIN".to_string(),
                     rows,
                 })
             }
@@ -1727,7 +1727,7 @@ impl Session {
                             let _ = i;
                             if params.is_empty() && !b.params.is_empty() {
                                 return Err(SqlError::Syntax {
-                                    message: format!("there is no parameter $1"),
+                                    message: "there is no parameter $1".to_string(),
                                     position: None,
                                 });
                             }

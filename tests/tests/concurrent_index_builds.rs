@@ -128,7 +128,7 @@ async fn index_matches_table(c: &tokio_postgres::Client, index: &str) {
         Vec::<String>::new(),
         "{index}"
     );
-    let plan = text_rows(&c, "EXPLAIN (COSTS OFF) SELECT id, t FROM w WHERE v = 7").await;
+    let plan = text_rows(c, "EXPLAIN (COSTS OFF) SELECT id, t FROM w WHERE v = 7").await;
     assert!(plan.join("\n").contains(index), "{plan:?}");
     let rows = |sql: &'static str, v: i32| {
         let c = &c;

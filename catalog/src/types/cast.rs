@@ -40,7 +40,7 @@ fn float_to_int(f: f64, ty: &DataType) -> Result<Value> {
     let (_, _, msg) = int_range(ty);
     let r = f.round_ties_even();
     // i64 bounds are not exactly representable; compare in f64 like Postgres.
-    if r.is_nan() || r < -9.223372036854775808e18 || r >= 9.223372036854775808e18 {
+    if r.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&r) {
         return Err(TypeError::NumericValueOutOfRange(msg.into()));
     }
     make_int(r as i64, ty)

@@ -507,9 +507,9 @@ fn numeric_hours_zone(t: &str) -> Option<Arc<TimeZone>> {
     let east = (hours * 3600.0) as i32;
     let a = east.unsigned_abs();
     let mut digits = format!("{:02}", a / 3600);
-    if a % 3600 != 0 {
+    if !a.is_multiple_of(3600) {
         digits.push_str(&format!(":{:02}", a / 60 % 60));
-        if a % 60 != 0 {
+        if !a.is_multiple_of(60) {
             digits.push_str(&format!(":{:02}", a % 60));
         }
     }

@@ -558,9 +558,7 @@ pub fn decode_row_masked(
     };
     out.reserve(n);
     for i in 0..n {
-        if i >= last {
-            out.push(Value::Null);
-        } else if is_null(i) {
+        if i >= last || is_null(i) {
             out.push(Value::Null);
         } else if needed.is_none_or(|m| m.get(i).copied().unwrap_or(true)) {
             out.push(r.value(0)?);

@@ -341,7 +341,7 @@ pub fn parse_bytea(s: &str) -> Result<Vec<u8>> {
         } else if b.get(i + 1) == Some(&b'\\') {
             out.push(b'\\');
             i += 2;
-        } else if i + 3 < b.len() + 0
+        } else if i + 3 < b.len()
             && (b'0'..=b'3').contains(&b[i + 1])
             && (b'0'..=b'7').contains(&b[i + 2])
             && (b'0'..=b'7').contains(&b[i + 3])

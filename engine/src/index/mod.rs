@@ -552,6 +552,11 @@ pub fn intersect_ranges(
     out
 }
 
+/// Largest key an index entry may have (Postgres's btree limit).
+pub const MAX_KEY_SIZE: usize = 2704;
+
+pub type IndexHandle = Arc<dyn AccessMethod>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -586,8 +591,3 @@ mod tests {
         }
     }
 }
-
-/// Largest key an index entry may have (Postgres's btree limit).
-pub const MAX_KEY_SIZE: usize = 2704;
-
-pub type IndexHandle = Arc<dyn AccessMethod>;

@@ -181,7 +181,7 @@ pub fn next_copy_data_run(buf: &mut BytesMut) -> Option<FrontendMessage> {
     while buf.len() >= pos + 5 && buf[pos] == b'd' {
         let len = i32::from_be_bytes([buf[pos + 1], buf[pos + 2], buf[pos + 3], buf[pos + 4]]);
         let Ok(len) = usize::try_from(len) else { break };
-        if len < 4 || len > LARGE_MESSAGE_LIMIT || buf.len() < pos + 1 + len {
+        if !(4..=LARGE_MESSAGE_LIMIT).contains(&len) || buf.len() < pos + 1 + len {
             break;
         }
         frames += 1;

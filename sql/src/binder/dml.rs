@@ -386,7 +386,7 @@ impl Binder<'_> {
                 self.column_default(table, col)?
             } else {
                 if matches!(table.columns[col].identity, Some((IdentityKind::Always, _))) {
-                    return Err(SqlError::GeneratedAlways(format!("{n}")).identity_update());
+                    return Err(SqlError::GeneratedAlways(n.to_string()).identity_update());
                 }
                 let b = self.bind_expr(&a.value, scope)?;
                 self.assign(table, col, b)?

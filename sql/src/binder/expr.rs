@@ -1149,9 +1149,7 @@ impl Binder<'_> {
             return Ok(b);
         }
         match b {
-            BoundExpr::Literal(Value::Null, _) => {
-                return Ok(BoundExpr::Literal(Value::Null, to.clone()))
-            }
+            BoundExpr::Literal(Value::Null, _) => Ok(BoundExpr::Literal(Value::Null, to.clone())),
             BoundExpr::Literal(Value::Text(s), DataType::Unknown) if mode == CastMode::Implicit => {
                 // An untyped literal met by an operator (`c = 'k'`, IN, CASE)
                 // becomes the type without its length or precision, as in
@@ -1191,13 +1189,13 @@ impl Binder<'_> {
                     return Ok(BoundExpr::Literal(v, to.clone()));
                 }
                 let v = types::parse_text(&s, to, self.tctx)?;
-                return Ok(BoundExpr::Literal(v, to.clone()));
+                Ok(BoundExpr::Literal(v, to.clone()))
             }
             BoundExpr::Param(i, DataType::Unknown) => {
                 if let Some(p) = self.params.get_mut(i) {
                     *p = to.clone();
                 }
-                return Ok(BoundExpr::Param(i, to.clone()));
+                Ok(BoundExpr::Param(i, to.clone()))
             }
             b => {
                 let ok = match mode {
@@ -1985,7 +1983,7 @@ fn negate_literal(v: &Value) -> Option<Value> {
         }
         Value::Numeric(types::Numeric::Finite(d)) => {
             let n = -d.clone();
-            if n == bigdecimal::BigDecimal::from(i64::MIN) && d.fractional_digit_count() <= 0 {
+            if n == i64::MIN && d.fractional_digit_count() <= 0 {
                 Value::Int8(i64::MIN)
             } else {
                 Value::Numeric(types::Numeric::Finite(n))

@@ -39,12 +39,10 @@ impl Binder<'_> {
                 self.bind_cte(cte, with.recursive)?;
             }
         }
-        if q.fetch.is_some() || !q.locks.is_empty() {
-            if !q.locks.is_empty() {
-                return Err(SqlError::FeatureNotSupported(
-                    "SELECT FOR UPDATE/SHARE".into(),
-                ));
-            }
+        if !q.locks.is_empty() {
+            return Err(SqlError::FeatureNotSupported(
+                "SELECT FOR UPDATE/SHARE".into(),
+            ));
         }
         let order: Vec<ast::OrderByExpr> = match &q.order_by {
             Some(ob) => match &ob.kind {

@@ -161,11 +161,7 @@ fn finish(a: &AggCall, mut st: AggState, ctx: &ExecContext) -> Result<Value> {
             } else {
                 match &st.acc {
                     Value::Interval(_) | Value::Float8(_) => {
-                        let n = if matches!(st.acc, Value::Interval(_)) {
-                            Value::Float8(st.count as f64)
-                        } else {
-                            Value::Float8(st.count as f64)
-                        };
+                        let n = Value::Float8(st.count as f64);
                         arith(ArithOp::Div, &st.acc, &n)?
                     }
                     _ => {

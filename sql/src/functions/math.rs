@@ -394,9 +394,7 @@ pub fn call(name: &str, args: &[Value]) -> Result<Option<Value>, TypeError> {
                 y = t;
             }
             let g = if x < BigInt::from(0) { -x } else { x };
-            let r = if name == "gcd" {
-                g
-            } else if g == BigInt::from(0) {
+            let r = if name == "gcd" || g == BigInt::from(0) {
                 g
             } else {
                 let l = &ai / &g * &bi;
@@ -446,19 +444,19 @@ pub fn call(name: &str, args: &[Value]) -> Result<Option<Value>, TypeError> {
 /// rounded (cbrt(27) = 3.0000000000000004) and Postgres prints what it gives,
 /// so this is glibc's algorithm (sysdeps/ieee754/dbl-64/s_cbrt.c).
 fn glibc_cbrt(x: f64) -> f64 {
-    const CBRT2: f64 = 1.259_921_049_894_873_164_8;
-    const SQR_CBRT2: f64 = 1.587_401_051_968_199_474_8;
+    const CBRT2: f64 = 1.259_921_049_894_873_2;
+    const SQR_CBRT2: f64 = 1.587_401_051_968_199_6;
     const FACTOR: [f64; 5] = [1.0 / SQR_CBRT2, 1.0 / CBRT2, 1.0, CBRT2, SQR_CBRT2];
     if x == 0.0 || !x.is_finite() {
         return x + x;
     }
     let (xm, xe) = frexp(x.abs());
     let u = 0.354_895_765_043_919_86
-        + (1.508_191_937_815_848_96
-            + (-2.114_994_941_673_712_87
+        + (1.508_191_937_815_849
+            + (-2.114_994_941_673_713
                 + (2.446_931_225_635_344_3
-                    + (-1.834_692_774_836_130_86
-                        + (0.784_932_344_976_639_262 - 0.145_263_899_385_486_377 * xm) * xm)
+                    + (-1.834_692_774_836_130_8
+                        + (0.784_932_344_976_639_2 - 0.145_263_899_385_486_37 * xm) * xm)
                         * xm)
                     * xm)
                 * xm)

@@ -27,7 +27,7 @@ fn substr_chars(s: &str, start: i64, count: Option<i64>) -> Result<String, TypeE
     }
     Ok(s.chars()
         .skip((from - 1) as usize)
-        .take((to - from).min(i64::MAX) as usize)
+        .take((to - from) as usize)
         .collect())
 }
 

@@ -633,10 +633,7 @@ fn to_char_number(n: &Numeric, fmt: &str) -> String {
                 if slot >= first_digit_slot {
                     out_int.push(digits[slot - first_digit_slot]);
                     started = true;
-                } else if slot >= zero_from {
-                    out_int.push('0');
-                    started = true;
-                } else if slot + 1 == int_slots && frac_digits == 0 {
+                } else if slot >= zero_from || (slot + 1 == int_slots && frac_digits == 0) {
                     out_int.push('0');
                     started = true;
                 } else {

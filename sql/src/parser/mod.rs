@@ -689,7 +689,7 @@ pub fn comment_target(kind: &ast::CommentObject, name: &SqlObjectName) -> Commen
             return CommentTarget::Constraint(c.clone(), ast::ObjectName(parts[2..].to_vec()));
         }
     }
-    CommentTarget::Object(kind.clone(), name.clone())
+    CommentTarget::Object(*kind, name.clone())
 }
 
 /// Hand-parse the `COMMENT ON` forms sqlparser does not take: `CONSTRAINT

@@ -204,10 +204,8 @@ fn outer_columns(p: &Plan) -> usize {
     fn collect(p: &Plan, depth: usize, out: &mut Vec<usize>) {
         for e in p.clone().exprs_mut() {
             e.walk(&mut |x| match x {
-                BoundExpr::Outer { depth: d, idx, .. } if *d == depth => {
-                    if !out.contains(idx) {
-                        out.push(*idx);
-                    }
+                BoundExpr::Outer { depth: d, idx, .. } if *d == depth && !out.contains(idx) => {
+                    out.push(*idx);
                 }
                 BoundExpr::Subquery(s) => collect(&s.plan, depth + 1, out),
                 _ => {}

@@ -157,6 +157,6 @@ fn rows(cat: &Catalog, shared: bool) -> Vec<(u32, u32, i32, String)> {
             out.push((c, obj, 0, d.to_string()));
         }
     }
-    out.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    out.sort_by_key(|a| (a.0, a.1, a.2));
     out
 }

@@ -288,9 +288,9 @@ impl Deparser<'_> {
                 let (s, _) = self.expr(expr, 10);
                 let tn = data_type.to_string().to_lowercase();
                 let ty = crate::binder::convert_type(data_type).ok();
-                let s = if matches!(**expr, Expr::Value(_)) && s.starts_with('\'') {
-                    s
-                } else if self.pretty && !s.contains(' ') {
+                let s = if (matches!(**expr, Expr::Value(_)) && s.starts_with('\''))
+                    || (self.pretty && !s.contains(' '))
+                {
                     s
                 } else {
                     format!("({s})")

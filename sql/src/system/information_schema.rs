@@ -200,16 +200,16 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                         NULL,
                     ];
                     // character_set_*, collation_*, domain_*
-                    row.extend(std::iter::repeat(NULL).take(9));
+                    row.extend(std::iter::repeat_n(NULL, 9));
                     row.extend([t(db.clone()), t("pg_catalog"), t(udt_name(ty))]);
                     // scope_*, maximum_cardinality
-                    row.extend(std::iter::repeat(NULL).take(4));
+                    row.extend(std::iter::repeat_n(NULL, 4));
                     row.push(t((i + 1).to_string()));
                     row.push(yes(false));
                     row.push(yes(identity.is_some()));
                     row.push(opt_t(identity.map(str::to_string)));
                     // identity_start/increment/maximum/minimum, identity_cycle
-                    row.extend(std::iter::repeat(NULL).take(4));
+                    row.extend(std::iter::repeat_n(NULL, 4));
                     row.push(yes(false));
                     row.push(t("NEVER"));
                     row.push(NULL);

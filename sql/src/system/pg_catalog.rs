@@ -835,9 +835,11 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
         "pg_database" => {
             let mut rows = vec![];
             for (oid, n, template) in databases(ctx.session) {
-                let acl = template
-                    .then(|| Value::Array(vec![t("=c/postgres"), t("postgres=CTc/postgres")]))
-                    .unwrap_or(NULL);
+                let acl = if template {
+                    Value::Array(vec![t("=c/postgres"), t("postgres=CTc/postgres")])
+                } else {
+                    NULL
+                };
                 rows.push(vec![
                     o(oid),
                     t(n),
@@ -903,11 +905,7 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
                     ]
                 })
                 .collect();
-            let pass = if name == "pg_roles" {
-                "rolpassword text"
-            } else {
-                "rolpassword text"
-            };
+            let pass = "rolpassword text";
             let mut spec = vec![
                 "oid oid",
                 "rolname name",
@@ -1298,7 +1296,7 @@ pub(super) fn build(name: &str, ctx: &SysContext) -> Option<SystemRelation> {
 /// startup), in name order.
 fn settings_rows(ctx: &SysContext) -> Vec<Vec<Value>> {
     let mut rows: Vec<(String, Vec<Value>)> = vec![];
-    let opt = |v: Option<&str>| v.map(|s| t(s)).unwrap_or(NULL);
+    let opt = |v: Option<&str>| v.map(t).unwrap_or(NULL);
     if let Some(settings) = &ctx.session.settings {
         for s in settings.iter() {
             rows.push((

@@ -254,12 +254,10 @@ impl Summary {
             // Handled by `Inner::may_match` (which picks the column's summary).
             ScanKey::Column { key, .. } => self.may_match(key),
             ScanKey::Eq(k) if is_null_key(k) => self.has_nulls,
-            ScanKey::Eq(k) => values && &self.min[..] <= &k[..] && self.max_at_least(k),
+            ScanKey::Eq(k) => values && self.min[..] <= k[..] && self.max_at_least(k),
             ScanKey::Prefix(p) if is_null_key(p) => self.has_nulls,
             ScanKey::Prefix(p) => {
-                values
-                    && self.max_at_least(p)
-                    && (&self.min[..] <= &p[..] || self.min.starts_with(p))
+                values && self.max_at_least(p) && (self.min[..] <= p[..] || self.min.starts_with(p))
             }
             ScanKey::Range { lower, upper } => {
                 let in_bounds = |k: &[u8]| {
@@ -279,12 +277,12 @@ impl Summary {
                     && (match lower {
                         Bound::Unbounded => true,
                         Bound::Included(l) => self.max_at_least(l),
-                        Bound::Excluded(l) => self.max_inf || &self.max[..] > &l[..],
+                        Bound::Excluded(l) => self.max_inf || self.max[..] > l[..],
                     })
                     && (match upper {
                         Bound::Unbounded => true,
-                        Bound::Included(u) => &self.min[..] <= &u[..],
-                        Bound::Excluded(u) => &self.min[..] < &u[..],
+                        Bound::Included(u) => self.min[..] <= u[..],
+                        Bound::Excluded(u) => self.min[..] < u[..],
                     });
                 nulls || vals
             }

@@ -290,7 +290,7 @@ fn radix_sort_by_prefix(v: &mut Vec<Rec>) {
     let mut tmp: Vec<Rec> = Vec::new();
     for (pass, counts) in counts.iter().enumerate() {
         let shift = pass * 8;
-        if counts.iter().any(|&c| c == v.len()) {
+        if counts.contains(&v.len()) {
             continue;
         }
         if tmp.is_empty() {

@@ -397,16 +397,16 @@ impl BTree {
     fn try_insert_in_place(&self, target: &ItemKey) -> Result<bool> {
         let (key, tid) = (&target.key[..], target.tid);
         {
-            let (page, _) = self.descend_leaf(&target, false, false)?;
+            let (page, _) = self.descend_leaf(target, false, false)?;
             let leaf_block = page.block;
             let mut g = page.write();
             let (pos, present) = {
                 let n = RawNode::new(&g[..])
                     .ok_or_else(|| self.corrupt(leaf_block, "not a B+Tree node page"))?;
-                let pos = n.partition_point(|it| it.cmp_target(&target) == Ordering::Less);
+                let pos = n.partition_point(|it| it.cmp_target(target) == Ordering::Less);
                 let present = n
                     .item(pos)
-                    .is_some_and(|it| it.cmp_target(&target) == Ordering::Equal);
+                    .is_some_and(|it| it.cmp_target(target) == Ordering::Equal);
                 (pos, present)
             };
             if present {

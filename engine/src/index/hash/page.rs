@@ -304,7 +304,7 @@ impl BucketPage {
         }
         let n = rd16(b, 14) as usize;
         let end = rd16(b, 18) as usize;
-        if end > PAGE_SIZE || end < ITEMS_START {
+        if !(ITEMS_START..=PAGE_SIZE).contains(&end) {
             return None;
         }
         let mut items = Vec::with_capacity(n);
