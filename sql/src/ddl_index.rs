@@ -1543,6 +1543,17 @@ fn column_stats(
                 widths += stored_width(&v, &c.data_type);
                 let at = arena.len();
                 if encode_key_value(&v, &c.data_type, KeyColumn::ASC, &mut arena).is_ok() {
+                    if vals.is_empty() {
+                        // Room for every key at twice the first one's
+                        // length (at most 16 MB): growing by doubling from
+                        // nothing would copy the keys again and again, each
+                        // time into memory not touched before (page faults
+                        // are much of a first ANALYZE's time). What is not
+                        // used is never touched.
+                        let first = arena.len() - at;
+                        let room = rows.saturating_mul(first.max(8)).saturating_mul(2);
+                        arena.reserve(room.min(16 << 20));
+                    }
                     let key = &arena[at..];
                     vals.push(SampleKey {
                         prefix: key_prefix(key),
@@ -1567,7 +1578,7 @@ fn column_stats(
                 .then(a.pos.cmp(&b.pos))
         });
         // The distinct values: (first index in `vals`, count), in value order.
-        let mut runs: Vec<(usize, usize)> = Vec::new();
+        let mut runs: Vec<(usize, usize)> = Vec::with_capacity(vals.len());
         for (i, k) in vals.iter().enumerate() {
             match runs.last_mut() {
                 Some((first, count))
