@@ -924,6 +924,14 @@ impl Engine {
         self.shared.wal.buffer_usage()
     }
 
+    /// The commit log's (bytes used, bytes allocated, transaction ids
+    /// assigned so far): it is kept in memory whole, one byte per
+    /// transaction id.
+    pub fn commit_log_memory(&self) -> (u64, u64, u64) {
+        let (used, allocated) = self.shared.txns.clog.memory();
+        (used, allocated, self.shared.txns.next_xid())
+    }
+
     /// Open (creating it if its storage is empty) the index stored in
     /// `index_rel` over the heap `heap_rel`. The engine keeps it registered so
     /// VACUUM of the heap also cleans it. Opening an open index returns the

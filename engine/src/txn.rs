@@ -283,6 +283,13 @@ impl CommitLog {
             })
             .collect()
     }
+    /// (bytes of statuses, bytes allocated): one byte per transaction id
+    /// since the first (and room for the next ones, filled as "in
+    /// progress"), none ever given back.
+    pub fn memory(&self) -> (u64, u64) {
+        let s = self.status.read();
+        (s.bytes.len() as u64, s.bytes.capacity() as u64)
+    }
     /// Count these segments as changed again.
     pub fn mark_dirty(&self, segments: impl IntoIterator<Item = u32>) {
         self.status.write().dirty.extend(segments);

@@ -744,6 +744,7 @@ async fn memory_and_index_physical_views() {
     for want in [
         "buffer pool",
         "catalog cache",
+        "commit log",
         "index structures",
         "per-connection state",
         "plan cache",
@@ -800,6 +801,32 @@ async fn memory_and_index_physical_views() {
         .await
             > 0
     );
+
+    // The commit log holds a status byte for every transaction id: 300
+    // more transactions that write assign 300 more ids, each with its byte.
+    let clog = |col: &'static str| {
+        let c = &c;
+        async move {
+            num(
+                c,
+                &format!("SELECT {col} FROM memory_stats WHERE consumer = 'commit log'"),
+            )
+            .await
+        }
+    };
+    let before = clog("entries").await;
+    assert!(before > 0);
+    c.batch_execute("CREATE TABLE cl (k int)").await.unwrap();
+    for i in 0..300 {
+        c.execute("INSERT INTO cl VALUES ($1)", &[&i])
+            .await
+            .unwrap();
+    }
+    let after = clog("entries").await;
+    assert!(after >= before + 300, "{before} -> {after}");
+    let used = clog("bytes_used").await;
+    assert!(used >= after, "{used} bytes for {after} ids");
+    assert!(clog("bytes_reserved").await >= used);
 
     // A hash index keeps its buckets' addressing in memory once a lookup
     // has used it (4 bytes a bucket): counted while the index exists.

@@ -654,6 +654,20 @@ fn memory_stats(db: &Database, cat: &Catalog) -> Vec<Vec<Value>> {
         NULL,
         NULL,
     ]);
+    // The commit log never shrinks, so its allocation is also its peak.
+    let (clog_used, clog_reserved, xids) = db.engine.commit_log_memory();
+    rows.push(vec![
+        t("commit log"),
+        i8v(clog_used),
+        i8v(clog_reserved),
+        i8v(clog_reserved),
+        NULL,
+        i8v(xids),
+        NULL,
+        NULL,
+        NULL,
+        NULL,
+    ]);
     let m = &crate::memory::MEMORY;
     let catalog_bytes = cat.to_blob().len() as u64;
     m.catalog_peak.fetch_max(catalog_bytes, Ordering::Relaxed);
