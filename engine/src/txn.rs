@@ -210,28 +210,68 @@ impl ComboCids {
 /// with all there ever were.
 pub const CLOG_SEGMENT_XIDS: usize = 1 << 16;
 
-/// The commit log: one status byte per xid, kept in memory and written to
-/// `xact/` at checkpoints (see `CLOG_SEGMENT_XIDS`).
+/// The commit log: a status per xid (2 bits in memory, four to a byte;
+/// one byte each in the `xact/` files), kept in memory whole and written
+/// to `xact/` at checkpoints (see `CLOG_SEGMENT_XIDS`).
 pub struct CommitLog {
     status: RwLock<ClogState>,
 }
 
 struct ClogState {
-    bytes: Vec<u8>,
+    /// Xid `x`'s status is bits `2 * (x % 4)..` of byte `x / 4`; ids past
+    /// the end are in progress (`XID_IN_PROGRESS` is 0).
+    packed: Vec<u8>,
     /// Segments changed since they were last taken for a checkpoint.
     dirty: BTreeSet<u32>,
 }
+
+/// Statuses per byte of `ClogState::packed`.
+const CLOG_PER_BYTE: usize = 4;
 
 fn segment_of(xid: usize) -> u32 {
     (xid / CLOG_SEGMENT_XIDS) as u32
 }
 
+impl ClogState {
+    /// Xids with a place in `packed`.
+    fn len(&self) -> usize {
+        self.packed.len() * CLOG_PER_BYTE
+    }
+    #[inline]
+    fn get(&self, x: usize) -> u8 {
+        match self.packed.get(x / CLOG_PER_BYTE) {
+            Some(b) => (b >> (2 * (x % CLOG_PER_BYTE))) & 3,
+            None => XID_IN_PROGRESS,
+        }
+    }
+    fn put(&mut self, x: usize, status: u8) {
+        debug_assert!(status <= 3);
+        let i = x / CLOG_PER_BYTE;
+        if i >= self.packed.len() {
+            let n = (i + 1).max(self.packed.len() * 2).max(256);
+            self.packed.resize(n, 0);
+        }
+        let shift = 2 * (x % CLOG_PER_BYTE);
+        self.packed[i] = (self.packed[i] & !(3 << shift)) | ((status & 3) << shift);
+        self.dirty.insert(segment_of(x));
+    }
+}
+
 impl CommitLog {
-    /// A commit log holding `bytes` as written; nothing is dirty.
+    /// A commit log holding `bytes` (one status per xid, as written in
+    /// `xact/`); nothing is dirty.
     pub fn new(bytes: Vec<u8>) -> CommitLog {
+        let packed = bytes
+            .chunks(CLOG_PER_BYTE)
+            .map(|c| {
+                c.iter()
+                    .enumerate()
+                    .fold(0u8, |acc, (k, &st)| acc | ((st & 3) << (2 * k)))
+            })
+            .collect();
         CommitLog {
             status: RwLock::new(ClogState {
-                bytes,
+                packed,
                 dirty: BTreeSet::new(),
             }),
         }
@@ -240,55 +280,44 @@ impl CommitLog {
         if xid == FROZEN_XID {
             return XID_COMMITTED;
         }
-        self.status
-            .read()
-            .bytes
-            .get(xid as usize)
-            .copied()
-            .unwrap_or(XID_IN_PROGRESS)
+        self.status.read().get(xid as usize)
     }
     pub fn set(&self, xids: &[Xid], status: u8) {
-        let mut guard = self.status.write();
-        let s = &mut *guard;
+        let mut s = self.status.write();
         for &x in xids {
-            let i = x as usize;
-            if i >= s.bytes.len() {
-                let n = (i + 1).max(s.bytes.len() * 2).max(1024);
-                s.bytes.resize(n, XID_IN_PROGRESS);
-            }
-            s.bytes[i] = status;
-            s.dirty.insert(segment_of(i));
+            s.put(x as usize, status);
         }
     }
     /// Every segment holding a status counts as changed (the log was read
     /// from the single-file format, which the next checkpoint replaces).
     pub fn mark_all_dirty(&self) {
         let mut s = self.status.write();
-        let n = s.bytes.len().div_ceil(CLOG_SEGMENT_XIDS) as u32;
+        let n = s.len().div_ceil(CLOG_SEGMENT_XIDS) as u32;
         s.dirty.extend(0..n);
     }
     /// The segments changed since the last call, each with a copy of its
-    /// statuses (the last one as long as the log), and no longer counted
-    /// as changed: a checkpoint that fails to write them gives them back
-    /// (`mark_dirty`).
+    /// statuses, one byte each (the last one as long as the log), and no
+    /// longer counted as changed: a checkpoint that fails to write them
+    /// gives them back (`mark_dirty`).
     pub fn take_dirty_segments(&self) -> Vec<(u32, Vec<u8>)> {
         let mut s = self.status.write();
         let dirty = std::mem::take(&mut s.dirty);
+        let len = s.len();
         dirty
             .into_iter()
             .map(|seg| {
-                let start = (seg as usize * CLOG_SEGMENT_XIDS).min(s.bytes.len());
-                let end = (start + CLOG_SEGMENT_XIDS).min(s.bytes.len());
-                (seg, s.bytes[start..end].to_vec())
+                let start = (seg as usize * CLOG_SEGMENT_XIDS).min(len);
+                let end = (start + CLOG_SEGMENT_XIDS).min(len);
+                (seg, (start..end).map(|x| s.get(x)).collect())
             })
             .collect()
     }
-    /// (bytes of statuses, bytes allocated): one byte per transaction id
-    /// since the first (and room for the next ones, filled as "in
-    /// progress"), none ever given back.
+    /// (bytes of statuses, bytes allocated): a quarter byte per
+    /// transaction id since the first (and room for the next ones, filled
+    /// as "in progress"), none ever given back.
     pub fn memory(&self) -> (u64, u64) {
         let s = self.status.read();
-        (s.bytes.len() as u64, s.bytes.capacity() as u64)
+        (s.packed.len() as u64, s.packed.capacity() as u64)
     }
     /// Count these segments as changed again.
     pub fn mark_dirty(&self, segments: impl IntoIterator<Item = u32>) {
@@ -301,22 +330,17 @@ impl CommitLog {
             if x == FROZEN_XID {
                 XID_COMMITTED
             } else {
-                s.bytes.get(x as usize).copied().unwrap_or(XID_IN_PROGRESS)
+                s.get(x as usize)
             }
         };
         f(&get)
     }
     /// After recovery: every xid below `next` that never finished aborted.
     pub fn abort_unfinished(&self, next: Xid) {
-        let mut guard = self.status.write();
-        let s = &mut *guard;
-        if s.bytes.len() < next as usize {
-            s.bytes.resize(next as usize, XID_IN_PROGRESS);
-        }
-        for x in FIRST_NORMAL_XID..next {
-            if s.bytes[x as usize] == XID_IN_PROGRESS {
-                s.bytes[x as usize] = XID_ABORTED;
-                s.dirty.insert(segment_of(x as usize));
+        let mut s = self.status.write();
+        for x in FIRST_NORMAL_XID as usize..next as usize {
+            if s.get(x) == XID_IN_PROGRESS {
+                s.put(x, XID_ABORTED);
             }
         }
     }
@@ -1788,5 +1812,54 @@ impl DirtyScan {
             heap::row_of(&txn.shared, self.rel, infomask, data.to_vec())
                 .map(|whole| (tid, Cow::Owned(whole), wait)),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_commit_log_packs_four_statuses_a_byte_and_writes_one_each() {
+        // As read from xact/: one byte per xid, a length not a multiple of 4.
+        let on_disk: Vec<u8> = (0..1003u32).map(|i| (i % 3) as u8).collect();
+        let log = CommitLog::new(on_disk.clone());
+        for (x, &st) in on_disk.iter().enumerate() {
+            assert_eq!(log.get(x as Xid), if x == 1 { XID_COMMITTED } else { st });
+        }
+        assert_eq!(log.get(5_000_000), XID_IN_PROGRESS);
+        assert_eq!(log.memory().0, 251);
+        // Setting one status leaves its three neighbours in the byte alone.
+        log.set(&[501], XID_ABORTED);
+        log.set(&[502], XID_COMMITTED);
+        log.set(&[502], XID_IN_PROGRESS);
+        let mut want = on_disk.clone();
+        want[501] = XID_ABORTED;
+        want[502] = XID_IN_PROGRESS;
+        for x in 496..508 {
+            assert_eq!(log.get(x as Xid), want[x], "xid {x}");
+        }
+        // A far xid grows the log; the statuses between read in progress.
+        log.set(&[200_000], XID_COMMITTED);
+        assert_eq!(log.get(200_000), XID_COMMITTED);
+        assert_eq!(log.get(199_999), XID_IN_PROGRESS);
+        assert!(log.memory().1 < 200_000 / 2, "{:?}", log.memory());
+        // Checkpoints get one byte per xid back, segment by segment.
+        let segs = log.take_dirty_segments();
+        assert_eq!(segs.iter().map(|s| s.0).collect::<Vec<_>>(), vec![0, 3]);
+        assert_eq!(&segs[0].1[..1003], &want[..]);
+        assert_eq!(segs[0].1.len(), CLOG_SEGMENT_XIDS);
+        assert!(segs[0].1[1003..].iter().all(|&b| b == XID_IN_PROGRESS));
+        let last = &segs[1].1;
+        assert_eq!(last[200_000 - 3 * CLOG_SEGMENT_XIDS], XID_COMMITTED);
+        assert_eq!(last.len() % CLOG_PER_BYTE, 0);
+        assert!(log.take_dirty_segments().is_empty());
+        // Recovery aborts what never finished, below the next xid only.
+        log.abort_unfinished(1010);
+        assert_eq!(log.get(502), XID_ABORTED);
+        assert_eq!(log.get(1009), XID_ABORTED);
+        assert_eq!(log.get(1010), XID_IN_PROGRESS);
+        assert_eq!(log.get(501), XID_ABORTED);
+        assert_eq!(log.get(500), want[500]);
     }
 }
