@@ -802,6 +802,31 @@ async fn memory_and_index_physical_views() {
             > 0
     );
 
+    // A hash aggregate holds its groups as query work memory: 100,000
+    // groups of one integer key and a count.
+    let work_peak = "SELECT peak_bytes FROM memory_stats WHERE consumer = 'query work memory'";
+    let before = num(&c, work_peak).await;
+    let groups = num(
+        &c,
+        "SELECT count(*) FROM (SELECT g, count(*) FROM generate_series(1, 100000) g GROUP BY g) s",
+    )
+    .await;
+    assert_eq!(groups, 100000);
+    let peak = num(&c, work_peak).await;
+    assert!(
+        peak >= 100000 * 100 && peak > before,
+        "peak {before} -> {peak} for 100,000 groups"
+    );
+    assert_eq!(
+        num(
+            &c,
+            "SELECT bytes_used FROM memory_stats WHERE consumer = 'query work memory'"
+        )
+        .await,
+        0,
+        "given back when the query ends"
+    );
+
     // The commit log holds a status for every transaction id, four to a
     // byte: 300 more transactions that write assign 300 more ids.
     let clog = |col: &'static str| {

@@ -28,6 +28,10 @@ pub struct HashAggregateExecutor {
     groups: Vec<BoundExpr>,
     aggs: Vec<AggCall>,
     output: Option<std::vec::IntoIter<Row>>,
+    /// The groups' keys and states, and what the aggregates keep per
+    /// input row (DISTINCT's seen values, array_agg's items, string_agg's
+    /// text, rows waiting for ORDER BY), as query work memory.
+    memory: crate::memory::WorkMemory,
 }
 
 impl HashAggregateExecutor {
@@ -37,6 +41,7 @@ impl HashAggregateExecutor {
             groups,
             aggs,
             output: None,
+            memory: Default::default(),
         }
     }
 
@@ -55,18 +60,27 @@ impl HashAggregateExecutor {
 }
 
 /// Feed one row's argument values to an aggregate (the values are taken).
-fn accumulate(a: &AggCall, st: &mut AggState, args: &mut [Value], ctx: &ExecContext) -> Result<()> {
+/// Returns the bytes the state keeps for it (0 for the aggregates whose
+/// state does not grow with their input).
+fn accumulate(
+    a: &AggCall,
+    st: &mut AggState,
+    args: &mut [Value],
+    ctx: &ExecContext,
+) -> Result<u64> {
     if a.func == AggFunc::CountStar {
         st.count += 1;
-        return Ok(());
+        return Ok(0);
     }
     if args.first().is_none_or(|v| v.is_null()) && a.func != AggFunc::ArrayAgg {
-        return Ok(());
+        return Ok(0);
     }
+    let mut kept = 0;
     if let Some(seen) = st.seen.as_mut() {
         if !seen.insert(HashKey(args.to_vec())) {
-            return Ok(());
+            return Ok(0);
         }
+        kept += crate::memory::row_bytes(args);
     }
     let v = args
         .first_mut()
@@ -128,21 +142,28 @@ fn accumulate(a: &AggCall, st: &mut AggState, args: &mut [Value], ctx: &ExecCont
                 (Value::Text(acc), Value::Text(x)) => {
                     if let Value::Text(s) = sep {
                         acc.push_str(s);
+                        kept += s.len() as u64;
                     }
                     acc.push_str(&x);
+                    kept += x.len() as u64;
                 }
                 (Value::Bytea(acc), Value::Bytea(x)) => {
                     if let Value::Bytea(s) = sep {
                         acc.extend_from_slice(s);
+                        kept += s.len() as u64;
                     }
+                    kept += x.len() as u64;
                     acc.extend(x);
                 }
                 _ => {}
             }
         }
-        AggFunc::ArrayAgg => st.items.push(v),
+        AggFunc::ArrayAgg => {
+            kept += crate::memory::value_bytes(&v);
+            st.items.push(v);
+        }
     }
-    Ok(())
+    Ok(kept)
 }
 
 fn finish(a: &AggCall, mut st: AggState, ctx: &ExecContext) -> Result<Value> {
@@ -230,6 +251,13 @@ impl Executor for HashAggregateExecutor {
                     match index.get(&key) {
                         Some(&i) => i,
                         None => {
+                            // The key twice (table and list), the table's
+                            // slot and the group's states.
+                            self.memory.add(
+                                2 * crate::memory::row_bytes(&key.0)
+                                    + std::mem::size_of::<usize>() as u64
+                                    + (self.aggs.len() * std::mem::size_of::<AggState>()) as u64,
+                            );
                             index.insert(key.clone(), groups.len());
                             groups.push((key, self.fresh()));
                             groups.len() - 1
@@ -248,12 +276,17 @@ impl Executor for HashAggregateExecutor {
                         args.push(eval(x, &r, ctx)?);
                     }
                     if a.order_by.is_empty() {
-                        accumulate(a, &mut states[i], &mut args, ctx)?;
+                        let kept = accumulate(a, &mut states[i], &mut args, ctx)?;
+                        if kept > 0 {
+                            self.memory.add(kept);
+                        }
                     } else {
                         let mut k = Vec::with_capacity(a.order_by.len());
                         for o in &a.order_by {
                             k.push(eval(&o.expr, &r, ctx)?);
                         }
+                        self.memory
+                            .add(crate::memory::row_bytes(&k) + crate::memory::row_bytes(&args));
                         states[i].pending.push((k, std::mem::take(&mut args)));
                     }
                 }
