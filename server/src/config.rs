@@ -34,6 +34,15 @@ pub struct Config {
     #[arg(long, value_name = "SIZE", default_value = "128MB", value_parser = parse_size)]
     pub buffer_pool: u64,
 
+    /// The server's memory budget, in PostgreSQL's units; must be larger
+    /// than the buffer pool. What it leaves beyond the buffer pool is the
+    /// limit of query work memory (the rows held by sorts, hash joins and
+    /// hash aggregates of all running queries together): a query that would
+    /// go past it fails with SQLSTATE 53200 and the server goes on serving.
+    /// Without it, query work memory is not limited.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<u64>,
+
     /// How much the server logs to stderr: error, warn, info, debug or trace.
     #[arg(long, value_name = "LEVEL", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
@@ -89,6 +98,20 @@ pub struct Config {
 }
 
 impl Config {
+    /// The query work memory limit that `--memory-limit` leaves beyond the
+    /// buffer pool (None: unlimited), or why the two do not fit.
+    pub fn work_memory_limit(&self) -> Result<Option<u64>, String> {
+        match self.memory_limit {
+            None => Ok(None),
+            Some(limit) if limit > self.buffer_pool => Ok(Some(limit - self.buffer_pool)),
+            Some(limit) => Err(format!(
+                "--memory-limit ({limit} bytes) must be larger than --buffer-pool ({} bytes): \
+                 the buffer pool is part of the budget",
+                self.buffer_pool
+            )),
+        }
+    }
+
     /// The engine configuration these settings describe.
     pub fn engine_config(&self) -> sargdb_engine::EngineConfig {
         let mut engine = sargdb_engine::EngineConfig::new(self.data_dir.clone());
@@ -260,5 +283,16 @@ mod tests {
         assert_eq!(cfg.checkpoint_interval, Duration::from_secs(30));
         assert_eq!(cfg.engine_config().buffer_pool_bytes, 8 << 20);
         assert!(Config::try_parse_from(["sargdb", "--buffer-pool", "lots"]).is_err());
+        assert_eq!(cfg.work_memory_limit(), Ok(None));
+        let cfg =
+            Config::try_parse_from(["sargdb", "--buffer-pool", "8MB", "--memory-limit", "1GB"])
+                .expect("flags parse");
+        assert_eq!(cfg.work_memory_limit(), Ok(Some((1 << 30) - (8 << 20))));
+        let cfg =
+            Config::try_parse_from(["sargdb", "--memory-limit", "64MB"]).expect("flags parse");
+        assert!(
+            cfg.work_memory_limit().is_err(),
+            "smaller than the 128MB pool"
+        );
     }
 }

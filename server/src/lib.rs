@@ -42,11 +42,15 @@ pub enum ServerError {
     #[error("shutdown checkpoint failed: {0}")]
     Shutdown(SqlError),
     #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
     Internal(String),
 }
 
 /// Opens the database, serves clients until `stop` completes, then checkpoints.
 pub async fn run(cfg: Config, stop: impl Future<Output = ()>) -> Result<(), ServerError> {
+    let work_limit = cfg.work_memory_limit().map_err(ServerError::Config)?;
+    sargdb_sql::memory::set_work_limit(work_limit);
     let engine = cfg.engine_config();
     let dir = cfg.data_dir.display().to_string();
     let db = tokio::task::spawn_blocking(move || Database::open(DatabaseConfig { engine }))

@@ -66,6 +66,7 @@ pub fn sql_error_code(err: &SqlError) -> &'static str {
         SqlError::Syntax { .. } => "42601",
         SqlError::SyntaxNoPosition(_) => "42601",
         SqlError::FeatureNotSupported(_) => "0A000",
+        SqlError::OutOfMemory { .. } => "53200",
         SqlError::UndefinedTable { .. } => "42P01",
         SqlError::MissingFromEntry { .. } => "42P01",
         SqlError::InvalidFromReference { .. } => "42P01",

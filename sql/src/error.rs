@@ -198,6 +198,9 @@ pub enum SqlError {
     /// 21000 ON CONFLICT DO UPDATE touching a row twice
     #[error("ON CONFLICT DO UPDATE command cannot affect row a second time")]
     OnConflictTwice,
+    /// 53200: query work memory would pass its limit (`--memory-limit`).
+    #[error("out of memory")]
+    OutOfMemory { detail: Option<String> },
     /// 54001: a statement nested too deeply to bind and run safely.
     #[error("stack depth limit exceeded")]
     StackDepthLimitExceeded,
@@ -271,7 +274,8 @@ impl SqlError {
             | SqlError::CheckViolation { detail, .. }
             | SqlError::UniqueViolation { detail, .. }
             | SqlError::UniqueIndexBuild { detail, .. }
-            | SqlError::DependentObjectsStillExist { detail, .. } => detail.as_deref(),
+            | SqlError::DependentObjectsStillExist { detail, .. }
+            | SqlError::OutOfMemory { detail } => detail.as_deref(),
             SqlError::WithContext { source, .. } | SqlError::WithHint { source, .. } => {
                 source.detail()
             }

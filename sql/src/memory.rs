@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use sargdb_catalog::Value;
 
+use crate::error::{Result, SqlError};
+
 /// Bytes and entries a consumer holds now, and its peak bytes.
 pub struct Gauge {
     bytes: AtomicI64,
@@ -28,6 +30,29 @@ impl Gauge {
         let now = self.bytes.fetch_add(bytes as i64, Ordering::Relaxed) + bytes as i64;
         self.entries.fetch_add(entries, Ordering::Relaxed);
         self.peak.fetch_max(now.max(0) as u64, Ordering::Relaxed);
+    }
+    /// Adds `bytes` unless that would take the total past `limit`; returns
+    /// whether it did.
+    pub fn try_add(&self, bytes: u64, limit: u64) -> bool {
+        let mut now = self.bytes.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(0) as u64 + bytes;
+            if next > limit {
+                return false;
+            }
+            match self.bytes.compare_exchange_weak(
+                now,
+                now + bytes as i64,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    self.peak.fetch_max(next, Ordering::Relaxed);
+                    return true;
+                }
+                Err(seen) => now = seen,
+            }
+        }
     }
     pub fn sub(&self, bytes: u64, entries: i64) {
         self.bytes.fetch_sub(bytes as i64, Ordering::Relaxed);
@@ -57,6 +82,25 @@ pub struct MemoryGauges {
     pub work: Gauge,
     pub statements: Gauge,
     pub catalog_peak: AtomicU64,
+    /// The most query work memory all running queries may hold together;
+    /// 0: no limit (`set_work_limit`).
+    pub work_limit: AtomicU64,
+}
+
+/// Limits query work memory (`--memory-limit` less the buffer pool), or
+/// lifts the limit.
+pub fn set_work_limit(bytes: Option<u64>) {
+    MEMORY
+        .work_limit
+        .store(bytes.map_or(0, |b| b.max(1)), Ordering::Relaxed);
+}
+
+/// The query work memory limit, if there is one.
+pub fn work_limit() -> Option<u64> {
+    match MEMORY.work_limit.load(Ordering::Relaxed) {
+        0 => None,
+        b => Some(b),
+    }
 }
 
 /// One process serves one database, so the gauges are process-wide.
@@ -66,6 +110,7 @@ pub static MEMORY: MemoryGauges = MemoryGauges {
     work: Gauge::new(),
     statements: Gauge::new(),
     catalog_peak: AtomicU64::new(0),
+    work_limit: AtomicU64::new(0),
 };
 
 /// Bytes a value occupies: its inline size plus what it owns on the heap.
@@ -92,12 +137,31 @@ pub struct WorkMemory {
 }
 
 impl WorkMemory {
-    pub fn add_row(&mut self, row: &[Value]) {
-        self.add(row_bytes(row));
+    pub fn add_row(&mut self, row: &[Value]) -> Result<()> {
+        self.add(row_bytes(row))
     }
-    pub fn add(&mut self, bytes: u64) {
+    /// Counts `bytes` more as held by this operator, or fails with 53200
+    /// if that would take all queries' work memory past its limit (nothing
+    /// is counted then; the operator gives back what it holds when the
+    /// failed query drops it).
+    pub fn add(&mut self, bytes: u64) -> Result<()> {
+        match work_limit() {
+            None => MEMORY.work.add(bytes, 0),
+            Some(limit) => {
+                if !MEMORY.work.try_add(bytes, limit) {
+                    return Err(SqlError::OutOfMemory {
+                        detail: Some(format!(
+                            "Failed on request of size {bytes}: the query work memory of all \
+                             running queries (sorts, hash joins, hash aggregates) would exceed \
+                             its limit of {limit} bytes, what --memory-limit leaves beyond the \
+                             buffer pool; sargdb does not spill them to disk yet."
+                        )),
+                    });
+                }
+            }
+        }
         self.bytes += bytes;
-        MEMORY.work.add(bytes, 0);
+        Ok(())
     }
     /// Give back `bytes` of what was added (rows the operator dropped).
     pub fn release(&mut self, bytes: u64) {

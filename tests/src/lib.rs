@@ -14,7 +14,7 @@ pub mod slt;
 mod util;
 
 pub use postgres::PostgresCluster;
-pub use server::SargdbServer;
+pub use server::{sargdb_binary, SargdbServer};
 pub use util::{free_port, unique_temp_dir, workspace_dir};
 
 /// Re-exported so tests need not name the crate themselves.

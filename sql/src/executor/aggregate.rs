@@ -257,7 +257,7 @@ impl Executor for HashAggregateExecutor {
                                 2 * crate::memory::row_bytes(&key.0)
                                     + std::mem::size_of::<usize>() as u64
                                     + (self.aggs.len() * std::mem::size_of::<AggState>()) as u64,
-                            );
+                            )?;
                             index.insert(key.clone(), groups.len());
                             groups.push((key, self.fresh()));
                             groups.len() - 1
@@ -278,7 +278,7 @@ impl Executor for HashAggregateExecutor {
                     if a.order_by.is_empty() {
                         let kept = accumulate(a, &mut states[i], &mut args, ctx)?;
                         if kept > 0 {
-                            self.memory.add(kept);
+                            self.memory.add(kept)?;
                         }
                     } else {
                         let mut k = Vec::with_capacity(a.order_by.len());
@@ -286,7 +286,7 @@ impl Executor for HashAggregateExecutor {
                             k.push(eval(&o.expr, &r, ctx)?);
                         }
                         self.memory
-                            .add(crate::memory::row_bytes(&k) + crate::memory::row_bytes(&args));
+                            .add(crate::memory::row_bytes(&k) + crate::memory::row_bytes(&args))?;
                         states[i].pending.push((k, std::mem::take(&mut args)));
                     }
                 }

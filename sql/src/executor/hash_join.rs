@@ -74,8 +74,8 @@ impl Executor for HashJoinExecutor {
                     k.push(eval(e, &r, ctx)?);
                 }
                 let idx = self.rights.len();
-                self.memory.add_row(&r);
-                self.memory.add_row(&k);
+                self.memory.add_row(&r)?;
+                self.memory.add_row(&k)?;
                 self.rights.push(r);
                 if !k.iter().any(|v| v.is_null()) {
                     self.table.entry(HashKey(k)).or_default().push(idx);

@@ -63,7 +63,7 @@ impl SortExecutor {
                 k.push(eval(&key.expr, &r, ctx)?);
             }
             let b = row_bytes(&r) + row_bytes(&k);
-            self.memory.add(b);
+            self.memory.add(b)?;
             held += b;
             rows.push((k, seq, r));
             seq += 1;

@@ -692,12 +692,16 @@ fn memory_stats(db: &Database, cat: &Catalog) -> Vec<Vec<Value>> {
         // Plans are trees of many small allocations sargdb does not size:
         // the plan cache reports how many plans it holds, not bytes.
         let bytes = |v: u64| if name == "plan cache" { NULL } else { i8v(v) };
+        let limit = match crate::memory::work_limit() {
+            Some(l) if name == "query work memory" => i8v(l),
+            _ => NULL,
+        };
         rows.push(vec![
             t(name),
             bytes(g.bytes()),
             bytes(g.bytes()),
             bytes(g.peak()),
-            NULL,
+            limit,
             i8v(g.entries()),
             NULL,
             NULL,

@@ -1,0 +1,101 @@
+//! `--memory-limit` over the wire (sargdb only: PostgreSQL has no such
+//! budget). What the limit leaves beyond the buffer pool bounds the query
+//! work memory of all running queries together: a sort, hash join or hash
+//! aggregate that would pass it fails with SQLSTATE 53200, gives back what
+//! it held, and the connection and the server go on serving.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sargdb_tests::{expect_sqlstate, SargdbServer};
+use sargdb_tests::{free_port, unique_temp_dir};
+use tokio_postgres::Client;
+
+async fn num(c: &Client, sql: &str) -> i64 {
+    c.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+const WORK_USED: &str = "SELECT bytes_used FROM memory_stats WHERE consumer = 'query work memory'";
+
+#[tokio::test]
+async fn queries_past_the_work_memory_limit_fail_with_53200_and_the_server_goes_on() {
+    // 4 MB of buffer pool in a 12 MB budget: 8 MB of query work memory.
+    let srv = SargdbServer::start_with(&["--buffer-pool", "4MB", "--memory-limit", "12MB"]);
+    let c = srv.connect().await;
+    assert_eq!(
+        num(
+            &c,
+            "SELECT limit_bytes FROM memory_stats WHERE consumer = 'query work memory'"
+        )
+        .await,
+        8 << 20
+    );
+
+    // Small enough: a sort of 10,000 rows.
+    assert_eq!(
+        num(
+            &c,
+            "SELECT count(*) FROM (SELECT g FROM generate_series(1, 10000) g ORDER BY g DESC) s"
+        )
+        .await,
+        10000
+    );
+
+    // Too large: a sort, a hash aggregate and a hash join's build side of a
+    // million rows each (about 100 bytes a row held).
+    let too_big = [
+        "SELECT g FROM generate_series(1, 1000000) g ORDER BY g DESC",
+        "SELECT g, count(*) FROM generate_series(1, 1000000) g GROUP BY g",
+        "SELECT count(*) FROM generate_series(1, 10) a \
+         JOIN (SELECT g, md5(g::text) AS h FROM generate_series(1, 1000000) g) b ON a = b.g",
+    ];
+    for sql in too_big {
+        let err = expect_sqlstate(c.query(sql, &[]).await, "53200");
+        assert_eq!(err.message(), "out of memory");
+        let detail = err.detail().unwrap_or_default();
+        assert!(detail.contains("8388608 bytes"), "{sql}: {detail}");
+        // Everything the failed query held is given back.
+        assert_eq!(num(&c, WORK_USED).await, 0, "{sql}");
+        // The same connection goes on.
+        assert_eq!(num(&c, "SELECT (41 + 1)::int8").await, 42);
+    }
+
+    // Inside a transaction block the error aborts the transaction, as any
+    // error does; ROLLBACK ends it and nothing was written.
+    c.batch_execute("CREATE TABLE kept (k int)").await.unwrap();
+    c.batch_execute("BEGIN; INSERT INTO kept VALUES (1)")
+        .await
+        .unwrap();
+    expect_sqlstate(c.query(too_big[0], &[]).await, "53200");
+    expect_sqlstate(c.query("SELECT 1", &[]).await, "25P02");
+    c.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(num(&c, "SELECT count(*) FROM kept").await, 0);
+}
+
+#[test]
+fn a_memory_limit_below_the_buffer_pool_is_refused_at_start() {
+    let dir = unique_temp_dir("memlimit");
+    let port = free_port();
+    let start = Instant::now();
+    let out = Command::new(sargdb_tests::sargdb_binary())
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--buffer-pool",
+            "64MB",
+            "--memory-limit",
+            "32MB",
+        ])
+        .output()
+        .expect("run sargdb");
+    assert!(start.elapsed() < Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--memory-limit") && err.contains("--buffer-pool"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
