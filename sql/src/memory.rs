@@ -152,9 +152,9 @@ impl WorkMemory {
                     return Err(SqlError::OutOfMemory {
                         detail: Some(format!(
                             "Failed on request of size {bytes}: the query work memory of all \
-                             running queries (sorts, hash joins, hash aggregates) would exceed \
-                             its limit of {limit} bytes, what --memory-limit leaves beyond the \
-                             buffer pool; sargdb does not spill them to disk yet."
+                             running queries would exceed its limit of {limit} bytes, what \
+                             --memory-limit leaves beyond the buffer pool (sorts spill to disk; \
+                             hash joins and hash aggregates cannot yet)."
                         )),
                     });
                 }

@@ -31,8 +31,8 @@ pub use key::{
     KeyColumn,
 };
 pub use row::{
-    begin_row, decode_column, decode_row, decode_row_masked, encode_plain_int, encode_row,
-    encode_text_value, set_row_null,
+    begin_row, decode_all, decode_column, decode_row, decode_row_masked, encode_plain_int,
+    encode_row, encode_text_value, set_row_null,
 };
 pub use text_io::parse_text;
 pub use text_io::{format_as, format_float4, format_float8, format_vector};

@@ -512,6 +512,23 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Decode every value of tuple bytes written by `encode_row` (values carry
+/// their own types).
+pub fn decode_all(bytes: &[u8]) -> Result<Vec<Value>> {
+    let mut r = Reader { b: bytes, at: 0 };
+    let (stored, bitmap) = r.header()?;
+    let is_null = |i: usize| bitmap.is_some_and(|b| b[i / 8] & (1 << (i % 8)) != 0);
+    let mut out = Vec::with_capacity(stored);
+    for i in 0..stored {
+        if is_null(i) {
+            out.push(Value::Null);
+        } else {
+            out.push(r.value(0)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Decode tuple bytes written by `encode_row`. `types` lists the columns now in
 /// the table; a tuple written before ALTER TABLE ADD COLUMN has fewer values and
 /// the missing trailing columns decode as `None` so the caller can supply the

@@ -119,6 +119,9 @@ pub struct SortInfo {
     /// The most bytes the sort held at once: its rows, their sort keys and
     /// the array of them.
     pub peak_bytes: u64,
+    /// Bytes written to temporary files when the sort spilled (0: it did
+    /// not).
+    pub disk_bytes: u64,
 }
 
 /// Running totals an operator reports for EXPLAIN ANALYZE.

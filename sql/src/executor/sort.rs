@@ -3,15 +3,28 @@
 //! constant LIMIT it is bounded: it keeps only the rows that can still be
 //! among the first LIMIT + OFFSET. It records the most memory it held for
 //! EXPLAIN ANALYZE's `Sort Method:` line.
+//!
+//! An unbounded sort whose rows would take query work memory past its
+//! limit (`--memory-limit`) spills: it sorts what it holds, writes it to a
+//! temporary file as one sorted run, gives the memory back and goes on
+//! reading; at the end it merges the runs and what it still holds. Each
+//! record of a run is the row's sort key values, its input position (so
+//! the merge stays stable) and the row, encoded as a tuple (`encode_row`),
+//! after its length. Run files live in the data directory's `tmp/` and are
+//! unlinked as soon as they are created, so nothing is left behind, even
+//! after a crash.
 
 use std::cmp::Ordering;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, Write};
+use std::sync::atomic::AtomicU64;
 
 use sargdb_catalog::types::compare;
 use sargdb_catalog::Value;
 
 use super::expr::eval;
 use super::{BoxedExecutor, ExecContext, Executor, Row, SortInfo};
-use crate::error::Result;
+use crate::error::{Result, SqlError};
 use crate::memory::row_bytes;
 use crate::planner::plan::SortKey;
 
@@ -21,7 +34,7 @@ pub struct SortExecutor {
     /// At most this many rows will be read (a constant LIMIT above): the
     /// sort keeps only the first `bound` rows in key order.
     bound: Option<usize>,
-    sorted: Option<std::vec::IntoIter<Row>>,
+    sorted: Option<Sorted>,
     /// The buffered rows, as query work memory.
     memory: crate::memory::WorkMemory,
     /// Set once sorted: what EXPLAIN ANALYZE reports.
@@ -51,6 +64,8 @@ impl SortExecutor {
         let mut held: u64 = 0;
         let mut peak: u64 = 0;
         let mut pruned = false;
+        let mut runs: Vec<Run> = vec![];
+        let mut disk_bytes = 0u64;
         let keys = self.keys.clone();
         let order = |a: &(Vec<Value>, usize, Row), b: &(Vec<Value>, usize, Row)| -> Ordering {
             compare_keys(&a.0, &b.0, &keys).then(a.1.cmp(&b.1))
@@ -63,7 +78,19 @@ impl SortExecutor {
                 k.push(eval(&key.expr, &r, ctx)?);
             }
             let b = row_bytes(&r) + row_bytes(&k);
-            self.memory.add(b)?;
+            if let Err(full) = self.memory.add(b) {
+                // Out of work memory: spill what is held as a sorted run
+                // (a bounded sort holds little and never spills).
+                if self.bound.is_some() || rows.is_empty() {
+                    return Err(full);
+                }
+                rows.sort_unstable_by(&order);
+                runs.push(write_run(ctx, &rows, &mut disk_bytes)?);
+                rows.clear();
+                self.memory.release(held);
+                held = 0;
+                self.memory.add(b)?;
+            }
             held += b;
             rows.push((k, seq, r));
             seq += 1;
@@ -88,13 +115,26 @@ impl SortExecutor {
         self.info = Some(SortInfo {
             top_n: pruned,
             peak_bytes: peak,
+            disk_bytes,
         });
-        self.sorted = Some(
-            rows.into_iter()
-                .map(|(_, _, r)| r)
-                .collect::<Vec<_>>()
-                .into_iter(),
-        );
+        self.sorted = Some(if runs.is_empty() {
+            Sorted::Memory(
+                rows.into_iter()
+                    .map(|(_, _, r)| r)
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            )
+        } else {
+            let mut heads = Vec::with_capacity(runs.len() + 1);
+            for mut run in runs {
+                let head = run.next_record(self.keys.len())?;
+                heads.push((Source::Run(run), head));
+            }
+            let mut mem = rows.into_iter();
+            let head = mem.next();
+            heads.push((Source::Memory(mem), head));
+            Sorted::Merge(heads)
+        });
         Ok(())
     }
 }
@@ -166,12 +206,145 @@ pub fn compare_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> Ordering {
     Ordering::Equal
 }
 
+/// A sorted run on disk, being read back.
+struct Run {
+    file: BufReader<File>,
+    buf: Vec<u8>,
+}
+
+/// Where the merge takes rows from: a run, or the rows still in memory.
+enum Source {
+    Run(Run),
+    Memory(std::vec::IntoIter<(Vec<Value>, usize, Row)>),
+}
+
+/// One row waiting in the merge: (sort key values, input position, row).
+type Head = Option<(Vec<Value>, usize, Row)>;
+
+/// The sorted output: all in memory, or the merge of the runs (each with
+/// its next record) and the rows held at the end.
+enum Sorted {
+    Memory(std::vec::IntoIter<Row>),
+    Merge(Vec<(Source, Head)>),
+}
+
+/// Names the temporary files of this process apart.
+static RUN_FILES: AtomicU64 = AtomicU64::new(0);
+
+fn temp_file_error(what: &str, e: std::io::Error) -> SqlError {
+    SqlError::Internal(format!("could not {what} a sort's temporary file: {e}"))
+}
+
+/// Write `rows` (sorted) as a run; adds its size to `disk_bytes`.
+fn write_run(
+    ctx: &ExecContext,
+    rows: &[(Vec<Value>, usize, Row)],
+    disk_bytes: &mut u64,
+) -> Result<Run> {
+    let io = |e| temp_file_error("write", e);
+    let dir = ctx.engine.config().data_dir.join("tmp");
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let n = RUN_FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("sort.{}.{n}", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(io)?;
+    // Unlinked at once: the open file stays readable, and nothing remains
+    // once it is closed (or the server dies).
+    std::fs::remove_file(&path).map_err(io)?;
+    let mut w = BufWriter::with_capacity(1 << 16, file);
+    let mut rec: Vec<u8> = Vec::new();
+    let mut vals: Vec<Value> = Vec::new();
+    for (i, (k, seq, r)) in rows.iter().enumerate() {
+        if i % 1024 == 0 {
+            ctx.check_cancel()?;
+        }
+        vals.clear();
+        vals.extend(k.iter().cloned());
+        vals.push(Value::Int8(*seq as i64));
+        vals.extend(r.iter().cloned());
+        rec.clear();
+        sargdb_catalog::types::encode_row(&vals, &mut rec);
+        w.write_all(&(rec.len() as u32).to_le_bytes()).map_err(io)?;
+        w.write_all(&rec).map_err(io)?;
+        *disk_bytes += 4 + rec.len() as u64;
+    }
+    let mut file = w.into_inner().map_err(|e| io(e.into_error()))?;
+    file.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+    Ok(Run {
+        file: BufReader::with_capacity(1 << 16, file),
+        buf: Vec::new(),
+    })
+}
+
+impl Run {
+    /// The next record, or None at the end of the run.
+    fn next_record(&mut self, nkeys: usize) -> Result<Head> {
+        let io = |e| temp_file_error("read", e);
+        let corrupt = || SqlError::Internal("a sort's temporary file is corrupt".into());
+        let mut len = [0u8; 4];
+        match self.file.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(io(e)),
+        }
+        self.buf.resize(u32::from_le_bytes(len) as usize, 0);
+        self.file.read_exact(&mut self.buf).map_err(io)?;
+        let mut vals = sargdb_catalog::types::decode_all(&self.buf)?;
+        if vals.len() <= nkeys {
+            return Err(corrupt());
+        }
+        let row = vals.split_off(nkeys + 1);
+        let Some(Value::Int8(seq)) = vals.pop() else {
+            return Err(corrupt());
+        };
+        Ok(Some((vals, seq as usize, row)))
+    }
+}
+
+impl Sorted {
+    fn next(&mut self, keys: &[SortKey]) -> Result<Option<Row>> {
+        match self {
+            Sorted::Memory(rows) => Ok(rows.next()),
+            Sorted::Merge(heads) => {
+                // The smallest head (few runs: a scan is enough); equal
+                // keys go by input position, so the merge is stable.
+                let mut best: Option<usize> = None;
+                for (i, (_, head)) in heads.iter().enumerate() {
+                    let Some(h) = head else { continue };
+                    let better = match best.and_then(|b| heads[b].1.as_ref()) {
+                        None => true,
+                        Some(bh) => {
+                            compare_keys(&h.0, &bh.0, keys).then(h.1.cmp(&bh.1)) == Ordering::Less
+                        }
+                    };
+                    if better {
+                        best = Some(i);
+                    }
+                }
+                let Some(b) = best else { return Ok(None) };
+                let next = match &mut heads[b].0 {
+                    Source::Run(run) => run.next_record(keys.len())?,
+                    Source::Memory(rows) => rows.next(),
+                };
+                Ok(std::mem::replace(&mut heads[b].1, next).map(|(_, _, row)| row))
+            }
+        }
+    }
+}
+
 impl Executor for SortExecutor {
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
         if self.sorted.is_none() {
             self.fill(ctx)?;
         }
-        Ok(self.sorted.as_mut().and_then(|s| s.next()))
+        match self.sorted.as_mut() {
+            Some(s) => s.next(&self.keys),
+            None => Ok(None),
+        }
     }
 
     fn sort_info(&self) -> Option<SortInfo> {

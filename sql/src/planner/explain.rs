@@ -500,10 +500,16 @@ fn agg_text(a: &crate::binder::bound::AggCall, names: &[(String, bool)]) -> Stri
 
 /// EXPLAIN ANALYZE's line under a Sort, in Postgres's words: the method
 /// (`quicksort` for a full in-memory sort, `top-N heapsort` for a bounded
-/// one that dropped rows) and the most memory the sort held, in kB rounded
-/// up as Postgres does. Sorts never spill to disk, so `external merge` does
-/// not occur.
+/// one that dropped rows, `external merge` for one that spilled) and the
+/// most memory the sort held, or for a spilled sort what it wrote to disk,
+/// in kB rounded up as Postgres does.
 pub fn sort_method_line(si: &crate::executor::SortInfo) -> String {
+    if si.disk_bytes > 0 {
+        return format!(
+            "Sort Method: external merge  Disk: {}kB",
+            si.disk_bytes.div_ceil(1024)
+        );
+    }
     let method = if si.top_n {
         "top-N heapsort"
     } else {
