@@ -163,6 +163,10 @@ impl WorkMemory {
         self.bytes += bytes;
         Ok(())
     }
+    /// Give back everything this operator holds.
+    pub fn release_all(&mut self) {
+        self.release(self.bytes);
+    }
     /// Give back `bytes` of what was added (rows the operator dropped).
     pub fn release(&mut self, bytes: u64) {
         let b = bytes.min(self.bytes);

@@ -1,9 +1,9 @@
 //! `--memory-limit` over the wire (sargdb only: PostgreSQL has no such
 //! budget). What the limit leaves beyond the buffer pool bounds the query
-//! work memory of all running queries together: a sort that would pass it
-//! spills to disk; a hash join or hash aggregate fails with SQLSTATE 53200,
-//! gives back what it held, and the connection and the server go on
-//! serving.
+//! work memory of all running queries together: a sort or hash aggregate
+//! that would pass it spills to disk; a hash join, or an aggregate whose one
+//! group outgrows it, fails with SQLSTATE 53200, gives back what it held,
+//! and the connection and the server go on serving.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ async fn num(c: &Client, sql: &str) -> i64 {
 const WORK_USED: &str = "SELECT bytes_used FROM memory_stats WHERE consumer = 'query work memory'";
 
 #[tokio::test]
-async fn past_the_work_memory_limit_sorts_spill_and_hash_operators_fail_with_53200() {
+async fn past_the_work_memory_limit_sorts_and_aggregates_spill_and_hash_joins_fail_with_53200() {
     // 4 MB of buffer pool in a 12 MB budget: 8 MB of query work memory.
     let srv = SargdbServer::start_with(&["--buffer-pool", "4MB", "--memory-limit", "12MB"]);
     let c = srv.connect().await;
@@ -85,10 +85,40 @@ async fn past_the_work_memory_limit_sorts_spill_and_hash_operators_fail_with_532
     let left = std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "files left in {}", tmp.display());
 
-    // Too large, and no spilling yet: a hash aggregate and a hash join's
-    // build side of a million rows each.
+    // A hash aggregate of 300,000 groups spills its new groups' rows to
+    // partitions and aggregates them afterwards: every group comes out
+    // once, with the right count and sum.
+    let rows = c
+        .query(
+            "SELECT g % 300000 AS k, count(*), sum(g) FROM generate_series(1, 1000000) g GROUP BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 300_000);
+    let mut seen = vec![false; 300_000];
+    for row in &rows {
+        let (k, n, sum): (i32, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        assert!(
+            !std::mem::replace(&mut seen[k as usize], true),
+            "group {k} twice"
+        );
+        // g = k, k + 300000, k + 600000 (and k + 900000 for k <= 100000),
+        // and group 0 starts at 300000.
+        let members: Vec<i64> = (0..4)
+            .map(|i| k as i64 + i * 300_000)
+            .filter(|&g| (1..=1_000_000).contains(&g))
+            .collect();
+        assert_eq!(n, members.len() as i64, "count of group {k}");
+        assert_eq!(sum, members.iter().sum::<i64>(), "sum of group {k}");
+    }
+    assert_eq!(num(&c, WORK_USED).await, 0);
+
+    // Too large, and nothing to split: one group whose state holds every
+    // row, and a hash join's build side of a million rows (hash joins do
+    // not spill yet).
     let too_big = [
-        "SELECT g, count(*) FROM generate_series(1, 1000000) g GROUP BY g",
+        "SELECT array_agg(g) FROM generate_series(1, 1000000) g",
         "SELECT count(*) FROM generate_series(1, 10) a \
          JOIN (SELECT g, md5(g::text) AS h FROM generate_series(1, 1000000) g) b ON a = b.g",
     ];

@@ -1,6 +1,15 @@
 //! HashAggregateExecutor: groups rows by key in a hash table and computes the
 //! aggregates (with DISTINCT, FILTER and ORDER BY inside the call). Without GROUP BY it yields exactly
 //! one row, even for empty input (count = 0, others NULL).
+//!
+//! When a new group does not fit in query work memory (`--memory-limit`),
+//! the groups already held go on aggregating in memory and the rows of
+//! every other group are written to one of 16 partition files by their
+//! key's hash (`spill`). After the groups in memory are output and their
+//! memory given back, each partition is aggregated the same way, and split
+//! again if it overflows too. A single group whose state outgrows the
+//! limit (array_agg of everything, say) cannot be split: that fails with
+//! 53200.
 
 use std::collections::{HashMap, HashSet};
 
@@ -9,6 +18,7 @@ use sargdb_catalog::{DataType, Value};
 
 use super::expr::{eval, eval_pred};
 use super::sort::compare_keys;
+use super::spill::{SpillReader, SpillWriter};
 use super::{BoxedExecutor, ExecContext, Executor, HashKey, Row};
 use crate::binder::bound::{AggCall, AggFunc, BoundExpr};
 use crate::error::Result;
@@ -28,6 +38,9 @@ pub struct HashAggregateExecutor {
     groups: Vec<BoundExpr>,
     aggs: Vec<AggCall>,
     output: Option<std::vec::IntoIter<Row>>,
+    /// Partitions spilled to disk and not aggregated yet, each with its
+    /// spill level.
+    spilled: Vec<(SpillReader, u32)>,
     /// The groups' keys and states, and what the aggregates keep per
     /// input row (DISTINCT's seen values, array_agg's items, string_agg's
     /// text, rows waiting for ORDER BY), as query work memory.
@@ -41,22 +54,23 @@ impl HashAggregateExecutor {
             groups,
             aggs,
             output: None,
+            spilled: vec![],
             memory: Default::default(),
         }
     }
+}
 
-    fn fresh(&self) -> Vec<AggState> {
-        self.aggs
-            .iter()
-            .map(|a| AggState {
-                count: 0,
-                acc: Value::Null,
-                items: vec![],
-                seen: a.distinct.then(HashSet::new),
-                pending: vec![],
-            })
-            .collect()
-    }
+/// The states of one new group.
+fn fresh_states(aggs: &[AggCall]) -> Vec<AggState> {
+    aggs.iter()
+        .map(|a| AggState {
+            count: 0,
+            acc: Value::Null,
+            items: vec![],
+            seen: a.distinct.then(HashSet::new),
+            pending: vec![],
+        })
+        .collect()
 }
 
 /// Feed one row's argument values to an aggregate (the values are taken).
@@ -208,13 +222,179 @@ fn finish(a: &AggCall, mut st: AggState, ctx: &ExecContext) -> Result<Value> {
     })
 }
 
+/// Partitions a pass spills the rows of new groups into when query work
+/// memory runs out.
+const PARTITIONS: usize = 16;
+/// A partition that overflows again is split again, this many times at
+/// most (each pass keeps at least one group in memory, so this is only a
+/// guard).
+const MAX_LEVEL: u32 = 8;
+
+/// The partition of a group key at a spill level (each level hashes
+/// differently, so a partition's groups spread over the next level's).
+fn partition_of(key: &HashKey, level: u32) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    level.hash(&mut h);
+    key.hash(&mut h);
+    (h.finish() % PARTITIONS as u64) as usize
+}
+
+/// What one pass over some input needs from the executor.
+struct Pass<'a> {
+    groups: &'a [BoundExpr],
+    aggs: &'a [AggCall],
+    memory: &'a mut crate::memory::WorkMemory,
+    level: u32,
+}
+
+impl Pass<'_> {
+    fn fresh(&self) -> Vec<AggState> {
+        fresh_states(self.aggs)
+    }
+
+    /// Aggregates the rows `next_row` yields into the output rows of their
+    /// groups. When a new group does not fit in query work memory (and
+    /// some group does), the rows of groups not in memory go to partition
+    /// files from then on; those are pushed onto `spilled`, each to be
+    /// aggregated by a pass of its own.
+    fn run(
+        &mut self,
+        ctx: &mut ExecContext,
+        next_row: &mut dyn FnMut(&mut ExecContext, &mut Row) -> Result<bool>,
+        spilled: &mut Vec<(SpillReader, u32)>,
+    ) -> Result<Vec<Row>> {
+        // Groups in the order they first appear, and where each is.
+        let mut groups: Vec<(HashKey, Vec<AggState>)> = vec![];
+        let mut index: HashMap<HashKey, usize> = HashMap::new();
+        let mut partitions: Option<Vec<SpillWriter>> = None;
+        let mut args: Vec<Value> = vec![];
+        // One row buffer for every input row (`next_into`).
+        let mut r: Row = vec![];
+        while next_row(ctx, &mut r)? {
+            ctx.check_cancel()?;
+            let slot = if self.groups.is_empty() {
+                if groups.is_empty() {
+                    groups.push((HashKey(vec![]), self.fresh()));
+                }
+                0
+            } else {
+                let mut key = Vec::with_capacity(self.groups.len());
+                for g in self.groups {
+                    key.push(eval(g, &r, ctx)?);
+                }
+                let key = HashKey(key);
+                match index.get(&key) {
+                    Some(&i) => i,
+                    None => {
+                        if let Some(parts) = partitions.as_mut() {
+                            parts[partition_of(&key, self.level)].write(&r)?;
+                            continue;
+                        }
+                        // The key twice (table and list), the table's slot
+                        // and the group's states.
+                        let need = 2 * crate::memory::row_bytes(&key.0)
+                            + std::mem::size_of::<usize>() as u64
+                            + (self.aggs.len() * std::mem::size_of::<AggState>()) as u64;
+                        if let Err(full) = self.memory.add(need) {
+                            if groups.is_empty() || self.level >= MAX_LEVEL {
+                                return Err(full);
+                            }
+                            let mut parts = Vec::with_capacity(PARTITIONS);
+                            for _ in 0..PARTITIONS {
+                                parts.push(SpillWriter::create(ctx)?);
+                            }
+                            parts[partition_of(&key, self.level)].write(&r)?;
+                            partitions = Some(parts);
+                            continue;
+                        }
+                        index.insert(key.clone(), groups.len());
+                        groups.push((key, self.fresh()));
+                        groups.len() - 1
+                    }
+                }
+            };
+            let states = &mut groups[slot].1;
+            for (i, a) in self.aggs.iter().enumerate() {
+                if let Some(f) = &a.filter {
+                    if !eval_pred(f, &r, ctx)? {
+                        continue;
+                    }
+                }
+                args.clear();
+                for x in &a.args {
+                    args.push(eval(x, &r, ctx)?);
+                }
+                if a.order_by.is_empty() {
+                    let kept = accumulate(a, &mut states[i], &mut args, ctx)?;
+                    if kept > 0 {
+                        self.memory.add(kept)?;
+                    }
+                } else {
+                    let mut k = Vec::with_capacity(a.order_by.len());
+                    for o in &a.order_by {
+                        k.push(eval(&o.expr, &r, ctx)?);
+                    }
+                    self.memory
+                        .add(crate::memory::row_bytes(&k) + crate::memory::row_bytes(&args))?;
+                    states[i].pending.push((k, std::mem::take(&mut args)));
+                }
+            }
+        }
+        if self.groups.is_empty() && groups.is_empty() {
+            groups.push((HashKey(vec![]), self.fresh()));
+        }
+        drop(index);
+        let mut out = vec![];
+        for (k, states) in groups {
+            let mut row = k.0;
+            for (a, st) in self.aggs.iter().zip(states) {
+                row.push(finish(a, st, ctx)?);
+            }
+            out.push(row);
+        }
+        for p in partitions.into_iter().flatten() {
+            if p.bytes() > 0 {
+                spilled.push((p.finish()?, self.level + 1));
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl Executor for HashAggregateExecutor {
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
-        if self.output.is_none() {
-            // Groups in the order they first appear, and where each is.
-            let mut groups: Vec<(HashKey, Vec<AggState>)> = vec![];
-            let mut index: HashMap<HashKey, usize> = HashMap::new();
-            let mut args: Vec<Value> = vec![];
+        loop {
+            if let Some(out) = self.output.as_mut() {
+                if let Some(row) = out.next() {
+                    return Ok(Some(row));
+                }
+                // This pass's groups are out: aggregate the next spilled
+                // partition, with their memory given back first.
+                let Some((mut part, level)) = self.spilled.pop() else {
+                    return Ok(None);
+                };
+                self.memory.release_all();
+                let mut pass = Pass {
+                    groups: &self.groups,
+                    aggs: &self.aggs,
+                    memory: &mut self.memory,
+                    level,
+                };
+                let out = pass.run(
+                    ctx,
+                    &mut |_, r| match part.next()? {
+                        Some(v) => {
+                            *r = v;
+                            Ok(true)
+                        }
+                        None => Ok(false),
+                    },
+                    &mut self.spilled,
+                )?;
+                self.output = Some(out.into_iter());
+                continue;
+            }
             // Only count(*) without GROUP BY: no value of any row is read.
             let counts_only = self.groups.is_empty()
                 && self.aggs.iter().all(|a| {
@@ -231,80 +411,21 @@ impl Executor for HashAggregateExecutor {
                 }
                 let row = self.aggs.iter().map(|_| Value::Int8(n)).collect();
                 self.output = Some(vec![row].into_iter());
-                return Ok(self.output.as_mut().and_then(|o| o.next()));
+                continue;
             }
-            // One row buffer for every input row (`next_into`).
-            let mut r: Row = vec![];
-            while self.input.next_into(ctx, &mut r)? {
-                ctx.check_cancel()?;
-                let slot = if self.groups.is_empty() {
-                    if groups.is_empty() {
-                        groups.push((HashKey(vec![]), self.fresh()));
-                    }
-                    0
-                } else {
-                    let mut key = Vec::with_capacity(self.groups.len());
-                    for g in &self.groups {
-                        key.push(eval(g, &r, ctx)?);
-                    }
-                    let key = HashKey(key);
-                    match index.get(&key) {
-                        Some(&i) => i,
-                        None => {
-                            // The key twice (table and list), the table's
-                            // slot and the group's states.
-                            self.memory.add(
-                                2 * crate::memory::row_bytes(&key.0)
-                                    + std::mem::size_of::<usize>() as u64
-                                    + (self.aggs.len() * std::mem::size_of::<AggState>()) as u64,
-                            )?;
-                            index.insert(key.clone(), groups.len());
-                            groups.push((key, self.fresh()));
-                            groups.len() - 1
-                        }
-                    }
-                };
-                let states = &mut groups[slot].1;
-                for (i, a) in self.aggs.iter().enumerate() {
-                    if let Some(f) = &a.filter {
-                        if !eval_pred(f, &r, ctx)? {
-                            continue;
-                        }
-                    }
-                    args.clear();
-                    for x in &a.args {
-                        args.push(eval(x, &r, ctx)?);
-                    }
-                    if a.order_by.is_empty() {
-                        let kept = accumulate(a, &mut states[i], &mut args, ctx)?;
-                        if kept > 0 {
-                            self.memory.add(kept)?;
-                        }
-                    } else {
-                        let mut k = Vec::with_capacity(a.order_by.len());
-                        for o in &a.order_by {
-                            k.push(eval(&o.expr, &r, ctx)?);
-                        }
-                        self.memory
-                            .add(crate::memory::row_bytes(&k) + crate::memory::row_bytes(&args))?;
-                        states[i].pending.push((k, std::mem::take(&mut args)));
-                    }
-                }
-            }
-            if self.groups.is_empty() && groups.is_empty() {
-                groups.push((HashKey(vec![]), self.fresh()));
-            }
-            drop(index);
-            let mut out = vec![];
-            for (k, states) in groups {
-                let mut row = k.0;
-                for (a, st) in self.aggs.iter().zip(states) {
-                    row.push(finish(a, st, ctx)?);
-                }
-                out.push(row);
-            }
+            let input = &mut self.input;
+            let mut pass = Pass {
+                groups: &self.groups,
+                aggs: &self.aggs,
+                memory: &mut self.memory,
+                level: 0,
+            };
+            let out = pass.run(
+                ctx,
+                &mut |ctx, r| input.next_into(ctx, r),
+                &mut self.spilled,
+            )?;
             self.output = Some(out.into_iter());
         }
-        Ok(self.output.as_mut().and_then(|o| o.next()))
     }
 }

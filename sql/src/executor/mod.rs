@@ -18,6 +18,7 @@ pub use scan::decode as decode_row_of;
 pub use scan::{decode_masked, decode_masked_in, decode_masked_into};
 mod set_op;
 mod sort;
+mod spill;
 pub mod stats;
 pub(crate) mod verify;
 

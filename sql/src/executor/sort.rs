@@ -10,19 +10,15 @@
 //! reading; at the end it merges the runs and what it still holds. Each
 //! record of a run is the row's sort key values, its input position (so
 //! the merge stays stable) and the row, encoded as a tuple (`encode_row`),
-//! after its length. Run files live in the data directory's `tmp/` and are
-//! unlinked as soon as they are created, so nothing is left behind, even
-//! after a crash.
+//! after its length, in a temporary file (`spill`).
 
 use std::cmp::Ordering;
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, Write};
-use std::sync::atomic::AtomicU64;
 
 use sargdb_catalog::types::compare;
 use sargdb_catalog::Value;
 
 use super::expr::eval;
+use super::spill::{SpillReader, SpillWriter};
 use super::{BoxedExecutor, ExecContext, Executor, Row, SortInfo};
 use crate::error::{Result, SqlError};
 use crate::memory::row_bytes;
@@ -208,8 +204,7 @@ pub fn compare_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> Ordering {
 
 /// A sorted run on disk, being read back.
 struct Run {
-    file: BufReader<File>,
-    buf: Vec<u8>,
+    file: SpillReader,
 }
 
 /// Where the merge takes rows from: a run, or the rows still in memory.
@@ -228,35 +223,13 @@ enum Sorted {
     Merge(Vec<(Source, Head)>),
 }
 
-/// Names the temporary files of this process apart.
-static RUN_FILES: AtomicU64 = AtomicU64::new(0);
-
-fn temp_file_error(what: &str, e: std::io::Error) -> SqlError {
-    SqlError::Internal(format!("could not {what} a sort's temporary file: {e}"))
-}
-
 /// Write `rows` (sorted) as a run; adds its size to `disk_bytes`.
 fn write_run(
     ctx: &ExecContext,
     rows: &[(Vec<Value>, usize, Row)],
     disk_bytes: &mut u64,
 ) -> Result<Run> {
-    let io = |e| temp_file_error("write", e);
-    let dir = ctx.engine.config().data_dir.join("tmp");
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    let n = RUN_FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = dir.join(format!("sort.{}.{n}", std::process::id()));
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(io)?;
-    // Unlinked at once: the open file stays readable, and nothing remains
-    // once it is closed (or the server dies).
-    std::fs::remove_file(&path).map_err(io)?;
-    let mut w = BufWriter::with_capacity(1 << 16, file);
-    let mut rec: Vec<u8> = Vec::new();
+    let mut w = SpillWriter::create(ctx)?;
     let mut vals: Vec<Value> = Vec::new();
     for (i, (k, seq, r)) in rows.iter().enumerate() {
         if i % 1024 == 0 {
@@ -266,34 +239,19 @@ fn write_run(
         vals.extend(k.iter().cloned());
         vals.push(Value::Int8(*seq as i64));
         vals.extend(r.iter().cloned());
-        rec.clear();
-        sargdb_catalog::types::encode_row(&vals, &mut rec);
-        w.write_all(&(rec.len() as u32).to_le_bytes()).map_err(io)?;
-        w.write_all(&rec).map_err(io)?;
-        *disk_bytes += 4 + rec.len() as u64;
+        w.write(&vals)?;
     }
-    let mut file = w.into_inner().map_err(|e| io(e.into_error()))?;
-    file.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
-    Ok(Run {
-        file: BufReader::with_capacity(1 << 16, file),
-        buf: Vec::new(),
-    })
+    *disk_bytes += w.bytes();
+    Ok(Run { file: w.finish()? })
 }
 
 impl Run {
     /// The next record, or None at the end of the run.
     fn next_record(&mut self, nkeys: usize) -> Result<Head> {
-        let io = |e| temp_file_error("read", e);
         let corrupt = || SqlError::Internal("a sort's temporary file is corrupt".into());
-        let mut len = [0u8; 4];
-        match self.file.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(e) => return Err(io(e)),
-        }
-        self.buf.resize(u32::from_le_bytes(len) as usize, 0);
-        self.file.read_exact(&mut self.buf).map_err(io)?;
-        let mut vals = sargdb_catalog::types::decode_all(&self.buf)?;
+        let Some(mut vals) = self.file.next()? else {
+            return Ok(None);
+        };
         if vals.len() <= nkeys {
             return Err(corrupt());
         }

@@ -1,0 +1,106 @@
+//! Temporary files for operators that spill when query work memory runs
+//! out (`--memory-limit`): a sort's sorted runs, a hash aggregate's
+//! partitions. A file holds records of values, each encoded as a tuple
+//! (`encode_row`, whose values carry their own types) after its length. It
+//! lives in the data directory's `tmp/` and is unlinked as soon as it is
+//! created: the open file stays usable, and nothing is left behind once it
+//! is closed, even after a crash.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sargdb_catalog::Value;
+
+use super::ExecContext;
+use crate::error::{Result, SqlError};
+
+/// Buffer of each reader and writer.
+const BUFFER: usize = 1 << 16;
+
+/// Names the temporary files of this process apart.
+static FILES: AtomicU64 = AtomicU64::new(0);
+
+fn io_error(what: &str, e: std::io::Error) -> SqlError {
+    SqlError::Internal(format!("could not {what} temporary file: {e}"))
+}
+
+/// A temporary file being written.
+pub struct SpillWriter {
+    w: BufWriter<File>,
+    rec: Vec<u8>,
+    bytes: u64,
+}
+
+impl SpillWriter {
+    pub fn create(ctx: &ExecContext) -> Result<SpillWriter> {
+        let io = |e| io_error("create", e);
+        let dir = ctx.engine.config().data_dir.join("tmp");
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let n = FILES.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("spill.{}.{n}", std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io)?;
+        std::fs::remove_file(&path).map_err(io)?;
+        Ok(SpillWriter {
+            w: BufWriter::with_capacity(BUFFER, file),
+            rec: Vec::new(),
+            bytes: 0,
+        })
+    }
+
+    /// Appends one record.
+    pub fn write(&mut self, values: &[Value]) -> Result<()> {
+        let io = |e| io_error("write to", e);
+        self.rec.clear();
+        sargdb_catalog::types::encode_row(values, &mut self.rec);
+        self.w
+            .write_all(&(self.rec.len() as u32).to_le_bytes())
+            .map_err(io)?;
+        self.w.write_all(&self.rec).map_err(io)?;
+        self.bytes += 4 + self.rec.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Done writing: the records, read from the start.
+    pub fn finish(self) -> Result<SpillReader> {
+        let io = |e| io_error("write to", e);
+        let mut file = self.w.into_inner().map_err(|e| io(e.into_error()))?;
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        Ok(SpillReader {
+            r: BufReader::with_capacity(BUFFER, file),
+            buf: Vec::new(),
+        })
+    }
+}
+
+/// A temporary file being read back.
+pub struct SpillReader {
+    r: BufReader<File>,
+    buf: Vec<u8>,
+}
+
+impl SpillReader {
+    /// The next record, or None at the end.
+    pub fn next(&mut self) -> Result<Option<Vec<Value>>> {
+        let io = |e| io_error("read", e);
+        let mut len = [0u8; 4];
+        match self.r.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(io(e)),
+        }
+        self.buf.resize(u32::from_le_bytes(len) as usize, 0);
+        self.r.read_exact(&mut self.buf).map_err(io)?;
+        Ok(Some(sargdb_catalog::types::decode_all(&self.buf)?))
+    }
+}
