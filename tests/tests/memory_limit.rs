@@ -1,8 +1,8 @@
 //! `--memory-limit` over the wire (sargdb only: PostgreSQL has no such
 //! budget). What the limit leaves beyond the buffer pool bounds the query
-//! work memory of all running queries together: a sort or hash aggregate
-//! that would pass it spills to disk; a hash join, or an aggregate whose one
-//! group outgrows it, fails with SQLSTATE 53200, gives back what it held,
+//! work memory of all running queries together: a sort, hash aggregate or
+//! hash join that would pass it spills to disk; an aggregate whose one
+//! group outgrows it fails with SQLSTATE 53200, gives back what it held,
 //! and the connection and the server go on serving.
 
 use std::process::Command;
@@ -16,10 +16,26 @@ async fn num(c: &Client, sql: &str) -> i64 {
     c.query_one(sql, &[]).await.unwrap().get(0)
 }
 
+/// The one row of a query, as text (simple protocol).
+async fn text_row(c: &Client, sql: &str) -> Vec<String> {
+    let msgs = c.simple_query(sql).await.unwrap();
+    let row = msgs
+        .iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(r),
+            _ => None,
+        })
+        .expect("a row");
+    (0..row.len())
+        .map(|i| row.get(i).unwrap_or("NULL").to_string())
+        .collect()
+}
+
 const WORK_USED: &str = "SELECT bytes_used FROM memory_stats WHERE consumer = 'query work memory'";
 
 #[tokio::test]
-async fn past_the_work_memory_limit_sorts_and_aggregates_spill_and_hash_joins_fail_with_53200() {
+async fn past_the_work_memory_limit_sorts_aggregates_and_joins_spill_and_the_rest_fails_with_53200()
+{
     // 4 MB of buffer pool in a 12 MB budget: 8 MB of query work memory.
     let srv = SargdbServer::start_with(&["--buffer-pool", "4MB", "--memory-limit", "12MB"]);
     let c = srv.connect().await;
@@ -114,14 +130,40 @@ async fn past_the_work_memory_limit_sorts_and_aggregates_spill_and_hash_joins_fa
     }
     assert_eq!(num(&c, WORK_USED).await, 0);
 
+    // Hash joins whose build side does not fit split both sides into
+    // partition pairs: the same answers as a server without a limit, for
+    // every join kind, with NULL keys on both sides and a residual
+    // condition. (Each build side is 200,000 rows or more, far past 8 MB.)
+    let free = SargdbServer::start_with(&["--buffer-pool", "4MB"]);
+    let f = free.connect().await;
+    let a = "(SELECT CASE WHEN g % 100000 = 0 THEN NULL ELSE g END AS x \
+              FROM generate_series(1, 200000) g) a";
+    let b = "(SELECT CASE WHEN g % 100000 = 0 THEN NULL ELSE g * 2 END AS y, md5(g::text) AS h \
+              FROM generate_series(1, 200000) g) b";
+    let mut joins = vec!["SELECT count(*), sum(b.g) FROM generate_series(1, 10) a \
+         JOIN (SELECT g, md5(g::text) AS h FROM generate_series(1, 1000000) g) b ON a = b.g"
+        .to_string()];
+    for (kind, on) in [
+        ("JOIN", "a.x = b.y AND b.h > 'm'"),
+        ("LEFT JOIN", "a.x = b.y AND b.h > 'm'"),
+        ("RIGHT JOIN", "a.x = b.y AND b.h > 'm'"),
+        ("FULL JOIN", "a.x = b.y AND b.h > 'm'"),
+        ("FULL JOIN", "a.x = b.y"),
+    ] {
+        joins.push(format!(
+            "SELECT count(*), count(x), count(y), sum(x), sum(y), count(h) FROM {a} {kind} {b} ON {on}"
+        ));
+    }
+    for sql in &joins {
+        let got = text_row(&c, sql).await;
+        assert_eq!(got, text_row(&f, sql).await, "{sql}");
+        assert_eq!(num(&c, WORK_USED).await, 0, "{sql}");
+    }
+    assert_eq!(text_row(&c, &joins[0]).await, vec!["10", "55"]);
+
     // Too large, and nothing to split: one group whose state holds every
-    // row, and a hash join's build side of a million rows (hash joins do
-    // not spill yet).
-    let too_big = [
-        "SELECT array_agg(g) FROM generate_series(1, 1000000) g",
-        "SELECT count(*) FROM generate_series(1, 10) a \
-         JOIN (SELECT g, md5(g::text) AS h FROM generate_series(1, 1000000) g) b ON a = b.g",
-    ];
+    // row.
+    let too_big = ["SELECT array_agg(g) FROM generate_series(1, 1000000) g"];
     for sql in too_big {
         let err = expect_sqlstate(c.query(sql, &[]).await, "53200");
         assert_eq!(err.message(), "out of memory");
