@@ -48,6 +48,10 @@ pub struct Database {
 impl Database {
     pub fn open(cfg: DatabaseConfig) -> Result<Arc<Database>> {
         let engine = Engine::open(cfg.engine)?;
+        // Spill files are unlinked when made; one a crash caught between
+        // creating and unlinking it would be left here, and nothing else
+        // uses the directory (executor::spill).
+        crate::executor::remove_spill_files(&engine.config().data_dir);
         let catalog = match engine.catalog_blob() {
             Some(b) => Catalog::from_blob(&b).map_err(|e| SqlError::Internal(e.to_string()))?,
             None => Catalog::default(),

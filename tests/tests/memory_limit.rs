@@ -37,7 +37,7 @@ const WORK_USED: &str = "SELECT bytes_used FROM memory_stats WHERE consumer = 'q
 async fn past_the_work_memory_limit_sorts_aggregates_and_joins_spill_and_the_rest_fails_with_53200()
 {
     // 4 MB of buffer pool in a 12 MB budget: 8 MB of query work memory.
-    let srv = SargdbServer::start_with(&["--buffer-pool", "4MB", "--memory-limit", "12MB"]);
+    let mut srv = SargdbServer::start_with(&["--buffer-pool", "4MB", "--memory-limit", "12MB"]);
     let c = srv.connect().await;
     assert_eq!(
         num(
@@ -185,6 +185,18 @@ async fn past_the_work_memory_limit_sorts_aggregates_and_joins_spill_and_the_res
     expect_sqlstate(c.query("SELECT 1", &[]).await, "25P02");
     c.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(num(&c, "SELECT count(*) FROM kept").await, 0);
+
+    // A spill file left by a crash between creating and unlinking it is
+    // removed when the server starts.
+    drop(c);
+    srv.stop();
+    let stray = srv.data_dir().join("tmp").join("spill.1.1");
+    std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+    std::fs::write(&stray, b"left over").unwrap();
+    srv.restart();
+    let c = srv.connect().await;
+    assert_eq!(num(&c, "SELECT count(*) FROM kept").await, 0);
+    assert!(!stray.exists(), "{} is still there", stray.display());
 }
 
 #[test]

@@ -19,6 +19,7 @@ pub use scan::{decode_masked, decode_masked_in, decode_masked_into};
 mod set_op;
 mod sort;
 mod spill;
+pub use spill::remove_spill_files;
 pub mod stats;
 pub(crate) mod verify;
 

@@ -104,3 +104,19 @@ impl SpillReader {
         Ok(Some(sargdb_catalog::types::decode_all(&self.buf)?))
     }
 }
+
+/// Removes what a previous run of the server left in `<data_dir>/tmp/`
+/// (called at start, before any query runs).
+pub fn remove_spill_files(data_dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("tmp")) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        if name.to_string_lossy().starts_with("spill.") {
+            if let Err(err) = std::fs::remove_file(e.path()) {
+                tracing::warn!("could not remove {}: {err}", e.path().display());
+            }
+        }
+    }
+}
