@@ -161,9 +161,39 @@ async fn past_the_work_memory_limit_sorts_aggregates_and_joins_spill_and_the_res
     }
     assert_eq!(text_row(&c, &joins[0]).await, vec!["10", "55"]);
 
+    // DISTINCT and DISTINCT ON spill their new keys' rows to partitions: the
+    // same rows as without a limit (DISTINCT ON keeps the first row of each
+    // key in ORDER BY order).
+    for sql in [
+        "SELECT count(*), sum(k), min(k), max(k) FROM \
+         (SELECT DISTINCT g % 300000 AS k FROM generate_series(1, 1000000) g) s",
+        "SELECT count(*), sum(k), sum(g) FROM \
+         (SELECT DISTINCT ON (g % 200000) g % 200000 AS k, g \
+          FROM generate_series(1, 1000000) g ORDER BY g % 200000, g DESC) s",
+    ] {
+        let got = text_row(&c, sql).await;
+        assert_eq!(got, text_row(&f, sql).await, "{sql}");
+        assert_eq!(num(&c, WORK_USED).await, 0, "{sql}");
+    }
+    assert_eq!(
+        text_row(
+            &c,
+            "SELECT count(*), sum(k), min(k), max(k) FROM \
+             (SELECT DISTINCT g % 300000 AS k FROM generate_series(1, 1000000) g) s"
+        )
+        .await,
+        vec!["300000", "44999850000", "0", "299999"]
+    );
+
     // Too large, and nothing to split: one group whose state holds every
-    // row.
-    let too_big = ["SELECT array_agg(g) FROM generate_series(1, 1000000) g"];
+    // row; set operations and recursive queries, which do not spill.
+    let too_big = [
+        "SELECT array_agg(g) FROM generate_series(1, 1000000) g",
+        "SELECT count(*) FROM (SELECT g FROM generate_series(1, 1000000) g \
+         INTERSECT SELECT g FROM generate_series(1, 10) g) s",
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 1000000) \
+         SELECT count(*) FROM r",
+    ];
     for sql in too_big {
         let err = expect_sqlstate(c.query(sql, &[]).await, "53200");
         assert_eq!(err.message(), "out of memory");

@@ -18,7 +18,7 @@ use sargdb_catalog::{DataType, Value};
 
 use super::expr::{eval, eval_pred};
 use super::sort::compare_keys;
-use super::spill::{SpillReader, SpillWriter};
+use super::spill::{partition_of, SpillReader, SpillWriter, MAX_LEVEL, PARTITIONS};
 use super::{BoxedExecutor, ExecContext, Executor, HashKey, Row};
 use crate::binder::bound::{AggCall, AggFunc, BoundExpr};
 use crate::error::Result;
@@ -220,24 +220,6 @@ fn finish(a: &AggCall, mut st: AggState, ctx: &ExecContext) -> Result<Value> {
         }
         _ => st.acc,
     })
-}
-
-/// Partitions a pass spills the rows of new groups into when query work
-/// memory runs out.
-const PARTITIONS: usize = 16;
-/// A partition that overflows again is split again, this many times at
-/// most (each pass keeps at least one group in memory, so this is only a
-/// guard).
-const MAX_LEVEL: u32 = 8;
-
-/// The partition of a group key at a spill level (each level hashes
-/// differently, so a partition's groups spread over the next level's).
-fn partition_of(key: &HashKey, level: u32) -> usize {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    level.hash(&mut h);
-    key.hash(&mut h);
-    (h.finish() % PARTITIONS as u64) as usize
 }
 
 /// What one pass over some input needs from the executor.

@@ -9,6 +9,7 @@ use sargdb_catalog::types::{arith, compare, ArithOp};
 use sargdb_catalog::{TypeError, Value};
 
 use super::expr::{eval, eval_pred};
+use super::spill::{partition_of, SpillReader, SpillWriter, MAX_LEVEL, PARTITIONS};
 use super::{BoxedExecutor, ExecContext, Executor, HashKey, Row};
 use crate::binder::bound::BoundExpr;
 use crate::error::{Result, SqlError};
@@ -429,10 +430,28 @@ impl Executor for LimitExecutor {
     }
 }
 
+/// DISTINCT and DISTINCT ON: each row whose key was not seen yet, as it
+/// arrives. The keys seen are query work memory. When a new key does not
+/// fit, the keys already seen go on filtering, and every row with a key not
+/// seen goes to one of 16 partition files by the key's hash (`spill`);
+/// once the input is done each partition is filtered the same way, with
+/// the memory given back first (and split again if it overflows too).
+/// Rows of one key stay in input order within a partition, so DISTINCT ON
+/// still keeps the first of each.
 pub struct DistinctExecutor {
     input: BoxedExecutor,
     on: Option<Vec<BoundExpr>>,
     seen: HashSet<HashKey>,
+    memory: crate::memory::WorkMemory,
+    /// The input is read to its end: rows come from `current`.
+    input_done: bool,
+    /// The spill level of the rows being read (0: the input).
+    level: u32,
+    /// This pass's partition files, once it spilled.
+    partitions: Option<Vec<SpillWriter>>,
+    /// Partitions still to filter, each with its level.
+    spilled: Vec<(SpillReader, u32)>,
+    current: Option<SpillReader>,
 }
 
 impl DistinctExecutor {
@@ -441,13 +460,44 @@ impl DistinctExecutor {
             input,
             on,
             seen: HashSet::new(),
+            memory: Default::default(),
+            input_done: false,
+            level: 0,
+            partitions: None,
+            spilled: vec![],
+            current: None,
         }
     }
 }
 
 impl Executor for DistinctExecutor {
     fn next(&mut self, ctx: &mut ExecContext) -> Result<Option<Row>> {
-        while let Some(r) = self.input.next(ctx)? {
+        loop {
+            let next = match self.current.as_mut() {
+                Some(f) => f.next()?,
+                None if self.input_done => None,
+                None => self.input.next(ctx)?,
+            };
+            let Some(r) = next else {
+                // This pass is over: queue its partitions, go to the next.
+                self.input_done = true;
+                if let Some(parts) = self.partitions.take() {
+                    for p in parts {
+                        if p.bytes() > 0 {
+                            self.spilled.push((p.finish()?, self.level + 1));
+                        }
+                    }
+                }
+                let Some((f, level)) = self.spilled.pop() else {
+                    self.current = None;
+                    return Ok(None);
+                };
+                self.seen.clear();
+                self.memory.release_all();
+                self.level = level;
+                self.current = Some(f);
+                continue;
+            };
             ctx.check_cancel()?;
             let key = match &self.on {
                 None => HashKey(r.clone()),
@@ -459,11 +509,28 @@ impl Executor for DistinctExecutor {
                     HashKey(k)
                 }
             };
-            if self.seen.insert(key) {
-                return Ok(Some(r));
+            if self.seen.contains(&key) {
+                continue;
             }
+            if let Some(parts) = self.partitions.as_mut() {
+                parts[partition_of(&key, self.level)].write(&r)?;
+                continue;
+            }
+            if let Err(full) = self.memory.add(crate::memory::row_bytes(&key.0)) {
+                if self.seen.is_empty() || self.level >= MAX_LEVEL {
+                    return Err(full);
+                }
+                let mut parts = Vec::with_capacity(PARTITIONS);
+                for _ in 0..PARTITIONS {
+                    parts.push(SpillWriter::create(ctx)?);
+                }
+                parts[partition_of(&key, self.level)].write(&r)?;
+                self.partitions = Some(parts);
+                continue;
+            }
+            self.seen.insert(key);
+            return Ok(Some(r));
         }
-        Ok(None)
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::{build, BoxedExecutor, ExecContext, Executor, HashKey, Row};
 use crate::error::Result;
+use crate::memory::WorkMemory;
 use crate::planner::plan::{Plan, SetOpKind};
 
 pub struct SetOpExecutor {
@@ -15,6 +16,8 @@ pub struct SetOpExecutor {
     op: SetOpKind,
     all: bool,
     out: Option<std::vec::IntoIter<Row>>,
+    /// Both sides' rows and the sets built over them.
+    memory: WorkMemory,
 }
 
 impl SetOpExecutor {
@@ -25,14 +28,25 @@ impl SetOpExecutor {
             op,
             all,
             out: None,
+            memory: WorkMemory::default(),
         }
     }
 }
 
-fn drain(ex: &mut BoxedExecutor, ctx: &mut ExecContext) -> Result<Vec<Row>> {
+/// All rows of `ex`, counted as query work memory if `memory` is given
+/// (which fails the query with 53200 past `--memory-limit`: set operations
+/// do not spill).
+fn drain(
+    ex: &mut BoxedExecutor,
+    ctx: &mut ExecContext,
+    mut memory: Option<&mut WorkMemory>,
+) -> Result<Vec<Row>> {
     let mut v = vec![];
     while let Some(r) = ex.next(ctx)? {
         ctx.check_cancel()?;
+        if let Some(m) = memory.as_deref_mut() {
+            m.add_row(&r)?;
+        }
         v.push(r);
     }
     Ok(v)
@@ -48,14 +62,16 @@ impl Executor for SetOpExecutor {
             return self.right.next(ctx);
         }
         if self.out.is_none() {
-            let l = drain(&mut self.left, ctx)?;
-            let r = drain(&mut self.right, ctx)?;
+            let l = drain(&mut self.left, ctx, Some(&mut self.memory))?;
+            let r = drain(&mut self.right, ctx, Some(&mut self.memory))?;
             let mut out = vec![];
             match self.op {
                 SetOpKind::Union => {
                     let mut seen = HashSet::new();
                     for row in l.into_iter().chain(r) {
-                        if seen.insert(HashKey(row.clone())) {
+                        if !seen.contains(&HashKey(row.clone())) {
+                            self.memory.add_row(&row)?;
+                            seen.insert(HashKey(row.clone()));
                             out.push(row);
                         }
                     }
@@ -65,6 +81,8 @@ impl Executor for SetOpExecutor {
                     for row in r {
                         *counts.entry(HashKey(row)).or_default() += 1;
                     }
+                    // (The counted rows' bytes are the right side's,
+                    // counted by `drain`; the emitted set holds copies.)
                     let mut emitted = HashSet::new();
                     for row in l {
                         let k = HashKey(row.clone());
@@ -78,7 +96,12 @@ impl Executor for SetOpExecutor {
                                     false
                                 }
                             }
-                            (SetOpKind::Intersect, false) => c > 0 && emitted.insert(k),
+                            (SetOpKind::Intersect, false) => {
+                                c > 0 && !emitted.contains(&k) && {
+                                    self.memory.add_row(&k.0)?;
+                                    emitted.insert(k)
+                                }
+                            }
                             (_, true) => {
                                 if c > 0 {
                                     counts.insert(k, c - 1);
@@ -87,7 +110,12 @@ impl Executor for SetOpExecutor {
                                     true
                                 }
                             }
-                            (_, false) => c == 0 && emitted.insert(k),
+                            (_, false) => {
+                                c == 0 && !emitted.contains(&k) && {
+                                    self.memory.add_row(&k.0)?;
+                                    emitted.insert(k)
+                                }
+                            }
                         };
                         if keep {
                             out.push(row);
@@ -107,6 +135,8 @@ pub struct RecursiveUnionExecutor {
     all: bool,
     id: usize,
     out: Option<std::vec::IntoIter<Row>>,
+    /// The rows produced and the set of those seen.
+    memory: WorkMemory,
 }
 
 impl RecursiveUnionExecutor {
@@ -117,6 +147,7 @@ impl RecursiveUnionExecutor {
             all,
             id,
             out: None,
+            memory: WorkMemory::default(),
         }
     }
 }
@@ -127,8 +158,14 @@ impl Executor for RecursiveUnionExecutor {
             let mut seen = HashSet::new();
             let mut result = vec![];
             let mut work = vec![];
-            for r in drain(&mut self.init, ctx)? {
+            // Counted: each new row's copies in the result and the seen
+            // set (a round's work rows go when the next round starts).
+            for r in drain(&mut self.init, ctx, None)? {
                 if self.all || seen.insert(HashKey(r.clone())) {
+                    self.memory.add_row(&r)?;
+                    if !self.all {
+                        self.memory.add_row(&r)?;
+                    }
                     result.push(r.clone());
                     work.push(r);
                 }
@@ -138,8 +175,12 @@ impl Executor for RecursiveUnionExecutor {
                 ctx.worktables
                     .insert(self.id, Arc::new(std::mem::take(&mut work)));
                 let mut ex = build(&self.recursive)?;
-                for r in drain(&mut ex, ctx)? {
+                for r in drain(&mut ex, ctx, None)? {
                     if self.all || seen.insert(HashKey(r.clone())) {
+                        self.memory.add_row(&r)?;
+                        if !self.all {
+                            self.memory.add_row(&r)?;
+                        }
                         result.push(r.clone());
                         work.push(r);
                     }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sargdb_catalog::Value;
 
-use super::ExecContext;
+use super::{ExecContext, HashKey};
 use crate::error::{Result, SqlError};
 
 /// Buffer of each reader and writer.
@@ -119,4 +119,22 @@ pub fn remove_spill_files(data_dir: &std::path::Path) {
             }
         }
     }
+}
+
+/// Partition files an operator splits its input into when it runs out of
+/// query work memory.
+pub const PARTITIONS: usize = 16;
+/// A partition that overflows again is split again, this many times at
+/// most (each pass keeps at least one key in memory, so this is only a
+/// guard).
+pub const MAX_LEVEL: u32 = 8;
+
+/// The partition of a hash key at a spill level (each level hashes
+/// differently, so one partition's keys spread over the next level's).
+pub fn partition_of(key: &HashKey, level: u32) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    level.hash(&mut h);
+    key.hash(&mut h);
+    (h.finish() % PARTITIONS as u64) as usize
 }
