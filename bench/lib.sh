@@ -1,7 +1,9 @@
 # Shared helpers of the index benchmarks (bench/btree.sh, bench/hash_brin.sh):
 # start PostgreSQL 15 and sargdb side by side with the same memory (buffer
 # pool = shared_buffers), durability (fsync on) and checkpoint distance
-# (max_wal_size 4GB for both), and run SQL, timings and
+# (max_wal_size 4GB for both; PG_EXTRA adds `-c name=value` settings to
+# PostgreSQL's command line and SDB_EXTRA flags to sargdb's), and run SQL,
+# timings and
 # pgbench against either. Source it after setting MEM; it sets WORK (a
 # scratch directory removed on exit) and defines q, timed, tps, ratio, mb.
 PGBIN=/usr/lib/postgresql/15/bin
@@ -30,10 +32,10 @@ mkdir -p "$WORK/pg" "$WORK/sdb"
 if [ "$(id -u)" -eq 0 ]; then chown -R postgres "$WORK"; fi
 as_pg "$PGBIN/initdb" -D "$WORK/pg" --locale=C -E UTF8 -A trust -U postgres >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
-    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$WORK -c shared_buffers=$MEM -c fsync=on -c synchronous_commit=on -c max_wal_size=4GB" \
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$WORK -c shared_buffers=$MEM -c fsync=on -c synchronous_commit=on -c max_wal_size=4GB ${PG_EXTRA:-}" \
     start >/dev/null
 "$ROOT/target/release/sargdb" --listen "127.0.0.1:$SDB_PORT" --data-dir "$WORK/sdb" \
-    --buffer-pool "$MEM" --max-wal-size 4GB --log-level warn 2>"$WORK/sdb.log" &
+    --buffer-pool "$MEM" --max-wal-size 4GB --log-level warn ${SDB_EXTRA:-} 2>"$WORK/sdb.log" &
 SDB_PID=$!
 for _ in $(seq 1 100); do
     psql -h 127.0.0.1 -p "$SDB_PORT" -U sargdb -d sargdb -Atqc 'select 1' >/dev/null 2>&1 && break

@@ -3,7 +3,7 @@
 //! RIGHT and FULL joins plus a residual condition.
 //!
 //! When the build side does not fit in query work memory (`--memory-limit`),
-//! both sides are split by the hash of their join key into 16 pairs of
+//! both sides are split by the hash of their join key into 64 pairs of
 //! partition files (`spill`), and the pairs are joined one at a time, each
 //! with a table of its own build rows (and split again if that overflows
 //! too). Rows with equal keys land in the same pair, and NULL keys, which
@@ -79,8 +79,9 @@ impl HashJoinExecutor {
 }
 
 /// Partitions both sides are split into when the build side does not fit
-/// in query work memory.
-const PARTITIONS: usize = 16;
+/// in query work memory: a build side of up to about 64 times the limit
+/// fits after one split (each row is then written and read once).
+const PARTITIONS: usize = 64;
 /// A partition whose build side overflows again is split again, this many
 /// times at most; past that the query fails with 53200.
 const MAX_LEVEL: u32 = 8;

@@ -81,8 +81,7 @@ impl SortExecutor {
                     return Err(full);
                 }
                 rows.sort_unstable_by(&order);
-                runs.push(write_run(ctx, &rows, &mut disk_bytes)?);
-                rows.clear();
+                runs.push(write_run(ctx, &mut rows, &mut disk_bytes)?);
                 self.memory.release(held);
                 held = 0;
                 self.memory.add(b)?;
@@ -121,15 +120,21 @@ impl SortExecutor {
                     .into_iter(),
             )
         } else {
-            let mut heads = Vec::with_capacity(runs.len() + 1);
+            let order: std::sync::Arc<[SortKey]> = self.keys.clone().into();
+            let mut sources = Vec::with_capacity(runs.len() + 1);
+            let mut heap = std::collections::BinaryHeap::with_capacity(runs.len() + 1);
             for mut run in runs {
-                let head = run.next_record(self.keys.len())?;
-                heads.push((Source::Run(run), head));
+                if let Some(h) = run.next_record(self.keys.len())? {
+                    heap.push(MergeHead::new(h, sources.len(), &order));
+                }
+                sources.push(Source::Run(run));
             }
             let mut mem = rows.into_iter();
-            let head = mem.next();
-            heads.push((Source::Memory(mem), head));
-            Sorted::Merge(heads)
+            if let Some(h) = mem.next() {
+                heap.push(MergeHead::new(h, sources.len(), &order));
+            }
+            sources.push(Source::Memory(mem));
+            Sorted::Merge { heap, sources }
         });
         Ok(())
     }
@@ -216,29 +221,78 @@ enum Source {
 /// One row waiting in the merge: (sort key values, input position, row).
 type Head = Option<(Vec<Value>, usize, Row)>;
 
-/// The sorted output: all in memory, or the merge of the runs (each with
-/// its next record) and the rows held at the end.
-enum Sorted {
-    Memory(std::vec::IntoIter<Row>),
-    Merge(Vec<(Source, Head)>),
+/// A source's next row in the merge heap, ordered so that the heap's top
+/// is the smallest key (equal keys by input position: the merge is
+/// stable).
+struct MergeHead {
+    key: Vec<Value>,
+    seq: usize,
+    row: Row,
+    source: usize,
+    order: std::sync::Arc<[SortKey]>,
 }
 
-/// Write `rows` (sorted) as a run; adds its size to `disk_bytes`.
+impl MergeHead {
+    fn new(
+        (key, seq, row): (Vec<Value>, usize, Row),
+        source: usize,
+        order: &std::sync::Arc<[SortKey]>,
+    ) -> Self {
+        MergeHead {
+            key,
+            seq,
+            row,
+            source,
+            order: order.clone(),
+        }
+    }
+}
+
+impl Ord for MergeHead {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: BinaryHeap is a max-heap.
+        compare_keys(&other.key, &self.key, &self.order).then(other.seq.cmp(&self.seq))
+    }
+}
+impl PartialOrd for MergeHead {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for MergeHead {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for MergeHead {}
+
+/// The sorted output: all in memory, or the merge of the runs and the rows
+/// held at the end, each source's next row in the heap.
+enum Sorted {
+    Memory(std::vec::IntoIter<Row>),
+    Merge {
+        heap: std::collections::BinaryHeap<MergeHead>,
+        sources: Vec<Source>,
+    },
+}
+
+/// Write `rows` (sorted) as a run, emptying it; adds its size to
+/// `disk_bytes`.
 fn write_run(
     ctx: &ExecContext,
-    rows: &[(Vec<Value>, usize, Row)],
+    rows: &mut Vec<(Vec<Value>, usize, Row)>,
     disk_bytes: &mut u64,
 ) -> Result<Run> {
     let mut w = SpillWriter::create(ctx)?;
     let mut vals: Vec<Value> = Vec::new();
-    for (i, (k, seq, r)) in rows.iter().enumerate() {
+    for (i, (k, seq, r)) in rows.drain(..).enumerate() {
         if i % 1024 == 0 {
             ctx.check_cancel()?;
         }
         vals.clear();
-        vals.extend(k.iter().cloned());
-        vals.push(Value::Int8(*seq as i64));
-        vals.extend(r.iter().cloned());
+        vals.extend(k);
+        vals.push(Value::Int8(seq as i64));
+        vals.extend(r);
         w.write(&vals)?;
     }
     *disk_bytes += w.bytes();
@@ -267,28 +321,18 @@ impl Sorted {
     fn next(&mut self, keys: &[SortKey]) -> Result<Option<Row>> {
         match self {
             Sorted::Memory(rows) => Ok(rows.next()),
-            Sorted::Merge(heads) => {
-                // The smallest head (few runs: a scan is enough); equal
-                // keys go by input position, so the merge is stable.
-                let mut best: Option<usize> = None;
-                for (i, (_, head)) in heads.iter().enumerate() {
-                    let Some(h) = head else { continue };
-                    let better = match best.and_then(|b| heads[b].1.as_ref()) {
-                        None => true,
-                        Some(bh) => {
-                            compare_keys(&h.0, &bh.0, keys).then(h.1.cmp(&bh.1)) == Ordering::Less
-                        }
-                    };
-                    if better {
-                        best = Some(i);
-                    }
-                }
-                let Some(b) = best else { return Ok(None) };
-                let next = match &mut heads[b].0 {
+            Sorted::Merge { heap, sources } => {
+                let Some(top) = heap.pop() else {
+                    return Ok(None);
+                };
+                let next = match &mut sources[top.source] {
                     Source::Run(run) => run.next_record(keys.len())?,
                     Source::Memory(rows) => rows.next(),
                 };
-                Ok(std::mem::replace(&mut heads[b].1, next).map(|(_, _, row)| row))
+                if let Some(h) = next {
+                    heap.push(MergeHead::new(h, top.source, &top.order));
+                }
+                Ok(Some(top.row))
             }
         }
     }

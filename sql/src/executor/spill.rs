@@ -15,8 +15,10 @@ use sargdb_catalog::Value;
 use super::{ExecContext, HashKey};
 use crate::error::{Result, SqlError};
 
-/// Buffer of each reader and writer.
-const BUFFER: usize = 1 << 16;
+/// Buffer of each writer (an operator may write many partitions at once)
+/// and of each reader. These buffers are not counted as query work memory.
+const WRITE_BUFFER: usize = 16 << 10;
+const READ_BUFFER: usize = 32 << 10;
 
 /// Names the temporary files of this process apart.
 static FILES: AtomicU64 = AtomicU64::new(0);
@@ -47,7 +49,7 @@ impl SpillWriter {
             .map_err(io)?;
         std::fs::remove_file(&path).map_err(io)?;
         Ok(SpillWriter {
-            w: BufWriter::with_capacity(BUFFER, file),
+            w: BufWriter::with_capacity(WRITE_BUFFER, file),
             rec: Vec::new(),
             bytes: 0,
         })
@@ -77,7 +79,7 @@ impl SpillWriter {
         let mut file = self.w.into_inner().map_err(|e| io(e.into_error()))?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         Ok(SpillReader {
-            r: BufReader::with_capacity(BUFFER, file),
+            r: BufReader::with_capacity(READ_BUFFER, file),
             buf: Vec::new(),
         })
     }
