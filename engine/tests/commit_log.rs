@@ -115,20 +115,7 @@ fn a_format_3_directory_with_one_commit_log_file_is_read_and_converted() {
     std::fs::rename(segment(&dir, 0), dir.join("pg_xact")).unwrap();
     std::fs::remove_dir_all(dir.join("xact")).unwrap();
     let control = dir.join("control");
-    let body: String = std::fs::read_to_string(&control)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("crc="))
-        .map(|l| {
-            if l.starts_with("version=") {
-                "version=3\n".to_string()
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    let crc = crc32fast::hash(body.as_bytes());
-    std::fs::write(&control, format!("{body}crc={crc}\n")).unwrap();
+    common::set_storage_version(&dir, 3);
 
     let e = Engine::open(cfg(&dir)).unwrap();
     assert_eq!(count(&e), kept);

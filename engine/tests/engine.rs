@@ -562,20 +562,7 @@ fn data_dir_of_another_format_version_is_refused() {
     // Reopens as it is.
     drop(Engine::open(cfg(&dir, 1 << 20)).unwrap());
     // The same file claiming format 1 (checksum recomputed).
-    let body: String = std::fs::read_to_string(&control)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("crc="))
-        .map(|l| {
-            if l.starts_with("version=") {
-                "version=1\n".to_string()
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    let crc = crc32fast::hash(body.as_bytes());
-    std::fs::write(&control, format!("{body}crc={crc}\n")).unwrap();
+    common::set_storage_version(&dir, 1);
     match Engine::open(cfg(&dir, 1 << 20)) {
         Err(EngineError::IncompatibleDataDir {
             found: 1,

@@ -153,9 +153,7 @@ impl WorkMemory {
                         detail: Some(format!(
                             "Failed on request of size {bytes}: the query work memory of all \
                              running queries would exceed its limit of {limit} bytes, what \
-                             --memory-limit leaves beyond the buffer pool (what cannot be split to \
-                             disk: one aggregate group's state, a single row, or one join key's \
-                             rows)."
+                             --memory-limit leaves beyond the buffer pool."
                         )),
                     });
                 }

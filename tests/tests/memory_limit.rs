@@ -8,7 +8,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sargdb_tests::{expect_sqlstate, SargdbServer};
+use sargdb_tests::{expect_sqlstate, text_rows, SargdbServer};
 use sargdb_tests::{free_port, unique_temp_dir};
 use tokio_postgres::Client;
 
@@ -29,6 +29,26 @@ async fn text_row(c: &Client, sql: &str) -> Vec<String> {
     (0..row.len())
         .map(|i| row.get(i).unwrap_or("NULL").to_string())
         .collect()
+}
+
+/// `SELECT g FROM generate_series(1, n) g ORDER BY g % 1000 DESC` comes
+/// back with every value once, in order, and stable (equal keys in input
+/// order).
+async fn sorts_in_order_and_stable(c: &Client, n: i32) {
+    let sql = format!("SELECT g FROM generate_series(1, {n}) g ORDER BY g % 1000 DESC");
+    let rows = c.query(&sql, &[]).await.unwrap();
+    let got: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(got.len(), n as usize);
+    for w in got.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        assert!(
+            a % 1000 > b % 1000 || (a % 1000 == b % 1000 && a < b),
+            "{a} before {b}"
+        );
+    }
+    let mut all = got;
+    all.sort_unstable();
+    assert!(all.iter().enumerate().all(|(i, &g)| g == i as i32 + 1));
 }
 
 const WORK_USED: &str = "SELECT bytes_used FROM memory_stats WHERE consumer = 'query work memory'";
@@ -61,36 +81,13 @@ async fn past_the_work_memory_limit_sorts_aggregates_and_joins_spill_and_the_res
     // A sort of a million rows (about 100 bytes each held) spills to disk
     // and comes back complete, in order, and stable: rows with equal keys
     // keep their input order.
-    let rows = c
-        .query(
-            "SELECT g FROM generate_series(1, 1000000) g ORDER BY g % 1000 DESC",
-            &[],
-        )
-        .await
-        .unwrap();
-    let got: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
-    assert_eq!(got.len(), 1_000_000);
-    for w in got.windows(2) {
-        let (a, b) = (w[0], w[1]);
-        assert!(
-            a % 1000 > b % 1000 || (a % 1000 == b % 1000 && a < b),
-            "{a} before {b}"
-        );
-    }
-    let mut all = got.clone();
-    all.sort_unstable();
-    assert!(all.iter().enumerate().all(|(i, &g)| g == i as i32 + 1));
+    sorts_in_order_and_stable(&c, 1_000_000).await;
     assert_eq!(num(&c, WORK_USED).await, 0);
-    let plan: Vec<String> = c
-        .query(
-            "EXPLAIN ANALYZE SELECT g FROM generate_series(1, 1000000) g ORDER BY g DESC",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let plan = text_rows(
+        &c,
+        "EXPLAIN ANALYZE SELECT g FROM generate_series(1, 1000000) g ORDER BY g DESC",
+    )
+    .await;
     assert!(
         plan.iter()
             .any(|l| l.contains("Sort Method: external merge  Disk: ")),
@@ -227,6 +224,42 @@ async fn past_the_work_memory_limit_sorts_aggregates_and_joins_spill_and_the_res
     let c = srv.connect().await;
     assert_eq!(num(&c, "SELECT count(*) FROM kept").await, 0);
     assert!(!stray.exists(), "{} is still there", stray.display());
+}
+
+/// With 256 kB of work memory, the paths a larger limit never takes: a
+/// sort writes more than 64 runs (merged into one as they accumulate), and
+/// hash join, hash aggregate and DISTINCT partitions overflow again and are
+/// split again. The answers are a server's without a limit.
+#[tokio::test]
+async fn a_tiny_limit_merges_runs_early_and_splits_partitions_again() {
+    let srv = SargdbServer::start_with(&["--buffer-pool", "4MB", "--memory-limit", "4352kB"]);
+    let free = SargdbServer::start_with(&["--buffer-pool", "4MB"]);
+    let (c, f) = (srv.connect().await, free.connect().await);
+    // 300,000 rows of about 110 bytes: some 130 runs.
+    sorts_in_order_and_stable(&c, 300_000).await;
+    let plan = text_rows(
+        &c,
+        "EXPLAIN ANALYZE SELECT g FROM generate_series(1, 300000) g ORDER BY g % 1000 DESC",
+    )
+    .await;
+    assert!(
+        plan.iter().any(|l| l.contains("external merge")),
+        "{plan:#?}"
+    );
+    for sql in [
+        // A 36 MB build side: 64 partitions of about 560 kB each.
+        "SELECT count(*), count(x), count(y), sum(x), sum(y) FROM \
+         (SELECT g AS x FROM generate_series(1, 200000) g) a FULL JOIN \
+         (SELECT g * 2 AS y, md5(g::text) AS h FROM generate_series(1, 200000) g) b ON a.x = b.y",
+        // 300,000 groups: 16 partitions of about 3.7 MB each.
+        "SELECT count(*), sum(n), sum(s) FROM \
+         (SELECT g % 300000, count(*) AS n, sum(g) AS s FROM generate_series(1, 1000000) g GROUP BY 1) t",
+        "SELECT count(*), sum(k) FROM \
+         (SELECT DISTINCT g % 300000 AS k FROM generate_series(1, 1000000) g) t",
+    ] {
+        assert_eq!(text_row(&c, sql).await, text_row(&f, sql).await, "{sql}");
+        assert_eq!(num(&c, WORK_USED).await, 0, "{sql}");
+    }
 }
 
 #[test]

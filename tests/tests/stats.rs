@@ -19,6 +19,15 @@ async fn num(c: &Client, sql: &str) -> i64 {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
+/// One column of one consumer's row of memory_stats.
+async fn memory_stat(c: &Client, consumer: &str, col: &str) -> i64 {
+    num(
+        c,
+        &format!("SELECT {col} FROM memory_stats WHERE consumer = '{consumer}'"),
+    )
+    .await
+}
+
 async fn table_counter(c: &Client, table: &str, col: &str) -> i64 {
     num(
         c,
@@ -781,64 +790,36 @@ async fn memory_and_index_physical_views() {
         .unwrap()
         .get(0);
     assert!(same, "buffer_residency adds up to the pool's used bytes");
-    assert!(
-        num(
-            &c,
-            "SELECT entries FROM memory_stats WHERE consumer = 'per-connection state'"
-        )
-        .await
-            >= 1
-    );
+    assert!(memory_stat(&c, "per-connection state", "entries").await >= 1);
     // A sort holds query work memory while it runs, and gives it back.
     c.query("SELECT * FROM t ORDER BY pad, id", &[])
         .await
         .unwrap();
-    assert!(
-        num(
-            &c,
-            "SELECT peak_bytes FROM memory_stats WHERE consumer = 'query work memory'"
-        )
-        .await
-            > 0
-    );
+    assert!(memory_stat(&c, "query work memory", "peak_bytes").await > 0);
 
     // A hash aggregate holds its groups as query work memory: 100,000
     // groups of one integer key and a count.
-    let work_peak = "SELECT peak_bytes FROM memory_stats WHERE consumer = 'query work memory'";
-    let before = num(&c, work_peak).await;
+    let before = memory_stat(&c, "query work memory", "peak_bytes").await;
     let groups = num(
         &c,
         "SELECT count(*) FROM (SELECT g, count(*) FROM generate_series(1, 100000) g GROUP BY g) s",
     )
     .await;
     assert_eq!(groups, 100000);
-    let peak = num(&c, work_peak).await;
+    let peak = memory_stat(&c, "query work memory", "peak_bytes").await;
     assert!(
         peak >= 100000 * 100 && peak > before,
         "peak {before} -> {peak} for 100,000 groups"
     );
     assert_eq!(
-        num(
-            &c,
-            "SELECT bytes_used FROM memory_stats WHERE consumer = 'query work memory'"
-        )
-        .await,
+        memory_stat(&c, "query work memory", "bytes_used").await,
         0,
         "given back when the query ends"
     );
 
     // The commit log holds a status for every transaction id, four to a
     // byte: 300 more transactions that write assign 300 more ids.
-    let clog = |col: &'static str| {
-        let c = &c;
-        async move {
-            num(
-                c,
-                &format!("SELECT {col} FROM memory_stats WHERE consumer = 'commit log'"),
-            )
-            .await
-        }
-    };
+    let clog = |col| memory_stat(&c, "commit log", col);
     let before = clog("entries").await;
     assert!(before > 0);
     c.batch_execute("CREATE TABLE cl (k int)").await.unwrap();
@@ -855,16 +836,7 @@ async fn memory_and_index_physical_views() {
 
     // A hash index keeps its buckets' addressing in memory once a lookup
     // has used it (4 bytes a bucket): counted while the index exists.
-    let index_mem = |col: &'static str| {
-        let c = &c;
-        async move {
-            num(
-                c,
-                &format!("SELECT {col} FROM memory_stats WHERE consumer = 'index structures'"),
-            )
-            .await
-        }
-    };
+    let index_mem = |col| memory_stat(&c, "index structures", col);
     assert_eq!(index_mem("bytes_used").await, 0, "no hash index yet");
     c.batch_execute(
         "CREATE TABLE hm (k int); INSERT INTO hm SELECT g FROM generate_series(1, 20000) g;

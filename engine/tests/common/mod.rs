@@ -45,6 +45,26 @@ pub fn open_engine(dir: &Path, buffer_pool_bytes: usize) -> Arc<Engine> {
     Engine::open(c).unwrap()
 }
 
+/// Make the control file of the data directory `dir` claim storage format
+/// `version`, with its checksum line recomputed.
+pub fn set_storage_version(dir: &Path, version: u32) {
+    let control = dir.join("control");
+    let body: String = std::fs::read_to_string(&control)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("crc="))
+        .map(|l| {
+            if l.starts_with("version=") {
+                format!("version={version}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let crc = crc32fast::hash(body.as_bytes());
+    std::fs::write(&control, format!("{body}crc={crc}\n")).unwrap();
+}
+
 /// Copy a data directory without its lock file (a crash image to recover).
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

@@ -18,7 +18,7 @@ use sargdb_catalog::{DataType, Value};
 
 use super::expr::{eval, eval_pred};
 use super::sort::compare_keys;
-use super::spill::{partition_of, SpillReader, SpillWriter, MAX_LEVEL, PARTITIONS};
+use super::spill::{Partitions, SpillReader, MAX_LEVEL};
 use super::{BoxedExecutor, ExecContext, Executor, HashKey, Row};
 use crate::binder::bound::{AggCall, AggFunc, BoundExpr};
 use crate::error::Result;
@@ -230,11 +230,10 @@ struct Pass<'a> {
     level: u32,
 }
 
-impl Pass<'_> {
-    fn fresh(&self) -> Vec<AggState> {
-        fresh_states(self.aggs)
-    }
+/// Partition files a pass spills into.
+const PARTITIONS: usize = 16;
 
+impl Pass<'_> {
     /// Aggregates the rows `next_row` yields into the output rows of their
     /// groups. When a new group does not fit in query work memory (and
     /// some group does), the rows of groups not in memory go to partition
@@ -249,7 +248,7 @@ impl Pass<'_> {
         // Groups in the order they first appear, and where each is.
         let mut groups: Vec<(HashKey, Vec<AggState>)> = vec![];
         let mut index: HashMap<HashKey, usize> = HashMap::new();
-        let mut partitions: Option<Vec<SpillWriter>> = None;
+        let mut partitions: Option<Partitions> = None;
         let mut args: Vec<Value> = vec![];
         // One row buffer for every input row (`next_into`).
         let mut r: Row = vec![];
@@ -257,7 +256,7 @@ impl Pass<'_> {
             ctx.check_cancel()?;
             let slot = if self.groups.is_empty() {
                 if groups.is_empty() {
-                    groups.push((HashKey(vec![]), self.fresh()));
+                    groups.push((HashKey(vec![]), fresh_states(self.aggs)));
                 }
                 0
             } else {
@@ -270,7 +269,7 @@ impl Pass<'_> {
                     Some(&i) => i,
                     None => {
                         if let Some(parts) = partitions.as_mut() {
-                            parts[partition_of(&key, self.level)].write(&r)?;
+                            parts.write(&key, &r)?;
                             continue;
                         }
                         // The key twice (table and list), the table's slot
@@ -282,16 +281,13 @@ impl Pass<'_> {
                             if groups.is_empty() || self.level >= MAX_LEVEL {
                                 return Err(full);
                             }
-                            let mut parts = Vec::with_capacity(PARTITIONS);
-                            for _ in 0..PARTITIONS {
-                                parts.push(SpillWriter::create(ctx)?);
-                            }
-                            parts[partition_of(&key, self.level)].write(&r)?;
+                            let mut parts = Partitions::create(ctx, PARTITIONS, self.level)?;
+                            parts.write(&key, &r)?;
                             partitions = Some(parts);
                             continue;
                         }
                         index.insert(key.clone(), groups.len());
-                        groups.push((key, self.fresh()));
+                        groups.push((key, fresh_states(self.aggs)));
                         groups.len() - 1
                     }
                 }
@@ -324,7 +320,7 @@ impl Pass<'_> {
             }
         }
         if self.groups.is_empty() && groups.is_empty() {
-            groups.push((HashKey(vec![]), self.fresh()));
+            groups.push((HashKey(vec![]), fresh_states(self.aggs)));
         }
         drop(index);
         let mut out = vec![];
@@ -335,10 +331,8 @@ impl Pass<'_> {
             }
             out.push(row);
         }
-        for p in partitions.into_iter().flatten() {
-            if p.bytes() > 0 {
-                spilled.push((p.finish()?, self.level + 1));
-            }
+        if let Some(parts) = partitions {
+            parts.queue_into(spilled)?;
         }
         Ok(out)
     }

@@ -6,16 +6,16 @@
 //! both sides are split by the hash of their join key into 64 pairs of
 //! partition files (`spill`), and the pairs are joined one at a time, each
 //! with a table of its own build rows (and split again if that overflows
-//! too). Rows with equal keys land in the same pair, and NULL keys, which
-//! match nothing, all in the first, so each pair joins exactly as the whole
-//! would; the output then comes pair by pair.
+//! too). Rows with equal keys land in the same pair, so each pair joins
+//! exactly as the whole would (NULL keys match nothing wherever they are);
+//! the output then comes pair by pair.
 
 use std::collections::HashMap;
 
 use sargdb_catalog::Value;
 
 use super::expr::{eval, eval_pred};
-use super::spill::{SpillReader, SpillWriter};
+use super::spill::{Partitions, SpillReader, MAX_LEVEL};
 use super::{BoxedExecutor, ExecContext, Executor, HashKey, Row};
 use crate::binder::bound::BoundExpr;
 use crate::error::Result;
@@ -82,24 +82,6 @@ impl HashJoinExecutor {
 /// in query work memory: a build side of up to about 64 times the limit
 /// fits after one split (each row is then written and read once).
 const PARTITIONS: usize = 64;
-/// A partition whose build side overflows again is split again, this many
-/// times at most; past that the query fails with 53200.
-const MAX_LEVEL: u32 = 8;
-
-/// The partition of a row's join key at a spill level (NULL keys, which
-/// match nothing, all go to the first).
-fn partition_of(key: &[Value], level: u32) -> usize {
-    use std::hash::{Hash, Hasher};
-    if key.iter().any(Value::is_null) {
-        return 0;
-    }
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    level.hash(&mut h);
-    for v in key {
-        sargdb_catalog::types::hash_value(v, &mut h);
-    }
-    (h.finish() % PARTITIONS as u64) as usize
-}
 
 /// Where the rows of one side come from: its input, or a partition file.
 enum Side<'a> {
@@ -181,39 +163,34 @@ impl HashJoinExecutor {
     ) -> Result<()> {
         let right_keys = self.right_keys.clone();
         let left_keys = self.left_keys.clone();
-        let mut rparts = Vec::with_capacity(PARTITIONS);
-        let mut lparts = Vec::with_capacity(PARTITIONS);
-        for _ in 0..PARTITIONS {
-            rparts.push(SpillWriter::create(ctx)?);
-            lparts.push(SpillWriter::create(ctx)?);
-        }
+        let mut rparts = Partitions::create(ctx, PARTITIONS, level)?;
+        let mut lparts = Partitions::create(ctx, PARTITIONS, level)?;
         let held = std::mem::take(&mut self.rights);
         self.table.clear();
         for r in held.into_iter().chain(std::iter::once(first)) {
-            let k = eval_key(&right_keys, &r, ctx)?;
-            rparts[partition_of(&k, level)].write(&r)?;
+            rparts.write(&HashKey(eval_key(&right_keys, &r, ctx)?), &r)?;
         }
         self.memory.release_all();
         while let Some(r) = right.next(ctx)? {
             ctx.check_cancel()?;
-            let k = eval_key(&right_keys, &r, ctx)?;
-            rparts[partition_of(&k, level)].write(&r)?;
+            rparts.write(&HashKey(eval_key(&right_keys, &r, ctx)?), &r)?;
         }
         while let Some(l) = left.next(ctx)? {
             ctx.check_cancel()?;
-            let k = eval_key(&left_keys, &l, ctx)?;
-            lparts[partition_of(&k, level)].write(&l)?;
+            lparts.write(&HashKey(eval_key(&left_keys, &l, ctx)?), &l)?;
         }
         // A pair matters if it can produce a row: both sides for an inner
-        // join, the outer side alone for an outer one.
+        // join, the outer side alone for an outer one. (NULL keys match
+        // nothing; they only ever come out unmatched, whichever pair holds
+        // them.)
         let keep_left = matches!(self.kind, JoinKind::Left | JoinKind::Full);
         let keep_right = matches!(self.kind, JoinKind::Right | JoinKind::Full);
-        for (r, l) in rparts.into_iter().zip(lparts) {
-            let (has_r, has_l) = (r.bytes() > 0, l.bytes() > 0);
+        for (right, left) in rparts.finish()?.into_iter().zip(lparts.finish()?) {
+            let (has_r, has_l) = (!right.is_empty(), !left.is_empty());
             if (has_r && has_l) || (has_l && keep_left) || (has_r && keep_right) {
                 self.pairs.push(Pair {
-                    right: r.finish()?,
-                    left: l.finish()?,
+                    right,
+                    left,
                     level: level + 1,
                 });
             }

@@ -9,7 +9,7 @@ use sargdb_catalog::types::{arith, compare, ArithOp};
 use sargdb_catalog::{TypeError, Value};
 
 use super::expr::{eval, eval_pred};
-use super::spill::{partition_of, SpillReader, SpillWriter, MAX_LEVEL, PARTITIONS};
+use super::spill::{Partitions, SpillReader, MAX_LEVEL};
 use super::{BoxedExecutor, ExecContext, Executor, HashKey, Row};
 use crate::binder::bound::BoundExpr;
 use crate::error::{Result, SqlError};
@@ -438,6 +438,9 @@ impl Executor for LimitExecutor {
 /// the memory given back first (and split again if it overflows too).
 /// Rows of one key stay in input order within a partition, so DISTINCT ON
 /// still keeps the first of each.
+/// Partition files a DISTINCT pass spills into.
+const DISTINCT_PARTITIONS: usize = 16;
+
 pub struct DistinctExecutor {
     input: BoxedExecutor,
     on: Option<Vec<BoundExpr>>,
@@ -448,7 +451,7 @@ pub struct DistinctExecutor {
     /// The spill level of the rows being read (0: the input).
     level: u32,
     /// This pass's partition files, once it spilled.
-    partitions: Option<Vec<SpillWriter>>,
+    partitions: Option<Partitions>,
     /// Partitions still to filter, each with its level.
     spilled: Vec<(SpillReader, u32)>,
     current: Option<SpillReader>,
@@ -482,11 +485,7 @@ impl Executor for DistinctExecutor {
                 // This pass is over: queue its partitions, go to the next.
                 self.input_done = true;
                 if let Some(parts) = self.partitions.take() {
-                    for p in parts {
-                        if p.bytes() > 0 {
-                            self.spilled.push((p.finish()?, self.level + 1));
-                        }
-                    }
+                    parts.queue_into(&mut self.spilled)?;
                 }
                 let Some((f, level)) = self.spilled.pop() else {
                     self.current = None;
@@ -513,18 +512,15 @@ impl Executor for DistinctExecutor {
                 continue;
             }
             if let Some(parts) = self.partitions.as_mut() {
-                parts[partition_of(&key, self.level)].write(&r)?;
+                parts.write(&key, &r)?;
                 continue;
             }
             if let Err(full) = self.memory.add(crate::memory::row_bytes(&key.0)) {
                 if self.seen.is_empty() || self.level >= MAX_LEVEL {
                     return Err(full);
                 }
-                let mut parts = Vec::with_capacity(PARTITIONS);
-                for _ in 0..PARTITIONS {
-                    parts.push(SpillWriter::create(ctx)?);
-                }
-                parts[partition_of(&key, self.level)].write(&r)?;
+                let mut parts = Partitions::create(ctx, DISTINCT_PARTITIONS, self.level)?;
+                parts.write(&key, &r)?;
                 self.partitions = Some(parts);
                 continue;
             }

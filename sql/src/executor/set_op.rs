@@ -65,62 +65,48 @@ impl Executor for SetOpExecutor {
             let l = drain(&mut self.left, ctx, Some(&mut self.memory))?;
             let r = drain(&mut self.right, ctx, Some(&mut self.memory))?;
             let mut out = vec![];
-            match self.op {
-                SetOpKind::Union => {
-                    let mut seen = HashSet::new();
-                    for row in l.into_iter().chain(r) {
-                        if !seen.contains(&HashKey(row.clone())) {
-                            self.memory.add_row(&row)?;
-                            seen.insert(HashKey(row.clone()));
-                            out.push(row);
-                        }
+            // Without ALL each row comes out once: `seen` holds a copy of
+            // each row that came out.
+            let mut seen = HashSet::new();
+            if self.op == SetOpKind::Union {
+                for row in l.into_iter().chain(r) {
+                    let k = HashKey(row.clone());
+                    if !seen.contains(&k) {
+                        self.memory.add_row(&row)?;
+                        seen.insert(k);
+                        out.push(row);
                     }
                 }
-                SetOpKind::Intersect | SetOpKind::Except => {
-                    let mut counts: HashMap<HashKey, usize> = HashMap::new();
-                    for row in r {
-                        *counts.entry(HashKey(row)).or_default() += 1;
-                    }
-                    // (The counted rows' bytes are the right side's,
-                    // counted by `drain`; the emitted set holds copies.)
-                    let mut emitted = HashSet::new();
-                    for row in l {
-                        let k = HashKey(row.clone());
-                        let c = counts.get(&k).copied().unwrap_or(0);
-                        let keep = match (self.op, self.all) {
-                            (SetOpKind::Intersect, true) => {
-                                if c > 0 {
-                                    counts.insert(k, c - 1);
-                                    true
-                                } else {
-                                    false
-                                }
+            } else {
+                // Right rows by value, with how many are left to match
+                // (their bytes are counted by `drain`).
+                let mut counts: HashMap<HashKey, usize> = HashMap::new();
+                for row in r {
+                    *counts.entry(HashKey(row)).or_default() += 1;
+                }
+                for row in l {
+                    let k = HashKey(row.clone());
+                    // With ALL, each right row matches one left row.
+                    let in_right = match counts.get_mut(&k) {
+                        Some(c) if *c > 0 => {
+                            if self.all {
+                                *c -= 1;
                             }
-                            (SetOpKind::Intersect, false) => {
-                                c > 0 && !emitted.contains(&k) && {
-                                    self.memory.add_row(&k.0)?;
-                                    emitted.insert(k)
-                                }
-                            }
-                            (_, true) => {
-                                if c > 0 {
-                                    counts.insert(k, c - 1);
-                                    false
-                                } else {
-                                    true
-                                }
-                            }
-                            (_, false) => {
-                                c == 0 && !emitted.contains(&k) && {
-                                    self.memory.add_row(&k.0)?;
-                                    emitted.insert(k)
-                                }
-                            }
-                        };
-                        if keep {
-                            out.push(row);
+                            true
                         }
+                        _ => false,
+                    };
+                    if in_right != (self.op == SetOpKind::Intersect) {
+                        continue;
                     }
+                    if !self.all {
+                        if seen.contains(&k) {
+                            continue;
+                        }
+                        self.memory.add_row(&k.0)?;
+                        seen.insert(k);
+                    }
+                    out.push(row);
                 }
             }
             self.out = Some(out.into_iter());

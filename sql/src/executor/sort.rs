@@ -9,8 +9,9 @@
 //! temporary file as one sorted run, gives the memory back and goes on
 //! reading; at the end it merges the runs and what it still holds. Each
 //! record of a run is the row's sort key values, its input position (so
-//! the merge stays stable) and the row, encoded as a tuple (`encode_row`),
-//! after its length, in a temporary file (`spill`).
+//! the merge stays stable) and the row, in a temporary file (`spill`).
+//! Every `MAX_RUNS` runs are merged into one as they accumulate, so the
+//! open files stay few however large the sort.
 
 use std::cmp::Ordering;
 
@@ -56,14 +57,14 @@ impl SortExecutor {
     fn fill(&mut self, ctx: &mut ExecContext) -> Result<()> {
         // (sort key values, input position, row): the position breaks ties
         // so the sort is stable, and so is the pruning.
-        let mut rows: Vec<(Vec<Value>, usize, Row)> = vec![];
+        let mut rows: Vec<Record> = vec![];
         let mut held: u64 = 0;
         let mut peak: u64 = 0;
         let mut pruned = false;
-        let mut runs: Vec<Run> = vec![];
+        let mut runs: Vec<Source> = vec![];
         let mut disk_bytes = 0u64;
         let keys = self.keys.clone();
-        let order = |a: &(Vec<Value>, usize, Row), b: &(Vec<Value>, usize, Row)| -> Ordering {
+        let order = |a: &Record, b: &Record| -> Ordering {
             compare_keys(&a.0, &b.0, &keys).then(a.1.cmp(&b.1))
         };
         let mut seq = 0usize;
@@ -81,7 +82,13 @@ impl SortExecutor {
                     return Err(full);
                 }
                 rows.sort_unstable_by(&order);
-                runs.push(write_run(ctx, &mut rows, &mut disk_bytes)?);
+                let mut drain = rows.drain(..);
+                runs.push(write_run(ctx, || Ok(drain.next()), &mut disk_bytes)?);
+                drop(drain);
+                if runs.len() == MAX_RUNS {
+                    let mut merge = Merge::new(std::mem::take(&mut runs), &self.keys)?;
+                    runs.push(write_run(ctx, || merge.next(), &mut disk_bytes)?);
+                }
                 self.memory.release(held);
                 held = 0;
                 self.memory.add(b)?;
@@ -120,21 +127,8 @@ impl SortExecutor {
                     .into_iter(),
             )
         } else {
-            let order: std::sync::Arc<[SortKey]> = self.keys.clone().into();
-            let mut sources = Vec::with_capacity(runs.len() + 1);
-            let mut heap = std::collections::BinaryHeap::with_capacity(runs.len() + 1);
-            for mut run in runs {
-                if let Some(h) = run.next_record(self.keys.len())? {
-                    heap.push(MergeHead::new(h, sources.len(), &order));
-                }
-                sources.push(Source::Run(run));
-            }
-            let mut mem = rows.into_iter();
-            if let Some(h) = mem.next() {
-                heap.push(MergeHead::new(h, sources.len(), &order));
-            }
-            sources.push(Source::Memory(mem));
-            Sorted::Merge { heap, sources }
+            runs.push(Source::Memory(rows.into_iter()));
+            Sorted::Merge(Merge::new(runs, &self.keys)?)
         });
         Ok(())
     }
@@ -148,9 +142,9 @@ fn array_bytes<T>(rows: &Vec<T>) -> u64 {
 /// Keep the first `bound` entries of `rows` in `order` (in no particular
 /// order); the bytes of the dropped rows.
 fn prune(
-    rows: &mut Vec<(Vec<Value>, usize, Row)>,
+    rows: &mut Vec<Record>,
     bound: usize,
-    order: &impl Fn(&(Vec<Value>, usize, Row), &(Vec<Value>, usize, Row)) -> Ordering,
+    order: &impl Fn(&Record, &Record) -> Ordering,
 ) -> u64 {
     if bound == 0 {
         let dropped = rows
@@ -207,51 +201,56 @@ pub fn compare_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> Ordering {
     Ordering::Equal
 }
 
-/// A sorted run on disk, being read back.
-struct Run {
-    file: SpillReader,
-}
+/// One row of a sort: (sort key values, input position, row). The input
+/// position breaks ties, so the sort and the merge are stable.
+type Record = (Vec<Value>, usize, Row);
 
-/// Where the merge takes rows from: a run, or the rows still in memory.
+/// Runs held open at once: when a sort has written this many, it merges
+/// them into one, so a large sort under a small limit never holds more
+/// files than this.
+const MAX_RUNS: usize = 64;
+
+/// Where the merge takes rows from: a run on disk, or the rows still in
+/// memory.
 enum Source {
-    Run(Run),
-    Memory(std::vec::IntoIter<(Vec<Value>, usize, Row)>),
+    Run(SpillReader),
+    Memory(std::vec::IntoIter<Record>),
 }
 
-/// One row waiting in the merge: (sort key values, input position, row).
-type Head = Option<(Vec<Value>, usize, Row)>;
+impl Source {
+    fn next(&mut self, nkeys: usize) -> Result<Option<Record>> {
+        let f = match self {
+            Source::Memory(rows) => return Ok(rows.next()),
+            Source::Run(f) => f,
+        };
+        let corrupt = || SqlError::Internal("a sort's temporary file is corrupt".into());
+        let Some(mut vals) = f.next()? else {
+            return Ok(None);
+        };
+        if vals.len() <= nkeys {
+            return Err(corrupt());
+        }
+        let row = vals.split_off(nkeys + 1);
+        let Some(Value::Int8(seq)) = vals.pop() else {
+            return Err(corrupt());
+        };
+        Ok(Some((vals, seq as usize, row)))
+    }
+}
 
 /// A source's next row in the merge heap, ordered so that the heap's top
-/// is the smallest key (equal keys by input position: the merge is
-/// stable).
+/// is the smallest key (equal keys by input position).
 struct MergeHead {
-    key: Vec<Value>,
-    seq: usize,
-    row: Row,
+    record: Record,
     source: usize,
     order: std::sync::Arc<[SortKey]>,
-}
-
-impl MergeHead {
-    fn new(
-        (key, seq, row): (Vec<Value>, usize, Row),
-        source: usize,
-        order: &std::sync::Arc<[SortKey]>,
-    ) -> Self {
-        MergeHead {
-            key,
-            seq,
-            row,
-            source,
-            order: order.clone(),
-        }
-    }
 }
 
 impl Ord for MergeHead {
     fn cmp(&self, other: &Self) -> Ordering {
         // Reversed: BinaryHeap is a max-heap.
-        compare_keys(&other.key, &self.key, &self.order).then(other.seq.cmp(&self.seq))
+        let (a, b) = (&self.record, &other.record);
+        compare_keys(&b.0, &a.0, &self.order).then(b.1.cmp(&a.1))
     }
 }
 impl PartialOrd for MergeHead {
@@ -266,29 +265,78 @@ impl PartialEq for MergeHead {
 }
 impl Eq for MergeHead {}
 
-/// The sorted output: all in memory, or the merge of the runs and the rows
-/// held at the end, each source's next row in the heap.
-enum Sorted {
-    Memory(std::vec::IntoIter<Row>),
-    Merge {
-        heap: std::collections::BinaryHeap<MergeHead>,
-        sources: Vec<Source>,
-    },
+/// Sorted sources merged into one order.
+struct Merge {
+    heap: std::collections::BinaryHeap<MergeHead>,
+    sources: Vec<Source>,
+    nkeys: usize,
 }
 
-/// Write `rows` (sorted) as a run, emptying it; adds its size to
-/// `disk_bytes`.
+impl Merge {
+    fn new(sources: Vec<Source>, keys: &[SortKey]) -> Result<Merge> {
+        let order: std::sync::Arc<[SortKey]> = keys.to_vec().into();
+        let mut m = Merge {
+            heap: std::collections::BinaryHeap::with_capacity(sources.len()),
+            sources,
+            nkeys: keys.len(),
+        };
+        for i in 0..m.sources.len() {
+            if let Some(record) = m.sources[i].next(m.nkeys)? {
+                m.heap.push(MergeHead {
+                    record,
+                    source: i,
+                    order: order.clone(),
+                });
+            }
+        }
+        Ok(m)
+    }
+
+    fn next(&mut self) -> Result<Option<Record>> {
+        let Some(mut top) = self.heap.pop() else {
+            return Ok(None);
+        };
+        match self.sources[top.source].next(self.nkeys)? {
+            Some(record) => {
+                let out = std::mem::replace(&mut top.record, record);
+                self.heap.push(top);
+                Ok(Some(out))
+            }
+            None => Ok(Some(top.record)),
+        }
+    }
+}
+
+/// The sorted output: all in memory, or the merge of the runs and the rows
+/// held at the end.
+enum Sorted {
+    Memory(std::vec::IntoIter<Row>),
+    Merge(Merge),
+}
+
+impl Sorted {
+    fn next(&mut self) -> Result<Option<Row>> {
+        match self {
+            Sorted::Memory(rows) => Ok(rows.next()),
+            Sorted::Merge(m) => Ok(m.next()?.map(|(_, _, row)| row)),
+        }
+    }
+}
+
+/// Write `records` (in order) as a run; adds its size to `disk_bytes`.
 fn write_run(
     ctx: &ExecContext,
-    rows: &mut Vec<(Vec<Value>, usize, Row)>,
+    mut records: impl FnMut() -> Result<Option<Record>>,
     disk_bytes: &mut u64,
-) -> Result<Run> {
+) -> Result<Source> {
     let mut w = SpillWriter::create(ctx)?;
     let mut vals: Vec<Value> = Vec::new();
-    for (i, (k, seq, r)) in rows.drain(..).enumerate() {
-        if i % 1024 == 0 {
+    let mut n = 0usize;
+    while let Some((k, seq, r)) = records()? {
+        if n.is_multiple_of(1024) {
             ctx.check_cancel()?;
         }
+        n += 1;
         vals.clear();
         vals.extend(k);
         vals.push(Value::Int8(seq as i64));
@@ -296,46 +344,7 @@ fn write_run(
         w.write(&vals)?;
     }
     *disk_bytes += w.bytes();
-    Ok(Run { file: w.finish()? })
-}
-
-impl Run {
-    /// The next record, or None at the end of the run.
-    fn next_record(&mut self, nkeys: usize) -> Result<Head> {
-        let corrupt = || SqlError::Internal("a sort's temporary file is corrupt".into());
-        let Some(mut vals) = self.file.next()? else {
-            return Ok(None);
-        };
-        if vals.len() <= nkeys {
-            return Err(corrupt());
-        }
-        let row = vals.split_off(nkeys + 1);
-        let Some(Value::Int8(seq)) = vals.pop() else {
-            return Err(corrupt());
-        };
-        Ok(Some((vals, seq as usize, row)))
-    }
-}
-
-impl Sorted {
-    fn next(&mut self, keys: &[SortKey]) -> Result<Option<Row>> {
-        match self {
-            Sorted::Memory(rows) => Ok(rows.next()),
-            Sorted::Merge { heap, sources } => {
-                let Some(top) = heap.pop() else {
-                    return Ok(None);
-                };
-                let next = match &mut sources[top.source] {
-                    Source::Run(run) => run.next_record(keys.len())?,
-                    Source::Memory(rows) => rows.next(),
-                };
-                if let Some(h) = next {
-                    heap.push(MergeHead::new(h, top.source, &top.order));
-                }
-                Ok(Some(top.row))
-            }
-        }
-    }
+    Ok(Source::Run(w.finish()?))
 }
 
 impl Executor for SortExecutor {
@@ -344,7 +353,7 @@ impl Executor for SortExecutor {
             self.fill(ctx)?;
         }
         match self.sorted.as_mut() {
-            Some(s) => s.next(&self.keys),
+            Some(s) => s.next(),
             None => Ok(None),
         }
     }

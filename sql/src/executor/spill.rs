@@ -73,13 +73,20 @@ impl SpillWriter {
         self.bytes
     }
 
-    /// Done writing: the records, read from the start.
+    /// Done writing: the records, read from the start (a file with none
+    /// is closed at once).
     pub fn finish(self) -> Result<SpillReader> {
+        if self.bytes == 0 {
+            return Ok(SpillReader {
+                r: None,
+                buf: Vec::new(),
+            });
+        }
         let io = |e| io_error("write to", e);
         let mut file = self.w.into_inner().map_err(|e| io(e.into_error()))?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         Ok(SpillReader {
-            r: BufReader::with_capacity(READ_BUFFER, file),
+            r: Some(BufReader::with_capacity(READ_BUFFER, file)),
             buf: Vec::new(),
         })
     }
@@ -87,22 +94,31 @@ impl SpillWriter {
 
 /// A temporary file being read back.
 pub struct SpillReader {
-    r: BufReader<File>,
+    /// None: no record was written.
+    r: Option<BufReader<File>>,
     buf: Vec<u8>,
 }
 
 impl SpillReader {
+    /// No record at all.
+    pub fn is_empty(&self) -> bool {
+        self.r.is_none()
+    }
+
     /// The next record, or None at the end.
     pub fn next(&mut self) -> Result<Option<Vec<Value>>> {
         let io = |e| io_error("read", e);
+        let Some(r) = self.r.as_mut() else {
+            return Ok(None);
+        };
         let mut len = [0u8; 4];
-        match self.r.read_exact(&mut len) {
+        match r.read_exact(&mut len) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
             Err(e) => return Err(io(e)),
         }
         self.buf.resize(u32::from_le_bytes(len) as usize, 0);
-        self.r.read_exact(&mut self.buf).map_err(io)?;
+        r.read_exact(&mut self.buf).map_err(io)?;
         Ok(Some(sargdb_catalog::types::decode_all(&self.buf)?))
     }
 }
@@ -123,20 +139,54 @@ pub fn remove_spill_files(data_dir: &std::path::Path) {
     }
 }
 
-/// Partition files an operator splits its input into when it runs out of
-/// query work memory.
-pub const PARTITIONS: usize = 16;
 /// A partition that overflows again is split again, this many times at
 /// most (each pass keeps at least one key in memory, so this is only a
-/// guard).
+/// guard against one key with more rows than the limit holds).
 pub const MAX_LEVEL: u32 = 8;
 
-/// The partition of a hash key at a spill level (each level hashes
-/// differently, so one partition's keys spread over the next level's).
-pub fn partition_of(key: &HashKey, level: u32) -> usize {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    level.hash(&mut h);
-    key.hash(&mut h);
-    (h.finish() % PARTITIONS as u64) as usize
+/// Rows split by the hash of their key into partition files, at a spill
+/// level (each level hashes differently, so the keys of one partition
+/// spread over the next level's partitions). Equal keys, NULLs included,
+/// always land in the same partition.
+pub struct Partitions {
+    files: Vec<SpillWriter>,
+    level: u32,
+}
+
+impl Partitions {
+    pub fn create(ctx: &ExecContext, count: usize, level: u32) -> Result<Partitions> {
+        let mut files = Vec::with_capacity(count);
+        for _ in 0..count {
+            files.push(SpillWriter::create(ctx)?);
+        }
+        Ok(Partitions { files, level })
+    }
+
+    /// Appends `row` to the partition of `key`.
+    pub fn write(&mut self, key: &HashKey, row: &[Value]) -> Result<()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.level.hash(&mut h);
+        key.hash(&mut h);
+        let n = self.files.len() as u64;
+        self.files[(h.finish() % n) as usize].write(row)
+    }
+
+    /// Done writing: each partition's rows to read back, in partition
+    /// order.
+    pub fn finish(self) -> Result<Vec<SpillReader>> {
+        self.files.into_iter().map(SpillWriter::finish).collect()
+    }
+
+    /// Done writing: queues each non-empty partition, with the next level,
+    /// onto `queue`.
+    pub fn queue_into(self, queue: &mut Vec<(SpillReader, u32)>) -> Result<()> {
+        let next = self.level + 1;
+        for r in self.finish()? {
+            if !r.is_empty() {
+                queue.push((r, next));
+            }
+        }
+        Ok(())
+    }
 }
